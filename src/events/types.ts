@@ -1,0 +1,76 @@
+// Every state change is one of these events, written to the origin node's own signed log.
+// Who writes what (see DESIGN.md): node info by that node; submit/stop requests by the node
+// that received them; master/accept/assign/cancel by the master; started/finished by the
+// node that runs the attempt.
+import type { JoblistSpec } from '../spec/types.js'
+
+export type Resources = Record<string, string[]>
+
+export interface NodeBody {
+  name: string
+  priority: number
+  profiles: string[]
+  resources: Resources
+  api: string
+  addresses: string[]
+  version: string
+}
+
+export interface SubmitBody { spec: JoblistSpec, owner: string }
+export interface StopBody { joblistId: string, jobId?: string }
+export interface MasterBody { term: number }
+export interface LostPolicy { onLost: 'retry' | 'fail', maxLost: number }
+export interface AcceptBody extends LostPolicy { request: string, id: string, term: number }
+export interface AssignBody { jobId: string, attempt: number, node: string, resources: Resources, term: number }
+export interface CancelBody { joblistId: string, jobId?: string, request: string, term: number }
+export interface StartedBody { jobId: string, attempt: number, pid: number }
+export type AttemptEnd = 'succeeded' | 'failed' | 'stopped' | 'lost'
+export interface FinishedBody {
+  jobId: string
+  attempt: number
+  state: AttemptEnd
+  exitCode: number | null
+  signal: string | null
+  reason?: string
+  /** The last lines of output, kept for failures so every node can show them. */
+  tail?: string
+}
+
+export interface EventBodies {
+  node: NodeBody
+  submit: SubmitBody
+  stop: StopBody
+  master: MasterBody
+  accept: AcceptBody
+  assign: AssignBody
+  cancel: CancelBody
+  started: StartedBody
+  finished: FinishedBody
+}
+
+export type EventType = keyof EventBodies
+
+export interface UnsignedEvent<T extends EventType = EventType> {
+  origin: string
+  seq: number
+  ts: number
+  lc: number
+  type: T
+  body: EventBodies[T]
+}
+
+export interface CisEvent<T extends EventType = EventType> extends UnsignedEvent<T> {
+  /** base64 Ed25519 signature over the canonical JSON of the unsigned event. */
+  sig: string
+}
+
+export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'started', 'finished']
+
+/** The key of an event, also the ID of a request made by it: `origin:seq`. */
+export function eventKey (e: { origin: string, seq: number }): string {
+  return `${e.origin}:${e.seq}`
+}
+
+export function isEvent<T extends EventType> (e: CisEvent, type: T): e is CisEvent<T> {
+  return e.type === type
+}

@@ -1,0 +1,177 @@
+// Runs the attempts the master assigned to this node. The executing node is the final
+// authority over its own resources: it never runs two attempts on one instance at once.
+import { open, readlink, rm, mkdir, stat } from 'node:fs/promises'
+import type { Logger } from 'pino'
+import type { FinishedBody, Resources, StartedBody } from '../events/types.js'
+import { renderJobFiles } from '../spec/template.js'
+import type { AttemptRecord, ClusterState, JobRecord } from '../state/types.js'
+import { attemptPaths, writeJobFiles } from './files.js'
+import { killGroup, startProcess } from './process.js'
+import type { RunningProcess } from './process.js'
+
+export interface ExecutorContext {
+  self: string
+  nodeName: string
+  apiUrl: () => string
+  dataDir: string
+  graceMs: number
+  log: Logger
+  /** Append an event to this node's log (durable when the promise resolves). */
+  started: (body: StartedBody) => Promise<unknown>
+  finished: (body: FinishedBody) => Promise<unknown>
+}
+
+interface Local {
+  jobId: string
+  joblistId: string
+  attempt: number
+  resources: Resources
+  proc?: RunningProcess
+  stopRequested: boolean
+}
+
+const TAIL_BYTES = 2048
+
+export class Executor {
+  private readonly running = new Map<string, Local>()
+  private readonly held = new Map<string, string>()
+  private stopping = false
+
+  constructor (private readonly ctx: ExecutorContext) {}
+
+  get size (): number { return this.running.size }
+
+  /** Start an attempt assigned to this node, unless it runs already or conflicts. */
+  launch (state: ClusterState, job: JobRecord, a: AttemptRecord): void {
+    const key = `${job.id}#${a.n}`
+    if (this.running.has(key) || this.stopping) return
+    const local: Local = { jobId: job.id, joblistId: job.joblistId, attempt: a.n, resources: a.resources, stopRequested: false }
+    const conflict = this.conflict(a.resources)
+    if (conflict !== null) {
+      void this.ctx.finished({ jobId: job.id, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: `refused by ${this.ctx.nodeName}: ${conflict} is held by another attempt` })
+      return
+    }
+    this.running.set(key, local)
+    for (const [type, ids] of Object.entries(a.resources)) for (const id of ids) this.held.set(`${type}\u0000${id}`, key)
+    void this.run(state, job, local, key)
+  }
+
+  /** Stop the local attempts of a joblist (or of one job of it). */
+  stop (joblistId: string, jobId?: string): void {
+    for (const l of this.running.values()) {
+      if (l.joblistId !== joblistId || (jobId !== undefined && l.jobId !== jobId)) continue
+      l.stopRequested = true
+      l.proc?.stop()
+    }
+  }
+
+  /** Agent shutdown: end every running job; their attempts are recorded as stopped. */
+  async stopAll (): Promise<void> {
+    this.stopping = true
+    const waits: Array<Promise<unknown>> = []
+    for (const l of this.running.values()) {
+      l.stopRequested = true
+      l.proc?.stop()
+      if (l.proc !== undefined) waits.push(l.proc.done)
+    }
+    await Promise.all(waits)
+  }
+
+  private conflict (resources: Resources): string | null {
+    for (const [type, ids] of Object.entries(resources)) {
+      for (const id of ids) if (this.held.has(`${type}\u0000${id}`)) return id
+    }
+    return null
+  }
+
+  private release (key: string): void {
+    const l = this.running.get(key)
+    if (l === undefined) return
+    this.running.delete(key)
+    for (const [type, ids] of Object.entries(l.resources)) {
+      for (const id of ids) if (this.held.get(`${type}\u0000${id}`) === key) this.held.delete(`${type}\u0000${id}`)
+    }
+  }
+
+  private async run (state: ClusterState, job: JobRecord, l: Local, key: string): Promise<void> {
+    const jl = state.joblists[job.joblistId]
+    const paths = attemptPaths(this.ctx.dataDir, job.joblistId, job.id, l.attempt)
+    let finish: FinishedBody
+    try {
+      await rm(paths.workdir, { recursive: true, force: true })
+      await mkdir(paths.workdir, { recursive: true })
+      await writeJobFiles(paths.workdir, renderJobFiles(jl?.replace ?? {}, job.spec))
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...job.spec.env,
+        CIS_JOBLIST_ID: job.joblistId,
+        CIS_JOBLIST_NAME: jl?.name ?? '',
+        CIS_JOB_ID: job.id,
+        CIS_JOB_NAME: job.name,
+        CIS_ATTEMPT: String(l.attempt),
+        CIS_NODE: this.ctx.nodeName,
+        CIS_ADDR: this.ctx.apiUrl(),
+        CIS_WORKDIR: paths.workdir
+      }
+      for (const [type, ids] of Object.entries(l.resources)) env[`CIS_RESOURCE_${type.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = ids.join(',')
+      const proc = startProcess({
+        command: job.spec.run,
+        cwd: paths.workdir,
+        env,
+        stdoutFile: paths.stdout,
+        stderrFile: paths.stderr,
+        ...(job.spec.timeoutMs !== undefined ? { timeoutMs: job.spec.timeoutMs } : {}),
+        graceMs: this.ctx.graceMs
+      })
+      l.proc = proc
+      if (l.stopRequested) proc.stop()
+      if (proc.pid > 0) void this.ctx.started({ jobId: job.id, attempt: l.attempt, pid: proc.pid })
+      const r = await proc.done
+      if (r.error !== undefined) {
+        finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: null, signal: null, reason: `could not start: ${r.error}` }
+      } else if (r.endedBy === 'stop' || (l.stopRequested && r.exitCode !== 0)) {
+        finish = { jobId: job.id, attempt: l.attempt, state: 'stopped', exitCode: r.exitCode, signal: r.signal, reason: this.stopping ? 'agent shut down' : 'stopped by request' }
+      } else if (r.endedBy === 'timeout') {
+        finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: r.exitCode, signal: r.signal, reason: `timed out after ${job.spec.timeoutMs ?? 0} ms` }
+      } else if (r.exitCode === 0) {
+        finish = { jobId: job.id, attempt: l.attempt, state: 'succeeded', exitCode: 0, signal: null }
+      } else {
+        finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: r.exitCode, signal: r.signal, reason: r.signal !== null ? `killed by ${r.signal}` : `exit code ${String(r.exitCode)}` }
+      }
+      if (finish.state === 'failed') {
+        const tail = await readTail(paths.stderr) || await readTail(paths.stdout)
+        if (tail !== '') finish.tail = tail
+      }
+    } catch (err) {
+      finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: null, signal: null, reason: (err as Error).message }
+      this.ctx.log.warn({ job: job.id, attempt: l.attempt, err: (err as Error).message }, 'attempt could not start')
+    }
+    this.release(key)
+    await this.ctx.finished(finish)
+  }
+}
+
+async function readTail (file: string): Promise<string> {
+  try {
+    const size = (await stat(file)).size
+    if (size === 0) return ''
+    const fh = await open(file, 'r')
+    try {
+      const len = Math.min(size, TAIL_BYTES)
+      const buf = Buffer.alloc(len)
+      await fh.read(buf, 0, len, size - len)
+      return buf.toString('utf8')
+    } finally { await fh.close() }
+  } catch { return '' }
+}
+
+/** After a crash: end what the previous agent left running, if it is still that job. */
+export async function killLeftover (pid: number | undefined, workdir: string): Promise<boolean> {
+  if (pid === undefined || pid <= 0) return false
+  try {
+    const cwd = await readlink(`/proc/${pid}/cwd`)
+    if (cwd !== workdir) return false
+  } catch { return false }
+  killGroup(pid, 'SIGKILL')
+  return true
+}

@@ -1,0 +1,70 @@
+// Run one command in its own process group; end the whole group on timeout or stop
+// (TERM, then KILL after a grace period).
+import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+
+export interface ProcessResult {
+  exitCode: number | null
+  signal: string | null
+  /** Why we ended it, if we did. */
+  endedBy?: 'timeout' | 'stop'
+  /** A spawn error (e.g. the work directory vanished). */
+  error?: string
+}
+
+export interface RunningProcess {
+  pid: number
+  done: Promise<ProcessResult>
+  stop: () => void
+}
+
+export interface ProcessOptions {
+  command: string
+  cwd: string
+  env: NodeJS.ProcessEnv
+  stdoutFile: string
+  stderrFile: string
+  timeoutMs?: number
+  graceMs: number
+}
+
+export function killGroup (pid: number, signal: NodeJS.Signals): void {
+  try { process.kill(-pid, signal) } catch { /* already gone */ }
+}
+
+export function startProcess (o: ProcessOptions): RunningProcess {
+  const out = openSync(o.stdoutFile, 'a')
+  const err = openSync(o.stderrFile, 'a')
+  let child
+  try {
+    child = spawn('/bin/sh', ['-c', o.command], { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', out, err] })
+  } finally {
+    closeSync(out)
+    closeSync(err)
+  }
+  const pid = child.pid ?? -1
+  let endedBy: ProcessResult['endedBy']
+  let graceTimer: NodeJS.Timeout | undefined
+  const end = (why: 'timeout' | 'stop'): void => {
+    if (endedBy !== undefined || pid < 0) return
+    endedBy = why
+    killGroup(pid, 'SIGTERM')
+    graceTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), o.graceMs)
+    graceTimer.unref()
+  }
+  const timer = o.timeoutMs !== undefined ? setTimeout(() => end('timeout'), o.timeoutMs) : undefined
+  const done = new Promise<ProcessResult>(resolve => {
+    child.once('error', e => {
+      if (timer !== undefined) clearTimeout(timer)
+      resolve({ exitCode: null, signal: null, error: e.message })
+    })
+    child.once('exit', (code, signal) => {
+      if (timer !== undefined) clearTimeout(timer)
+      if (graceTimer !== undefined) clearTimeout(graceTimer)
+      // Whatever the job left behind in its group ends with it.
+      if (pid > 0) killGroup(pid, 'SIGKILL')
+      resolve({ exitCode: code, signal, ...(endedBy !== undefined ? { endedBy } : {}) })
+    })
+  })
+  return { pid, done, stop: () => end('stop') }
+}

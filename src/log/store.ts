@@ -1,0 +1,103 @@
+// The node's LevelDB store: every origin's events (its own and replicas), a snapshot of the
+// derived state, and small metadata. One interface, a LevelDB and an in-memory version.
+import { Level } from 'level'
+import type { CisEvent } from '../events/types.js'
+import type { ClusterState } from '../state/types.js'
+
+export interface Snapshot { state: ClusterState, version: number }
+
+export interface EventStore {
+  open: () => Promise<void>
+  close: () => Promise<void>
+  /** Write events (and optionally a snapshot) atomically. */
+  write: (events: CisEvent[], snapshot?: Snapshot) => Promise<void>
+  /** Events of one origin with seq > after, in seq order. */
+  readOrigin: (origin: string, after: number) => AsyncIterable<CisEvent>
+  origins: () => Promise<string[]>
+  loadSnapshot: () => Promise<Snapshot | undefined>
+}
+
+export const SNAPSHOT_VERSION = 1
+
+const pad = (n: number): string => n.toString().padStart(12, '0')
+const eventKey = (origin: string, seq: number): string => `${origin}!${pad(seq)}`
+
+export class LevelEventStore implements EventStore {
+  private readonly db: Level<string, string>
+  private readonly events
+  private readonly meta
+  private readonly knownOrigins = new Set<string>()
+
+  constructor (readonly path: string) {
+    this.db = new Level<string, string>(path, { valueEncoding: 'utf8' })
+    this.events = this.db.sublevel<string, string>('events', { valueEncoding: 'utf8' })
+    this.meta = this.db.sublevel<string, string>('meta', { valueEncoding: 'utf8' })
+  }
+
+  async open (): Promise<void> {
+    try {
+      await this.db.open()
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
+      throw new Error(`cannot open the store at ${this.path}: ${cause}. Is another agent using this data directory? If the store is corrupt, restore a backup or start with an empty --data directory.`)
+    }
+    const origins = await this.meta.get('origins')
+    if (origins !== undefined) for (const o of JSON.parse(origins) as string[]) this.knownOrigins.add(o)
+  }
+
+  async close (): Promise<void> {
+    await this.db.close()
+  }
+
+  async write (events: CisEvent[], snapshot?: Snapshot): Promise<void> {
+    const ops: Array<{ type: 'put', key: string, value: string, sublevel: unknown }> = []
+    let newOrigin = false
+    for (const e of events) {
+      ops.push({ type: 'put', sublevel: this.events, key: eventKey(e.origin, e.seq), value: JSON.stringify(e) })
+      if (!this.knownOrigins.has(e.origin)) { this.knownOrigins.add(e.origin); newOrigin = true }
+    }
+    if (newOrigin) ops.push({ type: 'put', sublevel: this.meta, key: 'origins', value: JSON.stringify([...this.knownOrigins]) })
+    if (snapshot !== undefined) ops.push({ type: 'put', sublevel: this.meta, key: 'snapshot', value: JSON.stringify(snapshot) })
+    if (ops.length > 0) await this.db.batch(ops as never)
+  }
+
+  async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {
+    for await (const value of this.events.values({ gt: eventKey(origin, after), lt: `${origin}!~` })) {
+      yield JSON.parse(value) as CisEvent
+    }
+  }
+
+  async origins (): Promise<string[]> {
+    return [...this.knownOrigins]
+  }
+
+  async loadSnapshot (): Promise<Snapshot | undefined> {
+    const raw = await this.meta.get('snapshot')
+    if (raw === undefined) return undefined
+    const snap = JSON.parse(raw) as Snapshot
+    return snap.version === SNAPSHOT_VERSION ? snap : undefined
+  }
+}
+
+/** In-memory store for tests of the node without a disk. */
+export class MemoryEventStore implements EventStore {
+  readonly byOrigin = new Map<string, CisEvent[]>()
+  snapshot: Snapshot | undefined
+  async open (): Promise<void> {}
+  async close (): Promise<void> {}
+  async write (events: CisEvent[], snapshot?: Snapshot): Promise<void> {
+    for (const e of events) {
+      const list = this.byOrigin.get(e.origin) ?? []
+      list[e.seq - 1] = e
+      this.byOrigin.set(e.origin, list)
+    }
+    if (snapshot !== undefined) this.snapshot = structuredClone(snapshot)
+  }
+
+  async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {
+    for (const e of (this.byOrigin.get(origin) ?? []).slice(after)) if (e !== undefined) yield e
+  }
+
+  async origins (): Promise<string[]> { return [...this.byOrigin.keys()] }
+  async loadSnapshot (): Promise<Snapshot | undefined> { return this.snapshot }
+}

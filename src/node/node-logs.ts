@@ -1,0 +1,65 @@
+// The node's plain-text logs: every finished joblist with its jobs (R4-4, joblists.log) and,
+// every minute, the nodes that are online (R4-5, nodes.log). JSON lines, append-only.
+import { createReadStream } from 'node:fs'
+import { appendFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { Logger } from 'pino'
+import { joblistView } from '../state/views.js'
+import type { ClusterState, JoblistRecord } from '../state/types.js'
+
+export class NodeLogs {
+  readonly joblistsFile: string
+  readonly nodesFile: string
+  private readonly logged = new Set<string>()
+  private chain: Promise<void> = Promise.resolve()
+  private timer: NodeJS.Timeout | undefined
+
+  constructor (dataDir: string, private readonly log: Logger) {
+    this.joblistsFile = join(dataDir, 'joblists.log')
+    this.nodesFile = join(dataDir, 'nodes.log')
+  }
+
+  /** Learn what is logged already; log final joblists that a crash left out. */
+  async start (state: ClusterState): Promise<void> {
+    try {
+      const lines = createInterface({ input: createReadStream(this.joblistsFile), crlfDelay: Infinity })
+      for await (const line of lines) {
+        try { this.logged.add((JSON.parse(line) as { id: string }).id) } catch { /* a torn last line */ }
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    for (const jl of Object.values(state.joblists)) {
+      if (jl.endedAt !== undefined && ['succeeded', 'failed', 'stopped'].includes(jl.state)) this.joblistFinished(state, jl)
+    }
+  }
+
+  joblistFinished (state: ClusterState, jl: JoblistRecord): void {
+    if (this.logged.has(jl.id)) return
+    this.logged.add(jl.id)
+    const line = JSON.stringify({ at: new Date(jl.endedAt ?? Date.now()).toISOString(), ...joblistView(state, jl) }) + '\n'
+    this.write(this.joblistsFile, line)
+  }
+
+  startNodesLog (intervalMs: number, online: () => string[]): void {
+    const write = (): void => this.write(this.nodesFile, JSON.stringify({ at: new Date().toISOString(), online: online() }) + '\n')
+    write()
+    this.timer = setInterval(write, intervalMs)
+    this.timer.unref()
+  }
+
+  stopNodesLog (): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+  }
+
+  async stop (): Promise<void> {
+    await this.chain
+  }
+
+  private write (file: string, line: string): void {
+    this.chain = this.chain.then(async () => await appendFile(file, line)).catch(err => {
+      this.log.error({ err: (err as Error).message, file }, 'cannot append to log file')
+    })
+  }
+}

@@ -1,0 +1,317 @@
+// The node: wires the pure core (reducer, scheduler, election) to the shell (event store,
+// executor, API). Every state change goes through `append`: signed, applied, persisted.
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import type { Logger } from 'pino'
+import type { AgentConfig } from '../config/config.js'
+import { electMaster, nextTerm } from '../election/master.js'
+import type { CisEvent, EventBodies, EventType, NodeBody, UnsignedEvent } from '../events/types.js'
+import { eventKey } from '../events/types.js'
+import { tick } from '../events/hlc.js'
+import { Executor, killLeftover } from '../exec/executor.js'
+import { attemptPaths } from '../exec/files.js'
+import type { NodeIdentity } from '../log/keys.js'
+import { loadOrCreateIdentity, signEvent } from '../log/keys.js'
+import type { EventStore } from '../log/store.js'
+import { LevelEventStore, SNAPSHOT_VERSION } from '../log/store.js'
+import { schedule } from '../scheduler/schedule.js'
+import type { Decision } from '../scheduler/schedule.js'
+import type { JoblistSpec } from '../spec/types.js'
+import { apply } from '../state/reducer.js'
+import type { ClusterState } from '../state/types.js'
+import { emptyState, FINAL_JOBLIST_STATES } from '../state/types.js'
+import { shortCode } from '../util/ids.js'
+import { NodeLogs } from './node-logs.js'
+
+export const VERSION = '0.1.0'
+
+interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => void }
+
+export type ChangeListener = (events: CisEvent[], changedJoblists: Set<string>) => void
+
+export interface NodeOptions {
+  config: AgentConfig
+  log: Logger
+  store?: EventStore
+  now?: () => number
+}
+
+export class CisNode {
+  readonly config: AgentConfig
+  readonly dataDir: string
+  readonly log: Logger
+  identity!: NodeIdentity
+  state: ClusterState = emptyState()
+  apiUrl = ''
+  private store!: EventStore
+  private executor!: Executor
+  private logs!: NodeLogs
+  private readonly now: () => number
+  private seq = 0
+  private clock = { ts: 0, lc: 0 }
+  private pending: Pending[] = []
+  private flushing: Promise<void> | null = null
+  private sinceSnapshot = 0
+  private scheduleQueued = false
+  private readonly listeners = new Set<ChangeListener>()
+  private readonly acceptWaiters = new Map<string, Array<(id: string) => void>>()
+  private running = false
+  private code = ''
+
+  constructor (opts: NodeOptions) {
+    this.config = opts.config
+    this.dataDir = resolve(opts.config.data)
+    this.log = opts.log
+    this.now = opts.now ?? Date.now
+    if (opts.store !== undefined) this.store = opts.store
+  }
+
+  get id (): string { return this.identity.id }
+
+  async start (): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true })
+    this.identity = await loadOrCreateIdentity(this.dataDir)
+    this.code = shortCode(this.id)
+    this.store ??= new LevelEventStore(resolve(this.dataDir, 'store'))
+    await this.store.open()
+    await this.load()
+    this.logs = new NodeLogs(this.dataDir, this.log)
+    await this.logs.start(this.state)
+    this.executor = new Executor({
+      self: this.id,
+      nodeName: this.config.name,
+      apiUrl: () => this.apiUrl,
+      dataDir: this.dataDir,
+      graceMs: this.config.exec.killGraceMs,
+      log: this.log.child({ component: 'exec' }),
+      started: async body => await this.append('started', body),
+      finished: async body => await this.append('finished', body)
+    })
+    this.running = true
+    this.log.info({ id: this.id, name: this.config.name, events: this.seq, joblists: Object.keys(this.state.joblists).length }, 'node started')
+  }
+
+  /** Called once the API listens: announce this node and recover its work (D-3). */
+  async announce (apiUrl: string): Promise<void> {
+    this.apiUrl = apiUrl
+    const info: NodeBody = {
+      name: this.config.name,
+      priority: this.config.priority,
+      profiles: this.config.profiles,
+      resources: this.config.resources,
+      api: apiUrl,
+      addresses: [],
+      version: VERSION
+    }
+    const known = this.state.nodes[this.id]
+    if (known === undefined || JSON.stringify({ ...known, id: undefined, updatedAt: undefined }) !== JSON.stringify({ ...info, id: undefined, updatedAt: undefined })) {
+      await this.append('node', info)
+    }
+    await this.recover()
+    this.logs.startNodesLog(this.config.nodesLogIntervalMs, () => this.onlineNodes())
+    this.scheduleSoon()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.logs.stopNodesLog()
+    await this.executor.stopAll()
+    await this.flush()
+    await this.store.write([], { state: this.state, version: SNAPSHOT_VERSION })
+    await this.logs.stop()
+    await this.store.close()
+  }
+
+  onChange (l: ChangeListener): () => void {
+    this.listeners.add(l)
+    return () => this.listeners.delete(l)
+  }
+
+  // ---- membership and election (one node: itself; the mesh adds peers) ----
+
+  alive (): Set<string> {
+    return new Set([this.id])
+  }
+
+  onlineNodes (): string[] {
+    return [...this.alive()].map(id => this.state.nodes[id]?.name ?? id)
+  }
+
+  master (): string | null {
+    return electMaster([...this.alive()].map(id => ({ id, priority: this.state.nodes[id]?.priority ?? 0 })))
+  }
+
+  isMaster (): boolean { return this.master() === this.id }
+
+  // ---- requests from the API ----
+
+  /** Write a submit request; resolve with the joblist ID once the master accepted it. */
+  async submit (spec: JoblistSpec, owner: string, waitMs = 2000): Promise<{ request: string, id: string | null }> {
+    const e = await this.append('submit', { spec, owner })
+    const request = eventKey(e)
+    const known = this.state.requests[request]?.joblistId
+    if (known !== undefined) return { request, id: known }
+    const id = await new Promise<string | null>(resolve => {
+      const timer = setTimeout(() => resolve(null), waitMs)
+      const list = this.acceptWaiters.get(request) ?? []
+      list.push(id => { clearTimeout(timer); resolve(id) })
+      this.acceptWaiters.set(request, list)
+    })
+    this.acceptWaiters.delete(request)
+    return { request, id }
+  }
+
+  async requestStop (joblistId: string, jobId?: string): Promise<string> {
+    const e = await this.append('stop', { joblistId, ...(jobId !== undefined ? { jobId } : {}) })
+    return eventKey(e)
+  }
+
+  // ---- the log ----
+
+  /** Sign, apply and persist one event of this node's own log. */
+  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> {
+    this.clock = tick(this.clock, this.now())
+    const unsigned: UnsignedEvent<T> = { origin: this.id, seq: this.seq + 1, ts: this.clock.ts, lc: this.clock.lc, type, body }
+    const event = signEvent(this.identity.key, unsigned)
+    this.seq = event.seq
+    const durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
+    this.applyEvents([event])
+    void this.flushSoon()
+    await durable
+    return event
+  }
+
+  private applyEvents (events: CisEvent[]): void {
+    const changed = new Set<string>()
+    for (const e of events) {
+      for (const id of apply(this.state, e)) changed.add(id)
+      this.react(e)
+    }
+    for (const id of changed) {
+      const jl = this.state.joblists[id]
+      if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.logs.joblistFinished(this.state, jl)
+    }
+    for (const l of this.listeners) {
+      try { l(events, changed) } catch (err) { this.log.warn({ err }, 'change listener failed') }
+    }
+    this.scheduleSoon()
+  }
+
+  /** What this node itself does in response to an event: run or stop its attempts. */
+  private react (e: CisEvent): void {
+    if (e.type === 'assign') {
+      const b = (e as CisEvent<'assign'>).body
+      if (b.node !== this.id) return
+      const job = this.state.jobs[b.jobId]
+      const a = this.state.attempts[b.jobId]?.[b.attempt]
+      if (job === undefined || a === undefined || a.state !== 'assigned') return
+      if (job.cancelled) {
+        void this.append('finished', { jobId: b.jobId, attempt: b.attempt, state: 'stopped', exitCode: null, signal: null, reason: 'stopped before it started' })
+        return
+      }
+      this.executor.launch(this.state, job, a)
+    } else if (e.type === 'cancel') {
+      const b = (e as CisEvent<'cancel'>).body
+      this.executor.stop(b.joblistId, b.jobId)
+    } else if (e.type === 'accept') {
+      const b = (e as CisEvent<'accept'>).body
+      const waiters = this.acceptWaiters.get(b.request)
+      const id = this.state.requests[b.request]?.joblistId
+      if (waiters !== undefined && id !== undefined) for (const w of waiters) w(id)
+    }
+  }
+
+  private async flushSoon (): Promise<void> {
+    if (this.flushing !== null) return
+    this.flushing = new Promise<void>(resolve => setImmediate(resolve)).then(async () => {
+      while (this.pending.length > 0) {
+        const batch = this.pending
+        this.pending = []
+        this.sinceSnapshot += batch.length
+        const snap = this.sinceSnapshot >= this.config.snapshotEvery ? { state: this.state, version: SNAPSHOT_VERSION } : undefined
+        // The snapshot is serialised now, while it matches exactly the events written so far.
+        try {
+          await this.store.write(batch.map(p => p.event), snap === undefined ? undefined : JSON.parse(JSON.stringify(snap)))
+          if (snap !== undefined) this.sinceSnapshot = 0
+          for (const p of batch) p.resolve()
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'cannot write to the store')
+          for (const p of batch) p.reject(err as Error)
+        }
+      }
+    }).finally(() => { this.flushing = null })
+  }
+
+  async flush (): Promise<void> {
+    while (this.flushing !== null || this.pending.length > 0) {
+      if (this.flushing === null) void this.flushSoon()
+      await this.flushing
+    }
+  }
+
+  private async load (): Promise<void> {
+    const snap = await this.store.loadSnapshot()
+    if (snap !== undefined) this.state = snap.state
+    for (const origin of await this.store.origins()) {
+      for await (const e of this.store.readOrigin(origin, this.state.applied[origin] ?? 0)) apply(this.state, e)
+    }
+    this.seq = this.state.applied[this.id] ?? 0
+    this.clock = { ...this.state.clock }
+  }
+
+  /** D-3: attempts this node was running when it stopped are lost; assigned ones start now. */
+  private async recover (): Promise<void> {
+    for (const [jobId, byN] of Object.entries(this.state.attempts)) {
+      for (const a of Object.values(byN)) {
+        if (a.node !== this.id) continue
+        const job = this.state.jobs[jobId]
+        if (a.state === 'running') {
+          const killed = job !== undefined && await killLeftover(a.pid, attemptPaths(this.dataDir, job.joblistId, jobId, a.n).workdir)
+          await this.append('finished', { jobId, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: `the agent restarted while it ran${killed ? ' (its leftover process group was killed)' : ''}` })
+        } else if (a.state === 'assigned' && job !== undefined) {
+          if (job.cancelled) await this.append('finished', { jobId, attempt: a.n, state: 'stopped', exitCode: null, signal: null, reason: 'stopped before it started' })
+          else this.executor.launch(this.state, job, a)
+        }
+      }
+    }
+  }
+
+  // ---- scheduling (master only) ----
+
+  scheduleSoon (): void {
+    if (this.scheduleQueued || !this.running) return
+    this.scheduleQueued = true
+    setImmediate(() => {
+      this.scheduleQueued = false
+      this.runScheduler()
+    })
+  }
+
+  private runScheduler (): void {
+    if (!this.running || !this.isMaster()) return
+    const terms = this.state.terms
+    const mine = terms[this.id] ?? 0
+    if (mine === 0 || Object.values(terms).some(t => t > mine)) {
+      void this.append('master', { term: nextTerm(terms) })
+      return // applying the master event schedules again
+    }
+    const decisions = schedule({
+      state: this.state,
+      now: this.now(),
+      self: this.id,
+      selfCode: this.code,
+      alive: this.alive(),
+      policy: this.config.scheduler
+    })
+    for (const d of decisions) void this.decide(d, mine).catch(err => this.log.error({ err: (err as Error).message }, 'cannot record a decision'))
+  }
+
+  private async decide (d: Decision, term: number): Promise<void> {
+    switch (d.type) {
+      case 'accept': await this.append('accept', { request: d.request, id: d.id, term, onLost: d.onLost, maxLost: d.maxLost }); break
+      case 'assign': await this.append('assign', { jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources, term }); break
+      case 'cancel': await this.append('cancel', { joblistId: d.joblistId, ...(d.jobId !== undefined ? { jobId: d.jobId } : {}), request: d.request, term }); break
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// The validated, resolved shape of a joblist (every `source` already read into `content`).
+// This is what travels in a `submit` event and what the reducer and scheduler see.
+
+export type ReplaceMap = Record<string, string>
+
+export interface FileSpec {
+  /** Relative path inside the job's work directory (no `..`, not absolute). */
+  path: string
+  content: string
+  /** This file's own replacement map (R6-4); wins over the job's and the joblist's. */
+  replace: ReplaceMap
+  /** Unix file mode, e.g. 0o755; default 0o644. */
+  mode?: number
+}
+
+export interface JobSpec {
+  name: string
+  /** Run by `/bin/sh -c` in the job's work directory. */
+  run: string
+  /** Resource type -> count (R3-1..R3-3). Default {slot: 1}. */
+  needs: Record<string, number>
+  env: Record<string, string>
+  /** Milliseconds; absent = no timeout. */
+  timeoutMs?: number
+  /** Extra attempts after a failure. */
+  retries: number
+  /** Job replacement map (R6-3), applied to all its files. */
+  replace: ReplaceMap
+  files: FileSpec[]
+}
+
+export interface StageSpec {
+  name: string
+  jobs: JobSpec[]
+}
+
+export interface JoblistSpec {
+  name: string
+  priority: number
+  tags: string[]
+  /** Joblist-wide replacement map, applied to all files of all jobs. */
+  replace: ReplaceMap
+  stages: StageSpec[]
+}
+
+/** One validation problem: `path` like `stages[1].jobs[0].run`, `message` like `required`. */
+export interface SpecIssue {
+  path: string
+  message: string
+}
+
+export type SpecResult =
+  | { ok: true, spec: JoblistSpec }
+  | { ok: false, issues: SpecIssue[] }

@@ -1,0 +1,101 @@
+// Derived states: a job's from its attempts, a joblist's from its jobs (R2-5).
+import type { LostPolicy } from '../events/types.js'
+import type { JobSpec } from '../spec/types.js'
+import type { AttemptRecord, JobState, JoblistRecord, JoblistState, JobRecord, StageState } from './types.js'
+
+export function sortedAttempts (byN: Record<string, AttemptRecord> | undefined): AttemptRecord[] {
+  if (byN === undefined) return []
+  return Object.values(byN).sort((a, b) => a.n - b.n)
+}
+
+/** A job's state from its attempts, its retry budget and whether it was cancelled. */
+export function deriveJobState (spec: JobSpec, attempts: AttemptRecord[], cancelled: boolean, policy: LostPolicy): JobState {
+  let failed = 0
+  let lost = 0
+  let active = false
+  let running = false
+  for (const a of attempts) {
+    if (a.state === 'succeeded') return 'succeeded' // the first success counts
+    if (a.state === 'failed') failed++
+    else if (a.state === 'lost') lost++
+    else if (a.state === 'running') { running = true; active = true } else if (a.state === 'assigned') active = true
+  }
+  if (active) return running ? 'running' : 'pending'
+  if (cancelled) return 'stopped'
+  const last = attempts[attempts.length - 1]
+  if (last === undefined) return 'pending'
+  if (last.state === 'stopped') return 'stopped'
+  if (failed > spec.retries) return 'failed'
+  if (last.state === 'lost' && (policy.onLost === 'fail' || lost > policy.maxLost)) return 'lost'
+  return 'pending'
+}
+
+const FINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'stopped', 'lost'])
+
+export function stageStateOf (jobs: JobRecord[], attempts: (id: string) => AttemptRecord[]): StageState {
+  let allSucceeded = true
+  let anyOpen = false
+  let anyStarted = false
+  let anyFailed = false
+  for (const j of jobs) {
+    if (j.state !== 'succeeded') allSucceeded = false
+    if (!FINAL.has(j.state)) anyOpen = true
+    if (j.state === 'failed' || j.state === 'lost') anyFailed = true
+    if (j.state === 'running' || attempts(j.id).length > 0) anyStarted = true
+  }
+  if (allSucceeded) return 'succeeded'
+  if (anyOpen) return anyStarted ? 'running' : 'pending'
+  return anyFailed ? 'failed' : 'stopped'
+}
+
+/**
+ * Recompute every job, stage and the joblist itself. Stages run in order: a stage counts
+ * only after every job of the previous one has ended, and a failed stage ends the joblist.
+ */
+export function deriveJoblist (
+  jl: JoblistRecord,
+  jobs: Record<string, JobRecord>,
+  attemptsOf: (jobId: string) => AttemptRecord[],
+  cancelledJob: (job: JobRecord) => boolean,
+  cancelAt: number
+): void {
+  let current = jl.stages.length
+  let state: JoblistState = 'succeeded'
+  let endedAt = 0
+  let anyAttempt = false
+  for (let i = 0; i < jl.stages.length; i++) {
+    const stage = jl.stages[i]
+    const stageJobs = stage.jobIds.map(id => jobs[id])
+    for (const job of stageJobs) {
+      const atts = attemptsOf(job.id)
+      job.cancelled = cancelledJob(job)
+      job.state = deriveJobState(job.spec, atts, job.cancelled, jl.policy)
+      for (const a of atts) {
+        anyAttempt = true
+        if (a.endedAt !== undefined && a.endedAt > endedAt) endedAt = a.endedAt
+      }
+    }
+    if (current < jl.stages.length) {
+      // A later stage of a joblist that has not reached it: it has not started.
+      const ended = state === 'failed' || state === 'stopped'
+      for (const job of stageJobs) {
+        if (ended && job.state === 'pending' && attemptsOf(job.id).length === 0) job.state = 'stopped'
+      }
+      stage.state = ended ? 'stopped' : 'pending'
+      continue
+    }
+    stage.state = stageStateOf(stageJobs, attemptsOf)
+    if (stage.state === 'succeeded') continue
+    current = i
+    if (stage.state === 'failed') state = 'failed'
+    else if (stage.state === 'stopped') state = 'stopped'
+    else state = anyAttempt || i > 0 ? 'running' : 'queued'
+  }
+  jl.currentStage = current
+  jl.state = state
+  if (state === 'succeeded' || state === 'failed' || state === 'stopped') {
+    jl.endedAt = Math.max(endedAt, cancelAt, jl.acceptedAt)
+  } else {
+    delete jl.endedAt
+  }
+}

@@ -1,0 +1,196 @@
+// events -> cluster state. Deterministic and free of I/O: the same events give the same
+// state. For speed `apply` updates the state in place; `reduce` folds a list from empty.
+// Facts are stored apart (requests, accepts, attempts, cancels) and the views (joblists,
+// jobs) are recomputed from them, so an event may arrive before the one it refers to.
+import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
+import { eventKey } from '../events/types.js'
+import { sortedAttempts, deriveJoblist } from './derive.js'
+import type { AttemptRecord, ClusterState, JoblistRecord } from './types.js'
+import { emptyState } from './types.js'
+
+type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
+
+/** Split a job ID (`<joblistId>.<n>`) into its joblist ID. */
+export function joblistOfJob (jobId: string): string {
+  const i = jobId.lastIndexOf('.')
+  return i < 0 ? jobId : jobId.slice(0, i)
+}
+
+/**
+ * Apply one event. Returns the joblist IDs whose view changed (for logs and notifications).
+ * Events of one origin must come in seq order; the caller guarantees it.
+ */
+export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
+  const prev = state.applied[e.origin] ?? 0
+  if (e.seq <= prev) return []
+  state.applied[e.origin] = e.seq
+  if (e.ts > state.clock.ts || (e.ts === state.clock.ts && e.lc > state.clock.lc)) state.clock = { ts: e.ts, lc: e.lc }
+  switch (e.type) {
+    case 'node': return applyNode(state, e as Ev<'node'>)
+    case 'submit': return applySubmit(state, e as Ev<'submit'>)
+    case 'accept': return applyAccept(state, e as Ev<'accept'>)
+    case 'master': {
+      const b = (e as Ev<'master'>).body
+      state.terms[e.origin] = Math.max(state.terms[e.origin] ?? 0, b.term)
+      return []
+    }
+    case 'stop': {
+      const b = (e as Ev<'stop'>).body
+      const key = eventKey(e)
+      // A cancel may have arrived first: it marked the request handled already.
+      state.stops[key] = { joblistId: b.joblistId, ...(b.jobId !== undefined ? { jobId: b.jobId } : {}), at: e.ts, handled: state.stops[key]?.handled ?? false }
+      return []
+    }
+    case 'cancel': return applyCancel(state, e as Ev<'cancel'>)
+    case 'assign': {
+      const b = (e as Ev<'assign'>).body
+      return updateAttempt(state, b.jobId, b.attempt, a => {
+        a.node = b.node
+        a.resources = b.resources
+        a.assignedAt = e.ts
+        a.term = b.term
+      })
+    }
+    case 'started': {
+      const b = (e as Ev<'started'>).body
+      return updateAttempt(state, b.jobId, b.attempt, a => {
+        if (a.state === 'assigned') a.state = 'running'
+        a.startedAt = e.ts
+        a.pid = b.pid
+        if (a.node === '') a.node = e.origin
+      })
+    }
+    case 'finished': {
+      const b = (e as Ev<'finished'>).body
+      return updateAttempt(state, b.jobId, b.attempt, a => {
+        a.state = b.state
+        a.endedAt = e.ts
+        a.exitCode = b.exitCode
+        a.signal = b.signal
+        if (b.reason !== undefined) a.reason = b.reason
+        if (b.tail !== undefined) a.tail = b.tail
+        if (a.node === '') a.node = e.origin
+      })
+    }
+    default: return []
+  }
+}
+
+export function reduce (events: Iterable<UnsignedEvent | CisEvent>, state: ClusterState = emptyState()): ClusterState {
+  for (const e of events) apply(state, e)
+  return state
+}
+
+function applyNode (state: ClusterState, e: Ev<'node'>): string[] {
+  state.nodes[e.origin] = { id: e.origin, ...e.body, updatedAt: e.ts }
+  return []
+}
+
+function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
+  const key = eventKey(e)
+  state.requests[key] = { key, origin: e.origin, at: e.ts, order: [e.ts, e.lc, e.origin, e.seq], owner: e.body.owner, name: e.body.spec.name }
+  state.pendingSpecs[key] = e.body.spec
+  const orphan = state.orphanAccepts[key]
+  if (orphan !== undefined) {
+    delete state.orphanAccepts[key]
+    return materialize(state, key, orphan)
+  }
+  return []
+}
+
+function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
+  const b = e.body
+  state.acceptCount[e.origin] = (state.acceptCount[e.origin] ?? 0) + 1
+  const acc = { id: b.id, term: b.term, origin: e.origin, at: e.ts, position: [e.ts, e.lc, e.origin, e.seq] as [number, number, string, number], onLost: b.onLost, maxLost: b.maxLost }
+  if (state.requests[b.request] === undefined) {
+    state.orphanAccepts[b.request] = acc
+    return []
+  }
+  return materialize(state, b.request, acc)
+}
+
+function materialize (state: ClusterState, key: string, acc: ClusterState['orphanAccepts'][string]): string[] {
+  const req = state.requests[key]
+  const spec = state.pendingSpecs[key]
+  if (req.joblistId !== undefined || spec === undefined) return [] // accepted already: the first accept applied stands
+  req.joblistId = acc.id
+  delete state.pendingSpecs[key]
+  const jl: JoblistRecord = {
+    id: acc.id,
+    name: spec.name,
+    request: key,
+    owner: req.owner,
+    priority: spec.priority,
+    tags: spec.tags,
+    replace: spec.replace,
+    submittedAt: req.at,
+    acceptedAt: acc.at,
+    acceptedBy: acc.origin,
+    term: acc.term,
+    position: acc.position,
+    policy: { onLost: acc.onLost, maxLost: acc.maxLost },
+    stages: [],
+    state: 'queued',
+    currentStage: 0,
+    cancelled: false,
+    duplicates: 0
+  }
+  let n = 0
+  spec.stages.forEach((stage, si) => {
+    const jobIds: string[] = []
+    for (const job of stage.jobs) {
+      const id = `${acc.id}.${++n}`
+      jobIds.push(id)
+      state.jobs[id] = { id, joblistId: acc.id, name: job.name, stage: si, spec: job, state: 'pending', cancelled: false }
+    }
+    jl.stages.push({ name: stage.name, jobIds, state: 'pending' })
+  })
+  state.joblists[acc.id] = jl
+  recompute(state, acc.id)
+  return [acc.id]
+}
+
+function applyCancel (state: ClusterState, e: Ev<'cancel'>): string[] {
+  const b = e.body
+  const c = state.cancels[b.joblistId] ?? { all: false, jobs: [], at: e.ts }
+  if (b.jobId === undefined) c.all = true
+  else if (!c.jobs.includes(b.jobId)) c.jobs.push(b.jobId)
+  c.at = Math.max(c.at, e.ts)
+  state.cancels[b.joblistId] = c
+  const stop = state.stops[b.request]
+  if (stop !== undefined) stop.handled = true
+  else state.stops[b.request] = { joblistId: b.joblistId, at: e.ts, handled: true }
+  return recompute(state, b.joblistId)
+}
+
+function updateAttempt (state: ClusterState, jobId: string, n: number, change: (a: AttemptRecord) => void): string[] {
+  const byN = state.attempts[jobId] ?? (state.attempts[jobId] = {})
+  const a = byN[n] ?? (byN[n] = { n, node: '', resources: {}, state: 'assigned', assignedAt: 0, term: 0 })
+  change(a)
+  return recompute(state, joblistOfJob(jobId))
+}
+
+/** Recompute one joblist's view from the facts; returns it as changed, if it exists. */
+export function recompute (state: ClusterState, joblistId: string): string[] {
+  const jl = state.joblists[joblistId]
+  if (jl === undefined) return []
+  const cancel = state.cancels[joblistId]
+  jl.cancelled = cancel?.all === true
+  let duplicates = 0
+  for (const stage of jl.stages) {
+    for (const id of stage.jobIds) {
+      let ok = 0
+      for (const a of Object.values(state.attempts[id] ?? {})) if (a.state === 'succeeded') ok++
+      if (ok > 1) duplicates += ok - 1
+    }
+  }
+  jl.duplicates = duplicates
+  deriveJoblist(
+    jl,
+    state.jobs,
+    id => sortedAttempts(state.attempts[id]),
+    job => cancel !== undefined && (cancel.all || cancel.jobs.includes(job.id)),
+    cancel?.at ?? 0
+  )
+  return [joblistId]
+}

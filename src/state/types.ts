@@ -1,0 +1,131 @@
+// The derived cluster state: a plain JSON value, a pure function of the set of events.
+import type { JobSpec } from '../spec/types.js'
+import type { AttemptEnd, LostPolicy, NodeBody, Resources } from '../events/types.js'
+
+export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost'
+export type StageState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped'
+export type AttemptState = 'assigned' | 'running' | AttemptEnd
+
+export interface NodeRecord extends NodeBody {
+  id: string
+  /** Time of the node's latest info event. */
+  updatedAt: number
+}
+
+export interface RequestRecord {
+  key: string
+  origin: string
+  at: number
+  /** HLC order of the request: [ts, lc, origin, seq]. */
+  order: [number, number, string, number]
+  owner: string
+  name: string
+  /** Set once the master accepted it. */
+  joblistId?: string
+}
+
+export interface AttemptRecord {
+  n: number
+  node: string
+  resources: Resources
+  state: AttemptState
+  assignedAt: number
+  term: number
+  startedAt?: number
+  endedAt?: number
+  exitCode?: number | null
+  signal?: string | null
+  reason?: string
+  tail?: string
+  pid?: number
+}
+
+export interface JobRecord {
+  id: string
+  joblistId: string
+  name: string
+  stage: number
+  spec: JobSpec
+  state: JobState
+  cancelled: boolean
+}
+
+export interface StageRecord {
+  name: string
+  jobIds: string[]
+  state: StageState
+}
+
+export interface JoblistRecord {
+  id: string
+  name: string
+  request: string
+  owner: string
+  priority: number
+  tags: string[]
+  replace: Record<string, string>
+  submittedAt: number
+  acceptedAt: number
+  acceptedBy: string
+  term: number
+  /** Queue position: the accept event's [ts, lc, origin, seq]. */
+  position: [number, number, string, number]
+  policy: LostPolicy
+  stages: StageRecord[]
+  state: JoblistState
+  /** Index of the stage in progress (stages.length when all are done). */
+  currentStage: number
+  cancelled: boolean
+  endedAt?: number
+  /** Attempts that ran more than once because a node was only thought lost. */
+  duplicates: number
+}
+
+export interface ClusterState {
+  /** Highest seq applied per origin: the version vector. */
+  applied: Record<string, number>
+  /** Highest HLC seen. */
+  clock: { ts: number, lc: number }
+  nodes: Record<string, NodeRecord>
+  /** Submit requests by `origin:seq`, with their specs until accepted. */
+  requests: Record<string, RequestRecord>
+  /** Specs of requests not yet accepted (dropped from here once accepted). */
+  pendingSpecs: Record<string, import('../spec/types.js').JoblistSpec>
+  /** Accepts seen for requests whose submit has not arrived yet. */
+  orphanAccepts: Record<string, { id: string, term: number, origin: string, at: number, position: [number, number, string, number] } & LostPolicy>
+  joblists: Record<string, JoblistRecord>
+  jobs: Record<string, JobRecord>
+  /** Attempt facts by job ID then attempt number; kept apart from jobs so any arrival order works. */
+  attempts: Record<string, Record<string, AttemptRecord>>
+  /** Cancels by joblist ID: whole joblist (`*`) or job IDs. */
+  cancels: Record<string, { all: boolean, jobs: string[], at: number }>
+  /** Stop requests (by `origin:seq`) and whether a master handled them. */
+  stops: Record<string, { joblistId: string, jobId?: string, at: number, handled: boolean }>
+  /** Number of accepts each master wrote: the next ID counter. */
+  acceptCount: Record<string, number>
+  /** Master claims: highest term per origin. */
+  terms: Record<string, number>
+}
+
+export function emptyState (): ClusterState {
+  return {
+    applied: {},
+    clock: { ts: 0, lc: 0 },
+    nodes: {},
+    requests: {},
+    pendingSpecs: {},
+    orphanAccepts: {},
+    joblists: {},
+    jobs: {},
+    attempts: {},
+    cancels: {},
+    stops: {},
+    acceptCount: {},
+    terms: {}
+  }
+}
+
+export const FINAL_JOBLIST_STATES: ReadonlySet<JoblistState> = new Set(['succeeded', 'failed', 'stopped'])
+export const FINAL_JOB_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'stopped', 'lost'])
+export const ACTIVE_ATTEMPT_STATES: ReadonlySet<AttemptState> = new Set(['assigned', 'running'])

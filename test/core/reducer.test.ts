@@ -1,0 +1,61 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { reduce } from '../../src/state/reducer.js'
+import { stateHash } from '../../src/state/hash.js'
+import type { UnsignedEvent } from '../../src/events/types.js'
+import { Harness, job, joblist } from '../helpers/harness.js'
+
+function scenario (): Harness {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1'] })
+  h.node('B', { slot: ['s0'] })
+  const r1 = h.submit(joblist('one', [['s1', [job('a'), job('b')]], ['s2', [job('c')]]]), 'A')
+  h.submit(joblist('two', [['s1', [job('x', { retries: 1 })]]]), 'B')
+  h.settle()
+  h.runAll()
+  h.settle()
+  h.runAll('failed')
+  h.settle()
+  h.runAll()
+  h.settle()
+  h.emit('B', 'stop', { joblistId: h.joblistId(r1) })
+  h.settle()
+  return h
+}
+
+/** Shuffle events but keep each origin's own order (what replication guarantees). */
+function shufflePerOrigin (events: UnsignedEvent[], seed: number): UnsignedEvent[] {
+  let s = seed
+  const rand = (): number => { s = (s * 1103515245 + 12345) & 0x7fffffff; return s / 0x7fffffff }
+  const queues = new Map<string, UnsignedEvent[]>()
+  for (const e of events) { const q = queues.get(e.origin) ?? []; q.push(e); queues.set(e.origin, q) }
+  const out: UnsignedEvent[] = []
+  while (out.length < events.length) {
+    const live = [...queues.values()].filter(q => q.length > 0)
+    out.push(live[Math.floor(rand() * live.length)].shift() as UnsignedEvent)
+  }
+  return out
+}
+
+test('R1-5/R1-7: the same events in any cross-origin order give the same state and hash', () => {
+  const h = scenario()
+  const expected = stateHash(h.state)
+  assert.equal(stateHash(reduce(h.events)), expected, 'replaying gives the same state')
+  for (let seed = 1; seed <= 25; seed++) {
+    const shuffled = shufflePerOrigin(h.events, seed)
+    assert.equal(stateHash(reduce(shuffled)), expected, `order with seed ${seed}`)
+  }
+})
+
+test('reducer: an event seen twice is applied once', () => {
+  const h = scenario()
+  const doubled = h.events.flatMap(e => [e, e])
+  assert.equal(stateHash(reduce(doubled)), stateHash(h.state))
+})
+
+test('reducer: the state hash changes when a fact changes', () => {
+  const h = scenario()
+  const before = stateHash(h.state)
+  h.emit('A', 'node', { name: 'A', priority: 5, profiles: [], resources: { slot: ['s0'] }, api: '', addresses: [], version: 't' })
+  assert.notEqual(stateHash(h.state), before)
+})

@@ -1,0 +1,114 @@
+// A scheduler harness in the style of Nomad's: build a state from events, run the pure
+// scheduler, record its decisions, apply them as the master's events. No I/O, no clock.
+import type { EventBodies, EventType, Resources, UnsignedEvent } from '../../src/events/types.js'
+import type { Decision } from '../../src/scheduler/schedule.js'
+import { schedule } from '../../src/scheduler/schedule.js'
+import type { JobSpec, JoblistSpec } from '../../src/spec/types.js'
+import { apply } from '../../src/state/reducer.js'
+import type { ClusterState } from '../../src/state/types.js'
+import { emptyState } from '../../src/state/types.js'
+
+export function job (name: string, over: Partial<JobSpec> = {}): JobSpec {
+  return { name, run: 'true', needs: { slot: 1 }, env: {}, retries: 0, replace: {}, files: [], ...over }
+}
+
+export function joblist (name: string, stages: Array<[string, JobSpec[]]>, over: Partial<JoblistSpec> = {}): JoblistSpec {
+  return { name, priority: 0, tags: [], replace: {}, stages: stages.map(([n, jobs]) => ({ name: n, jobs })), ...over }
+}
+
+export class Harness {
+  state: ClusterState = emptyState()
+  readonly events: UnsignedEvent[] = []
+  readonly decisions: Decision[][] = []
+  private readonly seqs = new Map<string, number>()
+  now = 1_000
+
+  constructor (readonly master = 'M') {}
+
+  emit<T extends EventType> (origin: string, type: T, body: EventBodies[T]): UnsignedEvent<T> {
+    const seq = (this.seqs.get(origin) ?? 0) + 1
+    this.seqs.set(origin, seq)
+    this.now += 1
+    const e: UnsignedEvent<T> = { origin, seq, ts: this.now, lc: 0, type, body }
+    this.events.push(e)
+    apply(this.state, e)
+    return e
+  }
+
+  node (id: string, resources: Resources, priority = 0): void {
+    this.emit(id, 'node', { name: id, priority, profiles: [], resources, api: '', addresses: [], version: 't' })
+  }
+
+  submit (spec: JoblistSpec, origin = this.master): string {
+    const e = this.emit(origin, 'submit', { spec, owner: 'tester' })
+    return `${e.origin}:${e.seq}`
+  }
+
+  /** One scheduler pass; its decisions become the master's events. */
+  step (alive?: string[]): Decision[] {
+    const ds = schedule({
+      state: this.state,
+      now: this.now,
+      self: this.master,
+      selfCode: this.master.toLowerCase(),
+      alive: new Set(alive ?? Object.keys(this.state.nodes)),
+      policy: { onLost: 'retry', maxLost: 2 }
+    })
+    this.decisions.push(ds)
+    for (const d of ds) {
+      if (d.type === 'accept') this.emit(this.master, 'accept', { request: d.request, id: d.id, term: 1, onLost: d.onLost, maxLost: d.maxLost })
+      else if (d.type === 'assign') this.emit(this.master, 'assign', { jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources, term: 1 })
+      else this.emit(this.master, 'cancel', { joblistId: d.joblistId, ...(d.jobId !== undefined ? { jobId: d.jobId } : {}), request: d.request, term: 1 })
+    }
+    return ds
+  }
+
+  /** Run passes until nothing new is decided (bounded). */
+  settle (alive?: string[]): Decision[] {
+    const all: Decision[] = []
+    for (let i = 0; i < 20; i++) {
+      const ds = this.step(alive)
+      if (ds.length === 0) return all
+      all.push(...ds)
+    }
+    throw new Error('scheduler did not settle in 20 passes')
+  }
+
+  assigns (ds: Decision[]): Array<Extract<Decision, { type: 'assign' }>> {
+    return ds.filter((d): d is Extract<Decision, { type: 'assign' }> => d.type === 'assign')
+  }
+
+  attempt (jobId: string, n?: number): { n: number, node: string } {
+    const byN = this.state.attempts[jobId]
+    const list = Object.values(byN ?? {}).sort((a, b) => a.n - b.n)
+    const a = n === undefined ? list[list.length - 1] : list.find(x => x.n === n)
+    if (a === undefined) throw new Error(`job ${jobId} has no attempt`)
+    return a
+  }
+
+  start (jobId: string): void {
+    const a = this.attempt(jobId)
+    this.emit(a.node, 'started', { jobId, attempt: a.n, pid: 100 })
+  }
+
+  finish (jobId: string, state: 'succeeded' | 'failed' | 'stopped' | 'lost' = 'succeeded'): void {
+    const a = this.attempt(jobId)
+    this.emit(a.node, 'finished', { jobId, attempt: a.n, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null })
+  }
+
+  /** Start and finish every running-or-assigned attempt. */
+  runAll (state: 'succeeded' | 'failed' = 'succeeded'): void {
+    for (const [jobId, byN] of Object.entries(this.state.attempts)) {
+      for (const a of Object.values(byN)) {
+        if (a.state === 'assigned') this.emit(a.node, 'started', { jobId, attempt: a.n, pid: 1 })
+        if (a.state === 'running') this.emit(a.node, 'finished', { jobId, attempt: a.n, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null })
+      }
+    }
+  }
+
+  joblistId (request: string): string {
+    const id = this.state.requests[request]?.joblistId
+    if (id === undefined) throw new Error(`request ${request} not accepted`)
+    return id
+  }
+}
