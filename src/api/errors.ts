@@ -17,7 +17,8 @@ export const ERROR_CODES = {
   ERR_TOO_LARGE: 413,
   ERR_UNSUPPORTED_TYPE: 415,
   ERR_UNSATISFIABLE: 422,
-  ERR_INTERNAL: 500
+  ERR_INTERNAL: 500,
+  ERR_NODE_OFFLINE: 503
 } as const
 
 export const notFound = (what: string, ref: string): ApiError =>

@@ -1,11 +1,9 @@
 // The HTTP API (D-1, R1-7, R4-1, R4-2): JSON over fastify. Listens on loopback by default;
 // any other address needs a bearer token.
-import { open, stat } from 'node:fs/promises'
 import { timingSafeEqual } from 'node:crypto'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parse as parseYaml } from 'yaml'
-import { attemptPaths } from '../exec/files.js'
 import type { CisNode } from '../node/node.js'
 import { satisfiable } from '../scheduler/resources.js'
 import { validateJoblist } from '../spec/validate.js'
@@ -20,10 +18,10 @@ export interface ApiOptions {
   bodyLimit: number
   /** Require the token on every request (the API listens beyond loopback). */
   requireToken: boolean
+  testGate?: boolean
 }
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']
-const MAX_LOG_CHUNK = 1024 * 1024
 
 export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit })
@@ -121,23 +119,29 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
     const n = req.query.attempt !== undefined ? Number(req.query.attempt) : attempts[attempts.length - 1]?.n
     const a = attempts.find(x => x.n === n)
     if (a === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', n === undefined ? `job ${job.id} has not run yet; try again when it started` : `job ${job.id} has no attempt ${String(n)}`)
-    if (a.node !== node.id) throw new ApiError(404, 'ERR_NOT_FOUND', `attempt ${a.n} of job ${job.id} ran on node ${node.state.nodes[a.node]?.name ?? a.node}; ask that node (${node.state.nodes[a.node]?.api ?? 'address unknown'})`)
-    const paths = attemptPaths(node.dataDir, job.joblistId, job.id, a.n)
     const done = !['assigned', 'running'].includes(a.state)
+    const nodeName = node.state.nodes[a.node]?.name ?? a.node
+    const read = async (stream: 'stdout' | 'stderr', offset: number): Promise<Buffer> => {
+      try {
+        return await node.readLogs(job.id, a.n, a.node, stream, offset)
+      } catch (err) {
+        throw new ApiError(503, 'ERR_NODE_OFFLINE', `the logs of attempt ${a.n} of job ${job.id} are on node ${nodeName}: ${(err as Error).message}`)
+      }
+    }
     const { stream } = req.query
     if (stream !== undefined) {
       if (stream !== 'stdout' && stream !== 'stderr') throw new ApiError(400, 'ERR_BAD_REQUEST', 'stream must be stdout or stderr')
       const offset = Number(req.query.offset ?? 0)
-      if (!Number.isInteger(offset) || offset < 0) throw new ApiError(400, 'ERR_BAD_REQUEST', 'offset must be a whole number of bytes')
-      const chunk = await readChunk(stream === 'stdout' ? paths.stdout : paths.stderr, offset)
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError(400, 'ERR_BAD_REQUEST', 'offset must be a whole number of bytes')
+      const chunk = await read(stream, offset)
       return reply.header('content-type', 'text/plain; charset=utf-8')
         .header('x-cis-offset', String(offset + chunk.length))
         .header('x-cis-done', String(done))
         .header('x-cis-attempt', String(a.n))
         .send(chunk)
     }
-    const [stdout, stderr] = await Promise.all([readChunk(paths.stdout, 0), readChunk(paths.stderr, 0)])
-    return { jobId: job.id, attempt: a.n, node: node.state.nodes[a.node]?.name ?? a.node, state: a.state, done, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') }
+    const [stdout, stderr] = await Promise.all([read('stdout', 0), read('stderr', 0)])
+    return { jobId: job.id, attempt: a.n, node: nodeName, state: a.state, done, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') }
   })
 
   app.get('/v1/nodes', async () => {
@@ -154,13 +158,30 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
         profiles: n.profiles,
         resources: n.resources,
         alive: alive.has(n.id),
-        lastSeen: new Date(n.id === node.id ? Date.now() : n.updatedAt).toISOString(),
+        lastSeen: ((t: number | undefined) => t === undefined ? null : new Date(t).toISOString())(node.lastSeen(n.id)),
         self: n.id === node.id,
         master: n.id === master,
         version: n.version
       }))
     }
   })
+
+  app.get('/v1/stats', async () => {
+    const joblists: Record<string, number> = {}
+    for (const jl of Object.values(node.state.joblists)) joblists[jl.state] = (joblists[jl.state] ?? 0) + 1
+    const unaccepted = Object.values(node.state.requests).filter(r => r.joblistId === undefined).length
+    return { joblists, unaccepted, running: node.runningCount(), events: Object.values(node.state.applied).reduce((a, b) => a + b, 0) }
+  })
+
+  if (opts.testGate) {
+    // Test hook, only with --enable-test-gate: drop and refuse the given peers.
+    app.post('/v1/debug/partition', async (req: FastifyRequest) => {
+      const block = (req.body as { block?: unknown })?.block
+      if (!Array.isArray(block) || block.some(p => typeof p !== 'string')) throw new ApiError(400, 'ERR_BAD_REQUEST', 'expected {"block": [peerId, ...]}')
+      await node.mesh?.net.block(block as string[])
+      return { blocked: block }
+    })
+  }
 
   app.get('/v1/state', async () => {
     const origins = node.state.applied
@@ -175,15 +196,3 @@ function headerString (v: string | string[] | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v
 }
 
-async function readChunk (file: string, offset: number): Promise<Buffer> {
-  let size: number
-  try { size = (await stat(file)).size } catch { return Buffer.alloc(0) }
-  if (offset >= size) return Buffer.alloc(0)
-  const len = Math.min(size - offset, MAX_LOG_CHUNK)
-  const fh = await open(file, 'r')
-  try {
-    const buf = Buffer.alloc(len)
-    const { bytesRead } = await fh.read(buf, 0, len, offset)
-    return buf.subarray(0, bytesRead)
-  } finally { await fh.close() }
-}

@@ -19,6 +19,17 @@ export interface AgentConfig {
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
+  /** libp2p listen addresses. */
+  listen: string[]
+  /** Bootstrap peers: multiaddrs with /p2p/<peer id>. */
+  peers: string[]
+  mdns: boolean
+  /** The private network key file; default <data>/swarm.key, created if missing. */
+  swarmKey?: string
+  heartbeat: { intervalMs: number, timeoutMs: number }
+  syncIntervalMs: number
+  /** POST /v1/debug/partition, for tests only. */
+  enableTestGate: boolean
   api_limits: { bodyBytes: number }
 }
 
@@ -41,6 +52,12 @@ export function defaultConfig (): AgentConfig {
     log: { level: 'info', pretty: 'auto' },
     nodesLogIntervalMs: 60_000,
     snapshotEvery: 5000,
+    listen: ['/ip4/0.0.0.0/tcp/7701'],
+    peers: [],
+    mdns: true,
+    heartbeat: { intervalMs: 150, timeoutMs: 750 },
+    syncIntervalMs: 2000,
+    enableTestGate: false,
     api_limits: { bodyBytes: 4 * 1024 * 1024 }
   }
 }
@@ -88,7 +105,7 @@ export function mergeConfig (base: AgentConfig, raw: unknown, source: string): A
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: the config must be a mapping of settings`)
   const c = structuredClone(base)
   const r = raw as Record<string, unknown>
-  const known = new Set(['name', 'data', 'api', 'token', 'resources', 'profiles', 'priority', 'exec', 'scheduler', 'log', 'nodesLogInterval', 'snapshotEvery', 'maxBodyBytes'])
+  const known = new Set(['name', 'data', 'api', 'token', 'resources', 'profiles', 'priority', 'exec', 'scheduler', 'log', 'nodesLogInterval', 'snapshotEvery', 'maxBodyBytes', 'listen', 'peers', 'mdns', 'swarmKey', 'heartbeat', 'syncInterval'])
   for (const k of Object.keys(r)) if (!known.has(k)) throw new ConfigError(`${source}: unknown setting '${k}' (known: ${[...known].join(', ')})`)
   const str = (k: string): string | undefined => {
     if (r[k] === undefined) return undefined
@@ -143,6 +160,26 @@ export function mergeConfig (base: AgentConfig, raw: unknown, source: string): A
     if (!Number.isInteger(r.snapshotEvery) || (r.snapshotEvery as number) < 1) throw new ConfigError(`${source}: snapshotEvery must be a positive integer`)
     c.snapshotEvery = r.snapshotEvery as number
   }
+  const strList = (k: string): string[] | undefined => {
+    const v = r[k]
+    if (v === undefined) return undefined
+    const list = typeof v === 'string' ? [v] : v
+    if (!Array.isArray(list) || list.some(x => typeof x !== 'string' || !x.startsWith('/'))) throw new ConfigError(`${source}: ${k} must be a list of multiaddrs like /ip4/127.0.0.1/tcp/7701`)
+    return list as string[]
+  }
+  c.listen = strList('listen') ?? c.listen
+  c.peers = strList('peers') ?? c.peers
+  if (r.mdns !== undefined) {
+    if (typeof r.mdns !== 'boolean') throw new ConfigError(`${source}: mdns must be true or false`)
+    c.mdns = r.mdns
+  }
+  const swarmKey = str('swarmKey')
+  if (swarmKey !== undefined) c.swarmKey = swarmKey
+  const hb = sub('heartbeat')
+  if (hb.interval !== undefined) c.heartbeat.intervalMs = durationMs(hb.interval, `${source}: heartbeat.interval`)
+  if (hb.timeout !== undefined) c.heartbeat.timeoutMs = durationMs(hb.timeout, `${source}: heartbeat.timeout`)
+  if (c.heartbeat.timeoutMs < 2 * c.heartbeat.intervalMs) throw new ConfigError(`${source}: heartbeat.timeout must be at least twice heartbeat.interval`)
+  if (r.syncInterval !== undefined) c.syncIntervalMs = durationMs(r.syncInterval, `${source}: syncInterval`)
   if (r.maxBodyBytes !== undefined) {
     if (!Number.isInteger(r.maxBodyBytes) || (r.maxBodyBytes as number) < 1024) throw new ConfigError(`${source}: maxBodyBytes must be an integer >= 1024`)
     c.api_limits.bodyBytes = r.maxBodyBytes as number

@@ -23,6 +23,8 @@ export interface LostPolicy { onLost: 'retry' | 'fail', maxLost: number }
 export interface AcceptBody extends LostPolicy { request: string, id: string, term: number }
 export interface AssignBody { jobId: string, attempt: number, node: string, resources: Resources, term: number }
 export interface CancelBody { joblistId: string, jobId?: string, request: string, term: number }
+/** The master's verdict that an attempt's node is gone; the executor's own `finished` wins. */
+export interface LoseBody { jobId: string, attempt: number, reason: string, term: number }
 export interface StartedBody { jobId: string, attempt: number, pid: number }
 export type AttemptEnd = 'succeeded' | 'failed' | 'stopped' | 'lost'
 export interface FinishedBody {
@@ -44,6 +46,7 @@ export interface EventBodies {
   accept: AcceptBody
   assign: AssignBody
   cancel: CancelBody
+  lose: LoseBody
   started: StartedBody
   finished: FinishedBody
 }
@@ -64,7 +67,7 @@ export interface CisEvent<T extends EventType = EventType> extends UnsignedEvent
   sig: string
 }
 
-export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'started', 'finished']
+export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished']
 
 /** The key of an event, also the ID of a request made by it: `origin:seq`. */
 export function eventKey (e: { origin: string, seq: number }): string {

@@ -65,7 +65,7 @@ export class Executor {
     }
   }
 
-  /** Agent shutdown: end every running job; their attempts are recorded as stopped. */
+  /** Agent shutdown: end every running job; their attempts are recorded as lost (run again later). */
   async stopAll (): Promise<void> {
     this.stopping = true
     const waits: Array<Promise<unknown>> = []
@@ -129,8 +129,11 @@ export class Executor {
       const r = await proc.done
       if (r.error !== undefined) {
         finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: null, signal: null, reason: `could not start: ${r.error}` }
+      } else if (this.stopping && r.exitCode !== 0) {
+        // The agent is shutting down, not the user stopping the job: lost, so it runs again.
+        finish = { jobId: job.id, attempt: l.attempt, state: 'lost', exitCode: r.exitCode, signal: r.signal, reason: `agent ${this.ctx.nodeName} shut down while it ran` }
       } else if (r.endedBy === 'stop' || (l.stopRequested && r.exitCode !== 0)) {
-        finish = { jobId: job.id, attempt: l.attempt, state: 'stopped', exitCode: r.exitCode, signal: r.signal, reason: this.stopping ? 'agent shut down' : 'stopped by request' }
+        finish = { jobId: job.id, attempt: l.attempt, state: 'stopped', exitCode: r.exitCode, signal: r.signal, reason: 'stopped by request' }
       } else if (r.endedBy === 'timeout') {
         finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: r.exitCode, signal: r.signal, reason: `timed out after ${job.spec.timeoutMs ?? 0} ms` }
       } else if (r.exitCode === 0) {

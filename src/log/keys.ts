@@ -4,9 +4,11 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { canonicalJson } from '../util/canonical.js'
 import type { CisEvent, UnsignedEvent } from '../events/types.js'
+
+type PrivateKey = ReturnType<typeof privateKeyFromProtobuf>
+interface PublicKey { verify: (data: Uint8Array, sig: Uint8Array) => boolean | Promise<boolean> }
 
 export interface NodeIdentity {
   id: string

@@ -14,6 +14,7 @@ export interface EventStore {
   /** Events of one origin with seq > after, in seq order. */
   readOrigin: (origin: string, after: number) => AsyncIterable<CisEvent>
   origins: () => Promise<string[]>
+  getEvent: (origin: string, seq: number) => Promise<CisEvent | undefined>
   loadSnapshot: () => Promise<Snapshot | undefined>
 }
 
@@ -71,6 +72,11 @@ export class LevelEventStore implements EventStore {
     return [...this.knownOrigins]
   }
 
+  async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> {
+    const v = await this.events.get(eventKey(origin, seq))
+    return v === undefined ? undefined : JSON.parse(v) as CisEvent
+  }
+
   async loadSnapshot (): Promise<Snapshot | undefined> {
     const raw = await this.meta.get('snapshot')
     if (raw === undefined) return undefined
@@ -99,5 +105,6 @@ export class MemoryEventStore implements EventStore {
   }
 
   async origins (): Promise<string[]> { return [...this.byOrigin.keys()] }
+  async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return this.byOrigin.get(origin)?.[seq - 1] }
   async loadSnapshot (): Promise<Snapshot | undefined> { return this.snapshot }
 }

@@ -5,13 +5,18 @@ import { resolve } from 'node:path'
 import type { Logger } from 'pino'
 import type { AgentConfig } from '../config/config.js'
 import { electMaster, nextTerm } from '../election/master.js'
+import { aliveSet, lostSet } from '../election/membership.js'
+import { asEvent } from '../events/check.js'
 import type { CisEvent, EventBodies, EventType, NodeBody, UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
-import { tick } from '../events/hlc.js'
+import { receive as hlcReceive, tick } from '../events/hlc.js'
 import { Executor, killLeftover } from '../exec/executor.js'
 import { attemptPaths } from '../exec/files.js'
 import type { NodeIdentity } from '../log/keys.js'
-import { loadOrCreateIdentity, signEvent } from '../log/keys.js'
+import { loadOrCreateIdentity, signEvent, verifyEvent } from '../log/keys.js'
+import { loadOrCreateSwarmKey } from '../net/swarm-key.js'
+import { Mesh } from './mesh.js'
+import type { Heartbeat } from './mesh.js'
 import type { EventStore } from '../log/store.js'
 import { LevelEventStore, SNAPSHOT_VERSION } from '../log/store.js'
 import { schedule } from '../scheduler/schedule.js'
@@ -20,6 +25,7 @@ import type { JoblistSpec } from '../spec/types.js'
 import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { emptyState, FINAL_JOBLIST_STATES } from '../state/types.js'
+import { readLogChunk } from './log-files.js'
 import { shortCode } from '../util/ids.js'
 import { NodeLogs } from './node-logs.js'
 
@@ -57,6 +63,12 @@ export class CisNode {
   private readonly acceptWaiters = new Map<string, Array<(id: string) => void>>()
   private running = false
   private code = ''
+  mesh: Mesh | undefined
+  private readonly startedAt = Date.now()
+  /** Remote events that arrived ahead of a gap, per origin, waiting for the missing ones. */
+  private readonly ahead = new Map<string, Map<number, CisEvent>>()
+  private tickTimer: NodeJS.Timeout | undefined
+  private lastMaster: string | null = null
 
   constructor (opts: NodeOptions) {
     this.config = opts.config
@@ -88,7 +100,41 @@ export class CisNode {
       finished: async body => await this.append('finished', body)
     })
     this.running = true
+    await this.startMesh()
     this.log.info({ id: this.id, name: this.config.name, events: this.seq, joblists: Object.keys(this.state.joblists).length }, 'node started')
+  }
+
+  private async startMesh (): Promise<void> {
+    const keyFile = this.config.swarmKey ?? resolve(this.dataDir, 'swarm.key')
+    const { key, created } = await loadOrCreateSwarmKey(keyFile, this.config.swarmKey === undefined)
+    if (created) this.log.warn({ swarmKey: keyFile }, `created a new private network key at ${keyFile}: copy it to the other machines and start their agents with --swarm-key FILE (only nodes with this key can join)`)
+    this.mesh = new Mesh({
+      id: this.id,
+      log: this.log,
+      privateKey: this.identity.key,
+      vector: () => this.state.applied,
+      heartbeat: () => this.heartbeat(),
+      receive: (e, from) => this.receive(e, from),
+      eventsAfter: (origin, seq) => this.store.readOrigin(origin, seq),
+      membershipChanged: () => this.scheduleSoon(),
+      rpc: async req => await this.answerRpc(req),
+      knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses }))
+    }, {
+      psk: key,
+      listen: this.config.listen,
+      bootstrap: this.config.peers,
+      mdns: this.config.mdns,
+      heartbeatIntervalMs: this.config.heartbeat.intervalMs,
+      syncIntervalMs: this.config.syncIntervalMs
+    })
+    await this.mesh.start()
+    // The master re-checks on every heartbeat: a node silent past the timeout is lost.
+    this.tickTimer = setInterval(() => this.scheduleSoon(), this.config.heartbeat.intervalMs)
+    this.tickTimer.unref()
+  }
+
+  heartbeat (): Heartbeat {
+    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied }
   }
 
   /** Called once the API listens: announce this node and recover its work (D-3). */
@@ -100,7 +146,7 @@ export class CisNode {
       profiles: this.config.profiles,
       resources: this.config.resources,
       api: apiUrl,
-      addresses: [],
+      addresses: this.mesh?.addresses() ?? [],
       version: VERSION
     }
     const known = this.state.nodes[this.id]
@@ -115,8 +161,10 @@ export class CisNode {
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
     this.logs.stopNodesLog()
     await this.executor.stopAll()
+    await this.mesh?.stop()
     await this.flush()
     await this.store.write([], { state: this.state, version: SNAPSHOT_VERSION })
     await this.logs.stop()
@@ -131,7 +179,12 @@ export class CisNode {
   // ---- membership and election (one node: itself; the mesh adds peers) ----
 
   alive (): Set<string> {
-    return new Set([this.id])
+    if (this.mesh === undefined) return new Set([this.id])
+    return aliveSet(this.mesh.view, this.id, Date.now(), this.config.heartbeat.timeoutMs)
+  }
+
+  lastSeen (id: string): number | undefined {
+    return id === this.id ? Date.now() : this.mesh?.view[id]?.lastSeen
   }
 
   onlineNodes (): string[] {
@@ -139,10 +192,16 @@ export class CisNode {
   }
 
   master (): string | null {
-    return electMaster([...this.alive()].map(id => ({ id, priority: this.state.nodes[id]?.priority ?? 0 })))
+    return electMaster([...this.alive()].map(id => ({
+      id,
+      priority: id === this.id ? this.config.priority : this.mesh?.view[id]?.priority ?? this.state.nodes[id]?.priority ?? 0
+    })))
   }
 
   isMaster (): boolean { return this.master() === this.id }
+
+  /** Attempts running on this node now. */
+  runningCount (): number { return this.executor.size }
 
   // ---- requests from the API ----
 
@@ -179,7 +238,86 @@ export class CisNode {
     this.applyEvents([event])
     void this.flushSoon()
     await durable
+    // Published only once durable: a crash can never make this node reuse a seq it has sent.
+    this.mesh?.publishEvent(event)
     return event
+  }
+
+  /** An event from a peer (gossip or sync): check, verify, apply in seq order per origin. */
+  receive (raw: unknown, from: string): void {
+    if (!this.running) return
+    const e = asEvent(raw)
+    if (typeof e === 'string') {
+      this.log.warn({ from, problem: e }, 'rejected a malformed event')
+      return
+    }
+    if (e.origin === this.id) return
+    const applied = this.state.applied[e.origin] ?? 0
+    if (e.seq <= applied) {
+      void this.checkDuplicate(e, from)
+      return
+    }
+    if (!verifyEvent(e)) {
+      this.log.warn({ from, origin: e.origin, seq: e.seq }, 'rejected an event whose signature does not verify')
+      return
+    }
+    if (e.seq > applied + 1) {
+      let buf = this.ahead.get(e.origin)
+      if (buf === undefined) this.ahead.set(e.origin, buf = new Map())
+      if (buf.size < 10_000) buf.set(e.seq, e)
+      this.mesh?.pull(from)
+      return
+    }
+    const batch: CisEvent[] = [e]
+    const buf = this.ahead.get(e.origin)
+    if (buf !== undefined) {
+      for (let next = e.seq + 1; buf.has(next); next++) { batch.push(buf.get(next) as CisEvent); buf.delete(next) }
+      for (const seq of buf.keys()) if (seq <= e.seq) buf.delete(seq)
+      if (buf.size === 0) this.ahead.delete(e.origin)
+    }
+    const now = this.now()
+    for (const x of batch) {
+      this.clock = hlcReceive(this.clock, x, now)
+      this.pending.push({ event: x, resolve: () => {}, reject: () => {} })
+    }
+    this.applyEvents(batch)
+    void this.flushSoon()
+  }
+
+  private async checkDuplicate (e: CisEvent, from: string): Promise<void> {
+    try {
+      const stored = await this.store.getEvent(e.origin, e.seq)
+      if (stored !== undefined && stored.sig !== e.sig) {
+        this.log.warn({ from, origin: e.origin, seq: e.seq }, 'rejected an event that conflicts with the one stored for that origin and seq')
+      }
+    } catch { /* the store is closing */ }
+  }
+
+  private async answerRpc (req: unknown): Promise<unknown> {
+    const r = req as { method?: unknown, jobId?: unknown, attempt?: unknown, stream?: unknown, offset?: unknown }
+    if (r?.method !== 'logs' || typeof r.jobId !== 'string' || !Number.isSafeInteger(r.attempt) || (r.stream !== 'stdout' && r.stream !== 'stderr') || !Number.isSafeInteger(r.offset) || (r.offset as number) < 0) {
+      return { error: 'bad rpc request' }
+    }
+    const job = this.state.jobs[r.jobId]
+    if (job === undefined) return { error: `no job ${r.jobId}` }
+    const paths = attemptPaths(this.dataDir, job.joblistId, job.id, r.attempt as number)
+    const chunk = await readLogChunk(r.stream === 'stdout' ? paths.stdout : paths.stderr, r.offset as number)
+    return { data: chunk.toString('base64') }
+  }
+
+  /** Read an attempt's output here, or from the node that ran it. */
+  async readLogs (jobId: string, attempt: number, node: string, stream: 'stdout' | 'stderr', offset: number): Promise<Buffer> {
+    if (node === this.id) {
+      const job = this.state.jobs[jobId]
+      const paths = attemptPaths(this.dataDir, job.joblistId, jobId, attempt)
+      return await readLogChunk(stream === 'stdout' ? paths.stdout : paths.stderr, offset)
+    }
+    if (this.mesh === undefined || !this.alive().has(node)) {
+      throw new Error(`node ${this.state.nodes[node]?.name ?? node} that ran it is offline; its logs are there`)
+    }
+    const answer = await this.mesh.net.call(node, { method: 'logs', jobId, attempt, stream, offset }) as { data?: string, error?: string }
+    if (typeof answer?.data !== 'string') throw new Error(`node ${this.state.nodes[node]?.name ?? node} could not read the logs: ${answer?.error ?? 'no answer'}`)
+    return Buffer.from(answer.data, 'base64')
   }
 
   private applyEvents (events: CisEvent[]): void {
@@ -289,7 +427,13 @@ export class CisNode {
   }
 
   private runScheduler (): void {
-    if (!this.running || !this.isMaster()) return
+    if (!this.running) return
+    const master = this.master()
+    if (master !== this.lastMaster) {
+      this.log.info({ master: this.state.nodes[master ?? '']?.name ?? master, self: master === this.id }, master === this.id ? 'this node is now the master' : 'master changed')
+      this.lastMaster = master
+    }
+    if (master !== this.id) return
     const terms = this.state.terms
     const mine = terms[this.id] ?? 0
     if (mine === 0 || Object.values(terms).some(t => t > mine)) {
@@ -302,6 +446,7 @@ export class CisNode {
       self: this.id,
       selfCode: this.code,
       alive: this.alive(),
+      lost: this.mesh === undefined ? new Set() : lostSet(this.mesh.view, Object.keys(this.state.nodes), this.id, Date.now(), this.config.heartbeat.timeoutMs, this.startedAt),
       policy: this.config.scheduler
     })
     for (const d of decisions) void this.decide(d, mine).catch(err => this.log.error({ err: (err as Error).message }, 'cannot record a decision'))
@@ -311,6 +456,7 @@ export class CisNode {
     switch (d.type) {
       case 'accept': await this.append('accept', { request: d.request, id: d.id, term, onLost: d.onLost, maxLost: d.maxLost }); break
       case 'assign': await this.append('assign', { jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources, term }); break
+      case 'lose': await this.append('lose', { jobId: d.jobId, attempt: d.attempt, reason: d.reason, term }); break
       case 'cancel': await this.append('cancel', { joblistId: d.joblistId, ...(d.jobId !== undefined ? { jobId: d.jobId } : {}), request: d.request, term }); break
     }
   }

@@ -2,7 +2,7 @@
 import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildApi } from '../api/server.js'
-import { ConfigError, defaultConfig, isLoopback, loadConfigFile, parseHostPort, parseResourceFlag, validateResources } from '../config/config.js'
+import { ConfigError, defaultConfig, isLoopback, loadConfigFile, mergeConfig, parseHostPort, parseResourceFlag, validateResources } from '../config/config.js'
 import type { AgentConfig } from '../config/config.js'
 import { createLogger } from './logger.js'
 import { CisNode } from './node.js'
@@ -17,6 +17,14 @@ export interface AgentFlags {
   priority?: string
   token?: string
   logLevel?: string
+  listen?: string[]
+  peer?: string[]
+  mdns?: boolean
+  swarmKey?: string
+  enableTestGate?: boolean
+  heartbeatInterval?: string
+  heartbeatTimeout?: string
+  nodesLogInterval?: string
 }
 
 export function configFromFlags (flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -39,6 +47,20 @@ export function configFromFlags (flags: AgentFlags, env: NodeJS.ProcessEnv = pro
   const token = flags.token ?? env.CIS_TOKEN
   if (token !== undefined && token !== '') c.token = token
   if (flags.logLevel !== undefined) c.log.level = flags.logLevel
+  if (flags.listen !== undefined && flags.listen.length > 0) c.listen = flags.listen
+  if (flags.peer !== undefined && flags.peer.length > 0) c.peers = [...c.peers, ...flags.peer]
+  if (flags.mdns === false) c.mdns = false
+  if (flags.swarmKey !== undefined) c.swarmKey = flags.swarmKey
+  if (flags.enableTestGate === true) c.enableTestGate = true
+  const more: Record<string, unknown> = {}
+  if (flags.heartbeatInterval !== undefined || flags.heartbeatTimeout !== undefined) {
+    more.heartbeat = {
+      interval: flags.heartbeatInterval ?? `${c.heartbeat.intervalMs}ms`,
+      timeout: flags.heartbeatTimeout ?? `${c.heartbeat.timeoutMs}ms`
+    }
+  }
+  if (flags.nodesLogInterval !== undefined) more.nodesLogInterval = flags.nodesLogInterval
+  if (Object.keys(more).length > 0) c = mergeConfig(c, more, 'flags')
   const [host] = parseHostPort(c.api)
   if (!isLoopback(host) && c.token === undefined) {
     throw new ConfigError(`the API would listen on ${c.api}, beyond loopback, without a token: set --token (or CIS_TOKEN, or 'token:' in the config)`)
@@ -66,7 +88,7 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     return
   }
   const [host, port] = parseHostPort(config.api)
-  const api = buildApi(node, { ...(config.token !== undefined ? { token: config.token } : {}), bodyLimit: config.api_limits.bodyBytes, requireToken: !isLoopback(host) })
+  const api = buildApi(node, { ...(config.token !== undefined ? { token: config.token } : {}), bodyLimit: config.api_limits.bodyBytes, requireToken: !isLoopback(host), testGate: config.enableTestGate })
   let url: string
   try {
     await api.listen({ host, port })
@@ -83,7 +105,7 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
   }
   await node.announce(url)
   const infoFile = join(node.dataDir, 'agent.json')
-  await writeFile(infoFile, JSON.stringify({ pid: process.pid, id: node.id, name: config.name, api: url }) + '\n')
+  await writeFile(infoFile, JSON.stringify({ pid: process.pid, id: node.id, name: config.name, api: url, p2p: node.mesh?.addresses() ?? [] }) + '\n')
   log.info({ api: url, id: node.id, data: node.dataDir, resources: config.resources }, `cis agent ready: submit with 'cis submit FILE --addr ${url}'`)
 
   let stopping = false

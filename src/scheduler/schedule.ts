@@ -3,6 +3,7 @@
 // joblist may only use instances of types that no earlier waiting joblist needs now.
 import type { LostPolicy, Resources } from '../events/types.js'
 import { sortedAttempts } from '../state/derive.js'
+import { comparePositions as comparePosition } from '../state/reducer.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from '../state/types.js'
 import { freeIndex, heldInstances, take } from './resources.js'
@@ -11,6 +12,7 @@ export type Decision =
   | { type: 'accept', request: string, id: string } & LostPolicy
   | { type: 'assign', jobId: string, attempt: number, node: string, resources: Resources }
   | { type: 'cancel', joblistId: string, jobId?: string, request: string }
+  | { type: 'lose', jobId: string, attempt: number, reason: string }
 
 export interface ScheduleInput {
   state: ClusterState
@@ -21,14 +23,9 @@ export interface ScheduleInput {
   selfCode: string
   /** Nodes alive in the master's view. */
   alive: ReadonlySet<string>
+  /** Nodes not heard from for longer than the timeout: their active attempts are lost. */
+  lost?: ReadonlySet<string>
   policy: LostPolicy
-}
-
-export function comparePosition (a: JoblistRecord['position'], b: JoblistRecord['position']): number {
-  if (a[0] !== b[0]) return a[0] - b[0]
-  if (a[1] !== b[1]) return a[1] - b[1]
-  if (a[2] !== b[2]) return a[2] < b[2] ? -1 : 1
-  return a[3] - b[3]
 }
 
 export function activeJoblists (state: ClusterState): JoblistRecord[] {
@@ -47,14 +44,35 @@ export function schedule (input: ScheduleInput): Decision[] {
   }
 
   const unaccepted = Object.values(state.requests)
-    .filter(r => r.joblistId === undefined && state.pendingSpecs[r.key] !== undefined)
+    .filter(r => r.joblistId === undefined)
     .sort((a, b) => comparePosition(a.order, b.order))
   let counter = state.acceptCount[input.self] ?? 0
   for (const r of unaccepted) {
     out.push({ type: 'accept', request: r.key, id: `${input.selfCode}-${++counter}`, ...input.policy })
   }
 
+  out.push(...loseAttempts(input))
   out.push(...place(input))
+  return out
+}
+
+/** Active attempts on nodes that are gone: declare them lost so the job can run elsewhere. */
+export function loseAttempts (input: ScheduleInput): Decision[] {
+  const lost = input.lost
+  if (lost === undefined || lost.size === 0) return []
+  const out: Decision[] = []
+  for (const jl of activeJoblists(input.state)) {
+    const stage = jl.stages[jl.currentStage]
+    if (stage === undefined) continue
+    for (const jobId of stage.jobIds) {
+      for (const a of Object.values(input.state.attempts[jobId] ?? {})) {
+        if (ACTIVE_ATTEMPT_STATES.has(a.state) && lost.has(a.node)) {
+          const name = input.state.nodes[a.node]?.name ?? a.node
+          out.push({ type: 'lose', jobId, attempt: a.n, reason: `node ${name} was not heard from: attempt presumed lost` })
+        }
+      }
+    }
+  }
   return out
 }
 

@@ -5,7 +5,7 @@
 import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
-import type { AttemptRecord, ClusterState, JoblistRecord } from './types.js'
+import type { AcceptFact, AttemptRecord, ClusterState, JoblistRecord } from './types.js'
 import { emptyState } from './types.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
@@ -54,7 +54,6 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
     case 'started': {
       const b = (e as Ev<'started'>).body
       return updateAttempt(state, b.jobId, b.attempt, a => {
-        if (a.state === 'assigned') a.state = 'running'
         a.startedAt = e.ts
         a.pid = b.pid
         if (a.node === '') a.node = e.origin
@@ -63,13 +62,14 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
     case 'finished': {
       const b = (e as Ev<'finished'>).body
       return updateAttempt(state, b.jobId, b.attempt, a => {
-        a.state = b.state
-        a.endedAt = e.ts
-        a.exitCode = b.exitCode
-        a.signal = b.signal
-        if (b.reason !== undefined) a.reason = b.reason
-        if (b.tail !== undefined) a.tail = b.tail
+        a.finish = { state: b.state, at: e.ts, exitCode: b.exitCode, signal: b.signal, ...(b.reason !== undefined ? { reason: b.reason } : {}), ...(b.tail !== undefined ? { tail: b.tail } : {}) }
         if (a.node === '') a.node = e.origin
+      })
+    }
+    case 'lose': {
+      const b = (e as Ev<'lose'>).body
+      return updateAttempt(state, b.jobId, b.attempt, a => {
+        if (a.lostMark === undefined || e.ts < a.lostMark.at) a.lostMark = { at: e.ts, reason: b.reason }
       })
     }
     default: return []
@@ -88,33 +88,44 @@ function applyNode (state: ClusterState, e: Ev<'node'>): string[] {
 
 function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
   const key = eventKey(e)
-  state.requests[key] = { key, origin: e.origin, at: e.ts, order: [e.ts, e.lc, e.origin, e.seq], owner: e.body.owner, name: e.body.spec.name }
-  state.pendingSpecs[key] = e.body.spec
-  const orphan = state.orphanAccepts[key]
-  if (orphan !== undefined) {
-    delete state.orphanAccepts[key]
-    return materialize(state, key, orphan)
-  }
-  return []
+  state.requests[key] = { key, origin: e.origin, at: e.ts, order: [e.ts, e.lc, e.origin, e.seq], owner: e.body.owner, name: e.body.spec.name, spec: e.body.spec }
+  return materialize(state, key)
 }
 
 function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
   const b = e.body
   state.acceptCount[e.origin] = (state.acceptCount[e.origin] ?? 0) + 1
-  const acc = { id: b.id, term: b.term, origin: e.origin, at: e.ts, position: [e.ts, e.lc, e.origin, e.seq] as [number, number, string, number], onLost: b.onLost, maxLost: b.maxLost }
-  if (state.requests[b.request] === undefined) {
-    state.orphanAccepts[b.request] = acc
-    return []
-  }
-  return materialize(state, b.request, acc)
+  const fact: AcceptFact = { id: b.id, term: b.term, origin: e.origin, at: e.ts, position: [e.ts, e.lc, e.origin, e.seq], onLost: b.onLost, maxLost: b.maxLost }
+  const list = state.accepts[b.request] ?? (state.accepts[b.request] = [])
+  list.push(fact)
+  list.sort((x, y) => comparePositions(x.position, y.position))
+  return materialize(state, b.request)
 }
 
-function materialize (state: ClusterState, key: string, acc: ClusterState['orphanAccepts'][string]): string[] {
+export function comparePositions (a: [number, number, string, number], b: [number, number, string, number]): number {
+  if (a[0] !== b[0]) return a[0] - b[0]
+  if (a[1] !== b[1]) return a[1] - b[1]
+  if (a[2] !== b[2]) return a[2] < b[2] ? -1 : 1
+  return a[3] - b[3]
+}
+
+/** Build the joblist of a request from its submit and its winning accept (once both are here). */
+function materialize (state: ClusterState, key: string): string[] {
   const req = state.requests[key]
-  const spec = state.pendingSpecs[key]
-  if (req.joblistId !== undefined || spec === undefined) return [] // accepted already: the first accept applied stands
+  const acc = state.accepts[key]?.[0]
+  if (req === undefined || acc === undefined) return []
+  for (const other of state.accepts[key]) if (other.id !== acc.id) state.aliases[other.id] = acc.id
+  if (req.joblistId === acc.id) return []
+  const changed: string[] = []
+  if (req.joblistId !== undefined) {
+    // A better accept arrived: the earlier joblist ID becomes an alias of the winner.
+    const old = state.joblists[req.joblistId]
+    for (const stage of old?.stages ?? []) for (const id of stage.jobIds) delete state.jobs[id]
+    delete state.joblists[req.joblistId]
+    changed.push(req.joblistId)
+  }
+  const spec = req.spec
   req.joblistId = acc.id
-  delete state.pendingSpecs[key]
   const jl: JoblistRecord = {
     id: acc.id,
     name: spec.name,
@@ -147,14 +158,14 @@ function materialize (state: ClusterState, key: string, acc: ClusterState['orpha
   })
   state.joblists[acc.id] = jl
   recompute(state, acc.id)
-  return [acc.id]
+  return [...changed, acc.id]
 }
 
 function applyCancel (state: ClusterState, e: Ev<'cancel'>): string[] {
   const b = e.body
   const c = state.cancels[b.joblistId] ?? { all: false, jobs: [], at: e.ts }
   if (b.jobId === undefined) c.all = true
-  else if (!c.jobs.includes(b.jobId)) c.jobs.push(b.jobId)
+  else if (!c.jobs.includes(b.jobId)) c.jobs = [...c.jobs, b.jobId].sort()
   c.at = Math.max(c.at, e.ts)
   state.cancels[b.joblistId] = c
   const stop = state.stops[b.request]
@@ -167,7 +178,32 @@ function updateAttempt (state: ClusterState, jobId: string, n: number, change: (
   const byN = state.attempts[jobId] ?? (state.attempts[jobId] = {})
   const a = byN[n] ?? (byN[n] = { n, node: '', resources: {}, state: 'assigned', assignedAt: 0, term: 0 })
   change(a)
+  settleAttempt(a)
   return recompute(state, joblistOfJob(jobId))
+}
+
+/** An attempt's state from its facts: the executor's own end wins over the master's verdict. */
+function settleAttempt (a: AttemptRecord): void {
+  delete a.endedAt
+  delete a.reason
+  delete a.exitCode
+  delete a.signal
+  delete a.tail
+  const f = a.finish
+  if (f !== undefined) {
+    a.state = f.state
+    a.endedAt = f.at
+    a.exitCode = f.exitCode
+    a.signal = f.signal
+    if (f.reason !== undefined) a.reason = f.reason
+    if (f.tail !== undefined) a.tail = f.tail
+  } else if (a.lostMark !== undefined) {
+    a.state = 'lost'
+    a.endedAt = a.lostMark.at
+    a.reason = a.lostMark.reason
+  } else {
+    a.state = a.startedAt !== undefined ? 'running' : 'assigned'
+  }
 }
 
 /** Recompute one joblist's view from the facts; returns it as changed, if it exists. */

@@ -1,5 +1,5 @@
 // The derived cluster state: a plain JSON value, a pure function of the set of events.
-import type { JobSpec } from '../spec/types.js'
+import type { JobSpec, JoblistSpec } from '../spec/types.js'
 import type { AttemptEnd, LostPolicy, NodeBody, Resources } from '../events/types.js'
 
 export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
@@ -21,8 +21,17 @@ export interface RequestRecord {
   order: [number, number, string, number]
   owner: string
   name: string
+  spec: JoblistSpec
   /** Set once the master accepted it. */
   joblistId?: string
+}
+
+export interface AcceptFact extends LostPolicy {
+  id: string
+  term: number
+  origin: string
+  at: number
+  position: [number, number, string, number]
 }
 
 export interface AttemptRecord {
@@ -39,6 +48,10 @@ export interface AttemptRecord {
   reason?: string
   tail?: string
   pid?: number
+  /** The executor's own report of the attempt's end, when it sent one. */
+  finish?: { state: AttemptEnd, at: number, exitCode: number | null, signal: string | null, reason?: string, tail?: string }
+  /** The master declared the attempt lost (its node was gone). */
+  lostMark?: { at: number, reason: string }
 }
 
 export interface JobRecord {
@@ -90,10 +103,13 @@ export interface ClusterState {
   nodes: Record<string, NodeRecord>
   /** Submit requests by `origin:seq`, with their specs until accepted. */
   requests: Record<string, RequestRecord>
-  /** Specs of requests not yet accepted (dropped from here once accepted). */
-  pendingSpecs: Record<string, import('../spec/types.js').JoblistSpec>
-  /** Accepts seen for requests whose submit has not arrived yet. */
-  orphanAccepts: Record<string, { id: string, term: number, origin: string, at: number, position: [number, number, string, number] } & LostPolicy>
+  /**
+   * Every accept per request. Normally one; two masters (a partition healing) may both accept
+   * a request: the accept with the lowest position wins, the other ID becomes an alias.
+   */
+  accepts: Record<string, AcceptFact[]>
+  /** Joblist IDs of accepts that lost to another accept of the same request. */
+  aliases: Record<string, string>
   joblists: Record<string, JoblistRecord>
   jobs: Record<string, JobRecord>
   /** Attempt facts by job ID then attempt number; kept apart from jobs so any arrival order works. */
@@ -114,8 +130,8 @@ export function emptyState (): ClusterState {
     clock: { ts: 0, lc: 0 },
     nodes: {},
     requests: {},
-    pendingSpecs: {},
-    orphanAccepts: {},
+    accepts: {},
+    aliases: {},
     joblists: {},
     jobs: {},
     attempts: {},

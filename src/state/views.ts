@@ -111,7 +111,7 @@ export function joblistSummary (state: ClusterState, jl: JoblistRecord): Omit<Jo
 
 /** Resolve an ID, a unique `-N` suffix, or a name (the newest joblist with that name). */
 export function findJoblist (state: ClusterState, ref: string): JoblistRecord | undefined {
-  const direct = state.joblists[ref]
+  const direct = state.joblists[ref] ?? state.joblists[state.aliases[ref] ?? '']
   if (direct !== undefined) return direct
   const all = Object.values(state.joblists)
   if (/^\d+$/.test(ref)) {

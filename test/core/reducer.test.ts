@@ -59,3 +59,17 @@ test('reducer: the state hash changes when a fact changes', () => {
   h.emit('A', 'node', { name: 'A', priority: 5, profiles: [], resources: { slot: ['s0'] }, api: '', addresses: [], version: 't' })
   assert.notEqual(stateHash(h.state), before)
 })
+
+test('R1-6: two masters accepting one request (a healing partition) resolve the same way in any order', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0'] })
+  const req = h.submit(joblist('twice', [['s', [job('x')]]]), 'A')
+  const first = h.emit('M1', 'accept', { request: req, id: 'aaaa-1', term: 1, onLost: 'retry', maxLost: 3 })
+  const second = h.emit('M2', 'accept', { request: req, id: 'bbbb-1', term: 2, onLost: 'retry', maxLost: 3 })
+  const forward = reduce(h.events)
+  const backward = reduce([h.events[0], h.events[1], second, first])
+  assert.equal(stateHash(forward), stateHash(backward))
+  assert.deepEqual(Object.keys(forward.joblists), ['aaaa-1'], 'the earlier accept wins')
+  assert.equal(forward.aliases['bbbb-1'], 'aaaa-1', 'the other ID is an alias')
+  assert.equal(Object.keys(forward.jobs).length, 1)
+})

@@ -177,3 +177,40 @@ test('R4-2: a stop request is turned into a cancel; pending jobs stop, the jobli
   assert.equal(h.state.joblists[id].state, 'stopped')
   assert.equal(h.assigns(h.settle()).length, 0, 'nothing of a stopped joblist is placed')
 })
+
+test('R1-1: attempts on a node that is gone are declared lost and the job runs on another node', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['a0'] })
+  h.node('B', { slot: ['b0'] })
+  const req = h.submit(joblist('x', [['s', [job('one'), job('two')]]]))
+  h.settle()
+  const id = h.joblistId(req)
+  const onB = [`${id}.1`, `${id}.2`].find(j => h.attempt(j).node === 'B') as string
+  h.start(onB)
+  // B dies: A is the only node alive; B is lost.
+  const ds = h.settle(['A', 'M'], ['B'])
+  assert.ok(ds.some(d => d.type === 'lose' && d.jobId === onB))
+  assert.equal(h.state.attempts[onB][1].state, 'lost')
+  const other = onB === `${id}.1` ? `${id}.2` : `${id}.1`
+  h.start(other); h.finish(other)
+  const retry = h.assigns(h.settle(['A', 'M'], ['B']))
+  assert.deepEqual(retry.map(d => [d.jobId, d.attempt, d.node]), [[onB, 2, 'A']])
+})
+
+test('duplicates: if a node thought lost finishes after all, both attempts stay and the first success counts', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['a0'] })
+  h.node('B', { slot: ['b0'] })
+  const req = h.submit(joblist('x', [['s', [job('one', { needs: { slot: 1 } })]]]))
+  h.settle(['B', 'M'])
+  const id = `${h.joblistId(req)}.1`
+  h.start(id)
+  h.settle(['A', 'M'], ['B'])
+  h.start(id); h.finish(id) // attempt 2 on A succeeds
+  // B was alive after all and reports its attempt 1 as succeeded.
+  h.emit('B', 'finished', { jobId: id, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
+  const jl = h.state.joblists[h.joblistId(req)]
+  assert.equal(jl.state, 'succeeded')
+  assert.equal(jl.duplicates, 1)
+  assert.deepEqual(Object.values(h.state.attempts[id]).map(a => a.state), ['succeeded', 'succeeded'])
+})

@@ -45,29 +45,31 @@ export class Harness {
   }
 
   /** One scheduler pass; its decisions become the master's events. */
-  step (alive?: string[]): Decision[] {
+  step (alive?: string[], lost: string[] = []): Decision[] {
     const ds = schedule({
       state: this.state,
       now: this.now,
       self: this.master,
       selfCode: this.master.toLowerCase(),
       alive: new Set(alive ?? Object.keys(this.state.nodes)),
+      lost: new Set(lost),
       policy: { onLost: 'retry', maxLost: 2 }
     })
     this.decisions.push(ds)
     for (const d of ds) {
       if (d.type === 'accept') this.emit(this.master, 'accept', { request: d.request, id: d.id, term: 1, onLost: d.onLost, maxLost: d.maxLost })
       else if (d.type === 'assign') this.emit(this.master, 'assign', { jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources, term: 1 })
+      else if (d.type === 'lose') this.emit(this.master, 'lose', { jobId: d.jobId, attempt: d.attempt, reason: d.reason, term: 1 })
       else this.emit(this.master, 'cancel', { joblistId: d.joblistId, ...(d.jobId !== undefined ? { jobId: d.jobId } : {}), request: d.request, term: 1 })
     }
     return ds
   }
 
   /** Run passes until nothing new is decided (bounded). */
-  settle (alive?: string[]): Decision[] {
+  settle (alive?: string[], lost: string[] = []): Decision[] {
     const all: Decision[] = []
     for (let i = 0; i < 20; i++) {
-      const ds = this.step(alive)
+      const ds = this.step(alive, lost)
       if (ds.length === 0) return all
       all.push(...ds)
     }

@@ -1,0 +1,139 @@
+// `npm run bench`: figures measured side by side in one run; writes bench/results/latest.json.
+//  1. raw spawn rate: Node spawning `sh -c true` with the agent's concurrency (the physical limit)
+//  2. agent throughput: 1,000 one-job joblists running `true` on one agent
+//  3. submit-to-start latency of a single job on an idle agent (p50, p99)
+//  4. idle agent memory (RSS)
+import '../src/polyfill.js'
+import { spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.js'
+
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : def
+}
+const N = arg('jobs', 1000)
+const LATENCY_SAMPLES = arg('samples', 100)
+const CONCURRENCY = arg('concurrency', availableParallelism())
+
+function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) }
+
+function pct (xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
+}
+
+async function rawSpawnRate (n: number, concurrency: number): Promise<number> {
+  let started = 0
+  const t0 = performance.now()
+  const worker = async (): Promise<void> => {
+    while (started < n) {
+      started++
+      await new Promise<void>((resolve, reject) => {
+        const p = spawn('/bin/sh', ['-c', 'true'], { detached: true, stdio: 'ignore' })
+        p.once('error', reject)
+        p.once('exit', () => resolve())
+      })
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return n / ((performance.now() - t0) / 1000)
+}
+
+function rssMb (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+const oneJob = (name: string): unknown => ({ name, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
+
+async function throughput (url: string, n: number): Promise<{ jobsPerSec: number, seconds: number }> {
+  const t0 = performance.now()
+  let sent = 0
+  const submitter = async (): Promise<void> => {
+    while (sent < n) {
+      const i = sent++
+      const r = await api(url, '/v1/joblists', { body: oneJob(`tp-${i}`) })
+      if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${JSON.stringify(r.body)}`)
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, submitter))
+  progress(`submitted ${n} joblists in ${((performance.now() - t0) / 1000).toFixed(2)} s; waiting for them to finish`)
+  let last = -1
+  await waitFor('all joblists to finish', async () => {
+    const s = (await api(url, '/v1/stats')).body
+    const done = (s.joblists.succeeded ?? 0) + (s.joblists.failed ?? 0)
+    if (done !== last && done % 200 < 20) progress(`${done}/${n} finished`)
+    last = done
+    return done >= n
+  }, 600_000, 20)
+  const seconds = (performance.now() - t0) / 1000
+  return { jobsPerSec: n / seconds, seconds }
+}
+
+async function latency (url: string, samples: number): Promise<{ p50: number, p99: number, mean: number }> {
+  const xs: number[] = []
+  for (let i = 0; i < samples; i++) {
+    const t0 = Date.now()
+    const r = await api(url, '/v1/joblists', { body: oneJob(`lat-${i}`) })
+    const id = r.body.id as string
+    const jl = await waitFor('the job to start', async () => {
+      const b = (await api(url, `/v1/joblists/${id}`)).body
+      return b.stages[0].jobs[0].attempts[0]?.startedAt != null && ['succeeded', 'failed'].includes(b.state) ? b : undefined
+    }, 30_000, 5)
+    xs.push(new Date(jl.stages[0].jobs[0].attempts[0].startedAt).getTime() - t0)
+  }
+  return { p50: pct(xs, 50), p99: pct(xs, 99), mean: xs.reduce((a, b) => a + b, 0) / xs.length }
+}
+
+async function main (): Promise<void> {
+  progress(`raw spawn rate: ${N} x sh -c true, concurrency ${CONCURRENCY}`)
+  const raw = await rawSpawnRate(N, CONCURRENCY)
+  progress(`raw spawn rate: ${raw.toFixed(1)}/s`)
+
+  const agent = await startAgent({ name: 'bench', args: ['--resource', `slot=${CONCURRENCY}`] })
+  try {
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const idleRss = rssMb(agent.proc.pid as number)
+    progress(`idle agent RSS: ${idleRss.toFixed(1)} MB`)
+    progress(`submit-to-start latency: ${LATENCY_SAMPLES} single jobs on an idle agent`)
+    const lat = await latency(agent.url, LATENCY_SAMPLES)
+    progress(`latency p50 ${lat.p50} ms, p99 ${lat.p99} ms`)
+    progress(`throughput: ${N} one-job joblists`)
+    const tp = await throughput(agent.url, N)
+    const busyRss = rssMb(agent.proc.pid as number)
+    const rawAfter = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
+    const rawMean = (raw + rawAfter) / 2
+    const report = {
+      at: new Date().toISOString(),
+      node: process.version,
+      cores: availableParallelism(),
+      concurrency: CONCURRENCY,
+      jobs: N,
+      rawSpawnPerSec: Number(rawMean.toFixed(1)),
+      rawSpawnRuns: [Number(raw.toFixed(1)), Number(rawAfter.toFixed(1))],
+      agentJobsPerSec: Number(tp.jobsPerSec.toFixed(1)),
+      agentSeconds: Number(tp.seconds.toFixed(2)),
+      ratio: Number((tp.jobsPerSec / rawMean).toFixed(3)),
+      latencyMs: { p50: lat.p50, p99: lat.p99, mean: Number(lat.mean.toFixed(2)), samples: LATENCY_SAMPLES },
+      idleRssMb: Number(idleRss.toFixed(1)),
+      rssAfterMb: Number(busyRss.toFixed(1)),
+      targets: { ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80' }
+    }
+    const dir = join(ROOT, 'bench', 'results')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'latest.json'), JSON.stringify(report, null, 2) + '\n')
+    console.log(`raw spawn (sh -c true, concurrency ${CONCURRENCY}): ${report.rawSpawnPerSec}/s`)
+    console.log(`agent, ${N} one-job joblists:             ${report.agentJobsPerSec} jobs/s  (ratio ${report.ratio}, target >= 0.75)`)
+    console.log(`submit-to-start latency:                  p50 ${lat.p50} ms, p99 ${lat.p99} ms  (targets < 10, < 50)`)
+    console.log(`idle agent RSS:                           ${report.idleRssMb} MB (target < 80); after the run ${report.rssAfterMb} MB`)
+    console.log(`report: bench/results/latest.json`)
+  } finally {
+    await agent.stop()
+    cleanup(agent.dataDir)
+  }
+}
+
+await main()

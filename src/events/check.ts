@@ -1,0 +1,49 @@
+// Shape checks for events that arrive from peers: anything malformed is refused before it
+// can reach the reducer. (Signatures are checked by the shell, which has the keys.)
+import { validateJoblist } from '../spec/validate.js'
+import type { CisEvent } from './types.js'
+import { EVENT_TYPES } from './types.js'
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v.length <= max
+const isInt = (v: unknown, min = 0): v is number => Number.isSafeInteger(v) && (v as number) >= min
+const isStrList = (v: unknown, max = 1000): v is string[] => Array.isArray(v) && v.length <= max && v.every(x => isStr(x))
+const isResources = (v: unknown): boolean => isObj(v) && Object.keys(v).length <= 256 && Object.values(v).every(ids => isStrList(ids, 4096))
+const optStr = (v: unknown, max = 256): boolean => v === undefined || isStr(v, max)
+
+const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
+  node: b => isStr(b.name) && isInt(b.priority, -1e9) && isStrList(b.profiles) && isResources(b.resources) && isStr(b.api) && isStrList(b.addresses) && isStr(b.version) ? null : 'bad node info',
+  submit: b => {
+    if (!isStr(b.owner)) return 'bad owner'
+    const r = validateJoblist(b.spec)
+    return r.ok ? null : `bad joblist: ${r.issues[0]?.path ?? ''} ${r.issues[0]?.message ?? ''}`
+  },
+  stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
+  master: b => isInt(b.term, 1) ? null : 'bad term',
+  accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) ? null : 'bad accept',
+  assign: b => isStr(b.jobId) && isInt(b.attempt, 1) && isStr(b.node) && isResources(b.resources) && isInt(b.term) ? null : 'bad assign',
+  cancel: b => isStr(b.joblistId) && optStr(b.jobId) && isStr(b.request) && isInt(b.term) ? null : 'bad cancel',
+  lose: b => isStr(b.jobId) && isInt(b.attempt, 1) && isStr(b.reason, 4096) && isInt(b.term) ? null : 'bad lose',
+  started: b => isStr(b.jobId) && isInt(b.attempt, 1) && Number.isSafeInteger(b.pid) ? null : 'bad started',
+  finished: b => isStr(b.jobId) && isInt(b.attempt, 1) && ['succeeded', 'failed', 'stopped', 'lost'].includes(b.state as string) &&
+    (b.exitCode === null || Number.isSafeInteger(b.exitCode)) && (b.signal === null || isStr(b.signal)) && optStr(b.reason, 4096) && optStr(b.tail, 8192)
+    ? null
+    : 'bad finished'
+}
+
+/** Why `x` is not a well-formed event, or null if it is one. */
+export function checkEvent (x: unknown): string | null {
+  if (!isObj(x)) return 'not an object'
+  if (!isStr(x.origin, 128) || x.origin === '') return 'bad origin'
+  if (!isInt(x.seq, 1)) return 'bad seq'
+  if (!isInt(x.ts) || !isInt(x.lc)) return 'bad clock'
+  if (!isStr(x.sig, 256)) return 'bad signature field'
+  if (!EVENT_TYPES.includes(x.type as never)) return `unknown type ${String(x.type).slice(0, 32)}`
+  if (!isObj(x.body)) return 'bad body'
+  return BODY[x.type as string](x.body)
+}
+
+export function asEvent (x: unknown): CisEvent | string {
+  const problem = checkEvent(x)
+  return problem === null ? x as CisEvent : problem
+}

@@ -1,0 +1,224 @@
+// The libp2p node: TCP + noise + yamux behind a private-network key, identify, ping,
+// gossipsub for events and heartbeats, mDNS and a bootstrap list for discovery, and the
+// /cis/sync/1 and /cis/rpc/1 protocols. All libp2p code of cisystem lives in src/net/.
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import { preSharedKey } from '@libp2p/pnet'
+import { gossipsub } from '@chainsafe/libp2p-gossipsub'
+import type { PeerId, Message, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { pipe } from 'it-pipe'
+import type { Logger } from 'pino'
+import { lpEncode, readFrames, writeFrames } from './frames.js'
+
+export const EVENTS_TOPIC = 'cis/events/1'
+export const HEARTBEAT_TOPIC = 'cis/heartbeat/1'
+export const SYNC_PROTOCOL = '/cis/sync/1'
+export const RPC_PROTOCOL = '/cis/rpc/1'
+
+export interface NetHandlers {
+  /** A gossip message on a topic, from a peer (already signature-checked by gossipsub). */
+  gossip: (topic: string, data: unknown, from: string) => void
+  connected: (peer: string) => void
+  disconnected: (peer: string) => void
+  /** Serve a sync request: the frames to send back for the peer's frame. */
+  sync: (request: unknown, from: string) => AsyncIterable<unknown>
+  /** Answer an rpc request. */
+  rpc: (request: unknown, from: string) => Promise<unknown>
+}
+
+export interface NetOptions {
+  privateKey: unknown
+  psk: Uint8Array
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  log: Logger
+  handlers: NetHandlers
+}
+
+const STREAM_TIMEOUT_MS = 30_000
+
+export class Net {
+  node!: Libp2p
+  private readonly blocked = new Set<string>()
+  private readonly dialing = new Set<string>()
+  private readonly encoder = new TextEncoder()
+  private readonly decoder = new TextDecoder()
+
+  constructor (private readonly o: NetOptions) {}
+
+  get peerId (): string { return this.node.peerId.toString() }
+
+  async start (): Promise<void> {
+    const peerDiscovery = []
+    if (this.o.mdns) peerDiscovery.push(mdns({ interval: 2000 }))
+    if (this.o.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: this.o.bootstrap, timeout: 100 }))
+    const isBlocked = (peer: PeerId): boolean => this.blocked.has(peer.toString())
+    this.node = await createLibp2p({
+      privateKey: this.o.privateKey as never,
+      addresses: { listen: this.o.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionProtector: preSharedKey({ psk: this.o.psk }),
+      connectionGater: {
+        denyDialPeer: isBlocked,
+        denyInboundEncryptedConnection: isBlocked,
+        denyOutboundEncryptedConnection: isBlocked
+      },
+      peerDiscovery: peerDiscovery as never,
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          emitSelf: false,
+          allowPublishToZeroTopicPeers: true,
+          floodPublish: true,
+          heartbeatInterval: 500,
+          maxInboundDataLength: 8 * 1024 * 1024,
+          allowedTopics: [EVENTS_TOPIC, HEARTBEAT_TOPIC]
+        })
+      }
+    }) as unknown as Libp2p
+    const pubsub = this.pubsub()
+    pubsub.subscribe(EVENTS_TOPIC)
+    pubsub.subscribe(HEARTBEAT_TOPIC)
+    pubsub.addEventListener('message', (evt: CustomEvent<Message>) => {
+      const msg = evt.detail
+      if (msg.type !== 'signed') return
+      const from = msg.from.toString()
+      if (this.blocked.has(from)) return
+      let data: unknown
+      try { data = JSON.parse(this.decoder.decode(msg.data)) } catch {
+        this.o.log.warn({ from, topic: msg.topic }, 'dropped a malformed gossip message')
+        return
+      }
+      try { this.o.handlers.gossip(msg.topic, data, from) } catch (err) {
+        this.o.log.warn({ from, err: (err as Error).message }, 'gossip handler failed')
+      }
+    })
+    this.node.addEventListener('peer:connect', evt => this.o.handlers.connected(evt.detail.toString()))
+    this.node.addEventListener('peer:disconnect', evt => this.o.handlers.disconnected(evt.detail.toString()))
+    this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
+    await this.node.handle(SYNC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'sync') }, { maxInboundStreams: 16 })
+    await this.node.handle(RPC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'rpc') }, { maxInboundStreams: 64 })
+  }
+
+  async stop (): Promise<void> {
+    await this.node?.stop()
+  }
+
+  private pubsub (): any {
+    return (this.node.services as Record<string, unknown>).pubsub
+  }
+
+  addresses (): string[] {
+    return this.node.getMultiaddrs().map(m => m.toString())
+  }
+
+  connectedPeers (): string[] {
+    return this.node.getPeers().map(p => p.toString())
+  }
+
+  async publish (topic: string, value: unknown): Promise<void> {
+    try {
+      await this.pubsub().publish(topic, this.encoder.encode(JSON.stringify(value)))
+    } catch (err) {
+      this.o.log.debug({ topic, err: (err as Error).message }, 'publish failed')
+    }
+  }
+
+  /** Dial a peer (bounded: one dial per peer at a time, never a blocked one). */
+  async dial (peer: string, addrs: string[]): Promise<void> {
+    if (peer === this.peerId || this.blocked.has(peer) || this.dialing.has(peer)) return
+    if (this.node.getConnections(peerIdFromString(peer)).length > 0) return
+    this.dialing.add(peer)
+    try {
+      const usable = addrs.filter(a => !a.includes('/p2p-circuit')).map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`))
+      if (usable.length === 0) return
+      await this.node.dial(usable, { signal: AbortSignal.timeout(5000) })
+    } catch (err) {
+      this.o.log.debug({ peer, err: (err as Error).message }, 'dial failed')
+    } finally {
+      this.dialing.delete(peer)
+    }
+  }
+
+  async dialAddr (addr: string): Promise<void> {
+    try {
+      await this.node.dial(multiaddr(addr), { signal: AbortSignal.timeout(5000) })
+    } catch (err) {
+      this.o.log.debug({ addr, err: (err as Error).message }, 'dial failed')
+    }
+  }
+
+  /** Test gate: drop and refuse these peers. */
+  async block (peers: string[]): Promise<void> {
+    this.blocked.clear()
+    for (const p of peers) this.blocked.add(p)
+    await Promise.all(peers.map(async p => {
+      try { await this.node.hangUp(peerIdFromString(p)) } catch { /* not connected */ }
+    }))
+  }
+
+  blockedPeers (): string[] { return [...this.blocked] }
+
+  /** Send one request frame; collect the response frames (bounded by `onFrame`). */
+  async request (peer: string, protocol: string, request: unknown, onFrame: (frame: unknown) => void | Promise<void>, timeoutMs = STREAM_TIMEOUT_MS): Promise<void> {
+    const signal = AbortSignal.timeout(timeoutMs)
+    const stream = await this.node.dialProtocol(peerIdFromString(peer), protocol, { signal })
+    try {
+      await pipe(
+        [request],
+        writeFrames,
+        (src: AsyncIterable<Uint8Array>) => lpEncode(src),
+        stream,
+        async (source: AsyncIterable<any>) => {
+          for await (const frame of readFrames(source)) await onFrame(frame)
+        }
+      )
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  async call (peer: string, request: unknown, timeoutMs = 10_000): Promise<unknown> {
+    let answer: unknown
+    await this.request(peer, RPC_PROTOCOL, request, f => { answer = f }, timeoutMs)
+    return answer
+  }
+
+  private async serve (stream: Stream, from: string, kind: 'sync' | 'rpc'): Promise<void> {
+    if (this.blocked.has(from)) { stream.abort(new Error('blocked')); return }
+    const h = this.o.handlers
+    const self = this
+    try {
+      await pipe(
+        stream,
+        async function * (source: AsyncIterable<any>) {
+          for await (const req of readFrames(source)) {
+            if (kind === 'rpc') yield await h.rpc(req, from)
+            else yield * h.sync(req, from)
+            return // one request per stream
+          }
+        },
+        writeFrames,
+        (src: AsyncIterable<Uint8Array>) => lpEncode(src),
+        stream
+      )
+    } catch (err) {
+      self.o.log.warn({ from, protocol: kind, err: (err as Error).message }, 'closed a stream after a bad frame')
+      stream.abort(err as Error)
+    }
+  }
+}

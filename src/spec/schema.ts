@@ -1,0 +1,86 @@
+// The joblist file format as a zod schema: the TypeScript types and the checks in one place.
+import { z } from 'zod'
+import { parseDuration } from './duration.js'
+import { MAX_DURATION_MS, MAX_COUNT_PER_TYPE, MAX_FILES_PER_JOB, MAX_NAME_LENGTH, MAX_RETRIES, MAX_RUN_LENGTH, MAX_STAGES } from './limits.js'
+import { checkJobFilePath } from './paths.js'
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+const TYPE_RE = /^[a-z][a-z0-9_-]*$/
+const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform(v => String(v))
+
+export const name = z.string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  .max(MAX_NAME_LENGTH, { error: `at most ${MAX_NAME_LENGTH} characters` })
+  .regex(NAME_RE, { error: "use letters, digits, '.', '_' and '-', starting with a letter or digit" })
+
+export const replaceMap = z.record(
+  z.string().min(1, { error: 'a pattern must not be empty' }),
+  scalar,
+  { error: 'must be a mapping of pattern to value' }
+).default({})
+
+const mode = z.union([
+  z.number().int().min(0).max(0o7777),
+  z.string().regex(/^0?[0-7]{3,4}$/, { error: "must be an octal mode like '0755'" }).transform(s => parseInt(s, 8))
+], { error: "must be a file mode like '0644'" })
+
+export const fileSchema = z.strictObject({
+  path: z.string({ error: 'must be a string' }).superRefine((p, ctx) => {
+    const problem = checkJobFilePath(p)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  }),
+  content: z.string({ error: 'must be a string' }).optional(),
+  source: z.string({ error: 'must be a string' }).min(1).optional(),
+  replace: replaceMap,
+  mode: mode.optional()
+})
+
+export const jobSchema = z.strictObject({
+  name,
+  run: z.string({ error: 'must be a string (the command)' }).min(1, { error: 'must not be empty' }).max(MAX_RUN_LENGTH, { error: `at most ${MAX_RUN_LENGTH} characters` }),
+  needs: z.record(
+    z.string().regex(TYPE_RE, { error: "a resource type uses lower-case letters, digits, '-' and '_', starting with a letter" }),
+    z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_COUNT_PER_TYPE, { error: `at most ${MAX_COUNT_PER_TYPE}` }),
+    { error: 'must map a resource type to a count, e.g. {slot: 1}' }
+  ).default({ slot: 1 }),
+  env: z.record(
+    z.string().regex(ENV_RE, { error: 'an environment variable name uses letters, digits and _' }).refine(k => !k.startsWith('CIS_'), { error: 'names starting with CIS_ are reserved' }),
+    scalar,
+    { error: 'must be a mapping of NAME to value' }
+  ).default({}),
+  timeout: z.union([z.string(), z.number()], { error: 'must be a duration like 30s or 10m' }).transform((v, ctx) => {
+    const ms = parseDuration(v)
+    if (typeof ms === 'string') { ctx.addIssue({ code: 'custom', message: ms }); return z.NEVER }
+    return ms
+  }).optional(),
+  /** The resolved form of `timeout` (what the CLI sends and events carry). */
+  timeoutMs: z.number({ error: 'must be milliseconds' }).int().positive().max(MAX_DURATION_MS, { error: 'at most 30 days' }).optional(),
+  retries: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_RETRIES, { error: `at most ${MAX_RETRIES}` }).default(0),
+  replace: replaceMap,
+  files: z.array(fileSchema, { error: 'must be a list of files' }).max(MAX_FILES_PER_JOB, { error: `at most ${MAX_FILES_PER_JOB} files per job` }).default([])
+})
+
+export const stageSchema = z.strictObject({
+  name,
+  jobs: z.array(jobSchema, { error: 'must be a list of jobs' }).min(1, { error: 'a stage needs at least one job' })
+})
+
+export const joblistSchema = z.strictObject({
+  name,
+  priority: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(-1000, { error: 'at least -1000' }).max(1000, { error: 'at most 1000' }).default(0),
+  tags: z.array(z.string({ error: 'must be a string' }).min(1).max(MAX_NAME_LENGTH), { error: 'must be a list of strings' }).max(100, { error: 'at most 100 tags' }).default([]),
+  replace: replaceMap,
+  stages: z.array(stageSchema, { error: 'must be a list of stages' }).min(1, { error: 'a joblist needs at least one stage' }).max(MAX_STAGES, { error: `at most ${MAX_STAGES} stages` })
+})
+
+export type JoblistInputRaw = z.output<typeof joblistSchema>
+
+/** The allowed keys of the object at a path, for did-you-mean suggestions. */
+export function allowedKeys (path: ReadonlyArray<PropertyKey>): string[] {
+  const kinds = path.filter(p => typeof p === 'string')
+  const last = kinds[kinds.length - 1]
+  const shape = last === undefined ? joblistSchema.shape : last === 'stages' ? stageSchema.shape : last === 'jobs' ? jobSchema.shape : last === 'files' ? fileSchema.shape : undefined
+  return shape === undefined ? [] : Object.keys(shape)
+}

@@ -1,0 +1,68 @@
+// D-3: kill -9 a real agent while jobs run; restart it on the same data directory.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { api, cleanup, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+
+test('D-3: after kill -9 and a restart, running attempts are lost and retried, queued work runs, every joblist ends', async () => {
+  const dataDir = tempDir()
+  let agent = await startAgent({ name: 'crashy', dataDir, args: ['--resource', 'slot=1'] })
+  try {
+    const first = await api(agent.url, '/v1/joblists', {
+      body: { name: 'interrupted', stages: [{ name: 's', jobs: [{ name: 'long', run: 'echo $$ > pid; [ "$CIS_ATTEMPT" -ge 2 ] || sleep 60' }] }, { name: 't', jobs: [{ name: 'after', run: 'true' }] }] }
+    })
+    assert.equal(first.status, 201)
+    const queued = []
+    for (let i = 0; i < 3; i++) {
+      const r = await api(agent.url, '/v1/joblists', { body: { name: `queued-${i}`, stages: [{ name: 's', jobs: [{ name: 'q', run: 'true' }] }] } })
+      assert.equal(r.status, 201)
+      queued.push(r.body.id as string)
+    }
+    const id = first.body.id as string
+    const running = await waitFor('the first job to run', async () => {
+      const b = (await api(agent.url, `/v1/joblists/${id}`)).body
+      return b.stages[0].jobs[0].state === 'running' ? b : undefined
+    })
+    const workdir = join(dataDir, 'jobs', id, running.stages[0].jobs[0].id, '1')
+    const leftover = await waitFor('the job to write its pid', () => Number(readFileSync(join(workdir, 'pid'), 'utf8')))
+    for (const q of queued) assert.equal((await api(agent.url, `/v1/joblists/${q}`)).body.state, 'queued')
+
+    await agent.kill()
+    assert.ok(alive(leftover), 'the job outlived the killed agent (its own process group)')
+
+    agent = await startAgent({ name: 'crashy', dataDir, args: ['--resource', 'slot=1'] })
+    const jl = await waitFinal(agent.url, id)
+    assert.equal(jl.state, 'succeeded')
+    const attempts = jl.stages[0].jobs[0].attempts
+    assert.deepEqual(attempts.map((a: any) => a.state), ['lost', 'succeeded'])
+    assert.match(attempts[0].reason, /restarted/)
+    for (const q of queued) assert.equal((await waitFinal(agent.url, q)).state, 'succeeded', `queued joblist ${q} ran after the restart`)
+    await waitFor('the leftover process to be killed', () => !alive(leftover), 10_000)
+    const listed = (await api(agent.url, '/v1/joblists')).body.joblists
+    assert.equal(listed.length, 4, 'nothing accepted was lost, nothing doubled')
+  } finally {
+    await agent.stop()
+    cleanup(dataDir)
+  }
+})
+
+test('D-3: a graceful stop records running attempts as lost and they run again after the restart', async () => {
+  const dataDir = tempDir()
+  let agent = await startAgent({ name: 'graceful', dataDir })
+  try {
+    const r = await api(agent.url, '/v1/joblists', { body: { name: 'g', stages: [{ name: 's', jobs: [{ name: 'x', run: '[ "$CIS_ATTEMPT" -ge 2 ] || sleep 60' }] }] } })
+    const id = r.body.id as string
+    await waitFor('the job to run', async () => (await api(agent.url, `/v1/joblists/${id}`)).body.stages[0].jobs[0].state === 'running')
+    await agent.stop()
+    agent = await startAgent({ name: 'graceful', dataDir })
+    const jl = await waitFinal(agent.url, id)
+    assert.equal(jl.state, 'succeeded')
+    assert.deepEqual(jl.stages[0].jobs[0].attempts.map((a: any) => a.state), ['lost', 'succeeded'])
+  } finally {
+    await agent.stop()
+    cleanup(dataDir)
+  }
+})

@@ -1,0 +1,82 @@
+// Outsiders cannot join; forged and malformed events change nothing.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { pino } from 'pino'
+import { signEvent } from '../../src/log/keys.js'
+import { Net, EVENTS_TOPIC } from '../../src/net/p2p.js'
+import { readSwarmKey, newSwarmKey } from '../../src/net/swarm-key.js'
+import type { Cluster } from '../helpers/cluster.js'
+import { startCluster, waitSameHash } from '../helpers/cluster.js'
+import { api, sleep, startAgent, waitFor } from '../helpers/agent.js'
+
+let c: Cluster
+before(async () => { c = await startCluster([{ name: 's1', priority: 2 }, { name: 's2', priority: 1 }]) })
+after(async () => { await c.stopAll() })
+
+const quiet = pino({ level: 'silent' })
+
+async function rogue (psk: Uint8Array): Promise<Net> {
+  const net = new Net({
+    privateKey: await generateKeyPair('Ed25519'),
+    psk,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: [],
+    mdns: false,
+    log: quiet,
+    handlers: { gossip: () => {}, connected: () => {}, disconnected: () => {}, sync: async function * () {}, rpc: async () => ({}) }
+  })
+  await net.start()
+  return net
+}
+
+test('security: a peer with the wrong swarm key cannot connect', async () => {
+  const outsider = await startAgent({ name: 'outsider', args: ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--peer', c.agents[0].p2p[0]] })
+  try {
+    await sleep(1500)
+    for (const a of c.agents) {
+      const names = (await api(a.url, '/v1/nodes')).body.nodes.map((n: any) => n.name)
+      assert.ok(!names.includes('outsider'), `${a.name} never heard of the outsider`)
+    }
+    const seen = (await api(outsider.url, '/v1/nodes')).body.nodes.map((n: any) => n.name)
+    assert.deepEqual(seen, ['outsider'])
+  } finally {
+    await outsider.stop()
+  }
+  const net = await rogue(newSwarmKey())
+  try {
+    await assert.rejects(net.node.dial((await import('@multiformats/multiaddr')).multiaddr(c.agents[0].p2p[0]), { signal: AbortSignal.timeout(5000) }))
+  } finally { await net.stop() }
+})
+
+test('security: forged, re-signed, replayed and malformed events are rejected; the state is unchanged', async () => {
+  const [s1, s2] = c.agents
+  const before = await waitSameHash(c.agents)
+  const net = await rogue(await readSwarmKey(c.keyFile))
+  try {
+    await net.node.dial((await import('@multiformats/multiaddr')).multiaddr(s1.p2p[0]))
+    await waitFor('the rogue to see the topic peers', () => net.connectedPeers().includes(s1.id))
+    await sleep(500)
+    const spec = { name: 'forged', priority: 0, tags: [], replace: {}, stages: [{ name: 's', jobs: [{ name: 'x', run: 'touch /tmp/pwned', needs: { slot: 1 }, env: {}, retries: 0, replace: {}, files: [] }] }] }
+    const seqOfS2 = ((await api(s1.url, '/v1/state')).body.origins[s2.id] as number)
+    const otherKey = await generateKeyPair('Ed25519')
+    // 1. An event claiming to come from s2, signed by another key.
+    const forged = signEvent(otherKey as never, { origin: s2.id, seq: seqOfS2 + 1, ts: Date.now(), lc: 0, type: 'submit', body: { spec, owner: 'mallory' } })
+    await net.publish(EVENTS_TOPIC, forged)
+    // 2. A replay of a real event with an altered body (signature no longer matches).
+    const realFirst = await (await fetch(`${s1.url}/v1/state`)).json() as { origins: Record<string, number> }
+    assert.ok(realFirst.origins[s2.id] >= 1)
+    await net.publish(EVENTS_TOPIC, { ...forged, origin: s2.id, seq: 1, body: { spec, owner: 'mallory' } })
+    // 3. Malformed: not an event at all, and a huge string.
+    await net.publish(EVENTS_TOPIC, { hello: 'world' })
+    await net.publish(EVENTS_TOPIC, 'x'.repeat(100_000))
+    await sleep(1000)
+    const after = await waitSameHash(c.agents)
+    assert.equal(after, before, 'nothing changed')
+    for (const a of c.agents) {
+      const list = (await api(a.url, '/v1/joblists')).body.joblists
+      assert.ok(!list.some((j: any) => j.name === 'forged'))
+      assert.equal((await api(a.url, '/v1/health')).body.ok, true)
+    }
+  } finally { await net.stop() }
+})

@@ -1,0 +1,102 @@
+// Start real `cis agent` processes on 127.0.0.1 for end-to-end tests; always clean up.
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..')
+export const CIS = join(ROOT, 'bin', 'cis.js')
+
+const live = new Set<ChildProcess>()
+process.on('exit', () => { for (const p of live) try { p.kill('SIGKILL') } catch { /* gone */ } })
+
+export interface Agent {
+  url: string
+  dataDir: string
+  proc: ChildProcess
+  output: () => string
+  /** SIGTERM and wait for exit. */
+  stop: () => Promise<void>
+  /** SIGKILL and wait for exit. */
+  kill: () => Promise<void>
+}
+
+export interface AgentOptions {
+  name?: string
+  dataDir?: string
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+export function tempDir (prefix = 'cis-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** Poll `check` until it returns a value (not undefined/false), bounded in time. */
+export async function waitFor<T> (what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const until = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < until) {
+    try {
+      const v = await check()
+      if (v !== undefined && v !== false) return v
+    } catch (err) { last = err }
+    await sleep(everyMs)
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last !== undefined ? `: ${(last as Error).message}` : ''}`)
+}
+
+export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
+  const dataDir = o.dataDir ?? tempDir()
+  const infoFile = join(dataDir, 'agent.json')
+  rmSync(infoFile, { force: true })
+  const args = [CIS, 'agent', '--data', dataDir, '--api', '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...(o.args ?? [])]
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  live.add(proc)
+  let out = ''
+  proc.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+  proc.stderr?.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<void>(resolve => proc.once('exit', () => { live.delete(proc); resolve() }))
+  const info = await waitFor('the agent to write agent.json', () => {
+    if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}: ${out}`)
+    try { return JSON.parse(readFileSync(infoFile, 'utf8')) as { api: string } } catch { return undefined }
+  }, 30_000)
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
+    const t = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+    await exited
+    clearTimeout(t)
+  }
+  return { url: info.api, dataDir, proc, output: () => out, stop: async () => await end('SIGTERM'), kill: async () => await end('SIGKILL') }
+}
+
+export interface Reply<T = any> { status: number, body: T, headers: Headers }
+
+export async function api<T = any> (url: string, path: string, init: { method?: string, body?: unknown, raw?: string, contentType?: string, headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...init.headers }
+  let body: string | undefined
+  if (init.raw !== undefined) { body = init.raw; headers['content-type'] = init.contentType ?? 'application/json' } else if (init.body !== undefined) { body = JSON.stringify(init.body); headers['content-type'] = 'application/json' }
+  const res = await fetch(url + path, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(15_000) })
+  const text = await res.text()
+  let parsed: unknown = text
+  if ((res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text)
+  return { status: res.status, body: parsed as T, headers: res.headers }
+}
+
+/** Wait until a joblist reaches a final state; returns its JSON. */
+export async function waitFinal (url: string, id: string, timeoutMs = 30_000): Promise<any> {
+  return await waitFor(`joblist ${id} to end`, async () => {
+    const r = await api(url, `/v1/joblists/${id}`)
+    return ['succeeded', 'failed', 'stopped'].includes(r.body.state) ? r.body : undefined
+  }, timeoutMs, 50)
+}
+
+export function cleanup (dir: string): void {
+  rmSync(dir, { recursive: true, force: true })
+}

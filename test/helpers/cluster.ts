@@ -1,0 +1,115 @@
+// Start several real agents on 127.0.0.1 that share a private network key.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { writeNewSwarmKey } from '../../src/net/swarm-key.js'
+import type { Agent } from './agent.js'
+import { api, cleanup, startAgent, tempDir, waitFor } from './agent.js'
+
+export interface ClusterAgent extends Agent {
+  name: string
+  id: string
+  p2p: string[]
+  args: string[]
+  /** Start again on the same data directory (after kill or stop). */
+  restart: () => Promise<ClusterAgent>
+}
+
+export interface Cluster {
+  agents: ClusterAgent[]
+  keyFile: string
+  dir: string
+  alive: () => ClusterAgent[]
+  byName: (name: string) => ClusterAgent
+  stopAll: () => Promise<void>
+}
+
+export interface NodeSpec { name: string, priority?: number, args?: string[] }
+
+export const FAST = ['--heartbeat-interval', '100ms', '--heartbeat-timeout', '600ms', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--enable-test-gate']
+
+export async function startCluster (nodes: NodeSpec[], extra: string[] = []): Promise<Cluster> {
+  const dir = tempDir('cis-cluster-')
+  const keyFile = join(dir, 'swarm.key')
+  await writeNewSwarmKey(keyFile)
+  const agents: ClusterAgent[] = []
+  const launch = async (spec: NodeSpec, dataDir: string, peers: string[]): Promise<ClusterAgent> => {
+    const args = [...FAST, ...extra, '--swarm-key', keyFile, '--priority', String(spec.priority ?? 0), ...peers.flatMap(p => ['--peer', p]), ...(spec.args ?? [])]
+    const a = await startAgent({ name: spec.name, dataDir, args })
+    const info = JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')) as { id: string, p2p: string[] }
+    const ca: ClusterAgent = Object.assign(a, {
+      name: spec.name,
+      id: info.id,
+      p2p: info.p2p,
+      args,
+      restart: async () => {
+        const again = await launch(spec, dataDir, agents.filter(x => x !== ca && x.proc.exitCode === null && x.proc.signalCode === null).map(x => x.p2p[0]))
+        agents[agents.indexOf(ca)] = again
+        return again
+      }
+    })
+    return ca
+  }
+  for (const spec of nodes) {
+    const peers = agents.map(a => a.p2p[0])
+    agents.push(await launch(spec, tempDir('cis-node-'), peers))
+  }
+  const cluster: Cluster = {
+    agents,
+    keyFile,
+    dir,
+    alive: () => agents.filter(a => a.proc.exitCode === null && a.proc.signalCode === null),
+    byName: (name: string) => agents.find(a => a.name === name) as ClusterAgent,
+    stopAll: async () => {
+      await Promise.all(agents.map(async a => await a.stop()))
+      for (const a of agents) cleanup(a.dataDir)
+      cleanup(dir)
+    }
+  }
+  await waitForMembers(cluster.alive(), nodes.length)
+  return cluster
+}
+
+/** Every given agent sees `count` alive nodes (itself included). */
+export async function waitForMembers (agents: Agent[], count: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`${agents.length} agents to see ${count} alive nodes`, async () => {
+    for (const a of agents) {
+      const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ alive: boolean }>
+      if (nodes.filter(n => n.alive).length !== count) return false
+    }
+    return true
+  }, timeoutMs, 100)
+}
+
+/** The master's name as each agent sees it. */
+export async function mastersSeen (agents: Agent[]): Promise<string[]> {
+  return await Promise.all(agents.map(async a => {
+    const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ name: string, master: boolean }>
+    return nodes.find(n => n.master)?.name ?? ''
+  }))
+}
+
+export async function waitForMaster (agents: Agent[], name: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`every agent to see ${name} as master`, async () => (await mastersSeen(agents)).every(m => m === name), timeoutMs, 50)
+}
+
+/** All agents report the same state hash; returns it. */
+export async function waitSameHash (agents: Agent[], timeoutMs = 30_000): Promise<string> {
+  return await waitFor('all agents to reach the same state hash', async () => {
+    const hashes = await Promise.all(agents.map(async a => (await api(a.url, '/v1/state')).body.hash as string))
+    return hashes.every(h => h === hashes[0]) ? hashes[0] : undefined
+  }, timeoutMs, 100)
+}
+
+export async function partition (groups: ClusterAgent[][]): Promise<void> {
+  for (const g of groups) {
+    const others = groups.filter(x => x !== g).flat().map(a => a.id)
+    for (const a of g) {
+      const r = await api(a.url, '/v1/debug/partition', { body: { block: others } })
+      if (r.status !== 200) throw new Error(`partition failed on ${a.name}: ${r.status}`)
+    }
+  }
+}
+
+export async function heal (agents: ClusterAgent[]): Promise<void> {
+  for (const a of agents) await api(a.url, '/v1/debug/partition', { body: { block: [] } })
+}
