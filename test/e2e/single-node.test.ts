@@ -60,7 +60,7 @@ test('R2-1/R2-6: a joblist and its jobs have names; IDs can be looked up by name
   assert.equal(byName.status, 200)
   assert.equal(byName.body.id, id)
   assert.deepEqual(byName.body.stages[0].jobs.map((j: any) => j.name), ['first-job', 'second-job'])
-  const jobRes = await api(agent.url, `/v1/jobs/${id}/second-job`)
+  const jobRes = await api(agent.url, `/v1/jobs/${encodeURIComponent(`${id}/second-job`)}`)
   assert.equal(jobRes.body.id, byName.body.stages[0].jobs[1].id)
 })
 

@@ -1,0 +1,119 @@
+// The `cis` command line: the agent daemon and the client commands.
+import { Command, Option } from 'commander'
+import { ApiError, UnreachableError } from './client.js'
+import { CliExit, makeCtx, printJson } from './context.js'
+import type { GlobalOptions } from './context.js'
+import { submit } from './commands/submit.js'
+import { status } from './commands/status.js'
+import { keygen, nodes, stop, validate } from './commands/simple.js'
+import { logs } from './commands/logs.js'
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
+
+function program (): Command {
+  const p = new Command('cis')
+    .description('cisystem: a masterless peer-to-peer job daemon')
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for the usage)')
+  const client = (cmd: Command): Command => cmd
+    .option('--addr <url>', 'the agent to talk to (default $CIS_ADDR or http://127.0.0.1:7700)')
+    .option('--token <token>', 'bearer token (default $CIS_TOKEN)')
+    .option('--json', 'machine-readable output')
+
+  const run = (fn: (ctx: ReturnType<typeof makeCtx>, ...args: any[]) => Promise<void>) => async (...args: any[]): Promise<void> => {
+    const cmd = args[args.length - 1] as Command
+    const ctx = makeCtx(cmd.opts<GlobalOptions>())
+    try {
+      await fn(ctx, ...args.slice(0, -1))
+    } catch (err) {
+      if (err instanceof CliExit) { process.exitCode = err.exitCode; if (err.message !== '') ctx.err(`cis: ${err.message}`); return }
+      if (err instanceof UnreachableError) {
+        if (ctx.json) printJson({ error: err.message, code: err.code })
+        else ctx.err(`cis: ${err.message}`)
+        process.exitCode = 3
+        return
+      }
+      if (err instanceof ApiError) {
+        if (ctx.json) printJson({ error: err.message, code: err.code, details: err.details })
+        else {
+          ctx.err(`cis: ${err.message}`)
+          if (Array.isArray(err.details)) for (const d of err.details as Array<{ path?: string, message?: string }>) ctx.err(`  ${d.path !== undefined && d.path !== '' ? `${d.path}: ` : ''}${d.message ?? JSON.stringify(d)}`)
+        }
+        process.exitCode = err.status === 400 || err.status === 422 ? 2 : 1
+        return
+      }
+      throw err
+    }
+  }
+
+  client(p.command('submit').argument('<file>', 'a joblist file (YAML or JSON)')
+    .description('submit a joblist; prints its ID')
+    .option('--wait', 'show live progress; exit 0 only if it succeeded')
+    .option('--owner <name>', 'owner tag (default $CIS_TAG, $LOGNAME, $USERNAME or the host name)'))
+    .action(run(async (ctx, file: string, o: { wait?: boolean, owner?: string }) => await submit(ctx, file, o)))
+
+  client(p.command('status').argument('[ref]', 'a joblist ID or name')
+    .description('list joblists, or show one with its stages and jobs')
+    .option('--hash', "print this node's state hash (equal on nodes with the same events)"))
+    .action(run(async (ctx, ref: string | undefined, o: { hash?: boolean }) => await status(ctx, ref, o)))
+
+  client(p.command('stop').argument('<ref>', 'a joblist ID or name (or a job ID with --job)')
+    .description('stop a running joblist or job')
+    .option('--job', 'ref is a job'))
+    .action(run(async (ctx, ref: string, o: { job?: boolean }) => await stop(ctx, ref, o)))
+
+  client(p.command('logs').argument('<job>', 'a job ID, or JOBLIST/JOBNAME')
+    .description("print a job's stdout and stderr")
+    .option('-f, --follow', 'keep printing until the attempt ends')
+    .option('--attempt <n>', 'which attempt (default: the latest)')
+    .option('--stream <name>', 'only stdout or stderr'))
+    .action(run(async (ctx, job: string, o: { follow?: boolean, attempt?: string, stream?: string }) => await logs(ctx, job, o)))
+
+  client(p.command('nodes').description('list the nodes, their resources, and the master'))
+    .action(run(async ctx => await nodes(ctx)))
+
+  p.command('validate').argument('<file>', 'a joblist file').description('check a joblist file without a node').option('--json', 'machine-readable output')
+    .action(run(async (ctx, file: string) => await validate(ctx, file)))
+
+  p.command('keygen').argument('<file>', 'where to write the key (never overwritten)').description('create a private network key for a cluster').option('--json', 'machine-readable output')
+    .action(run(async (ctx, file: string) => await keygen(ctx, file)))
+
+  p.command('agent')
+    .description('run the cisystem daemon on this machine')
+    .option('--config <file>', 'YAML config file (see config/default.yaml)')
+    .option('--data <dir>', 'data directory (default ./.cis-data)')
+    .option('--name <name>', 'node name (default: the host name)')
+    .option('--api <host:port>', 'HTTP API address (default 127.0.0.1:7700)')
+    .option('--resource <type=ids>', 'a resource: TYPE=ID,ID or TYPE=COUNT (repeatable)', collect)
+    .option('--profile <name>', 'a profile this node advertises (repeatable)', collect)
+    .option('--priority <n>', 'election priority (highest alive node is master)')
+    .option('--token <token>', 'API bearer token (required beyond loopback; default $CIS_TOKEN)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error')
+    .option('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/7701)', collect)
+    .option('--peer <multiaddr>', 'bootstrap peer /ip4/…/tcp/…/p2p/… (repeatable)', collect)
+    .option('--no-mdns', 'do not discover peers on the LAN with mDNS')
+    .option('--swarm-key <file>', 'private network key (default <data>/swarm.key, created if missing)')
+    .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval (default 150ms)'))
+    .addOption(new Option('--heartbeat-timeout <duration>', 'a node silent this long is offline (default 750ms)'))
+    .addOption(new Option('--nodes-log-interval <duration>', 'how often nodes.log gets the online nodes (default 60s)'))
+    .addOption(new Option('--enable-test-gate', 'enable POST /v1/debug/partition (tests only)').hideHelp())
+    .action(async (o: Record<string, unknown>) => {
+      const { runAgent } = await import('../node/run.js')
+      await runAgent(o)
+    })
+  return p
+}
+
+export async function main (argv: string[]): Promise<void> {
+  const p = program()
+  p.exitOverride()
+  try {
+    await p.parseAsync(argv)
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') { process.exitCode = 0; return }
+    if (typeof code === 'string' && code.startsWith('commander.')) { process.exitCode = 2; return }
+    process.stderr.write(`cis: ${(err as Error).message}\n`)
+    process.exitCode = 1
+  }
+}
