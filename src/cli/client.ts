@@ -33,8 +33,10 @@ export class Client {
     try {
       res = await fetch(this.addr + path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000) })
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code
-      const reason = cause === 'ECONNREFUSED' ? 'connection refused' : cause ?? ((err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message)
+      const cause = (err as { cause?: { code?: string, message?: string } }).cause
+      const reason = cause?.code === 'ECONNREFUSED'
+        ? 'connection refused'
+        : (err as Error).name === 'TimeoutError' ? 'timed out' : cause?.code ?? cause?.message ?? (err as Error).message
       throw new UnreachableError(this.addr, reason)
     }
     return { status: res.status, headers: res.headers, text: await res.text() }

@@ -47,6 +47,10 @@ function shapeIssues (input: unknown): { ok: true, value: JoblistInputRaw } | { 
   for (const i of r.error.issues) {
     if (i.code === 'unrecognized_keys') {
       for (const k of i.keys) issues.push({ path: formatPath([...i.path, k]), message: `unknown field '${k}'${suggest(k, allowedKeys(i.path))}` })
+    } else if (i.code === 'invalid_key') {
+      // A bad key of a map (needs, env, replace): the key's own check says why.
+      const inner = (i as { issues?: Array<{ message: string }> }).issues?.[0]?.message
+      issues.push({ path: formatPath(i.path), message: inner ?? i.message })
     } else if (i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined) {
       issues.push({ path: formatPath(i.path), message: 'required' })
     } else {

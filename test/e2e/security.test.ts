@@ -1,4 +1,5 @@
 // Outsiders cannot join; forged and malformed events change nothing.
+import '../../src/polyfill.js'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -78,5 +79,12 @@ test('security: forged, re-signed, replayed and malformed events are rejected; t
       assert.ok(!list.some((j: any) => j.name === 'forged'))
       assert.equal((await api(a.url, '/v1/health')).body.ok, true)
     }
+    assert.match(s1.output(), /rejected an event whose signature does not verify/)
+    assert.match(s1.output(), /rejected a malformed event/)
+    // Control: the same pipe delivers a correctly signed event of the rogue's own (it holds the key).
+    const rogueId = net.peerId
+    const own = signEvent(net.node.peerId.toString() === rogueId ? (net as any).o.privateKey : otherKey, { origin: rogueId, seq: 1, ts: Date.now(), lc: 0, type: 'node', body: { name: 'rogue', priority: 0, profiles: [], resources: {}, api: '', addresses: [], version: 'x' } })
+    await net.publish(EVENTS_TOPIC, own)
+    await waitFor('s1 to learn the member-signed event', async () => (await api(s1.url, '/v1/nodes')).body.nodes.some((n: any) => n.name === 'rogue'))
   } finally { await net.stop() }
 })

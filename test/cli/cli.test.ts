@@ -1,0 +1,164 @@
+// The real `cis` executable against a real agent (and against fake servers for P-7).
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { defaultOwner } from '../../src/cli/owner.js'
+import { table } from '../../src/cli/format.js'
+import type { Agent } from '../helpers/agent.js'
+import { CIS, ROOT, cleanup, startAgent, tempDir } from '../helpers/agent.js'
+
+interface Run { code: number, stdout: string, stderr: string }
+
+async function cis (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, [CIS, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1, stdout, stderr })
+    })
+  })
+}
+
+let agent: Agent
+before(async () => { agent = await startAgent({ name: 'cli-node', args: ['--resource', 'slot=2'] }) })
+after(async () => { await agent.stop(); cleanup(agent.dataDir) })
+
+test('cis submit --wait runs an example to success and exits 0; --json gives the final joblist', async () => {
+  const r = await cis(['submit', 'examples/pipeline.yaml', '--wait', '--addr', agent.url])
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stdout.trim(), /^[0-9a-z]{4}-\d+$/)
+  assert.match(r.stderr, /succeeded/)
+  const j = await cis(['submit', 'examples/hello.yaml', '--wait', '--json', '--addr', agent.url])
+  assert.equal(j.code, 0)
+  const jl = JSON.parse(j.stdout)
+  assert.equal(jl.state, 'succeeded')
+  assert.equal(jl.name, 'hello')
+})
+
+test('cis submit --wait exits 1 when the joblist fails and shows why', async () => {
+  const dir = tempDir()
+  const file = join(dir, 'fail.yaml')
+  writeFileSync(file, 'name: doomed\nstages:\n  - name: s\n    jobs:\n      - name: boom\n        run: echo kaput >&2; exit 4\n')
+  const r = await cis(['submit', file, '--wait', '--addr', agent.url])
+  cleanup(dir)
+  assert.equal(r.code, 1)
+  assert.match(r.stderr, /boom .*failed: exit code 4/)
+  assert.match(r.stderr, /kaput/)
+})
+
+test('cis submit of an invalid file exits 2 and names every problem; cis validate does the same offline', async () => {
+  const dir = tempDir()
+  const file = join(dir, 'bad.yaml')
+  writeFileSync(file, 'name: bad\nstages:\n  - name: s\n    jobs:\n      - name: j\n        runn: x\n')
+  const r = await cis(['submit', file, '--addr', agent.url])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /stages\[0\]\.jobs\[0\]\.run: required/)
+  assert.match(r.stderr, /unknown field 'runn' \(did you mean 'run'\?\)/)
+  const v = await cis(['validate', file, '--json'])
+  assert.equal(v.code, 2)
+  assert.equal(JSON.parse(v.stdout).code, 'ERR_SPEC_INVALID')
+  const ok = await cis(['validate', 'examples/pipeline.yaml'])
+  assert.equal(ok.code, 0)
+  assert.match(ok.stdout, /ok: pipeline: 3 stage\(s\), 5 job\(s\)/)
+  cleanup(dir)
+})
+
+test('cis status lists joblists; by name shows stages and jobs; --json parses; R1-7', async () => {
+  const list = await cis(['status', '--addr', agent.url])
+  assert.equal(list.code, 0)
+  assert.match(list.stdout, /ID\s+NAME\s+STATE/)
+  assert.match(list.stdout, /pipeline\s+succeeded/)
+  assert.match(list.stdout, /failed joblist/, 'failures are shown prominently')
+  const one = await cis(['status', 'pipeline', '--addr', agent.url])
+  assert.match(one.stdout, /stage prepare: succeeded/)
+  assert.match(one.stdout, /compile\s+succeeded/)
+  const json = JSON.parse((await cis(['status', 'pipeline', '--json', '--addr', agent.url])).stdout)
+  assert.deepEqual(json.stages.map((s: any) => s.name), ['prepare', 'build', 'publish'])
+  const hash = await cis(['status', '--hash', '--json', '--addr', agent.url])
+  assert.match(JSON.parse(hash.stdout).hash, /^[0-9a-f]{32}$/)
+})
+
+test('cis logs prints stdout and stderr; cis nodes lists this node as master; cis stop stops', async () => {
+  const jl = JSON.parse((await cis(['status', 'pipeline', '--json', '--addr', agent.url])).stdout)
+  const compile = jl.stages[1].jobs.find((j: any) => j.name === 'compile')
+  const logs = await cis(['logs', compile.id, '--addr', agent.url])
+  assert.match(logs.stdout, /version=1.4 out=out\/ arch=x86_64/)
+  assert.match(logs.stdout, /build ok/)
+  const follow = await cis(['logs', 'pipeline/compile', '--follow', '--addr', agent.url])
+  assert.match(follow.stdout, /build ok/)
+  const nodes = JSON.parse((await cis(['nodes', '--json', '--addr', agent.url])).stdout).nodes
+  assert.equal(nodes[0].name, 'cli-node')
+  assert.equal(nodes[0].master, true)
+  const dir = tempDir()
+  const file = join(dir, 'long.yaml')
+  writeFileSync(file, 'name: long\nstages:\n  - name: s\n    jobs:\n      - name: sleeper\n        run: sleep 60\n')
+  const id = (await cis(['submit', file, '--addr', agent.url])).stdout.trim()
+  cleanup(dir)
+  const stop = await cis(['stop', id, '--addr', agent.url])
+  assert.equal(stop.code, 0, stop.stderr)
+  const again = await cis(['submit', 'examples/hello.yaml', '--wait', '--addr', agent.url])
+  assert.equal(again.code, 0)
+  const st = JSON.parse((await cis(['status', id, '--json', '--addr', agent.url])).stdout)
+  assert.equal(st.state, 'stopped')
+  const late = await cis(['stop', id, '--addr', agent.url])
+  assert.equal(late.code, 1)
+  assert.match(late.stderr, /already ended/)
+})
+
+test('an unreachable node is one line naming the URL, exit 3', async () => {
+  const port = await new Promise<number>(resolve => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
+  const url = `http://127.0.0.1:${port}`
+  const r = await cis(['status', '--addr', url])
+  assert.equal(r.code, 3)
+  assert.equal(r.stderr.trim().split('\n').length, 1)
+  assert.ok(r.stderr.includes(`cannot reach the cis agent at ${url} (connection refused)`), r.stderr)
+  const j = await cis(['nodes', '--json', '--addr', url])
+  assert.equal(JSON.parse(j.stdout).code, 'ERR_UNREACHABLE')
+})
+
+test('P-7: the same client talks to whichever node --addr or CIS_ADDR names', async () => {
+  const fake = async (name: string): Promise<Server> => await new Promise(resolve => {
+    const s = createServer((_req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ nodes: [{ id: name, name, master: false, self: true, alive: true, priority: 0, resources: {}, profiles: [], lastSeen: null }] })) })
+    s.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  const a = await fake('node-a')
+  const b = await fake('node-b')
+  try {
+    const url = (s: Server): string => `http://127.0.0.1:${(s.address() as { port: number }).port}`
+    assert.equal(JSON.parse((await cis(['nodes', '--json', '--addr', url(a)])).stdout).nodes[0].name, 'node-a')
+    assert.equal(JSON.parse((await cis(['nodes', '--json'], { CIS_ADDR: url(b) })).stdout).nodes[0].name, 'node-b')
+  } finally { a.close(); b.close() }
+})
+
+test('P-2: the default owner is CIS_TAG, then LOGNAME unless root, then USERNAME, then the host name', () => {
+  assert.equal(defaultOwner({ CIS_TAG: 'tag', LOGNAME: 'lg', USERNAME: 'un' }), 'tag')
+  assert.equal(defaultOwner({ LOGNAME: 'lg', USERNAME: 'un' }), 'lg')
+  assert.equal(defaultOwner({ LOGNAME: 'root', USERNAME: 'un' }), 'un')
+  assert.ok(defaultOwner({ LOGNAME: 'root' }).length > 0)
+  assert.notEqual(defaultOwner({ LOGNAME: 'root' }), 'root')
+})
+
+test('P-2: the owner is recorded on the joblist', async () => {
+  const r = await cis(['submit', 'examples/hello.yaml', '--json', '--addr', agent.url], { CIS_TAG: 'team-x' })
+  const id = JSON.parse(r.stdout).id
+  const jl = JSON.parse((await cis(['status', id, '--json', '--addr', agent.url])).stdout)
+  assert.equal(jl.owner, 'team-x')
+})
+
+test('cis keygen writes a key and never overwrites it', async () => {
+  const dir = tempDir()
+  const file = join(dir, 'swarm.key')
+  assert.equal((await cis(['keygen', file])).code, 0)
+  const again = await cis(['keygen', file])
+  assert.equal(again.code, 2)
+  assert.match(again.stderr, /never overwrites/)
+  cleanup(dir)
+})
+
+test('table: columns line up', () => {
+  const t = table(['A', 'LONGER'], [['xxxx', 'y'], ['z', 'w']]).split('\n')
+  assert.equal(t[0].indexOf('LONGER'), t[1].indexOf('y'))
+  assert.equal(t[1].indexOf('y'), t[2].indexOf('w'))
+})
