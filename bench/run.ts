@@ -49,7 +49,13 @@ function rssMb (pid: number): number {
 
 const oneJob = (name: string): unknown => ({ name, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
 
+async function finishedCount (url: string): Promise<number> {
+  const s = (await api(url, '/v1/stats')).body
+  return (s.joblists.succeeded ?? 0) + (s.joblists.failed ?? 0)
+}
+
 async function throughput (url: string, n: number): Promise<{ jobsPerSec: number, seconds: number }> {
+  const baseline = await finishedCount(url)
   const t0 = performance.now()
   let sent = 0
   const submitter = async (): Promise<void> => {
@@ -63,9 +69,8 @@ async function throughput (url: string, n: number): Promise<{ jobsPerSec: number
   progress(`submitted ${n} joblists in ${((performance.now() - t0) / 1000).toFixed(2)} s; waiting for them to finish`)
   let last = -1
   await waitFor('all joblists to finish', async () => {
-    const s = (await api(url, '/v1/stats')).body
-    const done = (s.joblists.succeeded ?? 0) + (s.joblists.failed ?? 0)
-    if (done !== last && done % 200 < 20) progress(`${done}/${n} finished`)
+    const done = await finishedCount(url) - baseline
+    if (Math.floor(done / 250) !== Math.floor(last / 250)) progress(`${done}/${n} finished`)
     last = done
     return done >= n
   }, 600_000, 20)

@@ -27,7 +27,8 @@ async function main (): Promise<number> {
     say('killed the master alpha with SIGKILL while stage "work" runs')
     const survivors = c.alive()
     await waitForMaster(survivors, 'beta')
-    say(`beta is master in every survivor's view ${Date.now() - t0} ms after the kill`)
+    const failoverMs = Date.now() - t0
+    say(`beta is master in every survivor's view ${failoverMs} ms after the kill`)
     const jl = await waitFinal(c.byName('gamma').url, id, 60_000)
     say(`joblist ${id} ended: ${jl.state}`)
     for (const st of jl.stages) {
@@ -35,7 +36,7 @@ async function main (): Promise<number> {
     }
     const hash = await waitSameHash(survivors)
     say(`survivors agree on the state hash ${hash}`)
-    console.log(JSON.stringify({ joblist: id, state: jl.state, newMaster: 'beta', failoverMs: Date.now() - t0, hash }))
+    console.log(JSON.stringify({ joblist: id, state: jl.state, newMaster: 'beta', failoverMs, hash }))
     return jl.state === 'succeeded' ? 0 : 1
   } finally {
     await c.stopAll()

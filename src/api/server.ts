@@ -183,9 +183,11 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
     })
   }
 
-  app.get('/v1/state', async () => {
+  app.get('/v1/state', async (req: FastifyRequest<{ Querystring: { full?: string } }>) => {
     const origins = node.state.applied
-    return { hash: stateHash(node.state), events: Object.values(origins).reduce((a, b) => a + b, 0), origins }
+    const out = { hash: stateHash(node.state), events: Object.values(origins).reduce((a, b) => a + b, 0), origins }
+    // ?full=true: the whole derived state, to compare two nodes whose hashes differ.
+    return req.query.full === 'true' ? { ...out, state: node.state } : out
   })
 
   return app

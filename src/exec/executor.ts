@@ -32,6 +32,13 @@ interface Local {
 
 const TAIL_BYTES = 2048
 
+let base: NodeJS.ProcessEnv | undefined
+/** The agent's environment, copied once (spreading process.env on every job is slow). */
+function baseEnv (): NodeJS.ProcessEnv {
+  base ??= { ...process.env }
+  return base
+}
+
 export class Executor {
   private readonly running = new Map<string, Local>()
   private readonly held = new Map<string, string>()
@@ -98,11 +105,14 @@ export class Executor {
     const paths = attemptPaths(this.ctx.dataDir, job.joblistId, job.id, l.attempt)
     let finish: FinishedBody
     try {
-      await rm(paths.workdir, { recursive: true, force: true })
-      await mkdir(paths.workdir, { recursive: true })
+      // A fresh attempt's directory does not exist; one left by a crash is cleared first.
+      if (await mkdir(paths.workdir, { recursive: true }) === undefined) {
+        await rm(paths.workdir, { recursive: true, force: true })
+        await mkdir(paths.workdir, { recursive: true })
+      }
       await writeJobFiles(paths.workdir, renderJobFiles(jl?.replace ?? {}, job.spec))
       const env: NodeJS.ProcessEnv = {
-        ...process.env,
+        ...baseEnv(),
         ...job.spec.env,
         CIS_JOBLIST_ID: job.joblistId,
         CIS_JOBLIST_NAME: jl?.name ?? '',

@@ -1,5 +1,7 @@
 // The node's identity: an Ed25519 libp2p key kept in the data directory. Its peer ID is
 // the node ID, and it signs every event the node writes.
+import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -8,7 +10,6 @@ import { canonicalJson } from '../util/canonical.js'
 import type { CisEvent, UnsignedEvent } from '../events/types.js'
 
 type PrivateKey = ReturnType<typeof privateKeyFromProtobuf>
-interface PublicKey { verify: (data: Uint8Array, sig: Uint8Array) => boolean | Promise<boolean> }
 
 export interface NodeIdentity {
   id: string
@@ -36,26 +37,63 @@ function signedBytes (e: UnsignedEvent): Uint8Array {
   return encoder.encode(canonicalJson({ origin: e.origin, seq: e.seq, ts: e.ts, lc: e.lc, type: e.type, body: e.body }))
 }
 
-export function signEvent<T extends UnsignedEvent> (key: PrivateKey, e: T): T & { sig: string } {
-  const sig = key.sign(signedBytes(e)) as Uint8Array
-  return { ...e, sig: Buffer.from(sig).toString('base64') }
+const b64url = (b: Uint8Array): string => Buffer.from(b).toString('base64url')
+
+/**
+ * A signer for one libp2p Ed25519 key using Node's own Ed25519 (the key object is built once;
+ * libp2p's key rebuilds it on every signature, which costs about a millisecond).
+ */
+export class Signer {
+  private readonly key: KeyObject
+  constructor (privateKey: PrivateKey) {
+    const raw = (privateKey as unknown as { raw: Uint8Array }).raw
+    if (privateKey.type !== 'Ed25519' || raw.length !== 64) throw new Error('the node key must be an Ed25519 key')
+    this.key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(raw.subarray(0, 32)), x: b64url(raw.subarray(32)) }, format: 'jwk' })
+  }
+
+  sign (data: Uint8Array): string {
+    return cryptoSign(null, data, this.key).toString('base64')
+  }
 }
 
-const publicKeys = new Map<string, PublicKey>()
+const signers = new WeakMap<object, Signer>()
+
+export function signerFor (key: PrivateKey): Signer {
+  let s = signers.get(key)
+  if (s === undefined) { s = new Signer(key); signers.set(key, s) }
+  return s
+}
+
+export function signEvent<T extends UnsignedEvent> (key: PrivateKey, e: T): T & { sig: string } {
+  return { ...e, sig: signerFor(key).sign(signedBytes(e)) }
+}
+
+const publicKeys = new Map<string, KeyObject | null>()
+
+/** The Ed25519 public key inside a peer ID, as a Node key object (cached). */
+export function publicKeyOf (peerId: string): KeyObject | null {
+  let pub = publicKeys.get(peerId)
+  if (pub !== undefined) return pub
+  try {
+    const id = peerIdFromString(peerId)
+    const raw = (id.publicKey as unknown as { type?: string, raw?: Uint8Array } | undefined)
+    pub = raw?.type === 'Ed25519' && raw.raw !== undefined ? createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(raw.raw) }, format: 'jwk' }) : null
+  } catch {
+    pub = null
+  }
+  if (publicKeys.size > 10_000) publicKeys.clear()
+  publicKeys.set(peerId, pub)
+  return pub
+}
+
+/** True if `sig` (base64) is `peerId`'s signature over `data`. */
+export function verifyBytes (peerId: string, data: Uint8Array, sig: string): boolean {
+  const pub = publicKeyOf(peerId)
+  if (pub === null) return false
+  try { return cryptoVerify(null, data, pub, Buffer.from(sig, 'base64')) } catch { return false }
+}
 
 /** True if `e.sig` is the origin's signature over the event. */
 export function verifyEvent (e: CisEvent): boolean {
-  try {
-    let pub = publicKeys.get(e.origin)
-    if (pub === undefined) {
-      const id = peerIdFromString(e.origin)
-      if (id.publicKey === undefined) return false
-      pub = id.publicKey as unknown as PublicKey
-      if (publicKeys.size > 10_000) publicKeys.clear()
-      publicKeys.set(e.origin, pub)
-    }
-    return pub.verify(signedBytes(e), Buffer.from(e.sig, 'base64')) as boolean
-  } catch {
-    return false
-  }
+  return verifyBytes(e.origin, signedBytes(e), e.sig)
 }

@@ -81,6 +81,7 @@ export class Net {
         ping: ping(),
         pubsub: gossipsub({
           emitSelf: false,
+          globalSignaturePolicy: 'StrictNoSign',
           allowPublishToZeroTopicPeers: true,
           floodPublish: true,
           heartbeatInterval: 500,
@@ -92,10 +93,12 @@ export class Net {
     const pubsub = this.pubsub()
     pubsub.subscribe(EVENTS_TOPIC)
     pubsub.subscribe(HEARTBEAT_TOPIC)
-    pubsub.addEventListener('message', (evt: CustomEvent<Message>) => {
-      const msg = evt.detail
-      if (msg.type !== 'signed') return
-      const from = msg.from.toString()
+    // Messages carry no libp2p signature: events are signed by their origin and heartbeats
+    // by their sender (cheaper than signing every message twice). The propagation source
+    // tells us whom to ask for what is missing.
+    pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<{ propagationSource: PeerId, msg: Message }>) => {
+      const { msg, propagationSource } = evt.detail
+      const from = propagationSource.toString()
       if (this.blocked.has(from)) return
       let data: unknown
       try { data = JSON.parse(this.decoder.decode(msg.data)) } catch {

@@ -4,6 +4,8 @@ import type { Logger } from 'pino'
 import type { MembershipView } from '../election/membership.js'
 import type { CisEvent } from '../events/types.js'
 import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
+import { verifyBytes } from '../log/keys.js'
+import { canonicalJson } from '../util/canonical.js'
 
 export interface Heartbeat {
   id: string
@@ -11,7 +13,12 @@ export interface Heartbeat {
   priority: number
   /** The sender's version vector: a peer that is behind pulls from it. */
   vector: Record<string, number>
+  /** Sender's clock (ms): makes every heartbeat distinct. */
+  ts: number
 }
+
+const encoder = new TextEncoder()
+const heartbeatBytes = (hb: Heartbeat): Uint8Array => encoder.encode(canonicalJson({ id: hb.id, name: hb.name, priority: hb.priority, vector: hb.vector, ts: hb.ts }))
 
 export interface MeshHost {
   id: string
@@ -20,6 +27,7 @@ export interface MeshHost {
   /** The version vector of events applied here. */
   vector: () => Record<string, number>
   heartbeat: () => Heartbeat
+  sign: (data: Uint8Array) => string
   /** A remote event arrived (not yet checked). */
   receive: (e: unknown, from: string) => void
   /** Stored events of `origin` after `seq`. */
@@ -73,7 +81,10 @@ export class Mesh {
     })
     await this.net.start()
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
-    this.every(this.o.heartbeatIntervalMs, () => { void this.net.publish(HEARTBEAT_TOPIC, this.host.heartbeat()) })
+    this.every(this.o.heartbeatIntervalMs, () => {
+      const hb = this.host.heartbeat()
+      void this.net.publish(HEARTBEAT_TOPIC, { ...hb, sig: this.host.sign(heartbeatBytes(hb)) })
+    })
     this.every(this.o.syncIntervalMs, () => this.antiEntropy())
   }
 
@@ -97,25 +108,50 @@ export class Mesh {
     this.timers.push(t)
   }
 
+  private readonly lastHeartbeat = new Map<string, number>()
+
   private onGossip (topic: string, data: unknown, from: string): void {
     if (topic === EVENTS_TOPIC) {
       this.host.receive(data, from)
       return
     }
     if (topic !== HEARTBEAT_TOPIC) return
-    const hb = data as Partial<Heartbeat>
-    if (typeof hb !== 'object' || hb === null || hb.id !== from || typeof hb.priority !== 'number' || typeof hb.vector !== 'object' || hb.vector === null) {
+    const hb = data as Heartbeat & { sig?: unknown }
+    if (typeof hb !== 'object' || hb === null || typeof hb.id !== 'string' || typeof hb.name !== 'string' || typeof hb.priority !== 'number' ||
+        typeof hb.ts !== 'number' || typeof hb.vector !== 'object' || hb.vector === null || typeof hb.sig !== 'string') {
       this.host.log.warn({ from }, 'dropped a malformed heartbeat')
       return
     }
-    const known = this.view[from]
-    const wasAlive = known !== undefined && (known.downAt === undefined || known.downAt < known.lastSeen)
-    this.view[from] = { lastSeen: Date.now(), priority: hb.priority }
-    if (!wasAlive || known?.priority !== hb.priority) this.host.membershipChanged()
-    const mine = this.host.vector()
-    for (const [origin, seq] of Object.entries(hb.vector)) {
-      if (typeof seq === 'number' && seq > (mine[origin] ?? 0)) { this.pull(from); break }
+    if (hb.id === this.host.id) return
+    if (!verifyBytes(hb.id, heartbeatBytes(hb), hb.sig)) {
+      this.host.log.warn({ from, claimed: hb.id }, 'dropped a heartbeat whose signature does not verify')
+      return
     }
+    if ((this.lastHeartbeat.get(hb.id) ?? -1) >= hb.ts) return // an old one, relayed late
+    this.lastHeartbeat.set(hb.id, hb.ts)
+    const sender = hb.id
+    const known = this.view[sender]
+    const wasAlive = known !== undefined && (known.downAt === undefined || known.downAt < known.lastSeen)
+    this.view[sender] = { lastSeen: Date.now(), priority: hb.priority }
+    if (!wasAlive || known?.priority !== hb.priority) this.host.membershipChanged()
+    this.vectors.set(sender, hb.vector)
+    if (this.isBehind(hb.vector)) this.pull(from)
+  }
+
+  private readonly vectors = new Map<string, Record<string, number>>()
+
+  private isBehind (theirs: Record<string, unknown>): boolean {
+    const mine = this.host.vector()
+    for (const [origin, seq] of Object.entries(theirs)) {
+      if (origin !== this.host.id && typeof seq === 'number' && seq > (mine[origin] ?? 0)) return true
+    }
+    return false
+  }
+
+  /** True if an alive peer's last heartbeat showed events we have not applied yet. */
+  behind (alive: Set<string>): boolean {
+    for (const [peer, v] of this.vectors) if (alive.has(peer) && this.isBehind(v)) return true
+    return false
   }
 
   /** Ask a peer for every event we lack (anti-entropy). One pull per peer at a time. */

@@ -13,7 +13,7 @@ import { receive as hlcReceive, tick } from '../events/hlc.js'
 import { Executor, killLeftover } from '../exec/executor.js'
 import { attemptPaths } from '../exec/files.js'
 import type { NodeIdentity } from '../log/keys.js'
-import { loadOrCreateIdentity, signEvent, verifyEvent } from '../log/keys.js'
+import { loadOrCreateIdentity, signEvent, signerFor, verifyEvent } from '../log/keys.js'
 import { loadOrCreateSwarmKey } from '../net/swarm-key.js'
 import { Mesh } from './mesh.js'
 import type { Heartbeat } from './mesh.js'
@@ -30,6 +30,9 @@ import { shortCode } from '../util/ids.js'
 import { NodeLogs } from './node-logs.js'
 
 export const VERSION = '0.1.0'
+
+/** Events after which the master may have something new to decide. */
+const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master'])
 
 interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => void }
 
@@ -114,6 +117,7 @@ export class CisNode {
       privateKey: this.identity.key,
       vector: () => this.state.applied,
       heartbeat: () => this.heartbeat(),
+      sign: data => signerFor(this.identity.key).sign(data),
       receive: (e, from) => this.receive(e, from),
       eventsAfter: (origin, seq) => this.store.readOrigin(origin, seq),
       membershipChanged: () => this.scheduleSoon(),
@@ -134,7 +138,7 @@ export class CisNode {
   }
 
   heartbeat (): Heartbeat {
-    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied }
+    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied, ts: Date.now() }
   }
 
   /** Called once the API listens: announce this node and recover its work (D-3). */
@@ -333,7 +337,8 @@ export class CisNode {
     for (const l of this.listeners) {
       try { l(events, changed) } catch (err) { this.log.warn({ err }, 'change listener failed') }
     }
-    this.scheduleSoon()
+    // Only facts that can change a decision call for a scheduler pass.
+    if (events.some(e => SCHEDULING_EVENTS.has(e.type))) this.scheduleSoon()
   }
 
   /** What this node itself does in response to an event: run or stop its attempts. */
@@ -402,7 +407,7 @@ export class CisNode {
   private async recover (): Promise<void> {
     for (const [jobId, byN] of Object.entries(this.state.attempts)) {
       for (const a of Object.values(byN)) {
-        if (a.node !== this.id) continue
+        if ((a.ranOn ?? a.node) !== this.id) continue
         const job = this.state.jobs[jobId]
         if (a.state === 'running') {
           const killed = job !== undefined && await killLeftover(a.pid, attemptPaths(this.dataDir, job.joblistId, jobId, a.n).workdir)
@@ -434,6 +439,9 @@ export class CisNode {
       this.lastMaster = master
     }
     if (master !== this.id) return
+    // A master that knows less than a peer (just after a heal or a failover) waits until it
+    // has caught up, so it never decides on a partial view of what others already decided.
+    if (this.mesh?.behind(this.alive()) === true) return
     const terms = this.state.terms
     const mine = terms[this.id] ?? 0
     if (mine === 0 || Object.values(terms).some(t => t > mine)) {

@@ -9,7 +9,10 @@ export type FreeIndex = Map<string, Map<string, string[]>>
 export function heldInstances (state: ClusterState, joblists: JoblistRecord[]): Map<string, Set<string>> {
   const held = new Map<string, Set<string>>()
   for (const jl of joblists) {
-    for (const stage of jl.stages) {
+    // Only the current stage can hold resources: earlier stages have ended, later ones not begun.
+    const stage = jl.stages[jl.currentStage]
+    if (stage === undefined) continue
+    {
       for (const jobId of stage.jobIds) {
         const byN = state.attempts[jobId]
         if (byN === undefined) continue

@@ -3,9 +3,8 @@
 // joblist may only use instances of types that no earlier waiting joblist needs now.
 import type { LostPolicy, Resources } from '../events/types.js'
 import { sortedAttempts } from '../state/derive.js'
-import { comparePositions as comparePosition } from '../state/reducer.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
-import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from '../state/types.js'
+import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
 import { freeIndex, heldInstances, take } from './resources.js'
 
 export type Decision =
@@ -28,10 +27,9 @@ export interface ScheduleInput {
   policy: LostPolicy
 }
 
+/** Joblists not yet ended, in queue order (kept by the reducer). */
 export function activeJoblists (state: ClusterState): JoblistRecord[] {
-  const out: JoblistRecord[] = []
-  for (const jl of Object.values(state.joblists)) if (!FINAL_JOBLIST_STATES.has(jl.state)) out.push(jl)
-  return out.sort((a, b) => comparePosition(a.position, b.position))
+  return state.queue.map(id => state.joblists[id])
 }
 
 export function schedule (input: ScheduleInput): Decision[] {
@@ -43,12 +41,9 @@ export function schedule (input: ScheduleInput): Decision[] {
     out.push({ type: 'cancel', joblistId: stop.joblistId, ...(stop.jobId !== undefined ? { jobId: stop.jobId } : {}), request })
   }
 
-  const unaccepted = Object.values(state.requests)
-    .filter(r => r.joblistId === undefined)
-    .sort((a, b) => comparePosition(a.order, b.order))
   let counter = state.acceptCount[input.self] ?? 0
-  for (const r of unaccepted) {
-    out.push({ type: 'accept', request: r.key, id: `${input.selfCode}-${++counter}`, ...input.policy })
+  for (const key of state.unaccepted) {
+    out.push({ type: 'accept', request: key, id: `${input.selfCode}-${++counter}`, ...input.policy })
   }
 
   out.push(...loseAttempts(input))

@@ -42,9 +42,13 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       return []
     }
     case 'cancel': return applyCancel(state, e as Ev<'cancel'>)
+    // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
+    // the one with the lowest position, so all nodes pick the same, in any order; the
+    // overruled one is counted as a conflict.
     case 'assign': {
       const b = (e as Ev<'assign'>).body
       return updateAttempt(state, b.jobId, b.attempt, a => {
+        if (!wins(a, 'assignPos', e)) return
         a.node = b.node
         a.resources = b.resources
         a.assignedAt = e.ts
@@ -54,16 +58,18 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
     case 'started': {
       const b = (e as Ev<'started'>).body
       return updateAttempt(state, b.jobId, b.attempt, a => {
+        if (!wins(a, 'startPos', e)) return
         a.startedAt = e.ts
         a.pid = b.pid
-        if (a.node === '') a.node = e.origin
+        a.ranOn = e.origin
       })
     }
     case 'finished': {
       const b = (e as Ev<'finished'>).body
       return updateAttempt(state, b.jobId, b.attempt, a => {
+        if (!wins(a, 'finishPos', e)) return
         a.finish = { state: b.state, at: e.ts, exitCode: b.exitCode, signal: b.signal, ...(b.reason !== undefined ? { reason: b.reason } : {}), ...(b.tail !== undefined ? { tail: b.tail } : {}) }
-        if (a.node === '') a.node = e.origin
+        a.ranOn = e.origin
       })
     }
     case 'lose': {
@@ -88,7 +94,9 @@ function applyNode (state: ClusterState, e: Ev<'node'>): string[] {
 
 function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
   const key = eventKey(e)
-  state.requests[key] = { key, origin: e.origin, at: e.ts, order: [e.ts, e.lc, e.origin, e.seq], owner: e.body.owner, name: e.body.spec.name, spec: e.body.spec }
+  const order: [number, number, string, number] = [e.ts, e.lc, e.origin, e.seq]
+  state.requests[key] = { key, origin: e.origin, at: e.ts, order, owner: e.body.owner, name: e.body.spec.name, spec: e.body.spec }
+  insertSorted(state.unaccepted, key, k => state.requests[k].order)
   return materialize(state, key)
 }
 
@@ -122,10 +130,12 @@ function materialize (state: ClusterState, key: string): string[] {
     const old = state.joblists[req.joblistId]
     for (const stage of old?.stages ?? []) for (const id of stage.jobIds) delete state.jobs[id]
     delete state.joblists[req.joblistId]
+    removeFrom(state.queue, req.joblistId)
     changed.push(req.joblistId)
   }
   const spec = req.spec
   req.joblistId = acc.id
+  removeFrom(state.unaccepted, key)
   const jl: JoblistRecord = {
     id: acc.id,
     name: spec.name,
@@ -157,6 +167,7 @@ function materialize (state: ClusterState, key: string): string[] {
     jl.stages.push({ name: stage.name, jobIds, state: 'pending' })
   })
   state.joblists[acc.id] = jl
+  insertSorted(state.queue, acc.id, id => state.joblists[id].position)
   recompute(state, acc.id)
   return [...changed, acc.id]
 }
@@ -206,6 +217,39 @@ function settleAttempt (a: AttemptRecord): void {
   }
 }
 
+type Position = [number, number, string, number]
+
+/** Does event `e` win over the fact already stored at `field`? Records the winner. */
+function wins (a: AttemptRecord, field: 'assignPos' | 'startPos' | 'finishPos', e: { ts: number, lc: number, origin: string, seq: number }): boolean {
+  const pos: Position = [e.ts, e.lc, e.origin, e.seq]
+  const had = a[field]
+  if (had !== undefined) {
+    a.conflicts = (a.conflicts ?? 0) + 1
+    if (comparePositions(pos, had) >= 0) return false
+  }
+  a[field] = pos
+  return true
+}
+
+/** Insert `id` into a list kept sorted by position (no-op if present). Mostly an append. */
+function insertSorted (list: string[], id: string, pos: (id: string) => Position): void {
+  const p = pos(id)
+  let i = list.length
+  while (i > 0) {
+    const c = comparePositions(pos(list[i - 1]), p)
+    if (c < 0) break
+    if (list[i - 1] === id) return
+    i--
+  }
+  if (list[i] === id) return
+  list.splice(i, 0, id)
+}
+
+function removeFrom (list: string[], id: string): void {
+  const i = list.indexOf(id)
+  if (i >= 0) list.splice(i, 1)
+}
+
 /** Recompute one joblist's view from the facts; returns it as changed, if it exists. */
 export function recompute (state: ClusterState, joblistId: string): string[] {
   const jl = state.joblists[joblistId]
@@ -228,5 +272,7 @@ export function recompute (state: ClusterState, joblistId: string): string[] {
     job => cancel !== undefined && (cancel.all || cancel.jobs.includes(job.id)),
     cancel?.at ?? 0
   )
+  if (jl.state === 'succeeded' || jl.state === 'failed' || jl.state === 'stopped') removeFrom(state.queue, joblistId)
+  else insertSorted(state.queue, joblistId, id => state.joblists[id].position)
   return [joblistId]
 }

@@ -50,6 +50,14 @@ export interface AttemptRecord {
   pid?: number
   /** The executor's own report of the attempt's end, when it sent one. */
   finish?: { state: AttemptEnd, at: number, exitCode: number | null, signal: string | null, reason?: string, tail?: string }
+  /** The node whose executor reported on the attempt (started/finished). */
+  ranOn?: string
+  /** Positions of the winning assign/started/finished facts (see reducer). */
+  assignPos?: [number, number, string, number]
+  startPos?: [number, number, string, number]
+  finishPos?: [number, number, string, number]
+  /** Facts about this attempt overruled by an earlier one (two masters deciding at once). */
+  conflicts?: number
   /** The master declared the attempt lost (its node was gone). */
   lostMark?: { at: number, reason: string }
 }
@@ -111,6 +119,10 @@ export interface ClusterState {
   /** Joblist IDs of accepts that lost to another accept of the same request. */
   aliases: Record<string, string>
   joblists: Record<string, JoblistRecord>
+  /** IDs of joblists not yet ended, in queue order (the accept's position): the scheduler's work list. */
+  queue: string[]
+  /** Keys of submit requests no master accepted yet, in request order. */
+  unaccepted: string[]
   jobs: Record<string, JobRecord>
   /** Attempt facts by job ID then attempt number; kept apart from jobs so any arrival order works. */
   attempts: Record<string, Record<string, AttemptRecord>>
@@ -133,6 +145,8 @@ export function emptyState (): ClusterState {
     accepts: {},
     aliases: {},
     joblists: {},
+    queue: [],
+    unaccepted: [],
     jobs: {},
     attempts: {},
     cancels: {},

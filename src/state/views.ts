@@ -51,8 +51,8 @@ const iso = (t: number | undefined): string | null => t === undefined || t === 0
 export function attemptView (state: ClusterState, a: AttemptRecord): AttemptView {
   return {
     n: a.n,
-    node: state.nodes[a.node]?.name ?? null,
-    nodeId: a.node,
+    node: state.nodes[a.ranOn ?? a.node]?.name ?? null,
+    nodeId: a.ranOn ?? a.node,
     state: a.state,
     resources: a.resources,
     exitCode: a.exitCode ?? null,
@@ -75,7 +75,7 @@ export function jobView (state: ClusterState, job: JobRecord): JobView {
     joblistId: job.joblistId,
     stage: jl?.stages[job.stage]?.name ?? String(job.stage),
     state: job.state,
-    node: last === undefined ? null : state.nodes[last.node]?.name ?? last.node,
+    node: last === undefined ? null : state.nodes[last.ranOn ?? last.node]?.name ?? last.ranOn ?? last.node,
     resources: last?.resources ?? {},
     needs: job.spec.needs,
     run: job.spec.run,

@@ -73,3 +73,26 @@ test('R1-6: two masters accepting one request (a healing partition) resolve the 
   assert.equal(forward.aliases['bbbb-1'], 'aaaa-1', 'the other ID is an alias')
   assert.equal(Object.keys(forward.jobs).length, 1)
 })
+
+test('R1-6: two masters assigning the same attempt resolve the same way in any order, counted as a conflict', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['a0'] })
+  h.node('B', { slot: ['b0'] })
+  const req = h.submit(joblist('x', [['s', [job('j')]]]), 'A')
+  h.settle(['A', 'M'])
+  const jobId = `${h.joblistId(req)}.1`
+  h.start(jobId)
+  const other = h.emit('M2', 'assign', { jobId, attempt: 1, node: 'B', resources: { slot: ['b0'] }, term: 2 })
+  h.finish(jobId)
+  const forward = reduce(h.events)
+  const moved = h.events.filter(e => e !== other)
+  const i = moved.findIndex(e => e.type === 'assign')
+  moved.splice(i, 0, other)
+  const backward = reduce(moved)
+  assert.equal(stateHash(forward), stateHash(backward))
+  const a = forward.attempts[jobId][1]
+  assert.equal(a.node, 'A', 'the earlier assign wins')
+  assert.equal(a.ranOn, 'A')
+  assert.equal(a.conflicts, 1)
+  assert.equal(forward.joblists[h.joblistId(req)].state, 'succeeded')
+})

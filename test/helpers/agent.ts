@@ -28,6 +28,8 @@ export interface AgentOptions {
   dataDir?: string
   args?: string[]
   env?: NodeJS.ProcessEnv
+  /** Flags for node itself, e.g. --cpu-prof. */
+  nodeArgs?: string[]
 }
 
 export function tempDir (prefix = 'cis-test-'): string {
@@ -56,7 +58,7 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   const dataDir = o.dataDir ?? tempDir()
   const infoFile = join(dataDir, 'agent.json')
   rmSync(infoFile, { force: true })
-  const args = [CIS, 'agent', '--data', dataDir, '--api', '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...(o.args ?? [])]
+  const args = [...(o.nodeArgs ?? []), CIS, 'agent', '--data', dataDir, '--api', '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...(o.args ?? [])]
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(proc)
   let out = ''
