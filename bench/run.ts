@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.js'
+import { clusterThroughput, convergence, failover } from './mesh.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -17,6 +18,7 @@ const arg = (name: string, def: number): number => {
 const N = arg('jobs', 1000)
 const LATENCY_SAMPLES = arg('samples', 100)
 const CONCURRENCY = arg('concurrency', availableParallelism())
+const MESH = !process.argv.includes('--no-mesh')
 
 function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) }
 
@@ -24,6 +26,7 @@ function pct (xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
 }
+const median = (xs: number[]): number => pct(xs, 50)
 
 async function rawSpawnRate (n: number, concurrency: number): Promise<number> {
   let started = 0
@@ -109,6 +112,25 @@ async function main (): Promise<void> {
     progress(`throughput: ${N} one-job joblists`)
     const tp = await throughput(agent.url, N)
     const busyRss = rssMb(agent.proc.pid as number)
+    await agent.stop()
+    let mesh: Record<string, unknown> | undefined
+    if (MESH) {
+      progress('failover: 3 agents, SIGKILL the master (5 runs), then SIGSTOP the next one')
+      const fo = await failover(5)
+      progress('gossip convergence: 10 agents')
+      const conv = await convergence(10, 50)
+      progress(`throughput on 3 agents (${CONCURRENCY} slots each): ${N} one-job joblists`)
+      const three = await clusterThroughput(3, N, CONCURRENCY)
+      mesh = {
+        failover: {
+          killToAgreeMs: { median: Number(median(fo.killAgreeMs).toFixed(1)), runs: fo.killAgreeMs.map(x => Number(x.toFixed(1))) },
+          killToJobStartMs: { median: median(fo.killJobStartMs), runs: fo.killJobStartMs },
+          silentStopToAgreeMs: { median: Number(median(fo.stopAgreeMs).toFixed(1)), runs: fo.stopAgreeMs.map(x => Number(x.toFixed(1))), heartbeatTimeoutMs: fo.heartbeatTimeoutMs }
+        },
+        convergence10: conv,
+        threeNodes: three
+      }
+    }
     const rawAfter = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawMean = (raw + rawAfter) / 2
     const report = {
@@ -125,7 +147,8 @@ async function main (): Promise<void> {
       latencyMs: { p50: lat.p50, p99: lat.p99, mean: Number(lat.mean.toFixed(2)), samples: LATENCY_SAMPLES },
       idleRssMb: Number(idleRss.toFixed(1)),
       rssAfterMb: Number(busyRss.toFixed(1)),
-      targets: { ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80' }
+      ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
+      targets: { ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
     }
     const dir = join(ROOT, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
@@ -134,6 +157,14 @@ async function main (): Promise<void> {
     console.log(`agent, ${N} one-job joblists:             ${report.agentJobsPerSec} jobs/s  (ratio ${report.ratio}, target >= 0.75)`)
     console.log(`submit-to-start latency:                  p50 ${lat.p50} ms, p99 ${lat.p99} ms  (targets < 10, < 50)`)
     console.log(`idle agent RSS:                           ${report.idleRssMb} MB (target < 80); after the run ${report.rssAfterMb} MB`)
+    if (report.mesh !== undefined) {
+      const m = report.mesh as any
+      console.log(`failover, SIGKILL master -> survivors agree:  median ${m.failover.killToAgreeMs.median} ms (target < 250)`)
+      console.log(`failover, SIGKILL master -> new job starts:   median ${m.failover.killToJobStartMs.median} ms`)
+      console.log(`failover, silent stop -> survivors agree:    median ${m.failover.silentStopToAgreeMs.median} ms (target <= ${m.failover.silentStopToAgreeMs.heartbeatTimeoutMs + 100})`)
+      console.log(`gossip convergence, 10 nodes:                p50 ${m.convergence10.p50} ms, p99 ${m.convergence10.p99} ms (target p99 < 100)`)
+      console.log(`3 nodes, ${N} one-job joblists:               ${m.threeNodes.jobsPerSec} jobs/s (ratio ${m.threeNodeRatio} of raw spawn; 1 node: ${report.agentJobsPerSec})`)
+    }
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()

@@ -183,9 +183,14 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
     })
   }
 
-  app.get('/v1/state', async (req: FastifyRequest<{ Querystring: { full?: string } }>) => {
+  app.get('/v1/state', async (req: FastifyRequest<{ Querystring: { full?: string, hash?: string, event?: string } }>) => {
     const origins = node.state.applied
-    const out = { hash: stateHash(node.state), events: Object.values(origins).reduce((a, b) => a + b, 0), origins }
+    const events = Object.values(origins).reduce((a, b) => a + b, 0)
+    // ?event=ORIGIN:SEQ: when this node applied that event (ms since the epoch), if recently.
+    if (req.query.event !== undefined) return { event: req.query.event, appliedAt: node.appliedAt.get(req.query.event) ?? null }
+    // ?hash=false: only the version vector (cheap, for watching replication).
+    if (req.query.hash === 'false') return { events, origins }
+    const out = { hash: stateHash(node.state), events, origins }
     // ?full=true: the whole derived state, to compare two nodes whose hashes differ.
     return req.query.full === 'true' ? { ...out, state: node.state } : out
   })

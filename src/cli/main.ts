@@ -93,8 +93,8 @@ function program (): Command {
     .option('--peer <multiaddr>', 'bootstrap peer /ip4/…/tcp/…/p2p/… (repeatable)', collect)
     .option('--no-mdns', 'do not discover peers on the LAN with mDNS')
     .option('--swarm-key <file>', 'private network key (default <data>/swarm.key, created if missing)')
-    .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval (default 150ms)'))
-    .addOption(new Option('--heartbeat-timeout <duration>', 'a node silent this long is offline (default 750ms)'))
+    .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval (default 200ms)'))
+    .addOption(new Option('--heartbeat-timeout <duration>', 'a node silent this long is offline (default 800ms)'))
     .addOption(new Option('--nodes-log-interval <duration>', 'how often nodes.log gets the online nodes (default 60s)'))
     .addOption(new Option('--enable-test-gate', 'enable POST /v1/debug/partition (tests only)').hideHelp())
     .action(async (o: Record<string, unknown>) => {

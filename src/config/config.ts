@@ -55,7 +55,7 @@ export function defaultConfig (): AgentConfig {
     listen: ['/ip4/0.0.0.0/tcp/7701'],
     peers: [],
     mdns: true,
-    heartbeat: { intervalMs: 150, timeoutMs: 750 },
+    heartbeat: { intervalMs: 200, timeoutMs: 800 },
     syncIntervalMs: 2000,
     enableTestGate: false,
     api_limits: { bodyBytes: 4 * 1024 * 1024 }

@@ -20,7 +20,10 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   },
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
   master: b => isInt(b.term, 1) ? null : 'bad term',
-  accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) ? null : 'bad accept',
+  accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&
+    (b.expand === undefined || (isObj(b.expand) && Object.keys(b.expand).length <= 1000 && Object.values(b.expand).every(ids => isStrList(ids, 10_000))))
+    ? null
+    : 'bad accept',
   assign: b => isStr(b.jobId) && isInt(b.attempt, 1) && isStr(b.node) && isResources(b.resources) && isInt(b.term) ? null : 'bad assign',
   cancel: b => isStr(b.joblistId) && optStr(b.jobId) && isStr(b.request) && isInt(b.term) ? null : 'bad cancel',
   lose: b => isStr(b.jobId) && isInt(b.attempt, 1) && isStr(b.reason, 4096) && isInt(b.term) ? null : 'bad lose',

@@ -20,7 +20,16 @@ export interface SubmitBody { spec: JoblistSpec, owner: string }
 export interface StopBody { joblistId: string, jobId?: string }
 export interface MasterBody { term: number }
 export interface LostPolicy { onLost: 'retry' | 'fail', maxLost: number }
-export interface AcceptBody extends LostPolicy { request: string, id: string, term: number }
+export interface AcceptBody extends LostPolicy {
+  request: string
+  id: string
+  term: number
+  /**
+   * For jobs with a target (S-1..S-4): job number (1-based, across the joblist) -> the node
+   * IDs it expands to, one physical job each. Decided by the master at accept time.
+   */
+  expand?: Record<string, string[]>
+}
 export interface AssignBody { jobId: string, attempt: number, node: string, resources: Resources, term: number }
 export interface CancelBody { joblistId: string, jobId?: string, request: string, term: number }
 /** The master's verdict that an attempt's node is gone; the executor's own `finished` wins. */

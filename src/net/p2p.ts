@@ -84,7 +84,8 @@ export class Net {
           globalSignaturePolicy: 'StrictNoSign',
           allowPublishToZeroTopicPeers: true,
           floodPublish: true,
-          heartbeatInterval: 500,
+          heartbeatInterval: 1000,
+          idontwantMinDataSize: Number.MAX_SAFE_INTEGER,
           maxInboundDataLength: 8 * 1024 * 1024,
           allowedTopics: [EVENTS_TOPIC, HEARTBEAT_TOPIC]
         })
@@ -94,21 +95,25 @@ export class Net {
     pubsub.subscribe(EVENTS_TOPIC)
     pubsub.subscribe(HEARTBEAT_TOPIC)
     // Messages carry no libp2p signature: events are signed by their origin and heartbeats
-    // by their sender (cheaper than signing every message twice). The propagation source
-    // tells us whom to ask for what is missing.
-    pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<{ propagationSource: PeerId, msg: Message }>) => {
-      const { msg, propagationSource } = evt.detail
-      const from = propagationSource.toString()
-      if (this.blocked.has(from)) return
+    // by their sender (cheaper than signing every message twice). A message is handled in
+    // the topic validator and then ignored, so gossipsub does not relay it: every node
+    // publishes to all its peers itself (flood publish), and anti-entropy pulls cover any
+    // peer it is not connected to. That keeps a cluster's idle traffic at one copy per peer.
+    const handle = (topic: string) => (peer: PeerId, msg: Message): 'ignore' => {
+      const from = peer.toString()
+      if (this.blocked.has(from)) return 'ignore'
       let data: unknown
       try { data = JSON.parse(this.decoder.decode(msg.data)) } catch {
-        this.o.log.warn({ from, topic: msg.topic }, 'dropped a malformed gossip message')
-        return
+        this.o.log.warn({ from, topic }, 'dropped a malformed gossip message')
+        return 'ignore'
       }
-      try { this.o.handlers.gossip(msg.topic, data, from) } catch (err) {
+      try { this.o.handlers.gossip(topic, data, from) } catch (err) {
         this.o.log.warn({ from, err: (err as Error).message }, 'gossip handler failed')
       }
-    })
+      return 'ignore'
+    }
+    pubsub.topicValidators.set(EVENTS_TOPIC, handle(EVENTS_TOPIC))
+    pubsub.topicValidators.set(HEARTBEAT_TOPIC, handle(HEARTBEAT_TOPIC))
     this.node.addEventListener('peer:connect', evt => this.o.handlers.connected(evt.detail.toString()))
     this.node.addEventListener('peer:disconnect', evt => this.o.handlers.disconnected(evt.detail.toString()))
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })

@@ -13,7 +13,7 @@ import { receive as hlcReceive, tick } from '../events/hlc.js'
 import { Executor, killLeftover } from '../exec/executor.js'
 import { attemptPaths } from '../exec/files.js'
 import type { NodeIdentity } from '../log/keys.js'
-import { loadOrCreateIdentity, signEvent, signerFor, verifyEvent } from '../log/keys.js'
+import { loadOrCreateIdentity, signEvent, verifyEvent } from '../log/keys.js'
 import { loadOrCreateSwarmKey } from '../net/swarm-key.js'
 import { Mesh } from './mesh.js'
 import type { Heartbeat } from './mesh.js'
@@ -72,6 +72,8 @@ export class CisNode {
   private readonly ahead = new Map<string, Map<number, CisEvent>>()
   private tickTimer: NodeJS.Timeout | undefined
   private lastMaster: string | null = null
+  /** Set once announced and recovered: only then may this node schedule. */
+  private ready = false
 
   constructor (opts: NodeOptions) {
     this.config = opts.config
@@ -117,7 +119,6 @@ export class CisNode {
       privateKey: this.identity.key,
       vector: () => this.state.applied,
       heartbeat: () => this.heartbeat(),
-      sign: data => signerFor(this.identity.key).sign(data),
       receive: (e, from) => this.receive(e, from),
       eventsAfter: (origin, seq) => this.store.readOrigin(origin, seq),
       membershipChanged: () => this.scheduleSoon(),
@@ -159,6 +160,7 @@ export class CisNode {
     }
     await this.recover()
     this.logs.startNodesLog(this.config.nodesLogIntervalMs, () => this.onlineNodes())
+    this.ready = true
     this.scheduleSoon()
   }
 
@@ -324,9 +326,15 @@ export class CisNode {
     return Buffer.from(answer.data, 'base64')
   }
 
+  /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
+  readonly appliedAt = new Map<string, number>()
+
   private applyEvents (events: CisEvent[]): void {
     const changed = new Set<string>()
+    const now = Date.now()
     for (const e of events) {
+      this.appliedAt.set(eventKey(e), now)
+      if (this.appliedAt.size > 2000) this.appliedAt.delete(this.appliedAt.keys().next().value as string)
       for (const id of apply(this.state, e)) changed.add(id)
       this.react(e)
     }
@@ -432,7 +440,7 @@ export class CisNode {
   }
 
   private runScheduler (): void {
-    if (!this.running) return
+    if (!this.running || !this.ready) return
     const master = this.master()
     if (master !== this.lastMaster) {
       this.log.info({ master: this.state.nodes[master ?? '']?.name ?? master, self: master === this.id }, master === this.id ? 'this node is now the master' : 'master changed')

@@ -37,6 +37,12 @@ export const fileSchema = z.strictObject({
   mode: mode.optional()
 })
 
+export const targetSchema = z.union([
+  z.strictObject({ node: name }),
+  z.strictObject({ all: z.literal(true, { error: 'all must be true' }) }),
+  z.strictObject({ profile: name })
+], { error: 'target must be one of {node: NAME}, {all: true} or {profile: NAME}' })
+
 export const jobSchema = z.strictObject({
   name,
   run: z.string({ error: 'must be a string (the command)' }).min(1, { error: 'must not be empty' }).max(MAX_RUN_LENGTH, { error: `at most ${MAX_RUN_LENGTH} characters` }),
@@ -59,7 +65,8 @@ export const jobSchema = z.strictObject({
   timeoutMs: z.number({ error: 'must be milliseconds' }).int().positive().max(MAX_DURATION_MS, { error: 'at most 30 days' }).optional(),
   retries: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_RETRIES, { error: `at most ${MAX_RETRIES}` }).default(0),
   replace: replaceMap,
-  files: z.array(fileSchema, { error: 'must be a list of files' }).max(MAX_FILES_PER_JOB, { error: `at most ${MAX_FILES_PER_JOB} files per job` }).default([])
+  files: z.array(fileSchema, { error: 'must be a list of files' }).max(MAX_FILES_PER_JOB, { error: `at most ${MAX_FILES_PER_JOB} files per job` }).default([]),
+  target: targetSchema.optional()
 })
 
 export const stageSchema = z.strictObject({

@@ -13,6 +13,9 @@ export interface FileSpec {
   mode?: number
 }
 
+/** Where a job runs (S-1..S-3): one named node, every node, or every node with a profile. */
+export type JobTarget = { node: string } | { all: true } | { profile: string }
+
 export interface JobSpec {
   name: string
   /** Run by `/bin/sh -c` in the job's work directory. */
@@ -27,6 +30,8 @@ export interface JobSpec {
   /** Job replacement map (R6-3), applied to all its files. */
   replace: ReplaceMap
   files: FileSpec[]
+  /** Absent: any one node that has the resources. Present: one physical job per matching node (S-4). */
+  target?: JobTarget
 }
 
 export interface StageSpec {

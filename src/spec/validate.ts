@@ -128,7 +128,8 @@ export function validateJoblist (input: unknown): SpecResult {
         ...(j.timeout !== undefined || j.timeoutMs !== undefined ? { timeoutMs: j.timeout ?? j.timeoutMs } : {}),
         retries: j.retries,
         replace: j.replace,
-        files: j.files.map(f => ({ path: f.path, content: f.content ?? '', replace: f.replace, ...(f.mode !== undefined ? { mode: f.mode } : {}) }))
+        files: j.files.map(f => ({ path: f.path, content: f.content ?? '', replace: f.replace, ...(f.mode !== undefined ? { mode: f.mode } : {}) })),
+        ...(j.target !== undefined ? { target: j.target } : {})
       }))
     }))
   }

@@ -32,6 +32,17 @@ export function deriveJobState (spec: JobSpec, attempts: AttemptRecord[], cancel
 
 const FINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'stopped', 'lost'])
 
+/**
+ * A logical job from its physical jobs (S-4): it succeeds only if every one succeeds.
+ * A target that matched no node at all fails.
+ */
+export function logicalState (states: JobState[]): JobState {
+  if (states.length === 0) return 'failed'
+  if (states.every(s => s === 'succeeded')) return 'succeeded'
+  if (states.some(s => !FINAL.has(s))) return states.some(s => s === 'running') ? 'running' : 'pending'
+  return states.some(s => s === 'failed' || s === 'lost') ? 'failed' : 'stopped'
+}
+
 export function stageStateOf (jobs: JobRecord[], attempts: (id: string) => AttemptRecord[]): StageState {
   let allSucceeded = true
   let anyOpen = false
@@ -41,7 +52,7 @@ export function stageStateOf (jobs: JobRecord[], attempts: (id: string) => Attem
     if (j.state !== 'succeeded') allSucceeded = false
     if (!FINAL.has(j.state)) anyOpen = true
     if (j.state === 'failed' || j.state === 'lost') anyFailed = true
-    if (j.state === 'running' || attempts(j.id).length > 0) anyStarted = true
+    if (j.state === 'running' || attempts(j.id).length > 0 || j.state === 'failed') anyStarted = true
   }
   if (allSucceeded) return 'succeeded'
   if (anyOpen) return anyStarted ? 'running' : 'pending'
@@ -67,19 +78,29 @@ export function deriveJoblist (
     const stage = jl.stages[i]
     const stageJobs = stage.jobIds.map(id => jobs[id])
     for (const job of stageJobs) {
-      const atts = attemptsOf(job.id)
-      job.cancelled = cancelledJob(job)
-      job.state = deriveJobState(job.spec, atts, job.cancelled, jl.policy)
-      for (const a of atts) {
-        anyAttempt = true
-        if (a.endedAt !== undefined && a.endedAt > endedAt) endedAt = a.endedAt
+      const units = job.physical === undefined ? [job] : job.physical.map(id => jobs[id])
+      for (const unit of units) {
+        const atts = attemptsOf(unit.id)
+        unit.cancelled = cancelledJob(unit)
+        unit.state = deriveJobState(unit.spec, atts, unit.cancelled, jl.policy)
+        for (const a of atts) {
+          anyAttempt = true
+          if (a.endedAt !== undefined && a.endedAt > endedAt) endedAt = a.endedAt
+        }
+      }
+      if (job.physical !== undefined) {
+        job.cancelled = cancelledJob(job)
+        job.state = logicalState(units.map(u => u.state))
       }
     }
     if (current < jl.stages.length) {
       // A later stage of a joblist that has not reached it: it has not started.
       const ended = state === 'failed' || state === 'stopped'
       for (const job of stageJobs) {
-        if (ended && job.state === 'pending' && attemptsOf(job.id).length === 0) job.state = 'stopped'
+        if (!ended) continue
+        for (const unit of job.physical === undefined ? [job] : [job, ...job.physical.map(id => jobs[id])]) {
+          if (unit.state === 'pending' && attemptsOf(unit.id).length === 0) unit.state = 'stopped'
+        }
       }
       stage.state = ended ? 'stopped' : 'pending'
       continue

@@ -5,14 +5,14 @@
 import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
-import type { AcceptFact, AttemptRecord, ClusterState, JoblistRecord } from './types.js'
+import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './types.js'
 import { emptyState } from './types.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 
-/** Split a job ID (`<joblistId>.<n>`) into its joblist ID. */
+/** The joblist ID of a job ID (`<joblistId>.<n>`, or `<joblistId>.<n>.<k>` for a physical job). */
 export function joblistOfJob (jobId: string): string {
-  const i = jobId.lastIndexOf('.')
+  const i = jobId.indexOf('.')
   return i < 0 ? jobId : jobId.slice(0, i)
 }
 
@@ -103,7 +103,7 @@ function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
 function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
   const b = e.body
   state.acceptCount[e.origin] = (state.acceptCount[e.origin] ?? 0) + 1
-  const fact: AcceptFact = { id: b.id, term: b.term, origin: e.origin, at: e.ts, position: [e.ts, e.lc, e.origin, e.seq], onLost: b.onLost, maxLost: b.maxLost }
+  const fact: AcceptFact = { id: b.id, term: b.term, origin: e.origin, at: e.ts, position: [e.ts, e.lc, e.origin, e.seq], onLost: b.onLost, maxLost: b.maxLost, ...(b.expand !== undefined ? { expand: b.expand } : {}) }
   const list = state.accepts[b.request] ?? (state.accepts[b.request] = [])
   list.push(fact)
   list.sort((x, y) => comparePositions(x.position, y.position))
@@ -128,7 +128,12 @@ function materialize (state: ClusterState, key: string): string[] {
   if (req.joblistId !== undefined) {
     // A better accept arrived: the earlier joblist ID becomes an alias of the winner.
     const old = state.joblists[req.joblistId]
-    for (const stage of old?.stages ?? []) for (const id of stage.jobIds) delete state.jobs[id]
+    for (const stage of old?.stages ?? []) {
+      for (const id of stage.jobIds) {
+        for (const p of state.jobs[id]?.physical ?? []) delete state.jobs[p]
+        delete state.jobs[id]
+      }
+    }
     delete state.joblists[req.joblistId]
     removeFrom(state.queue, req.joblistId)
     changed.push(req.joblistId)
@@ -162,7 +167,16 @@ function materialize (state: ClusterState, key: string): string[] {
     for (const job of stage.jobs) {
       const id = `${acc.id}.${++n}`
       jobIds.push(id)
-      state.jobs[id] = { id, joblistId: acc.id, name: job.name, stage: si, spec: job, state: 'pending', cancelled: false }
+      const rec: JobRecord = { id, joblistId: acc.id, name: job.name, stage: si, spec: job, state: 'pending', cancelled: false }
+      if (job.target !== undefined) {
+        // A logical job: one physical job per node the master expanded the target to.
+        rec.physical = (acc.expand?.[String(n)] ?? []).map((node, k) => {
+          const pid = `${id}.${k + 1}`
+          state.jobs[pid] = { id: pid, joblistId: acc.id, name: `${job.name}@${state.nodes[node]?.name ?? node.slice(-6)}`, stage: si, spec: job, state: 'pending', cancelled: false, logical: id, pin: node }
+          return pid
+        })
+      }
+      state.jobs[id] = rec
     }
     jl.stages.push({ name: stage.name, jobIds, state: 'pending' })
   })
@@ -258,10 +272,12 @@ export function recompute (state: ClusterState, joblistId: string): string[] {
   jl.cancelled = cancel?.all === true
   let duplicates = 0
   for (const stage of jl.stages) {
-    for (const id of stage.jobIds) {
-      let ok = 0
-      for (const a of Object.values(state.attempts[id] ?? {})) if (a.state === 'succeeded') ok++
-      if (ok > 1) duplicates += ok - 1
+    for (const logicalId of stage.jobIds) {
+      for (const id of state.jobs[logicalId]?.physical ?? [logicalId]) {
+        let ok = 0
+        for (const a of Object.values(state.attempts[id] ?? {})) if (a.state === 'succeeded') ok++
+        if (ok > 1) duplicates += ok - 1
+      }
     }
   }
   jl.duplicates = duplicates
@@ -269,7 +285,7 @@ export function recompute (state: ClusterState, joblistId: string): string[] {
     jl,
     state.jobs,
     id => sortedAttempts(state.attempts[id]),
-    job => cancel !== undefined && (cancel.all || cancel.jobs.includes(job.id)),
+    job => cancel !== undefined && (cancel.all || cancel.jobs.includes(job.id) || (job.logical !== undefined && cancel.jobs.includes(job.logical))),
     cancel?.at ?? 0
   )
   if (jl.state === 'succeeded' || jl.state === 'failed' || jl.state === 'stopped') removeFrom(state.queue, joblistId)

@@ -27,6 +27,7 @@ export interface RequestRecord {
 }
 
 export interface AcceptFact extends LostPolicy {
+  expand?: Record<string, string[]>
   id: string
   term: number
   origin: string
@@ -70,6 +71,11 @@ export interface JobRecord {
   spec: JobSpec
   state: JobState
   cancelled: boolean
+  /** A job with a target is logical: these are its physical jobs, one per node (S-4). */
+  physical?: string[]
+  /** A physical job: its logical job, and the node it must run on. */
+  logical?: string
+  pin?: string
 }
 
 export interface StageRecord {

@@ -23,18 +23,21 @@ export interface Cluster {
   stopAll: () => Promise<void>
 }
 
-export interface NodeSpec { name: string, priority?: number, args?: string[] }
+export interface NodeSpec { name: string, priority?: number, args?: string[], nodeArgs?: string[] }
 
-export const FAST = ['--heartbeat-interval', '100ms', '--heartbeat-timeout', '600ms', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--enable-test-gate']
+/** Loopback only, no mDNS, the partition gate on. */
+export const BASE = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--enable-test-gate']
+/** Faster heartbeats than the default, for quicker tests. */
+export const FAST = ['--heartbeat-interval', '100ms', '--heartbeat-timeout', '600ms', ...BASE]
 
-export async function startCluster (nodes: NodeSpec[], extra: string[] = []): Promise<Cluster> {
+export async function startCluster (nodes: NodeSpec[], extra: string[] = [], o: { fast?: boolean } = {}): Promise<Cluster> {
   const dir = tempDir('cis-cluster-')
   const keyFile = join(dir, 'swarm.key')
   await writeNewSwarmKey(keyFile)
   const agents: ClusterAgent[] = []
   const launch = async (spec: NodeSpec, dataDir: string, peers: string[]): Promise<ClusterAgent> => {
-    const args = [...FAST, ...extra, '--swarm-key', keyFile, '--priority', String(spec.priority ?? 0), ...peers.flatMap(p => ['--peer', p]), ...(spec.args ?? [])]
-    const a = await startAgent({ name: spec.name, dataDir, args })
+    const args = [...(o.fast === false ? BASE : FAST), ...extra, '--swarm-key', keyFile, '--priority', String(spec.priority ?? 0), ...peers.flatMap(p => ['--peer', p]), ...(spec.args ?? [])]
+    const a = await startAgent({ name: spec.name, dataDir, args, ...(spec.nodeArgs !== undefined ? { nodeArgs: spec.nodeArgs } : {}) })
     const info = JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')) as { id: string, p2p: string[] }
     const ca: ClusterAgent = Object.assign(a, {
       name: spec.name,
