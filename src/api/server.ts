@@ -6,6 +6,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parse as parseYaml } from 'yaml'
 import type { CisNode } from '../node/node.js'
 import { satisfiable } from '../scheduler/resources.js'
+import { planJoblist, waitReasons } from '../scheduler/plan.js'
+import type { PlanInput } from '../scheduler/plan.js'
+import { targetNodes } from '../scheduler/schedule.js'
+import type { JoblistSpec } from '../spec/types.js'
 import { validateJoblist } from '../spec/validate.js'
 import { stateHash } from '../state/hash.js'
 import { sortedAttempts } from '../state/derive.js'
@@ -57,19 +61,32 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
 
   app.get('/v1/health', async () => ({ ok: true, id: node.id, name: node.config.name, version: '0.1.0', master: node.isMaster() }))
 
-  app.post('/v1/joblists', async (req: FastifyRequest, reply: FastifyReply) => {
-    const result = validateJoblist(req.body)
-    if (!result.ok) throw new ApiError(400, 'ERR_SPEC_INVALID', `invalid joblist: ${result.issues.length} problem(s)`, result.issues)
-    const spec = result.spec
-    const nodes = Object.keys(node.state.nodes)
+  const planInput = (): PlanInput => ({ state: node.state, now: Date.now(), alive: node.alive(), queue: node.queueOptions() })
+
+  /** Jobs no alive node can ever run: 422, unless the client asked to wait for such a node. */
+  const refuseUnsatisfiable = (spec: JoblistSpec): void => {
+    const alive = [...node.alive()]
     const problems = []
     for (const [si, stage] of spec.stages.entries()) {
       for (const [ji, job] of stage.jobs.entries()) {
+        const at = `stages[${si}].jobs[${ji}]`
+        const nodes = job.target === undefined ? alive : targetNodes(node.state, job.target, node.alive())
+        if (job.target !== undefined && nodes.length === 0) {
+          problems.push({ path: `${at}.target`, message: `no ${'node' in job.target ? `node is named ${job.target.node}` : 'profile' in job.target ? `alive node has profile ${job.target.profile}` : 'alive node'}` })
+          continue
+        }
         const missing = satisfiable(node.state, job.needs, nodes)
-        if (missing !== null) problems.push({ path: `stages[${si}].jobs[${ji}].needs`, message: `no node provides ${missing}` })
+        if (missing !== null) problems.push({ path: `${at}.needs`, message: `no alive ${job.target !== undefined ? 'target ' : ''}node provides ${missing}` })
       }
     }
-    if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no node can ever run some jobs of this joblist: add a node with those resources, or lower the needs', problems)
+    if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no alive node can run some jobs of this joblist: start a node with those resources, lower the needs, or submit with --wait-for-nodes', problems)
+  }
+
+  app.post('/v1/joblists', async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
+    const result = validateJoblist(req.body)
+    if (!result.ok) throw new ApiError(400, 'ERR_SPEC_INVALID', `invalid joblist: ${result.issues.length} problem(s)`, result.issues)
+    const spec = result.spec
+    if (req.query.unsatisfiable !== 'wait') refuseUnsatisfiable(spec)
     const owner = headerString(req.headers['x-cis-owner']) ?? 'anonymous'
     const { request, id } = await node.submit(spec, owner.slice(0, 100))
     if (id === null) return reply.code(202).send({ id: null, name: spec.name, request, state: 'submitted' })
@@ -87,7 +104,13 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
   app.get('/v1/joblists/:ref', async (req: FastifyRequest<{ Params: { ref: string } }>) => {
     const jl = findJoblist(node.state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
-    return joblistView(node.state, jl)
+    return joblistView(node.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput()))
+  })
+
+  app.post('/v1/plan', async (req: FastifyRequest) => {
+    const result = validateJoblist(req.body)
+    if (!result.ok) throw new ApiError(400, 'ERR_SPEC_INVALID', `invalid joblist: ${result.issues.length} problem(s)`, result.issues)
+    return planJoblist(planInput(), result.spec)
   })
 
   app.post('/v1/joblists/:ref/stop', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
@@ -101,7 +124,7 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
   app.get('/v1/jobs/:ref', async (req: FastifyRequest<{ Params: { ref: string } }>) => {
     const job = findJob(node.state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
-    return jobView(node.state, job)
+    return jobView(node.state, job, FINAL_JOB_STATES.has(job.state) ? {} : waitReasons(planInput()))
   })
 
   app.post('/v1/jobs/:ref/stop', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander'
 import { ApiError, UnreachableError } from './client.js'
 import { CliExit, makeCtx, printJson } from './context.js'
 import type { GlobalOptions } from './context.js'
-import { submit } from './commands/submit.js'
+import { plan, submit } from './commands/submit.js'
 import { status } from './commands/status.js'
 import { keygen, nodes, stop, validate } from './commands/simple.js'
 import { logs } from './commands/logs.js'
@@ -49,8 +49,13 @@ function program (): Command {
   client(p.command('submit').argument('<file>', 'a joblist file (YAML or JSON)')
     .description('submit a joblist; prints its ID')
     .option('--wait', 'show live progress; exit 0 only if it succeeded')
-    .option('--owner <name>', 'owner tag (default $CIS_TAG, $LOGNAME, $USERNAME or the host name)'))
-    .action(run(async (ctx, file: string, o: { wait?: boolean, owner?: string }) => await submit(ctx, file, o)))
+    .option('--owner <name>', 'owner tag (default $CIS_TAG, $LOGNAME, $USERNAME or the host name)')
+    .option('--wait-for-nodes', 'accept jobs no alive node can run yet: they wait for such a node'))
+    .action(run(async (ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean }) => await submit(ctx, file, o)))
+
+  client(p.command('plan').argument('<file>', 'a joblist file')
+    .description('dry run: where the first stage would run now, or why it would wait'))
+    .action(run(async (ctx, file: string) => await plan(ctx, file)))
 
   client(p.command('status').argument('[ref]', 'a joblist ID or name')
     .description('list joblists, or show one with its stages and jobs')

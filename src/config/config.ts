@@ -15,7 +15,7 @@ export interface AgentConfig {
   profiles: string[]
   priority: number
   exec: { killGraceMs: number }
-  scheduler: { onLost: 'retry' | 'fail', maxLost: number }
+  scheduler: { onLost: 'retry' | 'fail', maxLost: number, policy: 'fifo' | 'priority', agingPerMinute: number }
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
@@ -48,7 +48,7 @@ export function defaultConfig (): AgentConfig {
     profiles: [],
     priority: 0,
     exec: { killGraceMs: 5000 },
-    scheduler: { onLost: 'retry', maxLost: 3 },
+    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1 },
     log: { level: 'info', pretty: 'auto' },
     nodesLogIntervalMs: 60_000,
     snapshotEvery: 5000,
@@ -141,6 +141,14 @@ export function mergeConfig (base: AgentConfig, raw: unknown, source: string): A
   if (sched.onLost !== undefined) {
     if (sched.onLost !== 'retry' && sched.onLost !== 'fail') throw new ConfigError(`${source}: scheduler.onLost must be 'retry' or 'fail'`)
     c.scheduler.onLost = sched.onLost
+  }
+  if (sched.policy !== undefined) {
+    if (sched.policy !== 'fifo' && sched.policy !== 'priority') throw new ConfigError(`${source}: scheduler.policy must be 'fifo' or 'priority'`)
+    c.scheduler.policy = sched.policy
+  }
+  if (sched.aging !== undefined) {
+    if (typeof sched.aging !== 'number' || sched.aging < 0) throw new ConfigError(`${source}: scheduler.aging must be a number >= 0 (priority points per minute of waiting)`)
+    c.scheduler.agingPerMinute = sched.aging
   }
   if (sched.maxLost !== undefined) {
     if (!Number.isInteger(sched.maxLost) || (sched.maxLost as number) < 0) throw new ConfigError(`${source}: scheduler.maxLost must be a whole number`)

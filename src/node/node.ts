@@ -206,6 +206,10 @@ export class CisNode {
 
   isMaster (): boolean { return this.master() === this.id }
 
+  queueOptions (): { policy: 'fifo' | 'priority', agingPerMinute: number } {
+    return { policy: this.config.scheduler.policy, agingPerMinute: this.config.scheduler.agingPerMinute }
+  }
+
   /** Attempts running on this node now. */
   runningCount (): number { return this.executor.size }
 
@@ -463,14 +467,15 @@ export class CisNode {
       selfCode: this.code,
       alive: this.alive(),
       lost: this.mesh === undefined ? new Set() : lostSet(this.mesh.view, Object.keys(this.state.nodes), this.id, Date.now(), this.config.heartbeat.timeoutMs, this.startedAt),
-      policy: this.config.scheduler
+      policy: { onLost: this.config.scheduler.onLost, maxLost: this.config.scheduler.maxLost },
+      queue: { policy: this.config.scheduler.policy, agingPerMinute: this.config.scheduler.agingPerMinute }
     })
     for (const d of decisions) void this.decide(d, mine).catch(err => this.log.error({ err: (err as Error).message }, 'cannot record a decision'))
   }
 
   private async decide (d: Decision, term: number): Promise<void> {
     switch (d.type) {
-      case 'accept': await this.append('accept', { request: d.request, id: d.id, term, onLost: d.onLost, maxLost: d.maxLost }); break
+      case 'accept': await this.append('accept', { request: d.request, id: d.id, term, onLost: d.onLost, maxLost: d.maxLost, ...(d.expand !== undefined ? { expand: d.expand } : {}) }); break
       case 'assign': await this.append('assign', { jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources, term }); break
       case 'lose': await this.append('lose', { jobId: d.jobId, attempt: d.attempt, reason: d.reason, term }); break
       case 'cancel': await this.append('cancel', { joblistId: d.joblistId, ...(d.jobId !== undefined ? { jobId: d.jobId } : {}), request: d.request, term }); break

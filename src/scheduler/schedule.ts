@@ -1,14 +1,16 @@
 // schedule(input) -> decisions. Pure: the master's shell turns decisions into events.
-// Order (R3-4): joblists in the order the master accepted them. Backfill (R3-5): a later
-// joblist may only use instances of types that no earlier waiting joblist needs now.
+// Stops become cancels, new requests are accepted (IDs, queue position, target expansion),
+// attempts on lost nodes are declared lost, and open jobs are placed (see placement.ts).
 import type { LostPolicy, Resources } from '../events/types.js'
-import { sortedAttempts } from '../state/derive.js'
+import type { JobTarget } from '../spec/types.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
-import { freeIndex, heldInstances, take } from './resources.js'
+import { place } from './placement.js'
+import { DEFAULT_QUEUE } from './queue.js'
+import type { QueueOptions } from './queue.js'
 
 export type Decision =
-  | { type: 'accept', request: string, id: string } & LostPolicy
+  | { type: 'accept', request: string, id: string, expand?: Record<string, string[]> } & LostPolicy
   | { type: 'assign', jobId: string, attempt: number, node: string, resources: Resources }
   | { type: 'cancel', joblistId: string, jobId?: string, request: string }
   | { type: 'lose', jobId: string, attempt: number, reason: string }
@@ -25,6 +27,8 @@ export interface ScheduleInput {
   /** Nodes not heard from for longer than the timeout: their active attempts are lost. */
   lost?: ReadonlySet<string>
   policy: LostPolicy
+  /** Queue policy (D-4); default fifo. */
+  queue?: QueueOptions
 }
 
 /** Joblists not yet ended, in queue order (kept by the reducer). */
@@ -43,11 +47,37 @@ export function schedule (input: ScheduleInput): Decision[] {
 
   let counter = state.acceptCount[input.self] ?? 0
   for (const key of state.unaccepted) {
-    out.push({ type: 'accept', request: key, id: `${input.selfCode}-${++counter}`, ...input.policy })
+    const expand = expandTargets(state, key, input.alive)
+    out.push({ type: 'accept', request: key, id: `${input.selfCode}-${++counter}`, ...input.policy, ...(expand !== undefined ? { expand } : {}) })
   }
 
   out.push(...loseAttempts(input))
-  out.push(...place(input))
+  out.push(...place({ state, now: input.now, alive: input.alive, queue: input.queue ?? DEFAULT_QUEUE }, activeJoblists(state)).assigns)
+  return out
+}
+
+/** The nodes a target names (S-1..S-3), sorted by ID: a named node, all alive, or alive with a profile. */
+export function targetNodes (state: ClusterState, target: JobTarget, alive: ReadonlySet<string>): string[] {
+  const ids = Object.keys(state.nodes).sort()
+  if ('node' in target) return ids.filter(id => state.nodes[id].name === target.node)
+  if ('all' in target) return ids.filter(id => alive.has(id))
+  return ids.filter(id => alive.has(id) && state.nodes[id].profiles.includes(target.profile))
+}
+
+/** For a request's jobs with a target: job number -> node IDs (undefined if none has a target). */
+export function expandTargets (state: ClusterState, request: string, alive: ReadonlySet<string>): Record<string, string[]> | undefined {
+  const spec = state.requests[request]?.spec
+  if (spec === undefined) return undefined
+  let n = 0
+  let out: Record<string, string[]> | undefined
+  for (const stage of spec.stages) {
+    for (const job of stage.jobs) {
+      n++
+      if (job.target === undefined) continue
+      out ??= {}
+      out[String(n)] = targetNodes(state, job.target, alive)
+    }
+  }
   return out
 }
 
@@ -59,7 +89,7 @@ export function loseAttempts (input: ScheduleInput): Decision[] {
   for (const jl of activeJoblists(input.state)) {
     const stage = jl.stages[jl.currentStage]
     if (stage === undefined) continue
-    for (const jobId of stage.jobIds) {
+    for (const jobId of stage.jobIds.flatMap(id => input.state.jobs[id]?.physical ?? [id])) {
       for (const a of Object.values(input.state.attempts[jobId] ?? {})) {
         if (ACTIVE_ATTEMPT_STATES.has(a.state) && lost.has(a.node)) {
           const name = input.state.nodes[a.node]?.name ?? a.node
@@ -71,54 +101,3 @@ export function loseAttempts (input: ScheduleInput): Decision[] {
   return out
 }
 
-/** Place the open jobs of the current stage of every active joblist, in queue order. */
-export function place (input: ScheduleInput): Decision[] {
-  const { state } = input
-  const queue = activeJoblists(state)
-  const nodes = [...input.alive].filter(id => state.nodes[id] !== undefined).sort()
-  const free = freeIndex(state, nodes, heldInstances(state, queue))
-  const blocked = new Set<string>()
-  const out: Decision[] = []
-  for (const jl of queue) {
-    if (jl.cancelled) continue
-    const stage = jl.stages[jl.currentStage]
-    if (stage === undefined) continue
-    const waiting = new Set<string>()
-    for (const jobId of stage.jobIds) {
-      const job = state.jobs[jobId]
-      if (job.state !== 'pending' || job.cancelled) continue
-      const attempts = sortedAttempts(state.attempts[jobId])
-      if (attempts.some(a => ACTIVE_ATTEMPT_STATES.has(a.state))) continue
-      const needs = job.spec.needs
-      const types = Object.keys(needs).filter(t => needs[t] > 0)
-      let got: Resources | null = null
-      let node = ''
-      if (!types.some(t => blocked.has(t))) {
-        for (const id of rankNodes(nodes, free, types)) {
-          got = take(free.get(id) as Map<string, string[]>, needs)
-          if (got !== null) { node = id; break }
-        }
-      }
-      if (got === null) {
-        for (const t of types) waiting.add(t)
-        continue
-      }
-      const n = attempts.length === 0 ? 1 : attempts[attempts.length - 1].n + 1
-      out.push({ type: 'assign', jobId, attempt: n, node, resources: got })
-    }
-    for (const t of waiting) blocked.add(t)
-  }
-  return out
-}
-
-/** Nodes with the most free instances of the needed types first; ties by node ID. */
-function rankNodes (nodes: string[], free: Map<string, Map<string, string[]>>, types: string[]): string[] {
-  if (nodes.length < 2) return nodes
-  const score = (id: string): number => {
-    const f = free.get(id)
-    let s = 0
-    for (const t of types) s += f?.get(t)?.length ?? 0
-    return s
-  }
-  return nodes.slice().sort((a, b) => score(b) - score(a) || (a < b ? -1 : 1))
-}

@@ -39,7 +39,7 @@ const FINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'stopped', 
 export function logicalState (states: JobState[]): JobState {
   if (states.length === 0) return 'failed'
   if (states.every(s => s === 'succeeded')) return 'succeeded'
-  if (states.some(s => !FINAL.has(s))) return states.some(s => s === 'running') ? 'running' : 'pending'
+  if (states.some(s => !FINAL.has(s))) return states.some(s => s !== 'pending') ? 'running' : 'pending'
   return states.some(s => s === 'failed' || s === 'lost') ? 'failed' : 'stopped'
 }
 

@@ -29,6 +29,11 @@ export interface JobView {
   run: string
   retries: number
   attempts: AttemptView[]
+  /** Why an open job is not running (from the placement), if it waits. */
+  waiting?: string
+  /** A job with a target: where it runs, one physical job per node (S-4). */
+  target?: JobRecord['spec']['target']
+  physical?: JobView[]
 }
 
 export interface JoblistView {
@@ -65,7 +70,7 @@ export function attemptView (state: ClusterState, a: AttemptRecord): AttemptView
   }
 }
 
-export function jobView (state: ClusterState, job: JobRecord): JobView {
+export function jobView (state: ClusterState, job: JobRecord, waiting: Record<string, string> = {}): JobView {
   const attempts = sortedAttempts(state.attempts[job.id])
   const last = attempts.find(a => a.state === 'succeeded') ?? attempts[attempts.length - 1]
   const jl = state.joblists[job.joblistId]
@@ -80,11 +85,14 @@ export function jobView (state: ClusterState, job: JobRecord): JobView {
     needs: job.spec.needs,
     run: job.spec.run,
     retries: job.spec.retries,
-    attempts: attempts.map(a => attemptView(state, a))
+    attempts: attempts.map(a => attemptView(state, a)),
+    ...(waiting[job.id] !== undefined ? { waiting: waiting[job.id] } : {}),
+    ...(job.spec.target !== undefined && job.logical === undefined ? { target: job.spec.target } : {}),
+    ...(job.physical !== undefined ? { physical: job.physical.map(id => jobView(state, state.jobs[id], waiting)) } : {})
   }
 }
 
-export function joblistView (state: ClusterState, jl: JoblistRecord): JoblistView {
+export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Record<string, string> = {}): JoblistView {
   return {
     id: jl.id,
     name: jl.name,
@@ -97,7 +105,7 @@ export function joblistView (state: ClusterState, jl: JoblistRecord): JoblistVie
     endedAt: iso(jl.endedAt),
     currentStage: jl.stages[jl.currentStage]?.name ?? null,
     duplicates: jl.duplicates,
-    stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id])) }))
+    stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id], waiting)) }))
   }
 }
 

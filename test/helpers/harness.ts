@@ -3,6 +3,7 @@
 import type { EventBodies, EventType, Resources, UnsignedEvent } from '../../src/events/types.js'
 import type { Decision } from '../../src/scheduler/schedule.js'
 import { schedule } from '../../src/scheduler/schedule.js'
+import type { QueueOptions } from '../../src/scheduler/queue.js'
 import type { JobSpec, JoblistSpec } from '../../src/spec/types.js'
 import { apply } from '../../src/state/reducer.js'
 import type { ClusterState } from '../../src/state/types.js'
@@ -35,8 +36,8 @@ export class Harness {
     return e
   }
 
-  node (id: string, resources: Resources, priority = 0): void {
-    this.emit(id, 'node', { name: id, priority, profiles: [], resources, api: '', addresses: [], version: 't' })
+  node (id: string, resources: Resources, priority = 0, profiles: string[] = []): void {
+    this.emit(id, 'node', { name: id, priority, profiles, resources, api: '', addresses: [], version: 't' })
   }
 
   submit (spec: JoblistSpec, origin = this.master): string {
@@ -45,6 +46,8 @@ export class Harness {
   }
 
   /** One scheduler pass; its decisions become the master's events. */
+  queue: QueueOptions = { policy: 'fifo', agingPerMinute: 1 }
+
   step (alive?: string[], lost: string[] = []): Decision[] {
     const ds = schedule({
       state: this.state,
@@ -53,11 +56,12 @@ export class Harness {
       selfCode: this.master.toLowerCase(),
       alive: new Set(alive ?? Object.keys(this.state.nodes)),
       lost: new Set(lost),
-      policy: { onLost: 'retry', maxLost: 2 }
+      policy: { onLost: 'retry', maxLost: 2 },
+      queue: this.queue
     })
     this.decisions.push(ds)
     for (const d of ds) {
-      if (d.type === 'accept') this.emit(this.master, 'accept', { request: d.request, id: d.id, term: 1, onLost: d.onLost, maxLost: d.maxLost })
+      if (d.type === 'accept') this.emit(this.master, 'accept', { request: d.request, id: d.id, term: 1, onLost: d.onLost, maxLost: d.maxLost, ...(d.expand !== undefined ? { expand: d.expand } : {}) })
       else if (d.type === 'assign') this.emit(this.master, 'assign', { jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources, term: 1 })
       else if (d.type === 'lose') this.emit(this.master, 'lose', { jobId: d.jobId, attempt: d.attempt, reason: d.reason, term: 1 })
       else this.emit(this.master, 'cancel', { joblistId: d.joblistId, ...(d.jobId !== undefined ? { jobId: d.jobId } : {}), request: d.request, term: 1 })

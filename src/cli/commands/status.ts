@@ -16,12 +16,14 @@ export async function status (ctx: Ctx, ref: string | undefined, o: { hash?: boo
   if (jl.duplicates > 0) ctx.out(paint(`  ${jl.duplicates as number} duplicate attempt(s): a node thought lost finished its work too`, 'yellow'))
   for (const st of jl.stages) {
     ctx.out(`\n  stage ${paint(st.name, 'bold')}: ${paint(st.state, stateColor(st.state))}`)
-    const rows = st.jobs.map((j: any) => {
+    const row = (j: any, indent: string): string[] => {
       const a = j.attempts[j.attempts.length - 1]
       const took = a?.startedAt != null && a?.endedAt != null ? duration(new Date(a.endedAt).getTime() - new Date(a.startedAt).getTime()) : a?.startedAt != null ? `${age(a.startedAt)}…` : '-'
-      const info = a === undefined ? '' : a.exitCode !== null && a.exitCode !== undefined ? `exit ${String(a.exitCode)}` : (a.reason ?? '')
-      return ['  ' + (j.id as string), j.name, paint(j.state, stateColor(j.state)), j.node ?? '-', resources(j.resources), String(j.attempts.length), took, j.state === 'succeeded' ? '' : String(info)]
-    })
+      const info = j.waiting !== undefined ? `waits: ${j.waiting as string}` : a === undefined ? '' : a.exitCode !== null && a.exitCode !== undefined ? `exit ${String(a.exitCode)}` : (a.reason ?? '')
+      const target = j.physical !== undefined ? `logical: ${(j.physical as any[]).filter(p => p.state === 'succeeded').length}/${(j.physical as any[]).length} nodes ok` : ''
+      return [indent + (j.id as string), j.name, paint(j.state, stateColor(j.state)), j.node ?? '-', resources(j.resources), String(j.attempts.length), took, j.state === 'succeeded' ? target : [target, String(info)].filter(x => x !== '').join('; ')]
+    }
+    const rows = st.jobs.flatMap((j: any) => [row(j, '  '), ...((j.physical ?? []) as any[]).map(p => row(p, '    '))])
     ctx.out(table(['  ID', 'JOB', 'STATE', 'NODE', 'RESOURCES', 'TRIES', 'TIME', 'INFO'], rows))
   }
 }

@@ -23,9 +23,10 @@ export async function loadOrExit (ctx: Ctx, file: string): Promise<JoblistSpec> 
   }
 }
 
-export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner?: string }): Promise<void> {
+export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean }): Promise<void> {
   const spec = await loadOrExit(ctx, file)
-  const r = await ctx.client.post<{ id: string | null, name: string, request: string, state: string }>('/v1/joblists', spec, { 'x-cis-owner': o.owner ?? defaultOwner() })
+  const path = o.waitForNodes === true ? '/v1/joblists?unsatisfiable=wait' : '/v1/joblists'
+  const r = await ctx.client.post<{ id: string | null, name: string, request: string, state: string }>(path, spec, { 'x-cis-owner': o.owner ?? defaultOwner() })
   if (r.id === null) {
     if (ctx.json) printJson(r)
     else ctx.err(`submitted ${r.name} (request ${r.request}); no master has accepted it yet: it will run once one does. See 'cis status'.`)
@@ -47,6 +48,18 @@ export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner
     summarize(ctx, jl)
   }
   if (jl.state !== 'succeeded') throw new CliExit(1)
+}
+
+/** `cis plan FILE`: where the first stage would run now, or why it would wait. */
+export async function plan (ctx: Ctx, file: string): Promise<void> {
+  const spec = await loadOrExit(ctx, file)
+  const r = await ctx.client.post<{ stage: string, jobs: Array<{ id: string, name: string, node: string | null, resources: Record<string, string[]>, waiting: string | null }> }>('/v1/plan', spec)
+  if (ctx.json) { printJson(r); return }
+  ctx.out(`${spec.name}: stage ${r.stage}, if submitted now:`)
+  for (const j of r.jobs) {
+    if (j.node !== null) ctx.out(`  ${j.name}: runs on ${j.node} with ${Object.entries(j.resources).map(([t, ids]) => `${t}:${ids.join(',')}`).join(' ') || 'no resources'}`)
+    else ctx.out(`  ${j.name}: waits: ${j.waiting ?? 'unknown'}`)
+  }
 }
 
 export async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<any> {

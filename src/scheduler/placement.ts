@@ -1,0 +1,80 @@
+// Tetris placement (R3-1..R3-5): the open jobs of each joblist's current stage, in queue
+// order, onto alive nodes with free instances. A job that cannot run now reserves the free
+// instances it would use on the node where it fits soonest, so a later joblist can fill
+// only the holes that no earlier joblist waits for: it never delays an earlier one.
+import type { Resources } from '../events/types.js'
+import { sortedAttempts } from '../state/derive.js'
+import type { ClusterState, JobRecord, JoblistRecord } from '../state/types.js'
+import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
+import { orderQueue } from './queue.js'
+import type { QueueOptions } from './queue.js'
+import { FreeIndex, heldInstances } from './resources.js'
+
+export interface Assign { type: 'assign', jobId: string, attempt: number, node: string, resources: Resources }
+
+export interface PlaceInput {
+  state: ClusterState
+  now: number
+  alive: ReadonlySet<string>
+  queue: QueueOptions
+}
+
+export interface PlaceResult {
+  assigns: Assign[]
+  /** Why each open job that was not placed waits. */
+  waiting: Record<string, string>
+}
+
+const needsText = (needs: Record<string, number>): string =>
+  Object.entries(needs).filter(([, c]) => c > 0).map(([t, c]) => `${t}:${c}`).join(', ') || 'nothing'
+
+/** `name (id)` of a joblist, for messages. */
+export function joblistLabel (jl: JoblistRecord): string { return `${jl.name} (${jl.id})` }
+
+export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceResult {
+  const { state } = input
+  const queue = orderQueue(activeQueue, input.now, input.queue)
+  const nodes = [...input.alive].filter(id => state.nodes[id] !== undefined).sort()
+  const free = new FreeIndex(state, nodes, heldInstances(state, activeQueue))
+  const assigns: Assign[] = []
+  const waiting: Record<string, string> = {}
+  const holderLabel = (jobId: string): string => {
+    const job = state.jobs[jobId]
+    const jl = job === undefined ? undefined : state.joblists[job.joblistId]
+    return jl === undefined ? jobId : `${jl.name}/${job.name} (${jobId})`
+  }
+  for (const jl of queue) {
+    if (jl.cancelled) continue
+    const stage = jl.stages[jl.currentStage]
+    if (stage === undefined) continue
+    for (const logicalId of stage.jobIds) {
+      const logical = state.jobs[logicalId]
+      const units = logical.physical === undefined ? [logical] : logical.physical.map(id => state.jobs[id])
+      for (const job of units) {
+        if (job.state !== 'pending' || job.cancelled) continue
+        const attempts = sortedAttempts(state.attempts[job.id])
+        if (attempts.some(a => ACTIVE_ATTEMPT_STATES.has(a.state))) continue
+        const needs = job.spec.needs
+        const pinned = job.pin === undefined ? undefined : input.alive.has(job.pin) ? [job.pin] : []
+        const node = free.findFit(needs, pinned)
+        if (node !== null) {
+          const n = attempts.length === 0 ? 1 : attempts[attempts.length - 1].n + 1
+          assigns.push({ type: 'assign', jobId: job.id, attempt: n, node, resources: free.take(node, needs) })
+          continue
+        }
+        const at = free.reserve(needs, joblistLabel(jl), pinned)
+        waiting[job.id] = whyWaiting(state, job, needs, pinned, at, free, holderLabel)
+      }
+    }
+  }
+  return { assigns, waiting }
+}
+
+function whyWaiting (state: ClusterState, job: JobRecord, needs: Record<string, number>, pinned: string[] | undefined, at: string | null,
+  free: FreeIndex, holderLabel: (jobId: string) => string): string {
+  const want = `needs ${needsText(needs)}`
+  if (pinned !== undefined && pinned.length === 0) return `${want} on node ${state.nodes[job.pin ?? '']?.name ?? job.pin ?? '?'}, which is offline`
+  if (at === null) return `${want}; no alive node has that much in total: it waits for such a node`
+  const blame = free.blame(at, needs, holderLabel)
+  return `${want}; on ${state.nodes[at]?.name ?? at}: ${blame.length > 0 ? blame.join('; ') : 'not free yet'}`
+}

@@ -1,0 +1,111 @@
+// Property-based tests of the scheduler: random clusters and queues (fast-check, seeded).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { Harness, job, joblist } from '../helpers/harness.js'
+import { place } from '../../src/scheduler/placement.js'
+import { activeJoblists } from '../../src/scheduler/schedule.js'
+import { ACTIVE_ATTEMPT_STATES } from '../../src/state/types.js'
+
+const nodeArb = fc.record({ slots: fc.integer({ min: 0, max: 3 }), gpus: fc.integer({ min: 0, max: 2 }) })
+const jobArb = fc.record({ slot: fc.integer({ min: 0, max: 2 }), gpu: fc.integer({ min: 0, max: 2 }) })
+const listArb = fc.array(fc.array(jobArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 2 })
+const scenarioArb = fc.record({
+  nodes: fc.array(nodeArb, { minLength: 1, maxLength: 4 }),
+  lists: fc.array(listArb, { minLength: 1, maxLength: 8 }),
+  outcomes: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 40, maxLength: 40 })
+})
+
+type Scenario = { nodes: Array<{ slots: number, gpus: number }>, lists: Array<Array<Array<{ slot: number, gpu: number }>>>, outcomes: number[] }
+
+function build (s: Scenario): Harness {
+  const h = new Harness()
+  s.nodes.forEach((n, i) => h.node(`N${i}`, {
+    slot: Array.from({ length: n.slots }, (_, k) => `s${k}`),
+    gpu: Array.from({ length: n.gpus }, (_, k) => `g${k}`)
+  }))
+  s.lists.forEach((stages, i) => h.submit(joblist(`jl${i}`, stages.map((jobs, si) => [`st${si}`, jobs.map((j, ji) => job(`j${si}-${ji}`, { needs: { slot: j.slot, gpu: j.gpu } }))]))))
+  return h
+}
+
+/** No instance is held by two active attempts on one node. */
+function checkNoDoubleHold (h: Harness): void {
+  const held = new Map<string, string>()
+  for (const [jobId, byN] of Object.entries(h.state.attempts)) {
+    for (const a of Object.values(byN)) {
+      if (!ACTIVE_ATTEMPT_STATES.has(a.state)) continue
+      for (const [t, ids] of Object.entries(a.resources)) {
+        for (const id of ids) {
+          const k = `${a.node}/${t}/${id}`
+          assert.equal(held.get(k), undefined, `${k} held by ${held.get(k) ?? ''} and ${jobId}`)
+          held.set(k, jobId)
+        }
+      }
+    }
+  }
+}
+
+/** Run the cluster: schedule, then start/finish attempts as the outcomes say. */
+function run (h: Harness, outcomes: number[], each: (h: Harness) => void): void {
+  for (const o of outcomes) {
+    h.settle()
+    each(h)
+    for (const [jobId, byN] of Object.entries(h.state.attempts)) {
+      for (const a of Object.values(byN)) {
+        if (a.state === 'assigned') h.emit(a.node, 'started', { jobId, attempt: a.n, pid: 1 })
+        else if (a.state === 'running' && (o + a.n + jobId.length) % 3 !== 0) {
+          h.emit(a.node, 'finished', { jobId, attempt: a.n, state: o === 0 ? 'failed' : 'succeeded', exitCode: o === 0 ? 1 : 0, signal: null })
+        }
+      }
+    }
+  }
+}
+
+test('R3-1/R3-3 (property): no resource instance is ever given to two running jobs at once', () => {
+  fc.assert(fc.property(scenarioArb, s => {
+    const h = build(s)
+    run(h, s.outcomes, checkNoDoubleHold)
+  }), { seed: 42, numRuns: 150 })
+})
+
+test('R3-5 (property): a later joblist never changes what an earlier joblist gets', () => {
+  fc.assert(fc.property(scenarioArb, s => {
+    const h = build(s)
+    run(h, s.outcomes.slice(0, 12), hh => {
+      const queue = activeJoblists(hh.state)
+      const input = { state: hh.state, now: hh.now, alive: new Set(Object.keys(hh.state.nodes)), queue: hh.queue }
+      const full = place(input, queue)
+      for (let k = 0; k < queue.length; k++) {
+        const prefix = new Set(queue.slice(0, k + 1).map(j => j.id))
+        const alone = place(input, queue.slice(0, k + 1)).assigns
+        const inFull = full.assigns.filter(a => prefix.has(hh.state.jobs[a.jobId].joblistId))
+        assert.deepEqual(inFull, alone, `joblists up to ${queue[k].id} get the same with or without later ones`)
+      }
+    })
+  }), { seed: 7, numRuns: 120 })
+})
+
+/** Minute at which a low-priority joblist first got an attempt, under a stream of higher-priority work. */
+function lowStartsAt (gap: number, slots: number, aging: number, horizon: number): number {
+  const h = new Harness()
+  h.queue = { policy: 'priority', agingPerMinute: aging }
+  h.node('A', { slot: Array.from({ length: slots }, (_, i) => `s${i}`) })
+  const low = h.submit(joblist('low', [['s', [job('l', { needs: { slot: slots } })]]], { priority: 0 }))
+  for (let minute = 0; minute < horizon; minute++) {
+    for (let k = 0; k < slots + 1; k++) h.submit(joblist(`high-${minute}-${k}`, [['s', [job('h')]]], { priority: gap }))
+    h.settle()
+    if (h.state.attempts[`${h.joblistId(low)}.1`] !== undefined) return minute
+    h.runAll()
+    h.now += 60_000
+  }
+  return -1
+}
+
+test('P-3 (property): with aging, a low-priority joblist starts despite a steady stream of higher-priority work', () => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 15 }), fc.integer({ min: 1, max: 3 }), (gap, slots) => {
+    const horizon = 2 * gap + 10
+    const started = lowStartsAt(gap, slots, 1, horizon)
+    assert.ok(started >= 0, `with aging, low priority started within ${horizon} minutes (gap ${gap}, ${slots} slots)`)
+    assert.equal(lowStartsAt(gap, slots, 0, horizon), -1, 'without aging the same stream starves it (the control)')
+  }), { seed: 3, numRuns: 30 })
+})
