@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.js'
 import { clusterThroughput, convergence, failover } from './mesh.js'
+import { schedulerBench } from './scheduler.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -97,6 +98,8 @@ async function latency (url: string, samples: number): Promise<{ p50: number, p9
 }
 
 async function main (): Promise<void> {
+  progress('the pure scheduler: one pass over large queues')
+  const sched = schedulerBench(progress)
   progress(`raw spawn rate: ${N} x sh -c true, concurrency ${CONCURRENCY}`)
   const raw = await rawSpawnRate(N, CONCURRENCY)
   progress(`raw spawn rate: ${raw.toFixed(1)}/s`)
@@ -147,8 +150,9 @@ async function main (): Promise<void> {
       latencyMs: { p50: lat.p50, p99: lat.p99, mean: Number(lat.mean.toFixed(2)), samples: LATENCY_SAMPLES },
       idleRssMb: Number(idleRss.toFixed(1)),
       rssAfterMb: Number(busyRss.toFixed(1)),
+      scheduler: sched,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
-      targets: { ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
+      targets: { schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
     }
     const dir = join(ROOT, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
@@ -165,6 +169,9 @@ async function main (): Promise<void> {
       console.log(`gossip convergence, 10 nodes:                p50 ${m.convergence10.p50} ms, p99 ${m.convergence10.p99} ms (target p99 < 100)`)
       console.log(`3 nodes, ${N} one-job joblists:               ${m.threeNodes.jobsPerSec} jobs/s (ratio ${m.threeNodeRatio} of raw spawn; 1 node: ${report.agentJobsPerSec})`)
     }
+    const minAmple = Math.min(...sched.ample.map(f => f.placementsPerSec))
+    console.log(`scheduler, placements a second (ample):  ${minAmple} at the least (target >= 50000); pass on 100k queued x 1000 nodes: ${sched.scarce[5].passMs} ms`)
+    console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()

@@ -17,6 +17,8 @@ export interface PlaceInput {
   now: number
   alive: ReadonlySet<string>
   queue: QueueOptions
+  /** Also say why each job waits (for the API and `cis plan`; the master's pass skips it). */
+  explain?: boolean
 }
 
 export interface PlaceResult {
@@ -28,6 +30,8 @@ export interface PlaceResult {
 const needsText = (needs: Record<string, number>): string =>
   Object.entries(needs).filter(([, c]) => c > 0).map(([t, c]) => `${t}:${c}`).join(', ') || 'nothing'
 
+const needsKey = (needs: Record<string, number>): string => Object.keys(needs).filter(t => needs[t] > 0).sort().map(t => `${t}:${needs[t]}`).join(',')
+
 /** `name (id)` of a joblist, for messages. */
 export function joblistLabel (jl: JoblistRecord): string { return `${jl.name} (${jl.id})` }
 
@@ -38,6 +42,8 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
   const free = new FreeIndex(state, nodes, heldInstances(state, activeQueue))
   const assigns: Assign[] = []
   const waiting: Record<string, string> = {}
+  const noFit = new Set<string>()
+  const noReserve = new Set<string>()
   const holderLabel = (jobId: string): string => {
     const job = state.jobs[jobId]
     const jl = job === undefined ? undefined : state.joblists[job.joblistId]
@@ -56,14 +62,19 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
         if (attempts.some(a => ACTIVE_ATTEMPT_STATES.has(a.state))) continue
         const needs = job.spec.needs
         const pinned = job.pin === undefined ? undefined : input.alive.has(job.pin) ? [job.pin] : []
-        const node = free.findFit(needs, pinned)
+        // Free instances only shrink during a pass: once a kind of need did not fit (or had
+        // nothing left to reserve), the same kind will not either. That keeps a long queue cheap.
+        const kind = pinned === undefined ? needsKey(needs) : undefined
+        const node = kind !== undefined && noFit.has(kind) ? null : free.findFit(needs, pinned)
         if (node !== null) {
           const n = attempts.length === 0 ? 1 : attempts[attempts.length - 1].n + 1
           assigns.push({ type: 'assign', jobId: job.id, attempt: n, node, resources: free.take(node, needs) })
           continue
         }
-        const at = free.reserve(needs, joblistLabel(jl), pinned)
-        waiting[job.id] = whyWaiting(state, job, needs, pinned, at, free, holderLabel)
+        if (kind !== undefined) noFit.add(kind)
+        const at = kind !== undefined && noReserve.has(kind) ? null : free.reserve(needs, joblistLabel(jl), pinned)
+        if (at === null && kind !== undefined) noReserve.add(kind)
+        if (input.explain === true) waiting[job.id] = whyWaiting(state, job, needs, pinned, at ?? free.capable(needs, pinned), free, holderLabel)
       }
     }
   }

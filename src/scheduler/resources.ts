@@ -109,16 +109,28 @@ export class FreeIndex {
    */
   reserve (needs: Record<string, number>, label: string, candidates?: string[]): string | null {
     const types = Object.keys(needs).filter(t => needs[t] > 0)
+    // Only nodes with something of the needed types still free can hold anything back.
+    let pool: Iterable<string>
+    if (candidates !== undefined) pool = candidates
+    else {
+      // Only nodes that could ever run it: those advertising the scarcest needed type.
+      let scarce: string[] | undefined
+      for (const t of types) {
+        const list = this.capableOf(t)
+        if (scarce === undefined || list.length < scarce.length) scarce = list
+      }
+      pool = scarce ?? this.nodes
+    }
     let best: string | null = null
     let bestFree = -1
-    for (const n of candidates ?? this.nodes) {
+    for (const n of pool) {
       const node = this.state.nodes[n]
       if (node === undefined || !this.free.has(n)) continue
       if (types.some(t => (node.resources[t]?.length ?? 0) < needs[t])) continue
       const free = types.reduce((sum, t) => sum + Math.min(needs[t], this.free.get(n)?.get(t)?.length ?? 0), 0)
-      if (free > bestFree) { best = n; bestFree = free }
+      if (free > bestFree || (free === bestFree && best !== null && n < best)) { best = n; bestFree = free }
     }
-    if (best === null) return null
+    if (best === null || bestFree === 0) return null
     const f = this.free.get(best) as Map<string, string[]>
     let r = this.reserved.get(best)
     if (r === undefined) this.reserved.set(best, r = new Map())
@@ -128,6 +140,24 @@ export class FreeIndex {
       if (list.length === 0) this.withType.get(t)?.delete(best)
     }
     return best
+  }
+
+  private readonly capableCache = new Map<string, string[]>()
+
+  /** Alive nodes that advertise at least one instance of `type`. */
+  private capableOf (type: string): string[] {
+    let list = this.capableCache.get(type)
+    if (list === undefined) {
+      list = this.nodes.filter(n => (this.state.nodes[n]?.resources[type]?.length ?? 0) > 0)
+      this.capableCache.set(type, list)
+    }
+    return list
+  }
+
+  /** A node that could ever run `needs` (enough instances in total), preferring `candidates`. */
+  capable (needs: Record<string, number>, candidates?: string[]): string | null {
+    const types = Object.keys(needs).filter(t => needs[t] > 0)
+    return (candidates ?? this.nodes).find(n => this.free.has(n) && types.every(t => (this.state.nodes[n]?.resources[t]?.length ?? 0) >= needs[t])) ?? null
   }
 
   /** Why `needs` does not fit on `node` now: who holds or reserved each needed instance. */
