@@ -105,6 +105,8 @@ export class CisNode {
       finished: async body => await this.append('finished', body)
     })
     this.running = true
+    // Before any peer can assign work here: end what a crash left running (D-3).
+    await this.recover()
     await this.startMesh()
     this.log.info({ id: this.id, name: this.config.name, events: this.seq, joblists: Object.keys(this.state.joblists).length }, 'node started')
   }
@@ -158,7 +160,7 @@ export class CisNode {
     if (known === undefined || JSON.stringify({ ...known, id: undefined, updatedAt: undefined }) !== JSON.stringify({ ...info, id: undefined, updatedAt: undefined })) {
       await this.append('node', info)
     }
-    await this.recover()
+    await this.launchAssigned()
     this.logs.startNodesLog(this.config.nodesLogIntervalMs, () => this.onlineNodes())
     this.ready = true
     this.scheduleSoon()
@@ -415,19 +417,26 @@ export class CisNode {
     this.clock = { ...this.state.clock }
   }
 
-  /** D-3: attempts this node was running when it stopped are lost; assigned ones start now. */
+  /** D-3: attempts this node was running when it stopped are lost (leftovers are killed). */
   private async recover (): Promise<void> {
     for (const [jobId, byN] of Object.entries(this.state.attempts)) {
       for (const a of Object.values(byN)) {
-        if ((a.ranOn ?? a.node) !== this.id) continue
+        if ((a.ranOn ?? a.node) !== this.id || a.state !== 'running') continue
         const job = this.state.jobs[jobId]
-        if (a.state === 'running') {
-          const killed = job !== undefined && await killLeftover(a.pid, attemptPaths(this.dataDir, job.joblistId, jobId, a.n).workdir)
-          await this.append('finished', { jobId, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: `the agent restarted while it ran${killed ? ' (its leftover process group was killed)' : ''}` })
-        } else if (a.state === 'assigned' && job !== undefined) {
-          if (job.cancelled) await this.append('finished', { jobId, attempt: a.n, state: 'stopped', exitCode: null, signal: null, reason: 'stopped before it started' })
-          else this.executor.launch(this.state, job, a)
-        }
+        const killed = job !== undefined && await killLeftover(a.pid, attemptPaths(this.dataDir, job.joblistId, jobId, a.n).workdir)
+        await this.append('finished', { jobId, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: `the agent restarted while it ran${killed ? ' (its leftover process group was killed)' : ''}` })
+      }
+    }
+  }
+
+  /** D-3: attempts assigned to this node that never started run now (once the API is up). */
+  private async launchAssigned (): Promise<void> {
+    for (const [jobId, byN] of Object.entries(this.state.attempts)) {
+      for (const a of Object.values(byN)) {
+        const job = this.state.jobs[jobId]
+        if (a.node !== this.id || a.state !== 'assigned' || job === undefined) continue
+        if (job.cancelled) await this.append('finished', { jobId, attempt: a.n, state: 'stopped', exitCode: null, signal: null, reason: 'stopped before it started' })
+        else this.executor.launch(this.state, job, a)
       }
     }
   }

@@ -61,7 +61,6 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
         if (!wins(a, 'startPos', e)) return
         a.startedAt = e.ts
         a.pid = b.pid
-        a.ranOn = e.origin
       })
     }
     case 'finished': {
@@ -69,7 +68,6 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       return updateAttempt(state, b.jobId, b.attempt, a => {
         if (!wins(a, 'finishPos', e)) return
         a.finish = { state: b.state, at: e.ts, exitCode: b.exitCode, signal: b.signal, ...(b.reason !== undefined ? { reason: b.reason } : {}), ...(b.tail !== undefined ? { tail: b.tail } : {}) }
-        a.ranOn = e.origin
       })
     }
     case 'lose': {
@@ -209,6 +207,9 @@ function updateAttempt (state: ClusterState, jobId: string, n: number, change: (
 
 /** An attempt's state from its facts: the executor's own end wins over the master's verdict. */
 function settleAttempt (a: AttemptRecord): void {
+  // Who ran it: the origin of the winning finished fact, else of the winning started fact.
+  const ranOn = a.finishPos?.[2] ?? a.startPos?.[2]
+  if (ranOn !== undefined) a.ranOn = ranOn
   delete a.endedAt
   delete a.reason
   delete a.exitCode

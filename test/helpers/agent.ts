@@ -93,10 +93,18 @@ export async function api<T = any> (url: string, path: string, init: { method?: 
 
 /** Wait until a joblist reaches a final state; returns its JSON. */
 export async function waitFinal (url: string, id: string, timeoutMs = 30_000): Promise<any> {
-  return await waitFor(`joblist ${id} to end`, async () => {
-    const r = await api(url, `/v1/joblists/${id}`)
-    return ['succeeded', 'failed', 'stopped'].includes(r.body.state) ? r.body : undefined
-  }, timeoutMs, 50)
+  let last: any
+  try {
+    return await waitFor(`joblist ${id} to end`, async () => {
+      const r = await api(url, `/v1/joblists/${id}`)
+      last = r.body
+      return ['succeeded', 'failed', 'stopped'].includes(r.body.state) ? r.body : undefined
+    }, timeoutMs, 50)
+  } catch (err) {
+    // Say where it stuck: every job's state, node, attempts and why it waits.
+    const jobs = (last?.stages ?? []).flatMap((s: any) => s.jobs.map((j: any) => `${s.name as string}/${j.name as string}: ${j.state as string} on ${j.node as string} attempts ${JSON.stringify(j.attempts.map((a: any) => [a.state, a.node, a.reason]))}${j.waiting !== undefined ? ` waits: ${j.waiting as string}` : ''}`))
+    throw new Error(`${(err as Error).message}; last seen ${last?.state as string}: ${jobs.join(' | ')}`)
+  }
 }
 
 export function cleanup (dir: string): void {

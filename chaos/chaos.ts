@@ -1,0 +1,212 @@
+// `npm run chaos -- --seed N --duration SECONDS [--agents N]`: a bounded run on 127.0.0.1.
+// Agents with different priorities and resources; a stream of multi-stage joblists (some
+// with retries, some failing on purpose, some stopped); a driver that SIGKILLs agents (the
+// master too), restarts them, and partitions and heals the cluster through the test gate.
+// At the end it checks the invariants and prints one JSON line; exit 1 if any broke.
+import '../src/polyfill.js'
+import type { ClusterAgent, Cluster } from '../test/helpers/cluster.js'
+import { heal, partition, startCluster, waitForMembers, waitSameHash } from '../test/helpers/cluster.js'
+import { api, sleep, waitFor } from '../test/helpers/agent.js'
+
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i > 0 ? Number(process.argv[i + 1]) : def
+}
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
+function rng (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export interface ChaosResult {
+  seed: number
+  joblists: number
+  kills: number
+  partitions: number
+  lost: number
+  duplicates: number
+  stageViolations: number
+  doubleHeld: number
+  hashesEqual: boolean
+  masterlessMs: number
+}
+
+const say = (m: string): void => { process.stderr.write(`chaos: ${m}\n`) }
+
+export async function chaos (seed: number, durationS: number, agents = 5): Promise<ChaosResult> {
+  const rand = rng(seed)
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]
+  const c: Cluster = await startCluster(Array.from({ length: agents }, (_, i) => ({
+    name: `x${i}`, priority: (agents - i) * 10, args: ['--resource', `slot=${1 + (i % 3)}`, ...(i % 2 === 0 ? ['--resource', 'gpu=1'] : [])]
+  })))
+  const live = (): ClusterAgent[] => c.alive()
+  const names: string[] = []
+  let kills = 0
+  let partitions = 0
+  let masterlessMs = 0
+  const result: Partial<ChaosResult> = { seed }
+  try {
+    const until = Date.now() + durationS * 1000
+    let n = 0
+    let nextKill = Date.now() + 2000 + rand() * 3000
+    let nextCut = Date.now() + 4000 + rand() * 4000
+    let lastSample = Date.now()
+    while (Date.now() < until) {
+      // A joblist: 1-3 stages of 1-3 jobs; some fail on purpose, some retry, some are slow.
+      const name = `c${seed}-${n++}`
+      const stages = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, si) => ({
+        name: `s${si}`,
+        jobs: Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, ji) => {
+          const r = rand()
+          const run = r < 0.1 ? 'exit 3' : r < 0.2 ? '[ "$CIS_ATTEMPT" -ge 2 ]' : `sleep ${(rand() * 0.6).toFixed(2)}`
+          return { name: `j${ji}`, run, retries: r < 0.2 ? 1 : 0, needs: rand() < 0.15 ? { gpu: 1 } : { slot: 1 } }
+        })
+      }))
+      const via = pick(live())
+      try {
+        const r = await api(via.url, '/v1/joblists', { body: { name, stages } })
+        if (r.status === 201 || r.status === 202) names.push(name)
+      } catch { /* the agent died under us: the request may or may not be durable */ }
+      if (rand() < 0.08 && names.length > 0) {
+        const victim = pick(names)
+        try { await api(pick(live()).url, `/v1/joblists/${victim}/stop`, { method: 'POST' }) } catch { /* fine */ }
+      }
+      if (Date.now() > nextKill && live().length > Math.ceil(agents / 2)) {
+        // Kill the master half of the time.
+        const masters = await Promise.all(live().map(async a => { try { return (await api(a.url, '/v1/nodes')).body.nodes.find((x: any) => x.master)?.name } catch { return undefined } }))
+        const target = rand() < 0.5 ? live().find(a => a.name === masters[0]) ?? pick(live()) : pick(live())
+        say(`kill -9 ${target.name}`)
+        await target.kill()
+        kills++
+        const restartAfter = 500 + rand() * 1500
+        setTimeout(() => { void target.restart().catch(err => say(`restart failed: ${(err as Error).message}`)) }, restartAfter)
+        nextKill = Date.now() + 3000 + rand() * 4000
+      }
+      if (Date.now() > nextCut && live().length === agents) {
+        const shuffled = [...live()].sort(() => rand() - 0.5)
+        const k = 1 + Math.floor(rand() * (agents - 1))
+        say(`partition ${shuffled.slice(0, k).map(a => a.name).join(',')} | ${shuffled.slice(k).map(a => a.name).join(',')}`)
+        try { await partition([shuffled.slice(0, k), shuffled.slice(k)]) } catch { /* an agent died meanwhile */ }
+        partitions++
+        setTimeout(() => { void heal(live()).catch(() => {}) }, 1500 + rand() * 2000)
+        nextCut = Date.now() + 5000 + rand() * 5000
+      }
+      // Masterless time: an alive agent that names a master that is not running.
+      const now = Date.now()
+      const alive = new Set(live().map(a => a.name))
+      const views = await Promise.all(live().map(async a => { try { return (await api(a.url, '/v1/nodes')).body.nodes.find((x: any) => x.master)?.name as string | undefined } catch { return undefined } }))
+      if (views.some(v => v !== undefined && !alive.has(v))) masterlessMs += now - lastSample
+      lastSample = now
+      await sleep(100 + rand() * 200)
+    }
+    say('stopping the chaos: healing, restarting every agent, waiting for every joblist to end')
+    await sleep(4000) // pending restarts and heals
+    for (const a of c.agents) if (a.proc.exitCode !== null || a.proc.signalCode !== null) await a.restart()
+    await heal(c.alive())
+    await waitForMembers(c.alive(), agents, 60_000)
+    const first = c.alive()[0]
+    await waitFor('every joblist to end', async () => {
+      const list = (await api(first.url, '/v1/joblists')).body.joblists as Array<{ state: string }>
+      const open = (await api(first.url, '/v1/stats')).body.unaccepted as number
+      return open === 0 && list.every(j => ['succeeded', 'failed', 'stopped'].includes(j.state))
+    }, 180_000, 500)
+    let hashesEqual = true
+    try { await waitSameHash(c.alive(), 60_000) } catch {
+      hashesEqual = false
+      const states = await Promise.all(c.alive().map(async a => (await api(a.url, '/v1/state?full=true')).body))
+      const groups = new Map<string, string[]>()
+      states.forEach((st, i) => groups.set(st.hash, [...(groups.get(st.hash) ?? []), c.alive()[i].name]))
+      say(`state hashes differ: ${[...groups].map(([h, ns]) => `${h.slice(0, 8)}: ${ns.join(',')}`).join('  ')}`)
+      const [a, b] = [...groups.values()].map(ns => states[c.alive().findIndex(x => x.name === ns[0])].state)
+      for (const d of diff(a, b, '').slice(0, 8)) say(`  differs at ${d}`)
+    }
+    const full = (await api(first.url, '/v1/state?full=true')).body.state
+    Object.assign(result, check(full, names), { kills, partitions, hashesEqual, masterlessMs })
+    return result as ChaosResult
+  } finally {
+    await c.stopAll()
+  }
+}
+
+/** Paths where two JSON values differ (for a report when hashes differ). */
+export function diff (a: unknown, b: unknown, at: string): string[] {
+  if (a === b) return []
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return [`${at}: ${JSON.stringify(a)?.slice(0, 120)} vs ${JSON.stringify(b)?.slice(0, 120)}`]
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+  const out: string[] = []
+  for (const k of keys) {
+    if (k === 'clock') continue
+    out.push(...diff((a as any)[k], (b as any)[k], `${at}.${k}`))
+    if (out.length > 20) break
+  }
+  return out
+}
+
+/** The invariants, from the records of the final state. */
+export function check (state: any, submitted: string[]): Pick<ChaosResult, 'joblists' | 'lost' | 'duplicates' | 'stageViolations' | 'doubleHeld'> {
+  const jls = Object.values(state.joblists) as any[]
+  const byName = new Map<string, number>()
+  for (const jl of jls) byName.set(jl.name, (byName.get(jl.name) ?? 0) + 1)
+  let lost = 0
+  for (const name of submitted) if ((byName.get(name) ?? 0) !== 1) lost++ // missing, or with two IDs
+  let duplicates = 0
+  let stageViolations = 0
+  const spans = new Map<string, Array<[number, number, string]>>()
+  for (const jl of jls) {
+    if (!['succeeded', 'failed', 'stopped'].includes(jl.state)) lost++
+    duplicates += jl.duplicates
+    let prevEnd = 0
+    for (const stage of jl.stages) {
+      let start = Infinity
+      let end = 0
+      for (const logical of stage.jobIds) {
+        for (const id of state.jobs[logical].physical ?? [logical]) {
+          const attempts = Object.values(state.attempts[id] ?? {}) as any[]
+          for (const a of attempts) {
+            if (a.startedAt !== undefined) start = Math.min(start, a.startedAt)
+            if (a.startedAt !== undefined && a.endedAt !== undefined) {
+              const node = a.ranOn ?? a.node
+              for (const [type, ids] of Object.entries(a.resources as Record<string, string[]>)) {
+                for (const inst of ids) {
+                  const k = `${node as string}/${type}/${inst}`
+                  spans.set(k, [...(spans.get(k) ?? []), [a.startedAt, a.endedAt, `${id}#${a.n as number}`]])
+                }
+              }
+            }
+          }
+          // The attempt that decided the job: its first success, else its last attempt.
+          const decisive = attempts.find(a => a.state === 'succeeded') ?? attempts[attempts.length - 1]
+          if (decisive?.endedAt !== undefined) end = Math.max(end, decisive.endedAt)
+        }
+      }
+      if (start < prevEnd) stageViolations++
+      if (end > 0) prevEnd = end
+    }
+  }
+  let doubleHeld = 0
+  for (const list of spans.values()) {
+    list.sort((a, b) => a[0] - b[0])
+    for (let i = 1; i < list.length; i++) if (list[i][0] < list[i - 1][1]) doubleHeld++
+  }
+  return { joblists: jls.length, lost, duplicates, stageViolations, doubleHeld }
+}
+
+const isMain = process.argv[1]?.endsWith('chaos.js') === true
+if (isMain) {
+  const seed = arg('seed', Math.floor(Math.random() * 1e6))
+  const duration = arg('duration', 60)
+  const agents = arg('agents', 5)
+  say(`seed ${seed}, ${duration} s, ${agents} agents (replay with --seed ${seed})`)
+  const r = await chaos(seed, duration, agents)
+  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual
+  if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- --seed ${seed} --duration ${duration}`)
+  console.log(JSON.stringify(r))
+  process.exitCode = ok ? 0 : 1
+}

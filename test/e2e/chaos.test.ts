@@ -1,0 +1,15 @@
+// A short chaos run in `npm test` (the long one is `npm run chaos`).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { chaos } from '../../chaos/chaos.js'
+
+test('R1-1/R1-3/R1-6/D-3 chaos (short): kills, restarts and partitions lose nothing and break no invariant', async () => {
+  const r = await chaos(20261124, 20, 4)
+  process.stderr.write(`chaos result: ${JSON.stringify(r)}\n`)
+  assert.ok(r.joblists > 10, 'work was submitted')
+  assert.ok(r.kills + r.partitions > 0, 'there was chaos')
+  assert.equal(r.lost, 0, 'every accepted joblist ended, each with one ID')
+  assert.equal(r.stageViolations, 0, 'no stage started before the previous one ended')
+  assert.equal(r.doubleHeld, 0, 'no instance held by two running jobs on one node')
+  assert.equal(r.hashesEqual, true, 'every node has the same state hash')
+})
