@@ -44,6 +44,8 @@ export interface MeshOptions {
 }
 
 const MAX_SYNC_EVENTS = 50_000
+/** A pull that takes longer is abandoned (and tried again), so one stuck peer cannot stall us. */
+const SYNC_TIMEOUT_MS = 5000
 
 export class Mesh {
   readonly view: MembershipView = {}
@@ -155,7 +157,7 @@ export class Mesh {
     this.net.request(peer, SYNC_PROTOCOL, { vector: this.host.vector() }, frame => {
       const f = frame as { event?: unknown, done?: boolean }
       if (f.event !== undefined && ++received <= MAX_SYNC_EVENTS) this.host.receive(f.event, peer)
-    }).catch(err => {
+    }, SYNC_TIMEOUT_MS).catch(err => {
       this.host.log.debug({ peer, err: (err as Error).message }, 'sync pull failed')
     }).finally(() => {
       this.pulling.delete(peer)

@@ -31,6 +31,9 @@ import { NodeLogs } from './node-logs.js'
 
 export const VERSION = '0.1.0'
 
+/** How long a master waits to catch up with its peers before it decides anyway. */
+const BEHIND_LIMIT_MS = 2000
+
 /** Events after which the master may have something new to decide. */
 const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master'])
 
@@ -72,6 +75,7 @@ export class CisNode {
   private readonly ahead = new Map<string, Map<number, CisEvent>>()
   private tickTimer: NodeJS.Timeout | undefined
   private lastMaster: string | null = null
+  private behindSince: number | undefined
   /** Set once announced and recovered: only then may this node schedule. */
   private ready = false
 
@@ -462,7 +466,15 @@ export class CisNode {
     if (master !== this.id) return
     // A master that knows less than a peer (just after a heal or a failover) waits until it
     // has caught up, so it never decides on a partial view of what others already decided.
-    if (this.mesh?.behind(this.alive()) === true) return
+    // The wait is bounded: after BEHIND_LIMIT_MS it decides anyway (conflicting decisions
+    // resolve deterministically; waiting forever on a peer that cannot serve us would not).
+    if (this.mesh?.behind(this.alive()) === true) {
+      this.behindSince ??= Date.now()
+      if (Date.now() - this.behindSince < BEHIND_LIMIT_MS) return
+      this.log.warn({ ms: Date.now() - this.behindSince }, 'still behind a peer; scheduling anyway')
+    } else {
+      this.behindSince = undefined
+    }
     const terms = this.state.terms
     const mine = terms[this.id] ?? 0
     if (mine === 0 || Object.values(terms).some(t => t > mine)) {
