@@ -95,7 +95,12 @@ export class CisNode {
     this.code = shortCode(this.id)
     this.store ??= new LevelEventStore(resolve(this.dataDir, 'store'))
     await this.store.open()
-    await this.load()
+    try {
+      await this.load()
+    } catch (err) {
+      await this.store.close()
+      throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`)
+    }
     this.logs = new NodeLogs(this.dataDir, this.log)
     await this.logs.start(this.state)
     this.executor = new Executor({

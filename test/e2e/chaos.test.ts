@@ -13,3 +13,12 @@ test('R1-1/R1-3/R1-6/D-3 chaos (short): kills, restarts and partitions lose noth
   assert.equal(r.doubleHeld, 0, 'no instance held by two running jobs on one node')
   assert.equal(r.hashesEqual, true, 'every node has the same state hash')
 })
+
+test('D-3 restart storm (short): kill -9 / restart cycles leave the store readable and the state equal to the peers\'', async () => {
+  const { restartStorm } = await import('../../chaos/restarts.js')
+  const r = await restartStorm(8)
+  assert.equal(r.cycles, 8)
+  assert.ok(r.joblists >= 7)
+  assert.equal(r.allEnded, true, 'every joblist ended')
+  assert.equal(r.hashesEqual, true, 'the restarted node has the same state as its peers')
+})

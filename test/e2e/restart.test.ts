@@ -66,3 +66,23 @@ test('D-3: a graceful stop records running attempts as lost and they run again a
     cleanup(dataDir)
   }
 })
+
+test('D-3: a corrupt store gives a clear error at start and a non-zero exit, not a silent loss', async () => {
+  const dataDir = tempDir()
+  const agent = await startAgent({ name: 'corrupt', dataDir })
+  await api(agent.url, '/v1/joblists', { body: { name: 'keep', stages: [{ name: 's', jobs: [{ name: 'x', run: 'true' }] }] } })
+  await agent.stop()
+  // Damage every table file of the store.
+  const { readdirSync, writeFileSync } = await import('node:fs')
+  const store = join(dataDir, 'store')
+  const files = readdirSync(store).filter(f => /\.(ldb|log)$/.test(f) || f.startsWith('MANIFEST'))
+  assert.ok(files.length > 0)
+  for (const f of files) writeFileSync(join(store, f), 'garbage '.repeat(100))
+  const { spawnSync } = await import('node:child_process')
+  const { CIS } = await import('../helpers/agent.js')
+  const r = spawnSync(process.execPath, [CIS, 'agent', '--data', dataDir, '--api', '127.0.0.1:0', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'silent'], { encoding: 'utf8', timeout: 30_000 })
+  assert.notEqual(r.status, 0, 'the agent refuses to start')
+  assert.match(r.stderr, /cannot open the store|cannot read/, r.stderr)
+  assert.match(r.stderr, /restore a backup|empty --data/)
+  cleanup(dataDir)
+})
