@@ -14,7 +14,7 @@ export interface AgentConfig {
   resources: Record<string, string[]>
   profiles: string[]
   priority: number
-  exec: { killGraceMs: number }
+  exec: { killGraceMs: number, forkServer: boolean }
   scheduler: { onLost: 'retry' | 'fail', maxLost: number, policy: 'fifo' | 'priority', agingPerMinute: number }
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
@@ -47,7 +47,7 @@ export function defaultConfig (): AgentConfig {
     resources: { slot: Array.from({ length: cores }, (_, i) => `slot${i}`) },
     profiles: [],
     priority: 0,
-    exec: { killGraceMs: 5000 },
+    exec: { killGraceMs: 5000, forkServer: true },
     scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1 },
     log: { level: 'info', pretty: 'auto' },
     nodesLogIntervalMs: 60_000,
@@ -137,6 +137,10 @@ export function mergeConfig (base: AgentConfig, raw: unknown, source: string): A
   }
   const exec = sub('exec')
   if (exec.killGrace !== undefined) c.exec.killGraceMs = durationMs(exec.killGrace, `${source}: exec.killGrace`)
+  if (exec.forkServer !== undefined) {
+    if (typeof exec.forkServer !== 'boolean') throw new ConfigError(`${source}: exec.forkServer must be true or false`)
+    c.exec.forkServer = exec.forkServer
+  }
   const sched = sub('scheduler')
   if (sched.onLost !== undefined) {
     if (sched.onLost !== 'retry' && sched.onLost !== 'fail') throw new ConfigError(`${source}: scheduler.onLost must be 'retry' or 'fail'`)

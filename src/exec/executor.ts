@@ -8,6 +8,7 @@ import type { AttemptRecord, ClusterState, JobRecord } from '../state/types.js'
 import { attemptPaths, writeJobFiles } from './files.js'
 import { killGroup, startProcess } from './process.js'
 import type { RunningProcess } from './process.js'
+import type { Spawner } from './spawner.js'
 
 export interface ExecutorContext {
   self: string
@@ -19,6 +20,8 @@ export interface ExecutorContext {
   /** Append an event to this node's log (durable when the promise resolves). */
   started: (body: StartedBody) => Promise<unknown>
   finished: (body: FinishedBody) => Promise<unknown>
+  /** The fork server, when jobs are started through one. */
+  spawner?: Spawner
 }
 
 interface Local {
@@ -124,7 +127,7 @@ export class Executor {
         CIS_WORKDIR: paths.workdir
       }
       for (const [type, ids] of Object.entries(l.resources)) env[`CIS_RESOURCE_${type.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = ids.join(',')
-      const proc = startProcess({
+      const opts = {
         command: job.spec.run,
         cwd: paths.workdir,
         env,
@@ -132,12 +135,26 @@ export class Executor {
         stderrFile: paths.stderr,
         ...(job.spec.timeoutMs !== undefined ? { timeoutMs: job.spec.timeoutMs } : {}),
         graceMs: this.ctx.graceMs
-      })
-      l.proc = proc
-      if (l.stopRequested) proc.stop()
-      if (proc.pid > 0) void this.ctx.started({ jobId: job.id, attempt: l.attempt, pid: proc.pid })
+      }
+      let pid: number
+      let proc: RunningProcess
+      if (this.ctx.spawner !== undefined) {
+        const p = this.ctx.spawner.run(opts)
+        proc = p
+        l.proc = proc
+        if (l.stopRequested) proc.stop()
+        pid = await p.pidReady
+      } else {
+        proc = startProcess(opts)
+        l.proc = proc
+        if (l.stopRequested) proc.stop()
+        pid = proc.pid
+      }
+      if (pid > 0) void this.ctx.started({ jobId: job.id, attempt: l.attempt, pid })
       const r = await proc.done
-      if (r.error !== undefined) {
+      if (r.lost !== undefined) {
+        finish = { jobId: job.id, attempt: l.attempt, state: 'lost', exitCode: null, signal: null, reason: r.lost }
+      } else if (r.error !== undefined) {
         finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: null, signal: null, reason: `could not start: ${r.error}` }
       } else if (this.stopping && r.exitCode !== 0) {
         // The agent is shutting down, not the user stopping the job: lost, so it runs again.

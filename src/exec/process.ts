@@ -10,6 +10,8 @@ export interface ProcessResult {
   endedBy?: 'timeout' | 'stop'
   /** A spawn error (e.g. the work directory vanished). */
   error?: string
+  /** The job could not be followed to its end (its fork server died): it counts as lost. */
+  lost?: string
 }
 
 export interface RunningProcess {

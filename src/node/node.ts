@@ -11,6 +11,7 @@ import type { CisEvent, EventBodies, EventType, NodeBody, UnsignedEvent } from '
 import { eventKey } from '../events/types.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import { Executor, killLeftover } from '../exec/executor.js'
+import { Spawner } from '../exec/spawner.js'
 import { attemptPaths } from '../exec/files.js'
 import type { NodeIdentity } from '../log/keys.js'
 import { loadOrCreateIdentity, signEvent, verifyEvent } from '../log/keys.js'
@@ -56,6 +57,7 @@ export class CisNode {
   state: ClusterState = emptyState()
   apiUrl = ''
   private store!: EventStore
+  private spawner: Spawner | undefined
   private executor!: Executor
   private logs!: NodeLogs
   private readonly now: () => number
@@ -103,7 +105,12 @@ export class CisNode {
     }
     this.logs = new NodeLogs(this.dataDir, this.log)
     await this.logs.start(this.state)
+    if (this.config.exec.forkServer) {
+      this.spawner = new Spawner(this.log.child({ component: 'spawner' }))
+      this.spawner.start()
+    }
     this.executor = new Executor({
+      ...(this.spawner !== undefined ? { spawner: this.spawner } : {}),
       self: this.id,
       nodeName: this.config.name,
       apiUrl: () => this.apiUrl,
@@ -181,6 +188,7 @@ export class CisNode {
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
     this.logs.stopNodesLog()
     await this.executor.stopAll()
+    this.spawner?.stop()
     await this.mesh?.stop()
     await this.flush()
     await this.store.write([], { state: this.state, version: SNAPSHOT_VERSION })

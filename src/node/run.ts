@@ -77,7 +77,7 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     process.exitCode = 2
     return
   }
-  const log = createLogger(config.log.level, config.log.pretty, config.name)
+  const log = await createLogger(config.log.level, config.log.pretty, config.name)
   const node = new CisNode({ config, log })
   try {
     await node.start()

@@ -86,3 +86,29 @@ test('D-3: a corrupt store gives a clear error at start and a non-zero exit, not
   assert.match(r.stderr, /restore a backup|empty --data/)
   cleanup(dataDir)
 })
+
+test('D-3: if the fork server dies, its running jobs are reported lost and run again; new jobs still start', async () => {
+  const { readdirSync, readFileSync: read } = await import('node:fs')
+  const dataDir = tempDir()
+  const agent = await startAgent({ name: 'forky', dataDir })
+  try {
+    const r = await api(agent.url, '/v1/joblists', { body: { name: 'survives', stages: [{ name: 's', jobs: [{ name: 'x', run: '[ "$CIS_ATTEMPT" -ge 2 ] || sleep 60' }] }] } })
+    const id = r.body.id as string
+    await waitFor('the job to run', async () => (await api(agent.url, `/v1/joblists/${id}`)).body.stages[0].jobs[0].state === 'running')
+    const forkServer = readdirSync('/proc').filter(p => /^\d+$/.test(p)).find(p => {
+      try {
+        const stat = read(`/proc/${p}/stat`, 'utf8')
+        return read(`/proc/${p}/cmdline`, 'utf8').includes('spawner-main.js') && Number(stat.split(') ')[1].split(' ')[1]) === agent.proc.pid
+      } catch { return false }
+    })
+    assert.ok(forkServer !== undefined, 'the agent runs a fork server')
+    process.kill(Number(forkServer), 'SIGKILL')
+    const jl = await waitFinal(agent.url, id)
+    assert.equal(jl.state, 'succeeded')
+    assert.deepEqual(jl.stages[0].jobs[0].attempts.map((a: any) => a.state), ['lost', 'succeeded'])
+    assert.match(jl.stages[0].jobs[0].attempts[0].reason, /fork server died/)
+  } finally {
+    await agent.stop()
+    cleanup(dataDir)
+  }
+})
