@@ -6,7 +6,8 @@
 import '../src/polyfill.js'
 import type { ClusterAgent, Cluster } from '../test/helpers/cluster.js'
 import { heal, partition, startCluster, waitForMembers, waitSameHash } from '../test/helpers/cluster.js'
-import { api, sleep, waitFor } from '../test/helpers/agent.js'
+import { api, setApiToken, sleep, waitFor } from '../test/helpers/agent.js'
+import { NetnsLab } from './netns.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -40,13 +41,25 @@ export interface ChaosResult {
 
 const say = (m: string): void => { process.stderr.write(`chaos: ${m}\n`) }
 
-export async function chaos (seed: number, durationS: number, agents = 5): Promise<ChaosResult> {
+export async function chaos (seed: number, durationS: number, agents = 5, netns = false): Promise<ChaosResult> {
   const rand = rng(seed)
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]
-  const c: Cluster = await startCluster(Array.from({ length: agents }, (_, i) => ({
-    name: `x${i}`, priority: (agents - i) * 10, args: ['--resource', `slot=${1 + (i % 3)}`, ...(i % 2 === 0 ? ['--resource', 'gpu=1'] : [])]
-  })))
-  const live = (): ClusterAgent[] => c.alive()
+  // With netns: each agent in its own network namespace; partitions take links down.
+  const lab = netns ? new NetnsLab(agents) : undefined
+  const token = 'chaos-netns-token'
+  if (lab !== undefined) { lab.setup(); setApiToken(token) }
+  let c: Cluster
+  try {
+    c = await startCluster(Array.from({ length: agents }, (_, i) => ({
+      name: `x${i}`, priority: (agents - i) * 10, args: ['--resource', `slot=${1 + (i % 3)}`, ...(i % 2 === 0 ? ['--resource', 'gpu=1'] : [])]
+    })), [], lab !== undefined ? { place: i => ({ wrap: lab.wrap(i), host: lab.host(i), token }) } : {})
+  } catch (err) {
+    lab?.teardown()
+    setApiToken(undefined)
+    throw err
+  }
+  const cut = new Set<string>()
+  const live = (): ClusterAgent[] => c.alive().filter(a => !cut.has(a.name))
   const names: string[] = []
   let kills = 0
   let partitions = 0
@@ -89,13 +102,21 @@ export async function chaos (seed: number, durationS: number, agents = 5): Promi
         setTimeout(() => { void target.restart().catch(err => say(`restart failed: ${(err as Error).message}`)) }, restartAfter)
         nextKill = Date.now() + 3000 + rand() * 4000
       }
-      if (Date.now() > nextCut && live().length === agents) {
+      if (Date.now() > nextCut && live().length === agents && cut.size === 0) {
         const shuffled = [...live()].sort(() => rand() - 0.5)
         const k = 1 + Math.floor(rand() * (agents - 1))
         say(`partition ${shuffled.slice(0, k).map(a => a.name).join(',')} | ${shuffled.slice(k).map(a => a.name).join(',')}`)
-        try { await partition([shuffled.slice(0, k), shuffled.slice(k)]) } catch { /* an agent died meanwhile */ }
+        if (lab !== undefined) {
+          // A real cut: the minority side's links go down (silent: no connection closes).
+          const minority = k <= agents / 2 ? shuffled.slice(0, k) : shuffled.slice(k)
+          lab.cut(minority.map(a => c.agents.indexOf(a)))
+          for (const a of minority) cut.add(a.name)
+          setTimeout(() => { lab.heal(); cut.clear() }, 1500 + rand() * 2000)
+        } else {
+          try { await partition([shuffled.slice(0, k), shuffled.slice(k)]) } catch { /* an agent died meanwhile */ }
+          setTimeout(() => { void heal(live()).catch(() => {}) }, 1500 + rand() * 2000)
+        }
         partitions++
-        setTimeout(() => { void heal(live()).catch(() => {}) }, 1500 + rand() * 2000)
         nextCut = Date.now() + 5000 + rand() * 5000
       }
       // Masterless time: an alive agent that names a master that is not running.
@@ -108,6 +129,8 @@ export async function chaos (seed: number, durationS: number, agents = 5): Promi
     }
     say('stopping the chaos: healing, restarting every agent, waiting for every joblist to end')
     await sleep(4000) // pending restarts and heals
+    lab?.heal()
+    cut.clear()
     for (const a of c.agents) if (a.proc.exitCode !== null || a.proc.signalCode !== null) await a.restart()
     await heal(c.alive())
     await waitForMembers(c.alive(), agents, 60_000)
@@ -132,6 +155,8 @@ export async function chaos (seed: number, durationS: number, agents = 5): Promi
     return result as ChaosResult
   } finally {
     await c.stopAll()
+    lab?.teardown()
+    setApiToken(undefined)
   }
 }
 
@@ -216,10 +241,11 @@ if (isMain) {
   const seed = arg('seed', Math.floor(Math.random() * 1e6))
   const duration = arg('duration', 60)
   const agents = arg('agents', 5)
-  say(`seed ${seed}, ${duration} s, ${agents} agents (replay with --seed ${seed})`)
-  const r = await chaos(seed, duration, agents)
+  const netns = process.argv.includes('--netns')
+  say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''} (replay with --seed ${seed}${netns ? ' --netns' : ''})`)
+  const r = await chaos(seed, duration, agents, netns)
   const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual
-  if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- --seed ${seed} --duration ${duration}`)
+  if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- --seed ${seed} --duration ${duration}${netns ? ' --netns' : ''}`)
   console.log(JSON.stringify(r))
   process.exitCode = ok ? 0 : 1
 }

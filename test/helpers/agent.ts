@@ -30,7 +30,15 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv
   /** Flags for node itself, e.g. --cpu-prof. */
   nodeArgs?: string[]
+  /** A command to run the agent under, e.g. ['ip', 'netns', 'exec', 'ns1']. */
+  wrap?: string[]
+  /** The API address (default 127.0.0.1:0). */
+  api?: string
 }
+
+let apiToken: string | undefined
+/** Send this bearer token with every api() call (agents beyond loopback need one). */
+export function setApiToken (token: string | undefined): void { apiToken = token }
 
 export function tempDir (prefix = 'cis-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
@@ -58,8 +66,9 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   const dataDir = o.dataDir ?? tempDir()
   const infoFile = join(dataDir, 'agent.json')
   rmSync(infoFile, { force: true })
-  const args = [...(o.nodeArgs ?? []), CIS, 'agent', '--data', dataDir, '--api', '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...(o.args ?? [])]
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const args = [...(o.nodeArgs ?? []), CIS, 'agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...(o.args ?? [])]
+  const [cmd, ...cmdArgs] = [...(o.wrap ?? []), process.execPath, ...args]
+  const proc = spawn(cmd, cmdArgs, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(proc)
   let out = ''
   proc.stdout?.on('data', (d: Buffer) => { out += d.toString() })
@@ -81,7 +90,7 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
 export interface Reply<T = any> { status: number, body: T, headers: Headers }
 
 export async function api<T = any> (url: string, path: string, init: { method?: string, body?: unknown, raw?: string, contentType?: string, headers?: Record<string, string> } = {}): Promise<Reply<T>> {
-  const headers: Record<string, string> = { ...init.headers }
+  const headers: Record<string, string> = { ...(apiToken !== undefined ? { authorization: `Bearer ${apiToken}` } : {}), ...init.headers }
   let body: string | undefined
   if (init.raw !== undefined) { body = init.raw; headers['content-type'] = init.contentType ?? 'application/json' } else if (init.body !== undefined) { body = JSON.stringify(init.body); headers['content-type'] = 'application/json' }
   const res = await fetch(url + path, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(15_000) })

@@ -30,14 +30,18 @@ export const BASE = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--enable-
 /** Faster heartbeats than the default, for quicker tests. */
 export const FAST = ['--heartbeat-interval', '100ms', '--heartbeat-timeout', '600ms', ...BASE]
 
-export async function startCluster (nodes: NodeSpec[], extra: string[] = [], o: { fast?: boolean } = {}): Promise<Cluster> {
+export interface Placement { wrap: string[], host: string, token: string }
+
+export async function startCluster (nodes: NodeSpec[], extra: string[] = [], o: { fast?: boolean, place?: (i: number) => Placement } = {}): Promise<Cluster> {
   const dir = tempDir('cis-cluster-')
   const keyFile = join(dir, 'swarm.key')
   await writeNewSwarmKey(keyFile)
   const agents: ClusterAgent[] = []
   const launch = async (spec: NodeSpec, dataDir: string, peers: string[]): Promise<ClusterAgent> => {
-    const args = [...(o.fast === false ? BASE : FAST), ...extra, '--swarm-key', keyFile, '--priority', String(spec.priority ?? 0), ...peers.flatMap(p => ['--peer', p]), ...(spec.args ?? [])]
-    const a = await startAgent({ name: spec.name, dataDir, args, ...(spec.nodeArgs !== undefined ? { nodeArgs: spec.nodeArgs } : {}) })
+    const at = o.place?.(nodes.indexOf(spec))
+    const base = (o.fast === false ? BASE : FAST).map(a => at !== undefined && a === '/ip4/127.0.0.1/tcp/0' ? `/ip4/${at.host}/tcp/0` : a)
+    const args = [...base, ...extra, '--swarm-key', keyFile, '--priority', String(spec.priority ?? 0), ...peers.flatMap(p => ['--peer', p]), ...(spec.args ?? []), ...(at !== undefined ? ['--token', at.token] : [])]
+    const a = await startAgent({ name: spec.name, dataDir, args, ...(spec.nodeArgs !== undefined ? { nodeArgs: spec.nodeArgs } : {}), ...(at !== undefined ? { wrap: at.wrap, api: `${at.host}:0` } : {}) })
     const info = JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')) as { id: string, p2p: string[] }
     const ca: ClusterAgent = Object.assign(a, {
       name: spec.name,
