@@ -47,6 +47,11 @@ export interface NodeOptions {
   log: Logger
   store?: EventStore
   now?: () => number
+  /**
+   * Called when the node cannot go on safely (its store cannot be written, e.g. a full disk).
+   * The agent then exits, so a restart rebuilds the state from what is on disk.
+   */
+  onFatal?: (err: Error) => void
 }
 
 export class CisNode {
@@ -61,6 +66,7 @@ export class CisNode {
   private executor!: Executor
   private logs!: NodeLogs
   private readonly now: () => number
+  private readonly onFatal: ((err: Error) => void) | undefined
   private seq = 0
   private clock = { ts: 0, lc: 0 }
   private pending: Pending[] = []
@@ -86,6 +92,7 @@ export class CisNode {
     this.dataDir = resolve(opts.config.data)
     this.log = opts.log
     this.now = opts.now ?? Date.now
+    this.onFatal = opts.onFatal
     if (opts.store !== undefined) this.store = opts.store
   }
 
@@ -410,8 +417,13 @@ export class CisNode {
           if (snap !== undefined) this.sinceSnapshot = 0
           for (const p of batch) p.resolve()
         } catch (err) {
-          this.log.error({ err: (err as Error).message }, 'cannot write to the store')
-          for (const p of batch) p.reject(err as Error)
+          // What is in memory now differs from what is on disk: going on would risk handing out
+          // decisions that a restart forgets. The requests get an error, and the node stops.
+          const e = new Error(`cannot write to the store in ${this.dataDir}: ${(err as Error).message} (is the disk full?). Stopping this node; free space and start it again: it resumes from what is on disk.`)
+          this.log.fatal({ err: (err as Error).message }, e.message)
+          for (const p of batch) p.reject(e)
+          this.running = false
+          this.onFatal?.(e)
         }
       }
     }).finally(() => { this.flushing = null })

@@ -78,7 +78,15 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     return
   }
   const log = await createLogger(config.log.level, config.log.pretty, config.name)
-  const node = new CisNode({ config, log })
+  const node = new CisNode({
+    config,
+    log,
+    onFatal: err => {
+      process.stderr.write(`cis agent: ${err.message}\n`)
+      // Exit at once: the state in memory is ahead of the disk and must not be acted on.
+      process.exit(70)
+    }
+  })
   try {
     await node.start()
   } catch (err) {

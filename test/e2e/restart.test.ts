@@ -112,3 +112,36 @@ test('D-3: if the fork server dies, its running jobs are reported lost and run a
     cleanup(dataDir)
   }
 })
+
+test('D-3: a full disk stops the agent with a clear error; after space is freed it resumes and loses nothing it accepted', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const mnt = tempDir('cis-full-')
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=200k', 'tmpfs', mnt], { stdio: 'pipe' })
+  } catch {
+    t.skip('needs root to mount a small tmpfs')
+    cleanup(mnt)
+    return
+  }
+  const dataDir = join(mnt, 'data')
+  try {
+    let agent = await startAgent({ name: 'full', dataDir })
+    const ok = await api(agent.url, '/v1/joblists', { body: { name: 'kept', stages: [{ name: 's', jobs: [{ name: 'x', run: 'true' }] }] } })
+    assert.equal(ok.status, 201)
+    const big = (i: number): unknown => ({ name: `big-${i}`, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true', files: [{ path: 'f', content: 'x'.repeat(60_000) }] }] }] })
+    for (let i = 0; i < 10 && agent.proc.exitCode === null; i++) {
+      try { await api(agent.url, '/v1/joblists', { body: big(i) }) } catch { /* the agent stopped mid-request */ }
+    }
+    await waitFor('the agent to stop', () => agent.proc.exitCode !== null || agent.proc.signalCode !== null, 10_000)
+    assert.equal(agent.proc.exitCode, 70)
+    assert.match(agent.output(), /cannot write to the store .*No space left on device.*free space and start it again/s)
+    execFileSync('mount', ['-o', 'remount,size=20m', mnt], { stdio: 'pipe' })
+    agent = await startAgent({ name: 'full', dataDir })
+    const jl = await waitFinal(agent.url, ok.body.id as string)
+    assert.equal(jl.state, 'succeeded', 'what was accepted before the disk filled up is still there and runs')
+    await agent.stop()
+  } finally {
+    try { execFileSync('umount', [mnt], { stdio: 'pipe' }) } catch { /* not mounted */ }
+    cleanup(mnt)
+  }
+})
