@@ -96,3 +96,28 @@ test('R1-6: two masters assigning the same attempt resolve the same way in any o
   assert.equal(a.conflicts, 1)
   assert.equal(forward.joblists[h.joblistId(req)].state, 'succeeded')
 })
+
+test('regression (chaos seed 3): two executors reporting one attempt give the same "ran on" in any order', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['a0'] })
+  h.node('B', { slot: ['b0'] })
+  const req = h.submit(joblist('x', [['s', [job('j')]]]), 'A')
+  h.settle(['A', 'M'])
+  const jobId = `${h.joblistId(req)}.1`
+  h.emit('A', 'started', { jobId, attempt: 1, pid: 1 })
+  h.emit('B', 'started', { jobId, attempt: 1, pid: 2 })
+  h.emit('B', 'finished', { jobId, attempt: 1, state: 'lost', exitCode: null, signal: null, reason: 'refused' })
+  h.emit('A', 'finished', { jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
+  const orders = [h.events, [...h.events].reverse().filter(e => e.type !== 'node' && e.type !== 'submit').concat(h.events.filter(e => e.type === 'node' || e.type === 'submit')).reverse()]
+  const hashes = new Set<string>()
+  for (const order of orders) {
+    // Keep each origin's own order: sort stably by (origin, seq) within the shuffled list.
+    const byOrigin = new Map<string, typeof order>()
+    for (const e of order) byOrigin.set(e.origin, [...(byOrigin.get(e.origin) ?? []), e].sort((x, y) => x.seq - y.seq))
+    const interleaved = [...byOrigin.values()].flat()
+    const st = reduce(interleaved)
+    hashes.add(stateHash(st))
+    assert.equal(st.attempts[jobId][1].ranOn, 'B', 'the earliest finished fact decides who ran it')
+  }
+  assert.equal(hashes.size, 1)
+})

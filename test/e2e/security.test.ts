@@ -88,3 +88,30 @@ test('security: forged, re-signed, replayed and malformed events are rejected; t
     await waitFor('s1 to learn the member-signed event', async () => (await api(s1.url, '/v1/nodes')).body.nodes.some((n: any) => n.name === 'rogue'))
   } finally { await net.stop() }
 })
+
+test('security: malformed sync and rpc frames close the stream and change nothing', async () => {
+  const [s1] = c.agents
+  const before = await waitSameHash(c.agents)
+  const net = await rogue(await readSwarmKey(c.keyFile))
+  try {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    const { peerIdFromString } = await import('@libp2p/peer-id')
+    await net.node.dial(multiaddr(s1.p2p[0]))
+    const garbage = [
+      Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]), // a length prefix far over the limit
+      Uint8Array.from([5, 0x7b, 0x7b, 0x7b, 0x7b, 0x7b]), // "{{{{{": not JSON
+      new TextEncoder().encode('\u0010{"vector": 12345}') // a frame of the wrong shape
+    ]
+    for (const protocol of ['/cis/sync/1', '/cis/rpc/1']) {
+      for (const bytes of garbage) {
+        const stream = await net.node.dialProtocol(peerIdFromString(s1.id), protocol, { signal: AbortSignal.timeout(5000) })
+        const { pipe } = await import('it-pipe')
+        await pipe([bytes], stream, async (src: AsyncIterable<unknown>) => { try { for await (const _ of src) { /* drain */ } } catch { /* closed on us */ } }).catch(() => {})
+      }
+    }
+    await sleep(300)
+    assert.equal((await api(s1.url, '/v1/health')).body.ok, true, 'the node keeps running')
+    assert.equal(await waitSameHash(c.agents), before, 'nothing changed')
+    assert.match(s1.output(), /closed a stream after a bad frame/)
+  } finally { await net.stop() }
+})
