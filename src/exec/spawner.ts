@@ -76,11 +76,13 @@ export class Spawner {
     // The fork server has the agent's environment already: send only what differs.
     const env: Record<string, string> = {}
     for (const [k, v] of Object.entries(o.env)) if (v !== undefined && process.env[k] !== v) env[k] = v
-    if (this.child?.stdin === undefined || this.child.stdin === null) {
-      this.finish(p, { exitCode: null, signal: null, error: 'the fork server is not running' })
+    const stdin = this.child?.stdin
+    if (this.stopped || stdin === undefined || stdin === null || !stdin.writable) {
+      // The agent is stopping (or the fork server is being replaced): the job never started.
+      this.finish(p, { exitCode: null, signal: null, lost: 'the agent was stopping; it did not start' })
       this.pending.delete(id)
     } else {
-      this.child.stdin.write(JSON.stringify({ id, cmd: o.command, cwd: o.cwd, env, out: o.stdoutFile, err: o.stderrFile }) + '\n')
+      stdin.write(JSON.stringify({ id, cmd: o.command, cwd: o.cwd, env, out: o.stdoutFile, err: o.stderrFile }) + '\n')
     }
     return { get pid () { return p.pid }, pidReady, done, stop: () => end('stop') }
   }

@@ -422,8 +422,10 @@ export class CisNode {
           const e = new Error(`cannot write to the store in ${this.dataDir}: ${(err as Error).message} (is the disk full?). Stopping this node; free space and start it again: it resumes from what is on disk.`)
           this.log.fatal({ err: (err as Error).message }, e.message)
           for (const p of batch) p.reject(e)
-          this.running = false
-          this.onFatal?.(e)
+          if (this.running) { // (a write racing a graceful stop is not a disk problem)
+            this.running = false
+            this.onFatal?.(e)
+          }
         }
       }
     }).finally(() => { this.flushing = null })
