@@ -12,6 +12,7 @@ import { targetNodes } from '../scheduler/schedule.js'
 import type { JoblistSpec } from '../spec/types.js'
 import { validateJoblist } from '../spec/validate.js'
 import { stateHash } from '../state/hash.js'
+import { comparePositions } from '../state/reducer.js'
 import { sortedAttempts } from '../state/derive.js'
 import { FINAL_JOBLIST_STATES, FINAL_JOB_STATES } from '../state/types.js'
 import { findJob, findJoblist, jobView, joblistSummary, joblistView } from '../state/views.js'
@@ -97,7 +98,7 @@ export function buildApi (node: CisNode, opts: ApiOptions): FastifyInstance {
     const { state: want, name } = req.query
     const list = Object.values(node.state.joblists)
       .filter(j => (want === undefined || j.state === want) && (name === undefined || j.name === name))
-      .sort((a, b) => a.position[0] - b.position[0] || a.position[1] - b.position[1] || (a.position[2] < b.position[2] ? -1 : a.position[2] > b.position[2] ? 1 : a.position[3] - b.position[3]))
+      .sort((a, b) => comparePositions(a.position, b.position))
     return { joblists: list.map(j => joblistSummary(node.state, j)) }
   })
 

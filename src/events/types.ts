@@ -82,7 +82,3 @@ export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'mas
 export function eventKey (e: { origin: string, seq: number }): string {
   return `${e.origin}:${e.seq}`
 }
-
-export function isEvent<T extends EventType> (e: CisEvent, type: T): e is CisEvent<T> {
-  return e.type === type
-}
