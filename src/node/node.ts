@@ -40,7 +40,6 @@ const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop'
 
 interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => void }
 
-export type ChangeListener = (events: CisEvent[], changedJoblists: Set<string>) => void
 
 export interface NodeOptions {
   config: AgentConfig
@@ -73,7 +72,6 @@ export class CisNode {
   private flushing: Promise<void> | null = null
   private sinceSnapshot = 0
   private scheduleQueued = false
-  private readonly listeners = new Set<ChangeListener>()
   private readonly acceptWaiters = new Map<string, Array<(id: string) => void>>()
   private running = false
   private code = ''
@@ -201,11 +199,6 @@ export class CisNode {
     await this.store.write([], { state: this.state, version: SNAPSHOT_VERSION })
     await this.logs.stop()
     await this.store.close()
-  }
-
-  onChange (l: ChangeListener): () => void {
-    this.listeners.add(l)
-    return () => this.listeners.delete(l)
   }
 
   // ---- membership and election (one node: itself; the mesh adds peers) ----
@@ -371,9 +364,6 @@ export class CisNode {
     for (const id of changed) {
       const jl = this.state.joblists[id]
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.logs.joblistFinished(this.state, jl)
-    }
-    for (const l of this.listeners) {
-      try { l(events, changed) } catch (err) { this.log.warn({ err }, 'change listener failed') }
     }
     // Only facts that can change a decision call for a scheduler pass.
     if (events.some(e => SCHEDULING_EVENTS.has(e.type))) this.scheduleSoon()

@@ -74,13 +74,18 @@ test('R1-6: two masters accepting one request (a healing partition) resolve the 
   assert.equal(Object.keys(forward.jobs).length, 1)
 })
 
-test('R1-6: two masters assigning the same attempt resolve the same way in any order, counted as a conflict', () => {
+/** Two nodes and one single-job joblist placed on A: the start of the conflict scenarios. */
+function twoNodesOneJob (): { h: Harness, req: string, jobId: string } {
   const h = new Harness()
   h.node('A', { slot: ['a0'] })
   h.node('B', { slot: ['b0'] })
   const req = h.submit(joblist('x', [['s', [job('j')]]]), 'A')
   h.settle(['A', 'M'])
-  const jobId = `${h.joblistId(req)}.1`
+  return { h, req, jobId: `${h.joblistId(req)}.1` }
+}
+
+test('R1-6: two masters assigning the same attempt resolve the same way in any order, counted as a conflict', () => {
+  const { h, req, jobId } = twoNodesOneJob()
   h.start(jobId)
   const other = h.emit('M2', 'assign', { jobId, attempt: 1, node: 'B', resources: { slot: ['b0'] }, term: 2 })
   h.finish(jobId)
@@ -98,12 +103,7 @@ test('R1-6: two masters assigning the same attempt resolve the same way in any o
 })
 
 test('regression (chaos seed 3): two executors reporting one attempt give the same "ran on" in any order', () => {
-  const h = new Harness()
-  h.node('A', { slot: ['a0'] })
-  h.node('B', { slot: ['b0'] })
-  const req = h.submit(joblist('x', [['s', [job('j')]]]), 'A')
-  h.settle(['A', 'M'])
-  const jobId = `${h.joblistId(req)}.1`
+  const { h, jobId } = twoNodesOneJob()
   h.emit('A', 'started', { jobId, attempt: 1, pid: 1 })
   h.emit('B', 'started', { jobId, attempt: 1, pid: 2 })
   h.emit('B', 'finished', { jobId, attempt: 1, state: 'lost', exitCode: null, signal: null, reason: 'refused' })
