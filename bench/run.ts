@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.js'
-import { clusterThroughput, convergence, failover } from './mesh.js'
+import { clusterThroughput, convergence, failover, pct } from './mesh.js'
 import { schedulerBench } from './scheduler.js'
 
 const arg = (name: string, def: number): number => {
@@ -23,10 +23,6 @@ const MESH = !process.argv.includes('--no-mesh')
 
 function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) }
 
-function pct (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
-}
 const median = (xs: number[]): number => pct(xs, 50)
 
 async function rawSpawnRate (n: number, concurrency: number): Promise<number> {
@@ -123,7 +119,7 @@ async function main (): Promise<void> {
       progress('failover: 3 agents, SIGKILL the master (5 runs), then SIGSTOP the next one')
       const fo = await failover(5)
       progress('gossip convergence: 10 agents')
-      const conv = await convergence(10, 50)
+      const conv = await convergence(10, 100)
       progress(`throughput on 3 agents (${CONCURRENCY} slots each): ${N} one-job joblists`)
       const three = await clusterThroughput(3, N, CONCURRENCY)
       mesh = {

@@ -138,8 +138,13 @@ export class Net {
   }
 
   async publish (topic: string, value: unknown): Promise<void> {
+    await this.publishRaw(topic, JSON.stringify(value))
+  }
+
+  /** Publish a message that is already JSON text. */
+  async publishRaw (topic: string, json: string): Promise<void> {
     try {
-      await this.pubsub().publish(topic, this.encoder.encode(JSON.stringify(value)))
+      await this.pubsub().publish(topic, this.encoder.encode(json))
     } catch (err) {
       this.o.log.debug({ topic, err: (err as Error).message }, 'publish failed')
     }

@@ -44,6 +44,10 @@ export interface MeshOptions {
 }
 
 const MAX_SYNC_EVENTS = 50_000
+/** A gossip message carries at most this much (events of one write batch); more is split. */
+const MAX_GOSSIP_BYTES = 1024 * 1024
+/** At most this many events are taken from one gossip message. */
+const MAX_GOSSIP_BATCH = 10_000
 /** A pull that takes longer is abandoned (and tried again), so one stuck peer cannot stall us. */
 const SYNC_TIMEOUT_MS = 5000
 
@@ -93,8 +97,25 @@ export class Mesh {
     return this.net.addresses().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${this.host.id}`)
   }
 
-  publishEvent (e: CisEvent): void {
-    void this.net.publish(EVENTS_TOPIC, e)
+  /**
+   * Publish this node's new events: one gossip message per write batch (split at about
+   * MAX_GOSSIP_BYTES), so a busy node sends a few large messages instead of many small ones.
+   */
+  publishEvents (events: CisEvent[]): void {
+    let parts: string[] = []
+    let size = 0
+    const send = (): void => {
+      if (parts.length > 0) void this.net.publishRaw(EVENTS_TOPIC, parts.length === 1 ? parts[0] : `[${parts.join(',')}]`)
+      parts = []
+      size = 0
+    }
+    for (const e of events) {
+      const json = JSON.stringify(e)
+      if (size + json.length > MAX_GOSSIP_BYTES) send()
+      parts.push(json)
+      size += json.length + 1
+    }
+    send()
   }
 
   private every (ms: number, fn: () => void): void {
@@ -107,7 +128,9 @@ export class Mesh {
 
   private onGossip (topic: string, data: unknown, from: string): void {
     if (topic === EVENTS_TOPIC) {
-      this.host.receive(data, from)
+      // One event, or a batch of them (in the origin's seq order).
+      if (Array.isArray(data)) for (const e of data.slice(0, MAX_GOSSIP_BATCH)) this.host.receive(e, from)
+      else this.host.receive(data, from)
       return
     }
     if (topic !== HEARTBEAT_TOPIC) return

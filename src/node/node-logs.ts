@@ -13,6 +13,8 @@ export class NodeLogs {
   readonly nodesFile: string
   private readonly logged = new Set<string>()
   private chain: Promise<void> = Promise.resolve()
+  /** Lines waiting for the next append, per file: a busy node appends them in one write. */
+  private readonly queued = new Map<string, string[]>()
   private timer: NodeJS.Timeout | undefined
 
   constructor (dataDir: string, private readonly log: Logger) {
@@ -58,7 +60,14 @@ export class NodeLogs {
   }
 
   private write (file: string, line: string): void {
-    this.chain = this.chain.then(async () => await appendFile(file, line)).catch(err => {
+    const lines = this.queued.get(file)
+    if (lines !== undefined) { lines.push(line); return } // an append of this file is queued: joins it
+    this.queued.set(file, [line])
+    this.chain = this.chain.then(async () => {
+      const text = (this.queued.get(file) ?? []).join('')
+      this.queued.delete(file)
+      await appendFile(file, text)
+    }).catch(err => {
       this.log.error({ err: (err as Error).message, file }, 'cannot append to log file')
     })
   }
