@@ -3,6 +3,8 @@
 import type { ClusterAgent } from '../test/helpers/cluster.js'
 import { mastersSeen, startCluster, waitForMaster } from '../test/helpers/cluster.js'
 import { api, waitFor } from '../test/helpers/agent.js'
+import { cpuMeter } from './cpu.js'
+import type { CpuPerJob } from './cpu.js'
 
 function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) }
 /** The p-th percentile by nearest rank: the smallest value with at least p % of the values at or below it. */
@@ -83,10 +85,11 @@ export async function convergence (nodes: number, samples: number): Promise<{ p5
   }
 }
 
-export async function clusterThroughput (nodes: number, n: number, slotsPerNode: number): Promise<{ jobsPerSec: number, seconds: number }> {
+export async function clusterThroughput (nodes: number, n: number, slotsPerNode: number): Promise<{ jobsPerSec: number, seconds: number, cpuMsPerJob: CpuPerJob }> {
   const c = await startCluster(Array.from({ length: nodes }, (_, i) => ({ name: `t${i}`, priority: nodes - i, args: ['--resource', `slot=${slotsPerNode}`] })), [], { fast: false })
   try {
     await waitForMaster(c.agents, 't0')
+    const cpu = cpuMeter(c.agents.map(a => a.proc.pid as number))
     const t0 = performance.now()
     let sent = 0
     await Promise.all(Array.from({ length: 8 }, async (_, w) => {
@@ -98,8 +101,9 @@ export async function clusterThroughput (nodes: number, n: number, slotsPerNode:
     }))
     await waitFor('all joblists to finish', async () => ((await api(c.agents[0].url, '/v1/stats')).body.joblists.succeeded ?? 0) >= n, 600_000, 50)
     const seconds = (performance.now() - t0) / 1000
-    progress(`${nodes} nodes: ${n} joblists in ${seconds.toFixed(2)} s`)
-    return { jobsPerSec: Number((n / seconds).toFixed(1)), seconds: Number(seconds.toFixed(2)) }
+    const cpuMsPerJob = cpu(n)
+    progress(`${nodes} nodes: ${n} joblists in ${seconds.toFixed(2)} s; CPU ms a job: ${JSON.stringify(cpuMsPerJob)}`)
+    return { jobsPerSec: Number((n / seconds).toFixed(1)), seconds: Number(seconds.toFixed(2)), cpuMsPerJob }
   } finally {
     await c.stopAll()
   }

@@ -11,6 +11,8 @@ import { join } from 'node:path'
 import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.js'
 import { clusterThroughput, convergence, failover, pct } from './mesh.js'
 import { schedulerBench } from './scheduler.js'
+import { cpuMeter, selfMeter } from './cpu.js'
+import type { CpuPerJob } from './cpu.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -25,8 +27,9 @@ function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) 
 
 const median = (xs: number[]): number => pct(xs, 50)
 
-async function rawSpawnRate (n: number, concurrency: number): Promise<number> {
+async function rawSpawnRate (n: number, concurrency: number): Promise<{ rate: number, cpuMsPerSpawn: number }> {
   let started = 0
+  const cpu = selfMeter()
   const t0 = performance.now()
   const worker = async (): Promise<void> => {
     while (started < n) {
@@ -39,7 +42,8 @@ async function rawSpawnRate (n: number, concurrency: number): Promise<number> {
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return n / ((performance.now() - t0) / 1000)
+  const rate = n / ((performance.now() - t0) / 1000)
+  return { rate, cpuMsPerSpawn: cpu(n) }
 }
 
 function rssMb (pid: number): number {
@@ -54,8 +58,9 @@ async function finishedCount (url: string): Promise<number> {
   return (s.joblists.succeeded ?? 0) + (s.joblists.failed ?? 0)
 }
 
-async function throughput (url: string, n: number): Promise<{ jobsPerSec: number, seconds: number }> {
+async function throughput (url: string, pid: number, n: number): Promise<{ jobsPerSec: number, seconds: number, cpuMsPerJob: CpuPerJob }> {
   const baseline = await finishedCount(url)
+  const cpu = cpuMeter([pid])
   const t0 = performance.now()
   let sent = 0
   const submitter = async (): Promise<void> => {
@@ -75,7 +80,7 @@ async function throughput (url: string, n: number): Promise<{ jobsPerSec: number
     return done >= n
   }, 600_000, 20)
   const seconds = (performance.now() - t0) / 1000
-  return { jobsPerSec: n / seconds, seconds }
+  return { jobsPerSec: n / seconds, seconds, cpuMsPerJob: cpu(n) }
 }
 
 async function latency (url: string, samples: number): Promise<{ p50: number, p99: number, mean: number }> {
@@ -99,8 +104,9 @@ async function main (): Promise<void> {
   progress('the pure scheduler: one pass over large queues')
   const sched = schedulerBench(progress)
   progress(`raw spawn rate: ${N} x sh -c true, concurrency ${CONCURRENCY}`)
-  const raw = await rawSpawnRate(N, CONCURRENCY)
-  progress(`raw spawn rate: ${raw.toFixed(1)}/s`)
+  const rawRun = await rawSpawnRate(N, CONCURRENCY)
+  const raw = rawRun.rate
+  progress(`raw spawn rate: ${raw.toFixed(1)}/s (${rawRun.cpuMsPerSpawn} CPU ms a spawn)`)
 
   const agent = await startAgent({ name: 'bench', args: ['--resource', `slot=${CONCURRENCY}`] })
   try {
@@ -111,7 +117,7 @@ async function main (): Promise<void> {
     const lat = await latency(agent.url, LATENCY_SAMPLES)
     progress(`latency p50 ${lat.p50} ms, p99 ${lat.p99} ms`)
     progress(`throughput: ${N} one-job joblists`)
-    const tp = await throughput(agent.url, N)
+    const tp = await throughput(agent.url, agent.proc.pid as number, N)
     const busyRss = rssMb(agent.proc.pid as number)
     await agent.stop()
     let mesh: Record<string, unknown> | undefined
@@ -132,7 +138,8 @@ async function main (): Promise<void> {
         threeNodes: three
       }
     }
-    const rawAfter = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
+    const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
+    const rawAfter = rawAfterRun.rate
     const rawMean = (raw + rawAfter) / 2
     const report = {
       at: new Date().toISOString(),
@@ -142,6 +149,12 @@ async function main (): Promise<void> {
       jobs: N,
       rawSpawnPerSec: Number(rawMean.toFixed(1)),
       rawSpawnRuns: [Number(raw.toFixed(1)), Number(rawAfter.toFixed(1))],
+      // CPU ms one job costs, per process: raw spawn (the loop and its sh) next to the agents.
+      cpuMsPerJob: {
+        rawSpawn: Number(((rawRun.cpuMsPerSpawn + rawAfterRun.cpuMsPerSpawn) / 2).toFixed(2)),
+        oneAgent: tp.cpuMsPerJob,
+        ...(mesh !== undefined ? { threeAgents: (mesh.threeNodes as { cpuMsPerJob: CpuPerJob }).cpuMsPerJob } : {})
+      },
       agentJobsPerSec: Number(tp.jobsPerSec.toFixed(1)),
       agentSeconds: Number(tp.seconds.toFixed(2)),
       ratio: Number((tp.jobsPerSec / rawMean).toFixed(3)),
@@ -167,6 +180,10 @@ async function main (): Promise<void> {
       console.log(`gossip convergence, 10 nodes:                p50 ${m.convergence10.p50} ms, p99 ${m.convergence10.p99} ms (target p99 < 100)`)
       console.log(`3 nodes, ${N} one-job joblists:               ${m.threeNodes.jobsPerSec} jobs/s (ratio ${m.threeNodeRatio} of raw spawn; 1 node: ${report.agentJobsPerSec})`)
     }
+    const c = report.cpuMsPerJob
+    // With every process on the same cores, CPU per job bounds the rate: cores x 1000 / total.
+    const cpuLine = (x: CpuPerJob): string => `${x.total} (agents ${x.agents}, fork servers ${x.forkServers}, jobs ${x.jobs}, bench client ${x.client}; at most ${Math.round(report.cores * 1000 / x.total)}/s on ${report.cores} cores)`
+    console.log(`CPU ms a job: raw spawn ${c.rawSpawn}; 1 agent ${cpuLine(c.oneAgent)}${c.threeAgents !== undefined ? `; 3 agents ${cpuLine(c.threeAgents)}` : ''}`)
     const minAmple = Math.min(...sched.ample.map(f => f.placementsPerSec))
     console.log(`scheduler, placements a second (ample):  ${minAmple} at the least (target >= 50000); pass on 100k queued x 1000 nodes: ${sched.scarce[5].passMs} ms`)
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)

@@ -98,20 +98,21 @@ export class Mesh {
   }
 
   /**
-   * Publish this node's new events: one gossip message per write batch (split at about
-   * MAX_GOSSIP_BYTES), so a busy node sends a few large messages instead of many small ones.
+   * Publish this node's new events: one gossip message per write batch (split so that no
+   * message exceeds MAX_GOSSIP_BYTES unless one event alone does), so a busy node sends a few
+   * large messages instead of many small ones.
    */
   publishEvents (events: CisEvent[]): void {
     let parts: string[] = []
-    let size = 0
+    let size = 1 // the JSON text of the batch: '[' + parts joined by ',' + ']'
     const send = (): void => {
       if (parts.length > 0) void this.net.publishRaw(EVENTS_TOPIC, parts.length === 1 ? parts[0] : `[${parts.join(',')}]`)
       parts = []
-      size = 0
+      size = 1
     }
     for (const e of events) {
       const json = JSON.stringify(e)
-      if (size + json.length > MAX_GOSSIP_BYTES) send()
+      if (parts.length > 0 && size + json.length + 1 > MAX_GOSSIP_BYTES) send()
       parts.push(json)
       size += json.length + 1
     }

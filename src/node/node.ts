@@ -286,10 +286,7 @@ export class CisNode {
       void this.checkDuplicate(e, from)
       return
     }
-    // An event that comes straight from its origin needs no signature check here: the noise
-    // handshake of this connection already proved that the peer holds the origin's key (and an
-    // origin can only write its own log). Events relayed by anyone else are verified.
-    if (e.origin !== from && !verifyEvent(e)) {
+    if (!verifyEvent(e)) {
       this.log.warn({ from, origin: e.origin, seq: e.seq }, 'rejected an event whose signature does not verify')
       return
     }
@@ -423,7 +420,12 @@ export class CisNode {
           }
         }
       }
-    }).finally(() => { this.flushing = null })
+    }).finally(() => {
+      this.flushing = null
+      // An event appended after the loop saw an empty queue (by a continuation of this very
+      // batch) would otherwise wait for the next append that may never come.
+      if (this.pending.length > 0) void this.flushSoon()
+    })
   }
 
   async flush (): Promise<void> {

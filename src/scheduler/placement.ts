@@ -30,7 +30,16 @@ export interface PlaceResult {
 const needsText = (needs: Record<string, number>): string =>
   Object.entries(needs).filter(([, c]) => c > 0).map(([t, c]) => `${t}:${c}`).join(', ') || 'nothing'
 
-const needsKey = (needs: Record<string, number>): string => Object.keys(needs).filter(t => needs[t] > 0).sort().map(t => `${t}:${needs[t]}`).join(',')
+const needsKeys = new WeakMap<Record<string, number>, string>()
+/** A job's kind of need, e.g. `gpu:1,slot:2` (computed once per spec). */
+function needsKey (needs: Record<string, number>): string {
+  let k = needsKeys.get(needs)
+  if (k === undefined) {
+    k = Object.keys(needs).filter(t => needs[t] > 0).sort().map(t => `${t}:${needs[t]}`).join(',')
+    needsKeys.set(needs, k)
+  }
+  return k
+}
 
 /** `name (id)` of a joblist, for messages. */
 export function joblistLabel (jl: JoblistRecord): string { return `${jl.name} (${jl.id})` }
@@ -58,13 +67,14 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
       const units = logical.physical === undefined ? [logical] : logical.physical.map(id => state.jobs[id])
       for (const job of units) {
         if (job.state !== 'pending' || job.cancelled) continue
-        const attempts = sortedAttempts(state.attempts[job.id])
-        if (attempts.some(a => ACTIVE_ATTEMPT_STATES.has(a.state))) continue
         const needs = job.spec.needs
         const pinned = job.pin === undefined ? undefined : input.alive.has(job.pin) ? [job.pin] : []
         // Free instances only shrink during a pass: once a kind of need did not fit (or had
         // nothing left to reserve), the same kind will not either. That keeps a long queue cheap.
         const kind = pinned === undefined ? needsKey(needs) : undefined
+        if (kind !== undefined && input.explain !== true && noFit.has(kind) && noReserve.has(kind)) continue
+        const attempts = sortedAttempts(state.attempts[job.id])
+        if (attempts.some(a => ACTIVE_ATTEMPT_STATES.has(a.state))) continue
         const node = kind !== undefined && noFit.has(kind) ? null : free.findFit(needs, pinned)
         if (node !== null) {
           const n = attempts.length === 0 ? 1 : attempts[attempts.length - 1].n + 1

@@ -13,6 +13,8 @@ const key = (type: string, id: string): string => `${type}\u0000${id}`
 export function heldInstances (state: ClusterState, joblists: JoblistRecord[]): Holders {
   const held: Holders = new Map()
   for (const jl of joblists) {
+    // A queued joblist has no attempt yet (most of a long queue): nothing to look at.
+    if (jl.state === 'queued') continue
     // Only the current stage can hold resources: earlier stages have ended, later ones not begun.
     const stage = jl.stages[jl.currentStage]
     if (stage === undefined) continue

@@ -138,7 +138,7 @@ function materialize (state: ClusterState, key: string): string[] {
   }
   const spec = req.spec
   req.joblistId = acc.id
-  removeFrom(state.unaccepted, key)
+  removeFrom(state.unaccepted, key, k => state.requests[k].order)
   const jl: JoblistRecord = {
     id: acc.id,
     name: spec.name,
@@ -248,19 +248,29 @@ function wins (a: AttemptRecord, field: 'assignPos' | 'startPos' | 'finishPos', 
 
 /** Insert `id` into a list kept sorted by position (no-op if present). Mostly an append. */
 function insertSorted (list: string[], id: string, pos: (id: string) => Position): void {
-  const p = pos(id)
-  let i = list.length
-  while (i > 0) {
-    const c = comparePositions(pos(list[i - 1]), p)
-    if (c < 0) break
-    if (list[i - 1] === id) return
-    i--
-  }
-  if (list[i] === id) return
-  list.splice(i, 0, id)
+  const i = lowerBound(list, pos(id), pos)
+  if (list[i] !== id) list.splice(i, 0, id)
 }
 
-function removeFrom (list: string[], id: string): void {
+/** The first index whose position is not before `p` (positions are unique and never change). */
+function lowerBound (list: string[], p: Position, pos: (id: string) => Position): number {
+  let lo = 0
+  let hi = list.length
+  // Most inserts are appends: check the end first.
+  if (hi > 0 && comparePositions(pos(list[hi - 1]), p) < 0) return hi
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (comparePositions(pos(list[mid]), p) < 0) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function removeFrom (list: string[], id: string, pos?: (id: string) => Position): void {
+  if (pos !== undefined) {
+    const i = lowerBound(list, pos(id), pos)
+    if (list[i] === id) { list.splice(i, 1); return }
+  }
   const i = list.indexOf(id)
   if (i >= 0) list.splice(i, 1)
 }
@@ -289,7 +299,7 @@ export function recompute (state: ClusterState, joblistId: string): string[] {
     job => cancel !== undefined && (cancel.all || cancel.jobs.includes(job.id) || (job.logical !== undefined && cancel.jobs.includes(job.logical))),
     cancel?.at ?? 0
   )
-  if (jl.state === 'succeeded' || jl.state === 'failed' || jl.state === 'stopped') removeFrom(state.queue, joblistId)
+  if (jl.state === 'succeeded' || jl.state === 'failed' || jl.state === 'stopped') removeFrom(state.queue, joblistId, id => state.joblists[id].position)
   else insertSorted(state.queue, joblistId, id => state.joblists[id].position)
   return [joblistId]
 }

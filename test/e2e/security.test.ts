@@ -84,8 +84,11 @@ test('security: forged, re-signed, replayed and malformed events are rejected; t
     // Control: the same pipe delivers a correctly signed event of the rogue's own (it holds the key).
     const rogueId = net.peerId
     const own = signEvent(net.node.peerId.toString() === rogueId ? (net as any).o.privateKey : otherKey, { origin: rogueId, seq: 1, ts: Date.now(), lc: 0, type: 'node', body: { name: 'rogue', priority: 0, profiles: [], resources: {}, api: '', addresses: [], version: 'x' } })
-    await net.publish(EVENTS_TOPIC, own)
+    // Sent as one batch message (as nodes send their write batches) next to the forged event:
+    // each entry is checked on its own; the good one is applied, the forged one is not.
+    await net.publish(EVENTS_TOPIC, [forged, own])
     await waitFor('s1 to learn the member-signed event', async () => (await api(s1.url, '/v1/nodes')).body.nodes.some((n: any) => n.name === 'rogue'))
+    assert.ok(!(await api(s1.url, '/v1/joblists')).body.joblists.some((j: any) => j.name === 'forged'))
   } finally { await net.stop() }
 })
 

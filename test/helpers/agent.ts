@@ -74,10 +74,18 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   proc.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   proc.stderr?.on('data', (d: Buffer) => { out += d.toString() })
   const exited = new Promise<void>(resolve => proc.once('exit', () => { live.delete(proc); resolve() }))
-  const info = await waitFor('the agent to write agent.json', () => {
-    if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}: ${out}`)
-    try { return JSON.parse(readFileSync(infoFile, 'utf8')) as { api: string } } catch { return undefined }
-  }, 30_000)
+  let info: { api: string }
+  try {
+    info = await waitFor('the agent to write agent.json', () => {
+      if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}: ${out}`)
+      try { return JSON.parse(readFileSync(infoFile, 'utf8')) as { api: string } } catch { return undefined }
+    }, 30_000)
+  } catch (err) {
+    // An agent that never came up is not left behind (it would keep the test run alive).
+    proc.kill('SIGKILL')
+    await exited
+    throw new Error(`${(err as Error).message}; its output:\n${out.slice(-4000)}`)
+  }
   const end = async (signal: NodeJS.Signals): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
     const t = setTimeout(() => proc.kill('SIGKILL'), 15_000)

@@ -57,3 +57,19 @@ test('errors: every API error code is documented in the README', () => {
     assert.match(readme, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), `README documents ${code} (${status})`)
   }
 })
+
+test('R1-5/D-3: appends made back to back, each from the continuation of the one before, all become durable', { timeout: 20_000 }, async () => {
+  // An append issued while the previous write batch is finishing must not be left unwritten
+  // (awaited directly: the fewest ticks between one append's end and the next one's start).
+  const within = async <T>(p: Promise<T>, what: string): Promise<T> => await Promise.race([p, new Promise<T>((_resolve, reject) => setTimeout(() => reject(new Error(`${what} never became durable`)), 5000).unref())])
+  const keys: string[] = []
+  for (let i = 0; i < 300; i++) {
+    const e = await node.append('stop', { joblistId: `nope-${i}` })
+    keys.push(`${e.origin}:${e.seq}`)
+  }
+  const chained = Array.from({ length: 50 }, (_, i) => i).reduce<Promise<unknown>>(async (p, i) => { await p; keys.push(await node.requestStop(`chain-${i}`)) }, Promise.resolve())
+  await within(chained, 'a chain of appends')
+  assert.equal(keys.length, 350)
+  await node.flush()
+  for (const k of keys) assert.ok(node.state.stops[k] !== undefined, `stop request ${k} is in the state`)
+})
