@@ -1,17 +1,17 @@
 // `npm run bench`: figures measured side by side in one run; writes bench/results/latest.json.
-//  1. raw spawn rate: Node spawning `sh -c true` with the agent's concurrency (the physical limit)
+//  1. raw spawn rate: a fresh Node process spawning `sh -c true` with the agent's concurrency (the physical limit)
 //  2. agent throughput: 1,000 one-job joblists running `true` on one agent
 //  3. submit-to-start latency of a single job on an idle agent (p50, p99)
 //  4. idle agent memory (RSS)
 import '../src/polyfill.js'
-import { spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.js'
 import { clusterThroughput, convergence, failover, pct } from './mesh.js'
 import { schedulerBench } from './scheduler.js'
-import { cpuMeter, selfMeter } from './cpu.js'
+import { cpuMeter } from './cpu.js'
 import type { CpuPerJob } from './cpu.js'
 
 const arg = (name: string, def: number): number => {
@@ -27,23 +27,12 @@ function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) 
 
 const median = (xs: number[]): number => pct(xs, 50)
 
+/** The raw spawn rate, in a fresh process (see raw-spawn.ts). */
 async function rawSpawnRate (n: number, concurrency: number): Promise<{ rate: number, cpuMsPerSpawn: number }> {
-  let started = 0
-  const cpu = selfMeter()
-  const t0 = performance.now()
-  const worker = async (): Promise<void> => {
-    while (started < n) {
-      started++
-      await new Promise<void>((resolve, reject) => {
-        const p = spawn('/bin/sh', ['-c', 'true'], { detached: true, stdio: 'ignore' })
-        p.once('error', reject)
-        p.once('exit', () => resolve())
-      })
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  const rate = n / ((performance.now() - t0) / 1000)
-  return { rate, cpuMsPerSpawn: cpu(n) }
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [join(ROOT, 'dist', 'bench', 'raw-spawn.js'), String(n), String(concurrency)], { timeout: 600_000 }, (err, stdout) => err !== null ? reject(err) : resolve(stdout))
+  })
+  return JSON.parse(out) as { rate: number, cpuMsPerSpawn: number }
 }
 
 function rssMb (pid: number): number {
