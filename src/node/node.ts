@@ -424,7 +424,8 @@ export class CisNode {
       this.flushing = null
       // An event appended after the loop saw an empty queue (by a continuation of this very
       // batch) would otherwise wait for the next append that may never come.
-      if (this.pending.length > 0) void this.flushSoon()
+      // (A stopping node flushes what is left in flush().)
+      if (this.running && this.pending.length > 0) void this.flushSoon()
     })
   }
 
