@@ -174,6 +174,13 @@ export class Net {
     }
   }
 
+  /** Close every connection to a peer (it may dial again, or be dialled). */
+  async hangUp (peer: string): Promise<void> {
+    try { await this.node.hangUp(peerIdFromString(peer)) } catch (err) {
+      this.o.log.debug({ peer, err: (err as Error).message }, 'hang up failed')
+    }
+  }
+
   /** Test gate: drop and refuse these peers. */
   async block (peers: string[]): Promise<void> {
     this.blocked.clear()

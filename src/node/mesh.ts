@@ -50,12 +50,20 @@ const MAX_GOSSIP_BYTES = 1024 * 1024
 const MAX_GOSSIP_BATCH = 10_000
 /** A pull that takes longer is abandoned (and tried again), so one stuck peer cannot stall us. */
 const SYNC_TIMEOUT_MS = 5000
+/**
+ * A peer connected for this long without one heartbeat reaching us (at least 10 s, or 50
+ * heartbeat intervals) is hung up on, and dialled again: its gossip stream to us is dead
+ * (gossipsub does not recreate a failed stream while the connection lives).
+ */
+const silentLimitMs = (heartbeatIntervalMs: number): number => Math.max(10_000, 50 * heartbeatIntervalMs)
 
 export class Mesh {
   readonly view: MembershipView = {}
   net!: Net
   private timers: NodeJS.Timeout[] = []
   private readonly pulling = new Set<string>()
+  /** When each connected peer connected (to tell a silent peer from a new one). */
+  private readonly connectedAt = new Map<string, number>()
   private readonly pullAgain = new Set<string>()
   private stopped = false
 
@@ -71,8 +79,12 @@ export class Mesh {
       log: this.host.log.child({ component: 'net' }),
       handlers: {
         gossip: (topic, data, from) => this.onGossip(topic, data, from),
-        connected: peer => { this.pull(peer) },
+        connected: peer => {
+          this.connectedAt.set(peer, Date.now())
+          this.pull(peer)
+        },
         disconnected: peer => {
+          this.connectedAt.delete(peer)
           const p = this.view[peer]
           if (p !== undefined) p.downAt = Date.now()
           this.host.membershipChanged()
@@ -172,6 +184,19 @@ export class Mesh {
     return false
   }
 
+  /** Hang up on peers that are connected but have not sent a heartbeat for a long time. */
+  private hangUpSilent (): void {
+    const now = Date.now()
+    const limit = silentLimitMs(this.o.heartbeatIntervalMs)
+    for (const peer of this.net.connectedPeers()) {
+      const since = Math.max(this.connectedAt.get(peer) ?? now, this.view[peer]?.lastSeen ?? 0)
+      if (now - since < limit) continue
+      this.host.log.warn({ peer, silentMs: now - since }, 'a connected peer sent no heartbeat for too long: hanging up to reconnect with fresh streams')
+      this.connectedAt.delete(peer)
+      void this.net.hangUp(peer)
+    }
+  }
+
   /** Ask a peer for every event we lack (anti-entropy). One pull per peer at a time. */
   pull (peer: string): void {
     if (this.stopped) return
@@ -208,6 +233,7 @@ export class Mesh {
 
   /** Periodic: reconnect to known nodes we lost, and pull from one connected peer. */
   private antiEntropy (): void {
+    this.hangUpSilent()
     const connected = new Set(this.net.connectedPeers())
     for (const p of this.host.knownPeers()) {
       if (p.id !== this.host.id && !connected.has(p.id)) void this.net.dial(p.id, p.addresses)

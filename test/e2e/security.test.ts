@@ -118,3 +118,20 @@ test('security: malformed sync and rpc frames close the stream and change nothin
     assert.match(s1.output(), /closed a stream after a bad frame/)
   } finally { await net.stop() }
 })
+
+test('R1-1: a peer that stays connected but sends no heartbeat is hung up on (a dead gossip stream heals by reconnecting)', async () => {
+  const [s1, s2] = c.agents
+  const net = await rogue(await readSwarmKey(c.keyFile))
+  try {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    await net.node.dial(multiaddr(s1.p2p[0]))
+    await waitFor('the silent peer to be connected', () => net.connectedPeers().includes(s1.id))
+    // It never sends a heartbeat: after the silence limit (10 s here) s1 closes the connection.
+    await waitFor('s1 to hang up on the silent peer', () => !net.connectedPeers().includes(s1.id), 30_000, 200)
+    assert.match(s1.output(), /sent no heartbeat for too long: hanging up/)
+    // The members, who do send heartbeats, stay connected and alive.
+    const nodes = (await api(s1.url, '/v1/nodes')).body.nodes as Array<{ name: string, alive: boolean }>
+    assert.deepEqual(nodes.filter(n => n.alive).map(n => n.name).sort(), ['s1', 's2'])
+    assert.equal((await api(s2.url, '/v1/health')).body.ok, true)
+  } finally { await net.stop() }
+})

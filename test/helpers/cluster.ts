@@ -78,13 +78,25 @@ export async function startCluster (nodes: NodeSpec[], extra: string[] = [], o: 
 
 /** Every given agent sees `count` alive nodes (itself included). */
 export async function waitForMembers (agents: Agent[], count: number, timeoutMs = 30_000): Promise<void> {
-  await waitFor(`${agents.length} agents to see ${count} alive nodes`, async () => {
-    for (const a of agents) {
-      const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ alive: boolean }>
-      if (nodes.filter(n => n.alive).length !== count) return false
-    }
-    return true
-  }, timeoutMs, 100)
+  try {
+    await waitFor(`${agents.length} agents to see ${count} alive nodes`, async () => {
+      for (const a of agents) {
+        const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ alive: boolean }>
+        if (nodes.filter(n => n.alive).length !== count) return false
+      }
+      return true
+    }, timeoutMs, 100)
+  } catch (err) {
+    // Say who sees whom, and who is connected to whom: that is what to look at next.
+    const views = await Promise.all(agents.map(async a => {
+      try {
+        const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ name: string, alive: boolean, self: boolean }>
+        const me = nodes.find(n => n.self)?.name ?? a.url
+        return `${me} sees ${nodes.filter(n => n.alive).map(n => n.name).join(',')}`
+      } catch (e) { return `${a.url}: ${(e as Error).message}` }
+    }))
+    throw new Error(`${(err as Error).message}; ${views.join('; ')}`)
+  }
 }
 
 /** The master's name as each agent sees it. */
