@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { selfMeter } from './cpu.js'
 
-export async function rawSpawn (n: number, concurrency: number): Promise<{ rate: number, cpuMsPerSpawn: number }> {
+async function rawSpawn (n: number, concurrency: number): Promise<{ rate: number, cpuMsPerSpawn: number }> {
   let started = 0
   const cpu = selfMeter()
   const t0 = performance.now()

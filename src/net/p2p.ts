@@ -174,6 +174,12 @@ export class Net {
     }
   }
 
+  /** When the newest open connection to a peer opened (ms), if there is one. */
+  connectedSince (peer: string): number | undefined {
+    const opened = this.node.getConnections(peerIdFromString(peer)).map(c => c.timeline.open)
+    return opened.length === 0 ? undefined : Math.max(...opened)
+  }
+
   /** Close every connection to a peer (it may dial again, or be dialled). */
   async hangUp (peer: string): Promise<void> {
     try { await this.node.hangUp(peerIdFromString(peer)) } catch (err) {

@@ -62,8 +62,6 @@ export class Mesh {
   net!: Net
   private timers: NodeJS.Timeout[] = []
   private readonly pulling = new Set<string>()
-  /** When each connected peer connected (to tell a silent peer from a new one). */
-  private readonly connectedAt = new Map<string, number>()
   private readonly pullAgain = new Set<string>()
   private stopped = false
 
@@ -79,12 +77,8 @@ export class Mesh {
       log: this.host.log.child({ component: 'net' }),
       handlers: {
         gossip: (topic, data, from) => this.onGossip(topic, data, from),
-        connected: peer => {
-          this.connectedAt.set(peer, Date.now())
-          this.pull(peer)
-        },
+        connected: peer => { this.pull(peer) },
         disconnected: peer => {
-          this.connectedAt.delete(peer)
           const p = this.view[peer]
           if (p !== undefined) p.downAt = Date.now()
           this.host.membershipChanged()
@@ -189,10 +183,9 @@ export class Mesh {
     const now = Date.now()
     const limit = silentLimitMs(this.o.heartbeatIntervalMs)
     for (const peer of this.net.connectedPeers()) {
-      const since = Math.max(this.connectedAt.get(peer) ?? now, this.view[peer]?.lastSeen ?? 0)
+      const since = Math.max(this.net.connectedSince(peer) ?? now, this.view[peer]?.lastSeen ?? 0)
       if (now - since < limit) continue
       this.host.log.warn({ peer, silentMs: now - since }, 'a connected peer sent no heartbeat for too long: hanging up to reconnect with fresh streams')
-      this.connectedAt.delete(peer)
       void this.net.hangUp(peer)
     }
   }
