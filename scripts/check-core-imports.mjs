@@ -1,10 +1,10 @@
 // The functional core (spec, state, scheduler, election, events, util) never imports the
-// shell (net, log, exec, api, cli, node, config) nor I/O modules. Run by `npm test`.
+// shell (net, store, identity, cluster, exec, api, cli, node, agent, config) nor I/O modules. Run by `npm test`.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const CORE = ['spec', 'state', 'scheduler', 'election', 'events', 'util']
-const SHELL = ['net', 'log', 'exec', 'api', 'cli', 'node', 'config']
+const SHELL = ['net', 'store', 'identity', 'cluster', 'exec', 'api', 'cli', 'node', 'agent', 'config']
 const IO = ['node:fs', 'node:fs/promises', 'node:net', 'node:child_process', 'node:http', 'fs', 'child_process', 'level', 'fastify']
 const EXEMPT = new Set(['src/spec/load.ts']) // reads joblist files for the CLI: the one I/O door of spec/
 

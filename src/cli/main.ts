@@ -103,7 +103,7 @@ function program (): Command {
     .addOption(new Option('--nodes-log-interval <duration>', 'how often nodes.log gets the online nodes (default 60s)'))
     .addOption(new Option('--enable-test-gate', 'enable POST /v1/debug/partition (tests only)').hideHelp())
     .action(async (o: Record<string, unknown>) => {
-      const { runAgent } = await import('../node/run.js')
+      const { runAgent } = await import('../agent/run.js')
       await runAgent(o)
     })
   return p

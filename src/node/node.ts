@@ -13,22 +13,23 @@ import { receive as hlcReceive, tick } from '../events/hlc.js'
 import { Executor, killLeftover } from '../exec/executor.js'
 import { Spawner } from '../exec/spawner.js'
 import { attemptPaths } from '../exec/files.js'
-import type { NodeIdentity } from '../log/keys.js'
-import { loadOrCreateIdentity, signEvent, verifyEvent } from '../log/keys.js'
+import type { NodeIdentity } from '../identity/keys.js'
+import { loadOrCreateIdentity, signEvent, verifyEvent } from '../identity/keys.js'
 import { loadOrCreateSwarmKey } from '../net/swarm-key.js'
-import { Mesh } from './mesh.js'
-import type { Heartbeat } from './mesh.js'
-import type { EventStore } from '../log/store.js'
-import { LevelEventStore, SNAPSHOT_VERSION } from '../log/store.js'
+import { Mesh } from '../cluster/mesh.js'
+import type { Heartbeat } from '../cluster/mesh.js'
+import type { EventStore } from '../store/event-store.js'
+import { SNAPSHOT_VERSION } from '../store/event-store.js'
+import { LevelEventStore } from '../store/level-store.js'
 import { schedule } from '../scheduler/schedule.js'
 import type { Decision } from '../scheduler/schedule.js'
 import type { JoblistSpec } from '../spec/types.js'
 import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { emptyState, FINAL_JOBLIST_STATES } from '../state/types.js'
-import { readLogChunk } from './log-files.js'
+import { readLogChunk } from '../exec/job-output.js'
 import { shortCode } from '../util/ids.js'
-import { NodeLogs } from './node-logs.js'
+import { NodeRecords } from './records.js'
 
 export const VERSION = '0.1.0'
 
@@ -63,7 +64,7 @@ export class CisNode {
   private store!: EventStore
   private spawner: Spawner | undefined
   private executor!: Executor
-  private logs!: NodeLogs
+  private records!: NodeRecords
   private readonly now: () => number
   private readonly onFatal: ((err: Error) => void) | undefined
   private seq = 0
@@ -108,8 +109,8 @@ export class CisNode {
       await this.store.close()
       throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`)
     }
-    this.logs = new NodeLogs(this.dataDir, this.log)
-    await this.logs.start(this.state)
+    this.records = new NodeRecords(this.dataDir, this.log)
+    await this.records.start(this.state)
     if (this.config.exec.forkServer) {
       this.spawner = new Spawner(this.log.child({ component: 'spawner' }))
       this.spawner.start()
@@ -182,7 +183,7 @@ export class CisNode {
       await this.append('node', info)
     }
     await this.launchAssigned()
-    this.logs.startNodesLog(this.config.nodesLogIntervalMs, () => this.onlineNodes())
+    this.records.startNodesLog(this.config.nodesLogIntervalMs, () => this.onlineNodes())
     this.ready = true
     this.scheduleSoon()
   }
@@ -191,13 +192,13 @@ export class CisNode {
     if (!this.running) return
     this.running = false
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
-    this.logs.stopNodesLog()
+    this.records.stopNodesLog()
     await this.executor.stopAll()
     this.spawner?.stop()
     await this.mesh?.stop()
     await this.flush()
     await this.store.write([], { state: this.state, version: SNAPSHOT_VERSION })
-    await this.logs.stop()
+    await this.records.stop()
     await this.store.close()
   }
 
@@ -363,7 +364,7 @@ export class CisNode {
     }
     for (const id of changed) {
       const jl = this.state.joblists[id]
-      if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.logs.joblistFinished(this.state, jl)
+      if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)
     }
     // Only facts that can change a decision call for a scheduler pass.
     if (events.some(e => SCHEDULING_EVENTS.has(e.type))) this.scheduleSoon()

@@ -15,7 +15,7 @@ import { apply } from '../../src/state/reducer.js'
 import { emptyState } from '../../src/state/types.js'
 import { stateHash } from '../../src/state/hash.js'
 import { buildApi } from '../../src/api/server.js'
-import { MemoryEventStore } from '../../src/log/store.js'
+import { MemoryEventStore } from '../../src/store/memory-store.js'
 import { CisNode } from '../../src/node/node.js'
 import { cleanup, tempDir } from '../helpers/agent.js'
 

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApi } from '../../src/api/server.js'
 import { ERROR_CODES } from '../../src/api/errors.js'
 import { defaultConfig } from '../../src/config/config.js'
-import { MemoryEventStore } from '../../src/log/store.js'
+import { MemoryEventStore } from '../../src/store/memory-store.js'
 import { CisNode } from '../../src/node/node.js'
 import { ROOT, cleanup, tempDir } from '../helpers/agent.js'
 

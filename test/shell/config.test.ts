@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { defaultConfig, loadConfigFile, mergeConfig, parseResourceFlag } from '../../src/config/config.js'
-import { configFromFlags } from '../../src/node/run.js'
+import { configFromFlags } from '../../src/agent/run.js'
 import { ROOT, cleanup, tempDir } from '../helpers/agent.js'
 
 test('config: config/default.yaml documents the defaults and loads to them', () => {

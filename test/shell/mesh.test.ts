@@ -1,7 +1,7 @@
 // The gossip fast path sends one message per write batch, split so no message is too large.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Mesh } from '../../src/node/mesh.js'
+import { Mesh } from '../../src/cluster/mesh.js'
 import type { CisEvent } from '../../src/events/types.js'
 import { EVENTS_TOPIC } from '../../src/net/p2p.js'
 

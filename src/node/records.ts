@@ -1,4 +1,4 @@
-// The node's plain-text logs: every finished joblist with its jobs (R4-4, joblists.log) and,
+// The node's plain-text records: every finished joblist with its jobs (R4-4, joblists.log) and,
 // every minute, the nodes that are online (R4-5, nodes.log). JSON lines, append-only.
 import { createReadStream } from 'node:fs'
 import { appendFile } from 'node:fs/promises'
@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { joblistView } from '../state/views.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 
-export class NodeLogs {
+export class NodeRecords {
   readonly joblistsFile: string
   readonly nodesFile: string
   private readonly logged = new Set<string>()

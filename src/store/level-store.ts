@@ -1,24 +1,9 @@
-// The node's LevelDB store: every origin's events (its own and replicas), a snapshot of the
-// derived state, and small metadata. One interface, a LevelDB and an in-memory version.
+// The LevelDB event store (the default backend, G-1): sublevels `events` (key origin!seq)
+// and `meta` (known origins, the state snapshot).
 import { Level } from 'level'
 import type { CisEvent } from '../events/types.js'
-import type { ClusterState } from '../state/types.js'
-
-export interface Snapshot { state: ClusterState, version: number }
-
-export interface EventStore {
-  open: () => Promise<void>
-  close: () => Promise<void>
-  /** Write events (and optionally a snapshot) atomically. */
-  write: (events: CisEvent[], snapshot?: Snapshot) => Promise<void>
-  /** Events of one origin with seq > after, in seq order. */
-  readOrigin: (origin: string, after: number) => AsyncIterable<CisEvent>
-  origins: () => Promise<string[]>
-  getEvent: (origin: string, seq: number) => Promise<CisEvent | undefined>
-  loadSnapshot: () => Promise<Snapshot | undefined>
-}
-
-export const SNAPSHOT_VERSION = 1
+import type { EventStore, Snapshot } from './event-store.js'
+import { SNAPSHOT_VERSION } from './event-store.js'
 
 const pad = (n: number): string => n.toString().padStart(12, '0')
 const eventKey = (origin: string, seq: number): string => `${origin}!${pad(seq)}`
@@ -85,26 +70,3 @@ export class LevelEventStore implements EventStore {
   }
 }
 
-/** In-memory store for tests of the node without a disk. */
-export class MemoryEventStore implements EventStore {
-  readonly byOrigin = new Map<string, CisEvent[]>()
-  snapshot: Snapshot | undefined
-  async open (): Promise<void> {}
-  async close (): Promise<void> {}
-  async write (events: CisEvent[], snapshot?: Snapshot): Promise<void> {
-    for (const e of events) {
-      const list = this.byOrigin.get(e.origin) ?? []
-      list[e.seq - 1] = e
-      this.byOrigin.set(e.origin, list)
-    }
-    if (snapshot !== undefined) this.snapshot = structuredClone(snapshot)
-  }
-
-  async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {
-    for (const e of (this.byOrigin.get(origin) ?? []).slice(after)) if (e !== undefined) yield e
-  }
-
-  async origins (): Promise<string[]> { return [...this.byOrigin.keys()] }
-  async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return this.byOrigin.get(origin)?.[seq - 1] }
-  async loadSnapshot (): Promise<Snapshot | undefined> { return this.snapshot }
-}

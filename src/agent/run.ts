@@ -5,7 +5,7 @@ import { buildApi } from '../api/server.js'
 import { ConfigError, defaultConfig, isLoopback, loadConfigFile, mergeConfig, parseHostPort, parseResourceFlag, validateResources } from '../config/config.js'
 import type { AgentConfig } from '../config/config.js'
 import { createLogger } from './logger.js'
-import { CisNode } from './node.js'
+import { CisNode } from '../node/node.js'
 
 export interface AgentFlags {
   config?: string
