@@ -17,7 +17,3 @@ export function receive (last: Hlc, remote: Hlc, now: number): Hlc {
   if (ts === remote.ts) return { ts, lc: remote.lc + 1 }
   return { ts, lc: 0 }
 }
-
-export function compareHlc (a: Hlc, b: Hlc): number {
-  return a.ts !== b.ts ? a.ts - b.ts : a.lc - b.lc
-}
