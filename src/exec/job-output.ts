@@ -1,9 +1,9 @@
-// Reading a job's output files in bounded chunks.
+// Reading a job attempt's output files (stdout, stderr) in bounded chunks.
 import { open, stat } from 'node:fs/promises'
 
-export const MAX_LOG_CHUNK = 1024 * 1024
+export const MAX_OUTPUT_CHUNK = 1024 * 1024
 
-export async function readLogChunk (file: string, offset: number, max = MAX_LOG_CHUNK): Promise<Buffer> {
+export async function readOutputChunk (file: string, offset: number, max = MAX_OUTPUT_CHUNK): Promise<Buffer> {
   let size: number
   try { size = (await stat(file)).size } catch { return Buffer.alloc(0) }
   if (offset >= size) return Buffer.alloc(0)

@@ -34,6 +34,14 @@ export function killGroup (pid: number, signal: NodeJS.Signals): void {
   try { process.kill(-pid, signal) } catch { /* already gone */ }
 }
 
+/** End a process group: TERM now, KILL after `graceMs` (the returned timer; clear it when the group exits). */
+export function terminateGroup (pid: number, graceMs: number): NodeJS.Timeout {
+  killGroup(pid, 'SIGTERM')
+  const timer = setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs)
+  timer.unref()
+  return timer
+}
+
 export function startProcess (o: ProcessOptions): RunningProcess {
   const out = openSync(o.stdoutFile, 'a')
   const err = openSync(o.stderrFile, 'a')
@@ -50,9 +58,7 @@ export function startProcess (o: ProcessOptions): RunningProcess {
   const end = (why: 'timeout' | 'stop'): void => {
     if (endedBy !== undefined || pid < 0) return
     endedBy = why
-    killGroup(pid, 'SIGTERM')
-    graceTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), o.graceMs)
-    graceTimer.unref()
+    graceTimer = terminateGroup(pid, o.graceMs)
   }
   const timer = o.timeoutMs !== undefined ? setTimeout(() => end('timeout'), o.timeoutMs) : undefined
   const done = new Promise<ProcessResult>(resolve => {

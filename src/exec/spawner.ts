@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { ProcessOptions, ProcessResult, RunningProcess } from './process.js'
-import { killGroup } from './process.js'
+import { killGroup, terminateGroup } from './process.js'
 
 interface Pending {
   pid: number
@@ -64,11 +64,7 @@ export class Spawner {
     const end = (why: 'timeout' | 'stop'): void => {
       if (p.endedBy !== undefined) return
       p.endedBy = why
-      const kill = (): void => {
-        killGroup(p.pid, 'SIGTERM')
-        p.graceTimer = setTimeout(() => killGroup(p.pid, 'SIGKILL'), o.graceMs)
-        p.graceTimer.unref()
-      }
+      const kill = (): void => { p.graceTimer = terminateGroup(p.pid, o.graceMs) }
       if (p.pid > 0) kill()
       else void pidReady.then(pid => { if (pid > 0) kill() })
     }

@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline'
 import type { Logger } from 'pino'
 import { joblistView } from '../state/views.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
+import { FINAL_JOBLIST_STATES } from '../state/types.js'
 
 export class NodeRecords {
   readonly joblistsFile: string
@@ -17,7 +18,7 @@ export class NodeRecords {
   private readonly queued = new Map<string, string[]>()
   private timer: NodeJS.Timeout | undefined
 
-  constructor (dataDir: string, private readonly log: Logger) {
+  constructor (dataDir: string, private readonly log: Logger, private readonly now: () => number = Date.now) {
     this.joblistsFile = join(dataDir, 'joblists.log')
     this.nodesFile = join(dataDir, 'nodes.log')
   }
@@ -33,19 +34,19 @@ export class NodeRecords {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
     for (const jl of Object.values(state.joblists)) {
-      if (jl.endedAt !== undefined && ['succeeded', 'failed', 'stopped'].includes(jl.state)) this.joblistFinished(state, jl)
+      if (jl.endedAt !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.joblistFinished(state, jl)
     }
   }
 
   joblistFinished (state: ClusterState, jl: JoblistRecord): void {
     if (this.logged.has(jl.id)) return
     this.logged.add(jl.id)
-    const line = JSON.stringify({ at: new Date(jl.endedAt ?? Date.now()).toISOString(), ...joblistView(state, jl) }) + '\n'
+    const line = JSON.stringify({ at: new Date(jl.endedAt ?? this.now()).toISOString(), ...joblistView(state, jl) }) + '\n'
     this.write(this.joblistsFile, line)
   }
 
   startNodesLog (intervalMs: number, online: () => string[]): void {
-    const write = (): void => this.write(this.nodesFile, JSON.stringify({ at: new Date().toISOString(), online: online() }) + '\n')
+    const write = (): void => this.write(this.nodesFile, JSON.stringify({ at: new Date(this.now()).toISOString(), online: online() }) + '\n')
     write()
     this.timer = setInterval(write, intervalMs)
     this.timer.unref()

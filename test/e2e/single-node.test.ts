@@ -32,10 +32,19 @@ function workdir (jl: any, stage: number, j: number): string {
 }
 
 /** POST a body of `size` bytes; the status the server answered (it may close early). */
-async function postHuge (url: string, size: number): Promise<number> {
+/**
+ * POST a body of `size` bytes. The server refuses it with 413 and closes the connection, so
+ * the client may hear the 413 or, if it was still writing, only the closed connection
+ * (EPIPE, ECONNRESET): either way the body was refused. Any other answer is returned as is.
+ */
+async function postHuge (url: string, size: number): Promise<number | 'closed while sending'> {
   return await new Promise((resolve, reject) => {
     const req = request(url + '/v1/joblists', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': size } }, res => { res.resume(); resolve(res.statusCode ?? 0) })
-    req.on('error', err => { setTimeout(() => reject(err), 2000) })
+    req.on('error', err => {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EPIPE' || code === 'ECONNRESET') resolve('closed while sending')
+      else reject(err)
+    })
     req.end(Buffer.alloc(size, 0x20))
   })
 }
@@ -225,7 +234,9 @@ test('bad input: validation errors name the path; YAML bodies work; traversal, u
   assert.equal(unsat.status, 422)
   assert.match(unsat.body.details[0].message, /tpu:1/)
 
-  assert.equal(await postHuge(agent.url, 5 * 1024 * 1024), 413)
+  // (The exact 413 and its code are checked without sockets in test/shell/api.test.ts.)
+  const huge = await postHuge(agent.url, 5 * 1024 * 1024)
+  assert.ok(huge === 413 || huge === 'closed while sending', `a huge body is refused (got ${String(huge)})`)
 
   const health = await api(agent.url, '/v1/health')
   assert.equal(health.body.ok, true, 'the node keeps running')

@@ -3,6 +3,7 @@
 import type { EventBodies, EventType, Resources, UnsignedEvent } from '../../src/events/types.js'
 import type { Decision } from '../../src/scheduler/schedule.js'
 import { schedule } from '../../src/scheduler/schedule.js'
+import { decisionEvent } from '../../src/scheduler/decision-event.js'
 import type { QueueOptions } from '../../src/scheduler/queue.js'
 import type { JobSpec, JoblistSpec } from '../../src/spec/types.js'
 import { apply } from '../../src/state/reducer.js'
@@ -61,10 +62,8 @@ export class Harness {
     })
     this.decisions.push(ds)
     for (const d of ds) {
-      if (d.type === 'accept') this.emit(this.master, 'accept', { request: d.request, id: d.id, term: 1, onLost: d.onLost, maxLost: d.maxLost, ...(d.expand !== undefined ? { expand: d.expand } : {}) })
-      else if (d.type === 'assign') this.emit(this.master, 'assign', { jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources, term: 1 })
-      else if (d.type === 'lose') this.emit(this.master, 'lose', { jobId: d.jobId, attempt: d.attempt, reason: d.reason, term: 1 })
-      else this.emit(this.master, 'cancel', { joblistId: d.joblistId, ...(d.jobId !== undefined ? { jobId: d.jobId } : {}), request: d.request, term: 1 })
+      const e = decisionEvent(d, 1)
+      this.emit(this.master, e.type, e.body)
     }
     return ds
   }

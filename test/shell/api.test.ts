@@ -1,4 +1,5 @@
-// The HTTP API without sockets (fastify inject) on a node with an in-memory store.
+// The HTTP API without sockets (fastify inject) on a node with an in-memory store and no
+// network (no libp2p): the API needs only the node's narrow ApiNode interface.
 import '../../src/polyfill.js'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -20,7 +21,7 @@ let dir: string
 before(async () => {
   dir = tempDir()
   const config = { ...defaultConfig(), data: dir, name: 'inject', mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] }
-  node = new CisNode({ config, log: pino({ level: 'silent' }), store: new MemoryEventStore() })
+  node = new CisNode({ config, log: pino({ level: 'silent' }), store: new MemoryEventStore(), network: false })
   await node.start()
   app = buildApi(node, { token: 's3cret', bodyLimit: 64 * 1024, requireToken: true })
   await node.announce('http://127.0.0.1:0')

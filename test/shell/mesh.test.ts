@@ -1,14 +1,21 @@
 // The gossip fast path sends one message per write batch, split so no message is too large.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Mesh } from '../../src/cluster/mesh.js'
+import { pino } from 'pino'
+import { Replication } from '../../src/cluster/replication.js'
 import type { CisEvent } from '../../src/events/types.js'
 import { EVENTS_TOPIC } from '../../src/net/p2p.js'
 
-function meshWithRecorder (): { mesh: Mesh, sent: Array<{ topic: string, json: string }> } {
+function meshWithRecorder (): { mesh: Replication, sent: Array<{ topic: string, json: string }> } {
   const sent: Array<{ topic: string, json: string }> = []
-  const mesh = new Mesh({} as never, { psk: new Uint8Array(), listen: [], bootstrap: [], mdns: false, heartbeatIntervalMs: 1000, syncIntervalMs: 1000 })
-  mesh.net = { publishRaw: async (topic: string, json: string) => { sent.push({ topic, json }) } } as never
+  const none = async (): Promise<void> => {}
+  const mesh = new Replication({ self: 'me', log: pino({ level: 'silent' }), eventsTopic: EVENTS_TOPIC, bootstrap: [], vector: () => ({}), receive: () => {}, eventsAfter: async function * () {}, knownPeers: () => [] }, {
+    publishRaw: async (topic: string, json: string) => { sent.push({ topic, json }) },
+    request: none,
+    connectedPeers: () => [],
+    dial: none,
+    dialAddr: none
+  })
   return { mesh, sent }
 }
 

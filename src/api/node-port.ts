@@ -1,0 +1,39 @@
+// What the API needs of a node, and nothing more: the API depends on this, never on the
+// node's class. A node without libp2p (or a fake) serves it as well as a full agent.
+import type { QueueOptions } from '../scheduler/queue.js'
+import type { JoblistSpec } from '../spec/types.js'
+import type { ClusterState } from '../state/types.js'
+
+export type OutputStream = 'stdout' | 'stderr'
+
+/** What the node knows now: the state and its membership view. */
+export interface ClusterSnapshot {
+  state: ClusterState
+  self: string
+  alive: ReadonlySet<string>
+  master: string | null
+  lastSeen: (id: string) => number | undefined
+  now: number
+  queue: QueueOptions
+}
+
+export interface ApiNode {
+  readonly id: string
+  readonly name: string
+  readonly version: string
+  view: () => ClusterSnapshot
+  /** Write a submit request; the joblist ID once a master accepted it (null if none did in time). */
+  submit: (spec: JoblistSpec, owner: string) => Promise<{ request: string, id: string | null }>
+  /** Write a stop request for a joblist or one of its jobs; the request's ID. */
+  requestStop: (joblistId: string, jobId?: string) => Promise<string>
+  /** A chunk of an attempt's output, read here or from the node that ran it. */
+  readOutput: (jobId: string, attempt: number, node: string, stream: OutputStream, offset: number) => Promise<Buffer>
+  /** Attempts running on this node. */
+  runningCount: () => number
+  /** When this node applied event `origin:seq` (ms), if recently. */
+  appliedAt: (key: string) => number | undefined
+  /** Test gate: drop and refuse these peers ([] heals). Absent on a node without a network. */
+  partition?: (peers: string[]) => Promise<void>
+  /** A request failed on a bug: the node logs it. */
+  reportError: (err: Error) => void
+}

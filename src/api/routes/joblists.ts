@@ -1,0 +1,66 @@
+// Joblists: submit (D-1, R4-1), dry-run plan, list, show, stop (R4-2).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { unsatisfiable } from '../../scheduler/feasibility.js'
+import { planJoblist, waitReasons } from '../../scheduler/plan.js'
+import type { PlanInput } from '../../scheduler/plan.js'
+import { validateJoblist } from '../../spec/validate.js'
+import type { JoblistSpec } from '../../spec/types.js'
+import { comparePositions } from '../../state/reducer.js'
+import { FINAL_JOBLIST_STATES } from '../../state/types.js'
+import { findJoblist, joblistSummary, joblistView } from '../../state/views.js'
+import { ApiError, notFound } from '../errors.js'
+import type { ApiNode, ClusterSnapshot } from '../node-port.js'
+
+export const planInput = (v: ClusterSnapshot): PlanInput => ({ state: v.state, now: v.now, alive: v.alive, queue: v.queue })
+
+function validSpec (body: unknown): JoblistSpec {
+  const result = validateJoblist(body)
+  if (!result.ok) throw new ApiError(400, 'ERR_SPEC_INVALID', `invalid joblist: ${result.issues.length} problem(s)`, result.issues)
+  return result.spec
+}
+
+function headerString (v: string | string[] | undefined): string | undefined {
+  if (Array.isArray(v)) return v[0]
+  return v === undefined || v === '' ? undefined : v
+}
+
+export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
+  app.post('/v1/joblists', async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
+    const spec = validSpec(req.body)
+    if (req.query.unsatisfiable !== 'wait') {
+      const v = node.view()
+      const problems = unsatisfiable(v.state, spec, v.alive)
+      if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no alive node can run some jobs of this joblist: start a node with those resources, lower the needs, or submit with --wait-for-nodes', problems)
+    }
+    const owner = headerString(req.headers['x-cis-owner']) ?? 'anonymous'
+    const { request, id } = await node.submit(spec, owner.slice(0, 100))
+    if (id === null) return reply.code(202).send({ id: null, name: spec.name, request, state: 'submitted' })
+    return reply.code(201).send({ id, name: spec.name, request, state: node.view().state.joblists[id]?.state ?? 'queued' })
+  })
+
+  app.post('/v1/plan', async (req: FastifyRequest) => planJoblist(planInput(node.view()), validSpec(req.body)))
+
+  app.get('/v1/joblists', async (req: FastifyRequest<{ Querystring: { state?: string, name?: string } }>) => {
+    const { state: want, name } = req.query
+    const { state } = node.view()
+    const list = Object.values(state.joblists)
+      .filter(j => (want === undefined || j.state === want) && (name === undefined || j.name === name))
+      .sort((a, b) => comparePositions(a.position, b.position))
+    return { joblists: list.map(j => joblistSummary(state, j)) }
+  })
+
+  app.get('/v1/joblists/:ref', async (req: FastifyRequest<{ Params: { ref: string } }>) => {
+    const v = node.view()
+    const jl = findJoblist(v.state, req.params.ref)
+    if (jl === undefined) throw notFound('joblist', req.params.ref)
+    return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v)))
+  })
+
+  app.post('/v1/joblists/:ref/stop', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
+    const jl = findJoblist(node.view().state, req.params.ref)
+    if (jl === undefined) throw notFound('joblist', req.params.ref)
+    if (FINAL_JOBLIST_STATES.has(jl.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `joblist ${jl.id} (${jl.name}) already ended: ${jl.state}`)
+    const request = await node.requestStop(jl.id)
+    return reply.code(202).send({ id: jl.id, request, state: jl.state })
+  })
+}

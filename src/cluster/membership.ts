@@ -1,0 +1,106 @@
+// Membership: who is in the cluster and alive, in this node's view. Heartbeats from directly
+// connected peers and connection-close hints feed a MembershipView; the liveness rule itself
+// is the pure one in election/membership.ts. Peers that stay connected but silent are hung up on.
+import type { Logger } from 'pino'
+import { aliveSet, isAlive, lostSet } from '../election/membership.js'
+import type { MembershipView } from '../election/membership.js'
+
+export interface Heartbeat {
+  id: string
+  name: string
+  priority: number
+  /** The sender's version vector: a peer that is behind pulls from it. */
+  vector: Record<string, number>
+  /** Sender's clock (ms): makes every heartbeat distinct. */
+  ts: number
+}
+
+/** What membership needs of the transport: the peers it is connected to, and a way to hang up. */
+export interface MembershipLinks {
+  connectedPeers: () => string[]
+  connectedSince: (peer: string) => number | undefined
+  hangUp: (peer: string) => Promise<void>
+}
+
+export interface MembershipOptions {
+  self: string
+  log: Logger
+  now: () => number
+  heartbeatIntervalMs: number
+  timeoutMs: number
+  /** Someone joined, left, or changed priority: the master may have changed. */
+  changed: () => void
+}
+
+/**
+ * A peer connected for this long without one heartbeat reaching us (at least 10 s, or 50
+ * heartbeat intervals) is hung up on, and dialled again: its gossip stream to us is dead
+ * (gossipsub does not recreate a failed stream while the connection lives).
+ */
+export const silentLimitMs = (heartbeatIntervalMs: number): number => Math.max(10_000, 50 * heartbeatIntervalMs)
+
+export class Membership {
+  readonly view: MembershipView = {}
+  private readonly lastTs = new Map<string, number>()
+  private readonly startedAt: number
+
+  constructor (private readonly o: MembershipOptions) {
+    this.startedAt = o.now()
+  }
+
+  /** Check a heartbeat's shape and sender; true if it is a new, valid one (then recorded). */
+  heard (data: unknown, from: string): data is Heartbeat {
+    // Heartbeats are never relayed (see net/p2p.ts): the sender is the directly connected
+    // peer, authenticated by the noise handshake, so the claimed ID must be that peer.
+    const hb = data as Heartbeat
+    if (typeof hb !== 'object' || hb === null || hb.id !== from || typeof hb.name !== 'string' || typeof hb.priority !== 'number' ||
+        typeof hb.ts !== 'number' || typeof hb.vector !== 'object' || hb.vector === null) {
+      this.o.log.warn({ from }, 'dropped a malformed heartbeat')
+      return false
+    }
+    if ((this.lastTs.get(hb.id) ?? -1) >= hb.ts) return false // an old one, relayed late
+    this.lastTs.set(hb.id, hb.ts)
+    const now = this.o.now()
+    const known = this.view[hb.id]
+    const wasAlive = isAlive(known, now, this.o.timeoutMs)
+    this.view[hb.id] = { lastSeen: now, priority: hb.priority }
+    if (!wasAlive || known?.priority !== hb.priority) this.o.changed()
+    return true
+  }
+
+  /** The connection to a peer closed: a faster hint than the timeout. */
+  disconnected (peer: string): void {
+    const p = this.view[peer]
+    if (p !== undefined) p.downAt = this.o.now()
+    this.o.changed()
+  }
+
+  alive (): Set<string> {
+    return aliveSet(this.view, this.o.self, this.o.now(), this.o.timeoutMs)
+  }
+
+  /** Known nodes not heard from for longer than the timeout (every node gets a first chance). */
+  lost (known: Iterable<string>): Set<string> {
+    return lostSet(this.view, known, this.o.self, this.o.now(), this.o.timeoutMs, this.startedAt)
+  }
+
+  lastSeen (id: string): number | undefined {
+    return id === this.o.self ? this.o.now() : this.view[id]?.lastSeen
+  }
+
+  priorityOf (id: string): number | undefined {
+    return this.view[id]?.priority
+  }
+
+  /** Hang up on peers that are connected but have not sent a heartbeat for a long time. */
+  hangUpSilent (links: MembershipLinks): void {
+    const now = this.o.now()
+    const limit = silentLimitMs(this.o.heartbeatIntervalMs)
+    for (const peer of links.connectedPeers()) {
+      const since = Math.max(links.connectedSince(peer) ?? now, this.view[peer]?.lastSeen ?? 0)
+      if (now - since < limit) continue
+      this.o.log.warn({ peer, silentMs: now - since }, 'a connected peer sent no heartbeat for too long: hanging up to reconnect with fresh streams')
+      void links.hangUp(peer)
+    }
+  }
+}

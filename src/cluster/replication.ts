@@ -1,0 +1,151 @@
+// Replication: every event reaches every node. Fast path: this node's new events go out by
+// gossip, one message per write batch. Slow path, complete: anti-entropy pulls over
+// /cis/sync/1 (exchange version vectors, stream what is missing) on connect, periodically,
+// on a gap, and when a peer's heartbeats show it has events we lack.
+import type { Logger } from 'pino'
+import type { CisEvent } from '../events/types.js'
+
+/** What replication needs of the transport. */
+export interface ReplicationLinks {
+  publishRaw: (topic: string, json: string) => Promise<void>
+  request: (peer: string, request: unknown, onFrame: (frame: unknown) => void, timeoutMs: number) => Promise<void>
+  connectedPeers: () => string[]
+  dial: (peer: string, addresses: string[]) => Promise<void>
+  dialAddr: (addr: string) => Promise<void>
+}
+
+export interface ReplicationOptions {
+  self: string
+  log: Logger
+  eventsTopic: string
+  bootstrap: string[]
+  /** The version vector of events applied here. */
+  vector: () => Record<string, number>
+  /** A remote event arrived (not yet checked). */
+  receive: (e: unknown, from: string) => void
+  /** Stored events of `origin` after `seq`. */
+  eventsAfter: (origin: string, seq: number) => AsyncIterable<CisEvent>
+  /** Known addresses of known nodes, to reconnect after a cut. */
+  knownPeers: () => Array<{ id: string, addresses: string[] }>
+  /** Picks one of n peers for a periodic pull (injected for determinism in tests). */
+  pick?: (n: number) => number
+}
+
+const MAX_SYNC_EVENTS = 50_000
+/** A gossip message carries at most this much (events of one write batch); more is split. */
+export const MAX_GOSSIP_BYTES = 1024 * 1024
+/** At most this many events are taken from one gossip message. */
+const MAX_GOSSIP_BATCH = 10_000
+/** A pull that takes longer is abandoned (and tried again), so one stuck peer cannot stall us. */
+const SYNC_TIMEOUT_MS = 5000
+
+export class Replication {
+  private readonly pulling = new Set<string>()
+  private readonly pullAgain = new Set<string>()
+  /** Each peer's version vector from its last heartbeat. */
+  private readonly vectors = new Map<string, Record<string, number>>()
+  private stopped = false
+
+  constructor (private readonly o: ReplicationOptions, private readonly links: ReplicationLinks) {}
+
+  stop (): void { this.stopped = true }
+
+  /**
+   * Publish this node's new events: one gossip message per write batch (split so that no
+   * message exceeds MAX_GOSSIP_BYTES unless one event alone does), so a busy node sends a few
+   * large messages instead of many small ones.
+   */
+  publishEvents (events: CisEvent[]): void {
+    let parts: string[] = []
+    let size = 1 // the JSON text of the batch: '[' + parts joined by ',' + ']'
+    const send = (): void => {
+      if (parts.length > 0) void this.links.publishRaw(this.o.eventsTopic, parts.length === 1 ? parts[0] : `[${parts.join(',')}]`)
+      parts = []
+      size = 1
+    }
+    for (const e of events) {
+      const json = JSON.stringify(e)
+      if (parts.length > 0 && size + json.length + 1 > MAX_GOSSIP_BYTES) send()
+      parts.push(json)
+      size += json.length + 1
+    }
+    send()
+  }
+
+  /** A gossip message of events: one event, or a batch of them (in the origin's seq order). */
+  gossiped (data: unknown, from: string): void {
+    if (Array.isArray(data)) for (const e of data.slice(0, MAX_GOSSIP_BATCH)) this.o.receive(e, from)
+    else this.o.receive(data, from)
+  }
+
+  /** A peer's heartbeat showed its vector: behind in two heartbeats in a row means an event did not reach us by gossip. */
+  peerVector (peer: string, vector: Record<string, number>): void {
+    const previous = this.vectors.get(peer)
+    this.vectors.set(peer, vector)
+    if (previous !== undefined && this.isBehind(vector) && this.isBehind(previous)) this.pull(peer)
+  }
+
+  private isBehind (theirs: Record<string, unknown>): boolean {
+    const mine = this.o.vector()
+    for (const [origin, seq] of Object.entries(theirs)) {
+      if (origin !== this.o.self && typeof seq === 'number' && seq > (mine[origin] ?? 0)) return true
+    }
+    return false
+  }
+
+  /** True if an alive peer's last heartbeat showed events we have not applied yet. */
+  behind (alive: ReadonlySet<string>): boolean {
+    for (const [peer, v] of this.vectors) if (alive.has(peer) && this.isBehind(v)) return true
+    return false
+  }
+
+  /** Ask a peer for every event we lack (anti-entropy). One pull per peer at a time. */
+  pull (peer: string): void {
+    if (this.stopped) return
+    if (this.pulling.has(peer)) { this.pullAgain.add(peer); return }
+    this.pulling.add(peer)
+    let received = 0
+    this.links.request(peer, { vector: this.o.vector() }, frame => {
+      const f = frame as { event?: unknown, done?: boolean }
+      if (f.event !== undefined && ++received <= MAX_SYNC_EVENTS) this.o.receive(f.event, peer)
+    }, SYNC_TIMEOUT_MS).catch(err => {
+      this.o.log.debug({ peer, err: (err as Error).message }, 'sync pull failed')
+    }).finally(() => {
+      this.pulling.delete(peer)
+      if (this.pullAgain.delete(peer)) this.pull(peer)
+    })
+  }
+
+  /** Serve a peer's pull: every stored event it lacks, then our vector. */
+  async * serve (req: unknown): AsyncIterable<unknown> {
+    const theirs = (req as { vector?: unknown })?.vector
+    if (typeof theirs !== 'object' || theirs === null || Array.isArray(theirs)) throw new Error('sync request without a version vector')
+    const mine = this.o.vector()
+    let sent = 0
+    for (const [origin, seq] of Object.entries(mine)) {
+      const have = (theirs as Record<string, unknown>)[origin]
+      const after = typeof have === 'number' && Number.isSafeInteger(have) && have > 0 ? have : 0
+      if (seq <= after) continue
+      for await (const e of this.o.eventsAfter(origin, after)) {
+        yield { event: e }
+        if (++sent >= MAX_SYNC_EVENTS) return
+      }
+    }
+    yield { done: true, vector: mine }
+  }
+
+  /** Periodic: reconnect to known nodes we lost, and pull from one connected peer. */
+  antiEntropy (): void {
+    const connected = new Set(this.links.connectedPeers())
+    for (const p of this.o.knownPeers()) {
+      if (p.id !== this.o.self && !connected.has(p.id)) void this.links.dial(p.id, p.addresses)
+    }
+    for (const addr of this.o.bootstrap) {
+      const id = addr.split('/p2p/')[1]
+      if (id !== undefined && !connected.has(id)) void this.links.dialAddr(addr)
+    }
+    const peers = [...connected]
+    const pick = this.o.pick ?? ((n: number) => Math.floor(Math.random() * n))
+    if (peers.length > 0) this.pull(peers[pick(peers.length)])
+  }
+}

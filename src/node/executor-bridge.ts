@@ -1,0 +1,99 @@
+// The executor bridge: between this node's state and the processes it runs. It starts the
+// attempts assigned to this node and stops the cancelled ones as those events are applied,
+// and after a restart it settles what the previous run left (D-3): attempts that were running
+// are lost (their leftover process group killed), assigned ones that never started run now.
+import type { Logger } from 'pino'
+import type { AgentConfig } from '../config/config.js'
+import type { CisEvent, EventBodies, EventType } from '../events/types.js'
+import { Executor, killLeftover } from '../exec/executor.js'
+import { attemptPaths } from '../exec/files.js'
+import { Spawner } from '../exec/spawner.js'
+import type { ClusterState } from '../state/types.js'
+
+export interface ExecutorBridgeOptions {
+  self: string
+  config: AgentConfig
+  dataDir: string
+  log: Logger
+  apiUrl: () => string
+  append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<unknown>
+}
+
+export class ExecutorBridge {
+  private spawner: Spawner | undefined
+  private executor!: Executor
+
+  constructor (private readonly o: ExecutorBridgeOptions) {}
+
+  start (): void {
+    if (this.o.config.exec.forkServer) {
+      this.spawner = new Spawner(this.o.log.child({ component: 'spawner' }))
+      this.spawner.start()
+    }
+    this.executor = new Executor({
+      ...(this.spawner !== undefined ? { spawner: this.spawner } : {}),
+      self: this.o.self,
+      nodeName: this.o.config.name,
+      apiUrl: this.o.apiUrl,
+      dataDir: this.o.dataDir,
+      graceMs: this.o.config.exec.killGraceMs,
+      log: this.o.log.child({ component: 'exec' }),
+      started: async body => await this.o.append('started', body),
+      finished: async body => await this.o.append('finished', body)
+    })
+  }
+
+  /** End every running job (recorded as lost, so it runs again) and the fork server. */
+  async stop (): Promise<void> {
+    await this.executor?.stopAll()
+    this.spawner?.stop()
+  }
+
+  /** Attempts running on this node now. */
+  get running (): number { return this.executor?.size ?? 0 }
+
+  /** An event was applied: run or stop this node's attempts. */
+  react (state: ClusterState, e: CisEvent): void {
+    if (e.type === 'assign') {
+      const b = (e as CisEvent<'assign'>).body
+      if (b.node !== this.o.self) return
+      const a = state.attempts[b.jobId]?.[b.attempt]
+      if (a !== undefined && a.state === 'assigned') this.launch(state, b.jobId, a.n)
+    } else if (e.type === 'cancel') {
+      const b = (e as CisEvent<'cancel'>).body
+      this.executor.stop(b.joblistId, b.jobId)
+    }
+  }
+
+  /** D-3: attempts this node was running when it stopped are lost (leftovers are killed). */
+  async recover (state: ClusterState): Promise<void> {
+    for (const [jobId, byN] of Object.entries(state.attempts)) {
+      for (const a of Object.values(byN)) {
+        if ((a.ranOn ?? a.node) !== this.o.self || a.state !== 'running') continue
+        const job = state.jobs[jobId]
+        const killed = job !== undefined && await killLeftover(a.pid, attemptPaths(this.o.dataDir, job.joblistId, jobId, a.n).workdir)
+        await this.o.append('finished', { jobId, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: `the agent restarted while it ran${killed ? ' (its leftover process group was killed)' : ''}` })
+      }
+    }
+  }
+
+  /** D-3: attempts assigned to this node that never started run now. */
+  launchAssigned (state: ClusterState): void {
+    for (const [jobId, byN] of Object.entries(state.attempts)) {
+      for (const a of Object.values(byN)) {
+        if (a.node === this.o.self && a.state === 'assigned') this.launch(state, jobId, a.n)
+      }
+    }
+  }
+
+  private launch (state: ClusterState, jobId: string, n: number): void {
+    const job = state.jobs[jobId]
+    const a = state.attempts[jobId]?.[n]
+    if (job === undefined || a === undefined) return
+    if (job.cancelled) {
+      void this.o.append('finished', { jobId, attempt: n, state: 'stopped', exitCode: null, signal: null, reason: 'stopped before it started' })
+      return
+    }
+    this.executor.launch(state, job, a)
+  }
+}

@@ -1,0 +1,113 @@
+// The master role: everything only the master does, switched on as a unit when this node
+// becomes master (establish) and off when it stops being one (revoke), like Nomad's
+// establishLeadership/revokeLeadership. Established, it first catches up with its peers
+// (bounded), claims a term above every term it knows, then decides: it accepts and numbers
+// joblists, places jobs, cancels, declares attempts lost. Every decision becomes an event.
+// Later master duties (recurring runs, notifications) belong here.
+import type { Logger } from 'pino'
+import type { AgentConfig } from '../config/config.js'
+import type { CisEvent, EventBodies, EventType } from '../events/types.js'
+import { nextTerm } from '../election/master.js'
+import { decisionEvent } from '../scheduler/decision-event.js'
+import { schedule } from '../scheduler/schedule.js'
+import type { ClusterState } from '../state/types.js'
+
+export interface MasterRoleOptions {
+  self: string
+  /** The prefix of the IDs this master hands out. */
+  code: string
+  log: Logger
+  now: () => number
+  scheduler: AgentConfig['scheduler']
+  state: () => ClusterState
+  alive: () => ReadonlySet<string>
+  /** Nodes not heard from for longer than the timeout. */
+  lost: () => ReadonlySet<string>
+  /** True while an alive peer has events this node has not applied. */
+  behind: () => boolean
+  append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
+}
+
+/** How long a new master waits to catch up with its peers before it decides anyway. */
+export const CATCH_UP_LIMIT_MS = 2000
+
+export class MasterRole {
+  private active = false
+  /** Since when this master has been behind a peer (the catch-up barrier), if it is. */
+  private behindSince: number | undefined
+  private establishedAt = 0
+  private lastMaster: string | null = null
+
+  constructor (private readonly o: MasterRoleOptions) {}
+
+  get established (): boolean { return this.active }
+
+  /** The election named `master`: establish the role if that is this node, revoke it if not. */
+  follow (master: string | null, nameOf: (id: string) => string): void {
+    if (master !== this.lastMaster && master !== this.o.self) this.o.log.info({ master: master === null ? null : nameOf(master) }, 'master changed')
+    this.lastMaster = master
+    if (master === this.o.self) this.establish()
+    else this.revoke()
+  }
+
+  /** This node became master: its duties start with a fresh catch-up barrier. */
+  establish (): void {
+    if (this.active) return
+    this.active = true
+    this.behindSince = undefined
+    this.establishedAt = this.o.now()
+    this.o.log.info('this node is now the master')
+  }
+
+  /** This node is no longer master: its duties stop, and nothing of this term carries over. */
+  revoke (): void {
+    if (!this.active) return
+    this.active = false
+    this.behindSince = undefined
+    this.o.log.info({ ms: this.o.now() - this.establishedAt }, 'this node is no longer the master')
+  }
+
+  /** One round of master duties (called whenever something changed that may call for a decision). */
+  pass (): void {
+    if (!this.active || !this.caughtUp()) return
+    const state = this.o.state()
+    const mine = state.terms[this.o.self] ?? 0
+    if (mine === 0 || Object.values(state.terms).some(t => t > mine)) {
+      void this.o.append('master', { term: nextTerm(state.terms) })
+      return // applying the master event calls for another pass
+    }
+    const decisions = schedule({
+      state,
+      now: this.o.now(),
+      self: this.o.self,
+      selfCode: this.o.code,
+      alive: this.o.alive(),
+      lost: this.o.lost(),
+      policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
+      queue: { policy: this.o.scheduler.policy, agingPerMinute: this.o.scheduler.agingPerMinute }
+    })
+    for (const d of decisions) {
+      const e = decisionEvent(d, mine)
+      this.o.append(e.type, e.body as never).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a decision'))
+    }
+  }
+
+  /**
+   * The catch-up barrier. A master that knows less than a peer (just after a heal or a
+   * failover) waits until it has caught up, so it never decides on a partial view of what
+   * others already decided. The wait is bounded: after CATCH_UP_LIMIT_MS it decides anyway
+   * (conflicting decisions resolve deterministically; waiting forever on a peer that cannot
+   * serve us would not).
+   */
+  private caughtUp (): boolean {
+    if (!this.o.behind()) {
+      this.behindSince = undefined
+      return true
+    }
+    const now = this.o.now()
+    this.behindSince ??= now
+    if (now - this.behindSince < CATCH_UP_LIMIT_MS) return false
+    this.o.log.warn({ ms: now - this.behindSince }, 'still behind a peer; deciding anyway')
+    return true
+  }
+}

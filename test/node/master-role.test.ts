@@ -1,0 +1,72 @@
+// The master role is established and revoked as a unit (DESIGN: "the master role"): each time
+// a node becomes master it catches up with its peers first, whatever happened in an earlier term.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { pino } from 'pino'
+import type { EventType } from '../../src/events/types.js'
+import { CATCH_UP_LIMIT_MS, MasterRole } from '../../src/node/master-role.js'
+import { emptyState } from '../../src/state/types.js'
+
+function role (): { role: MasterRole, appended: EventType[], clock: { now: number, behind: boolean } } {
+  const clock = { now: 0, behind: false }
+  const appended: EventType[] = []
+  const state = emptyState()
+  const r = new MasterRole({
+    self: 'me',
+    code: 'me00',
+    log: pino({ level: 'silent' }),
+    now: () => clock.now,
+    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1 },
+    state: () => state,
+    alive: () => new Set(['me', 'peer']),
+    lost: () => new Set(),
+    behind: () => clock.behind,
+    append: async (type) => { appended.push(type); return undefined as never }
+  })
+  return { role: r, appended, clock }
+}
+
+test('R1-3: a master that lost the role while behind and wins it back waits to catch up again (establish/revoke cycle)', () => {
+  const { role: r, appended, clock } = role()
+  clock.behind = true
+  r.follow('me', id => id)
+  assert.equal(r.established, true)
+  r.pass()
+  assert.deepEqual(appended, [], 'behind a peer: no decision yet')
+  clock.now = 500
+  r.follow('peer', id => id) // a higher-priority peer is back: revoked while still behind
+  assert.equal(r.established, false)
+  r.pass()
+  assert.deepEqual(appended, [], 'not master: nothing')
+
+  clock.now = 10_000 // long after the first catch-up started
+  r.follow('me', id => id)
+  r.pass()
+  assert.deepEqual(appended, [], 'master again and behind: the catch-up wait starts over (an old barrier must not let it decide at once)')
+  clock.now = 10_000 + CATCH_UP_LIMIT_MS - 1
+  r.pass()
+  assert.deepEqual(appended, [], 'still within the wait')
+  clock.now = 10_000 + CATCH_UP_LIMIT_MS
+  r.pass()
+  assert.deepEqual(appended, ['master'], 'after the bounded wait it claims its term and decides')
+})
+
+test('R1-3: a master that is caught up decides at once; its term comes first', () => {
+  const { role: r, appended } = role()
+  r.pass()
+  assert.deepEqual(appended, [], 'not established: no duties')
+  r.follow('me', id => id)
+  r.pass()
+  assert.deepEqual(appended, ['master'])
+})
+
+test('R1-3: catching up ends the wait early', () => {
+  const { role: r, appended, clock } = role()
+  clock.behind = true
+  r.follow('me', id => id)
+  r.pass()
+  clock.now = 100
+  clock.behind = false
+  r.pass()
+  assert.deepEqual(appended, ['master'])
+})
