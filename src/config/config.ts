@@ -1,8 +1,10 @@
-// Agent configuration: defaults, then the YAML file, then command-line flags.
+// Agent configuration: defaults, then the YAML file, then command-line flags. The settings,
+// their defaults and their checks are the zod schema of the file (schema.ts); this module
+// turns the checked file into the AgentConfig the agent uses (durations in ms, …).
 import { readFileSync } from 'node:fs'
-import { availableParallelism, hostname } from 'node:os'
 import { parse } from 'yaml'
-import { parseDuration } from '../spec/duration.js'
+import { configFileSchema, describeIssues, overlay, resourceIds, resourcesSchema } from './schema.js'
+import type { ConfigFile, ConfigFileInput } from './schema.js'
 
 export interface AgentConfig {
   name: string
@@ -28,7 +30,7 @@ export interface AgentConfig {
   swarmKey?: string
   heartbeat: { intervalMs: number, timeoutMs: number }
   syncIntervalMs: number
-  /** POST /v1/debug/partition, for tests only. */
+  /** POST /v1/debug/partition, for tests only (a flag, not a file setting). */
   enableTestGate: boolean
   api_limits: { bodyBytes: number }
 }
@@ -38,165 +40,74 @@ export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG'
 }
 
-export function defaultConfig (): AgentConfig {
-  const cores = availableParallelism()
+/** The checked file → the agent's configuration. */
+function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
   return {
-    name: hostname(),
-    data: './.cis-data',
-    api: '127.0.0.1:7700',
-    resources: { slot: Array.from({ length: cores }, (_, i) => `slot${i}`) },
-    profiles: [],
-    priority: 0,
-    exec: { killGraceMs: 5000, forkServer: true },
-    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1 },
-    log: { level: 'info', pretty: 'auto' },
-    nodesLogIntervalMs: 60_000,
-    snapshotEvery: 5000,
-    listen: ['/ip4/0.0.0.0/tcp/7701'],
-    peers: [],
-    mdns: true,
-    heartbeat: { intervalMs: 200, timeoutMs: 800 },
-    syncIntervalMs: 2000,
-    enableTestGate: false,
-    api_limits: { bodyBytes: 4 * 1024 * 1024 }
+    name: f.name,
+    data: f.data,
+    api: f.api,
+    ...(f.token !== undefined ? { token: f.token } : {}),
+    resources: f.resources,
+    profiles: f.profiles,
+    priority: f.priority,
+    exec: { killGraceMs: f.exec.killGrace, forkServer: f.exec.forkServer },
+    scheduler: { onLost: f.scheduler.onLost, maxLost: f.scheduler.maxLost, policy: f.scheduler.policy, agingPerMinute: f.scheduler.aging },
+    log: { level: f.log.level, pretty: f.log.pretty },
+    nodesLogIntervalMs: f.nodesLogInterval,
+    snapshotEvery: f.snapshotEvery,
+    listen: f.listen,
+    peers: f.peers,
+    mdns: f.mdns,
+    ...(f.swarmKey !== undefined ? { swarmKey: f.swarmKey } : {}),
+    heartbeat: { intervalMs: f.heartbeat.interval, timeoutMs: f.heartbeat.timeout },
+    syncIntervalMs: f.syncInterval,
+    enableTestGate,
+    api_limits: { bodyBytes: f.maxBodyBytes }
   }
 }
 
-const TYPE_RE = /^[a-z][a-z0-9_-]*$/
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
-
-/** `gpu=gpu0,gpu1` or `gpu=2` (two instances named gpu0, gpu1). */
-export function parseResourceFlag (flag: string): [string, string[]] {
-  const eq = flag.indexOf('=')
-  if (eq <= 0) throw new ConfigError(`--resource '${flag}': expected TYPE=ID,ID or TYPE=COUNT, e.g. gpu=gpu0,gpu1`)
-  const type = flag.slice(0, eq).trim()
-  const rest = flag.slice(eq + 1).trim()
-  return [type, /^\d+$/.test(rest) ? countInstances(type, Number(rest)) : rest.split(',').map(s => s.trim()).filter(s => s !== '')]
-}
-
-function countInstances (type: string, n: number): string[] {
-  if (n > 4096) throw new ConfigError(`resource ${type}: ${n} instances; at most 4096`)
-  return Array.from({ length: n }, (_, i) => `${type}${i}`)
-}
-
-export function validateResources (res: Record<string, unknown>): Record<string, string[]> {
-  const out: Record<string, string[]> = {}
-  for (const [type, v] of Object.entries(res)) {
-    if (!TYPE_RE.test(type)) throw new ConfigError(`resource type '${type}': use lower-case letters, digits, '-' and '_', starting with a letter`)
-    const ids = typeof v === 'number' ? countInstances(type, v) : v
-    if (!Array.isArray(ids) || ids.some(i => typeof i !== 'string' || !ID_RE.test(i))) {
-      throw new ConfigError(`resource ${type}: expected a list of instance IDs (letters, digits, . _ : -) or a count`)
-    }
-    if (new Set(ids).size !== ids.length) throw new ConfigError(`resource ${type}: instance IDs must be unique`)
-    out[type] = ids as string[]
+/** The agent's configuration written back as a config file (durations as `<n>ms`). */
+function toFile (c: AgentConfig): ConfigFileInput {
+  return {
+    name: c.name,
+    data: c.data,
+    api: c.api,
+    ...(c.token !== undefined ? { token: c.token } : {}),
+    resources: c.resources,
+    profiles: c.profiles,
+    priority: c.priority,
+    exec: { killGrace: `${c.exec.killGraceMs}ms`, forkServer: c.exec.forkServer },
+    scheduler: { policy: c.scheduler.policy, aging: c.scheduler.agingPerMinute, onLost: c.scheduler.onLost, maxLost: c.scheduler.maxLost },
+    log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
+    nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
+    snapshotEvery: c.snapshotEvery,
+    maxBodyBytes: c.api_limits.bodyBytes,
+    listen: c.listen,
+    peers: c.peers,
+    mdns: c.mdns,
+    ...(c.swarmKey !== undefined ? { swarmKey: c.swarmKey } : {}),
+    heartbeat: { interval: `${c.heartbeat.intervalMs}ms`, timeout: `${c.heartbeat.timeoutMs}ms` },
+    syncInterval: `${c.syncIntervalMs}ms`
   }
-  return out
 }
 
-function durationMs (v: unknown, what: string): number {
-  const ms = parseDuration(v)
-  if (typeof ms === 'string') throw new ConfigError(`${what}: ${ms}`)
-  return ms
+function check (file: unknown, source: string): ConfigFile {
+  const r = configFileSchema.safeParse(file)
+  if (!r.success) throw new ConfigError(`${source}: ${describeIssues(r.error).join('; ')}`)
+  return r.data
 }
 
-/** Merge a parsed YAML config object over the defaults, checking every field. */
+/** The schema's defaults: the host name, one `slot` per CPU, and what config/default.yaml shows. */
+export function defaultConfig (): AgentConfig {
+  return fromFile(check({}, 'defaults'), false)
+}
+
+/** A parsed YAML config object over `base`: the settings it gives win; every one is checked. */
 export function mergeConfig (base: AgentConfig, raw: unknown, source: string): AgentConfig {
   if (raw === null || raw === undefined) return base
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: the config must be a mapping of settings`)
-  const c = structuredClone(base)
-  const r = raw as Record<string, unknown>
-  const known = new Set(['name', 'data', 'api', 'token', 'resources', 'profiles', 'priority', 'exec', 'scheduler', 'log', 'nodesLogInterval', 'snapshotEvery', 'maxBodyBytes', 'listen', 'peers', 'mdns', 'swarmKey', 'heartbeat', 'syncInterval'])
-  for (const k of Object.keys(r)) if (!known.has(k)) throw new ConfigError(`${source}: unknown setting '${k}' (known: ${[...known].join(', ')})`)
-  const str = (k: string): string | undefined => {
-    if (r[k] === undefined) return undefined
-    if (typeof r[k] !== 'string' || r[k] === '') throw new ConfigError(`${source}: ${k} must be a non-empty string`)
-    return r[k] as string
-  }
-  c.name = str('name') ?? c.name
-  c.data = str('data') ?? c.data
-  c.api = str('api') ?? c.api
-  const token = str('token')
-  if (token !== undefined) c.token = token
-  if (r.resources !== undefined) {
-    if (typeof r.resources !== 'object' || r.resources === null) throw new ConfigError(`${source}: resources must map a type to instance IDs`)
-    c.resources = validateResources(r.resources as Record<string, unknown>)
-  }
-  if (r.profiles !== undefined) {
-    if (!Array.isArray(r.profiles) || r.profiles.some(p => typeof p !== 'string')) throw new ConfigError(`${source}: profiles must be a list of strings`)
-    c.profiles = r.profiles as string[]
-  }
-  if (r.priority !== undefined) {
-    if (!Number.isInteger(r.priority)) throw new ConfigError(`${source}: priority must be an integer`)
-    c.priority = r.priority as number
-  }
-  const sub = (k: string): Record<string, unknown> => {
-    const v = r[k]
-    if (v === undefined) return {}
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${source}: ${k} must be a mapping`)
-    return v as Record<string, unknown>
-  }
-  const exec = sub('exec')
-  if (exec.killGrace !== undefined) c.exec.killGraceMs = durationMs(exec.killGrace, `${source}: exec.killGrace`)
-  if (exec.forkServer !== undefined) {
-    if (typeof exec.forkServer !== 'boolean') throw new ConfigError(`${source}: exec.forkServer must be true or false`)
-    c.exec.forkServer = exec.forkServer
-  }
-  const sched = sub('scheduler')
-  if (sched.onLost !== undefined) {
-    if (sched.onLost !== 'retry' && sched.onLost !== 'fail') throw new ConfigError(`${source}: scheduler.onLost must be 'retry' or 'fail'`)
-    c.scheduler.onLost = sched.onLost
-  }
-  if (sched.policy !== undefined) {
-    if (sched.policy !== 'fifo' && sched.policy !== 'priority') throw new ConfigError(`${source}: scheduler.policy must be 'fifo' or 'priority'`)
-    c.scheduler.policy = sched.policy
-  }
-  if (sched.aging !== undefined) {
-    if (typeof sched.aging !== 'number' || sched.aging < 0) throw new ConfigError(`${source}: scheduler.aging must be a number >= 0 (priority points per minute of waiting)`)
-    c.scheduler.agingPerMinute = sched.aging
-  }
-  if (sched.maxLost !== undefined) {
-    if (!Number.isInteger(sched.maxLost) || (sched.maxLost as number) < 0) throw new ConfigError(`${source}: scheduler.maxLost must be a whole number`)
-    c.scheduler.maxLost = sched.maxLost as number
-  }
-  const log = sub('log')
-  if (log.level !== undefined) {
-    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(log.level as string)) throw new ConfigError(`${source}: log.level must be one of trace, debug, info, warn, error, fatal, silent`)
-    c.log.level = log.level as string
-  }
-  if (log.pretty !== undefined) {
-    if (log.pretty !== 'auto' && typeof log.pretty !== 'boolean') throw new ConfigError(`${source}: log.pretty must be true, false or auto`)
-    c.log.pretty = log.pretty as boolean | 'auto'
-  }
-  if (r.nodesLogInterval !== undefined) c.nodesLogIntervalMs = durationMs(r.nodesLogInterval, `${source}: nodesLogInterval`)
-  if (r.snapshotEvery !== undefined) {
-    if (!Number.isInteger(r.snapshotEvery) || (r.snapshotEvery as number) < 1) throw new ConfigError(`${source}: snapshotEvery must be a positive integer`)
-    c.snapshotEvery = r.snapshotEvery as number
-  }
-  const strList = (k: string): string[] | undefined => {
-    const v = r[k]
-    if (v === undefined) return undefined
-    const list = typeof v === 'string' ? [v] : v
-    if (!Array.isArray(list) || list.some(x => typeof x !== 'string' || !x.startsWith('/'))) throw new ConfigError(`${source}: ${k} must be a list of multiaddrs like /ip4/127.0.0.1/tcp/7701`)
-    return list as string[]
-  }
-  c.listen = strList('listen') ?? c.listen
-  c.peers = strList('peers') ?? c.peers
-  if (r.mdns !== undefined) {
-    if (typeof r.mdns !== 'boolean') throw new ConfigError(`${source}: mdns must be true or false`)
-    c.mdns = r.mdns
-  }
-  const swarmKey = str('swarmKey')
-  if (swarmKey !== undefined) c.swarmKey = swarmKey
-  const hb = sub('heartbeat')
-  if (hb.interval !== undefined) c.heartbeat.intervalMs = durationMs(hb.interval, `${source}: heartbeat.interval`)
-  if (hb.timeout !== undefined) c.heartbeat.timeoutMs = durationMs(hb.timeout, `${source}: heartbeat.timeout`)
-  if (c.heartbeat.timeoutMs < 2 * c.heartbeat.intervalMs) throw new ConfigError(`${source}: heartbeat.timeout must be at least twice heartbeat.interval`)
-  if (r.syncInterval !== undefined) c.syncIntervalMs = durationMs(r.syncInterval, `${source}: syncInterval`)
-  if (r.maxBodyBytes !== undefined) {
-    if (!Number.isInteger(r.maxBodyBytes) || (r.maxBodyBytes as number) < 1024) throw new ConfigError(`${source}: maxBodyBytes must be an integer >= 1024`)
-    c.api_limits.bodyBytes = r.maxBodyBytes as number
-  }
-  return c
+  const merged = overlay(toFile(base) as Record<string, unknown>, raw as Record<string, unknown>)
+  return fromFile(check(merged, source), base.enableTestGate)
 }
 
 export function loadConfigFile (file: string, base: AgentConfig = defaultConfig()): AgentConfig {
@@ -209,6 +120,24 @@ export function loadConfigFile (file: string, base: AgentConfig = defaultConfig(
     throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`)
   }
   return mergeConfig(base, raw, file)
+}
+
+/** `gpu=gpu0,gpu1` or `gpu=2` (two instances named gpu0, gpu1). */
+export function parseResourceFlag (flag: string): [string, string[]] {
+  const eq = flag.indexOf('=')
+  if (eq <= 0) throw new ConfigError(`--resource '${flag}': expected TYPE=ID,ID or TYPE=COUNT, e.g. gpu=gpu0,gpu1`)
+  const type = flag.slice(0, eq).trim()
+  const rest = flag.slice(eq + 1).trim()
+  const ids = resourceIds(type, /^\d+$/.test(rest) ? Number(rest) : rest.split(',').map(s => s.trim()).filter(s => s !== ''))
+  if (typeof ids === 'string') throw new ConfigError(`--resource '${flag}': ${ids}`)
+  return [type, ids]
+}
+
+/** Resources as the file gives them (type → IDs or a count) → type → instance IDs. */
+export function validateResources (res: Record<string, unknown>): Record<string, string[]> {
+  const r = resourcesSchema.safeParse(res)
+  if (!r.success) throw new ConfigError(describeIssues(r.error).join('; '))
+  return r.data
 }
 
 /** host:port → [host, port]; checks both. */

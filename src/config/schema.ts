@@ -1,0 +1,160 @@
+// The agent's config FILE (config/default.yaml) as one zod schema: its settings, their
+// defaults and their checks. Objects are strict at every depth, so a misspelt key anywhere
+// is an error naming its path and the keys allowed there.
+import { availableParallelism, hostname } from 'node:os'
+import { z } from 'zod'
+import { parseDuration } from '../spec/duration.js'
+
+export const TYPE_RE = /^[a-z][a-z0-9_-]*$/
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
+export const MAX_INSTANCES = 4096
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+
+/** A resource's instance IDs from a list of IDs or a count (`gpu: 2` → gpu0, gpu1), or an error message. */
+export function resourceIds (type: string, v: unknown): string[] | string {
+  if (!TYPE_RE.test(type)) return `resource type '${type}': use lower-case letters, digits, '-' and '_', starting with a letter`
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) {
+    if (v > MAX_INSTANCES) return `resource ${type}: ${v} instances; at most ${MAX_INSTANCES}`
+    return Array.from({ length: v }, (_, i) => `${type}${i}`)
+  }
+  if (!Array.isArray(v) || v.some(i => typeof i !== 'string' || !ID_RE.test(i))) {
+    return `resource ${type}: expected a list of instance IDs (letters, digits, . _ : -) or a count`
+  }
+  if (v.length > MAX_INSTANCES) return `resource ${type}: ${v.length} instances; at most ${MAX_INSTANCES}`
+  if (new Set(v).size !== v.length) return `resource ${type}: instance IDs must be unique`
+  return v as string[]
+}
+
+/** Resource messages name the resource themselves: they are reported without their path. */
+const WHOLE = { whole: true }
+
+export const resourcesSchema = z.record(z.string(), z.unknown(), { error: 'must map a resource type to instance IDs or a count' })
+  .transform((res, ctx) => {
+    const out: Record<string, string[]> = {}
+    for (const [type, v] of Object.entries(res)) {
+      const ids = resourceIds(type, v)
+      if (typeof ids === 'string') ctx.addIssue({ code: 'custom', message: ids, path: [type], params: WHOLE })
+      else out[type] = ids
+    }
+    return out
+  })
+
+/** "200ms", "5s", "1m", "1h30m", or a number of seconds (as parseDuration reads it) → ms. */
+const duration = z.union([z.string(), z.number()], { error: 'must be a duration like 200ms, 5s or 1m' })
+  .transform((v, ctx) => {
+    const ms = parseDuration(v)
+    if (typeof ms === 'number') return ms
+    ctx.addIssue({ code: 'custom', message: ms.startsWith('must') ? ms : ms.startsWith('at most') ? `must be ${ms}` : `must be a duration: ${ms}` })
+    return z.NEVER
+  })
+
+const text = z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' })
+const int = (msg: string, min?: number) => {
+  const n = z.number({ error: msg }).int({ error: msg })
+  return min === undefined ? n : n.min(min, { error: msg })
+}
+const bool = z.boolean({ error: 'must be true or false' })
+const MULTIADDR = 'must be a multiaddr like /ip4/127.0.0.1/tcp/7701'
+const multiaddrs = z.preprocess(v => typeof v === 'string' ? [v] : v,
+  z.array(z.string({ error: MULTIADDR }).startsWith('/', { error: MULTIADDR }), { error: 'must be a list of multiaddrs like /ip4/127.0.0.1/tcp/7701' }))
+const section = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(shape, { error: 'must be a mapping' })
+
+export const configFileSchema = z.strictObject({
+  name: text.default(() => hostname()),
+  data: text.default('./.cis-data'),
+  api: text.default('127.0.0.1:7700'),
+  token: text.optional(),
+  resources: resourcesSchema.prefault(() => ({ slot: availableParallelism() })),
+  profiles: z.array(z.string({ error: 'must be a list of strings' }), { error: 'must be a list of strings' }).default([]),
+  priority: int('must be an integer').default(0),
+  exec: section({
+    killGrace: duration.prefault('5s'),
+    forkServer: bool.default(true)
+  }).prefault({}),
+  scheduler: section({
+    policy: z.enum(['fifo', 'priority'], { error: "must be 'fifo' or 'priority'" }).default('fifo'),
+    aging: z.number({ error: 'must be a number >= 0 (priority points per minute of waiting)' })
+      .min(0, { error: 'must be a number >= 0 (priority points per minute of waiting)' }).default(1),
+    onLost: z.enum(['retry', 'fail'], { error: "must be 'retry' or 'fail'" }).default('retry'),
+    maxLost: int('must be a whole number', 0).default(3)
+  }).prefault({}),
+  log: section({
+    level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    pretty: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or auto' }).default('auto')
+  }).prefault({}),
+  nodesLogInterval: duration.prefault('60s'),
+  snapshotEvery: int('must be a positive integer', 1).default(5000),
+  maxBodyBytes: int('must be an integer >= 1024', 1024).default(4 * 1024 * 1024),
+  listen: multiaddrs.prefault(['/ip4/0.0.0.0/tcp/7701']),
+  peers: multiaddrs.prefault([]),
+  mdns: bool.default(true),
+  swarmKey: text.optional(),
+  heartbeat: section({
+    interval: duration.prefault('200ms'),
+    timeout: duration.prefault('800ms')
+  }).superRefine((hb, ctx) => {
+    if (hb.timeout < 2 * hb.interval) ctx.addIssue({ code: 'custom', message: 'must be at least twice heartbeat.interval', path: ['timeout'] })
+  }).prefault({}),
+  syncInterval: duration.prefault('2s')
+}, { error: 'must be a mapping of settings' })
+
+/** The file as written (durations as text). */
+export type ConfigFileInput = z.input<typeof configFileSchema>
+/** The file checked, with its defaults; durations in ms, resources as instance IDs. */
+export type ConfigFile = z.output<typeof configFileSchema>
+
+/** The keys of the strict object `s` is (through defaults, optionals and pipes), if it is one. */
+function shapeOf (s: unknown): Record<string, unknown> | undefined {
+  for (let i = 0; i < 10 && s !== undefined; i++) {
+    if (s instanceof z.ZodObject) return s.shape
+    if (s instanceof z.ZodDefault || s instanceof z.ZodPrefault || s instanceof z.ZodOptional) s = s.unwrap()
+    else if (s instanceof z.ZodPipe) s = s.in
+    else return undefined
+  }
+  return undefined
+}
+
+function shapeAt (path: ReadonlyArray<PropertyKey>): Record<string, unknown> | undefined {
+  let shape = shapeOf(configFileSchema)
+  for (const k of path) shape = shape !== undefined && Object.hasOwn(shape, k) ? shapeOf(shape[k as string]) : undefined
+  return shape
+}
+
+/** The keys allowed at a path of the file ([] = the top level). */
+export function allowedKeys (path: ReadonlyArray<PropertyKey> = []): string[] {
+  return Object.keys(shapeAt(path) ?? {})
+}
+
+/** Every setting's dotted path, nested ones included (`scheduler`, `scheduler.policy`, …). */
+export function settingPaths (path: string[] = []): string[] {
+  return allowedKeys(path).flatMap(k => [[...path, k].join('.'), ...settingPaths([...path, k])])
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** `raw` over `base`, both in the file's form: the settings given in raw win, sections merge key by key. */
+export function overlay (base: Record<string, unknown>, raw: Record<string, unknown>, path: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue
+    const nested = shapeAt([...path, k]) !== undefined && isMapping(v) && isMapping(base[k])
+    Object.defineProperty(out, k, { value: nested ? overlay(base[k] as Record<string, unknown>, v, [...path, k]) : v, enumerable: true, writable: true, configurable: true })
+  }
+  return out
+}
+
+function formatPath (path: ReadonlyArray<PropertyKey>): string {
+  return path.map((p, i) => typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`).join('')
+}
+
+/** One line per problem, each naming the setting's path. */
+export function describeIssues (error: z.ZodError): string[] {
+  return error.issues.flatMap(i => {
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map(k => `unknown setting '${formatPath([...i.path, k])}' (allowed: ${allowedKeys(i.path).join(', ')})`)
+    }
+    if (i.code === 'custom' && i.params?.whole === true) return [i.message]
+    const at = formatPath(i.path)
+    return [at === '' ? `the config ${i.message}` : `${at} ${i.message}`]
+  })
+}
