@@ -3,6 +3,7 @@
 //  2. agent throughput: 1,000 one-job joblists running `true` on one agent
 //  3. submit-to-start latency of a single job on an idle agent (p50, p99)
 //  4. idle agent memory (RSS)
+//  5. CLI start-up: `cis --version` and `cis status` against the idle agent (bench/cli-start.ts)
 import '../src/polyfill.js'
 import { execFile } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -12,6 +13,7 @@ import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.j
 import { clusterThroughput, convergence, failover, pct } from './mesh.js'
 import { schedulerBench } from './scheduler.js'
 import { cpuMeter } from './cpu.js'
+import { cliStart, formatCliStart } from './cli-start.js'
 import type { CpuPerJob } from './cpu.js'
 
 const arg = (name: string, def: number): number => {
@@ -102,6 +104,7 @@ async function main (): Promise<void> {
     await new Promise(resolve => setTimeout(resolve, 1000))
     const idleRss = rssMb(agent.proc.pid as number)
     progress(`idle agent RSS: ${idleRss.toFixed(1)} MB`)
+    const cli = await cliStart(agent.url, 7, progress)
     progress(`submit-to-start latency: ${LATENCY_SAMPLES} single jobs on an idle agent`)
     const lat = await latency(agent.url, LATENCY_SAMPLES)
     progress(`latency p50 ${lat.p50} ms, p99 ${lat.p99} ms`)
@@ -151,8 +154,9 @@ async function main (): Promise<void> {
       idleRssMb: Number(idleRss.toFixed(1)),
       rssAfterMb: Number(busyRss.toFixed(1)),
       scheduler: sched,
+      cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
-      targets: { schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
+      targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
     }
     const dir = join(ROOT, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
@@ -161,6 +165,7 @@ async function main (): Promise<void> {
     console.log(`agent, ${N} one-job joblists:             ${report.agentJobsPerSec} jobs/s  (ratio ${report.ratio}, target >= 0.75)`)
     console.log(`submit-to-start latency:                  p50 ${lat.p50} ms, p99 ${lat.p99} ms  (targets < 10, < 50)`)
     console.log(`idle agent RSS:                           ${report.idleRssMb} MB (target < 80); after the run ${report.rssAfterMb} MB`)
+    for (const line of formatCliStart(cli)) console.log(line)
     if (report.mesh !== undefined) {
       const m = report.mesh as any
       console.log(`failover, SIGKILL master -> survivors agree:  median ${m.failover.killToAgreeMs.median} ms (target < 250)`)

@@ -1,4 +1,10 @@
 // The HTTP client for a cis agent: the same client for the local node or a remote one (P-7).
+// It speaks node:http rather than fetch: fetch loads Node's bundled undici on first use, which
+// costs about as much start-up time and memory as the rest of `cis status` together. Both
+// node:http and node:https load on the first request, so `cis --version` or `--help` loads neither.
+import type { IncomingHttpHeaders } from 'node:http'
+import { ApiError } from '../api/errors.js'
+import type { ErrorBody } from './api-types.js'
 
 export class UnreachableError extends Error {
   override name = 'UnreachableError'
@@ -8,16 +14,21 @@ export class UnreachableError extends Error {
   }
 }
 
-export class ApiError extends Error {
-  override name = 'ApiError'
-  constructor (readonly status: number, readonly code: string, message: string, readonly details?: unknown) {
-    super(message)
-  }
-}
-
 export interface ClientOptions { addr: string, token?: string, timeoutMs?: number }
 
-export interface Raw { status: number, headers: Headers, text: string }
+/** Response headers, read like fetch's: by lower- or mixed-case name, null when absent. */
+export interface ResponseHeaders { get: (name: string) => string | null }
+
+export interface Raw { status: number, headers: ResponseHeaders, text: string }
+
+function responseHeaders (h: IncomingHttpHeaders): ResponseHeaders {
+  return {
+    get: name => {
+      const v = h[name.toLowerCase()]
+      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v
+    }
+  }
+}
 
 export class Client {
   readonly addr: string
@@ -25,33 +36,54 @@ export class Client {
     this.addr = o.addr.replace(/\/+$/, '')
   }
 
+  /** One request; the whole answer as text, whatever its status. UnreachableError if there is no answer. */
   async raw (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Raw> {
     const h: Record<string, string> = { ...headers }
     if (this.o.token !== undefined && this.o.token !== '') h.authorization = `Bearer ${this.o.token}`
-    if (body !== undefined) h['content-type'] = 'application/json'
-    let res: Response
-    try {
-      res = await fetch(this.addr + path, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000) })
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string, message?: string } }).cause
-      const reason = cause?.code === 'ECONNREFUSED'
-        ? 'connection refused'
-        : (err as Error).name === 'TimeoutError' ? 'timed out' : cause?.code ?? cause?.message ?? (err as Error).message
-      throw new UnreachableError(this.addr, reason)
-    }
-    return { status: res.status, headers: res.headers, text: await res.text() }
+    const payload = body !== undefined ? Buffer.from(JSON.stringify(body), 'utf8') : undefined
+    if (payload !== undefined) { h['content-type'] = 'application/json'; h['content-length'] = String(payload.length) }
+    let url: URL
+    try { url = new URL(this.addr + path) } catch { throw new UnreachableError(this.addr, 'not a URL') }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UnreachableError(this.addr, `cannot use ${url.protocol}, only http: and https:`)
+    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
+    const timeoutMs = this.o.timeoutMs ?? 30_000
+    return await new Promise<Raw>((resolve, reject) => {
+      let timedOut = false
+      const fail = (err: Error & { code?: string }): void => {
+        clearTimeout(timer)
+        const reason = timedOut ? 'timed out' : err.code === 'ECONNREFUSED' ? 'connection refused' : err.code ?? err.message
+        reject(new UnreachableError(this.addr, reason))
+      }
+      const req = request(url, { method, headers: h }, res => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => { chunks.push(c) })
+        res.on('error', fail)
+        res.on('end', () => {
+          clearTimeout(timer)
+          resolve({ status: res.statusCode ?? 0, headers: responseHeaders(res.headers), text: Buffer.concat(chunks).toString('utf8') })
+        })
+      })
+      // Bounds the whole exchange, the answer's body included.
+      const timer = setTimeout(() => { timedOut = true; req.destroy(new Error('timed out')) }, timeoutMs)
+      req.on('error', fail)
+      req.end(payload)
+    })
   }
 
-  async json<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+  /** The parsed JSON answer; an ApiError for a 4xx/5xx answer. T is what the caller expects (not checked). */
+  async json<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
     const r = await this.raw(method, path, body, headers)
-    let parsed: any
+    let parsed: unknown
     try { parsed = r.text === '' ? {} : JSON.parse(r.text) } catch {
       throw new ApiError(r.status, 'ERR_BAD_RESPONSE', `the agent at ${this.addr} answered ${r.status} with something that is not JSON`)
     }
-    if (r.status >= 400) throw new ApiError(r.status, parsed.code ?? 'ERR_HTTP', parsed.error ?? `HTTP ${r.status}`, parsed.details)
+    if (r.status >= 400) {
+      const e: ErrorBody = typeof parsed === 'object' && parsed !== null ? parsed : {}
+      throw new ApiError(r.status, e.code ?? 'ERR_HTTP', e.error ?? `HTTP ${r.status}`, e.details)
+    }
     return parsed as T
   }
 
-  async get<T = any>(path: string): Promise<T> { return await this.json<T>('GET', path) }
-  async post<T = any>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> { return await this.json<T>('POST', path, body ?? {}, headers) }
+  async get<T = unknown>(path: string): Promise<T> { return await this.json<T>('GET', path) }
+  async post<T = unknown>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> { return await this.json<T>('POST', path, body ?? {}, headers) }
 }

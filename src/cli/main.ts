@@ -1,90 +1,142 @@
 // The `cis` command line: the agent daemon and the client commands.
+//
+// Start-up cost: this module declares every command but loads none. Each action imports its
+// command module when it runs, so `cis status` loads the client and the table code only,
+// `cis submit`/`plan`/`validate` the spec modules (zod, yaml), `cis keygen` libp2p's pnet,
+// and only `cis agent` the agent's stack. Keep the static imports below light: commander,
+// and local modules with no heavy imports of their own (`import type` is free).
+// test/cli/cli.test.ts checks what each command loads.
 import { Command, Option } from 'commander'
-import { ApiError, UnreachableError } from './client.js'
+import { ApiError } from '../api/errors.js'
+import { VERSION } from '../version.js'
+import { UnreachableError } from './client.js'
 import { CliExit, makeCtx, printJson } from './context.js'
-import type { GlobalOptions } from './context.js'
-import { plan, submit } from './commands/submit.js'
-import { status } from './commands/status.js'
-import { keygen, nodes, stop, validate } from './commands/simple.js'
-import { logs } from './commands/logs.js'
+import type { Ctx, GlobalOptions } from './context.js'
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
+
+/**
+ * A commander action that runs `fn` with a context built from the command's options and maps
+ * what it throws to an exit code: 1 failed, 2 bad input, 3 unreachable. Commander calls an
+ * action with the command's arguments, its options, then the command itself; `fn` gets the
+ * context and all but the command.
+ */
+const run = <A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promise<void>) => async (...args: unknown[]): Promise<void> => {
+  const cmd = args[args.length - 1] as Command
+  const ctx = makeCtx(cmd.opts<GlobalOptions>())
+  try {
+    await fn(ctx, ...(args.slice(0, -1) as A))
+  } catch (err) {
+    if (err instanceof CliExit) { process.exitCode = err.exitCode; if (err.message !== '') ctx.err(`cis: ${err.message}`); return }
+    if (err instanceof UnreachableError) {
+      if (ctx.json) printJson({ error: err.message, code: err.code })
+      else ctx.err(`cis: ${err.message}`)
+      process.exitCode = 3
+      return
+    }
+    if (err instanceof ApiError) {
+      if (ctx.json) printJson({ error: err.message, code: err.code, details: err.details })
+      else {
+        ctx.err(`cis: ${err.message}`)
+        if (Array.isArray(err.details)) for (const d of err.details as Array<{ path?: string, message?: string }>) ctx.err(`  ${d.path !== undefined && d.path !== '' ? `${d.path}: ` : ''}${d.message ?? JSON.stringify(d)}`)
+      }
+      process.exitCode = err.status === 400 || err.status === 422 ? 2 : 1
+      return
+    }
+    throw err
+  }
+}
+
+/** The options of a command that talks to an agent. */
+const client = (cmd: Command): Command => cmd
+  .option('--addr <url>', 'the agent to talk to (default $CIS_ADDR or http://127.0.0.1:7700)')
+  .option('--token <token>', 'bearer token (default $CIS_TOKEN)')
+  .option('--json', 'machine-readable output')
 
 function program (): Command {
   const p = new Command('cis')
     .description('cisystem: a masterless peer-to-peer job daemon')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError('(add --help for the usage)')
-  const client = (cmd: Command): Command => cmd
-    .option('--addr <url>', 'the agent to talk to (default $CIS_ADDR or http://127.0.0.1:7700)')
-    .option('--token <token>', 'bearer token (default $CIS_TOKEN)')
-    .option('--json', 'machine-readable output')
-
-  const run = (fn: (ctx: ReturnType<typeof makeCtx>, ...args: any[]) => Promise<void>) => async (...args: any[]): Promise<void> => {
-    const cmd = args[args.length - 1] as Command
-    const ctx = makeCtx(cmd.opts<GlobalOptions>())
-    try {
-      await fn(ctx, ...args.slice(0, -1))
-    } catch (err) {
-      if (err instanceof CliExit) { process.exitCode = err.exitCode; if (err.message !== '') ctx.err(`cis: ${err.message}`); return }
-      if (err instanceof UnreachableError) {
-        if (ctx.json) printJson({ error: err.message, code: err.code })
-        else ctx.err(`cis: ${err.message}`)
-        process.exitCode = 3
-        return
-      }
-      if (err instanceof ApiError) {
-        if (ctx.json) printJson({ error: err.message, code: err.code, details: err.details })
-        else {
-          ctx.err(`cis: ${err.message}`)
-          if (Array.isArray(err.details)) for (const d of err.details as Array<{ path?: string, message?: string }>) ctx.err(`  ${d.path !== undefined && d.path !== '' ? `${d.path}: ` : ''}${d.message ?? JSON.stringify(d)}`)
-        }
-        process.exitCode = err.status === 400 || err.status === 422 ? 2 : 1
-        return
-      }
-      throw err
-    }
-  }
 
   client(p.command('submit').argument('<file>', 'a joblist file (YAML or JSON)')
     .description('submit a joblist; prints its ID')
     .option('--wait', 'show live progress; exit 0 only if it succeeded')
     .option('--owner <name>', 'owner tag (default $CIS_TAG, $LOGNAME, $USERNAME or the host name)')
     .option('--wait-for-nodes', 'accept jobs no alive node can run yet: they wait for such a node'))
-    .action(run(async (ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean }) => await submit(ctx, file, o)))
+    .action(run(async (ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean }) => {
+      const { submit } = await import('./commands/submit.js')
+      await submit(ctx, file, o)
+    }))
 
   client(p.command('plan').argument('<file>', 'a joblist file')
     .description('dry run: where the first stage would run now, or why it would wait'))
-    .action(run(async (ctx, file: string) => await plan(ctx, file)))
+    .action(run(async (ctx, file: string) => {
+      const { plan } = await import('./commands/submit.js')
+      await plan(ctx, file)
+    }))
 
   client(p.command('status').argument('[ref]', 'a joblist ID or name')
     .description('list joblists, or show one with its stages and jobs')
     .option('--hash', "print this node's state hash (equal on nodes with the same events)"))
-    .action(run(async (ctx, ref: string | undefined, o: { hash?: boolean }) => await status(ctx, ref, o)))
+    .action(run(async (ctx, ref: string | undefined, o: { hash?: boolean }) => {
+      const { status } = await import('./commands/status.js')
+      await status(ctx, ref, o)
+    }))
 
   client(p.command('stop').argument('<ref>', 'a joblist ID or name (or a job ID with --job)')
     .description('stop a running joblist or job')
     .option('--job', 'ref is a job'))
-    .action(run(async (ctx, ref: string, o: { job?: boolean }) => await stop(ctx, ref, o)))
+    .action(run(async (ctx, ref: string, o: { job?: boolean }) => {
+      const { stop } = await import('./commands/stop.js')
+      await stop(ctx, ref, o)
+    }))
 
   client(p.command('logs').argument('<job>', 'a job ID, or JOBLIST/JOBNAME')
     .description("print a job's stdout and stderr")
     .option('-f, --follow', 'keep printing until the attempt ends')
     .option('--attempt <n>', 'which attempt (default: the latest)')
     .option('--stream <name>', 'only stdout or stderr'))
-    .action(run(async (ctx, job: string, o: { follow?: boolean, attempt?: string, stream?: string }) => await logs(ctx, job, o)))
+    .action(run(async (ctx, job: string, o: { follow?: boolean, attempt?: string, stream?: string }) => {
+      const { logs } = await import('./commands/logs.js')
+      await logs(ctx, job, o)
+    }))
 
   client(p.command('nodes').description('list the nodes, their resources, and the master'))
-    .action(run(async ctx => await nodes(ctx)))
+    .action(run(async ctx => {
+      const { nodes } = await import('./commands/nodes.js')
+      await nodes(ctx)
+    }))
 
   p.command('validate').argument('<file>', 'a joblist file').description('check a joblist file without a node').option('--json', 'machine-readable output')
-    .action(run(async (ctx, file: string) => await validate(ctx, file)))
+    .action(run(async (ctx, file: string) => {
+      const { validate } = await import('./commands/validate.js')
+      await validate(ctx, file)
+    }))
 
   p.command('keygen').argument('<file>', 'where to write the key (never overwritten)').description('create a private network key for a cluster').option('--json', 'machine-readable output')
-    .action(run(async (ctx, file: string) => await keygen(ctx, file)))
+    .action(run(async (ctx, file: string) => {
+      const { keygen } = await import('./commands/keygen.js')
+      await keygen(ctx, file)
+    }))
 
-  p.command('agent')
-    .description('run the cisystem daemon on this machine')
+  agentCommand(p.command('agent').description('run the cisystem daemon on this machine'))
+    .action(async (o: Record<string, unknown>) => {
+      // The agent's whole stack (libp2p, fastify, level, pino) loads here and only here.
+      const { runAgent } = await import('../agent/run.js')
+      await runAgent(o)
+    })
+  return p
+}
+
+/**
+ * The `cis agent` options. This list is moving to src/config/agent-options.ts (next to the
+ * config it fills): when it does, replace this function with that module's, imported
+ * statically above only if that module stays light (no zod, yaml or agent imports), else
+ * keep the options declared here.
+ */
+function agentCommand (cmd: Command): Command {
+  return cmd
     .option('--config <file>', 'YAML config file (see config/default.yaml)')
     .option('--data <dir>', 'data directory (default ./.cis-data)')
     .option('--name <name>', 'node name (default: the host name)')
@@ -102,11 +154,6 @@ function program (): Command {
     .addOption(new Option('--heartbeat-timeout <duration>', 'a node silent this long is offline (default 800ms)'))
     .addOption(new Option('--nodes-log-interval <duration>', 'how often nodes.log gets the online nodes (default 60s)'))
     .addOption(new Option('--enable-test-gate', 'enable POST /v1/debug/partition (tests only)').hideHelp())
-    .action(async (o: Record<string, unknown>) => {
-      const { runAgent } = await import('../agent/run.js')
-      await runAgent(o)
-    })
-  return p
 }
 
 export async function main (argv: string[]): Promise<void> {

@@ -1,9 +1,10 @@
 // Live progress of one joblist for `cis submit --wait`: a redrawn block on a terminal,
 // one line per change otherwise.
+import type { JoblistView } from './api-types.js'
 import { duration, paint, stateColor, useColor } from './format.js'
 
-interface Job { id: string, name: string, state: string, node: string | null, attempts: Array<{ startedAt: string | null, endedAt: string | null, reason: string | null }> }
-interface Joblist { id: string, name: string, state: string, stages: Array<{ name: string, state: string, jobs: Job[] }> }
+/** What progress reads of a joblist (GET /v1/joblists/:ref). */
+type Joblist = Pick<JoblistView, 'id' | 'name' | 'state' | 'stages'>
 
 export class Progress {
   private readonly seen = new Map<string, string>()

@@ -4,18 +4,20 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { defaultOwner } from '../../src/cli/owner.js'
 import { table } from '../../src/cli/format.js'
+import { VERSION } from '../../src/version.js'
 import type { Agent } from '../helpers/agent.js'
 import { CIS, ROOT, cleanup, startAgent, tempDir } from '../helpers/agent.js'
 
 interface Run { code: number, stdout: string, stderr: string }
 
-async function cis (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+async function cis (args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Run> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [CIS, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...nodeArgs, CIS, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1, stdout, stderr })
     })
   })
@@ -116,6 +118,52 @@ test('an unreachable node is one line naming the URL, exit 3', async () => {
   assert.ok(r.stderr.includes(`cannot reach the cis agent at ${url} (connection refused)`), r.stderr)
   const j = await cis(['nodes', '--json', '--addr', url])
   assert.equal(JSON.parse(j.stdout).code, 'ERR_UNREACHABLE')
+})
+
+test('CLI: each command loads only what it needs (cis status loads no agent module)', async () => {
+  // Every module each command resolves, recorded by a resolve hook (test/helpers/resolve-log.ts).
+  const hook = pathToFileURL(join(ROOT, 'dist', 'test', 'helpers', 'resolve-log.js')).href
+  const dir = tempDir()
+  let n = 0
+  const loads = async (args: string[]): Promise<{ run: Run, urls: string[] }> => {
+    const log = join(dir, `resolved-${n++}.log`)
+    writeFileSync(log, '')
+    const run = await cis(args, { CIS_RESOLVE_LOG: log }, ['--import', hook])
+    const urls = readFileSync(log, 'utf8').split('\n').filter(l => l !== '').map(l => l.split('\t')[1])
+    assert.ok(urls.some(u => u.endsWith('/dist/src/cli/main.js')), `the hook recorded nothing for cis ${args.join(' ')}: ${urls.join(' ')}`)
+    return { run, urls }
+  }
+  /** The npm packages among the resolved URLs: `name` or `@scope/name`. */
+  const packages = (urls: string[]): Set<string> => new Set(urls.flatMap(u => {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u.slice(u.lastIndexOf('/node_modules/')))
+    return m === null ? [] : [m[1]]
+  }))
+  // The agent's stack: none of it for a client command.
+  const AGENT_PACKAGES = (p: string): boolean => p === 'libp2p' || p.startsWith('@libp2p/') || p.startsWith('@chainsafe/') ||
+    ['fastify', 'level', 'classic-level', 'pino'].includes(p)
+  const AGENT_MODULES = /\/dist\/src\/(agent|node|net|cluster|store|identity|exec|election|config|scheduler|spec)\/|\/dist\/src\/api\/server\.js$/
+  const unreachable = ['--addr', 'http://127.0.0.1:9'] // nothing listens on port 9: exit 3, no network needed
+  try {
+    for (const args of [['--version'], ['status', ...unreachable], ['nodes', ...unreachable], ['stop', 'x-1', ...unreachable], ['logs', 'x-1.1', ...unreachable]]) {
+      const { run, urls } = await loads(args)
+      const what = `cis ${args[0]}`
+      if (args[0] === '--version') {
+        assert.equal(run.code, 0, run.stderr)
+        assert.equal(run.stdout.trim(), VERSION)
+      } else {
+        assert.equal(run.code, 3, `${what}: ${run.stderr}`)
+        assert.match(run.stderr, /cannot reach the cis agent at http:\/\/127\.0\.0\.1:9 \(connection refused\)/)
+        assert.ok(urls.some(u => u.endsWith(`/dist/src/cli/commands/${args[0]}.js`)), `${what} loads its command module`)
+      }
+      const pkgs = [...packages(urls)]
+      assert.deepEqual(pkgs.filter(AGENT_PACKAGES), [], `${what} loads none of the agent's packages`)
+      assert.deepEqual(urls.filter(u => AGENT_MODULES.test(u)), [], `${what} loads none of the agent's modules`)
+      if (args[0] === '--version' || args[0] === 'status') {
+        assert.deepEqual(pkgs.filter(p => p === 'zod' || p === 'yaml'), [], `${what} loads no spec parsing (zod, yaml)`)
+        assert.deepEqual(urls.filter(u => /\/dist\/src\/cli\/commands\//.test(u) && !u.endsWith(`/${args[0]}.js`)), [], `${what} loads no other command`)
+      }
+    }
+  } finally { cleanup(dir) }
 })
 
 test('P-7: the same client talks to whichever node --addr or CIS_ADDR names', async () => {

@@ -1,3 +1,5 @@
+// `cis logs JOB [-f]`: a job's stdout and stderr, whole or followed.
+import type { ErrorBody, LogsResponse } from '../api-types.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
 
@@ -11,7 +13,7 @@ export async function logs (ctx: Ctx, jobRef: string, o: { follow?: boolean, att
   const q = o.attempt !== undefined ? `?attempt=${encodeURIComponent(o.attempt)}` : ''
   const base = `/v1/jobs/${encodeURIComponent(jobRef)}/logs`
   if (o.follow !== true || ctx.json) {
-    const r = await ctx.client.get(base + q)
+    const r = await ctx.client.get<LogsResponse>(base + q)
     if (ctx.json) { printJson(r); return }
     if (o.stream !== 'stderr') process.stdout.write(r.stdout)
     if (o.stream !== 'stdout') process.stderr.write(r.stderr)
@@ -28,7 +30,7 @@ export async function logs (ctx: Ctx, jobRef: string, o: { follow?: boolean, att
       const r = await ctx.client.raw('GET', `${base}${q}${sep}stream=${s}&offset=${offsets[s]}`)
       if (r.status >= 400) {
         let msg = `HTTP ${r.status}`
-        try { msg = JSON.parse(r.text).error } catch { /* keep */ }
+        try { msg = (JSON.parse(r.text) as ErrorBody).error ?? msg } catch { /* keep */ }
         if (r.status === 404 && offsets.stdout === 0 && offsets.stderr === 0) { await sleep(500); done = false; continue }
         ctx.err(`cis: ${msg}`)
         throw new CliExit(1)

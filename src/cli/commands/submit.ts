@@ -1,32 +1,17 @@
-import { SpecError, formatIssues } from '../../spec/errors.js'
-import { loadJoblistFile } from '../../spec/load.js'
-import type { JoblistSpec } from '../../spec/types.js'
+// `cis submit FILE [--wait]` and `cis plan FILE`.
+import type { JoblistView, PlanResponse, SubmitResponse } from '../api-types.js'
+import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
+import { paint } from '../format.js'
 import { defaultOwner } from '../owner.js'
 import { Progress } from '../progress.js'
-import { paint } from '../format.js'
-
-const FINAL = new Set(['succeeded', 'failed', 'stopped'])
-
-export async function loadOrExit (ctx: Ctx, file: string): Promise<JoblistSpec> {
-  try {
-    return await loadJoblistFile(file)
-  } catch (err) {
-    if (!(err instanceof SpecError)) throw err
-    if (ctx.json) printJson({ error: `invalid joblist ${file}`, code: err.code, details: err.issues })
-    else {
-      ctx.err(`cis: ${file}: invalid joblist`)
-      for (const line of formatIssues(err.issues).split('\n')) ctx.err(`  ${line}`)
-    }
-    throw new CliExit(2)
-  }
-}
+import { loadOrExit } from '../spec-file.js'
 
 export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean }): Promise<void> {
   const spec = await loadOrExit(ctx, file)
   const path = o.waitForNodes === true ? '/v1/joblists?unsatisfiable=wait' : '/v1/joblists'
-  const r = await ctx.client.post<{ id: string | null, name: string, request: string, state: string }>(path, spec, { 'x-cis-owner': o.owner ?? defaultOwner() })
+  const r = await ctx.client.post<SubmitResponse>(path, spec, { 'x-cis-owner': o.owner ?? defaultOwner() })
   if (r.id === null) {
     if (ctx.json) printJson(r)
     else ctx.err(`submitted ${r.name} (request ${r.request}); no master has accepted it yet: it will run once one does. See 'cis status'.`)
@@ -53,7 +38,7 @@ export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner
 /** `cis plan FILE`: where the first stage would run now, or why it would wait. */
 export async function plan (ctx: Ctx, file: string): Promise<void> {
   const spec = await loadOrExit(ctx, file)
-  const r = await ctx.client.post<{ stage: string, jobs: Array<{ id: string, name: string, node: string | null, resources: Record<string, string[]>, waiting: string | null }> }>('/v1/plan', spec)
+  const r = await ctx.client.post<PlanResponse>('/v1/plan', spec)
   if (ctx.json) { printJson(r); return }
   ctx.out(`${spec.name}: stage ${r.stage}, if submitted now:`)
   for (const j of r.jobs) {
@@ -62,27 +47,27 @@ export async function plan (ctx: Ctx, file: string): Promise<void> {
   }
 }
 
-export async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<any> {
+async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<JoblistView> {
   // Bounded: a week of polling at most.
   const until = Date.now() + 7 * 24 * 3600 * 1000
   while (Date.now() < until) {
-    const jl = await ctx.client.get(`/v1/joblists/${encodeURIComponent(id)}`)
+    const jl = await ctx.client.get<JoblistView>(`/v1/joblists/${encodeURIComponent(id)}`)
     progress?.update(jl)
-    if (FINAL.has(jl.state)) return jl
+    if (FINAL_JOBLIST_STATES.has(jl.state)) return jl
     await new Promise(resolve => setTimeout(resolve, 200))
   }
   throw new CliExit(1, 'gave up waiting')
 }
 
-function summarize (ctx: Ctx, jl: any): void {
-  const jobs = jl.stages.flatMap((s: any) => s.jobs)
-  const ok = jobs.filter((j: any) => j.state === 'succeeded').length
+function summarize (ctx: Ctx, jl: JoblistView): void {
+  const jobs = jl.stages.flatMap(s => s.jobs)
+  const ok = jobs.filter(j => j.state === 'succeeded').length
   ctx.err(`${jl.name} ${jl.id}: ${paint(jl.state, jl.state === 'succeeded' ? 'green' : 'red', process.stderr.isTTY === true)} (${ok}/${jobs.length} jobs succeeded)`)
   for (const j of jobs) {
     if (j.state !== 'failed' && j.state !== 'lost') continue
     const a = j.attempts[j.attempts.length - 1]
-    ctx.err(`  ${j.name} (${j.id}) ${j.state}${a?.reason != null ? `: ${a.reason as string}` : ''}`)
-    if (a?.tail != null) for (const line of String(a.tail).trimEnd().split('\n').slice(-10)) ctx.err(`    | ${line}`)
-    ctx.err(`    see the whole output with 'cis logs ${j.id as string}'`)
+    ctx.err(`  ${j.name} (${j.id}) ${j.state}${a?.reason != null ? `: ${a.reason}` : ''}`)
+    if (a?.tail != null) for (const line of a.tail.trimEnd().split('\n').slice(-10)) ctx.err(`    | ${line}`)
+    ctx.err(`    see the whole output with 'cis logs ${j.id}'`)
   }
 }

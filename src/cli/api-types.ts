@@ -1,0 +1,44 @@
+// The shapes of the agent's API answers, as the CLI reads them. Types only: every import
+// here is `import type`, so importing this module (with `import type`) loads nothing.
+import type { NodeBody } from '../events/types.js'
+import type { PlannedJob } from '../scheduler/plan.js'
+import type { AttemptView, JobView, JoblistView, joblistSummary } from '../state/views.js'
+
+export type { AttemptView, JobView, JoblistView }
+
+/** GET /v1/joblists: one summary a joblist. */
+export type JoblistSummary = ReturnType<typeof joblistSummary>
+export interface JoblistsResponse { joblists: JoblistSummary[] }
+
+/** POST /v1/joblists (201, or 202 with id null when no master accepted it yet). */
+export interface SubmitResponse { id: string | null, name: string, request: string, state: string }
+
+/** POST /v1/joblists/:ref/stop and /v1/jobs/:ref/stop. */
+export interface StopResponse { id: string, request: string, state: string }
+
+/** POST /v1/plan. */
+export interface PlanResponse { stage: string, jobs: PlannedJob[] }
+
+/** GET /v1/jobs/:ref/logs without ?stream (both streams whole). */
+export interface LogsResponse { jobId: string, attempt: number, node: string, state: AttemptView['state'], done: boolean, stdout: string, stderr: string }
+
+/** GET /v1/state (without ?full, ?event or ?hash=false). */
+export interface StateHashResponse { hash: string, events: number, origins: Record<string, number> }
+
+/** One entry of GET /v1/nodes. */
+export interface NodeView extends NodeBody {
+  id: string
+  peerId: string
+  alive: boolean
+  /** ISO time this node last heard from it, null if never. */
+  lastSeen: string | null
+  self: boolean
+  master: boolean
+}
+export interface NodesResponse { nodes: NodeView[] }
+
+/** GET /v1/health. */
+export interface HealthResponse { ok: true, id: string, name: string, version: string, master: boolean }
+
+/** The body of every error answer (4xx, 5xx). */
+export interface ErrorBody { error?: string, code?: string, details?: unknown }
