@@ -6,14 +6,13 @@
 // and only `cis agent` the agent's stack. Keep the static imports below light: commander,
 // and local modules with no heavy imports of their own (`import type` is free).
 // test/cli/cli.test.ts checks what each command loads.
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import { ApiError } from '../api/errors.js'
+import { addAgentOptions } from '../config/agent-options.js'
 import { VERSION } from '../version.js'
 import { UnreachableError } from './client.js'
 import { CliExit, makeCtx, printJson } from './context.js'
 import type { Ctx, GlobalOptions } from './context.js'
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
 
 /**
  * A commander action that runs `fn` with a context built from the command's options and maps
@@ -120,40 +119,13 @@ function program (): Command {
       await keygen(ctx, file)
     }))
 
-  agentCommand(p.command('agent').description('run the cisystem daemon on this machine'))
+  addAgentOptions(p.command('agent').description('run the cisystem daemon on this machine'))
     .action(async (o: Record<string, unknown>) => {
       // The agent's whole stack (libp2p, fastify, level, pino) loads here and only here.
       const { runAgent } = await import('../agent/run.js')
       await runAgent(o)
     })
   return p
-}
-
-/**
- * The `cis agent` options. This list is moving to src/config/agent-options.ts (next to the
- * config it fills): when it does, replace this function with that module's, imported
- * statically above only if that module stays light (no zod, yaml or agent imports), else
- * keep the options declared here.
- */
-function agentCommand (cmd: Command): Command {
-  return cmd
-    .option('--config <file>', 'YAML config file (see config/default.yaml)')
-    .option('--data <dir>', 'data directory (default ./.cis-data)')
-    .option('--name <name>', 'node name (default: the host name)')
-    .option('--api <host:port>', 'HTTP API address (default 127.0.0.1:7700)')
-    .option('--resource <type=ids>', 'a resource: TYPE=ID,ID or TYPE=COUNT (repeatable)', collect)
-    .option('--profile <name>', 'a profile this node advertises (repeatable)', collect)
-    .option('--priority <n>', 'election priority (highest alive node is master)')
-    .option('--token <token>', 'API bearer token (required beyond loopback; default $CIS_TOKEN)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error')
-    .option('--listen <multiaddr>', 'libp2p listen address (repeatable; default /ip4/0.0.0.0/tcp/7701)', collect)
-    .option('--peer <multiaddr>', 'bootstrap peer /ip4/…/tcp/…/p2p/… (repeatable)', collect)
-    .option('--no-mdns', 'do not discover peers on the LAN with mDNS')
-    .option('--swarm-key <file>', 'private network key (default <data>/swarm.key, created if missing)')
-    .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval (default 200ms)'))
-    .addOption(new Option('--heartbeat-timeout <duration>', 'a node silent this long is offline (default 800ms)'))
-    .addOption(new Option('--nodes-log-interval <duration>', 'how often nodes.log gets the online nodes (default 60s)'))
-    .addOption(new Option('--enable-test-gate', 'enable POST /v1/debug/partition (tests only)').hideHelp())
 }
 
 export async function main (argv: string[]): Promise<void> {

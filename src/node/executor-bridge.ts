@@ -91,7 +91,8 @@ export class ExecutorBridge {
     const a = state.attempts[jobId]?.[n]
     if (job === undefined || a === undefined) return
     if (job.cancelled) {
-      void this.o.append('finished', { jobId, attempt: n, state: 'stopped', exitCode: null, signal: null, reason: 'stopped before it started' })
+      this.o.append('finished', { jobId, attempt: n, state: 'stopped', exitCode: null, signal: null, reason: 'stopped before it started' })
+        .catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a stop'))
       return
     }
     this.executor.launch(state, job, a)

@@ -73,7 +73,7 @@ export class MasterRole {
     const state = this.o.state()
     const mine = state.terms[this.o.self] ?? 0
     if (mine === 0 || Object.values(state.terms).some(t => t > mine)) {
-      void this.o.append('master', { term: nextTerm(state.terms) })
+      this.o.append('master', { term: nextTerm(state.terms) }).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record the master term'))
       return // applying the master event calls for another pass
     }
     const decisions = schedule({

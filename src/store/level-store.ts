@@ -37,14 +37,16 @@ export class LevelEventStore implements EventStore {
 
   async write (events: CisEvent[], snapshot?: Snapshot): Promise<void> {
     const ops: Array<{ type: 'put', key: string, value: string, sublevel: unknown }> = []
-    let newOrigin = false
+    const added = new Set<string>()
     for (const e of events) {
       ops.push({ type: 'put', sublevel: this.events, key: eventKey(e.origin, e.seq), value: JSON.stringify(e) })
-      if (!this.knownOrigins.has(e.origin)) { this.knownOrigins.add(e.origin); newOrigin = true }
+      if (!this.knownOrigins.has(e.origin)) added.add(e.origin)
     }
-    if (newOrigin) ops.push({ type: 'put', sublevel: this.meta, key: 'origins', value: JSON.stringify([...this.knownOrigins]) })
+    if (added.size > 0) ops.push({ type: 'put', sublevel: this.meta, key: 'origins', value: JSON.stringify([...this.knownOrigins, ...added]) })
     if (snapshot !== undefined) ops.push({ type: 'put', sublevel: this.meta, key: 'snapshot', value: JSON.stringify(snapshot) })
     if (ops.length > 0) await this.db.batch(ops as never)
+    // Known only once written: a failed write leaves no trace, in memory or on disk.
+    for (const o of added) this.knownOrigins.add(o)
   }
 
   async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {

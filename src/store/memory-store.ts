@@ -1,6 +1,7 @@
 // An event store in memory: for tests of the node without a disk, and the core's tests.
 import type { CisEvent } from '../events/types.js'
 import type { EventStore, Snapshot } from './event-store.js'
+import { SNAPSHOT_VERSION } from './event-store.js'
 
 export class MemoryEventStore implements EventStore {
   readonly byOrigin = new Map<string, CisEvent[]>()
@@ -17,10 +18,10 @@ export class MemoryEventStore implements EventStore {
   }
 
   async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {
-    for (const e of (this.byOrigin.get(origin) ?? []).slice(after)) if (e !== undefined) yield e
+    for (const e of (this.byOrigin.get(origin) ?? []).slice(Math.max(0, after))) if (e !== undefined) yield e
   }
 
   async origins (): Promise<string[]> { return [...this.byOrigin.keys()] }
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return this.byOrigin.get(origin)?.[seq - 1] }
-  async loadSnapshot (): Promise<Snapshot | undefined> { return this.snapshot }
+  async loadSnapshot (): Promise<Snapshot | undefined> { return this.snapshot?.version === SNAPSHOT_VERSION ? structuredClone(this.snapshot) : undefined }
 }

@@ -141,7 +141,8 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
   // The agent's stack: none of it for a client command.
   const AGENT_PACKAGES = (p: string): boolean => p === 'libp2p' || p.startsWith('@libp2p/') || p.startsWith('@chainsafe/') ||
     ['fastify', 'level', 'classic-level', 'pino'].includes(p)
-  const AGENT_MODULES = /\/dist\/src\/(agent|node|net|cluster|store|identity|exec|election|config|scheduler|spec)\/|\/dist\/src\/api\/server\.js$/
+  // (config/agent-options.js, which declares `cis agent`'s flags and imports only commander, is the exception.)
+  const AGENT_MODULES = /\/dist\/src\/(agent|node|net|cluster|store|identity|exec|election|scheduler|spec)\/|\/dist\/src\/config\/(?!agent-options\.js$)|\/dist\/src\/api\/server\.js$/
   const unreachable = ['--addr', 'http://127.0.0.1:9'] // nothing listens on port 9: exit 3, no network needed
   try {
     for (const args of [['--version'], ['status', ...unreachable], ['nodes', ...unreachable], ['stop', 'x-1', ...unreachable], ['logs', 'x-1.1', ...unreachable]]) {
