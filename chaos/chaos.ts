@@ -8,6 +8,8 @@ import type { ClusterAgent, Cluster } from '../test/helpers/cluster.js'
 import { heal, partition, startCluster, waitForMembers, waitSameHash } from '../test/helpers/cluster.js'
 import { api, setApiToken, sleep, waitFor } from '../test/helpers/agent.js'
 import { NetnsLab } from './netns.js'
+import { FINAL_JOBLIST_STATES } from '../src/state/types.js'
+import type { JoblistState } from '../src/state/types.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -136,9 +138,9 @@ export async function chaos (seed: number, durationS: number, agents = 5, netns 
     await waitForMembers(c.alive(), agents, 60_000)
     const first = c.alive()[0]
     await waitFor('every joblist to end', async () => {
-      const list = (await api(first.url, '/v1/joblists')).body.joblists as Array<{ state: string }>
+      const list = (await api(first.url, '/v1/joblists')).body.joblists as Array<{ state: JoblistState }>
       const open = (await api(first.url, '/v1/stats')).body.unaccepted as number
-      return open === 0 && list.every(j => ['succeeded', 'failed', 'stopped'].includes(j.state))
+      return open === 0 && list.every(j => FINAL_JOBLIST_STATES.has(j.state))
     }, 180_000, 500)
     let hashesEqual = true
     try { await waitSameHash(c.alive(), 60_000) } catch {
@@ -185,7 +187,7 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
   let stageViolations = 0
   const spans = new Map<string, Array<[number, number, string]>>()
   for (const jl of jls) {
-    if (!['succeeded', 'failed', 'stopped'].includes(jl.state)) lost++
+    if (!FINAL_JOBLIST_STATES.has(jl.state)) lost++
     duplicates += jl.duplicates
     let prevEnd = 0
     for (const stage of jl.stages) {

@@ -3,6 +3,8 @@
 import '../src/polyfill.js'
 import { startCluster, waitForMembers, waitSameHash } from '../test/helpers/cluster.js'
 import { api, sleep, waitFor } from '../test/helpers/agent.js'
+import { FINAL_JOBLIST_STATES } from '../src/state/types.js'
+import type { JoblistState } from '../src/state/types.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -30,8 +32,8 @@ export async function restartStorm (cycles: number): Promise<RestartResult> {
     let allEnded = true
     try {
       await waitFor('every joblist to end', async () => {
-        const list = (await api(c.byName('victim').url, '/v1/joblists')).body.joblists as Array<{ state: string }>
-        return list.length === joblists && list.every(j => ['succeeded', 'failed', 'stopped'].includes(j.state))
+        const list = (await api(c.byName('victim').url, '/v1/joblists')).body.joblists as Array<{ state: JoblistState }>
+        return list.length === joblists && list.every(j => FINAL_JOBLIST_STATES.has(j.state))
       }, 120_000, 250)
     } catch { allEnded = false }
     let hashesEqual = true

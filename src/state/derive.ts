@@ -2,6 +2,7 @@
 import type { LostPolicy } from '../events/types.js'
 import type { JobSpec } from '../spec/types.js'
 import type { AttemptRecord, JobState, JoblistRecord, JoblistState, JobRecord, StageState } from './types.js'
+import { FINAL_JOB_STATES } from './types.js'
 
 export function sortedAttempts (byN: Record<string, AttemptRecord> | undefined): AttemptRecord[] {
   if (byN === undefined) return []
@@ -30,8 +31,6 @@ export function deriveJobState (spec: JobSpec, attempts: AttemptRecord[], cancel
   return 'pending'
 }
 
-const FINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'stopped', 'lost'])
-
 /**
  * A logical job from its physical jobs (S-4): it succeeds only if every one succeeds.
  * A target that matched no node at all fails.
@@ -39,7 +38,7 @@ const FINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'stopped', 
 export function logicalState (states: JobState[]): JobState {
   if (states.length === 0) return 'failed'
   if (states.every(s => s === 'succeeded')) return 'succeeded'
-  if (states.some(s => !FINAL.has(s))) return states.some(s => s !== 'pending') ? 'running' : 'pending'
+  if (states.some(s => !FINAL_JOB_STATES.has(s))) return states.some(s => s !== 'pending') ? 'running' : 'pending'
   return states.some(s => s === 'failed' || s === 'lost') ? 'failed' : 'stopped'
 }
 
@@ -50,7 +49,7 @@ export function stageStateOf (jobs: JobRecord[], attempts: (id: string) => Attem
   let anyFailed = false
   for (const j of jobs) {
     if (j.state !== 'succeeded') allSucceeded = false
-    if (!FINAL.has(j.state)) anyOpen = true
+    if (!FINAL_JOB_STATES.has(j.state)) anyOpen = true
     if (j.state === 'failed' || j.state === 'lost') anyFailed = true
     if (j.state === 'running' || attempts(j.id).length > 0 || j.state === 'failed') anyStarted = true
   }

@@ -1,6 +1,7 @@
 // JSON views of the state for the API, the CLI and the logs.
 import { sortedAttempts } from './derive.js'
 import type { AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './types.js'
+import { FINAL_JOBLIST_STATES } from './types.js'
 
 export interface AttemptView {
   n: number
@@ -128,7 +129,7 @@ export function findJoblist (state: ClusterState, ref: string): JoblistRecord | 
   }
   const byName = all.filter(j => j.name === ref)
   if (byName.length === 0) return undefined
-  const active = byName.filter(j => !['succeeded', 'failed', 'stopped'].includes(j.state))
+  const active = byName.filter(j => !FINAL_JOBLIST_STATES.has(j.state))
   const pool = active.length > 0 ? active : byName
   return pool.sort((a, b) => b.acceptedAt - a.acceptedAt)[0]
 }

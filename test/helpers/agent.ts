@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { FINAL_JOBLIST_STATES } from '../../src/state/types.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..')
 export const CIS = join(ROOT, 'bin', 'cis.js')
@@ -66,7 +67,11 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   const dataDir = o.dataDir ?? tempDir()
   const infoFile = join(dataDir, 'agent.json')
   rmSync(infoFile, { force: true })
-  const args = [...(o.nodeArgs ?? []), CIS, 'agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...(o.args ?? [])]
+  // Loopback only, on a free port, no mDNS (unless the test says otherwise): a test agent never
+  // collides with another agent on this machine nor reaches beyond it.
+  const own = o.args ?? []
+  const net = [...(own.includes('--listen') ? [] : ['--listen', '/ip4/127.0.0.1/tcp/0']), ...(own.includes('--no-mdns') ? [] : ['--no-mdns'])]
+  const args = [...(o.nodeArgs ?? []), CIS, 'agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...net, ...own]
   const [cmd, ...cmdArgs] = [...(o.wrap ?? []), process.execPath, ...args]
   const proc = spawn(cmd, cmdArgs, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(proc)
@@ -115,7 +120,7 @@ export async function waitFinal (url: string, id: string, timeoutMs = 30_000): P
     return await waitFor(`joblist ${id} to end`, async () => {
       const r = await api(url, `/v1/joblists/${id}`)
       last = r.body
-      return ['succeeded', 'failed', 'stopped'].includes(r.body.state) ? r.body : undefined
+      return FINAL_JOBLIST_STATES.has(r.body.state) ? r.body : undefined
     }, timeoutMs, 50)
   } catch (err) {
     // Say where it stuck: every job's state, node, attempts and why it waits.

@@ -18,15 +18,10 @@ export interface StoreUnderTest {
   cleanup: () => Promise<void> | void
 }
 
-/** The checks of the suite, by name (for `todo`). */
-export type Check = 'order' | 'after' | 'origins' | 'getEvent' | 'snapshot' | 'snapshotVersion' | 'together' | 'empty' | 'reopen'
-
 export interface StoreFactory {
   name: string
   /** A fresh, opened, empty store. */
   make: () => Promise<StoreUnderTest>
-  /** Known gaps of this backend: the check runs, but its failure is reported as a TODO. */
-  todo?: Partial<Record<Check, string>>
 }
 
 /** An event shaped like a real one (not signed: the store does not check signatures). */
@@ -59,7 +54,6 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 /** Register the conformance tests for one backend. */
 export function storeConformance (f: StoreFactory): void {
   const title = (id: string, what: string): string => `${id} [${f.name}]: ${what}`
-  const opts = (check: Check): { todo?: string } => f.todo?.[check] !== undefined ? { todo: f.todo[check] } : {}
 
   /** Run `body` on a fresh store; always close it and clean up. */
   async function withStore (body: (s: StoreUnderTest) => Promise<void>): Promise<void> {
@@ -71,7 +65,7 @@ export function storeConformance (f: StoreFactory): void {
     }
   }
 
-  test(title('G-1', 'events written are read back per origin, in seq order (across writes, beyond seq 9)'), opts('order'), async () => {
+  test(title('G-1', 'events written are read back per origin, in seq order (across writes, beyond seq 9)'), async () => {
     await withStore(async ({ store }) => {
       // Two origins, interleaved, over several writes; seq 10+ catches a sort by text.
       const a = range(1, 12).map(n => storeEvent('node-a', n))
@@ -86,7 +80,7 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
-  test(title('G-1', 'readOrigin(origin, after) gives only the events with seq > after'), opts('after'), async () => {
+  test(title('G-1', 'readOrigin(origin, after) gives only the events with seq > after'), async () => {
     await withStore(async ({ store }) => {
       // Origins where one's name is a prefix of the other's must not mix.
       await store.write(range(1, 12).map(n => storeEvent('n1', n)))
@@ -99,7 +93,7 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
-  test(title('G-1', 'origins() lists every origin written, once'), opts('origins'), async () => {
+  test(title('G-1', 'origins() lists every origin written, once'), async () => {
     await withStore(async ({ store }) => {
       assert.deepEqual(await store.origins(), [], 'an empty store has no origins')
       await store.write([storeEvent('x', 1), storeEvent('y', 1)])
@@ -110,7 +104,7 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
-  test(title('G-1', 'getEvent gives the event written at (origin, seq), undefined where there is none'), opts('getEvent'), async () => {
+  test(title('G-1', 'getEvent gives the event written at (origin, seq), undefined where there is none'), async () => {
     await withStore(async ({ store }) => {
       const events = [storeEvent('p', 1), storeEvent('p', 2, 'master'), storeEvent('q', 1)]
       await store.write(events)
@@ -122,7 +116,7 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
-  test(title('G-1', 'a snapshot round-trips (deep equal); a later one replaces it; none at first'), opts('snapshot'), async () => {
+  test(title('G-1', 'a snapshot round-trips (deep equal); a later one replaces it; none at first'), async () => {
     await withStore(async ({ store }) => {
       assert.equal(await store.loadSnapshot(), undefined, 'no snapshot in an empty store')
       const first: Snapshot = { state: sampleState(), version: SNAPSHOT_VERSION }
@@ -138,14 +132,14 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
-  test(title('G-1', 'a snapshot of another version is ignored (loadSnapshot gives undefined)'), opts('snapshotVersion'), async () => {
+  test(title('G-1', 'a snapshot of another version is ignored (loadSnapshot gives undefined)'), async () => {
     await withStore(async ({ store }) => {
       await store.write([], { state: sampleState(), version: SNAPSHOT_VERSION + 1 })
       assert.equal(await store.loadSnapshot(), undefined)
     })
   })
 
-  test(title('G-1', 'events and a snapshot written in one write are both there'), opts('together'), async () => {
+  test(title('G-1', 'events and a snapshot written in one write are both there'), async () => {
     await withStore(async ({ store }) => {
       const events = [storeEvent('node-a', 1), storeEvent('node-a', 2), storeEvent('node-b', 1)]
       const snap: Snapshot = { state: sampleState(), version: SNAPSHOT_VERSION }
@@ -156,7 +150,7 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
-  test(title('G-1', 'an empty write succeeds and changes nothing'), opts('empty'), async () => {
+  test(title('G-1', 'an empty write succeeds and changes nothing'), async () => {
     await withStore(async ({ store }) => {
       await store.write([])
       assert.deepEqual(await store.origins(), [])
@@ -170,7 +164,7 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
-  test(title('D-3', 'after close and reopen, every event, origin and the snapshot are still there'), f.todo?.reopen !== undefined ? { todo: f.todo.reopen } : {}, async (t) => {
+  test(title('D-3', 'after close and reopen, every event, origin and the snapshot are still there'), async (t) => {
     const s = await f.make()
     let store = s.store
     try {
