@@ -1,4 +1,4 @@
-// `npm run chaos -- --seed N --duration SECONDS [--agents N]`: a bounded run on 127.0.0.1.
+// `npm run chaos -- --seed N --duration SECONDS [--agents N] [--lost-after D] [--netns]`: a bounded run on 127.0.0.1.
 // Agents with different priorities and resources; a stream of multi-stage joblists (some
 // with retries, some failing on purpose, some stopped); a driver that SIGKILLs agents (the
 // master too), restarts them, and partitions and heals the cluster through the test gate.
@@ -35,6 +35,8 @@ export interface ChaosResult {
   partitions: number
   lost: number
   duplicates: number
+  /** Attempts that ran twice, per 100 joblists. */
+  duplicatesPer100: number
   stageViolations: number
   doubleHeld: number
   hashesEqual: boolean
@@ -43,7 +45,18 @@ export interface ChaosResult {
 
 const say = (m: string): void => { process.stderr.write(`chaos: ${m}\n`) }
 
-export async function chaos (seed: number, durationS: number, agents = 5, netns = false): Promise<ChaosResult> {
+export interface ChaosOptions {
+  /** Each agent in its own network namespace; partitions take links down (root only). */
+  netns?: boolean
+  /**
+   * The agents' scheduler.lostAfter (e.g. '0s': lost at the heartbeat timeout, the aggressive
+   * setting that runs work twice after a blip). Absent: the agents' default.
+   */
+  lostAfter?: string
+}
+
+export async function chaos (seed: number, durationS: number, agents = 5, o: ChaosOptions = {}): Promise<ChaosResult> {
+  const netns = o.netns === true
   const rand = rng(seed)
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]
   // With netns: each agent in its own network namespace; partitions take links down.
@@ -53,7 +66,7 @@ export async function chaos (seed: number, durationS: number, agents = 5, netns 
   let c: Cluster
   try {
     c = await startCluster(Array.from({ length: agents }, (_, i) => ({
-      name: `x${i}`, priority: (agents - i) * 10, args: ['--resource', `slot=${1 + (i % 3)}`, ...(i % 2 === 0 ? ['--resource', 'gpu=1'] : [])]
+      name: `x${i}`, priority: (agents - i) * 10, args: ['--resource', `slot=${1 + (i % 3)}`, ...(i % 2 === 0 ? ['--resource', 'gpu=1'] : []), ...(o.lostAfter !== undefined ? ['--lost-after', o.lostAfter] : [])]
     })), [], lab !== undefined ? { place: i => ({ wrap: lab.wrap(i), host: lab.host(i), token }) } : {})
   } catch (err) {
     lab?.teardown()
@@ -153,7 +166,8 @@ export async function chaos (seed: number, durationS: number, agents = 5, netns 
       for (const d of diff(a, b, '').slice(0, 8)) say(`  differs at ${d}`)
     }
     const full = (await api(first.url, '/v1/state?full=true')).body.state
-    Object.assign(result, check(full, names), { kills, partitions, hashesEqual, masterlessMs })
+    const checked = check(full, names)
+    Object.assign(result, checked, { duplicatesPer100: checked.joblists === 0 ? 0 : Math.round(checked.duplicates * 1000 / checked.joblists) / 10, kills, partitions, hashesEqual, masterlessMs })
     return result as ChaosResult
   } finally {
     await c.stopAll()
@@ -244,10 +258,13 @@ if (isMain) {
   const duration = arg('duration', 60)
   const agents = arg('agents', 5)
   const netns = process.argv.includes('--netns')
-  say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''} (replay with --seed ${seed}${netns ? ' --netns' : ''})`)
-  const r = await chaos(seed, duration, agents, netns)
+  const la = process.argv.indexOf('--lost-after')
+  const lostAfter = la > 0 ? process.argv[la + 1] : undefined
+  const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}`
+  say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''}${lostAfter !== undefined ? `, lostAfter ${lostAfter}` : ''} (replay with ${replay})`)
+  const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}) })
   const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual
-  if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- --seed ${seed} --duration ${duration}${netns ? ' --netns' : ''}`)
+  if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- ${replay} --duration ${duration}`)
   console.log(JSON.stringify(r))
   process.exitCode = ok ? 0 : 1
 }

@@ -15,6 +15,10 @@ export interface ClusterSnapshot {
   lastSeen: (id: string) => number | undefined
   now: number
   queue: QueueOptions
+  /** Known nodes not heard from now, and for how long (ms; Infinity: gone for certain). */
+  silent: ReadonlyMap<string, number>
+  /** The default lostAfter: how long attempts on a silent node stay unknown. */
+  lostAfterMs: number
 }
 
 export interface ApiNode {

@@ -15,7 +15,7 @@ export function stateColor (state: string): keyof typeof CODES {
   if (state === 'succeeded') return 'green'
   if (state === 'failed' || state === 'lost') return 'red'
   if (state === 'running') return 'cyan'
-  if (state === 'stopped') return 'yellow'
+  if (state === 'stopped' || state === 'unknown') return 'yellow'
   return 'dim'
 }
 

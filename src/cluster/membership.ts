@@ -2,7 +2,7 @@
 // connected peers and connection-close hints feed a MembershipView; the liveness rule itself
 // is the pure one in election/membership.ts. Peers that stay connected but silent are hung up on.
 import type { Logger } from 'pino'
-import { aliveSet, isAlive, lostSet } from '../election/membership.js'
+import { aliveSet, isAlive, silence } from '../election/membership.js'
 import type { MembershipView } from '../election/membership.js'
 
 export interface Heartbeat {
@@ -68,6 +68,21 @@ export class Membership {
     return true
   }
 
+  /**
+   * A connection to a known peer opened (authenticated by the handshake): it is alive, before
+   * its first heartbeat arrives. After a heal this lets a side's master step down before the
+   * other side's events (pulled on connect) are applied, rather than decide on them as if
+   * their nodes were still gone.
+   */
+  connected (peer: string): void {
+    const p = this.view[peer]
+    if (p === undefined) return
+    const now = this.o.now()
+    const wasAlive = isAlive(p, now, this.o.timeoutMs)
+    p.lastSeen = now
+    if (!wasAlive) this.o.changed()
+  }
+
   /** The connection to a peer closed: a faster hint than the timeout. */
   disconnected (peer: string): void {
     const p = this.view[peer]
@@ -79,9 +94,22 @@ export class Membership {
     return aliveSet(this.view, this.o.self, this.o.now(), this.o.timeoutMs)
   }
 
-  /** Known nodes not heard from for longer than the timeout (every node gets a first chance). */
-  lost (known: Iterable<string>): Set<string> {
-    return lostSet(this.view, known, this.o.self, this.o.now(), this.o.timeoutMs, this.startedAt)
+  /** Known nodes not alive now, and how long each has been silent (ms; Infinity: gone for certain). */
+  silence (known: Iterable<string>): Map<string, number> {
+    return silence(this.view, known, this.o.self, this.o.now(), this.o.timeoutMs, this.startedAt)
+  }
+
+  /**
+   * A peer whose connection closed refused a new one: nothing listens at its address, so its
+   * agent is gone (not the network). Its attempts need not wait for lostAfter.
+   */
+  gone (peer: string): void {
+    const p = this.view[peer]
+    if (p === undefined || isAlive(p, this.o.now(), this.o.timeoutMs)) return
+    if (p.goneAt !== undefined && p.goneAt >= p.lastSeen) return
+    p.goneAt = this.o.now()
+    this.o.log.info({ peer }, "a disconnected peer's address refuses connections: its agent is gone")
+    this.o.changed()
   }
 
   lastSeen (id: string): number | undefined {

@@ -36,11 +36,15 @@ export interface MeshOptions {
   syncIntervalMs: number
 }
 
+/** How soon after a connection closes the peer is dialled back (probed). */
+const PROBE_DELAY_MS = 100
+
 export class Mesh {
   readonly membership: Membership
   readonly replication: Replication
   net!: Net
   private timers: NodeJS.Timeout[] = []
+  private stopped = false
 
   constructor (private readonly host: MeshHost, private readonly o: MeshOptions) {
     this.membership = new Membership({
@@ -64,7 +68,7 @@ export class Mesh {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       connectedPeers: () => this.net.connectedPeers(),
-      dial: async (peer, addrs) => await this.net.dial(peer, addrs),
+      dial: async (peer, addrs) => await this.probe(peer, addrs),
       dialAddr: async addr => await this.net.dialAddr(addr)
     })
   }
@@ -79,8 +83,16 @@ export class Mesh {
       log: this.host.log.child({ component: 'net' }),
       handlers: {
         gossip: (topic, data, from) => this.onGossip(topic, data, from),
-        connected: peer => { this.replication.pull(peer) },
-        disconnected: peer => { this.membership.disconnected(peer) },
+        connected: peer => {
+          this.membership.connected(peer)
+          this.replication.pull(peer)
+        },
+        disconnected: peer => {
+          this.membership.disconnected(peer)
+          // Network or death? Dial it back soon: an address that refuses means the agent is gone.
+          const t = setTimeout(() => { void this.probe(peer) }, PROBE_DELAY_MS)
+          t.unref()
+        },
         sync: (req, _from) => this.replication.serve(req),
         rpc: async (req, from) => await this.host.rpc(req, from)
       }
@@ -95,6 +107,7 @@ export class Mesh {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     this.replication.stop()
     for (const t of this.timers) clearInterval(t)
     await this.net?.stop()
@@ -112,6 +125,13 @@ export class Mesh {
   /** Test gate: drop and refuse these peers ([] heals). */
   async block (peers: string[]): Promise<void> {
     await this.net.block(peers)
+  }
+
+  /** Dial a peer we lost; if its addresses refuse the connection, its agent is gone. */
+  private async probe (peer: string, addresses?: string[]): Promise<void> {
+    if (this.stopped) return
+    const addrs = addresses ?? this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
+    if (await this.net.dial(peer, addrs) === 'refused') this.membership.gone(peer)
   }
 
   private every (ms: number, fn: () => void): void {

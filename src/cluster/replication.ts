@@ -10,7 +10,7 @@ export interface ReplicationLinks {
   publishRaw: (topic: string, json: string) => Promise<void>
   request: (peer: string, request: unknown, onFrame: (frame: unknown) => void, timeoutMs: number) => Promise<void>
   connectedPeers: () => string[]
-  dial: (peer: string, addresses: string[]) => Promise<void>
+  dial: (peer: string, addresses: string[]) => Promise<unknown>
   dialAddr: (addr: string) => Promise<void>
 }
 

@@ -17,7 +17,8 @@ export interface AgentConfig {
   profiles: string[]
   priority: number
   exec: { killGraceMs: number, forkServer: boolean }
-  scheduler: { onLost: 'retry' | 'fail', maxLost: number, policy: 'fifo' | 'priority', agingPerMinute: number }
+  /** lostAfterMs: how long a disconnected node's running attempts stay `unknown` before they are lost. */
+  scheduler: { onLost: 'retry' | 'fail', maxLost: number, policy: 'fifo' | 'priority', agingPerMinute: number, lostAfterMs: number }
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
@@ -51,7 +52,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     profiles: f.profiles,
     priority: f.priority,
     exec: { killGraceMs: f.exec.killGrace, forkServer: f.exec.forkServer },
-    scheduler: { onLost: f.scheduler.onLost, maxLost: f.scheduler.maxLost, policy: f.scheduler.policy, agingPerMinute: f.scheduler.aging },
+    scheduler: { onLost: f.scheduler.onLost, maxLost: f.scheduler.maxLost, policy: f.scheduler.policy, agingPerMinute: f.scheduler.aging, lostAfterMs: f.scheduler.lostAfter },
     log: { level: f.log.level, pretty: f.log.pretty },
     nodesLogIntervalMs: f.nodesLogInterval,
     snapshotEvery: f.snapshotEvery,
@@ -77,7 +78,7 @@ function toFile (c: AgentConfig): ConfigFileInput {
     profiles: c.profiles,
     priority: c.priority,
     exec: { killGrace: `${c.exec.killGraceMs}ms`, forkServer: c.exec.forkServer },
-    scheduler: { policy: c.scheduler.policy, aging: c.scheduler.agingPerMinute, onLost: c.scheduler.onLost, maxLost: c.scheduler.maxLost },
+    scheduler: { policy: c.scheduler.policy, aging: c.scheduler.agingPerMinute, onLost: c.scheduler.onLost, maxLost: c.scheduler.maxLost, lostAfter: `${c.scheduler.lostAfterMs}ms` },
     log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
     nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
     snapshotEvery: c.snapshotEvery,

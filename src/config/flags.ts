@@ -23,6 +23,7 @@ export interface AgentFlags {
   heartbeatInterval?: string
   heartbeatTimeout?: string
   nodesLogInterval?: string
+  lostAfter?: string
 }
 
 export function configFromFlags (flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -55,6 +56,7 @@ export function configFromFlags (flags: AgentFlags, env: NodeJS.ProcessEnv = pro
     more.heartbeat = { interval: flags.heartbeatInterval, timeout: flags.heartbeatTimeout }
   }
   if (flags.nodesLogInterval !== undefined) more.nodesLogInterval = flags.nodesLogInterval
+  if (flags.lostAfter !== undefined) more.scheduler = { lostAfter: flags.lostAfter }
   // Through the schema: the duration flags, and a check of everything the flags set above.
   c = mergeConfig(c, more, 'flags')
   const [host] = parseHostPort(c.api)

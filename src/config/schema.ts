@@ -76,7 +76,8 @@ export const configFileSchema = z.strictObject({
     aging: z.number({ error: 'must be a number >= 0 (priority points per minute of waiting)' })
       .min(0, { error: 'must be a number >= 0 (priority points per minute of waiting)' }).default(1),
     onLost: z.enum(['retry', 'fail'], { error: "must be 'retry' or 'fail'" }).default('retry'),
-    maxLost: int('must be a whole number', 0).default(3)
+    maxLost: int('must be a whole number', 0).default(3),
+    lostAfter: duration.prefault('1m')
   }).prefault({}),
   log: section({
     level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),

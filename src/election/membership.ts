@@ -6,6 +6,8 @@ export interface PeerSeen {
   lastSeen: number
   /** When the connection to it closed, if after lastSeen: a faster hint than the timeout. */
   downAt?: number
+  /** When its agent was found gone for certain (its address refused a connection), if after lastSeen. */
+  goneAt?: number
   priority: number
 }
 
@@ -14,6 +16,7 @@ export type MembershipView = Record<string, PeerSeen>
 export function isAlive (p: PeerSeen | undefined, now: number, timeoutMs: number): boolean {
   if (p === undefined) return false
   if (p.downAt !== undefined && p.downAt >= p.lastSeen) return false
+  if (p.goneAt !== undefined && p.goneAt >= p.lastSeen) return false
   return now - p.lastSeen <= timeoutMs
 }
 
@@ -24,16 +27,21 @@ export function aliveSet (view: MembershipView, self: string, now: number, timeo
 }
 
 /**
- * Nodes whose attempts may be declared lost: not heard from for longer than the timeout.
- * A connection-close hint alone is not enough (the peer may be reachable through others).
- * `since` (when this node started) gives every node a first chance to be heard.
+ * The known nodes this node does not hear from now (not alive), and for how long (ms): the two
+ * clocks of a disconnection. Silent past the heartbeat timeout, a node is disconnected (no
+ * longer alive: the election moves on); its attempts are lost only when the silence exceeds
+ * `lostAfter` (decided by the scheduler). A node whose agent is certainly gone (`goneAt`) has
+ * an infinite silence: its attempts are lost at once. `since` (when this node started) gives
+ * every node a first chance to be heard. Self is never silent.
  */
-export function lostSet (view: MembershipView, knownNodes: Iterable<string>, self: string, now: number, timeoutMs: number, since: number): Set<string> {
-  const out = new Set<string>()
+export function silence (view: MembershipView, knownNodes: Iterable<string>, self: string, now: number, timeoutMs: number, since: number): Map<string, number> {
+  const out = new Map<string, number>()
   for (const id of knownNodes) {
     if (id === self) continue
-    const heard = Math.max(view[id]?.lastSeen ?? 0, since)
-    if (now - heard > timeoutMs) out.add(id)
+    const p = view[id]
+    if (isAlive(p, now, timeoutMs)) continue
+    if (p?.goneAt !== undefined && p.goneAt >= p.lastSeen) { out.set(id, Infinity); continue }
+    out.set(id, Math.max(0, now - Math.max(p?.lastSeen ?? 0, since)))
   }
   return out
 }

@@ -1,13 +1,16 @@
 // The fork server: a small process that starts the agent's jobs, so that forking happens in
 // a process of a few tens of MB (fast) and off the agent's main thread. It reads one JSON
 // request per line on stdin and answers on stdout: {id, pid}, {id, error} and, when the job
-// ends, {id, exit: true, code, signal}. It ends when its stdin closes (the agent is gone);
-// the jobs, each in its own process group, are left for the restarted agent to clean up.
+// ends, {id, exit: true, code, signal}. It ends when its stdin closes (the agent is gone),
+// and ends the jobs it started with it: a dead agent's work does not run on unseen.
 import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 
 interface Request { id: number, cmd: string, cwd: string, env: Record<string, string>, out: string, err: string }
+
+/** Process groups of the jobs running now. */
+const groups = new Set<number>()
 
 const send = (m: unknown): void => { process.stdout.write(JSON.stringify(m) + '\n') }
 
@@ -21,10 +24,11 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
     err = openSync(r.err, 'a')
     const child = spawn('/bin/sh', ['-c', r.cmd], { cwd: r.cwd, env: { ...process.env, ...r.env }, detached: true, stdio: ['ignore', out, err] })
     child.once('error', e => send({ id: r.id, error: e.message }))
-    child.once('spawn', () => send({ id: r.id, pid: child.pid }))
+    child.once('spawn', () => { if (child.pid !== undefined) groups.add(child.pid); send({ id: r.id, pid: child.pid }) })
     child.once('exit', (code, signal) => {
       // Whatever the job left behind in its group ends with it.
       try { process.kill(-(child.pid as number), 'SIGKILL') } catch { /* gone */ }
+      groups.delete(child.pid as number)
       send({ id: r.id, exit: true, code, signal })
     })
   } catch (e) {
@@ -33,4 +37,9 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
     if (out !== undefined) closeSync(out)
     if (err !== undefined) closeSync(err)
   }
-}).on('close', () => process.exit(0))
+}).on('close', () => {
+  // The agent is gone (it stopped, or was killed): its jobs cannot be followed or reported,
+  // and it will count them lost, so they end with it rather than run on unseen.
+  for (const pid of groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
+  process.exit(0)
+})

@@ -47,6 +47,19 @@ export interface NetOptions {
 
 const STREAM_TIMEOUT_MS = 30_000
 
+/** How a dial ended: 'refused' when every address refused the TCP connection (no process listens). */
+export type DialOutcome = 'connected' | 'refused' | 'failed' | 'skipped'
+
+/** True if the error (possibly an aggregate of one per address) is made only of refused connections. */
+export function onlyRefused (err: unknown, depth = 0): boolean {
+  if (depth > 5 || typeof err !== 'object' || err === null) return false
+  const e = err as { code?: unknown, errors?: unknown, cause?: unknown, message?: unknown }
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(x => onlyRefused(x, depth + 1))
+  if (e.code === 'ECONNREFUSED') return true
+  if (e.cause !== undefined) return onlyRefused(e.cause, depth + 1)
+  return typeof e.message === 'string' && /ECONNREFUSED/.test(e.message)
+}
+
 export class Net {
   node!: Libp2p
   private readonly blocked = new Set<string>()
@@ -150,17 +163,22 @@ export class Net {
     }
   }
 
-  /** Dial a peer (bounded: one dial per peer at a time, never a blocked one). */
-  async dial (peer: string, addrs: string[]): Promise<void> {
-    if (peer === this.peerId || this.blocked.has(peer) || this.dialing.has(peer)) return
-    if (this.node.getConnections(peerIdFromString(peer)).length > 0) return
+  /**
+   * Dial a peer (bounded: one dial per peer at a time, never a blocked one). The outcome says
+   * whether every address refused the connection: then nothing listens there.
+   */
+  async dial (peer: string, addrs: string[]): Promise<DialOutcome> {
+    if (peer === this.peerId || this.blocked.has(peer) || this.dialing.has(peer)) return 'skipped'
+    if (this.node.getConnections(peerIdFromString(peer)).length > 0) return 'connected'
     this.dialing.add(peer)
     try {
       const usable = addrs.filter(a => !a.includes('/p2p-circuit')).map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`))
-      if (usable.length === 0) return
+      if (usable.length === 0) return 'skipped'
       await this.node.dial(usable, { signal: AbortSignal.timeout(5000) })
+      return 'connected'
     } catch (err) {
       this.o.log.debug({ peer, err: (err as Error).message }, 'dial failed')
+      return onlyRefused(err) ? 'refused' : 'failed'
     } finally {
       this.dialing.delete(peer)
     }

@@ -21,8 +21,8 @@ export interface MasterRoleOptions {
   scheduler: AgentConfig['scheduler']
   state: () => ClusterState
   alive: () => ReadonlySet<string>
-  /** Nodes not heard from for longer than the timeout. */
-  lost: () => ReadonlySet<string>
+  /** Known nodes not heard from now, and for how long (ms; Infinity: gone for certain). */
+  silent: () => ReadonlyMap<string, number>
   /** True while an alive peer has events this node has not applied. */
   behind: () => boolean
   append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
@@ -82,7 +82,8 @@ export class MasterRole {
       self: this.o.self,
       selfCode: this.o.code,
       alive: this.o.alive(),
-      lost: this.o.lost(),
+      silent: this.o.silent(),
+      lostAfterMs: this.o.scheduler.lostAfterMs,
       policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
       queue: { policy: this.o.scheduler.policy, agingPerMinute: this.o.scheduler.agingPerMinute }
     })

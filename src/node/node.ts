@@ -131,7 +131,7 @@ export class CisNode implements ApiNode {
       scheduler: this.config.scheduler,
       state: () => this.state,
       alive: () => this.alive(),
-      lost: () => this.mesh?.membership.lost(Object.keys(this.state.nodes)) ?? new Set(),
+      silent: () => this.mesh?.membership.silence(Object.keys(this.state.nodes)) ?? new Map(),
       behind: () => this.mesh?.replication.behind(this.alive()) === true,
       append: async (t, b) => await this.append(t, b)
     })
@@ -238,7 +238,9 @@ export class CisNode implements ApiNode {
       master: this.master(),
       lastSeen: id => this.lastSeen(id),
       now: this.now(),
-      queue: { policy: this.config.scheduler.policy, agingPerMinute: this.config.scheduler.agingPerMinute }
+      queue: { policy: this.config.scheduler.policy, agingPerMinute: this.config.scheduler.agingPerMinute },
+      silent: this.mesh?.membership.silence(Object.keys(this.state.nodes)) ?? new Map(),
+      lostAfterMs: this.config.scheduler.lostAfterMs
     }
   }
 

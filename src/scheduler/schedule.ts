@@ -3,6 +3,7 @@
 // attempts on lost nodes are declared lost, and open jobs are placed (see placement.ts).
 import type { LostPolicy, Resources } from '../events/types.js'
 import type { JobTarget } from '../spec/types.js'
+import { lostAfterOf } from '../state/derive.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
 import { place } from './placement.js'
@@ -24,8 +25,14 @@ export interface ScheduleInput {
   selfCode: string
   /** Nodes alive in the master's view. */
   alive: ReadonlySet<string>
-  /** Nodes not heard from for longer than the timeout: their active attempts are lost. */
-  lost?: ReadonlySet<string>
+  /**
+   * Known nodes the master does not hear from now (disconnected), and for how long (ms;
+   * Infinity: the node's agent is certainly gone). Their active attempts are `unknown` until
+   * the silence exceeds lostAfter, then lost.
+   */
+  silent?: ReadonlyMap<string, number>
+  /** How long attempts on a silent node stay unknown (a job's own `lostAfterMs` wins); default 0. */
+  lostAfterMs?: number
   policy: LostPolicy
   /** Queue policy (D-4); default fifo. */
   queue?: QueueOptions
@@ -81,20 +88,29 @@ export function expandTargets (state: ClusterState, request: string, alive: Read
   return out
 }
 
-/** Active attempts on nodes that are gone: declare them lost so the job can run elsewhere. */
+/**
+ * Active attempts on nodes silent for longer than their job's lostAfter (or whose agent is
+ * certainly gone): declare them lost, so the policy can run the job elsewhere (or fail it).
+ * Shorter silences leave them alone: a network blip must not run work twice.
+ */
 export function loseAttempts (input: ScheduleInput): Decision[] {
-  const lost = input.lost
-  if (lost === undefined || lost.size === 0) return []
+  const silent = input.silent
+  if (silent === undefined || silent.size === 0) return []
   const out: Decision[] = []
   for (const jl of activeJoblists(input.state)) {
     const stage = jl.stages[jl.currentStage]
     if (stage === undefined) continue
     for (const jobId of stage.jobIds.flatMap(id => input.state.jobs[id]?.physical ?? [id])) {
       for (const a of Object.values(input.state.attempts[jobId] ?? {})) {
-        if (ACTIVE_ATTEMPT_STATES.has(a.state) && lost.has(a.node)) {
-          const name = input.state.nodes[a.node]?.name ?? a.node
-          out.push({ type: 'lose', jobId, attempt: a.n, reason: `node ${name} was not heard from: attempt presumed lost` })
-        }
+        const ms = silent.get(a.node)
+        if (ms === undefined || !ACTIVE_ATTEMPT_STATES.has(a.state)) continue
+        const limit = lostAfterOf(input.state.jobs[jobId], input.lostAfterMs ?? 0)
+        if (ms <= limit) continue
+        const name = input.state.nodes[a.node]?.name ?? a.node
+        const reason = ms === Infinity
+          ? `node ${name}'s agent is gone (its address refuses connections): attempt lost`
+          : `node ${name} was not heard from for ${Math.round(ms / 100) / 10} s (lostAfter ${Math.round(limit / 100) / 10} s): attempt presumed lost`
+        out.push({ type: 'lose', jobId, attempt: a.n, reason })
       }
     }
   }

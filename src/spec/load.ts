@@ -49,10 +49,11 @@ export async function resolveSources (input: JoblistInput, baseDir: string): Pro
     }
   }
   if (issues.length > 0) throw new SpecError(issues)
-  // Back to the wire form: a resolved job carries timeoutMs, not timeout.
+  // Back to the wire form: a resolved job carries timeoutMs and lostAfterMs, not timeout and lostAfter.
   for (const stage of out.stages) {
     for (const job of stage.jobs as Array<Record<string, unknown>>) {
       if (job.timeout !== undefined) { job.timeoutMs = job.timeout; delete job.timeout }
+      if (job.lostAfter !== undefined) { job.lostAfterMs = job.lostAfter; delete job.lostAfter }
     }
   }
   return out

@@ -43,6 +43,13 @@ export const targetSchema = z.union([
   z.strictObject({ profile: name })
 ], { error: 'target must be one of {node: NAME}, {all: true} or {profile: NAME}' })
 
+const durationSchema = z.union([z.string(), z.number()], { error: 'must be a duration like 30s or 10m' }).transform((v, ctx) => {
+  const ms = parseDuration(v)
+  if (typeof ms === 'string') { ctx.addIssue({ code: 'custom', message: ms }); return z.NEVER }
+  return ms
+})
+const msSchema = z.number({ error: 'must be milliseconds' }).int().positive().max(MAX_DURATION_MS, { error: 'at most 30 days' })
+
 export const jobSchema = z.strictObject({
   name,
   run: z.string({ error: 'must be a string (the command)' }).min(1, { error: 'must not be empty' }).max(MAX_RUN_LENGTH, { error: `at most ${MAX_RUN_LENGTH} characters` }),
@@ -56,13 +63,14 @@ export const jobSchema = z.strictObject({
     scalar,
     { error: 'must be a mapping of NAME to value' }
   ).default({}),
-  timeout: z.union([z.string(), z.number()], { error: 'must be a duration like 30s or 10m' }).transform((v, ctx) => {
-    const ms = parseDuration(v)
-    if (typeof ms === 'string') { ctx.addIssue({ code: 'custom', message: ms }); return z.NEVER }
-    return ms
-  }).optional(),
+  timeout: durationSchema.optional(),
   /** The resolved form of `timeout` (what the CLI sends and events carry). */
-  timeoutMs: z.number({ error: 'must be milliseconds' }).int().positive().max(MAX_DURATION_MS, { error: 'at most 30 days' }).optional(),
+  timeoutMs: msSchema.optional(),
+  /** How long this job's running attempt on a disconnected node stays unknown before it is lost. */
+  lostAfter: durationSchema.optional(),
+  lostAfterMs: msSchema.optional(),
+  /** false: a lost attempt fails the job instead of running it again (at most once). */
+  retryLost: z.boolean({ error: 'must be true or false' }).optional(),
   retries: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_RETRIES, { error: `at most ${MAX_RETRIES}` }).default(0),
   replace: replaceMap,
   files: z.array(fileSchema, { error: 'must be a list of files' }).max(MAX_FILES_PER_JOB, { error: `at most ${MAX_FILES_PER_JOB} files per job` }).default([]),

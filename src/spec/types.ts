@@ -25,6 +25,10 @@ export interface JobSpec {
   env: Record<string, string>
   /** Milliseconds; absent = no timeout. */
   timeoutMs?: number
+  /** Milliseconds a running attempt on a disconnected node stays unknown before it is lost; absent = the agent's scheduler.lostAfter. */
+  lostAfterMs?: number
+  /** false: a lost attempt fails the job; it never runs twice (at most once). Absent = true. */
+  retryLost?: boolean
   /** Extra attempts after a failure. */
   retries: number
   /** Job replacement map (R6-3), applied to all its files. */

@@ -73,6 +73,7 @@ function crossIssues (v: JoblistInputRaw, allowSource: boolean): SpecIssue[] {
       jobs++
       const at = `stages[${si}].jobs[${ji}]`
       if (job.timeout !== undefined && job.timeoutMs !== undefined) issues.push({ path: `${at}.timeoutMs`, message: 'give timeout or timeoutMs, not both' })
+      if (job.lostAfter !== undefined && job.lostAfterMs !== undefined) issues.push({ path: `${at}.lostAfterMs`, message: 'give lostAfter or lostAfterMs, not both' })
       if (jobNames.has(job.name)) issues.push({ path: `${at}.name`, message: `duplicate job name '${job.name}': job names are unique in a joblist` })
       jobNames.add(job.name)
       const paths = new Set<string>()
@@ -126,6 +127,8 @@ export function validateJoblist (input: unknown): SpecResult {
         needs: j.needs,
         env: j.env,
         ...(j.timeout !== undefined || j.timeoutMs !== undefined ? { timeoutMs: j.timeout ?? j.timeoutMs } : {}),
+        ...(j.lostAfter !== undefined || j.lostAfterMs !== undefined ? { lostAfterMs: j.lostAfter ?? j.lostAfterMs } : {}),
+        ...(j.retryLost === false ? { retryLost: false } : {}),
         retries: j.retries,
         replace: j.replace,
         files: j.files.map(f => ({ path: f.path, content: f.content ?? '', replace: f.replace, ...(f.mode !== undefined ? { mode: f.mode } : {}) })),

@@ -9,12 +9,20 @@ export function sortedAttempts (byN: Record<string, AttemptRecord> | undefined):
   return Object.values(byN).sort((a, b) => a.n - b.n)
 }
 
+/** The silence after which an attempt of `job` on a disconnected node is lost: its own lostAfter, else the default. */
+export function lostAfterOf (job: JobRecord | undefined, defaultMs: number): number {
+  return job?.spec.lostAfterMs ?? defaultMs
+}
+
 /** A job's state from its attempts, its retry budget and whether it was cancelled. */
 export function deriveJobState (spec: JobSpec, attempts: AttemptRecord[], cancelled: boolean, policy: LostPolicy): JobState {
   let failed = 0
   let lost = 0
   let active = false
   let running = false
+  // At most once: once the master declared an attempt lost, the job is lost, whatever that
+  // attempt's node reports later (the attempt keeps its own report, for the history).
+  if (spec.retryLost === false && attempts.some(a => a.lostMark !== undefined)) return 'lost'
   for (const a of attempts) {
     if (a.state === 'succeeded') return 'succeeded' // the first success counts
     if (a.state === 'failed') failed++
@@ -27,7 +35,7 @@ export function deriveJobState (spec: JobSpec, attempts: AttemptRecord[], cancel
   if (last === undefined) return 'pending'
   if (last.state === 'stopped') return 'stopped'
   if (failed > spec.retries) return 'failed'
-  if (last.state === 'lost' && (policy.onLost === 'fail' || lost > policy.maxLost)) return 'lost'
+  if (last.state === 'lost' && (policy.onLost === 'fail' || spec.retryLost === false || lost > policy.maxLost)) return 'lost'
   return 'pending'
 }
 

@@ -1,13 +1,26 @@
 // JSON views of the state for the API, the CLI and the logs.
-import { sortedAttempts } from './derive.js'
+import { lostAfterOf, sortedAttempts } from './derive.js'
 import type { AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './types.js'
-import { FINAL_JOBLIST_STATES } from './types.js'
+import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from './types.js'
+
+/**
+ * What the viewing node knows of the others, to show an active attempt on a disconnected node
+ * as `unknown` with the time left before it counts as lost.
+ */
+export interface Reachability {
+  /** Known nodes not heard from now, and for how long (ms; Infinity: gone for certain). */
+  silent: ReadonlyMap<string, number>
+  lostAfterMs: number
+}
 
 export interface AttemptView {
   n: number
   node: string | null
   nodeId: string
-  state: AttemptRecord['state']
+  /** `unknown`: running (or assigned) on a node this node does not hear from now. */
+  state: AttemptRecord['state'] | 'unknown'
+  /** For an unknown attempt: ms until it counts as lost (0: about to be). */
+  lostInMs?: number
   resources: AttemptRecord['resources']
   exitCode: number | null
   signal: string | null
@@ -23,7 +36,8 @@ export interface JobView {
   name: string
   joblistId: string
   stage: string
-  state: JobRecord['state']
+  /** `unknown`: its attempt runs on a node this node does not hear from now. */
+  state: JobRecord['state'] | 'unknown'
   node: string | null
   resources: AttemptRecord['resources']
   needs: Record<string, number>
@@ -54,12 +68,21 @@ export interface JoblistView {
 
 const iso = (t: number | undefined): string | null => t === undefined || t === 0 ? null : new Date(t).toISOString()
 
-export function attemptView (state: ClusterState, a: AttemptRecord): AttemptView {
+/** ms until an active attempt on a silent node counts as lost, or undefined if it is not unknown. */
+function lostIn (state: ClusterState, a: AttemptRecord, jobId: string, reach: Reachability | undefined): number | undefined {
+  const silentMs = reach?.silent.get(a.node)
+  if (reach === undefined || silentMs === undefined || !ACTIVE_ATTEMPT_STATES.has(a.state)) return undefined
+  return Math.max(0, lostAfterOf(state.jobs[jobId], reach.lostAfterMs) - silentMs)
+}
+
+export function attemptView (state: ClusterState, a: AttemptRecord, jobId = '', reach?: Reachability): AttemptView {
+  const left = lostIn(state, a, jobId, reach)
   return {
     n: a.n,
     node: state.nodes[a.ranOn ?? a.node]?.name ?? null,
     nodeId: a.ranOn ?? a.node,
-    state: a.state,
+    state: left !== undefined ? 'unknown' : a.state,
+    ...(left !== undefined ? { lostInMs: left } : {}),
     resources: a.resources,
     exitCode: a.exitCode ?? null,
     signal: a.signal ?? null,
@@ -71,8 +94,10 @@ export function attemptView (state: ClusterState, a: AttemptRecord): AttemptView
   }
 }
 
-export function jobView (state: ClusterState, job: JobRecord, waiting: Record<string, string> = {}): JobView {
+export function jobView (state: ClusterState, job: JobRecord, waiting: Record<string, string> = {}, reach?: Reachability): JobView {
   const attempts = sortedAttempts(state.attempts[job.id])
+  const views = attempts.map(a => attemptView(state, a, job.id, reach))
+  const unknown = (job.state === 'running' || job.state === 'pending') && views.some(v => v.state === 'unknown')
   const last = attempts.find(a => a.state === 'succeeded') ?? attempts[attempts.length - 1]
   const jl = state.joblists[job.joblistId]
   return {
@@ -80,20 +105,20 @@ export function jobView (state: ClusterState, job: JobRecord, waiting: Record<st
     name: job.name,
     joblistId: job.joblistId,
     stage: jl?.stages[job.stage]?.name ?? String(job.stage),
-    state: job.state,
+    state: unknown ? 'unknown' : job.state,
     node: last === undefined ? null : state.nodes[last.ranOn ?? last.node]?.name ?? last.ranOn ?? last.node,
     resources: last?.resources ?? {},
     needs: job.spec.needs,
     run: job.spec.run,
     retries: job.spec.retries,
-    attempts: attempts.map(a => attemptView(state, a)),
+    attempts: views,
     ...(waiting[job.id] !== undefined ? { waiting: waiting[job.id] } : {}),
     ...(job.spec.target !== undefined && job.logical === undefined ? { target: job.spec.target } : {}),
-    ...(job.physical !== undefined ? { physical: job.physical.map(id => jobView(state, state.jobs[id], waiting)) } : {})
+    ...(job.physical !== undefined ? { physical: job.physical.map(id => jobView(state, state.jobs[id], waiting, reach)) } : {})
   }
 }
 
-export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Record<string, string> = {}): JoblistView {
+export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Record<string, string> = {}, reach?: Reachability): JoblistView {
   return {
     id: jl.id,
     name: jl.name,
@@ -106,7 +131,7 @@ export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Re
     endedAt: iso(jl.endedAt),
     currentStage: jl.stages[jl.currentStage]?.name ?? null,
     duplicates: jl.duplicates,
-    stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id], waiting)) }))
+    stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id], waiting, reach)) }))
   }
 }
 

@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import type { Candidate } from '../../src/election/master.js'
 import { electMaster, nextTerm } from '../../src/election/master.js'
 import type { MembershipView } from '../../src/election/membership.js'
-import { aliveSet, isAlive, lostSet } from '../../src/election/membership.js'
+import { aliveSet, isAlive, silence } from '../../src/election/membership.js'
 
 const TIMEOUT = 800
 
@@ -83,36 +83,39 @@ test('membership: aliveSet: self and every peer alive in the view, no one else',
   assert.ok(aliveSet({ me: { lastSeen: 0, downAt: 1, priority: 0 } }, 'me', 1000, TIMEOUT).has('me'))
 })
 
-test('membership: lostSet: only nodes not heard for longer than the timeout; never self; a down hint alone is not enough', () => {
+test('R1-1: silence: the known nodes not alive and how long each has been silent; never self; a down hint makes a node silent, a refused connection makes it gone (infinite)', () => {
   const now = 100_000
   const view: MembershipView = {
     fresh: { lastSeen: now - 10, priority: 0 },
     edge: { lastSeen: now - TIMEOUT, priority: 0 },
-    gone: { lastSeen: now - TIMEOUT - 1, priority: 0 },
+    quiet: { lastSeen: now - TIMEOUT - 1, priority: 0 },
     closed: { lastSeen: now - 10, downAt: now - 5, priority: 0 },
+    dead: { lastSeen: now - 10, downAt: now - 5, goneAt: now - 4, priority: 0 },
+    back: { lastSeen: now - 3, goneAt: now - 4, priority: 0 },
     me: { lastSeen: 0, priority: 0 }
   }
-  const known = ['fresh', 'edge', 'gone', 'closed', 'me', 'never']
-  const lost = lostSet(view, known, 'me', now, TIMEOUT, 0)
-  assert.deepEqual([...lost].sort(), ['gone', 'never'])
-  assert.ok(!lost.has('me'), 'self is never lost')
-  assert.ok(!lostSet({}, ['me'], 'me', now, TIMEOUT, 0).has('me'))
-  assert.ok(!lostSet(view, ['fresh'], 'me', now, TIMEOUT, 0).has('gone'), 'only known nodes are considered')
+  const known = ['fresh', 'edge', 'quiet', 'closed', 'dead', 'back', 'me', 'never']
+  const s = silence(view, known, 'me', now, TIMEOUT, 0)
+  assert.deepEqual([...s.keys()].sort(), ['closed', 'dead', 'never', 'quiet'])
+  assert.equal(s.get('quiet'), TIMEOUT + 1)
+  assert.equal(s.get('closed'), 10, 'a closed connection: disconnected, silent since its last heartbeat')
+  assert.equal(s.get('dead'), Infinity, 'its agent is gone for certain')
+  assert.ok(!s.has('back'), 'heard from again after it was found gone: alive')
+  assert.ok(!s.has('me'), 'self is never silent')
+  assert.ok(!silence(view, ['fresh'], 'me', now, TIMEOUT, 0).has('quiet'), 'only known nodes are considered')
 })
 
-test('membership: lostSet: `since` (when this node started) gives every node a first chance to be heard', () => {
+test('R1-1: silence: `since` (when this node started) gives every node a first chance to be heard', () => {
   const since = 50_000
   const view: MembershipView = { old: { lastSeen: 1_000, priority: 0 } }
   const known = ['old', 'never', 'me']
-  assert.deepEqual([...lostSet(view, known, 'me', since + 10, TIMEOUT, since)], [], 'just after start: no one is lost yet')
-  assert.deepEqual([...lostSet(view, known, 'me', since + TIMEOUT, TIMEOUT, since)], [], 'up to the timeout after start')
-  assert.deepEqual([...lostSet(view, known, 'me', since + TIMEOUT + 1, TIMEOUT, since)].sort(), ['never', 'old'], 'after it: both')
+  assert.deepEqual([...silence(view, known, 'me', since + 10, TIMEOUT, since).entries()].sort(), [['never', 10], ['old', 10]], 'just after start: silent only since the start')
   // A heartbeat after the start counts from the heartbeat.
   view.old = { lastSeen: since + 500, priority: 0 }
-  assert.deepEqual([...lostSet(view, known, 'me', since + TIMEOUT + 1, TIMEOUT, since)], ['never'])
+  assert.deepEqual([...silence(view, known, 'me', since + 500 + TIMEOUT + 1, TIMEOUT, since).entries()].sort(), [['never', 500 + TIMEOUT + 1], ['old', TIMEOUT + 1]])
 })
 
-test('membership: a node in lostSet is never alive, and self is in aliveSet and never in lostSet (property)', () => {
+test('membership: a silent node is never alive, and self is in aliveSet and never silent (property)', () => {
   const peer = fc.record({ lastSeen: fc.integer({ min: 0, max: 5000 }), downAt: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: undefined }), priority: fc.integer({ min: -2, max: 2 }) })
   const ids = ['a', 'b', 'c', 'd', 'me']
   fc.assert(fc.property(
@@ -122,10 +125,10 @@ test('membership: a node in lostSet is never alive, and self is in aliveSet and 
       const view: MembershipView = {}
       for (const [id, p] of Object.entries(raw)) view[id] = p.downAt === undefined ? { lastSeen: p.lastSeen, priority: p.priority } : p
       const alive = aliveSet(view, 'me', now, timeout)
-      const lost = lostSet(view, known, 'me', now, timeout, since)
+      const lost = silence(view, known, 'me', now, timeout, since)
       assert.ok(alive.has('me'))
       assert.ok(!lost.has('me'))
-      for (const id of lost) {
+      for (const id of lost.keys()) {
         assert.ok(known.includes(id), `${id} is a known node`)
         assert.ok(!alive.has(id), `${id} is lost and alive`)
       }

@@ -1,7 +1,7 @@
 // D-3: kill -9 a real agent while jobs run; restart it on the same data directory.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { api, cleanup, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 
@@ -9,7 +9,12 @@ const alive = (pid: number): boolean => { try { process.kill(pid, 0); return tru
 
 test('D-3: after kill -9 and a restart, running attempts are lost and retried, queued work runs, every joblist ends', async () => {
   const dataDir = tempDir()
-  let agent = await startAgent({ name: 'crashy', dataDir, args: ['--resource', 'slot=1'] })
+  // Jobs started by the agent itself (no fork server) outlive a killed agent: the restarted
+  // agent must end them. (With the fork server they end with the agent: see the next test.)
+  const config = join(dataDir, 'no-fork-server.yaml')
+  writeFileSync(config, 'exec:\n  forkServer: false\n')
+  const args = ['--resource', 'slot=1', '--config', config]
+  let agent = await startAgent({ name: 'crashy', dataDir, args })
   try {
     const first = await api(agent.url, '/v1/joblists', {
       body: { name: 'interrupted', stages: [{ name: 's', jobs: [{ name: 'long', run: 'echo $$ > pid; [ "$CIS_ATTEMPT" -ge 2 ] || sleep 60' }] }, { name: 't', jobs: [{ name: 'after', run: 'true' }] }] }
@@ -33,7 +38,7 @@ test('D-3: after kill -9 and a restart, running attempts are lost and retried, q
     await agent.kill()
     assert.ok(alive(leftover), 'the job outlived the killed agent (its own process group)')
 
-    agent = await startAgent({ name: 'crashy', dataDir, args: ['--resource', 'slot=1'] })
+    agent = await startAgent({ name: 'crashy', dataDir, args })
     const jl = await waitFinal(agent.url, id)
     assert.equal(jl.state, 'succeeded')
     const attempts = jl.stages[0].jobs[0].attempts
@@ -85,6 +90,27 @@ test('D-3: a corrupt store gives a clear error at start and a non-zero exit, not
   assert.match(r.stderr, /cannot open the store|cannot read/, r.stderr)
   assert.match(r.stderr, /restore a backup|empty --data/)
   cleanup(dataDir)
+})
+
+test('R1-1/D-3: the jobs of a killed agent end with it (its fork server ends them), so they cannot run on unseen', async () => {
+  const dataDir = tempDir()
+  const agent = await startAgent({ name: 'killed', dataDir, args: ['--resource', 'slot=1'] })
+  try {
+    const r = await api(agent.url, '/v1/joblists', { body: { name: 'orphan', stages: [{ name: 's', jobs: [{ name: 'long', run: 'echo $$ > pid; sleep 60' }] }] } })
+    const id = r.body.id as string
+    const jl = await waitFor('the job to run', async () => {
+      const b = (await api(agent.url, `/v1/joblists/${id}`)).body
+      return b.stages[0].jobs[0].state === 'running' ? b : undefined
+    })
+    const pidFile = join(dataDir, 'jobs', id, jl.stages[0].jobs[0].id, '1', 'pid')
+    const pid = await waitFor('the job to write its pid', () => Number(readFileSync(pidFile, 'utf8')))
+    assert.ok(alive(pid))
+    await agent.kill()
+    await waitFor('the job to end with its agent', () => !alive(pid), 10_000)
+  } finally {
+    await agent.stop()
+    cleanup(dataDir)
+  }
 })
 
 test('D-3: if the fork server dies, its running jobs are reported lost and run again; new jobs still start', async () => {

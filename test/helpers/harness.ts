@@ -49,14 +49,16 @@ export class Harness {
   /** One scheduler pass; its decisions become the master's events. */
   queue: QueueOptions = { policy: 'fifo', agingPerMinute: 1 }
 
-  step (alive?: string[], lost: string[] = []): Decision[] {
+  /** `lost`: nodes gone for certain; `silent`: nodes not heard from, and for how long (ms). */
+  step (alive?: string[], lost: string[] = [], o: { silent?: Map<string, number>, lostAfterMs?: number } = {}): Decision[] {
     const ds = schedule({
       state: this.state,
       now: this.now,
       self: this.master,
       selfCode: this.master.toLowerCase(),
       alive: new Set(alive ?? Object.keys(this.state.nodes)),
-      lost: new Set(lost),
+      silent: new Map([...(o.silent ?? []), ...lost.map((n): [string, number] => [n, Infinity])]),
+      lostAfterMs: o.lostAfterMs ?? 0,
       policy: { onLost: 'retry', maxLost: 2 },
       queue: this.queue
     })

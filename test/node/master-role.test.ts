@@ -16,10 +16,10 @@ function role (): { role: MasterRole, appended: EventType[], clock: { now: numbe
     code: 'me00',
     log: pino({ level: 'silent' }),
     now: () => clock.now,
-    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1 },
+    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1, lostAfterMs: 60_000 },
     state: () => state,
     alive: () => new Set(['me', 'peer']),
-    lost: () => new Set(),
+    silent: () => new Map(),
     behind: () => clock.behind,
     append: async (type) => { appended.push(type); return undefined as never }
   })

@@ -76,7 +76,7 @@ test('config: bad settings get clear errors', () => {
 })
 
 test('config: an unknown key at any depth is an error naming its path and the keys allowed there', () => {
-  bad({ scheduler: { polcy: 'fifo' } }, /^ConfigError: c\.yaml: unknown setting 'scheduler\.polcy' \(allowed: policy, aging, onLost, maxLost\)$/)
+  bad({ scheduler: { polcy: 'fifo' } }, /^ConfigError: c\.yaml: unknown setting 'scheduler\.polcy' \(allowed: policy, aging, onLost, maxLost, lostAfter\)$/)
   bad({ heartbeat: { intervl: '1s' } }, /unknown setting 'heartbeat\.intervl' \(allowed: interval, timeout\)/)
   bad({ exec: { forkserver: true } }, /unknown setting 'exec\.forkserver' \(allowed: killGrace, forkServer\)/)
   bad({ log: { colour: true } }, /unknown setting 'log\.colour' \(allowed: level, pretty\)/)

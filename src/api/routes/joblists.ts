@@ -53,7 +53,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     const v = node.view()
     const jl = findJoblist(v.state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
-    return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v)))
+    return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v)), v)
   })
 
   app.post('/v1/joblists/:ref/stop', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {

@@ -15,7 +15,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
     const v = node.view()
     const job = findJob(v.state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
-    return jobView(v.state, job, FINAL_JOB_STATES.has(job.state) ? {} : waitReasons(planInput(v)))
+    return jobView(v.state, job, FINAL_JOB_STATES.has(job.state) ? {} : waitReasons(planInput(v)), v)
   })
 
   app.post('/v1/jobs/:ref/stop', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {

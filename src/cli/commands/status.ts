@@ -21,7 +21,9 @@ export async function status (ctx: Ctx, ref: string | undefined, o: { hash?: boo
     const row = (j: JobView, indent: string): string[] => {
       const a = j.attempts[j.attempts.length - 1]
       const took = a?.startedAt != null && a?.endedAt != null ? duration(new Date(a.endedAt).getTime() - new Date(a.startedAt).getTime()) : a?.startedAt != null ? `${age(a.startedAt)}…` : '-'
-      const info = j.waiting !== undefined ? `waits: ${j.waiting}` : a === undefined ? '' : a.exitCode !== null && a.exitCode !== undefined ? `exit ${String(a.exitCode)}` : (a.reason ?? '')
+      const info = j.waiting !== undefined
+        ? `waits: ${j.waiting}`
+        : a === undefined ? '' : a.lostInMs !== undefined ? `its node is disconnected; lost in ${duration(a.lostInMs)} unless it comes back` : a.exitCode !== null && a.exitCode !== undefined ? `exit ${String(a.exitCode)}` : (a.reason ?? '')
       const target = j.physical !== undefined ? `logical: ${j.physical.filter(p => p.state === 'succeeded').length}/${j.physical.length} nodes ok` : ''
       return [indent + j.id, j.name, paint(j.state, stateColor(j.state)), j.node ?? '-', resources(j.resources), String(j.attempts.length), took, j.state === 'succeeded' ? target : [target, info].filter(x => x !== '').join('; ')]
     }
