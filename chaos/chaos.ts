@@ -154,7 +154,16 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
       const list = (await api(first.url, '/v1/joblists')).body.joblists as Array<{ state: JoblistState }>
       const open = (await api(first.url, '/v1/stats')).body.unaccepted as number
       return open === 0 && list.every(j => FINAL_JOBLIST_STATES.has(j.state))
-    }, 180_000, 500)
+    }, 180_000, 500).catch(async err => {
+      // Say where it stuck: each open joblist's jobs, their attempts and why they wait.
+      const list = (await api(first.url, '/v1/joblists')).body.joblists as Array<{ id: string, state: JoblistState }>
+      for (const jl of list.filter(j => !FINAL_JOBLIST_STATES.has(j.state)).slice(0, 5)) {
+        const b = (await api(first.url, `/v1/joblists/${jl.id}`)).body
+        for (const s of b.stages) for (const j of s.jobs) say(`open: ${jl.id} ${s.name as string}/${j.name as string} ${j.state as string}${j.waiting !== undefined ? ` waits: ${j.waiting as string}` : ''} attempts ${JSON.stringify(j.attempts.map((a: any) => [a.n, a.state, a.node, a.reason]))}`)
+      }
+      say(`unaccepted requests: ${String((await api(first.url, '/v1/stats')).body.unaccepted)}; nodes: ${JSON.stringify((await api(first.url, '/v1/nodes')).body.nodes.map((n: any) => [n.name, n.alive, n.master]))}`)
+      throw err
+    })
     let hashesEqual = true
     try { await waitSameHash(c.alive(), 60_000) } catch {
       hashesEqual = false
@@ -203,6 +212,17 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
   for (const jl of jls) {
     if (!FINAL_JOBLIST_STATES.has(jl.state)) lost++
     duplicates += jl.duplicates
+    if (jl.duplicates > 0) {
+      // Why a job ran twice: what the master said of the run it thought lost.
+      for (const stage of jl.stages) {
+        for (const logical of stage.jobIds) {
+          for (const id of state.jobs[logical].physical ?? [logical]) {
+            const ok = (Object.values(state.attempts[id] ?? {}) as any[]).filter(a => a.state === 'succeeded')
+            if (ok.length > 1) say(`ran twice: ${id}: ${ok.map(a => `#${a.n as number} ${a.lostMark?.reason as string ?? 'not declared lost'}`).join('; ')}`)
+          }
+        }
+      }
+    }
     let prevEnd = 0
     for (const stage of jl.stages) {
       let start = Infinity

@@ -45,8 +45,20 @@ export class Replication {
   /** Each peer's version vector from its last heartbeat. */
   private readonly vectors = new Map<string, Record<string, number>>()
   private stopped = false
+  /** Resolved when a first pull from a peer completed: this node has caught up with someone. */
+  private readonly firstSync: Promise<void>
+  private synced!: () => void
 
-  constructor (private readonly o: ReplicationOptions, private readonly links: ReplicationLinks) {}
+  constructor (private readonly o: ReplicationOptions, private readonly links: ReplicationLinks) {
+    this.firstSync = new Promise(resolve => { this.synced = resolve })
+  }
+
+  /** Wait (at most `timeoutMs`) until a pull from some peer has completed; true if one did. */
+  async caughtUp (timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<boolean>(resolve => { timer = setTimeout(() => resolve(false), timeoutMs); timer.unref() })
+    try { return await Promise.race([this.firstSync.then(() => true), late]) } finally { clearTimeout(timer) }
+  }
 
   stop (): void { this.stopped = true }
 
@@ -108,6 +120,7 @@ export class Replication {
     this.links.request(peer, { vector: this.o.vector() }, frame => {
       const f = frame as { event?: unknown, done?: boolean }
       if (f.event !== undefined && ++received <= MAX_SYNC_EVENTS) this.o.receive(f.event, peer)
+      if (f.done === true) this.synced()
     }, SYNC_TIMEOUT_MS).catch(err => {
       this.o.log.debug({ peer, err: (err as Error).message }, 'sync pull failed')
     }).finally(() => {

@@ -45,6 +45,8 @@ function baseEnv (): NodeJS.ProcessEnv {
 export class Executor {
   private readonly running = new Map<string, Local>()
   private readonly held = new Map<string, string>()
+  /** Every attempt being set up, run or reported: stopAll waits for all of them. */
+  private readonly tasks = new Set<Promise<void>>()
   private stopping = false
 
   constructor (private readonly ctx: ExecutorContext) {}
@@ -63,7 +65,10 @@ export class Executor {
     }
     this.running.set(key, local)
     for (const [type, ids] of Object.entries(a.resources)) for (const id of ids) this.held.set(`${type}\u0000${id}`, key)
-    void this.run(state, job, local, key)
+    const task: Promise<void> = this.run(state, job, local, key)
+      .catch(err => this.ctx.log.error({ job: job.id, attempt: a.n, err: (err as Error).message }, 'cannot record how an attempt ended'))
+      .finally(() => this.tasks.delete(task))
+    this.tasks.add(task)
   }
 
   /** Stop the local attempts of a joblist (or of one job of it). */
@@ -84,7 +89,8 @@ export class Executor {
       l.proc?.stop()
       if (l.proc !== undefined) waits.push(l.proc.done)
     }
-    await Promise.all(waits)
+    // Also the attempts still being set up (work directory, files): none may write after this.
+    await Promise.all([...waits, ...this.tasks])
   }
 
   private conflict (resources: Resources): string | null {

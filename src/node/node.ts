@@ -1,4 +1,4 @@
-// The node: wires its parts and runs their lifecycle. The parts, each in its own file:
+// The node: wires its parts and runs their lifecycle. Its parts, one file each:
 //   event-log.ts        append, sign, persist in batches, publish, load (the one door into the state)
 //   intake.ts           check, verify, order the events that come from peers
 //   executor-bridge.ts  run and stop this node's attempts; settle them after a restart (D-3)
@@ -37,6 +37,9 @@ import { Requests } from './requests.js'
 
 /** Events after which the master may have something new to decide. */
 const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master'])
+
+/** How long a restarted node waits to catch up with a peer before it runs what was assigned to it. */
+const RESTART_CATCH_UP_MS = 3000
 
 export interface NodeOptions {
   config: AgentConfig
@@ -111,14 +114,7 @@ export class CisNode implements ApiNode {
       await store.close()
       throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`)
     }
-    this.intake = new Intake({
-      self: this.id,
-      log: this.log,
-      applied: () => this.state.applied,
-      stored: async (origin, seq) => await store.getEvent(origin, seq),
-      deliver: events => this.events.accept(events),
-      pull: from => this.mesh?.replication.pull(from)
-    })
+    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.state.applied, stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => this.events.accept(events), pull: from => this.mesh?.replication.pull(from) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
     this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b) })
@@ -131,17 +127,12 @@ export class CisNode implements ApiNode {
       scheduler: this.config.scheduler,
       state: () => this.state,
       alive: () => this.alive(),
-      silent: () => this.mesh?.membership.silence(Object.keys(this.state.nodes)) ?? new Map(),
+      silent: () => this.silent(),
       behind: () => this.mesh?.replication.behind(this.alive()) === true,
       append: async (t, b) => await this.append(t, b)
     })
-    this.output = new JobOutputService({
-      self: this.id,
-      dataDir: this.dataDir,
-      state: () => this.state,
-      alive: () => this.alive(),
-      call: this.opts.network === false ? undefined : async (peer, req) => await (this.mesh as Mesh).call(peer, req)
-    })
+    const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
+    this.output = new JobOutputService({ self: this.id, dataDir: this.dataDir, state: () => this.state, alive: () => this.alive(), call })
     this.running = true
     // Before any peer can assign work here: end what a crash left running (D-3).
     await this.bridge.recover(this.state)
@@ -189,6 +180,8 @@ export class CisNode implements ApiNode {
     if (known === undefined || JSON.stringify({ ...known, id: undefined, updatedAt: undefined }) !== JSON.stringify({ ...info, id: undefined, updatedAt: undefined })) {
       await this.append('node', info)
     }
+    // (After a restart: the master may have declared those lost meanwhile; catch up first, bounded.)
+    if (this.mesh !== undefined && Object.keys(this.state.nodes).some(id => id !== this.id)) await this.mesh.replication.caughtUp(RESTART_CATCH_UP_MS)
     this.bridge.launchAssigned(this.state)
     this.records.startNodesLog(this.config.nodesLogIntervalMs, () => [...this.alive()].map(id => this.state.nodes[id]?.name ?? id))
     this.ready = true
@@ -196,7 +189,7 @@ export class CisNode implements ApiNode {
   }
 
   async stop (): Promise<void> {
-    if (this.tickTimer === undefined && !this.running) return
+    if (this.tickTimer === undefined && !this.running) return // (after a fatal error, running is false but the parts still run)
     const fatal = !this.running
     this.running = false
     clearInterval(this.tickTimer)
@@ -215,6 +208,11 @@ export class CisNode implements ApiNode {
 
   alive (): Set<string> {
     return this.mesh?.membership.alive() ?? new Set([this.id])
+  }
+
+  /** Known nodes not heard from now, and for how long (ms; Infinity: gone for certain). */
+  private silent (): Map<string, number> {
+    return this.mesh?.membership.silence(Object.keys(this.state.nodes)) ?? new Map()
   }
 
   lastSeen (id: string): number | undefined {
@@ -239,7 +237,7 @@ export class CisNode implements ApiNode {
       lastSeen: id => this.lastSeen(id),
       now: this.now(),
       queue: { policy: this.config.scheduler.policy, agingPerMinute: this.config.scheduler.agingPerMinute },
-      silent: this.mesh?.membership.silence(Object.keys(this.state.nodes)) ?? new Map(),
+      silent: this.silent(),
       lostAfterMs: this.config.scheduler.lostAfterMs
     }
   }
@@ -260,20 +258,14 @@ export class CisNode implements ApiNode {
 
   appliedAt (key: string): number | undefined { return this.applied.get(key) }
 
-  async partition (peers: string[]): Promise<void> {
-    await this.mesh?.block(peers)
-  }
+  async partition (peers: string[]): Promise<void> { await this.mesh?.block(peers) }
 
-  reportError (err: Error): void {
-    this.log.error({ err: err.message }, 'API request failed')
-  }
+  reportError (err: Error): void { this.log.error({ err: err.message }, 'API request failed') }
 
   // ---- the log ----
 
   /** Sign, apply and persist one event of this node's own log. */
-  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> {
-    return await this.events.append(type, body)
-  }
+  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> { return await this.events.append(type, body) }
 
   async flush (): Promise<void> { await this.events.flush() }
 
@@ -298,19 +290,15 @@ export class CisNode implements ApiNode {
 
   // ---- the master role ----
 
+  /** Soon (once per turn of the event loop): establish or revoke the master role as the election says, then let it do its duties. */
   private passSoon (): void {
     if (this.passQueued || !this.running) return
     this.passQueued = true
     setImmediate(() => {
       this.passQueued = false
-      this.masterPass()
+      if (!this.running || !this.ready) return
+      this.role.follow(this.master(), id => this.state.nodes[id]?.name ?? id)
+      this.role.pass()
     })
-  }
-
-  /** Establish or revoke the master role as the election says, then let it do its duties. */
-  private masterPass (): void {
-    if (!this.running || !this.ready) return
-    this.role.follow(this.master(), id => this.state.nodes[id]?.name ?? id)
-    this.role.pass()
   }
 }

@@ -88,6 +88,8 @@ export function expandTargets (state: ClusterState, request: string, alive: Read
   return out
 }
 
+const span = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 100) / 10} s`
+
 /**
  * Active attempts on nodes silent for longer than their job's lostAfter (or whose agent is
  * certainly gone): declare them lost, so the policy can run the job elsewhere (or fail it).
@@ -109,7 +111,7 @@ export function loseAttempts (input: ScheduleInput): Decision[] {
         const name = input.state.nodes[a.node]?.name ?? a.node
         const reason = ms === Infinity
           ? `node ${name}'s agent is gone (its address refuses connections): attempt lost`
-          : `node ${name} was not heard from for ${Math.round(ms / 100) / 10} s (lostAfter ${Math.round(limit / 100) / 10} s): attempt presumed lost`
+          : `node ${name} was not heard from for ${span(ms)} (lostAfter ${span(limit)}): attempt presumed lost`
         out.push({ type: 'lose', jobId, attempt: a.n, reason })
       }
     }

@@ -92,7 +92,9 @@ export async function waitForMembers (agents: Agent[], count: number, timeoutMs 
       try {
         const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ name: string, alive: boolean, self: boolean }>
         const me = nodes.find(n => n.self)?.name ?? a.url
-        return `${me} sees ${nodes.filter(n => n.alive).map(n => n.name).join(',')}`
+        const seen = nodes.filter(n => n.alive).map(n => n.name)
+        // An agent that misses someone: the end of its log too.
+        return `${me} sees ${seen.join(',')}${seen.length === count ? '' : `\n--- ${me}'s log, last lines:\n${a.output().split('\n').slice(-12).join('\n')}\n---`}`
       } catch (e) { return `${a.url}: ${(e as Error).message}` }
     }))
     throw new Error(`${(err as Error).message}; ${views.join('; ')}`)
