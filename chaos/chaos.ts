@@ -159,8 +159,19 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
       const list = (await api(first.url, '/v1/joblists')).body.joblists as Array<{ id: string, state: JoblistState }>
       for (const jl of list.filter(j => !FINAL_JOBLIST_STATES.has(j.state)).slice(0, 5)) {
         const b = (await api(first.url, `/v1/joblists/${jl.id}`)).body
-        for (const s of b.stages) for (const j of s.jobs) say(`open: ${jl.id} ${s.name as string}/${j.name as string} ${j.state as string}${j.waiting !== undefined ? ` waits: ${j.waiting as string}` : ''} attempts ${JSON.stringify(j.attempts.map((a: any) => [a.n, a.state, a.node, a.reason]))}`)
+        for (const s of b.stages) {
+          for (const j of s.jobs) {
+            say(`open: ${jl.id} ${s.name as string}/${j.name as string} ${j.state as string}${j.waiting !== undefined ? ` waits: ${j.waiting as string}` : ''} attempts ${JSON.stringify(j.attempts.map((a: any) => [a.n, a.state, a.node, a.reason]))}`)
+            // The same job as the node it was given to sees it.
+            const there = c.alive().find(a => a.name === j.attempts[j.attempts.length - 1]?.node)
+            if (there !== undefined && there !== first) {
+              const v = (await api(there.url, `/v1/jobs/${j.id as string}`)).body
+              say(`  on ${there.name}: ${v.state as string} attempts ${JSON.stringify(v.attempts?.map((a: any) => [a.n, a.state, a.reason]))}`)
+            }
+          }
+        }
       }
+      for (const a of c.alive()) say(`vector of ${a.name}: ${JSON.stringify(Object.values((await api(a.url, '/v1/state?hash=false')).body.origins))}`)
       say(`unaccepted requests: ${String((await api(first.url, '/v1/stats')).body.unaccepted)}; nodes: ${JSON.stringify((await api(first.url, '/v1/nodes')).body.nodes.map((n: any) => [n.name, n.alive, n.master]))}`)
       throw err
     })

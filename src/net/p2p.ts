@@ -220,6 +220,11 @@ export class Net {
   async request (peer: string, protocol: string, request: unknown, onFrame: (frame: unknown) => void | Promise<void>, timeoutMs = STREAM_TIMEOUT_MS): Promise<void> {
     const signal = AbortSignal.timeout(timeoutMs)
     const stream = await this.node.dialProtocol(peerIdFromString(peer), protocol, { signal })
+    // The whole exchange is bounded, not only the dial: a peer that stops answering mid-stream
+    // (killed, cut off) must not hold this request, and every later one to it, forever.
+    const onTimeout = (): void => { stream.abort(new Error(`no answer from ${peer} within ${timeoutMs} ms`)) }
+    if (signal.aborted) onTimeout()
+    else signal.addEventListener('abort', onTimeout, { once: true })
     try {
       await pipe(
         [request],
@@ -233,6 +238,8 @@ export class Net {
     } catch (err) {
       stream.abort(err as Error)
       throw err
+    } finally {
+      signal.removeEventListener('abort', onTimeout)
     }
   }
 

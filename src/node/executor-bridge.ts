@@ -22,6 +22,11 @@ export interface ExecutorBridgeOptions {
 export class ExecutorBridge {
   private spawner: Spawner | undefined
   private executor!: Executor
+  /**
+   * Attempts assigned here whose job is not known yet: events of different origins arrive in
+   * any order, so the master's assign may come before the submit that makes the job.
+   */
+  private readonly early = new Map<string, { jobId: string, n: number }>()
 
   constructor (private readonly o: ExecutorBridgeOptions) {}
 
@@ -58,10 +63,21 @@ export class ExecutorBridge {
       const b = (e as CisEvent<'assign'>).body
       if (b.node !== this.o.self) return
       const a = state.attempts[b.jobId]?.[b.attempt]
-      if (a !== undefined && a.state === 'assigned') this.launch(state, b.jobId, a.n)
+      if (a === undefined || a.state !== 'assigned') return
+      if (state.jobs[b.jobId] === undefined) this.early.set(`${b.jobId}#${b.attempt}`, { jobId: b.jobId, n: b.attempt })
+      else this.launch(state, b.jobId, a.n)
     } else if (e.type === 'cancel') {
       const b = (e as CisEvent<'cancel'>).body
       this.executor.stop(b.joblistId, b.jobId)
+    }
+  }
+
+  /** After a batch of events: run the attempts assigned here whose job has become known. */
+  settle (state: ClusterState): void {
+    for (const [key, { jobId, n }] of this.early) {
+      if (state.jobs[jobId] === undefined) continue
+      this.early.delete(key)
+      if (state.attempts[jobId]?.[n]?.state === 'assigned') this.launch(state, jobId, n)
     }
   }
 

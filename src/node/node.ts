@@ -152,7 +152,7 @@ export class CisNode implements ApiNode {
       now: this.now,
       vector: () => this.state.applied,
       heartbeat: () => this.heartbeat(),
-      receive: (e, from) => this.intake.receive(e, from),
+      receive: (e, from) => this.receive(e, from),
       eventsAfter: (origin, seq) => (this.store as EventStore).readOrigin(origin, seq),
       membershipChanged: () => this.passSoon(),
       rpc: async req => await this.output.answer(req),
@@ -269,6 +269,9 @@ export class CisNode implements ApiNode {
 
   async flush (): Promise<void> { await this.events.flush() }
 
+  /** An event from a peer, as a transport delivers it (checked by the intake). */
+  receive (raw: unknown, from: string): void { this.intake.receive(raw, from) }
+
   /** Events were applied (own or from peers): react, record, and call for a master pass. */
   private onApplied (events: CisEvent[]): void {
     const changed = new Set<string>()
@@ -280,6 +283,7 @@ export class CisNode implements ApiNode {
       if (this.running) this.bridge.react(this.state, e)
       if (e.type === 'accept') this.requests.accepted((e as CisEvent<'accept'>).body.request)
     }
+    if (this.running) this.bridge.settle(this.state)
     for (const id of changed) {
       const jl = this.state.joblists[id]
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)
