@@ -200,6 +200,10 @@ export class Net {
 
   /** Close every connection to a peer (it may dial again, or be dialled). */
   async hangUp (peer: string): Promise<void> {
+    // What gossipsub holds for that peer, for the log: a silent connected peer means one of
+    // these is missing or dead.
+    const ps = this.pubsub()
+    this.o.log.warn({ peer, connections: this.node.getConnections(peerIdFromString(peer)).map(c => `${c.direction}:${c.status}`), gossip: { peer: ps?.peers?.has(peer), outbound: ps?.streamsOutbound?.has(peer), inbound: ps?.streamsInbound?.has(peer), heartbeatTopic: ps?.topics?.get(HEARTBEAT_TOPIC)?.has(peer) } }, 'hanging up on a silent peer')
     try { await this.node.hangUp(peerIdFromString(peer)) } catch (err) {
       this.o.log.debug({ peer, err: (err as Error).message }, 'hang up failed')
     }
