@@ -4,6 +4,7 @@
 import type { Logger } from 'pino'
 import type { CisEvent } from '../events/types.js'
 import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
+import { allRefused } from '../net/probe.js'
 import { Membership } from './membership.js'
 import type { Heartbeat } from './membership.js'
 import { Replication } from './replication.js'
@@ -68,7 +69,7 @@ export class Mesh {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       connectedPeers: () => this.net.connectedPeers(),
-      dial: async (peer, addrs) => await this.probe(peer, addrs),
+      dial: async (peer, addrs) => { if (await this.net.dial(peer, addrs) === 'refused') this.membership.gone(peer) },
       dialAddr: async addr => await this.net.dialAddr(addr)
     })
   }
@@ -127,11 +128,15 @@ export class Mesh {
     await this.net.block(peers)
   }
 
-  /** Dial a peer we lost; if its addresses refuse the connection, its agent is gone. */
-  private async probe (peer: string, addresses?: string[]): Promise<void> {
-    if (this.stopped) return
-    const addrs = addresses ?? this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
-    if (await this.net.dial(peer, addrs) === 'refused') this.membership.gone(peer)
+  /**
+   * A peer's connection closed: is its process gone (its addresses refuse connections) or
+   * only the network? A plain TCP probe, not a reconnect: reconnecting is anti-entropy's job,
+   * on its own cadence.
+   */
+  private async probe (peer: string): Promise<void> {
+    if (this.stopped || this.net.isBlocked(peer)) return
+    const addrs = this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
+    if (await allRefused(addrs)) this.membership.gone(peer)
   }
 
   private every (ms: number, fn: () => void): void {

@@ -220,6 +220,9 @@ export class Net {
 
   blockedPeers (): string[] { return [...this.blocked] }
 
+  /** Test gate: is this peer blocked? */
+  isBlocked (peer: string): boolean { return this.blocked.has(peer) }
+
   /** Send one request frame; collect the response frames (bounded by `onFrame`). */
   async request (peer: string, protocol: string, request: unknown, onFrame: (frame: unknown) => void | Promise<void>, timeoutMs = STREAM_TIMEOUT_MS): Promise<void> {
     const signal = AbortSignal.timeout(timeoutMs)
