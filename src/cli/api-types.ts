@@ -1,6 +1,6 @@
 // The shapes of the agent's API answers, as the CLI reads them. Types only: every import
 // here is `import type`, so importing this module (with `import type`) loads nothing.
-import type { NodeBody } from '../events/types.js'
+import type { NodeView } from '../state/cluster-views.js'
 import type { PlannedJob } from '../scheduler/plan.js'
 import type { AttemptView, JobView, JoblistView, joblistSummary } from '../state/views.js'
 
@@ -25,16 +25,8 @@ export interface LogsResponse { jobId: string, attempt: number, node: string, st
 /** GET /v1/state (without ?full, ?event or ?hash=false). */
 export interface StateHashResponse { hash: string, events: number, origins: Record<string, number> }
 
-/** One entry of GET /v1/nodes. */
-export interface NodeView extends NodeBody {
-  id: string
-  peerId: string
-  alive: boolean
-  /** ISO time this node last heard from it, null if never. */
-  lastSeen: string | null
-  self: boolean
-  master: boolean
-}
+/** GET /v1/nodes (each entry as state/cluster-views.ts shapes it). */
+export type { NodeView }
 export interface NodesResponse { nodes: NodeView[] }
 
 /** GET /v1/health. */
