@@ -37,7 +37,7 @@ export interface MembershipOptions {
  * heartbeat intervals) is hung up on, and dialled again: its gossip stream to us is dead
  * (gossipsub does not recreate a failed stream while the connection lives).
  */
-export const silentLimitMs = (heartbeatIntervalMs: number): number => Math.max(10_000, 50 * heartbeatIntervalMs)
+const silentLimitMs = (heartbeatIntervalMs: number): number => Math.max(10_000, 50 * heartbeatIntervalMs)
 
 export class Membership {
   readonly view: MembershipView = {}

@@ -37,7 +37,7 @@ export interface MeshOptions {
   syncIntervalMs: number
 }
 
-/** How soon after a connection closes the peer is dialled back (probed). */
+/** How soon after a connection closes the peer's addresses are probed. */
 const PROBE_DELAY_MS = 100
 
 export class Mesh {
@@ -69,7 +69,8 @@ export class Mesh {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       connectedPeers: () => this.net.connectedPeers(),
-      dial: async (peer, addrs) => { if (await this.net.dial(peer, addrs) === 'refused') this.membership.gone(peer) },
+      // A known peer we cannot reach: is anything listening there at all?
+      dial: async (peer, addrs) => { if (await this.net.dial(peer, addrs) === 'failed') await this.probe(peer, addrs) },
       dialAddr: async addr => await this.net.dialAddr(addr)
     })
   }
@@ -90,7 +91,7 @@ export class Mesh {
         },
         disconnected: peer => {
           this.membership.disconnected(peer)
-          // Network or death? Dial it back soon: an address that refuses means the agent is gone.
+          // Network or death? Probe its addresses soon: if every one refuses, the agent is gone.
           const t = setTimeout(() => { void this.probe(peer) }, PROBE_DELAY_MS)
           t.unref()
         },
@@ -133,9 +134,9 @@ export class Mesh {
    * only the network? A plain TCP probe, not a reconnect: reconnecting is anti-entropy's job,
    * on its own cadence.
    */
-  private async probe (peer: string): Promise<void> {
+  private async probe (peer: string, addresses?: string[]): Promise<void> {
     if (this.stopped || this.net.isBlocked(peer)) return
-    const addrs = this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
+    const addrs = addresses ?? this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
     if (await allRefused(addrs)) this.membership.gone(peer)
   }
 

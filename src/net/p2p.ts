@@ -47,18 +47,8 @@ export interface NetOptions {
 
 const STREAM_TIMEOUT_MS = 30_000
 
-/** How a dial ended: 'refused' when every address refused the TCP connection (no process listens). */
-export type DialOutcome = 'connected' | 'refused' | 'failed' | 'skipped'
-
-/** True if the error (possibly an aggregate of one per address) is made only of refused connections. */
-export function onlyRefused (err: unknown, depth = 0): boolean {
-  if (depth > 5 || typeof err !== 'object' || err === null) return false
-  const e = err as { code?: unknown, errors?: unknown, cause?: unknown, message?: unknown }
-  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(x => onlyRefused(x, depth + 1))
-  if (e.code === 'ECONNREFUSED') return true
-  if (e.cause !== undefined) return onlyRefused(e.cause, depth + 1)
-  return typeof e.message === 'string' && /ECONNREFUSED/.test(e.message)
-}
+/** How a dial ended ('skipped': blocked, busy dialling it, or no usable address). */
+export type DialOutcome = 'connected' | 'failed' | 'skipped'
 
 export class Net {
   node!: Libp2p
@@ -163,10 +153,7 @@ export class Net {
     }
   }
 
-  /**
-   * Dial a peer (bounded: one dial per peer at a time, never a blocked one). The outcome says
-   * whether every address refused the connection: then nothing listens there.
-   */
+  /** Dial a peer (bounded: one dial per peer at a time, never a blocked one). */
   async dial (peer: string, addrs: string[]): Promise<DialOutcome> {
     if (peer === this.peerId || this.blocked.has(peer) || this.dialing.has(peer)) return 'skipped'
     if (this.node.getConnections(peerIdFromString(peer)).length > 0) return 'connected'
@@ -178,7 +165,7 @@ export class Net {
       return 'connected'
     } catch (err) {
       this.o.log.debug({ peer, err: (err as Error).message }, 'dial failed')
-      return onlyRefused(err) ? 'refused' : 'failed'
+      return 'failed'
     } finally {
       this.dialing.delete(peer)
     }

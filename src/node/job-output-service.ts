@@ -1,10 +1,9 @@
 // Job output across the cluster: an attempt's stdout and stderr stay on the node that ran it.
 // This node serves its own over the rpc protocol, and reads another node's through it.
+import type { OutputStream } from '../api/node-port.js'
 import { attemptPaths } from '../exec/files.js'
 import { readOutputChunk } from '../exec/job-output.js'
 import type { ClusterState } from '../state/types.js'
-
-export type OutputStream = 'stdout' | 'stderr'
 
 export interface JobOutputOptions {
   self: string
