@@ -1,5 +1,6 @@
 // What the API needs of a node, and nothing more: the API depends on this, never on the
 // node's class. A node without libp2p (or a fake) serves it as well as a full agent.
+import type { ControlOp, RunOf } from '../events/types.js'
 import type { QueueOptions } from '../scheduler/queue.js'
 import type { JoblistSpec } from '../spec/types.js'
 import type { ClusterState } from '../state/types.js'
@@ -27,7 +28,13 @@ export interface ApiNode {
   readonly version: string
   view: () => ClusterSnapshot
   /** Write a submit request; the joblist ID once a master accepted it (null if none did in time). */
-  submit: (spec: JoblistSpec, owner: string) => Promise<{ request: string, id: string | null }>
+  submit: (spec: JoblistSpec, owner: string, waitMs?: number, schedule?: RunOf) => Promise<{ request: string, id: string | null }>
+  /** Define or replace a schedule (S-1); the request's ID. */
+  defineSchedule: (spec: JoblistSpec, owner: string) => Promise<string>
+  /** Pause, resume or remove a schedule; the request's ID. */
+  controlSchedule: (name: string, op: ControlOp) => Promise<string>
+  /** Mark a failed joblist as seen (S-5); the request's ID. */
+  ack: (joblistId: string) => Promise<string>
   /** Write a stop request for a joblist or one of its jobs; the request's ID. */
   requestStop: (joblistId: string, jobId?: string) => Promise<string>
   /** A chunk of an attempt's output, read here or from the node that ran it. */

@@ -3,12 +3,13 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify from 'fastify'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { parse as parseYaml } from 'yaml'
+import { parseJoblistText } from '../spec/parse.js'
 import { ApiError } from './errors.js'
 import type { ApiNode } from './node-port.js'
 import { clusterRoutes } from './routes/cluster.js'
 import { jobRoutes } from './routes/jobs.js'
 import { joblistRoutes } from './routes/joblists.js'
+import { scheduleRoutes } from './routes/schedules.js'
 
 export interface ApiOptions {
   token?: string
@@ -24,11 +25,9 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit })
 
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, parseYaml(body as string, { maxAliasCount: 100 }))
-    } catch (err) {
-      done(new ApiError(400, 'ERR_SPEC_INVALID', 'the body is not valid YAML', [{ path: '', message: (err as Error).message }]), undefined)
-    }
+    const parsed = parseJoblistText(body as string, 'yaml')
+    if (parsed.ok) done(null, parsed.value)
+    else done(new ApiError(400, 'ERR_SPEC_INVALID', 'the body is not valid YAML', parsed.issues), undefined)
   })
 
   app.setErrorHandler((err: Error & { statusCode?: number, code?: string }, _req, reply) => {
@@ -54,6 +53,7 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
 
   joblistRoutes(app, node)
   jobRoutes(app, node)
+  scheduleRoutes(app, node)
   clusterRoutes(app, node, { testGate: opts.testGate === true })
   return app
 }

@@ -15,9 +15,20 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   node: b => isStr(b.name) && isInt(b.priority, -1e9) && isStrList(b.profiles) && isResources(b.resources) && isStr(b.api) && isStrList(b.addresses) && isStr(b.version) ? null : 'bad node info',
   submit: b => {
     if (!isStr(b.owner)) return 'bad owner'
-    const r = validateJoblist(b.spec)
-    return r.ok ? null : `bad joblist: ${r.issues[0]?.path ?? ''} ${r.issues[0]?.message ?? ''}`
+    if (b.schedule !== undefined && !(isObj(b.schedule) && isStr(b.schedule.name) && isInt(b.schedule.instant) && (b.schedule.manual === undefined || b.schedule.manual === true))) return 'bad schedule run'
+    return specProblem(b.spec)
   },
+  schedule: b => {
+    if (!isStr(b.owner)) return 'bad owner'
+    if (!isObj(b.spec) || !isObj(b.spec.schedule)) return 'bad schedule: no schedule in the joblist'
+    return specProblem(b.spec)
+  },
+  control: b => isStr(b.name) && ['pause', 'resume', 'delete'].includes(b.op as string) ? null : 'bad control',
+  skip: b => isStr(b.name) && isInt(b.from) && isInt(b.to) && (b.to as number) >= (b.from as number) && isInt(b.count, 1) &&
+    ['overlap', 'missed', 'caught-up', 'paused', 'over-limit'].includes(b.reason as string) && isInt(b.term)
+    ? null
+    : 'bad skip',
+  ack: b => isStr(b.joblistId) ? null : 'bad ack',
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
   master: b => isInt(b.term, 1) ? null : 'bad term',
   accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&
@@ -32,6 +43,11 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     (b.exitCode === null || Number.isSafeInteger(b.exitCode)) && (b.signal === null || isStr(b.signal)) && optStr(b.reason, 4096) && optStr(b.tail, 8192)
     ? null
     : 'bad finished'
+}
+
+function specProblem (spec: unknown): string | null {
+  const r = validateJoblist(spec)
+  return r.ok ? null : `bad joblist: ${r.issues[0]?.path ?? ''} ${r.issues[0]?.message ?? ''}`
 }
 
 /** Why `x` is not a well-formed event, or null if it is one. */

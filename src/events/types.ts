@@ -1,7 +1,8 @@
 // Every state change is one of these events, written to the origin node's own signed log.
 // Who writes what (see DESIGN.md): node info by that node; submit/stop requests by the node
 // that received them; master/accept/assign/cancel by the master; started/finished by the
-// node that runs the attempt.
+// node that runs the attempt; schedule/control/ack by the node that received the request;
+// skip (and the submits of schedule runs) by the master.
 import type { JoblistSpec } from '../spec/types.js'
 
 export type Resources = Record<string, string[]>
@@ -16,7 +17,23 @@ export interface NodeBody {
   version: string
 }
 
-export interface SubmitBody { spec: JoblistSpec, owner: string }
+/** A run of a schedule: the instant (ms) it stands for; manual: `cis trigger`, outside the cron. */
+export interface RunOf { name: string, instant: number, manual?: true }
+export interface SubmitBody {
+  spec: JoblistSpec
+  owner: string
+  /** Set on a run of a schedule (written by the master, or by `cis trigger`'s node). */
+  schedule?: RunOf
+}
+/** Define or replace the schedule named spec.name (spec.schedule is set; variables filled in). */
+export interface ScheduleBody { spec: JoblistSpec, owner: string }
+export type ControlOp = 'pause' | 'resume' | 'delete'
+export interface ControlBody { name: string, op: ControlOp }
+export type SkipReason = 'overlap' | 'missed' | 'caught-up' | 'paused' | 'over-limit'
+/** The master skipped the instants from..to (count of them) of a schedule, for `reason`. */
+export interface SkipBody { name: string, from: number, to: number, count: number, reason: SkipReason, term: number }
+/** A person saw this failed joblist (S-5). */
+export interface AckBody { joblistId: string }
 export interface StopBody { joblistId: string, jobId?: string }
 export interface MasterBody { term: number }
 export interface LostPolicy { onLost: 'retry' | 'fail', maxLost: number }
@@ -58,6 +75,10 @@ export interface EventBodies {
   lose: LoseBody
   started: StartedBody
   finished: FinishedBody
+  schedule: ScheduleBody
+  control: ControlBody
+  skip: SkipBody
+  ack: AckBody
 }
 
 export type EventType = keyof EventBodies
@@ -76,7 +97,7 @@ export interface CisEvent<T extends EventType = EventType> extends UnsignedEvent
   sig: string
 }
 
-export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished']
+export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack']
 
 /** The key of an event, also the ID of a request made by it: `origin:seq`. */
 export function eventKey (e: { origin: string, seq: number }): string {

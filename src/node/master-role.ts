@@ -3,12 +3,13 @@
 // establishLeadership/revokeLeadership. Established, it first catches up with its peers
 // (bounded), claims a term above every term it knows, then decides: it accepts and numbers
 // joblists, places jobs, cancels, declares attempts lost. Every decision becomes an event.
-// Later master duties (recurring runs, notifications) belong here.
+// It launches the runs of schedules (recurrence.ts); later master duties (notifications) belong here.
 import type { Logger } from 'pino'
 import type { AgentConfig } from '../config/config.js'
 import type { CisEvent, EventBodies, EventType } from '../events/types.js'
 import { nextTerm } from '../election/master.js'
 import { decisionEvent } from '../scheduler/decision-event.js'
+import { recurrences } from '../scheduler/recurrence.js'
 import { schedule } from '../scheduler/schedule.js'
 import type { ClusterState } from '../state/types.js'
 
@@ -90,6 +91,18 @@ export class MasterRole {
     for (const d of decisions) {
       const e = decisionEvent(d, mine)
       this.o.append(e.type, e.body as never).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a decision'))
+    }
+    // Schedules: each decision is applied at once (append applies before it persists), so the
+    // next pass sees the instant accounted for and never launches it again.
+    for (const d of recurrences({ state, now: this.o.now(), masterSince: this.establishedAt })) {
+      const failed = (err: unknown): void => this.o.log.error({ err: (err as Error).message, schedule: d.name }, 'cannot record a schedule decision')
+      if (d.type === 'launch') {
+        this.o.log.info({ schedule: d.name, instant: new Date(d.instant).toISOString() }, 'launching a run')
+        this.o.append('submit', { spec: d.spec, owner: d.owner, schedule: { name: d.name, instant: d.instant } }).catch(failed)
+      } else {
+        this.o.log.info({ schedule: d.name, from: new Date(d.from).toISOString(), count: d.count, reason: d.reason }, 'skipping instants')
+        this.o.append('skip', { name: d.name, from: d.from, to: d.to, count: d.count, reason: d.reason, term: mine }).catch(failed)
+      }
     }
   }
 

@@ -15,7 +15,7 @@ import type { Mesh } from '../cluster/mesh.js'
 import type { Heartbeat } from '../cluster/membership.js'
 import type { AgentConfig } from '../config/config.js'
 import { electMaster } from '../election/master.js'
-import type { CisEvent, EventBodies, EventType, NodeBody } from '../events/types.js'
+import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { loadOrCreateIdentity } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
@@ -36,7 +36,7 @@ import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
 
 /** Events after which the master may have something new to decide. */
-const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master'])
+const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master', 'schedule', 'control', 'skip'])
 
 /** How long a restarted node waits to catch up with a peer before it runs what was assigned to it. */
 const RESTART_CATCH_UP_MS = 3000
@@ -242,9 +242,15 @@ export class CisNode implements ApiNode {
     }
   }
 
-  async submit (spec: JoblistSpec, owner: string, waitMs?: number): Promise<{ request: string, id: string | null }> {
-    return await this.requests.submit(spec, owner, waitMs)
+  async submit (spec: JoblistSpec, owner: string, waitMs?: number, schedule?: RunOf): Promise<{ request: string, id: string | null }> {
+    return await this.requests.submit(spec, owner, waitMs, schedule)
   }
+
+  async defineSchedule (spec: JoblistSpec, owner: string): Promise<string> { return await this.requests.defineSchedule(spec, owner) }
+
+  async controlSchedule (name: string, op: ControlOp): Promise<string> { return await this.requests.controlSchedule(name, op) }
+
+  async ack (joblistId: string): Promise<string> { return await this.requests.ack(joblistId) }
 
   async requestStop (joblistId: string, jobId?: string): Promise<string> {
     return await this.requests.stop(joblistId, jobId)

@@ -1,7 +1,7 @@
 // Requests made at this node (R4-1, R4-2): a submit or a stop is an event in this node's own
 // log, durable before it is answered, whether or not a master is reachable. A submit waits a
 // little for the master's accept, to answer with the joblist's ID.
-import type { CisEvent, EventBodies, EventType } from '../events/types.js'
+import type { CisEvent, ControlOp, EventBodies, EventType, RunOf } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import type { JoblistSpec } from '../spec/types.js'
 import type { ClusterState } from '../state/types.js'
@@ -17,8 +17,8 @@ export class Requests {
   constructor (private readonly o: RequestsOptions) {}
 
   /** Write a submit request; resolve with the joblist ID once a master accepted it (null after waitMs). */
-  async submit (spec: JoblistSpec, owner: string, waitMs = 2000): Promise<{ request: string, id: string | null }> {
-    const e = await this.o.append('submit', { spec, owner })
+  async submit (spec: JoblistSpec, owner: string, waitMs = 2000, schedule?: RunOf): Promise<{ request: string, id: string | null }> {
+    const e = await this.o.append('submit', { spec, owner, ...(schedule !== undefined ? { schedule } : {}) })
     const request = eventKey(e)
     const known = this.o.state().requests[request]?.joblistId
     if (known !== undefined) return { request, id: known }
@@ -36,6 +36,20 @@ export class Requests {
   async stop (joblistId: string, jobId?: string): Promise<string> {
     const e = await this.o.append('stop', { joblistId, ...(jobId !== undefined ? { jobId } : {}) })
     return eventKey(e)
+  }
+
+  /** Define or replace a schedule (its joblist has `schedule`, its variables filled in). */
+  async defineSchedule (spec: JoblistSpec, owner: string): Promise<string> {
+    return eventKey(await this.o.append('schedule', { spec, owner }))
+  }
+
+  async controlSchedule (name: string, op: ControlOp): Promise<string> {
+    return eventKey(await this.o.append('control', { name, op }))
+  }
+
+  /** Mark a failed joblist as seen (S-5). */
+  async ack (joblistId: string): Promise<string> {
+    return eventKey(await this.o.append('ack', { joblistId }))
   }
 
   /** An accept event was applied: answer whoever waits for that request. */

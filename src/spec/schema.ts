@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { parseDuration } from './duration.js'
 import { MAX_DURATION_MS, MAX_COUNT_PER_TYPE, MAX_FILES_PER_JOB, MAX_NAME_LENGTH, MAX_RETRIES, MAX_RUN_LENGTH, MAX_STAGES } from './limits.js'
+import { checkCron, checkTimezone } from './cron.js'
 import { checkJobFilePath } from './paths.js'
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
@@ -82,12 +83,44 @@ export const stageSchema = z.strictObject({
   jobs: z.array(jobSchema, { error: 'must be a list of jobs' }).min(1, { error: 'a stage needs at least one job' })
 })
 
+const VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+export const scheduleSchema = z.strictObject({
+  cron: z.string({ error: 'must be a cron expression like "0 2 * * *"' }).min(1, { error: 'must not be empty' }).max(200),
+  timezone: z.string({ error: 'must be an IANA time zone name like Europe/Berlin' }).max(100).default('UTC').superRefine((tz, ctx) => {
+    const problem = checkTimezone(tz)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  }),
+  onFailure: z.enum(['pause', 'continue'], { error: 'must be pause or continue' }).default('pause'),
+  overlap: z.enum(['skip', 'allow'], { error: 'must be skip or allow' }).default('skip'),
+  catchUp: z.enum(['one', 'none', 'all'], { error: 'must be one, none or all' }).default('one'),
+  maxCatchUp: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(1, { error: 'at least 1' }).max(10_000, { error: 'at most 10000' }).default(100)
+}, { error: 'must be a mapping with cron (and timezone, onFailure, overlap, catchUp)' }).superRefine((s, ctx) => {
+  const problem = checkCron(s.cron, checkTimezone(s.timezone) === null ? s.timezone : 'UTC')
+  if (problem !== null) ctx.addIssue({ code: 'custom', path: ['cron'], message: problem })
+})
+
+export const varSchema = z.strictObject({
+  name: z.string({ error: 'must be a string' }).regex(VAR_RE, { error: 'a variable name uses letters, digits and _, starting with a letter or _' }).max(MAX_NAME_LENGTH),
+  description: z.string({ error: 'must be a string' }).max(1000).optional(),
+  default: scalar.optional(),
+  required: z.boolean({ error: 'must be true or false' }).optional(),
+  pattern: z.string({ error: 'must be a regular expression' }).max(1000).superRefine((p, ctx) => {
+    try { new RegExp(p) } catch (err) { ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` }) }
+  }).optional(),
+  choices: z.array(scalar, { error: 'must be a list of values' }).min(1, { error: 'give at least one choice' }).max(1000).optional()
+})
+
 export const joblistSchema = z.strictObject({
   name,
   priority: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(-1000, { error: 'at least -1000' }).max(1000, { error: 'at most 1000' }).default(0),
   tags: z.array(z.string({ error: 'must be a string' }).min(1).max(MAX_NAME_LENGTH), { error: 'must be a list of strings' }).max(100, { error: 'at most 100 tags' }).default([]),
   replace: replaceMap,
-  stages: z.array(stageSchema, { error: 'must be a list of stages' }).min(1, { error: 'a joblist needs at least one stage' }).max(MAX_STAGES, { error: `at most ${MAX_STAGES} stages` })
+  stages: z.array(stageSchema, { error: 'must be a list of stages' }).min(1, { error: 'a joblist needs at least one stage' }).max(MAX_STAGES, { error: `at most ${MAX_STAGES} stages` }),
+  schedule: scheduleSchema.optional(),
+  vars: z.array(varSchema, { error: 'must be a list of variables' }).max(100, { error: 'at most 100 variables' }).optional(),
+  /** The values variables were filled in with (set by the node that filled them). */
+  values: z.record(z.string(), z.string({ error: 'must be a string' }), { error: 'must be a mapping of name to value' }).optional()
 })
 
 export type JoblistInputRaw = z.output<typeof joblistSchema>
@@ -96,6 +129,6 @@ export type JoblistInputRaw = z.output<typeof joblistSchema>
 export function allowedKeys (path: ReadonlyArray<PropertyKey>): string[] {
   const kinds = path.filter(p => typeof p === 'string')
   const last = kinds[kinds.length - 1]
-  const shape = last === undefined ? joblistSchema.shape : last === 'stages' ? stageSchema.shape : last === 'jobs' ? jobSchema.shape : last === 'files' ? fileSchema.shape : undefined
+  const shape = last === undefined ? joblistSchema.shape : last === 'stages' ? stageSchema.shape : last === 'jobs' ? jobSchema.shape : last === 'files' ? fileSchema.shape : last === 'schedule' ? scheduleSchema.shape : last === 'vars' ? varSchema.shape : undefined
   return shape === undefined ? [] : Object.keys(shape)
 }

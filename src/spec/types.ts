@@ -43,6 +43,31 @@ export interface StageSpec {
   jobs: JobSpec[]
 }
 
+/** A recurrence (S-1, S-6): when the master launches runs of the joblist. */
+export interface ScheduleSpec {
+  /** 5 fields, or 6 with seconds; or @hourly, @daily, ... */
+  cron: string
+  /** IANA time zone name. */
+  timezone: string
+  /** pause: a failed run pauses the schedule until resumed; continue: keep going. */
+  onFailure: 'pause' | 'continue'
+  /** skip: an instant whose previous run is still active is skipped; allow: runs may overlap. */
+  overlap: 'skip' | 'allow'
+  /** Instants missed while no master could launch them: one run for all, none, or each (at most maxCatchUp). */
+  catchUp: 'one' | 'none' | 'all'
+  maxCatchUp: number
+}
+
+/** A declared variable (S-7), used as `{{name}}` in run, env values, file content and replacement values. */
+export interface VarSpec {
+  name: string
+  description?: string
+  default?: string
+  required: boolean
+  pattern?: string
+  choices?: string[]
+}
+
 export interface JoblistSpec {
   name: string
   priority: number
@@ -50,6 +75,12 @@ export interface JoblistSpec {
   /** Joblist-wide replacement map, applied to all files of all jobs. */
   replace: ReplaceMap
   stages: StageSpec[]
+  /** Present: submitting creates a schedule whose runs are this joblist. */
+  schedule?: ScheduleSpec
+  /** Declared variables (S-7). */
+  vars?: VarSpec[]
+  /** The values the variables were filled in with (present once filled: the spec has no `{{name}}` left to fill). */
+  values?: Record<string, string>
 }
 
 /** One validation problem: `path` like `stages[1].jobs[0].run`, `message` like `required`. */

@@ -3,6 +3,7 @@
 import type { JoblistSpec, SpecIssue, SpecResult } from './types.js'
 import { allowedKeys, joblistSchema } from './schema.js'
 import type { JoblistInputRaw } from './schema.js'
+import { undeclaredVars, varDeclarationIssues } from './vars.js'
 import { MAX_FILE_BYTES, MAX_JOBS, MAX_TOTAL_FILE_BYTES, kib } from './limits.js'
 
 export type JoblistInput = JoblistInputRaw
@@ -95,6 +96,9 @@ function crossIssues (v: JoblistInputRaw, allowSource: boolean): SpecIssue[] {
     })
   })
   if (jobs > MAX_JOBS) issues.push({ path: 'stages', message: `${jobs} jobs; at most ${MAX_JOBS} jobs per joblist` })
+  if (v.vars !== undefined) {
+    issues.push(...varDeclarationIssues(v.vars.map(d => ({ ...d, required: d.required ?? d.default === undefined }))))
+  }
   if (totalBytes > MAX_TOTAL_FILE_BYTES) issues.push({ path: 'stages', message: `files add up to ${kib(totalBytes)}; at most ${kib(MAX_TOTAL_FILE_BYTES)} per joblist` })
   return issues
 }
@@ -134,7 +138,23 @@ export function validateJoblist (input: unknown): SpecResult {
         files: j.files.map(f => ({ path: f.path, content: f.content ?? '', replace: f.replace, ...(f.mode !== undefined ? { mode: f.mode } : {}) })),
         ...(j.target !== undefined ? { target: j.target } : {})
       }))
-    }))
+    })),
+    ...(v.schedule !== undefined ? { schedule: v.schedule } : {}),
+    ...(v.vars !== undefined
+      ? {
+          vars: v.vars.map(d => ({
+            name: d.name,
+            ...(d.description !== undefined ? { description: d.description } : {}),
+            ...(d.default !== undefined ? { default: d.default } : {}),
+            required: d.required ?? d.default === undefined,
+            ...(d.pattern !== undefined ? { pattern: d.pattern } : {}),
+            ...(d.choices !== undefined ? { choices: d.choices } : {})
+          }))
+        }
+      : {}),
+    ...(v.values !== undefined ? { values: v.values } : {})
   }
+  const refs = undeclaredVars(spec)
+  if (refs.length > 0) return { ok: false, issues: refs }
   return { ok: true, spec }
 }

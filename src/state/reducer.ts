@@ -7,6 +7,7 @@ import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './types.js'
 import { emptyState } from './types.js'
+import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 
@@ -42,6 +43,14 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       return []
     }
     case 'cancel': return applyCancel(state, e as Ev<'cancel'>)
+    case 'schedule': applyScheduleDefine(state, e as Ev<'schedule'>); return []
+    case 'control': applyControl(state, e as Ev<'control'>); return []
+    case 'skip': applySkip(state, e as Ev<'skip'>); return []
+    case 'ack': {
+      const id = (e as Ev<'ack'>).body.joblistId
+      state.acks[id] = Math.min(state.acks[id] ?? e.ts, e.ts)
+      return state.joblists[id] !== undefined ? [id] : []
+    }
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
     // the one with the lowest position, so all nodes pick the same, in any order; the
     // overruled one is counted as a conflict.
@@ -93,8 +102,9 @@ function applyNode (state: ClusterState, e: Ev<'node'>): string[] {
 function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
   const key = eventKey(e)
   const order: [number, number, string, number] = [e.ts, e.lc, e.origin, e.seq]
-  state.requests[key] = { key, origin: e.origin, at: e.ts, order, owner: e.body.owner, name: e.body.spec.name, spec: e.body.spec }
+  state.requests[key] = { key, origin: e.origin, at: e.ts, order, owner: e.body.owner, name: e.body.spec.name, spec: e.body.spec, ...(e.body.schedule !== undefined ? { schedule: e.body.schedule } : {}) }
   insertSorted(state.unaccepted, key, k => state.requests[k].order)
+  noteRun(state, key)
   return materialize(state, key)
 }
 
@@ -157,7 +167,9 @@ function materialize (state: ClusterState, key: string): string[] {
     state: 'queued',
     currentStage: 0,
     cancelled: false,
-    duplicates: 0
+    duplicates: 0,
+    ...(req.schedule !== undefined ? { schedule: req.schedule } : {}),
+    ...(spec.values !== undefined && Object.keys(spec.values).length > 0 ? { values: spec.values } : {})
   }
   let n = 0
   spec.stages.forEach((stage, si) => {
@@ -301,5 +313,6 @@ export function recompute (state: ClusterState, joblistId: string): string[] {
   )
   if (jl.state === 'succeeded' || jl.state === 'failed' || jl.state === 'stopped') removeFrom(state.queue, joblistId, id => state.joblists[id].position)
   else insertSorted(state.queue, joblistId, id => state.joblists[id].position)
+  runChanged(state, jl)
   return [joblistId]
 }

@@ -1,6 +1,6 @@
 // The derived cluster state: a plain JSON value, a pure function of the set of events.
 import type { JobSpec, JoblistSpec } from '../spec/types.js'
-import type { AttemptEnd, LostPolicy, NodeBody, Resources } from '../events/types.js'
+import type { AttemptEnd, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
 
 export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost'
@@ -24,6 +24,8 @@ export interface RequestRecord {
   spec: JoblistSpec
   /** Set once the master accepted it. */
   joblistId?: string
+  /** A run of a schedule. */
+  schedule?: RunOf
 }
 
 export interface AcceptFact extends LostPolicy {
@@ -107,6 +109,50 @@ export interface JoblistRecord {
   endedAt?: number
   /** Attempts that ran more than once because a node was only thought lost. */
   duplicates: number
+  /** A run of a schedule: which, and the instant it stands for. */
+  schedule?: RunOf
+  /** The values its variables were filled in with (S-7). */
+  values?: Record<string, string>
+}
+
+export type Position = [number, number, string, number]
+
+export interface SkipRecord {
+  from: number
+  to: number
+  count: number
+  reason: SkipReason
+  /** Position of the skip event (sort key). */
+  pos: Position
+}
+
+/**
+ * A schedule (S-1, S-6): the latest definition, the user's controls, its runs and skipped
+ * instants. Facts only; paused and the like are derived (schedules.ts), so any arrival order
+ * gives the same record.
+ */
+export interface ScheduleRecord {
+  name: string
+  /** The latest definition (null until a definition arrived: a run may come first). */
+  spec: JoblistSpec | null
+  owner: string
+  definedPos: Position | null
+  /** Time of the first definition. */
+  created: number
+  definitions: number
+  /** The latest of each control. */
+  ops: { pause?: Position, resume?: Position, delete?: Position }
+  /** Request keys of all runs (cron and manual), in request order. */
+  runs: string[]
+  /** Cron instant -> request keys of the runs that stand for it, in request order (more than one: duplicates). */
+  byInstant: Record<string, string[]>
+  /** The newest instant accounted for, by a run or a skip (0: none yet). */
+  lastInstant: number
+  skips: SkipRecord[]
+  /** Request keys of runs not ended yet (accepted or not), sorted. */
+  active: string[]
+  /** The run that failed last (by end time). */
+  lastFailed?: { key: string, at: number }
 }
 
 export interface ClusterState {
@@ -140,6 +186,9 @@ export interface ClusterState {
   acceptCount: Record<string, number>
   /** Master claims: highest term per origin. */
   terms: Record<string, number>
+  schedules: Record<string, ScheduleRecord>
+  /** Failed joblists a person has seen (S-5): joblist ID -> time of the first ack. */
+  acks: Record<string, number>
 }
 
 export function emptyState (): ClusterState {
@@ -158,7 +207,9 @@ export function emptyState (): ClusterState {
     cancels: {},
     stops: {},
     acceptCount: {},
-    terms: {}
+    terms: {},
+    schedules: {},
+    acks: {}
   }
 }
 

@@ -2,6 +2,8 @@
 import { lostAfterOf, sortedAttempts } from './derive.js'
 import type { AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './types.js'
 import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from './types.js'
+import { duplicateOf } from './schedule-views.js'
+import type { RunOf } from '../events/types.js'
 
 /**
  * What the viewing node knows of the others, to show an active attempt on a disconnected node
@@ -49,6 +51,10 @@ export interface JobView {
   /** A job with a target: where it runs, one physical job per node (S-4). */
   target?: JobRecord['spec']['target']
   physical?: JobView[]
+  /** A logical job that failed on some nodes (S-5): which, and why in a word. */
+  failedOn?: Array<{ node: string, reason: string }>
+  /** A failed or lost job in one line: `failed on 3 of 50 nodes: n4 (exit 1), ...` or `exit 1 on n4`. */
+  summary?: string
 }
 
 export interface JoblistView {
@@ -63,6 +69,16 @@ export interface JoblistView {
   endedAt: string | null
   currentStage: string | null
   duplicates: number
+  /** A run of a schedule: its name and the instant it stands for. */
+  schedule?: { name: string, instant: string, manual?: true }
+  /** A run launched twice for one instant (a partition): the earlier run. */
+  duplicateOf?: string
+  /** The values of its variables (S-7). */
+  values?: Record<string, string>
+  /** A failed joblist in one line (S-5): each failed job and why. */
+  failure?: string
+  /** A failed joblist a person has seen (`cis ack`). */
+  acked?: boolean
   stages: Array<{ name: string, state: string, jobs: JobView[] }>
 }
 
@@ -114,9 +130,64 @@ export function jobView (state: ClusterState, job: JobRecord, waiting: Record<st
     attempts: views,
     ...(waiting[job.id] !== undefined ? { waiting: waiting[job.id] } : {}),
     ...(job.spec.target !== undefined && job.logical === undefined ? { target: job.spec.target } : {}),
-    ...(job.physical !== undefined ? { physical: job.physical.map(id => jobView(state, state.jobs[id], waiting, reach)) } : {})
+    ...(job.physical !== undefined ? { physical: job.physical.map(id => jobView(state, state.jobs[id], waiting, reach)) } : {}),
+    ...failureFields(state, job)
   }
 }
+
+/** Why an attempt ended badly, in a word or two: `exit 1`, `timeout`, `lost`, `killed by SIGKILL`. */
+export function shortReason (a: AttemptRecord | undefined, jobState: JobRecord['state']): string {
+  if (jobState === 'lost' || a?.state === 'lost') return 'lost'
+  if (a === undefined) return jobState
+  if (a.reason?.startsWith('timed out') === true) return 'timeout'
+  if (a.reason?.startsWith('could not start') === true) return 'could not start'
+  if (a.signal !== undefined && a.signal !== null) return `killed by ${a.signal}`
+  if (typeof a.exitCode === 'number') return `exit ${a.exitCode}`
+  return a.state
+}
+
+function nodeName (state: ClusterState, job: JobRecord, a: AttemptRecord | undefined): string {
+  const id = a?.ranOn ?? a?.node ?? job.pin ?? ''
+  return state.nodes[id]?.name ?? (id === '' ? '?' : id.slice(-6))
+}
+
+/** S-5: a failed job says where and why in one line; a logical one lists its failed nodes. */
+function failureFields (state: ClusterState, job: JobRecord): Pick<JobView, 'failedOn' | 'summary'> {
+  if (job.physical !== undefined) {
+    const failedOn: Array<{ node: string, reason: string }> = []
+    for (const id of job.physical) {
+      const p = state.jobs[id]
+      if (p.state !== 'failed' && p.state !== 'lost') continue
+      const last = sortedAttempts(state.attempts[id]).at(-1)
+      failedOn.push({ node: nodeName(state, p, last), reason: shortReason(last, p.state) })
+    }
+    if (job.physical.length === 0 && job.state === 'failed') return { failedOn, summary: `no node matched the target ${JSON.stringify(job.spec.target)}` }
+    if (failedOn.length === 0) return {}
+    const shown = failedOn.slice(0, 10).map(f => `${f.node} (${f.reason})`).join(', ')
+    const rest = failedOn.length > 10 ? `, and ${failedOn.length - 10} more` : ''
+    return { failedOn, summary: `failed on ${failedOn.length} of ${job.physical.length} nodes: ${shown}${rest}` }
+  }
+  if (job.state !== 'failed' && job.state !== 'lost') return {}
+  const last = sortedAttempts(state.attempts[job.id]).at(-1)
+  return { summary: `${shortReason(last, job.state)} on ${nodeName(state, job, last)}` }
+}
+
+/** A failed joblist in one line: `build: failed on 3 of 50 nodes: ...; test: exit 1 on n2`. */
+export function failureLine (state: ClusterState, jl: JoblistRecord): string | undefined {
+  if (jl.state !== 'failed') return undefined
+  const parts: string[] = []
+  for (const s of jl.stages) {
+    for (const id of s.jobIds) {
+      const job = state.jobs[id]
+      if (job.state !== 'failed' && job.state !== 'lost') continue
+      const f = failureFields(state, job)
+      if (f.summary !== undefined) parts.push(`${job.name}: ${f.summary}`)
+    }
+  }
+  return parts.length > 0 ? parts.join('; ') : 'failed'
+}
+
+const runOf = (r: RunOf): { name: string, instant: string, manual?: true } => ({ name: r.name, instant: new Date(r.instant).toISOString(), ...(r.manual === true ? { manual: true as const } : {}) })
 
 export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Record<string, string> = {}, reach?: Reachability): JoblistView {
   return {
@@ -131,7 +202,19 @@ export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Re
     endedAt: iso(jl.endedAt),
     currentStage: jl.stages[jl.currentStage]?.name ?? null,
     duplicates: jl.duplicates,
+    ...extraFields(state, jl),
     stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id], waiting, reach)) }))
+  }
+}
+
+function extraFields (state: ClusterState, jl: JoblistRecord): Pick<JoblistView, 'schedule' | 'duplicateOf' | 'values' | 'failure' | 'acked'> {
+  const dup = duplicateOf(state, jl)
+  const failure = failureLine(state, jl)
+  return {
+    ...(jl.schedule !== undefined ? { schedule: runOf(jl.schedule) } : {}),
+    ...(dup !== undefined ? { duplicateOf: dup } : {}),
+    ...(jl.values !== undefined ? { values: jl.values } : {}),
+    ...(failure !== undefined ? { failure, acked: state.acks[jl.id] !== undefined } : {})
   }
 }
 

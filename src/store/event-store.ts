@@ -19,4 +19,4 @@ export interface EventStore {
 }
 
 /** Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed). */
-export const SNAPSHOT_VERSION = 1
+export const SNAPSHOT_VERSION = 2

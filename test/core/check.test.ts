@@ -15,11 +15,13 @@ const resolved = validateJoblist({
 })
 assert.ok(resolved.ok)
 const spec = resolved.spec
+const scheduled = validateJoblist({ name: 'nightly', schedule: { cron: '0 2 * * *', timezone: 'Europe/Berlin' }, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
+assert.ok(scheduled.ok)
 
 /** A valid body of each type, every optional field present. */
 const VALID: { [T in EventType]: EventBodies[T] } = {
   node: { name: 'n', priority: -3, profiles: ['gpu'], resources: { slot: ['s0', 's1'], gpu: [] }, api: 'http://127.0.0.1:7700', addresses: ['/ip4/127.0.0.1/tcp/7701'], version: '0.1.0' },
-  submit: { spec, owner: 'alice' },
+  submit: { spec, owner: 'alice', schedule: { name: 'nightly', instant: 1_700_000_000_000, manual: true } },
   stop: { joblistId: 'ab12-1', jobId: 'ab12-1.2' },
   master: { term: 1 },
   accept: { request: 'origin:3', id: 'ab12-1', term: 0, onLost: 'retry', maxLost: 3, expand: { 2: ['node-a', 'node-b'] } },
@@ -27,13 +29,17 @@ const VALID: { [T in EventType]: EventBodies[T] } = {
   cancel: { joblistId: 'ab12-1', jobId: 'ab12-1.1', request: 'origin:4', term: 2 },
   lose: { jobId: 'ab12-1.1', attempt: 2, reason: 'node gone', term: 2 },
   started: { jobId: 'ab12-1.1', attempt: 1, pid: 4242 },
-  finished: { jobId: 'ab12-1.1', attempt: 1, state: 'failed', exitCode: 1, signal: null, reason: 'exit 1', tail: 'oops\n' }
+  finished: { jobId: 'ab12-1.1', attempt: 1, state: 'failed', exitCode: 1, signal: null, reason: 'exit 1', tail: 'oops\n' },
+  schedule: { spec: scheduled.spec, owner: 'alice' },
+  control: { name: 'nightly', op: 'pause' },
+  skip: { name: 'nightly', from: 1_700_000_000_000, to: 1_700_000_060_000, count: 2, reason: 'overlap', term: 3 },
+  ack: { joblistId: 'ab12-1' }
 }
 
 /** The message for a wrong field of each type's body. */
 const MESSAGE: Record<EventType, RegExp> = {
   node: /^bad node info$/,
-  submit: /^bad (owner|joblist: .*)$/,
+  submit: /^bad (owner|schedule run|joblist: .*)$/,
   stop: /^bad stop$/,
   master: /^bad term$/,
   accept: /^bad accept$/,
@@ -41,14 +47,19 @@ const MESSAGE: Record<EventType, RegExp> = {
   cancel: /^bad cancel$/,
   lose: /^bad lose$/,
   started: /^bad started$/,
-  finished: /^bad finished$/
+  finished: /^bad finished$/,
+  schedule: /^bad (owner|schedule: .*|joblist: .*)$/,
+  control: /^bad control$/,
+  skip: /^bad skip$/,
+  ack: /^bad ack$/
 }
 
 const OPTIONAL: Partial<Record<EventType, string[]>> = {
   stop: ['jobId'],
   accept: ['expand'],
   cancel: ['jobId'],
-  finished: ['reason', 'tail']
+  finished: ['reason', 'tail'],
+  submit: ['schedule']
 }
 
 function event (type: EventType, body: unknown = VALID[type], over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -119,7 +130,15 @@ test('check: out-of-range values in a body fail with the type\'s message', () =>
     ['accept', { expand: { 1: 'node-a' } }],
     ['submit', { spec: { ...spec, stages: [] } }],
     ['submit', { spec: { ...spec, name: undefined } }],
-    ['submit', { spec: { ...spec, extra: 1 } }]
+    ['submit', { spec: { ...spec, extra: 1 } }],
+    ['submit', { schedule: { name: 'n', instant: -1 } }],
+    ['submit', { schedule: { name: 'n', instant: 5, manual: false } }],
+    ['schedule', { spec }],
+    ['schedule', { spec: { ...scheduled.spec, schedule: { cron: '61 * * * *' } } }],
+    ['control', { op: 'explode' }],
+    ['skip', { to: 1 }],
+    ['skip', { count: 0 }],
+    ['skip', { reason: 'bored' }]
   ]
   for (const [type, over] of cases) {
     const body = { ...(VALID[type] as unknown as Record<string, unknown>), ...over }

@@ -4,6 +4,8 @@ import { unsatisfiable } from '../../scheduler/feasibility.js'
 import { planJoblist, waitReasons } from '../../scheduler/plan.js'
 import type { PlanInput } from '../../scheduler/plan.js'
 import { validateJoblist } from '../../spec/validate.js'
+import { fillVars } from '../../spec/vars.js'
+import { scheduleSummary } from '../../state/schedule-views.js'
 import type { JoblistSpec } from '../../spec/types.js'
 import { comparePositions } from '../../state/reducer.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
@@ -19,6 +21,29 @@ function validSpec (body: unknown): JoblistSpec {
   return result.spec
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * The body of a submit: the joblist itself, or `{joblist, vars}` with the values of its
+ * variables (S-7). The result has its variables filled in.
+ */
+export function submittedSpec (body: unknown): JoblistSpec {
+  const envelope = isObj(body) && 'joblist' in body && !('stages' in body)
+  if (envelope) {
+    const extra = Object.keys(body).filter(k => k !== 'joblist' && k !== 'vars')
+    if (extra.length > 0) throw new ApiError(400, 'ERR_BAD_REQUEST', `unknown field(s) ${extra.join(', ')}: send {joblist, vars}`)
+  }
+  const spec = validSpec(envelope ? body.joblist : body)
+  const raw = envelope ? body.vars ?? {} : {}
+  if (!isObj(raw) || !Object.values(raw).every(v => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) {
+    throw new ApiError(400, 'ERR_BAD_REQUEST', 'vars must be a mapping of variable name to value')
+  }
+  const given = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]))
+  const filled = fillVars(spec, given)
+  if (!filled.ok) throw new ApiError(400, 'ERR_SPEC_INVALID', `variables: ${filled.issues.map(i => i.message).join('; ')}`, filled.issues)
+  return filled.spec
+}
+
 function headerString (v: string | string[] | undefined): string | undefined {
   if (Array.isArray(v)) return v[0]
   return v === undefined || v === '' ? undefined : v
@@ -26,14 +51,22 @@ function headerString (v: string | string[] | undefined): string | undefined {
 
 export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
   app.post('/v1/joblists', async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
-    const spec = validSpec(req.body)
+    const spec = submittedSpec(req.body)
     if (req.query.unsatisfiable !== 'wait') {
       const v = node.view()
       const problems = unsatisfiable(v.state, spec, v.alive)
       if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no alive node can run some jobs of this joblist: start a node with those resources, lower the needs, or submit with --wait-for-nodes', problems)
     }
-    const owner = headerString(req.headers['x-cis-owner']) ?? 'anonymous'
-    const { request, id } = await node.submit(spec, owner.slice(0, 100))
+    const owner = (headerString(req.headers['x-cis-owner']) ?? 'anonymous').slice(0, 100)
+    if (spec.schedule !== undefined) {
+      // S-1: a joblist with a schedule defines (or replaces) the schedule of that name.
+      const request = await node.defineSchedule(spec, owner)
+      const v = node.view()
+      const rec = v.state.schedules[spec.name]
+      const summary = rec === undefined ? undefined : scheduleSummary(v.state, rec, v.now)
+      return reply.code(201).send({ schedule: spec.name, request, next: summary?.next ?? null, replaced: (rec?.definitions ?? 1) > 1 })
+    }
+    const { request, id } = await node.submit(spec, owner)
     if (id === null) return reply.code(202).send({ id: null, name: spec.name, request, state: 'submitted' })
     return reply.code(201).send({ id, name: spec.name, request, state: node.view().state.joblists[id]?.state ?? 'queued' })
   })
@@ -62,5 +95,16 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     if (FINAL_JOBLIST_STATES.has(jl.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `joblist ${jl.id} (${jl.name}) already ended: ${jl.state}`)
     const request = await node.requestStop(jl.id)
     return reply.code(202).send({ id: jl.id, request, state: jl.state })
+  })
+
+  // S-5: a person saw this failure; it leaves the front of `cis status`.
+  app.post('/v1/joblists/:ref/ack', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
+    const { state } = node.view()
+    const jl = findJoblist(state, req.params.ref)
+    if (jl === undefined) throw notFound('joblist', req.params.ref)
+    if (jl.state !== 'failed') throw new ApiError(409, 'ERR_NOT_FAILED', `joblist ${jl.id} (${jl.name}) is ${jl.state}, not failed: only failures are acknowledged`)
+    const already = state.acks[jl.id] !== undefined
+    const request = already ? null : await node.ack(jl.id)
+    return reply.code(already ? 200 : 202).send({ id: jl.id, request, acked: true })
   })
 }

@@ -1,0 +1,59 @@
+// Schedules (S-1, S-6): list, show with the history of runs, pause, resume, trigger, remove.
+// A schedule is created by submitting a joblist with `schedule` (POST /v1/joblists).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ControlOp } from '../../events/types.js'
+import { runSpec } from '../../scheduler/recurrence.js'
+import { scheduleStatus } from '../../state/schedules.js'
+import { scheduleList, scheduleView } from '../../state/schedule-views.js'
+import type { ScheduleRecord } from '../../state/types.js'
+import { ApiError } from '../errors.js'
+import type { ApiNode } from '../node-port.js'
+
+type NameReq = FastifyRequest<{ Params: { name: string } }>
+
+function known (node: ApiNode, name: string): ScheduleRecord {
+  const rec = node.view().state.schedules[name]
+  if (rec === undefined || rec.spec === null) throw new ApiError(404, 'ERR_NOT_FOUND', `no schedule '${name}' is known to this node; list them with 'cis schedules'`)
+  return rec
+}
+
+function limitOf (raw: string | undefined): number {
+  if (raw === undefined) return 100
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 1 || n > 100_000) throw new ApiError(400, 'ERR_BAD_REQUEST', 'limit must be a whole number from 1 to 100000')
+  return n
+}
+
+export function scheduleRoutes (app: FastifyInstance, node: ApiNode): void {
+  app.get('/v1/schedules', async (req: FastifyRequest<{ Querystring: { all?: string } }>) => {
+    const v = node.view()
+    return { schedules: scheduleList(v.state, v.now, req.query.all === 'true') }
+  })
+
+  app.get('/v1/schedules/:name', async (req: FastifyRequest<{ Params: { name: string }, Querystring: { limit?: string } }>) => {
+    const rec = known(node, req.params.name)
+    const v = node.view()
+    return scheduleView(v.state, rec, v.now, limitOf(req.query.limit))
+  })
+
+  const control = (op: ControlOp) => async (req: NameReq, reply: FastifyReply) => {
+    const rec = known(node, req.params.name)
+    const status = scheduleStatus(node.view().state, rec)
+    if (status.removed) throw new ApiError(409, 'ERR_SCHEDULE_REMOVED', `schedule '${rec.name}' was removed (cis unschedule); submit its joblist again to re-create it`)
+    const request = await node.controlSchedule(rec.name, op)
+    const after = scheduleStatus(node.view().state, rec)
+    return reply.code(202).send({ name: rec.name, request, paused: after.paused, removed: after.removed })
+  }
+  app.post('/v1/schedules/:name/pause', control('pause'))
+  app.post('/v1/schedules/:name/resume', control('resume'))
+  app.delete('/v1/schedules/:name', control('delete'))
+
+  // One run now, outside the cron: an ordinary run of the schedule, marked manual.
+  app.post('/v1/schedules/:name/trigger', async (req: NameReq, reply: FastifyReply) => {
+    const rec = known(node, req.params.name)
+    if (scheduleStatus(node.view().state, rec).removed) throw new ApiError(409, 'ERR_SCHEDULE_REMOVED', `schedule '${rec.name}' was removed (cis unschedule); submit its joblist again to re-create it`)
+    const spec = runSpec(rec.spec ?? (() => { throw new Error('unreachable') })())
+    const { request, id } = await node.submit(spec, rec.owner, undefined, { name: rec.name, instant: node.view().now, manual: true })
+    return reply.code(id === null ? 202 : 201).send({ id, name: rec.name, request, state: id === null ? 'submitted' : node.view().state.joblists[id]?.state ?? 'queued' })
+  })
+}

@@ -1,0 +1,135 @@
+// Schedules in the state (S-1, S-6): the reducer's part for schedule, control, skip and the
+// submits of runs, and what is derived from those facts (paused, removed, the cursor).
+// Pure and independent of arrival order, like the rest of the reducer.
+import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
+import type { ClusterState, JoblistRecord, Position, ScheduleRecord } from './types.js'
+import { FINAL_JOBLIST_STATES } from './types.js'
+
+type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
+
+const posOf = (e: { ts: number, lc: number, origin: string, seq: number }): Position => [e.ts, e.lc, e.origin, e.seq]
+
+function cmp (a: Position, b: Position): number {
+  if (a[0] !== b[0]) return a[0] - b[0]
+  if (a[1] !== b[1]) return a[1] - b[1]
+  if (a[2] !== b[2]) return a[2] < b[2] ? -1 : 1
+  return a[3] - b[3]
+}
+
+function ensure (state: ClusterState, name: string): ScheduleRecord {
+  let rec = state.schedules[name]
+  if (rec === undefined) {
+    rec = { name, spec: null, owner: '', definedPos: null, created: 0, definitions: 0, ops: {}, runs: [], byInstant: {}, lastInstant: 0, skips: [], active: [] }
+    state.schedules[name] = rec
+  }
+  return rec
+}
+
+function insertBy<T> (list: T[], item: T, before: (a: T, b: T) => number): void {
+  let i = list.length
+  while (i > 0 && before(item, list[i - 1]) < 0) i--
+  list.splice(i, 0, item)
+}
+
+const requestOrder = (state: ClusterState) => (a: string, b: string): number => cmp(state.requests[a].order, state.requests[b].order)
+
+/** A definition (or a replacement of one): the latest by position wins; history stays. */
+export function applyScheduleDefine (state: ClusterState, e: Ev<'schedule'>): void {
+  const rec = ensure(state, e.body.spec.name)
+  const pos = posOf(e)
+  rec.definitions++
+  rec.created = rec.created === 0 ? e.ts : Math.min(rec.created, e.ts)
+  if (rec.definedPos === null || cmp(pos, rec.definedPos) > 0) {
+    rec.definedPos = pos
+    rec.spec = e.body.spec
+    rec.owner = e.body.owner
+  }
+}
+
+export function applyControl (state: ClusterState, e: Ev<'control'>): void {
+  const rec = ensure(state, e.body.name)
+  const pos = posOf(e)
+  const had = rec.ops[e.body.op]
+  if (had === undefined || cmp(pos, had) > 0) rec.ops[e.body.op] = pos
+}
+
+export function applySkip (state: ClusterState, e: Ev<'skip'>): void {
+  const b = e.body
+  const rec = ensure(state, b.name)
+  insertBy(rec.skips, { from: b.from, to: b.to, count: b.count, reason: b.reason, pos: posOf(e) }, (x, y) => cmp(x.pos, y.pos))
+  rec.lastInstant = Math.max(rec.lastInstant, b.to)
+}
+
+/** The submit of a run (its request is already in state.requests). */
+export function noteRun (state: ClusterState, key: string): void {
+  const run = state.requests[key].schedule
+  if (run === undefined) return
+  const rec = ensure(state, run.name)
+  const order = requestOrder(state)
+  insertBy(rec.runs, key, order)
+  insertBy(rec.active, key, order)
+  if (run.manual !== true) {
+    const list = rec.byInstant[String(run.instant)] ?? (rec.byInstant[String(run.instant)] = [])
+    insertBy(list, key, order)
+    rec.lastInstant = Math.max(rec.lastInstant, run.instant)
+  }
+}
+
+/** A run's joblist changed: keep the schedule's active runs and its last failure in step. */
+export function runChanged (state: ClusterState, jl: JoblistRecord): void {
+  if (jl.schedule === undefined) return
+  const rec = state.schedules[jl.schedule.name]
+  if (rec === undefined) return
+  const key = jl.request
+  const i = rec.active.indexOf(key)
+  if (FINAL_JOBLIST_STATES.has(jl.state)) {
+    if (i >= 0) rec.active.splice(i, 1)
+  } else if (i < 0) {
+    insertBy(rec.active, key, requestOrder(state))
+  }
+  const at = jl.endedAt ?? 0
+  if (jl.state === 'failed') {
+    const last = rec.lastFailed
+    if (last === undefined || at > last.at || (at === last.at && key > last.key)) rec.lastFailed = { key, at }
+  } else if (rec.lastFailed?.key === key) {
+    // Rare (a run's outcome overruled): find the latest failure again.
+    delete rec.lastFailed
+    for (const k of rec.runs) {
+      const other = joblistOfRequest(state, k)
+      if (other?.state !== 'failed') continue
+      const t = other.endedAt ?? 0
+      if (rec.lastFailed === undefined || t > rec.lastFailed.at || (t === rec.lastFailed.at && k > rec.lastFailed.key)) rec.lastFailed = { key: k, at: t }
+    }
+  }
+}
+
+export function joblistOfRequest (state: ClusterState, key: string): JoblistRecord | undefined {
+  const id = state.requests[key]?.joblistId
+  return id === undefined ? undefined : state.joblists[id]
+}
+
+export interface ScheduleStatus {
+  /** No more runs (`cis unschedule`); history kept. */
+  removed: boolean
+  paused: boolean
+  /** `user`, or the ID of the failed run that paused it. */
+  pausedBy: string | null
+  /** Instants at or before this are not due (the newest accounted for, or the (re)creation). */
+  cursor: number
+  /** Time of the latest resume, if any. */
+  resumedAt: number | null
+}
+
+/** What the facts of a schedule say now. */
+export function scheduleStatus (state: ClusterState, rec: ScheduleRecord): ScheduleStatus {
+  const { pause, resume, delete: del } = rec.ops
+  const removed = del !== undefined && (rec.definedPos === null || cmp(del, rec.definedPos) > 0)
+  const resumedAt = resume?.[0] ?? null
+  const userPaused = pause !== undefined && (resume === undefined || cmp(pause, resume) > 0)
+  const failure = rec.lastFailed
+  const failPaused = rec.spec?.schedule?.onFailure === 'pause' && failure !== undefined && (resumedAt === null || failure.at > resumedAt)
+  const pausedBy = userPaused ? 'user' : failPaused ? state.requests[failure.key]?.joblistId ?? failure.key : null
+  // Re-created after an unschedule: the instants while it was gone are not due.
+  const revived = del !== undefined && !removed ? del[0] : 0
+  return { removed, paused: pausedBy !== null, pausedBy, cursor: Math.max(rec.lastInstant, rec.created, revived), resumedAt }
+}
