@@ -10,6 +10,7 @@ import { api, setApiToken, sleep, waitFor } from '../test/helpers/agent.js'
 import { NetnsLab } from './netns.js'
 import { FINAL_JOBLIST_STATES } from '../src/state/types.js'
 import type { JoblistState } from '../src/state/types.js'
+import { instantsBetween } from '../src/spec/cron.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -41,7 +42,19 @@ export interface ChaosResult {
   doubleHeld: number
   hashesEqual: boolean
   masterlessMs: number
+  /** Runs of the workload's schedules (S-1). */
+  scheduleRuns: number
+  /** Instants launched twice (by two masters at once: a partition, or a kill before the launch replicated), all marked duplicate. */
+  scheduleDoubled: number
+  /** Broken schedule invariants: an instant run twice in a connected period or by one node, or one neither run nor skipped. */
+  scheduleViolations: number
 }
+
+/** The workload's schedules: every 2 s (catch up one, overlap skip), every 3 s (catch up all, overlaps allowed, failing runs go on). */
+const SCHEDULES = [
+  { name: 'chaos-tick', schedule: { cron: '*/2 * * * * *', onFailure: 'continue' }, stages: [{ name: 's', jobs: [{ name: 'j', run: 'sleep 0.3' }] }] },
+  { name: 'chaos-all', schedule: { cron: '*/3 * * * * *', catchUp: 'all', overlap: 'allow', onFailure: 'continue' }, stages: [{ name: 's', jobs: [{ name: 'j', run: '[ $((RANDOM % 5)) -ne 0 ]' }] }] }
+]
 
 const say = (m: string): void => { process.stderr.write(`chaos: ${m}\n`) }
 
@@ -80,7 +93,13 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
   let partitions = 0
   let masterlessMs = 0
   const result: Partial<ChaosResult> = { seed }
+  /** When the cluster was not one connected whole: [from, to] (kills and partitions). */
+  const disturbed: Array<[number, number]> = []
   try {
+    for (const body of SCHEDULES) {
+      const r = await api(c.agents[0].url, '/v1/joblists', { body })
+      if (r.status !== 201) throw new Error(`cannot define schedule ${body.name}: ${JSON.stringify(r.body)}`)
+    }
     const until = Date.now() + durationS * 1000
     let n = 0
     let nextKill = Date.now() + 2000 + rand() * 3000
@@ -111,9 +130,11 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
         const masters = await Promise.all(live().map(async a => { try { return (await api(a.url, '/v1/nodes')).body.nodes.find((x: any) => x.master)?.name } catch { return undefined } }))
         const target = rand() < 0.5 ? live().find(a => a.name === masters[0]) ?? pick(live()) : pick(live())
         say(`kill -9 ${target.name}`)
+        const killedAt = Date.now()
         await target.kill()
         kills++
         const restartAfter = 500 + rand() * 1500
+        disturbed.push([killedAt - 1000, Date.now() + 1000])
         setTimeout(() => { void target.restart().catch(err => say(`restart failed: ${(err as Error).message}`)) }, restartAfter)
         nextKill = Date.now() + 3000 + rand() * 4000
       }
@@ -126,10 +147,14 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
           const minority = k <= agents / 2 ? shuffled.slice(0, k) : shuffled.slice(k)
           lab.cut(minority.map(a => c.agents.indexOf(a)))
           for (const a of minority) cut.add(a.name)
-          setTimeout(() => { lab.heal(); cut.clear() }, 1500 + rand() * 2000)
+          const healAfter = 1500 + rand() * 2000
+          disturbed.push([Date.now() - 1000, Date.now() + healAfter + 3000])
+          setTimeout(() => { lab.heal(); cut.clear() }, healAfter)
         } else {
+          const healAfter = 1500 + rand() * 2000
+          disturbed.push([Date.now() - 1000, Date.now() + healAfter + 3000])
           try { await partition([shuffled.slice(0, k), shuffled.slice(k)]) } catch { /* an agent died meanwhile */ }
-          setTimeout(() => { void heal(live()).catch(() => {}) }, 1500 + rand() * 2000)
+          setTimeout(() => { void heal(live()).catch(() => {}) }, healAfter)
         }
         partitions++
         nextCut = Date.now() + 5000 + rand() * 5000
@@ -150,6 +175,8 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
     await heal(c.alive())
     await waitForMembers(c.alive(), agents, 60_000)
     const first = c.alive()[0]
+    // No more runs: the schedules are removed (their history stays), so the state can settle.
+    for (const { name } of SCHEDULES) await api(first.url, `/v1/schedules/${name}`, { method: 'DELETE' })
     await waitFor('every joblist to end', async () => {
       const list = (await api(first.url, '/v1/joblists')).body.joblists as Array<{ state: JoblistState }>
       const open = (await api(first.url, '/v1/stats')).body.unaccepted as number
@@ -186,7 +213,7 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
       for (const d of diff(a, b, '').slice(0, 8)) say(`  differs at ${d}`)
     }
     const full = (await api(first.url, '/v1/state?full=true')).body.state
-    const checked = check(full, names)
+    const checked = { ...check(full, names), ...checkSchedules(full, disturbed) }
     Object.assign(result, checked, { duplicatesPer100: checked.joblists === 0 ? 0 : Math.round(checked.duplicates * 1000 / checked.joblists) / 10, kills, partitions, hashesEqual, masterlessMs })
     return result as ChaosResult
   } finally {
@@ -283,6 +310,42 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
   return { joblists: jls.length, lost, duplicates, stageViolations, doubleHeld }
 }
 
+/**
+ * The schedule invariants (S-1): no node launched one instant twice; an instant launched twice
+ * (two masters at once) falls in a disturbed period and the later run is marked duplicate;
+ * every cron instant from the first run to the last is run or skipped with a reason (the
+ * workload's schedules never pause).
+ */
+export function checkSchedules (state: any, disturbed: Array<[number, number]>): Pick<ChaosResult, 'scheduleRuns' | 'scheduleDoubled' | 'scheduleViolations'> {
+  let runs = 0
+  let doubled = 0
+  let violations = 0
+  for (const rec of Object.values(state.schedules) as any[]) {
+    const def = rec.spec?.schedule
+    if (def === undefined) continue
+    runs += rec.runs.length
+    const instants = Object.keys(rec.byInstant).map(Number).sort((a, b) => a - b)
+    for (const at of instants) {
+      const keys = rec.byInstant[String(at)] as string[]
+      if (keys.length < 2) continue
+      doubled++
+      const origins = keys.map(k => state.requests[k].origin as string)
+      if (new Set(origins).size !== origins.length) { violations++; say(`schedule ${rec.name as string}: one node launched ${new Date(at).toISOString()} twice`) }
+      const when = Math.min(...keys.map(k => state.requests[k].at as number))
+      if (!disturbed.some(([from, to]) => when >= from && when <= to)) { violations++; say(`schedule ${rec.name as string}: ${new Date(at).toISOString()} launched twice while the cluster was connected`) }
+    }
+    if (instants.length === 0) continue
+    const skipped = (rec.skips as Array<{ from: number, to: number }>)
+    const { instants: expected } = instantsBetween(def.cron, def.timezone, instants[0] - 1, instants[instants.length - 1], 1_000_000)
+    for (const at of expected) {
+      if (rec.byInstant[String(at)] !== undefined || skipped.some(sk => at >= sk.from && at <= sk.to)) continue
+      violations++
+      say(`schedule ${rec.name as string}: ${new Date(at).toISOString()} neither run nor skipped`)
+    }
+  }
+  return { scheduleRuns: runs, scheduleDoubled: doubled, scheduleViolations: violations }
+}
+
 const isMain = process.argv[1]?.endsWith('chaos.js') === true
 if (isMain) {
   const seed = arg('seed', Math.floor(Math.random() * 1e6))
@@ -294,7 +357,7 @@ if (isMain) {
   const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}`
   say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''}${lostAfter !== undefined ? `, lostAfter ${lostAfter}` : ''} (replay with ${replay})`)
   const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}) })
-  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual
+  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0
   if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- ${replay} --duration ${duration}`)
   console.log(JSON.stringify(r))
   process.exitCode = ok ? 0 : 1
