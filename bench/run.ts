@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.js'
 import { clusterThroughput, convergence, failover, pct } from './mesh.js'
 import { schedulerBench } from './scheduler.js'
+import { scheduleBench } from './schedules.js'
 import { cpuMeter } from './cpu.js'
 import { cliStart, formatCliStart } from './cli-start.js'
 import type { CpuPerJob } from './cpu.js'
@@ -130,6 +131,7 @@ async function main (): Promise<void> {
         threeNodes: three
       }
     }
+    const schedules = await scheduleBench(progress)
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
     const rawMean = (raw + rawAfter) / 2
@@ -154,6 +156,7 @@ async function main (): Promise<void> {
       idleRssMb: Number(idleRss.toFixed(1)),
       rssAfterMb: Number(busyRss.toFixed(1)),
       scheduler: sched,
+      schedules,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
       targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
@@ -174,6 +177,9 @@ async function main (): Promise<void> {
       console.log(`gossip convergence, 10 nodes:                p50 ${m.convergence10.p50} ms, p99 ${m.convergence10.p99} ms (target p99 < 100)`)
       console.log(`3 nodes, ${N} one-job joblists:               ${m.threeNodes.jobsPerSec} jobs/s (ratio ${m.threeNodeRatio} of raw spawn; 1 node: ${report.agentJobsPerSec})`)
     }
+    console.log(`schedules, instant -> run launched:           p50 ${schedules.oneAgent.launchMs.p50} ms, p99 ${schedules.oneAgent.launchMs.p99} ms; -> job started p50 ${schedules.oneAgent.startMs.p50} ms (${schedules.oneAgent.launchMs.n} runs)`)
+    console.log(`schedules, master SIGKILLed 300 ms before:    instant -> run launched ${schedules.afterKill.launchMs.join(', ')} ms (each instant ran once)`)
+    console.log(`schedules, recurrence pass, 1,000 schedules:  ${schedules.passUsPer1000Schedules} us`)
     const c = report.cpuMsPerJob
     // With every process on the same cores, CPU per job bounds the rate: cores x 1000 / total.
     const cpuLine = (x: CpuPerJob): string => `${x.total} (agents ${x.agents}, fork servers ${x.forkServers}, jobs ${x.jobs}, bench client ${x.client}; at most ${Math.round(report.cores * 1000 / x.total)}/s on ${report.cores} cores)`

@@ -103,6 +103,7 @@ export class Mesh {
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
     this.every(this.o.heartbeatIntervalMs, () => { void this.net.publish(HEARTBEAT_TOPIC, this.host.heartbeat()) })
     this.every(this.o.syncIntervalMs, () => {
+      this.net.sweepGossip()
       this.membership.hangUpSilent(this.net)
       this.replication.antiEntropy()
     })

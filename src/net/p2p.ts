@@ -119,6 +119,14 @@ export class Net {
     pubsub.topicValidators.set(HEARTBEAT_TOPIC, handle(HEARTBEAT_TOPIC))
     this.node.addEventListener('peer:connect', evt => this.o.handlers.connected(evt.detail.toString()))
     this.node.addEventListener('peer:disconnect', evt => this.o.handlers.disconnected(evt.detail.toString()))
+    // A peer may have two connections (both sides dialled at once). If the one that carries
+    // gossipsub's outbound stream closes while the other stays, gossipsub keeps writing into
+    // the dead stream (it drops a peer's streams only when the peer disconnects entirely):
+    // our messages to that peer would vanish. Replace such a stream at once.
+    this.node.addEventListener('connection:close', evt => {
+      const peer = evt.detail.remotePeer.toString()
+      setTimeout(() => { this.repairGossip(peer) }, 50).unref()
+    })
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
     await this.node.handle(SYNC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'sync') }, { maxInboundStreams: 16 })
     await this.node.handle(RPC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'rpc') }, { maxInboundStreams: 64 })
@@ -183,6 +191,45 @@ export class Net {
   connectedSince (peer: string): number | undefined {
     const opened = this.node.getConnections(peerIdFromString(peer)).map(c => c.timeline.open)
     return opened.length === 0 ? undefined : Math.max(...opened)
+  }
+
+  /**
+   * If gossipsub's outbound stream to `peer` is dead while the peer is still connected (the
+   * connection that carried it closed, another stays open), drop it and open a new one on an
+   * open connection. True if it did. (Uses gossipsub's stream table: there is no public call.)
+   */
+  repairGossip (peer: string): boolean {
+    const ps = this.pubsub()
+    const out = ps?.streamsOutbound?.get(peer) as { rawStream?: Stream, close?: () => void } | undefined
+    const raw = out?.rawStream
+    if (out === undefined || raw === undefined) return false
+    const alive = raw.status === 'open' && (raw.writeStatus === 'ready' || raw.writeStatus === 'writing')
+    if (alive) return false
+    const conn = this.node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open')
+    if (conn === undefined || ps.outboundInflightQueue === undefined) return false
+    this.o.log.warn({ peer, stream: `${raw.status}/${raw.writeStatus}` }, 'gossip stream to a connected peer died with its connection: opening a new one')
+    try { out.close?.() } catch { /* already closed */ }
+    ps.streamsOutbound.delete(peer)
+    ps.outboundInflightQueue.push({ peerId: conn.remotePeer, connection: conn })
+    return true
+  }
+
+  /**
+   * For every connected peer: a dead outbound gossip stream is replaced, a missing one (its
+   * creation failed on a connection that closed meanwhile) is created; cheap, run on the
+   * anti-entropy cadence.
+   */
+  sweepGossip (): void {
+    const ps = this.pubsub()
+    if (ps?.streamsOutbound === undefined || ps.outboundInflightQueue === undefined) return
+    const now = Date.now()
+    for (const peer of this.connectedPeers()) {
+      if (this.repairGossip(peer) || ps.streamsOutbound.has(peer) || ps.peers?.has(peer) !== true) continue
+      const conn = this.node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open' && now - c.timeline.open > 1000)
+      if (conn === undefined) continue
+      this.o.log.warn({ peer }, 'no gossip stream to a connected peer: opening one')
+      ps.outboundInflightQueue.push({ peerId: conn.remotePeer, connection: conn })
+    }
   }
 
   /** Close every connection to a peer (it may dial again, or be dialled). */
