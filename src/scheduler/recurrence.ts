@@ -58,12 +58,15 @@ function decideSchedule (input: RecurrenceInput, name: string): RecurrenceDecisi
   const plan: Plan[] = []
   const pausedUntil = status.resumedAt !== null && status.resumedAt > status.cursor ? status.resumedAt : -Infinity
   const missed: number[] = []
-  for (const t of more ? instants.slice(0, BATCH) : instants) {
+  const batch = more ? instants.slice(0, BATCH) : instants
+  for (const t of batch) {
     if (t <= pausedUntil) plan.push({ instant: t, run: false, reason: 'paused' })
     else if (t < masterSince) missed.push(t)
     else plan.push({ instant: t, run: true })
   }
-  plan.push(...catchUp(missed, def.catchUp, def.maxCatchUp, more))
+  // Newer missed instants follow in a later pass only if this batch ends with a missed one.
+  const moreMissed = more && missed.length > 0 && missed[missed.length - 1] === batch[batch.length - 1]
+  plan.push(...catchUp(missed, def.catchUp, def.maxCatchUp, moreMissed))
   plan.sort((a, b) => a.instant - b.instant)
   // Overlap: at most one active run when it is `skip` (launched ones count at once).
   let active = rec.active.length > 0

@@ -4,6 +4,7 @@
 import { Cron } from 'croner'
 
 const OPTIONS = { paused: true, mode: '5-or-6-parts', fixedTimeRule: 'no-wildcard' } as const
+const NICKNAMES = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']
 
 /** Why `timezone` is not an IANA time zone name, or null. */
 export function checkTimezone (timezone: string): string | null {
@@ -17,6 +18,14 @@ export function checkTimezone (timezone: string): string | null {
 
 /** Why `expr` is not a usable cron expression, or null. */
 export function checkCron (expr: string, timezone = 'UTC'): string | null {
+  // croner's own message for a wrong count offers 7 fields, which this mode refuses.
+  const text = expr.trim()
+  const fields = text === '' ? 0 : text.split(/\s+/).length
+  if (text.startsWith('@') ? fields !== 1 || !NICKNAMES.includes(text.toLowerCase()) : fields !== 5 && fields !== 6) {
+    return text.startsWith('@')
+      ? `unknown nickname '${text}': use ${NICKNAMES.join(', ')}`
+      : `'${expr}' has ${fields} field${fields === 1 ? '' : 's'}: use 5 (minute hour day-of-month month day-of-week), 6 (a seconds field first), or a nickname like @hourly or @daily`
+  }
   try {
     const c = new Cron(expr, { ...OPTIONS, timezone })
     if (c.nextRun(new Date(0)) === null && c.nextRun(new Date()) === null) return 'never fires'

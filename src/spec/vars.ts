@@ -73,9 +73,12 @@ export function valueProblem (v: VarSpec, value: string): string | null {
   return null
 }
 
+/** `map[key]` if it is the map's own (a variable may be called `constructor` or `toString`). */
+const own = (map: Record<string, string>, key: string): string | undefined => Object.hasOwn(map, key) ? map[key] : undefined
+
 /** The declared variables that have no value given and no default, and are required. */
 export function missingVars (spec: JoblistSpec, given: Record<string, string>): VarSpec[] {
-  return (spec.vars ?? []).filter(v => given[v.name] === undefined && v.default === undefined && v.required)
+  return (spec.vars ?? []).filter(v => own(given, v.name) === undefined && v.default === undefined && v.required)
 }
 
 export type FillResult = { ok: true, spec: JoblistSpec } | { ok: false, issues: SpecIssue[] }
@@ -96,20 +99,21 @@ export function fillVars (spec: JoblistSpec, given: Record<string, string>): Fil
   for (const name of Object.keys(given)) {
     if (!known.has(name)) issues.push({ path: `vars.${name}`, message: `unknown variable '${name}'${decl.length > 0 ? ` (declared: ${decl.map(v => v.name).join(', ')})` : ' (the joblist declares none)'}` })
   }
-  const values: Record<string, string> = {}
+  const used: Array<[string, string]> = []
   for (const v of decl) {
-    const value = given[v.name] ?? v.default
+    const value = own(given, v.name) ?? v.default
     if (value === undefined) {
       if (v.required) issues.push({ path: `vars.${v.name}`, message: `variable '${v.name}' is required${v.description !== undefined ? ` (${v.description})` : ''}: give it with --var ${v.name}=VALUE` })
-      else values[v.name] = ''
+      else used.push([v.name, ''])
       continue
     }
     const bad = valueProblem(v, value)
     if (bad !== null) issues.push({ path: `vars.${v.name}`, message: `variable '${v.name}': ${bad}` })
-    else values[v.name] = value
+    else used.push([v.name, value])
   }
   if (issues.length > 0) return { ok: false, issues }
-  const sub = (text: string): string => text.replace(REF, (m, name: string) => values[name] ?? m)
+  const values: Record<string, string> = Object.fromEntries(used)
+  const sub = (text: string): string => text.replace(REF, (m, name: string) => own(values, name) ?? m)
   const subMap = (map: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(map).map(([k, v]) => [k, sub(v)]))
   const filled: JoblistSpec = {
     ...spec,

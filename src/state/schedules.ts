@@ -88,11 +88,12 @@ export function runChanged (state: ClusterState, jl: JoblistRecord): void {
     insertBy(rec.active, key, requestOrder(state))
   }
   const at = jl.endedAt ?? 0
-  if (jl.state === 'failed') {
-    const last = rec.lastFailed
+  const last = rec.lastFailed
+  if (jl.state === 'failed' && !(last?.key === key && at < last.at)) {
     if (last === undefined || at > last.at || (at === last.at && key > last.key)) rec.lastFailed = { key, at }
-  } else if (rec.lastFailed?.key === key) {
-    // Rare (a run's outcome overruled): find the latest failure again.
+  } else if (last?.key === key) {
+    // Rare (a run's outcome overruled, or its end moved earlier by an earlier report of it):
+    // find the latest failure again, so any arrival order gives the same answer.
     delete rec.lastFailed
     for (const k of rec.runs) {
       const other = joblistOfRequest(state, k)
@@ -124,12 +125,15 @@ export interface ScheduleStatus {
 export function scheduleStatus (state: ClusterState, rec: ScheduleRecord): ScheduleStatus {
   const { pause, resume, delete: del } = rec.ops
   const removed = del !== undefined && (rec.definedPos === null || cmp(del, rec.definedPos) > 0)
+  // Re-created after an unschedule (defined again after the delete): a fresh start. The
+  // instants while it was gone are not due (up to the definition), and its pauses and
+  // failures from before the delete stay in the history only.
+  const revivedFrom = del !== undefined && !removed ? del : undefined
+  const revived = revivedFrom !== undefined && rec.definedPos !== null ? rec.definedPos[0] : 0
   const resumedAt = resume?.[0] ?? null
-  const userPaused = pause !== undefined && (resume === undefined || cmp(pause, resume) > 0)
+  const userPaused = pause !== undefined && (resume === undefined || cmp(pause, resume) > 0) && (revivedFrom === undefined || cmp(pause, revivedFrom) > 0)
   const failure = rec.lastFailed
-  const failPaused = rec.spec?.schedule?.onFailure === 'pause' && failure !== undefined && (resumedAt === null || failure.at > resumedAt)
+  const failPaused = rec.spec?.schedule?.onFailure === 'pause' && failure !== undefined && (resumedAt === null || failure.at > resumedAt) && (revivedFrom === undefined || failure.at > revivedFrom[0])
   const pausedBy = userPaused ? 'user' : failPaused ? state.requests[failure.key]?.joblistId ?? failure.key : null
-  // Re-created after an unschedule: the instants while it was gone are not due.
-  const revived = del !== undefined && !removed ? del[0] : 0
   return { removed, paused: pausedBy !== null, pausedBy, cursor: Math.max(rec.lastInstant, rec.created, revived), resumedAt }
 }
