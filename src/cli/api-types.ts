@@ -3,8 +3,10 @@
 import type { NodeView } from '../state/cluster-views.js'
 import type { PlannedJob } from '../scheduler/plan.js'
 import type { AttemptView, JobView, JoblistView, joblistSummary } from '../state/views.js'
+import type { RunView, ScheduleSummary, ScheduleView, SkipView } from '../state/schedule-views.js'
 
 export type { AttemptView, JobView, JoblistView }
+export type { RunView, ScheduleSummary, ScheduleView, SkipView }
 
 /** GET /v1/joblists: one summary a joblist. */
 export type JoblistSummary = ReturnType<typeof joblistSummary>
@@ -12,6 +14,21 @@ export interface JoblistsResponse { joblists: JoblistSummary[] }
 
 /** POST /v1/joblists (201, or 202 with id null when no master accepted it yet). */
 export interface SubmitResponse { id: string | null, name: string, request: string, state: string }
+
+/** POST /v1/joblists of a joblist with `schedule` (201): the schedule it defined or replaced. */
+export interface ScheduleDefinedResponse { schedule: string, request: string, next: string | null, replaced: boolean }
+
+/** GET /v1/schedules[?all=true]: paused and failing first. */
+export interface SchedulesResponse { schedules: ScheduleSummary[] }
+
+/** POST /v1/schedules/:name/pause|resume, DELETE /v1/schedules/:name (202). */
+export interface ScheduleControlResponse { name: string, request: string, paused: boolean, removed: boolean }
+
+/** POST /v1/schedules/:name/trigger (201, or 202 with id null when no master accepted it yet). */
+export interface TriggerResponse { id: string | null, name: string, request: string, state: string }
+
+/** POST /v1/joblists/:ref/ack (202, or 200 with request null if it was acknowledged already). */
+export interface AckResponse { id: string, request: string | null, acked: true }
 
 /** POST /v1/joblists/:ref/stop and /v1/jobs/:ref/stop. */
 export interface StopResponse { id: string, request: string, state: string }

@@ -86,4 +86,5 @@ export class Client {
 
   async get<T = unknown>(path: string): Promise<T> { return await this.json<T>('GET', path) }
   async post<T = unknown>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> { return await this.json<T>('POST', path, body ?? {}, headers) }
+  async delete<T = unknown>(path: string): Promise<T> { return await this.json<T>('DELETE', path) }
 }

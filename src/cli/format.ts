@@ -57,3 +57,22 @@ export function jobCounts (jobs: Record<string, number>): string {
   for (const s of ['running', 'failed', 'lost', 'stopped']) if ((jobs[s] ?? 0) > 0) parts.push(`${jobs[s]} ${s}`)
   return parts.join(', ')
 }
+
+/** An ISO time to the second: `2026-11-30T02:00:00Z`. */
+export function instant (iso: string | null | undefined): string {
+  if (iso === null || iso === undefined) return '-'
+  return iso.replace(/\.\d+Z$/, 'Z')
+}
+
+/** How long until an ISO time: `3h2m`, `0ms` once it is past. */
+export function until (iso: string, now = Date.now()): string {
+  return duration(Math.max(0, new Date(iso).getTime() - now))
+}
+
+/** A schedule's state in a word or three: `removed`, `paused by user`, `paused by kx3f-12`, `failing`, `active`. */
+export function scheduleState (s: { removed: boolean, paused: boolean, pausedBy: string | null, failing: boolean }): string {
+  if (s.removed) return paint('removed', 'dim')
+  if (s.paused) return paint(`paused by ${s.pausedBy ?? 'user'}`, 'yellow')
+  if (s.failing) return paint('failing', 'red')
+  return paint('active', 'green')
+}

@@ -2,7 +2,7 @@
 //
 // Start-up cost: this module declares every command but loads none. Each action imports its
 // command module when it runs, so `cis status` loads the client and the table code only,
-// `cis submit`/`plan`/`validate` the spec modules (zod, yaml), `cis keygen` libp2p's pnet,
+// `cis submit`/`plan`/`validate`/`vars` the spec modules (zod, yaml), `cis keygen` libp2p's pnet,
 // and only `cis agent` the agent's stack. Keep the static imports below light: commander,
 // and local modules with no heavy imports of their own (`import type` is free).
 // test/cli/cli.test.ts checks what each command loads.
@@ -46,6 +46,9 @@ const run = <A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promise<void>) =
   }
 }
 
+/** Commander's collector of a repeatable option. */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
+
 /** The options of a command that talks to an agent. */
 const client = (cmd: Command): Command => cmd
   .option('--addr <url>', 'the agent to talk to (default $CIS_ADDR or http://127.0.0.1:7700)')
@@ -59,11 +62,12 @@ function program (): Command {
     .showHelpAfterError('(add --help for the usage)')
 
   client(p.command('submit').argument('<file>', 'a joblist file (YAML or JSON)')
-    .description('submit a joblist; prints its ID')
-    .option('--wait', 'show live progress; exit 0 only if it succeeded')
+    .description('submit a joblist; prints its ID (a file with a schedule creates or replaces that schedule)')
+    .option('--var <name=value>', "a variable's value (repeat for more); on a terminal, missing required ones are asked for", collect)
+    .option('--wait', 'show live progress; exit 0 only if it succeeded (not for schedules)')
     .option('--owner <name>', 'owner tag (default $CIS_TAG, $LOGNAME, $USERNAME or the host name)')
     .option('--wait-for-nodes', 'accept jobs no alive node can run yet: they wait for such a node'))
-    .action(run(async (ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean }) => {
+    .action(run(async (ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean, var?: string[] }) => {
       const { submit } = await import('./commands/submit.js')
       await submit(ctx, file, o)
     }))
@@ -76,7 +80,7 @@ function program (): Command {
     }))
 
   client(p.command('status').argument('[ref]', 'a joblist ID or name')
-    .description('list joblists, or show one with its stages and jobs')
+    .description('list joblists (unacknowledged failures and paused schedules first), or show one with its stages and jobs')
     .option('--hash', "print this node's state hash (equal on nodes with the same events)"))
     .action(run(async (ctx, ref: string | undefined, o: { hash?: boolean }) => {
       const { status } = await import('./commands/status.js')
@@ -101,6 +105,43 @@ function program (): Command {
       await logs(ctx, job, o)
     }))
 
+  client(p.command('ack').argument('<ref>', 'a failed joblist ID or name')
+    .description("mark a failed joblist as seen: it leaves the top of 'cis status'"))
+    .action(run(async (ctx, ref: string) => {
+      const { ack } = await import('./commands/ack.js')
+      await ack(ctx, ref)
+    }))
+
+  client(p.command('schedules').description('list the schedules (paused and failing first)')
+    .option('--all', 'removed ones too'))
+    .action(run(async (ctx, o: { all?: boolean }) => {
+      const { schedules } = await import('./commands/schedules.js')
+      await schedules(ctx, o)
+    }))
+
+  client(p.command('schedule').argument('<name>', 'a schedule name')
+    .description('show a schedule: its definition, its runs and skipped instants, newest first')
+    .option('--limit <n>', 'at most this many runs and skips (default 100)'))
+    .action(run(async (ctx, name: string, o: { limit?: string }) => {
+      const { schedule } = await import('./commands/schedules.js')
+      await schedule(ctx, name, o)
+    }))
+
+  for (const [name, op, what] of [['pause', 'pause', 'pause a schedule: no new runs until resumed'], ['resume', 'resume', 'resume a paused schedule (the instants it missed are skipped)'], ['unschedule', 'delete', 'remove a schedule: no new runs; its history stays']] as const) {
+    client(p.command(name).argument('<name>', 'a schedule name').description(what))
+      .action(run(async (ctx, schedule: string) => {
+        const { control } = await import('./commands/schedules.js')
+        await control(ctx, schedule, op)
+      }))
+  }
+
+  client(p.command('trigger').argument('<name>', 'a schedule name')
+    .description('start a run of a schedule now, outside its cron; prints its ID'))
+    .action(run(async (ctx, name: string) => {
+      const { trigger } = await import('./commands/schedules.js')
+      await trigger(ctx, name)
+    }))
+
   client(p.command('nodes').description('list the nodes, their resources, and the master'))
     .action(run(async ctx => {
       const { nodes } = await import('./commands/nodes.js')
@@ -111,6 +152,12 @@ function program (): Command {
     .action(run(async (ctx, file: string) => {
       const { validate } = await import('./commands/validate.js')
       await validate(ctx, file)
+    }))
+
+  p.command('vars').argument('<file>', 'a joblist file').description('list the variables a joblist file declares, without a node').option('--json', 'machine-readable output')
+    .action(run(async (ctx, file: string) => {
+      const { vars } = await import('./commands/vars.js')
+      await vars(ctx, file)
     }))
 
   p.command('keygen').argument('<file>', 'where to write the key (never overwritten)').description('create a private network key for a cluster').option('--json', 'machine-readable output')

@@ -144,25 +144,39 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
   // (config/agent-options.js, which declares `cis agent`'s flags and imports only commander, is the exception.)
   const AGENT_MODULES = /\/dist\/src\/(agent|node|net|cluster|store|identity|exec|election|scheduler|spec)\/|\/dist\/src\/config\/(?!agent-options\.js$)|\/dist\/src\/api\/server\.js$/
   const unreachable = ['--addr', 'http://127.0.0.1:9'] // nothing listens on port 9: exit 3, no network needed
+  // [args, the command module it loads (default: the command's name)]
+  const cases: Array<[string[], string?]> = [
+    [['--version']], [['status', ...unreachable]], [['nodes', ...unreachable]], [['stop', 'x-1', ...unreachable]], [['logs', 'x-1.1', ...unreachable]],
+    [['ack', 'x-1', ...unreachable]], [['schedules', ...unreachable]], [['schedule', 'nightly', ...unreachable], 'schedules'],
+    [['pause', 'nightly', ...unreachable], 'schedules'], [['resume', 'nightly', ...unreachable], 'schedules'],
+    [['unschedule', 'nightly', ...unreachable], 'schedules'], [['trigger', 'nightly', ...unreachable], 'schedules'],
+    [['vars', 'examples/pipeline.yaml']]
+  ]
   try {
-    for (const args of [['--version'], ['status', ...unreachable], ['nodes', ...unreachable], ['stop', 'x-1', ...unreachable], ['logs', 'x-1.1', ...unreachable]]) {
+    for (const [args, module = args[0]] of cases) {
       const { run, urls } = await loads(args)
       const what = `cis ${args[0]}`
+      const offline = args[0] === '--version' || args[0] === 'vars'
       if (args[0] === '--version') {
         assert.equal(run.code, 0, run.stderr)
         assert.equal(run.stdout.trim(), VERSION)
+      } else if (offline) {
+        assert.equal(run.code, 0, `${what}: ${run.stderr}`)
       } else {
         assert.equal(run.code, 3, `${what}: ${run.stderr}`)
         assert.match(run.stderr, /cannot reach the cis agent at http:\/\/127\.0\.0\.1:9 \(connection refused\)/)
-        assert.ok(urls.some(u => u.endsWith(`/dist/src/cli/commands/${args[0]}.js`)), `${what} loads its command module`)
       }
+      if (args[0] !== '--version') assert.ok(urls.some(u => u.endsWith(`/dist/src/cli/commands/${module}.js`)), `${what} loads its command module`)
       const pkgs = [...packages(urls)]
       assert.deepEqual(pkgs.filter(AGENT_PACKAGES), [], `${what} loads none of the agent's packages`)
-      assert.deepEqual(urls.filter(u => AGENT_MODULES.test(u)), [], `${what} loads none of the agent's modules`)
-      if (args[0] === '--version' || args[0] === 'status') {
+      // `cis vars` reads a joblist file: the spec modules are its job; nothing else of the agent's.
+      const agentModules = args[0] === 'vars' ? urls.filter(u => AGENT_MODULES.test(u) && !/\/dist\/src\/spec\//.test(u)) : urls.filter(u => AGENT_MODULES.test(u))
+      assert.deepEqual(agentModules, [], `${what} loads none of the agent's modules`)
+      if (args[0] !== 'vars') {
         assert.deepEqual(pkgs.filter(p => p === 'zod' || p === 'yaml'), [], `${what} loads no spec parsing (zod, yaml)`)
-        assert.deepEqual(urls.filter(u => /\/dist\/src\/cli\/commands\//.test(u) && !u.endsWith(`/${args[0]}.js`)), [], `${what} loads no other command`)
+        assert.deepEqual(urls.filter(u => /\/dist\/src\/cli\/commands\//.test(u) && !u.endsWith(`/${module}.js`)), [], `${what} loads no other command`)
       }
+      if (args[0] === 'vars' || args[0] === '--version') assert.ok(!urls.some(u => /^node:https?$/.test(u)), `${what} loads no HTTP client`)
     }
   } finally { cleanup(dir) }
 })

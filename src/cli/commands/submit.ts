@@ -1,17 +1,27 @@
-// `cis submit FILE [--wait]` and `cis plan FILE`.
-import type { JoblistView, PlanResponse, SubmitResponse } from '../api-types.js'
+// `cis submit FILE [--var NAME=VALUE ...] [--wait]` and `cis plan FILE`.
+import type { JoblistView, PlanResponse, ScheduleDefinedResponse, SubmitResponse } from '../api-types.js'
+import type { JoblistSpec } from '../../spec/types.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
-import { paint } from '../format.js'
+import { instant, paint } from '../format.js'
 import { defaultOwner } from '../owner.js'
 import { Progress } from '../progress.js'
 import { loadOrExit } from '../spec-file.js'
+import { varValues } from '../var-values.js'
 
-export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean }): Promise<void> {
+export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner?: string, waitForNodes?: boolean, var?: string[] }): Promise<void> {
   const spec = await loadOrExit(ctx, file)
+  if (spec.schedule !== undefined && o.wait === true) {
+    throw new CliExit(2, `--wait does not apply to schedules: ${file} defines the schedule ${spec.name}, whose runs start at their times. Submit it without --wait and follow its runs with 'cis schedule ${spec.name}'`)
+  }
+  const vars = await varValues(ctx, file, spec, o.var ?? [])
+  // S-7: the values go with the joblist; the node fills them in (and checks them again).
+  const body = Object.keys(vars).length > 0 ? { joblist: spec, vars } : spec
   const path = o.waitForNodes === true ? '/v1/joblists?unsatisfiable=wait' : '/v1/joblists'
-  const r = await ctx.client.post<SubmitResponse>(path, spec, { 'x-cis-owner': o.owner ?? defaultOwner() })
+  const answer = await ctx.client.post<SubmitResponse | ScheduleDefinedResponse>(path, body, { 'x-cis-owner': o.owner ?? defaultOwner() })
+  if ('schedule' in answer) { scheduleDefined(ctx, spec, answer); return }
+  const r = answer
   if (r.id === null) {
     if (ctx.json) printJson(r)
     else ctx.err(`submitted ${r.name} (request ${r.request}); no master has accepted it yet: it will run once one does. See 'cis status'.`)
@@ -33,6 +43,15 @@ export async function submit (ctx: Ctx, file: string, o: { wait?: boolean, owner
     summarize(ctx, jl)
   }
   if (jl.state !== 'succeeded') throw new CliExit(1)
+}
+
+/** S-1: the file defined (or replaced) a schedule rather than submitting one joblist. */
+function scheduleDefined (ctx: Ctx, spec: JoblistSpec, r: ScheduleDefinedResponse): void {
+  if (ctx.json) { printJson(r); return }
+  const tz = spec.schedule?.timezone ?? 'UTC'
+  const next = r.next === null ? `no next run now: see 'cis schedule ${r.schedule}'` : `next run ${instant(r.next)} (${tz})`
+  ctx.out(`schedule ${r.schedule} ${r.replaced ? 'replaced, its history kept' : 'created'}; ${next}`)
+  ctx.err(`follow its runs with 'cis schedule ${r.schedule}'; stop them with 'cis pause ${r.schedule}' or 'cis unschedule ${r.schedule}'`)
 }
 
 /** `cis plan FILE`: where the first stage would run now, or why it would wait. */
