@@ -105,11 +105,12 @@ function program (): Command {
       await logs(ctx, job, o)
     }))
 
-  client(p.command('ack').argument('<ref>', 'a failed joblist ID or name')
-    .description("mark a failed joblist as seen: it leaves the top of 'cis status'"))
-    .action(run(async (ctx, ref: string) => {
+  client(p.command('ack').argument('[ref]', 'a failed joblist ID or name')
+    .description("mark a failed joblist as seen: it leaves the top of 'cis status'")
+    .option('--all', 'every failure not acknowledged yet (of the joblists named REF, if given)'))
+    .action(run(async (ctx, ref: string | undefined, o: { all?: boolean }) => {
       const { ack } = await import('./commands/ack.js')
-      await ack(ctx, ref)
+      await ack(ctx, ref, o)
     }))
 
   client(p.command('schedules').description('list the schedules (paused and failing first)')
@@ -176,6 +177,8 @@ function program (): Command {
 }
 
 export async function main (argv: string[]): Promise<void> {
+  // `cis status | head`: the reader went away; that is not an error of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
   const p = program()
   p.exitOverride()
   try {

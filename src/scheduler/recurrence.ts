@@ -4,7 +4,8 @@
 // For each schedule the instants after its cursor (the newest instant a run or a skip already
 // stands for) up to now are due. Each is handled once, by whoever is master, because the
 // decision is an event that moves the cursor:
-// - instants due before this master took office were missed (no master could launch them):
+// - instants due before this master took office were missed (no master could launch them;
+//   so is one seen more than LATE_LIMIT_MS late):
 //   catchUp one = one run for the newest, the older ones skipped as caught up; none = all
 //   skipped; all = the newest maxCatchUp each run, oldest first, older ones skipped;
 // - instants due since are launched on time;
@@ -27,6 +28,13 @@ export interface RecurrenceInput {
   /** When this master took office: instants before it were missed. */
   masterSince: number
 }
+
+/**
+ * An instant seen due later than this is missed even under a master in office: a schedule
+ * defined on the other side of a long partition (or a master stalled that long) must not
+ * launch every instant since as if on time.
+ */
+export const LATE_LIMIT_MS = 60_000
 
 /** How many instants one pass looks at per schedule, beyond the catch-up limit. */
 export const BATCH = 2000
@@ -61,7 +69,7 @@ function decideSchedule (input: RecurrenceInput, name: string): RecurrenceDecisi
   const batch = more ? instants.slice(0, BATCH) : instants
   for (const t of batch) {
     if (t <= pausedUntil) plan.push({ instant: t, run: false, reason: 'paused' })
-    else if (t < masterSince) missed.push(t)
+    else if (t < masterSince || now - t > LATE_LIMIT_MS) missed.push(t)
     else plan.push({ instant: t, run: true })
   }
   // Newer missed instants follow in a later pass only if this batch ends with a missed one.

@@ -283,6 +283,16 @@ test('S-5 cis status shows a failed joblist first, with its failure line, until 
     assert.doesNotMatch(afterAck, /not acknowledged/)
     assert.ok(lineOf(afterAck, sleeperId) < lineOf(afterAck, failedId), `acknowledged, it is listed with the rest:\n${afterAck}`)
     assert.ok(Array.isArray(json(await cis(['status', '--json', ...at])).joblists))
+
+    // cis ack --all NAME: every unacknowledged failure of that name at once.
+    const twice = file('doomed2.yaml', 'name: doomed2\nstages:\n  - name: s\n    jobs:\n      - name: boom\n        needs: {}\n        run: exit 5\n')
+    const ids = [(await cis(['submit', twice, '--wait', ...at])).stdout.trim(), (await cis(['submit', twice, '--wait', ...at])).stdout.trim()]
+    const all = json(await cis(['ack', '--all', 'doomed2', '--json', ...at]))
+    assert.deepEqual((all.acked as Array<{ id: string }>).map(a => a.id).sort(), [...ids].sort())
+    assert.deepEqual(json(await cis(['ack', '--all', 'doomed2', '--json', ...at])).acked, [], 'nothing left to acknowledge')
+    const noRef = await cis(['ack', ...at])
+    assert.equal(noRef.code, 2)
+    assert.match(noRef.stderr, /--all/)
   } finally {
     await cis(['stop', sleeperId, ...at])
   }

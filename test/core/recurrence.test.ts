@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import type { ControlOp, EventBodies, EventType, UnsignedEvent } from '../../src/events/types.js'
-import { BATCH, recurrences, runSpec } from '../../src/scheduler/recurrence.js'
+import { BATCH, LATE_LIMIT_MS, recurrences, runSpec } from '../../src/scheduler/recurrence.js'
 import type { RecurrenceDecision } from '../../src/scheduler/recurrence.js'
 import type { JoblistSpec, ScheduleSpec } from '../../src/spec/types.js'
 import { stateHash } from '../../src/state/hash.js'
@@ -454,9 +454,10 @@ for (const policy of ['one', 'none', 'all'] as const) {
   })
 }
 
-test('S-6: a long backlog that mixes missed and on-time instants still runs the newest missed one (catchUp one and all)', () => {
+test('S-6: a long backlog (a definition that reached the master late) is caught up by policy, not run as if on time (catchUp one and all)', () => {
   // The master took office at +10 s; its first pass is at +2200 s (say the definition reached it
-  // late): 10 missed instants, then more on-time ones than one pass looks at.
+  // late): more instants than one pass looks at; all but the last minute's are more than
+  // LATE_LIMIT_MS late, so they count as missed even though a master was in office.
   for (const policy of ['one', 'all'] as const) {
     const w = new World()
     w.define(scheduled('mix', { cron: '* * * * * *', catchUp: policy, maxCatchUp: 100 }), T0)
@@ -465,8 +466,12 @@ test('S-6: a long backlog that mixes missed and on-time instants still runs the 
     let passes = 0
     while (w.pass(now, since).length > 0) assert.ok(++passes <= 5)
     const runs = Object.keys(w.rec('mix').byInstant).map(Number).sort((a, b) => a - b)
-    const expected = policy === 'one' ? [T0 + 10 * SEC] : [T0 + SEC]
-    assert.deepEqual(runs, expected, `${policy}: the missed instants are caught up by policy, whatever follows them`)
+    const newestLate = now - LATE_LIMIT_MS - SEC
+    // one: a single run for the newest late instant; all: its newest 100, of which overlap:
+    // skip lets only the first start (the others, and the on-time ones after, are overlaps).
+    const expected = policy === 'one' ? [newestLate] : [newestLate - 99 * SEC]
+    assert.deepEqual(runs, expected, `${policy}: the late instants are caught up by policy`)
+    assert.ok(w.rec('mix').skips.some(sk => sk.reason === 'overlap' && sk.to === now), 'the on-time instants after it overlap the run')
     const seen = accounted(w, 'mix', SEC)
     assert.equal(seen.size, 2200)
     assert.ok([...seen.values()].every(n => n === 1))

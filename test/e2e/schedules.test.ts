@@ -130,8 +130,17 @@ test('S-1, S-6, S-7: a 6-field schedule runs every instant as its own joblist; o
     assert.ok(slow.skipped.some(s => s.reason === 'overlap'), 'overlapping instants are recorded as skipped')
     accounted(slow, 1000)
 
-    // Pause by hand, trigger one run now, resume, unschedule.
+    // A submitted joblist cannot bring its own filled-in values (they would skip every rule).
+    const forged = await api(agent.url, '/v1/joblists', { body: { ...withVars, name: 'forged', values: { greeting: 'yo' } } })
+    assert.equal(forged.status, 400)
+    assert.match(JSON.stringify(forged.body), /give them as \{joblist, vars/)
+    // Resuming what is not paused changes nothing.
+    const idle = await api(agent.url, '/v1/schedules/tick/resume', { method: 'POST' })
+    assert.deepEqual([idle.status, idle.body.request, idle.body.paused], [200, null, false])
+    // Pause by hand (twice: the second changes nothing), trigger one run now, resume, unschedule.
     assert.equal((await api(agent.url, '/v1/schedules/tick/pause', { method: 'POST' })).body.paused, true)
+    const again = await api(agent.url, '/v1/schedules/tick/pause', { method: 'POST' })
+    assert.deepEqual([again.status, again.body.request, again.body.pausedBy], [200, null, 'user'])
     const trig = await api(agent.url, '/v1/schedules/tick/trigger', { method: 'POST' })
     assert.ok(trig.status === 201 || trig.status === 202)
     const manual = await waitFor('the manual run', async () => (await view(agent.url, 'tick')).runs.find(r => r.manual === true && r.state === 'succeeded'))

@@ -33,7 +33,9 @@ export function submittedSpec (body: unknown): JoblistSpec {
     const extra = Object.keys(body).filter(k => k !== 'joblist' && k !== 'vars')
     if (extra.length > 0) throw new ApiError(400, 'ERR_BAD_REQUEST', `unknown field(s) ${extra.join(', ')}: send {joblist, vars}`)
   }
-  const spec = validSpec(envelope ? body.joblist : body)
+  const raw0 = envelope ? body.joblist : body
+  if (isObj(raw0) && 'values' in raw0) throw new ApiError(400, 'ERR_SPEC_INVALID', 'values is written by the node that fills in the variables: give them as {joblist, vars: {name: value}} (cis submit --var NAME=VALUE)', [{ path: 'values', message: 'not allowed in a submitted joblist: use vars' }])
+  const spec = validSpec(raw0)
   const raw = envelope ? body.vars ?? {} : {}
   if (!isObj(raw) || !Object.values(raw).every(v => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) {
     throw new ApiError(400, 'ERR_BAD_REQUEST', 'vars must be a mapping of variable name to value')
@@ -64,7 +66,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
       const v = node.view()
       const rec = v.state.schedules[spec.name]
       const summary = rec === undefined ? undefined : scheduleSummary(v.state, rec, v.now)
-      return reply.code(201).send({ schedule: spec.name, request, next: summary?.next ?? null, replaced: (rec?.definitions ?? 1) > 1 })
+      return reply.code(201).send({ schedule: spec.name, request, next: summary?.next ?? null, timezone: spec.schedule.timezone, replaced: (rec?.definitions ?? 1) > 1 })
     }
     const { request, id } = await node.submit(spec, owner)
     if (id === null) return reply.code(202).send({ id: null, name: spec.name, request, state: 'submitted' })
@@ -73,11 +75,11 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
 
   app.post('/v1/plan', async (req: FastifyRequest) => planJoblist(planInput(node.view()), validSpec(req.body)))
 
-  app.get('/v1/joblists', async (req: FastifyRequest<{ Querystring: { state?: string, name?: string } }>) => {
-    const { state: want, name } = req.query
+  app.get('/v1/joblists', async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string } }>) => {
+    const { state: want, name, unacked } = req.query
     const { state } = node.view()
     const list = Object.values(state.joblists)
-      .filter(j => (want === undefined || j.state === want) && (name === undefined || j.name === name))
+      .filter(j => (want === undefined || j.state === want) && (name === undefined || j.name === name) && (unacked !== 'true' || (j.state === 'failed' && state.acks[j.id] === undefined)))
       .sort((a, b) => comparePositions(a.position, b.position))
     return { joblists: list.map(j => joblistSummary(state, j)) }
   })

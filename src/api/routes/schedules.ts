@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ControlOp } from '../../events/types.js'
 import { runSpec } from '../../scheduler/recurrence.js'
 import { scheduleStatus } from '../../state/schedules.js'
-import { scheduleList, scheduleView } from '../../state/schedule-views.js'
+import { scheduleList, scheduleSummary, scheduleView } from '../../state/schedule-views.js'
 import type { ScheduleRecord } from '../../state/types.js'
 import { ApiError } from '../errors.js'
 import type { ApiNode } from '../node-port.js'
@@ -40,9 +40,12 @@ export function scheduleRoutes (app: FastifyInstance, node: ApiNode): void {
     const rec = known(node, req.params.name)
     const status = scheduleStatus(node.view().state, rec)
     if (status.removed) throw new ApiError(409, 'ERR_SCHEDULE_REMOVED', `schedule '${rec.name}' was removed (cis unschedule); submit its joblist again to re-create it`)
-    const request = await node.controlSchedule(rec.name, op)
-    const after = scheduleStatus(node.view().state, rec)
-    return reply.code(202).send({ name: rec.name, request, paused: after.paused, removed: after.removed })
+    // Nothing to do: pausing what the user paused already, resuming what is not paused.
+    const noop = (op === 'pause' && status.pausedBy === 'user') || (op === 'resume' && !status.paused)
+    const request = noop ? null : await node.controlSchedule(rec.name, op)
+    const v = node.view()
+    const after = scheduleStatus(v.state, rec)
+    return reply.code(noop ? 200 : 202).send({ name: rec.name, request, paused: after.paused, pausedBy: after.pausedBy, removed: after.removed, next: scheduleSummary(v.state, rec, v.now)?.next ?? null })
   }
   app.post('/v1/schedules/:name/pause', control('pause'))
   app.post('/v1/schedules/:name/resume', control('resume'))
