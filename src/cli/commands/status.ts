@@ -71,7 +71,7 @@ async function list (ctx: Ctx): Promise<void> {
     ctx.out(paint(`${unseen.length} failed joblist(s) not acknowledged yet${unseen.length > shown.length ? ` (the newest ${shown.length})` : ''}:`, 'red'))
     ctx.out(block(shown.map(j => [j.id, j.name, `${age(j.endedAt)} ago`, j.failure ?? 'failed'])))
     const id = shown.length === 1 ? shown[0].id : 'ID'
-    ctx.out(paint(`  see why with 'cis status ${id}'; once seen, acknowledge it with 'cis ack ${id}'`, 'dim'))
+    ctx.out(paint(`  see why with 'cis status ${id}'; once seen, acknowledge it with 'cis ack ${id}'${unseen.length > 1 ? " (or all of them with 'cis ack --all')" : ''}`, 'dim'))
   }
   if (paused.length > 0) {
     ctx.out(paint(`${paused.length} paused schedule(s):`, 'yellow'))
