@@ -22,6 +22,16 @@ export interface ClusterSnapshot {
   lostAfterMs: number
 }
 
+/** What changed in the state or the membership, for the live stream. */
+export interface NodeChanges {
+  /** IDs of joblists whose view changed (or that are gone). */
+  joblists: Iterable<string>
+  /** Names of schedules that changed. */
+  schedules: Iterable<string>
+  /** The node list or the membership may have changed. */
+  nodes: boolean
+}
+
 export interface ApiNode {
   readonly id: string
   readonly name: string
@@ -45,6 +55,8 @@ export interface ApiNode {
   appliedAt: (key: string) => number | undefined
   /** Test gate: drop and refuse these peers ([] heals). Absent on a node without a network. */
   partition?: (peers: string[]) => Promise<void>
+  /** Be told what changes (the live stream); returns the call that stops it. */
+  onChange: (listener: (c: NodeChanges) => void) => () => void
   /** A request failed on a bug: the node logs it. */
   reportError: (err: Error) => void
 }

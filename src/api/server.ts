@@ -2,7 +2,9 @@
 // any other address needs a bearer token. Routes live in routes/, one file per resource.
 import { timingSafeEqual } from 'node:crypto'
 import Fastify from 'fastify'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import sseModule from '@fastify/sse'
+import type { SSEPluginOptions } from '@fastify/sse'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { parseJoblistText } from '../spec/parse.js'
 import { ApiError } from './errors.js'
 import type { ApiNode } from './node-port.js'
@@ -10,6 +12,8 @@ import { clusterRoutes } from './routes/cluster.js'
 import { jobRoutes } from './routes/jobs.js'
 import { joblistRoutes } from './routes/joblists.js'
 import { scheduleRoutes } from './routes/schedules.js'
+import { eventRoutes } from './routes/events.js'
+import { LiveFeed } from './live-feed.js'
 
 export interface ApiOptions {
   token?: string
@@ -20,6 +24,9 @@ export interface ApiOptions {
 }
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']
+
+/** The plugin (CommonJS: its default export is the module, wrapped so it decorates every route). */
+const sse = sseModule as unknown as FastifyPluginAsync<SSEPluginOptions>
 
 export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: opts.bodyLimit })
@@ -51,6 +58,11 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
     })
   }
 
+  // The live stream: a comment line every 15 s keeps proxies from closing it.
+  void app.register(sse, { heartbeatInterval: 15_000 })
+  const feed = new LiveFeed(node)
+  app.addHook('onClose', async () => { feed.close() })
+  void app.register(async scoped => { eventRoutes(scoped, node, feed) })
   joblistRoutes(app, node)
   jobRoutes(app, node)
   scheduleRoutes(app, node)

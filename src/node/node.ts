@@ -10,7 +10,7 @@
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Logger } from 'pino'
-import type { ApiNode, ClusterSnapshot, OutputStream } from '../api/node-port.js'
+import type { ApiNode, ClusterSnapshot, NodeChanges, OutputStream } from '../api/node-port.js'
 import type { Mesh } from '../cluster/mesh.js'
 import type { Heartbeat } from '../cluster/membership.js'
 import type { AgentConfig } from '../config/config.js'
@@ -79,6 +79,7 @@ export class CisNode implements ApiNode {
   private ready = false
   private passQueued = false
   private tickTimer: NodeJS.Timeout | undefined
+  private readonly changeListeners = new Set<(c: NodeChanges) => void>()
 
   constructor (private readonly opts: NodeOptions) {
     this.config = opts.config
@@ -154,7 +155,7 @@ export class CisNode implements ApiNode {
       heartbeat: () => this.heartbeat(),
       receive: (e, from) => this.receive(e, from),
       eventsAfter: (origin, seq) => (this.store as EventStore).readOrigin(origin, seq),
-      membershipChanged: () => this.passSoon(),
+      membershipChanged: () => { this.passSoon(); this.tell({ joblists: [], schedules: [], nodes: true }) },
       rpc: async req => await this.output.answer(req),
       knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses }))
     })
@@ -268,6 +269,17 @@ export class CisNode implements ApiNode {
 
   reportError (err: Error): void { this.log.error({ err: err.message }, 'API request failed') }
 
+  onChange (listener: (c: NodeChanges) => void): () => void {
+    this.changeListeners.add(listener)
+    return () => { this.changeListeners.delete(listener) }
+  }
+
+  private tell (c: NodeChanges): void {
+    for (const l of this.changeListeners) {
+      try { l(c) } catch (err) { this.log.error({ err: (err as Error).message }, 'a change listener failed') }
+    }
+  }
+
   // ---- the log ----
 
   /** Sign, apply and persist one event of this node's own log. */
@@ -290,9 +302,21 @@ export class CisNode implements ApiNode {
       if (e.type === 'accept') this.requests.accepted((e as CisEvent<'accept'>).body.request)
     }
     if (this.running) this.bridge.settle(this.state)
+    const schedules = new Set<string>()
     for (const id of changed) {
       const jl = this.state.joblists[id]
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)
+      if (jl?.schedule !== undefined) schedules.add(jl.schedule.name)
+    }
+    if (this.changeListeners.size > 0) {
+      let nodes = false
+      for (const e of events) {
+        if (e.type === 'node') nodes = true
+        else if (e.type === 'schedule') schedules.add((e as CisEvent<'schedule'>).body.spec.name)
+        else if (e.type === 'control' || e.type === 'skip') schedules.add((e as CisEvent<'control' | 'skip'>).body.name)
+        else if (e.type === 'submit' && (e as CisEvent<'submit'>).body.schedule !== undefined) schedules.add((e as CisEvent<'submit'>).body.schedule?.name ?? '')
+      }
+      this.tell({ joblists: changed, schedules, nodes })
     }
     // Only facts that can change a decision call for a master pass.
     if (events.some(e => SCHEDULING_EVENTS.has(e.type))) this.passSoon()

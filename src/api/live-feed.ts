@@ -1,0 +1,157 @@
+// The live feed behind `GET /v1/events` (P-5): the node says what changed; the feed turns it
+// into change messages (computed and serialized once, for every client), numbers them, keeps
+// the last ones for clients that reconnect with Last-Event-ID, and hands each client what its
+// filter asks for. A client whose Last-Event-ID is no longer kept (or from an earlier run of
+// the agent) gets a fresh snapshot: never a silent gap.
+import { randomBytes } from 'node:crypto'
+import type { Change, Snapshot, Topic } from '../live/protocol.js'
+import { nodeViews } from '../state/cluster-views.js'
+import { scheduleList, scheduleSummary } from '../state/schedule-views.js'
+import { comparePositions } from '../state/reducer.js'
+import { findJoblist, joblistSummary, joblistView } from '../state/views.js'
+import type { ApiNode, ClusterSnapshot, NodeChanges } from './node-port.js'
+
+export interface Filter {
+  topics: ReadonlySet<Topic>
+  /** Only this joblist, in full. */
+  joblist?: string
+}
+
+export interface Outgoing { id: string, event: 'snapshot' | 'change', data: string }
+
+interface Kept { n: number, topic: Topic, data: string }
+
+export interface Subscriber {
+  filter: Filter
+  send: (m: Outgoing) => void
+}
+
+export interface LiveFeedOptions {
+  /** Changes within this many ms go out together (default 50). */
+  flushMs?: number
+  /** How many change messages are kept for resuming (default 10,000). */
+  keep?: number
+}
+
+export class LiveFeed {
+  /** Differs on every start of the agent: an ID from an earlier run never resumes. */
+  private readonly boot = randomBytes(4).toString('hex')
+  private n = 0
+  private readonly kept: Kept[] = []
+  private readonly subs = new Set<Subscriber>()
+  private pending: { joblists: Set<string>, schedules: Set<string>, nodes: boolean } = { joblists: new Set(), schedules: new Set(), nodes: false }
+  private timer: NodeJS.Timeout | undefined
+  private nodesDigest = ''
+  private readonly unsubscribe: () => void
+  private readonly tick: NodeJS.Timeout
+
+  constructor (private readonly node: ApiNode, private readonly o: LiveFeedOptions = {}) {
+    this.unsubscribe = node.onChange(c => this.note(c))
+    // Membership is time: a node goes silent without any event. Look once a second.
+    this.tick = setInterval(() => { if (this.subs.size > 0) this.note({ joblists: [], schedules: [], nodes: true }) }, 1000)
+    this.tick.unref()
+    this.nodesDigest = this.digestNodes(node.view())
+  }
+
+  get clients (): number { return this.subs.size }
+
+  close (): void {
+    this.unsubscribe()
+    clearInterval(this.tick)
+    clearTimeout(this.timer)
+    this.subs.clear()
+  }
+
+  private id (n: number): string { return `${this.boot}-${n}` }
+
+  /**
+   * Subscribe; the first messages (a snapshot, or what was missed since `lastEventId`) are
+   * sent at once. Returns the unsubscribe call.
+   */
+  subscribe (sub: Subscriber, lastEventId: string | null): () => void {
+    const missed = sub.filter.joblist === undefined ? this.since(lastEventId) : undefined
+    if (missed === undefined) sub.send({ id: this.id(this.n), event: 'snapshot', data: JSON.stringify(this.snapshot(sub.filter)) })
+    else for (const k of missed) if (sub.filter.topics.has(k.topic)) sub.send({ id: this.id(k.n), event: 'change', data: k.data })
+    this.subs.add(sub)
+    return () => { this.subs.delete(sub) }
+  }
+
+  /** The kept changes after `lastEventId`, or undefined if they are not all kept. */
+  private since (lastEventId: string | null): Kept[] | undefined {
+    if (lastEventId === null) return undefined
+    const [boot, num] = lastEventId.split('-')
+    const last = Number(num)
+    if (boot !== this.boot || !Number.isSafeInteger(last) || last > this.n) return undefined
+    const oldest = this.kept[0]?.n ?? this.n + 1
+    if (last < oldest - 1) return undefined
+    return this.kept.filter(k => k.n > last)
+  }
+
+  snapshot (filter: Filter): Snapshot {
+    const v = this.node.view()
+    if (filter.joblist !== undefined) {
+      const jl = findJoblist(v.state, filter.joblist)
+      return { self: v.self, joblist: jl === undefined ? null : joblistView(v.state, jl, {}, v) }
+    }
+    const out: Snapshot = { self: v.self }
+    if (filter.topics.has('joblists')) {
+      out.joblists = Object.values(v.state.joblists).sort((a, b) => comparePositions(a.position, b.position)).map(j => joblistSummary(v.state, j))
+    }
+    if (filter.topics.has('nodes')) out.nodes = nodeViews(v.state, v)
+    if (filter.topics.has('schedules')) out.schedules = scheduleList(v.state, v.now, true)
+    return out
+  }
+
+  private note (c: NodeChanges): void {
+    for (const id of c.joblists) this.pending.joblists.add(id)
+    for (const name of c.schedules) this.pending.schedules.add(name)
+    if (c.nodes) this.pending.nodes = true
+    this.timer ??= setTimeout(() => { this.timer = undefined; this.flush() }, this.o.flushMs ?? 50)
+  }
+
+  private digestNodes (v: ClusterSnapshot): string {
+    return JSON.stringify(nodeViews(v.state, v).map(n => ({ ...n, lastSeen: null })))
+  }
+
+  /** Turn what changed into messages: numbered, kept, and sent to whoever asked for them. */
+  flush (): void {
+    const { joblists, schedules, nodes } = this.pending
+    this.pending = { joblists: new Set(), schedules: new Set(), nodes: false }
+    const v = this.node.view()
+    const out: Array<{ topic: Topic, change: Change }> = []
+    for (const id of joblists) {
+      const jl = v.state.joblists[id]
+      out.push({ topic: 'joblists', change: jl === undefined ? { topic: 'joblists', removed: id } : { topic: 'joblists', joblist: joblistSummary(v.state, jl) } })
+    }
+    for (const name of schedules) {
+      const rec = v.state.schedules[name]
+      const s = rec === undefined ? undefined : scheduleSummary(v.state, rec, v.now)
+      if (s !== undefined) out.push({ topic: 'schedules', change: { topic: 'schedules', schedule: s } })
+    }
+    if (nodes) {
+      const digest = this.digestNodes(v)
+      if (digest !== this.nodesDigest) {
+        this.nodesDigest = digest
+        out.push({ topic: 'nodes', change: { topic: 'nodes', nodes: nodeViews(v.state, v) } })
+      }
+    }
+    const keep = this.o.keep ?? 10_000
+    for (const { topic, change } of out) {
+      const k: Kept = { n: ++this.n, topic, data: JSON.stringify(change) }
+      this.kept.push(k)
+      for (const s of this.subs) {
+        if (s.filter.joblist === undefined && s.filter.topics.has(topic)) s.send({ id: this.id(k.n), event: 'change', data: k.data })
+      }
+    }
+    if (this.kept.length > keep) this.kept.splice(0, this.kept.length - keep)
+    // Followers of one joblist get it in full when it changed.
+    for (const s of this.subs) {
+      const ref = s.filter.joblist
+      if (ref === undefined) continue
+      const jl = findJoblist(v.state, ref)
+      if (jl === undefined || !joblists.has(jl.id)) continue
+      const change: Change = { topic: 'joblist', joblist: joblistView(v.state, jl, {}, v) }
+      s.send({ id: this.id(this.n), event: 'change', data: JSON.stringify(change) })
+    }
+  }
+}
