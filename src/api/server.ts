@@ -13,6 +13,7 @@ import { jobRoutes } from './routes/jobs.js'
 import { joblistRoutes } from './routes/joblists.js'
 import { scheduleRoutes } from './routes/schedules.js'
 import { eventRoutes } from './routes/events.js'
+import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js'
 import { LiveFeed } from './live-feed.js'
 
 export interface ApiOptions {
@@ -51,6 +52,7 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
   if (opts.requireToken || opts.token !== undefined) {
     const expected = Buffer.from(`Bearer ${opts.token ?? ''}`)
     app.addHook('onRequest', async (req: FastifyRequest) => {
+      if (req.method === 'GET' && isDashboardFile(req.url)) return
       const got = Buffer.from(req.headers.authorization ?? '')
       if (opts.token === undefined || got.length !== expected.length || !timingSafeEqual(got, expected)) {
         throw new ApiError(401, 'ERR_UNAUTHORIZED', 'a bearer token is required: pass --token or set CIS_TOKEN')
@@ -63,6 +65,7 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
   const feed = new LiveFeed(node)
   app.addHook('onClose', async () => { feed.close() })
   void app.register(async scoped => { eventRoutes(scoped, node, feed) })
+  dashboardRoutes(app)
   joblistRoutes(app, node)
   jobRoutes(app, node)
   scheduleRoutes(app, node)
