@@ -60,15 +60,19 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
     })
   }
 
-  // The live stream: a comment line every 15 s keeps proxies from closing it.
+  // Server-Sent Events for the live stream and followed output; a comment line every 15 s
+  // keeps proxies from closing them. The routes are added once the plugin is loaded, so it
+  // sees every one of them.
   void app.register(sse, { heartbeatInterval: 15_000 })
   const feed = new LiveFeed(node)
   app.addHook('onClose', async () => { feed.close() })
-  void app.register(async scoped => { eventRoutes(scoped, node, feed) })
-  dashboardRoutes(app)
-  joblistRoutes(app, node)
-  jobRoutes(app, node)
-  scheduleRoutes(app, node)
-  clusterRoutes(app, node, { testGate: opts.testGate === true })
+  void app.register(async api => {
+    dashboardRoutes(api)
+    eventRoutes(api, node, feed)
+    joblistRoutes(api, node)
+    jobRoutes(api, node)
+    scheduleRoutes(api, node)
+    clusterRoutes(api, node, { testGate: opts.testGate === true })
+  })
   return app
 }

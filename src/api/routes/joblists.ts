@@ -75,6 +75,13 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
 
   app.post('/v1/plan', async (req: FastifyRequest) => planJoblist(planInput(node.view()), validSpec(req.body)))
 
+  // Check a joblist without submitting it (the dashboard's submit page): its problems at their
+  // paths, or the joblist as a plain value with its declared variables and schedule.
+  app.post('/v1/validate', async (req: FastifyRequest) => {
+    const spec = validSpec(req.body)
+    return { ok: true, name: spec.name, joblist: req.body, vars: spec.vars ?? [], schedule: spec.schedule ?? null }
+  })
+
   app.get('/v1/joblists', async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string } }>) => {
     const { state: want, name, unacked } = req.query
     const { state } = node.view()

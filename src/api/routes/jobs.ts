@@ -8,7 +8,10 @@ import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, OutputStream } from '../node-port.js'
 import { planInput } from './joblists.js'
 
-type LogsRequest = FastifyRequest<{ Params: { ref: string }, Querystring: { attempt?: string, stream?: string, offset?: string } }>
+type LogsRequest = FastifyRequest<{ Params: { ref: string }, Querystring: { attempt?: string, stream?: string, offset?: string, follow?: string } }>
+
+/** How long a follower waits between reads when nothing new came (a change of the job wakes it sooner). */
+const FOLLOW_IDLE_MS = 250
 
 export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
   app.get('/v1/jobs/:ref', async (req: FastifyRequest<{ Params: { ref: string } }>) => {
@@ -26,7 +29,8 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
     return reply.code(202).send({ id: job.id, request, state: job.state })
   })
 
-  app.get('/v1/jobs/:ref/logs', async (req: LogsRequest, reply: FastifyReply) => {
+  app.get('/v1/jobs/:ref/logs', { sse: { kind: 'manual', serializer: (d: unknown) => JSON.stringify(d) } }, async (req: LogsRequest, reply: FastifyReply) => {
+    if (req.query.follow === 'true') { await followLogs(node, req, reply); return }
     const { state } = node.view()
     const job = findJob(state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
@@ -58,4 +62,59 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
     const [stdout, stderr] = await Promise.all([read('stdout', 0), read('stderr', 0)])
     return { jobId: job.id, attempt: a.n, node: nodeName, state: a.state, done, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') }
   })
+}
+
+/**
+ * `?follow=true`: the output as Server-Sent Events while the attempt runs: `output` messages
+ * ({stream, text, offset}) and, when the attempt ended and all is sent, `end` ({attempt,
+ * state, exitCode}). The server watches; the client only listens. Each message's ID is
+ * `attempt:stdoutOffset:stderrOffset`, so a reconnect with Last-Event-ID resumes where it was.
+ */
+async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply): Promise<void> {
+  const job = findJob(node.view().state, req.params.ref)
+  if (job === undefined) throw notFound('job', req.params.ref)
+  const only = req.query.stream
+  if (only !== undefined && only !== 'stdout' && only !== 'stderr') throw new ApiError(400, 'ERR_BAD_REQUEST', 'stream must be stdout or stderr')
+  const streams: OutputStream[] = only === undefined ? ['stdout', 'stderr'] : [only]
+  const offsets: Record<OutputStream, number> = { stdout: 0, stderr: 0 }
+  let wanted = req.query.attempt !== undefined ? Number(req.query.attempt) : undefined
+  const last = reply.sse.lastEventId?.split(':').map(Number)
+  if (last !== undefined && last.length === 3 && last.every(x => Number.isSafeInteger(x) && x >= 0)) {
+    wanted = last[0]
+    offsets.stdout = last[1]
+    offsets.stderr = last[2]
+  }
+  reply.sse.keepAlive()
+  let wake: (() => void) | undefined
+  const stop = node.onChange(c => { for (const id of c.joblists) if (id === job.joblistId) wake?.() })
+  let closed = false
+  reply.sse.onClose(() => { closed = true; wake?.() })
+  const idle = async (): Promise<void> => { await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, FOLLOW_IDLE_MS).unref() }); wake = undefined }
+  try {
+    while (!closed) {
+      const { state } = node.view()
+      const attempts = sortedAttempts(state.attempts[job.id])
+      const a = wanted !== undefined ? attempts.find(x => x.n === wanted) : attempts[attempts.length - 1]
+      if (a === undefined) { await idle(); continue } // not started yet
+      wanted = a.n
+      const done = !ACTIVE_ATTEMPT_STATES.has(a.state)
+      let got = 0
+      for (const s of streams) {
+        let chunk: Buffer
+        try { chunk = await node.readOutput(job.id, a.n, a.node, s, offsets[s]) } catch { chunk = Buffer.alloc(0) }
+        if (chunk.length === 0) continue
+        offsets[s] += chunk.length
+        got += chunk.length
+        await reply.sse.send({ id: `${a.n}:${offsets.stdout}:${offsets.stderr}`, event: 'output', data: { stream: s, text: chunk.toString('utf8'), offset: offsets[s] } })
+      }
+      if (done && got === 0) {
+        await reply.sse.send({ id: `${a.n}:${offsets.stdout}:${offsets.stderr}`, event: 'end', data: { attempt: a.n, state: a.state, exitCode: a.exitCode ?? null, reason: a.reason ?? null } })
+        break
+      }
+      if (got === 0) await idle()
+    }
+  } finally {
+    stop()
+    if (!closed) reply.sse.close()
+  }
 }
