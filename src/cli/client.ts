@@ -84,6 +84,43 @@ export class Client {
     return parsed as T
   }
 
+  /**
+   * A Server-Sent Events stream (GET): its body as a web stream of bytes, for readSse. An
+   * ApiError for a 4xx/5xx answer; UnreachableError if there is no answer. No timeout once
+   * it is open (a stream may be quiet for long); `signal` ends it.
+   */
+  async openStream (path: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const h: Record<string, string> = { accept: 'text/event-stream', ...headers }
+    if (this.o.token !== undefined && this.o.token !== '') h.authorization = `Bearer ${this.o.token}`
+    let url: URL
+    try { url = new URL(this.addr + path) } catch { throw new UnreachableError(this.addr, 'not a URL') }
+    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
+    const { Readable } = await import('node:stream')
+    return await new Promise((resolve, reject) => {
+      const req = request(url, { method: 'GET', headers: h, ...(signal !== undefined ? { signal } : {}) }, res => {
+        const status = res.statusCode ?? 0
+        if (status >= 400) {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => { chunks.push(c) })
+          res.on('end', () => {
+            let e: ErrorBody = {}
+            try { e = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ErrorBody } catch { /* not JSON */ }
+            reject(new ApiError(status, e.code ?? 'ERR_HTTP', e.error ?? `HTTP ${status}`, e.details))
+          })
+          return
+        }
+        resolve(Readable.toWeb(res) as ReadableStream<Uint8Array>)
+      })
+      const connect = setTimeout(() => req.destroy(new Error('timed out')), this.o.timeoutMs ?? 30_000)
+      req.on('response', () => clearTimeout(connect))
+      req.on('error', (err: Error & { code?: string }) => {
+        clearTimeout(connect)
+        reject(err.name === 'AbortError' ? err : new UnreachableError(this.addr, err.code === 'ECONNREFUSED' ? 'connection refused' : err.code ?? err.message))
+      })
+      req.end()
+    })
+  }
+
   async get<T = unknown>(path: string): Promise<T> { return await this.json<T>('GET', path) }
   async post<T = unknown>(path: string, body?: unknown, headers?: Record<string, string>): Promise<T> { return await this.json<T>('POST', path, body ?? {}, headers) }
   async delete<T = unknown>(path: string): Promise<T> { return await this.json<T>('DELETE', path) }

@@ -143,6 +143,12 @@ function program (): Command {
       await trigger(ctx, name)
     }))
 
+  client(p.command('watch').description('the front page live in the terminal (q quits); --json: the live stream as JSON lines'))
+    .action(run(async ctx => {
+      const { watch } = await import('./commands/watch.js')
+      await watch(ctx)
+    }))
+
   client(p.command('nodes').description('list the nodes, their resources, and the master'))
     .action(run(async ctx => {
       const { nodes } = await import('./commands/nodes.js')

@@ -13,10 +13,27 @@ export interface LiveClientOptions {
   joblist?: string
   /** Called after each message is applied to the copy. */
   onUpdate?: (copy: LiveClient['copy'], kind: 'snapshot' | 'change') => void
+  /** Every message as it came, before it is applied (`cis watch --json`). */
+  onMessage?: (m: { event: string, id: string, data: unknown }) => void
   /** Called when the connection drops or cannot be made (then it retries). */
   onError?: (err: Error) => void
   /** Called when connected (again). */
   onOpen?: () => void
+  /**
+   * Opens the stream at `path` with these headers (default: fetch against `base`, with the
+   * token). The CLI passes its own (node:http), and adds the token itself.
+   */
+  open?: (path: string, headers: Record<string, string>, signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>
+}
+
+async function fetchOpen (base: string, token: string | undefined, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  const h = { accept: 'text/event-stream', ...headers, ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) }
+  const res = await fetch(base + path, { headers: h, signal })
+  if (!res.ok || res.body === null) {
+    const text = await res.text().catch(() => '')
+    throw Object.assign(new Error(`GET ${path}: ${res.status} ${text.slice(0, 200)}`), { status: res.status })
+  }
+  return res.body
 }
 
 export class LiveClient {
@@ -26,8 +43,11 @@ export class LiveClient {
 
   constructor (private readonly o: LiveClientOptions) {}
 
-  /** Connect and keep the copy up to date until close(); resolves when closed. */
-  async run (): Promise<void> {
+  /**
+   * Connect and keep the copy up to date until close(); resolves when closed. `fatal` says
+   * which errors end it instead of a retry (default: none; a 4xx answer is one for the CLI).
+   */
+  async run (fatal: (err: Error) => boolean = () => false): Promise<void> {
     this.running = true
     let delay = 250
     while (this.running) {
@@ -36,6 +56,7 @@ export class LiveClient {
         delay = 250
       } catch (err) {
         if (!this.running) break
+        if (fatal(err as Error)) { this.running = false; throw err }
         this.o.onError?.(err as Error)
       }
       if (!this.running) break
@@ -49,25 +70,23 @@ export class LiveClient {
     this.abort.abort()
   }
 
-  private url (): string {
+  private path (): string {
     const q: string[] = []
     if (this.o.topics !== undefined) q.push(`topic=${this.o.topics.join(',')}`)
     if (this.o.joblist !== undefined) q.push(`joblist=${encodeURIComponent(this.o.joblist)}`)
-    return `${this.o.base}/v1/events${q.length > 0 ? `?${q.join('&')}` : ''}`
+    return `/v1/events${q.length > 0 ? `?${q.join('&')}` : ''}`
   }
 
   private async once (): Promise<void> {
-    const headers: Record<string, string> = { accept: 'text/event-stream' }
-    if (this.o.token !== undefined) headers.authorization = `Bearer ${this.o.token}`
+    const headers: Record<string, string> = {}
     if (this.copy.lastId !== null) headers['last-event-id'] = this.copy.lastId
-    const res = await fetch(this.url(), { headers, signal: this.abort.signal })
-    if (!res.ok || res.body === null) {
-      const text = await res.text().catch(() => '')
-      throw new Error(`GET /v1/events: ${res.status} ${text.slice(0, 200)}`)
-    }
+    const body = this.o.open !== undefined
+      ? await this.o.open(this.path(), headers, this.abort.signal)
+      : await fetchOpen(this.o.base, this.o.token, this.path(), headers, this.abort.signal)
     this.o.onOpen?.()
-    for await (const m of readSse(res.body, this.abort.signal)) {
+    for await (const m of readSse(body, this.abort.signal)) {
       if (m.id === null) continue
+      if (this.o.onMessage !== undefined) this.o.onMessage({ event: m.event, id: m.id, data: JSON.parse(m.data) as unknown })
       if (m.event === 'snapshot') {
         this.copy.reset(JSON.parse(m.data) as Snapshot, m.id)
         this.o.onUpdate?.(this.copy, 'snapshot')

@@ -1,5 +1,7 @@
 // `cis logs JOB [-f]`: a job's stdout and stderr, whole or followed.
-import type { ErrorBody, LogsResponse } from '../api-types.js'
+import { ApiError } from '../../api/errors.js'
+import type { LogsResponse } from '../api-types.js'
+import { UnreachableError } from '../client.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
 
@@ -19,30 +21,38 @@ export async function logs (ctx: Ctx, jobRef: string, o: { follow?: boolean, att
     if (o.stream !== 'stdout') process.stderr.write(r.stderr)
     return
   }
-  const streams = o.stream === undefined ? ['stdout', 'stderr'] as const : [o.stream as 'stdout' | 'stderr']
-  const offsets: Record<string, number> = { stdout: 0, stderr: 0 }
+  await follow(ctx, base, o)
+}
+
+/**
+ * Follow the output as the agent streams it (no polling): `output` messages until `end`. A
+ * dropped connection is resumed where it was (Last-Event-ID), a bounded number of times.
+ */
+async function follow (ctx: Ctx, base: string, o: { attempt?: string, stream?: string }): Promise<void> {
+  const { readSse } = await import('../../live/sse.js')
+  const q = ['follow=true', ...(o.attempt !== undefined ? [`attempt=${encodeURIComponent(o.attempt)}`] : []), ...(o.stream !== undefined ? [`stream=${o.stream}`] : [])].join('&')
+  let last: string | null = null
   const until = Date.now() + FOLLOW_LIMIT_MS
-  while (Date.now() < until) {
-    let done = true
-    let got = 0
-    for (const s of streams) {
-      const sep = q === '' ? '?' : '&'
-      const r = await ctx.client.raw('GET', `${base}${q}${sep}stream=${s}&offset=${offsets[s]}`)
-      if (r.status >= 400) {
-        let msg = `HTTP ${r.status}`
-        try { msg = (JSON.parse(r.text) as ErrorBody).error ?? msg } catch { /* keep */ }
-        if (r.status === 404 && offsets.stdout === 0 && offsets.stderr === 0) { await sleep(500); done = false; continue }
-        ctx.err(`cis: ${msg}`)
-        throw new CliExit(1)
+  for (let tries = 0; tries < 20 && Date.now() < until; tries++) {
+    try {
+      const body = await ctx.client.openStream(`${base}?${q}`, last !== null ? { 'last-event-id': last } : {})
+      for await (const m of readSse(body)) {
+        if (m.id !== null) last = m.id
+        if (m.event === 'output') {
+          const d = JSON.parse(m.data) as { stream: 'stdout' | 'stderr', text: string }
+          ;(d.stream === 'stdout' ? process.stdout : process.stderr).write(d.text)
+          tries = 0
+        } else if (m.event === 'end') {
+          return
+        }
       }
-      const bytes = Buffer.from(r.text, 'utf8')
-      if (bytes.length > 0) { (s === 'stdout' ? process.stdout : process.stderr).write(bytes); got += bytes.length }
-      offsets[s] = Number(r.headers.get('x-cis-offset') ?? offsets[s] + bytes.length)
-      if (r.headers.get('x-cis-done') !== 'true') done = false
+    } catch (err) {
+      if (err instanceof ApiError) throw err
+      if (!(err instanceof UnreachableError) && (err as Error).name !== 'TypeError') throw err
     }
-    if (done && got === 0) return
-    if (got === 0) await sleep(300)
+    await sleep(Math.min(5000, 250 * 2 ** tries))
   }
+  throw new CliExit(1, `lost the connection to ${ctx.client.addr} while following ${base}; run 'cis logs -f' again`)
 }
 
 async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }

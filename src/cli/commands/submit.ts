@@ -1,6 +1,7 @@
 // `cis submit FILE [--var NAME=VALUE ...] [--wait]` and `cis plan FILE`.
 import type { JoblistView, PlanResponse, ScheduleDefinedResponse, SubmitResponse } from '../api-types.js'
 import type { JoblistSpec } from '../../spec/types.js'
+import { ApiError } from '../../api/errors.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
@@ -66,16 +67,32 @@ export async function plan (ctx: Ctx, file: string): Promise<void> {
   }
 }
 
+/**
+ * Follow one joblist on the live stream (`/v1/events?joblist=ID`: no polling) until it ends.
+ * A dropped connection is resumed (the stream sends the joblist afresh); bounded to a week.
+ */
 async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<JoblistView> {
-  // Bounded: a week of polling at most.
-  const until = Date.now() + 7 * 24 * 3600 * 1000
-  while (Date.now() < until) {
-    const jl = await ctx.client.get<JoblistView>(`/v1/joblists/${encodeURIComponent(id)}`)
-    progress?.update(jl)
-    if (FINAL_JOBLIST_STATES.has(jl.state)) return jl
-    await new Promise(resolve => setTimeout(resolve, 200))
+  const { LiveClient } = await import('../../live/client.js')
+  let ended: JoblistView | undefined
+  const live = new LiveClient({
+    base: ctx.client.addr,
+    joblist: id,
+    open: async (path, headers, signal) => await ctx.client.openStream(path, headers, signal),
+    onUpdate: copy => {
+      const jl = copy.joblist as JoblistView | null
+      if (jl === null) return
+      progress?.update(jl)
+      if (FINAL_JOBLIST_STATES.has(jl.state)) { ended = jl; live.close() }
+    }
+  })
+  const week = setTimeout(() => live.close(), 7 * 24 * 3600 * 1000)
+  try {
+    await live.run(err => err instanceof ApiError)
+  } finally {
+    clearTimeout(week)
   }
-  throw new CliExit(1, 'gave up waiting')
+  if (ended === undefined) throw new CliExit(1, 'gave up waiting')
+  return ended
 }
 
 function summarize (ctx: Ctx, jl: JoblistView): void {
