@@ -1,0 +1,245 @@
+// P-5: the live stream's contract on real agents: a snapshot first, then numbered changes;
+// filters; resuming with Last-Event-ID (exactly what was missed) or, when that cannot be
+// done, a fresh snapshot; a client's copy equals GET /v1/joblists after a storm of changes,
+// a dropped connection and a master change; `cis watch --json`; `cis logs -f` and
+// `cis submit --wait` follow streams instead of polling (counted by a proxy).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { LiveClient } from '../../src/live/client.js'
+import { readSse } from '../../src/live/sse.js'
+import type { SseEvent } from '../../src/live/sse.js'
+import { api, CIS, cleanup, ROOT, startAgent, tempDir, waitFor } from '../helpers/agent.js'
+import type { Agent } from '../helpers/agent.js'
+import { startCluster, waitForMaster, waitForMembers } from '../helpers/cluster.js'
+
+const job = (name: string, run = 'true'): unknown => ({ name, stages: [{ name: 's', jobs: [{ name: 'j', run, needs: {} }] }] })
+
+/** Read SSE messages from `path` until `until` says stop (bounded); then drop the connection. */
+async function collect (url: string, path: string, until: (got: SseEvent[]) => boolean, headers: Record<string, string> = {}, onFirst?: () => void): Promise<SseEvent[]> {
+  const ctrl = new AbortController()
+  const timer = setTimeout(() => ctrl.abort(), 20_000)
+  const got: SseEvent[] = []
+  try {
+    const res = await fetch(url + path, { headers: { accept: 'text/event-stream', ...headers }, signal: ctrl.signal })
+    assert.equal(res.status, 200, await (res.status === 200 ? Promise.resolve('') : res.text()))
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/)
+    for await (const m of readSse(res.body as ReadableStream<Uint8Array>, ctrl.signal)) {
+      got.push(m)
+      if (got.length === 1) onFirst?.()
+      if (until(got)) break
+    }
+  } catch (err) {
+    if (!ctrl.signal.aborted) throw err
+    throw new Error(`timed out reading ${path}; got ${got.map(m => m.event).join(',')}`)
+  } finally {
+    clearTimeout(timer)
+    ctrl.abort()
+  }
+  return got
+}
+
+/** The joblists as GET /v1/joblists lists them, by ID. */
+async function apiJoblists (url: string): Promise<Map<string, unknown>> {
+  const list = (await api(url, '/v1/joblists')).body.joblists as Array<{ id: string }>
+  return new Map(list.map(j => [j.id, j]))
+}
+
+async function copyEqualsApi (client: LiveClient, url: string): Promise<void> {
+  await waitFor('the live copy to equal GET /v1/joblists', async () => {
+    const want = await apiJoblists(url)
+    if (want.size !== client.copy.joblists.size) return false
+    for (const [id, j] of want) if (JSON.stringify(client.copy.joblists.get(id)) !== JSON.stringify(j)) return false
+    return true
+  }, 30_000, 100)
+  // And once more, stated: the same joblists, field for field.
+  assert.deepEqual(new Map([...client.copy.joblists].map(([k, v]) => [k, v as unknown])), await apiJoblists(url))
+}
+
+/** A LiveClient whose current connection the test can cut (to force a reconnect). */
+function cuttable (url: string): { client: LiveClient, cut: () => void, opened: () => number } {
+  let current: AbortController | undefined
+  let opens = 0
+  const client = new LiveClient({
+    base: url,
+    open: async (path, headers, signal) => {
+      opens++
+      current = new AbortController()
+      const both = AbortSignal.any([signal, current.signal])
+      const res = await fetch(url + path, { headers: { accept: 'text/event-stream', ...headers }, signal: both })
+      if (!res.ok || res.body === null) throw new Error(`${res.status}`)
+      return res.body
+    }
+  })
+  return { client, cut: () => current?.abort(), opened: () => opens }
+}
+
+test('P-5: the stream starts with a snapshot, then one numbered change per change; filters; bad filters are 4xx', async () => {
+  const agent = await startAgent({ args: ['--resource', 'slot=4'] })
+  try {
+    const first = (await api(agent.url, '/v1/joblists', { body: job('before') })).body.id as string
+    await waitFor('before to end', async () => (await api(agent.url, `/v1/joblists/${first}`)).body.state === 'succeeded')
+    let subscribed = false
+    const reading = collect(agent.url, '/v1/events', got => got.some(m => m.event === 'change' && m.data.includes('"name":"after"') && m.data.includes('"state":"succeeded"')), {}, () => { subscribed = true })
+    await waitFor('the snapshot to arrive', () => subscribed)
+    const second = (await api(agent.url, '/v1/joblists', { body: job('after') })).body.id as string
+    const got = await reading
+    assert.equal(got[0].event, 'snapshot')
+    const snap = JSON.parse(got[0].data)
+    assert.ok(Array.isArray(snap.joblists) && Array.isArray(snap.nodes) && Array.isArray(snap.schedules))
+    assert.ok(snap.joblists.some((j: { id: string }) => j.id === first), 'the snapshot has what was there')
+    const changes = got.slice(1)
+    assert.ok(changes.length > 0 && changes.every(m => m.event === 'change' && m.id !== null))
+    const nums = got.map(m => Number((m.id ?? '').split('-')[1]))
+    for (let i = 1; i < nums.length; i++) assert.ok(nums[i] > nums[i - 1], 'IDs increase')
+    assert.ok(changes.some(m => JSON.parse(m.data).joblist?.id === second))
+
+    // ?topic=nodes: only nodes.
+    const nodesOnly = await collect(agent.url, '/v1/events?topic=nodes', got => got.length >= 1)
+    assert.deepEqual(Object.keys(JSON.parse(nodesOnly[0].data)).sort(), ['nodes', 'self'])
+    // ?joblist=ID: that joblist in full.
+    const one = await collect(agent.url, `/v1/events?joblist=${second}`, got => got.length >= 1)
+    assert.equal(JSON.parse(one[0].data).joblist.id, second)
+    assert.ok(Array.isArray(JSON.parse(one[0].data).joblist.stages), 'in full, with its stages')
+    assert.equal((await api(agent.url, '/v1/events?topic=bogus')).status, 400)
+    assert.equal((await api(agent.url, '/v1/events?joblist=nope-1')).status, 404)
+  } finally {
+    await agent.stop()
+    cleanup(agent.dataDir)
+  }
+})
+
+test('P-5: a reconnect with Last-Event-ID gets exactly what it missed; an ID that cannot be resumed (another run of the agent) gets a fresh snapshot', async () => {
+  let agent: Agent = await startAgent({ args: ['--resource', 'slot=4'] })
+  const dataDir = agent.dataDir
+  try {
+    const start = await collect(agent.url, '/v1/events?topic=joblists', got => got.length >= 1)
+    const lastId = start[0].id as string
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push((await api(agent.url, '/v1/joblists', { body: job(`missed-${i}`) })).body.id as string)
+    await waitFor('all five to end', async () => { const all = await apiJoblists(agent.url); return ids.every(id => (all.get(id) as { state: string } | undefined)?.state === 'succeeded') })
+    const resumed = await collect(agent.url, '/v1/events?topic=joblists', got => ids.every(id => got.some(m => JSON.parse(m.data).joblist?.id === id && JSON.parse(m.data).joblist.state === 'succeeded')), { 'last-event-id': lastId })
+    assert.ok(resumed.every(m => m.event === 'change'), 'no snapshot: the missed changes only')
+    assert.ok(Number((resumed[0].id ?? '').split('-')[1]) === Number(lastId.split('-')[1]) + 1, 'starting right after the last one seen')
+    // After a restart of the agent, an ID from its earlier run cannot be resumed: a snapshot.
+    await agent.stop()
+    agent = await startAgent({ dataDir, args: ['--resource', 'slot=4'] })
+    const fresh = await collect(agent.url, '/v1/events?topic=joblists', got => got.length >= 1, { 'last-event-id': resumed[resumed.length - 1].id as string })
+    assert.equal(fresh[0].event, 'snapshot')
+    assert.ok(ids.every(id => JSON.parse(fresh[0].data).joblists.some((j: { id: string }) => j.id === id)), 'nothing is lost: the snapshot has it all')
+  } finally {
+    await agent.stop()
+    cleanup(dataDir)
+  }
+})
+
+test('P-5: the live copy equals GET /v1/joblists after a storm of changes, a dropped connection and a master change', async () => {
+  const c = await startCluster([{ name: 'l1', priority: 30, args: ['--resource', 'slot=4'] }, { name: 'l2', priority: 20, args: ['--resource', 'slot=4'] }, { name: 'l3', priority: 10, args: ['--resource', 'slot=4'] }])
+  const { client, cut, opened } = cuttable(c.agents[1].url)
+  const running = client.run()
+  try {
+    const [l1, l2, l3] = c.agents
+    await waitForMaster(c.agents, 'l1')
+    await waitFor('the snapshot', () => client.copy.snapshots === 1)
+    // A storm: 40 joblists at once, some failing, through every agent.
+    const storm = async (tag: string): Promise<void> => {
+      await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+        const via = c.agents.filter(a => a.proc.exitCode === null && a.proc.signalCode === null)[i % 2]
+        await api(via.url, '/v1/joblists', { body: job(`${tag}-${i}`, i % 7 === 0 ? 'exit 3' : 'sleep 0.05') })
+      }))
+    }
+    await storm('a')
+    cut() // mid-storm: the client reconnects with Last-Event-ID
+    await storm('b')
+    await copyEqualsApi(client, l2.url)
+    assert.ok(opened() >= 2, 'it reconnected')
+    assert.equal(client.copy.snapshots, 1, 'and resumed, without a second snapshot')
+    // The master goes; the copy shows the new one, and stays equal through more work.
+    await l1.kill()
+    await waitForMembers([l2, l3], 2)
+    await waitForMaster([l2, l3], 'l2')
+    await waitFor('the copy to show the new master', () => client.copy.master()?.name === 'l2' && client.copy.nodes.find(n => n.name === 'l1')?.alive === false)
+    await storm('c')
+    await copyEqualsApi(client, l2.url)
+  } finally {
+    client.close()
+    await running.catch(() => {})
+    await c.stopAll()
+  }
+})
+
+/** A transparent HTTP proxy that counts requests by path (without the query). */
+async function countingProxy (target: string): Promise<{ url: string, counts: Map<string, number>, close: () => Promise<void> }> {
+  const counts = new Map<string, number>()
+  const to = new URL(target)
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    counts.set(`${req.method ?? 'GET'} ${path}`, (counts.get(`${req.method ?? 'GET'} ${path}`) ?? 0) + 1)
+    const up = request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, r => {
+      res.writeHead(r.statusCode ?? 502, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, counts, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
+}
+
+async function cis (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const p = spawn(process.execPath, [CIS, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  p.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  p.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
+  const code = await new Promise<number | null>(resolve => p.on('exit', c => resolve(c)))
+  clearTimeout(t)
+  return { code, stdout, stderr }
+}
+
+test('P-5: cis logs -f and cis submit --wait follow streams, one request each, no polling; cis watch --json prints the stream', async () => {
+  const agent = await startAgent({ args: ['--resource', 'slot=4'] })
+  const proxy = await countingProxy(agent.url)
+  const dir = tempDir()
+  try {
+    const file = join(dir, 'talk.yaml')
+    writeFileSync(file, 'name: talk\nstages:\n  - name: s\n    jobs:\n      - name: j\n        needs: {}\n        run: for i in 1 2 3 4; do echo line $i; sleep 0.4; done\n')
+    const waited = await cis(['submit', file, '--wait', '--addr', proxy.url])
+    assert.equal(waited.code, 0, waited.stderr)
+    assert.match(waited.stderr, /succeeded/)
+    assert.equal(proxy.counts.get('POST /v1/joblists'), 1)
+    assert.equal(proxy.counts.get('GET /v1/events'), 1, 'submit --wait: one stream')
+    assert.equal([...proxy.counts.keys()].filter(k => k.startsWith('GET /v1/joblists/')).length, 0, 'no polling of the joblist')
+
+    const id = (await api(agent.url, '/v1/joblists', { body: { name: 'talk2', stages: [{ name: 's', jobs: [{ name: 'j', needs: {}, run: 'for i in 1 2 3 4; do echo line $i; sleep 0.4; done' }] }] } })).body.id as string
+    const followed = await cis(['logs', '-f', `${id}.1`, '--addr', proxy.url])
+    assert.equal(followed.code, 0, followed.stderr)
+    assert.equal(followed.stdout, 'line 1\nline 2\nline 3\nline 4\n')
+    assert.equal(proxy.counts.get(`GET /v1/jobs/${id}.1/logs`), 1, 'logs -f: one stream')
+
+    // cis watch --json: the snapshot, then changes, as JSON lines.
+    const p = spawn(process.execPath, [CIS, 'watch', '--json', '--addr', agent.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    try {
+      await waitFor('the snapshot line', () => out.includes('"event":"snapshot"'))
+      const later = (await api(agent.url, '/v1/joblists', { body: job('watched') })).body.id as string
+      await waitFor('its change line', () => out.split('\n').some(l => l.includes('"event":"change"') && l.includes(later)))
+      const lines = out.trim().split('\n').map(l => JSON.parse(l) as { event: string, id: string })
+      assert.equal(lines[0].event, 'snapshot')
+      assert.ok(lines.slice(1).every(l => l.event === 'change' && typeof l.id === 'string'))
+    } finally {
+      p.kill('SIGTERM')
+    }
+  } finally {
+    await proxy.close()
+    await agent.stop()
+    cleanup(agent.dataDir)
+    cleanup(dir)
+  }
+})
