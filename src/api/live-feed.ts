@@ -23,8 +23,14 @@ interface Kept { n: number, topic: Topic, data: string }
 
 export interface Subscriber {
   filter: Filter
+  /** The first message(s), one at a time. */
   send: (m: Outgoing) => void
+  /** Later messages: already in the event-stream format, all of one flush in one piece. */
+  write: (text: string) => void
 }
+
+/** One message in the event-stream format (the data is JSON: no newlines in it). */
+export const frame = (m: Outgoing): string => `id: ${m.id}\nevent: ${m.event}\ndata: ${m.data}\n\n`
 
 export interface LiveFeedOptions {
   /** Changes within this many ms go out together (default 50). */
@@ -136,14 +142,25 @@ export class LiveFeed {
       }
     }
     const keep = this.o.keep ?? 10_000
+    const fresh: Kept[] = []
     for (const { topic, change } of out) {
       const k: Kept = { n: ++this.n, topic, data: JSON.stringify(change) }
       this.kept.push(k)
-      for (const s of this.subs) {
-        if (s.filter.joblist === undefined && s.filter.topics.has(topic)) s.send({ id: this.id(k.n), event: 'change', data: k.data })
-      }
+      fresh.push(k)
     }
     if (this.kept.length > keep) this.kept.splice(0, this.kept.length - keep)
+    // Each client gets the flush in one write; the text is made once per set of topics.
+    const texts = new Map<string, string>()
+    for (const s of this.subs) {
+      if (s.filter.joblist !== undefined || fresh.length === 0) continue
+      const key = [...s.filter.topics].sort().join(',')
+      let text = texts.get(key)
+      if (text === undefined) {
+        text = fresh.filter(k => s.filter.topics.has(k.topic)).map(k => frame({ id: this.id(k.n), event: 'change', data: k.data })).join('')
+        texts.set(key, text)
+      }
+      if (text !== '') s.write(text)
+    }
     // Followers of one joblist get it in full when it changed.
     for (const s of this.subs) {
       const ref = s.filter.joblist
@@ -151,7 +168,7 @@ export class LiveFeed {
       const jl = findJoblist(v.state, ref)
       if (jl === undefined || !joblists.has(jl.id)) continue
       const change: Change = { topic: 'joblist', joblist: joblistView(v.state, jl, {}, v) }
-      s.send({ id: this.id(this.n), event: 'change', data: JSON.stringify(change) })
+      s.write(frame({ id: this.id(this.n), event: 'change', data: JSON.stringify(change) }))
     }
   }
 }

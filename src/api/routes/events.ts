@@ -9,8 +9,8 @@ import { ApiError, notFound } from '../errors.js'
 import type { LiveFeed, Filter } from '../live-feed.js'
 import type { ApiNode } from '../node-port.js'
 
-/** A client this far behind (messages written but not yet flushed to it) is dropped; it reconnects and resumes or gets a snapshot. */
-const MAX_BACKLOG = 20_000
+/** A client this far behind (bytes written but not yet taken by it) is dropped; it reconnects and resumes or gets a snapshot. */
+const MAX_BACKLOG_BYTES = 16 * 1024 * 1024
 
 function filterOf (q: { topic?: string, joblist?: string }, node: ApiNode): Filter {
   if (q.joblist !== undefined) {
@@ -28,13 +28,18 @@ export function eventRoutes (app: FastifyInstance, node: ApiNode, feed: LiveFeed
   app.get('/v1/events', { sse: { kind: 'only', serializer: (d: unknown) => String(d) } }, async (req: FastifyRequest<{ Querystring: { topic?: string, joblist?: string } }>, reply: FastifyReply) => {
     const filter = filterOf(req.query, node)
     reply.sse.keepAlive()
-    let backlog = 0
+    let started = Promise.resolve()
     const unsubscribe = feed.subscribe({
       filter,
-      send: m => {
-        if (!reply.sse.isConnected) return
-        if (++backlog > MAX_BACKLOG) { unsubscribe(); reply.sse.close(); return }
-        reply.sse.send({ id: m.id, event: m.event, data: m.data }).then(() => { backlog-- }, () => { backlog-- })
+      // The first messages through the plugin (it writes the headers); later ones, a whole
+      // flush at a time, straight to the socket once those are out.
+      send: m => { started = started.then(async () => { if (reply.sse.isConnected) await reply.sse.send({ id: m.id, event: m.event, data: m.data }) }).catch(() => {}) },
+      write: text => {
+        void started.then(() => {
+          if (!reply.sse.isConnected) return
+          if (reply.raw.writableLength > MAX_BACKLOG_BYTES) { unsubscribe(); reply.sse.close(); return }
+          reply.raw.write(text)
+        })
       }
     }, reply.sse.lastEventId)
     reply.sse.onClose(unsubscribe)
