@@ -22,15 +22,6 @@ export interface ClusterSnapshot {
   lostAfterMs: number
 }
 
-/** The node's metrics as the API serves and feeds them (P-5). */
-export interface ApiMetrics {
-  readonly contentType: string
-  /** The Prometheus text exposition of this node's metrics. */
-  text: () => Promise<string>
-  /** An API request ended; route is the route's template (`unmatched`: no route). */
-  request: (method: string, route: string, status: number, seconds: number) => void
-}
-
 export interface ApiNode {
   readonly id: string
   readonly name: string
@@ -58,4 +49,13 @@ export interface ApiNode {
   partition?: (peers: string[]) => Promise<void>
   /** A request failed on a bug: the node logs it. */
   reportError: (err: Error) => void
+}
+
+/** The node's metrics as the API serves and feeds them (P-5). */
+export interface ApiMetrics {
+  readonly contentType: string
+  /** The Prometheus text exposition of this node's metrics. */
+  text: () => Promise<string>
+  /** An API request ended; route is the route's template (`unmatched`: no route). */
+  request: (method: string, route: string, status: number, seconds: number) => void
 }
