@@ -51,6 +51,8 @@ export interface ApiNode {
   readOutput: (jobId: string, attempt: number, node: string, stream: OutputStream, offset: number) => Promise<Buffer>
   /** Attempts running on this node. */
   runningCount: () => number
+  /** This node's metrics (P-5). */
+  readonly metrics: ApiMetrics
   /** When this node applied event `origin:seq` (ms), if recently. */
   appliedAt: (key: string) => number | undefined
   /** Test gate: drop and refuse these peers ([] heals). Absent on a node without a network. */
@@ -59,4 +61,13 @@ export interface ApiNode {
   onChange: (listener: (c: NodeChanges) => void) => () => void
   /** A request failed on a bug: the node logs it. */
   reportError: (err: Error) => void
+}
+
+/** The node's metrics as the API serves and feeds them (P-5). */
+export interface ApiMetrics {
+  readonly contentType: string
+  /** The Prometheus text exposition of this node's metrics. */
+  text: () => Promise<string>
+  /** An API request ended; route is the route's template (`unmatched`: no route). */
+  request: (method: string, route: string, status: number, seconds: number) => void
 }

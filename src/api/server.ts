@@ -11,6 +11,7 @@ import type { ApiNode } from './node-port.js'
 import { clusterRoutes } from './routes/cluster.js'
 import { jobRoutes } from './routes/jobs.js'
 import { joblistRoutes } from './routes/joblists.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { scheduleRoutes } from './routes/schedules.js'
 import { eventRoutes } from './routes/events.js'
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js'
@@ -48,6 +49,9 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
   })
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}; see the README's API section`, code: 'ERR_NOT_FOUND' }))
+
+  // GET /metrics, and the timing of every request (a hook on the root: it sees every route).
+  metricsRoutes(app, node)
 
   if (opts.requireToken || opts.token !== undefined) {
     const expected = Buffer.from(`Bearer ${opts.token ?? ''}`)

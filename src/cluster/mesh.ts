@@ -4,6 +4,7 @@
 import type { Logger } from 'pino'
 import type { CisEvent } from '../events/types.js'
 import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
+import type { NetMetrics } from '../net/p2p.js'
 import { allRefused } from '../net/probe.js'
 import { Membership } from './membership.js'
 import type { Heartbeat } from './membership.js'
@@ -25,6 +26,8 @@ export interface MeshHost {
   rpc: (request: unknown, from: string) => Promise<unknown>
   /** Known addresses of known nodes, to reconnect after a cut. */
   knownPeers: () => Array<{ id: string, addresses: string[] }>
+  /** Counts gossip and sync traffic (metrics, P-5). */
+  metrics?: NetMetrics
 }
 
 export interface MeshOptions {
@@ -83,6 +86,7 @@ export class Mesh {
       bootstrap: this.o.bootstrap,
       mdns: this.o.mdns,
       log: this.host.log.child({ component: 'net' }),
+      metrics: this.host.metrics,
       handlers: {
         gossip: (topic, data, from) => this.onGossip(topic, data, from),
         connected: peer => {

@@ -25,15 +25,22 @@ export function decodeFrame (bytes: Uint8Array): unknown {
   }
 }
 
-/** Decode a stream source of length-prefixed frames into JSON values. */
-export async function * readFrames (source: AsyncIterable<{ subarray: () => Uint8Array } | Uint8Array>): AsyncGenerator<unknown> {
+/** Decode a stream source of length-prefixed frames into JSON values; `counted` hears each frame's size. */
+export async function * readFrames (source: AsyncIterable<{ subarray: () => Uint8Array } | Uint8Array>, counted?: (bytes: number) => void): AsyncGenerator<unknown> {
   for await (const chunk of lp.decode(source as never, { maxDataLength: MAX_FRAME_BYTES })) {
-    yield decodeFrame(chunk.subarray())
+    const bytes = chunk.subarray()
+    counted?.(bytes.length)
+    yield decodeFrame(bytes)
   }
 }
 
-export async function * writeFrames (values: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<Uint8Array> {
-  for await (const v of values) yield encodeFrame(v)
+/** Encode JSON values into frames; `counted` hears each frame's size. */
+export async function * writeFrames (values: AsyncIterable<unknown> | Iterable<unknown>, counted?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const v of values) {
+    const bytes = encodeFrame(v)
+    counted?.(bytes.length)
+    yield bytes
+  }
 }
 
 export const lpEncode = lp.encode

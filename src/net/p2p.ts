@@ -35,6 +35,12 @@ export interface NetHandlers {
   rpc: (request: unknown, from: string) => Promise<unknown>
 }
 
+/** What the transport reports to the metrics (P-5): payload bytes of gossip messages and sync frames. */
+export interface NetMetrics {
+  gossip: (direction: 'sent' | 'received', topic: string, bytes: number) => void
+  sync: (direction: 'sent' | 'received', bytes: number) => void
+}
+
 export interface NetOptions {
   privateKey: unknown
   psk: Uint8Array
@@ -43,6 +49,7 @@ export interface NetOptions {
   mdns: boolean
   log: Logger
   handlers: NetHandlers
+  metrics?: NetMetrics
 }
 
 const STREAM_TIMEOUT_MS = 30_000
@@ -105,6 +112,7 @@ export class Net {
     const handle = (topic: string) => (peer: PeerId, msg: Message): 'ignore' => {
       const from = peer.toString()
       if (this.blocked.has(from)) return 'ignore'
+      this.o.metrics?.gossip('received', topic, msg.data.length)
       let data: unknown
       try { data = JSON.parse(this.decoder.decode(msg.data)) } catch {
         this.o.log.warn({ from, topic }, 'dropped a malformed gossip message')
@@ -155,7 +163,9 @@ export class Net {
   /** Publish a message that is already JSON text. */
   async publishRaw (topic: string, json: string): Promise<void> {
     try {
-      await this.pubsub().publish(topic, this.encoder.encode(json))
+      const data = this.encoder.encode(json)
+      await this.pubsub().publish(topic, data)
+      this.o.metrics?.gossip('sent', topic, data.length)
     } catch (err) {
       this.o.log.debug({ topic, err: (err as Error).message }, 'publish failed')
     }
@@ -266,14 +276,15 @@ export class Net {
     const onTimeout = (): void => { stream.abort(new Error(`no answer from ${peer} within ${timeoutMs} ms`)) }
     if (signal.aborted) onTimeout()
     else signal.addEventListener('abort', onTimeout, { once: true })
+    const kind = protocol === SYNC_PROTOCOL ? 'sync' : 'rpc'
     try {
       await pipe(
         [request],
-        writeFrames,
+        (src: Iterable<unknown>) => writeFrames(src, this.counter(kind, 'sent')),
         (src: AsyncIterable<Uint8Array>) => lpEncode(src),
         stream,
         async (source: AsyncIterable<any>) => {
-          for await (const frame of readFrames(source)) await onFrame(frame)
+          for await (const frame of readFrames(source, this.counter(kind, 'received'))) await onFrame(frame)
         }
       )
     } catch (err) {
@@ -290,21 +301,28 @@ export class Net {
     return answer
   }
 
+  /** Counts the frames of sync streams (rpc streams are not counted). */
+  private counter (kind: 'sync' | 'rpc', direction: 'sent' | 'received'): ((bytes: number) => void) | undefined {
+    const m = this.o.metrics
+    return m === undefined || kind !== 'sync' ? undefined : bytes => m.sync(direction, bytes)
+  }
+
   private async serve (stream: Stream, from: string, kind: 'sync' | 'rpc'): Promise<void> {
     if (this.blocked.has(from)) { stream.abort(new Error('blocked')); return }
     const h = this.o.handlers
     const self = this
+    const received = this.counter(kind, 'received')
     try {
       await pipe(
         stream,
         async function * (source: AsyncIterable<any>) {
-          for await (const req of readFrames(source)) {
+          for await (const req of readFrames(source, received)) {
             if (kind === 'rpc') yield await h.rpc(req, from)
             else yield * h.sync(req, from)
             return // one request per stream
           }
         },
-        writeFrames,
+        (src: AsyncIterable<unknown>) => writeFrames(src, this.counter(kind, 'sent')),
         (src: AsyncIterable<Uint8Array>) => lpEncode(src),
         stream
       )

@@ -28,6 +28,14 @@ export interface EventLogOptions {
   publish: (own: CisEvent[]) => void
   /** The store cannot be written: the node must stop (memory is ahead of the disk). */
   onFatal: (err: Error) => void
+  /** Counts own and received events (metrics, P-5). */
+  counter?: EventCounter
+}
+
+/** What the log reports to the metrics: own events appended, events from peers accepted. */
+export interface EventCounter {
+  appended: (e: CisEvent) => void
+  received: (events: CisEvent[]) => void
 }
 
 interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => void }
@@ -67,6 +75,7 @@ export class EventLog {
     const unsigned: UnsignedEvent<T> = { origin: this.o.identity.id, seq: this.seq + 1, ts: this.clock.ts, lc: this.clock.lc, type, body }
     const event = signEvent(this.o.identity.key, unsigned)
     this.seq = event.seq
+    this.o.counter?.appended(event)
     const durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
     this.o.applied([event])
     void this.flushSoon()
@@ -83,6 +92,7 @@ export class EventLog {
       this.clock = hlcReceive(this.clock, e, now)
       this.pending.push({ event: e, resolve: noop, reject: noop })
     }
+    this.o.counter?.received(events)
     this.o.applied(events)
     void this.flushSoon()
   }

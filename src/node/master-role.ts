@@ -27,6 +27,16 @@ export interface MasterRoleOptions {
   /** True while an alive peer has events this node has not applied. */
   behind: () => boolean
   append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
+  /** Counts master changes and times passes (metrics, P-5). */
+  metrics?: RoleMetrics
+}
+
+/** What the role reports to the metrics. */
+export interface RoleMetrics {
+  /** The master this node follows changed (not called for the first one after start). */
+  masterChanged: () => void
+  /** Start timing a pass; call the result when it ends. */
+  passTimer: () => () => void
 }
 
 /** How long a new master waits to catch up with its peers before it decides anyway. */
@@ -38,6 +48,8 @@ export class MasterRole {
   private behindSince: number | undefined
   private establishedAt = 0
   private lastMaster: string | null = null
+  /** Set once the election named a master (or none) for the first time. */
+  private followed = false
 
   constructor (private readonly o: MasterRoleOptions) {}
 
@@ -46,6 +58,8 @@ export class MasterRole {
   /** The election named `master`: establish the role if that is this node, revoke it if not. */
   follow (master: string | null, nameOf: (id: string) => string): void {
     if (master !== this.lastMaster && master !== this.o.self) this.o.log.info({ master: master === null ? null : nameOf(master) }, 'master changed')
+    if (this.followed && master !== this.lastMaster) this.o.metrics?.masterChanged()
+    this.followed = true
     this.lastMaster = master
     if (master === this.o.self) this.establish()
     else this.revoke()
@@ -71,6 +85,11 @@ export class MasterRole {
   /** One round of master duties (called whenever something changed that may call for a decision). */
   pass (): void {
     if (!this.active || !this.caughtUp()) return
+    const done = this.o.metrics?.passTimer()
+    try { this.duties() } finally { done?.() }
+  }
+
+  private duties (): void {
     const state = this.o.state()
     const mine = state.terms[this.o.self] ?? 0
     if (mine === 0 || Object.values(state.terms).some(t => t > mine)) {

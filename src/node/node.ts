@@ -6,6 +6,7 @@
 //   job-output-service.ts  attempts' output, served to peers and read from them
 //   requests.ts         submit and stop requests made here (R4-1, R4-2)
 //   records.ts          joblists.log (R4-4) and nodes.log (R4-5)
+//   metrics.ts          the node's Prometheus metrics (P-5), counted by the parts above
 // and, when the node joins a network, ../cluster/mesh.ts (membership + replication over libp2p).
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -32,6 +33,7 @@ import { ExecutorBridge } from './executor-bridge.js'
 import { Intake } from './intake.js'
 import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
+import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
 
@@ -63,6 +65,8 @@ export class CisNode implements ApiNode {
   identity!: NodeIdentity
   apiUrl = ''
   mesh: Mesh | undefined
+  /** This node's metrics (its own registry: several nodes may share a process). */
+  readonly metrics: NodeMetrics
   private readonly now: () => number
   private store: EventStore | undefined
   private events!: EventLog
@@ -87,6 +91,12 @@ export class CisNode implements ApiNode {
     this.log = opts.log
     this.now = opts.now ?? Date.now
     this.store = opts.store
+    this.metrics = new NodeMetrics({
+      state: () => this.events?.state,
+      now: this.now,
+      peersAlive: () => this.identity === undefined ? 0 : [...this.alive()].filter(id => id !== this.id).length,
+      isMaster: () => this.role?.established === true
+    })
   }
 
   get id (): string { return this.identity.id }
@@ -105,6 +115,7 @@ export class CisNode implements ApiNode {
       now: this.now,
       where: this.dataDir,
       snapshotEvery: this.config.snapshotEvery,
+      counter: this.metrics,
       applied: events => this.onApplied(events),
       publish: own => this.mesh?.replication.publishEvents(own),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
@@ -130,6 +141,7 @@ export class CisNode implements ApiNode {
       alive: () => this.alive(),
       silent: () => this.silent(),
       behind: () => this.mesh?.replication.behind(this.alive()) === true,
+      metrics: this.metrics,
       append: async (t, b) => await this.append(t, b)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
@@ -157,6 +169,7 @@ export class CisNode implements ApiNode {
       eventsAfter: (origin, seq) => (this.store as EventStore).readOrigin(origin, seq),
       membershipChanged: () => { this.passSoon(); this.tell({ joblists: [], schedules: [], nodes: true }) },
       rpc: async req => await this.output.answer(req),
+      metrics: this.metrics,
       knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses }))
     })
   }

@@ -1,0 +1,13 @@
+// Metrics (P-5): GET /metrics in the Prometheus text format (behind the same token as the
+// rest of the API), and the duration of every API request by method, route template and status.
+import type { FastifyInstance } from 'fastify'
+import type { ApiNode } from '../node-port.js'
+
+export function metricsRoutes (app: FastifyInstance, node: ApiNode): void {
+  // The route's template (`/v1/joblists/:ref`), never the URL: label values stay a small set.
+  app.addHook('onResponse', async (req, reply) => {
+    node.metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+  })
+
+  app.get('/metrics', async (_req, reply) => await reply.type(node.metrics.contentType).send(await node.metrics.text()))
+}
