@@ -6,6 +6,9 @@ import type { ApiNode } from '../node-port.js'
 export function metricsRoutes (app: FastifyInstance, node: ApiNode): void {
   // The route's template (`/v1/joblists/:ref`), never the URL: label values stay a small set.
   app.addHook('onResponse', async (req, reply) => {
+    // Streams (the live stream, followed output) last as long as the client listens: their
+    // "duration" says nothing about the API's speed.
+    if (reply.getHeader('content-type')?.toString().startsWith('text/event-stream') === true) return
     node.metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
   })
 
