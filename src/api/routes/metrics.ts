@@ -8,7 +8,8 @@ export function metricsRoutes (app: FastifyInstance, node: ApiNode): void {
   app.addHook('onResponse', async (req, reply) => {
     // Streams (the live stream, followed output) last as long as the client listens: their
     // "duration" says nothing about the API's speed.
-    if (reply.getHeader('content-type')?.toString().startsWith('text/event-stream') === true) return
+    const sse = reply.getHeader('content-type')?.toString().startsWith('text/event-stream') === true || reply.raw.getHeader('content-type')?.toString().startsWith('text/event-stream') === true
+    if (sse) return
     node.metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
   })
 
