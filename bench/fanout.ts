@@ -27,14 +27,42 @@ async function run (url: string, n: number, tag: string): Promise<number> {
   return n / ((performance.now() - t0) / 1000)
 }
 
-export interface FanoutResult { clients: number, jobs: number, jobsPerSecWithout: number, jobsPerSecWith: number, slowdownPct: number, delayMs: { p50: number, p99: number, samples: number } }
+export interface FanoutResult { clients: number, jobs: number, jobsPerSecWithout: number, jobsPerSecWith: number, runsWithout: number[], runsWith: number[], slowdownPct: number, delayMs: { p50: number, p99: number, samples: number } }
 
-export async function fanoutBench (progress: (m: string) => void, n = 1000, clients = 100, slots = 2): Promise<FanoutResult> {
+const median = (xs: number[]): number => pct(xs, 50)
+
+/** Without and with clients, alternated (A B A B) so a noisy machine weighs on both alike; medians. */
+export async function fanoutBench (progress: (m: string) => void, n = 1000, clients = 100, slots = 2, rounds = 2): Promise<FanoutResult> {
+  const runsWithout: number[] = []
+  const runsWith: number[] = []
+  let delays: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    runsWithout.push(await withoutClients(progress, n, slots))
+    const w = await withClients(progress, n, clients, slots)
+    runsWith.push(w.jobsPerSec)
+    delays = delays.concat(w.delays)
+  }
+  const without = median(runsWithout)
+  const withC = median(runsWith)
+  return {
+    clients,
+    jobs: n,
+    jobsPerSecWithout: Number(without.toFixed(1)),
+    jobsPerSecWith: Number(withC.toFixed(1)),
+    runsWithout: runsWithout.map(x => Number(x.toFixed(1))),
+    runsWith: runsWith.map(x => Number(x.toFixed(1))),
+    slowdownPct: Number(((1 - withC / without) * 100).toFixed(1)),
+    delayMs: { p50: pct(delays, 50), p99: pct(delays, 99), samples: delays.length }
+  }
+}
+
+async function withoutClients (progress: (m: string) => void, n: number, slots: number): Promise<number> {
   progress(`stream fan-out: ${n} one-job joblists without clients`)
   const a = await startAgent({ name: 'fan-a', args: ['--resource', `slot=${slots}`] })
-  let without: number
-  try { without = await run(a.url, n, 'plain') } finally { await a.stop(); cleanup(a.dataDir) }
+  try { return await run(a.url, n, 'plain') } finally { await a.stop(); cleanup(a.dataDir) }
+}
 
+async function withClients (progress: (m: string) => void, n: number, clients: number, slots: number): Promise<{ jobsPerSec: number, delays: number[] }> {
   progress(`stream fan-out: ${n} one-job joblists with ${clients} SSE clients`)
   const b = await startAgent({ name: 'fan-b', args: ['--resource', `slot=${slots}`] })
   const ctrl = new AbortController()
@@ -64,15 +92,7 @@ export async function fanoutBench (progress: (m: string) => void, n = 1000, clie
     await waitFor('every client to have every end', () => seen.size >= n && [...seen.values()].every(s => s.count === clients), 60_000, 50)
     ctrl.abort()
     await Promise.all(readers)
-    const delays = [...seen.values()].map(s => s.last - s.endedAt)
-    return {
-      clients,
-      jobs: n,
-      jobsPerSecWithout: Number(without.toFixed(1)),
-      jobsPerSecWith: Number(withClients.toFixed(1)),
-      slowdownPct: Number(((1 - withClients / without) * 100).toFixed(1)),
-      delayMs: { p50: pct(delays, 50), p99: pct(delays, 99), samples: delays.length }
-    }
+    return { jobsPerSec: withClients, delays: [...seen.values()].map(s => s.last - s.endedAt) }
   } finally {
     ctrl.abort()
     await b.stop()

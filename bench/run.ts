@@ -13,6 +13,7 @@ import { api, cleanup, ROOT, startAgent, waitFor } from '../test/helpers/agent.j
 import { clusterThroughput, convergence, failover, pct } from './mesh.js'
 import { schedulerBench } from './scheduler.js'
 import { scheduleBench } from './schedules.js'
+import { fanoutBench } from './fanout.js'
 import { cpuMeter } from './cpu.js'
 import { cliStart, formatCliStart } from './cli-start.js'
 import type { CpuPerJob } from './cpu.js'
@@ -132,6 +133,7 @@ async function main (): Promise<void> {
       }
     }
     const schedules = await scheduleBench(progress)
+    const fanout = await fanoutBench(progress, N, 100, CONCURRENCY)
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
     const rawMean = (raw + rawAfter) / 2
@@ -157,6 +159,7 @@ async function main (): Promise<void> {
       rssAfterMb: Number(busyRss.toFixed(1)),
       scheduler: sched,
       schedules,
+      streamFanout: fanout,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
       targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
@@ -180,6 +183,7 @@ async function main (): Promise<void> {
     console.log(`schedules, instant -> run launched:           p50 ${schedules.oneAgent.launchMs.p50} ms, p99 ${schedules.oneAgent.launchMs.p99} ms; -> job started p50 ${schedules.oneAgent.startMs.p50} ms (${schedules.oneAgent.launchMs.n} runs)`)
     console.log(`schedules, master SIGKILLed 300 ms before:    instant -> run launched ${schedules.afterKill.launchMs.join(', ')} ms (each instant ran once)`)
     console.log(`schedules, recurrence pass, 1,000 schedules:  ${schedules.passUsPer1000Schedules} us`)
+    console.log(`stream fan-out, ${fanout.clients} SSE clients:           ${fanout.jobsPerSecWith} jobs/s vs ${fanout.jobsPerSecWithout} without (${fanout.slowdownPct} % lower; target < 10); event -> 100th client p50 ${fanout.delayMs.p50} ms, p99 ${fanout.delayMs.p99} ms`)
     const c = report.cpuMsPerJob
     // With every process on the same cores, CPU per job bounds the rate: cores x 1000 / total.
     const cpuLine = (x: CpuPerJob): string => `${x.total} (agents ${x.agents}, fork servers ${x.forkServers}, jobs ${x.jobs}, bench client ${x.client}; at most ${Math.round(report.cores * 1000 / x.total)}/s on ${report.cores} cores)`
