@@ -150,7 +150,7 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
     [['ack', 'x-1', ...unreachable]], [['schedules', ...unreachable]], [['schedule', 'nightly', ...unreachable], 'schedules'],
     [['pause', 'nightly', ...unreachable], 'schedules'], [['resume', 'nightly', ...unreachable], 'schedules'],
     [['unschedule', 'nightly', ...unreachable], 'schedules'], [['trigger', 'nightly', ...unreachable], 'schedules'],
-    [['vars', 'examples/pipeline.yaml']]
+    [['vars', 'examples/pipeline.yaml']], [['watch', '--json', ...unreachable]], [['logs', '-f', 'x-1.1', ...unreachable], 'logs']
   ]
   try {
     for (const [args, module = args[0]] of cases) {

@@ -42,4 +42,4 @@ export function dashboardRoutes (app: FastifyInstance): void {
 }
 
 /** Requests for the dashboard's files: served without a token. */
-export const isDashboardFile = (url: string): boolean => url === '/' || url.startsWith('/assets/')
+export const isDashboardFile = (url: string): boolean => { const path = url.split('?')[0]; return path === '/' || path.startsWith('/assets/') }

@@ -32,10 +32,12 @@ async function follow (ctx: Ctx, base: string, o: { attempt?: string, stream?: s
   const { readSse } = await import('../../live/sse.js')
   const q = ['follow=true', ...(o.attempt !== undefined ? [`attempt=${encodeURIComponent(o.attempt)}`] : []), ...(o.stream !== undefined ? [`stream=${o.stream}`] : [])].join('&')
   let last: string | null = null
+  let connected = false
   const until = Date.now() + FOLLOW_LIMIT_MS
   for (let tries = 0; tries < 20 && Date.now() < until; tries++) {
     try {
       const body = await ctx.client.openStream(`${base}?${q}`, last !== null ? { 'last-event-id': last } : {})
+      connected = true
       for await (const m of readSse(body)) {
         if (m.id !== null) last = m.id
         if (m.event === 'output') {
@@ -47,7 +49,7 @@ async function follow (ctx: Ctx, base: string, o: { attempt?: string, stream?: s
         }
       }
     } catch (err) {
-      if (err instanceof ApiError) throw err
+      if (err instanceof ApiError || (err instanceof UnreachableError && !connected)) throw err
       if (!(err instanceof UnreachableError) && (err as Error).name !== 'TypeError') throw err
     }
     await sleep(Math.min(5000, 250 * 2 ** tries))

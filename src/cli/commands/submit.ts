@@ -2,6 +2,7 @@
 import type { JoblistView, PlanResponse, ScheduleDefinedResponse, SubmitResponse } from '../api-types.js'
 import type { JoblistSpec } from '../../spec/types.js'
 import { ApiError } from '../../api/errors.js'
+import { UnreachableError } from '../client.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
@@ -74,7 +75,9 @@ export async function plan (ctx: Ctx, file: string): Promise<void> {
 async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<JoblistView> {
   const { LiveClient } = await import('../../live/client.js')
   let ended: JoblistView | undefined
+  let connected = false
   const live = new LiveClient({
+    onOpen: () => { connected = true },
     base: ctx.client.addr,
     joblist: id,
     open: async (path, headers, signal) => await ctx.client.openStream(path, headers, signal),
@@ -87,7 +90,7 @@ async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<J
   })
   const week = setTimeout(() => live.close(), 7 * 24 * 3600 * 1000)
   try {
-    await live.run(err => err instanceof ApiError)
+    await live.run(err => err instanceof ApiError || (err instanceof UnreachableError && !connected))
   } finally {
     clearTimeout(week)
   }

@@ -3,6 +3,7 @@
 // messages as JSON lines, for scripts.
 import { ApiError } from '../../api/errors.js'
 import type { LiveCopy } from '../../live/copy.js'
+import { UnreachableError } from '../client.js'
 import { CliExit } from '../context.js'
 import type { Ctx } from '../context.js'
 import { age, jobCounts, paint, resources, scheduleState, stateColor } from '../format.js'
@@ -43,6 +44,7 @@ export async function watch (ctx: Ctx): Promise<void> {
   const tty = process.stdout.isTTY === true
   if (!ctx.json && !tty) throw new CliExit(2, "cis watch draws on a terminal; for scripts use 'cis watch --json' (the stream as JSON lines)")
   let timer: NodeJS.Timeout | undefined
+  let connected = false
   const draw = (copy: LiveCopy): void => {
     timer = undefined
     const frame = renderWatch(copy, Date.now(), process.stdout.columns ?? 100, true)
@@ -51,6 +53,7 @@ export async function watch (ctx: Ctx): Promise<void> {
   const live = new LiveClient({
     base: ctx.client.addr,
     open: async (path, headers, signal) => await ctx.client.openStream(path, headers, signal),
+    onOpen: () => { connected = true },
     onMessage: m => { if (ctx.json) process.stdout.write(JSON.stringify(m) + '\n') },
     onUpdate: copy => { if (!ctx.json) timer ??= setTimeout(() => draw(copy), 100) },
     onError: err => { if (!ctx.json) process.stdout.write(`\x1b[H\x1b[2Jconnection lost (${err.message}); retrying…\n`) }
@@ -69,7 +72,8 @@ export async function watch (ctx: Ctx): Promise<void> {
     }
   }
   try {
-    await live.run(err => err instanceof ApiError)
+    // Unreachable at the start: say so (exit 3); once connected, a drop is retried.
+    await live.run(err => err instanceof ApiError || (err instanceof UnreachableError && !connected))
   } finally {
     clearInterval(tick)
     clearTimeout(timer)
