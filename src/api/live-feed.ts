@@ -9,6 +9,9 @@ import { nodeViews } from '../state/cluster-views.js'
 import { scheduleList, scheduleSummary } from '../state/schedule-views.js'
 import { comparePositions } from '../state/reducer.js'
 import { findJoblist, joblistSummary, joblistView } from '../state/views.js'
+import type { JoblistRecord } from '../state/types.js'
+import { FINAL_JOBLIST_STATES } from '../state/types.js'
+import { waitReasons } from '../scheduler/plan.js'
 import type { ApiNode, ClusterSnapshot, NodeChanges } from './node-port.js'
 
 export interface Filter {
@@ -37,6 +40,12 @@ export interface LiveFeedOptions {
   flushMs?: number
   /** How many change messages are kept for resuming (default 10,000). */
   keep?: number
+}
+
+/** One joblist in full, with why each waiting job waits (as GET /v1/joblists/{id} gives it). */
+function fullView (v: ClusterSnapshot, jl: JoblistRecord): ReturnType<typeof joblistView> {
+  const waiting = FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons({ state: v.state, now: v.now, alive: v.alive, queue: v.queue })
+  return joblistView(v.state, jl, waiting, v)
 }
 
 export class LiveFeed {
@@ -97,7 +106,7 @@ export class LiveFeed {
     const v = this.node.view()
     if (filter.joblist !== undefined) {
       const jl = findJoblist(v.state, filter.joblist)
-      return { self: v.self, joblist: jl === undefined ? null : joblistView(v.state, jl, {}, v) }
+      return { self: v.self, joblist: jl === undefined ? null : fullView(v, jl) }
     }
     const out: Snapshot = { self: v.self }
     if (filter.topics.has('joblists')) {
@@ -167,7 +176,7 @@ export class LiveFeed {
       if (ref === undefined) continue
       const jl = findJoblist(v.state, ref)
       if (jl === undefined || !joblists.has(jl.id)) continue
-      const change: Change = { topic: 'joblist', joblist: joblistView(v.state, jl, {}, v) }
+      const change: Change = { topic: 'joblist', joblist: fullView(v, jl) }
       s.write(frame({ id: this.id(this.n), event: 'change', data: JSON.stringify(change) }))
     }
   }

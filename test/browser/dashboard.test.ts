@@ -3,7 +3,8 @@
 // a token: the page asks for it once. Every wait is bounded; nothing sleeps as an assertion.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
@@ -15,6 +16,10 @@ import { api, cleanup, ROOT, setApiToken, tempDir, waitFinal, waitFor } from '..
 declare const document: { querySelector: (s: string) => { compareDocumentPosition: (o: unknown) => number } | null, documentElement: { scrollWidth: number } }
 declare const window: { innerWidth: number, marker?: number }
 declare const Node: { DOCUMENT_POSITION_FOLLOWING: number }
+
+/** Screenshots go to docs/ (the README shows them) when CIS_SCREENSHOTS=1, else to a temp dir: a test run leaves the tree as it was. */
+const shotDir = process.env.CIS_SCREENSHOTS === '1' ? join(ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'cis-shots-'))
+const shot = (name: string): string => join(shotDir, name)
 
 const CHROMIUM = process.env.CIS_CHROMIUM ?? '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set CIS_CHROMIUM`
@@ -110,7 +115,7 @@ test('P-5, S-5, S-7: the dashboard in a browser against a 3-agent cluster', { sk
       assert.equal(above, true, 'the failure comes before the running joblist')
       await shows(page, '#nodes tr[data-node="n1"]', 'master')
       mkdirSync(join(ROOT, 'docs'), { recursive: true })
-      await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-front.png') })
+      await page.screenshot({ path: shot('dashboard-front.png') })
 
       // Phone width: nothing sticks out sideways (wide tables scroll inside their box).
       await page.setViewportSize({ width: 390, height: 800 })
@@ -147,7 +152,7 @@ test('P-5, S-5, S-7: the dashboard in a browser against a 3-agent cluster', { sk
       await shows(page, 'section[data-stage="build"]', 'succeeded')
       await shows(page, 'section[data-stage="build"] tr', /sleep\s*running/)
       await shows(page, 'section[data-stage="build"]', 'exit 0')
-      await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-joblist.png') })
+      await page.screenshot({ path: shot('dashboard-joblist.png') })
       page.once('dialog', d => { void d.accept() })
       await page.click('#stop-joblist')
       await shows(page, 'h1', 'stopped')
