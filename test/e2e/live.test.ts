@@ -50,6 +50,8 @@ async function apiJoblists (url: string): Promise<Map<string, unknown>> {
 }
 
 async function copyEqualsApi (client: LiveClient, url: string): Promise<void> {
+  // Once the work has ended nothing changes any more: then the copy must be exactly the API's.
+  await waitFor('every joblist to end', async () => [...(await apiJoblists(url)).values()].every(j => ['succeeded', 'failed', 'stopped'].includes((j as { state: string }).state)), 60_000, 100)
   await waitFor('the live copy to equal GET /v1/joblists', async () => {
     const want = await apiJoblists(url)
     if (want.size !== client.copy.joblists.size) return false
