@@ -1,6 +1,7 @@
 // JSON views of schedules (S-1, S-6) for the API, the CLI and the logs.
 import type { SkipReason } from '../events/types.js'
 import { nextInstant } from '../spec/cron.js'
+import type { ScheduleSpec } from '../spec/types.js'
 import { joblistOfRequest, scheduleStatus } from './schedules.js'
 import type { ClusterState, JoblistRecord, ScheduleRecord } from './types.js'
 
@@ -18,14 +19,9 @@ export interface RunView {
 
 export interface SkipView { from: string, to: string, count: number, reason: SkipReason, why: string }
 
-export interface ScheduleSummary {
+/** A schedule as listed: its definition (cron, timezone, onFailure, overlap, catchUp, maxCatchUp) and where it stands. */
+export interface ScheduleSummary extends ScheduleSpec {
   name: string
-  cron: string
-  timezone: string
-  onFailure: 'pause' | 'continue'
-  overlap: 'skip' | 'allow'
-  catchUp: 'one' | 'none' | 'all'
-  maxCatchUp: number
   owner: string
   paused: boolean
   /** `user`, or the ID of the failed run that paused it. */
@@ -91,12 +87,7 @@ export function scheduleSummary (state: ClusterState, rec: ScheduleRecord, now: 
   const next = status.removed || status.paused ? null : nextInstant(def.cron, def.timezone, Math.max(status.cursor, now))
   return {
     name: rec.name,
-    cron: def.cron,
-    timezone: def.timezone,
-    onFailure: def.onFailure,
-    overlap: def.overlap,
-    catchUp: def.catchUp,
-    maxCatchUp: def.maxCatchUp,
+    ...def,
     owner: rec.owner,
     paused: status.paused,
     pausedBy: status.pausedBy,
