@@ -9,7 +9,7 @@ import type { ErrorBody } from './api-types.js'
 export class UnreachableError extends Error {
   override name = 'UnreachableError'
   readonly code = 'ERR_UNREACHABLE'
-  constructor (readonly url: string, reason: string) {
+  constructor (readonly url: string, readonly reason: string) {
     super(`cannot reach the cis agent at ${url} (${reason}). Is 'cis agent' running? Set --addr or CIS_ADDR to another node.`)
   }
 }

@@ -1,7 +1,9 @@
 // What every command gets: the client, output mode, and a way to end with an exit code.
 import { Client } from './client.js'
+import { rememberNodes, resolveTarget } from './contexts.js'
+import type { Target } from './contexts.js'
 
-export interface GlobalOptions { addr?: string, token?: string, json?: boolean }
+export interface GlobalOptions { addr?: string, token?: string, context?: string, json?: boolean }
 
 export class CliExit extends Error {
   override name = 'CliExit'
@@ -9,20 +11,41 @@ export class CliExit extends Error {
 }
 
 export interface Ctx {
-  client: Client
+  /** Built on first use (commands that talk to no agent never read the contexts file). */
+  readonly client: Client
+  /** Where the client talks, and through which context (resolved with the client). */
+  readonly target: Target
   json: boolean
   out: (line: string) => void
   err: (line: string) => void
+  /** Keep the nodes' API URLs of a GET /v1/nodes answer in the context in use, if any (P-7). */
+  rememberNodes: (apiUrls: string[]) => void
 }
 
 export function makeCtx (o: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Ctx {
-  const addr = o.addr ?? env.CIS_ADDR ?? 'http://127.0.0.1:7700'
-  const token = o.token ?? env.CIS_TOKEN
+  let target: Target | undefined
+  let client: Client | undefined
+  const resolve = (): Target => {
+    if (target !== undefined) return target
+    // (A ContextError, e.g. an unknown name, is exit 2: see main.ts.)
+    target = resolveTarget(o, env)
+    return target
+  }
   return {
-    client: new Client({ addr, ...(token !== undefined ? { token } : {}) }),
+    get target () { return resolve() },
+    get client () {
+      if (client !== undefined) return client
+      const t = resolve()
+      client = new Client({ addr: t.addr, ...(t.token !== undefined ? { token: t.token } : {}) })
+      return client
+    },
     json: o.json === true,
     out: line => { process.stdout.write(line + '\n') },
-    err: line => { process.stderr.write(line + '\n') }
+    err: line => { process.stderr.write(line + '\n') },
+    rememberNodes: urls => {
+      const name = target?.context
+      if (name !== undefined) rememberNodes(name, urls, env)
+    }
   }
 }
 

@@ -12,23 +12,36 @@ import { addAgentOptions } from '../config/agent-options.js'
 import { VERSION } from '../version.js'
 import { UnreachableError } from './client.js'
 import { CliExit, makeCtx, printJson } from './context.js'
+import { ContextError, unreachableInContext } from './contexts.js'
 import type { Ctx, GlobalOptions } from './context.js'
 
 /**
  * A commander action that runs `fn` with a context built from the command's options and maps
- * what it throws to an exit code: 1 failed, 2 bad input, 3 unreachable. Commander calls an
- * action with the command's arguments, its options, then the command itself; `fn` gets the
- * context and all but the command.
+ * what it throws to an exit code: 1 failed, 2 bad input (an unknown context too), 3 unreachable.
+ * Commander calls an action with the command's arguments, its options, then the command itself;
+ * `fn` gets the context and all but the command. The options include the program's (--context).
  */
 const run = <A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promise<void>) => async (...args: unknown[]): Promise<void> => {
   const cmd = args[args.length - 1] as Command
-  const ctx = makeCtx(cmd.opts<GlobalOptions>())
+  const ctx = makeCtx(cmd.optsWithGlobals<GlobalOptions>())
   try {
     await fn(ctx, ...(args.slice(0, -1) as A))
   } catch (err) {
     if (err instanceof CliExit) { process.exitCode = err.exitCode; if (err.message !== '') ctx.err(`cis: ${err.message}`); return }
+    if (err instanceof ContextError) {
+      if (ctx.json) printJson({ error: err.message, code: err.code, ...(err.known !== undefined ? { known: err.known } : {}) })
+      else ctx.err(`cis: ${err.message}`)
+      process.exitCode = 2
+      return
+    }
     if (err instanceof UnreachableError) {
-      if (ctx.json) printJson({ error: err.message, code: err.code })
+      // Through a context: say which one, and another node of its cluster to try (P-7).
+      const t = ctx.target
+      if (t.context !== undefined && err.url === ctx.client.addr) {
+        const { message, others } = unreachableInContext({ ...t, context: t.context }, err.url, err.reason)
+        if (ctx.json) printJson({ error: message, code: err.code, addr: err.url, context: t.context, otherNodes: others })
+        else ctx.err(`cis: ${message}`)
+      } else if (ctx.json) printJson({ error: err.message, code: err.code })
       else ctx.err(`cis: ${err.message}`)
       process.exitCode = 3
       return
@@ -51,8 +64,8 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 /** The options of a command that talks to an agent. */
 const client = (cmd: Command): Command => cmd
-  .option('--addr <url>', 'the agent to talk to (default $CIS_ADDR or http://127.0.0.1:7700)')
-  .option('--token <token>', 'bearer token (default $CIS_TOKEN)')
+  .option('--addr <url>', 'the agent to talk to (default: --context, $CIS_CONTEXT, $CIS_ADDR, the current context, http://127.0.0.1:7700)')
+  .option('--token <token>', "bearer token (default: the context's, or $CIS_TOKEN)")
   .option('--json', 'machine-readable output')
 
 function program (): Command {
@@ -60,6 +73,9 @@ function program (): Command {
     .description('cisystem: a masterless peer-to-peer job daemon')
     .version(VERSION)
     .showHelpAfterError('(add --help for the usage)')
+    .option('--context <name>', "the named agent to talk to (default $CIS_CONTEXT, else the current one: see 'cis context')")
+    // `cis status --help` shows --context too (it may come before or after the command).
+    .configureHelp({ showGlobalOptions: true })
 
   client(p.command('submit').argument('<file>', 'a joblist file (YAML or JSON)')
     .description('submit a joblist; prints its ID (a file with a schedule creates or replaces that schedule)')
@@ -171,6 +187,37 @@ function program (): Command {
     .action(run(async (ctx, file: string) => {
       const { keygen } = await import('./commands/keygen.js')
       await keygen(ctx, file)
+    }))
+
+  const contexts = p.command('context').description('named agents to talk to (P-7): cis context add|use|list|remove; then --context NAME or $CIS_CONTEXT')
+  contexts.command('add').argument('<name>', 'a name: letters, digits, ".", "_", "-"')
+    .description('add (or replace) a context: an agent address and its token')
+    .requiredOption('--addr <url>', "the agent's API URL, e.g. http://10.0.0.5:7700")
+    .option('--token <token>', 'bearer token for it (stored in the file, mode 0600; never printed)')
+    .option('--json', 'machine-readable output')
+    .action(run(async (ctx, name: string, o: { addr: string, token?: string }) => {
+      const { contextAdd } = await import('./commands/context.js')
+      contextAdd(ctx, name, o)
+    }))
+  contexts.command('use').argument('[name]', 'a context')
+    .description('make a context the current one: used when neither --context, $CIS_CONTEXT, --addr nor $CIS_ADDR says otherwise')
+    .option('--none', 'no current context (back to $CIS_ADDR or http://127.0.0.1:7700)')
+    .option('--json', 'machine-readable output')
+    .action(run(async (ctx, name: string | undefined, o: { none?: boolean }) => {
+      const { contextUse } = await import('./commands/context.js')
+      contextUse(ctx, name, o)
+    }))
+  contexts.command('list', { isDefault: true }).alias('ls').description('list the contexts (* marks the current one; tokens show as set or none)')
+    .option('--json', 'machine-readable output')
+    .action(run(async ctx => {
+      const { contextList } = await import('./commands/context.js')
+      contextList(ctx)
+    }))
+  contexts.command('remove').alias('rm').argument('<name>', 'a context').description('remove a context')
+    .option('--json', 'machine-readable output')
+    .action(run(async (ctx, name: string) => {
+      const { contextRemove } = await import('./commands/context.js')
+      contextRemove(ctx, name)
     }))
 
   addAgentOptions(p.command('agent').description('run the cisystem daemon on this machine'))

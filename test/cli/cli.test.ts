@@ -128,7 +128,8 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
   const loads = async (args: string[]): Promise<{ run: Run, urls: string[] }> => {
     const log = join(dir, `resolved-${n++}.log`)
     writeFileSync(log, '')
-    const run = await cis(args, { CIS_RESOLVE_LOG: log }, ['--import', hook])
+    // (The contexts file, if any, is this test's own: CIS_CONFIG_DIR.)
+    const run = await cis(args, { CIS_RESOLVE_LOG: log, CIS_CONFIG_DIR: dir }, ['--import', hook])
     const urls = readFileSync(log, 'utf8').split('\n').filter(l => l !== '').map(l => l.split('\t')[1])
     assert.ok(urls.some(u => u.endsWith('/dist/src/cli/main.js')), `the hook recorded nothing for cis ${args.join(' ')}: ${urls.join(' ')}`)
     return { run, urls }
@@ -150,13 +151,18 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
     [['ack', 'x-1', ...unreachable]], [['schedules', ...unreachable]], [['schedule', 'nightly', ...unreachable], 'schedules'],
     [['pause', 'nightly', ...unreachable], 'schedules'], [['resume', 'nightly', ...unreachable], 'schedules'],
     [['unschedule', 'nightly', ...unreachable], 'schedules'], [['trigger', 'nightly', ...unreachable], 'schedules'],
-    [['vars', 'examples/pipeline.yaml']], [['watch', '--json', ...unreachable]], [['logs', '-f', 'x-1.1', ...unreachable], 'logs']
+    [['vars', 'examples/pipeline.yaml']], [['watch', '--json', ...unreachable]], [['logs', '-f', 'x-1.1', ...unreachable], 'logs'],
+    // P-7: the context commands (offline), and a client command through a context.
+    [['context', 'add', 'nine', '--addr', 'http://127.0.0.1:9']], [['context', 'use', 'nine', '--json']], [['context', 'list']],
+    [['status', '--context', 'nine']], [['--context', 'nine', 'nodes']], [['context', 'remove', 'nine']]
   ]
   try {
-    for (const [args, module = args[0]] of cases) {
+    for (const [args, moduleName] of cases) {
       const { run, urls } = await loads(args)
-      const what = `cis ${args[0]}`
-      const offline = args[0] === '--version' || args[0] === 'vars'
+      const command = args[0] === '--context' ? args[2] : args[0]
+      const module = moduleName ?? command
+      const what = `cis ${args.join(' ')}`
+      const offline = command === '--version' || command === 'vars' || command === 'context'
       if (args[0] === '--version') {
         assert.equal(run.code, 0, run.stderr)
         assert.equal(run.stdout.trim(), VERSION)
@@ -165,7 +171,8 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
       } else {
         assert.equal(run.code, 3, `${what}: ${run.stderr}`)
         // (With --json the error is a JSON document on stdout.)
-        assert.match(args.includes('--json') ? run.stdout : run.stderr, /cannot reach the cis agent at http:\/\/127\.0\.0\.1:9 \(connection refused\)/)
+        // (Through a context, the message names it.)
+        assert.match(args.includes('--json') ? run.stdout : run.stderr, /cannot reach the cis agent at http:\/\/127\.0\.0\.1:9 (\(connection refused\)|\(context nine\): connection refused)/)
       }
       if (args[0] !== '--version') assert.ok(urls.some(u => u.endsWith(`/dist/src/cli/commands/${module}.js`)), `${what} loads its command module`)
       const pkgs = [...packages(urls)]
@@ -177,7 +184,7 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
         assert.deepEqual(pkgs.filter(p => p === 'zod' || p === 'yaml'), [], `${what} loads no spec parsing (zod, yaml)`)
         assert.deepEqual(urls.filter(u => /\/dist\/src\/cli\/commands\//.test(u) && !u.endsWith(`/${module}.js`)), [], `${what} loads no other command`)
       }
-      if (args[0] === 'vars' || args[0] === '--version') assert.ok(!urls.some(u => /^node:https?$/.test(u)), `${what} loads no HTTP client`)
+      if (command === 'vars' || command === '--version' || command === 'context') assert.ok(!urls.some(u => /^node:https?$/.test(u)), `${what} loads no HTTP client`)
     }
   } finally { cleanup(dir) }
 })

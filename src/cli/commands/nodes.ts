@@ -6,6 +6,8 @@ import { age, paint, table } from '../format.js'
 
 export async function nodes (ctx: Ctx): Promise<void> {
   const { nodes } = await ctx.client.get<NodesResponse>('/v1/nodes')
+  // Through a context: its cluster's nodes, to suggest one when this one is down (P-7).
+  ctx.rememberNodes(nodes.map(n => n.api))
   if (ctx.json) { printJson({ nodes }); return }
   const rows = nodes.map(n => [
     n.name + (n.self ? ' (this)' : ''),

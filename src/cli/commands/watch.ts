@@ -45,6 +45,7 @@ export async function watch (ctx: Ctx): Promise<void> {
   if (!ctx.json && !tty) throw new CliExit(2, "cis watch draws on a terminal; for scripts use 'cis watch --json' (the stream as JSON lines)")
   let timer: NodeJS.Timeout | undefined
   let connected = false
+  let remembered = false
   const draw = (copy: LiveCopy): void => {
     timer = undefined
     const frame = renderWatch(copy, Date.now(), process.stdout.columns ?? 100, true)
@@ -55,7 +56,11 @@ export async function watch (ctx: Ctx): Promise<void> {
     open: async (path, headers, signal) => await ctx.client.openStream(path, headers, signal),
     onOpen: () => { connected = true },
     onMessage: m => { if (ctx.json) process.stdout.write(JSON.stringify(m) + '\n') },
-    onUpdate: copy => { if (!ctx.json) timer ??= setTimeout(() => draw(copy), 100) },
+    onUpdate: copy => {
+      // The stream's first copy has the nodes: keep their addresses in the context (P-7), once.
+      if (!remembered && copy.nodes.length > 0) { remembered = true; ctx.rememberNodes(copy.nodes.map(n => n.api)) }
+      if (!ctx.json) timer ??= setTimeout(() => draw(copy), 100)
+    },
     onError: err => { if (!ctx.json) process.stdout.write(`\x1b[H\x1b[2Jconnection lost (${err.message}); retrying…\n`) }
   })
   const quit = (): void => live.close()
