@@ -86,8 +86,8 @@ export function fairShareUsage (state: ClusterState, now: number, o: FairShareOp
         for (const jobId of state.jobs[logicalId]?.physical ?? [logicalId]) {
           const byN = state.attempts[jobId]
           if (byN === undefined) continue
-          for (const n of Object.keys(byN).map(Number).sort((a, b) => a - b)) {
-            const a = byN[n]
+          // Attempt numbers are integer keys: JavaScript lists them in ascending order.
+          for (const a of Object.values(byN)) {
             if (a.startedAt === undefined) continue
             const count = instanceCount(a.resources)
             if (count === 0) continue
