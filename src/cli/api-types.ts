@@ -1,6 +1,7 @@
 // The shapes of the agent's API answers, as the CLI reads them. Types only: every import
 // here is `import type`, so importing this module (with `import type`) loads nothing.
 import type { NodeView } from '../state/cluster-views.js'
+import type { OwnerUsage } from '../scheduler/fairshare.js'
 import type { PlannedJob } from '../scheduler/plan.js'
 import type { AttemptView, JobView, JoblistView, joblistSummary } from '../state/views.js'
 import type { RunView, ScheduleSummary, ScheduleView, SkipView } from '../state/schedule-views.js'
@@ -45,6 +46,10 @@ export interface StateHashResponse { hash: string, events: number, origins: Reco
 /** GET /v1/nodes (each entry as state/cluster-views.ts shapes it). */
 export type { NodeView }
 export interface NodesResponse { nodes: NodeView[] }
+
+/** GET /v1/usage: fair share (P-4) per owner, sorted by owner. */
+export interface UsageResponse { policy: 'fifo' | 'priority' | 'fairshare', halfLifeMs: number, at: string, owners: OwnerUsage[] }
+export type { OwnerUsage }
 
 /** GET /v1/health. */
 export interface HealthResponse { ok: true, id: string, name: string, version: string, master: boolean }

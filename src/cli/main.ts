@@ -171,6 +171,12 @@ function program (): Command {
       await nodes(ctx)
     }))
 
+  client(p.command('usage').description('fair share (P-4): per owner its usage, share and the factor its priority is multiplied by'))
+    .action(run(async ctx => {
+      const { usage } = await import('./commands/usage.js')
+      await usage(ctx)
+    }))
+
   p.command('validate').argument('<file>', 'a joblist file').description('check a joblist file without a node').option('--json', 'machine-readable output')
     .action(run(async (ctx, file: string) => {
       const { validate } = await import('./commands/validate.js')

@@ -18,7 +18,8 @@ export interface AgentConfig {
   priority: number
   exec: { killGraceMs: number, forkServer: boolean }
   /** lostAfterMs: how long a disconnected node's running attempts stay `unknown` before they are lost. */
-  scheduler: { onLost: 'retry' | 'fail', maxLost: number, policy: 'fifo' | 'priority', agingPerMinute: number, lostAfterMs: number }
+  /** fairShare: usage half-life and owner weights (policy fairshare, P-4). */
+  scheduler: { onLost: 'retry' | 'fail', maxLost: number, policy: 'fifo' | 'priority' | 'fairshare', agingPerMinute: number, lostAfterMs: number, fairShare: { halfLifeMs: number, shares: Record<string, number> } }
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
@@ -41,6 +42,11 @@ export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG'
 }
 
+/** The scheduler's queue options (D-4, P-4) from the agent's configuration. */
+export function queueOptions (s: AgentConfig['scheduler']): { policy: AgentConfig['scheduler']['policy'], agingPerMinute: number, fairShare: { halfLifeMs: number, shares: Record<string, number> } } {
+  return { policy: s.policy, agingPerMinute: s.agingPerMinute, fairShare: s.fairShare }
+}
+
 /** The checked file → the agent's configuration. */
 function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
   return {
@@ -52,7 +58,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     profiles: f.profiles,
     priority: f.priority,
     exec: { killGraceMs: f.exec.killGrace, forkServer: f.exec.forkServer },
-    scheduler: { onLost: f.scheduler.onLost, maxLost: f.scheduler.maxLost, policy: f.scheduler.policy, agingPerMinute: f.scheduler.aging, lostAfterMs: f.scheduler.lostAfter },
+    scheduler: { onLost: f.scheduler.onLost, maxLost: f.scheduler.maxLost, policy: f.scheduler.policy, agingPerMinute: f.scheduler.aging, lostAfterMs: f.scheduler.lostAfter, fairShare: { halfLifeMs: f.scheduler.fairShare.halfLife, shares: f.scheduler.fairShare.shares } },
     log: { level: f.log.level, pretty: f.log.pretty },
     nodesLogIntervalMs: f.nodesLogInterval,
     snapshotEvery: f.snapshotEvery,
@@ -78,7 +84,7 @@ function toFile (c: AgentConfig): ConfigFileInput {
     profiles: c.profiles,
     priority: c.priority,
     exec: { killGrace: `${c.exec.killGraceMs}ms`, forkServer: c.exec.forkServer },
-    scheduler: { policy: c.scheduler.policy, aging: c.scheduler.agingPerMinute, onLost: c.scheduler.onLost, maxLost: c.scheduler.maxLost, lostAfter: `${c.scheduler.lostAfterMs}ms` },
+    scheduler: { policy: c.scheduler.policy, aging: c.scheduler.agingPerMinute, onLost: c.scheduler.onLost, maxLost: c.scheduler.maxLost, lostAfter: `${c.scheduler.lostAfterMs}ms`, fairShare: { halfLife: `${c.scheduler.fairShare.halfLifeMs}ms`, shares: c.scheduler.fairShare.shares } },
     log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
     nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
     snapshotEvery: c.snapshotEvery,

@@ -72,12 +72,17 @@ export const configFileSchema = z.strictObject({
     forkServer: bool.default(true)
   }).prefault({}),
   scheduler: section({
-    policy: z.enum(['fifo', 'priority'], { error: "must be 'fifo' or 'priority'" }).default('fifo'),
+    policy: z.enum(['fifo', 'priority', 'fairshare'], { error: "must be 'fifo', 'priority' or 'fairshare'" }).default('fifo'),
     aging: z.number({ error: 'must be a number >= 0 (priority points per minute of waiting)' })
       .min(0, { error: 'must be a number >= 0 (priority points per minute of waiting)' }).default(1),
     onLost: z.enum(['retry', 'fail'], { error: "must be 'retry' or 'fail'" }).default('retry'),
     maxLost: int('must be a whole number', 0).default(3),
-    lostAfter: duration.prefault('1m')
+    lostAfter: duration.prefault('1m'),
+    fairShare: section({
+      halfLife: duration.prefault('7d'),
+      shares: z.record(z.string(), z.number({ error: 'must be a number > 0 (the owner\'s weight)' })
+        .positive({ error: 'must be a number > 0 (the owner\'s weight)' }), { error: 'must map an owner to a weight > 0' }).default({})
+    }).prefault({})
   }).prefault({}),
   log: section({
     level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),

@@ -6,6 +6,7 @@
 // It launches the runs of schedules (recurrence.ts); later master duties (notifications) belong here.
 import type { Logger } from 'pino'
 import type { AgentConfig } from '../config/config.js'
+import { queueOptions } from '../config/config.js'
 import type { CisEvent, EventBodies, EventType } from '../events/types.js'
 import { nextTerm } from '../election/master.js'
 import { decisionEvent } from '../scheduler/decision-event.js'
@@ -105,7 +106,7 @@ export class MasterRole {
       silent: this.o.silent(),
       lostAfterMs: this.o.scheduler.lostAfterMs,
       policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
-      queue: { policy: this.o.scheduler.policy, agingPerMinute: this.o.scheduler.agingPerMinute }
+      queue: queueOptions(this.o.scheduler)
     })
     for (const d of decisions) {
       const e = decisionEvent(d, mine)

@@ -15,6 +15,7 @@ import type { ApiNode, ClusterSnapshot, NodeChanges, OutputStream } from '../api
 import type { Mesh } from '../cluster/mesh.js'
 import type { Heartbeat } from '../cluster/membership.js'
 import type { AgentConfig } from '../config/config.js'
+import { queueOptions } from '../config/config.js'
 import { electMaster } from '../election/master.js'
 import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf } from '../events/types.js'
 import { eventKey } from '../events/types.js'
@@ -250,7 +251,7 @@ export class CisNode implements ApiNode {
       master: this.master(),
       lastSeen: id => this.lastSeen(id),
       now: this.now(),
-      queue: { policy: this.config.scheduler.policy, agingPerMinute: this.config.scheduler.agingPerMinute },
+      queue: queueOptions(this.config.scheduler),
       silent: this.silent(),
       lostAfterMs: this.config.scheduler.lostAfterMs
     }

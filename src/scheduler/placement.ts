@@ -46,7 +46,7 @@ export function joblistLabel (jl: JoblistRecord): string { return `${jl.name} ($
 
 export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceResult {
   const { state } = input
-  const queue = orderQueue(activeQueue, input.now, input.queue)
+  const queue = orderQueue(activeQueue, input.now, input.queue, state)
   const nodes = [...input.alive].filter(id => state.nodes[id] !== undefined).sort()
   const free = new FreeIndex(state, nodes, heldInstances(state, activeQueue))
   const assigns: Assign[] = []

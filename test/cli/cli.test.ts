@@ -120,6 +120,39 @@ test('an unreachable node is one line naming the URL, exit 3', async () => {
   assert.equal(JSON.parse(j.stdout).code, 'ERR_UNREACHABLE')
 })
 
+test('P-4: cis usage --json (GET /v1/usage) gives per owner usage weighted by priority, share and factor; priority 0 is free', async () => {
+  const dir = tempDir()
+  try {
+    const file = (name: string, priority: number): string => {
+      const f = join(dir, `${name}.yaml`)
+      writeFileSync(f, `name: ${name}\npriority: ${priority}\nstages:\n  - name: s\n    jobs:\n      - name: j\n        run: sleep 0.3\n`)
+      return f
+    }
+    for (const [owner, name, priority] of [['fs-alice', 'paid', 200], ['fs-bob', 'free', 0]] as const) {
+      const r = await cis(['submit', file(name, priority), '--wait', '--owner', owner, '--addr', agent.url])
+      assert.equal(r.code, 0, r.stderr)
+    }
+    const r = await cis(['usage', '--json', '--addr', agent.url])
+    assert.equal(r.code, 0, r.stderr)
+    const u = JSON.parse(r.stdout)
+    assert.equal(u.policy, 'fifo')
+    assert.equal(u.halfLifeMs, 7 * 24 * 3600_000)
+    const alice = u.owners.find((o: any) => o.owner === 'fs-alice')
+    const bob = u.owners.find((o: any) => o.owner === 'fs-bob')
+    assert.ok(alice.resourceSeconds >= 0.25 && alice.resourceSeconds < 5, JSON.stringify(alice))
+    assert.ok(Math.abs(alice.usage - 2 * alice.resourceSeconds) < 1e-9, 'priority 200 counts twice')
+    assert.ok(bob.resourceSeconds >= 0.25, JSON.stringify(bob))
+    assert.equal(bob.usage, 0, 'priority 0 is free')
+    assert.equal(bob.factor, 1)
+    for (const o of u.owners) assert.ok(o.factor >= 0 && o.factor <= 1 && o.share > 0 && o.share <= 1, JSON.stringify(o))
+    assert.ok(Math.abs(u.owners.reduce((t: number, o: any) => t + o.share, 0) - 1) < 1e-9, 'shares add up to 1')
+    const text = await cis(['usage', '--addr', agent.url])
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /OWNER\s+USAGE\s+RESOURCE-S\s+SHARE\s+TARGET\s+FACTOR/)
+    assert.match(text.stdout, /fs-bob\s+0\s/)
+  } finally { cleanup(dir) }
+})
+
 test('CLI: each command loads only what it needs (cis status loads no agent module)', async () => {
   // Every module each command resolves, recorded by a resolve hook (test/helpers/resolve-log.ts).
   const hook = pathToFileURL(join(ROOT, 'dist', 'test', 'helpers', 'resolve-log.js')).href
@@ -154,7 +187,8 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
     [['vars', 'examples/pipeline.yaml']], [['watch', '--json', ...unreachable]], [['logs', '-f', 'x-1.1', ...unreachable], 'logs'],
     // P-7: the context commands (offline), and a client command through a context.
     [['context', 'add', 'nine', '--addr', 'http://127.0.0.1:9']], [['context', 'use', 'nine', '--json']], [['context', 'list']],
-    [['status', '--context', 'nine']], [['--context', 'nine', 'nodes']], [['context', 'remove', 'nine']]
+    [['status', '--context', 'nine']], [['--context', 'nine', 'nodes']], [['context', 'remove', 'nine']],
+    [['usage', '--json', ...unreachable]]
   ]
   try {
     for (const [args, moduleName] of cases) {

@@ -16,7 +16,7 @@ function role (): { role: MasterRole, appended: EventType[], clock: { now: numbe
     code: 'me00',
     log: pino({ level: 'silent' }),
     now: () => clock.now,
-    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1, lostAfterMs: 60_000 },
+    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1, lostAfterMs: 60_000, fairShare: { halfLifeMs: 7 * 86_400_000, shares: {} } },
     state: () => state,
     alive: () => new Set(['me', 'peer']),
     silent: () => new Map(),

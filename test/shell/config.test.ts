@@ -76,7 +76,7 @@ test('config: bad settings get clear errors', () => {
 })
 
 test('config: an unknown key at any depth is an error naming its path and the keys allowed there', () => {
-  bad({ scheduler: { polcy: 'fifo' } }, /^ConfigError: c\.yaml: unknown setting 'scheduler\.polcy' \(allowed: policy, aging, onLost, maxLost, lostAfter\)$/)
+  bad({ scheduler: { polcy: 'fifo' } }, /^ConfigError: c\.yaml: unknown setting 'scheduler\.polcy' \(allowed: policy, aging, onLost, maxLost, lostAfter, fairShare\)$/)
   bad({ heartbeat: { intervl: '1s' } }, /unknown setting 'heartbeat\.intervl' \(allowed: interval, timeout\)/)
   bad({ exec: { forkserver: true } }, /unknown setting 'exec\.forkserver' \(allowed: killGrace, forkServer\)/)
   bad({ log: { colour: true } }, /unknown setting 'log\.colour' \(allowed: level, pretty\)/)
@@ -99,7 +99,7 @@ test('config: an unknown key at any depth is an error naming its path and the ke
 
 test('config: a wrong type at any depth names its path', () => {
   bad({ scheduler: { maxLost: 'x' } }, /scheduler\.maxLost must be a whole number/)
-  bad({ scheduler: { policy: 'lifo' } }, /scheduler\.policy must be 'fifo' or 'priority'/)
+  bad({ scheduler: { policy: 'lifo' } }, /scheduler\.policy must be 'fifo', 'priority' or 'fairshare'/)
   bad({ scheduler: { aging: -1 } }, /scheduler\.aging must be a number >= 0/)
   bad({ heartbeat: { interval: true } }, /heartbeat\.interval must be a duration/)
   bad({ log: { pretty: 'yes' } }, /log\.pretty must be true, false or auto/)

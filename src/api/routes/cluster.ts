@@ -1,5 +1,6 @@
-// The cluster: health, nodes, counts, the state hash (to compare nodes), and the test gate.
+// The cluster: health, nodes, counts, fair-share usage, the state hash (to compare nodes), and the test gate.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { DEFAULT_FAIR_SHARE, fairShareUsage } from '../../scheduler/fairshare.js'
 import { eventCount, nodeViews, statsView } from '../../state/cluster-views.js'
 import { stateHash } from '../../state/hash.js'
 import { ApiError } from '../errors.js'
@@ -17,6 +18,13 @@ export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGat
   })
 
   app.get('/v1/stats', async () => statsView(node.view().state, node.runningCount()))
+
+  // Fair share (P-4): usage, share and factor per owner, as the fairshare policy sees them now.
+  app.get('/v1/usage', async () => {
+    const v = node.view()
+    const fs = v.queue.fairShare ?? DEFAULT_FAIR_SHARE
+    return { policy: v.queue.policy, halfLifeMs: fs.halfLifeMs, at: new Date(v.now).toISOString(), owners: fairShareUsage(v.state, v.now, fs) }
+  })
 
   app.get('/v1/state', async (req: FastifyRequest<{ Querystring: { full?: string, hash?: string, event?: string } }>) => {
     const { state } = node.view()
