@@ -1,6 +1,6 @@
 // What the API needs of a node, and nothing more: the API depends on this, never on the
 // node's class. A node without libp2p (or a fake) serves it as well as a full agent.
-import type { ControlOp, RunOf } from '../events/types.js'
+import type { ControlOp, RunOf, UpdateBody } from '../events/types.js'
 import type { QueueOptions } from '../scheduler/queue.js'
 import type { JoblistSpec } from '../spec/types.js'
 import type { ClusterState } from '../state/types.js'
@@ -45,6 +45,8 @@ export interface ApiNode {
   controlSchedule: (name: string, op: ControlOp) => Promise<string>
   /** Mark a failed joblist as seen (S-5); the request's ID. */
   ack: (joblistId: string) => Promise<string>
+  /** Change a joblist's priority and/or tags (D-1); the request's ID. */
+  updateJoblist: (change: UpdateBody) => Promise<string>
   /** Write a stop request for a joblist or one of its jobs; the request's ID. */
   requestStop: (joblistId: string, jobId?: string) => Promise<string>
   /** A chunk of an attempt's output, read here or from the node that ran it. */

@@ -16,6 +16,7 @@ import { scheduleRoutes } from './routes/schedules.js'
 import { eventRoutes } from './routes/events.js'
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js'
 import { LiveFeed } from './live-feed.js'
+import { SWAGGER_OPTIONS, doc, swagger } from './openapi.js'
 
 export interface ApiOptions {
   token?: string
@@ -50,6 +51,24 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}; see the README's API section`, code: 'ERR_NOT_FOUND' }))
 
+  // The routes' schemas are documentation (GET /v1/openapi.json), never checks nor filters:
+  // each handler checks its input with its own messages, and answers are serialized as they
+  // are (a response schema must not drop a field the handler returns).
+  app.setValidatorCompiler(() => () => true)
+  app.setSerializerCompiler(() => (data: unknown) => JSON.stringify(data))
+
+  // The OpenAPI document, from the schemas of every route declared once the plugin is loaded.
+  void app.register(swagger, SWAGGER_OPTIONS)
+  app.after(err => {
+    if (err !== null && err !== undefined) throw err
+    declare(app, node, opts)
+  })
+  return app
+}
+
+/** Every hook and route of the API (once @fastify/swagger is loaded, so it sees them all). */
+function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
+
   // GET /metrics, and the timing of every request (a hook on the root: it sees every route).
   metricsRoutes(app, node)
 
@@ -77,6 +96,8 @@ export function buildApi (node: ApiNode, opts: ApiOptions): FastifyInstance {
     jobRoutes(api, node)
     scheduleRoutes(api, node)
     clusterRoutes(api, node, { testGate: opts.testGate === true })
+    api.get('/v1/openapi.json', {
+      schema: doc({ summary: 'this document: the OpenAPI 3 description of the API', tags: ['meta'], ok: { 200: 'the OpenAPI 3.0 document' } })
+    }, async () => api.swagger())
   })
-  return app
 }

@@ -34,6 +34,12 @@ export interface AckResponse { id: string, request: string | null, acked: true }
 /** POST /v1/joblists/:ref/stop and /v1/jobs/:ref/stop. */
 export interface StopResponse { id: string, request: string, state: string }
 
+/** PATCH /v1/joblists/:ref (202): the change is written; the joblist's fields after it. */
+export interface UpdateResponse { id: string, request: string, priority: number, tags: string[], state: string }
+
+/** POST /v1/jobs (201, or 202 with id null when no master accepted it yet). */
+export interface JobSubmitResponse { id: string | null, joblistId: string | null, name: string, request: string, state: string }
+
 /** POST /v1/plan. */
 export interface PlanResponse { stage: string, jobs: PlannedJob[] }
 

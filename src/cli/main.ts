@@ -111,6 +111,16 @@ function program (): Command {
       await stop(ctx, ref, o)
     }))
 
+  client(p.command('set').argument('<ref>', 'a joblist ID or name')
+    .description('change a joblist that has not ended: its priority and/or tags (the tags given replace its tags)')
+    .option('--priority <n>', 'the new priority, -1000 to 1000 (higher runs first with the priority policy)')
+    .option('--tag <tag>', 'a tag (repeat for more); replaces the tags', collect)
+    .option('--no-tags', 'remove every tag'))
+    .action(run(async (ctx, ref: string, o: { priority?: string, tag?: string[], tags?: boolean }) => {
+      const { set } = await import('./commands/set.js')
+      await set(ctx, ref, o)
+    }))
+
   client(p.command('logs').argument('<job>', 'a job ID, or JOBLIST/JOBNAME')
     .description("print a job's stdout and stderr")
     .option('-f, --follow', 'keep printing until the attempt ends')

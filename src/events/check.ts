@@ -1,5 +1,6 @@
 // Shape checks for events that arrive from peers: anything malformed is refused before it
 // can reach the reducer. (Signatures are checked by the shell, which has the keys.)
+import { MAX_NAME_LENGTH } from '../spec/limits.js'
 import { validateJoblist } from '../spec/validate.js'
 import type { CisEvent } from './types.js'
 import { EVENT_TYPES } from './types.js'
@@ -29,6 +30,11 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     ? null
     : 'bad skip',
   ack: b => isStr(b.joblistId) ? null : 'bad ack',
+  update: b => isStr(b.joblistId) &&
+    (b.priority === undefined || (isInt(b.priority, -1000) && (b.priority as number) <= 1000)) &&
+    (b.tags === undefined || (isStrList(b.tags, 100) && b.tags.every(t => t.length >= 1 && t.length <= MAX_NAME_LENGTH)))
+    ? null
+    : 'bad update',
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
   master: b => isInt(b.term, 1) ? null : 'bad term',
   accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&

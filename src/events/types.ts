@@ -1,7 +1,7 @@
 // Every state change is one of these events, written to the origin node's own signed log.
 // Who writes what (see DESIGN.md): node info by that node; submit/stop requests by the node
 // that received them; master/accept/assign/cancel by the master; started/finished by the
-// node that runs the attempt; schedule/control/ack by the node that received the request;
+// node that runs the attempt; schedule/control/ack/update by the node that received the request;
 // skip (and the submits of schedule runs) by the master.
 import type { JoblistSpec } from '../spec/types.js'
 
@@ -35,6 +35,14 @@ export interface SkipBody { name: string, from: number, to: number, count: numbe
 /** A person saw this failed joblist (S-5). */
 export interface AckBody { joblistId: string }
 export interface StopBody { joblistId: string, jobId?: string }
+/**
+ * Change a queued or running joblist (D-1): each field present replaces that field. Per field,
+ * the update with the highest position (ts, lc, origin, seq) wins, in any arrival order.
+ */
+export interface UpdateBody { joblistId: string, priority?: number, tags?: string[] }
+/** The fields of a joblist an update may change. */
+export const UPDATABLE_FIELDS = ['priority', 'tags'] as const
+export type UpdatableField = typeof UPDATABLE_FIELDS[number]
 export interface MasterBody { term: number }
 export interface LostPolicy { onLost: 'retry' | 'fail', maxLost: number }
 export interface AcceptBody extends LostPolicy {
@@ -79,6 +87,7 @@ export interface EventBodies {
   control: ControlBody
   skip: SkipBody
   ack: AckBody
+  update: UpdateBody
 }
 
 export type EventType = keyof EventBodies
@@ -97,7 +106,7 @@ export interface CisEvent<T extends EventType = EventType> extends UnsignedEvent
   sig: string
 }
 
-export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack']
+export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack', 'update']
 
 /** The key of an event, also the ID of a request made by it: `origin:seq`. */
 export function eventKey (e: { origin: string, seq: number }): string {

@@ -17,7 +17,7 @@ import type { Heartbeat } from '../cluster/membership.js'
 import type { AgentConfig } from '../config/config.js'
 import { queueOptions } from '../config/config.js'
 import { electMaster } from '../election/master.js'
-import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf } from '../events/types.js'
+import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf, UpdateBody } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { loadOrCreateIdentity } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
@@ -39,7 +39,7 @@ import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
 
 /** Events after which the master may have something new to decide. */
-const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master', 'schedule', 'control', 'skip'])
+const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master', 'schedule', 'control', 'skip', 'update'])
 
 /** How long a restarted node waits to catch up with a peer before it runs what was assigned to it. */
 const RESTART_CATCH_UP_MS = 3000
@@ -266,6 +266,8 @@ export class CisNode implements ApiNode {
   async controlSchedule (name: string, op: ControlOp): Promise<string> { return await this.requests.controlSchedule(name, op) }
 
   async ack (joblistId: string): Promise<string> { return await this.requests.ack(joblistId) }
+
+  async updateJoblist (change: UpdateBody): Promise<string> { return await this.requests.update(change) }
 
   async requestStop (joblistId: string, jobId?: string): Promise<string> {
     return await this.requests.stop(joblistId, jobId)

@@ -1,7 +1,7 @@
-// Requests made at this node (R4-1, R4-2): a submit or a stop is an event in this node's own
+// Requests made at this node (R4-1, R4-2, D-1): a submit, a stop or an update is an event in this node's own
 // log, durable before it is answered, whether or not a master is reachable. A submit waits a
 // little for the master's accept, to answer with the joblist's ID.
-import type { CisEvent, ControlOp, EventBodies, EventType, RunOf } from '../events/types.js'
+import type { CisEvent, ControlOp, EventBodies, EventType, RunOf, UpdateBody } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import type { JoblistSpec } from '../spec/types.js'
 import type { ClusterState } from '../state/types.js'
@@ -36,6 +36,11 @@ export class Requests {
   async stop (joblistId: string, jobId?: string): Promise<string> {
     const e = await this.o.append('stop', { joblistId, ...(jobId !== undefined ? { jobId } : {}) })
     return eventKey(e)
+  }
+
+  /** Change a joblist's priority and/or tags (D-1); the request's ID. */
+  async update (change: UpdateBody): Promise<string> {
+    return eventKey(await this.o.append('update', change))
   }
 
   /** Define or replace a schedule (its joblist has `schedule`, its variables filled in). */

@@ -5,7 +5,7 @@
 import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
-import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './types.js'
+import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, UpdateRecord } from './types.js'
 import { emptyState } from './types.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 
@@ -51,6 +51,7 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       state.acks[id] = Math.min(state.acks[id] ?? e.ts, e.ts)
       return state.joblists[id] !== undefined ? [id] : []
     }
+    case 'update': return applyUpdate(state, e as Ev<'update'>)
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
     // the one with the lowest position, so all nodes pick the same, in any order; the
     // overruled one is counted as a conflict.
@@ -131,7 +132,11 @@ function materialize (state: ClusterState, key: string): string[] {
   const acc = state.accepts[key]?.[0]
   if (req === undefined || acc === undefined) return []
   for (const other of state.accepts[key]) if (other.id !== acc.id) state.aliases[other.id] = acc.id
-  if (req.joblistId === acc.id) return []
+  if (req.joblistId === acc.id) {
+    // Another accept lost: updates that named its ID now apply to the winner too.
+    const jl = state.joblists[acc.id]
+    return jl !== undefined && settleUpdates(state, jl) ? [acc.id] : []
+  }
   const changed: string[] = []
   if (req.joblistId !== undefined) {
     // A better accept arrived: the earlier joblist ID becomes an alias of the winner.
@@ -191,9 +196,49 @@ function materialize (state: ClusterState, key: string): string[] {
     jl.stages.push({ name: stage.name, jobIds, state: 'pending' })
   })
   state.joblists[acc.id] = jl
+  settleUpdates(state, jl)
   insertSorted(state.queue, acc.id, id => state.joblists[id].position)
   recompute(state, acc.id)
   return [...changed, acc.id]
+}
+
+/**
+ * A change of a joblist's priority or tags (D-1). Per field the update with the highest
+ * position wins, whatever the order the updates arrive in; the joblist (now or once it is
+ * accepted) takes its fields from the winners.
+ */
+function applyUpdate (state: ClusterState, e: Ev<'update'>): string[] {
+  const b = e.body
+  const pos: Position = [e.ts, e.lc, e.origin, e.seq]
+  const rec: UpdateRecord = state.updates[b.joblistId] ?? (state.updates[b.joblistId] = {})
+  if (b.priority !== undefined && (rec.priority === undefined || comparePositions(pos, rec.priority.pos) > 0)) rec.priority = { value: b.priority, pos }
+  if (b.tags !== undefined && (rec.tags === undefined || comparePositions(pos, rec.tags.pos) > 0)) rec.tags = { value: [...b.tags], pos }
+  // The update may name an ID that lost to another accept of the same request (an alias).
+  const jl = state.joblists[b.joblistId] ?? state.joblists[state.aliases[b.joblistId] ?? '']
+  if (jl === undefined) return []
+  return settleUpdates(state, jl) ? [jl.id] : []
+}
+
+/**
+ * A joblist's priority and tags: its spec's, or the winning update's of each field, among the
+ * updates naming any ID its request was accepted under (its own and its aliases).
+ */
+function settleUpdates (state: ClusterState, jl: JoblistRecord): boolean {
+  const spec = state.requests[jl.request]?.spec
+  let priority: UpdateRecord['priority']
+  let tags: UpdateRecord['tags']
+  const ids = new Set([jl.id, ...(state.accepts[jl.request] ?? []).map(a => a.id)])
+  for (const id of ids) {
+    const u = state.updates[id]
+    if (u === undefined) continue
+    if (u.priority !== undefined && (priority === undefined || comparePositions(u.priority.pos, priority.pos) > 0)) priority = u.priority
+    if (u.tags !== undefined && (tags === undefined || comparePositions(u.tags.pos, tags.pos) > 0)) tags = u.tags
+  }
+  const before = jl.priority
+  const beforeTags = jl.tags
+  jl.priority = priority?.value ?? spec?.priority ?? jl.priority
+  jl.tags = tags !== undefined ? [...tags.value] : spec?.tags ?? jl.tags
+  return before !== jl.priority || beforeTags.length !== jl.tags.length || beforeTags.some((t, i) => t !== jl.tags[i])
 }
 
 function applyCancel (state: ClusterState, e: Ev<'cancel'>): string[] {

@@ -189,6 +189,17 @@ export interface ClusterState {
   schedules: Record<string, ScheduleRecord>
   /** Failed joblists a person has seen (S-5): joblist ID -> time of the first ack. */
   acks: Record<string, number>
+  /**
+   * Changes of joblists (D-1) by the joblist ID the update named: per field, the winning value
+   * (the update with the highest position). The joblist's record takes its fields from here.
+   */
+  updates: Record<string, UpdateRecord>
+}
+
+/** The winning value of each changed field of one joblist, with the position of its update. */
+export interface UpdateRecord {
+  priority?: { value: number, pos: Position }
+  tags?: { value: string[], pos: Position }
 }
 
 export function emptyState (): ClusterState {
@@ -209,7 +220,8 @@ export function emptyState (): ClusterState {
     acceptCount: {},
     terms: {},
     schedules: {},
-    acks: {}
+    acks: {},
+    updates: {}
   }
 }
 

@@ -180,7 +180,7 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
   const unreachable = ['--addr', 'http://127.0.0.1:9'] // nothing listens on port 9: exit 3, no network needed
   // [args, the command module it loads (default: the command's name)]
   const cases: Array<[string[], string?]> = [
-    [['--version']], [['status', ...unreachable]], [['nodes', ...unreachable]], [['stop', 'x-1', ...unreachable]], [['logs', 'x-1.1', ...unreachable]],
+    [['--version']], [['status', ...unreachable]], [['nodes', ...unreachable]], [['stop', 'x-1', ...unreachable]], [['set', 'x-1', '--priority', '5', '--tag', 'a', ...unreachable]], [['logs', 'x-1.1', ...unreachable]],
     [['ack', 'x-1', ...unreachable]], [['schedules', ...unreachable]], [['schedule', 'nightly', ...unreachable], 'schedules'],
     [['pause', 'nightly', ...unreachable], 'schedules'], [['resume', 'nightly', ...unreachable], 'schedules'],
     [['unschedule', 'nightly', ...unreachable], 'schedules'], [['trigger', 'nightly', ...unreachable], 'schedules'],

@@ -33,7 +33,8 @@ const VALID: { [T in EventType]: EventBodies[T] } = {
   schedule: { spec: scheduled.spec, owner: 'alice' },
   control: { name: 'nightly', op: 'pause' },
   skip: { name: 'nightly', from: 1_700_000_000_000, to: 1_700_000_060_000, count: 2, reason: 'overlap', term: 3 },
-  ack: { joblistId: 'ab12-1' }
+  ack: { joblistId: 'ab12-1' },
+  update: { joblistId: 'ab12-1', priority: -7, tags: ['nightly', 'team-x'] }
 }
 
 /** The message for a wrong field of each type's body. */
@@ -51,7 +52,8 @@ const MESSAGE: Record<EventType, RegExp> = {
   schedule: /^bad (owner|schedule: .*|joblist: .*)$/,
   control: /^bad control$/,
   skip: /^bad skip$/,
-  ack: /^bad ack$/
+  ack: /^bad ack$/,
+  update: /^bad update$/
 }
 
 const OPTIONAL: Partial<Record<EventType, string[]>> = {
@@ -59,7 +61,8 @@ const OPTIONAL: Partial<Record<EventType, string[]>> = {
   accept: ['expand'],
   cancel: ['jobId'],
   finished: ['reason', 'tail'],
-  submit: ['schedule']
+  submit: ['schedule'],
+  update: ['priority', 'tags']
 }
 
 function event (type: EventType, body: unknown = VALID[type], over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -81,6 +84,11 @@ test('check: one valid event of each type passes; asEvent gives it back', () => 
   assert.equal(checkEvent(event('finished', { ...VALID.finished, state: 'lost', exitCode: null, signal: 'SIGKILL' })), null)
   assert.equal(checkEvent(event('node', { ...VALID.node, priority: -1e9 })), null, 'the lowest priority')
   assert.equal(checkEvent(event('started', { ...VALID.started, pid: 0 })), null)
+  // D-1: the edges of an update's priority, an empty tag list, and an update of one field.
+  assert.equal(checkEvent(event('update', { joblistId: 'ab12-1', priority: 1000 })), null)
+  assert.equal(checkEvent(event('update', { joblistId: 'ab12-1', priority: -1000 })), null)
+  assert.equal(checkEvent(event('update', { joblistId: 'ab12-1', tags: [] })), null)
+  assert.equal(checkEvent(event('update', { joblistId: 'ab12-1', tags: Array(100).fill('t'.repeat(100)) })), null)
 })
 
 const kind = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v
@@ -138,7 +146,14 @@ test('check: out-of-range values in a body fail with the type\'s message', () =>
     ['control', { op: 'explode' }],
     ['skip', { to: 1 }],
     ['skip', { count: 0 }],
-    ['skip', { reason: 'bored' }]
+    ['skip', { reason: 'bored' }],
+    ['update', { priority: 1001 }],
+    ['update', { priority: -1001 }],
+    ['update', { priority: 2.5 }],
+    ['update', { tags: ['ok', 3] }],
+    ['update', { tags: [''] }],
+    ['update', { tags: ['t'.repeat(101)] }],
+    ['update', { tags: Array(101).fill('t') }]
   ]
   for (const [type, over] of cases) {
     const body = { ...(VALID[type] as unknown as Record<string, unknown>), ...over }
@@ -195,6 +210,7 @@ test('check: oversized strings and lists are refused (and the largest allowed pa
     { what: 'resource types (count)', at: n => event('node', { ...VALID.node, resources: Object.fromEntries(Array.from({ length: n }, (_, i) => [`t${i}`, []])) }), max: 256, message: 'bad node info' },
     { what: 'submit owner', at: n => event('submit', { ...VALID.submit, owner: 'o'.repeat(n) }), max: 256, message: 'bad owner' },
     { what: 'stop joblistId', at: n => event('stop', { joblistId: 'j'.repeat(n) }), max: 256, message: 'bad stop' },
+    { what: 'update joblistId', at: n => event('update', { joblistId: 'j'.repeat(n) }), max: 256, message: 'bad update' },
     { what: 'stop jobId', at: n => event('stop', { joblistId: 'j', jobId: 'j'.repeat(n) }), max: 256, message: 'bad stop' },
     { what: 'accept request', at: n => event('accept', { ...VALID.accept, request: 'r'.repeat(n) }), max: 256, message: 'bad accept' },
     { what: 'accept expand (keys)', at: n => event('accept', { ...VALID.accept, expand: Object.fromEntries(Array.from({ length: n }, (_, i) => [i, []])) }), max: 1000, message: 'bad accept' },

@@ -5,28 +5,44 @@ import { eventCount, nodeViews, statsView } from '../../state/cluster-views.js'
 import { stateHash } from '../../state/hash.js'
 import { ApiError } from '../errors.js'
 import type { ApiNode } from '../node-port.js'
+import { doc } from '../openapi.js'
 
 export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGate: boolean }): void {
-  app.get('/v1/health', async () => {
+  app.get('/v1/health', {
+    schema: doc({ summary: 'is this node up: {ok, id, name, version, master}', tags: ['cluster'], ok: { 200: '{ok: true, id, name, version, master}' } })
+  }, async () => {
     const v = node.view()
     return { ok: true, id: node.id, name: node.name, version: node.version, master: v.master === v.self }
   })
 
-  app.get('/v1/nodes', async () => {
+  app.get('/v1/nodes', {
+    schema: doc({ summary: 'the nodes, their resources, and which is master', tags: ['cluster'], ok: { 200: '{nodes: [...]}' } })
+  }, async () => {
     const v = node.view()
     return { nodes: nodeViews(v.state, v) }
   })
 
-  app.get('/v1/stats', async () => statsView(node.view().state, node.runningCount()))
+  app.get('/v1/stats', {
+    schema: doc({ summary: 'counts of joblists, jobs and attempts by state', tags: ['cluster'], ok: { 200: 'the counts' } })
+  }, async () => statsView(node.view().state, node.runningCount()))
 
   // Fair share (P-4): usage, share and factor per owner, as the fairshare policy sees them now.
-  app.get('/v1/usage', async () => {
+  app.get('/v1/usage', {
+    schema: doc({ summary: 'fair-share usage, share and factor per owner (P-4)', tags: ['cluster'], ok: { 200: '{policy, halfLifeMs, at, owners: [...]}' } })
+  }, async () => {
     const v = node.view()
     const fs = v.queue.fairShare ?? DEFAULT_FAIR_SHARE
     return { policy: v.queue.policy, halfLifeMs: fs.halfLifeMs, at: new Date(v.now).toISOString(), owners: fairShareUsage(v.state, v.now, fs) }
   })
 
-  app.get('/v1/state', async (req: FastifyRequest<{ Querystring: { full?: string, hash?: string, event?: string } }>) => {
+  app.get('/v1/state', {
+    schema: doc({
+      summary: "this node's state hash and version vector (equal on nodes with the same events)",
+      tags: ['cluster'],
+      querystring: { full: '`true`: the whole derived state too', hash: '`false`: only the version vector (cheap)', event: 'ORIGIN:SEQ: when this node applied that event (ms), if recently' },
+      ok: { 200: '{hash, events, origins[, state]}, or {events, origins}, or {event, appliedAt}' }
+    })
+  }, async (req: FastifyRequest<{ Querystring: { full?: string, hash?: string, event?: string } }>) => {
     const { state } = node.view()
     const origins = state.applied
     const events = eventCount(state)
@@ -41,7 +57,9 @@ export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGat
 
   if (o.testGate) {
     // Test hook, only with --enable-test-gate: drop and refuse the given peers.
-    app.post('/v1/debug/partition', async (req: FastifyRequest) => {
+    app.post('/v1/debug/partition', {
+      schema: doc({ summary: 'test gate (only with --enable-test-gate): drop and refuse these peers ([] heals)', tags: ['cluster'], body: { type: 'object', properties: { block: { type: 'array', items: { type: 'string' } } } }, ok: { 200: '{blocked: [...]}' } })
+    }, async (req: FastifyRequest) => {
       const block = (req.body as { block?: unknown })?.block
       if (!Array.isArray(block) || block.some(p => typeof p !== 'string')) throw new ApiError(400, 'ERR_BAD_REQUEST', 'expected {"block": [peerId, ...]}')
       if (node.partition === undefined) throw new ApiError(400, 'ERR_BAD_REQUEST', 'this node has no network to partition')

@@ -6,6 +6,7 @@ import { extname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { notFound } from '../errors.js'
+import { PARAMS, doc } from '../openapi.js'
 
 /** The package root (this file is dist/src/api/routes/dashboard.js). */
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../../..')
@@ -36,9 +37,9 @@ async function send (reply: FastifyReply, path: string | undefined, ref: string)
 }
 
 export function dashboardRoutes (app: FastifyInstance): void {
-  app.get('/', async (_req, reply) => await send(reply, join(ROOT, 'web', 'index.html'), 'index.html'))
-  app.get('/assets/web/:file', async (req: FastifyRequest<{ Params: { file: string } }>, reply) => await send(reply, pathOf('web', req.params.file), req.params.file))
-  app.get('/assets/src/live/:file', async (req: FastifyRequest<{ Params: { file: string } }>, reply) => await send(reply, pathOf('live', req.params.file), req.params.file))
+  app.get('/', { schema: doc({ summary: "the dashboard's page (no token needed)", tags: ['dashboard'], ok: { 200: 'the page' }, produces: 'text/html' }) }, async (_req, reply) => await send(reply, join(ROOT, 'web', 'index.html'), 'index.html'))
+  app.get('/assets/web/:file', { schema: doc({ summary: "one of the dashboard's files (no token needed)", tags: ['dashboard'], params: PARAMS.file, ok: { 200: 'the file' }, produces: 'application/octet-stream', errors: ['ERR_NOT_FOUND'] }) }, async (req: FastifyRequest<{ Params: { file: string } }>, reply) => await send(reply, pathOf('web', req.params.file), req.params.file))
+  app.get('/assets/src/live/:file', { schema: doc({ summary: "one of the live-stream client's modules for the dashboard (no token needed)", tags: ['dashboard'], params: PARAMS.file, ok: { 200: 'the module' }, produces: 'text/javascript', errors: ['ERR_NOT_FOUND'] }) }, async (req: FastifyRequest<{ Params: { file: string } }>, reply) => await send(reply, pathOf('live', req.params.file), req.params.file))
 }
 
 /** Requests for the dashboard's files: served without a token. */

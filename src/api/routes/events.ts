@@ -8,6 +8,7 @@ import { findJoblist } from '../../state/views.js'
 import { ApiError, notFound } from '../errors.js'
 import type { LiveFeed, Filter } from '../live-feed.js'
 import type { ApiNode } from '../node-port.js'
+import { doc } from '../openapi.js'
 
 /** A client this far behind (bytes written but not yet taken by it) is dropped; it reconnects and resumes or gets a snapshot. */
 const MAX_BACKLOG_BYTES = 16 * 1024 * 1024
@@ -25,7 +26,18 @@ function filterOf (q: { topic?: string, joblist?: string }, node: ApiNode): Filt
 }
 
 export function eventRoutes (app: FastifyInstance, node: ApiNode, feed: LiveFeed): void {
-  app.get('/v1/events', { sse: { kind: 'only', serializer: (d: unknown) => String(d) } }, async (req: FastifyRequest<{ Querystring: { topic?: string, joblist?: string } }>, reply: FastifyReply) => {
+  app.get('/v1/events', {
+    sse: { kind: 'only', serializer: (d: unknown) => String(d) },
+    schema: doc({
+      summary: 'the live stream (Server-Sent Events): a snapshot, then one `change` per change',
+      description: 'After a reconnect with Last-Event-ID: what was missed (or a fresh snapshot when it is no longer kept).',
+      tags: ['live'],
+      querystring: { topic: 'a comma-separated subset of joblists, nodes, schedules', joblist: 'follow one joblist in full (an ID or name)' },
+      ok: { 200: 'text/event-stream' },
+      produces: 'text/event-stream',
+      errors: ['ERR_BAD_REQUEST', 'ERR_NOT_FOUND']
+    })
+  }, async (req: FastifyRequest<{ Querystring: { topic?: string, joblist?: string } }>, reply: FastifyReply) => {
     const filter = filterOf(req.query, node)
     reply.sse.keepAlive()
     let started = Promise.resolve()

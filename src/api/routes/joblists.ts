@@ -1,8 +1,11 @@
-// Joblists: submit (D-1, R4-1), dry-run plan, list, show, stop (R4-2).
+// Joblists: submit (D-1, R4-1), dry-run plan, list, show, change (D-1), stop (R4-2).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { unsatisfiable } from '../../scheduler/feasibility.js'
 import { planJoblist, waitReasons } from '../../scheduler/plan.js'
 import type { PlanInput } from '../../scheduler/plan.js'
+import { UPDATABLE_FIELDS } from '../../events/types.js'
+import type { UpdateBody } from '../../events/types.js'
+import { joblistSchema } from '../../spec/schema.js'
 import { validateJoblist } from '../../spec/validate.js'
 import { fillVars } from '../../spec/vars.js'
 import { scheduleSummary } from '../../state/schedule-views.js'
@@ -12,6 +15,7 @@ import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { findJoblist, joblistSummary, joblistView } from '../../state/views.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, ClusterSnapshot } from '../node-port.js'
+import { PARAMS, anyObject, doc } from '../openapi.js'
 
 export const planInput = (v: ClusterSnapshot): PlanInput => ({ state: v.state, now: v.now, alive: v.alive, queue: v.queue })
 
@@ -51,15 +55,84 @@ function headerString (v: string | string[] | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v
 }
 
+/** Refuse a joblist no alive node can run (422), unless the client said it waits for such a node. */
+export function checkSatisfiable (node: ApiNode, spec: JoblistSpec, wait: string | undefined): void {
+  if (wait === 'wait') return
+  const v = node.view()
+  const problems = unsatisfiable(v.state, spec, v.alive)
+  if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no alive node can run some jobs of this joblist: start a node with those resources, lower the needs, or submit with --wait-for-nodes', problems)
+}
+
+export const ownerOf = (req: FastifyRequest): string => (headerString(req.headers['x-cis-owner']) ?? 'anonymous').slice(0, 100)
+
+/** Whether the joblist format has a `notify` field (not yet: then it cannot be changed either). */
+const NOTIFY_SUPPORTED = Object.hasOwn(joblistSchema.shape, 'notify')
+/** The fields PATCH /v1/joblists/{id} may change. */
+export const CHANGEABLE = [...UPDATABLE_FIELDS, ...(NOTIFY_SUPPORTED ? ['notify'] : [])]
+
+/**
+ * The change a PATCH body asks for, checked: only changeable fields, each with a valid value
+ * (the same rules as in a submitted joblist). 400 names every field that cannot change.
+ */
+export function joblistChange (joblistId: string, body: unknown): UpdateBody {
+  if (!isObj(body)) throw new ApiError(400, 'ERR_BAD_REQUEST', `send a JSON object with the fields to change: ${CHANGEABLE.join(', ')}`)
+  const keys = Object.keys(body)
+  const inSpec = (k: string): boolean => Object.hasOwn(joblistSchema.shape, k)
+  const fixed = keys.filter(k => inSpec(k) && !CHANGEABLE.includes(k))
+  const notify = keys.includes('notify') && !NOTIFY_SUPPORTED
+  const unknown = keys.filter(k => !inSpec(k) && !CHANGEABLE.includes(k) && k !== 'notify')
+  const problems = [
+    ...fixed.map(k => ({ path: k, message: 'cannot be changed once submitted (stop the joblist and submit a new one)' })),
+    ...(notify ? [{ path: 'notify', message: 'not available yet: joblists have no notify setting in this version' }] : []),
+    ...unknown.map(k => ({ path: k, message: 'unknown field' }))
+  ]
+  if (problems.length > 0) {
+    const what = [
+      ...(fixed.length > 0 ? [`${fixed.join(', ')} cannot be changed`] : []),
+      ...(notify ? ['notify is not available yet (no notify setting in this version)'] : []),
+      ...(unknown.length > 0 ? [`unknown field(s) ${unknown.join(', ')}`] : [])
+    ]
+    throw new ApiError(400, 'ERR_BAD_REQUEST', `${what.join('; ')}: only ${CHANGEABLE.join(' and ')} can be changed`, problems)
+  }
+  if (keys.length === 0) throw new ApiError(400, 'ERR_BAD_REQUEST', `nothing to change: give ${CHANGEABLE.join(' and/or ')}`)
+  const change: UpdateBody = { joblistId }
+  const issues: Array<{ path: string, message: string }> = []
+  if ('priority' in body) {
+    const r = joblistSchema.shape.priority.safeParse(body.priority)
+    if (!r.success || body.priority === undefined) issues.push({ path: 'priority', message: r.success ? 'must be a whole number' : r.error.issues[0]?.message ?? 'invalid' })
+    else change.priority = r.data
+  }
+  if ('tags' in body) {
+    const r = joblistSchema.shape.tags.safeParse(body.tags)
+    if (!r.success || body.tags === undefined) {
+      const i = r.success ? undefined : r.error.issues[0]
+      issues.push({ path: ['tags', ...(i?.path ?? [])].map((p, n) => typeof p === 'number' ? `[${p}]` : `${n > 0 ? '.' : ''}${String(p)}`).join(''), message: i?.message ?? 'must be a list of strings' })
+    } else change.tags = r.data
+  }
+  if (issues.length > 0) throw new ApiError(400, 'ERR_SPEC_INVALID', `invalid change: ${issues.map(i => `${i.path}: ${i.message}`).join('; ')}`, issues)
+  return change
+}
+
+const SUBMIT_BODY = {
+  description: 'a joblist (JSON or YAML: name, priority, tags, replace, stages, schedule, vars), or {joblist, vars} with the values of its variables',
+  type: 'object',
+  additionalProperties: true
+}
+
 export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
-  app.post('/v1/joblists', async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
+  app.post('/v1/joblists', {
+    schema: doc({
+      summary: 'submit a joblist (one with `schedule` defines or replaces that schedule)',
+      tags: ['joblists'],
+      querystring: { unsatisfiable: '`wait`: accept jobs no alive node can run yet (they wait for such a node)' },
+      body: SUBMIT_BODY,
+      ok: { 201: 'accepted: {id, name, request, state}; for a schedule {schedule, request, next, timezone, replaced}', 202: 'written, but no master accepted it within 2 s: {id: null, name, request, state: submitted}' },
+      errors: ['ERR_SPEC_INVALID', 'ERR_UNSATISFIABLE']
+    })
+  }, async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
     const spec = submittedSpec(req.body)
-    if (req.query.unsatisfiable !== 'wait') {
-      const v = node.view()
-      const problems = unsatisfiable(v.state, spec, v.alive)
-      if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no alive node can run some jobs of this joblist: start a node with those resources, lower the needs, or submit with --wait-for-nodes', problems)
-    }
-    const owner = (headerString(req.headers['x-cis-owner']) ?? 'anonymous').slice(0, 100)
+    checkSatisfiable(node, spec, req.query.unsatisfiable)
+    const owner = ownerOf(req)
     if (spec.schedule !== undefined) {
       // S-1: a joblist with a schedule defines (or replaces) the schedule of that name.
       const request = await node.defineSchedule(spec, owner)
@@ -73,16 +146,27 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     return reply.code(201).send({ id, name: spec.name, request, state: node.view().state.joblists[id]?.state ?? 'queued' })
   })
 
-  app.post('/v1/plan', async (req: FastifyRequest) => planJoblist(planInput(node.view()), validSpec(req.body)))
+  app.post('/v1/plan', {
+    schema: doc({ summary: 'dry run: where the first stage of a joblist would run now, or why it would wait', tags: ['joblists'], body: SUBMIT_BODY, ok: { 200: '{stage, jobs: [{name, node, resources, waiting?}]}' }, errors: ['ERR_SPEC_INVALID'] })
+  }, async (req: FastifyRequest) => planJoblist(planInput(node.view()), validSpec(req.body)))
 
   // Check a joblist without submitting it (the dashboard's submit page): its problems at their
   // paths, or the joblist as a plain value with its declared variables and schedule.
-  app.post('/v1/validate', async (req: FastifyRequest) => {
+  app.post('/v1/validate', {
+    schema: doc({ summary: 'check a joblist without submitting it', tags: ['joblists'], body: SUBMIT_BODY, ok: { 200: '{ok: true, name, joblist, vars, schedule}' }, errors: ['ERR_SPEC_INVALID'] })
+  }, async (req: FastifyRequest) => {
     const spec = validSpec(req.body)
     return { ok: true, name: spec.name, joblist: req.body, vars: spec.vars ?? [], schedule: spec.schedule ?? null }
   })
 
-  app.get('/v1/joblists', async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string } }>) => {
+  app.get('/v1/joblists', {
+    schema: doc({
+      summary: 'list joblists in queue order',
+      tags: ['joblists'],
+      querystring: { state: 'only this state: queued, running, succeeded, failed, stopped', name: 'only joblists of this name', unacked: '`true`: only failures nobody acknowledged' },
+      ok: { 200: '{joblists: [summary, ...]}' }
+    })
+  }, async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string } }>) => {
     const { state: want, name, unacked } = req.query
     const { state } = node.view()
     const list = Object.values(state.joblists)
@@ -91,14 +175,47 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     return { joblists: list.map(j => joblistSummary(state, j)) }
   })
 
-  app.get('/v1/joblists/:ref', async (req: FastifyRequest<{ Params: { ref: string } }>) => {
+  app.get('/v1/joblists/:ref', {
+    schema: doc({ summary: 'one joblist with its stages, jobs, attempts and why waiting jobs wait', tags: ['joblists'], params: PARAMS.ref, ok: { 200: 'the joblist' }, errors: ['ERR_NOT_FOUND'] })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
     const v = node.view()
     const jl = findJoblist(v.state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v)), v)
   })
 
-  app.post('/v1/joblists/:ref/stop', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
+  // D-1: change a joblist not yet ended: its priority and tags. Written as an `update` event
+  // by this node; the scheduler serves the new priority as soon as the event is applied.
+  app.patch('/v1/joblists/:ref', {
+    schema: doc({
+      summary: 'change the priority and/or tags of a joblist that has not ended',
+      description: 'Only `priority` (-1000..1000) and `tags` (a list of strings; replaces the list) can change. Any other field of a joblist (name, stages, replace, …) is refused with 400 naming it; `notify` is not available yet. 409 once the joblist ended.',
+      tags: ['joblists'],
+      params: PARAMS.ref,
+      body: {
+        type: 'object',
+        properties: {
+          priority: { type: 'integer', minimum: -1000, maximum: 1000 },
+          tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 100 }, maxItems: 100 }
+        },
+        additionalProperties: false
+      },
+      ok: { 202: anyObject('the change is written: {id, request, priority, tags, state}') },
+      errors: ['ERR_SPEC_INVALID', 'ERR_NOT_FOUND', 'ERR_ALREADY_ENDED']
+    })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
+    const jl = findJoblist(node.view().state, req.params.ref)
+    if (jl === undefined) throw notFound('joblist', req.params.ref)
+    if (FINAL_JOBLIST_STATES.has(jl.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `joblist ${jl.id} (${jl.name}) already ended: ${jl.state}; only work not yet ended can be changed`)
+    const change = joblistChange(jl.id, req.body)
+    const request = await node.updateJoblist(change)
+    const now = node.view().state.joblists[jl.id] ?? jl
+    return reply.code(202).send({ id: jl.id, request, priority: now.priority, tags: now.tags, state: now.state })
+  })
+
+  app.post('/v1/joblists/:ref/stop', {
+    schema: doc({ summary: 'stop a joblist: its running processes get TERM, then KILL after the grace period', tags: ['joblists'], params: PARAMS.ref, ok: { 202: '{id, request, state}' }, errors: ['ERR_NOT_FOUND', 'ERR_ALREADY_ENDED'] })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
     const jl = findJoblist(node.view().state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     if (FINAL_JOBLIST_STATES.has(jl.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `joblist ${jl.id} (${jl.name}) already ended: ${jl.state}`)
@@ -107,7 +224,9 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
   })
 
   // S-5: a person saw this failure; it leaves the front of `cis status`.
-  app.post('/v1/joblists/:ref/ack', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
+  app.post('/v1/joblists/:ref/ack', {
+    schema: doc({ summary: 'acknowledge a failed joblist (S-5): it leaves the front of the list', tags: ['joblists'], params: PARAMS.ref, ok: { 202: '{id, request, acked: true}', 200: 'acknowledged already: {id, request: null, acked: true}' }, errors: ['ERR_NOT_FOUND', 'ERR_NOT_FAILED'] })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
     const { state } = node.view()
     const jl = findJoblist(state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)

@@ -1,27 +1,114 @@
-// Jobs: show one (with its attempts and why it waits), stop one (R4-2), read its output.
+// Jobs: show one (with its attempts and why it waits), stop one (R4-2), read its output;
+// submit one job as a one-stage joblist (the Digester shortcut); change one (D-1: nothing yet).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { waitReasons } from '../../scheduler/plan.js'
 import { sortedAttempts } from '../../state/derive.js'
 import { ACTIVE_ATTEMPT_STATES, FINAL_JOB_STATES } from '../../state/types.js'
 import { findJob, jobView } from '../../state/views.js'
+import { jobSchema } from '../../spec/schema.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, OutputStream } from '../node-port.js'
-import { planInput } from './joblists.js'
+import { PARAMS, anyObject, doc } from '../openapi.js'
+import { checkSatisfiable, ownerOf, planInput, submittedSpec } from './joblists.js'
 
 type LogsRequest = FastifyRequest<{ Params: { ref: string }, Querystring: { attempt?: string, stream?: string, offset?: string, follow?: string } }>
 
 /** How long a follower waits between reads when nothing new came (a change of the job wakes it sooner). */
 const FOLLOW_IDLE_MS = 250
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The prefix of a job's own fields in the one-stage joblist a single job is wrapped in. */
+const IN_WRAPPER = /^stages\[0\]\.jobs\[0\](\.|$)/
+
+/**
+ * POST /v1/jobs: one job becomes a one-stage joblist named after it (stage `main`), checked by
+ * the joblist rules; problems are reported at paths relative to the job (`run: required`).
+ */
+export function singleJobSpec (body: unknown): ReturnType<typeof submittedSpec> {
+  if (!isObj(body)) throw new ApiError(400, 'ERR_SPEC_INVALID', 'send one job: {name, run, needs, env, files, timeout, retries, target}', [{ path: '', message: 'must be a job (a mapping with name and run)' }])
+  try {
+    return submittedSpec({ name: body.name, stages: [{ name: 'main', jobs: [body] }] })
+  } catch (err) {
+    if (!(err instanceof ApiError) || !Array.isArray(err.details)) throw err
+    const seen = new Set<string>()
+    const issues: Array<{ path: string, message: string }> = []
+    for (const i of err.details as Array<{ path: string, message: string }>) {
+      // The joblist's name is the job's: its problems are the job's `name` problems.
+      const path = IN_WRAPPER.test(i.path) ? i.path.replace(IN_WRAPPER, '') : i.path
+      const key = `${path}\n${i.message}`
+      if (!seen.has(key)) { seen.add(key); issues.push({ ...i, path }) }
+    }
+    throw new ApiError(err.status, err.code, `invalid job: ${issues.length} problem(s)`, issues)
+  }
+}
+
+/** Whether the job format has a `notify` field (not yet: then nothing of a job can change). */
+const JOB_NOTIFY_SUPPORTED = Object.hasOwn(jobSchema.shape, 'notify')
+
 export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
-  app.get('/v1/jobs/:ref', async (req: FastifyRequest<{ Params: { ref: string } }>) => {
+  // The Digester shortcut: one job, run as a one-stage joblist.
+  app.post('/v1/jobs', {
+    schema: doc({
+      summary: 'submit one job: it runs as a one-stage joblist named after it (stage `main`)',
+      tags: ['jobs'],
+      querystring: { unsatisfiable: '`wait`: accept a job no alive node can run yet' },
+      body: {
+        description: 'a job, as in a joblist: name, run, needs, env, files, timeout, retries, target (also replace, lostAfter, retryLost)',
+        type: 'object',
+        required: ['name', 'run'],
+        properties: { name: { type: 'string' }, run: { type: 'string' }, needs: { type: 'object', additionalProperties: { type: 'integer' } }, env: { type: 'object' }, files: { type: 'array' }, timeout: { type: ['string', 'number'] }, retries: { type: 'integer' }, target: { type: 'object' } },
+        additionalProperties: true
+      },
+      ok: { 201: anyObject('accepted: {id: the job ID, joblistId, name, request, state}'), 202: anyObject('written, but no master accepted it within 2 s: {id: null, joblistId: null, name, request, state: submitted}') },
+      errors: ['ERR_SPEC_INVALID', 'ERR_UNSATISFIABLE']
+    })
+  }, async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
+    const spec = singleJobSpec(req.body)
+    checkSatisfiable(node, spec, req.query.unsatisfiable)
+    const { request, id } = await node.submit(spec, ownerOf(req))
+    const name = spec.stages[0].jobs[0].name
+    if (id === null) return reply.code(202).send({ id: null, joblistId: null, name, request, state: 'submitted' })
+    const jobId = node.view().state.joblists[id]?.stages[0]?.jobIds[0] ?? `${id}.1`
+    return reply.code(201).send({ id: jobId, joblistId: id, name, request, state: node.view().state.jobs[jobId]?.state ?? 'pending' })
+  })
+
+  // D-1: only `notify` will be changeable on a job, once jobs have it; until then every
+  // field is refused, naming it.
+  app.patch('/v1/jobs/:ref', {
+    schema: doc({
+      summary: 'change a job that has not ended (only `notify` will be changeable; not available yet)',
+      description: 'No field of a job can be changed in this version: every field is refused with 400 naming it. Change the priority or tags of its joblist with PATCH /v1/joblists/{id}.',
+      tags: ['jobs'],
+      params: PARAMS.jobRef,
+      body: { type: 'object', additionalProperties: true },
+      ok: { 202: anyObject('the change is written (once a field can change)') },
+      errors: ['ERR_NOT_FOUND', 'ERR_ALREADY_ENDED']
+    })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
+    const job = findJob(node.view().state, req.params.ref)
+    if (job === undefined) throw notFound('job', req.params.ref)
+    if (FINAL_JOB_STATES.has(job.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `job ${job.id} (${job.name}) already ended: ${job.state}; only work not yet ended can be changed`)
+    if (!isObj(req.body)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'send a JSON object with the fields to change')
+    const keys = Object.keys(req.body)
+    const notifyNote = JOB_NOTIFY_SUPPORTED ? '' : 'only notify will be changeable on a job, and it is not available yet (jobs have no notify setting in this version)'
+    const details = keys.map(k => ({ path: k, message: k === 'notify' ? 'not available yet' : Object.hasOwn(jobSchema.shape, k) ? 'cannot be changed once submitted' : 'unknown field' }))
+    if (keys.length === 0) throw new ApiError(400, 'ERR_BAD_REQUEST', `nothing to change: ${notifyNote}; the joblist's priority and tags change with PATCH /v1/joblists/${job.joblistId}`)
+    throw new ApiError(400, 'ERR_BAD_REQUEST', `${keys.join(', ')} cannot be changed: ${notifyNote}; the joblist's priority and tags change with PATCH /v1/joblists/${job.joblistId}`, details)
+  })
+
+  app.get('/v1/jobs/:ref', {
+    schema: doc({ summary: 'one job with its attempts and why it waits', tags: ['jobs'], params: PARAMS.jobRef, ok: { 200: 'the job' }, errors: ['ERR_NOT_FOUND'] })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
     const v = node.view()
     const job = findJob(v.state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
     return jobView(v.state, job, FINAL_JOB_STATES.has(job.state) ? {} : waitReasons(planInput(v)), v)
   })
 
-  app.post('/v1/jobs/:ref/stop', async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
+  app.post('/v1/jobs/:ref/stop', {
+    schema: doc({ summary: 'stop one job', tags: ['jobs'], params: PARAMS.jobRef, ok: { 202: '{id, request, state}' }, errors: ['ERR_NOT_FOUND', 'ERR_ALREADY_ENDED'] })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
     const job = findJob(node.view().state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
     if (FINAL_JOB_STATES.has(job.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `job ${job.id} (${job.name}) already ended: ${job.state}`)
@@ -29,7 +116,18 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
     return reply.code(202).send({ id: job.id, request, state: job.state })
   })
 
-  app.get('/v1/jobs/:ref/logs', { sse: { kind: 'manual', serializer: (d: unknown) => JSON.stringify(d) } }, async (req: LogsRequest, reply: FastifyReply) => {
+  app.get('/v1/jobs/:ref/logs', {
+    sse: { kind: 'manual', serializer: (d: unknown) => JSON.stringify(d) },
+    schema: doc({
+      summary: "a job's output: both streams whole (JSON), one stream from an offset (text), or followed live (Server-Sent Events)",
+      description: 'Without `stream`: `{jobId, attempt, node, state, done, stdout, stderr}`. With `stream`: the bytes from `offset` as text/plain, with headers x-cis-offset, x-cis-done, x-cis-attempt. With `follow=true`: `output` events ({stream, text, offset}) then `end` ({attempt, state, exitCode, reason}); the event ID resumes with Last-Event-ID.',
+      tags: ['jobs'],
+      params: PARAMS.jobRef,
+      querystring: { attempt: 'which attempt (default: the latest)', stream: '`stdout` or `stderr`', offset: 'with stream: the byte offset to read from', follow: '`true`: follow the output as Server-Sent Events' },
+      ok: { 200: anyObject('the output (JSON; text/plain with stream; text/event-stream with follow=true)') },
+      errors: ['ERR_BAD_REQUEST', 'ERR_NOT_FOUND', 'ERR_NODE_OFFLINE']
+    })
+  }, async (req: LogsRequest, reply: FastifyReply) => {
     if (req.query.follow === 'true') { await followLogs(node, req, reply); return }
     const { state } = node.view()
     const job = findJob(state, req.params.ref)

@@ -2,6 +2,7 @@
 // rest of the API), and the duration of every API request by method, route template and status.
 import type { FastifyInstance } from 'fastify'
 import type { ApiNode } from '../node-port.js'
+import { doc } from '../openapi.js'
 
 export function metricsRoutes (app: FastifyInstance, node: ApiNode): void {
   // The route's template (`/v1/joblists/:ref`), never the URL: label values stay a small set.
@@ -13,5 +14,5 @@ export function metricsRoutes (app: FastifyInstance, node: ApiNode): void {
     node.metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
   })
 
-  app.get('/metrics', async (_req, reply) => await reply.type(node.metrics.contentType).send(await node.metrics.text()))
+  app.get('/metrics', { schema: doc({ summary: "this node's metrics in the Prometheus text format", tags: ['meta'], ok: { 200: 'the metrics' }, produces: 'text/plain' }) }, async (_req, reply) => await reply.type(node.metrics.contentType).send(await node.metrics.text()))
 }

@@ -8,6 +8,7 @@ import { scheduleList, scheduleSummary, scheduleView } from '../../state/schedul
 import type { ScheduleRecord } from '../../state/types.js'
 import { ApiError } from '../errors.js'
 import type { ApiNode } from '../node-port.js'
+import { PARAMS, doc } from '../openapi.js'
 
 type NameReq = FastifyRequest<{ Params: { name: string } }>
 
@@ -25,12 +26,16 @@ function limitOf (raw: string | undefined): number {
 }
 
 export function scheduleRoutes (app: FastifyInstance, node: ApiNode): void {
-  app.get('/v1/schedules', async (req: FastifyRequest<{ Querystring: { all?: string } }>) => {
+  app.get('/v1/schedules', {
+    schema: doc({ summary: 'list the schedules, paused and failing first', tags: ['schedules'], querystring: { all: '`true`: removed ones too' }, ok: { 200: '{schedules: [summary, ...]}' } })
+  }, async (req: FastifyRequest<{ Querystring: { all?: string } }>) => {
     const v = node.view()
     return { schedules: scheduleList(v.state, v.now, req.query.all === 'true') }
   })
 
-  app.get('/v1/schedules/:name', async (req: FastifyRequest<{ Params: { name: string }, Querystring: { limit?: string } }>) => {
+  app.get('/v1/schedules/:name', {
+    schema: doc({ summary: 'one schedule: its definition, runs and skipped instants, newest first', tags: ['schedules'], params: PARAMS.name, querystring: { limit: 'at most this many runs and skips (1..100000, default 100)' }, ok: { 200: 'the schedule' }, errors: ['ERR_BAD_REQUEST', 'ERR_NOT_FOUND'] })
+  }, async (req: FastifyRequest<{ Params: { name: string }, Querystring: { limit?: string } }>) => {
     const rec = known(node, req.params.name)
     const v = node.view()
     return scheduleView(v.state, rec, v.now, limitOf(req.query.limit))
@@ -47,12 +52,17 @@ export function scheduleRoutes (app: FastifyInstance, node: ApiNode): void {
     const after = scheduleStatus(v.state, rec)
     return reply.code(noop ? 200 : 202).send({ name: rec.name, request, paused: after.paused, pausedBy: after.pausedBy, removed: after.removed, next: scheduleSummary(v.state, rec, v.now)?.next ?? null })
   }
-  app.post('/v1/schedules/:name/pause', control('pause'))
-  app.post('/v1/schedules/:name/resume', control('resume'))
-  app.delete('/v1/schedules/:name', control('delete'))
+  const controlDoc = (summary: string): { schema: ReturnType<typeof doc> } => ({
+    schema: doc({ summary, tags: ['schedules'], params: PARAMS.name, ok: { 202: '{name, request, paused, pausedBy, removed, next}', 200: 'nothing to do: {name, request: null, paused, pausedBy, removed, next}' }, errors: ['ERR_NOT_FOUND', 'ERR_SCHEDULE_REMOVED'] })
+  })
+  app.post('/v1/schedules/:name/pause', controlDoc('pause a schedule: no new runs until resumed'), control('pause'))
+  app.post('/v1/schedules/:name/resume', controlDoc('resume a paused schedule (the instants it missed are skipped)'), control('resume'))
+  app.delete('/v1/schedules/:name', controlDoc('remove a schedule: no new runs; its history stays'), control('delete'))
 
   // One run now, outside the cron: an ordinary run of the schedule, marked manual.
-  app.post('/v1/schedules/:name/trigger', async (req: NameReq, reply: FastifyReply) => {
+  app.post('/v1/schedules/:name/trigger', {
+    schema: doc({ summary: 'start a run of a schedule now, outside its cron', tags: ['schedules'], params: PARAMS.name, ok: { 201: '{id, name, request, state}', 202: 'no master accepted it within 2 s: {id: null, name, request, state: submitted}' }, errors: ['ERR_NOT_FOUND', 'ERR_SCHEDULE_REMOVED'] })
+  }, async (req: NameReq, reply: FastifyReply) => {
     const rec = known(node, req.params.name)
     if (scheduleStatus(node.view().state, rec).removed) throw new ApiError(409, 'ERR_SCHEDULE_REMOVED', `schedule '${rec.name}' was removed (cis unschedule); submit its joblist again to re-create it`)
     const spec = runSpec(rec.spec ?? (() => { throw new Error('unreachable') })())
