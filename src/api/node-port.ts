@@ -32,11 +32,23 @@ export interface NodeChanges {
   nodes: boolean
 }
 
+/** The notify settings the API checks submits against and shows deliveries with (issue 11). */
+export interface NotifyPolicy {
+  /** Hosts webhooks may name (host or host:port). */
+  allowHosts: readonly string[]
+  /** A signing secret is configured (without one, webhooks are refused). */
+  signed: boolean
+  /** How long a delivery is retried. */
+  retryForMs: number
+}
+
 export interface ApiNode {
   readonly id: string
   readonly name: string
   readonly version: string
   view: () => ClusterSnapshot
+  /** The notify settings; absent: this node refuses webhooks. */
+  readonly notify?: NotifyPolicy
   /** Write a submit request; the joblist ID once a master accepted it (null if none did in time). */
   submit: (spec: JoblistSpec, owner: string, waitMs?: number, schedule?: RunOf) => Promise<{ request: string, id: string | null }>
   /** Define or replace a schedule (S-1); the request's ID. */

@@ -114,6 +114,7 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
       { name: 'joblists', description: 'submit, list, show, change, stop, acknowledge' },
       { name: 'jobs', description: 'one job, its output; the one-job shortcut' },
       { name: 'schedules', description: 'recurring joblists (S-1, S-6)' },
+      { name: 'notifications', description: 'webhook deliveries (issue 11)' },
       { name: 'cluster', description: 'health, nodes, counts, the state hash' },
       { name: 'live', description: 'the live stream (Server-Sent Events)' },
       { name: 'dashboard', description: "the dashboard's page and files" },

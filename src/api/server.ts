@@ -13,6 +13,7 @@ import { jobRoutes } from './routes/jobs.js'
 import { joblistRoutes } from './routes/joblists.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { scheduleRoutes } from './routes/schedules.js'
+import { notificationRoutes } from './routes/notifications.js'
 import { eventRoutes } from './routes/events.js'
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js'
 import { LiveFeed } from './live-feed.js'
@@ -95,6 +96,7 @@ function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
     joblistRoutes(api, node)
     jobRoutes(api, node)
     scheduleRoutes(api, node)
+    notificationRoutes(api, node)
     clusterRoutes(api, node, { testGate: opts.testGate === true })
     api.get('/v1/openapi.json', {
       schema: doc({ summary: 'this document: the OpenAPI 3 description of the API', tags: ['meta'], ok: { 200: 'the OpenAPI 3.0 document' } })

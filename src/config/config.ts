@@ -20,6 +20,12 @@ export interface AgentConfig {
   /** lostAfterMs: how long a disconnected node's running attempts stay `unknown` before they are lost. */
   /** fairShare: usage half-life and owner weights (policy fairshare, P-4). */
   scheduler: { onLost: 'retry' | 'fail', maxLost: number, policy: 'fifo' | 'priority' | 'fairshare', agingPerMinute: number, lostAfterMs: number, fairShare: { halfLifeMs: number, shares: Record<string, number> } }
+  /**
+   * Webhook notifications (issue 11): the signing secrets (the first signs; every one adds a
+   * signature during a rotation; none: webhooks are refused), the hosts webhooks may name
+   * (host or host:port), how long a delivery is retried and each request's timeout.
+   */
+  notify: NotifyConfig
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
@@ -36,6 +42,8 @@ export interface AgentConfig {
   enableTestGate: boolean
   api_limits: { bodyBytes: number }
 }
+
+export interface NotifyConfig { secrets: string[], allowHosts: string[], retryForMs: number, timeoutMs: number }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -59,6 +67,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     priority: f.priority,
     exec: { killGraceMs: f.exec.killGrace, forkServer: f.exec.forkServer },
     scheduler: { onLost: f.scheduler.onLost, maxLost: f.scheduler.maxLost, policy: f.scheduler.policy, agingPerMinute: f.scheduler.aging, lostAfterMs: f.scheduler.lostAfter, fairShare: { halfLifeMs: f.scheduler.fairShare.halfLife, shares: f.scheduler.fairShare.shares } },
+    notify: { secrets: f.notify.secret === undefined ? [] : typeof f.notify.secret === 'string' ? [f.notify.secret] : f.notify.secret, allowHosts: f.notify.allowHosts, retryForMs: f.notify.retryFor, timeoutMs: f.notify.timeout },
     log: { level: f.log.level, pretty: f.log.pretty },
     nodesLogIntervalMs: f.nodesLogInterval,
     snapshotEvery: f.snapshotEvery,
@@ -85,6 +94,7 @@ function toFile (c: AgentConfig): ConfigFileInput {
     priority: c.priority,
     exec: { killGrace: `${c.exec.killGraceMs}ms`, forkServer: c.exec.forkServer },
     scheduler: { policy: c.scheduler.policy, aging: c.scheduler.agingPerMinute, onLost: c.scheduler.onLost, maxLost: c.scheduler.maxLost, lostAfter: `${c.scheduler.lostAfterMs}ms`, fairShare: { halfLife: `${c.scheduler.fairShare.halfLifeMs}ms`, shares: c.scheduler.fairShare.shares } },
+    notify: { ...(c.notify.secrets.length > 0 ? { secret: c.notify.secrets } : {}), allowHosts: c.notify.allowHosts, retryFor: `${c.notify.retryForMs}ms`, timeout: `${c.notify.timeoutMs}ms` },
     log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
     nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
     snapshotEvery: c.snapshotEvery,

@@ -84,6 +84,12 @@ export const configFileSchema = z.strictObject({
         .positive({ error: 'must be a number > 0 (the owner\'s weight)' }), { error: 'must map an owner to a weight > 0' }).default({})
     }).prefault({})
   }).prefault({}),
+  notify: section({
+    secret: z.union([text, z.array(text, { error: 'must be a list of secrets' }).min(1, { error: 'give at least one secret' })], { error: 'must be a secret (a string) or a list of them (during a rotation)' }).optional(),
+    allowHosts: z.array(z.string({ error: 'must be a list of hosts (host or host:port)' }).min(1, { error: 'must not be empty' }), { error: 'must be a list of hosts (host or host:port)' }).default([]),
+    retryFor: duration.prefault('24h'),
+    timeout: duration.prefault('10s')
+  }).prefault({}),
   log: section({
     level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     pretty: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or auto' }).default('auto')

@@ -35,6 +35,11 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     (b.tags === undefined || (isStrList(b.tags, 100) && b.tags.every(t => t.length >= 1 && t.length <= MAX_NAME_LENGTH)))
     ? null
     : 'bad update',
+  delivery: b => isStr(b.id) && /^[^.]+\.(running|succeeded|failed|stopped)\.\d+$/.test(b.id as string) && isInt(b.attempt, 1) && typeof b.ok === 'boolean' &&
+    (b.status === undefined || (isInt(b.status, 100) && (b.status as number) <= 999)) && optStr(b.error, 1024) &&
+    (b.retryAfterMs === undefined || isInt(b.retryAfterMs)) && (b.gone === undefined || b.gone === true) && isInt(b.term)
+    ? null
+    : 'bad delivery',
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
   master: b => isInt(b.term, 1) ? null : 'bad term',
   accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&

@@ -2,7 +2,7 @@
 // Who writes what (see DESIGN.md): node info by that node; submit/stop requests by the node
 // that received them; master/accept/assign/cancel by the master; started/finished by the
 // node that runs the attempt; schedule/control/ack/update by the node that received the request;
-// skip (and the submits of schedule runs) by the master.
+// skip (and the submits of schedule runs) and delivery (webhook attempts) by the master.
 import type { JoblistSpec } from '../spec/types.js'
 
 export type Resources = Record<string, string[]>
@@ -72,6 +72,22 @@ export interface FinishedBody {
   tail?: string
 }
 
+/**
+ * One attempt at a webhook delivery (issue 11), written by the master after it: `id` is the
+ * delivery's stable ID `<joblistId>.<state>.<subscription index>` (the webhook-id). ok: a 2xx
+ * answer; gone: a 410 (the subscription is disabled); retryAfterMs: the receiver's Retry-After.
+ */
+export interface DeliveryBody {
+  id: string
+  attempt: number
+  ok: boolean
+  status?: number
+  error?: string
+  retryAfterMs?: number
+  gone?: true
+  term: number
+}
+
 export interface EventBodies {
   node: NodeBody
   submit: SubmitBody
@@ -88,6 +104,7 @@ export interface EventBodies {
   skip: SkipBody
   ack: AckBody
   update: UpdateBody
+  delivery: DeliveryBody
 }
 
 export type EventType = keyof EventBodies
@@ -106,7 +123,7 @@ export interface CisEvent<T extends EventType = EventType> extends UnsignedEvent
   sig: string
 }
 
-export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack', 'update']
+export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack', 'update', 'delivery']
 
 /** The key of an event, also the ID of a request made by it: `origin:seq`. */
 export function eventKey (e: { origin: string, seq: number }): string {

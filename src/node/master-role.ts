@@ -3,9 +3,9 @@
 // establishLeadership/revokeLeadership. Established, it first catches up with its peers
 // (bounded), claims a term above every term it knows, then decides: it accepts and numbers
 // joblists, places jobs, cancels, declares attempts lost. Every decision becomes an event.
-// It launches the runs of schedules (recurrence.ts); later master duties (notifications) belong here.
+// It launches the runs of schedules (recurrence.ts) and sends webhook notifications (notifier.ts).
 import type { Logger } from 'pino'
-import type { AgentConfig } from '../config/config.js'
+import type { AgentConfig, NotifyConfig } from '../config/config.js'
 import { queueOptions } from '../config/config.js'
 import type { CisEvent, EventBodies, EventType } from '../events/types.js'
 import { nextTerm } from '../election/master.js'
@@ -13,6 +13,7 @@ import { decisionEvent } from '../scheduler/decision-event.js'
 import { recurrences } from '../scheduler/recurrence.js'
 import { schedule } from '../scheduler/schedule.js'
 import type { ClusterState } from '../state/types.js'
+import { Notifier } from './notifier.js'
 
 export interface MasterRoleOptions {
   self: string
@@ -21,6 +22,8 @@ export interface MasterRoleOptions {
   log: Logger
   now: () => number
   scheduler: AgentConfig['scheduler']
+  /** Webhook notifications (issue 11); absent: this master sends none. */
+  notify?: NotifyConfig
   state: () => ClusterState
   alive: () => ReadonlySet<string>
   /** Known nodes not heard from now, and for how long (ms; Infinity: gone for certain). */
@@ -51,8 +54,11 @@ export class MasterRole {
   private lastMaster: string | null = null
   /** Set once the election named a master (or none) for the first time. */
   private followed = false
+  private readonly notifier: Notifier | undefined
 
-  constructor (private readonly o: MasterRoleOptions) {}
+  constructor (private readonly o: MasterRoleOptions) {
+    this.notifier = o.notify === undefined ? undefined : new Notifier({ config: o.notify, log: o.log, now: o.now, append: o.append })
+  }
 
   get established (): boolean { return this.active }
 
@@ -80,6 +86,7 @@ export class MasterRole {
     if (!this.active) return
     this.active = false
     this.behindSince = undefined
+    this.notifier?.clear()
     this.o.log.info({ ms: this.o.now() - this.establishedAt }, 'this node is no longer the master')
   }
 
@@ -124,6 +131,8 @@ export class MasterRole {
         this.o.append('skip', { name: d.name, from: d.from, to: d.to, count: d.count, reason: d.reason, term: mine }).catch(failed)
       }
     }
+    // Webhooks: due deliveries are derived from the state; each attempt is recorded as an event.
+    this.notifier?.pass(state, mine)
   }
 
   /**

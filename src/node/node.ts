@@ -11,7 +11,7 @@
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Logger } from 'pino'
-import type { ApiNode, ClusterSnapshot, NodeChanges, OutputStream } from '../api/node-port.js'
+import type { ApiNode, ClusterSnapshot, NodeChanges, NotifyPolicy, OutputStream } from '../api/node-port.js'
 import type { Mesh } from '../cluster/mesh.js'
 import type { Heartbeat } from '../cluster/membership.js'
 import type { AgentConfig } from '../config/config.js'
@@ -138,6 +138,7 @@ export class CisNode implements ApiNode {
       log: this.log,
       now: this.now,
       scheduler: this.config.scheduler,
+      notify: this.config.notify,
       state: () => this.state,
       alive: () => this.alive(),
       silent: () => this.silent(),
@@ -255,6 +256,11 @@ export class CisNode implements ApiNode {
       silent: this.silent(),
       lostAfterMs: this.config.scheduler.lostAfterMs
     }
+  }
+
+  /** What the API needs of the notify settings: where webhooks may go, and whether they can be signed. */
+  get notify (): NotifyPolicy {
+    return { allowHosts: this.config.notify.allowHosts, signed: this.config.notify.secrets.length > 0, retryForMs: this.config.notify.retryForMs }
   }
 
   async submit (spec: JoblistSpec, owner: string, waitMs?: number, schedule?: RunOf): Promise<{ request: string, id: string | null }> {

@@ -111,6 +111,34 @@ export const varSchema = z.strictObject({
   choices: z.array(scalar, { error: 'must be a list of values' }).min(1, { error: 'give at least one choice' }).max(1000).optional()
 })
 
+/** The joblist states a webhook can be told about (`queued` is not one: it is the submit's answer). */
+export const NOTIFY_STATES = ['running', 'succeeded', 'failed', 'stopped'] as const
+export const MAX_NOTIFY = 10
+
+/** Why `v` is not a webhook URL (http: or https:), or null. */
+export function webhookUrlProblem (v: string): string | null {
+  let u: URL
+  try { u = new URL(v) } catch { return 'must be an http: or https: URL, e.g. https://hooks.example.com/cis' }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `must be an http: or https: URL, not ${u.protocol}`
+  if (u.username !== '' || u.password !== '') return 'must not carry a user name or password (the requests are signed with notify.secret)'
+  return null
+}
+
+/** One subscription (issue 11): a webhook and the states it is told about (default: all of them). */
+export const notifySchema = z.strictObject({
+  webhook: z.string({ error: 'must be a URL' }).max(2000, { error: 'at most 2000 characters' }).optional(),
+  email: z.unknown().optional(),
+  on: z.array(z.enum(NOTIFY_STATES, { error: `must be one of ${NOTIFY_STATES.join(', ')}` }), { error: `must be a list of states: ${NOTIFY_STATES.join(', ')}` })
+    .min(1, { error: 'give at least one state (or leave on out: every state)' }).optional()
+}, { error: 'must be a mapping like {webhook: https://…, on: [failed]}' }).superRefine((n, ctx) => {
+  if (n.email !== undefined) ctx.addIssue({ code: 'custom', path: ['email'], message: 'email notifications are not available yet: use a webhook' })
+  else if (n.webhook === undefined) ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'required (the URL to POST to)' })
+  else {
+    const problem = webhookUrlProblem(n.webhook)
+    if (problem !== null) ctx.addIssue({ code: 'custom', path: ['webhook'], message: problem })
+  }
+}).transform(n => ({ webhook: n.webhook ?? '', on: n.on === undefined ? [...NOTIFY_STATES] : NOTIFY_STATES.filter(s => n.on?.includes(s) === true) }))
+
 export const joblistSchema = z.strictObject({
   name,
   priority: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(-1000, { error: 'at least -1000' }).max(1000, { error: 'at most 1000' }).default(0),
@@ -118,6 +146,7 @@ export const joblistSchema = z.strictObject({
   replace: replaceMap,
   stages: z.array(stageSchema, { error: 'must be a list of stages' }).min(1, { error: 'a joblist needs at least one stage' }).max(MAX_STAGES, { error: `at most ${MAX_STAGES} stages` }),
   schedule: scheduleSchema.optional(),
+  notify: z.array(notifySchema, { error: 'must be a list like [{webhook: https://…, on: [failed]}]' }).max(MAX_NOTIFY, { error: `at most ${MAX_NOTIFY} subscriptions` }).optional(),
   vars: z.array(varSchema, { error: 'must be a list of variables' }).max(100, { error: 'at most 100 variables' }).optional(),
   /** The values variables were filled in with (set by the node that filled them). */
   values: z.record(z.string(), z.string({ error: 'must be a string' }), { error: 'must be a mapping of name to value' }).optional()
@@ -129,6 +158,6 @@ export type JoblistInputRaw = z.output<typeof joblistSchema>
 export function allowedKeys (path: ReadonlyArray<PropertyKey>): string[] {
   const kinds = path.filter(p => typeof p === 'string')
   const last = kinds[kinds.length - 1]
-  const shape = last === undefined ? joblistSchema.shape : last === 'stages' ? stageSchema.shape : last === 'jobs' ? jobSchema.shape : last === 'files' ? fileSchema.shape : last === 'schedule' ? scheduleSchema.shape : last === 'vars' ? varSchema.shape : undefined
+  const shape = last === undefined ? joblistSchema.shape : last === 'stages' ? stageSchema.shape : last === 'jobs' ? jobSchema.shape : last === 'files' ? fileSchema.shape : last === 'schedule' ? scheduleSchema.shape : last === 'vars' ? varSchema.shape : last === 'notify' ? notifySchema.in.shape : undefined
   return shape === undefined ? [] : Object.keys(shape)
 }

@@ -68,6 +68,14 @@ export interface VarSpec {
   choices?: string[]
 }
 
+export type NotifyState = 'running' | 'succeeded' | 'failed' | 'stopped'
+
+/** A webhook subscription (issue 11): POSTed to when the joblist reaches each state in `on`. */
+export interface NotifySpec {
+  webhook: string
+  on: NotifyState[]
+}
+
 export interface JoblistSpec {
   name: string
   priority: number
@@ -77,6 +85,8 @@ export interface JoblistSpec {
   stages: StageSpec[]
   /** Present: submitting creates a schedule whose runs are this joblist. */
   schedule?: ScheduleSpec
+  /** Webhooks told when the joblist reaches a state (issue 11). */
+  notify?: NotifySpec[]
   /** Declared variables (S-7). */
   vars?: VarSpec[]
   /** The values the variables were filled in with (present once filled: the spec has no `{{name}}` left to fill). */

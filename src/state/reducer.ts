@@ -52,6 +52,16 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       return state.joblists[id] !== undefined ? [id] : []
     }
     case 'update': return applyUpdate(state, e as Ev<'update'>)
+    case 'delivery': {
+      const b = (e as Ev<'delivery'>).body
+      const pos: Position = [e.ts, e.lc, e.origin, e.seq]
+      const list = (state.deliveries ??= {})[b.id] ?? (state.deliveries[b.id] = [])
+      const rec = { attempt: b.attempt, ok: b.ok, ...(b.status !== undefined ? { status: b.status } : {}), ...(b.error !== undefined ? { error: b.error } : {}), ...(b.retryAfterMs !== undefined ? { retryAfterMs: b.retryAfterMs } : {}), ...(b.gone === true ? { gone: true as const } : {}), at: e.ts, pos }
+      let i = list.length
+      while (i > 0 && comparePositions(list[i - 1].pos, pos) > 0) i--
+      list.splice(i, 0, rec)
+      return []
+    }
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
     // the one with the lowest position, so all nodes pick the same, in any order; the
     // overruled one is counted as a conflict.

@@ -194,6 +194,21 @@ export interface ClusterState {
    * (the update with the highest position). The joblist's record takes its fields from here.
    */
   updates: Record<string, UpdateRecord>
+  /** Webhook delivery attempts (issue 11) by delivery ID, sorted by the event's position. */
+  deliveries: Record<string, DeliveryAttempt[]>
+}
+
+/** One recorded attempt at a webhook delivery (a `delivery` event). */
+export interface DeliveryAttempt {
+  attempt: number
+  ok: boolean
+  status?: number
+  error?: string
+  retryAfterMs?: number
+  gone?: true
+  /** When it was recorded (the event's ts). */
+  at: number
+  pos: Position
 }
 
 /** The winning value of each changed field of one joblist, with the position of its update. */
@@ -221,7 +236,8 @@ export function emptyState (): ClusterState {
     terms: {},
     schedules: {},
     acks: {},
-    updates: {}
+    updates: {},
+    deliveries: {}
   }
 }
 

@@ -11,6 +11,7 @@ import { validateJoblist } from '../../src/spec/validate.js'
 const resolved = validateJoblist({
   name: 'jl',
   tags: ['t'],
+  notify: [{ webhook: 'https://hooks.example.com/cis', on: ['failed'] }, { webhook: 'http://127.0.0.1:9000/' }],
   stages: [{ name: 's', jobs: [{ name: 'j', run: 'echo hi', needs: { slot: 1 }, timeout: '1m', files: [{ path: 'a.txt', content: 'x', mode: '0755' }] }, { name: 'k', run: 'true', target: { all: true } }] }]
 })
 assert.ok(resolved.ok)
@@ -34,7 +35,8 @@ const VALID: { [T in EventType]: EventBodies[T] } = {
   control: { name: 'nightly', op: 'pause' },
   skip: { name: 'nightly', from: 1_700_000_000_000, to: 1_700_000_060_000, count: 2, reason: 'overlap', term: 3 },
   ack: { joblistId: 'ab12-1' },
-  update: { joblistId: 'ab12-1', priority: -7, tags: ['nightly', 'team-x'] }
+  update: { joblistId: 'ab12-1', priority: -7, tags: ['nightly', 'team-x'] },
+  delivery: { id: 'ab12-1.failed.0', attempt: 2, ok: false, status: 503, error: 'HTTP 503', retryAfterMs: 30_000, gone: true, term: 4 }
 }
 
 /** The message for a wrong field of each type's body. */
@@ -53,7 +55,8 @@ const MESSAGE: Record<EventType, RegExp> = {
   control: /^bad control$/,
   skip: /^bad skip$/,
   ack: /^bad ack$/,
-  update: /^bad update$/
+  update: /^bad update$/,
+  delivery: /^bad delivery$/
 }
 
 const OPTIONAL: Partial<Record<EventType, string[]>> = {
@@ -62,7 +65,8 @@ const OPTIONAL: Partial<Record<EventType, string[]>> = {
   cancel: ['jobId'],
   finished: ['reason', 'tail'],
   submit: ['schedule'],
-  update: ['priority', 'tags']
+  update: ['priority', 'tags'],
+  delivery: ['status', 'error', 'retryAfterMs', 'gone']
 }
 
 function event (type: EventType, body: unknown = VALID[type], over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -127,6 +131,11 @@ test('check: out-of-range values in a body fail with the type\'s message', () =>
     ['node', { resources: { slot: 's0' } }],
     ['node', { resources: { slot: [1] } }],
     ['assign', { attempt: 0 }],
+    ['delivery', { attempt: 0 }],
+    ['delivery', { id: 'ab12-1.queued.0' }],
+    ['delivery', { id: 'ab12-1.failed' }],
+    ['delivery', { gone: false }],
+    ['delivery', { status: 1000 }],
     ['assign', { term: -1 }],
     ['lose', { attempt: 0 }],
     ['started', { attempt: 0 }],

@@ -35,7 +35,7 @@ test('config: config/default.yaml states the defaults; loading it gives exactly 
   const doc = parse(readFileSync(DEFAULT_YAML, 'utf8')) as Record<string, unknown>
   const at = (path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc)
   // Only the settings without a fixed default stay commented out.
-  assert.deepEqual(settingPaths().filter(p => at(p) === undefined).sort(), ['name', 'resources', 'swarmKey', 'token'])
+  assert.deepEqual(settingPaths().filter(p => at(p) === undefined).sort(), ['name', 'notify.secret', 'resources', 'swarmKey', 'token'])
   assert.deepEqual(loadConfigFile(DEFAULT_YAML), defaultConfig())
 })
 

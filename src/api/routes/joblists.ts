@@ -13,6 +13,7 @@ import type { JoblistSpec } from '../../spec/types.js'
 import { comparePositions } from '../../state/reducer.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { findJoblist, joblistSummary, joblistView } from '../../state/views.js'
+import { hostAllowed } from '../../state/notifications.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, ClusterSnapshot } from '../node-port.js'
 import { PARAMS, anyObject, doc } from '../openapi.js'
@@ -63,10 +64,30 @@ export function checkSatisfiable (node: ApiNode, spec: JoblistSpec, wait: string
   if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no alive node can run some jobs of this joblist: start a node with those resources, lower the needs, or submit with --wait-for-nodes', problems)
 }
 
+/**
+ * Refuse webhooks this node's settings do not allow (issue 11): none without a signing secret,
+ * and only to hosts in notify.allowHosts (no requests to internal addresses by default).
+ */
+export function checkWebhooks (node: ApiNode, spec: JoblistSpec): void {
+  const issues: Array<{ path: string, message: string }> = []
+  ;(spec.notify ?? []).forEach((n, i) => {
+    const path = `notify[${i}].webhook`
+    if (node.notify?.signed !== true) {
+      issues.push({ path, message: "webhooks are not enabled on this cluster: set notify.secret in the agent's config (webhooks are never sent unsigned)" })
+      return
+    }
+    if (!hostAllowed(n.webhook, node.notify.allowHosts)) {
+      const u = new URL(n.webhook)
+      issues.push({ path, message: `host ${u.host} is not allowed: add it to notify.allowHosts in the agent's config (e.g. allowHosts: [${u.host}])` })
+    }
+  })
+  if (issues.length > 0) throw new ApiError(400, 'ERR_SPEC_INVALID', issues.map(i => `${i.path}: ${i.message}`).join('; '), issues)
+}
+
 export const ownerOf = (req: FastifyRequest): string => (headerString(req.headers['x-cis-owner']) ?? 'anonymous').slice(0, 100)
 
-/** Whether the joblist format has a `notify` field (not yet: then it cannot be changed either). */
-const NOTIFY_SUPPORTED = Object.hasOwn(joblistSchema.shape, 'notify')
+/** Whether a submitted joblist's `notify` can be changed (not yet: it is set at submit). */
+const NOTIFY_SUPPORTED = false
 /** The fields PATCH /v1/joblists/{id} may change. */
 export const CHANGEABLE = [...UPDATABLE_FIELDS, ...(NOTIFY_SUPPORTED ? ['notify'] : [])]
 
@@ -77,19 +98,19 @@ export const CHANGEABLE = [...UPDATABLE_FIELDS, ...(NOTIFY_SUPPORTED ? ['notify'
 export function joblistChange (joblistId: string, body: unknown): UpdateBody {
   if (!isObj(body)) throw new ApiError(400, 'ERR_BAD_REQUEST', `send a JSON object with the fields to change: ${CHANGEABLE.join(', ')}`)
   const keys = Object.keys(body)
-  const inSpec = (k: string): boolean => Object.hasOwn(joblistSchema.shape, k)
+  const inSpec = (k: string): boolean => Object.hasOwn(joblistSchema.shape, k) && k !== 'notify'
   const fixed = keys.filter(k => inSpec(k) && !CHANGEABLE.includes(k))
   const notify = keys.includes('notify') && !NOTIFY_SUPPORTED
   const unknown = keys.filter(k => !inSpec(k) && !CHANGEABLE.includes(k) && k !== 'notify')
   const problems = [
     ...fixed.map(k => ({ path: k, message: 'cannot be changed once submitted (stop the joblist and submit a new one)' })),
-    ...(notify ? [{ path: 'notify', message: 'not available yet: joblists have no notify setting in this version' }] : []),
+    ...(notify ? [{ path: 'notify', message: 'changing notify is not available yet: set it when submitting' }] : []),
     ...unknown.map(k => ({ path: k, message: 'unknown field' }))
   ]
   if (problems.length > 0) {
     const what = [
       ...(fixed.length > 0 ? [`${fixed.join(', ')} cannot be changed`] : []),
-      ...(notify ? ['notify is not available yet (no notify setting in this version)'] : []),
+      ...(notify ? ['notify is not available yet as a change (set notify when submitting the joblist)'] : []),
       ...(unknown.length > 0 ? [`unknown field(s) ${unknown.join(', ')}`] : [])
     ]
     throw new ApiError(400, 'ERR_BAD_REQUEST', `${what.join('; ')}: only ${CHANGEABLE.join(' and ')} can be changed`, problems)
@@ -131,6 +152,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     })
   }, async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
     const spec = submittedSpec(req.body)
+    checkWebhooks(node, spec)
     checkSatisfiable(node, spec, req.query.unsatisfiable)
     const owner = ownerOf(req)
     if (spec.schedule !== undefined) {

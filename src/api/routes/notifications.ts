@@ -1,0 +1,46 @@
+// Webhook notifications (issue 11): every delivery joblists owe, with its attempts. Derived
+// from the state (state/notifications.ts), so any node answers the same.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { allDeliveries } from '../../state/notifications.js'
+import { findJoblist } from '../../state/views.js'
+import { notFound } from '../errors.js'
+import type { ApiNode } from '../node-port.js'
+import { doc } from '../openapi.js'
+
+/** Without notify settings (a node that refuses webhooks), deliveries are shown against the default retryFor. */
+const DEFAULT_RETRY_FOR_MS = 24 * 3600 * 1000
+
+export function notificationRoutes (app: FastifyInstance, node: ApiNode): void {
+  app.get('/v1/notifications', {
+    schema: doc({
+      summary: 'webhook deliveries: each with its attempts, and whether it was delivered, gave up or is disabled (410)',
+      tags: ['notifications'],
+      querystring: { joblist: 'only the deliveries of this joblist (ID or name)' },
+      ok: { 200: '{notifications: [{id, joblistId, state, url, attempts: [{at, ok, status, error}], delivered, gaveUp, disabled, nextAt}]}' },
+      errors: ['ERR_NOT_FOUND']
+    })
+  }, async (req: FastifyRequest<{ Querystring: { joblist?: string } }>) => {
+    const v = node.view()
+    let id: string | undefined
+    if (req.query.joblist !== undefined) {
+      const jl = findJoblist(v.state, req.query.joblist)
+      if (jl === undefined) throw notFound('joblist', req.query.joblist)
+      id = jl.id
+    }
+    const list = allDeliveries(v.state, v.now, { retryForMs: node.notify?.retryForMs ?? DEFAULT_RETRY_FOR_MS }, id)
+    return {
+      notifications: list.map(d => ({
+        id: d.id,
+        joblistId: d.joblistId,
+        state: d.state,
+        url: d.url,
+        reachedAt: new Date(d.reachedAt).toISOString(),
+        attempts: d.attempts.map(a => ({ at: new Date(a.at).toISOString(), ok: a.ok, status: a.status ?? null, error: a.error ?? null, ...(a.retryAfterMs !== undefined ? { retryAfterMs: a.retryAfterMs } : {}) })),
+        delivered: d.delivered,
+        gaveUp: d.gaveUp,
+        disabled: d.disabled,
+        nextAt: d.nextAt === null ? null : new Date(d.nextAt).toISOString()
+      }))
+    }
+  })
+}
