@@ -62,3 +62,18 @@ export interface HealthResponse { ok: true, id: string, name: string, version: s
 
 /** The body of every error answer (4xx, 5xx). */
 export interface ErrorBody { error?: string, code?: string, details?: unknown }
+
+/** GET /v1/notifications (issue 11). */
+export interface NotificationView {
+  id: string
+  joblistId: string
+  state: 'running' | 'succeeded' | 'failed' | 'stopped'
+  url: string
+  reachedAt: string
+  attempts: Array<{ at: string, ok: boolean, status: number | null, error: string | null, retryAfterMs?: number }>
+  delivered: boolean
+  gaveUp: boolean
+  disabled: boolean
+  nextAt: string | null
+}
+export interface NotificationsResponse { notifications: NotificationView[] }

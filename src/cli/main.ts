@@ -139,6 +139,13 @@ function program (): Command {
       await ack(ctx, ref, o)
     }))
 
+  client(p.command('notifications').argument('[ref]', 'only the deliveries of this joblist (ID or name)')
+    .description('webhook deliveries: delivered, retrying, gave up or disabled'))
+    .action(run(async (ctx, ref: string | undefined) => {
+      const { notifications } = await import('./commands/notifications.js')
+      await notifications(ctx, ref)
+    }))
+
   client(p.command('schedules').description('list the schedules (paused and failing first)')
     .option('--all', 'removed ones too'))
     .action(run(async (ctx, o: { all?: boolean }) => {

@@ -181,7 +181,7 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
   // [args, the command module it loads (default: the command's name)]
   const cases: Array<[string[], string?]> = [
     [['--version']], [['status', ...unreachable]], [['nodes', ...unreachable]], [['stop', 'x-1', ...unreachable]], [['set', 'x-1', '--priority', '5', '--tag', 'a', ...unreachable]], [['logs', 'x-1.1', ...unreachable]],
-    [['ack', 'x-1', ...unreachable]], [['schedules', ...unreachable]], [['schedule', 'nightly', ...unreachable], 'schedules'],
+    [['ack', 'x-1', ...unreachable]], [['notifications', ...unreachable]], [['notifications', 'x-1', '--json', ...unreachable]], [['schedules', ...unreachable]], [['schedule', 'nightly', ...unreachable], 'schedules'],
     [['pause', 'nightly', ...unreachable], 'schedules'], [['resume', 'nightly', ...unreachable], 'schedules'],
     [['unschedule', 'nightly', ...unreachable], 'schedules'], [['trigger', 'nightly', ...unreachable], 'schedules'],
     [['vars', 'examples/pipeline.yaml']], [['watch', '--json', ...unreachable]], [['logs', '-f', 'x-1.1', ...unreachable], 'logs'],
