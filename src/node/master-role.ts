@@ -10,7 +10,7 @@ import { queueOptions } from '../config/config.js'
 import type { CisEvent, EventBodies, EventType } from '../events/types.js'
 import { nextTerm } from '../election/master.js'
 import { decisionEvent } from '../scheduler/decision-event.js'
-import { recurrences } from '../scheduler/recurrence.js'
+import { nextDue, recurrences } from '../scheduler/recurrence.js'
 import { schedule } from '../scheduler/schedule.js'
 import type { ClusterState } from '../state/types.js'
 import { Notifier } from './notifier.js'
@@ -33,6 +33,8 @@ export interface MasterRoleOptions {
   append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
   /** Counts master changes and times passes (metrics, P-5). */
   metrics?: RoleMetrics
+  /** Ask for a pass soon: when the next schedule instant falls due (between heartbeats). */
+  wake?: () => void
 }
 
 /** What the role reports to the metrics. */
@@ -83,6 +85,8 @@ export class MasterRole {
 
   /** This node is no longer master: its duties stop, and nothing of this term carries over. */
   revoke (): void {
+    clearTimeout(this.wakeTimer)
+    this.wakeTimer = undefined
     if (!this.active) return
     this.active = false
     this.behindSince = undefined
@@ -131,8 +135,23 @@ export class MasterRole {
         this.o.append('skip', { name: d.name, from: d.from, to: d.to, count: d.count, reason: d.reason, term: mine }).catch(failed)
       }
     }
+    this.wakeAtNextInstant(state)
     // Webhooks: due deliveries are derived from the state; each attempt is recorded as an event.
     this.notifier?.pass(state, mine)
+  }
+
+  private wakeTimer: NodeJS.Timeout | undefined
+
+  /** A pass right when the next schedule instant falls due, not at the next heartbeat after it. */
+  private wakeAtNextInstant (state: ClusterState): void {
+    if (this.o.wake === undefined) return
+    const next = nextDue(state)
+    clearTimeout(this.wakeTimer)
+    this.wakeTimer = undefined
+    if (next === null) return
+    const delay = Math.min(Math.max(0, next - this.o.now()), 60_000)
+    this.wakeTimer = setTimeout(() => { this.wakeTimer = undefined; this.o.wake?.() }, delay)
+    this.wakeTimer.unref()
   }
 
   /**

@@ -144,6 +144,7 @@ export class CisNode implements ApiNode {
       silent: () => this.silent(),
       behind: () => this.mesh?.replication.behind(this.alive()) === true,
       metrics: this.metrics,
+      wake: () => this.passSoon(),
       append: async (t, b) => await this.append(t, b)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)

@@ -13,7 +13,7 @@
 // - a paused schedule launches nothing; after a resume its instants up to the resume are
 //   skipped as paused, not caught up.
 import type { SkipReason } from '../events/types.js'
-import { instantsBetween } from '../spec/cron.js'
+import { instantsBetween, nextInstant } from '../spec/cron.js'
 import type { JoblistSpec } from '../spec/types.js'
 import { scheduleStatus } from '../state/schedules.js'
 import type { ClusterState } from '../state/types.js'
@@ -45,6 +45,38 @@ export function runSpec (spec: JoblistSpec): JoblistSpec {
   return rest
 }
 
+/**
+ * The first instant after a cursor, memoized: most passes find nothing due, and asking the
+ * cron library for every schedule on every pass would cost more than the rest of the pass.
+ * (A cache of a pure function: the answers do not depend on it.)
+ */
+const firstAfter = new Map<string, number | null>()
+
+function firstInstantAfter (cron: string, timezone: string, cursor: number): number | null {
+  const key = `${timezone} ${cursor} ${cron}`
+  let t = firstAfter.get(key)
+  if (t === undefined) {
+    t = nextInstant(cron, timezone, cursor)
+    if (firstAfter.size >= 10_000) firstAfter.clear()
+    firstAfter.set(key, t)
+  }
+  return t
+}
+
+/** The earliest instant any active schedule falls due at (to wake the master then), or null. */
+export function nextDue (state: ClusterState): number | null {
+  let best: number | null = null
+  for (const rec of Object.values(state.schedules)) {
+    const def = rec.spec?.schedule
+    if (def === undefined) continue
+    const status = scheduleStatus(state, rec)
+    if (status.removed || status.paused) continue
+    const t = firstInstantAfter(def.cron, def.timezone, status.cursor)
+    if (t !== null && (best === null || t < best)) best = t
+  }
+  return best
+}
+
 export function recurrences (input: RecurrenceInput): RecurrenceDecision[] {
   const out: RecurrenceDecision[] = []
   for (const name of Object.keys(input.state.schedules).sort()) out.push(...decideSchedule(input, name))
@@ -60,6 +92,8 @@ function decideSchedule (input: RecurrenceInput, name: string): RecurrenceDecisi
   if (rec.spec === null || def === undefined) return []
   const status = scheduleStatus(state, rec)
   if (status.removed || status.paused) return []
+  const first = firstInstantAfter(def.cron, def.timezone, status.cursor)
+  if (first === null || first > now) return [] // nothing due: the common case
   const limit = BATCH + def.maxCatchUp
   const { instants, more } = instantsBetween(def.cron, def.timezone, status.cursor, now, limit)
   if (instants.length === 0) return []
