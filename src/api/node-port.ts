@@ -40,6 +40,10 @@ export interface NotifyPolicy {
   signed: boolean
   /** How long a delivery is retried. */
   retryForMs: number
+  /** An SMTP server is configured (without one, email subscriptions are refused). */
+  smtp?: boolean
+  /** The email settings, to show when messages are due. */
+  mail?: { mailEveryMs: number, digestAt: string, digestEveryMs?: number }
 }
 
 export interface ApiNode {

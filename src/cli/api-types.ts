@@ -76,4 +76,19 @@ export interface NotificationView {
   disabled: boolean
   nextAt: string | null
 }
-export interface NotificationsResponse { notifications: NotificationView[] }
+/** An email item of GET /v1/notifications (issue 11): sent, pending (nextAt) or given up. */
+export interface EmailNotificationView {
+  id: string
+  joblistId: string
+  state: 'running' | 'succeeded' | 'failed' | 'stopped'
+  email: string
+  digest: 'now' | 'daily'
+  reachedAt: string
+  dueAt: string
+  sentAt: string | null
+  failures: number
+  lastError: string | null
+  gaveUp: boolean
+  nextAt: string | null
+}
+export interface NotificationsResponse { notifications: NotificationView[], emails?: EmailNotificationView[] }

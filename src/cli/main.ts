@@ -140,7 +140,7 @@ function program (): Command {
     }))
 
   client(p.command('notifications').argument('[ref]', 'only the deliveries of this joblist (ID or name)')
-    .description('webhook deliveries: delivered, retrying, gave up or disabled'))
+    .description('webhook deliveries (delivered, retrying, gave up or disabled) and emails (sent, pending, gave up)'))
     .action(run(async (ctx, ref: string | undefined) => {
       const { notifications } = await import('./commands/notifications.js')
       await notifications(ctx, ref)

@@ -26,6 +26,7 @@ export interface AgentConfig {
    * (host or host:port), how long a delivery is retried and each request's timeout.
    */
   notify: NotifyConfig
+  smtp?: SmtpConfig
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
@@ -43,7 +44,21 @@ export interface AgentConfig {
   api_limits: { bodyBytes: number }
 }
 
-export interface NotifyConfig { secrets: string[], allowHosts: string[], retryForMs: number, timeoutMs: number }
+export interface NotifyConfig {
+  secrets: string[]
+  allowHosts: string[]
+  retryForMs: number
+  timeoutMs: number
+  /** Daily digests are sent at this time of day (UTC), "HH:MM". */
+  digestAt: string
+  /** At most one email per address per this long (the storm bound). */
+  mailEveryMs: number
+  /** For tests: digests every this long instead of daily at digestAt. */
+  digestEveryMs?: number
+}
+
+/** The SMTP server email notifications go through (absent: email subscriptions are refused). */
+export interface SmtpConfig { host: string, port: number, secure: boolean, user?: string, pass?: string, from: string }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -67,7 +82,8 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     priority: f.priority,
     exec: { killGraceMs: f.exec.killGrace, forkServer: f.exec.forkServer },
     scheduler: { onLost: f.scheduler.onLost, maxLost: f.scheduler.maxLost, policy: f.scheduler.policy, agingPerMinute: f.scheduler.aging, lostAfterMs: f.scheduler.lostAfter, fairShare: { halfLifeMs: f.scheduler.fairShare.halfLife, shares: f.scheduler.fairShare.shares } },
-    notify: { secrets: f.notify.secret === undefined ? [] : typeof f.notify.secret === 'string' ? [f.notify.secret] : f.notify.secret, allowHosts: f.notify.allowHosts, retryForMs: f.notify.retryFor, timeoutMs: f.notify.timeout },
+    notify: { secrets: f.notify.secret === undefined ? [] : typeof f.notify.secret === 'string' ? [f.notify.secret] : f.notify.secret, allowHosts: f.notify.allowHosts, retryForMs: f.notify.retryFor, timeoutMs: f.notify.timeout, digestAt: f.notify.digestAt, mailEveryMs: f.notify.mailEvery, ...(f.notify.digestEvery !== undefined ? { digestEveryMs: f.notify.digestEvery } : {}) },
+    ...(f.smtp !== undefined ? { smtp: f.smtp } : {}),
     log: { level: f.log.level, pretty: f.log.pretty },
     nodesLogIntervalMs: f.nodesLogInterval,
     snapshotEvery: f.snapshotEvery,
@@ -94,7 +110,8 @@ function toFile (c: AgentConfig): ConfigFileInput {
     priority: c.priority,
     exec: { killGrace: `${c.exec.killGraceMs}ms`, forkServer: c.exec.forkServer },
     scheduler: { policy: c.scheduler.policy, aging: c.scheduler.agingPerMinute, onLost: c.scheduler.onLost, maxLost: c.scheduler.maxLost, lostAfter: `${c.scheduler.lostAfterMs}ms`, fairShare: { halfLife: `${c.scheduler.fairShare.halfLifeMs}ms`, shares: c.scheduler.fairShare.shares } },
-    notify: { ...(c.notify.secrets.length > 0 ? { secret: c.notify.secrets } : {}), allowHosts: c.notify.allowHosts, retryFor: `${c.notify.retryForMs}ms`, timeout: `${c.notify.timeoutMs}ms` },
+    notify: { ...(c.notify.secrets.length > 0 ? { secret: c.notify.secrets } : {}), allowHosts: c.notify.allowHosts, retryFor: `${c.notify.retryForMs}ms`, timeout: `${c.notify.timeoutMs}ms`, digestAt: c.notify.digestAt, mailEvery: `${c.notify.mailEveryMs}ms`, ...(c.notify.digestEveryMs !== undefined ? { digestEvery: `${c.notify.digestEveryMs}ms` } : {}) },
+    ...(c.smtp !== undefined ? { smtp: c.smtp } : {}),
     log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
     nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
     snapshotEvery: c.snapshotEvery,

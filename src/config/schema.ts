@@ -88,8 +88,21 @@ export const configFileSchema = z.strictObject({
     secret: z.union([text, z.array(text, { error: 'must be a list of secrets' }).min(1, { error: 'give at least one secret' })], { error: 'must be a secret (a string) or a list of them (during a rotation)' }).optional(),
     allowHosts: z.array(z.string({ error: 'must be a list of hosts (host or host:port)' }).min(1, { error: 'must not be empty' }), { error: 'must be a list of hosts (host or host:port)' }).default([]),
     retryFor: duration.prefault('24h'),
-    timeout: duration.prefault('10s')
+    timeout: duration.prefault('10s'),
+    digestAt: z.string({ error: 'must be a time of day HH:MM (UTC), e.g. "08:00"' })
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be a time of day HH:MM (UTC), e.g. "08:00"' }).default('08:00'),
+    mailEvery: duration.prefault('1m'),
+    /** Undocumented, for tests: digests every this long (from the epoch) instead of daily at digestAt. */
+    digestEvery: duration.optional()
   }).prefault({}),
+  smtp: section({
+    host: text,
+    port: int('must be a port number', 1).refine(p => p <= 65535, { error: 'must be a port number' }).default(587),
+    secure: bool.default(false),
+    user: text.optional(),
+    pass: text.optional(),
+    from: z.string({ error: 'must be an email address like cis@example.org' }).regex(/^(?:[^<>]*<)?[^\s@<>]+@[^\s@<>]+>?$/, { error: 'must be an email address like cis@example.org (or "Name <cis@example.org>")' })
+  }).optional(),
   log: section({
     level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     pretty: z.union([z.boolean(), z.literal('auto')], { error: 'must be true, false or auto' }).default('auto')

@@ -40,6 +40,10 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     (b.retryAfterMs === undefined || isInt(b.retryAfterMs)) && (b.gone === undefined || b.gone === true) && isInt(b.term)
     ? null
     : 'bad delivery',
+  mail: b => isStr(b.to, 254) && /^[^\s@]+@[^\s@]+$/.test(b.to as string) && Array.isArray(b.ids) && b.ids.length >= 1 && b.ids.length <= 10_000 &&
+    b.ids.every(id => isStr(id) && /^[^.]+\.(running|succeeded|failed|stopped)\.\d+$/.test(id)) && typeof b.ok === 'boolean' && optStr(b.error, 1024) && isInt(b.term)
+    ? null
+    : 'bad mail',
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
   master: b => isInt(b.term, 1) ? null : 'bad term',
   accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&

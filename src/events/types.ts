@@ -88,6 +88,19 @@ export interface DeliveryBody {
   term: number
 }
 
+/**
+ * One email message (issue 11), written by the master after it tried to send it: `to` the
+ * address, `ids` the items it listed (`<joblistId>.<state>.<subscription index>`), ok: the
+ * SMTP server accepted it. An item is done once an ok mail lists it.
+ */
+export interface MailBody {
+  to: string
+  ids: string[]
+  ok: boolean
+  error?: string
+  term: number
+}
+
 export interface EventBodies {
   node: NodeBody
   submit: SubmitBody
@@ -105,6 +118,7 @@ export interface EventBodies {
   ack: AckBody
   update: UpdateBody
   delivery: DeliveryBody
+  mail: MailBody
 }
 
 export type EventType = keyof EventBodies
@@ -123,7 +137,7 @@ export interface CisEvent<T extends EventType = EventType> extends UnsignedEvent
   sig: string
 }
 
-export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack', 'update', 'delivery']
+export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack', 'update', 'delivery', 'mail']
 
 /** The key of an event, also the ID of a request made by it: `origin:seq`. */
 export function eventKey (e: { origin: string, seq: number }): string {

@@ -3,9 +3,10 @@
 // establishLeadership/revokeLeadership. Established, it first catches up with its peers
 // (bounded), claims a term above every term it knows, then decides: it accepts and numbers
 // joblists, places jobs, cancels, declares attempts lost. Every decision becomes an event.
-// It launches the runs of schedules (recurrence.ts) and sends webhook notifications (notifier.ts).
+// It launches the runs of schedules (recurrence.ts) and sends webhook notifications (notifier.ts)
+// and emails (mailer.ts).
 import type { Logger } from 'pino'
-import type { AgentConfig, NotifyConfig } from '../config/config.js'
+import type { AgentConfig, NotifyConfig, SmtpConfig } from '../config/config.js'
 import { queueOptions } from '../config/config.js'
 import type { CisEvent, EventBodies, EventType } from '../events/types.js'
 import { nextTerm } from '../election/master.js'
@@ -13,6 +14,7 @@ import { decisionEvent } from '../scheduler/decision-event.js'
 import { nextDue, recurrences } from '../scheduler/recurrence.js'
 import { schedule } from '../scheduler/schedule.js'
 import type { ClusterState } from '../state/types.js'
+import { Mailer } from './mailer.js'
 import { Notifier } from './notifier.js'
 
 export interface MasterRoleOptions {
@@ -24,6 +26,8 @@ export interface MasterRoleOptions {
   scheduler: AgentConfig['scheduler']
   /** Webhook notifications (issue 11); absent: this master sends none. */
   notify?: NotifyConfig
+  /** The SMTP server emails go through; absent (or without notify): this master sends none. */
+  smtp?: SmtpConfig
   state: () => ClusterState
   alive: () => ReadonlySet<string>
   /** Known nodes not heard from now, and for how long (ms; Infinity: gone for certain). */
@@ -57,9 +61,11 @@ export class MasterRole {
   /** Set once the election named a master (or none) for the first time. */
   private followed = false
   private readonly notifier: Notifier | undefined
+  private readonly mailer: Mailer | undefined
 
   constructor (private readonly o: MasterRoleOptions) {
     this.notifier = o.notify === undefined ? undefined : new Notifier({ config: o.notify, log: o.log, now: o.now, append: o.append })
+    this.mailer = o.notify === undefined || o.smtp === undefined ? undefined : new Mailer({ smtp: o.smtp, notify: o.notify, log: o.log, now: o.now, append: o.append })
   }
 
   get established (): boolean { return this.active }
@@ -91,6 +97,8 @@ export class MasterRole {
     this.active = false
     this.behindSince = undefined
     this.notifier?.clear()
+    this.mailer?.clear()
+    this.mailer?.close()
     this.o.log.info({ ms: this.o.now() - this.establishedAt }, 'this node is no longer the master')
   }
 
@@ -138,6 +146,8 @@ export class MasterRole {
     this.wakeAtNextInstant(state)
     // Webhooks: due deliveries are derived from the state; each attempt is recorded as an event.
     this.notifier?.pass(state, mine)
+    // Emails: one message per address listing its due items; each recorded as a `mail` event.
+    this.mailer?.pass(state, mine)
   }
 
   private wakeTimer: NodeJS.Timeout | undefined

@@ -139,6 +139,7 @@ export class CisNode implements ApiNode {
       now: this.now,
       scheduler: this.config.scheduler,
       notify: this.config.notify,
+      ...(this.config.smtp !== undefined ? { smtp: this.config.smtp } : {}),
       state: () => this.state,
       alive: () => this.alive(),
       silent: () => this.silent(),
@@ -261,7 +262,14 @@ export class CisNode implements ApiNode {
 
   /** What the API needs of the notify settings: where webhooks may go, and whether they can be signed. */
   get notify (): NotifyPolicy {
-    return { allowHosts: this.config.notify.allowHosts, signed: this.config.notify.secrets.length > 0, retryForMs: this.config.notify.retryForMs }
+    const n = this.config.notify
+    return {
+      allowHosts: n.allowHosts,
+      signed: n.secrets.length > 0,
+      retryForMs: n.retryForMs,
+      smtp: this.config.smtp !== undefined,
+      mail: { mailEveryMs: n.mailEveryMs, digestAt: n.digestAt, ...(n.digestEveryMs !== undefined ? { digestEveryMs: n.digestEveryMs } : {}) }
+    }
   }
 
   async submit (spec: JoblistSpec, owner: string, waitMs?: number, schedule?: RunOf): Promise<{ request: string, id: string | null }> {

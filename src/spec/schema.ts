@@ -4,6 +4,7 @@ import { parseDuration } from './duration.js'
 import { MAX_DURATION_MS, MAX_COUNT_PER_TYPE, MAX_FILES_PER_JOB, MAX_NAME_LENGTH, MAX_RETRIES, MAX_RUN_LENGTH, MAX_STAGES } from './limits.js'
 import { checkCron, checkTimezone } from './cron.js'
 import { checkJobFilePath } from './paths.js'
+import type { NotifySpec } from './types.js'
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 const TYPE_RE = /^[a-z][a-z0-9_-]*$/
@@ -124,20 +125,42 @@ export function webhookUrlProblem (v: string): string | null {
   return null
 }
 
-/** One subscription (issue 11): a webhook and the states it is told about (default: all of them). */
+/** Why `v` is not an email address (a plain local@domain, no display name), or null. */
+export function emailProblem (v: string): string | null {
+  if (v.length > 254) return 'at most 254 characters'
+  return /^[^\s@<>(),;:"[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/.test(v)
+    ? null
+    : 'must be an email address like alice@example.org'
+}
+
+export const DIGESTS = ['now', 'daily'] as const
+/** The states an email subscription is told about when `on` is left out: how the joblist ended. */
+export const EMAIL_DEFAULT_STATES = ['succeeded', 'failed', 'stopped'] as const
+
+/**
+ * One subscription (issue 11): a webhook or an email address, and the states it is told about
+ * (default: all of them for a webhook, the final ones for an email).
+ */
 export const notifySchema = z.strictObject({
   webhook: z.string({ error: 'must be a URL' }).max(2000, { error: 'at most 2000 characters' }).optional(),
-  email: z.unknown().optional(),
+  email: z.string({ error: 'must be an email address like alice@example.org' }).optional(),
+  digest: z.enum(DIGESTS, { error: 'must be now (a message as soon as the storm bound allows) or daily (one digest a day at notify.digestAt)' }).optional(),
   on: z.array(z.enum(NOTIFY_STATES, { error: `must be one of ${NOTIFY_STATES.join(', ')}` }), { error: `must be a list of states: ${NOTIFY_STATES.join(', ')}` })
     .min(1, { error: 'give at least one state (or leave on out: every state)' }).optional()
-}, { error: 'must be a mapping like {webhook: https://…, on: [failed]}' }).superRefine((n, ctx) => {
-  if (n.email !== undefined) ctx.addIssue({ code: 'custom', path: ['email'], message: 'email notifications are not available yet: use a webhook' })
-  else if (n.webhook === undefined) ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'required (the URL to POST to)' })
+}, { error: 'must be a mapping like {webhook: https://…, on: [failed]} or {email: alice@example.org, on: [failed]}' }).superRefine((n, ctx) => {
+  if (n.email !== undefined) {
+    if (n.webhook !== undefined) ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'give either webhook or email in one subscription, not both' })
+    const problem = emailProblem(n.email)
+    if (problem !== null) ctx.addIssue({ code: 'custom', path: ['email'], message: problem })
+  } else if (n.digest !== undefined) ctx.addIssue({ code: 'custom', path: ['digest'], message: 'only an email subscription has a digest' })
+  else if (n.webhook === undefined) ctx.addIssue({ code: 'custom', path: ['webhook'], message: 'required (the URL to POST to, or give email: an address)' })
   else {
     const problem = webhookUrlProblem(n.webhook)
     if (problem !== null) ctx.addIssue({ code: 'custom', path: ['webhook'], message: problem })
   }
-}).transform(n => ({ webhook: n.webhook ?? '', on: n.on === undefined ? [...NOTIFY_STATES] : NOTIFY_STATES.filter(s => n.on?.includes(s) === true) }))
+}).transform((n): NotifySpec => n.email !== undefined
+  ? { email: n.email.toLowerCase(), digest: n.digest ?? 'daily', on: n.on === undefined ? [...EMAIL_DEFAULT_STATES] : NOTIFY_STATES.filter(s => n.on?.includes(s) === true) }
+  : { webhook: n.webhook ?? '', on: n.on === undefined ? [...NOTIFY_STATES] : NOTIFY_STATES.filter(s => n.on?.includes(s) === true) })
 
 export const joblistSchema = z.strictObject({
   name,

@@ -71,10 +71,23 @@ export interface VarSpec {
 export type NotifyState = 'running' | 'succeeded' | 'failed' | 'stopped'
 
 /** A webhook subscription (issue 11): POSTed to when the joblist reaches each state in `on`. */
-export interface NotifySpec {
+export interface WebhookNotify {
   webhook: string
   on: NotifyState[]
 }
+
+/**
+ * An email subscription (issue 11): the address is told, in one message listing all its due
+ * items, when the joblist reaches each state in `on`: at once (`now`, at most one message
+ * per notify.mailEvery) or in the daily digest at notify.digestAt (`daily`).
+ */
+export interface EmailNotify {
+  email: string
+  digest: 'now' | 'daily'
+  on: NotifyState[]
+}
+
+export type NotifySpec = WebhookNotify | EmailNotify
 
 export interface JoblistSpec {
   name: string

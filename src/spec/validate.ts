@@ -140,7 +140,7 @@ export function validateJoblist (input: unknown): SpecResult {
       }))
     })),
     ...(v.schedule !== undefined ? { schedule: v.schedule } : {}),
-    ...(v.notify !== undefined && v.notify.length > 0 ? { notify: v.notify.map(n => ({ webhook: n.webhook, on: n.on })) } : {}),
+    ...(v.notify !== undefined && v.notify.length > 0 ? { notify: v.notify.map(n => 'email' in n ? { email: n.email, digest: n.digest, on: n.on } : { webhook: n.webhook, on: n.on }) } : {}),
     ...(v.vars !== undefined
       ? {
           vars: v.vars.map(d => ({

@@ -74,11 +74,12 @@ export function reachedStates (state: ClusterState, jl: JoblistRecord): Partial<
 /** Every delivery a joblist owes (those of reached states), with its attempts and its standing. */
 export function joblistDeliveries (state: ClusterState, jl: JoblistRecord, now: number, o: NotifyOptions): Delivery[] {
   const subs = state.requests[jl.request]?.spec.notify
-  if (subs === undefined || subs.length === 0) return []
+  if (subs === undefined || !subs.some(s => 'webhook' in s)) return []
   const reached = reachedStates(state, jl)
   const records = state.deliveries ?? {}
   const out: Delivery[] = []
   subs.forEach((sub, index) => {
+    if (!('webhook' in sub)) return // an email subscription (mail.ts)
     // A 410 to any delivery of this subscription disables it.
     const disabled = sub.on.some(s => (records[`${jl.id}.${s}.${index}`] ?? []).some(a => a.gone === true))
     for (const s of sub.on) {

@@ -62,6 +62,16 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       list.splice(i, 0, rec)
       return []
     }
+    case 'mail': {
+      const b = (e as Ev<'mail'>).body
+      const pos: Position = [e.ts, e.lc, e.origin, e.seq]
+      const list = (state.mails ??= {})[b.to] ?? (state.mails[b.to] = [])
+      const rec = { ids: [...b.ids], ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos }
+      let i = list.length
+      while (i > 0 && comparePositions(list[i - 1].pos, pos) > 0) i--
+      list.splice(i, 0, rec)
+      return []
+    }
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
     // the one with the lowest position, so all nodes pick the same, in any order; the
     // overruled one is counted as a conflict.

@@ -196,6 +196,18 @@ export interface ClusterState {
   updates: Record<string, UpdateRecord>
   /** Webhook delivery attempts (issue 11) by delivery ID, sorted by the event's position. */
   deliveries: Record<string, DeliveryAttempt[]>
+  /** Email messages (issue 11) by address, sorted by the event's position. */
+  mails: Record<string, MailRecord[]>
+}
+
+/** One email message the master tried to send (a `mail` event). */
+export interface MailRecord {
+  ids: string[]
+  ok: boolean
+  error?: string
+  /** When it was recorded (the event's ts). */
+  at: number
+  pos: Position
 }
 
 /** One recorded attempt at a webhook delivery (a `delivery` event). */
@@ -237,7 +249,8 @@ export function emptyState (): ClusterState {
     schedules: {},
     acks: {},
     updates: {},
-    deliveries: {}
+    deliveries: {},
+    mails: {}
   }
 }
 

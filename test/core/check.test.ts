@@ -36,7 +36,8 @@ const VALID: { [T in EventType]: EventBodies[T] } = {
   skip: { name: 'nightly', from: 1_700_000_000_000, to: 1_700_000_060_000, count: 2, reason: 'overlap', term: 3 },
   ack: { joblistId: 'ab12-1' },
   update: { joblistId: 'ab12-1', priority: -7, tags: ['nightly', 'team-x'] },
-  delivery: { id: 'ab12-1.failed.0', attempt: 2, ok: false, status: 503, error: 'HTTP 503', retryAfterMs: 30_000, gone: true, term: 4 }
+  delivery: { id: 'ab12-1.failed.0', attempt: 2, ok: false, status: 503, error: 'HTTP 503', retryAfterMs: 30_000, gone: true, term: 4 },
+  mail: { to: 'alice@example.org', ids: ['ab12-1.failed.0', 'ab12-2.succeeded.1'], ok: false, error: 'connect ECONNREFUSED', term: 4 }
 }
 
 /** The message for a wrong field of each type's body. */
@@ -56,7 +57,8 @@ const MESSAGE: Record<EventType, RegExp> = {
   skip: /^bad skip$/,
   ack: /^bad ack$/,
   update: /^bad update$/,
-  delivery: /^bad delivery$/
+  delivery: /^bad delivery$/,
+  mail: /^bad mail$/
 }
 
 const OPTIONAL: Partial<Record<EventType, string[]>> = {
@@ -66,7 +68,8 @@ const OPTIONAL: Partial<Record<EventType, string[]>> = {
   finished: ['reason', 'tail'],
   submit: ['schedule'],
   update: ['priority', 'tags'],
-  delivery: ['status', 'error', 'retryAfterMs', 'gone']
+  delivery: ['status', 'error', 'retryAfterMs', 'gone'],
+  mail: ['error']
 }
 
 function event (type: EventType, body: unknown = VALID[type], over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -136,6 +139,11 @@ test('check: out-of-range values in a body fail with the type\'s message', () =>
     ['delivery', { id: 'ab12-1.failed' }],
     ['delivery', { gone: false }],
     ['delivery', { status: 1000 }],
+    ['mail', { to: 'not-an-address' }],
+    ['mail', { ids: [] }],
+    ['mail', { ids: ['ab12-1.queued.0'] }],
+    ['mail', { ok: 'yes' }],
+    ['mail', { error: 'x'.repeat(1025) }],
     ['assign', { term: -1 }],
     ['lose', { attempt: 0 }],
     ['started', { attempt: 0 }],

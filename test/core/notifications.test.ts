@@ -121,7 +121,7 @@ test('D-2: delivery events give the same state (and the same deliveries) in any 
   }
 })
 
-test('D-2: the notify spec: on defaults to every state; URLs must be http(s); email is not available yet; paths are named', () => {
+test('D-2: the notify spec: on defaults to every state; URLs must be http(s); email addresses are checked; paths are named', () => {
   const base = { name: 'n', stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] }
   const ok = validateJoblist({ ...base, notify: [{ webhook: 'https://h.example/x' }, { webhook: 'http://127.0.0.1:9/y', on: ['failed', 'running'] }] })
   assert.ok(ok.ok)
@@ -129,7 +129,7 @@ test('D-2: the notify spec: on defaults to every state; URLs must be http(s); em
   const issues = (v: unknown): string[] => { const r = validateJoblist({ ...base, notify: v }); return r.ok ? [] : r.issues.map(i => `${i.path}: ${i.message}`) }
   assert.match(issues([{ webhook: 'ftp://x/y' }])[0], /^notify\[0\]\.webhook: must be an http: or https: URL/)
   assert.match(issues([{ webhook: 'https://ok/' }, { webhook: 'not a url' }])[0], /^notify\[1\]\.webhook: must be an http: or https: URL/)
-  assert.match(issues([{ email: 'ops@example.com' }])[0], /^notify\[0\]\.email: email notifications are not available yet/)
+  assert.match(issues([{ email: 'ops at example.com' }])[0], /^notify\[0\]\.email: must be an email address/)
   assert.match(issues([{ webhook: 'https://ok/', on: ['queued'] }])[0], /^notify\[0\]\.on\[0\]: must be one of running, succeeded, failed, stopped/)
   assert.match(issues([{ on: ['failed'] }])[0], /^notify\[0\]\.webhook: required/)
   assert.match(issues([{ webhook: 'https://ok/', bogus: 1 }])[0], /^notify\[0\]\.bogus: unknown field/)

@@ -99,7 +99,7 @@ test('S-5: a webhook whose host is not in notify.allowHosts is refused at submit
   assert.equal(local.status, 400, 'loopback only if listed')
   const email = await api(url, '/v1/joblists', { body: joblist('mail', 'true', [{ email: 'ops@example.com' }]) })
   assert.equal(email.status, 400)
-  assert.ok(email.body.details.some((d: any) => d.path === 'notify[0].email' && /email notifications are not available yet/.test(d.message)))
+  assert.ok(email.body.details.some((d: any) => d.path === 'notify[0].email' && /email notifications are not enabled on this cluster: configure smtp/.test(d.message)))
 })
 
 test('P-6: 500, 500, then 200: three signed attempts with the same webhook-id; the delivery shows as delivered', async () => {

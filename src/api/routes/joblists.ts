@@ -71,6 +71,10 @@ export function checkSatisfiable (node: ApiNode, spec: JoblistSpec, wait: string
 export function checkWebhooks (node: ApiNode, spec: JoblistSpec): void {
   const issues: Array<{ path: string, message: string }> = []
   ;(spec.notify ?? []).forEach((n, i) => {
+    if ('email' in n) {
+      if (node.notify?.smtp !== true) issues.push({ path: `notify[${i}].email`, message: "email notifications are not enabled on this cluster: configure smtp (host, port, from) in the agent's config" })
+      return
+    }
     const path = `notify[${i}].webhook`
     if (node.notify?.signed !== true) {
       issues.push({ path, message: "webhooks are not enabled on this cluster: set notify.secret in the agent's config (webhooks are never sent unsigned)" })
