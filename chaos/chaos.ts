@@ -11,6 +11,11 @@ import { NetnsLab } from './netns.js'
 import { FINAL_JOBLIST_STATES } from '../src/state/types.js'
 import type { JoblistState } from '../src/state/types.js'
 import { instantsBetween } from '../src/spec/cron.js'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -48,6 +53,27 @@ export interface ChaosResult {
   scheduleDoubled: number
   /** Broken schedule invariants: an instant run twice in a connected period or by one node, or one neither run nor skipped. */
   scheduleViolations: number
+  /** Webhook deliveries asked for (D-2): status changes of joblists with `notify`. */
+  webhooksDue: number
+  /** ... of those, never received (at least once is the promise: must be 0). */
+  webhooksMissing: number
+  /** Deliveries received more than once (same webhook-id): at least once allows them. */
+  webhookDuplicates: number
+}
+
+/** A webhook receiver on loopback that counts what it gets, by webhook-id. */
+async function webhookReceiver (): Promise<{ url: string, got: Map<string, number>, close: () => Promise<void> }> {
+  const got = new Map<string, number>()
+  const server = createServer((req, res) => {
+    const id = req.headers['webhook-id']
+    req.resume()
+    req.on('end', () => {
+      if (typeof id === 'string') got.set(id, (got.get(id) ?? 0) + 1)
+      res.writeHead(200).end()
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
 }
 
 /** The workload's schedules: every 2 s (catch up one, overlap skip), every 3 s (catch up all, overlaps allowed, failing runs go on). */
@@ -76,14 +102,21 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
   const lab = netns ? new NetnsLab(agents) : undefined
   const token = 'chaos-netns-token'
   if (lab !== undefined) { lab.setup(); setApiToken(token) }
+  // Webhooks (D-2) to a counting receiver here; in netns runs the agents cannot reach it.
+  const hooks = netns ? undefined : await webhookReceiver()
+  const confDir = mkdtempSync(join(tmpdir(), 'cis-chaos-conf-'))
+  const conf = join(confDir, 'cis.yaml')
+  writeFileSync(conf, 'notify:\n  secret: chaos-secret\n  allowHosts: [127.0.0.1]\n  timeout: 5s\n')
   let c: Cluster
   try {
     c = await startCluster(Array.from({ length: agents }, (_, i) => ({
-      name: `x${i}`, priority: (agents - i) * 10, args: ['--resource', `slot=${1 + (i % 3)}`, ...(i % 2 === 0 ? ['--resource', 'gpu=1'] : []), ...(o.lostAfter !== undefined ? ['--lost-after', o.lostAfter] : [])]
+      name: `x${i}`, priority: (agents - i) * 10, args: ['--config', conf, '--resource', `slot=${1 + (i % 3)}`, ...(i % 2 === 0 ? ['--resource', 'gpu=1'] : []), ...(o.lostAfter !== undefined ? ['--lost-after', o.lostAfter] : [])]
     })), [], lab !== undefined ? { place: i => ({ wrap: lab.wrap(i), host: lab.host(i), token }) } : {})
   } catch (err) {
     lab?.teardown()
     setApiToken(undefined)
+    await hooks?.close()
+    rmSync(confDir, { recursive: true, force: true })
     throw err
   }
   const cut = new Set<string>()
@@ -117,8 +150,10 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
         })
       }))
       const via = pick(live())
+      // A quarter of the joblists ask for webhooks on every status change.
+      const notify = hooks !== undefined && rand() < 0.25 ? { notify: [{ webhook: hooks.url }] } : {}
       try {
-        const r = await api(via.url, '/v1/joblists', { body: { name, stages } })
+        const r = await api(via.url, '/v1/joblists', { body: { name, stages, ...notify } })
         if (r.status === 201 || r.status === 202) names.push(name)
       } catch { /* the agent died under us: the request may or may not be durable */ }
       if (rand() < 0.08 && names.length > 0) {
@@ -213,13 +248,25 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
       for (const d of diff(a, b, '').slice(0, 8)) say(`  differs at ${d}`)
     }
     const full = (await api(first.url, '/v1/state?full=true')).body.state
-    const checked = { ...check(full, names), ...checkSchedules(full, disturbed) }
+    // Every status change asked for is delivered at least once (the master retries; wait for it).
+    let webhooks = { webhooksDue: 0, webhooksMissing: 0, webhookDuplicates: 0 }
+    if (hooks !== undefined) {
+      const list = (await api(first.url, '/v1/notifications')).body.notifications as Array<{ id: string }>
+      const ids = list.map(n => n.id)
+      await waitFor('every webhook to be delivered', () => ids.every(id => hooks.got.has(id)), 120_000, 200).catch(() => {})
+      const missing = ids.filter(id => !hooks.got.has(id))
+      for (const id of missing.slice(0, 5)) say(`webhook never received: ${id}`)
+      webhooks = { webhooksDue: ids.length, webhooksMissing: missing.length, webhookDuplicates: [...hooks.got.values()].reduce((n, k) => n + k - 1, 0) }
+    }
+    const checked = { ...check(full, names), ...checkSchedules(full, disturbed), ...webhooks }
     Object.assign(result, checked, { duplicatesPer100: checked.joblists === 0 ? 0 : Math.round(checked.duplicates * 1000 / checked.joblists) / 10, kills, partitions, hashesEqual, masterlessMs })
     return result as ChaosResult
   } finally {
     await c.stopAll()
     lab?.teardown()
     setApiToken(undefined)
+    await hooks?.close()
+    rmSync(confDir, { recursive: true, force: true })
   }
 }
 
@@ -357,7 +404,7 @@ if (isMain) {
   const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}`
   say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''}${lostAfter !== undefined ? `, lostAfter ${lostAfter}` : ''} (replay with ${replay})`)
   const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}) })
-  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0
+  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0 && r.webhooksMissing === 0
   if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- ${replay} --duration ${duration}`)
   console.log(JSON.stringify(r))
   process.exitCode = ok ? 0 : 1

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chaos } from '../../chaos/chaos.js'
 
-test('R1-1/R1-3/R1-6/D-3/S-1 chaos (short): kills, restarts and partitions lose nothing and break no invariant', async () => {
+test('R1-1/R1-3/R1-6/D-3/S-1/D-2 chaos (short): kills, restarts and partitions lose nothing and break no invariant', async () => {
   const r = await chaos(20261124, 20, 4)
   process.stderr.write(`chaos result: ${JSON.stringify(r)}\n`)
   assert.ok(r.joblists > 10, 'work was submitted')
@@ -14,6 +14,7 @@ test('R1-1/R1-3/R1-6/D-3/S-1 chaos (short): kills, restarts and partitions lose 
   assert.equal(r.hashesEqual, true, 'every node has the same state hash')
   assert.ok(r.scheduleRuns > 0, 'the schedules ran')
   assert.equal(r.scheduleViolations, 0, 'S-1: no instant run twice while connected or by one node; every instant run or skipped')
+  assert.equal(r.webhooksMissing, 0, `D-2: every status change asked for was delivered at least once (${r.webhooksDue} due, ${r.webhookDuplicates} duplicates)`)
 })
 
 test('D-3 restart storm (short): kill -9 / restart cycles leave the store readable and the state equal to the peers\'', async () => {
