@@ -190,3 +190,30 @@ test('D-2: SIGKILL the master while deliveries are due: the new master delivers 
     await c.stopAll()
   }
 })
+
+test('D-2: the whole cluster restarts while deliveries are due: after the restart each is delivered at least once, with the same webhook-ids', async () => {
+  let open = false
+  script.set('/restart', () => ({ status: open ? 200 : 500 }))
+  const c = await startCluster([{ name: 'r-one', priority: 2 }, { name: 'r-two', priority: 1 }], ['--config', configFile, '--resource', 'slot=1'])
+  try {
+    await waitForMaster(c.agents, 'r-one')
+    const id = await submit(c.agents[1].url, joblist('restarted', 'true', [hook('/restart', ['succeeded'])]))
+    await waitFinal(c.agents[1].url, id)
+    const wanted = `${id}.succeeded.0`
+    await waitFor('a failed attempt before the stop', () => hits.some(h => h.id === wanted && h.status === 500), 30_000)
+    // Every agent stops; the receiver then starts to accept; the agents come back on their data.
+    for (const a of c.agents) await a.stop()
+    open = true
+    const again = [await c.agents[0].restart()]
+    again.push(await c.agents[1].restart())
+    await waitForMaster(again, 'r-one')
+    const list = await waitFor('the delivery after the restart', async () => {
+      const l = await notifications(again[1].url, id)
+      return l.length === 1 && l[0].delivered === true ? l : undefined
+    }, 40_000)
+    assert.equal(list[0].id, wanted)
+    assert.ok(hits.some(h => h.id === wanted && h.status === 200), 'delivered with the same webhook-id')
+  } finally {
+    await c.stopAll()
+  }
+})
