@@ -7,6 +7,7 @@ import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, UpdateRecord } from './types.js'
 import { emptyState } from './types.js'
+import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
@@ -54,22 +55,14 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
     case 'update': return applyUpdate(state, e as Ev<'update'>)
     case 'delivery': {
       const b = (e as Ev<'delivery'>).body
-      const pos: Position = [e.ts, e.lc, e.origin, e.seq]
       const list = (state.deliveries ??= {})[b.id] ?? (state.deliveries[b.id] = [])
-      const rec = { attempt: b.attempt, ok: b.ok, ...(b.status !== undefined ? { status: b.status } : {}), ...(b.error !== undefined ? { error: b.error } : {}), ...(b.retryAfterMs !== undefined ? { retryAfterMs: b.retryAfterMs } : {}), ...(b.gone === true ? { gone: true as const } : {}), at: e.ts, pos }
-      let i = list.length
-      while (i > 0 && comparePositions(list[i - 1].pos, pos) > 0) i--
-      list.splice(i, 0, rec)
+      insertByPosition(list, { attempt: b.attempt, ok: b.ok, ...(b.status !== undefined ? { status: b.status } : {}), ...(b.error !== undefined ? { error: b.error } : {}), ...(b.retryAfterMs !== undefined ? { retryAfterMs: b.retryAfterMs } : {}), ...(b.gone === true ? { gone: true as const } : {}), at: e.ts, pos: positionOf(e) })
       return []
     }
     case 'mail': {
       const b = (e as Ev<'mail'>).body
-      const pos: Position = [e.ts, e.lc, e.origin, e.seq]
       const list = (state.mails ??= {})[b.to] ?? (state.mails[b.to] = [])
-      const rec = { ids: [...b.ids], ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos }
-      let i = list.length
-      while (i > 0 && comparePositions(list[i - 1].pos, pos) > 0) i--
-      list.splice(i, 0, rec)
+      insertByPosition(list, { ids: [...b.ids], ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos: positionOf(e) })
       return []
     }
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
@@ -139,12 +132,7 @@ function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
   return materialize(state, b.request)
 }
 
-export function comparePositions (a: [number, number, string, number], b: [number, number, string, number]): number {
-  if (a[0] !== b[0]) return a[0] - b[0]
-  if (a[1] !== b[1]) return a[1] - b[1]
-  if (a[2] !== b[2]) return a[2] < b[2] ? -1 : 1
-  return a[3] - b[3]
-}
+export { comparePositions }
 
 /** Build the joblist of a request from its submit and its winning accept (once both are here). */
 function materialize (state: ClusterState, key: string): string[] {

@@ -2,19 +2,14 @@
 // submits of runs, and what is derived from those facts (paused, removed, the cursor).
 // Pure and independent of arrival order, like the rest of the reducer.
 import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
-import type { ClusterState, JoblistRecord, Position, ScheduleRecord } from './types.js'
+import type { ClusterState, JoblistRecord, ScheduleRecord } from './types.js'
 import { FINAL_JOBLIST_STATES } from './types.js'
+import { comparePositions, insertByPosition, positionOf } from './position.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 
-const posOf = (e: { ts: number, lc: number, origin: string, seq: number }): Position => [e.ts, e.lc, e.origin, e.seq]
-
-function cmp (a: Position, b: Position): number {
-  if (a[0] !== b[0]) return a[0] - b[0]
-  if (a[1] !== b[1]) return a[1] - b[1]
-  if (a[2] !== b[2]) return a[2] < b[2] ? -1 : 1
-  return a[3] - b[3]
-}
+const posOf = positionOf
+const cmp = comparePositions
 
 function ensure (state: ClusterState, name: string): ScheduleRecord {
   let rec = state.schedules[name]
@@ -56,7 +51,7 @@ export function applyControl (state: ClusterState, e: Ev<'control'>): void {
 export function applySkip (state: ClusterState, e: Ev<'skip'>): void {
   const b = e.body
   const rec = ensure(state, b.name)
-  insertBy(rec.skips, { from: b.from, to: b.to, count: b.count, reason: b.reason, pos: posOf(e) }, (x, y) => cmp(x.pos, y.pos))
+  insertByPosition(rec.skips, { from: b.from, to: b.to, count: b.count, reason: b.reason, pos: posOf(e) })
   rec.lastInstant = Math.max(rec.lastInstant, b.to)
 }
 

@@ -1,6 +1,6 @@
 // The derived cluster state: a plain JSON value, a pure function of the set of events.
 import type { JobSpec, JoblistSpec } from '../spec/types.js'
-import type { AttemptEnd, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
+import type { AttemptEnd, DeliveryBody, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
 
 export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost'
@@ -210,18 +210,8 @@ export interface MailRecord {
   pos: Position
 }
 
-/** One recorded attempt at a webhook delivery (a `delivery` event). */
-export interface DeliveryAttempt {
-  attempt: number
-  ok: boolean
-  status?: number
-  error?: string
-  retryAfterMs?: number
-  gone?: true
-  /** When it was recorded (the event's ts). */
-  at: number
-  pos: Position
-}
+/** One recorded attempt at a webhook delivery: a `delivery` event's body, with when it was recorded (the event's ts) and its position. */
+export type DeliveryAttempt = Omit<DeliveryBody, 'id' | 'term'> & { at: number, pos: Position }
 
 /** The winning value of each changed field of one joblist, with the position of its update. */
 export interface UpdateRecord {
