@@ -169,8 +169,11 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
         await target.kill()
         kills++
         const restartAfter = 500 + rand() * 1500
-        disturbed.push([killedAt - 1000, Date.now() + 1000])
-        setTimeout(() => { void target.restart().catch(err => say(`restart failed: ${(err as Error).message}`)) }, restartAfter)
+        // Disturbed from the kill until the agent is back and has rejoined (its restart and
+        // any master change it causes are not a connected period).
+        const window: [number, number] = [killedAt - 1000, Date.now() + restartAfter + 30_000]
+        disturbed.push(window)
+        setTimeout(() => { void target.restart().then(() => { window[1] = Date.now() + 3000 }, err => say(`restart failed: ${(err as Error).message}`)) }, restartAfter)
         nextKill = Date.now() + 3000 + rand() * 4000
       }
       if (Date.now() > nextCut && live().length === agents && cut.size === 0) {
@@ -203,12 +206,16 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
       await sleep(100 + rand() * 200)
     }
     say('stopping the chaos: healing, restarting every agent, waiting for every joblist to end')
+    // The end phase (restarts, heals) is not a connected period either, until every agent is back.
+    const endPhase: [number, number] = [Date.now(), Infinity]
+    disturbed.push(endPhase)
     await sleep(4000) // pending restarts and heals
     lab?.heal()
     cut.clear()
     for (const a of c.agents) if (a.proc.exitCode !== null || a.proc.signalCode !== null) await a.restart()
     await heal(c.alive())
     await waitForMembers(c.alive(), agents, 60_000)
+    endPhase[1] = Date.now() + 3000
     const first = c.alive()[0]
     // No more runs: the schedules are removed (their history stays), so the state can settle.
     for (const { name } of SCHEDULES) await api(first.url, `/v1/schedules/${name}`, { method: 'DELETE' })
