@@ -82,7 +82,7 @@ const SCHEDULES = [
   { name: 'chaos-all', schedule: { cron: '*/3 * * * * *', catchUp: 'all', overlap: 'allow', onFailure: 'continue' }, stages: [{ name: 's', jobs: [{ name: 'j', run: '[ $((RANDOM % 5)) -ne 0 ]' }] }] }
 ]
 
-const say = (m: string): void => { process.stderr.write(`chaos: ${m}\n`) }
+const say = (m: string): void => { process.stderr.write(`chaos ${new Date().toISOString().slice(11, 23)}: ${m}\n`) }
 
 export interface ChaosOptions {
   /** Each agent in its own network namespace; partitions take links down (root only). */
@@ -386,7 +386,14 @@ export function checkSchedules (state: any, disturbed: Array<[number, number]>):
       const origins = keys.map(k => state.requests[k].origin as string)
       if (new Set(origins).size !== origins.length) { violations++; say(`schedule ${rec.name as string}: one node launched ${new Date(at).toISOString()} twice`) }
       const when = Math.min(...keys.map(k => state.requests[k].at as number))
-      if (!disturbed.some(([from, to]) => when >= from && when <= to)) { violations++; say(`schedule ${rec.name as string}: ${new Date(at).toISOString()} launched twice while the cluster was connected`) }
+      const hhmmss = (t: number): string => new Date(t).toISOString().slice(11, 23)
+      const by = keys.map(k => `${state.nodes[state.requests[k].origin]?.name as string ?? state.requests[k].origin as string} at ${hhmmss(state.requests[k].at)}`).join(', ')
+      say(`schedule ${rec.name as string}: ${hhmmss(at)} launched twice (by ${by})`)
+      if (!disturbed.some(([from, to]) => when >= from && when <= to)) {
+        violations++
+        const near = disturbed.filter(([from, to]) => Math.abs(from - when) < 20_000 || Math.abs(to - when) < 20_000).map(([from, to]) => `${hhmmss(from)}..${Number.isFinite(to) ? hhmmss(to) : 'end'}`).join(' ')
+        say(`schedule ${rec.name as string}: ${new Date(at).toISOString()} launched twice while the cluster was connected (by ${by}; disturbed nearby: ${near || 'none'})`)
+      }
     }
     if (instants.length === 0) continue
     const skipped = (rec.skips as Array<{ from: number, to: number }>)

@@ -13,6 +13,8 @@ export interface Heartbeat {
   vector: Record<string, number>
   /** Sender's clock (ms): makes every heartbeat distinct. */
   ts: number
+  /** The sender holds the master office now (its master role is established). */
+  master?: boolean
 }
 
 /** What membership needs of the transport: the peers it is connected to, and a way to hang up. */
@@ -54,7 +56,7 @@ export class Membership {
     // peer, authenticated by the noise handshake, so the claimed ID must be that peer.
     const hb = data as Heartbeat
     if (typeof hb !== 'object' || hb === null || hb.id !== from || typeof hb.name !== 'string' || typeof hb.priority !== 'number' ||
-        typeof hb.ts !== 'number' || typeof hb.vector !== 'object' || hb.vector === null) {
+        typeof hb.ts !== 'number' || typeof hb.vector !== 'object' || hb.vector === null || (hb.master !== undefined && typeof hb.master !== 'boolean')) {
       this.o.log.warn({ from }, 'dropped a malformed heartbeat')
       return false
     }
@@ -63,8 +65,9 @@ export class Membership {
     const now = this.o.now()
     const known = this.view[hb.id]
     const wasAlive = isAlive(known, now, this.o.timeoutMs)
-    this.view[hb.id] = { lastSeen: now, priority: hb.priority }
-    if (!wasAlive || known?.priority !== hb.priority) this.o.changed()
+    const firstOfPeriod = !wasAlive || known?.heardAt === undefined || known.heardAt < (known.aliveSince ?? 0)
+    this.view[hb.id] = { lastSeen: now, priority: hb.priority, aliveSince: wasAlive ? known?.aliveSince ?? now : now, heardAt: now, claimsOffice: hb.master === true }
+    if (firstOfPeriod || known?.priority !== hb.priority || known?.claimsOffice !== (hb.master === true)) this.o.changed()
     return true
   }
 
@@ -80,7 +83,7 @@ export class Membership {
     const now = this.o.now()
     const wasAlive = isAlive(p, now, this.o.timeoutMs)
     p.lastSeen = now
-    if (!wasAlive) this.o.changed()
+    if (!wasAlive) { p.aliveSince = now; this.o.changed() }
   }
 
   /** The connection to a peer closed: a faster hint than the timeout. */
@@ -110,6 +113,24 @@ export class Membership {
     p.goneAt = this.o.now()
     this.o.log.info({ peer }, "a disconnected peer's address refuses connections: its agent is gone")
     this.o.changed()
+  }
+
+  /**
+   * What a new master waits for before it decides (the handover): alive peers not heard
+   * since they became alive (their state is unknown: a node just restarted or healed does not
+   * yet know what they decided), and alive peers whose last heartbeat still claims the office
+   * (an outgoing master that has not yet heard of this one).
+   */
+  unsettled (): { unheard: string[], claiming: string[] } {
+    const now = this.o.now()
+    const unheard: string[] = []
+    const claiming: string[] = []
+    for (const [id, p] of Object.entries(this.view)) {
+      if (id === this.o.self || !isAlive(p, now, this.o.timeoutMs)) continue
+      if (p.heardAt === undefined || p.heardAt < (p.aliveSince ?? 0)) unheard.push(id)
+      else if (p.claimsOffice === true) claiming.push(id)
+    }
+    return { unheard, claiming }
   }
 
   lastSeen (id: string): number | undefined {

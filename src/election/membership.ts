@@ -9,6 +9,12 @@ export interface PeerSeen {
   /** When its agent was found gone for certain (its address refused a connection), if after lastSeen. */
   goneAt?: number
   priority: number
+  /** When its current alive period began (it was heard or connected after being not alive). */
+  aliveSince?: number
+  /** When its last heartbeat arrived (a connection alone does not set it). */
+  heardAt?: number
+  /** Its last heartbeat said it holds the master office (its master role is established). */
+  claimsOffice?: boolean
 }
 
 export type MembershipView = Record<string, PeerSeen>

@@ -34,6 +34,8 @@ export interface MasterRoleOptions {
   silent: () => ReadonlyMap<string, number>
   /** True while an alive peer has events this node has not applied. */
   behind: () => boolean
+  /** Alive peers not yet heard since they came (their state unknown), and alive peers still claiming the office. */
+  unsettled?: () => { unheard: string[], claiming: string[] }
   append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
   /** Counts master changes and times passes (metrics, P-5). */
   metrics?: RoleMetrics
@@ -54,8 +56,9 @@ export const CATCH_UP_LIMIT_MS = 2000
 
 export class MasterRole {
   private active = false
-  /** Since when this master has been behind a peer (the catch-up barrier), if it is. */
-  private behindSince: number | undefined
+  /** Since when this master has been waiting at the barrier (behind a peer, or a peer unheard or still in office), if it is. */
+  private waitingSince: number | undefined
+  private warnedWait = false
   private establishedAt = 0
   private lastMaster: string | null = null
   /** Set once the election named a master (or none) for the first time. */
@@ -84,7 +87,7 @@ export class MasterRole {
   establish (): void {
     if (this.active) return
     this.active = true
-    this.behindSince = undefined
+    this.waitingSince = undefined
     this.establishedAt = this.o.now()
     this.o.log.info('this node is now the master')
   }
@@ -95,7 +98,7 @@ export class MasterRole {
     this.wakeTimer = undefined
     if (!this.active) return
     this.active = false
-    this.behindSince = undefined
+    this.waitingSince = undefined
     this.notifier?.clear()
     this.mailer?.clear()
     this.mailer?.close()
@@ -165,21 +168,29 @@ export class MasterRole {
   }
 
   /**
-   * The catch-up barrier. A master that knows less than a peer (just after a heal or a
-   * failover) waits until it has caught up, so it never decides on a partial view of what
-   * others already decided. The wait is bounded: after CATCH_UP_LIMIT_MS it decides anyway
-   * (conflicting decisions resolve deterministically; waiting forever on a peer that cannot
-   * serve us would not).
+   * The barrier before deciding. A master that knows less than a peer (just after a heal, a
+   * restart or a failover) waits until it has caught up, so it never decides on a partial view
+   * of what others already decided: it waits to hear every alive peer at least once (a peer
+   * that just connected has not told its version vector yet), to have applied what they have,
+   * and for an outgoing master to leave the office (its heartbeat no longer claims it): one
+   * master at a time launches a schedule's instant, sends a webhook or places a job. The wait
+   * is bounded: after CATCH_UP_LIMIT_MS it decides anyway (conflicting decisions resolve
+   * deterministically; waiting forever on a peer that cannot serve us would not).
    */
   private caughtUp (): boolean {
-    if (!this.o.behind()) {
-      this.behindSince = undefined
+    const peers = this.o.unsettled?.() ?? { unheard: [], claiming: [] }
+    const behind = this.o.behind()
+    if (!behind && peers.unheard.length === 0 && peers.claiming.length === 0) {
+      this.waitingSince = undefined
+      this.warnedWait = false
       return true
     }
     const now = this.o.now()
-    this.behindSince ??= now
-    if (now - this.behindSince < CATCH_UP_LIMIT_MS) return false
-    this.o.log.warn({ ms: now - this.behindSince }, 'still behind a peer; deciding anyway')
+    this.waitingSince ??= now
+    if (now - this.waitingSince < CATCH_UP_LIMIT_MS) return false
+    if (this.warnedWait) return true
+    this.warnedWait = true
+    this.o.log.warn({ ms: now - this.waitingSince, behind, unheard: peers.unheard, claiming: peers.claiming }, 'still waiting for peers (behind one, one not heard, or one still in office); deciding anyway')
     return true
   }
 }

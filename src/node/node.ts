@@ -144,6 +144,7 @@ export class CisNode implements ApiNode {
       alive: () => this.alive(),
       silent: () => this.silent(),
       behind: () => this.mesh?.replication.behind(this.alive()) === true,
+      unsettled: () => this.mesh?.membership.unsettled() ?? { unheard: [], claiming: [] },
       metrics: this.metrics,
       wake: () => this.passSoon(),
       append: async (t, b) => await this.append(t, b)
@@ -179,7 +180,7 @@ export class CisNode implements ApiNode {
   }
 
   private heartbeat (): Heartbeat {
-    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied, ts: this.now() }
+    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied, ts: this.now(), master: this.role.established }
   }
 
   /** Called once the API listens: announce this node and recover its work (D-3). */

@@ -7,8 +7,8 @@ import type { EventType } from '../../src/events/types.js'
 import { CATCH_UP_LIMIT_MS, MasterRole } from '../../src/node/master-role.js'
 import { emptyState } from '../../src/state/types.js'
 
-function role (): { role: MasterRole, appended: EventType[], clock: { now: number, behind: boolean } } {
-  const clock = { now: 0, behind: false }
+function role (): { role: MasterRole, appended: EventType[], clock: { now: number, behind: boolean, unheard: string[], claiming: string[] } } {
+  const clock = { now: 0, behind: false, unheard: [] as string[], claiming: [] as string[] }
   const appended: EventType[] = []
   const state = emptyState()
   const r = new MasterRole({
@@ -21,6 +21,7 @@ function role (): { role: MasterRole, appended: EventType[], clock: { now: numbe
     alive: () => new Set(['me', 'peer']),
     silent: () => new Map(),
     behind: () => clock.behind,
+    unsettled: () => ({ unheard: clock.unheard, claiming: clock.claiming }),
     append: async (type) => { appended.push(type); return undefined as never }
   })
   return { role: r, appended, clock }
@@ -69,4 +70,30 @@ test('R1-3: catching up ends the wait early', () => {
   clock.behind = false
   r.pass()
   assert.deepEqual(appended, ['master'])
+})
+
+test('R1-3/S-1: a new master waits for an outgoing master to leave the office before it decides (one master at a time launches an instant)', () => {
+  const { role: r, appended, clock } = role()
+  clock.claiming = ['peer'] // its last heartbeat still says it holds the office
+  r.follow('me', id => id)
+  r.pass()
+  assert.deepEqual(appended, [], 'the old master still claims the office: no decision yet')
+  clock.now = 300
+  clock.claiming = [] // its next heartbeat: it stepped down
+  r.pass()
+  assert.deepEqual(appended, ['master'], 'once it left, the new master decides')
+})
+
+test('R1-3: a new master waits to hear a peer that just came (restart or heal) before it decides, bounded', () => {
+  const { role: r, appended, clock } = role()
+  clock.unheard = ['peer'] // connected, but its heartbeat (and version vector) not yet heard
+  r.follow('me', id => id)
+  r.pass()
+  assert.deepEqual(appended, [], 'a peer whose state is unknown: no decision yet')
+  clock.now = CATCH_UP_LIMIT_MS - 1
+  r.pass()
+  assert.deepEqual(appended, [], 'still within the bounded wait')
+  clock.now = CATCH_UP_LIMIT_MS
+  r.pass()
+  assert.deepEqual(appended, ['master'], 'a peer that is never heard does not block the cluster: it decides after the bound')
 })

@@ -1,0 +1,50 @@
+// Membership (src/cluster/membership.ts) tells a new master what it must wait for before it
+// decides: alive peers it has not heard since they came (a restart, a heal: their version
+// vector is unknown) and alive peers whose heartbeat still claims the master office.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { pino } from 'pino'
+import { Membership } from '../../src/cluster/membership.js'
+import type { Heartbeat } from '../../src/cluster/membership.js'
+
+function membership (): { m: Membership, clock: { now: number }, changes: () => number } {
+  const clock = { now: 1000 }
+  let changes = 0
+  const m = new Membership({ self: 'me', log: pino({ level: 'silent' }), now: () => clock.now, heartbeatIntervalMs: 200, timeoutMs: 800, changed: () => { changes++ } })
+  return { m, clock, changes: () => changes }
+}
+
+const hb = (id: string, ts: number, master?: boolean): Heartbeat => ({ id, name: id, priority: 1, vector: {}, ts, ...(master !== undefined ? { master } : {}) })
+
+test('R1-3: a peer known from before that connects again is alive but unheard until its next heartbeat', () => {
+  const { m, clock } = membership()
+  assert.equal(m.heard(hb('p', 1), 'p'), true)
+  assert.deepEqual(m.unsettled(), { unheard: [], claiming: [] }, 'heard: settled')
+  clock.now += 5000 // silent past the timeout: not alive
+  assert.equal(m.alive().has('p'), false)
+  m.connected('p') // it is back (restart or heal): alive at once, its state unknown
+  assert.equal(m.alive().has('p'), true)
+  assert.deepEqual(m.unsettled().unheard, ['p'])
+  clock.now += 50
+  m.heard(hb('p', 2), 'p')
+  assert.deepEqual(m.unsettled(), { unheard: [], claiming: [] }, 'its heartbeat arrived: settled')
+})
+
+test('R1-3/S-1: a peer whose heartbeat claims the master office is waited for until it stops claiming', () => {
+  const { m, clock, changes } = membership()
+  m.heard(hb('old', 1, true), 'old')
+  assert.deepEqual(m.unsettled(), { unheard: [], claiming: ['old'] })
+  const before = changes()
+  clock.now += 200
+  m.heard(hb('old', 2, false), 'old')
+  assert.deepEqual(m.unsettled(), { unheard: [], claiming: [] })
+  assert.ok(changes() > before, 'leaving the office is a change (the new master passes again at once)')
+  clock.now += 5000
+  assert.deepEqual(m.unsettled(), { unheard: [], claiming: [] }, 'a peer no longer alive is not waited for')
+})
+
+test('R1-3: a heartbeat whose master flag is not a boolean is dropped as malformed', () => {
+  const { m } = membership()
+  assert.equal(m.heard({ ...hb('p', 1), master: 'yes' }, 'p'), false)
+  assert.equal(m.alive().has('p'), false)
+})
