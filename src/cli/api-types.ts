@@ -35,7 +35,11 @@ export interface AckResponse { id: string, request: string | null, acked: true }
 export interface StopResponse { id: string, request: string, state: string }
 
 /** PATCH /v1/joblists/:ref (202): the change is written; the joblist's fields after it. */
-export interface UpdateResponse { id: string, request: string, priority: number, tags: string[], state: string }
+/** A subscription as views show it (issue 11). */
+export type SubscriptionView = ({ webhook: string } | { email: string, digest: 'now' | 'daily' }) & { on: string[], key: string, since?: string }
+export interface UpdateResponse { id: string, request: string, priority: number, tags: string[], notify: SubscriptionView[], state: string }
+/** PATCH /v1/jobs/:ref. */
+export interface JobUpdateResponse { id: string, joblistId: string, request: string, notify: SubscriptionView[], state: string }
 
 /** POST /v1/jobs (201, or 202 with id null when no master accepted it yet). */
 export interface JobSubmitResponse { id: string | null, joblistId: string | null, name: string, request: string, state: string }
@@ -66,7 +70,12 @@ export interface ErrorBody { error?: string, code?: string, details?: unknown }
 /** GET /v1/notifications (issue 11). */
 export interface NotificationView {
   id: string
+  /** Whether the joblist or one of its jobs is told about. */
+  subject: 'joblist' | 'job'
+  subjectId: string
   joblistId: string
+  /** The joblist's name, or `joblist/job`. */
+  name: string
   state: 'running' | 'succeeded' | 'failed' | 'stopped'
   url: string
   reachedAt: string
@@ -75,11 +84,16 @@ export interface NotificationView {
   gaveUp: boolean
   disabled: boolean
   nextAt: string | null
+  /** A change removed its subscription (or the state from it): kept for its history, never attempted again. */
+  retired?: boolean
 }
 /** An email item of GET /v1/notifications (issue 11): sent, pending (nextAt) or given up. */
 export interface EmailNotificationView {
   id: string
+  subject: 'joblist' | 'job'
+  subjectId: string
   joblistId: string
+  name: string
   state: 'running' | 'succeeded' | 'failed' | 'stopped'
   email: string
   digest: 'now' | 'daily'

@@ -14,6 +14,7 @@ import { UnreachableError } from './client.js'
 import { CliExit, makeCtx, printJson } from './context.js'
 import { ContextError, unreachableInContext } from './contexts.js'
 import type { Ctx, GlobalOptions } from './context.js'
+import type { SetOptions } from './commands/set.js'
 
 /**
  * A commander action that runs `fn` with a context built from the command's options and maps
@@ -111,12 +112,18 @@ function program (): Command {
       await stop(ctx, ref, o)
     }))
 
-  client(p.command('set').argument('<ref>', 'a joblist ID or name')
-    .description('change a joblist that has not ended: its priority and/or tags (the tags given replace its tags)')
+  client(p.command('set').argument('<ref>', 'a joblist ID or name (or a job ID or JOBLIST/JOB with --job)')
+    .description('change a joblist that has not ended: its priority, tags and/or notify list (what is given replaces the old); with --job, the notify list of one job')
     .option('--priority <n>', 'the new priority, -1000 to 1000 (higher runs first with the priority policy)')
     .option('--tag <tag>', 'a tag (repeat for more); replaces the tags', collect)
-    .option('--no-tags', 'remove every tag'))
-    .action(run(async (ctx, ref: string, o: { priority?: string, tag?: string[], tags?: boolean }) => {
+    .option('--no-tags', 'remove every tag')
+    .option('--webhook <url>', 'a webhook to tell (repeat for more); with --email, replaces the notify list', collect)
+    .option('--email <address>', 'an address to tell (repeat for more); with --webhook, replaces the notify list', collect)
+    .option('--on <states>', 'the states the given webhooks and emails are told about: running,succeeded,failed,stopped (default: all for a webhook, the final ones for an email)')
+    .option('--digest <when>', 'for the given emails: now or daily (default daily)')
+    .option('--no-notify', 'remove every subscription')
+    .option('--job', 'ref is a job: change its notify list'))
+    .action(run(async (ctx, ref: string, o: SetOptions) => {
       const { set } = await import('./commands/set.js')
       await set(ctx, ref, o)
     }))

@@ -2,6 +2,7 @@
 // can reach the reducer. (Signatures are checked by the shell, which has the keys.)
 import { MAX_NAME_LENGTH } from '../spec/limits.js'
 import { validateJoblist } from '../spec/validate.js'
+import { notifyListSchema } from '../spec/schema.js'
 import type { CisEvent } from './types.js'
 import { EVENT_TYPES } from './types.js'
 
@@ -10,6 +11,8 @@ const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v
 const isInt = (v: unknown, min = 0): v is number => Number.isSafeInteger(v) && (v as number) >= min
 const isStrList = (v: unknown, max = 1000): v is string[] => Array.isArray(v) && v.length <= max && v.every(x => isStr(x))
 const isResources = (v: unknown): boolean => isObj(v) && Object.keys(v).length <= 256 && Object.values(v).every(ids => isStrList(ids, 4096))
+/** A delivery or email item ID: `<joblist or job ID>.<state>.<subscription key>` (subscriptions.ts). */
+const NOTIFICATION_ID = /^[^.]+(\.\d+)?\.(running|succeeded|failed|stopped)\.(\d+|h[0-9a-f]{8})$/
 const optStr = (v: unknown, max = 256): boolean => v === undefined || isStr(v, max)
 
 const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
@@ -31,17 +34,19 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     : 'bad skip',
   ack: b => isStr(b.joblistId) ? null : 'bad ack',
   update: b => isStr(b.joblistId) &&
+    (b.jobId === undefined || (isStr(b.jobId) && b.priority === undefined && b.tags === undefined && b.notify !== undefined)) &&
+    (b.notify === undefined || notifyListSchema.safeParse(b.notify).success) &&
     (b.priority === undefined || (isInt(b.priority, -1000) && (b.priority as number) <= 1000)) &&
     (b.tags === undefined || (isStrList(b.tags, 100) && b.tags.every(t => t.length >= 1 && t.length <= MAX_NAME_LENGTH)))
     ? null
     : 'bad update',
-  delivery: b => isStr(b.id) && /^[^.]+\.(running|succeeded|failed|stopped)\.\d+$/.test(b.id as string) && isInt(b.attempt, 1) && typeof b.ok === 'boolean' &&
+  delivery: b => isStr(b.id) && NOTIFICATION_ID.test(b.id as string) && isInt(b.attempt, 1) && typeof b.ok === 'boolean' &&
     (b.status === undefined || (isInt(b.status, 100) && (b.status as number) <= 999)) && optStr(b.error, 1024) &&
     (b.retryAfterMs === undefined || isInt(b.retryAfterMs)) && (b.gone === undefined || b.gone === true) && isInt(b.term)
     ? null
     : 'bad delivery',
   mail: b => isStr(b.to, 254) && /^[^\s@]+@[^\s@]+$/.test(b.to as string) && Array.isArray(b.ids) && b.ids.length >= 1 && b.ids.length <= 10_000 &&
-    b.ids.every(id => isStr(id) && /^[^.]+\.(running|succeeded|failed|stopped)\.\d+$/.test(id)) && typeof b.ok === 'boolean' && optStr(b.error, 1024) && isInt(b.term)
+    b.ids.every(id => isStr(id) && NOTIFICATION_ID.test(id)) && typeof b.ok === 'boolean' && optStr(b.error, 1024) && isInt(b.term)
     ? null
     : 'bad mail',
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',

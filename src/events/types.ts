@@ -3,7 +3,7 @@
 // that received them; master/accept/assign/cancel by the master; started/finished by the
 // node that runs the attempt; schedule/control/ack/update by the node that received the request;
 // skip (and the submits of schedule runs) and delivery (webhook attempts) by the master.
-import type { JoblistSpec } from '../spec/types.js'
+import type { JoblistSpec, NotifySpec } from '../spec/types.js'
 
 export type Resources = Record<string, string[]>
 
@@ -39,9 +39,17 @@ export interface StopBody { joblistId: string, jobId?: string }
  * Change a queued or running joblist (D-1): each field present replaces that field. Per field,
  * the update with the highest position (ts, lc, origin, seq) wins, in any arrival order.
  */
-export interface UpdateBody { joblistId: string, priority?: number, tags?: string[] }
+export interface UpdateBody {
+  joblistId: string
+  /** Present: the change is to this job of the joblist (only its notify). */
+  jobId?: string
+  priority?: number
+  tags?: string[]
+  /** Replaces the notify list (issue 11); [] removes every subscription. */
+  notify?: NotifySpec[]
+}
 /** The fields of a joblist an update may change. */
-export const UPDATABLE_FIELDS = ['priority', 'tags'] as const
+export const UPDATABLE_FIELDS = ['priority', 'tags', 'notify'] as const
 export type UpdatableField = typeof UPDATABLE_FIELDS[number]
 export interface MasterBody { term: number }
 export interface LostPolicy { onLost: 'retry' | 'fail', maxLost: number }

@@ -11,7 +11,7 @@ import type { CisEvent, EventBodies, EventType } from '../events/types.js'
 import { dueDeliveries, hostAllowed } from '../state/notifications.js'
 import type { Delivery } from '../state/notifications.js'
 import type { ClusterState } from '../state/types.js'
-import { joblistView } from '../state/views.js'
+import { jobView, joblistView } from '../state/views.js'
 
 export const MAX_CONCURRENT_DELIVERIES = 16
 
@@ -84,7 +84,9 @@ export class Notifier {
     if (c.secrets.length === 0) return { ok: false, extra: { error: 'no notify.secret configured on the master: webhooks are not sent unsigned' } }
     if (!hostAllowed(d.url, c.allowHosts)) return { ok: false, extra: { error: `host of ${d.url} is not in the master's notify.allowHosts` } }
     const jl = state.joblists[d.joblistId]
-    const payload = JSON.stringify({ type: `joblist.${d.state}`, id: d.id, at: new Date(d.reachedAt).toISOString(), data: jl === undefined ? null : joblistView(state, jl) })
+    const job = d.subject === 'job' ? state.jobs[d.subjectId] : undefined
+    const data = d.subject === 'job' ? (job === undefined ? null : jobView(state, job)) : jl === undefined ? null : joblistView(state, jl)
+    const payload = JSON.stringify({ type: `${d.subject}.${d.state}`, id: d.id, at: new Date(d.reachedAt).toISOString(), data })
     const now = this.o.now()
     const timestamp = Math.floor(now / 1000)
     try {

@@ -52,66 +52,6 @@ const durationSchema = z.union([z.string(), z.number()], { error: 'must be a dur
 })
 const msSchema = z.number({ error: 'must be milliseconds' }).int().positive().max(MAX_DURATION_MS, { error: 'at most 30 days' })
 
-export const jobSchema = z.strictObject({
-  name,
-  run: z.string({ error: 'must be a string (the command)' }).min(1, { error: 'must not be empty' }).max(MAX_RUN_LENGTH, { error: `at most ${MAX_RUN_LENGTH} characters` }),
-  needs: z.record(
-    z.string().regex(TYPE_RE, { error: "a resource type uses lower-case letters, digits, '-' and '_', starting with a letter" }),
-    z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_COUNT_PER_TYPE, { error: `at most ${MAX_COUNT_PER_TYPE}` }),
-    { error: 'must map a resource type to a count, e.g. {slot: 1}' }
-  ).default({ slot: 1 }),
-  env: z.record(
-    z.string().regex(ENV_RE, { error: 'an environment variable name uses letters, digits and _' }).refine(k => !k.startsWith('CIS_'), { error: 'names starting with CIS_ are reserved' }),
-    scalar,
-    { error: 'must be a mapping of NAME to value' }
-  ).default({}),
-  timeout: durationSchema.optional(),
-  /** The resolved form of `timeout` (what the CLI sends and events carry). */
-  timeoutMs: msSchema.optional(),
-  /** How long this job's running attempt on a disconnected node stays unknown before it is lost. */
-  lostAfter: durationSchema.optional(),
-  lostAfterMs: msSchema.optional(),
-  /** false: a lost attempt fails the job instead of running it again (at most once). */
-  retryLost: z.boolean({ error: 'must be true or false' }).optional(),
-  retries: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_RETRIES, { error: `at most ${MAX_RETRIES}` }).default(0),
-  replace: replaceMap,
-  files: z.array(fileSchema, { error: 'must be a list of files' }).max(MAX_FILES_PER_JOB, { error: `at most ${MAX_FILES_PER_JOB} files per job` }).default([]),
-  target: targetSchema.optional()
-})
-
-export const stageSchema = z.strictObject({
-  name,
-  jobs: z.array(jobSchema, { error: 'must be a list of jobs' }).min(1, { error: 'a stage needs at least one job' })
-})
-
-const VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-export const scheduleSchema = z.strictObject({
-  cron: z.string({ error: 'must be a cron expression like "0 2 * * *"' }).min(1, { error: 'must not be empty' }).max(200),
-  timezone: z.string({ error: 'must be an IANA time zone name like Europe/Berlin' }).max(100).default('UTC').superRefine((tz, ctx) => {
-    const problem = checkTimezone(tz)
-    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
-  }),
-  onFailure: z.enum(['pause', 'continue'], { error: 'must be pause or continue' }).default('pause'),
-  overlap: z.enum(['skip', 'allow'], { error: 'must be skip or allow' }).default('skip'),
-  catchUp: z.enum(['one', 'none', 'all'], { error: 'must be one, none or all' }).default('one'),
-  maxCatchUp: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(1, { error: 'at least 1' }).max(10_000, { error: 'at most 10000' }).default(100)
-}, { error: 'must be a mapping with cron (and timezone, onFailure, overlap, catchUp)' }).superRefine((s, ctx) => {
-  const problem = checkCron(s.cron, checkTimezone(s.timezone) === null ? s.timezone : 'UTC')
-  if (problem !== null) ctx.addIssue({ code: 'custom', path: ['cron'], message: problem })
-})
-
-export const varSchema = z.strictObject({
-  name: z.string({ error: 'must be a string' }).regex(VAR_RE, { error: 'a variable name uses letters, digits and _, starting with a letter or _' }).max(MAX_NAME_LENGTH),
-  description: z.string({ error: 'must be a string' }).max(1000).optional(),
-  default: scalar.optional(),
-  required: z.boolean({ error: 'must be true or false' }).optional(),
-  pattern: z.string({ error: 'must be a regular expression' }).max(1000).superRefine((p, ctx) => {
-    try { new RegExp(p) } catch (err) { ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` }) }
-  }).optional(),
-  choices: z.array(scalar, { error: 'must be a list of values' }).min(1, { error: 'give at least one choice' }).max(1000).optional()
-})
-
 /** The joblist states a webhook can be told about (`queued` is not one: it is the submit's answer). */
 export const NOTIFY_STATES = ['running', 'succeeded', 'failed', 'stopped'] as const
 export const MAX_NOTIFY = 10
@@ -162,6 +102,71 @@ export const notifySchema = z.strictObject({
   ? { email: n.email.toLowerCase(), digest: n.digest ?? 'daily', on: n.on === undefined ? [...EMAIL_DEFAULT_STATES] : NOTIFY_STATES.filter(s => n.on?.includes(s) === true) }
   : { webhook: n.webhook ?? '', on: n.on === undefined ? [...NOTIFY_STATES] : NOTIFY_STATES.filter(s => n.on?.includes(s) === true) })
 
+/** A notify list: at most MAX_NOTIFY subscriptions. */
+export const notifyListSchema = z.array(notifySchema, { error: 'must be a list like [{webhook: https://…, on: [failed]}]' }).max(MAX_NOTIFY, { error: `at most ${MAX_NOTIFY} subscriptions` })
+
+export const jobSchema = z.strictObject({
+  name,
+  run: z.string({ error: 'must be a string (the command)' }).min(1, { error: 'must not be empty' }).max(MAX_RUN_LENGTH, { error: `at most ${MAX_RUN_LENGTH} characters` }),
+  needs: z.record(
+    z.string().regex(TYPE_RE, { error: "a resource type uses lower-case letters, digits, '-' and '_', starting with a letter" }),
+    z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_COUNT_PER_TYPE, { error: `at most ${MAX_COUNT_PER_TYPE}` }),
+    { error: 'must map a resource type to a count, e.g. {slot: 1}' }
+  ).default({ slot: 1 }),
+  env: z.record(
+    z.string().regex(ENV_RE, { error: 'an environment variable name uses letters, digits and _' }).refine(k => !k.startsWith('CIS_'), { error: 'names starting with CIS_ are reserved' }),
+    scalar,
+    { error: 'must be a mapping of NAME to value' }
+  ).default({}),
+  timeout: durationSchema.optional(),
+  /** The resolved form of `timeout` (what the CLI sends and events carry). */
+  timeoutMs: msSchema.optional(),
+  /** How long this job's running attempt on a disconnected node stays unknown before it is lost. */
+  lostAfter: durationSchema.optional(),
+  lostAfterMs: msSchema.optional(),
+  /** false: a lost attempt fails the job instead of running it again (at most once). */
+  retryLost: z.boolean({ error: 'must be true or false' }).optional(),
+  retries: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 or more' }).max(MAX_RETRIES, { error: `at most ${MAX_RETRIES}` }).default(0),
+  replace: replaceMap,
+  files: z.array(fileSchema, { error: 'must be a list of files' }).max(MAX_FILES_PER_JOB, { error: `at most ${MAX_FILES_PER_JOB} files per job` }).default([]),
+  target: targetSchema.optional(),
+  /** Told when this job reaches a state (issue 11), like a joblist's notify. */
+  notify: notifyListSchema.optional()
+})
+
+export const stageSchema = z.strictObject({
+  name,
+  jobs: z.array(jobSchema, { error: 'must be a list of jobs' }).min(1, { error: 'a stage needs at least one job' })
+})
+
+const VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+export const scheduleSchema = z.strictObject({
+  cron: z.string({ error: 'must be a cron expression like "0 2 * * *"' }).min(1, { error: 'must not be empty' }).max(200),
+  timezone: z.string({ error: 'must be an IANA time zone name like Europe/Berlin' }).max(100).default('UTC').superRefine((tz, ctx) => {
+    const problem = checkTimezone(tz)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  }),
+  onFailure: z.enum(['pause', 'continue'], { error: 'must be pause or continue' }).default('pause'),
+  overlap: z.enum(['skip', 'allow'], { error: 'must be skip or allow' }).default('skip'),
+  catchUp: z.enum(['one', 'none', 'all'], { error: 'must be one, none or all' }).default('one'),
+  maxCatchUp: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(1, { error: 'at least 1' }).max(10_000, { error: 'at most 10000' }).default(100)
+}, { error: 'must be a mapping with cron (and timezone, onFailure, overlap, catchUp)' }).superRefine((s, ctx) => {
+  const problem = checkCron(s.cron, checkTimezone(s.timezone) === null ? s.timezone : 'UTC')
+  if (problem !== null) ctx.addIssue({ code: 'custom', path: ['cron'], message: problem })
+})
+
+export const varSchema = z.strictObject({
+  name: z.string({ error: 'must be a string' }).regex(VAR_RE, { error: 'a variable name uses letters, digits and _, starting with a letter or _' }).max(MAX_NAME_LENGTH),
+  description: z.string({ error: 'must be a string' }).max(1000).optional(),
+  default: scalar.optional(),
+  required: z.boolean({ error: 'must be true or false' }).optional(),
+  pattern: z.string({ error: 'must be a regular expression' }).max(1000).superRefine((p, ctx) => {
+    try { new RegExp(p) } catch (err) { ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` }) }
+  }).optional(),
+  choices: z.array(scalar, { error: 'must be a list of values' }).min(1, { error: 'give at least one choice' }).max(1000).optional()
+})
+
 export const joblistSchema = z.strictObject({
   name,
   priority: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).min(-1000, { error: 'at least -1000' }).max(1000, { error: 'at most 1000' }).default(0),
@@ -169,7 +174,7 @@ export const joblistSchema = z.strictObject({
   replace: replaceMap,
   stages: z.array(stageSchema, { error: 'must be a list of stages' }).min(1, { error: 'a joblist needs at least one stage' }).max(MAX_STAGES, { error: `at most ${MAX_STAGES} stages` }),
   schedule: scheduleSchema.optional(),
-  notify: z.array(notifySchema, { error: 'must be a list like [{webhook: https://…, on: [failed]}]' }).max(MAX_NOTIFY, { error: `at most ${MAX_NOTIFY} subscriptions` }).optional(),
+  notify: notifyListSchema.optional(),
   vars: z.array(varSchema, { error: 'must be a list of variables' }).max(100, { error: 'at most 100 variables' }).optional(),
   /** The values variables were filled in with (set by the node that filled them). */
   values: z.record(z.string(), z.string({ error: 'must be a string' }), { error: 'must be a mapping of name to value' }).optional()

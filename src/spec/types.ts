@@ -36,6 +36,8 @@ export interface JobSpec {
   files: FileSpec[]
   /** Absent: any one node that has the resources. Present: one physical job per matching node (S-4). */
   target?: JobTarget
+  /** Told when this job reaches a state (issue 11). */
+  notify?: NotifySpec[]
 }
 
 export interface StageSpec {

@@ -1,6 +1,6 @@
 // Validation of joblists: the zod schema for the shape, then the rules across fields
 // (unique names, content or source, limits), every problem reported with its path.
-import type { JoblistSpec, SpecIssue, SpecResult } from './types.js'
+import type { JoblistSpec, NotifySpec, SpecIssue, SpecResult } from './types.js'
 import { allowedKeys, joblistSchema } from './schema.js'
 import type { JoblistInputRaw } from './schema.js'
 import { undeclaredVars, varDeclarationIssues } from './vars.js'
@@ -111,6 +111,9 @@ export function validateJoblistInput (input: unknown): { ok: true, spec: Joblist
   return issues.length > 0 ? { ok: false, issues } : { ok: true, spec: shape.value }
 }
 
+/** A subscription as events carry it (fields in one order). */
+export const normalNotify = (n: NotifySpec): NotifySpec => 'email' in n ? { email: n.email, digest: n.digest, on: n.on } : { webhook: n.webhook, on: n.on }
+
 /** Validate a resolved joblist (every file has content): what the API and events accept. */
 export function validateJoblist (input: unknown): SpecResult {
   const shape = shapeIssues(input)
@@ -136,11 +139,12 @@ export function validateJoblist (input: unknown): SpecResult {
         retries: j.retries,
         replace: j.replace,
         files: j.files.map(f => ({ path: f.path, content: f.content ?? '', replace: f.replace, ...(f.mode !== undefined ? { mode: f.mode } : {}) })),
-        ...(j.target !== undefined ? { target: j.target } : {})
+        ...(j.target !== undefined ? { target: j.target } : {}),
+        ...(j.notify !== undefined && j.notify.length > 0 ? { notify: j.notify.map(normalNotify) } : {})
       }))
     })),
     ...(v.schedule !== undefined ? { schedule: v.schedule } : {}),
-    ...(v.notify !== undefined && v.notify.length > 0 ? { notify: v.notify.map(n => 'email' in n ? { email: n.email, digest: n.digest, on: n.on } : { webhook: n.webhook, on: n.on }) } : {}),
+    ...(v.notify !== undefined && v.notify.length > 0 ? { notify: v.notify.map(normalNotify) } : {}),
     ...(v.vars !== undefined
       ? {
           vars: v.vars.map(d => ({

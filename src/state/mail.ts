@@ -15,9 +15,9 @@
 //   jitter from the address), until retryFor passed since the item was due.
 import type { NotifyState } from '../spec/types.js'
 import { backoffMs } from './notifications.js'
-import { reachedStates } from './notifications.js'
+import { subjectsOf } from './subscriptions.js'
 import type { ClusterState, MailRecord } from './types.js'
-import { failureLine } from './views.js'
+import { failureLine, jobFailureLine } from './views.js'
 
 export interface MailOptions {
   /** At most one message per address per this long (ms). */
@@ -35,12 +35,15 @@ export const MAX_MAIL_ITEMS = 500
 const DAY_MS = 24 * 3600 * 1000
 
 export interface MailItem {
-  /** `<joblistId>.<state>.<subscription index>`. */
+  /** `<joblist or job ID>.<state>.<subscription key>`. */
   id: string
+  subject: 'joblist' | 'job'
+  subjectId: string
   joblistId: string
+  /** The joblist's name, or `joblist/job` for a job. */
   joblistName: string
   state: NotifyState
-  index: number
+  key: string
   to: string
   digest: 'now' | 'daily'
   /** When the joblist reached the state (ms). */
@@ -86,33 +89,34 @@ export function allMailItems (state: ClusterState, now: number, o: MailOptions, 
   const jls = joblistId !== undefined ? [state.joblists[joblistId]].filter(j => j !== undefined) : Object.values(state.joblists)
   const items: MailItem[] = []
   for (const jl of jls) {
-    const subs = state.requests[jl.request]?.spec.notify
-    if (subs === undefined || !subs.some(s => 'email' in s)) continue
-    const reached = reachedStates(state, jl)
-    subs.forEach((sub, index) => {
-      if (!('email' in sub)) return
-      for (const s of sub.on) {
-        const reachedAt = reached[s]
-        if (reachedAt === undefined) continue
-        const failure = s === 'failed' ? failureLine(state, jl) : undefined
-        items.push({
-          id: `${jl.id}.${s}.${index}`,
-          joblistId: jl.id,
-          joblistName: jl.name,
-          state: s,
-          index,
-          to: sub.email,
-          digest: sub.digest,
-          reachedAt,
-          dueAt: sub.digest === 'now' ? reachedAt : nextDigestAt(reachedAt, o),
-          sentAt: null,
-          failures: 0,
-          gaveUp: false,
-          nextAt: null,
-          ...(failure !== undefined ? { failure } : {})
-        })
+    for (const subject of subjectsOf(state, jl)) {
+      for (const { key, sub, since } of subject.subs) {
+        if (!('email' in sub)) continue
+        for (const s of sub.on) {
+          const reachedAt = subject.reached[s]
+          if (reachedAt === undefined || reachedAt < since) continue
+          const failure = s !== 'failed' ? undefined : subject.kind === 'joblist' ? failureLine(state, jl) : jobFailureLine(state, subject.id)
+          items.push({
+            id: `${subject.id}.${s}.${key}`,
+            subject: subject.kind,
+            subjectId: subject.id,
+            joblistId: jl.id,
+            joblistName: subject.name,
+            state: s,
+            key,
+            to: sub.email,
+            digest: sub.digest,
+            reachedAt,
+            dueAt: sub.digest === 'now' ? reachedAt : nextDigestAt(reachedAt, o),
+            sentAt: null,
+            failures: 0,
+            gaveUp: false,
+            nextAt: null,
+            ...(failure !== undefined ? { failure } : {})
+          })
+        }
       }
-    })
+    }
   }
   // Standing from the address's messages (sorted by position: the same on every node).
   const mails = state.mails ?? {}
@@ -174,17 +178,17 @@ export function mailMessage (m: DueMail): { subject: string, text: string } {
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ')
   const n = m.items.length
   const subject = daily
-    ? `cis digest: ${n} joblist ${n === 1 ? 'notification' : 'notifications'} (${summary})`
+    ? `cis digest: ${n} ${n === 1 ? 'notification' : 'notifications'} (${summary})`
     : n === 1
-      ? `cis: joblist ${m.items[0].joblistName} ${m.items[0].state}`
-      : `cis: ${n} joblist notifications (${summary})`
-  const lines = m.items.map(i => `- ${i.joblistName} (${i.joblistId}) ${i.state} at ${new Date(i.reachedAt).toISOString()}${i.failure !== undefined ? `: ${i.failure}` : ''}`)
+      ? `cis: ${m.items[0].subject} ${m.items[0].joblistName} ${m.items[0].state}`
+      : `cis: ${n} notifications (${summary})`
+  const lines = m.items.map(i => `- ${i.subject === 'job' ? 'job ' : ''}${i.joblistName} (${i.subjectId}) ${i.state} at ${new Date(i.reachedAt).toISOString()}${i.failure !== undefined ? `: ${i.failure}` : ''}`)
   const text = [
-    daily ? `What ended since the last digest (${n}):` : `Joblist notifications (${n}):`,
+    daily ? `What ended since the last digest (${n}):` : `Notifications (${n}):`,
     '',
     ...lines,
     '',
-    `(${m.to} is subscribed by the joblists' notify entries; see cis notifications.)`,
+    `(${m.to} is subscribed by notify entries of joblists or jobs; see cis notifications.)`,
     ''
   ].join('\n')
   return { subject, text }

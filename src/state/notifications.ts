@@ -1,14 +1,15 @@
-// Webhook notifications (issue 11), derived, never stored: a joblist whose spec has
-// `notify` subscriptions owes one delivery per subscription and per state it asks for that
-// the joblist has reached. A delivery's ID `<joblistId>.<state>.<i>` is the webhook-id: the
-// same on every retry and on every master. The master records each attempt as a `delivery`
+// Webhook notifications (issue 11), derived, never stored: a joblist or job with `notify`
+// subscriptions (subscriptions.ts) owes one delivery per subscription and per state it asks
+// for that it has reached. A delivery's ID `<joblist or job ID>.<state>.<key>` is the
+// webhook-id: the same on every retry and on every master. The master records each attempt as a `delivery`
 // event; whether a delivery is due, delivered, given up or disabled is a pure function of the
 // state and the time, so any master (after a failover too) resumes where the last one stopped.
 import { createHash } from 'node:crypto'
 import type { NotifyState } from '../spec/types.js'
-import { sortedAttempts } from './derive.js'
+import { NOTIFY_STATES } from '../spec/schema.js'
+import { hasSubscriptions, subjectsOf } from './subscriptions.js'
+import type { Subject } from './subscriptions.js'
 import type { ClusterState, DeliveryAttempt, JoblistRecord } from './types.js'
-import { FINAL_JOBLIST_STATES } from './types.js'
 
 export interface NotifyOptions {
   /** How long after the state was reached a delivery is retried. */
@@ -16,12 +17,18 @@ export interface NotifyOptions {
 }
 
 export interface Delivery {
-  /** `<joblistId>.<state>.<subscription index>`: the webhook-id. */
+  /** `<joblist or job ID>.<state>.<subscription key>`: the webhook-id. */
   id: string
+  /** Whether the joblist or one of its jobs is the subject. */
+  subject: 'joblist' | 'job'
+  /** The joblist's or the job's ID. */
+  subjectId: string
   joblistId: string
+  /** The joblist's name, or `joblist/job`. */
+  name: string
   state: NotifyState
-  /** The subscription's index in the joblist's notify list. */
-  index: number
+  /** The subscription's key (subscriptions.ts): its index in the submitted list, or a hash of its target. */
+  key: string
   url: string
   /** When the joblist reached the state (ms). */
   reachedAt: number
@@ -33,6 +40,8 @@ export interface Delivery {
   disabled: boolean
   /** When the next attempt is due (ms); null once delivered, given up or disabled. */
   nextAt: number | null
+  /** Its subscription was removed or no longer asks for this state (by a change): shown for its history, never attempted again. */
+  retired?: true
 }
 
 export const BACKOFF_BASE_MS = 1000
@@ -53,73 +62,77 @@ export function backoffMs (id: string, attempt: number): number {
   return Math.round(base * (1 + jitter(id, attempt) / 4))
 }
 
-/** When the joblist reached each state a webhook can be told about (absent: not reached). */
-export function reachedStates (state: ClusterState, jl: JoblistRecord): Partial<Record<NotifyState, number>> {
-  const out: Partial<Record<NotifyState, number>> = {}
-  let started: number | undefined
-  for (const stage of jl.stages) {
-    for (const logicalId of stage.jobIds) {
-      for (const id of state.jobs[logicalId]?.physical ?? [logicalId]) {
-        for (const a of sortedAttempts(state.attempts[id])) {
-          if (a.startedAt !== undefined && (started === undefined || a.startedAt < started)) started = a.startedAt
-        }
+/**
+ * Every delivery a joblist and its jobs owe (those of reached states), with its attempts and
+ * its standing; with `history`, also those attempted for a subscription a change removed.
+ */
+export function joblistDeliveries (state: ClusterState, jl: JoblistRecord, now: number, o: NotifyOptions, history = false): Delivery[] {
+  const records = state.deliveries ?? {}
+  const out: Delivery[] = []
+  for (const subject of subjectsOf(state, jl, history)) {
+    for (const { key, sub, since } of subject.subs) {
+      if (!('webhook' in sub)) continue // an email subscription (mail.ts)
+      // A 410 to any delivery of this subscription disables it.
+      const disabled = NOTIFY_STATES.some(s => (records[`${subject.id}.${s}.${key}`] ?? []).some(a => a.gone === true))
+      for (const s of sub.on) {
+        const reachedAt = subject.reached[s]
+        if (reachedAt === undefined || reachedAt < since) continue
+        const id = `${subject.id}.${s}.${key}`
+        const attempts = records[id] ?? []
+        const delivered = attempts.some(a => a.ok)
+        const last = attempts[attempts.length - 1]
+        const next = last === undefined ? reachedAt : last.at + (last.retryAfterMs ?? backoffMs(id, attempts.length))
+        const gaveUp = !delivered && !disabled && last !== undefined && next > reachedAt + o.retryForMs
+        out.push({
+          id,
+          subject: subject.kind,
+          subjectId: subject.id,
+          joblistId: jl.id,
+          name: subject.name,
+          state: s,
+          key,
+          url: sub.webhook,
+          reachedAt,
+          attempts,
+          delivered,
+          gaveUp,
+          disabled: disabled && !delivered,
+          nextAt: delivered || disabled || gaveUp ? null : next
+        })
       }
     }
+    if (history) out.push(...retiredDeliveries(state, subject, out))
   }
-  if (started !== undefined) out.running = started
-  if (FINAL_JOBLIST_STATES.has(jl.state)) out[jl.state as NotifyState] = jl.endedAt ?? started ?? jl.acceptedAt
   return out
 }
 
-/** Every delivery a joblist owes (those of reached states), with its attempts and its standing. */
-export function joblistDeliveries (state: ClusterState, jl: JoblistRecord, now: number, o: NotifyOptions): Delivery[] {
-  const subs = state.requests[jl.request]?.spec.notify
-  if (subs === undefined || !subs.some(s => 'webhook' in s)) return []
-  const reached = reachedStates(state, jl)
+/** Deliveries attempted for a subject that are no longer owed (their subscription changed): their history. */
+function retiredDeliveries (state: ClusterState, subject: Subject, owed: readonly Delivery[]): Delivery[] {
   const records = state.deliveries ?? {}
   const out: Delivery[] = []
-  subs.forEach((sub, index) => {
-    if (!('webhook' in sub)) return // an email subscription (mail.ts)
-    // A 410 to any delivery of this subscription disables it.
-    const disabled = sub.on.some(s => (records[`${jl.id}.${s}.${index}`] ?? []).some(a => a.gone === true))
-    for (const s of sub.on) {
-      const reachedAt = reached[s]
-      if (reachedAt === undefined) continue
-      const id = `${jl.id}.${s}.${index}`
-      const attempts = records[id] ?? []
-      const delivered = attempts.some(a => a.ok)
-      const last = attempts[attempts.length - 1]
-      const next = last === undefined ? reachedAt : last.at + (last.retryAfterMs ?? backoffMs(id, attempts.length))
-      const gaveUp = !delivered && !disabled && last !== undefined && next > reachedAt + o.retryForMs
-      out.push({
-        id,
-        joblistId: jl.id,
-        state: s,
-        index,
-        url: sub.webhook,
-        reachedAt,
-        attempts,
-        delivered,
-        gaveUp,
-        disabled: disabled && !delivered,
-        nextAt: delivered || disabled || gaveUp ? null : next
-      })
+  const have = new Set(owed.map(d => d.id))
+  for (const s of NOTIFY_STATES) {
+    for (const [key, target] of subject.formerTargets) {
+      const id = `${subject.id}.${s}.${key}`
+      const attempts = records[id]
+      if (attempts === undefined || have.has(id) || !target.startsWith('webhook:')) continue
+      out.push({ id, subject: subject.kind, subjectId: subject.id, joblistId: subject.joblistId, name: subject.name, state: s, key, url: target.slice('webhook:'.length), reachedAt: attempts[0]?.at ?? 0, attempts, delivered: attempts.some(a => a.ok), gaveUp: false, disabled: false, nextAt: null, retired: true })
     }
-  })
+  }
   return out
 }
 
 /** Every delivery of every joblist with subscriptions (or of one joblist). */
 export function allDeliveries (state: ClusterState, now: number, o: NotifyOptions, joblistId?: string): Delivery[] {
   const jls = joblistId !== undefined ? [state.joblists[joblistId]].filter(j => j !== undefined) : Object.values(state.joblists)
-  return jls.flatMap(jl => joblistDeliveries(state, jl, now, o))
+  return jls.flatMap(jl => joblistDeliveries(state, jl, now, o, true))
 }
 
 /** The deliveries to attempt now: reached, not delivered, not given up nor disabled, and due. */
 export function dueDeliveries (state: ClusterState, now: number, o: NotifyOptions): Delivery[] {
   const due: Delivery[] = []
   for (const jl of Object.values(state.joblists)) {
-    if (state.requests[jl.request]?.spec.notify === undefined) continue
+    if (!hasSubscriptions(state, jl)) continue
     for (const d of joblistDeliveries(state, jl, now, o)) if (d.nextAt !== null && d.nextAt <= now) due.push(d)
   }
   return due.sort((a, b) => (a.nextAt ?? 0) - (b.nextAt ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

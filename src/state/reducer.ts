@@ -5,7 +5,8 @@
 import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
-import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, UpdateRecord } from './types.js'
+import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
+import { targetOf } from './subscriptions.js'
 import { emptyState } from './types.js'
 import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
@@ -219,12 +220,27 @@ function applyUpdate (state: ClusterState, e: Ev<'update'>): string[] {
   const b = e.body
   const pos: Position = [e.ts, e.lc, e.origin, e.seq]
   const rec: UpdateRecord = state.updates[b.joblistId] ?? (state.updates[b.joblistId] = {})
+  if (b.notify !== undefined) {
+    const jobs = b.jobId !== undefined ? (rec.jobs ??= {}) : undefined
+    const had = jobs !== undefined ? jobs[b.jobId as string] : rec.notify
+    const since = { ...had?.since }
+    for (const s of b.notify) { const t = targetOf(s); since[t] = Math.min(since[t] ?? Infinity, e.ts) }
+    const wins = had === undefined || comparePositions(pos, had.pos) > 0
+    const next: NotifyChange = wins ? { value: b.notify.map(s => ({ ...s, on: [...s.on] })), pos, since } : { ...had, since }
+    if (jobs !== undefined) jobs[b.jobId as string] = next
+    else rec.notify = next
+  }
+  if (b.jobId !== undefined) {
+    // A job's change (notify only): nothing of the joblist's record changes, but its views do.
+    const jl = state.joblists[b.joblistId] ?? state.joblists[state.aliases[b.joblistId] ?? '']
+    return jl === undefined ? [] : [jl.id]
+  }
   if (b.priority !== undefined && (rec.priority === undefined || comparePositions(pos, rec.priority.pos) > 0)) rec.priority = { value: b.priority, pos }
   if (b.tags !== undefined && (rec.tags === undefined || comparePositions(pos, rec.tags.pos) > 0)) rec.tags = { value: [...b.tags], pos }
   // The update may name an ID that lost to another accept of the same request (an alias).
   const jl = state.joblists[b.joblistId] ?? state.joblists[state.aliases[b.joblistId] ?? '']
   if (jl === undefined) return []
-  return settleUpdates(state, jl) ? [jl.id] : []
+  return settleUpdates(state, jl) || b.notify !== undefined ? [jl.id] : []
 }
 
 /**

@@ -1,5 +1,5 @@
 // The derived cluster state: a plain JSON value, a pure function of the set of events.
-import type { JobSpec, JoblistSpec } from '../spec/types.js'
+import type { JobSpec, JoblistSpec, NotifySpec } from '../spec/types.js'
 import type { AttemptEnd, DeliveryBody, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
 
 export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
@@ -217,6 +217,20 @@ export type DeliveryAttempt = Omit<DeliveryBody, 'id' | 'term'> & { at: number, 
 export interface UpdateRecord {
   priority?: { value: number, pos: Position }
   tags?: { value: string[], pos: Position }
+  /** The joblist's notify list (issue 11). */
+  notify?: NotifyChange
+  /** Its jobs' notify lists, by job ID. */
+  jobs?: Record<string, NotifyChange>
+}
+
+/**
+ * A changed notify list: the winning update's list, and per target (see subscriptions.ts)
+ * the time of the first update that listed it (a minimum: the same in any arrival order).
+ */
+export interface NotifyChange {
+  value: NotifySpec[]
+  pos: Position
+  since: Record<string, number>
 }
 
 export function emptyState (): ClusterState {

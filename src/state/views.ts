@@ -4,6 +4,9 @@ import type { AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './ty
 import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from './types.js'
 import { duplicateOf } from './schedule-views.js'
 import type { RunOf } from '../events/types.js'
+import type { NotifySpec } from '../spec/types.js'
+import { currentNotify } from './subscriptions.js'
+import type { Subscription } from './subscriptions.js'
 
 /**
  * What the viewing node knows of the others, to show an active attempt on a disconnected node
@@ -55,6 +58,8 @@ export interface JobView {
   failedOn?: Array<{ node: string, reason: string }>
   /** A failed or lost job in one line: `failed on 3 of 50 nodes: n4 (exit 1), ...` or `exit 1 on n4`. */
   summary?: string
+  /** Who is told when the job reaches a state (issue 11). */
+  notify?: NotifyView[]
 }
 
 export interface JoblistView {
@@ -79,6 +84,8 @@ export interface JoblistView {
   failure?: string
   /** A failed joblist a person has seen (`cis ack`). */
   acked?: boolean
+  /** Who is told when the joblist reaches a state (issue 11): the submitted list, or the last change's. */
+  notify?: NotifyView[]
   stages: Array<{ name: string, state: string, jobs: JobView[] }>
 }
 
@@ -131,7 +138,8 @@ export function jobView (state: ClusterState, job: JobRecord, waiting: Record<st
     ...(waiting[job.id] !== undefined ? { waiting: waiting[job.id] } : {}),
     ...(job.spec.target !== undefined && job.logical === undefined ? { target: job.spec.target } : {}),
     ...(job.physical !== undefined ? { physical: job.physical.map(id => jobView(state, state.jobs[id], waiting, reach)) } : {}),
-    ...failureFields(state, job)
+    ...failureFields(state, job),
+    ...(jl !== undefined && job.logical === undefined ? notifyField(currentNotify(state, jl, job.id)) : {})
   }
 }
 
@@ -172,6 +180,13 @@ function failureFields (state: ClusterState, job: JobRecord): Pick<JobView, 'fai
   return { summary: `${shortReason(last, job.state)} on ${nodeName(state, job, last)}` }
 }
 
+/** A failed job in one line: `exit 1 on n2`, or where its physical jobs failed. */
+export function jobFailureLine (state: ClusterState, jobId: string): string | undefined {
+  const job = state.jobs[jobId]
+  if (job === undefined) return undefined
+  return failureFields(state, job).summary ?? (job.state === 'failed' || job.state === 'lost' ? job.state : undefined)
+}
+
 /** A failed joblist in one line: `build: failed on 3 of 50 nodes: ...; test: exit 1 on n2`. */
 export function failureLine (state: ClusterState, jl: JoblistRecord): string | undefined {
   if (jl.state !== 'failed') return undefined
@@ -203,9 +218,16 @@ export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Re
     currentStage: jl.stages[jl.currentStage]?.name ?? null,
     duplicates: jl.duplicates,
     ...extraFields(state, jl),
+    ...notifyField(currentNotify(state, jl)),
     stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id], waiting, reach)) }))
   }
 }
+
+/** A subscription as views show it: its key (part of its notifications' IDs) and, if added by a change, since when it is owed. */
+export type NotifyView = NotifySpec & { key: string, since?: string }
+
+const notifyField = (subs: Subscription[]): { notify?: NotifyView[] } =>
+  subs.length === 0 ? {} : { notify: subs.map(s => ({ ...s.sub, key: s.key, ...(s.since > 0 ? { since: new Date(s.since).toISOString() } : {}) })) }
 
 function extraFields (state: ClusterState, jl: JoblistRecord): Pick<JoblistView, 'schedule' | 'duplicateOf' | 'values' | 'failure' | 'acked'> {
   const dup = duplicateOf(state, jl)

@@ -103,7 +103,7 @@ test('P-6: now vs daily: a now item is due at once, a daily one at the next dige
   assert.ok(pending.every(i => i.sentAt === null && i.nextAt === eight))
   const digest = dueMails(h.state, eight, O)
   assert.deepEqual(digest.map(m => [m.to, m.items.map(i => i.id).sort()]), [['daily@example.org', [`${a}.failed.1`, `${b}.succeeded.1`].sort()]])
-  assert.match(mailMessage(digest[0]).subject, /^cis digest: 2 joblist notifications \(1 failed, 1 succeeded\)/)
+  assert.match(mailMessage(digest[0]).subject, /^cis digest: 2 notifications \(1 failed, 1 succeeded\)/)
   sendDue(h, eight)
   assert.ok(allMailItems(h.state, h.now, O).every(i => i.sentAt !== null && i.nextAt === null))
   // Ended after today's digest: in tomorrow's.

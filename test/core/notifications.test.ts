@@ -91,7 +91,7 @@ test('S-5: a 410 disables the subscription: none of its deliveries are due any m
   h.finish(`${id}.1`, 'failed')
   h.settle()
   const all = allDeliveries(h.state, h.now, O, id)
-  assert.deepEqual(all.filter(d => d.index === 0).map(d => [d.state, d.disabled, d.nextAt]), [['running', true, null], ['failed', true, null]])
+  assert.deepEqual(all.filter(d => d.key === '0').map(d => [d.state, d.disabled, d.nextAt]), [['running', true, null], ['failed', true, null]])
   assert.deepEqual(dueDeliveries(h.state, h.now + 1e9, O).map(d => d.id), [`${id}.failed.1`])
 })
 

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
 import type { Agent } from '../helpers/agent.js'
 import { api, cleanup, sleep, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+import { startCluster, waitForMaster } from '../helpers/cluster.js'
 
 interface Mail { to: string[], subject: string, text: string, at: number }
 
@@ -19,6 +20,9 @@ const mails: Mail[] = []
 let smtp: SMTPServer
 let dir = ''
 let agent: Agent | undefined
+let configFile = ''
+/** Addresses the SMTP server refuses for now (451, a temporary failure: the sender retries). */
+const refused = new Set<string>()
 const DIGEST_EVERY_MS = 10_000
 
 /** Undo quoted-printable soft breaks and escapes (enough for the plain-text bodies nodemailer writes). */
@@ -53,6 +57,12 @@ before(async () => {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo (address, session, cb) {
+      if (!refused.has(address.address)) { cb(); return }
+      const err: Error & { responseCode?: number } = new Error('mailbox busy, try again later')
+      err.responseCode = 451
+      cb(err)
+    },
     onData (stream, session, cb) {
       let raw = ''
       stream.on('data', (d: Buffer) => { raw += d.toString() })
@@ -65,7 +75,7 @@ before(async () => {
   await new Promise<void>(resolve => smtp.listen(0, '127.0.0.1', resolve))
   const port = (smtp.server.address() as AddressInfo).port
   dir = tempDir('cis-mail-')
-  const configFile = join(dir, 'cis.yaml')
+  configFile = join(dir, 'cis.yaml')
   writeFileSync(configFile, [
     'smtp:',
     '  host: 127.0.0.1',
@@ -139,7 +149,7 @@ test('P-6: digest daily: one digest listing two ended joblists (digestEvery inst
   const pending = await emails(url)
   for (const e of pending.filter((x: any) => x.email === 'daily@example.org')) assert.equal(e.sentAt, null, 'nothing before the digest time')
   const [m] = await waitFor('the digest', () => to('daily@example.org').length >= 1 ? to('daily@example.org') : undefined, DIGEST_EVERY_MS + 10_000)
-  assert.match(m.subject, /^cis digest: 2 joblist notifications/)
+  assert.match(m.subject, /^cis digest: 2 notifications/)
   assert.ok(m.text.includes(`daily-a (${a}) failed at `) && m.text.includes(`daily-b (${b}) succeeded at `), m.text)
   await sleep(1500)
   assert.equal(to('daily@example.org').length, 1, 'one digest')
@@ -158,5 +168,32 @@ test('S-5: without smtp configured an email subscription is refused at submit (4
   } finally {
     await plain.stop()
     cleanup(plain.dataDir)
+  }
+})
+
+test('P-6: SIGKILL the master while an email is due: the new master sends it, listing the item; the item shows as sent', async () => {
+  refused.add('kill@example.org')
+  const c = await startCluster([{ name: 'm-master', priority: 2 }, { name: 'm-next', priority: 1 }], ['--config', configFile, '--resource', 'slot=1'])
+  try {
+    const [m, next] = c.agents
+    await waitForMaster(c.agents, 'm-master')
+    const id = await submit(next.url, joblist('mail-kill', 'exit 2', [{ email: 'kill@example.org', digest: 'now', on: ['failed'] }]))
+    await waitFinal(next.url, id)
+    // The first master tried and failed (recorded as a `mail` event, replicated to the follower).
+    await waitFor('a failed message, seen by the follower', async () => (await emails(next.url, `?joblist=${id}`)).some((e: any) => e.failures >= 1) || undefined, 30_000)
+    await m.kill()
+    await waitForMaster([next], 'm-next')
+    refused.delete('kill@example.org')
+    const [msg] = await waitFor('the message from the new master', () => to('kill@example.org').length >= 1 ? to('kill@example.org') : undefined, 40_000)
+    assert.ok(msg.text.includes(`mail-kill (${id}) failed at `), msg.text)
+    const list = await waitFor('the item to show as sent', async () => {
+      const l = await emails(next.url, `?joblist=${id}`)
+      return l.length === 1 && l[0].sentAt !== null ? l : undefined
+    }, 20_000)
+    assert.equal(list[0].id, `${id}.failed.0`)
+    assert.ok(list[0].failures >= 1, 'the failure before the kill is in its history')
+  } finally {
+    refused.delete('kill@example.org')
+    await c.stopAll()
   }
 })

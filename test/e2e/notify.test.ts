@@ -12,7 +12,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { Agent } from '../helpers/agent.js'
-import { api, cleanup, sleep, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+import { CIS, ROOT, api, cleanup, sleep, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+import { execFile } from 'node:child_process'
 import { startCluster, waitForMaster } from '../helpers/cluster.js'
 
 const NEW_KEY = Buffer.from('the-new-signing-key-of-this-test')
@@ -65,6 +66,14 @@ async function submit (url: string, spec: Record<string, unknown>): Promise<stri
   const r = await api(url, '/v1/joblists', { body: spec })
   assert.equal(r.status, 201, JSON.stringify(r.body))
   return r.body.id as string
+}
+
+async function cis (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, [CIS, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1, stdout, stderr })
+    })
+  })
 }
 
 async function notifications (url: string, id: string): Promise<any[]> {
@@ -159,6 +168,102 @@ test('S-5: a 410 disables the subscription: no more deliveries for it; another s
   // Longer than the first backoff: nothing more comes for the disabled subscription.
   await sleep(2500)
   assert.equal(at('/gone').length, count)
+})
+
+test('D-2: notify on a job: POST /v1/jobs with notify sends signed job.running and job.failed with the job view; a job of a joblist too', async () => {
+  const url = (agent as Agent).url
+  const r = await api(url, '/v1/jobs', { body: { name: 'job-hooked', run: 'exit 4', notify: [hook('/job-one')] } })
+  assert.equal(r.status, 201, JSON.stringify(r.body))
+  const jobId = r.body.id as string
+  await waitFinal(url, r.body.joblistId)
+  const list = await waitFor('both job deliveries delivered', async () => {
+    const l = await notifications(url, r.body.joblistId)
+    return l.length === 2 && l.every((n: any) => n.delivered === true) ? l : undefined
+  }, 30_000)
+  assert.deepEqual(list.map((n: any) => n.id).sort(), [`${jobId}.failed.0`, `${jobId}.running.0`])
+  assert.ok(list.every((n: any) => n.subject === 'job' && n.subjectId === jobId && n.name === 'job-hooked/job-hooked'))
+  const failed = at('/job-one').find(h => h.id === `${jobId}.failed.0`)
+  assert.ok(failed !== undefined && failed.status === 200, 'signed and accepted by the receiver')
+  assert.equal(failed.body.type, 'job.failed')
+  assert.equal(failed.body.data.id, jobId)
+  assert.equal(failed.body.data.state, 'failed')
+  assert.match(failed.body.data.summary, /exit 4/)
+  // In a joblist: only the job with notify is told, and only of the states it asks for.
+  const id = await submit(url, { name: 'two-jobs', stages: [{ name: 's', jobs: [{ name: 'quiet', run: 'true' }, { name: 'loud', run: 'true', notify: [hook('/job-two', ['succeeded'])] }] }] })
+  await waitFinal(url, id)
+  await waitFor('the job delivery', () => at('/job-two').some(h => h.status === 200), 30_000)
+  assert.deepEqual(at('/job-two').map(h => [h.id, h.body.type, h.body.data.name]), [[`${id}.2.succeeded.0`, 'job.succeeded', 'loud']])
+  // A job's webhook outside allowHosts is refused at submit, at the job's path.
+  const bad = await api(url, '/v1/joblists', { body: { name: 'bad-job-hook', stages: [{ name: 's', jobs: [{ name: 'j', run: 'true', notify: [{ webhook: 'http://192.0.2.10/x' }] }] }] } })
+  assert.equal(bad.status, 400)
+  assert.deepEqual(bad.body.details.map((d: any) => d.path), ['stages[0].jobs[0].notify[0].webhook'])
+})
+
+test('D-1/D-2: PATCH notify of a queued joblist and of its job: a kept webhook keeps its ID and history, an added one is told from then on, a removed one no more; outside allowHosts is 400', async () => {
+  const url = (agent as Agent).url
+  const go = join(dir, 'go-patch-notify')
+  const id = await submit(url, { name: 'patched-notify', notify: [hook('/keep'), hook('/drop')], stages: [{ name: 's', jobs: [{ name: 'j', run: `while [ ! -f '${go}' ]; do sleep 0.05; done` }] }] })
+  await waitFor('the running deliveries of the submitted list', () => at('/keep').some(h => h.id === `${id}.running.0` && h.status === 200) && at('/drop').some(h => h.id === `${id}.running.1`), 30_000)
+  // Replace the list: keep /keep (only succeeded now), drop /drop, add /added.
+  const r = await api(url, `/v1/joblists/${id}`, { method: 'PATCH', body: { notify: [hook('/added'), hook('/keep', ['succeeded'])] } })
+  assert.equal(r.status, 202, JSON.stringify(r.body))
+  assert.deepEqual(r.body.notify.map((n: any) => [n.webhook.replace(base, ''), n.key, n.on]), [['/added', r.body.notify[0].key, ['running', 'succeeded', 'failed', 'stopped']], ['/keep', '0', ['succeeded']]])
+  assert.match(r.body.notify[0].key, /^h[0-9a-f]{8}$/)
+  const addedKey = r.body.notify[0].key as string
+  assert.deepEqual((await api(url, `/v1/joblists/${id}`)).body.notify.map((n: any) => n.key), [addedKey, '0'], 'the joblist view shows the list as it stands')
+  // The job's own list, by PATCH /v1/jobs (and cis set --job).
+  const pj = await api(url, `/v1/jobs/${id}.1`, { method: 'PATCH', body: { notify: [hook('/job-patched', ['succeeded'])] } })
+  assert.equal(pj.status, 202, JSON.stringify(pj.body))
+  assert.equal(pj.body.notify[0].webhook, `${base}/job-patched`)
+  const outside = await api(url, `/v1/jobs/${id}.1`, { method: 'PATCH', body: { notify: [{ webhook: 'http://192.0.2.10/x' }] } })
+  assert.equal(outside.status, 400)
+  assert.match(outside.body.error, /notify\[0\]\.webhook: host 192\.0\.2\.10 is not allowed/)
+  writeFileSync(go, '')
+  await waitFinal(url, id)
+  let last: unknown
+  const list = await waitFor('the deliveries of the changed lists', async () => {
+    const l = await notifications(url, id)
+    last = l.map((n: any) => [n.id, n.delivered, n.attempts.length])
+    const want = [`${id}.running.0`, `${id}.running.1`, `${id}.succeeded.0`, `${id}.succeeded.${addedKey}`]
+    return want.every(w => l.some((n: any) => n.id === w && n.delivered === true)) && l.some((n: any) => n.subject === 'job' && n.delivered === true) ? l : undefined
+  }, 30_000).catch(err => { throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`) })
+  assert.ok(!list.some((n: any) => n.id === `${id}.running.${addedKey}`), 'the added webhook is not told of running, reached before it was added')
+  assert.ok(!list.some((n: any) => n.id === `${id}.succeeded.1`), 'the dropped webhook is not told of succeeded')
+  assert.deepEqual(at('/drop').map(h => h.id), [`${id}.running.1`])
+  const dropped = list.find((n: any) => n.id === `${id}.running.1`)
+  assert.equal(dropped.retired, true, 'a delivery of a removed subscription stays in the list for its history, marked retired')
+  assert.equal(dropped.delivered, true)
+  assert.deepEqual(at('/added').map(h => [h.id, h.body.type]), [[`${id}.succeeded.${addedKey}`, 'joblist.succeeded']])
+  assert.deepEqual(at('/job-patched').map(h => [h.body.type, h.body.data.id]), [['job.succeeded', `${id}.1`]])
+  assert.equal(at('/keep').filter(h => h.id === `${id}.running.0`).length, 1, 'the kept webhook is not told of running again')
+})
+
+test('D-1: cis set --webhook/--email/--on/--no-notify changes a joblist\'s notify list; --job a job\'s; bad flags exit 2', async () => {
+  const url = (agent as Agent).url
+  const go = join(dir, 'go-cli-notify')
+  const id = await submit(url, { name: 'cli-notify', stages: [{ name: 's', jobs: [{ name: 'j', run: `while [ ! -f '${go}' ]; do sleep 0.05; done` }] }] })
+  const set = await cis(['set', id, '--webhook', `${base}/cli`, '--on', 'succeeded,failed', '--addr', url])
+  assert.equal(set.code, 0, set.stderr)
+  assert.match(set.stdout, new RegExp(`joblist ${id}: priority 0, tags \\(none\\), notify ${base}/cli on succeeded,failed`))
+  const job = JSON.parse((await cis(['set', `${id}.1`, '--job', '--webhook', `${base}/cli-job`, '--json', '--addr', url])).stdout)
+  assert.equal(job.id, `${id}.1`)
+  assert.deepEqual(job.notify.map((n: any) => n.webhook), [`${base}/cli-job`])
+  const onAlone = await cis(['set', id, '--on', 'failed', '--addr', url])
+  assert.equal(onAlone.code, 2)
+  assert.match(onAlone.stderr, /--on and --digest apply to the --webhook and --email given/)
+  const jobPriority = await cis(['set', `${id}.1`, '--job', '--priority', '3', '--addr', url])
+  assert.equal(jobPriority.code, 2)
+  assert.match(jobPriority.stderr, /leave out --job/)
+  const outside = await cis(['set', id, '--webhook', 'http://192.0.2.10/x', '--addr', url])
+  assert.equal(outside.code, 2, 'refused input: exit 2')
+  assert.match(outside.stderr, /not allowed: add it to notify.allowHosts/)
+  const cleared = JSON.parse((await cis(['set', `${id}.1`, '--job', '--no-notify', '--json', '--addr', url])).stdout)
+  assert.deepEqual(cleared.notify, [])
+  writeFileSync(go, '')
+  await waitFinal(url, id)
+  await waitFor('the delivery to /cli', () => at('/cli').some(h => h.status === 200), 30_000)
+  assert.deepEqual(at('/cli').map(h => h.body.type), ['joblist.succeeded'])
+  assert.deepEqual(at('/cli-job'), [], 'the job\'s list was cleared before it ended')
 })
 
 test('D-2: SIGKILL the master while deliveries are due: the new master delivers each at least once, with the same webhook-ids', async () => {

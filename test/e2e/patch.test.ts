@@ -85,9 +85,14 @@ test('D-1: PATCH changes a queued joblist: a raised priority runs first (priorit
   const unknown = await api(agent.url, `/v1/joblists/${a}`, { method: 'PATCH', body: { colour: 'red' } })
   assert.equal(unknown.status, 400)
   assert.match(unknown.body.error, /unknown field\(s\) colour/)
+  // notify changes are checked like submitted ones: the shape, then this node's settings (no secret: no webhooks).
   const notify = await api(agent.url, `/v1/joblists/${a}`, { method: 'PATCH', body: { notify: ['ops@example.com'] } })
   assert.equal(notify.status, 400)
-  assert.match(notify.body.error, /notify is not available yet/)
+  assert.equal(notify.body.code, 'ERR_SPEC_INVALID')
+  assert.match(notify.body.error, /notify\[0\]: must be a mapping/)
+  const unsigned = await api(agent.url, `/v1/joblists/${a}`, { method: 'PATCH', body: { notify: [{ webhook: 'http://127.0.0.1:9/hook' }] } })
+  assert.equal(unsigned.status, 400)
+  assert.match(unsigned.body.error, /notify\[0\]\.webhook: webhooks are not enabled on this cluster: set notify.secret/)
   for (const [body, pattern] of [[{ priority: 5000 }, /priority: at most 1000/], [{ priority: -1001 }, /priority: at least -1000/], [{ priority: 1.5 }, /priority: must be a whole number/], [{ tags: 'x' }, /tags: must be a list of strings/], [{ tags: ['ok', 3] }, /tags\[1\]: must be a string/]] as const) {
     const r = await api(agent.url, `/v1/joblists/${a}`, { method: 'PATCH', body })
     assert.equal(r.status, 400, JSON.stringify(body))
@@ -102,15 +107,15 @@ test('D-1: PATCH changes a queued joblist: a raised priority runs first (priorit
   assert.equal(missing.status, 404)
   assert.equal(missing.body.code, 'ERR_NOT_FOUND')
 
-  // PATCH of a job: nothing can change yet (notify will); a queued job is 400, naming the field.
+  // PATCH of a job: only notify can change (checked like a submitted one); other fields are 400, named.
   const jobId = `${a}.1`
   const pj = await api(agent.url, `/v1/jobs/${jobId}`, { method: 'PATCH', body: { notify: true } })
   assert.equal(pj.status, 400)
-  assert.equal(pj.body.code, 'ERR_BAD_REQUEST')
-  assert.match(pj.body.error, /notify cannot be changed: only notify will be changeable on a job, and it is not available yet/)
+  assert.equal(pj.body.code, 'ERR_SPEC_INVALID')
+  assert.match(pj.body.error, /notify: must be a list/)
   const pr = await api(agent.url, `/v1/jobs/${jobId}`, { method: 'PATCH', body: { retries: 3 } })
   assert.equal(pr.status, 400)
-  assert.match(pr.body.error, /^retries cannot be changed/)
+  assert.match(pr.body.error, /^retries cannot be changed: only notify can be changed on a job/)
   assert.deepEqual(pr.body.details, [{ path: 'retries', message: 'cannot be changed once submitted' }])
   assert.equal((await api(agent.url, '/v1/jobs/zzzz-999.1', { method: 'PATCH', body: { notify: true } })).status, 404)
 

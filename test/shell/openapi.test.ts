@@ -67,7 +67,7 @@ test('D-1: GET /v1/openapi.json is an OpenAPI 3 document with every route of the
   assert.deepEqual(query('get', '/v1/state'), ['event', 'full', 'hash'])
   // The change documents what can change.
   const patch = docu.paths['/v1/joblists/{ref}'].patch
-  assert.deepEqual(Object.keys(patch.requestBody.content['application/json'].schema.properties).sort(), ['priority', 'tags'])
+  assert.deepEqual(Object.keys(patch.requestBody.content['application/json'].schema.properties).sort(), ['notify', 'priority', 'tags'])
   assert.ok(patch.responses['409'] !== undefined && patch.responses['404'] !== undefined && patch.responses['400'] !== undefined)
 })
 

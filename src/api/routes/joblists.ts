@@ -5,11 +5,11 @@ import { planJoblist, waitReasons } from '../../scheduler/plan.js'
 import type { PlanInput } from '../../scheduler/plan.js'
 import { UPDATABLE_FIELDS } from '../../events/types.js'
 import type { UpdateBody } from '../../events/types.js'
-import { joblistSchema } from '../../spec/schema.js'
-import { validateJoblist } from '../../spec/validate.js'
+import { joblistSchema, notifyListSchema } from '../../spec/schema.js'
+import { normalNotify, validateJoblist } from '../../spec/validate.js'
 import { fillVars } from '../../spec/vars.js'
 import { scheduleSummary } from '../../state/schedule-views.js'
-import type { JoblistSpec } from '../../spec/types.js'
+import type { JoblistSpec, NotifySpec } from '../../spec/types.js'
 import { comparePositions } from '../../state/reducer.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { findJoblist, joblistSummary, joblistView } from '../../state/views.js'
@@ -64,18 +64,15 @@ export function checkSatisfiable (node: ApiNode, spec: JoblistSpec, wait: string
   if (problems.length > 0) throw new ApiError(422, 'ERR_UNSATISFIABLE', 'no alive node can run some jobs of this joblist: start a node with those resources, lower the needs, or submit with --wait-for-nodes', problems)
 }
 
-/**
- * Refuse webhooks this node's settings do not allow (issue 11): none without a signing secret,
- * and only to hosts in notify.allowHosts (no requests to internal addresses by default).
- */
-export function checkWebhooks (node: ApiNode, spec: JoblistSpec): void {
+/** What this node's settings refuse in a notify list (issue 11), at paths under `at`. */
+export function notifyIssues (node: ApiNode, list: readonly NotifySpec[], at: string): Array<{ path: string, message: string }> {
   const issues: Array<{ path: string, message: string }> = []
-  ;(spec.notify ?? []).forEach((n, i) => {
+  list.forEach((n, i) => {
     if ('email' in n) {
-      if (node.notify?.smtp !== true) issues.push({ path: `notify[${i}].email`, message: "email notifications are not enabled on this cluster: configure smtp (host, port, from) in the agent's config" })
+      if (node.notify?.smtp !== true) issues.push({ path: `${at}[${i}].email`, message: "email notifications are not enabled on this cluster: configure smtp (host, port, from) in the agent's config" })
       return
     }
-    const path = `notify[${i}].webhook`
+    const path = `${at}[${i}].webhook`
     if (node.notify?.signed !== true) {
       issues.push({ path, message: "webhooks are not enabled on this cluster: set notify.secret in the agent's config (webhooks are never sent unsigned)" })
       return
@@ -85,39 +82,57 @@ export function checkWebhooks (node: ApiNode, spec: JoblistSpec): void {
       issues.push({ path, message: `host ${u.host} is not allowed: add it to notify.allowHosts in the agent's config (e.g. allowHosts: [${u.host}])` })
     }
   })
+  return issues
+}
+
+/**
+ * Refuse webhooks this node's settings do not allow (issue 11), on the joblist and on each of
+ * its jobs: none without a signing secret, and only to hosts in notify.allowHosts (no
+ * requests to internal addresses by default); no email without smtp.
+ */
+export function checkWebhooks (node: ApiNode, spec: JoblistSpec): void {
+  const issues = notifyIssues(node, spec.notify ?? [], 'notify')
+  spec.stages.forEach((s, si) => s.jobs.forEach((j, ji) => issues.push(...notifyIssues(node, j.notify ?? [], `stages[${si}].jobs[${ji}].notify`))))
   if (issues.length > 0) throw new ApiError(400, 'ERR_SPEC_INVALID', issues.map(i => `${i.path}: ${i.message}`).join('; '), issues)
+}
+
+/** A notify list given in a change, checked like a submitted one (shape and this node's settings). */
+export function notifyChangeValue (node: ApiNode, value: unknown, at = 'notify'): { ok: true, notify: NotifySpec[] } | { ok: false, issues: Array<{ path: string, message: string }> } {
+  const r = notifyListSchema.safeParse(value)
+  if (!r.success) {
+    const i = r.error.issues[0]
+    return { ok: false, issues: [{ path: [at, ...(i?.path ?? [])].map((p, n) => typeof p === 'number' ? `[${p}]` : `${n > 0 ? '.' : ''}${String(p)}`).join(''), message: i?.message ?? 'must be a list of subscriptions' }] }
+  }
+  const notify = r.data.map(normalNotify)
+  const issues = notifyIssues(node, notify, at)
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, notify }
 }
 
 export const ownerOf = (req: FastifyRequest): string => (headerString(req.headers['x-cis-owner']) ?? 'anonymous').slice(0, 100)
 
-/** Whether a submitted joblist's `notify` can be changed (not yet: it is set at submit). */
-const NOTIFY_SUPPORTED = false
 /** The fields PATCH /v1/joblists/{id} may change. */
-export const CHANGEABLE = [...UPDATABLE_FIELDS, ...(NOTIFY_SUPPORTED ? ['notify'] : [])]
+export const CHANGEABLE: readonly string[] = UPDATABLE_FIELDS
 
 /**
  * The change a PATCH body asks for, checked: only changeable fields, each with a valid value
  * (the same rules as in a submitted joblist). 400 names every field that cannot change.
  */
-export function joblistChange (joblistId: string, body: unknown): UpdateBody {
+export function joblistChange (node: ApiNode, joblistId: string, body: unknown): UpdateBody {
   if (!isObj(body)) throw new ApiError(400, 'ERR_BAD_REQUEST', `send a JSON object with the fields to change: ${CHANGEABLE.join(', ')}`)
   const keys = Object.keys(body)
-  const inSpec = (k: string): boolean => Object.hasOwn(joblistSchema.shape, k) && k !== 'notify'
+  const inSpec = (k: string): boolean => Object.hasOwn(joblistSchema.shape, k)
   const fixed = keys.filter(k => inSpec(k) && !CHANGEABLE.includes(k))
-  const notify = keys.includes('notify') && !NOTIFY_SUPPORTED
-  const unknown = keys.filter(k => !inSpec(k) && !CHANGEABLE.includes(k) && k !== 'notify')
+  const unknown = keys.filter(k => !inSpec(k) && !CHANGEABLE.includes(k))
   const problems = [
     ...fixed.map(k => ({ path: k, message: 'cannot be changed once submitted (stop the joblist and submit a new one)' })),
-    ...(notify ? [{ path: 'notify', message: 'changing notify is not available yet: set it when submitting' }] : []),
     ...unknown.map(k => ({ path: k, message: 'unknown field' }))
   ]
   if (problems.length > 0) {
     const what = [
       ...(fixed.length > 0 ? [`${fixed.join(', ')} cannot be changed`] : []),
-      ...(notify ? ['notify is not available yet as a change (set notify when submitting the joblist)'] : []),
       ...(unknown.length > 0 ? [`unknown field(s) ${unknown.join(', ')}`] : [])
     ]
-    throw new ApiError(400, 'ERR_BAD_REQUEST', `${what.join('; ')}: only ${CHANGEABLE.join(' and ')} can be changed`, problems)
+    throw new ApiError(400, 'ERR_BAD_REQUEST', `${what.join('; ')}: only ${CHANGEABLE.join(', ')} can be changed`, problems)
   }
   if (keys.length === 0) throw new ApiError(400, 'ERR_BAD_REQUEST', `nothing to change: give ${CHANGEABLE.join(' and/or ')}`)
   const change: UpdateBody = { joblistId }
@@ -133,6 +148,11 @@ export function joblistChange (joblistId: string, body: unknown): UpdateBody {
       const i = r.success ? undefined : r.error.issues[0]
       issues.push({ path: ['tags', ...(i?.path ?? [])].map((p, n) => typeof p === 'number' ? `[${p}]` : `${n > 0 ? '.' : ''}${String(p)}`).join(''), message: i?.message ?? 'must be a list of strings' })
     } else change.tags = r.data
+  }
+  if ('notify' in body) {
+    const r = notifyChangeValue(node, body.notify)
+    if (r.ok) change.notify = r.notify
+    else issues.push(...r.issues)
   }
   if (issues.length > 0) throw new ApiError(400, 'ERR_SPEC_INVALID', `invalid change: ${issues.map(i => `${i.path}: ${i.message}`).join('; ')}`, issues)
   return change
@@ -214,29 +234,31 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
   // by this node; the scheduler serves the new priority as soon as the event is applied.
   app.patch('/v1/joblists/:ref', {
     schema: doc({
-      summary: 'change the priority and/or tags of a joblist that has not ended',
-      description: 'Only `priority` (-1000..1000) and `tags` (a list of strings; replaces the list) can change. Any other field of a joblist (name, stages, replace, …) is refused with 400 naming it; `notify` is not available yet. 409 once the joblist ended.',
+      summary: 'change the priority, tags and/or notify of a joblist that has not ended',
+      description: 'Only `priority` (-1000..1000), `tags` (a list of strings; replaces the list) and `notify` (a list of subscriptions, as in a joblist; replaces the list, [] removes them) can change. A subscription kept (same webhook URL or email address) keeps its notifications; one added is told of the states reached from then on. Any other field of a joblist (name, stages, replace, …) is refused with 400 naming it. 409 once the joblist ended.',
       tags: ['joblists'],
       params: PARAMS.ref,
       body: {
         type: 'object',
         properties: {
           priority: { type: 'integer', minimum: -1000, maximum: 1000 },
-          tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 100 }, maxItems: 100 }
+          tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 100 }, maxItems: 100 },
+          notify: { type: 'array', items: { type: 'object' }, maxItems: 10 }
         },
         additionalProperties: false
       },
-      ok: { 202: anyObject('the change is written: {id, request, priority, tags, state}') },
+      ok: { 202: anyObject('the change is written: {id, request, priority, tags, notify, state}') },
       errors: ['ERR_SPEC_INVALID', 'ERR_NOT_FOUND', 'ERR_ALREADY_ENDED']
     })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
     const jl = findJoblist(node.view().state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     if (FINAL_JOBLIST_STATES.has(jl.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `joblist ${jl.id} (${jl.name}) already ended: ${jl.state}; only work not yet ended can be changed`)
-    const change = joblistChange(jl.id, req.body)
+    const change = joblistChange(node, jl.id, req.body)
     const request = await node.updateJoblist(change)
-    const now = node.view().state.joblists[jl.id] ?? jl
-    return reply.code(202).send({ id: jl.id, request, priority: now.priority, tags: now.tags, state: now.state })
+    const v = node.view()
+    const now = v.state.joblists[jl.id] ?? jl
+    return reply.code(202).send({ id: jl.id, request, priority: now.priority, tags: now.tags, notify: joblistView(v.state, now).notify ?? [], state: now.state })
   })
 
   app.post('/v1/joblists/:ref/stop', {

@@ -1,5 +1,5 @@
 // Jobs: show one (with its attempts and why it waits), stop one (R4-2), read its output;
-// submit one job as a one-stage joblist (the Digester shortcut); change one (D-1: nothing yet).
+// submit one job as a one-stage joblist (the Digester shortcut); change its notify (D-1).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { waitReasons } from '../../scheduler/plan.js'
 import { sortedAttempts } from '../../state/derive.js'
@@ -9,7 +9,7 @@ import { jobSchema } from '../../spec/schema.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, OutputStream } from '../node-port.js'
 import { PARAMS, anyObject, doc } from '../openapi.js'
-import { checkSatisfiable, ownerOf, planInput, submittedSpec } from './joblists.js'
+import { checkSatisfiable, checkWebhooks, notifyChangeValue, ownerOf, planInput, submittedSpec } from './joblists.js'
 
 type LogsRequest = FastifyRequest<{ Params: { ref: string }, Querystring: { attempt?: string, stream?: string, offset?: string, follow?: string } }>
 
@@ -43,9 +43,6 @@ export function singleJobSpec (body: unknown): ReturnType<typeof submittedSpec> 
   }
 }
 
-/** Whether the job format has a `notify` field (not yet: then nothing of a job can change). */
-const JOB_NOTIFY_SUPPORTED = Object.hasOwn(jobSchema.shape, 'notify')
-
 export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
   // The Digester shortcut: one job, run as a one-stage joblist.
   app.post('/v1/jobs', {
@@ -54,10 +51,10 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
       tags: ['jobs'],
       querystring: { unsatisfiable: '`wait`: accept a job no alive node can run yet' },
       body: {
-        description: 'a job, as in a joblist: name, run, needs, env, files, timeout, retries, target (also replace, lostAfter, retryLost)',
+        description: 'a job, as in a joblist: name, run, needs, env, files, timeout, retries, target, notify (also replace, lostAfter, retryLost)',
         type: 'object',
         required: ['name', 'run'],
-        properties: { name: { type: 'string' }, run: { type: 'string' }, needs: { type: 'object', additionalProperties: { type: 'integer' } }, env: { type: 'object' }, files: { type: 'array' }, timeout: { type: ['string', 'number'] }, retries: { type: 'integer' }, target: { type: 'object' } },
+        properties: { name: { type: 'string' }, run: { type: 'string' }, needs: { type: 'object', additionalProperties: { type: 'integer' } }, env: { type: 'object' }, files: { type: 'array' }, timeout: { type: ['string', 'number'] }, retries: { type: 'integer' }, target: { type: 'object' }, notify: { type: 'array', items: { type: 'object' } } },
         additionalProperties: true
       },
       ok: { 201: anyObject('accepted: {id: the job ID, joblistId, name, request, state}'), 202: anyObject('written, but no master accepted it within 2 s: {id: null, joblistId: null, name, request, state: submitted}') },
@@ -65,6 +62,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
     })
   }, async (req: FastifyRequest<{ Querystring: { unsatisfiable?: string } }>, reply: FastifyReply) => {
     const spec = singleJobSpec(req.body)
+    checkWebhooks(node, spec)
     checkSatisfiable(node, spec, req.query.unsatisfiable)
     const { request, id } = await node.submit(spec, ownerOf(req))
     const name = spec.stages[0].jobs[0].name
@@ -73,28 +71,39 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
     return reply.code(201).send({ id: jobId, joblistId: id, name, request, state: node.view().state.jobs[jobId]?.state ?? 'pending' })
   })
 
-  // D-1: only `notify` will be changeable on a job, once jobs have it; until then every
-  // field is refused, naming it.
+  // D-1: a job's `notify` can change while it has not ended; every other field is refused,
+  // naming it (the joblist's priority and tags change with PATCH /v1/joblists/{id}).
   app.patch('/v1/jobs/:ref', {
     schema: doc({
-      summary: 'change a job that has not ended (only `notify` will be changeable; not available yet)',
-      description: 'No field of a job can be changed in this version: every field is refused with 400 naming it. Change the priority or tags of its joblist with PATCH /v1/joblists/{id}.',
+      summary: 'change the notify of a job that has not ended',
+      description: 'Only `notify` (a list of subscriptions, as in a job; replaces the list, [] removes them) can change. A subscription kept (same webhook URL or email address) keeps its notifications; one added is told of the states reached from then on. Any other field is refused with 400 naming it; change the priority or tags of its joblist with PATCH /v1/joblists/{id}. 409 once the job ended.',
       tags: ['jobs'],
       params: PARAMS.jobRef,
-      body: { type: 'object', additionalProperties: true },
-      ok: { 202: anyObject('the change is written (once a field can change)') },
-      errors: ['ERR_NOT_FOUND', 'ERR_ALREADY_ENDED']
+      body: { type: 'object', properties: { notify: { type: 'array', items: { type: 'object' }, maxItems: 10 } }, additionalProperties: false },
+      ok: { 202: anyObject('the change is written: {id, joblistId, request, notify, state}') },
+      errors: ['ERR_BAD_REQUEST', 'ERR_SPEC_INVALID', 'ERR_NOT_FOUND', 'ERR_ALREADY_ENDED']
     })
-  }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
-    const job = findJob(node.view().state, req.params.ref)
-    if (job === undefined) throw notFound('job', req.params.ref)
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
+    const found = findJob(node.view().state, req.params.ref)
+    if (found === undefined) throw notFound('job', req.params.ref)
+    // A physical job (one node of a target) is changed through its logical job.
+    const job = found.logical !== undefined ? node.view().state.jobs[found.logical] ?? found : found
     if (FINAL_JOB_STATES.has(job.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `job ${job.id} (${job.name}) already ended: ${job.state}; only work not yet ended can be changed`)
-    if (!isObj(req.body)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'send a JSON object with the fields to change')
+    if (!isObj(req.body)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'send a JSON object with the fields to change: notify')
     const keys = Object.keys(req.body)
-    const notifyNote = JOB_NOTIFY_SUPPORTED ? '' : 'only notify will be changeable on a job, and it is not available yet (jobs have no notify setting in this version)'
-    const details = keys.map(k => ({ path: k, message: k === 'notify' ? 'not available yet' : Object.hasOwn(jobSchema.shape, k) ? 'cannot be changed once submitted' : 'unknown field' }))
-    if (keys.length === 0) throw new ApiError(400, 'ERR_BAD_REQUEST', `nothing to change: ${notifyNote}; the joblist's priority and tags change with PATCH /v1/joblists/${job.joblistId}`)
-    throw new ApiError(400, 'ERR_BAD_REQUEST', `${keys.join(', ')} cannot be changed: ${notifyNote}; the joblist's priority and tags change with PATCH /v1/joblists/${job.joblistId}`, details)
+    const others = keys.filter(k => k !== 'notify')
+    const elsewhere = `the joblist's priority and tags change with PATCH /v1/joblists/${job.joblistId}`
+    if (keys.length === 0) throw new ApiError(400, 'ERR_BAD_REQUEST', `nothing to change: give notify (a job's only changeable field); ${elsewhere}`)
+    if (others.length > 0) {
+      const details = others.map(k => ({ path: k, message: Object.hasOwn(jobSchema.shape, k) ? 'cannot be changed once submitted' : 'unknown field' }))
+      throw new ApiError(400, 'ERR_BAD_REQUEST', `${others.join(', ')} cannot be changed: only notify can be changed on a job; ${elsewhere}`, details)
+    }
+    const r = notifyChangeValue(node, req.body.notify)
+    if (!r.ok) throw new ApiError(400, 'ERR_SPEC_INVALID', `invalid change: ${r.issues.map(i => `${i.path}: ${i.message}`).join('; ')}`, r.issues)
+    const request = await node.updateJoblist({ joblistId: job.joblistId, jobId: job.id, notify: r.notify })
+    const v = node.view()
+    const now = v.state.jobs[job.id] ?? job
+    return reply.code(202).send({ id: job.id, joblistId: job.joblistId, request, notify: jobView(v.state, now).notify ?? [], state: now.state })
   })
 
   app.get('/v1/jobs/:ref', {

@@ -1,4 +1,4 @@
-// Notifications (issue 11): every webhook delivery joblists owe, with its attempts, and every
+// Notifications (issue 11): every webhook delivery joblists and jobs owe, with its attempts, and every
 // email item (sent, pending or given up). Derived
 // from the state (state/notifications.ts), so any node answers the same.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -19,8 +19,8 @@ export function notificationRoutes (app: FastifyInstance, node: ApiNode): void {
     schema: doc({
       summary: 'webhook deliveries (each with its attempts, and whether it was delivered, gave up or is disabled by a 410) and email items (sent at, or pending with the time the message is due)',
       tags: ['notifications'],
-      querystring: { joblist: 'only the deliveries of this joblist (ID or name)' },
-      ok: { 200: '{notifications: [{id, joblistId, state, url, attempts: [{at, ok, status, error}], delivered, gaveUp, disabled, nextAt}], emails: [{id, joblistId, state, email, digest, reachedAt, dueAt, sentAt, failures, lastError, gaveUp, nextAt}]}' },
+      querystring: { joblist: 'only the notifications of this joblist and its jobs (ID or name)' },
+      ok: { 200: '{notifications: [{id, subject (joblist or job), subjectId, joblistId, name, state, url, attempts: [{at, ok, status, error}], delivered, gaveUp, disabled, nextAt}], emails: [{id, subject, subjectId, joblistId, name, state, email, digest, reachedAt, dueAt, sentAt, failures, lastError, gaveUp, nextAt}]}' },
       errors: ['ERR_NOT_FOUND']
     })
   }, async (req: FastifyRequest<{ Querystring: { joblist?: string } }>) => {
@@ -35,7 +35,10 @@ export function notificationRoutes (app: FastifyInstance, node: ApiNode): void {
     return {
       notifications: list.map(d => ({
         id: d.id,
+        subject: d.subject,
+        subjectId: d.subjectId,
         joblistId: d.joblistId,
+        name: d.name,
         state: d.state,
         url: d.url,
         reachedAt: new Date(d.reachedAt).toISOString(),
@@ -43,11 +46,15 @@ export function notificationRoutes (app: FastifyInstance, node: ApiNode): void {
         delivered: d.delivered,
         gaveUp: d.gaveUp,
         disabled: d.disabled,
-        nextAt: d.nextAt === null ? null : new Date(d.nextAt).toISOString()
+        nextAt: d.nextAt === null ? null : new Date(d.nextAt).toISOString(),
+        ...(d.retired === true ? { retired: true } : {})
       })),
       emails: allMailItems(v.state, v.now, { retryForMs: node.notify?.retryForMs ?? DEFAULT_RETRY_FOR_MS, ...(node.notify?.mail ?? DEFAULT_MAIL) }, id).map(m => ({
         id: m.id,
+        subject: m.subject,
+        subjectId: m.subjectId,
         joblistId: m.joblistId,
+        name: m.joblistName,
         state: m.state,
         email: m.to,
         digest: m.digest,
