@@ -1,9 +1,10 @@
 // What the API needs of a node, and nothing more: the API depends on this, never on the
 // node's class. A node without libp2p (or a fake) serves it as well as a full agent.
-import type { ControlOp, RunOf, UpdateBody } from '../events/types.js'
+import type { CisEvent, ControlOp, RunOf, UpdateBody } from '../events/types.js'
 import type { QueueOptions } from '../scheduler/queue.js'
 import type { JoblistSpec } from '../spec/types.js'
 import type { ClusterState } from '../state/types.js'
+import type { AccountingQuery, AccountingRecord } from '../state/accounting.js'
 
 export type OutputStream = 'stdout' | 'stderr'
 
@@ -79,6 +80,10 @@ export interface ApiNode {
   onChange: (listener: (c: NodeChanges) => void) => () => void
   /** A request failed on a bug: the node logs it. */
   reportError: (err: Error) => void
+  /** The stored events of every origin, up to a time if given (history and time travel, G-3). */
+  storedEvents: (until?: number) => Promise<CisEvent[]>
+  /** Accounting records (G-2) of a query, from the node's index; `scanned`: records read to answer it. */
+  accounting: (q: AccountingQuery) => { records: AccountingRecord[], scanned: number }
 }
 
 /** The node's metrics as the API serves and feeds them (P-5). */

@@ -13,6 +13,7 @@ import { jobRoutes } from './routes/jobs.js'
 import { joblistRoutes } from './routes/joblists.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { scheduleRoutes } from './routes/schedules.js'
+import { accountingRoutes } from './routes/accounting.js'
 import { notificationRoutes } from './routes/notifications.js'
 import { eventRoutes } from './routes/events.js'
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js'
@@ -97,6 +98,7 @@ function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
     jobRoutes(api, node)
     scheduleRoutes(api, node)
     notificationRoutes(api, node)
+    accountingRoutes(api, node)
     clusterRoutes(api, node, { testGate: opts.testGate === true })
     api.get('/v1/openapi.json', {
       schema: doc({ summary: 'this document: the OpenAPI 3 description of the API', tags: ['meta'], ok: { 200: 'the OpenAPI 3.0 document' } })

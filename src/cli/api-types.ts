@@ -51,7 +51,7 @@ export interface PlanResponse { stage: string, jobs: PlannedJob[] }
 export interface LogsResponse { jobId: string, attempt: number, node: string, state: AttemptView['state'], done: boolean, stdout: string, stderr: string }
 
 /** GET /v1/state (without ?full, ?event or ?hash=false). */
-export interface StateHashResponse { hash: string, events: number, origins: Record<string, number> }
+export interface StateHashResponse { hash: string, events: number, origins: Record<string, number>, at?: string }
 
 /** GET /v1/nodes (each entry as state/cluster-views.ts shapes it). */
 export type { NodeView }
@@ -106,3 +106,33 @@ export interface EmailNotificationView {
   nextAt: string | null
 }
 export interface NotificationsResponse { notifications: NotificationView[], emails?: EmailNotificationView[] }
+
+/** GET /v1/accounting (G-2). */
+export interface AccountingGroupView { group: string, jobs: number, failed: number, wallS: number, cpuUserS: number, cpuSysS: number, maxRssKb?: number }
+export interface AccountingRecordView {
+  key: string
+  joblistId: string
+  joblistName: string
+  jobId: string
+  jobName: string
+  owner: string
+  tags: string[]
+  node: string
+  resources: Record<string, string[]>
+  attempt: number
+  state: string
+  exitCode: number | null
+  signal: string | null
+  submittedAt: string | null
+  startedAt: string | null
+  endedAt: string | null
+  wallS: number
+  cpuUserS?: number
+  cpuSysS?: number
+  maxRssKb?: number
+  duplicate: boolean
+}
+export interface AccountingResponse { since: string, until: string, by: string, groups: AccountingGroupView[], records?: AccountingRecordView[], truncated?: boolean, scanned: number }
+
+/** GET /v1/joblists/:ref/history (G-3). */
+export interface HistoryResponse { id: string, name: string, events: Array<{ at: string, node: string, origin: string, seq: number, type: string, text: string }> }

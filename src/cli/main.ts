@@ -15,6 +15,7 @@ import { CliExit, makeCtx, printJson } from './context.js'
 import { ContextError, unreachableInContext } from './contexts.js'
 import type { Ctx, GlobalOptions } from './context.js'
 import type { SetOptions } from './commands/set.js'
+import type { AcctOptions } from './commands/acct.js'
 
 /**
  * A commander action that runs `fn` with a context built from the command's options and maps
@@ -98,8 +99,9 @@ function program (): Command {
 
   client(p.command('status').argument('[ref]', 'a joblist ID or name')
     .description('list joblists (unacknowledged failures and paused schedules first), or show one with its stages and jobs')
-    .option('--hash', "print this node's state hash (equal on nodes with the same events)"))
-    .action(run(async (ctx, ref: string | undefined, o: { hash?: boolean }) => {
+    .option('--hash', "print this node's state hash (equal on nodes with the same events)")
+    .option('--at <time>', 'as it was at this time (an ISO time like 2026-11-30T10:00:00Z, or a span before now like 2h): replayed from the stored events'))
+    .action(run(async (ctx, ref: string | undefined, o: { hash?: boolean, at?: string }) => {
       const { status } = await import('./commands/status.js')
       await status(ctx, ref, o)
     }))
@@ -193,6 +195,29 @@ function program (): Command {
     .action(run(async ctx => {
       const { nodes } = await import('./commands/nodes.js')
       await nodes(ctx)
+    }))
+
+  client(p.command('history').argument('<ref>', 'a joblist ID or name')
+    .description('every change of a joblist and its jobs (G-3): when, which node wrote it, what changed'))
+    .action(run(async (ctx, ref: string) => {
+      const { history } = await import('./commands/history.js')
+      await history(ctx, ref)
+    }))
+
+  client(p.command('acct')
+    .description('accounting (G-2): the attempts that ran in a range (default the last 7 days), summed per owner, node, joblist or day; or the records')
+    .option('--owner <owner>', 'only this owner')
+    .option('--node <name>', 'only attempts that ran on this node')
+    .option('--joblist <ref>', 'only this joblist (ID or name)')
+    .option('--tag <tag>', 'only joblists with this tag')
+    .option('--since <time>', 'from: an ISO date or time, or a span before now (7d, 12h); default 7d')
+    .option('--until <time>', 'to (same forms); default now')
+    .option('--by <group>', 'owner (default), node, joblist or day')
+    .option('--records', 'the records themselves, one per ended attempt')
+    .option('--csv', 'comma-separated values with a header line (RFC 4180)'))
+    .action(run(async (ctx, o: AcctOptions) => {
+      const { acct } = await import('./commands/acct.js')
+      await acct(ctx, o)
     }))
 
   client(p.command('usage').description('fair share (P-4): per owner its usage, share and the factor its priority is multiplied by'))

@@ -34,6 +34,8 @@ import { ExecutorBridge } from './executor-bridge.js'
 import { Intake } from './intake.js'
 import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
+import { AccountingIndex } from '../state/accounting.js'
+import type { AccountingQuery, AccountingRecord } from '../state/accounting.js'
 import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
@@ -76,6 +78,8 @@ export class CisNode implements ApiNode {
   private role!: MasterRole
   private output!: JobOutputService
   private records!: NodeRecords
+  /** Accounting records (G-2), indexed by owner, node and time; kept up to date as events apply. */
+  private readonly accountingIndex = new AccountingIndex()
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b) })
   /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
   private readonly applied = new Map<string, number>()
@@ -130,6 +134,7 @@ export class CisNode implements ApiNode {
     this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.state.applied, stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => this.events.accept(events), pull: from => this.mesh?.replication.pull(from) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
+    this.accountingIndex.rebuild(this.state)
     this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b) })
     this.bridge.start()
     this.role = new MasterRole({
@@ -247,6 +252,29 @@ export class CisNode implements ApiNode {
 
   // ---- what the API asks (ApiNode) ----
 
+  /**
+   * The stored events (G-3), every origin's, up to time `until` if given (a prefix of each
+   * origin's log: its clock only grows with its seq). Flushed first: what is applied is there.
+   */
+  async storedEvents (until?: number): Promise<CisEvent[]> {
+    const store = this.store
+    if (store === undefined) return []
+    await this.events.flush()
+    const out: CisEvent[] = []
+    for (const origin of await store.origins()) {
+      for await (const e of store.readOrigin(origin, 0)) {
+        if (until !== undefined && e.ts > until) break
+        out.push(e)
+      }
+    }
+    return out
+  }
+
+  accounting (q: AccountingQuery): { records: AccountingRecord[], scanned: number } {
+    const records = this.accountingIndex.query(q)
+    return { records, scanned: this.accountingIndex.lastScanned }
+  }
+
   view (): ClusterSnapshot {
     return {
       state: this.state,
@@ -337,6 +365,7 @@ export class CisNode implements ApiNode {
     const schedules = new Set<string>()
     for (const id of changed) {
       const jl = this.state.joblists[id]
+      this.accountingIndex.update(this.state, id)
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)
       if (jl?.schedule !== undefined) schedules.add(jl.schedule.name)
     }

@@ -62,9 +62,10 @@ test('D-1: GET /v1/openapi.json is an OpenAPI 3 document with every route of the
   }
   // Query strings are documented where the routes read them.
   const query = (method: string, path: string): string[] => (docu.paths[path][method].parameters ?? []).filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort()
-  assert.deepEqual(query('get', '/v1/joblists'), ['name', 'state', 'unacked'])
+  assert.deepEqual(query('get', '/v1/joblists'), ['at', 'name', 'state', 'unacked'])
   assert.deepEqual(query('get', '/v1/jobs/{ref}/logs'), ['attempt', 'follow', 'offset', 'stream'])
-  assert.deepEqual(query('get', '/v1/state'), ['event', 'full', 'hash'])
+  assert.deepEqual(query('get', '/v1/state'), ['at', 'event', 'full', 'hash'])
+  assert.deepEqual(query('get', '/v1/accounting'), ['by', 'joblist', 'node', 'owner', 'records', 'since', 'tag', 'until'])
   // The change documents what can change.
   const patch = docu.paths['/v1/joblists/{ref}'].patch
   assert.deepEqual(Object.keys(patch.requestBody.content['application/json'].schema.properties).sort(), ['notify', 'priority', 'tags'])

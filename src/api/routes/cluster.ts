@@ -4,6 +4,7 @@ import { DEFAULT_FAIR_SHARE, fairShareUsage } from '../../scheduler/fairshare.js
 import { eventCount, nodeViews, statsView } from '../../state/cluster-views.js'
 import { stateHash } from '../../state/hash.js'
 import { ApiError } from '../errors.js'
+import { stateAtQuery } from './joblists.js'
 import type { ApiNode } from '../node-port.js'
 import { doc } from '../openapi.js'
 
@@ -39,10 +40,16 @@ export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGat
     schema: doc({
       summary: "this node's state hash and version vector (equal on nodes with the same events)",
       tags: ['cluster'],
-      querystring: { full: '`true`: the whole derived state too', hash: '`false`: only the version vector (cheap)', event: 'ORIGIN:SEQ: when this node applied that event (ms), if recently' },
-      ok: { 200: '{hash, events, origins[, state]}, or {events, origins}, or {event, appliedAt}' }
+      querystring: { full: '`true`: the whole derived state too', hash: '`false`: only the version vector (cheap)', event: 'ORIGIN:SEQ: when this node applied that event (ms), if recently', at: 'the state as it was at this time (G-3), replayed from the stored events: an ISO time or a span before now' },
+      ok: { 200: '{hash, events, origins[, state]}, or {events, origins}, or {event, appliedAt}; with at: {at, hash, events, origins[, state]}' },
+      errors: ['ERR_BAD_REQUEST']
     })
-  }, async (req: FastifyRequest<{ Querystring: { full?: string, hash?: string, event?: string } }>) => {
+  }, async (req: FastifyRequest<{ Querystring: { full?: string, hash?: string, event?: string, at?: string } }>) => {
+    if (req.query.at !== undefined) {
+      const { state, at } = await stateAtQuery(node, req.query.at)
+      const out = { at: new Date(at).toISOString(), hash: stateHash(state), events: eventCount(state), origins: state.applied }
+      return req.query.full === 'true' ? { ...out, state } : out
+    }
     const { state } = node.view()
     const origins = state.applied
     const events = eventCount(state)

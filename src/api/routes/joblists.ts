@@ -14,6 +14,8 @@ import { comparePositions } from '../../state/reducer.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { findJoblist, joblistSummary, joblistView } from '../../state/views.js'
 import { hostAllowed } from '../../state/notifications.js'
+import { historyOf, stateAt } from '../../state/history.js'
+import { parseTimeRef } from '../../spec/time-ref.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, ClusterSnapshot } from '../node-port.js'
 import { PARAMS, anyObject, doc } from '../openapi.js'
@@ -106,6 +108,19 @@ export function notifyChangeValue (node: ApiNode, value: unknown, at = 'notify')
   const notify = r.data.map(normalNotify)
   const issues = notifyIssues(node, notify, at)
   return issues.length > 0 ? { ok: false, issues } : { ok: true, notify }
+}
+
+/** A time in a query (`at`): ms, or a 400 saying what is accepted. */
+export function parseAt (node: ApiNode, raw: string): number {
+  const t = parseTimeRef(raw, node.view().now)
+  if (typeof t === 'string') throw new ApiError(400, 'ERR_BAD_REQUEST', `at: ${t}`)
+  return t
+}
+
+/** The state as it was at a time (G-3), replayed from the stored events. */
+export async function stateAtQuery (node: ApiNode, raw: string): Promise<{ state: ClusterSnapshot['state'], at: number }> {
+  const at = parseAt(node, raw)
+  return { state: stateAt(await node.storedEvents(at), at), at }
 }
 
 export const ownerOf = (req: FastifyRequest): string => (headerString(req.headers['x-cis-owner']) ?? 'anonymous').slice(0, 100)
@@ -209,25 +224,44 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     schema: doc({
       summary: 'list joblists in queue order',
       tags: ['joblists'],
-      querystring: { state: 'only this state: queued, running, succeeded, failed, stopped', name: 'only joblists of this name', unacked: '`true`: only failures nobody acknowledged' },
-      ok: { 200: '{joblists: [summary, ...]}' }
+      querystring: { state: 'only this state: queued, running, succeeded, failed, stopped', name: 'only joblists of this name', unacked: '`true`: only failures nobody acknowledged', at: 'the list as it was at this time (G-3): an ISO time, or a span before now (2h)' },
+      ok: { 200: '{joblists: [summary, ...]} (with at: {at, joblists})' },
+      errors: ['ERR_BAD_REQUEST']
     })
-  }, async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string } }>) => {
+  }, async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string, at?: string } }>) => {
     const { state: want, name, unacked } = req.query
-    const { state } = node.view()
+    const { state } = req.query.at !== undefined ? await stateAtQuery(node, req.query.at) : node.view()
     const list = Object.values(state.joblists)
       .filter(j => (want === undefined || j.state === want) && (name === undefined || j.name === name) && (unacked !== 'true' || (j.state === 'failed' && state.acks[j.id] === undefined)))
       .sort((a, b) => comparePositions(a.position, b.position))
-    return { joblists: list.map(j => joblistSummary(state, j)) }
+    return { ...(req.query.at !== undefined ? { at: new Date(parseAt(node, req.query.at)).toISOString() } : {}), joblists: list.map(j => joblistSummary(state, j)) }
   })
 
   app.get('/v1/joblists/:ref', {
-    schema: doc({ summary: 'one joblist with its stages, jobs, attempts and why waiting jobs wait', tags: ['joblists'], params: PARAMS.ref, ok: { 200: 'the joblist' }, errors: ['ERR_NOT_FOUND'] })
-  }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
+    schema: doc({ summary: 'one joblist with its stages, jobs, attempts and why waiting jobs wait', tags: ['joblists'], params: PARAMS.ref, querystring: { at: 'the joblist as it was at this time (G-3)' }, ok: { 200: 'the joblist' }, errors: ['ERR_NOT_FOUND', 'ERR_BAD_REQUEST'] })
+  }, async (req: FastifyRequest<{ Params: { ref: string }, Querystring: { at?: string } }>) => {
+    if (req.query.at !== undefined) {
+      const { state } = await stateAtQuery(node, req.query.at)
+      const jl = findJoblist(state, req.params.ref)
+      if (jl === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', `no joblist ${req.params.ref} at ${new Date(parseAt(node, req.query.at)).toISOString()} (it may have been submitted later): cis status lists the joblists`)
+      return joblistView(state, jl)
+    }
     const v = node.view()
     const jl = findJoblist(v.state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v)), v)
+  })
+
+  // G-3: every change of a joblist and its jobs, from the events, in clock order.
+  app.get('/v1/joblists/:ref/history', {
+    schema: doc({ summary: 'the history of a joblist (G-3): every event about it and its jobs, with its time, the node that wrote it and what changed', tags: ['joblists'], params: PARAMS.ref, ok: { 200: '{id, name, events: [{at, node, origin, seq, type, text}]}' }, errors: ['ERR_NOT_FOUND'] })
+  }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
+    const { state } = node.view()
+    const jl = findJoblist(state, req.params.ref)
+    if (jl === undefined) throw notFound('joblist', req.params.ref)
+    const subjects = new Set([jl.request, jl.id, ...(state.accepts[jl.request] ?? []).map(a => a.id)])
+    const entries = historyOf(await node.storedEvents(), subjects, id => state.nodes[id]?.name ?? id)
+    return { id: jl.id, name: jl.name, events: entries.map(e => ({ ...e, at: new Date(e.at).toISOString() })) }
   })
 
   // D-1: change a joblist not yet ended: its priority and tags. Written as an `update` event

@@ -6,16 +6,19 @@ import { printJson } from '../context.js'
 import type { Ctx } from '../context.js'
 import { age, duration, instant, jobCounts, paint, resources, scheduleState, stateColor, table } from '../format.js'
 
-export async function status (ctx: Ctx, ref: string | undefined, o: { hash?: boolean }): Promise<void> {
+export async function status (ctx: Ctx, ref: string | undefined, o: { hash?: boolean, at?: string }): Promise<void> {
+  // --at: as it was then (G-3), replayed by the node from its stored events.
+  const at = o.at === undefined ? '' : `?at=${encodeURIComponent(o.at)}`
   if (o.hash === true) {
-    const s = await ctx.client.get<StateHashResponse>('/v1/state')
+    const s = await ctx.client.get<StateHashResponse>(`/v1/state${at}`)
     if (ctx.json) printJson(s)
-    else ctx.out(`${s.hash}  (${s.events} events from ${Object.keys(s.origins).length} nodes)`)
+    else ctx.out(`${s.hash}  (${s.events} events from ${Object.keys(s.origins).length} nodes)${s.at !== undefined ? ` at ${s.at}` : ''}`)
     return
   }
-  if (ref === undefined) { await list(ctx); return }
-  const jl = await ctx.client.get<JoblistView>(`/v1/joblists/${encodeURIComponent(ref)}`)
+  if (ref === undefined) { await (o.at !== undefined ? listAt(ctx, at) : list(ctx)); return }
+  const jl = await ctx.client.get<JoblistView>(`/v1/joblists/${encodeURIComponent(ref)}${at}`)
   if (ctx.json) { printJson(jl); return }
+  if (o.at !== undefined) ctx.out(paint(`as it was at ${o.at}:`, 'dim'))
   ctx.out(`${paint(jl.name, 'bold')} ${jl.id}  ${paint(jl.state, stateColor(jl.state))}  owner ${jl.owner}  priority ${jl.priority}  submitted ${age(jl.submittedAt)} ago${jl.endedAt !== null ? `, took ${duration(new Date(jl.endedAt).getTime() - new Date(jl.submittedAt).getTime())}` : ''}`)
   if (jl.values !== undefined && Object.keys(jl.values).length > 0) ctx.out(`  vars: ${Object.entries(jl.values).map(([k, v]) => `${k}=${v}`).join(' ')}`)
   if (jl.schedule !== undefined) {
@@ -43,6 +46,15 @@ export async function status (ctx: Ctx, ref: string | undefined, o: { hash?: boo
     const rows = st.jobs.flatMap(j => [row(j, '  '), ...(j.physical ?? []).map(p => row(p, '    '))])
     ctx.out(table(['  ID', 'JOB', 'STATE', 'NODE', 'RESOURCES', 'TRIES', 'TIME', 'INFO'], rows))
   }
+}
+
+/** The joblists as they were at a time (G-3): every one, in queue order. */
+async function listAt (ctx: Ctx, at: string): Promise<void> {
+  const r = await ctx.client.get<JoblistsResponse & { at?: string }>(`/v1/joblists${at}`)
+  if (ctx.json) { printJson(r); return }
+  ctx.out(paint(`as it was at ${r.at ?? '?'}:`, 'dim'))
+  if (r.joblists.length === 0) { ctx.out('no joblists then'); return }
+  ctx.out(table(['ID', 'NAME', 'STATE', 'STAGE', 'JOBS', 'OWNER', 'SUBMITTED'], r.joblists.map(j => [j.id, j.name, paint(j.state, stateColor(j.state)), j.currentStage ?? '-', jobCounts(j.jobs), j.owner, j.submittedAt])))
 }
 
 /** At most this many unacknowledged failures at the top of the list. */

@@ -1,0 +1,104 @@
+// History and time travel (G-3), from the events: which events are about a joblist (its
+// request, the IDs it was accepted under, its jobs and their attempts, its notifications), each
+// described in one line; and the state as it was at a time, by applying the events up to it.
+// Pure: the node reads the events from its store and passes them in.
+import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/types.js'
+import { eventKey } from '../events/types.js'
+import { apply } from './reducer.js'
+import type { ClusterState } from './types.js'
+import { emptyState } from './types.js'
+
+/** The joblist a job or notification ID belongs to: the part before the first dot. */
+const joblistOf = (id: string): string => id.split('.')[0] ?? id
+
+/**
+ * What an event is about: request keys and joblist IDs (a `submit` is about its own key, its
+ * accept about that key and the new ID; everything else names a joblist or one of its jobs).
+ * Events about the cluster (node, master, schedules) are about no joblist.
+ */
+export function eventSubjects (e: UnsignedEvent): string[] {
+  const b = e.body as unknown as Record<string, unknown>
+  switch (e.type) {
+    case 'submit': return [eventKey(e)]
+    case 'accept': return [b.request as string, b.id as string]
+    case 'assign': case 'started': case 'finished': case 'lose': return [joblistOf(b.jobId as string)]
+    case 'cancel': return [b.joblistId as string, b.request as string]
+    case 'stop': case 'update': case 'ack': return [b.joblistId as string]
+    case 'delivery': return [joblistOf(b.id as string)]
+    case 'mail': return [...new Set((b.ids as string[]).map(joblistOf))]
+    default: return []
+  }
+}
+
+export interface HistoryEntry {
+  /** When the event was written (its hybrid clock's ms). */
+  at: number
+  /** The node that wrote it (its name, or its ID if unknown). */
+  node: string
+  origin: string
+  seq: number
+  type: EventType
+  /** What happened, in one line. */
+  text: string
+}
+
+/** Events sorted by their hybrid clock, then origin and seq: the order history is told in. */
+export const byClock = (a: UnsignedEvent, b: UnsignedEvent): number =>
+  a.ts - b.ts || a.lc - b.lc || (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0) || a.seq - b.seq
+
+const res = (r: Record<string, string[]>): string => Object.entries(r).map(([t, ids]) => `${t} ${ids.join(',')}`).join('; ')
+
+/** One line for an event about a joblist. `name` gives node names for IDs. */
+export function describe (e: UnsignedEvent, name: (nodeId: string) => string): string {
+  const b = e.body as EventBodies[keyof EventBodies] & Record<string, unknown>
+  switch (e.type) {
+    case 'submit': {
+      const s = b as EventBodies['submit']
+      return `submitted by ${s.owner}${s.schedule !== undefined ? ` (run of schedule ${s.schedule.name} for ${new Date(s.schedule.instant).toISOString()})` : ''}`
+    }
+    case 'accept': return `accepted as ${String(b.id)} (master term ${String(b.term)})`
+    case 'assign': return `job ${String(b.jobId)} attempt ${String(b.attempt)} assigned to ${name(String(b.node))}${Object.keys(b.resources as object).length > 0 ? ` (${res(b.resources as Record<string, string[]>)})` : ''}`
+    case 'started': return `job ${String(b.jobId)} attempt ${String(b.attempt)} started (pid ${String(b.pid)})`
+    case 'finished': {
+      const f = b as EventBodies['finished']
+      const how = f.signal !== null ? `killed by ${f.signal}` : f.exitCode !== null ? `exit ${f.exitCode}` : ''
+      return `job ${f.jobId} attempt ${f.attempt} ${f.state}${how !== '' ? ` (${how})` : ''}${f.reason !== undefined ? `: ${f.reason}` : ''}`
+    }
+    case 'lose': return `job ${String(b.jobId)} attempt ${String(b.attempt)} declared lost: ${String(b.reason)}`
+    case 'cancel': return b.jobId !== undefined ? `job ${String(b.jobId)} cancelled` : 'cancelled'
+    case 'stop': return b.jobId !== undefined ? `stop of job ${String(b.jobId)} requested` : 'stop requested'
+    case 'update': {
+      const u = b as EventBodies['update']
+      const parts = [
+        ...(u.priority !== undefined ? [`priority ${u.priority}`] : []),
+        ...(u.tags !== undefined ? [`tags [${u.tags.join(', ')}]`] : []),
+        ...(u.notify !== undefined ? [`notify [${u.notify.map(n => 'webhook' in n ? n.webhook : n.email).join(', ')}]`] : [])
+      ]
+      return `${u.jobId !== undefined ? `job ${u.jobId}: ` : ''}changed: ${parts.join(', ')}`
+    }
+    case 'ack': return 'failure acknowledged'
+    case 'delivery': return `webhook ${String(b.id)} attempt ${String(b.attempt)}: ${b.ok === true ? 'delivered' : `failed (${String(b.error ?? `HTTP ${String(b.status)}`)})`}`
+    case 'mail': return `email to ${String(b.to)} listing ${(b.ids as string[]).length} item(s): ${b.ok === true ? 'sent' : `failed (${String(b.error ?? '')})`}`
+    default: return e.type
+  }
+}
+
+/** The history of the joblist known by `subjects` (its request key and IDs), from `events` in any order. */
+export function historyOf (events: Iterable<UnsignedEvent>, subjects: ReadonlySet<string>, name: (nodeId: string) => string): HistoryEntry[] {
+  const about: UnsignedEvent[] = []
+  for (const e of events) if (eventSubjects(e).some(s => subjects.has(s))) about.push(e)
+  return about.sort(byClock).map(e => ({ at: e.ts, node: name(e.origin), origin: e.origin, seq: e.seq, type: e.type, text: describe(e, name) }))
+}
+
+/**
+ * The state as it was at time `t`: every event written at or before `t` (by its hybrid
+ * clock), applied. Each origin's clock only grows with its seq, so these are a prefix of
+ * every origin's log, and the state is what a node that had exactly them would hold.
+ */
+export function stateAt (events: Iterable<CisEvent | UnsignedEvent>, t: number): ClusterState {
+  const state = emptyState()
+  const upTo: UnsignedEvent[] = []
+  for (const e of events) if (e.ts <= t) upTo.push(e)
+  for (const e of upTo.sort(byClock)) apply(state, e)
+  return state
+}
