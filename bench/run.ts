@@ -14,6 +14,7 @@ import { clusterThroughput, convergence, failover, pct } from './mesh.js'
 import { schedulerBench } from './scheduler.js'
 import { scheduleBench } from './schedules.js'
 import { fanoutBench } from './fanout.js'
+import { formatRecords, recordsBench } from './records.js'
 import { cpuMeter } from './cpu.js'
 import { cliStart, formatCliStart } from './cli-start.js'
 import type { CpuPerJob } from './cpu.js'
@@ -134,6 +135,7 @@ async function main (): Promise<void> {
     }
     const schedules = await scheduleBench(progress)
     const fanout = await fanoutBench(progress, N, 100, CONCURRENCY)
+    const records = await recordsBench(progress)
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
     const rawMean = (raw + rawAfter) / 2
@@ -160,6 +162,7 @@ async function main (): Promise<void> {
       scheduler: sched,
       schedules,
       streamFanout: fanout,
+      records,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
       targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
@@ -184,6 +187,7 @@ async function main (): Promise<void> {
     console.log(`schedules, master SIGKILLed 300 ms before:    instant -> run launched ${schedules.afterKill.launchMs.join(', ')} ms (each instant ran once)`)
     console.log(`schedules, recurrence pass, 1,000 schedules:  ${schedules.passUsPer1000Schedules} us`)
     console.log(`stream fan-out, ${fanout.clients} SSE clients:           ${fanout.jobsPerSecWith} jobs/s vs ${fanout.jobsPerSecWithout} without (${fanout.slowdownPct} % lower; target < 10); event -> 100th client p50 ${fanout.delayMs.p50} ms, p99 ${fanout.delayMs.p99} ms`)
+    for (const line of formatRecords(records)) console.log(line)
     const c = report.cpuMsPerJob
     // With every process on the same cores, CPU per job bounds the rate: cores x 1000 / total.
     const cpuLine = (x: CpuPerJob): string => `${x.total} (agents ${x.agents}, fork servers ${x.forkServers}, jobs ${x.jobs}, bench client ${x.client}; at most ${Math.round(report.cores * 1000 / x.total)}/s on ${report.cores} cores)`

@@ -174,7 +174,14 @@ export class Net {
   /** Dial a peer (bounded: one dial per peer at a time, never a blocked one). */
   async dial (peer: string, addrs: string[]): Promise<DialOutcome> {
     if (peer === this.peerId || this.blocked.has(peer) || this.dialing.has(peer)) return 'skipped'
-    if (this.node.getConnections(peerIdFromString(peer)).length > 0) return 'connected'
+    let id
+    try { id = peerIdFromString(peer) } catch {
+      // A node ID that is no peer ID (a store restored from elsewhere, a hand-made event):
+      // nothing to dial, and no reason to stop.
+      this.o.log.debug({ peer: peer.slice(0, 80) }, 'not a peer ID: not dialled')
+      return 'skipped'
+    }
+    if (this.node.getConnections(id).length > 0) return 'connected'
     this.dialing.add(peer)
     try {
       const usable = addrs.filter(a => !a.includes('/p2p-circuit')).map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`))

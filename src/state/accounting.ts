@@ -157,7 +157,11 @@ export class AccountingIndex {
   /** A joblist changed: replace its records by those derived now. Only ended attempts have records, so an open joblist costs little. */
   update (state: ClusterState, joblistId: string): void {
     const jl = state.joblists[joblistId]
-    const fresh = jl === undefined ? [] : joblistRecords(state, jl)
+    this.replace(joblistId, jl === undefined ? [] : joblistRecords(state, jl))
+  }
+
+  /** The records of a joblist are now `fresh` (those gone are dropped, those changed replaced). */
+  replace (joblistId: string, fresh: readonly AccountingRecord[]): void {
     const old = this.byJoblist.get(joblistId) ?? []
     const keep = new Set(fresh.map(r => r.key))
     for (const k of old) {

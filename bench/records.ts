@@ -1,0 +1,189 @@
+// Records figures for `npm run bench` (issue 13, G-2..G-4, G-6): what an accounting query
+// costs with 10^5 records (index vs a scan of every record), what time travel costs at 10^5
+// events, the bytes the store writes per finished one-job joblist at two store sizes (events
+// and the snapshot the node rewrites every `snapshotEvery` events), and an agent's RSS and
+// restart time with 1,000 and with N finished joblists stored.
+import { performance } from 'node:perf_hooks'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AccountingIndex } from '../src/state/accounting.js'
+import type { AccountingRecord } from '../src/state/accounting.js'
+import { stateAt } from '../src/state/history.js'
+import { reduce } from '../src/state/reducer.js'
+import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
+import { LevelEventStore } from '../src/store/level-store.js'
+import { SNAPSHOT_VERSION } from '../src/store/event-store.js'
+import { validateJoblist } from '../src/spec/validate.js'
+import type { JoblistSpec } from '../src/spec/types.js'
+import { api, cleanup, startAgent, waitFor } from '../test/helpers/agent.js'
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** 10^5 synthetic records across 50 owners and 10 nodes, one every 600 ms of history. */
+function syntheticRecords (n: number, t0: number): AccountingRecord[] {
+  return Array.from({ length: n }, (_, i) => {
+    const endedAt = t0 + i * 600
+    return { key: `j${i}.1#1`, joblistId: `j${i}`, joblistName: `jl-${i % 500}`, jobId: `j${i}.1`, jobName: 'x', owner: `owner-${i % 50}`, tags: [], node: `node-${i % 10}`, resources: { slot: ['0'] }, attempt: 1, state: i % 17 === 0 ? 'failed' : 'succeeded', exitCode: i % 17 === 0 ? 1 : 0, signal: null, submittedAt: endedAt - 2000, startedAt: endedAt - 1000, endedAt, wallS: 1, duplicate: false }
+  })
+}
+
+export interface AccountingFigures { records: number, returned: number, indexUs: number, indexScanned: number, scanUs: number, ratio: number }
+
+/** One query returning about 100 of 10^5 records: by the index, and by a scan of every record. */
+export function accountingBench (n = 100_000): AccountingFigures {
+  const t0 = Date.parse('2026-01-01T00:00:00Z')
+  const recs = syntheticRecords(n, t0)
+  const idx = new AccountingIndex()
+  for (const r of recs) idx.replace(r.joblistId, [r])
+  // owner-7's records of the last ~83 minutes: 100 of them (one in 50, every 600 ms).
+  const q = { owner: 'owner-7', since: t0 + (n - 5000) * 600, until: t0 + n * 600 }
+  const idxTimes: number[] = []
+  const scanTimes: number[] = []
+  let returned = 0
+  let scannedRecords = 0
+  for (let rep = 0; rep < 21; rep++) {
+    let t = performance.now()
+    returned = idx.query(q).length
+    idxTimes.push((performance.now() - t) * 1000)
+    scannedRecords = idx.lastScanned
+    t = performance.now()
+    const brute = recs.filter(r => r.owner === q.owner && r.endedAt >= q.since && (r.startedAt ?? r.endedAt) <= q.until)
+    scanTimes.push((performance.now() - t) * 1000)
+    if (brute.length !== returned) throw new Error(`index and scan disagree: ${returned} vs ${brute.length}`)
+  }
+  const indexUs = Math.round(median(idxTimes))
+  const scanUs = Math.round(median(scanTimes))
+  return { records: n, returned, indexUs, indexScanned: scannedRecords, scanUs, ratio: Math.round(scanUs / Math.max(1, indexUs)) }
+}
+
+/** The events of `n` finished one-job joblists (submit, accept, assign, started, finished), as a cluster of a master M, a client C and a node A would write them. */
+export function syntheticEvents (n: number, t0 = Date.parse('2026-01-01T00:00:00Z')): CisEvent[] {
+  const seqs = new Map<string, number>()
+  let ts = t0
+  const out: CisEvent[] = []
+  const ev = <T extends EventType>(origin: string, type: T, body: EventBodies[T]): CisEvent<T> => {
+    const seq = (seqs.get(origin) ?? 0) + 1
+    seqs.set(origin, seq)
+    ts += 1
+    const e: CisEvent<T> = { origin, seq, ts, lc: 0, type, body, sig: '' }
+    out.push(e)
+    return e
+  }
+  ev('A', 'node', { name: 'bench-a', priority: 0, profiles: [], resources: { slot: ['0', '1', '2', '3'] }, api: '', addresses: [], version: 'bench' })
+  ev('M', 'master', { term: 1 })
+  for (let i = 0; i < n; i++) {
+    const r = validateJoblist({ name: `bench-${i}`, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
+    const spec = (r as { spec: JoblistSpec }).spec
+    const sub = ev('C', 'submit', { spec, owner: `owner-${i % 20}` })
+    const id = `mmmm-${i + 1}`
+    ev('M', 'accept', { request: `${sub.origin}:${sub.seq}`, id, term: 1, onLost: 'retry', maxLost: 3 })
+    ev('M', 'assign', { jobId: `${id}.1`, attempt: 1, node: 'A', resources: { slot: [String(i % 4)] }, term: 1 })
+    ev('A', 'started', { jobId: `${id}.1`, attempt: 1, pid: 1000 + i })
+    ev('A', 'finished', { jobId: `${id}.1`, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
+  }
+  return out
+}
+
+export interface TimeTravelFigures { events: number, stateAtMs: number, fullReplayMs: number }
+
+/** The state at the middle of 10^5 events, replayed (what GET /v1/state?at= does after reading the store). */
+export function timeTravelBench (joblists = 20_000): TimeTravelFigures {
+  const events = syntheticEvents(joblists)
+  const mid = events[Math.floor(events.length / 2)].ts
+  let t = performance.now()
+  stateAt(events, mid)
+  const stateAtMs = Math.round(performance.now() - t)
+  t = performance.now()
+  reduce(events)
+  return { events: events.length, stateAtMs, fullReplayMs: Math.round(performance.now() - t) }
+}
+
+const dirBytes = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((n, d) => n + (d.isDirectory() ? dirBytes(join(dir, d.name)) : statSync(join(dir, d.name)).size), 0)
+
+/** A LevelDB store holding `n` finished one-job joblists (events, and a snapshot as the agent writes them), in `dir`. */
+async function buildStore (dir: string, n: number, progress: (m: string) => void): Promise<{ eventBytes: number, snapshotBytes: number }> {
+  const store = new LevelEventStore(join(dir, 'store'))
+  await store.open()
+  const events = syntheticEvents(n)
+  for (let i = 0; i < events.length; i += 5000) {
+    await store.write(events.slice(i, i + 5000))
+    if (i % 100_000 === 0 && i > 0) progress(`records: wrote ${i}/${events.length} events`)
+  }
+  const state = reduce(events)
+  const snapshot = JSON.stringify({ state, version: SNAPSHOT_VERSION })
+  await store.write([], { state, version: SNAPSHOT_VERSION })
+  await store.close()
+  return { eventBytes: events.reduce((b, e) => b + JSON.stringify(e).length, 0) / n, snapshotBytes: snapshot.length }
+}
+
+export interface StoreFigures {
+  joblists: number
+  /** JSON bytes of the events of one finished one-job joblist. */
+  eventBytesPerJoblist: number
+  /** The snapshot the node rewrites whole every snapshotEvery events. */
+  snapshotBytes: number
+  /** Event bytes plus the snapshot's share (one snapshot per snapshotEvery events, 5 events a joblist). */
+  bytesPerJoblist: number
+  onDiskMb: number
+  /** An agent started on that store: time to answer /v1/health, RSS once up, joblists it shows. */
+  restartMs: number
+  rssMb: number
+  joblistsShown: number
+}
+
+/** Store size, bytes per joblist and an agent's restart on a store of `n` finished joblists. */
+export async function storeBench (n: number, progress: (m: string) => void, snapshotEvery = 5000): Promise<StoreFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'cis-bench-store-'))
+  try {
+    progress(`records: a store of ${n} finished joblists`)
+    const { eventBytes, snapshotBytes } = await buildStore(dir, n, progress)
+    const onDiskMb = Math.round(dirBytes(join(dir, 'store')) / 1e5) / 10
+    progress(`records: an agent started on it (${onDiskMb} MB on disk)`)
+    const t = performance.now()
+    const agent = await startAgent({ name: 'store-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
+    try {
+      await waitFor('health', async () => (await api(agent.url, '/v1/health')).status === 200, 600_000, 20)
+      const restartMs = Math.round(performance.now() - t)
+      const rssMb = Math.round(Number(readFileSafe(`/proc/${agent.proc.pid ?? 0}/status`).match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024)
+      const joblistsShown = Object.values((await api(agent.url, '/v1/stats')).body.joblists as Record<string, number>).reduce((a, b) => a + b, 0)
+      return { joblists: n, eventBytesPerJoblist: Math.round(eventBytes), snapshotBytes, bytesPerJoblist: Math.round(eventBytes + snapshotBytes * 5 / snapshotEvery), onDiskMb, restartMs, rssMb, joblistsShown }
+    } finally {
+      await agent.stop()
+    }
+  } finally {
+    cleanup(dir)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function readFileSafe (f: string): string {
+  try { return readFileSync(f, 'utf8') } catch { return '' }
+}
+
+export interface RecordsBench {
+  accounting: AccountingFigures
+  timeTravel: TimeTravelFigures
+  stores: StoreFigures[]
+}
+
+/** Every records figure; the large store's size from CIS_BENCH_STORE_JOBLISTS (default 100000). */
+export async function recordsBench (progress: (m: string) => void): Promise<RecordsBench> {
+  progress('records: an accounting query over 10^5 records, by the index and by a scan')
+  const accounting = accountingBench()
+  progress('records: time travel over 10^5 events')
+  const timeTravel = timeTravelBench()
+  const large = Number(process.env.CIS_BENCH_STORE_JOBLISTS ?? 100_000)
+  const stores = [await storeBench(1000, progress)]
+  if (large > 1000) stores.push(await storeBench(large, progress))
+  return { accounting, timeTravel, stores }
+}
+
+export function formatRecords (r: RecordsBench): string[] {
+  const a = r.accounting
+  return [
+    `accounting query, ${a.records} records:        ${a.returned} returned in ${a.indexUs} us by the index (${a.indexScanned} read) vs ${a.scanUs} us scanning all (${a.ratio}x)`,
+    `time travel, ${r.timeTravel.events} events:            state at the middle ${r.timeTravel.stateAtMs} ms (full replay ${r.timeTravel.fullReplayMs} ms; plus reading the store)`,
+    ...r.stores.map(s => `store of ${s.joblists} finished joblists:     ${s.onDiskMb} MB on disk; per joblist ${s.eventBytesPerJoblist} B of events + snapshot share = ${s.bytesPerJoblist} B (snapshot ${Math.round(s.snapshotBytes / 1e5) / 10} MB, rewritten every 5000 events, the default snapshotEvery); restart to health ${s.restartMs} ms, RSS ${s.rssMb} MB`)
+  ]
+}
