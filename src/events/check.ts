@@ -14,6 +14,21 @@ const isResources = (v: unknown): boolean => isObj(v) && Object.keys(v).length <
 /** A delivery or email item ID: `<joblist or job ID>.<state>.<subscription key>` (subscriptions.ts). */
 const NOTIFICATION_ID = /^[^.]+(\.\d+)?\.(running|succeeded|failed|stopped)\.(\d+|h[0-9a-f]{8})$/
 const optStr = (v: unknown, max = 256): boolean => v === undefined || isStr(v, max)
+/** 10^15 ms: over 30,000 CPU-years, far beyond any real attempt, still exact as a number. */
+const MAX_CPU_MS = 1e15
+/** 2^40 kB: a pebibyte of resident memory. */
+const MAX_RSS_KB = 2 ** 40
+const isBounded = (v: unknown, max: number): boolean => isInt(v) && (v as number) <= max
+/**
+ * An attempt's usage (G-2): the CPU pair both present or both absent, maxRssKb optional, at
+ * least one of them (no usage is sent as no field). Unknown fields are let through (and
+ * dropped by the reducer) so that a newer node's finished events still count here.
+ */
+const isUsage = (v: unknown): boolean => isObj(v) &&
+  (v.cpuUserMs === undefined) === (v.cpuSysMs === undefined) &&
+  (v.cpuUserMs === undefined || (isBounded(v.cpuUserMs, MAX_CPU_MS) && isBounded(v.cpuSysMs, MAX_CPU_MS))) &&
+  (v.maxRssKb === undefined || isBounded(v.maxRssKb, MAX_RSS_KB)) &&
+  (v.cpuUserMs !== undefined || v.maxRssKb !== undefined)
 
 const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   node: b => isStr(b.name) && isInt(b.priority, -1e9) && isStrList(b.profiles) && isResources(b.resources) && isStr(b.api) && isStrList(b.addresses) && isStr(b.version) ? null : 'bad node info',
@@ -60,7 +75,8 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   lose: b => isStr(b.jobId) && isInt(b.attempt, 1) && isStr(b.reason, 4096) && isInt(b.term) ? null : 'bad lose',
   started: b => isStr(b.jobId) && isInt(b.attempt, 1) && Number.isSafeInteger(b.pid) ? null : 'bad started',
   finished: b => isStr(b.jobId) && isInt(b.attempt, 1) && ['succeeded', 'failed', 'stopped', 'lost'].includes(b.state as string) &&
-    (b.exitCode === null || Number.isSafeInteger(b.exitCode)) && (b.signal === null || isStr(b.signal)) && optStr(b.reason, 4096) && optStr(b.tail, 8192)
+    (b.exitCode === null || Number.isSafeInteger(b.exitCode)) && (b.signal === null || isStr(b.signal)) && optStr(b.reason, 4096) && optStr(b.tail, 8192) &&
+    (b.usage === undefined || isUsage(b.usage))
     ? null
     : 'bad finished'
 }

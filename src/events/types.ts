@@ -78,6 +78,32 @@ export interface FinishedBody {
   reason?: string
   /** The last lines of output, kept for failures so every node can show them. */
   tail?: string
+  /** What the attempt's processes used (G-2), when the executing node could measure it. */
+  usage?: AttemptUsage
+}
+
+/**
+ * What one attempt's processes used (G-2), as measured by the node that ran it (see
+ * src/exec/usage.ts). Every field is a whole number >= 0. A field is left out when it could
+ * not be measured, and the whole object when nothing was.
+ */
+export interface AttemptUsage {
+  /**
+   * CPU time in user mode, in ms: the job's shell and every descendant it (or they) waited
+   * for. Present together with cpuSysMs, or neither is: the shell reports both when it exits,
+   * so a shell killed by a signal (a timeout, a stop), replaced by `exec`, or whose EXIT trap
+   * the command replaced, reports neither.
+   */
+  cpuUserMs?: number
+  /** CPU time in kernel mode, in ms, of the same processes as cpuUserMs. */
+  cpuSysMs?: number
+  /**
+   * Peak memory in kB (1024 bytes): the highest sum of the resident set sizes of the
+   * processes in the attempt's process group, sampled 25 ms after the start and then every
+   * 500 ms (Linux only). Shared pages count once per process, so it can exceed what the group
+   * held; a peak between samples is missed, and a job shorter than 25 ms has none.
+   */
+  maxRssKb?: number
 }
 
 /**

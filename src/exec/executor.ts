@@ -140,7 +140,8 @@ export class Executor {
         stdoutFile: paths.stdout,
         stderrFile: paths.stderr,
         ...(job.spec.timeoutMs !== undefined ? { timeoutMs: job.spec.timeoutMs } : {}),
-        graceMs: this.ctx.graceMs
+        graceMs: this.ctx.graceMs,
+        usageFile: paths.times
       }
       let pid: number
       let proc: RunningProcess
@@ -174,6 +175,8 @@ export class Executor {
       } else {
         finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: r.exitCode, signal: r.signal, reason: r.signal !== null ? `killed by ${r.signal}` : `exit code ${String(r.exitCode)}` }
       }
+      // Whatever ended it, what was measured is reported (a timeout's peak memory, say).
+      if (r.usage !== undefined) finish.usage = r.usage
       if (finish.state === 'failed') {
         const tail = await readTail(paths.stderr) || await readTail(paths.stdout)
         if (tail !== '') finish.tail = tail

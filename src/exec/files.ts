@@ -24,7 +24,8 @@ export async function writeJobFiles (workdir: string, files: Array<{ path: strin
   }
 }
 
-export function attemptPaths (dataDir: string, joblistId: string, jobId: string, attempt: number): { workdir: string, stdout: string, stderr: string } {
+/** An attempt's files: its work directory, its output, and where its shell writes its CPU times (G-2). */
+export function attemptPaths (dataDir: string, joblistId: string, jobId: string, attempt: number): { workdir: string, stdout: string, stderr: string, times: string } {
   const base = join(dataDir, 'jobs', joblistId, jobId)
-  return { workdir: join(base, String(attempt)), stdout: join(base, `${attempt}.stdout`), stderr: join(base, `${attempt}.stderr`) }
+  return { workdir: join(base, String(attempt)), stdout: join(base, `${attempt}.stdout`), stderr: join(base, `${attempt}.stderr`), times: join(base, `${attempt}.times`) }
 }

@@ -1,7 +1,10 @@
 // Run one command in its own process group; end the whole group on timeout or stop
-// (TERM, then KILL after a grace period).
+// (TERM, then KILL after a grace period). With a usage file, measure what it used (G-2).
 import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
+import type { AttemptUsage } from '../events/types.js'
+import { watchPeakRss } from './group-memory.js'
+import { attemptUsage, readCpuTimes, timedShell } from './usage.js'
 
 export interface ProcessResult {
   exitCode: number | null
@@ -12,6 +15,8 @@ export interface ProcessResult {
   error?: string
   /** The job could not be followed to its end (its fork server died): it counts as lost. */
   lost?: string
+  /** What it used (G-2), if usageFile was given and anything could be measured. */
+  usage?: AttemptUsage
 }
 
 export interface RunningProcess {
@@ -28,6 +33,8 @@ export interface ProcessOptions {
   stderrFile: string
   timeoutMs?: number
   graceMs: number
+  /** Measure CPU and peak memory (G-2); the job's shell writes its CPU times to this file. */
+  usageFile?: string
 }
 
 export function killGroup (pid: number, signal: NodeJS.Signals): void {
@@ -47,12 +54,14 @@ export function startProcess (o: ProcessOptions): RunningProcess {
   const err = openSync(o.stderrFile, 'a')
   let child
   try {
-    child = spawn('/bin/sh', ['-c', o.command], { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', out, err] })
+    const sh = o.usageFile !== undefined ? timedShell(o.command, o.env, o.usageFile) : { args: ['-c', o.command], env: o.env }
+    child = spawn('/bin/sh', sh.args, { cwd: o.cwd, env: sh.env, detached: true, stdio: ['ignore', out, err] })
   } finally {
     closeSync(out)
     closeSync(err)
   }
   const pid = child.pid ?? -1
+  const peakRss = o.usageFile !== undefined ? watchPeakRss(pid) : undefined
   let endedBy: ProcessResult['endedBy']
   let graceTimer: NodeJS.Timeout | undefined
   const end = (why: 'timeout' | 'stop'): void => {
@@ -64,14 +73,21 @@ export function startProcess (o: ProcessOptions): RunningProcess {
   const done = new Promise<ProcessResult>(resolve => {
     child.once('error', e => {
       if (timer !== undefined) clearTimeout(timer)
+      peakRss?.()
       resolve({ exitCode: null, signal: null, error: e.message })
     })
     child.once('exit', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer)
       if (graceTimer !== undefined) clearTimeout(graceTimer)
+      const maxRssKb = peakRss?.()
       // Whatever the job left behind in its group ends with it.
       if (pid > 0) killGroup(pid, 'SIGKILL')
-      resolve({ exitCode: code, signal, ...(endedBy !== undefined ? { endedBy } : {}) })
+      const result: ProcessResult = { exitCode: code, signal, ...(endedBy !== undefined ? { endedBy } : {}) }
+      if (o.usageFile === undefined) { resolve(result); return }
+      void readCpuTimes(o.usageFile).then(cpu => {
+        const usage = attemptUsage(cpu, maxRssKb)
+        resolve(usage !== undefined ? { ...result, usage } : result)
+      })
     })
   })
   return { pid, done, stop: () => end('stop') }

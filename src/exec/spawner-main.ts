@@ -1,13 +1,17 @@
 // The fork server: a small process that starts the agent's jobs, so that forking happens in
 // a process of a few tens of MB (fast) and off the agent's main thread. It reads one JSON
 // request per line on stdin and answers on stdout: {id, pid}, {id, error} and, when the job
-// ends, {id, exit: true, code, signal}. It ends when its stdin closes (the agent is gone),
-// and ends the jobs it started with it: a dead agent's work does not run on unseen.
+// ends, {id, exit: true, code, signal, usage?}. It ends when its stdin closes (the agent is
+// gone), and ends the jobs it started with it: a dead agent's work does not run on unseen.
+// With `usage` (a file) in the request it measures the job as startProcess does (G-2): the
+// memory samples are taken here, off the agent's main thread.
 import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { watchPeakRss } from './group-memory.js'
+import { attemptUsage, readCpuTimes, timedShell } from './usage.js'
 
-interface Request { id: number, cmd: string, cwd: string, env: Record<string, string>, out: string, err: string }
+interface Request { id: number, cmd: string, cwd: string, env: Record<string, string>, out: string, err: string, usage?: string }
 
 /** Process groups of the jobs running now. */
 const groups = new Set<number>()
@@ -22,14 +26,27 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
   try {
     out = openSync(r.out, 'a')
     err = openSync(r.err, 'a')
-    const child = spawn('/bin/sh', ['-c', r.cmd], { cwd: r.cwd, env: { ...process.env, ...r.env }, detached: true, stdio: ['ignore', out, err] })
+    const env = { ...process.env, ...r.env }
+    const usageFile = r.usage
+    const sh = usageFile !== undefined ? timedShell(r.cmd, env, usageFile) : { args: ['-c', r.cmd], env }
+    const child = spawn('/bin/sh', sh.args, { cwd: r.cwd, env: sh.env, detached: true, stdio: ['ignore', out, err] })
+    let peakRss: (() => number | undefined) | undefined
     child.once('error', e => send({ id: r.id, error: e.message }))
-    child.once('spawn', () => { if (child.pid !== undefined) groups.add(child.pid); send({ id: r.id, pid: child.pid }) })
+    child.once('spawn', () => {
+      if (child.pid !== undefined) groups.add(child.pid)
+      if (usageFile !== undefined && child.pid !== undefined) peakRss = watchPeakRss(child.pid)
+      send({ id: r.id, pid: child.pid })
+    })
     child.once('exit', (code, signal) => {
+      const maxRssKb = peakRss?.()
       // Whatever the job left behind in its group ends with it.
       try { process.kill(-(child.pid as number), 'SIGKILL') } catch { /* gone */ }
       groups.delete(child.pid as number)
-      send({ id: r.id, exit: true, code, signal })
+      if (usageFile === undefined) { send({ id: r.id, exit: true, code, signal }); return }
+      void readCpuTimes(usageFile).then(cpu => {
+        const usage = attemptUsage(cpu, maxRssKb)
+        send({ id: r.id, exit: true, code, signal, ...(usage !== undefined ? { usage } : {}) })
+      })
     })
   } catch (e) {
     send({ id: r.id, error: (e as Error).message })

@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import type { AttemptUsage } from '../events/types.js'
 import type { ProcessOptions, ProcessResult, RunningProcess } from './process.js'
 import { killGroup, terminateGroup } from './process.js'
 
@@ -78,13 +79,13 @@ export class Spawner {
       this.finish(p, { exitCode: null, signal: null, lost: 'the agent was stopping; it did not start' })
       this.pending.delete(id)
     } else {
-      stdin.write(JSON.stringify({ id, cmd: o.command, cwd: o.cwd, env, out: o.stdoutFile, err: o.stderrFile }) + '\n')
+      stdin.write(JSON.stringify({ id, cmd: o.command, cwd: o.cwd, env, out: o.stdoutFile, err: o.stderrFile, ...(o.usageFile !== undefined ? { usage: o.usageFile } : {}) }) + '\n')
     }
     return { get pid () { return p.pid }, pidReady, done, stop: () => end('stop') }
   }
 
   private onLine (line: string): void {
-    let m: { id: number, pid?: number, error?: string, exit?: boolean, code?: number | null, signal?: string | null }
+    let m: { id: number, pid?: number, error?: string, exit?: boolean, code?: number | null, signal?: string | null, usage?: AttemptUsage }
     try { m = JSON.parse(line) } catch { return }
     const p = this.pending.get(m.id)
     if (p === undefined) return
@@ -96,7 +97,7 @@ export class Spawner {
       this.finish(p, { exitCode: null, signal: null, error: m.error })
     } else if (m.exit === true) {
       this.pending.delete(m.id)
-      this.finish(p, { exitCode: m.code ?? null, signal: m.signal ?? null, ...(p.endedBy !== undefined ? { endedBy: p.endedBy } : {}) })
+      this.finish(p, { exitCode: m.code ?? null, signal: m.signal ?? null, ...(p.endedBy !== undefined ? { endedBy: p.endedBy } : {}), ...(m.usage !== undefined ? { usage: m.usage } : {}) })
     }
   }
 

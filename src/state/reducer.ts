@@ -2,7 +2,7 @@
 // state. For speed `apply` updates the state in place; `reduce` folds a list from empty.
 // Facts are stored apart (requests, accepts, attempts, cancels) and the views (joblists,
 // jobs) are recomputed from them, so an event may arrive before the one it refers to.
-import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
+import type { AttemptUsage, CisEvent, EventType, UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
@@ -92,6 +92,11 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       return updateAttempt(state, b.jobId, b.attempt, a => {
         if (!wins(a, 'finishPos', e)) return
         a.finish = { state: b.state, at: e.ts, exitCode: b.exitCode, signal: b.signal, ...(b.reason !== undefined ? { reason: b.reason } : {}), ...(b.tail !== undefined ? { tail: b.tail } : {}) }
+        // The winner's usage replaces an overruled fact's that arrived first, also by none:
+        // otherwise the state would depend on the arrival order.
+        const usage = b.usage !== undefined ? knownUsage(b.usage) : undefined
+        if (usage !== undefined) a.usage = usage
+        else delete a.usage
       })
     }
     case 'lose': {
@@ -102,6 +107,15 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
     }
     default: return []
   }
+}
+
+/** The usage fields this version knows, in a fixed shape (a newer peer may send more). */
+function knownUsage (u: AttemptUsage): AttemptUsage | undefined {
+  const known: AttemptUsage = {
+    ...(u.cpuUserMs !== undefined && u.cpuSysMs !== undefined ? { cpuUserMs: u.cpuUserMs, cpuSysMs: u.cpuSysMs } : {}),
+    ...(u.maxRssKb !== undefined ? { maxRssKb: u.maxRssKb } : {})
+  }
+  return Object.keys(known).length > 0 ? known : undefined
 }
 
 export function reduce (events: Iterable<UnsignedEvent | CisEvent>, state: ClusterState = emptyState()): ClusterState {

@@ -1,6 +1,6 @@
 // The derived cluster state: a plain JSON value, a pure function of the set of events.
 import type { JobSpec, JoblistSpec, NotifySpec } from '../spec/types.js'
-import type { AttemptEnd, DeliveryBody, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
+import type { AttemptEnd, AttemptUsage, DeliveryBody, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
 
 export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost'
@@ -53,6 +53,8 @@ export interface AttemptRecord {
   pid?: number
   /** The executor's own report of the attempt's end, when it sent one. */
   finish?: { state: AttemptEnd, at: number, exitCode: number | null, signal: string | null, reason?: string, tail?: string }
+  /** What the attempt used (G-2): the winning finished fact's usage, when it had one. */
+  usage?: AttemptUsage
   /** The node whose executor reported on the attempt (started/finished). */
   ranOn?: string
   /** Positions of the winning assign/started/finished facts (see reducer). */

@@ -18,5 +18,8 @@ export interface EventStore {
   loadSnapshot: () => Promise<Snapshot | undefined>
 }
 
-/** Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed). */
-export const SNAPSHOT_VERSION = 2
+/**
+ * Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed).
+ * 3: attempts keep their finished fact's usage (G-2), which older code dropped from peers' events.
+ */
+export const SNAPSHOT_VERSION = 3
