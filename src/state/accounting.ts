@@ -42,9 +42,6 @@ export interface AccountingRecord {
 
 const ENDED = new Set(['succeeded', 'failed', 'stopped', 'lost'])
 
-/** What a finished event may carry about the attempt's resource use (measured by the executor). */
-interface Usage { cpuUserMs?: number, cpuSysMs?: number, maxRssKb?: number }
-
 /** The accounting records of one joblist: one per ended attempt of each of its (physical) jobs. */
 export function joblistRecords (state: ClusterState, jl: JoblistRecord): AccountingRecord[] {
   const out: AccountingRecord[] = []
@@ -69,7 +66,7 @@ export function joblistRecords (state: ClusterState, jl: JoblistRecord): Account
 function record (state: ClusterState, jl: JoblistRecord, jobId: string, jobName: string, a: AttemptRecord, duplicate: boolean): AccountingRecord {
   const nodeId = a.ranOn ?? a.node
   const endedAt = a.endedAt ?? a.finish?.at ?? a.lostMark?.at ?? a.startedAt ?? a.assignedAt
-  const usage = (a as AttemptRecord & { usage?: Usage }).usage
+  const usage = a.usage
   return {
     key: `${jobId}#${a.n}`,
     joblistId: jl.id,

@@ -34,6 +34,8 @@ export interface AttemptView {
   startedAt: string | null
   endedAt: string | null
   tail?: string
+  /** CPU and peak memory of its processes, where measured (G-2). */
+  usage?: AttemptRecord['usage']
 }
 
 export interface JobView {
@@ -113,7 +115,8 @@ export function attemptView (state: ClusterState, a: AttemptRecord, jobId = '', 
     assignedAt: iso(a.assignedAt),
     startedAt: iso(a.startedAt),
     endedAt: iso(a.endedAt),
-    ...(a.tail !== undefined ? { tail: a.tail } : {})
+    ...(a.tail !== undefined ? { tail: a.tail } : {}),
+    ...(a.usage !== undefined ? { usage: a.usage } : {})
   }
 }
 

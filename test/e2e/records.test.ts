@@ -64,6 +64,15 @@ test('G-2: cis acct sums the attempts per owner (jobs, failed, wall), with a tot
   assert.equal(failed.node, 'records-node')
   assert.equal(failed.attempt, 1)
   assert.ok(typeof failed.startedAt === 'string' && typeof failed.endedAt === 'string')
+  if (process.platform === 'linux') {
+    // Measured by the executor (G-2): CPU from the job's shell, peak memory sampled from /proc.
+    const slept = alice.records.find((x: any) => x.joblistId === ids[0] && x.jobName === 'a')
+    assert.equal(typeof slept.cpuUserS, 'number')
+    assert.equal(typeof slept.cpuSysS, 'number')
+    assert.ok(slept.maxRssKb > 0, `peak memory of sleep 0.2: ${String(slept.maxRssKb)}`)
+    const shown = (await api(agent.url, `/v1/joblists/${ids[0]}`)).body.stages[0].jobs[0].attempts[0]
+    assert.equal(typeof shown.usage?.cpuUserMs, 'number', 'the attempt view shows it too')
+  }
   const text = await cis(['acct', '--by', 'node'])
   assert.match(text.stdout, /records-node\s+6\s+1\s/)
   assert.match(text.stdout, /total\s+6\s+1\s/)
