@@ -139,7 +139,11 @@ export async function storeBench (n: number, progress: (m: string) => void, snap
     progress(`records: a store of ${n} finished joblists`)
     const { eventBytes, snapshotBytes } = await buildStore(dir, n, progress)
     const onDiskMb = Math.round(dirBytes(join(dir, 'store')) / 1e5) / 10
-    progress(`records: an agent started on it (${onDiskMb} MB on disk)`)
+    progress(`records: an agent started on it (${onDiskMb} MB on disk), stopped, and started again`)
+    // The first start makes the node's own files (identity, joblists.log with every ended
+    // joblist); the restart is what an operator waits for after a crash or an upgrade.
+    const first = await startAgent({ name: 'store-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
+    await first.stop()
     const t = performance.now()
     const agent = await startAgent({ name: 'store-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
     try {
