@@ -30,6 +30,8 @@ export interface AgentConfig {
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
+  /** The store's backend (G-1). */
+  store: { backend: 'level' | 'memory' }
   /** libp2p listen addresses. */
   listen: string[]
   /** Bootstrap peers: multiaddrs with /p2p/<peer id>. */
@@ -87,6 +89,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     log: { level: f.log.level, pretty: f.log.pretty },
     nodesLogIntervalMs: f.nodesLogInterval,
     snapshotEvery: f.snapshotEvery,
+    store: { backend: f.store.backend },
     listen: f.listen,
     peers: f.peers,
     mdns: f.mdns,
@@ -115,6 +118,7 @@ function toFile (c: AgentConfig): ConfigFileInput {
     log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
     nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
     snapshotEvery: c.snapshotEvery,
+    store: { backend: c.store.backend },
     maxBodyBytes: c.api_limits.bodyBytes,
     listen: c.listen,
     peers: c.peers,

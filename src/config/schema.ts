@@ -109,6 +109,10 @@ export const configFileSchema = z.strictObject({
   }).prefault({}),
   nodesLogInterval: duration.prefault('60s'),
   snapshotEvery: int('must be a positive integer', 1).default(5000),
+  /** G-1: where events and snapshots are spooled: level (on disk, the default) or memory (nothing survives a restart: tests). */
+  store: section({
+    backend: z.enum(['level', 'memory'], { error: 'must be level (on disk, the default) or memory (nothing survives a restart)' }).default('level')
+  }).prefault({}),
   maxBodyBytes: int('must be an integer >= 1024', 1024).default(4 * 1024 * 1024),
   listen: multiaddrs.prefault(['/ip4/0.0.0.0/tcp/7701']),
   peers: multiaddrs.prefault([]),

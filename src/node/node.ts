@@ -27,6 +27,7 @@ import type { ClusterState } from '../state/types.js'
 import { FINAL_JOBLIST_STATES } from '../state/types.js'
 import type { EventStore } from '../store/event-store.js'
 import { LevelEventStore } from '../store/level-store.js'
+import { MemoryEventStore } from '../store/memory-store.js'
 import { shortCode } from '../util/ids.js'
 import { VERSION } from '../version.js'
 import { EventLog } from './event-log.js'
@@ -111,7 +112,8 @@ export class CisNode implements ApiNode {
   async start (): Promise<void> {
     await mkdir(this.dataDir, { recursive: true })
     this.identity = await loadOrCreateIdentity(this.dataDir)
-    const store = this.store ??= new LevelEventStore(resolve(this.dataDir, 'store'))
+    if (this.store === undefined && this.config.store.backend === 'memory') this.log.warn('store.backend is memory: nothing this node learns survives a restart (for tests; use level in production)')
+    const store = this.store ??= this.config.store.backend === 'memory' ? new MemoryEventStore() : new LevelEventStore(resolve(this.dataDir, 'store'))
     await store.open()
     this.events = new EventLog({
       identity: this.identity,

@@ -5,7 +5,9 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import type { Agent } from '../helpers/agent.js'
-import { CIS, ROOT, api, cleanup, sleep, startAgent, waitFinal } from '../helpers/agent.js'
+import { CIS, ROOT, api, cleanup, sleep, startAgent, tempDir, waitFinal } from '../helpers/agent.js'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 let agent: Agent
 
@@ -126,4 +128,25 @@ test('G-3: cis status --at shows the joblists as they were then; GET /v1/state?a
   const bad = await cis(['status', '--at', 'soon'])
   assert.equal(bad.code, 2)
   assert.match(bad.stderr, /at: 'soon' is not a time/)
+})
+
+test('G-1: store.backend chooses the spooling backend: memory runs work like level but keeps nothing across a restart, and says so', async () => {
+  const dir = tempDir()
+  const config = join(dir, 'cis.yaml')
+  writeFileSync(config, 'store:\n  backend: memory\n')
+  const data = tempDir()
+  let a = await startAgent({ name: 'memory-node', dataDir: data, args: ['--config', config, '--log-level', 'warn'] })
+  try {
+    const r = await api(a.url, '/v1/joblists', { body: { name: 'in-memory', stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] } })
+    assert.equal(r.status, 201)
+    assert.equal((await waitFinal(a.url, r.body.id)).state, 'succeeded')
+    assert.match(a.output(), /store.backend is memory: nothing this node learns survives a restart/)
+    await a.stop()
+    a = await startAgent({ name: 'memory-node', dataDir: data, args: ['--config', config] })
+    assert.deepEqual((await api(a.url, '/v1/joblists')).body.joblists, [], 'nothing survived the restart')
+  } finally {
+    await a.stop()
+    cleanup(data)
+    cleanup(dir)
+  }
 })

@@ -72,6 +72,7 @@ test('config: bad settings get clear errors', () => {
   bad({ exec: { killGrace: 'soon' } }, /exec.killGrace/)
   bad({ heartbeat: { interval: '1s', timeout: '1s' } }, /at least twice/)
   bad([1, 2], /must be a mapping/)
+  bad({ store: { backend: 'sqlite' } }, /store.backend.*must be level \(on disk, the default\) or memory/)
   assert.throws(() => loadConfigFile('/nonexistent/cis.yaml'), /cannot read config file/)
   assert.throws(() => parseResourceFlag('gpu'), /TYPE=ID,ID/)
 })
