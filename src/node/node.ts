@@ -107,7 +107,8 @@ export class CisNode implements ApiNode {
   async start (): Promise<void> {
     await mkdir(this.dataDir, { recursive: true })
     this.identity = await loadOrCreateIdentity(this.dataDir)
-    const store = this.store ??= new LevelEventStore(resolve(this.dataDir, 'store'))
+    // (A store of an older schema is upgraded here, one of a newer one refused: G-6, store/upgrade.ts.)
+    const store = this.store ??= new LevelEventStore(resolve(this.dataDir, 'store'), { log: message => this.log.warn(message) })
     await store.open()
     this.events = new EventLog({
       identity: this.identity,

@@ -16,7 +16,17 @@ export interface EventStore {
   origins: () => Promise<string[]>
   getEvent: (origin: string, seq: number) => Promise<CisEvent | undefined>
   loadSnapshot: () => Promise<Snapshot | undefined>
+  /** The schema (on-disk layout) version of this store, after open: STORE_SCHEMA once opened (G-6). */
+  schemaVersion: () => Promise<number>
 }
+
+/**
+ * The store's schema: the version of its on-disk layout (G-6), recorded in the store. A store
+ * of an older schema is upgraded on open (upgrade.ts: one step per version); a store of a newer
+ * one is refused. Bump it with every change of the layout, and add the step that upgrades to it.
+ *   1: sublevels `events` (key origin!seq, zero-padded) and `meta` (`origins`, `snapshot`, `schema`)
+ */
+export const STORE_SCHEMA = 1
 
 /** Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed). */
 export const SNAPSHOT_VERSION = 2
