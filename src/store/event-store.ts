@@ -30,3 +30,18 @@ export const STORE_SCHEMA = 1
 
 /** Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed). */
 export const SNAPSHOT_VERSION = 2
+
+/**
+ * Every origin's events from seq 1 up to `upTo[origin]`, origins in sorted order: what a
+ * backup holds (G-6). Read lazily, so a large store is never in memory at once.
+ */
+export async function * eventsUpTo (store: EventStore, upTo: Record<string, number>): AsyncGenerator<CisEvent> {
+  for (const origin of Object.keys(upTo).sort()) {
+    const last = upTo[origin]
+    if (last < 1) continue
+    for await (const e of store.readOrigin(origin, 0)) {
+      if (e.seq > last) break
+      yield e
+    }
+  }
+}
