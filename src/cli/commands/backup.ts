@@ -3,6 +3,7 @@
 // origin's events from seq 1, none missing: a cut-off transfer is never kept), synced to disk,
 // then renamed over FILE. The file is mode 0600: it holds every joblist, with its env values.
 import { open, rename, rm } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { ApiError } from '../../api/errors.js'
 import { BACKUP_MEDIA_TYPE, BackupSequence, backupEventCount, readBackupHeader } from '../../events/backup-format.js'
@@ -16,18 +17,24 @@ export interface BackupResult { file: string, node: string, name: string, at: st
 export async function backup (ctx: Ctx, file: string): Promise<void> {
   const target = resolve(file)
   const tmp = `${target}.tmp`
-  let body: ReadableStream<Uint8Array>
+  // The file first: a path that cannot be written is said before the agent does any work.
+  let fh: FileHandle
   try {
-    body = await ctx.client.openStream('/v1/admin/backup', { accept: BACKUP_MEDIA_TYPE })
+    fh = await open(tmp, 'w', 0o600)
   } catch (err) {
-    if (err instanceof ApiError && err.code === 'ERR_NOT_FOUND') {
-      throw new ApiError(404, err.code, `the agent at ${ctx.client.addr} cannot make backups: it runs an older cisystem. Upgrade it, then run 'cis admin backup' again`)
-    }
-    throw err
+    return failWith(ctx, 2, 'ERR_BAD_FILE', `cannot write ${tmp}: ${(err as Error).message}; choose a FILE in a directory you can write`)
   }
-  const fh = await open(tmp, 'w', 0o600)
   let result: BackupResult
   try {
+    let body: ReadableStream<Uint8Array>
+    try {
+      body = await ctx.client.openStream('/v1/admin/backup', { accept: BACKUP_MEDIA_TYPE })
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'ERR_NOT_FOUND') {
+        throw new ApiError(404, err.code, `the agent at ${ctx.client.addr} cannot make backups: it runs an older cisystem. Upgrade it, then run 'cis admin backup' again`)
+      }
+      throw err
+    }
     result = await save(ctx, body, async chunk => { await fh.write(chunk) }, target)
     await fh.sync()
     await fh.close()

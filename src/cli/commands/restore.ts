@@ -156,11 +156,16 @@ async function inspect (storePath: string): Promise<{ kind: TargetState | 'locke
 
 /** The lines of a file, numbered from 1 (a last line without a newline too). */
 async function * lines (file: string): AsyncGenerator<{ line: number, text: string }> {
-  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })
+  const input = createReadStream(file, { encoding: 'utf8' })
+  const rl = createInterface({ input, crlfDelay: Infinity })
   let line = 0
   try {
     for await (const text of rl) yield { line: ++line, text }
-  } finally { rl.close() }
+  } finally {
+    // (A reader that stops early, after the header or at a bad line, closes the file too.)
+    rl.close()
+    input.destroy()
+  }
 }
 
 /** What was restored, and which node the agent on DIR will be. */
