@@ -1,5 +1,6 @@
 // What the API needs of a node, and nothing more: the API depends on this, never on the
 // node's class. A node without libp2p (or a fake) serves it as well as a full agent.
+import type { BackupHeader } from '../events/backup-format.js'
 import type { CisEvent, ControlOp, RunOf, UpdateBody } from '../events/types.js'
 import type { QueueOptions } from '../scheduler/queue.js'
 import type { JoblistSpec } from '../spec/types.js'
@@ -47,6 +48,12 @@ export interface NotifyPolicy {
   mail?: { mailEveryMs: number, digestAt: string, digestEveryMs?: number }
 }
 
+/** A backup as the node gives it (G-6): the header, and its events, read as they are sent. */
+export interface BackupSource {
+  header: BackupHeader
+  events: AsyncIterable<CisEvent>
+}
+
 export interface ApiNode {
   readonly id: string
   readonly name: string
@@ -72,6 +79,8 @@ export interface ApiNode {
   runningCount: () => number
   /** This node's metrics (P-5). */
   readonly metrics: ApiMetrics
+  /** A consistent backup of this node's store: every origin's durable events up to now (G-6). */
+  backup: () => Promise<BackupSource>
   /** When this node applied event `origin:seq` (ms), if recently. */
   appliedAt: (key: string) => number | undefined
   /** Test gate: drop and refuse these peers ([] heals). Absent on a node without a network. */

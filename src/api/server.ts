@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { parseJoblistText } from '../spec/parse.js'
 import { ApiError } from './errors.js'
 import type { ApiNode } from './node-port.js'
+import { adminRoutes } from './routes/admin.js'
 import { clusterRoutes } from './routes/cluster.js'
 import { jobRoutes } from './routes/jobs.js'
 import { joblistRoutes } from './routes/joblists.js'
@@ -100,6 +101,7 @@ function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
     notificationRoutes(api, node)
     accountingRoutes(api, node)
     clusterRoutes(api, node, { testGate: opts.testGate === true })
+    adminRoutes(api, node)
     api.get('/v1/openapi.json', {
       schema: doc({ summary: 'this document: the OpenAPI 3 description of the API', tags: ['meta'], ok: { 200: 'the OpenAPI 3.0 document' } })
     }, async () => api.swagger())

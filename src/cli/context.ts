@@ -52,3 +52,15 @@ export function makeCtx (o: GlobalOptions, env: NodeJS.ProcessEnv = process.env)
 export function printJson (value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n')
 }
+
+/**
+ * End the command with `exitCode`: the message on stderr, or with --json `{error, code}` on
+ * stdout (as the API's errors look).
+ */
+export function failWith (ctx: Pick<Ctx, 'json'>, exitCode: number, code: string, message: string): never {
+  if (ctx.json) {
+    printJson({ error: message, code })
+    throw new CliExit(exitCode)
+  }
+  throw new CliExit(exitCode, message)
+}

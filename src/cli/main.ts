@@ -275,6 +275,24 @@ function program (): Command {
       contextRemove(ctx, name)
     }))
 
+  // Administration (G-6): backup from a running agent; restore offline, for a stopped one.
+  const admin = p.command('admin').description('backup and restore of an agent\'s store (G-6): cis admin backup|restore')
+  client(admin.command('backup').argument('<file>', 'where to write the backup (replaced atomically when complete)')
+    .description("save a consistent backup of a running agent's store (every event of every origin) to FILE; its node key is not in it"))
+    .action(run(async (ctx, file: string) => {
+      const { backup } = await import('./commands/backup.js')
+      await backup(ctx, file)
+    }))
+  admin.command('restore').argument('<file>', "a file made by 'cis admin backup'")
+    .description('make the store of a stopped agent from a backup (checked first: header, events, signatures); then start it with cis agent --data DIR')
+    .requiredOption('--data <dir>', 'the data directory of the agent to restore (it must not be running)')
+    .option('--force', 'replace the store DIR holds (only DIR/store: node.key, jobs and logs stay)')
+    .option('--json', 'machine-readable output')
+    .action(run(async (ctx, file: string, o: { data: string, force?: boolean }) => {
+      const { restore } = await import('./commands/restore.js')
+      await restore(ctx, file, o)
+    }))
+
   addAgentOptions(p.command('agent').description('run the cisystem daemon on this machine'))
     .action(async (o: Record<string, unknown>) => {
       // The agent's whole stack (libp2p, fastify, level, pino) loads here and only here.

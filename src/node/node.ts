@@ -11,12 +11,14 @@
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Logger } from 'pino'
-import type { ApiNode, ClusterSnapshot, NodeChanges, NotifyPolicy, OutputStream } from '../api/node-port.js'
+import type { ApiNode, BackupSource, ClusterSnapshot, NodeChanges, NotifyPolicy, OutputStream } from '../api/node-port.js'
 import type { Mesh } from '../cluster/mesh.js'
 import type { Heartbeat } from '../cluster/membership.js'
 import type { AgentConfig } from '../config/config.js'
 import { queueOptions } from '../config/config.js'
 import { electMaster } from '../election/master.js'
+import { BACKUP_FORMAT } from '../events/backup-format.js'
+import type { BackupHeader } from '../events/backup-format.js'
 import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf, UpdateBody } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { loadOrCreateIdentity } from '../identity/keys.js'
@@ -26,6 +28,7 @@ import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { FINAL_JOBLIST_STATES } from '../state/types.js'
 import type { EventStore } from '../store/event-store.js'
+import { eventsUpTo } from '../store/event-store.js'
 import { LevelEventStore } from '../store/level-store.js'
 import { MemoryEventStore } from '../store/memory-store.js'
 import { shortCode } from '../util/ids.js'
@@ -113,7 +116,8 @@ export class CisNode implements ApiNode {
     await mkdir(this.dataDir, { recursive: true })
     this.identity = await loadOrCreateIdentity(this.dataDir)
     if (this.store === undefined && this.config.store.backend === 'memory') this.log.warn('store.backend is memory: nothing this node learns survives a restart (for tests; use level in production)')
-    const store = this.store ??= this.config.store.backend === 'memory' ? new MemoryEventStore() : new LevelEventStore(resolve(this.dataDir, 'store'))
+    // (A store of an older schema is upgraded here, one of a newer one refused: G-6, store/upgrade.ts.)
+    const store = this.store ??= this.config.store.backend === 'memory' ? new MemoryEventStore() : new LevelEventStore(resolve(this.dataDir, 'store'), { log: message => this.log.warn(message) })
     await store.open()
     this.events = new EventLog({
       identity: this.identity,
@@ -326,6 +330,20 @@ export class CisNode implements ApiNode {
   runningCount (): number { return this.bridge.running }
 
   appliedAt (key: string): number | undefined { return this.applied.get(key) }
+
+  async backup (): Promise<BackupSource> {
+    // The version vector first, then the flush: every event it counts was applied before the
+    // flush began, so it is on disk once the flush ends. Per origin the vector counts a
+    // contiguous prefix (the intake applies each origin's events in seq order), so the
+    // backup is the store as this node's state stood at one instant: consistent, durable.
+    const origins: Record<string, number> = {}
+    for (const [origin, seq] of Object.entries(this.state.applied).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) if (seq > 0) origins[origin] = seq
+    await this.events.flush()
+    const store = this.store
+    if (!this.running || store === undefined) throw new Error('this node is stopping (or its store failed): take the backup from a running node')
+    const header: BackupHeader = { 'cisystem-backup': BACKUP_FORMAT, schema: await store.schemaVersion(), node: this.id, name: this.config.name, at: new Date(this.now()).toISOString(), origins }
+    return { header, events: eventsUpTo(store, origins) }
+  }
 
   async partition (peers: string[]): Promise<void> { await this.mesh?.block(peers) }
 

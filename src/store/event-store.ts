@@ -16,10 +16,35 @@ export interface EventStore {
   origins: () => Promise<string[]>
   getEvent: (origin: string, seq: number) => Promise<CisEvent | undefined>
   loadSnapshot: () => Promise<Snapshot | undefined>
+  /** The schema (on-disk layout) version of this store, after open: STORE_SCHEMA once opened (G-6). */
+  schemaVersion: () => Promise<number>
 }
+
+/**
+ * The store's schema: the version of its on-disk layout (G-6), recorded in the store. A store
+ * of an older schema is upgraded on open (upgrade.ts: one step per version); a store of a newer
+ * one is refused. Bump it with every change of the layout, and add the step that upgrades to it.
+ *   1: sublevels `events` (key origin!seq, zero-padded) and `meta` (`origins`, `snapshot`, `schema`)
+ */
+export const STORE_SCHEMA = 1
 
 /**
  * Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed).
  * 3: attempts keep their finished fact's usage (G-2), which older code dropped from peers' events.
  */
 export const SNAPSHOT_VERSION = 3
+
+/**
+ * Every origin's events from seq 1 up to `upTo[origin]`, origins in sorted order: what a
+ * backup holds (G-6). Read lazily, so a large store is never in memory at once.
+ */
+export async function * eventsUpTo (store: EventStore, upTo: Record<string, number>): AsyncGenerator<CisEvent> {
+  for (const origin of Object.keys(upTo).sort()) {
+    const last = upTo[origin]
+    if (last < 1) continue
+    for await (const e of store.readOrigin(origin, 0)) {
+      if (e.seq > last) break
+      yield e
+    }
+  }
+}

@@ -59,4 +59,5 @@ export class FaultyStore implements EventStore {
   async origins (): Promise<string[]> { return await this.inner.origins() }
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return await this.inner.getEvent(origin, seq) }
   async loadSnapshot (): Promise<Snapshot | undefined> { return await this.inner.loadSnapshot() }
+  async schemaVersion (): Promise<number> { return await this.inner.schemaVersion() }
 }

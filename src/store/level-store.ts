@@ -1,9 +1,18 @@
 // The LevelDB event store (the default backend, G-1): sublevels `events` (key origin!seq)
-// and `meta` (known origins, the state snapshot).
+// and `meta` (known origins, the state snapshot, the schema version: G-6, upgrade.ts).
 import { Level } from 'level'
 import type { CisEvent } from '../events/types.js'
 import type { EventStore, Snapshot } from './event-store.js'
-import { SNAPSHOT_VERSION } from './event-store.js'
+import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
+import { StoreSchemaError, openSchema } from './upgrade.js'
+import type { UpgradeStep } from './upgrade.js'
+
+export interface LevelStoreOptions {
+  /** Told what opening did to the store (a schema recorded, an upgrade). */
+  log?: (message: string) => void
+  /** Tests only: another current schema and other upgrades than STORE_SCHEMA and UPGRADES. */
+  schema?: { current: number, steps: readonly UpgradeStep[] }
+}
 
 const pad = (n: number): string => n.toString().padStart(12, '0')
 const eventKey = (origin: string, seq: number): string => `${origin}!${pad(seq)}`
@@ -13,8 +22,9 @@ export class LevelEventStore implements EventStore {
   private readonly events
   private readonly meta
   private readonly knownOrigins = new Set<string>()
+  private schema = 0
 
-  constructor (readonly path: string) {
+  constructor (readonly path: string, private readonly o: LevelStoreOptions = {}) {
     this.db = new Level<string, string>(path, { valueEncoding: 'utf8' })
     this.events = this.db.sublevel<string, string>('events', { valueEncoding: 'utf8' })
     this.meta = this.db.sublevel<string, string>('meta', { valueEncoding: 'utf8' })
@@ -26,6 +36,13 @@ export class LevelEventStore implements EventStore {
     } catch (err) {
       const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
       throw new Error(`cannot open the store at ${this.path}: ${cause}. Is another agent using this data directory? If the store is corrupt, restore a backup or start with an empty --data directory.`)
+    }
+    try {
+      this.schema = await openSchema(this.db, { path: this.path, current: this.o.schema?.current ?? STORE_SCHEMA, ...(this.o.schema !== undefined ? { steps: this.o.schema.steps } : {}), ...(this.o.log !== undefined ? { log: this.o.log } : {}) })
+    } catch (err) {
+      // Nothing of this store may be read or written: close it, so the lock goes with it.
+      await this.db.close()
+      throw err instanceof StoreSchemaError ? err : new Error(`cannot open the store at ${this.path}: ${(err as Error).message}. If the store is corrupt, restore a backup or start with an empty --data directory.`)
     }
     const origins = await this.meta.get('origins')
     if (origins !== undefined) for (const o of JSON.parse(origins) as string[]) this.knownOrigins.add(o)
@@ -62,6 +79,10 @@ export class LevelEventStore implements EventStore {
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> {
     const v = await this.events.get(eventKey(origin, seq))
     return v === undefined ? undefined : JSON.parse(v) as CisEvent
+  }
+
+  async schemaVersion (): Promise<number> {
+    return this.schema
   }
 
   async loadSnapshot (): Promise<Snapshot | undefined> {

@@ -1,7 +1,7 @@
 // An event store in memory: for tests of the node without a disk, and the core's tests.
 import type { CisEvent } from '../events/types.js'
 import type { EventStore, Snapshot } from './event-store.js'
-import { SNAPSHOT_VERSION } from './event-store.js'
+import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
 
 export class MemoryEventStore implements EventStore {
   readonly byOrigin = new Map<string, CisEvent[]>()
@@ -23,5 +23,7 @@ export class MemoryEventStore implements EventStore {
 
   async origins (): Promise<string[]> { return [...this.byOrigin.keys()] }
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return this.byOrigin.get(origin)?.[seq - 1] }
+  /** Nothing outlives it: a memory store always has today's layout. */
+  async schemaVersion (): Promise<number> { return STORE_SCHEMA }
   async loadSnapshot (): Promise<Snapshot | undefined> { return this.snapshot?.version === SNAPSHOT_VERSION ? structuredClone(this.snapshot) : undefined }
 }

@@ -188,12 +188,14 @@ test('CLI: each command loads only what it needs (cis status loads no agent modu
     // P-7: the context commands (offline), and a client command through a context.
     [['context', 'add', 'nine', '--addr', 'http://127.0.0.1:9']], [['context', 'use', 'nine', '--json']], [['context', 'list']],
     [['status', '--context', 'nine']], [['--context', 'nine', 'nodes']], [['context', 'remove', 'nine']],
-    [['usage', '--json', ...unreachable]]
+    [['usage', '--json', ...unreachable]],
+    // G-6: a backup is a client command (the agent reads its store); restore, offline, is not.
+    [['admin', 'backup', join(dir, 'backup.jsonl'), ...unreachable], 'backup']
   ]
   try {
     for (const [args, moduleName] of cases) {
       const { run, urls } = await loads(args)
-      const command = args[0] === '--context' ? args[2] : args[0]
+      const command = args[0] === '--context' ? args[2] : args[0] === 'admin' ? args[1] : args[0]
       const module = moduleName ?? command
       const what = `cis ${args.join(' ')}`
       const offline = command === '--version' || command === 'vars' || command === 'context'

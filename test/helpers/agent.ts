@@ -79,12 +79,20 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   proc.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   proc.stderr?.on('data', (d: Buffer) => { out += d.toString() })
   const exited = new Promise<void>(resolve => proc.once('exit', () => { live.delete(proc); resolve() }))
+  // (After 'exit', its output may still be on the way: 'close' comes once all of it is read.)
+  const closed = new Promise<void>(resolve => proc.once('close', () => resolve()))
   let info: { api: string }
   try {
-    info = await waitFor('the agent to write agent.json', () => {
-      if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}: ${out}`)
-      try { return JSON.parse(readFileSync(infoFile, 'utf8')) as { api: string } } catch { return undefined }
+    const started = await waitFor('the agent to write agent.json', () => {
+      // An agent that exits (e.g. refuses to start) ends the wait at once.
+      if (proc.exitCode !== null) return { exitCode: proc.exitCode }
+      try { return { info: JSON.parse(readFileSync(infoFile, 'utf8')) as { api: string } } } catch { return undefined }
     }, 30_000)
+    if ('exitCode' in started) {
+      await closed
+      throw new Error(`agent exited with ${started.exitCode}`)
+    }
+    info = started.info
   } catch (err) {
     // An agent that never came up is not left behind (it would keep the test run alive).
     proc.kill('SIGKILL')

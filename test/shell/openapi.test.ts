@@ -43,7 +43,7 @@ test('D-1: GET /v1/openapi.json is an OpenAPI 3 document with every route of the
   assert.match(docu.openapi, /^3\./)
   assert.equal(docu.info.title, 'cisystem agent API')
   assert.ok(routes.size >= 30, `${routes.size} routes collected`)
-  for (const route of ['PATCH /v1/joblists/:ref', 'PATCH /v1/jobs/:ref', 'POST /v1/jobs', 'GET /v1/openapi.json', 'GET /metrics', 'GET /v1/events', 'POST /v1/debug/partition']) {
+  for (const route of ['PATCH /v1/joblists/:ref', 'PATCH /v1/jobs/:ref', 'POST /v1/jobs', 'GET /v1/openapi.json', 'GET /metrics', 'GET /v1/events', 'POST /v1/debug/partition', 'GET /v1/admin/backup']) {
     assert.ok(routes.has(route), `the server has ${route}`)
   }
   for (const route of routes) {

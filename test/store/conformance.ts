@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { CisEvent, EventType } from '../../src/events/types.js'
 import type { EventStore, Snapshot } from '../../src/store/event-store.js'
-import { SNAPSHOT_VERSION } from '../../src/store/event-store.js'
+import { SNAPSHOT_VERSION, STORE_SCHEMA } from '../../src/store/event-store.js'
 import { apply } from '../../src/state/reducer.js'
 import type { ClusterState } from '../../src/state/types.js'
 import { emptyState } from '../../src/state/types.js'
@@ -162,6 +162,30 @@ export function storeConformance (f: StoreFactory): void {
       assert.deepEqual(await store.origins(), ['a'])
       assert.equal(await store.loadSnapshot(), undefined)
     })
+  })
+
+  test(title('G-6', 'an opened store has the current schema version (STORE_SCHEMA), before and after writes'), async () => {
+    await withStore(async ({ store }) => {
+      assert.equal(await store.schemaVersion(), STORE_SCHEMA, 'a new, empty store')
+      await store.write([storeEvent('a', 1)], { state: sampleState(), version: SNAPSHOT_VERSION })
+      assert.equal(await store.schemaVersion(), STORE_SCHEMA, 'after a write')
+      assert.deepEqual(await store.origins(), ['a'], 'the schema is no origin')
+    })
+  })
+
+  test(title('G-6', 'a reopened store keeps its schema version and its events'), async (t) => {
+    const s = await f.make()
+    let store = s.store
+    try {
+      if (s.reopen === undefined) { t.skip(`${f.name} keeps nothing across a reopen`); return }
+      await store.write([storeEvent('a', 1), storeEvent('a', 2)])
+      await store.close()
+      store = await s.reopen()
+      assert.equal(await store.schemaVersion(), STORE_SCHEMA)
+      assert.deepEqual(seqs(await collect(store.readOrigin('a', 0))), [1, 2])
+    } finally {
+      try { await store.close() } finally { await s.cleanup() }
+    }
   })
 
   test(title('D-3', 'after close and reopen, every event, origin and the snapshot are still there'), async (t) => {

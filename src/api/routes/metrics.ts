@@ -7,10 +7,10 @@ import { doc } from '../openapi.js'
 export function metricsRoutes (app: FastifyInstance, node: ApiNode): void {
   // The route's template (`/v1/joblists/:ref`), never the URL: label values stay a small set.
   app.addHook('onResponse', async (req, reply) => {
-    // Streams (the live stream, followed output) last as long as the client listens: their
-    // "duration" says nothing about the API's speed.
-    const sse = reply.getHeader('content-type')?.toString().startsWith('text/event-stream') === true || reply.raw.getHeader('content-type')?.toString().startsWith('text/event-stream') === true
-    if (sse) return
+    // Streams (the live stream, followed output, a backup) last as long as the client listens
+    // or the store is large: their "duration" says nothing about the API's speed.
+    const streamed = (type: unknown): boolean => typeof type === 'string' && (type.startsWith('text/event-stream') || type.startsWith('application/x-ndjson'))
+    if (streamed(reply.getHeader('content-type')) || streamed(reply.raw.getHeader('content-type'))) return
     node.metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
   })
 
