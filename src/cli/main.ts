@@ -72,6 +72,8 @@ const client = (cmd: Command): Command => cmd
 
 function program (): Command {
   const p = new Command('cis')
+    // Before the subcommands are made, so they inherit it: a usage error in any of them is exit 2.
+    .exitOverride()
     .description('cisystem: a masterless peer-to-peer job daemon')
     .version(VERSION)
     .showHelpAfterError('(add --help for the usage)')

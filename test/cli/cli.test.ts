@@ -269,3 +269,12 @@ test('table: columns line up', () => {
   assert.equal(t[0].indexOf('LONGER'), t[1].indexOf('y'))
   assert.equal(t[1].indexOf('y'), t[2].indexOf('w'))
 })
+
+test('CLI: a usage error in any command (a missing argument, an unknown option or command) exits 2 and says how to get the usage', async () => {
+  for (const args of [['submit'], ['acct', '--bogus'], ['admin', 'restore', 'x'], ['nosuch']]) {
+    const r = await cis(args)
+    assert.equal(r.code, 2, `cis ${args.join(' ')}: ${r.stderr}`)
+    assert.match(r.stderr, /add --help for the usage/)
+  }
+  assert.equal((await cis(['status', '--help'])).code, 0, 'help is not an error')
+})
