@@ -116,6 +116,8 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
       { name: 'schedules', description: 'recurring joblists (S-1, S-6)' },
       { name: 'notifications', description: 'webhook deliveries (issue 11)' },
       { name: 'cluster', description: 'health, nodes, counts, the state hash' },
+      { name: 'accounting', description: 'accounting records and their sums (G-2)' },
+      { name: 'records', description: 'the stored event log, for exports (G-5)' },
       { name: 'live', description: 'the live stream (Server-Sent Events)' },
       { name: 'dashboard', description: "the dashboard's page and files" },
       { name: 'meta', description: 'metrics and this document' }
