@@ -35,6 +35,8 @@ export interface Written {
 
 /** Two exports into one database would race on its position: the second waits this long, then gives up. */
 const LOCK_WAIT = '10s'
+/** The advisory lock of the export (one per database). */
+const LOCK_KEY = "hashtext('cis export')"
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ENOENT'])
 
 /** What a driver error means for the person running the export. */
@@ -129,7 +131,7 @@ export class PostgresSink {
   }
 
   /** Connect, take the export's lock (one export per database) and create the tables if missing. */
-  static async open (db: DatabaseUrl): Promise<PostgresSink> {
+  static async open (db: DatabaseUrl, note?: (message: string) => void): Promise<PostgresSink> {
     const client = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 10_000, application_name: 'cis export' })
     try {
       await client.connect()
@@ -140,9 +142,13 @@ export class PostgresSink {
     const sink = new PostgresSink(client, db)
     try {
       // Session-level: released when this connection ends, also when the process is killed.
-      await client.query(`SET lock_timeout = '${LOCK_WAIT}'`)
-      await client.query("SELECT pg_advisory_lock(hashtext('cis export'))")
-      await client.query('RESET lock_timeout')
+      const got = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`)
+      if (got.rows[0]?.ok !== true) {
+        note?.(`another cis export is writing to ${db.where}; waiting up to ${LOCK_WAIT} for it to stop`)
+        await client.query(`SET lock_timeout = '${LOCK_WAIT}'`)
+        await client.query(`SELECT pg_advisory_lock(${LOCK_KEY})`)
+        await client.query('RESET lock_timeout')
+      }
       await client.query(SCHEMA)
     } catch (err) {
       await sink.close()

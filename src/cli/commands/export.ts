@@ -37,8 +37,9 @@ export async function exportCommand (ctx: Ctx, o: ExportOptions): Promise<void> 
   const show = progressPrinter(ctx)
   let sink: PostgresSink | undefined
   try {
-    sink = await PostgresSink.open(db)
-    const summary = await runExport(feed, sink, { once: o.once === true, batch, pollMs: POLL_MS, stop: stop.signal, progress: show, note: m => ctx.err(`cis export: ${m}`) })
+    const note = (m: string): void => ctx.err(`cis export: ${m}`)
+    sink = await PostgresSink.open(db, note)
+    const summary = await runExport(feed, sink, { once: o.once === true, batch, pollMs: POLL_MS, stop: stop.signal, progress: show, note })
     show(undefined)
     if (ctx.json) printJson(summary)
     else ctx.out(`exported ${summary.events} events, ${summary.joblists} joblists, ${summary.rows} rows into ${db.where} in ${summary.seconds.toFixed(1)} s`)
