@@ -91,6 +91,12 @@ export interface ApiNode {
   reportError: (err: Error) => void
   /** The stored events of every origin, up to a time if given (history and time travel, G-3). */
   storedEvents: (until?: number) => Promise<CisEvent[]>
+  /**
+   * The stored events after a version vector (G-5, the export's feed): of every origin those
+   * with seq > after[origin] (absent: from 1), in seq order per origin, at most `limit`;
+   * `more`: the store has more after them.
+   */
+  eventsAfter: (after: Readonly<Record<string, number>>, limit: number) => Promise<{ events: CisEvent[], more: boolean }>
   /** Accounting records (G-2) of a query, from the node's index; `scanned`: records read to answer it. */
   accounting: (q: AccountingQuery) => { records: AccountingRecord[], scanned: number }
 }

@@ -117,6 +117,8 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
       { name: 'notifications', description: 'webhook deliveries (issue 11)' },
       { name: 'cluster', description: 'health, nodes, counts, the state hash' },
       { name: 'admin', description: 'backup of the store (G-6)' },
+      { name: 'accounting', description: 'accounting records and their sums (G-2)' },
+      { name: 'records', description: 'the stored event log, for exports (G-5)' },
       { name: 'live', description: 'the live stream (Server-Sent Events)' },
       { name: 'dashboard', description: "the dashboard's page and files" },
       { name: 'meta', description: 'metrics and this document' }

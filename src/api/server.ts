@@ -17,6 +17,7 @@ import { scheduleRoutes } from './routes/schedules.js'
 import { accountingRoutes } from './routes/accounting.js'
 import { notificationRoutes } from './routes/notifications.js'
 import { eventRoutes } from './routes/events.js'
+import { logRoutes } from './routes/log.js'
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js'
 import { LiveFeed } from './live-feed.js'
 import { SWAGGER_OPTIONS, doc, swagger } from './openapi.js'
@@ -100,6 +101,7 @@ function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
     scheduleRoutes(api, node)
     notificationRoutes(api, node)
     accountingRoutes(api, node)
+    logRoutes(api, node)
     clusterRoutes(api, node, { testGate: opts.testGate === true })
     adminRoutes(api, node)
     api.get('/v1/openapi.json', {

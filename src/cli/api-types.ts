@@ -136,3 +136,7 @@ export interface AccountingResponse { since: string, until: string, by: string, 
 
 /** GET /v1/joblists/:ref/history (G-3). */
 export interface HistoryResponse { id: string, name: string, events: Array<{ at: string, node: string, origin: string, seq: number, type: string, text: string }> }
+
+/** GET /v1/log (G-5): a page of the stored events after a version vector. */
+export interface LogEvent { origin: string, seq: number, ts: number, lc: number, type: string, body: unknown, sig: string }
+export interface LogResponse { events: LogEvent[], more: boolean, position: Record<string, number>, next: string, total: number }

@@ -16,6 +16,7 @@ import { ContextError, unreachableInContext } from './contexts.js'
 import type { Ctx, GlobalOptions } from './context.js'
 import type { SetOptions } from './commands/set.js'
 import type { AcctOptions } from './commands/acct.js'
+import type { ExportOptions } from './commands/export.js'
 
 /**
  * A commander action that runs `fn` with a context built from the command's options and maps
@@ -220,6 +221,16 @@ function program (): Command {
     .action(run(async (ctx, o: AcctOptions) => {
       const { acct } = await import('./commands/acct.js')
       await acct(ctx, o)
+    }))
+
+  client(p.command('export')
+    .description('copy the events and the joblists, jobs, attempts and accounting records into PostgreSQL (G-5), and keep them up to date until stopped (Ctrl-C); resumes where it stopped')
+    .requiredOption('--to <url>', 'the database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE')
+    .option('--once', 'export what the agent has now, then exit')
+    .option('--batch <n>', 'events per transaction (1 to 10000, default 1000)'))
+    .action(run(async (ctx, o: ExportOptions) => {
+      const { exportCommand } = await import('./commands/export.js')
+      await exportCommand(ctx, o)
     }))
 
   client(p.command('usage').description('fair share (P-4): per owner its usage, share and the factor its priority is multiplied by'))

@@ -276,6 +276,30 @@ export class CisNode implements ApiNode {
     return out
   }
 
+  /**
+   * The stored events after a version vector (G-5): each origin's log is read from its
+   * position on (the store's key order), so the cost is what is returned, not the history.
+   * Origins in sorted order, so a client paging through gets the same sequence every time.
+   * One event beyond `limit` is read to know whether there is more. Flushed first, as above.
+   */
+  async eventsAfter (after: Readonly<Record<string, number>>, limit: number): Promise<{ events: CisEvent[], more: boolean }> {
+    const store = this.store
+    if (store === undefined) return { events: [], more: false }
+    await this.events.flush()
+    const out: CisEvent[] = []
+    for (const origin of (await store.origins()).sort()) {
+      const from = Object.hasOwn(after, origin) ? after[origin] : 0
+      // The store never holds more of an origin than was applied: an origin the client has
+      // up to its applied seq needs no read at all (a caught-up client costs no store reads).
+      if ((this.state.applied[origin] ?? 0) <= from) continue
+      for await (const e of store.readOrigin(origin, from)) {
+        if (out.length === limit) return { events: out, more: true }
+        out.push(e)
+      }
+    }
+    return { events: out, more: false }
+  }
+
   accounting (q: AccountingQuery): { records: AccountingRecord[], scanned: number } {
     const records = this.accountingIndex.query(q)
     return { records, scanned: this.accountingIndex.lastScanned }

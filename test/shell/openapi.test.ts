@@ -66,6 +66,7 @@ test('D-1: GET /v1/openapi.json is an OpenAPI 3 document with every route of the
   assert.deepEqual(query('get', '/v1/jobs/{ref}/logs'), ['attempt', 'follow', 'offset', 'stream'])
   assert.deepEqual(query('get', '/v1/state'), ['at', 'event', 'full', 'hash'])
   assert.deepEqual(query('get', '/v1/accounting'), ['by', 'joblist', 'node', 'owner', 'records', 'since', 'tag', 'until'])
+  assert.deepEqual(query('get', '/v1/log'), ['after', 'limit'])
   // The change documents what can change.
   const patch = docu.paths['/v1/joblists/{ref}'].patch
   assert.deepEqual(Object.keys(patch.requestBody.content['application/json'].schema.properties).sort(), ['notify', 'priority', 'tags'])
