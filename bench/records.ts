@@ -10,10 +10,10 @@ import { join } from 'node:path'
 import { AccountingIndex } from '../src/state/accounting.js'
 import type { AccountingRecord } from '../src/state/accounting.js'
 import { stateAt } from '../src/state/history.js'
-import { reduce } from '../src/state/reducer.js'
+import { apply, reduce } from '../src/state/reducer.js'
+import { SnapshotWriter } from '../src/store/snapshot-parts.js'
 import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
 import { LevelEventStore } from '../src/store/level-store.js'
-import { SNAPSHOT_VERSION } from '../src/store/event-store.js'
 import { validateJoblist } from '../src/spec/validate.js'
 import type { JoblistSpec } from '../src/spec/types.js'
 import { api, cleanup, startAgent, waitFor } from '../test/helpers/agent.js'
@@ -101,29 +101,47 @@ export function timeTravelBench (joblists = 20_000): TimeTravelFigures {
 
 const dirBytes = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((n, d) => n + (d.isDirectory() ? dirBytes(join(dir, d.name)) : statSync(join(dir, d.name)).size), 0)
 
-/** A LevelDB store holding `n` finished one-job joblists (events, and a snapshot as the agent writes them), in `dir`. */
-async function buildStore (dir: string, n: number, progress: (m: string) => void): Promise<{ eventBytes: number, snapshotBytes: number }> {
+/**
+ * A LevelDB store holding `n` finished one-job joblists (events, and a snapshot as the agent
+ * writes them), in `dir`; and what 1,000 more joblists then cost the store: their events and
+ * the snapshot's changes (G-4: only the parts that changed are written).
+ */
+async function buildStore (dir: string, n: number, progress: (m: string) => void): Promise<{ eventBytes: number, snapshotBytes: number, nextBytesPerJoblist: number }> {
+  const more = 1000
+  const all = syntheticEvents(n + more)
+  const base = all.slice(0, 2 + 5 * n)
+  const extra = all.slice(2 + 5 * n)
   const store = new LevelEventStore(join(dir, 'store'))
   await store.open()
-  const events = syntheticEvents(n)
-  for (let i = 0; i < events.length; i += 5000) {
-    await store.write(events.slice(i, i + 5000))
-    if (i % 100_000 === 0 && i > 0) progress(`records: wrote ${i}/${events.length} events`)
+  for (let i = 0; i < base.length; i += 5000) {
+    await store.write(base.slice(i, i + 5000))
+    if (i % 100_000 === 0 && i > 0) progress(`records: wrote ${i}/${base.length} events`)
   }
-  const state = reduce(events)
-  const snapshot = JSON.stringify({ state, version: SNAPSHOT_VERSION })
-  await store.write([], { state, version: SNAPSHOT_VERSION })
+  const state = reduce(base)
+  const writer = new SnapshotWriter()
+  const snap = writer.next(state)
+  await store.write([], snap)
+  writer.committed(snap)
   await store.close()
-  return { eventBytes: events.reduce((b, e) => b + JSON.stringify(e).length, 0) / n, snapshotBytes: snapshot.length }
+  // 1,000 more joblists (5,000 events, the default snapshotEvery): their events and the snapshot after them.
+  for (const e of extra) apply(state, e)
+  const change = writer.next(state)
+  const changeBytes = change.put.reduce((b, [k, v]) => b + k.length + v.length, 0) + change.del.reduce((b, k) => b + k.length, 0)
+  const extraBytes = extra.reduce((b, e) => b + JSON.stringify(e).length, 0)
+  return {
+    eventBytes: base.reduce((b, e) => b + JSON.stringify(e).length, 0) / n,
+    snapshotBytes: snap.put.reduce((b, [k, v]) => b + k.length + v.length, 0),
+    nextBytesPerJoblist: Math.round((extraBytes + changeBytes) / more)
+  }
 }
 
 export interface StoreFigures {
   joblists: number
   /** JSON bytes of the events of one finished one-job joblist. */
   eventBytesPerJoblist: number
-  /** The snapshot the node rewrites whole every snapshotEvery events. */
+  /** The whole snapshot (all its parts). */
   snapshotBytes: number
-  /** Event bytes plus the snapshot's share (one snapshot per snapshotEvery events, 5 events a joblist). */
+  /** Bytes the store writes for one more finished joblist: its events and its share of the next snapshot's changes (G-4). */
   bytesPerJoblist: number
   onDiskMb: number
   /** An agent started on that store: time to answer /v1/health, RSS once up, joblists it shows. */
@@ -133,11 +151,11 @@ export interface StoreFigures {
 }
 
 /** Store size, bytes per joblist and an agent's restart on a store of `n` finished joblists. */
-export async function storeBench (n: number, progress: (m: string) => void, snapshotEvery = 5000): Promise<StoreFigures> {
+export async function storeBench (n: number, progress: (m: string) => void): Promise<StoreFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'cis-bench-store-'))
   try {
     progress(`records: a store of ${n} finished joblists`)
-    const { eventBytes, snapshotBytes } = await buildStore(dir, n, progress)
+    const { eventBytes, snapshotBytes, nextBytesPerJoblist } = await buildStore(dir, n, progress)
     const onDiskMb = Math.round(dirBytes(join(dir, 'store')) / 1e5) / 10
     progress(`records: an agent started on it (${onDiskMb} MB on disk), stopped, and started again`)
     // The first start makes the node's own files (identity, joblists.log with every ended
@@ -151,7 +169,7 @@ export async function storeBench (n: number, progress: (m: string) => void, snap
       const restartMs = Math.round(performance.now() - t)
       const rssMb = Math.round(Number(readFileSafe(`/proc/${agent.proc.pid ?? 0}/status`).match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024)
       const joblistsShown = Object.values((await api(agent.url, '/v1/stats')).body.joblists as Record<string, number>).reduce((a, b) => a + b, 0)
-      return { joblists: n, eventBytesPerJoblist: Math.round(eventBytes), snapshotBytes, bytesPerJoblist: Math.round(eventBytes + snapshotBytes * 5 / snapshotEvery), onDiskMb, restartMs, rssMb, joblistsShown }
+      return { joblists: n, eventBytesPerJoblist: Math.round(eventBytes), snapshotBytes, bytesPerJoblist: nextBytesPerJoblist, onDiskMb, restartMs, rssMb, joblistsShown }
     } finally {
       await agent.stop()
     }
@@ -188,6 +206,6 @@ export function formatRecords (r: RecordsBench): string[] {
   return [
     `accounting query, ${a.records} records:        ${a.returned} returned in ${a.indexUs} us by the index (${a.indexScanned} read) vs ${a.scanUs} us scanning all (${a.ratio}x)`,
     `time travel, ${r.timeTravel.events} events:            state at the middle ${r.timeTravel.stateAtMs} ms (full replay ${r.timeTravel.fullReplayMs} ms; plus reading the store)`,
-    ...r.stores.map(s => `store of ${s.joblists} finished joblists:     ${s.onDiskMb} MB on disk; per joblist ${s.eventBytesPerJoblist} B of events + snapshot share = ${s.bytesPerJoblist} B (snapshot ${Math.round(s.snapshotBytes / 1e5) / 10} MB, rewritten every 5000 events, the default snapshotEvery); restart to health ${s.restartMs} ms, RSS ${s.rssMb} MB`)
+    ...r.stores.map(s => `store of ${s.joblists} finished joblists:     ${s.onDiskMb} MB on disk; one more joblist writes ${s.bytesPerJoblist} B (${s.eventBytesPerJoblist} B of events, the rest its snapshot changes; the whole snapshot is ${Math.round(s.snapshotBytes / 1e5) / 10} MB); restart to health ${s.restartMs} ms, RSS ${s.rssMb} MB`)
   ]
 }

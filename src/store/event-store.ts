@@ -2,20 +2,33 @@
 // derived state. One interface; backends: LevelDB (level-store.ts), in memory
 // (memory-store.ts), and a fault-injecting wrapper for tests (faulty-store.ts).
 import type { CisEvent } from '../events/types.js'
-import type { ClusterState } from '../state/types.js'
 
-export interface Snapshot { state: ClusterState, version: number }
+/**
+ * A snapshot write (G-4): the parts of the derived state that changed since the last snapshot
+ * (snapshot-parts.ts: one per entry of each map), and the keys of parts that are gone. With
+ * `reset`, every stored part goes first (no snapshot, or one of another version, was stored).
+ */
+export interface SnapshotWrite {
+  version: number
+  reset: boolean
+  put: Array<[string, string]>
+  del: string[]
+}
+
+/** The stored snapshot: its version and every part, [key, JSON]. */
+export interface StoredSnapshot { version: number, parts: Array<[string, string]> }
 
 export interface EventStore {
   open: () => Promise<void>
   close: () => Promise<void>
-  /** Write events (and optionally a snapshot) atomically. */
-  write: (events: CisEvent[], snapshot?: Snapshot) => Promise<void>
+  /** Write events (and optionally a snapshot's changes) atomically. */
+  write: (events: CisEvent[], snapshot?: SnapshotWrite) => Promise<void>
   /** Events of one origin with seq > after, in seq order. */
   readOrigin: (origin: string, after: number) => AsyncIterable<CisEvent>
   origins: () => Promise<string[]>
   getEvent: (origin: string, seq: number) => Promise<CisEvent | undefined>
-  loadSnapshot: () => Promise<Snapshot | undefined>
+  /** The stored snapshot, if there is one of SNAPSHOT_VERSION. */
+  loadSnapshot: () => Promise<StoredSnapshot | undefined>
   /** The schema (on-disk layout) version of this store, after open: STORE_SCHEMA once opened (G-6). */
   schemaVersion: () => Promise<number>
 }
@@ -31,8 +44,9 @@ export const STORE_SCHEMA = 1
 /**
  * Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed).
  * 3: attempts keep their finished fact's usage (G-2), which older code dropped from peers' events.
+ * 4: stored in parts, written as changes (G-4); a snapshot of version <= 3 was one JSON value.
  */
-export const SNAPSHOT_VERSION = 3
+export const SNAPSHOT_VERSION = 4
 
 /**
  * Every origin's events from seq 1 up to `upTo[origin]`, origins in sorted order: what a

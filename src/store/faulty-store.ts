@@ -3,7 +3,7 @@
 // (D-3) without root, a loop device or filling a real disk. A failed write writes nothing:
 // the error is raised before the wrapped store is called, so the write stays atomic.
 import type { CisEvent } from '../events/types.js'
-import type { EventStore, Snapshot } from './event-store.js'
+import type { EventStore, SnapshotWrite, StoredSnapshot } from './event-store.js'
 
 /** The error a full disk gives: code ENOSPC. */
 export function diskFullError (): Error {
@@ -42,7 +42,7 @@ export class FaultyStore implements EventStore {
   async open (): Promise<void> { await this.inner.open() }
   async close (): Promise<void> { await this.inner.close() }
 
-  async write (events: CisEvent[], snapshot?: Snapshot): Promise<void> {
+  async write (events: CisEvent[], snapshot?: SnapshotWrite): Promise<void> {
     if (this.error !== undefined) {
       if (this.allowed !== undefined && this.allowed > 0) {
         this.allowed--
@@ -58,6 +58,6 @@ export class FaultyStore implements EventStore {
   readOrigin (origin: string, after: number): AsyncIterable<CisEvent> { return this.inner.readOrigin(origin, after) }
   async origins (): Promise<string[]> { return await this.inner.origins() }
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return await this.inner.getEvent(origin, seq) }
-  async loadSnapshot (): Promise<Snapshot | undefined> { return await this.inner.loadSnapshot() }
+  async loadSnapshot (): Promise<StoredSnapshot | undefined> { return await this.inner.loadSnapshot() }
   async schemaVersion (): Promise<number> { return await this.inner.schemaVersion() }
 }

@@ -1,8 +1,9 @@
-// The LevelDB event store (the default backend, G-1): sublevels `events` (key origin!seq)
-// and `meta` (known origins, the state snapshot, the schema version: G-6, upgrade.ts).
+// The LevelDB event store (the default backend, G-1): sublevels `events` (key origin!seq),
+// `snapshot` (the parts of the state snapshot, G-4: snapshot-parts.ts) and `meta` (known
+// origins, the snapshot's version, the schema version: G-6, upgrade.ts).
 import { Level } from 'level'
 import type { CisEvent } from '../events/types.js'
-import type { EventStore, Snapshot } from './event-store.js'
+import type { EventStore, SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
 import { StoreSchemaError, openSchema } from './upgrade.js'
 import type { UpgradeStep } from './upgrade.js'
@@ -21,6 +22,7 @@ export class LevelEventStore implements EventStore {
   private readonly db: Level<string, string>
   private readonly events
   private readonly meta
+  private readonly parts
   private readonly knownOrigins = new Set<string>()
   private schema = 0
 
@@ -28,6 +30,7 @@ export class LevelEventStore implements EventStore {
     this.db = new Level<string, string>(path, { valueEncoding: 'utf8' })
     this.events = this.db.sublevel<string, string>('events', { valueEncoding: 'utf8' })
     this.meta = this.db.sublevel<string, string>('meta', { valueEncoding: 'utf8' })
+    this.parts = this.db.sublevel<string, string>('snapshot', { valueEncoding: 'utf8' })
   }
 
   async open (): Promise<void> {
@@ -52,15 +55,24 @@ export class LevelEventStore implements EventStore {
     await this.db.close()
   }
 
-  async write (events: CisEvent[], snapshot?: Snapshot): Promise<void> {
-    const ops: Array<{ type: 'put', key: string, value: string, sublevel: unknown }> = []
+  async write (events: CisEvent[], snapshot?: SnapshotWrite): Promise<void> {
+    const ops: Array<{ type: 'put' | 'del', key: string, value?: string, sublevel: unknown }> = []
     const added = new Set<string>()
     for (const e of events) {
       ops.push({ type: 'put', sublevel: this.events, key: eventKey(e.origin, e.seq), value: JSON.stringify(e) })
       if (!this.knownOrigins.has(e.origin)) added.add(e.origin)
     }
     if (added.size > 0) ops.push({ type: 'put', sublevel: this.meta, key: 'origins', value: JSON.stringify([...this.knownOrigins, ...added]) })
-    if (snapshot !== undefined) ops.push({ type: 'put', sublevel: this.meta, key: 'snapshot', value: JSON.stringify(snapshot) })
+    if (snapshot !== undefined) {
+      // A reset drops every stored part (and a whole-state snapshot of version <= 3) in the same batch.
+      if (snapshot.reset) {
+        for await (const key of this.parts.keys()) ops.push({ type: 'del', sublevel: this.parts, key })
+        ops.push({ type: 'del', sublevel: this.meta, key: 'snapshot' })
+      }
+      for (const key of snapshot.del) ops.push({ type: 'del', sublevel: this.parts, key })
+      for (const [key, value] of snapshot.put) ops.push({ type: 'put', sublevel: this.parts, key, value })
+      ops.push({ type: 'put', sublevel: this.meta, key: 'snapshot-version', value: String(snapshot.version) })
+    }
     if (ops.length > 0) await this.db.batch(ops as never)
     // Known only once written: a failed write leaves no trace, in memory or on disk.
     for (const o of added) this.knownOrigins.add(o)
@@ -85,11 +97,11 @@ export class LevelEventStore implements EventStore {
     return this.schema
   }
 
-  async loadSnapshot (): Promise<Snapshot | undefined> {
-    const raw = await this.meta.get('snapshot')
-    if (raw === undefined) return undefined
-    const snap = JSON.parse(raw) as Snapshot
-    return snap.version === SNAPSHOT_VERSION ? snap : undefined
+  async loadSnapshot (): Promise<StoredSnapshot | undefined> {
+    const version = Number(await this.meta.get('snapshot-version'))
+    if (version !== SNAPSHOT_VERSION) return undefined
+    const parts: Array<[string, string]> = []
+    for await (const [key, value] of this.parts.iterator()) parts.push([key, value])
+    return { version, parts }
   }
 }
-

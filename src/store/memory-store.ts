@@ -1,20 +1,26 @@
 // An event store in memory: for tests of the node without a disk, and the core's tests.
 import type { CisEvent } from '../events/types.js'
-import type { EventStore, Snapshot } from './event-store.js'
+import type { EventStore, SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
 
 export class MemoryEventStore implements EventStore {
   readonly byOrigin = new Map<string, CisEvent[]>()
-  snapshot: Snapshot | undefined
+  /** The snapshot's parts and version (absent: none written). */
+  snapshot: { version: number, parts: Map<string, string> } | undefined
   async open (): Promise<void> {}
   async close (): Promise<void> {}
-  async write (events: CisEvent[], snapshot?: Snapshot): Promise<void> {
+  async write (events: CisEvent[], snapshot?: SnapshotWrite): Promise<void> {
     for (const e of events) {
       const list = this.byOrigin.get(e.origin) ?? []
       list[e.seq - 1] = e
       this.byOrigin.set(e.origin, list)
     }
-    if (snapshot !== undefined) this.snapshot = structuredClone(snapshot)
+    if (snapshot !== undefined) {
+      const parts = snapshot.reset || this.snapshot === undefined ? new Map<string, string>() : this.snapshot.parts
+      for (const k of snapshot.del) parts.delete(k)
+      for (const [k, v] of snapshot.put) parts.set(k, v)
+      this.snapshot = { version: snapshot.version, parts }
+    }
   }
 
   async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {
@@ -25,5 +31,7 @@ export class MemoryEventStore implements EventStore {
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return this.byOrigin.get(origin)?.[seq - 1] }
   /** Nothing outlives it: a memory store always has today's layout. */
   async schemaVersion (): Promise<number> { return STORE_SCHEMA }
-  async loadSnapshot (): Promise<Snapshot | undefined> { return this.snapshot?.version === SNAPSHOT_VERSION ? structuredClone(this.snapshot) : undefined }
+  async loadSnapshot (): Promise<StoredSnapshot | undefined> {
+    return this.snapshot?.version === SNAPSHOT_VERSION ? { version: this.snapshot.version, parts: [...this.snapshot.parts].sort((a, b) => a[0] < b[0] ? -1 : 1) } : undefined
+  }
 }

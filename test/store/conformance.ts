@@ -4,11 +4,18 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { CisEvent, EventType } from '../../src/events/types.js'
-import type { EventStore, Snapshot } from '../../src/store/event-store.js'
+import type { EventStore, StoredSnapshot } from '../../src/store/event-store.js'
+import { SnapshotWriter, fullSnapshot, snapshotState } from '../../src/store/snapshot-parts.js'
 import { SNAPSHOT_VERSION, STORE_SCHEMA } from '../../src/store/event-store.js'
 import { apply } from '../../src/state/reducer.js'
 import type { ClusterState } from '../../src/state/types.js'
 import { emptyState } from '../../src/state/types.js'
+
+/** The state a loaded snapshot holds (failing if there is none). */
+function stateOf (s: StoredSnapshot | undefined): ClusterState {
+  assert.ok(s !== undefined, 'a snapshot is stored')
+  return snapshotState(s)
+}
 
 export interface StoreUnderTest {
   store: EventStore
@@ -98,7 +105,7 @@ export function storeConformance (f: StoreFactory): void {
       assert.deepEqual(await store.origins(), [], 'an empty store has no origins')
       await store.write([storeEvent('x', 1), storeEvent('y', 1)])
       await store.write([storeEvent('x', 2), storeEvent('z', 1)])
-      await store.write([], { state: sampleState(), version: SNAPSHOT_VERSION })
+      await store.write([], fullSnapshot(sampleState()))
       const origins = await store.origins()
       assert.deepEqual([...origins].sort(), ['x', 'y', 'z'])
     })
@@ -119,22 +126,55 @@ export function storeConformance (f: StoreFactory): void {
   test(title('G-1', 'a snapshot round-trips (deep equal); a later one replaces it; none at first'), async () => {
     await withStore(async ({ store }) => {
       assert.equal(await store.loadSnapshot(), undefined, 'no snapshot in an empty store')
-      const first: Snapshot = { state: sampleState(), version: SNAPSHOT_VERSION }
-      await store.write([], first)
-      assert.deepEqual(await store.loadSnapshot(), first)
-      const second: Snapshot = { state: sampleState(), version: SNAPSHOT_VERSION }
-      second.state.applied['node-c'] = 7
-      await store.write([], second)
-      assert.deepEqual(await store.loadSnapshot(), second)
+      const first = sampleState()
+      await store.write([], fullSnapshot(first))
+      assert.deepEqual(stateOf(await store.loadSnapshot()), first)
+      const second = sampleState()
+      second.applied['node-c'] = 7
+      await store.write([], fullSnapshot(second))
+      assert.deepEqual(stateOf(await store.loadSnapshot()), second)
       // What was written is a copy: changing the caller's object later changes nothing stored.
-      second.state.applied['node-c'] = 8
-      assert.equal((await store.loadSnapshot())?.state.applied['node-c'], 7)
+      second.applied['node-c'] = 8
+      assert.equal(stateOf(await store.loadSnapshot()).applied['node-c'], 7)
+    })
+  })
+
+  test(title('G-4', 'a snapshot written as changes (parts put and deleted) gives the state it was made from; a reset drops what was stored'), async () => {
+    await withStore(async ({ store }) => {
+      const state = sampleState()
+      const w = new SnapshotWriter()
+      const first = w.next(state)
+      assert.equal(first.reset, true, 'nothing known of what is stored: the first write replaces it all')
+      await store.write([], first)
+      w.committed(first)
+      // Change one entry, add one, remove one: only those parts are written.
+      state.applied['node-a'] = 99
+      state.terms['node-z'] = 4
+      const gone = Object.keys(state.applied).find(k => k !== 'node-a') as string
+      delete state.applied[gone]
+      const change = w.next(state)
+      assert.equal(change.reset, false)
+      assert.deepEqual(change.put.map(([k]) => k).sort(), ['applied!node-a', 'terms!node-z'])
+      assert.deepEqual(change.del, [`applied!${gone}`])
+      await store.write([], change)
+      w.committed(change)
+      assert.deepEqual(stateOf(await store.loadSnapshot()), state)
+      assert.deepEqual(w.next(state).put, [], 'nothing changed: nothing to write')
+      // A new writer (a restart that found no usable snapshot) resets: stale parts go.
+      const fresh = sampleState()
+      await store.write([], new SnapshotWriter().next(fresh))
+      assert.deepEqual(stateOf(await store.loadSnapshot()), fresh)
+      // A writer seeded from what is stored writes changes again.
+      const seeded = new SnapshotWriter()
+      seeded.seed(await store.loadSnapshot() as StoredSnapshot)
+      assert.equal(seeded.next(fresh).reset, false)
+      assert.deepEqual(seeded.next(fresh).put, [])
     })
   })
 
   test(title('G-1', 'a snapshot of another version is ignored (loadSnapshot gives undefined)'), async () => {
     await withStore(async ({ store }) => {
-      await store.write([], { state: sampleState(), version: SNAPSHOT_VERSION + 1 })
+      await store.write([], { ...fullSnapshot(sampleState()), version: SNAPSHOT_VERSION + 1 })
       assert.equal(await store.loadSnapshot(), undefined)
     })
   })
@@ -142,11 +182,11 @@ export function storeConformance (f: StoreFactory): void {
   test(title('G-1', 'events and a snapshot written in one write are both there'), async () => {
     await withStore(async ({ store }) => {
       const events = [storeEvent('node-a', 1), storeEvent('node-a', 2), storeEvent('node-b', 1)]
-      const snap: Snapshot = { state: sampleState(), version: SNAPSHOT_VERSION }
-      await store.write(events, snap)
+      const state = sampleState()
+      await store.write(events, fullSnapshot(state))
       assert.deepEqual(await collect(store.readOrigin('node-a', 0)), events.slice(0, 2))
       assert.deepEqual(await collect(store.readOrigin('node-b', 0)), events.slice(2))
-      assert.deepEqual(await store.loadSnapshot(), snap)
+      assert.deepEqual(stateOf(await store.loadSnapshot()), state)
     })
   })
 
@@ -167,7 +207,7 @@ export function storeConformance (f: StoreFactory): void {
   test(title('G-6', 'an opened store has the current schema version (STORE_SCHEMA), before and after writes'), async () => {
     await withStore(async ({ store }) => {
       assert.equal(await store.schemaVersion(), STORE_SCHEMA, 'a new, empty store')
-      await store.write([storeEvent('a', 1)], { state: sampleState(), version: SNAPSHOT_VERSION })
+      await store.write([storeEvent('a', 1)], fullSnapshot(sampleState()))
       assert.equal(await store.schemaVersion(), STORE_SCHEMA, 'after a write')
       assert.deepEqual(await store.origins(), ['a'], 'the schema is no origin')
     })
@@ -195,16 +235,16 @@ export function storeConformance (f: StoreFactory): void {
       if (s.reopen === undefined) { t.skip(`${f.name} keeps nothing across a reopen`); return }
       const a = range(1, 15).map(n => storeEvent('node-a', n))
       const b = range(1, 4).map(n => storeEvent('node-b', n, 'master'))
-      const snap: Snapshot = { state: sampleState(), version: SNAPSHOT_VERSION }
+      const state = sampleState()
       await store.write(a.slice(0, 10))
-      await store.write([...b, ...a.slice(10)], snap)
+      await store.write([...b, ...a.slice(10)], fullSnapshot(state))
       await store.close()
       store = await s.reopen()
       assert.deepEqual([...await store.origins()].sort(), ['node-a', 'node-b'])
       assert.deepEqual(await collect(store.readOrigin('node-a', 0)), a)
       assert.deepEqual(await collect(store.readOrigin('node-b', 2)), b.slice(2))
       assert.deepEqual(await store.getEvent('node-a', 12), a[11])
-      assert.deepEqual(await store.loadSnapshot(), snap)
+      assert.deepEqual(stateOf(await store.loadSnapshot()), state)
       // And it takes more writes after the restart, for an origin it knew and a new one.
       await store.write([storeEvent('node-a', 16), storeEvent('node-c', 1)])
       await store.close()

@@ -9,7 +9,8 @@ import type { CisEvent } from '../../src/events/types.js'
 import { CisNode } from '../../src/node/node.js'
 import type { JoblistSpec } from '../../src/spec/types.js'
 import { validateJoblist } from '../../src/spec/validate.js'
-import { SNAPSHOT_VERSION } from '../../src/store/event-store.js'
+import type { StoredSnapshot } from '../../src/store/event-store.js'
+import { fullSnapshot, snapshotState } from '../../src/store/snapshot-parts.js'
 import { FaultyStore } from '../../src/store/faulty-store.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
 import { emptyState } from '../../src/state/types.js'
@@ -41,7 +42,7 @@ async function faulty (): Promise<{ inner: MemoryEventStore, store: FaultyStore 
 test('FaultyStore: with no faults every call reaches the wrapped store, and writes are counted', async () => {
   const { inner, store } = await faulty()
   const events = [storeEvent('a', 1), storeEvent('a', 2), storeEvent('b', 1)]
-  const snap = { state: emptyState(), version: SNAPSHOT_VERSION }
+  const snap = fullSnapshot(emptyState())
   await store.write(events.slice(0, 2))
   await store.write(events.slice(2), snap)
   await store.write([])
@@ -51,7 +52,7 @@ test('FaultyStore: with no faults every call reaches the wrapped store, and writ
   assert.deepEqual(await collect(store.readOrigin('a', 1)), events.slice(1, 2))
   assert.deepEqual([...await store.origins()].sort(), ['a', 'b'])
   assert.deepEqual(await store.getEvent('b', 1), events[2])
-  assert.deepEqual(await store.loadSnapshot(), snap)
+  assert.deepEqual(snapshotState(await store.loadSnapshot() as StoredSnapshot), emptyState())
   assert.equal(store.inner, inner)
 })
 
@@ -60,7 +61,7 @@ test('FaultyStore: failWrites makes every later write reject like a full disk (E
   await store.write([storeEvent('a', 1)])
   store.failWrites()
   for (let i = 0; i < 3; i++) {
-    const err = await rejection(store.write([storeEvent('a', 2 + i), storeEvent('new', 1)], { state: emptyState(), version: SNAPSHOT_VERSION }))
+    const err = await rejection(store.write([storeEvent('a', 2 + i), storeEvent('new', 1)], fullSnapshot(emptyState())))
     assert.equal(err.code, 'ENOSPC')
     assert.match(err.message, /no space left/i)
   }
