@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AccountingIndex } from '../src/state/accounting.js'
 import type { AccountingRecord } from '../src/state/accounting.js'
-import { stateAt } from '../src/state/history.js'
+import { eventSubjects, stateAt } from '../src/state/history.js'
 import { apply, reduce } from '../src/state/reducer.js'
 import { SnapshotWriter } from '../src/store/snapshot-parts.js'
 import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
@@ -106,7 +106,7 @@ const dirBytes = (dir: string): number => readdirSync(dir, { withFileTypes: true
  * writes them), in `dir`; and what 1,000 more joblists then cost the store: their events and
  * the snapshot's changes (G-4: only the parts that changed are written).
  */
-async function buildStore (dir: string, n: number, progress: (m: string) => void): Promise<{ eventBytes: number, snapshotBytes: number, nextBytesPerJoblist: number }> {
+async function buildStore (dir: string, n: number, progress: (m: string) => void): Promise<{ eventBytes: number, snapshotBytes: number, nextBytesPerJoblist: number, historyMs: number, historyScanMs: number }> {
   const more = 1000
   const all = syntheticEvents(n + more)
   const base = all.slice(0, 2 + 5 * n)
@@ -122,6 +122,17 @@ async function buildStore (dir: string, n: number, progress: (m: string) => void
   const snap = writer.next(state)
   await store.write([], snap)
   writer.committed(snap)
+  // G-3: the history of one joblist through the subject index, and by a scan of every event.
+  const id = `mmmm-${Math.floor(n / 2)}`
+  let t = performance.now()
+  const viaIndex: unknown[] = []
+  for await (const e of store.readSubject(id)) viaIndex.push(e)
+  const historyMs = performance.now() - t
+  t = performance.now()
+  let scanned = 0
+  for (const origin of await store.origins()) for await (const e of store.readOrigin(origin, 0)) if (eventSubjects(e).includes(id)) scanned++
+  const historyScanMs = performance.now() - t
+  if (scanned !== viaIndex.length) throw new Error(`index and scan disagree on ${id}: ${viaIndex.length} vs ${scanned}`)
   await store.close()
   // 1,000 more joblists (5,000 events, the default snapshotEvery): their events and the snapshot after them.
   for (const e of extra) apply(state, e)
@@ -131,7 +142,9 @@ async function buildStore (dir: string, n: number, progress: (m: string) => void
   return {
     eventBytes: base.reduce((b, e) => b + JSON.stringify(e).length, 0) / n,
     snapshotBytes: snap.put.reduce((b, [k, v]) => b + k.length + v.length, 0),
-    nextBytesPerJoblist: Math.round((extraBytes + changeBytes) / more)
+    nextBytesPerJoblist: Math.round((extraBytes + changeBytes) / more),
+    historyMs: Math.round(historyMs * 10) / 10,
+    historyScanMs: Math.round(historyScanMs)
   }
 }
 
@@ -144,6 +157,9 @@ export interface StoreFigures {
   /** Bytes the store writes for one more finished joblist: its events and its share of the next snapshot's changes (G-4). */
   bytesPerJoblist: number
   onDiskMb: number
+  /** One joblist's history read through the subject index, and by scanning every stored event (ms). */
+  historyMs: number
+  historyScanMs: number
   /** An agent started on that store: time to answer /v1/health, RSS once up, joblists it shows. */
   restartMs: number
   rssMb: number
@@ -155,7 +171,7 @@ export async function storeBench (n: number, progress: (m: string) => void): Pro
   const dir = mkdtempSync(join(tmpdir(), 'cis-bench-store-'))
   try {
     progress(`records: a store of ${n} finished joblists`)
-    const { eventBytes, snapshotBytes, nextBytesPerJoblist } = await buildStore(dir, n, progress)
+    const { eventBytes, snapshotBytes, nextBytesPerJoblist, historyMs, historyScanMs } = await buildStore(dir, n, progress)
     const onDiskMb = Math.round(dirBytes(join(dir, 'store')) / 1e5) / 10
     progress(`records: an agent started on it (${onDiskMb} MB on disk), stopped, and started again`)
     // The first start makes the node's own files (identity, joblists.log with every ended
@@ -169,7 +185,7 @@ export async function storeBench (n: number, progress: (m: string) => void): Pro
       const restartMs = Math.round(performance.now() - t)
       const rssMb = Math.round(Number(readFileSafe(`/proc/${agent.proc.pid ?? 0}/status`).match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024)
       const joblistsShown = Object.values((await api(agent.url, '/v1/stats')).body.joblists as Record<string, number>).reduce((a, b) => a + b, 0)
-      return { joblists: n, eventBytesPerJoblist: Math.round(eventBytes), snapshotBytes, bytesPerJoblist: nextBytesPerJoblist, onDiskMb, restartMs, rssMb, joblistsShown }
+      return { joblists: n, eventBytesPerJoblist: Math.round(eventBytes), snapshotBytes, bytesPerJoblist: nextBytesPerJoblist, historyMs, historyScanMs, onDiskMb, restartMs, rssMb, joblistsShown }
     } finally {
       await agent.stop()
     }
@@ -206,6 +222,6 @@ export function formatRecords (r: RecordsBench): string[] {
   return [
     `accounting query, ${a.records} records:        ${a.returned} returned in ${a.indexUs} us by the index (${a.indexScanned} read) vs ${a.scanUs} us scanning all (${a.ratio}x)`,
     `time travel, ${r.timeTravel.events} events:            state at the middle ${r.timeTravel.stateAtMs} ms (full replay ${r.timeTravel.fullReplayMs} ms; plus reading the store)`,
-    ...r.stores.map(s => `store of ${s.joblists} finished joblists:     ${s.onDiskMb} MB on disk; one more joblist writes ${s.bytesPerJoblist} B (${s.eventBytesPerJoblist} B of events, the rest its snapshot changes; the whole snapshot is ${Math.round(s.snapshotBytes / 1e5) / 10} MB); restart to health ${s.restartMs} ms, RSS ${s.rssMb} MB`)
+    ...r.stores.map(s => `store of ${s.joblists} finished joblists:     ${s.onDiskMb} MB on disk; one more joblist writes ${s.bytesPerJoblist} B (${s.eventBytesPerJoblist} B of events, the rest its snapshot changes; the whole snapshot is ${Math.round(s.snapshotBytes / 1e5) / 10} MB); restart to health ${s.restartMs} ms, RSS ${s.rssMb} MB; one joblist's history ${s.historyMs} ms by the index vs ${s.historyScanMs} ms scanning`)
   ]
 }

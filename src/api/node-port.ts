@@ -91,6 +91,8 @@ export interface ApiNode {
   reportError: (err: Error) => void
   /** The stored events of every origin, up to a time if given (history and time travel, G-3). */
   storedEvents: (until?: number) => Promise<CisEvent[]>
+  /** The stored events about these request keys or joblist IDs (a joblist's history, G-3), through the store's index. */
+  subjectEvents: (subjects: Iterable<string>) => Promise<CisEvent[]>
   /**
    * The stored events after a version vector (G-5, the export's feed): of every origin those
    * with seq > after[origin] (absent: from 1), in seq order per origin, at most `limit`;

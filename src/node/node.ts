@@ -300,6 +300,22 @@ export class CisNode implements ApiNode {
     return { events: out, more: false }
   }
 
+  /** The stored events about these request keys or joblist IDs (G-3), through the store's index; each once. */
+  async subjectEvents (subjects: Iterable<string>): Promise<CisEvent[]> {
+    const store = this.store
+    if (store === undefined) return []
+    await this.events.flush()
+    const seen = new Set<string>()
+    const out: CisEvent[] = []
+    for (const s of subjects) {
+      for await (const e of store.readSubject(s)) {
+        const k = eventKey(e)
+        if (!seen.has(k)) { seen.add(k); out.push(e) }
+      }
+    }
+    return out
+  }
+
   accounting (q: AccountingQuery): { records: AccountingRecord[], scanned: number } {
     const records = this.accountingIndex.query(q)
     return { records, scanned: this.accountingIndex.lastScanned }

@@ -27,6 +27,8 @@ export interface EventStore {
   readOrigin: (origin: string, after: number) => AsyncIterable<CisEvent>
   origins: () => Promise<string[]>
   getEvent: (origin: string, seq: number) => Promise<CisEvent | undefined>
+  /** The events about a request key or joblist ID (eventSubjects), in (origin, seq) order: G-3, through an index. */
+  readSubject: (subject: string) => AsyncIterable<CisEvent>
   /** The stored snapshot, if there is one of SNAPSHOT_VERSION. */
   loadSnapshot: () => Promise<StoredSnapshot | undefined>
   /** The schema (on-disk layout) version of this store, after open: STORE_SCHEMA once opened (G-6). */
@@ -38,8 +40,10 @@ export interface EventStore {
  * of an older schema is upgraded on open (upgrade.ts: one step per version); a store of a newer
  * one is refused. Bump it with every change of the layout, and add the step that upgrades to it.
  *   1: sublevels `events` (key origin!seq, zero-padded) and `meta` (`origins`, `snapshot`, `schema`)
+ *   2: and `subjects` (key subject!origin!seq: the events about each joblist, G-3) and `snapshot`
+ *      (the snapshot in parts, G-4; a snapshot of schema 1 is ignored by its version)
  */
-export const STORE_SCHEMA = 1
+export const STORE_SCHEMA = 2
 
 /**
  * Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed).

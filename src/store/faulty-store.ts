@@ -59,5 +59,6 @@ export class FaultyStore implements EventStore {
   async origins (): Promise<string[]> { return await this.inner.origins() }
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return await this.inner.getEvent(origin, seq) }
   async loadSnapshot (): Promise<StoredSnapshot | undefined> { return await this.inner.loadSnapshot() }
+  readSubject (subject: string): AsyncIterable<CisEvent> { return this.inner.readSubject(subject) }
   async schemaVersion (): Promise<number> { return await this.inner.schemaVersion() }
 }

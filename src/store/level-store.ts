@@ -1,11 +1,14 @@
 // The LevelDB event store (the default backend, G-1): sublevels `events` (key origin!seq),
-// `snapshot` (the parts of the state snapshot, G-4: snapshot-parts.ts) and `meta` (known
+// `subjects` (the events about each joblist, G-3: subject-index.ts), `snapshot` (the parts
+// of the state snapshot, G-4: snapshot-parts.ts) and `meta` (known
 // origins, the snapshot's version, the schema version: G-6, upgrade.ts).
 import { Level } from 'level'
 import type { CisEvent } from '../events/types.js'
 import type { EventStore, SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
 import { StoreSchemaError, openSchema } from './upgrade.js'
+import { parseSubjectKey, subjectKey } from './subject-index.js'
+import { eventSubjects } from '../state/history.js'
 import type { UpgradeStep } from './upgrade.js'
 
 export interface LevelStoreOptions {
@@ -23,6 +26,7 @@ export class LevelEventStore implements EventStore {
   private readonly events
   private readonly meta
   private readonly parts
+  private readonly subjects
   private readonly knownOrigins = new Set<string>()
   private schema = 0
 
@@ -31,6 +35,7 @@ export class LevelEventStore implements EventStore {
     this.events = this.db.sublevel<string, string>('events', { valueEncoding: 'utf8' })
     this.meta = this.db.sublevel<string, string>('meta', { valueEncoding: 'utf8' })
     this.parts = this.db.sublevel<string, string>('snapshot', { valueEncoding: 'utf8' })
+    this.subjects = this.db.sublevel<string, string>('subjects', { valueEncoding: 'utf8' })
   }
 
   async open (): Promise<void> {
@@ -60,6 +65,7 @@ export class LevelEventStore implements EventStore {
     const added = new Set<string>()
     for (const e of events) {
       ops.push({ type: 'put', sublevel: this.events, key: eventKey(e.origin, e.seq), value: JSON.stringify(e) })
+      for (const s of eventSubjects(e)) ops.push({ type: 'put', sublevel: this.subjects, key: subjectKey(s, e.origin, e.seq), value: '' })
       if (!this.knownOrigins.has(e.origin)) added.add(e.origin)
     }
     if (added.size > 0) ops.push({ type: 'put', sublevel: this.meta, key: 'origins', value: JSON.stringify([...this.knownOrigins, ...added]) })
@@ -91,6 +97,14 @@ export class LevelEventStore implements EventStore {
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> {
     const v = await this.events.get(eventKey(origin, seq))
     return v === undefined ? undefined : JSON.parse(v) as CisEvent
+  }
+
+  async * readSubject (subject: string): AsyncIterable<CisEvent> {
+    for await (const key of this.subjects.keys({ gt: `${subject}!`, lt: `${subject}!~` })) {
+      const { origin, seq } = parseSubjectKey(key)
+      const e = await this.getEvent(origin, seq)
+      if (e !== undefined) yield e
+    }
   }
 
   async schemaVersion (): Promise<number> {

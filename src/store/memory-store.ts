@@ -2,6 +2,7 @@
 import type { CisEvent } from '../events/types.js'
 import type { EventStore, SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
+import { eventSubjects } from '../state/history.js'
 
 export class MemoryEventStore implements EventStore {
   readonly byOrigin = new Map<string, CisEvent[]>()
@@ -31,6 +32,11 @@ export class MemoryEventStore implements EventStore {
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return this.byOrigin.get(origin)?.[seq - 1] }
   /** Nothing outlives it: a memory store always has today's layout. */
   async schemaVersion (): Promise<number> { return STORE_SCHEMA }
+  async * readSubject (subject: string): AsyncIterable<CisEvent> {
+    const found: CisEvent[] = []
+    for (const list of this.byOrigin.values()) for (const e of list) if (e !== undefined && eventSubjects(e).includes(subject)) found.push(e)
+    yield * found.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq))
+  }
   async loadSnapshot (): Promise<StoredSnapshot | undefined> {
     return this.snapshot?.version === SNAPSHOT_VERSION ? { version: this.snapshot.version, parts: [...this.snapshot.parts].sort((a, b) => a[0] < b[0] ? -1 : 1) } : undefined
   }

@@ -10,6 +10,9 @@
 // makes a fixture of the old layout for its test (scripts/make-store-fixture.mjs).
 import type { Level } from 'level'
 import { VERSION } from '../version.js'
+import type { CisEvent } from '../events/types.js'
+import { subjectKey } from './subject-index.js'
+import { eventSubjects } from '../state/history.js'
 
 /** The key, in the `meta` sublevel, that holds the schema version (a decimal integer). */
 export const SCHEMA_KEY = 'schema'
@@ -30,11 +33,33 @@ export interface UpgradeStep {
   run: (db: Level<string, string>) => Promise<void>
 }
 
+/** How many index entries one batch of an upgrade writes. */
+const UPGRADE_BATCH = 10_000
+
 /**
- * Every upgrade, oldest first. Empty while there is one schema; the first change adds e.g.
- *   { from: 1, to: 2, what: 'events keyed by ...', run: async db => { ... } }
+ * Every upgrade, oldest first.
+ *   1 → 2: the `subjects` sublevel, an index of the events about each joblist (G-3: history
+ *          reads what it shows, not every event); built from the stored events, in batches
+ *          (idempotent: a key written twice is the same key).
  */
-export const UPGRADES: readonly UpgradeStep[] = []
+export const UPGRADES: readonly UpgradeStep[] = [
+  {
+    from: 1,
+    to: 2,
+    what: 'index the events by the joblist they are about (for cis history)',
+    run: async db => {
+      const events = db.sublevel<string, string>('events', { valueEncoding: 'utf8' })
+      const subjects = db.sublevel<string, string>('subjects', { valueEncoding: 'utf8' })
+      let ops: Array<{ type: 'put', key: string, value: string }> = []
+      for await (const value of events.values()) {
+        const e = JSON.parse(value) as CisEvent
+        for (const s of eventSubjects(e)) ops.push({ type: 'put', key: subjectKey(s, e.origin, e.seq), value: '' })
+        if (ops.length >= UPGRADE_BATCH) { await subjects.batch(ops); ops = [] }
+      }
+      if (ops.length > 0) await subjects.batch(ops)
+    }
+  }
+]
 
 export interface SchemaOptions {
   /** Where the store is, for messages. */

@@ -11,6 +11,8 @@ import { apply } from '../../src/state/reducer.js'
 import type { ClusterState } from '../../src/state/types.js'
 import { emptyState } from '../../src/state/types.js'
 
+const seqKeys = (events: CisEvent[]): string[] => events.map(e => `${e.origin}:${e.seq}`)
+
 /** The state a loaded snapshot holds (failing if there is none). */
 function stateOf (s: StoredSnapshot | undefined): ClusterState {
   assert.ok(s !== undefined, 'a snapshot is stored')
@@ -120,6 +122,24 @@ export function storeConformance (f: StoreFactory): void {
       assert.equal(await store.getEvent('p', 3), undefined, 'a seq beyond the last')
       assert.equal(await store.getEvent('p', 0), undefined, 'seq 0')
       assert.equal(await store.getEvent('r', 1), undefined, 'an unknown origin')
+    })
+  })
+
+  test(title('G-3', 'readSubject gives the events about a joblist (or request), in (origin, seq) order, and no others'), async () => {
+    await withStore(async ({ store }) => {
+      const e = (origin: string, seq: number, type: EventType, body: unknown): CisEvent => ({ origin, seq, ts: 1000 + seq, lc: 0, type, body, sig: '' } as CisEvent)
+      const events = [
+        e('m', 1, 'accept', { request: 'c:1', id: 'ab12-1', term: 1, onLost: 'retry', maxLost: 3 }),
+        e('m', 2, 'assign', { jobId: 'ab12-1.1', attempt: 1, node: 'n', resources: {}, term: 1 }),
+        e('m', 3, 'accept', { request: 'c:2', id: 'ab12-12', term: 1, onLost: 'retry', maxLost: 3 }),
+        e('n', 1, 'finished', { jobId: 'ab12-1.1', attempt: 1, state: 'succeeded', exitCode: 0, signal: null }),
+        e('n', 2, 'node', { name: 'n', priority: 0, profiles: [], resources: {}, api: '', addresses: [], version: 't' })
+      ]
+      await store.write(events.slice(0, 2))
+      await store.write(events.slice(2))
+      assert.deepEqual(seqKeys(await collect(store.readSubject('ab12-1'))), ['m:1', 'm:2', 'n:1'], 'not ab12-12 (a longer ID with the same start)')
+      assert.deepEqual(seqKeys(await collect(store.readSubject('c:2'))), ['m:3'])
+      assert.deepEqual(await collect(store.readSubject('zz99-1')), [])
     })
   })
 

@@ -12,6 +12,7 @@ import { emptyState } from '../../src/state/types.js'
 import { SNAPSHOT_VERSION, STORE_SCHEMA } from '../../src/store/event-store.js'
 import { LevelEventStore } from '../../src/store/level-store.js'
 import { SCHEMA_KEY, StoreSchemaError, UPGRADES } from '../../src/store/upgrade.js'
+import { eventSubjects } from '../../src/state/history.js'
 import type { UpgradeStep } from '../../src/store/upgrade.js'
 import { ROOT, cleanup, tempDir } from '../helpers/agent.js'
 import { storeEvent } from './conformance.js'
@@ -57,7 +58,8 @@ test('G-6: a store with data but no schema key (written before versions) is sche
     await store.close()
     assert.equal(await rawMeta(path, SCHEMA_KEY, null), undefined, 'the key is gone, as in an old store')
     const logged: string[] = []
-    store = new LevelEventStore(path, { log: m => logged.push(m) })
+    // Opened by code that knows schema 1 at most (the upgrades past it have their own tests).
+    store = new LevelEventStore(path, { log: m => logged.push(m), schema: { current: 1, steps: [] } })
     await store.open()
     try {
       assert.equal(await store.schemaVersion(), 1)
@@ -127,9 +129,12 @@ function pretendSteps (ran: string[], failAt?: number): UpgradeStep[] {
   ]
 }
 
+/** A store made by a cisystem of schema 1. */
+const schemaOne = (path: string): LevelEventStore => new LevelEventStore(path, { schema: { current: 1, steps: [] } })
+
 test('G-6: an older store is upgraded by the chain of steps, in order, the key written after each; a failed step runs again on the next open', async () => {
   await withDir(async path => {
-    const store = new LevelEventStore(path)
+    const store = schemaOne(path)
     await store.open()
     await store.write([storeEvent('a', 1), storeEvent('b', 1)])
     await store.close()
@@ -161,7 +166,7 @@ test('G-6: an older store is upgraded by the chain of steps, in order, the key w
 
 test('G-6: a gap in the chain (no step from the store\'s schema) is refused, naming the versions', async () => {
   await withDir(async path => {
-    const store = new LevelEventStore(path)
+    const store = schemaOne(path)
     await store.open()
     await store.close()
     const only23 = pretendSteps([]).filter(s => s.from === 2)
@@ -195,6 +200,14 @@ test('G-6: the store an earlier cisystem wrote (test/fixtures/store-v1, copied) 
       for (const origin of await store.origins()) for await (const e of store.readOrigin(origin, 0)) apply(state, e)
       assert.deepEqual(state.applied, expected.origins, 'every event is there')
       for (const jl of expected.joblists) assert.equal(state.joblists[jl.id]?.state, jl.state, `${jl.name} (${jl.id})`)
+      // The 1 → 2 upgrade indexed the events by joblist (G-3): a joblist's history reads through it.
+      for (const jl of expected.joblists) {
+        const about: CisEvent[] = []
+        for await (const e of store.readSubject(jl.id)) about.push(e)
+        const types = about.map(e => e.type)
+        assert.ok(types.includes('accept') && types.includes('finished'), `${jl.id}: ${types.join(',')}`)
+        assert.ok(about.every(e => eventSubjects(e).includes(jl.id)))
+      }
       // The fixture's snapshot has shape 2: read while that is current, ignored once the shape
       // changed (the events replay, as checked above).
       const snap = await store.loadSnapshot()

@@ -260,7 +260,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     const jl = findJoblist(state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     const subjects = new Set([jl.request, jl.id, ...(state.accepts[jl.request] ?? []).map(a => a.id)])
-    const entries = historyOf(await node.storedEvents(), subjects, id => state.nodes[id]?.name ?? id)
+    const entries = historyOf(await node.subjectEvents(subjects), subjects, id => state.nodes[id]?.name ?? id)
     return { id: jl.id, name: jl.name, events: entries.map(e => ({ ...e, at: new Date(e.at).toISOString() })) }
   })
 
