@@ -99,6 +99,11 @@ export interface ApiNode {
    * `more`: the store has more after them.
    */
   eventsAfter: (after: Readonly<Record<string, number>>, limit: number) => Promise<{ events: CisEvent[], more: boolean }>
+  /**
+   * Purge (G-6): the joblists that ended before `before` leave every node's state. Without
+   * `dryRun`, written as purge events (several for a large purge); their request IDs.
+   */
+  purge: (before: number, dryRun: boolean) => Promise<{ ids: string[], joblists: number, requests: string[] }>
   /** Accounting records (G-2) of a query, from the node's index; `scanned`: records read to answer it. */
   accounting: (q: AccountingQuery) => { records: AccountingRecord[], scanned: number }
 }

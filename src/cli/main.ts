@@ -289,12 +289,21 @@ function program (): Command {
     }))
 
   // Administration (G-6): backup from a running agent; restore offline, for a stopped one.
-  const admin = p.command('admin').description('backup and restore of an agent\'s store (G-6): cis admin backup|restore')
+  const admin = p.command('admin').description('backup, restore and purge of the store (G-6): cis admin backup|restore|purge')
   client(admin.command('backup').argument('<file>', 'where to write the backup (replaced atomically when complete)')
     .description("save a consistent backup of a running agent's store (every event of every origin) to FILE; its node key is not in it"))
     .action(run(async (ctx, file: string) => {
       const { backup } = await import('./commands/backup.js')
       await backup(ctx, file)
+    }))
+  client(admin.command('purge')
+    .description('remove ended joblists from every node (state, snapshot, accounting): those that ended before --before or longer ago than --older-than')
+    .option('--older-than <span>', 'ended longer ago than this: 30m, 12h, 90d, 2w')
+    .option('--before <time>', 'ended before this time: an ISO date or time')
+    .option('--dry-run', 'only count what would go'))
+    .action(run(async (ctx, o: { olderThan?: string, before?: string, dryRun?: boolean }) => {
+      const { purge } = await import('./commands/purge.js')
+      await purge(ctx, o)
     }))
   admin.command('restore').argument('<file>', "a file made by 'cis admin backup'")
     .description('make the store of a stopped agent from a backup (checked first: header, events, signatures); then start it with cis agent --data DIR')

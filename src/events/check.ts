@@ -13,6 +13,8 @@ const isStrList = (v: unknown, max = 1000): v is string[] => Array.isArray(v) &&
 const isResources = (v: unknown): boolean => isObj(v) && Object.keys(v).length <= 256 && Object.values(v).every(ids => isStrList(ids, 4096))
 /** A delivery or email item ID: `<joblist or job ID>.<state>.<subscription key>` (subscriptions.ts). */
 const NOTIFICATION_ID = /^[^.]+(\.\d+)?\.(running|succeeded|failed|stopped)\.(\d+|h[0-9a-f]{8})$/
+/** The most joblists (and requests) one purge event names; a larger purge is several events. */
+export const MAX_PURGE = 2000
 const optStr = (v: unknown, max = 256): boolean => v === undefined || isStr(v, max)
 /** 10^15 ms: over 30,000 CPU-years, far beyond any real attempt, still exact as a number. */
 const MAX_CPU_MS = 1e15
@@ -60,6 +62,7 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     (b.retryAfterMs === undefined || isInt(b.retryAfterMs)) && (b.gone === undefined || b.gone === true) && isInt(b.term)
     ? null
     : 'bad delivery',
+  purge: b => isInt(b.before) && isStrList(b.ids, MAX_PURGE) && isStrList(b.requests, MAX_PURGE) && (b.ids as string[]).length + (b.requests as string[]).length > 0 ? null : 'bad purge',
   mail: b => isStr(b.to, 254) && /^[^\s@]+@[^\s@]+$/.test(b.to as string) && Array.isArray(b.ids) && b.ids.length >= 1 && b.ids.length <= 10_000 &&
     b.ids.every(id => isStr(id) && NOTIFICATION_ID.test(id)) && typeof b.ok === 'boolean' && optStr(b.error, 1024) && isInt(b.term)
     ? null

@@ -135,6 +135,18 @@ export interface MailBody {
   term: number
 }
 
+/**
+ * Ended joblists leave every node's state (G-6, `cis admin purge`): the joblists named, their
+ * requests (submit keys) and the IDs they were also accepted under. Written by the node that
+ * was asked, with the lists from its view, so every node cuts exactly the same.
+ */
+export interface PurgeBody {
+  /** They ended before this time (ms): what was asked, for the record. */
+  before: number
+  ids: string[]
+  requests: string[]
+}
+
 export interface EventBodies {
   node: NodeBody
   submit: SubmitBody
@@ -153,6 +165,7 @@ export interface EventBodies {
   update: UpdateBody
   delivery: DeliveryBody
   mail: MailBody
+  purge: PurgeBody
 }
 
 export type EventType = keyof EventBodies
@@ -171,7 +184,7 @@ export interface CisEvent<T extends EventType = EventType> extends UnsignedEvent
   sig: string
 }
 
-export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack', 'update', 'delivery', 'mail']
+export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'master', 'accept', 'assign', 'cancel', 'lose', 'started', 'finished', 'schedule', 'control', 'skip', 'ack', 'update', 'delivery', 'mail', 'purge']
 
 /** The key of an event, also the ID of a request made by it: `origin:seq`. */
 export function eventKey (e: { origin: string, seq: number }): string {

@@ -39,6 +39,8 @@ import { Intake } from './intake.js'
 import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
 import { AccountingIndex } from '../state/accounting.js'
+import { purgeCandidates } from '../state/purge.js'
+import { MAX_PURGE } from '../events/check.js'
 import type { AccountingQuery, AccountingRecord } from '../state/accounting.js'
 import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
@@ -314,6 +316,38 @@ export class CisNode implements ApiNode {
       }
     }
     return out
+  }
+
+  async purge (before: number, dryRun: boolean): Promise<{ ids: string[], joblists: number, requests: string[] }> {
+    const all = purgeCandidates(this.state, before)
+    const asked = new Set(all.requests)
+    const joblists = Object.values(this.state.joblists).filter(jl => asked.has(jl.request)).length
+    if (dryRun || all.ids.length === 0) return { ids: all.ids, joblists, requests: [] }
+    // Several events for a large purge: each names at most MAX_PURGE IDs and requests, a
+    // joblist's ID, alias IDs and request always in the same one.
+    const byRequest = new Map<string, string[]>()
+    for (const r of all.requests) byRequest.set(r, [])
+    for (const id of all.ids) {
+      const jl = this.state.joblists[id] ?? this.state.joblists[this.state.aliases[id] ?? '']
+      byRequest.get(jl?.request ?? '')?.push(id)
+    }
+    const written: string[] = []
+    let ids: string[] = []
+    let requests: string[] = []
+    const flush = async (): Promise<void> => {
+      if (ids.length + requests.length === 0) return
+      written.push(eventKey(await this.append('purge', { before, ids, requests })))
+      ids = []
+      requests = []
+    }
+    for (const [r, rIds] of byRequest) {
+      if (ids.length + requests.length + rIds.length + 1 > MAX_PURGE) await flush()
+      requests.push(r)
+      ids.push(...rIds)
+    }
+    await flush()
+    this.log.info({ before: new Date(before).toISOString(), joblists, events: written.length }, 'purged ended joblists')
+    return { ids: all.ids, joblists, requests: written }
   }
 
   accounting (q: AccountingQuery): { records: AccountingRecord[], scanned: number } {

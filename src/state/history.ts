@@ -2,33 +2,12 @@
 // request, the IDs it was accepted under, its jobs and their attempts, its notifications), each
 // described in one line; and the state as it was at a time, by applying the events up to it.
 // Pure: the node reads the events from its store and passes them in.
+export { eventSubjects } from './subjects.js'
 import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/types.js'
-import { eventKey } from '../events/types.js'
 import { apply } from './reducer.js'
+import { eventSubjects } from './subjects.js'
 import type { ClusterState } from './types.js'
 import { emptyState } from './types.js'
-
-/** The joblist a job or notification ID belongs to: the part before the first dot. */
-const joblistOf = (id: string): string => id.split('.')[0] ?? id
-
-/**
- * What an event is about: request keys and joblist IDs (a `submit` is about its own key, its
- * accept about that key and the new ID; everything else names a joblist or one of its jobs).
- * Events about the cluster (node, master, schedules) are about no joblist.
- */
-export function eventSubjects (e: UnsignedEvent): string[] {
-  const b = e.body as unknown as Record<string, unknown>
-  switch (e.type) {
-    case 'submit': return [eventKey(e)]
-    case 'accept': return [b.request as string, b.id as string]
-    case 'assign': case 'started': case 'finished': case 'lose': return [joblistOf(b.jobId as string)]
-    case 'cancel': return [b.joblistId as string, b.request as string]
-    case 'stop': case 'update': case 'ack': return [b.joblistId as string]
-    case 'delivery': return [joblistOf(b.id as string)]
-    case 'mail': return [...new Set((b.ids as string[]).map(joblistOf))]
-    default: return []
-  }
-}
 
 export interface HistoryEntry {
   /** When the event was written (its hybrid clock's ms). */

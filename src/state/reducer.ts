@@ -10,6 +10,8 @@ import { targetOf } from './subscriptions.js'
 import { emptyState } from './types.js'
 import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
+import { purgeRecords } from './purge.js'
+import { eventSubjects } from './subjects.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 
@@ -26,6 +28,28 @@ export function joblistOfJob (jobId: string): string {
 export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
   const prev = state.applied[e.origin] ?? 0
   if (e.seq <= prev) return []
+  const changed = applyOne(state, e)
+  // An event about a purged joblist (from a node that was away during the purge): what it
+  // added goes again, so the result does not depend on the order (purge.ts).
+  if (e.type !== 'purge' && hasAny(state.purged)) {
+    let ids: string[] | undefined
+    let reqs: string[] | undefined
+    for (const s of eventSubjects(e)) {
+      if (state.purged[s] !== true) continue
+      if (s.includes(':')) (reqs ??= []).push(s)
+      else (ids ??= []).push(s)
+    }
+    if (ids !== undefined || reqs !== undefined) return [...changed, ...purgeRecords(state, ids ?? [], reqs ?? [])]
+  }
+  return changed
+}
+
+function hasAny (o: Record<string, unknown> | undefined): boolean {
+  for (const _ in o) return true
+  return false
+}
+
+function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
   state.applied[e.origin] = e.seq
   if (e.ts > state.clock.ts || (e.ts === state.clock.ts && e.lc > state.clock.lc)) state.clock = { ts: e.ts, lc: e.lc }
   switch (e.type) {
@@ -54,6 +78,10 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
       return state.joblists[id] !== undefined ? [id] : []
     }
     case 'update': return applyUpdate(state, e as Ev<'update'>)
+    case 'purge': {
+      const b = (e as Ev<'purge'>).body
+      return purgeRecords(state, b.ids, b.requests)
+    }
     case 'delivery': {
       const b = (e as Ev<'delivery'>).body
       const list = (state.deliveries ??= {})[b.id] ?? (state.deliveries[b.id] = [])

@@ -200,6 +200,11 @@ export interface ClusterState {
   deliveries: Record<string, DeliveryAttempt[]>
   /** Email messages (issue 11) by address, sorted by the event's position. */
   mails: Record<string, MailRecord[]>
+  /**
+   * Joblist IDs and request keys a purge removed (G-6): what a later event about them adds is
+   * removed again, so the state is the same whatever order the purge and those events come in.
+   */
+  purged: Record<string, true>
 }
 
 /** One email message the master tried to send (a `mail` event). */
@@ -256,7 +261,8 @@ export function emptyState (): ClusterState {
     acks: {},
     updates: {},
     deliveries: {},
-    mails: {}
+    mails: {},
+    purged: {}
   }
 }
 

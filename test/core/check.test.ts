@@ -37,7 +37,8 @@ const VALID: { [T in EventType]: EventBodies[T] } = {
   ack: { joblistId: 'ab12-1' },
   update: { joblistId: 'ab12-1', priority: -7, tags: ['nightly', 'team-x'] },
   delivery: { id: 'ab12-1.failed.0', attempt: 2, ok: false, status: 503, error: 'HTTP 503', retryAfterMs: 30_000, gone: true, term: 4 },
-  mail: { to: 'alice@example.org', ids: ['ab12-1.failed.0', 'ab12-2.succeeded.1'], ok: false, error: 'connect ECONNREFUSED', term: 4 }
+  mail: { to: 'alice@example.org', ids: ['ab12-1.failed.0', 'ab12-2.succeeded.1'], ok: false, error: 'connect ECONNREFUSED', term: 4 },
+  purge: { before: 1_700_000_000_000, ids: ['ab12-1', 'ab12-2'], requests: ['origin:3', 'origin:9'] }
 }
 
 /** The message for a wrong field of each type's body. */
@@ -58,7 +59,8 @@ const MESSAGE: Record<EventType, RegExp> = {
   ack: /^bad ack$/,
   update: /^bad update$/,
   delivery: /^bad delivery$/,
-  mail: /^bad mail$/
+  mail: /^bad mail$/,
+  purge: /^bad purge$/
 }
 
 const OPTIONAL: Partial<Record<EventType, string[]>> = {

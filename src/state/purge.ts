@@ -1,0 +1,82 @@
+// Purge (G-6): ended joblists leave the state. A `purge` event names the joblists (and their
+// requests and alias IDs); every record keyed by them goes: the joblist, its jobs and
+// attempts, its request and accepts, its cancels, stops, changes, acknowledgement and webhook
+// deliveries, and its runs in schedule records. What the rest of the state counted from them
+// stays as it is (the masters' ID counters, terms, the version vector). The names are kept in
+// `state.purged`: an event about a purged joblist that comes later (from a node that was away)
+// is applied as any event, then what it added is removed again, so the purge and that event
+// give the same state in either order. Pure.
+import type { ClusterState } from './types.js'
+import { FINAL_JOBLIST_STATES } from './types.js'
+import { joblistOf } from './subjects.js'
+import { joblistOfRequest } from './schedules.js'
+
+/** The joblists a purge of `before` names, from this state: ended before then (with their requests and alias IDs). */
+export function purgeCandidates (state: ClusterState, before: number): { ids: string[], requests: string[] } {
+  const ids: string[] = []
+  const requests: string[] = []
+  for (const jl of Object.values(state.joblists)) {
+    if (!FINAL_JOBLIST_STATES.has(jl.state) || (jl.endedAt ?? Infinity) >= before) continue
+    ids.push(jl.id)
+    requests.push(jl.request)
+    for (const a of state.accepts[jl.request] ?? []) if (a.id !== jl.id) ids.push(a.id)
+  }
+  return { ids: ids.sort(), requests: requests.sort() }
+}
+
+/** Remove every record of these joblists and requests, and remember them as purged; the joblist IDs whose view changed. */
+export function purgeRecords (state: ClusterState, ids: Iterable<string>, requests: Iterable<string>): string[] {
+  const gone = new Set(ids)
+  const reqs = new Set(requests)
+  state.purged ??= {}
+  for (const id of gone) state.purged[id] = true
+  for (const r of reqs) state.purged[r] = true
+  const changed: string[] = []
+  for (const id of gone) {
+    if (state.joblists[id] !== undefined) changed.push(id)
+    delete state.joblists[id]
+    delete state.cancels[id]
+    delete state.updates[id]
+    delete state.acks[id]
+    delete state.aliases[id]
+  }
+  if (gone.size > 0) {
+    const ofGone = (key: string): boolean => gone.has(joblistOf(key))
+    for (const k of Object.keys(state.jobs)) if (ofGone(k)) delete state.jobs[k]
+    for (const k of Object.keys(state.attempts)) if (ofGone(k)) delete state.attempts[k]
+    for (const k of Object.keys(state.deliveries ?? {})) if (ofGone(k)) delete state.deliveries[k]
+    for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) delete state.stops[k]
+    for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) delete state.aliases[alias]
+    state.queue = state.queue.filter(id => !gone.has(id))
+  }
+  if (reqs.size > 0) {
+    for (const r of reqs) {
+      delete state.requests[r]
+      delete state.accepts[r]
+      delete state.stops[r]
+    }
+    state.unaccepted = state.unaccepted.filter(k => !reqs.has(k))
+    for (const rec of Object.values(state.schedules)) {
+      const keep = (k: string): boolean => !reqs.has(k)
+      if (!rec.runs.some(k => reqs.has(k)) && !rec.active.some(k => reqs.has(k))) continue
+      rec.runs = rec.runs.filter(keep)
+      rec.active = rec.active.filter(keep)
+      for (const [instant, keys] of Object.entries(rec.byInstant)) {
+        const left = keys.filter(keep)
+        if (left.length > 0) rec.byInstant[instant] = left
+        else delete rec.byInstant[instant]
+      }
+      // The schedule's last failure, found again among the runs that stay.
+      if (rec.lastFailed !== undefined && reqs.has(rec.lastFailed.key)) {
+        delete rec.lastFailed
+        for (const k of rec.runs) {
+          const other = joblistOfRequest(state, k)
+          if (other?.state !== 'failed') continue
+          const t = other.endedAt ?? 0
+          if (rec.lastFailed === undefined || t > rec.lastFailed.at || (t === rec.lastFailed.at && k > rec.lastFailed.key)) rec.lastFailed = { key: k, at: t }
+        }
+      }
+    }
+  }
+  return changed
+}

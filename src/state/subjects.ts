@@ -1,0 +1,28 @@
+// What an event is about (G-3, G-6): the request keys and joblist IDs it names. The history of a
+// joblist, the store's index of events by joblist, and a purge's filter all ask this. Pure.
+import type { UnsignedEvent } from '../events/types.js'
+import { eventKey } from '../events/types.js'
+
+/** The joblist a job or notification ID belongs to: the part before the first dot. */
+export const joblistOf = (id: string): string => id.split('.')[0] ?? id
+
+/**
+ * What an event is about: request keys and joblist IDs (a `submit` is about its own key, its
+ * accept about that key and the new ID; everything else names a joblist or one of its jobs).
+ * Events about the cluster (node, master, schedules) are about no joblist.
+ */
+export function eventSubjects (e: UnsignedEvent): string[] {
+  const b = e.body as unknown as Record<string, unknown>
+  switch (e.type) {
+    case 'submit': return [eventKey(e)]
+    case 'accept': return [b.request as string, b.id as string]
+    case 'assign': case 'started': case 'finished': case 'lose': return [joblistOf(b.jobId as string)]
+    case 'cancel': return [b.joblistId as string, b.request as string]
+    case 'stop': return [b.joblistId as string, eventKey(e)]
+    case 'update': case 'ack': return [b.joblistId as string]
+    case 'delivery': return [joblistOf(b.id as string)]
+    case 'mail': return [...new Set((b.ids as string[]).map(joblistOf))]
+    default: return []
+  }
+}
+
