@@ -15,6 +15,7 @@ import { schedulerBench } from './scheduler.js'
 import { scheduleBench } from './schedules.js'
 import { fanoutBench } from './fanout.js'
 import { formatRecords, recordsBench } from './records.js'
+import { exportBench } from './export.js'
 import { cpuMeter } from './cpu.js'
 import { cliStart, formatCliStart } from './cli-start.js'
 import type { CpuPerJob } from './cpu.js'
@@ -136,6 +137,7 @@ async function main (): Promise<void> {
     const schedules = await scheduleBench(progress)
     const fanout = await fanoutBench(progress, N, 100, CONCURRENCY)
     const records = await recordsBench(progress)
+    const exportFigures = await exportBench(progress)
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
     const rawMean = (raw + rawAfter) / 2
@@ -163,6 +165,7 @@ async function main (): Promise<void> {
       schedules,
       streamFanout: fanout,
       records,
+      export: exportFigures,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
       targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
@@ -188,6 +191,9 @@ async function main (): Promise<void> {
     console.log(`schedules, recurrence pass, 1,000 schedules:  ${schedules.passUsPer1000Schedules} us`)
     console.log(`stream fan-out, ${fanout.clients} SSE clients:           ${fanout.jobsPerSecWith} jobs/s vs ${fanout.jobsPerSecWithout} without (${fanout.slowdownPct} % lower; target < 10); event -> 100th client p50 ${fanout.delayMs.p50} ms, p99 ${fanout.delayMs.p99} ms`)
     for (const line of formatRecords(records)) console.log(line)
+    console.log('skipped' in exportFigures
+      ? `export to PostgreSQL: skipped (${exportFigures.skipped})`
+      : `export to PostgreSQL, ${exportFigures.joblists} joblists:     ${exportFigures.rowsPerSec} rows/s (${exportFigures.rows} rows, ${exportFigures.events} events in ${exportFigures.seconds} s, cis export --once, CLI start included)`)
     const c = report.cpuMsPerJob
     // With every process on the same cores, CPU per job bounds the rate: cores x 1000 / total.
     const cpuLine = (x: CpuPerJob): string => `${x.total} (agents ${x.agents}, fork servers ${x.forkServers}, jobs ${x.jobs}, bench client ${x.client}; at most ${Math.round(report.cores * 1000 / x.total)}/s on ${report.cores} cores)`
