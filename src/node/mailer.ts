@@ -47,8 +47,8 @@ export class Mailer {
   }
 
   /** Send what is due and not in flight (called on every pass of the master role). */
-  pass (state: ClusterState, term: number): void {
-    for (const m of dueMails(state, this.o.now(), mailOptions(this.o.notify))) {
+  pass (state: ClusterState, term: number, among?: Iterable<string>): void {
+    for (const m of dueMails(state, this.o.now(), mailOptions(this.o.notify), among)) {
       if (this.inFlight.has(m.to)) continue
       const set = this.inFlight
       set.add(m.to)

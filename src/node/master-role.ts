@@ -41,6 +41,8 @@ export interface MasterRoleOptions {
   metrics?: RoleMetrics
   /** Ask for a pass soon: when the next schedule instant falls due (between heartbeats). */
   wake?: () => void
+  /** The joblists that may have notify subscriptions (kept by the node as events apply); absent: every joblist is looked at. */
+  subscribed?: () => Iterable<string>
 }
 
 /** What the role reports to the metrics. */
@@ -148,9 +150,10 @@ export class MasterRole {
     }
     this.wakeAtNextInstant(state)
     // Webhooks: due deliveries are derived from the state; each attempt is recorded as an event.
-    this.notifier?.pass(state, mine)
+    const among = this.o.subscribed?.()
+    this.notifier?.pass(state, mine, among)
     // Emails: one message per address listing its due items; each recorded as a `mail` event.
-    this.mailer?.pass(state, mine)
+    this.mailer?.pass(state, mine, among)
   }
 
   private wakeTimer: NodeJS.Timeout | undefined

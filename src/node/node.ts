@@ -40,6 +40,7 @@ import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
 import { AccountingIndex } from '../state/accounting.js'
 import { purgeCandidates } from '../state/purge.js'
+import { hasSubscriptions } from '../state/subscriptions.js'
 import { MAX_PURGE } from '../events/check.js'
 import type { AccountingQuery, AccountingRecord } from '../state/accounting.js'
 import { NodeMetrics } from './metrics.js'
@@ -86,6 +87,8 @@ export class CisNode implements ApiNode {
   private records!: NodeRecords
   /** Accounting records (G-2), indexed by owner, node and time; kept up to date as events apply. */
   private readonly accountingIndex = new AccountingIndex()
+  /** Joblists that may have notify subscriptions: what the master's notification passes look at (not every joblist). */
+  private readonly subscribed = new Set<string>()
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b) })
   /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
   private readonly applied = new Map<string, number>()
@@ -143,6 +146,7 @@ export class CisNode implements ApiNode {
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
     this.accountingIndex.rebuild(this.state)
+    for (const jl of Object.values(this.state.joblists)) if (hasSubscriptions(this.state, jl)) this.subscribed.add(jl.id)
     this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b) })
     this.bridge.start()
     this.role = new MasterRole({
@@ -160,6 +164,7 @@ export class CisNode implements ApiNode {
       unsettled: () => this.mesh?.membership.unsettled() ?? { unheard: [], claiming: [] },
       metrics: this.metrics,
       wake: () => this.passSoon(),
+      subscribed: () => this.subscribed,
       append: async (t, b) => await this.append(t, b)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
@@ -460,6 +465,8 @@ export class CisNode implements ApiNode {
     for (const id of changed) {
       const jl = this.state.joblists[id]
       this.accountingIndex.update(this.state, id)
+      if (jl !== undefined && hasSubscriptions(this.state, jl)) this.subscribed.add(id)
+      else this.subscribed.delete(id)
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)
       if (jl?.schedule !== undefined) schedules.add(jl.schedule.name)
     }

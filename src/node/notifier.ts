@@ -49,10 +49,10 @@ export class Notifier {
   get sending (): number { return this.inFlight.size }
 
   /** Send what is due and not in flight (called on every pass of the master role). */
-  pass (state: ClusterState, term: number): void {
+  pass (state: ClusterState, term: number, among?: Iterable<string>): void {
     if (this.inFlight.size >= MAX_CONCURRENT_DELIVERIES) return
     const now = this.o.now()
-    for (const d of dueDeliveries(state, now, { retryForMs: this.o.config.retryForMs })) {
+    for (const d of dueDeliveries(state, now, { retryForMs: this.o.config.retryForMs }, among)) {
       if (this.inFlight.size >= MAX_CONCURRENT_DELIVERIES) break
       if (this.inFlight.has(d.id)) continue
       const set = this.inFlight

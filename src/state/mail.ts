@@ -85,8 +85,10 @@ export function addressGate (records: readonly MailRecord[], to: string, o: Pick
 }
 
 /** Every email item (of one joblist, or of all), with its standing. */
-export function allMailItems (state: ClusterState, now: number, o: MailOptions, joblistId?: string): MailItem[] {
-  const jls = joblistId !== undefined ? [state.joblists[joblistId]].filter(j => j !== undefined) : Object.values(state.joblists)
+export function allMailItems (state: ClusterState, now: number, o: MailOptions, joblistId?: string, among?: Iterable<string>): MailItem[] {
+  const jls = joblistId !== undefined
+    ? [state.joblists[joblistId]].filter(j => j !== undefined)
+    : among !== undefined ? [...among].map(id => state.joblists[id]).filter(j => j !== undefined) : Object.values(state.joblists)
   const items: MailItem[] = []
   for (const jl of jls) {
     for (const subject of subjectsOf(state, jl)) {
@@ -150,10 +152,11 @@ export interface DueMail {
 }
 
 /** The messages to send now: one per address with a pending item whose message is due. */
-export function dueMails (state: ClusterState, now: number, o: MailOptions): DueMail[] {
+/** `among`: the joblists that may have subscriptions (see dueDeliveries); absent: every joblist. */
+export function dueMails (state: ClusterState, now: number, o: MailOptions, among?: Iterable<string>): DueMail[] {
   const by = new Map<string, MailItem[]>()
   let any = false
-  for (const it of allMailItems(state, now, o)) {
+  for (const it of allMailItems(state, now, o, undefined, among)) {
     if (it.nextAt === null || it.dueAt > now) continue
     any = true
     const list = by.get(it.to)

@@ -128,11 +128,16 @@ export function allDeliveries (state: ClusterState, now: number, o: NotifyOption
   return jls.flatMap(jl => joblistDeliveries(state, jl, now, o, true))
 }
 
-/** The deliveries to attempt now: reached, not delivered, not given up nor disabled, and due. */
-export function dueDeliveries (state: ClusterState, now: number, o: NotifyOptions): Delivery[] {
+/**
+ * The deliveries to attempt now: reached, not delivered, not given up nor disabled, and due.
+ * `among`: the joblists that may have subscriptions (a node keeps that set as events apply),
+ * so a pass costs those, not every joblist; absent: every joblist is looked at.
+ */
+export function dueDeliveries (state: ClusterState, now: number, o: NotifyOptions, among?: Iterable<string>): Delivery[] {
   const due: Delivery[] = []
-  for (const jl of Object.values(state.joblists)) {
-    if (!hasSubscriptions(state, jl)) continue
+  for (const id of among ?? Object.keys(state.joblists)) {
+    const jl = state.joblists[id]
+    if (jl === undefined || !hasSubscriptions(state, jl)) continue
     for (const d of joblistDeliveries(state, jl, now, o)) if (d.nextAt !== null && d.nextAt <= now) due.push(d)
   }
   return due.sort((a, b) => (a.nextAt ?? 0) - (b.nextAt ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

@@ -9,7 +9,7 @@
 // one added by a change is keyed by a hash of its target (`h` + 8 hex digits). A subscription
 // from the spec is owed every state its subject reaches; one added by a change only the
 // states reached at or after the first change that listed it.
-import type { NotifySpec, NotifyState } from '../spec/types.js'
+import type { JoblistSpec, NotifySpec, NotifyState } from '../spec/types.js'
 import { sortedAttempts } from './derive.js'
 import type { ClusterState, JoblistRecord, JobRecord, NotifyChange } from './types.js'
 import { FINAL_JOB_STATES, FINAL_JOBLIST_STATES } from './types.js'
@@ -128,16 +128,30 @@ export function jobReachedStates (state: ClusterState, job: JobRecord, jl: Jobli
   return out
 }
 
-/** Whether a joblist or any of its jobs may have subscriptions (cheap: no states derived). */
+/** Whether a spec asks for notifications on the joblist or any job (remembered per spec: specs never change). */
+const specAsks = new WeakMap<JoblistSpec, boolean>()
+function asks (spec: JoblistSpec): boolean {
+  let v = specAsks.get(spec)
+  if (v === undefined) {
+    v = spec.notify !== undefined || spec.stages.some(s => s.jobs.some(j => j.notify !== undefined))
+    specAsks.set(spec, v)
+  }
+  return v
+}
+
+const changesNotify = (state: ClusterState, id: string): boolean => {
+  const u = state.updates[id]
+  return u !== undefined && (u.notify !== undefined || u.jobs !== undefined)
+}
+
+/** Whether a joblist or any of its jobs may have subscriptions (cheap: called for every joblist on every master pass). */
 export function hasSubscriptions (state: ClusterState, jl: JoblistRecord): boolean {
   const spec = state.requests[jl.request]?.spec
   if (spec === undefined) return false
-  if (spec.notify !== undefined) return true
-  for (const a of [{ id: jl.id }, ...(state.accepts[jl.request] ?? [])]) {
-    const u = state.updates[a.id]
-    if (u?.notify !== undefined || u?.jobs !== undefined) return true
-  }
-  return spec.stages.some(s => s.jobs.some(j => j.notify !== undefined))
+  if (asks(spec) || changesNotify(state, jl.id)) return true
+  const accepts = state.accepts[jl.request]
+  if (accepts !== undefined && accepts.length > 1) for (const a of accepts) if (changesNotify(state, a.id)) return true
+  return false
 }
 
 /** The IDs a joblist's changes may name: its own and those its request was also accepted under. */
