@@ -9,7 +9,7 @@
 import type { ClusterState } from './types.js'
 import { FINAL_JOBLIST_STATES } from './types.js'
 import { joblistOf } from './subjects.js'
-import { joblistOfRequest } from './schedules.js'
+import { findLastFailed } from './schedules.js'
 
 /** The joblists a purge of `before` names, from this state: ended before then (with their requests and alias IDs). */
 export function purgeCandidates (state: ClusterState, before: number): { ids: string[], requests: string[] } {
@@ -67,15 +67,7 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
         else delete rec.byInstant[instant]
       }
       // The schedule's last failure, found again among the runs that stay.
-      if (rec.lastFailed !== undefined && reqs.has(rec.lastFailed.key)) {
-        delete rec.lastFailed
-        for (const k of rec.runs) {
-          const other = joblistOfRequest(state, k)
-          if (other?.state !== 'failed') continue
-          const t = other.endedAt ?? 0
-          if (rec.lastFailed === undefined || t > rec.lastFailed.at || (t === rec.lastFailed.at && k > rec.lastFailed.key)) rec.lastFailed = { key: k, at: t }
-        }
-      }
+      if (rec.lastFailed !== undefined && reqs.has(rec.lastFailed.key)) findLastFailed(state, rec)
     }
   }
   return changed

@@ -89,13 +89,18 @@ export function runChanged (state: ClusterState, jl: JoblistRecord): void {
   } else if (last?.key === key) {
     // Rare (a run's outcome overruled, or its end moved earlier by an earlier report of it):
     // find the latest failure again, so any arrival order gives the same answer.
-    delete rec.lastFailed
-    for (const k of rec.runs) {
-      const other = joblistOfRequest(state, k)
-      if (other?.state !== 'failed') continue
-      const t = other.endedAt ?? 0
-      if (rec.lastFailed === undefined || t > rec.lastFailed.at || (t === rec.lastFailed.at && k > rec.lastFailed.key)) rec.lastFailed = { key: k, at: t }
-    }
+    findLastFailed(state, rec)
+  }
+}
+
+/** A schedule's last failed run, found again among its runs (the latest end; ties by key). */
+export function findLastFailed (state: ClusterState, rec: ScheduleRecord): void {
+  delete rec.lastFailed
+  for (const k of rec.runs) {
+    const other = joblistOfRequest(state, k)
+    if (other?.state !== 'failed') continue
+    const t = other.endedAt ?? 0
+    if (rec.lastFailed === undefined || t > rec.lastFailed.at || (t === rec.lastFailed.at && k > rec.lastFailed.key)) rec.lastFailed = { key: k, at: t }
   }
 }
 
