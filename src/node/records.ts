@@ -1,13 +1,29 @@
 // The node's plain-text records: every finished joblist with its jobs (R4-4, joblists.log) and,
 // every minute, the nodes that are online (R4-5, nodes.log). JSON lines, append-only.
 import { createReadStream } from 'node:fs'
-import { appendFile } from 'node:fs/promises'
+import { appendFile, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { Logger } from 'pino'
 import { joblistView } from '../state/views.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { FINAL_JOBLIST_STATES } from '../state/types.js'
+
+/** Whether a file is empty, missing, or ends with a newline. */
+async function endsWithNewline (file: string): Promise<boolean> {
+  let fh
+  try { fh = await open(file, 'r') } catch { return true }
+  try {
+    const { size } = await fh.stat()
+    if (size === 0) return true
+    const b = Buffer.alloc(1)
+    await fh.read(b, 0, 1, size - 1)
+    return b[0] === 0x0a
+  } finally { await fh.close() }
+}
+
+/** The start of a joblists.log line: `{"at":"<ISO time>","id":"<joblist ID>"`. */
+const LINE_ID = /^\{"at":"[^"]*","id":"([^"\\]+)"/
 
 export class NodeRecords {
   readonly joblistsFile: string
@@ -28,11 +44,17 @@ export class NodeRecords {
     try {
       const lines = createInterface({ input: createReadStream(this.joblistsFile), crlfDelay: Infinity })
       for await (const line of lines) {
+        // The ID is the second field of every line this node writes: read it without parsing
+        // the whole line (a large log is read at every start).
+        const id = line.endsWith('}') ? LINE_ID.exec(line.slice(0, 200))?.[1] : undefined
+        if (id !== undefined) { this.logged.add(id); continue }
         try { this.logged.add((JSON.parse(line) as { id: string }).id) } catch { /* a torn last line */ }
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
+    // A line torn by a crash has no newline: end it, so the next line starts on its own.
+    if (!await endsWithNewline(this.joblistsFile)) this.write(this.joblistsFile, '\n')
     for (const jl of Object.values(state.joblists)) {
       if (jl.endedAt !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.joblistFinished(state, jl)
     }

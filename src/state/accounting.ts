@@ -159,6 +159,8 @@ export class AccountingIndex {
 
   /** The records of a joblist are now `fresh` (those gone are dropped, those changed replaced). */
   replace (joblistId: string, fresh: readonly AccountingRecord[]): void {
+    // Most changes are of joblists with nothing ended yet: nothing to do.
+    if (fresh.length === 0 && !this.byJoblist.has(joblistId)) return
     const old = this.byJoblist.get(joblistId) ?? []
     const keep = new Set(fresh.map(r => r.key))
     for (const k of old) {
