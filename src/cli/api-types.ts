@@ -1,6 +1,7 @@
 // The shapes of the agent's API answers, as the CLI reads them. Types only: every import
 // here is `import type`, so importing this module (with `import type`) loads nothing.
 import type { NodeView } from '../state/cluster-views.js'
+import type { AccountingRecord } from '../state/accounting.js'
 import type { OwnerUsage } from '../scheduler/fairshare.js'
 import type { PlannedJob } from '../scheduler/plan.js'
 import type { AttemptView, JobView, JoblistView, joblistSummary } from '../state/views.js'
@@ -67,8 +68,8 @@ export interface HealthResponse { ok: true, id: string, name: string, version: s
 /** The body of every error answer (4xx, 5xx). */
 export interface ErrorBody { error?: string, code?: string, details?: unknown }
 
-/** GET /v1/notifications (issue 11). */
-export interface NotificationView {
+/** What every notification of GET /v1/notifications (issue 11) says of what it tells about. */
+interface NotificationOf {
   id: string
   /** Whether the joblist or one of its jobs is told about. */
   subject: 'joblist' | 'job'
@@ -77,6 +78,9 @@ export interface NotificationView {
   /** The joblist's name, or `joblist/job`. */
   name: string
   state: 'running' | 'succeeded' | 'failed' | 'stopped'
+}
+/** A webhook delivery of GET /v1/notifications. */
+export interface NotificationView extends NotificationOf {
   url: string
   reachedAt: string
   attempts: Array<{ at: string, ok: boolean, status: number | null, error: string | null, retryAfterMs?: number }>
@@ -88,13 +92,7 @@ export interface NotificationView {
   retired?: boolean
 }
 /** An email item of GET /v1/notifications (issue 11): sent, pending (nextAt) or given up. */
-export interface EmailNotificationView {
-  id: string
-  subject: 'joblist' | 'job'
-  subjectId: string
-  joblistId: string
-  name: string
-  state: 'running' | 'succeeded' | 'failed' | 'stopped'
+export interface EmailNotificationView extends NotificationOf {
   email: string
   digest: 'now' | 'daily'
   reachedAt: string
@@ -109,29 +107,8 @@ export interface NotificationsResponse { notifications: NotificationView[], emai
 
 /** GET /v1/accounting (G-2). */
 export interface AccountingGroupView { group: string, jobs: number, failed: number, wallS: number, cpuUserS: number, cpuSysS: number, maxRssKb?: number }
-export interface AccountingRecordView {
-  key: string
-  joblistId: string
-  joblistName: string
-  jobId: string
-  jobName: string
-  owner: string
-  tags: string[]
-  node: string
-  resources: Record<string, string[]>
-  attempt: number
-  state: string
-  exitCode: number | null
-  signal: string | null
-  submittedAt: string | null
-  startedAt: string | null
-  endedAt: string | null
-  wallS: number
-  cpuUserS?: number
-  cpuSysS?: number
-  maxRssKb?: number
-  duplicate: boolean
-}
+/** An accounting record as the API answers it: the record, its times as ISO strings. */
+export type AccountingRecordView = Omit<AccountingRecord, 'submittedAt' | 'startedAt' | 'endedAt'> & { submittedAt: string | null, startedAt: string | null, endedAt: string | null }
 export interface AccountingResponse { since: string, until: string, by: string, groups: AccountingGroupView[], records?: AccountingRecordView[], truncated?: boolean, scanned: number }
 
 /** GET /v1/joblists/:ref/history (G-3). */

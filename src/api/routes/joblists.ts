@@ -111,7 +111,7 @@ export function notifyChangeValue (node: ApiNode, value: unknown, at = 'notify')
 }
 
 /** A time in a query (`at`): ms, or a 400 saying what is accepted. */
-export function parseAt (node: ApiNode, raw: string): number {
+function parseAt (node: ApiNode, raw: string): number {
   const t = parseTimeRef(raw, node.view().now)
   if (typeof t === 'string') throw new ApiError(400, 'ERR_BAD_REQUEST', `at: ${t}`)
   return t
@@ -230,20 +230,21 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     })
   }, async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string, at?: string } }>) => {
     const { state: want, name, unacked } = req.query
-    const { state } = req.query.at !== undefined ? await stateAtQuery(node, req.query.at) : node.view()
+    const past = req.query.at !== undefined ? await stateAtQuery(node, req.query.at) : undefined
+    const state = past?.state ?? node.view().state
     const list = Object.values(state.joblists)
       .filter(j => (want === undefined || j.state === want) && (name === undefined || j.name === name) && (unacked !== 'true' || (j.state === 'failed' && state.acks[j.id] === undefined)))
       .sort((a, b) => comparePositions(a.position, b.position))
-    return { ...(req.query.at !== undefined ? { at: new Date(parseAt(node, req.query.at)).toISOString() } : {}), joblists: list.map(j => joblistSummary(state, j)) }
+    return { ...(past !== undefined ? { at: new Date(past.at).toISOString() } : {}), joblists: list.map(j => joblistSummary(state, j)) }
   })
 
   app.get('/v1/joblists/:ref', {
     schema: doc({ summary: 'one joblist with its stages, jobs, attempts and why waiting jobs wait', tags: ['joblists'], params: PARAMS.ref, querystring: { at: 'the joblist as it was at this time (G-3)' }, ok: { 200: 'the joblist' }, errors: ['ERR_NOT_FOUND', 'ERR_BAD_REQUEST'] })
   }, async (req: FastifyRequest<{ Params: { ref: string }, Querystring: { at?: string } }>) => {
     if (req.query.at !== undefined) {
-      const { state } = await stateAtQuery(node, req.query.at)
+      const { state, at } = await stateAtQuery(node, req.query.at)
       const jl = findJoblist(state, req.params.ref)
-      if (jl === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', `no joblist ${req.params.ref} at ${new Date(parseAt(node, req.query.at)).toISOString()} (it may have been submitted later): cis status lists the joblists`)
+      if (jl === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', `no joblist ${req.params.ref} at ${new Date(at).toISOString()} (it may have been submitted later): cis status lists the joblists`)
       return joblistView(state, jl)
     }
     const v = node.view()
