@@ -59,6 +59,15 @@ export interface ApiNode {
   readonly name: string
   readonly version: string
   view: () => ClusterSnapshot
+  /**
+   * The view for reading one joblist or job (by ID, alias, name, `joblist/job`): with that
+   * joblist in the state even when it was archived out of memory (the state is not changed).
+   */
+  viewOf: (ref: string) => Promise<ClusterSnapshot>
+  /** The archived joblists of a name (latest ended first, at most `limit`), as views. */
+  archivedNamed: (name: string, limit: number) => Promise<ClusterSnapshot[]>
+  /** This node's state hash (archived joblists included). */
+  hash: () => string
   /** The notify settings; absent: this node refuses webhooks. */
   readonly notify?: NotifyPolicy
   /** Write a submit request; the joblist ID once a master accepted it (null if none did in time). */
@@ -105,7 +114,7 @@ export interface ApiNode {
    */
   purge: (before: number, dryRun: boolean) => Promise<{ ids: string[], joblists: number, requests: string[] }>
   /** Accounting records (G-2) of a query, from the node's index; `scanned`: records read to answer it. */
-  accounting: (q: AccountingQuery) => { records: AccountingRecord[], scanned: number }
+  accounting: (q: AccountingQuery) => Promise<{ records: AccountingRecord[], scanned: number }>
 }
 
 /** The node's metrics as the API serves and feeds them (P-5). */

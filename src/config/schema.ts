@@ -111,7 +111,9 @@ export const configFileSchema = z.strictObject({
   snapshotEvery: int('must be a positive integer', 1).default(5000),
   /** G-1: where events and snapshots are spooled: level (on disk, the default) or memory (nothing survives a restart: tests). */
   store: section({
-    backend: z.enum(['level', 'memory'], { error: 'must be level (on disk, the default) or memory (nothing survives a restart)' }).default('level')
+    backend: z.enum(['level', 'memory'], { error: 'must be level (on disk, the default) or memory (nothing survives a restart)' }).default('level'),
+    /** How long an ended joblist stays in memory before it moves to the store's archive (0: never). */
+    archiveAfter: duration.prefault('10m')
   }).prefault({}),
   maxBodyBytes: int('must be an integer >= 1024', 1024).default(4 * 1024 * 1024),
   listen: multiaddrs.prefault(['/ip4/0.0.0.0/tcp/7701']),

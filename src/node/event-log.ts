@@ -11,9 +11,16 @@ import type { NodeIdentity } from '../identity/keys.js'
 import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { emptyState } from '../state/types.js'
-import type { EventStore } from '../store/event-store.js'
-import { SnapshotWriter, snapshotState } from '../store/snapshot-parts.js'
+import type { ArchiveWrite, EventStore, SnapshotWrite } from '../store/event-store.js'
+import { SnapshotWriter, assembleState, fingerprint } from '../store/snapshot-parts.js'
+import { INDEX, addDigest, archivable, digestHex, extract, parseDigest, restore, subDigest } from '../state/archive.js'
+import type { ArchiveRules, Bundle } from '../state/archive.js'
+import type { AccountingRecord } from '../state/accounting.js'
+import { eventSubjects } from '../state/subjects.js'
 import { performance } from 'node:perf_hooks'
+
+/** The snapshot part that holds the archived parts' digest (archive.ts). */
+const ARCHIVED_PART = '~archived'
 
 export interface EventLogOptions {
   identity: NodeIdentity
@@ -31,6 +38,11 @@ export interface EventLogOptions {
   onFatal: (err: Error) => void
   /** Counts own and received events (metrics, P-5). */
   counter?: EventCounter
+  /** Move ended joblists out of memory into the store (archive.ts); absent: keep all in memory. */
+  archive?: Omit<ArchiveRules, 'limit'> & { limit?: number }
+  /** Joblists left memory (archived), or came back to it (an event about them). */
+  archivedOut?: (ids: string[]) => void
+  broughtBack?: (ids: string[]) => void
 }
 
 /** What the log reports to the metrics: own events appended, events from peers accepted. */
@@ -55,28 +67,152 @@ export class EventLog {
   private lastSnapshotMs = 0
   private lastSnapshotAt = -Infinity
   private open = false
+  /** Fingerprints of the IDs and request keys of archived joblists: a hit may be archived (the store says), a miss is not. */
+  private readonly archivedKeys = new Set<number>()
+  /** The sum of the archived parts' digests (archive.ts): the state hash counts them through it. */
+  private archivedDigest = 0n
+  /** Joblists brought back from the archive: their bundles go from the store with the next snapshot (which holds their parts again). */
+  private readonly unarchive = new Map<string, string[]>()
+  /** Events waiting for archived joblists to be brought back; later events queue behind them (per-origin order). */
+  private gate: Promise<void> | null = null
+  /** A snapshot (and archive pass) is wanted even with no events to write. */
+  private wantSnapshot = false
+  private maintenance: NodeJS.Timeout | undefined
 
   constructor (private readonly o: EventLogOptions) {}
 
   /** Events this node has written (its highest seq). */
   get written (): number { return this.seq }
 
+  /** The archived parts' digest, for the state hash. */
+  get archived (): bigint { return this.archivedDigest }
+
+  /** Joblists held in the archive (an estimate: fingerprints). */
+  get archivedCount (): number { return this.archivedKeys.size }
+
   /** Load the snapshot and replay the events after it. */
   async load (): Promise<ClusterState> {
     const snap = await this.o.store.loadSnapshot()
-    this.state = snap !== undefined ? snapshotState(snap) : emptyState()
-    if (snap !== undefined) this.snapshots.seed(snap)
+    this.state = snap !== undefined ? assembleState(snap.parts) : emptyState()
+    if (snap !== undefined) {
+      this.snapshots.seed(snap)
+      const d = snap.parts.find(([k]) => k === ARCHIVED_PART)
+      this.archivedDigest = d !== undefined ? parseDigest(JSON.parse(d[1]) as string) : 0n
+      // (Without a snapshot the events build everything in memory; the first snapshot resets the archive.)
+      for (const prefix of ['i!', 'r!']) {
+        for await (const [k] of this.o.store.readArchiveIndex({ gte: prefix, lt: prefix.slice(0, -1) + '"' })) this.archivedKeys.add(fingerprint(k.slice(2)))
+      }
+    }
     for (const origin of await this.o.store.origins()) {
-      for await (const e of this.o.store.readOrigin(origin, this.state.applied[origin] ?? 0)) apply(this.state, e)
+      for await (const e of this.o.store.readOrigin(origin, this.state.applied[origin] ?? 0)) {
+        if (this.needsBack([e])) await this.bringBack([e])
+        apply(this.state, e)
+      }
     }
     this.seq = this.state.applied[this.o.identity.id] ?? 0
     this.clock = { ...this.state.clock }
     this.open = true
+    if (this.o.archive !== undefined) {
+      // An idle node archives too: every few seconds, a snapshot if something may leave memory.
+      const every = Math.max(1000, Math.min(10_000, this.o.archive.afterMs))
+      this.maintenance = setInterval(() => {
+        if (this.o.archive === undefined || this.flushing !== null) return
+        if (archivable(this.state, this.o.now(), { ...this.o.archive, limit: 1 }).length === 0 && this.unarchive.size === 0) return
+        this.wantSnapshot = true
+        void this.flushSoon()
+      }, every)
+      this.maintenance.unref()
+    }
     return this.state
+  }
+
+  /** An archived joblist by ID or alias (archive.ts), as stored; undefined if not archived. */
+  async archivedBundle (ref: string): Promise<Bundle | undefined> {
+    if (!this.archivedKeys.has(fingerprint(ref))) return undefined
+    const id = await this.indexValue(INDEX.id(ref))
+    if (id === undefined) return undefined
+    const json = await this.o.store.readArchive(id)
+    return json === undefined ? undefined : JSON.parse(json) as Bundle
+  }
+
+  /** The archived joblists of a name, the latest ended first (at most `limit`). */
+  async archivedByName (name: string, limit: number): Promise<string[]> {
+    const p = INDEX.namePrefix(name)
+    const out: string[] = []
+    for await (const [, id] of this.o.store.readArchiveIndex({ gte: p, lt: p.slice(0, -1) + '"', reverse: true, limit })) out.push(id)
+    return out
+  }
+
+  /**
+   * The accounting records of archived joblists that ended at `since` or later (by owner or
+   * node if asked), from the archive's index: what a query reads is what it returns.
+   */
+  async * archivedRecords (q: { since: number, owner?: string, node?: string }): AsyncGenerator<AccountingRecord> {
+    const prefix = q.owner !== undefined ? `ao!${q.owner}!` : q.node !== undefined ? `an!${q.node}!` : 'a!'
+    for await (const [, json] of this.o.store.readArchiveIndex({ gte: prefix + INDEX.time(q.since), lt: prefix + '~' })) yield JSON.parse(json) as AccountingRecord
+  }
+
+  /** The archived joblists that ended before `before` (what a purge of it names). */
+  async * archivedEndedBefore (before: number): AsyncGenerator<Bundle> {
+    for await (const [, id] of this.o.store.readArchiveIndex({ gte: 'e!', lt: 'e!' + INDEX.time(before) })) {
+      const json = await this.o.store.readArchive(id)
+      if (json !== undefined) yield JSON.parse(json) as Bundle
+    }
+  }
+
+  private async indexValue (key: string): Promise<string | undefined> {
+    for await (const [, v] of this.o.store.readArchiveIndex({ gte: key, lt: key + '\u0000', limit: 1 })) return v
+    return undefined
+  }
+
+  /** Whether some event names a joblist or request that may be archived. */
+  private needsBack (events: Array<UnsignedEvent | CisEvent>): boolean {
+    if (this.archivedKeys.size === 0) return false
+    for (const e of events) for (const s of eventSubjects(e)) if (this.archivedKeys.has(fingerprint(s))) return true
+    return false
+  }
+
+  /** Bring back into memory the archived joblists these events name (before they are applied). */
+  private async bringBack (events: Array<UnsignedEvent | CisEvent>): Promise<void> {
+    const ids = new Set<string>()
+    for (const e of events) {
+      for (const s of eventSubjects(e)) {
+        if (!this.archivedKeys.has(fingerprint(s))) continue
+        const id = await this.indexValue(s.includes(':') ? INDEX.request(s) : INDEX.id(s))
+        if (id !== undefined && !this.unarchive.has(id)) ids.add(id)
+      }
+    }
+    const back: string[] = []
+    for (const id of ids) {
+      const json = await this.o.store.readArchive(id)
+      if (json === undefined) continue
+      const b = JSON.parse(json) as Bundle
+      restore(this.state, b)
+      this.archivedDigest = subDigest(this.archivedDigest, parseDigest(b.digest))
+      this.unarchive.set(id, b.index)
+      for (const k of [...b.ids, b.request]) this.archivedKeys.delete(fingerprint(k))
+      back.push(id)
+    }
+    if (back.length > 0) {
+      this.o.log.debug({ joblists: back }, 'archived joblists brought back to memory')
+      this.o.broughtBack?.(back)
+    }
+  }
+
+  /** Run `fn` once the events queued before it are applied. */
+  private behindGate (fn: () => Promise<void>): Promise<void> {
+    const run = (this.gate ?? Promise.resolve()).then(fn)
+    const gate = run.catch(err => this.fail(err as Error, [], 'read an archived joblist from'))
+    this.gate = gate
+    void gate.finally(() => { if (this.gate === gate) this.gate = null })
+    return run
   }
 
   /** Sign, apply and persist one event of this node's own log; resolves once it is durable. */
   async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> {
+    // About an archived joblist (an ack, a change, a purge): bring it back first.
+    const probe = { origin: this.o.identity.id, seq: this.seq + 1, ts: 0, lc: 0, type, body } as unknown as UnsignedEvent
+    if (this.gate !== null || this.needsBack([probe])) await this.behindGate(async () => { await this.bringBack([probe]) })
     this.clock = tick(this.clock, this.o.now())
     const unsigned: UnsignedEvent<T> = { origin: this.o.identity.id, seq: this.seq + 1, ts: this.clock.ts, lc: this.clock.lc, type, body }
     const event = signEvent(this.o.identity.key, unsigned)
@@ -94,18 +230,21 @@ export class EventLog {
   /** Events from peers, checked and in seq order per origin: apply and persist them. */
   accept (events: CisEvent[]): void {
     const now = this.o.now()
-    for (const e of events) {
-      this.clock = hlcReceive(this.clock, e, now)
-      this.pending.push({ event: e, resolve: noop, reject: noop })
-    }
+    for (const e of events) this.clock = hlcReceive(this.clock, e, now)
     this.o.counter?.received(events)
-    this.o.applied(events)
-    void this.flushSoon()
+    const applyNow = (): void => {
+      for (const e of events) this.pending.push({ event: e, resolve: noop, reject: noop })
+      this.o.applied(events)
+      void this.flushSoon()
+    }
+    if (this.gate === null && !this.needsBack(events)) applyNow()
+    else this.behindGate(async () => { await this.bringBack(events); applyNow() }).catch(() => {}) // (a failure stops the node: fail())
   }
 
   /** Wait until everything applied so far is on disk. */
   async flush (): Promise<void> {
-    while (this.flushing !== null || this.pending.length > 0) {
+    while (this.gate !== null || this.flushing !== null || this.pending.length > 0) {
+      if (this.gate !== null) { await this.gate; continue }
       if (this.flushing === null) void this.flushSoon()
       await this.flushing
     }
@@ -115,16 +254,43 @@ export class EventLog {
   async close (): Promise<void> {
     if (!this.open) return
     this.open = false
+    if (this.maintenance !== undefined) clearInterval(this.maintenance)
     await this.flush()
-    const snap = this.snapshots.next(this.state)
+    const snap = this.snapshot(false)
     await this.o.store.write([], snap)
+    this.committed(snap)
+  }
+
+  /**
+   * The next snapshot as a change to the stored one, with the archive's changes: joblists that
+   * may leave memory now do (when `archiveNow`), joblists brought back leave the archive.
+   */
+  private snapshot (archiveNow: boolean): SnapshotWrite {
+    const archive: ArchiveWrite = { put: [], del: [...this.unarchive].map(([id, index]) => ({ id, index })) }
+    if (archiveNow && this.o.archive !== undefined) {
+      const ids = archivable(this.state, this.o.now(), { limit: 5000, ...this.o.archive })
+      if (ids.length > 0) {
+        for (const x of extract(this.state, ids)) {
+          archive.put.push({ id: x.bundle.id, bundle: JSON.stringify(x.bundle), index: x.entries })
+          this.archivedDigest = addDigest(this.archivedDigest, x.digest)
+          for (const k of [...x.bundle.ids, x.bundle.request]) this.archivedKeys.add(fingerprint(k))
+        }
+        this.o.archivedOut?.(archive.put.map(p => p.id))
+      }
+    }
+    const snap = this.snapshots.next(this.state, [[ARCHIVED_PART, JSON.stringify(digestHex(this.archivedDigest))]])
+    return { ...snap, archive }
+  }
+
+  private committed (snap: SnapshotWrite): void {
     this.snapshots.committed(snap)
+    for (const d of snap.archive?.del ?? []) this.unarchive.delete(d.id)
   }
 
   private async flushSoon (): Promise<void> {
     if (this.flushing !== null) return
     this.flushing = new Promise<void>(resolve => setImmediate(resolve)).then(async () => {
-      while (this.pending.length > 0) await this.writeBatch()
+      while (this.pending.length > 0 || (this.wantSnapshot && this.open)) await this.writeBatch()
     }).finally(() => {
       this.flushing = null
       // An event appended after the loop saw an empty queue (by a continuation of this very
@@ -141,26 +307,34 @@ export class EventLog {
     // The snapshot's changes are computed now, while the state matches exactly the events
     // written so far. It costs a pass over the state (serialising each part to compare it), so
     // a snapshot waits until ten times its last cost has passed: at most a tenth of the time.
-    const due = this.sinceSnapshot >= this.o.snapshotEvery && performance.now() - this.lastSnapshotAt >= 10 * this.lastSnapshotMs
+    const due = (this.wantSnapshot || this.sinceSnapshot >= this.o.snapshotEvery) && performance.now() - this.lastSnapshotAt >= 10 * this.lastSnapshotMs
+    this.wantSnapshot = false
     const t0 = performance.now()
-    const snap = due ? this.snapshots.next(this.state) : undefined
+    const snap = due ? this.snapshot(true) : undefined
     if (snap !== undefined) { this.lastSnapshotMs = performance.now() - t0; this.lastSnapshotAt = performance.now() }
     try {
       await this.o.store.write(batch.map(p => p.event), snap)
-      if (snap !== undefined) { this.sinceSnapshot = 0; this.snapshots.committed(snap) }
+      if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap) }
       const own = batch.filter(p => p.event.origin === this.o.identity.id).map(p => p.event)
       if (own.length > 0) this.o.publish(own)
       for (const p of batch) p.resolve()
     } catch (err) {
-      // What is in memory now differs from what is on disk: going on would risk handing out
-      // decisions that a restart forgets. The requests get an error, and the node stops.
-      const e = new Error(`cannot write to the store in ${this.o.where}: ${(err as Error).message} (is the disk full?). Stopping this node; free space and start it again: it resumes from what is on disk.`)
-      this.o.log.fatal({ err: (err as Error).message }, e.message)
-      for (const p of batch) p.reject(e)
-      if (this.open) { // (a write racing a graceful stop is not a disk problem)
-        this.open = false
-        this.o.onFatal(e)
-      }
+      this.fail(err as Error, batch, 'write to')
+    }
+  }
+
+  /**
+   * The store cannot be written (or an archived joblist read back): what is in memory would
+   * differ from what is on disk, and going on would risk handing out decisions that a restart
+   * forgets. The requests get an error, and the node stops.
+   */
+  private fail (err: Error, batch: Pending[], what: string): void {
+    const e = new Error(`cannot ${what} the store in ${this.o.where}: ${err.message} (is the disk full?). Stopping this node; free space and start it again: it resumes from what is on disk.`)
+    this.o.log.fatal({ err: err.message }, e.message)
+    for (const p of batch) p.reject(e)
+    if (this.open) { // (a write racing a graceful stop is not a disk problem)
+      this.open = false
+      this.o.onFatal(e)
     }
   }
 }

@@ -3,12 +3,14 @@
 import type { OutputStream } from '../api/node-port.js'
 import { attemptPaths } from '../exec/files.js'
 import { readOutputChunk } from '../exec/job-output.js'
-import type { ClusterState } from '../state/types.js'
+import type { ClusterState, JobRecord } from '../state/types.js'
 
 export interface JobOutputOptions {
   self: string
   dataDir: string
   state: () => ClusterState
+  /** A job by ID, also one archived out of memory. */
+  jobOf: (jobId: string) => Promise<JobRecord | undefined>
   alive: () => ReadonlySet<string>
   /** Ask a peer (undefined when this node has no network). */
   call: ((peer: string, request: unknown) => Promise<unknown>) | undefined
@@ -23,7 +25,7 @@ export class JobOutputService {
     if (r?.method !== 'logs' || typeof r.jobId !== 'string' || !Number.isSafeInteger(r.attempt) || (r.stream !== 'stdout' && r.stream !== 'stderr') || !Number.isSafeInteger(r.offset) || (r.offset as number) < 0) {
       return { error: 'bad rpc request' }
     }
-    if (this.o.state().jobs[r.jobId] === undefined) return { error: `no job ${r.jobId}` }
+    if (await this.o.jobOf(r.jobId) === undefined) return { error: `no job ${r.jobId}` }
     const chunk = await this.readHere(r.jobId, r.attempt as number, r.stream, r.offset as number)
     return { data: chunk.toString('base64') }
   }
@@ -39,7 +41,8 @@ export class JobOutputService {
   }
 
   private async readHere (jobId: string, attempt: number, stream: OutputStream, offset: number): Promise<Buffer> {
-    const job = this.o.state().jobs[jobId]
+    const job = await this.o.jobOf(jobId)
+    if (job === undefined) throw new Error(`no job ${jobId}`)
     const paths = attemptPaths(this.o.dataDir, job.joblistId, jobId, attempt)
     return await readOutputChunk(stream === 'stdout' ? paths.stdout : paths.stderr, offset)
   }

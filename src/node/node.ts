@@ -25,7 +25,7 @@ import { loadOrCreateIdentity } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import type { JoblistSpec } from '../spec/types.js'
 import { apply } from '../state/reducer.js'
-import type { ClusterState } from '../state/types.js'
+import type { ClusterState, JobRecord } from '../state/types.js'
 import { FINAL_JOBLIST_STATES } from '../state/types.js'
 import type { EventStore } from '../store/event-store.js'
 import { eventsUpTo } from '../store/event-store.js'
@@ -43,6 +43,12 @@ import { purgeCandidates } from '../state/purge.js'
 import { hasSubscriptions } from '../state/subscriptions.js'
 import { MAX_PURGE } from '../events/check.js'
 import type { AccountingQuery, AccountingRecord } from '../state/accounting.js'
+import { inQuery, joblistRecords } from '../state/accounting.js'
+import { overlay } from '../state/archive.js'
+import type { Bundle } from '../state/archive.js'
+import { stateHash } from '../state/hash.js'
+import { joblistOf } from '../state/subjects.js'
+import { findJoblist } from '../state/views.js'
 import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
@@ -132,6 +138,21 @@ export class CisNode implements ApiNode {
       where: this.dataDir,
       snapshotEvery: this.config.snapshotEvery,
       counter: this.metrics,
+      ...(this.config.store.archiveAfterMs > 0
+        ? {
+            archive: {
+              afterMs: this.config.store.archiveAfterMs,
+              // A failure nobody acknowledged stays listed a week; notifications still owed keep theirs.
+              unackedMs: 7 * 24 * 3600_000,
+              keep: jl => this.subscribed.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.notifyWindowMs()
+            }
+          }
+        : {}),
+      archivedOut: ids => {
+        for (const id of ids) { this.accountingIndex.replace(id, []); this.subscribed.delete(id) }
+        this.records?.forget(ids)
+      },
+      broughtBack: ids => { for (const id of ids) this.accountingIndex.update(this.state, id) },
       applied: events => this.onApplied(events),
       publish: own => this.mesh?.replication.publishEvents(own),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
@@ -168,7 +189,8 @@ export class CisNode implements ApiNode {
       append: async (t, b) => await this.append(t, b)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
-    this.output = new JobOutputService({ self: this.id, dataDir: this.dataDir, state: () => this.state, alive: () => this.alive(), call })
+    const jobOf = async (jobId: string): Promise<JobRecord | undefined> => this.state.jobs[jobId] ?? (await this.viewOf(jobId)).state.jobs[jobId]
+    this.output = new JobOutputService({ self: this.id, dataDir: this.dataDir, state: () => this.state, jobOf, alive: () => this.alive(), call })
     this.running = true
     // Before any peer can assign work here: end what a crash left running (D-3).
     await this.bridge.recover(this.state)
@@ -326,8 +348,7 @@ export class CisNode implements ApiNode {
   async purge (before: number, dryRun: boolean): Promise<{ ids: string[], joblists: number, requests: string[] }> {
     const all = purgeCandidates(this.state, before)
     const asked = new Set(all.requests)
-    const joblists = Object.values(this.state.joblists).filter(jl => asked.has(jl.request)).length
-    if (dryRun || all.ids.length === 0) return { ids: all.ids, joblists, requests: [] }
+    let joblists = Object.values(this.state.joblists).filter(jl => asked.has(jl.request)).length
     // Several events for a large purge: each names at most MAX_PURGE IDs and requests, a
     // joblist's ID, alias IDs and request always in the same one.
     const byRequest = new Map<string, string[]>()
@@ -336,6 +357,15 @@ export class CisNode implements ApiNode {
       const jl = this.state.joblists[id] ?? this.state.joblists[this.state.aliases[id] ?? '']
       byRequest.get(jl?.request ?? '')?.push(id)
     }
+    // And those archived out of memory (brought back by the purge event, then removed).
+    for await (const b of this.events.archivedEndedBefore(before)) {
+      if (byRequest.has(b.request) || this.state.joblists[b.id] !== undefined) continue
+      byRequest.set(b.request, b.ids)
+      all.ids.push(...b.ids)
+      joblists++
+    }
+    all.ids.sort()
+    if (dryRun || all.ids.length === 0) return { ids: all.ids, joblists, requests: [] }
     const written: string[] = []
     let ids: string[] = []
     let requests: string[] = []
@@ -355,9 +385,64 @@ export class CisNode implements ApiNode {
     return { ids: all.ids, joblists, requests: written }
   }
 
-  accounting (q: AccountingQuery): { records: AccountingRecord[], scanned: number } {
+  /** Accounting records (G-2): the index of joblists in memory, and the archive's for those archived. */
+  async accounting (q: AccountingQuery): Promise<{ records: AccountingRecord[], scanned: number }> {
+    if (q.joblistId !== undefined && this.state.joblists[q.joblistId] === undefined) {
+      const b = await this.events.archivedBundle(q.joblistId)
+      if (b === undefined) return { records: [], scanned: 0 }
+      const st = overlay(this.state, b)
+      const records = joblistRecords(st, st.joblists[b.id]).filter(r => inQuery(r, q))
+      return { records, scanned: records.length }
+    }
     const records = this.accountingIndex.query(q)
-    return { records, scanned: this.accountingIndex.lastScanned }
+    let scanned = this.accountingIndex.lastScanned
+    if (q.joblistId === undefined && this.events.archivedCount > 0) {
+      // A joblist brought back from the archive is in both until the next snapshot: memory's wins.
+      const seen = new Set(records.map(r => r.key))
+      for await (const r of this.events.archivedRecords(q)) {
+        scanned++
+        if (!seen.has(r.key) && this.state.joblists[r.joblistId] === undefined && inQuery(r, q)) records.push(r)
+      }
+      records.sort((a, b) => a.endedAt - b.endedAt || (a.key < b.key ? -1 : 1))
+    }
+    return { records, scanned }
+  }
+
+  /** How long notifications of an ended joblist may still be owed (retries, digests). */
+  private notifyWindowMs (): number {
+    const n = this.config.notify
+    return Math.max(n.retryForMs, n.digestEveryMs ?? 24 * 3600_000, n.mailEveryMs) + 60_000
+  }
+
+  hash (): string { return stateHash(this.state, this.events.archived) }
+
+  async viewOf (ref: string): Promise<ClusterSnapshot> {
+    const v = this.view()
+    const slash = ref.indexOf('/')
+    const head = slash > 0 ? ref.slice(0, slash) : ref
+    const st = v.state
+    if (st.joblists[head] !== undefined || st.aliases[head] !== undefined || (slash < 0 && st.jobs[ref] !== undefined)) return v
+    const b = await this.events.archivedBundle(slash > 0 ? head : joblistOf(head))
+    if (b !== undefined) return { ...v, state: overlay(st, b) }
+    // A name (or a number): what memory holds first, the latest archived of that name then.
+    if (findJoblist(st, head) !== undefined) return v
+    const named = await this.archivedByName(head)
+    return named === undefined ? v : { ...v, state: overlay(st, named) }
+  }
+
+  async archivedNamed (name: string, limit: number): Promise<ClusterSnapshot[]> {
+    const v = this.view()
+    const out: ClusterSnapshot[] = []
+    for (const id of await this.events.archivedByName(name, limit)) {
+      const b = await this.events.archivedBundle(id)
+      if (b !== undefined) out.push({ ...v, state: overlay(v.state, b) })
+    }
+    return out
+  }
+
+  private async archivedByName (name: string): Promise<Bundle | undefined> {
+    const [id] = await this.events.archivedByName(name, 1)
+    return id === undefined ? undefined : await this.events.archivedBundle(id)
   }
 
   view (): ClusterSnapshot {

@@ -1,9 +1,7 @@
 // The node's plain-text records: every finished joblist with its jobs (R4-4, joblists.log) and,
 // every minute, the nodes that are online (R4-5, nodes.log). JSON lines, append-only.
-import { createReadStream } from 'node:fs'
 import { appendFile, open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import type { Logger } from 'pino'
 import { joblistView } from '../state/views.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
@@ -23,7 +21,40 @@ async function endsWithNewline (file: string): Promise<boolean> {
 }
 
 /** The start of a joblists.log line: `{"at":"<ISO time>","id":"<joblist ID>"`. */
-const LINE_ID = /^\{"at":"[^"]*","id":"([^"\\]+)"/
+const LINE_START = /^\{"at":"([^"]*)","id":"([^"\\]+)"/
+
+/**
+ * The IDs among `wanted` that the log has, read backwards from its end in chunks until all are
+ * found or a line ended before `oldest` (lines are appended roughly in end order).
+ */
+async function loggedSince (file: string, wanted: ReadonlySet<string>, oldest: number): Promise<Set<string>> {
+  const found = new Set<string>()
+  let fh
+  try { fh = await open(file, 'r') } catch { return found }
+  try {
+    let pos = (await fh.stat()).size
+    let carry = ''
+    const CHUNK = 1 << 18
+    while (pos > 0 && found.size < wanted.size) {
+      const len = Math.min(CHUNK, pos)
+      pos -= len
+      const buf = Buffer.alloc(len)
+      await fh.read(buf, 0, len, pos)
+      // (latin1: the fields read are ASCII, and a character cut at a chunk's edge breaks nothing)
+      const lines = (buf.toString('latin1') + carry).split('\n')
+      carry = pos > 0 ? lines.shift() ?? '' : ''
+      let older = false
+      for (const line of lines) {
+        const m = LINE_START.exec(line.slice(0, 200))
+        if (m === null) continue
+        if (wanted.has(m[2])) found.add(m[2])
+        if (Date.parse(m[1]) < oldest) older = true
+      }
+      if (older) break
+    }
+  } finally { await fh.close() }
+  return found
+}
 
 export class NodeRecords {
   readonly joblistsFile: string
@@ -39,25 +70,25 @@ export class NodeRecords {
     this.nodesFile = join(dataDir, 'nodes.log')
   }
 
-  /** Learn what is logged already; log final joblists that a crash left out. */
+  /**
+   * Log final joblists that a crash left out. Only joblists in memory can be missing (an ended
+   * joblist is logged long before it is archived), so the log is read from its end back to
+   * the lines of the oldest of them: a start does not read the whole history.
+   */
   async start (state: ClusterState): Promise<void> {
-    try {
-      const lines = createInterface({ input: createReadStream(this.joblistsFile), crlfDelay: Infinity })
-      for await (const line of lines) {
-        // The ID is the second field of every line this node writes: read it without parsing
-        // the whole line (a large log is read at every start).
-        const id = line.endsWith('}') ? LINE_ID.exec(line.slice(0, 200))?.[1] : undefined
-        if (id !== undefined) { this.logged.add(id); continue }
-        try { this.logged.add((JSON.parse(line) as { id: string }).id) } catch { /* a torn last line */ }
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    const final = Object.values(state.joblists).filter(jl => jl.endedAt !== undefined && FINAL_JOBLIST_STATES.has(jl.state))
+    if (final.length > 0) {
+      const oldest = Math.min(...final.map(jl => jl.endedAt ?? 0)) - 3600_000
+      for (const id of await loggedSince(this.joblistsFile, new Set(final.map(jl => jl.id)), oldest)) this.logged.add(id)
     }
     // A line torn by a crash has no newline: end it, so the next line starts on its own.
     if (!await endsWithNewline(this.joblistsFile)) this.write(this.joblistsFile, '\n')
-    for (const jl of Object.values(state.joblists)) {
-      if (jl.endedAt !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.joblistFinished(state, jl)
-    }
+    for (const jl of final) this.joblistFinished(state, jl)
+  }
+
+  /** These joblists left memory (archived): no need to remember that they are logged. */
+  forget (ids: Iterable<string>): void {
+    for (const id of ids) this.logged.delete(id)
   }
 
   joblistFinished (state: ClusterState, jl: JoblistRecord): void {

@@ -92,6 +92,14 @@ function record (state: ClusterState, jl: JoblistRecord, jobId: string, jobName:
   }
 }
 
+/** Whether a record answers a query (its joblist aside): it ran in the range, and matches owner, node, tag. */
+export function inQuery (r: AccountingRecord, q: AccountingQuery): boolean {
+  if (r.endedAt < q.since || (r.startedAt ?? r.endedAt) > q.until) return false
+  if (q.owner !== undefined && r.owner !== q.owner) return false
+  if (q.node !== undefined && r.node !== q.node) return false
+  return q.tag === undefined || r.tags.includes(q.tag)
+}
+
 export interface AccountingQuery {
   owner?: string
   node?: string
@@ -196,11 +204,7 @@ export class AccountingIndex {
     for (let i = start; i < from.length; i++) {
       const r = from[i]
       scanned++
-      if (r.endedAt < q.since || (r.startedAt ?? r.endedAt) > q.until) continue
-      if (q.owner !== undefined && r.owner !== q.owner) continue
-      if (q.node !== undefined && r.node !== q.node) continue
-      if (q.tag !== undefined && !r.tags.includes(q.tag)) continue
-      out.push(r)
+      if (inQuery(r, q)) out.push(r)
     }
     this.lastScanned = scanned
     return out

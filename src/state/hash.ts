@@ -1,10 +1,10 @@
-// A hash of the derived state: two nodes with the same events have the same hash.
+// A hash of the derived state: two nodes with the same events have the same hash. It is the
+// sum of a digest per part of the state (archive.ts), so the parts a node archived count
+// through their summed digest: the hash is the same whatever each node holds in memory.
 import { createHash } from 'node:crypto'
-import { canonicalJson } from '../util/canonical.js'
+import { addDigest, digestHex, memoryDigest } from './archive.js'
 import type { ClusterState } from './types.js'
 
-export function stateHash (state: ClusterState): string {
-  // The local clock is not part of the shared state.
-  const { clock: _clock, ...shared } = state
-  return createHash('sha256').update(canonicalJson(shared)).digest('hex').slice(0, 32)
+export function stateHash (state: ClusterState, archived = 0n): string {
+  return createHash('sha256').update(digestHex(addDigest(memoryDigest(state), archived))).digest('hex').slice(0, 32)
 }

@@ -67,6 +67,10 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
         else delete rec.byInstant[instant]
       }
       // The schedule's last failure, found again among the runs that stay.
+      if (rec.failed !== undefined) {
+        for (const r of reqs) delete rec.failed[r]
+        if (Object.keys(rec.failed).length === 0) delete rec.failed
+      }
       if (rec.lastFailed !== undefined && reqs.has(rec.lastFailed.key)) findLastFailed(state, rec)
     }
   }

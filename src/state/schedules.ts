@@ -82,24 +82,23 @@ export function runChanged (state: ClusterState, jl: JoblistRecord): void {
   } else if (i < 0) {
     insertBy(rec.active, key, requestOrder(state))
   }
-  const at = jl.endedAt ?? 0
-  const last = rec.lastFailed
-  if (jl.state === 'failed' && !(last?.key === key && at < last.at)) {
-    if (last === undefined || at > last.at || (at === last.at && key > last.key)) rec.lastFailed = { key, at }
-  } else if (last?.key === key) {
-    // Rare (a run's outcome overruled, or its end moved earlier by an earlier report of it):
-    // find the latest failure again, so any arrival order gives the same answer.
-    findLastFailed(state, rec)
+  // Its failed runs are kept on the record (not looked up among the joblists: an ended run
+  // may be archived out of memory on one node and not on another: archive.ts).
+  const had = rec.failed?.[key]
+  const now = jl.state === 'failed' ? jl.endedAt ?? 0 : undefined
+  if (now === had) return
+  if (now !== undefined) (rec.failed ??= {})[key] = now
+  else if (rec.failed !== undefined) {
+    delete rec.failed[key]
+    if (Object.keys(rec.failed).length === 0) delete rec.failed
   }
+  findLastFailed(state, rec)
 }
 
-/** A schedule's last failed run, found again among its runs (the latest end; ties by key). */
-export function findLastFailed (state: ClusterState, rec: ScheduleRecord): void {
+/** A schedule's last failed run, found again among its failed runs (the latest end; ties by key). */
+export function findLastFailed (_state: ClusterState, rec: ScheduleRecord): void {
   delete rec.lastFailed
-  for (const k of rec.runs) {
-    const other = joblistOfRequest(state, k)
-    if (other?.state !== 'failed') continue
-    const t = other.endedAt ?? 0
+  for (const [k, t] of Object.entries(rec.failed ?? {})) {
     if (rec.lastFailed === undefined || t > rec.lastFailed.at || (t === rec.lastFailed.at && k > rec.lastFailed.key)) rec.lastFailed = { key: k, at: t }
   }
 }

@@ -9,7 +9,8 @@ export const joblistOf = (id: string): string => id.split('.')[0] ?? id
 /**
  * What an event is about: request keys and joblist IDs (a `submit` is about its own key, its
  * accept about that key and the new ID; everything else names a joblist or one of its jobs).
- * Events about the cluster (node, master, schedules) are about no joblist.
+ * A purge is about every joblist and request it removes. Events about the cluster (node,
+ * master, schedules) are about no joblist.
  */
 export function eventSubjects (e: UnsignedEvent): string[] {
   const b = e.body as unknown as Record<string, unknown>
@@ -22,6 +23,7 @@ export function eventSubjects (e: UnsignedEvent): string[] {
     case 'update': case 'ack': return [b.joblistId as string]
     case 'delivery': return [joblistOf(b.id as string)]
     case 'mail': return [...new Set((b.ids as string[]).map(joblistOf))]
+    case 'purge': return [...(b.ids as string[]), ...(b.requests as string[])]
     default: return []
   }
 }

@@ -155,6 +155,8 @@ export interface ScheduleRecord {
   active: string[]
   /** The run that failed last (by end time). */
   lastFailed?: { key: string, at: number }
+  /** Request keys of the runs that failed, with their end times. */
+  failed?: Record<string, number>
 }
 
 export interface ClusterState {

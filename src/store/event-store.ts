@@ -13,6 +13,21 @@ export interface SnapshotWrite {
   reset: boolean
   put: Array<[string, string]>
   del: string[]
+  /**
+   * Joblists moved out of memory into the archive, or back (archive.ts): written in the same
+   * batch as the snapshot that no longer holds (or holds again) their parts. With `reset`
+   * the whole archive goes first, as the parts do.
+   */
+  archive?: ArchiveWrite
+}
+
+/**
+ * Changes to the archive (G-4, memory that does not grow with history): whole joblists
+ * (`bundles`: ID -> JSON) and index entries (`index`: key -> value; archive.ts names them).
+ */
+export interface ArchiveWrite {
+  put: Array<{ id: string, bundle: string, index: Array<[string, string]> }>
+  del: Array<{ id: string, index: string[] }>
 }
 
 /** The stored snapshot: its version and every part, [key, JSON]. */
@@ -31,6 +46,10 @@ export interface EventStore {
   readSubject: (subject: string) => AsyncIterable<CisEvent>
   /** The stored snapshot, if there is one of SNAPSHOT_VERSION. */
   loadSnapshot: () => Promise<StoredSnapshot | undefined>
+  /** An archived joblist's bundle (JSON), if archived. */
+  readArchive: (id: string) => Promise<string | undefined>
+  /** Archive index entries with keys in [gte, lt), in key order (reverse: descending), at most `limit`. */
+  readArchiveIndex: (range: { gte: string, lt: string, reverse?: boolean, limit?: number }) => AsyncIterable<[string, string]>
   /** The schema (on-disk layout) version of this store, after open: STORE_SCHEMA once opened (G-6). */
   schemaVersion: () => Promise<number>
 }
@@ -42,15 +61,20 @@ export interface EventStore {
  *   1: sublevels `events` (key origin!seq, zero-padded) and `meta` (`origins`, `snapshot`, `schema`)
  *   2: and `subjects` (key subject!origin!seq: the events about each joblist, G-3) and `snapshot`
  *      (the snapshot in parts, G-4; a snapshot of schema 1 is ignored by its version)
+ *   3: and `archive` (ended joblists out of memory, by ID) and `archive-index` (archive.ts);
+ *      an older store has nothing archived (no step to run), but an older agent must not open
+ *      a store whose joblists it would not see
  */
-export const STORE_SCHEMA = 2
+export const STORE_SCHEMA = 3
 
 /**
  * Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed).
  * 3: attempts keep their finished fact's usage (G-2), which older code dropped from peers' events.
  * 4: stored in parts, written as changes (G-4); a snapshot of version <= 3 was one JSON value.
+ * 5: with an archive (ended joblists out of memory): the part `~archived` holds the archived
+ *    parts' digest; schedules keep their failed runs (`failures`).
  */
-export const SNAPSHOT_VERSION = 4
+export const SNAPSHOT_VERSION = 5
 
 /**
  * Every origin's events from seq 1 up to `upTo[origin]`, origins in sorted order: what a

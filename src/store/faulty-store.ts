@@ -60,5 +60,7 @@ export class FaultyStore implements EventStore {
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return await this.inner.getEvent(origin, seq) }
   async loadSnapshot (): Promise<StoredSnapshot | undefined> { return await this.inner.loadSnapshot() }
   readSubject (subject: string): AsyncIterable<CisEvent> { return this.inner.readSubject(subject) }
+  async readArchive (id: string): Promise<string | undefined> { return await this.inner.readArchive(id) }
+  readArchiveIndex (range: { gte: string, lt: string, reverse?: boolean, limit?: number }): AsyncIterable<[string, string]> { return this.inner.readArchiveIndex(range) }
   async schemaVersion (): Promise<number> { return await this.inner.schemaVersion() }
 }

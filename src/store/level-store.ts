@@ -1,6 +1,7 @@
 // The LevelDB event store (the default backend, G-1): sublevels `events` (key origin!seq),
 // `subjects` (the events about each joblist, G-3: subject-index.ts), `snapshot` (the parts
-// of the state snapshot, G-4: snapshot-parts.ts) and `meta` (known
+// of the state snapshot, G-4: snapshot-parts.ts), `archive` and `archive-index` (ended
+// joblists out of memory: state/archive.ts) and `meta` (known
 // origins, the snapshot's version, the schema version: G-6, upgrade.ts).
 import { Level } from 'level'
 import type { CisEvent } from '../events/types.js'
@@ -27,6 +28,8 @@ export class LevelEventStore implements EventStore {
   private readonly meta
   private readonly parts
   private readonly subjects
+  private readonly archive
+  private readonly archiveIndex
   private readonly knownOrigins = new Set<string>()
   private schema = 0
 
@@ -36,6 +39,8 @@ export class LevelEventStore implements EventStore {
     this.meta = this.db.sublevel<string, string>('meta', { valueEncoding: 'utf8' })
     this.parts = this.db.sublevel<string, string>('snapshot', { valueEncoding: 'utf8' })
     this.subjects = this.db.sublevel<string, string>('subjects', { valueEncoding: 'utf8' })
+    this.archive = this.db.sublevel<string, string>('archive', { valueEncoding: 'utf8' })
+    this.archiveIndex = this.db.sublevel<string, string>('archive-index', { valueEncoding: 'utf8' })
   }
 
   async open (): Promise<void> {
@@ -73,10 +78,20 @@ export class LevelEventStore implements EventStore {
       // A reset drops every stored part (and a whole-state snapshot of version <= 3) in the same batch.
       if (snapshot.reset) {
         for await (const key of this.parts.keys()) ops.push({ type: 'del', sublevel: this.parts, key })
+        for await (const key of this.archive.keys()) ops.push({ type: 'del', sublevel: this.archive, key })
+        for await (const key of this.archiveIndex.keys()) ops.push({ type: 'del', sublevel: this.archiveIndex, key })
         ops.push({ type: 'del', sublevel: this.meta, key: 'snapshot' })
       }
       for (const key of snapshot.del) ops.push({ type: 'del', sublevel: this.parts, key })
       for (const [key, value] of snapshot.put) ops.push({ type: 'put', sublevel: this.parts, key, value })
+      for (const d of snapshot.archive?.del ?? []) {
+        ops.push({ type: 'del', sublevel: this.archive, key: d.id })
+        for (const key of d.index) ops.push({ type: 'del', sublevel: this.archiveIndex, key })
+      }
+      for (const p of snapshot.archive?.put ?? []) {
+        ops.push({ type: 'put', sublevel: this.archive, key: p.id, value: p.bundle })
+        for (const [key, value] of p.index) ops.push({ type: 'put', sublevel: this.archiveIndex, key, value })
+      }
       ops.push({ type: 'put', sublevel: this.meta, key: 'snapshot-version', value: String(snapshot.version) })
     }
     if (ops.length > 0) await this.db.batch(ops as never)
@@ -105,6 +120,14 @@ export class LevelEventStore implements EventStore {
       const e = await this.getEvent(origin, seq)
       if (e !== undefined) yield e
     }
+  }
+
+  async readArchive (id: string): Promise<string | undefined> {
+    return await this.archive.get(id)
+  }
+
+  async * readArchiveIndex (range: { gte: string, lt: string, reverse?: boolean, limit?: number }): AsyncIterable<[string, string]> {
+    yield * this.archiveIndex.iterator({ gte: range.gte, lt: range.lt, reverse: range.reverse === true, limit: range.limit ?? -1 })
   }
 
   async schemaVersion (): Promise<number> {

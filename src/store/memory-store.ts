@@ -8,6 +8,8 @@ export class MemoryEventStore implements EventStore {
   readonly byOrigin = new Map<string, CisEvent[]>()
   /** The snapshot's parts and version (absent: none written). */
   snapshot: { version: number, parts: Map<string, string> } | undefined
+  readonly archive = new Map<string, string>()
+  readonly archiveIndex = new Map<string, string>()
   async open (): Promise<void> {}
   async close (): Promise<void> {}
   async write (events: CisEvent[], snapshot?: SnapshotWrite): Promise<void> {
@@ -18,8 +20,17 @@ export class MemoryEventStore implements EventStore {
     }
     if (snapshot !== undefined) {
       const parts = snapshot.reset || this.snapshot === undefined ? new Map<string, string>() : this.snapshot.parts
+      if (snapshot.reset) { this.archive.clear(); this.archiveIndex.clear() }
       for (const k of snapshot.del) parts.delete(k)
       for (const [k, v] of snapshot.put) parts.set(k, v)
+      for (const d of snapshot.archive?.del ?? []) {
+        this.archive.delete(d.id)
+        for (const k of d.index) this.archiveIndex.delete(k)
+      }
+      for (const p of snapshot.archive?.put ?? []) {
+        this.archive.set(p.id, p.bundle)
+        for (const [k, v] of p.index) this.archiveIndex.set(k, v)
+      }
       this.snapshot = { version: snapshot.version, parts }
     }
   }
@@ -37,6 +48,13 @@ export class MemoryEventStore implements EventStore {
     for (const list of this.byOrigin.values()) for (const e of list) if (e !== undefined && eventSubjects(e).includes(subject)) found.push(e)
     yield * found.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq))
   }
+  async readArchive (id: string): Promise<string | undefined> { return this.archive.get(id) }
+  async * readArchiveIndex (range: { gte: string, lt: string, reverse?: boolean, limit?: number }): AsyncIterable<[string, string]> {
+    const keys = [...this.archiveIndex.keys()].filter(k => k >= range.gte && k < range.lt).sort()
+    if (range.reverse === true) keys.reverse()
+    for (const k of keys.slice(0, range.limit ?? keys.length)) yield [k, this.archiveIndex.get(k) as string]
+  }
+
   async loadSnapshot (): Promise<StoredSnapshot | undefined> {
     return this.snapshot?.version === SNAPSHOT_VERSION ? { version: this.snapshot.version, parts: [...this.snapshot.parts].sort((a, b) => a[0] < b[0] ? -1 : 1) } : undefined
   }

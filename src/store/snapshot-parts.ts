@@ -23,10 +23,14 @@ export function * stateParts (state: ClusterState): Generator<[string, string]> 
   }
 }
 
-/** The state from its parts (fields with no part keep their empty value). */
+/** Parts that are not the state's (the archive's digest: `~archived`) start with this. */
+export const META_PART = '~'
+
+/** The state from its parts (fields with no part keep their empty value; meta parts are not the state's). */
 export function assembleState (parts: Iterable<[string, string]>): ClusterState {
   const state = emptyState() as unknown as Record<string, unknown>
   for (const [key, json] of parts) {
+    if (key.startsWith(META_PART)) continue
     const i = key.indexOf(SEP)
     if (i < 0) { state[key] = JSON.parse(json); continue }
     const field = key.slice(0, i)
@@ -49,7 +53,7 @@ export function fullSnapshot (state: ClusterState): SnapshotWrite {
  * writer remembers of each part instead of the part itself. Two different JSON texts share one
  * with a chance of about 2^-52.
  */
-function fingerprint (text: string): number {
+export function fingerprint (text: string): number {
   let a = 0x811c9dc5
   let b = 0x01000193 ^ text.length
   for (let i = 0; i < text.length; i++) {
@@ -76,10 +80,10 @@ export class SnapshotWriter {
   }
 
   /** The snapshot of `state` as a change to the last one written (computed now: it matches the state exactly). */
-  next (state: ClusterState): SnapshotWrite {
+  next (state: ClusterState, extra: ReadonlyArray<[string, string]> = []): SnapshotWrite {
     const put: Array<[string, string]> = []
     const seen = new Set<string>()
-    for (const [key, json] of stateParts(state)) {
+    for (const [key, json] of [...stateParts(state), ...extra]) {
       seen.add(key)
       if (this.reset || this.written.get(key) !== fingerprint(json)) put.push([key, json])
     }

@@ -41,6 +41,8 @@ const UPGRADE_BATCH = 10_000
  *   1 → 2: the `subjects` sublevel, an index of the events about each joblist (G-3: history
  *          reads what it shows, not every event); built from the stored events, in batches
  *          (idempotent: a key written twice is the same key).
+ *   2 → 3: the `archive` and `archive-index` sublevels (ended joblists out of memory); an
+ *          older store has nothing archived, so the step only records the new schema.
  */
 export const UPGRADES: readonly UpgradeStep[] = [
   {
@@ -58,6 +60,12 @@ export const UPGRADES: readonly UpgradeStep[] = [
       }
       if (ops.length > 0) await subjects.batch(ops)
     }
+  },
+  {
+    from: 2,
+    to: 3,
+    what: 'make room for an archive of ended joblists (nothing is archived yet: nothing to move)',
+    run: async () => {}
   }
 ]
 

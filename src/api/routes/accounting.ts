@@ -51,11 +51,11 @@ export function accountingRoutes (app: FastifyInstance, node: ApiNode): void {
     if (!GROUPS.includes(by)) throw new ApiError(400, 'ERR_BAD_REQUEST', `by: '${String(q.by).slice(0, 40)}' is not a grouping; use ${GROUPS.join(', ')}`)
     let joblistId: string | undefined
     if (q.joblist !== undefined) {
-      const jl = findJoblist(v.state, q.joblist)
+      const jl = findJoblist((await node.viewOf(q.joblist)).state, q.joblist)
       if (jl === undefined) throw notFound('joblist', q.joblist)
       joblistId = jl.id
     }
-    const { records, scanned } = node.accounting({
+    const { records, scanned } = await node.accounting({
       since,
       until,
       ...(q.owner !== undefined ? { owner: q.owner } : {}),

@@ -57,7 +57,7 @@ export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGat
     if (req.query.event !== undefined) return { event: req.query.event, appliedAt: node.appliedAt(req.query.event) ?? null }
     // ?hash=false: only the version vector (cheap, for watching replication).
     if (req.query.hash === 'false') return { events, origins }
-    const out = { hash: stateHash(state), events, origins }
+    const out = { hash: node.hash(), events, origins }
     // ?full=true: the whole derived state, to compare two nodes whose hashes differ.
     return req.query.full === 'true' ? { ...out, state } : out
   })

@@ -12,6 +12,7 @@ import { scheduleSummary } from '../../state/schedule-views.js'
 import type { JoblistSpec, NotifySpec } from '../../spec/types.js'
 import { comparePositions } from '../../state/reducer.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
+import type { JoblistRecord } from '../../state/types.js'
 import { findJoblist, joblistSummary, joblistView } from '../../state/views.js'
 import { hostAllowed } from '../../state/notifications.js'
 import { historyOf, stateAt } from '../../state/history.js'
@@ -19,6 +20,9 @@ import { parseTimeRef } from '../../spec/time-ref.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, ClusterSnapshot } from '../node-port.js'
 import { PARAMS, anyObject, doc } from '../openapi.js'
+
+/** How many archived joblists of a name a list shows (the latest ended). */
+const ARCHIVED_LISTED = 100
 
 export const planInput = (v: ClusterSnapshot): PlanInput => ({ state: v.state, now: v.now, alive: v.alive, queue: v.queue })
 
@@ -224,7 +228,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     schema: doc({
       summary: 'list joblists in queue order',
       tags: ['joblists'],
-      querystring: { state: 'only this state: queued, running, succeeded, failed, stopped', name: 'only joblists of this name', unacked: '`true`: only failures nobody acknowledged', at: 'the list as it was at this time (G-3): an ISO time, or a span before now (2h)' },
+      querystring: { state: 'only this state: queued, running, succeeded, failed, stopped', name: 'only joblists of this name (with the latest 100 archived ones)', unacked: '`true`: only failures nobody acknowledged', at: 'the list as it was at this time (G-3): an ISO time, or a span before now (2h)' },
       ok: { 200: '{joblists: [summary, ...]} (with at: {at, joblists})' },
       errors: ['ERR_BAD_REQUEST']
     })
@@ -232,10 +236,17 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     const { state: want, name, unacked } = req.query
     const past = req.query.at !== undefined ? await stateAtQuery(node, req.query.at) : undefined
     const state = past?.state ?? node.view().state
-    const list = Object.values(state.joblists)
-      .filter(j => (want === undefined || j.state === want) && (name === undefined || j.name === name) && (unacked !== 'true' || (j.state === 'failed' && state.acks[j.id] === undefined)))
-      .sort((a, b) => comparePositions(a.position, b.position))
-    return { ...(past !== undefined ? { at: new Date(past.at).toISOString() } : {}), joblists: list.map(j => joblistSummary(state, j)) }
+    const wanted = (st: typeof state, j: JoblistRecord): boolean => (want === undefined || j.state === want) && (name === undefined || j.name === name) && (unacked !== 'true' || (j.state === 'failed' && st.acks[j.id] === undefined))
+    const list = Object.values(state.joblists).filter(j => wanted(state, j)).map(j => ({ j, st: state }))
+    // Ended joblists archived out of memory are listed by name (the latest ARCHIVED_LISTED).
+    if (past === undefined && name !== undefined) {
+      for (const v of await node.archivedNamed(name, ARCHIVED_LISTED)) {
+        const j = Object.values(v.state.joblists)[0]
+        if (j !== undefined && state.joblists[j.id] === undefined && wanted(v.state, j)) list.push({ j, st: v.state })
+      }
+    }
+    list.sort((a, b) => comparePositions(a.j.position, b.j.position))
+    return { ...(past !== undefined ? { at: new Date(past.at).toISOString() } : {}), joblists: list.map(({ j, st }) => joblistSummary(st, j)) }
   })
 
   app.get('/v1/joblists/:ref', {
@@ -247,7 +258,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
       if (jl === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', `no joblist ${req.params.ref} at ${new Date(at).toISOString()} (it may have been submitted later): cis status lists the joblists`)
       return joblistView(state, jl)
     }
-    const v = node.view()
+    const v = await node.viewOf(req.params.ref)
     const jl = findJoblist(v.state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v)), v)
@@ -257,7 +268,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
   app.get('/v1/joblists/:ref/history', {
     schema: doc({ summary: 'the history of a joblist (G-3): every event about it and its jobs, with its time, the node that wrote it and what changed', tags: ['joblists'], params: PARAMS.ref, ok: { 200: '{id, name, events: [{at, node, origin, seq, type, text}]}' }, errors: ['ERR_NOT_FOUND'] })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
-    const { state } = node.view()
+    const { state } = await node.viewOf(req.params.ref)
     const jl = findJoblist(state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     const subjects = new Set([jl.request, jl.id, ...(state.accepts[jl.request] ?? []).map(a => a.id)])
@@ -286,7 +297,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
       errors: ['ERR_SPEC_INVALID', 'ERR_NOT_FOUND', 'ERR_ALREADY_ENDED']
     })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
-    const jl = findJoblist(node.view().state, req.params.ref)
+    const jl = findJoblist((await node.viewOf(req.params.ref)).state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     if (FINAL_JOBLIST_STATES.has(jl.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `joblist ${jl.id} (${jl.name}) already ended: ${jl.state}; only work not yet ended can be changed`)
     const change = joblistChange(node, jl.id, req.body)
@@ -299,7 +310,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
   app.post('/v1/joblists/:ref/stop', {
     schema: doc({ summary: 'stop a joblist: its running processes get TERM, then KILL after the grace period', tags: ['joblists'], params: PARAMS.ref, ok: { 202: '{id, request, state}' }, errors: ['ERR_NOT_FOUND', 'ERR_ALREADY_ENDED'] })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
-    const jl = findJoblist(node.view().state, req.params.ref)
+    const jl = findJoblist((await node.viewOf(req.params.ref)).state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     if (FINAL_JOBLIST_STATES.has(jl.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `joblist ${jl.id} (${jl.name}) already ended: ${jl.state}`)
     const request = await node.requestStop(jl.id)
@@ -310,7 +321,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
   app.post('/v1/joblists/:ref/ack', {
     schema: doc({ summary: 'acknowledge a failed joblist (S-5): it leaves the front of the list', tags: ['joblists'], params: PARAMS.ref, ok: { 202: '{id, request, acked: true}', 200: 'acknowledged already: {id, request: null, acked: true}' }, errors: ['ERR_NOT_FOUND', 'ERR_NOT_FAILED'] })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
-    const { state } = node.view()
+    const { state } = await node.viewOf(req.params.ref)
     const jl = findJoblist(state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
     if (jl.state !== 'failed') throw new ApiError(409, 'ERR_NOT_FAILED', `joblist ${jl.id} (${jl.name}) is ${jl.state}, not failed: only failures are acknowledged`)

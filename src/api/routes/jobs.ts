@@ -84,10 +84,11 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
       errors: ['ERR_BAD_REQUEST', 'ERR_SPEC_INVALID', 'ERR_NOT_FOUND', 'ERR_ALREADY_ENDED']
     })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
-    const found = findJob(node.view().state, req.params.ref)
+    const seen = await node.viewOf(req.params.ref)
+    const found = findJob(seen.state, req.params.ref)
     if (found === undefined) throw notFound('job', req.params.ref)
     // A physical job (one node of a target) is changed through its logical job.
-    const job = found.logical !== undefined ? node.view().state.jobs[found.logical] ?? found : found
+    const job = found.logical !== undefined ? seen.state.jobs[found.logical] ?? found : found
     if (FINAL_JOB_STATES.has(job.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `job ${job.id} (${job.name}) already ended: ${job.state}; only work not yet ended can be changed`)
     if (!isObj(req.body)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'send a JSON object with the fields to change: notify')
     const keys = Object.keys(req.body)
@@ -109,7 +110,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
   app.get('/v1/jobs/:ref', {
     schema: doc({ summary: 'one job with its attempts and why it waits', tags: ['jobs'], params: PARAMS.jobRef, ok: { 200: 'the job' }, errors: ['ERR_NOT_FOUND'] })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>) => {
-    const v = node.view()
+    const v = await node.viewOf(req.params.ref)
     const job = findJob(v.state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
     return jobView(v.state, job, FINAL_JOB_STATES.has(job.state) ? {} : waitReasons(planInput(v)), v)
@@ -118,7 +119,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
   app.post('/v1/jobs/:ref/stop', {
     schema: doc({ summary: 'stop one job', tags: ['jobs'], params: PARAMS.jobRef, ok: { 202: '{id, request, state}' }, errors: ['ERR_NOT_FOUND', 'ERR_ALREADY_ENDED'] })
   }, async (req: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply) => {
-    const job = findJob(node.view().state, req.params.ref)
+    const job = findJob((await node.viewOf(req.params.ref)).state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
     if (FINAL_JOB_STATES.has(job.state)) throw new ApiError(409, 'ERR_ALREADY_ENDED', `job ${job.id} (${job.name}) already ended: ${job.state}`)
     const request = await node.requestStop(job.joblistId, job.id)
@@ -138,7 +139,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
     })
   }, async (req: LogsRequest, reply: FastifyReply) => {
     if (req.query.follow === 'true') { await followLogs(node, req, reply); return }
-    const { state } = node.view()
+    const { state } = await node.viewOf(req.params.ref)
     const job = findJob(state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
     const attempts = sortedAttempts(state.attempts[job.id])
@@ -178,7 +179,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
  * `attempt:stdoutOffset:stderrOffset`, so a reconnect with Last-Event-ID resumes where it was.
  */
 async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply): Promise<void> {
-  const job = findJob(node.view().state, req.params.ref)
+  const job = findJob((await node.viewOf(req.params.ref)).state, req.params.ref)
   if (job === undefined) throw notFound('job', req.params.ref)
   const only = req.query.stream
   if (only !== undefined && only !== 'stdout' && only !== 'stderr') throw new ApiError(400, 'ERR_BAD_REQUEST', 'stream must be stdout or stderr')
@@ -199,7 +200,7 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply)
   const idle = async (): Promise<void> => { await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, FOLLOW_IDLE_MS).unref() }); wake = undefined }
   try {
     while (!closed) {
-      const { state } = node.view()
+      const { state } = await node.viewOf(job.id)
       const attempts = sortedAttempts(state.attempts[job.id])
       const a = wanted !== undefined ? attempts.find(x => x.n === wanted) : attempts[attempts.length - 1]
       if (a === undefined) { await idle(); continue } // not started yet

@@ -24,7 +24,7 @@ export function notificationRoutes (app: FastifyInstance, node: ApiNode): void {
       errors: ['ERR_NOT_FOUND']
     })
   }, async (req: FastifyRequest<{ Querystring: { joblist?: string } }>) => {
-    const v = node.view()
+    const v = req.query.joblist !== undefined ? await node.viewOf(req.query.joblist) : node.view()
     let id: string | undefined
     if (req.query.joblist !== undefined) {
       const jl = findJoblist(v.state, req.query.joblist)

@@ -1,0 +1,110 @@
+// G-4, memory that does not grow with history: on a real agent whose ended joblists are archived
+// out of memory at once (store.archiveAfter: 100ms), every query still finds them (status by ID
+// and by name, the list by name, a job, history, accounting), the state hash does not change,
+// a kill -9 and restart keeps all of it, and a purge brings them back to remove them.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Agent } from '../helpers/agent.js'
+import { api, cleanup, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+import { LevelEventStore } from '../../src/store/level-store.js'
+import { apply } from '../../src/state/reducer.js'
+import { emptyState } from '../../src/state/types.js'
+import type { ClusterState } from '../../src/state/types.js'
+import { stateHash } from '../../src/state/hash.js'
+
+/** Every stored event applied from empty, in memory (nothing archived). */
+async function replay (storePath: string): Promise<ClusterState> {
+  const store = new LevelEventStore(storePath)
+  await store.open()
+  try {
+    const state = emptyState()
+    for (const origin of await store.origins()) for await (const e of store.readOrigin(origin, 0)) apply(state, e)
+    return state
+  } finally { await store.close() }
+}
+
+let agent: Agent
+let dataDir = ''
+let args: string[] = []
+const ids: string[] = []
+const views = new Map<string, unknown>()
+let hash = ''
+let acct: unknown
+
+/** The joblists the agent holds in memory: an unfiltered list shows only those. */
+async function inMemory (): Promise<string[]> {
+  return ((await api(agent.url, '/v1/joblists')).body.joblists as Array<{ id: string }>).map(j => j.id)
+}
+
+before(async () => {
+  dataDir = tempDir('cis-archive-')
+  const config = join(dataDir, 'archive.yaml')
+  writeFileSync(config, 'store:\n  archiveAfter: 100ms\nsnapshotEvery: 50\n')
+  args = ['--resource', 'slot=2', '--config', config]
+  agent = await startAgent({ name: 'archiver', dataDir, args })
+  for (let i = 0; i < 4; i++) {
+    const r = await api(agent.url, '/v1/joblists', { body: { name: i < 3 ? 'nightly' : 'other', stages: [{ name: 's', jobs: [{ name: 'a', run: `echo run-${i}` }, { name: 'b', run: 'true' }] }] }, headers: { 'x-cis-owner': 'alice' } })
+    assert.equal(r.status, 201, JSON.stringify(r.body))
+    ids.push(r.body.id as string)
+  }
+  for (const id of ids) views.set(id, (await waitFinal(agent.url, id)))
+  for (const id of ids) views.set(id, (await api(agent.url, `/v1/joblists/${id}`)).body)
+  acct = (await api(agent.url, '/v1/accounting?by=joblist')).body.groups
+  // Everything ended and nothing else happens: the hash now is the hash once archived.
+  hash = (await api(agent.url, '/v1/state')).body.hash
+  await waitFor('the ended joblists archived out of memory', async () => (await inMemory()).length === 0, 30_000, 200)
+})
+after(async () => { await agent?.stop(); cleanup(dataDir) })
+
+test('G-4: archived joblists leave memory but are found by ID, by name, in a list by name, as jobs; the state hash is unchanged', async () => {
+  assert.equal((await api(agent.url, '/v1/state')).body.hash, hash, 'archiving changes nothing any node derives')
+  for (const id of ids) {
+    const r = await api(agent.url, `/v1/joblists/${id}`)
+    assert.equal(r.status, 200)
+    assert.deepEqual(r.body, views.get(id), `${id} reads as it did in memory`)
+  }
+  const latest = await api(agent.url, '/v1/joblists/nightly')
+  assert.equal(latest.body.id, ids[2], 'a name finds its latest archived joblist')
+  const listed = (await api(agent.url, '/v1/joblists?name=nightly')).body.joblists.map((j: { id: string }) => j.id)
+  assert.deepEqual(listed, ids.slice(0, 3))
+  const job = await api(agent.url, `/v1/jobs/${ids[0]}.1`)
+  assert.equal(job.status, 200)
+  assert.equal(job.body.state, 'succeeded')
+  const out = await api(agent.url, `/v1/jobs/${ids[0]}.1/logs`)
+  assert.match(JSON.stringify(out.body), /run-0/, 'the output of an archived job is read as before')
+  const history = await api(agent.url, `/v1/joblists/${ids[1]}/history`)
+  assert.equal(history.status, 200)
+  assert.ok(history.body.events.length >= 5, 'the history comes from the store')
+  assert.deepEqual((await api(agent.url, '/v1/accounting?by=joblist')).body.groups, acct, 'accounting reads the archive')
+  const one = await api(agent.url, `/v1/accounting?joblist=${ids[3]}&records=true`)
+  assert.equal(one.body.records.length, 2)
+  assert.equal((await api(agent.url, '/v1/joblists/no-such-thing')).status, 404)
+})
+
+test('G-4: after kill -9 and a restart the archive is there: same views, memory still empty of them; the hash is the hash of all stored events replayed in memory', async () => {
+  await agent.kill()
+  agent = await startAgent({ name: 'archiver', dataDir, args })
+  assert.deepEqual(await inMemory(), [])
+  for (const id of ids) assert.deepEqual((await api(agent.url, `/v1/joblists/${id}`)).body, views.get(id))
+  // (The restart wrote a node event: the hash moved with it. Replayed from the store with
+  // nothing archived, the events give the hash the agent reports with its archive.)
+  const live = (await api(agent.url, '/v1/state')).body
+  await agent.stop()
+  const replayed = await replay(join(dataDir, 'store'))
+  assert.deepEqual(replayed.applied, live.origins)
+  assert.equal(stateHash(replayed), live.hash)
+  agent = await startAgent({ name: 'archiver', dataDir, args })
+})
+
+test('G-4, G-6: a purge names archived joblists: they come back to memory and are removed everywhere', async () => {
+  const r = await api(agent.url, '/v1/admin/purge', { body: { before: new Date(Date.now() + 1000).toISOString() } })
+  assert.equal(r.status, 202, JSON.stringify(r.body))
+  assert.equal(r.body.joblists, ids.length, 'the archived joblists are purged too')
+  await waitFor('purged', async () => (await api(agent.url, `/v1/joblists/${ids[0]}`)).status === 404)
+  for (const id of ids) assert.equal((await api(agent.url, `/v1/joblists/${id}`)).status, 404)
+  assert.equal((await api(agent.url, '/v1/joblists?name=nightly')).body.joblists.length, 0)
+  assert.equal((await api(agent.url, '/v1/accounting?records=true')).body.records.length, 0)
+  assert.deepEqual(await inMemory(), [])
+})
