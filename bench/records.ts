@@ -11,6 +11,11 @@ import { AccountingIndex } from '../src/state/accounting.js'
 import type { AccountingRecord } from '../src/state/accounting.js'
 import { eventSubjects, stateAt } from '../src/state/history.js'
 import { apply, reduce } from '../src/state/reducer.js'
+import { ARCHIVED_PART, addDigest, archivable, digestHex, extract } from '../src/state/archive.js'
+import type { ArchivedMeta } from '../src/state/archive.js'
+import type { ClusterState } from '../src/state/types.js'
+import type { ArchiveWrite } from '../src/store/event-store.js'
+import { SNAPSHOT_VERSION } from '../src/store/event-store.js'
 import { SnapshotWriter } from '../src/store/snapshot-parts.js'
 import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
 import { LevelEventStore } from '../src/store/level-store.js'
@@ -99,6 +104,19 @@ export function timeTravelBench (joblists = 20_000): TimeTravelFigures {
   return { events: events.length, stateAtMs, fullReplayMs: Math.round(performance.now() - t) }
 }
 
+/** Every ended joblist of the state moved into archive bundles (as an agent does, archive.ts). */
+function archiveAll (state: ClusterState, digest0 = 0n): { put: ArchiveWrite['put'], digest: bigint, meta: [string, string] } {
+  const ids = archivable(state, Number.MAX_SAFE_INTEGER, { afterMs: 0, unackedMs: 0, limit: Infinity })
+  let digest = digest0
+  const put: ArchiveWrite['put'] = []
+  for (const x of extract(state, ids)) {
+    put.push({ id: x.bundle.id, bundle: JSON.stringify(x.bundle), index: x.entries })
+    digest = addDigest(digest, x.digest)
+  }
+  const meta: ArchivedMeta = { digest: digestHex(digest), states: { succeeded: ids.length } }
+  return { put, digest, meta: [ARCHIVED_PART, JSON.stringify(meta)] }
+}
+
 const dirBytes = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((n, d) => n + (d.isDirectory() ? dirBytes(join(dir, d.name)) : statSync(join(dir, d.name)).size), 0)
 
 /**
@@ -118,10 +136,17 @@ async function buildStore (dir: string, n: number, progress: (m: string) => void
     if (i % 100_000 === 0 && i > 0) progress(`records: wrote ${i}/${base.length} events`)
   }
   const state = reduce(base)
+  // As an agent leaves them after store.archiveAfter: every ended joblist in the archive, out
+  // of the snapshot (G-4: memory holds what is active).
   const writer = new SnapshotWriter()
-  const snap = writer.next(state)
+  const archived = archiveAll(state)
+  const snap = writer.next(state, [archived.meta])
+  const snapshotBytes = snap.put.reduce((b, [k, v]) => b + k.length + v.length, 0)
   await store.write([], snap)
   writer.committed(snap)
+  for (let i = 0; i < archived.put.length; i += 5000) {
+    await store.write([], { version: SNAPSHOT_VERSION, reset: false, put: [], del: [], archive: { put: archived.put.slice(i, i + 5000), del: [] } })
+  }
   // G-3: the history of one joblist through the subject index, and by a scan of every event.
   const id = `mmmm-${Math.floor(n / 2)}`
   let t = performance.now()
@@ -134,14 +159,19 @@ async function buildStore (dir: string, n: number, progress: (m: string) => void
   const historyScanMs = performance.now() - t
   if (scanned !== viaIndex.length) throw new Error(`index and scan disagree on ${id}: ${viaIndex.length} vs ${scanned}`)
   await store.close()
-  // 1,000 more joblists (5,000 events, the default snapshotEvery): their events and the snapshot after them.
+  // 1,000 more joblists (5,000 events, the default snapshotEvery): their events, the snapshot
+  // after them, and (later) their move to the archive with the snapshot's deletions.
   for (const e of extra) apply(state, e)
-  const change = writer.next(state)
-  const changeBytes = change.put.reduce((b, [k, v]) => b + k.length + v.length, 0) + change.del.reduce((b, k) => b + k.length, 0)
+  const change = writer.next(state, [archived.meta])
+  writer.committed(change)
+  const moved = archiveAll(state, archived.digest)
+  const gone = writer.next(state, [moved.meta])
+  const partBytes = (w: { put: Array<[string, string]>, del: string[] }): number => w.put.reduce((b, [k, v]) => b + k.length + v.length, 0) + w.del.reduce((b, k) => b + k.length, 0)
+  const changeBytes = partBytes(change) + partBytes(gone) + moved.put.reduce((b, p) => b + p.id.length + p.bundle.length + p.index.reduce((x, [k, v]) => x + k.length + v.length, 0), 0)
   const extraBytes = extra.reduce((b, e) => b + JSON.stringify(e).length, 0)
   return {
     eventBytes: base.reduce((b, e) => b + JSON.stringify(e).length, 0) / n,
-    snapshotBytes: snap.put.reduce((b, [k, v]) => b + k.length + v.length, 0),
+    snapshotBytes,
     nextBytesPerJoblist: Math.round((extraBytes + changeBytes) / more),
     historyMs: Math.round(historyMs * 10) / 10,
     historyScanMs: Math.round(historyScanMs)
@@ -202,7 +232,28 @@ function readFileSafe (f: string): string {
 export interface RecordsBench {
   accounting: AccountingFigures
   timeTravel: TimeTravelFigures
+  /** An agent with nothing stored, restarted: the baseline of the stores' figures. */
+  empty: { restartMs: number, rssMb: number }
   stores: StoreFigures[]
+}
+
+/** An agent on an empty data directory, started, stopped, and started again. */
+async function emptyBench (): Promise<{ restartMs: number, rssMb: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cis-bench-empty-'))
+  try {
+    const first = await startAgent({ name: 'empty-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
+    await first.stop()
+    const t = performance.now()
+    const agent = await startAgent({ name: 'empty-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
+    try {
+      await waitFor('health', async () => (await api(agent.url, '/v1/health')).status === 200, 60_000, 20)
+      const restartMs = Math.round(performance.now() - t)
+      return { restartMs, rssMb: Math.round(Number(readFileSafe(`/proc/${agent.proc.pid ?? 0}/status`).match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024) }
+    } finally { await agent.stop() }
+  } finally {
+    cleanup(dir)
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** Every records figure; the large store's size from CIS_BENCH_STORE_JOBLISTS (default 100000). */
@@ -212,9 +263,11 @@ export async function recordsBench (progress: (m: string) => void): Promise<Reco
   progress('records: time travel over 10^5 events')
   const timeTravel = timeTravelBench()
   const large = Number(process.env.CIS_BENCH_STORE_JOBLISTS ?? 100_000)
+  progress('records: an empty agent restarted (the baseline)')
+  const empty = await emptyBench()
   const stores = [await storeBench(1000, progress)]
   if (large > 1000) stores.push(await storeBench(large, progress))
-  return { accounting, timeTravel, stores }
+  return { accounting, timeTravel, empty, stores }
 }
 
 export function formatRecords (r: RecordsBench): string[] {
@@ -222,6 +275,7 @@ export function formatRecords (r: RecordsBench): string[] {
   return [
     `accounting query, ${a.records} records:        ${a.returned} returned in ${a.indexUs} us by the index (${a.indexScanned} read) vs ${a.scanUs} us scanning all (${a.ratio}x)`,
     `time travel, ${r.timeTravel.events} events:            state at the middle ${r.timeTravel.stateAtMs} ms (full replay ${r.timeTravel.fullReplayMs} ms; plus reading the store)`,
-    ...r.stores.map(s => `store of ${s.joblists} finished joblists:     ${s.onDiskMb} MB on disk; one more joblist writes ${s.bytesPerJoblist} B (${s.eventBytesPerJoblist} B of events, the rest its snapshot changes; the whole snapshot is ${Math.round(s.snapshotBytes / 1e5) / 10} MB); restart to health ${s.restartMs} ms, RSS ${s.rssMb} MB; one joblist's history ${s.historyMs} ms by the index vs ${s.historyScanMs} ms scanning`)
+    `empty agent:                       restart to health ${r.empty.restartMs} ms, RSS ${r.empty.rssMb} MB`,
+    ...r.stores.map(s => `store of ${s.joblists} finished joblists:     ${s.onDiskMb} MB on disk (archived: the snapshot holds ${Math.round(s.snapshotBytes / 1e2) / 10} kB); one more joblist writes ${s.bytesPerJoblist} B (${s.eventBytesPerJoblist} B of events, the rest its snapshot changes and its move to the archive); restart to health ${s.restartMs} ms (${Math.round(s.restartMs / Math.max(1, r.empty.restartMs) * 10) / 10}x empty), RSS ${s.rssMb} MB (${Math.round(s.rssMb / Math.max(1, r.empty.rssMb) * 100) / 100}x empty), ${s.joblistsShown} joblists counted; one joblist's history ${s.historyMs} ms by the index vs ${s.historyScanMs} ms scanning`)
   ]
 }

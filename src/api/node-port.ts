@@ -68,6 +68,8 @@ export interface ApiNode {
   archivedNamed: (name: string, limit: number) => Promise<ClusterSnapshot[]>
   /** This node's state hash (archived joblists included). */
   hash: () => string
+  /** The joblists archived out of memory: how many, and by state. */
+  archived: () => { count: number, byState: Readonly<Record<string, number>> }
   /** The notify settings; absent: this node refuses webhooks. */
   readonly notify?: NotifyPolicy
   /** Write a submit request; the joblist ID once a master accepted it (null if none did in time). */

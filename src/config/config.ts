@@ -1,6 +1,7 @@
 // Agent configuration: defaults, then the YAML file, then command-line flags. The settings,
 // their defaults and their checks are the zod schema of the file (schema.ts); this module
 // turns the checked file into the AgentConfig the agent uses (durations in ms, …).
+import type { FairShareOptions } from '../scheduler/fairshare.js'
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { configFileSchema, describeIssues, overlay, resourceIds, resourcesSchema } from './schema.js'
@@ -68,7 +69,7 @@ export class ConfigError extends Error {
 }
 
 /** The scheduler's queue options (D-4, P-4) from the agent's configuration. */
-export function queueOptions (s: AgentConfig['scheduler']): { policy: AgentConfig['scheduler']['policy'], agingPerMinute: number, fairShare: { halfLifeMs: number, shares: Record<string, number> } } {
+export function queueOptions (s: AgentConfig['scheduler']): { policy: AgentConfig['scheduler']['policy'], agingPerMinute: number, fairShare: FairShareOptions } {
   return { policy: s.policy, agingPerMinute: s.agingPerMinute, fairShare: s.fairShare }
 }
 

@@ -14,13 +14,14 @@ import { emptyState } from '../state/types.js'
 import type { ArchiveWrite, EventStore, SnapshotWrite } from '../store/event-store.js'
 import { SnapshotWriter, assembleState, fingerprint } from '../store/snapshot-parts.js'
 import { INDEX, addDigest, archivable, digestHex, extract, parseDigest, restore, subDigest } from '../state/archive.js'
-import type { ArchiveRules, Bundle } from '../state/archive.js'
+import { ARCHIVED_PART } from '../state/archive.js'
+import type { ArchiveRules, ArchivedMeta, Bundle } from '../state/archive.js'
 import type { AccountingRecord } from '../state/accounting.js'
+import { addPastUsage, joblistUsage } from '../scheduler/fairshare.js'
+import type { PastUsage } from '../scheduler/fairshare.js'
 import { eventSubjects } from '../state/subjects.js'
 import { performance } from 'node:perf_hooks'
 
-/** The snapshot part that holds the archived parts' digest (archive.ts). */
-const ARCHIVED_PART = '~archived'
 
 export interface EventLogOptions {
   identity: NodeIdentity
@@ -39,7 +40,7 @@ export interface EventLogOptions {
   /** Counts own and received events (metrics, P-5). */
   counter?: EventCounter
   /** Move ended joblists out of memory into the store (archive.ts); absent: keep all in memory. */
-  archive?: Omit<ArchiveRules, 'limit'> & { limit?: number }
+  archive?: Omit<ArchiveRules, 'limit'> & { limit?: number, usageHalfLifeMs: number }
   /** Joblists left memory (archived), or came back to it (an event about them). */
   archivedOut?: (ids: string[]) => void
   broughtBack?: (ids: string[]) => void
@@ -71,6 +72,10 @@ export class EventLog {
   private readonly archivedKeys = new Set<number>()
   /** The sum of the archived parts' digests (archive.ts): the state hash counts them through it. */
   private archivedDigest = 0n
+  /** Archived joblists by state (ended states only). */
+  private archivedStates: Record<string, number> = {}
+  /** Their fair-share usage per owner (P-4: it counts after they leave memory). */
+  private archivedUsage: Record<string, PastUsage> = {}
   /** Joblists brought back from the archive: their bundles go from the store with the next snapshot (which holds their parts again). */
   private readonly unarchive = new Map<string, string[]>()
   /** Events waiting for archived joblists to be brought back; later events queue behind them (per-origin order). */
@@ -87,8 +92,20 @@ export class EventLog {
   /** The archived parts' digest, for the state hash. */
   get archived (): bigint { return this.archivedDigest }
 
-  /** Joblists held in the archive (an estimate: fingerprints). */
-  get archivedCount (): number { return this.archivedKeys.size }
+  /** Joblists held in the archive, by state. */
+  get archivedByState (): Readonly<Record<string, number>> { return this.archivedStates }
+
+  /** The fair-share usage of archived joblists, per owner. */
+  get pastUsage (): Readonly<Record<string, PastUsage>> { return this.archivedUsage }
+
+  /** Joblists held in the archive. */
+  get archivedCount (): number { return Object.values(this.archivedStates).reduce((a, b) => a + b, 0) }
+
+  private countArchived (state: string, by: number): void {
+    const n = (this.archivedStates[state] ?? 0) + by
+    if (n > 0) this.archivedStates[state] = n
+    else delete this.archivedStates[state]
+  }
 
   /** Load the snapshot and replay the events after it. */
   async load (): Promise<ClusterState> {
@@ -97,7 +114,10 @@ export class EventLog {
     if (snap !== undefined) {
       this.snapshots.seed(snap)
       const d = snap.parts.find(([k]) => k === ARCHIVED_PART)
-      this.archivedDigest = d !== undefined ? parseDigest(JSON.parse(d[1]) as string) : 0n
+      const meta = d !== undefined ? JSON.parse(d[1]) as ArchivedMeta : { digest: '0', states: {} }
+      this.archivedDigest = parseDigest(meta.digest)
+      this.archivedStates = { ...meta.states }
+      this.archivedUsage = { ...meta.usage }
       // (Without a snapshot the events build everything in memory; the first snapshot resets the archive.)
       for (const prefix of ['i!', 'r!']) {
         for await (const [k] of this.o.store.readArchiveIndex({ gte: prefix, lt: prefix.slice(0, -1) + '"' })) this.archivedKeys.add(fingerprint(k.slice(2)))
@@ -189,6 +209,11 @@ export class EventLog {
       const b = JSON.parse(json) as Bundle
       restore(this.state, b)
       this.archivedDigest = subDigest(this.archivedDigest, parseDigest(b.digest))
+      const jl = this.state.joblists[b.id]
+      if (jl !== undefined) {
+        this.countArchived(jl.state, -1)
+        if (this.o.archive !== undefined) addPastUsage(this.archivedUsage, jl.owner, joblistUsage(this.state, jl, this.o.now(), this.o.archive.usageHalfLifeMs), this.o.now(), this.o.archive.usageHalfLifeMs, -1)
+      }
       this.unarchive.set(id, b.index)
       for (const k of [...b.ids, b.request]) this.archivedKeys.delete(fingerprint(k))
       back.push(id)
@@ -270,6 +295,13 @@ export class EventLog {
     if (archiveNow && this.o.archive !== undefined) {
       const ids = archivable(this.state, this.o.now(), { limit: 5000, ...this.o.archive })
       if (ids.length > 0) {
+        const now = this.o.now()
+        const H = this.o.archive.usageHalfLifeMs
+        for (const id of ids) {
+          const jl = this.state.joblists[id]
+          this.countArchived(jl.state, 1)
+          addPastUsage(this.archivedUsage, jl.owner, joblistUsage(this.state, jl, now, H), now, H)
+        }
         for (const x of extract(this.state, ids)) {
           archive.put.push({ id: x.bundle.id, bundle: JSON.stringify(x.bundle), index: x.entries })
           this.archivedDigest = addDigest(this.archivedDigest, x.digest)
@@ -278,7 +310,8 @@ export class EventLog {
         this.o.archivedOut?.(archive.put.map(p => p.id))
       }
     }
-    const snap = this.snapshots.next(this.state, [[ARCHIVED_PART, JSON.stringify(digestHex(this.archivedDigest))]])
+    const meta: ArchivedMeta = { digest: digestHex(this.archivedDigest), states: this.archivedStates, usage: this.archivedUsage }
+    const snap = this.snapshots.next(this.state, [[ARCHIVED_PART, JSON.stringify(meta)]])
     return { ...snap, archive }
   }
 

@@ -24,6 +24,8 @@ export interface MasterRoleOptions {
   log: Logger
   now: () => number
   scheduler: AgentConfig['scheduler']
+  /** The queue's options now (default: from scheduler). */
+  queue?: () => ReturnType<typeof queueOptions>
   /** Webhook notifications (issue 11); absent: this master sends none. */
   notify?: NotifyConfig
   /** The SMTP server emails go through; absent (or without notify): this master sends none. */
@@ -130,7 +132,7 @@ export class MasterRole {
       silent: this.o.silent(),
       lostAfterMs: this.o.scheduler.lostAfterMs,
       policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
-      queue: queueOptions(this.o.scheduler)
+      queue: this.o.queue?.() ?? queueOptions(this.o.scheduler)
     })
     for (const d of decisions) {
       const e = decisionEvent(d, mine)

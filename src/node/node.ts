@@ -144,6 +144,7 @@ export class CisNode implements ApiNode {
               afterMs: this.config.store.archiveAfterMs,
               // A failure nobody acknowledged stays listed a week; notifications still owed keep theirs.
               unackedMs: 7 * 24 * 3600_000,
+              usageHalfLifeMs: this.config.scheduler.fairShare.halfLifeMs,
               keep: jl => this.subscribed.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.notifyWindowMs()
             }
           }
@@ -186,6 +187,7 @@ export class CisNode implements ApiNode {
       metrics: this.metrics,
       wake: () => this.passSoon(),
       subscribed: () => this.subscribed,
+      queue: () => this.queueOptions(),
       append: async (t, b) => await this.append(t, b)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
@@ -414,7 +416,17 @@ export class CisNode implements ApiNode {
     return Math.max(n.retryForMs, n.digestEveryMs ?? 24 * 3600_000, n.mailEveryMs) + 60_000
   }
 
+  /** The queue's options, with the fair-share usage of joblists archived out of memory. */
+  private queueOptions (): ReturnType<typeof queueOptions> {
+    const q = queueOptions(this.config.scheduler)
+    return { ...q, fairShare: { ...q.fairShare, past: this.events.pastUsage } }
+  }
+
   hash (): string { return stateHash(this.state, this.events.archived) }
+
+  archived (): { count: number, byState: Readonly<Record<string, number>> } {
+    return { count: this.events.archivedCount, byState: this.events.archivedByState }
+  }
 
   async viewOf (ref: string): Promise<ClusterSnapshot> {
     const v = this.view()
@@ -453,7 +465,7 @@ export class CisNode implements ApiNode {
       master: this.master(),
       lastSeen: id => this.lastSeen(id),
       now: this.now(),
-      queue: queueOptions(this.config.scheduler),
+      queue: this.queueOptions(),
       silent: this.silent(),
       lostAfterMs: this.config.scheduler.lostAfterMs
     }

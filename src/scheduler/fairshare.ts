@@ -12,13 +12,49 @@
 //  factor  max(0, 1 − usage/target) (1 while nothing was done yet): at its target an owner's
 //          positive priority counts nothing, its work is served like free work.
 import type { Resources } from '../events/types.js'
-import type { ClusterState } from '../state/types.js'
+import type { ClusterState, JoblistRecord } from '../state/types.js'
 
 export interface FairShareOptions {
   /** Usage halves every halfLifeMs. */
   halfLifeMs: number
   /** Owner -> weight; owners not listed weigh 1. */
   shares: Record<string, number>
+  /** The usage of joblists no longer in the state (archived out of memory), per owner. */
+  past?: Readonly<Record<string, PastUsage>>
+}
+
+/** An owner's decayed usage (raw and charged resource-seconds) as it was at time `at`. */
+export interface PastUsage { raw: number, charged: number, at: number }
+
+/** A joblist's decayed usage at `now`: resource-seconds, and charged by its priority. */
+export function joblistUsage (state: ClusterState, jl: JoblistRecord, now: number, H: number): { raw: number, charged: number } {
+  let sum = 0
+  for (const stage of jl.stages) {
+    for (const logicalId of stage.jobIds) {
+      for (const jobId of state.jobs[logicalId]?.physical ?? [logicalId]) {
+        const byN = state.attempts[jobId]
+        if (byN === undefined) continue
+        // Attempt numbers are integer keys: JavaScript lists them in ascending order.
+        for (const a of Object.values(byN)) {
+          if (a.startedAt === undefined) continue
+          const count = instanceCount(a.resources)
+          if (count === 0) continue
+          sum += count * decayedSeconds(a.startedAt, a.endedAt ?? now, now, H)
+        }
+      }
+    }
+  }
+  return { raw: sum, charged: sum * priorityWeight(jl.priority) }
+}
+
+/** Past usage plus (or, with sign -1, minus) a joblist's usage at `now`, decayed to `now`. */
+export function addPastUsage (past: Record<string, PastUsage>, owner: string, u: { raw: number, charged: number }, now: number, halfLifeMs: number, sign = 1): void {
+  const p = past[owner]
+  const f = p === undefined ? 0 : Math.pow(2, -Math.max(0, now - p.at) / halfLifeMs)
+  const raw = Math.max(0, (p?.raw ?? 0) * f + sign * u.raw)
+  const charged = Math.max(0, (p?.charged ?? 0) * f + sign * u.charged)
+  if (raw <= 0 && charged <= 0) delete past[owner]
+  else past[owner] = { raw, charged, at: Math.max(now, p?.at ?? now) }
 }
 
 export const DEFAULT_FAIR_SHARE: FairShareOptions = { halfLifeMs: 7 * 24 * 3600_000, shares: {} }
@@ -80,26 +116,18 @@ export function fairShareUsage (state: ClusterState, now: number, o: FairShareOp
   for (const id of Object.keys(state.joblists).sort()) {
     const jl = state.joblists[id]
     if (jl.endedAt !== undefined && jl.endedAt < horizon) continue
-    let sum = 0
-    for (const stage of jl.stages) {
-      for (const logicalId of stage.jobIds) {
-        for (const jobId of state.jobs[logicalId]?.physical ?? [logicalId]) {
-          const byN = state.attempts[jobId]
-          if (byN === undefined) continue
-          // Attempt numbers are integer keys: JavaScript lists them in ascending order.
-          for (const a of Object.values(byN)) {
-            if (a.startedAt === undefined) continue
-            const count = instanceCount(a.resources)
-            if (count === 0) continue
-            sum += count * decayedSeconds(a.startedAt, a.endedAt ?? now, now, H)
-          }
-        }
-      }
-    }
+    const { raw: sum } = joblistUsage(state, jl, now, H)
     if (sum <= 0) continue
     seen.add(jl.owner)
     raw.set(jl.owner, (raw.get(jl.owner) ?? 0) + sum)
     charged.set(jl.owner, (charged.get(jl.owner) ?? 0) + sum * priorityWeight(jl.priority))
+  }
+  for (const [owner, p] of Object.entries(o.past ?? {})) {
+    const f = Math.pow(2, -Math.max(0, now - p.at) / H)
+    if (p.raw * f <= 0) continue
+    seen.add(owner)
+    raw.set(owner, (raw.get(owner) ?? 0) + p.raw * f)
+    charged.set(owner, (charged.get(owner) ?? 0) + p.charged * f)
   }
   const owners = [...seen].sort()
   const weightOf = (owner: string): number => {

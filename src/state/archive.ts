@@ -12,6 +12,7 @@
 // Pure: values in, values out (the caller passes the time).
 import { createHash } from 'node:crypto'
 import { canonicalJson } from '../util/canonical.js'
+import type { PastUsage } from '../scheduler/fairshare.js'
 import { joblistRecords } from './accounting.js'
 import type { AccountingRecord } from './accounting.js'
 import { joblistOf } from './subjects.js'
@@ -32,6 +33,10 @@ export interface Bundle {
   index: string[]
   parts: Array<[string, unknown]>
 }
+
+/** The snapshot part that holds the archived parts' digest and the archived joblists' count by state. */
+export const ARCHIVED_PART = '~archived'
+export interface ArchivedMeta { digest: string, states: Record<string, number>, usage?: Record<string, PastUsage> }
 
 const MOD = 1n << 128n
 const SEP = '!'

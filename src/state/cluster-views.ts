@@ -62,8 +62,8 @@ export function eventCount (state: ClusterState): number {
   return Object.values(state.applied).reduce((a, b) => a + b, 0)
 }
 
-export function statsView (state: ClusterState, runningHere: number): StatsView {
-  const joblists: Record<string, number> = {}
+export function statsView (state: ClusterState, runningHere: number, archived: Readonly<Record<string, number>> = {}): StatsView {
+  const joblists: Record<string, number> = { ...archived }
   for (const jl of Object.values(state.joblists)) joblists[jl.state] = (joblists[jl.state] ?? 0) + 1
   const unaccepted = Object.values(state.requests).filter(r => r.joblistId === undefined).length
   return { joblists, unaccepted, running: runningHere, events: eventCount(state) }

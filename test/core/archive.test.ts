@@ -15,6 +15,8 @@ import { joblistView } from '../../src/state/views.js'
 import { canonicalJson } from '../../src/util/canonical.js'
 import type { UnsignedEvent } from '../../src/events/types.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
+import { addPastUsage, fairShareUsage, joblistUsage } from '../../src/scheduler/fairshare.js'
+import type { PastUsage } from '../../src/scheduler/fairshare.js'
 
 const RULES = { afterMs: 0, unackedMs: 0, limit: 1000 }
 
@@ -139,4 +141,22 @@ test('G-4: archivable: not running, not unacknowledged failures within their win
   assert.deepEqual(archivable(h.state, ended + 10, { ...RULES, afterMs: 60_000 }), [], 'ended too recently')
   assert.deepEqual(archivable(h.state, ended + 120_000, { ...RULES, afterMs: 60_000, unackedMs: 3600_000 }), [ok], 'the unacknowledged failure stays listed')
   assert.deepEqual(archivable(h.state, ended + 120_000, { ...RULES, afterMs: 60_000, unackedMs: 3600_000, keep: jl => jl.id === ok }), [], 'the node keeps what it still needs')
+})
+
+test('P-4, G-4: fair-share usage counts archived joblists through the usage kept per owner, as if they were in memory', () => {
+  const events = workload(6, 5)
+  const state = reduce(events)
+  const H = 3600_000
+  const t0 = Math.max(...Object.values(state.joblists).map(j => j.endedAt ?? 0)) + 1000
+  const before = fairShareUsage(state, t0 + 600_000, { halfLifeMs: H, shares: {} })
+  const ids = archivable(state, Number.MAX_SAFE_INTEGER, RULES)
+  const past: Record<string, PastUsage> = {}
+  for (const id of ids) addPastUsage(past, state.joblists[id].owner, joblistUsage(state, state.joblists[id], t0, H), t0, H)
+  extract(state, ids)
+  const after = fairShareUsage(state, t0 + 600_000, { halfLifeMs: H, shares: {}, past })
+  assert.ok(before.some(u => u.resourceSeconds > 0), 'the workload used something')
+  assert.deepEqual(after.map(u => u.owner), before.map(u => u.owner))
+  after.forEach((u, i) => assert.ok(Math.abs(u.resourceSeconds - before[i].resourceSeconds) <= 1e-9 * Math.max(1, before[i].resourceSeconds), `${u.owner}: ${u.resourceSeconds} vs ${before[i].resourceSeconds}`))
+  const without = fairShareUsage(state, t0 + 600_000, { halfLifeMs: H, shares: {} })
+  assert.ok(without.every(u => u.resourceSeconds === 0), 'without it, archived work would be forgotten')
 })
