@@ -62,12 +62,17 @@ export function accountingBench (n = 100_000): AccountingFigures {
   return { records: n, returned, indexUs, indexScanned: scannedRecords, scanUs, ratio: Math.round(scanUs / Math.max(1, indexUs)) }
 }
 
-/** The events of `n` finished one-job joblists (submit, accept, assign, started, finished), as a cluster of a master M, a client C and a node A would write them. */
-export function syntheticEvents (n: number, t0 = Date.parse('2026-01-01T00:00:00Z')): CisEvent[] {
+/**
+ * The events of `n` finished one-job joblists (submit, accept, assign, started, finished), as a
+ * cluster of a master M, a client C and a node A would write them; with `self`, as one node
+ * with that ID (master, client and executor) would.
+ */
+export function syntheticEvents (n: number, t0 = Date.parse('2026-01-01T00:00:00Z'), self?: string): CisEvent[] {
   const seqs = new Map<string, number>()
   let ts = t0
   const out: CisEvent[] = []
-  const ev = <T extends EventType>(origin: string, type: T, body: EventBodies[T]): CisEvent<T> => {
+  const ev = <T extends EventType>(who: string, type: T, body: EventBodies[T]): CisEvent<T> => {
+    const origin = self ?? who
     const seq = (seqs.get(origin) ?? 0) + 1
     seqs.set(origin, seq)
     ts += 1
@@ -83,7 +88,7 @@ export function syntheticEvents (n: number, t0 = Date.parse('2026-01-01T00:00:00
     const sub = ev('C', 'submit', { spec, owner: `owner-${i % 20}` })
     const id = `mmmm-${i + 1}`
     ev('M', 'accept', { request: `${sub.origin}:${sub.seq}`, id, term: 1, onLost: 'retry', maxLost: 3 })
-    ev('M', 'assign', { jobId: `${id}.1`, attempt: 1, node: 'A', resources: { slot: [String(i % 4)] }, term: 1 })
+    ev('M', 'assign', { jobId: `${id}.1`, attempt: 1, node: self ?? 'A', resources: { slot: [String(i % 4)] }, term: 1 })
     ev('A', 'started', { jobId: `${id}.1`, attempt: 1, pid: 1000 + i })
     ev('A', 'finished', { jobId: `${id}.1`, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
   }
@@ -124,9 +129,9 @@ const dirBytes = (dir: string): number => readdirSync(dir, { withFileTypes: true
  * writes them), in `dir`; and what 1,000 more joblists then cost the store: their events and
  * the snapshot's changes (G-4: only the parts that changed are written).
  */
-async function buildStore (dir: string, n: number, progress: (m: string) => void): Promise<{ eventBytes: number, snapshotBytes: number, nextBytesPerJoblist: number, historyMs: number, historyScanMs: number }> {
+async function buildStore (dir: string, n: number, self: string, progress: (m: string) => void): Promise<{ eventBytes: number, snapshotBytes: number, nextBytesPerJoblist: number, historyMs: number, historyScanMs: number }> {
   const more = 1000
-  const all = syntheticEvents(n + more)
+  const all = syntheticEvents(n + more, undefined, self)
   const base = all.slice(0, 2 + 5 * n)
   const extra = all.slice(2 + 5 * n)
   const store = new LevelEventStore(join(dir, 'store'))
@@ -200,14 +205,21 @@ export interface StoreFigures {
 export async function storeBench (n: number, progress: (m: string) => void): Promise<StoreFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'cis-bench-store-'))
   try {
+    // The store is one agent's own history (it submitted, accepted and ran every joblist): its
+    // identity first (an agent started once), then its events written as it would have.
+    const first = await startAgent({ name: 'store-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
+    const self = (await api(first.url, '/v1/health')).body.id as string
+    await first.stop()
+    rmSync(join(dir, 'store'), { recursive: true, force: true })
+    rmSync(join(dir, 'joblists.log'), { force: true })
     progress(`records: a store of ${n} finished joblists`)
-    const { eventBytes, snapshotBytes, nextBytesPerJoblist, historyMs, historyScanMs } = await buildStore(dir, n, progress)
+    const { eventBytes, snapshotBytes, nextBytesPerJoblist, historyMs, historyScanMs } = await buildStore(dir, n, self, progress)
     const onDiskMb = Math.round(dirBytes(join(dir, 'store')) / 1e5) / 10
     progress(`records: an agent started on it (${onDiskMb} MB on disk), stopped, and started again`)
-    // The first start makes the node's own files (identity, joblists.log with every ended
-    // joblist); the restart is what an operator waits for after a crash or an upgrade.
-    const first = await startAgent({ name: 'store-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
-    await first.stop()
+    // The first start on it writes the node's own files (joblists.log); the restart is what an
+    // operator waits for after a crash or an upgrade.
+    const second = await startAgent({ name: 'store-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
+    await second.stop()
     const t = performance.now()
     const agent = await startAgent({ name: 'store-bench', dataDir: dir, args: ['--resource', 'slot=1'] })
     try {

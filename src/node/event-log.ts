@@ -169,7 +169,11 @@ export class EventLog {
    */
   async * archivedRecords (q: { since: number, owner?: string, node?: string }): AsyncGenerator<AccountingRecord> {
     const prefix = q.owner !== undefined ? `ao!${q.owner}!` : q.node !== undefined ? `an!${q.node}!` : 'a!'
-    for await (const [, json] of this.o.store.readArchiveIndex({ gte: prefix + INDEX.time(q.since), lt: prefix + '~' })) yield JSON.parse(json) as AccountingRecord
+    for await (const [, value] of this.o.store.readArchiveIndex({ gte: prefix + INDEX.time(q.since), lt: prefix + '~' })) {
+      // (By owner or node, the value is the key of the record.)
+      const json = prefix === 'a!' ? value : await this.indexValue(value)
+      if (json !== undefined) yield JSON.parse(json) as AccountingRecord
+    }
   }
 
   /** The archived joblists that ended before `before` (what a purge of it names). */

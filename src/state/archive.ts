@@ -109,7 +109,7 @@ function settled (state: ClusterState, jl: JoblistRecord): boolean {
 const pad = (n: number, w: number): string => Math.max(0, Math.floor(n)).toString().padStart(w, '0')
 const timeKey = (t: number): string => pad(t, 15)
 
-/** Index keys: by ID or alias (`i!`), request (`r!`), name and end (`n!`), end (`e!`); accounting by end (`a!`), owner (`ao!`), node (`an!`). */
+/** Index keys: by ID or alias (`i!`), request (`r!`), name and end (`n!`), end (`e!`); accounting records by end (`a!`), and the keys of them by owner (`ao!`) and node (`an!`). */
 export const INDEX = {
   id: (id: string) => `i!${id}`,
   request: (key: string) => `r!${key}`,
@@ -130,10 +130,11 @@ function indexEntries (b: Omit<Bundle, 'index' | 'digest'>, records: readonly Ac
   out.push([INDEX.name(b.name, b.endedAt, b.id), b.id])
   out.push([INDEX.ended(b.endedAt, b.id), b.id])
   for (const r of records) {
-    const json = JSON.stringify(r)
-    out.push([INDEX.acct(r.endedAt, r.key), json])
-    out.push([INDEX.acctOwner(r.owner, r.endedAt, r.key), json])
-    out.push([INDEX.acctNode(r.node, r.endedAt, r.key), json])
+    // The record once; by owner and by node, the key of it.
+    const key = INDEX.acct(r.endedAt, r.key)
+    out.push([key, JSON.stringify(r)])
+    out.push([INDEX.acctOwner(r.owner, r.endedAt, r.key), key])
+    out.push([INDEX.acctNode(r.node, r.endedAt, r.key), key])
   }
   return out
 }
@@ -192,13 +193,15 @@ export function extract (state: ClusterState, ids: readonly string[]): Extracted
     const id = owner.get(s.joblistId)
     if (id !== undefined) take('stops', k, id)
   }
+  const idsOf = new Map<string, string[]>()
+  for (const [any, id] of owner) { const l = idsOf.get(id); if (l === undefined) idsOf.set(id, [any]); else l.push(any) }
   const out: Extracted[] = []
   for (const [id, jl] of heads) {
     const ps = parts.get(id) ?? []
     let digest = 0n
     for (const [k, v] of ps) digest += partDigest(k, v)
     digest %= MOD
-    const base = { id, ids: [...owner].filter(([, o]) => o === id).map(([a]) => a).sort(), request: jl.request, name: jl.name, endedAt: jl.endedAt ?? 0, parts: ps }
+    const base = { id, ids: (idsOf.get(id) ?? [id]).sort(), request: jl.request, name: jl.name, endedAt: jl.endedAt ?? 0, parts: ps }
     const entries = indexEntries(base, records.get(id) ?? [])
     out.push({ bundle: { ...base, digest: digestHex(digest), index: entries.map(([k]) => k) }, entries, digest })
   }

@@ -80,6 +80,9 @@ test('G-4: archived joblists leave memory but are found by ID, by name, in a lis
   assert.deepEqual((await api(agent.url, '/v1/accounting?by=joblist')).body.groups, acct, 'accounting reads the archive')
   const one = await api(agent.url, `/v1/accounting?joblist=${ids[3]}&records=true`)
   assert.equal(one.body.records.length, 2)
+  const alice = await api(agent.url, '/v1/accounting?owner=alice&records=true')
+  assert.equal(alice.body.records.length, 8, 'by owner, through the archive\'s owner index')
+  assert.equal((await api(agent.url, '/v1/accounting?owner=bob&records=true')).body.records.length, 0)
   assert.equal((await api(agent.url, '/v1/joblists/no-such-thing')).status, 404)
 })
 
