@@ -92,6 +92,8 @@ export interface ChaosOptions {
    * setting that runs work twice after a blip). Absent: the agents' default.
    */
   lostAfter?: string
+  /** The agents' store.archiveAfter (e.g. '1s': ended joblists leave memory at once, and late events bring them back). */
+  archiveAfter?: string
 }
 
 export async function chaos (seed: number, durationS: number, agents = 5, o: ChaosOptions = {}): Promise<ChaosResult> {
@@ -106,7 +108,7 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
   const hooks = netns ? undefined : await webhookReceiver()
   const confDir = mkdtempSync(join(tmpdir(), 'cis-chaos-conf-'))
   const conf = join(confDir, 'cis.yaml')
-  writeFileSync(conf, 'notify:\n  secret: chaos-secret\n  allowHosts: [127.0.0.1]\n  timeout: 5s\n')
+  writeFileSync(conf, 'notify:\n  secret: chaos-secret\n  allowHosts: [127.0.0.1]\n  timeout: 5s\n' + (o.archiveAfter !== undefined ? `store:\n  archiveAfter: ${o.archiveAfter}\n` : ''))
   let c: Cluster
   try {
     c = await startCluster(Array.from({ length: agents }, (_, i) => ({
@@ -415,9 +417,11 @@ if (isMain) {
   const netns = process.argv.includes('--netns')
   const la = process.argv.indexOf('--lost-after')
   const lostAfter = la > 0 ? process.argv[la + 1] : undefined
-  const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}`
+  const aa = process.argv.indexOf('--archive-after')
+  const archiveAfter = aa > 0 ? process.argv[aa + 1] : undefined
+  const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}${archiveAfter !== undefined ? ` --archive-after ${archiveAfter}` : ''}`
   say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''}${lostAfter !== undefined ? `, lostAfter ${lostAfter}` : ''} (replay with ${replay})`)
-  const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}) })
+  const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}), ...(archiveAfter !== undefined ? { archiveAfter } : {}) })
   const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0 && r.webhooksMissing === 0
   if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- ${replay} --duration ${duration}`)
   console.log(JSON.stringify(r))

@@ -31,7 +31,8 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
   try {
     await node.start()
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'cannot start')
+    const cause = (err as Error).cause
+    log.fatal({ err: (err as Error).message, ...(cause instanceof Error ? { cause: cause.stack } : {}) }, 'cannot start')
     process.stderr.write(`cis agent: ${(err as Error).message}\n`)
     process.exitCode = 1
     return

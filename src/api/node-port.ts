@@ -68,6 +68,8 @@ export interface ApiNode {
   archivedNamed: (name: string, limit: number) => Promise<ClusterSnapshot[]>
   /** This node's state hash (archived joblists included). */
   hash: () => string
+  /** The whole derived state, archived joblists included (a copy; reads the whole archive). */
+  wholeState: () => Promise<ClusterSnapshot['state']>
   /** The joblists archived out of memory: how many, and by state. */
   archived: () => { count: number, byState: Readonly<Record<string, number>> }
   /** The notify settings; absent: this node refuses webhooks. */

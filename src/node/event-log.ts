@@ -78,8 +78,13 @@ export class EventLog {
   private archivedUsage: Record<string, PastUsage> = {}
   /** Joblists brought back from the archive: their bundles go from the store with the next snapshot (which holds their parts again). */
   private readonly unarchive = new Map<string, string[]>()
+  /** Bundles of a snapshot being written (not in the store yet), and their IDs, aliases and request -> joblist: read before the store. */
+  private readonly writing = new Map<string, Bundle>()
+  private readonly writingKeys = new Map<string, string>()
   /** Events waiting for archived joblists to be brought back; later events queue behind them (per-origin order). */
   private gate: Promise<void> | null = null
+  /** Per origin, the highest seq of events waiting behind the gate (delivered, not applied yet). */
+  private readonly queued = new Map<string, number>()
   /** A snapshot (and archive pass) is wanted even with no events to write. */
   private wantSnapshot = false
   private maintenance: NodeJS.Timeout | undefined
@@ -176,6 +181,23 @@ export class EventLog {
     }
   }
 
+  /**
+   * The whole derived state: memory's, with every archived joblist put back (a copy; reads the
+   * whole archive: for comparing nodes, not for every request).
+   */
+  async wholeState (): Promise<ClusterState> {
+    const whole = JSON.parse(JSON.stringify(this.state)) as ClusterState
+    const seen = new Set<string>()
+    const put = (b: Bundle): void => {
+      if (seen.has(b.id) || whole.joblists[b.id] !== undefined) return
+      seen.add(b.id)
+      restore(whole, b)
+    }
+    for (const b of this.writing.values()) put(b)
+    for await (const b of this.archivedEndedBefore(Number.MAX_SAFE_INTEGER)) put(b)
+    return whole
+  }
+
   /** The archived joblists that ended before `before` (what a purge of it names). */
   async * archivedEndedBefore (before: number): AsyncGenerator<Bundle> {
     for await (const [, id] of this.o.store.readArchiveIndex({ gte: 'e!', lt: 'e!' + INDEX.time(before) })) {
@@ -202,15 +224,18 @@ export class EventLog {
     for (const e of events) {
       for (const s of eventSubjects(e)) {
         if (!this.archivedKeys.has(fingerprint(s))) continue
-        const id = await this.indexValue(s.includes(':') ? INDEX.request(s) : INDEX.id(s))
-        if (id !== undefined && !this.unarchive.has(id)) ids.add(id)
+        // (A bundle of a snapshot still being written is not in the store yet.)
+        const id = this.writingKeys.get(s) ?? await this.indexValue(s.includes(':') ? INDEX.request(s) : INDEX.id(s))
+        if (id !== undefined && this.state.joblists[id] === undefined) ids.add(id)
       }
     }
     const back: string[] = []
     for (const id of ids) {
-      const json = await this.o.store.readArchive(id)
-      if (json === undefined) continue
-      const b = JSON.parse(json) as Bundle
+      const pending = this.writing.get(id)
+      const json = pending === undefined ? await this.o.store.readArchive(id) : undefined
+      if (pending === undefined && json === undefined) continue
+      const b = pending ?? JSON.parse(json as string) as Bundle
+      if (this.state.joblists[b.id] !== undefined) continue // (brought back meanwhile)
       restore(this.state, b)
       this.archivedDigest = subDigest(this.archivedDigest, parseDigest(b.digest))
       const jl = this.state.joblists[b.id]
@@ -266,8 +291,24 @@ export class EventLog {
       this.o.applied(events)
       void this.flushSoon()
     }
-    if (this.gate === null && !this.needsBack(events)) applyNow()
-    else this.behindGate(async () => { await this.bringBack(events); applyNow() }).catch(() => {}) // (a failure stops the node: fail())
+    if (this.gate === null && !this.needsBack(events)) { applyNow(); return }
+    for (const e of events) if (e.seq > (this.queued.get(e.origin) ?? 0)) this.queued.set(e.origin, e.seq)
+    this.behindGate(async () => {
+      await this.bringBack(events)
+      applyNow()
+      for (const [origin, seq] of this.queued) if ((this.state.applied[origin] ?? 0) >= seq) this.queued.delete(origin)
+    }).catch(() => {}) // (a failure stops the node: fail())
+  }
+
+  /**
+   * The version vector of events delivered here: applied, or waiting behind the gate to be
+   * applied. The intake asks it, so an event waiting is not taken again as new.
+   */
+  delivered (): Readonly<Record<string, number>> {
+    if (this.queued.size === 0) return this.state.applied
+    const v = { ...this.state.applied }
+    for (const [origin, seq] of this.queued) if (seq > (v[origin] ?? 0)) v[origin] = seq
+    return v
   }
 
   /** Wait until everything applied so far is on disk. */
@@ -308,6 +349,8 @@ export class EventLog {
         }
         for (const x of extract(this.state, ids)) {
           archive.put.push({ id: x.bundle.id, bundle: JSON.stringify(x.bundle), index: x.entries })
+          this.writing.set(x.bundle.id, x.bundle)
+          for (const k of [...x.bundle.ids, x.bundle.request]) this.writingKeys.set(k, x.bundle.id)
           this.archivedDigest = addDigest(this.archivedDigest, x.digest)
           for (const k of [...x.bundle.ids, x.bundle.request]) this.archivedKeys.add(fingerprint(k))
         }
@@ -321,7 +364,15 @@ export class EventLog {
 
   private committed (snap: SnapshotWrite): void {
     this.snapshots.committed(snap)
-    for (const d of snap.archive?.del ?? []) this.unarchive.delete(d.id)
+    for (const d of snap.archive?.del ?? []) {
+      // (Brought back again while this write was under way: its bundle goes with the next one.)
+      if (this.state.joblists[d.id] === undefined || snap.archive?.put.some(p => p.id === d.id) !== true) this.unarchive.delete(d.id)
+    }
+    for (const p of snap.archive?.put ?? []) {
+      const b = this.writing.get(p.id)
+      this.writing.delete(p.id)
+      for (const k of [...(b?.ids ?? []), b?.request ?? '']) if (this.writingKeys.get(k) === p.id) this.writingKeys.delete(k)
+    }
   }
 
   private async flushSoon (): Promise<void> {

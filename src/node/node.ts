@@ -162,9 +162,9 @@ export class CisNode implements ApiNode {
       await this.events.load()
     } catch (err) {
       await store.close()
-      throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`)
+      throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`, { cause: err })
     }
-    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.state.applied, stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => this.events.accept(events), pull: from => this.mesh?.replication.pull(from) })
+    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => this.events.accept(events), pull: from => this.mesh?.replication.pull(from) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
     this.accountingIndex.rebuild(this.state)
@@ -423,6 +423,8 @@ export class CisNode implements ApiNode {
   }
 
   hash (): string { return stateHash(this.state, this.events.archived) }
+
+  async wholeState (): Promise<ClusterState> { return await this.events.wholeState() }
 
   archived (): { count: number, byState: Readonly<Record<string, number>> } {
     return { count: this.events.archivedCount, byState: this.events.archivedByState }

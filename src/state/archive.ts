@@ -77,7 +77,10 @@ export interface ArchiveRules {
   limit: number
 }
 
-/** The joblists that may leave memory now: ended long enough ago, nothing of them still running or asked. */
+/**
+ * The joblists that may leave memory now: ended long enough ago, nothing of them still running
+ * or asked, not a run of a schedule (those stay: the schedule's record and views read them).
+ */
 export function archivable (state: ClusterState, now: number, rules: ArchiveRules): string[] {
   const out: string[] = []
   let stopped: Set<string> | undefined
@@ -85,6 +88,8 @@ export function archivable (state: ClusterState, now: number, rules: ArchiveRule
     if (out.length >= rules.limit) break
     if (!FINAL_JOBLIST_STATES.has(jl.state) || jl.endedAt === undefined || jl.endedAt > now - rules.afterMs) continue
     if (jl.state === 'failed' && state.acks[jl.id] === undefined && jl.endedAt > now - rules.unackedMs) continue
+    // A schedule's runs stay: its record orders and shows every run by its request (schedules.ts).
+    if (jl.schedule !== undefined) continue
     if (rules.keep?.(jl) === true) continue
     if (!settled(state, jl)) continue
     stopped ??= new Set(Object.values(state.stops).filter(s => !s.handled).map(s => s.joblistId))

@@ -60,6 +60,9 @@ after(async () => { await agent?.stop(); cleanup(dataDir) })
 
 test('G-4: archived joblists leave memory but are found by ID, by name, in a list by name, as jobs; the state hash is unchanged', async () => {
   assert.equal((await api(agent.url, '/v1/state')).body.hash, hash, 'archiving changes nothing any node derives')
+  const full = (await api(agent.url, '/v1/state?full=true')).body
+  assert.deepEqual(Object.keys(full.state.joblists).sort(), [...ids].sort(), 'the whole state has the archived joblists back')
+  assert.equal(stateHash(full.state), full.hash, 'and is the state the hash is of')
   for (const id of ids) {
     const r = await api(agent.url, `/v1/joblists/${id}`)
     assert.equal(r.status, 200)

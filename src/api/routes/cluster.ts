@@ -58,8 +58,8 @@ export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGat
     // ?hash=false: only the version vector (cheap, for watching replication).
     if (req.query.hash === 'false') return { events, origins }
     const out = { hash: node.hash(), events, origins }
-    // ?full=true: the whole derived state, to compare two nodes whose hashes differ.
-    return req.query.full === 'true' ? { ...out, state } : out
+    // ?full=true: the whole derived state (archived joblists too), to compare two nodes whose hashes differ.
+    return req.query.full === 'true' ? { ...out, state: await node.wholeState() } : out
   })
 
   if (o.testGate) {
