@@ -4,6 +4,9 @@
 //  3. submit-to-start latency of a single job on an idle agent (p50, p99)
 //  4. idle agent memory (RSS)
 //  5. CLI start-up: `cis --version` and `cis status` against the idle agent (bench/cli-start.ts)
+// and (issue 12) CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
+// (bench/ingest.ts), and idle clusters of 10 and 20 agents (bench/idle.ts); --quick runs these
+// three short (200 jobs, 10,000 events, 10 agents only).
 import '../src/polyfill.js'
 import { execFile } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -19,6 +22,9 @@ import { exportBench } from './export.js'
 import { cpuMeter } from './cpu.js'
 import { cliStart, formatCliStart } from './cli-start.js'
 import type { CpuPerJob } from './cpu.js'
+import { formatRoles, rolesBench } from './roles.js'
+import { formatIngest, ingestBench } from './ingest.js'
+import { formatIdle, idleBench } from './idle.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -28,6 +34,7 @@ const N = arg('jobs', 1000)
 const LATENCY_SAMPLES = arg('samples', 100)
 const CONCURRENCY = arg('concurrency', availableParallelism())
 const MESH = !process.argv.includes('--no-mesh')
+const QUICK = process.argv.includes('--quick')
 
 function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) }
 
@@ -138,6 +145,9 @@ async function main (): Promise<void> {
     const fanout = await fanoutBench(progress, N, 100, CONCURRENCY)
     const records = await recordsBench(progress)
     const exportFigures = await exportBench(progress)
+    const roles = await rolesBench(progress, { jobs: QUICK ? Math.min(N, 200) : N, slots: CONCURRENCY })
+    const ingest = await ingestBench(progress, { jobs: QUICK ? 2000 : 10_000 })
+    const idle = await idleBench(progress, { quick: QUICK })
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
     const rawMean = (raw + rawAfter) / 2
@@ -166,9 +176,12 @@ async function main (): Promise<void> {
       streamFanout: fanout,
       records,
       export: exportFigures,
+      roles,
+      ingest,
+      idle,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
-      targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75' }
+      targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75', ingestEventsPerSec: ingest.target }
     }
     const dir = join(ROOT, 'bench', 'results')
     mkdirSync(dir, { recursive: true })
@@ -201,6 +214,7 @@ async function main (): Promise<void> {
     const minAmple = Math.min(...sched.ample.map(f => f.placementsPerSec))
     console.log(`scheduler, placements a second (ample):  ${minAmple} at the least (target >= 50000); pass on 100k queued x 1000 nodes: ${sched.scarce[5].passMs} ms`)
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
+    for (const line of [...formatRoles(roles), ...formatIngest(ingest), ...formatIdle(idle)]) console.log(line)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()

@@ -1,0 +1,183 @@
+// Idle cost of a cluster (issue 12), for `npm run bench` or alone: `node dist/bench/idle.js
+// [--quick] [--window S] [--agents N]`. N real agents on loopback, joined to each other as the tests do
+// (test/helpers/cluster.ts: each new agent is given every earlier one as a bootstrap peer),
+// with the default heartbeat (200 ms / 800 ms) and anti-entropy (2 s) settings and one slot
+// each. Once every agent sees all N alive and all agree on the master, and a few seconds have
+// passed (the first pulls done), nothing is asked of them for the window (10 s by default):
+// then each agent process's CPU over the window (from /proc, as % of one core; its fork
+// server apart) and its RSS at the end. Median and max over the agents, and their sum. For 20
+// agents and for 10 (--quick: 10 only). How long the cluster took to form is reported too; one
+// that has not formed 60 s after its last agent started is measured all the same, and said so.
+import '../src/polyfill.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { writeNewSwarmKey } from '../src/net/swarm-key.js'
+import type { Agent } from '../test/helpers/agent.js'
+import { api, cleanup, sleep, startAgent, tempDir } from '../test/helpers/agent.js'
+import { BASE } from '../test/helpers/cluster.js'
+import { pct } from './mesh.js'
+
+/** Clock ticks a second of /proc/<pid>/stat (USER_HZ). */
+const HZ = 100
+
+function cpuSeconds (pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(f[11]) + Number(f[12])) / HZ
+}
+
+function rssMb (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+function childrenOf (pid: number): number[] {
+  try {
+    // (Linux >= 3.5 lists a thread's children; the main thread's are the process's forks.)
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(s => s !== '').map(Number)
+  } catch { return [] }
+}
+
+export interface IdleFigures {
+  agents: number
+  windowSeconds: number
+  /** Each agent process's CPU over the window, % of one core. */
+  cpuPct: { median: number, max: number, sum: number }
+  /** Its fork server's, summed over the agents, % of one core. */
+  forkServersCpuPctSum: number
+  rssMb: { median: number, max: number, sum: number }
+  /** From the first agent's start to all seeing each other and agreeing on a master. */
+  formSeconds: number
+  /**
+   * Whether they did, within formTimeoutSeconds after the last one started. If not, the window
+   * is measured all the same (what such a cluster costs), with how many alive nodes the agents
+   * saw when it began.
+   */
+  formed: boolean
+  formTimeoutSeconds: number
+  aliveSeen: { min: number, median: number }
+}
+
+export interface IdleResult { ten: IdleFigures, twenty?: IdleFigures }
+
+const r1 = (x: number): number => Number(x.toFixed(1))
+const r2 = (x: number): number => Number(x.toFixed(2))
+
+/** Each agent's view: how many nodes it sees alive, and whom it names master. */
+async function views (agents: Agent[]): Promise<Array<{ alive: number, master: string }>> {
+  return await Promise.all(agents.map(async a => {
+    try {
+      const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ name: string, alive: boolean, master: boolean }>
+      return { alive: nodes.filter(x => x.alive).length, master: nodes.find(x => x.master)?.name ?? '' }
+    } catch { return { alive: 0, master: '' } }
+  }))
+}
+
+export async function idleCluster (progress: (m: string) => void, n: number, windowSeconds = 10, o: { settleSeconds?: number, formTimeoutSeconds?: number } = {}): Promise<IdleFigures> {
+  const settleSeconds = o.settleSeconds ?? 5
+  const formTimeoutSeconds = o.formTimeoutSeconds ?? 60
+  progress(`idle: starting ${n} agents in one cluster`)
+  // As test/helpers/cluster.ts starts a cluster (loopback, a shared private network key, each
+  // agent given every earlier one as a bootstrap peer), with the default heartbeat, but with a
+  // longer wait for it to form than that helper's 30 s, and going on (to measure) if it does not.
+  const dir = tempDir('cis-idle-')
+  const keyFile = join(dir, 'swarm.key')
+  await writeNewSwarmKey(keyFile)
+  const agents: Agent[] = []
+  const p2p: string[] = []
+  const t0 = performance.now()
+  try {
+    for (let i = 0; i < n; i++) {
+      const args = [...BASE, '--swarm-key', keyFile, '--priority', String(n - i), '--resource', 'slot=1', ...p2p.flatMap(p => ['--peer', p])]
+      const a = await startAgent({ name: `idle${i}`, dataDir: tempDir('cis-node-'), args })
+      agents.push(a)
+      p2p.push((JSON.parse(readFileSync(join(a.dataDir, 'agent.json'), 'utf8')) as { p2p: string[] }).p2p[0])
+    }
+    progress(`idle: ${n} agents started after ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting (at most ${formTimeoutSeconds} s more) for all to see ${n} alive and agree on idle0 as master`)
+    const until = performance.now() + formTimeoutSeconds * 1000
+    let v = await views(agents)
+    let shown = performance.now()
+    const formedNow = (): boolean => v.every(x => x.alive === n && x.master === 'idle0')
+    while (!formedNow() && performance.now() < until) {
+      await sleep(500)
+      v = await views(agents)
+      if (performance.now() - shown > 10_000) {
+        shown = performance.now()
+        progress(`idle: after ${((shown - t0) / 1000).toFixed(0)} s the agents see ${pct(v.map(x => x.alive), 50)} alive (median), ${Math.min(...v.map(x => x.alive))} at the least`)
+      }
+    }
+    const formed = formedNow()
+    const formSeconds = (performance.now() - t0) / 1000
+    const aliveSeen = { min: Math.min(...v.map(x => x.alive)), median: pct(v.map(x => x.alive), 50) }
+    if (formed) progress(`idle: ${n} agents connected, master agreed after ${formSeconds.toFixed(1)} s; settling ${settleSeconds} s, then measuring ${windowSeconds} s`)
+    else progress(`idle: WARNING: ${n} agents did not form one cluster within ${formTimeoutSeconds} s of the last start (they see ${aliveSeen.median} alive, median; ${aliveSeen.min} at the least); measuring ${windowSeconds} s all the same`)
+    await sleep(settleSeconds * 1000)
+    const pids = agents.map(a => a.proc.pid as number)
+    const forks = pids.map(childrenOf)
+    const forkCpu = (): number => forks.flat().reduce((sum, p) => { try { return sum + cpuSeconds(p) } catch { return sum } }, 0)
+    const before = pids.map(cpuSeconds)
+    const forkBefore = forkCpu()
+    const w0 = performance.now()
+    await sleep(windowSeconds * 1000)
+    const after = pids.map(cpuSeconds)
+    const forkAfter = forkCpu()
+    const secs = (performance.now() - w0) / 1000
+    const rss = pids.map(rssMb)
+    const cpu = pids.map((_, i) => (after[i] - before[i]) / secs * 100)
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+    const f: IdleFigures = {
+      agents: n,
+      windowSeconds: r1(secs),
+      cpuPct: { median: r2(pct(cpu, 50)), max: r2(Math.max(...cpu)), sum: r1(sum(cpu)) },
+      forkServersCpuPctSum: r2((forkAfter - forkBefore) / secs * 100),
+      rssMb: { median: r1(pct(rss, 50)), max: r1(Math.max(...rss)), sum: Math.round(sum(rss)) },
+      formSeconds: r1(formSeconds),
+      formed,
+      formTimeoutSeconds,
+      aliveSeen
+    }
+    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB`)
+    return f
+  } finally {
+    await Promise.all(agents.map(async a => await a.stop()))
+    for (const a of agents) cleanup(a.dataDir)
+    cleanup(dir)
+  }
+}
+
+export async function idleBench (progress: (m: string) => void, o: { quick?: boolean, windowSeconds?: number } = {}): Promise<IdleResult> {
+  const ten = await idleCluster(progress, 10, o.windowSeconds)
+  if (o.quick === true) return { ten }
+  const twenty = await idleCluster(progress, 20, o.windowSeconds)
+  return { ten, twenty }
+}
+
+export function formatIdle (r: IdleResult): string[] {
+  const line = (f: IdleFigures): string =>
+    `idle cluster, ${String(f.agents).padEnd(2)} agents (${f.windowSeconds} s):    CPU per agent median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all agents ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB` +
+    (f.formed ? `; formed in ${f.formSeconds} s` : `; NOT FORMED in ${f.formSeconds} s (they saw ${f.aliveSeen.median} alive, median)`)
+  return [line(r.ten), ...(r.twenty !== undefined ? [line(r.twenty)] : [])]
+}
+
+async function alone (): Promise<void> {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130))
+  const i = process.argv.indexOf('--window')
+  const windowSeconds = i > 0 ? Number(process.argv[i + 1]) : 10
+  if (!(windowSeconds > 0 && windowSeconds <= 300)) throw new Error('--window takes seconds, > 0 and <= 300')
+  const progress = (m: string): void => { process.stderr.write(`bench: ${m}\n`) }
+  const j = process.argv.indexOf('--agents')
+  if (j > 0) {
+    // One size only, e.g. to look at a cluster that does not form.
+    const n = Number(process.argv[j + 1])
+    if (!Number.isInteger(n) || n < 1 || n > 100) throw new Error('--agents takes a whole number from 1 to 100')
+    const f = await idleCluster(progress, n, windowSeconds)
+    for (const l of formatIdle({ ten: f })) console.log(l)
+    console.log(JSON.stringify(f))
+    return
+  }
+  const r = await idleBench(progress, { quick: process.argv.includes('--quick'), windowSeconds })
+  for (const l of formatIdle(r)) console.log(l)
+  console.log(JSON.stringify(r))
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await alone()

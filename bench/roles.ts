@@ -1,0 +1,205 @@
+// CPU per job per role (issue 12), for `npm run bench` or alone: `node dist/bench/roles.js
+// [--jobs N] [--quick] [--concurrency N] [--submit-to master|executor|observer]`.
+// Three real agents on loopback, in one cluster, each in one role only:
+//   master    wins the election (highest priority) and has NO resources (`resources: {}` in a
+//             config file), so it never runs a job: it accepts, schedules, assigns;
+//   executor  has the slots: it runs every job (through its fork server);
+//   observer  neither: no resources, the lowest priority; it only applies what it hears.
+// N one-job joblists running `true` are submitted through one agent's API (the master's by
+// default: say which with --submit-to), and the run ends when every node has all of them
+// succeeded. For each role: the agent process's own CPU ms a job, and apart from it its fork
+// server's and the jobs' (as cpu.ts reads them from /proc); the events it wrote and the
+// gossip messages of events it sent and received, a job; and its CPU ms a second while the
+// cluster sat idle just before (heartbeats, anti-entropy: part of every figure a job, in
+// proportion to the run's length). A short warm-up (not counted) runs first, so the figures
+// are not the JIT's.
+import '../src/polyfill.js'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { api, waitFor } from '../test/helpers/agent.js'
+import type { ClusterAgent } from '../test/helpers/cluster.js'
+import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
+import { cpuMeter } from './cpu.js'
+
+export const ROLES = ['master', 'executor', 'observer'] as const
+export type Role = typeof ROLES[number]
+
+export interface RoleFigures {
+  /** CPU ms a job: the agent process itself, its fork server, the jobs it reaped. */
+  cpuMsPerJob: { agent: number, forkServer: number, jobs: number, total: number }
+  /** Events this node wrote to its own log, a job. */
+  eventsWrittenPerJob: number
+  /** Gossip messages on the events topic, a job. */
+  gossipPerJob: { sent: number, received: number }
+  /**
+   * The agent process's CPU ms a second while the cluster was idle (just before the run):
+   * heartbeats and anti-entropy. Over the run it adds idleMsPerSec x seconds / jobs to the
+   * agent's CPU a job.
+   */
+  idleMsPerSec: number
+}
+
+export interface RolesResult {
+  jobs: number
+  warmup: number
+  submittedTo: Role
+  slots: number
+  jobsPerSec: number
+  seconds: number
+  roles: Record<Role, RoleFigures>
+  /** This bench process (HTTP client, polling), CPU ms a job. */
+  clientCpuMsPerJob: number
+  /** Every process above together, CPU ms a job. */
+  totalCpuMsPerJob: number
+}
+
+const oneJob = (name: string): unknown => ({ name, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
+const r2 = (x: number): number => Number(x.toFixed(2))
+const r3 = (x: number): number => Number(x.toFixed(3))
+
+async function succeeded (a: ClusterAgent): Promise<number> {
+  return (await api(a.url, '/v1/stats')).body.joblists.succeeded ?? 0
+}
+
+/** What a node counted so far: its own events written, and gossip messages of events sent and received. */
+async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number }> {
+  const [state, metrics] = await Promise.all([api(a.url, '/v1/state?hash=false'), api(a.url, '/metrics')])
+  const text = String(metrics.body)
+  const gossip = (direction: string): number => {
+    const m = new RegExp(`^cis_gossip_messages_total\\{direction="${direction}",topic="cis/events/1"\\} (\\S+)$`, 'm').exec(text)
+    return m === null ? 0 : Number(m[1])
+  }
+  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received') }
+}
+
+async function submitAll (url: string, n: number, tag: string): Promise<void> {
+  let sent = 0
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (sent < n) {
+      const i = sent++
+      const r = await api(url, '/v1/joblists', { body: oneJob(`${tag}-${i}`) })
+      if (r.status !== 201 && r.status !== 202) throw new Error(`submit failed: ${r.status} ${JSON.stringify(r.body)}`)
+    }
+  }))
+}
+
+async function events (a: ClusterAgent): Promise<number> {
+  return (await api(a.url, '/v1/state?hash=false')).body.events as number
+}
+
+/**
+ * Wait until every node has `n` more joblists succeeded than `base` says. Polled cheaply: first
+ * the event count (`/v1/state?hash=false`, 0.2 ms of an agent's CPU; a one-job joblist is five
+ * events), then `/v1/stats` to confirm (whose cost grows with the joblists held: 0.6 ms at 1,000).
+ */
+async function allSucceeded (agents: ClusterAgent[], base: { events: number[], succeeded: number[] }, n: number, progress: (m: string) => void): Promise<void> {
+  let last = -1
+  await waitFor(`all ${n} joblists' events to reach every node`, async () => {
+    const counts = await Promise.all(agents.map(events))
+    const least = Math.min(...counts.map((c, i) => Math.floor((c - base.events[i]) / 5)))
+    if (Math.floor(least / 250) !== Math.floor(last / 250)) progress(`roles: the events of ${least}/${n} jobs on every node`)
+    last = least
+    return least >= n
+  }, 600_000, 50)
+  await waitFor(`all ${n} joblists to succeed on every node`, async () => (await Promise.all(agents.map(succeeded))).every((c, i) => c - base.succeeded[i] >= n), 600_000, 50)
+}
+
+async function baseline (agents: ClusterAgent[]): Promise<{ events: number[], succeeded: number[] }> {
+  return { events: await Promise.all(agents.map(events)), succeeded: await Promise.all(agents.map(succeeded)) }
+}
+
+export async function rolesBench (progress: (m: string) => void, o: { jobs?: number, slots?: number, submitTo?: Role, warmup?: number } = {}): Promise<RolesResult> {
+  const n = o.jobs ?? 1000
+  const slots = o.slots ?? availableParallelism()
+  const submitTo = o.submitTo ?? 'master'
+  const warmup = o.warmup ?? 20
+  const dir = mkdtempSync(join(tmpdir(), 'cis-roles-'))
+  // No resources of its own: an empty set in a config file (the --resource flag only adds types).
+  const none = join(dir, 'no-resources.yaml')
+  writeFileSync(none, 'resources: {}\n')
+  progress(`roles: 3 agents (master without resources, executor with ${slots} slots, observer); ${n} one-job joblists through the ${submitTo}'s API`)
+  const c = await startCluster([
+    { name: 'master', priority: 2, args: ['--config', none] },
+    { name: 'executor', priority: 1, args: ['--resource', `slot=${slots}`] },
+    { name: 'observer', priority: 0, args: ['--config', none] }
+  ], [], { fast: false })
+  try {
+    await waitForMaster(c.agents, 'master')
+    const byRole = Object.fromEntries(ROLES.map(r => [r, c.byName(r)])) as Record<Role, ClusterAgent>
+    for (const r of ['master', 'observer'] as const) {
+      const self = ((await api(byRole[r].url, '/v1/nodes')).body.nodes as Array<{ self: boolean, resources: Record<string, string[]> }>).find(x => x.self)
+      if (self === undefined || Object.values(self.resources).some(ids => ids.length > 0)) throw new Error(`the ${r} has resources: ${JSON.stringify(self?.resources)}`)
+    }
+    const url = byRole[submitTo].url
+    if (warmup > 0) {
+      const b = await baseline(c.agents)
+      await submitAll(url, warmup, 'warm')
+      await allSucceeded(c.agents, b, warmup, () => {})
+    }
+    // The idle cost first: what heartbeats and anti-entropy take while nothing happens.
+    const idleSeconds = 3
+    const idleMeters = ROLES.map(r => cpuMeter([byRole[r].proc.pid as number]))
+    const i0 = performance.now()
+    await new Promise(resolve => setTimeout(resolve, idleSeconds * 1000))
+    const idle = idleMeters.map(m => m((performance.now() - i0) / 1000).agents)
+    const before = await Promise.all(ROLES.map(async r => await counters(byRole[r])))
+    const base = await baseline(c.agents)
+    const meters = ROLES.map(r => cpuMeter([byRole[r].proc.pid as number]))
+    const t0 = performance.now()
+    await submitAll(url, n, 'roles')
+    progress(`roles: submitted ${n} in ${((performance.now() - t0) / 1000).toFixed(2)} s; waiting for every node to have them succeeded`)
+    await allSucceeded(c.agents, base, n, progress)
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = meters.map(m => m(n))
+    const after = await Promise.all(ROLES.map(async r => await counters(byRole[r])))
+    const roles = Object.fromEntries(ROLES.map((r, i) => {
+      const x = cpu[i]
+      return [r, {
+        cpuMsPerJob: { agent: x.agents, forkServer: x.forkServers, jobs: x.jobs, total: r2(x.agents + x.forkServers + x.jobs) },
+        eventsWrittenPerJob: r3((after[i].written - before[i].written) / n),
+        gossipPerJob: { sent: r3((after[i].sent - before[i].sent) / n), received: r3((after[i].received - before[i].received) / n) },
+        idleMsPerSec: idle[i]
+      }]
+    })) as Record<Role, RoleFigures>
+    // (Every meter read this process too: one of them is enough.)
+    const client = cpu[0].client
+    const total = r2(ROLES.reduce((s, r) => s + roles[r].cpuMsPerJob.total, 0) + client)
+    return { jobs: n, warmup, submittedTo: submitTo, slots, jobsPerSec: Number((n / seconds).toFixed(1)), seconds: r2(seconds), roles, clientCpuMsPerJob: client, totalCpuMsPerJob: total }
+  } finally {
+    await c.stopAll()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export function formatRoles (r: RolesResult): string[] {
+  const line = (role: Role): string => {
+    const f = r.roles[role]
+    const c = f.cpuMsPerJob
+    return `  ${role.padEnd(9)} agent ${c.agent} ms, fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received a job; idle ${f.idleMsPerSec} ms/s`
+  }
+  return [
+    `roles, 3 agents, ${r.jobs} one-job joblists (submitted to the ${r.submittedTo}): ${r.jobsPerSec} jobs/s; CPU ms a job per role:`,
+    ...ROLES.map(line),
+    `  bench client ${r.clientCpuMsPerJob} ms; all processes ${r.totalCpuMsPerJob} ms a job`
+  ]
+}
+
+async function alone (): Promise<void> {
+  // Ctrl-C or a kill: exit, so the helper's exit hook SIGKILLs the agents.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130))
+  const argv = process.argv
+  const opt = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i > 0 ? argv[i + 1] : undefined }
+  const quick = argv.includes('--quick')
+  const jobs = Number(opt('jobs') ?? (quick ? 200 : 1000))
+  const slots = Number(opt('concurrency') ?? availableParallelism())
+  const submitTo = (opt('submit-to') ?? 'master') as Role
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs takes a whole number >= 1')
+  if (!ROLES.includes(submitTo)) throw new Error(`--submit-to takes one of ${ROLES.join(', ')}`)
+  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo })
+  for (const l of formatRoles(r)) console.log(l)
+  console.log(JSON.stringify(r))
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await alone()
