@@ -18,12 +18,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { api, waitFor } from '../test/helpers/agent.js'
+import { ROOT, api, waitFor } from '../test/helpers/agent.js'
 import type { ClusterAgent } from '../test/helpers/cluster.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
 import { cpuMeter } from './cpu.js'
 
 export const ROLES = ['master', 'executor', 'observer'] as const
+
+/** CIS_BENCH_PROFILE=ROLE[,ROLE]: those agents run with --cpu-prof (profiles in bench/results/profile/). */
+function profileOf (role: string): { nodeArgs?: string[] } {
+  const wanted = (process.env.CIS_BENCH_PROFILE ?? '').split(',')
+  return wanted.includes(role) ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile')}`, `--cpu-prof-name=${role}.cpuprofile`] } : {}
+}
 export type Role = typeof ROLES[number]
 
 export interface RoleFigures {
@@ -121,9 +127,9 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
   writeFileSync(none, 'resources: {}\n')
   progress(`roles: 3 agents (master without resources, executor with ${slots} slots, observer); ${n} one-job joblists through the ${submitTo}'s API`)
   const c = await startCluster([
-    { name: 'master', priority: 2, args: ['--config', none] },
-    { name: 'executor', priority: 1, args: ['--resource', `slot=${slots}`] },
-    { name: 'observer', priority: 0, args: ['--config', none] }
+    { name: 'master', priority: 2, args: ['--config', none], ...profileOf('master') },
+    { name: 'executor', priority: 1, args: ['--resource', `slot=${slots}`], ...profileOf('executor') },
+    { name: 'observer', priority: 0, args: ['--config', none], ...profileOf('observer') }
   ], [], { fast: false })
   try {
     await waitForMaster(c.agents, 'master')

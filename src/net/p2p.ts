@@ -80,6 +80,11 @@ export class Net {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionProtector: preSharedKey({ psk: this.o.psk }),
+      // libp2p refuses a host's 6th connection within a second (and more than 10 pending): a
+      // cluster whose nodes share a host or a NAT (or many nodes restarting at once) then never
+      // forms (issue 12: 20 agents on one machine fell apart at about 15). The swarm key already
+      // keeps strangers out; the limits stay, higher.
+      connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 100 },
       connectionGater: {
         denyDialPeer: isBlocked,
         denyInboundEncryptedConnection: isBlocked,
