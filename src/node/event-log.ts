@@ -56,6 +56,9 @@ interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => 
 
 const noop = (): void => {}
 
+/** How long peers' events wait to share a write (see flushSoon). */
+const PEER_WRITE_DELAY_MS = 10
+
 export class EventLog {
   state: ClusterState = emptyState()
   private seq = 0
@@ -88,6 +91,8 @@ export class EventLog {
   /** A snapshot (and archive pass) is wanted even with no events to write. */
   private wantSnapshot = false
   private maintenance: NodeJS.Timeout | undefined
+  /** Ends the wait of a write of peers' events (flushSoon). */
+  private wake: (() => void) | undefined
 
   constructor (private readonly o: EventLogOptions) {}
 
@@ -289,7 +294,7 @@ export class EventLog {
     const applyNow = (): void => {
       for (const e of events) this.pending.push({ event: e, resolve: noop, reject: noop })
       this.o.applied(events)
-      void this.flushSoon()
+      void this.flushSoon(false)
     }
     if (this.gate === null && !this.needsBack(events)) { applyNow(); return }
     for (const e of events) if (e.seq > (this.queued.get(e.origin) ?? 0)) this.queued.set(e.origin, e.seq)
@@ -314,6 +319,7 @@ export class EventLog {
   /** Wait until everything applied so far is on disk. */
   async flush (): Promise<void> {
     while (this.gate !== null || this.flushing !== null || this.pending.length > 0) {
+      this.wake?.()
       if (this.gate !== null) { await this.gate; continue }
       if (this.flushing === null) void this.flushSoon()
       await this.flushing
@@ -375,9 +381,19 @@ export class EventLog {
     }
   }
 
-  private async flushSoon (): Promise<void> {
-    if (this.flushing !== null) return
-    this.flushing = new Promise<void>(resolve => setImmediate(resolve)).then(async () => {
+  /**
+   * Write what is pending soon: at the next turn of the event loop (urgent: this node's own
+   * events wait for it), or, for peers' events only, after PEER_WRITE_DELAY_MS so that events
+   * arriving one by one share a write (each write has a fixed cost; they are durable at their
+   * origins, and applied here already). An urgent call ends the wait.
+   */
+  private async flushSoon (urgent = true): Promise<void> {
+    if (this.flushing !== null) { if (urgent) this.wake?.(); return }
+    this.flushing = new Promise<void>(resolve => {
+      if (urgent) { setImmediate(resolve); return }
+      const timer = setTimeout(() => { this.wake = undefined; resolve() }, PEER_WRITE_DELAY_MS)
+      this.wake = () => { clearTimeout(timer); this.wake = undefined; setImmediate(resolve) }
+    }).then(async () => {
       while (this.pending.length > 0 || (this.wantSnapshot && this.open)) await this.writeBatch()
     }).finally(() => {
       this.flushing = null

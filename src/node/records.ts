@@ -1,6 +1,7 @@
 // The node's plain-text records: every finished joblist with its jobs (R4-4, joblists.log) and,
 // every minute, the nodes that are online (R4-5, nodes.log). JSON lines, append-only.
-import { appendFile, open } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { joblistView } from '../state/views.js'
@@ -64,6 +65,7 @@ export class NodeRecords {
   /** Lines waiting for the next append, per file: a busy node appends them in one write. */
   private readonly queued = new Map<string, string[]>()
   private timer: NodeJS.Timeout | undefined
+  private readonly handles = new Map<string, { fh: FileHandle, since: number }>()
 
   constructor (dataDir: string, private readonly log: Logger, private readonly now: () => number = Date.now) {
     this.joblistsFile = join(dataDir, 'joblists.log')
@@ -111,6 +113,8 @@ export class NodeRecords {
 
   async stop (): Promise<void> {
     await this.chain
+    for (const h of this.handles.values()) await h.fh.close().catch(() => {})
+    this.handles.clear()
   }
 
   private write (file: string, line: string): void {
@@ -120,7 +124,16 @@ export class NodeRecords {
     this.chain = this.chain.then(async () => {
       const text = (this.queued.get(file) ?? []).join('')
       this.queued.delete(file)
-      await appendFile(file, text)
+      // The file stays open (opening it for every append cost more than the write), for a
+      // minute at most: a log moved away by a rotation is let go of soon.
+      let h = this.handles.get(file)
+      if (h !== undefined && this.now() - h.since > 60_000) {
+        this.handles.delete(file)
+        await h.fh.close().catch(() => {})
+        h = undefined
+      }
+      if (h === undefined) this.handles.set(file, h = { fh: await open(file, 'a'), since: this.now() })
+      await h.fh.write(text)
     }).catch(err => {
       this.log.error({ err: (err as Error).message, file }, 'cannot append to log file')
     })
