@@ -64,6 +64,8 @@ export interface ApiNode {
    * joblist in the state even when it was archived out of memory (the state is not changed).
    */
   viewOf: (ref: string) => Promise<ClusterSnapshot>
+  /** The view with the joblists of these request keys in the state, archived ones read back. */
+  viewWithRequests: (keys: readonly string[]) => Promise<ClusterSnapshot>
   /** The archived joblists of a name (latest ended first, at most `limit`), as views. */
   archivedNamed: (name: string, limit: number) => Promise<ClusterSnapshot[]>
   /** This node's state hash (archived joblists included). */

@@ -8,7 +8,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub } from '@chainsafe/libp2p-gossipsub'
@@ -70,7 +69,8 @@ export class Net {
 
   async start (): Promise<void> {
     const peerDiscovery = []
-    if (this.o.mdns) peerDiscovery.push(mdns({ interval: 2000 }))
+    // (Loaded only when used: a node without mDNS never pays its memory.)
+    if (this.o.mdns) peerDiscovery.push((await import('@libp2p/mdns')).mdns({ interval: 2000 }))
     if (this.o.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: this.o.bootstrap, timeout: 100 }))
     const isBlocked = (peer: PeerId): boolean => this.blocked.has(peer.toString())
     this.node = await createLibp2p({

@@ -156,10 +156,12 @@ export class EventLog {
     return this.state
   }
 
-  /** An archived joblist by ID or alias (archive.ts), as stored; undefined if not archived. */
+  /** An archived joblist by ID, alias or request key (archive.ts), as stored; undefined if not archived. */
   async archivedBundle (ref: string): Promise<Bundle | undefined> {
     if (!this.archivedKeys.has(fingerprint(ref))) return undefined
-    const id = await this.indexValue(INDEX.id(ref))
+    const id = this.writingKeys.get(ref) ?? await this.indexValue(ref.includes(':') ? INDEX.request(ref) : INDEX.id(ref))
+    const pending = id === undefined ? undefined : this.writing.get(id)
+    if (pending !== undefined) return pending
     if (id === undefined) return undefined
     const json = await this.o.store.readArchive(id)
     return json === undefined ? undefined : JSON.parse(json) as Bundle
@@ -360,7 +362,6 @@ export class EventLog {
           this.archivedDigest = addDigest(this.archivedDigest, x.digest)
           for (const k of [...x.bundle.ids, x.bundle.request]) this.archivedKeys.add(fingerprint(k))
         }
-        this.o.archivedOut?.(archive.put.map(p => p.id))
       }
     }
     const meta: ArchivedMeta = { digest: digestHex(this.archivedDigest), states: this.archivedStates, usage: this.archivedUsage }
@@ -374,6 +375,8 @@ export class EventLog {
       // (Brought back again while this write was under way: its bundle goes with the next one.)
       if (this.state.joblists[d.id] === undefined || snap.archive?.put.some(p => p.id === d.id) !== true) this.unarchive.delete(d.id)
     }
+    // Told once durable: until then queries (accounting) find them where they were.
+    if ((snap.archive?.put.length ?? 0) > 0) this.o.archivedOut?.(snap.archive?.put.map(p => p.id) ?? [])
     for (const p of snap.archive?.put ?? []) {
       const b = this.writing.get(p.id)
       this.writing.delete(p.id)

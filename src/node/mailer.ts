@@ -3,7 +3,6 @@
 // (nodemailer), one message per due address not already being sent here, then records a
 // `mail` event with the items it listed and the outcome. At least once: a master that dies
 // between the send and its event leaves the items unrecorded, and the next master sends them.
-import nodemailer from 'nodemailer'
 import type { Transporter } from 'nodemailer'
 import type { Logger } from 'pino'
 import type { NotifyConfig, SmtpConfig } from '../config/config.js'
@@ -31,9 +30,11 @@ export class Mailer {
 
   constructor (private readonly o: MailerOptions) {}
 
-  private transporter (): Transporter {
+  private async transporter (): Promise<Transporter> {
     const s = this.o.smtp
     const t = this.o.notify.timeoutMs
+    // (nodemailer is loaded at the first message: a node that never mails never pays its memory.)
+    const nodemailer = (await import('nodemailer')).default
     this.transport ??= nodemailer.createTransport({
       host: s.host,
       port: s.port,
@@ -72,7 +73,7 @@ export class Mailer {
     const ids = m.items.map(i => i.id)
     let body: EventBodies['mail']
     try {
-      await this.transporter().sendMail({ from: this.o.smtp.from, to: m.to, subject, text, headers: { 'X-Cis-Items': ids.slice(0, 50).join(' ') } })
+      await (await this.transporter()).sendMail({ from: this.o.smtp.from, to: m.to, subject, text, headers: { 'X-Cis-Items': ids.slice(0, 50).join(' ') } })
       body = { to: m.to, ids, ok: true, term }
       this.o.log.info({ to: m.to, items: ids.length }, 'email sent')
     } catch (err) {

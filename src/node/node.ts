@@ -150,8 +150,10 @@ export class CisNode implements ApiNode {
           }
         : {}),
       archivedOut: ids => {
-        for (const id of ids) { this.accountingIndex.replace(id, []); this.subscribed.delete(id) }
-        this.records?.forget(ids)
+        // (One brought back meanwhile is in memory again: it keeps its records.)
+        const gone = ids.filter(id => this.state.joblists[id] === undefined)
+        for (const id of gone) { this.accountingIndex.replace(id, []); this.subscribed.delete(id) }
+        this.records?.forget(gone)
       },
       broughtBack: ids => { for (const id of ids) this.accountingIndex.update(this.state, id) },
       applied: events => this.onApplied(events),
@@ -442,6 +444,17 @@ export class CisNode implements ApiNode {
     if (findJoblist(st, head) !== undefined) return v
     const named = await this.archivedByName(head)
     return named === undefined ? v : { ...v, state: overlay(st, named) }
+  }
+
+  async viewWithRequests (keys: readonly string[]): Promise<ClusterSnapshot> {
+    const v = this.view()
+    const back: Bundle[] = []
+    for (const k of keys) {
+      if (v.state.requests[k] !== undefined) continue
+      const b = await this.events.archivedBundle(k)
+      if (b !== undefined) back.push(b)
+    }
+    return back.length === 0 ? v : { ...v, state: overlay(v.state, ...back) }
   }
 
   async archivedNamed (name: string, limit: number): Promise<ClusterSnapshot[]> {

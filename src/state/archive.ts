@@ -79,7 +79,7 @@ export interface ArchiveRules {
 
 /**
  * The joblists that may leave memory now: ended long enough ago, nothing of them still running
- * or asked, not a run of a schedule (those stay: the schedule's record and views read them).
+ * or asked, not the last run or last failure of a schedule.
  */
 export function archivable (state: ClusterState, now: number, rules: ArchiveRules): string[] {
   const out: string[] = []
@@ -88,8 +88,11 @@ export function archivable (state: ClusterState, now: number, rules: ArchiveRule
     if (out.length >= rules.limit) break
     if (!FINAL_JOBLIST_STATES.has(jl.state) || jl.endedAt === undefined || jl.endedAt > now - rules.afterMs) continue
     if (jl.state === 'failed' && state.acks[jl.id] === undefined && jl.endedAt > now - rules.unackedMs) continue
-    // A schedule's runs stay: its record orders and shows every run by its request (schedules.ts).
-    if (jl.schedule !== undefined) continue
+    // A schedule's last run and last failure stay: its summary (lists, the live stream) shows them.
+    if (jl.schedule !== undefined) {
+      const rec = state.schedules[jl.schedule.name]
+      if (rec !== undefined && (rec.runs[rec.runs.length - 1] === jl.request || rec.lastFailed?.key === jl.request)) continue
+    }
     if (rules.keep?.(jl) === true) continue
     if (!settled(state, jl)) continue
     stopped ??= new Set(Object.values(state.stops).filter(s => !s.handled).map(s => s.joblistId))
@@ -224,17 +227,19 @@ export function restore (state: ClusterState, b: Bundle): void {
 }
 
 /**
- * The state as seen with an archived joblist in it, for reading one joblist (views): the
- * bundle's entries over the state's maps (the state itself is not changed).
+ * The state as seen with archived joblists in it, for reading them (views): the bundles'
+ * entries over the state's maps, one layer whatever their number (the state is not changed).
  */
-export function overlay (state: ClusterState, b: Bundle): ClusterState {
+export function overlay (state: ClusterState, ...bundles: Bundle[]): ClusterState {
   const s = state as unknown as Record<string, unknown>
   const view: Record<string, unknown> = { ...s }
-  for (const [key, value] of b.parts) {
-    const i = key.indexOf(SEP)
-    const field = key.slice(0, i)
-    if (view[field] === s[field]) view[field] = Object.create(s[field] as object) as Record<string, unknown>
-    ;(view[field] as Record<string, unknown>)[key.slice(i + 1)] = value
+  for (const b of bundles) {
+    for (const [key, value] of b.parts) {
+      const i = key.indexOf(SEP)
+      const field = key.slice(0, i)
+      if (view[field] === s[field]) view[field] = Object.create((s[field] ?? {}) as object) as Record<string, unknown>
+      ;(view[field] as Record<string, unknown>)[key.slice(i + 1)] = value
+    }
   }
   return view as unknown as ClusterState
 }

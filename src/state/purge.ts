@@ -60,6 +60,7 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
       const keep = (k: string): boolean => !reqs.has(k)
       if (!rec.runs.some(k => reqs.has(k)) && !rec.active.some(k => reqs.has(k))) continue
       rec.runs = rec.runs.filter(keep)
+      for (const r of reqs) delete rec.order?.[r]
       rec.active = rec.active.filter(keep)
       for (const [instant, keys] of Object.entries(rec.byInstant)) {
         const left = keys.filter(keep)

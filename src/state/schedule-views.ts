@@ -9,7 +9,8 @@ export interface RunView {
   /** The joblist ID (null while no master accepted the run yet). */
   id: string | null
   instant: string
-  state: JoblistRecord['state'] | 'submitted'
+  /** (`archived`: out of memory, and not read back by this caller.) */
+  state: JoblistRecord['state'] | 'submitted' | 'archived'
   /** `cis trigger`: a run outside the cron. */
   manual?: true
   /** Two runs stand for this instant (both sides of a partition launched it): this is the later one. */
@@ -56,6 +57,8 @@ const iso = (t: number): string => new Date(t).toISOString()
 
 function runView (state: ClusterState, rec: ScheduleRecord, key: string): RunView {
   const req = state.requests[key]
+  // A run archived out of memory that the caller did not bring in (see runKeys): what the record knows.
+  if (req === undefined) return { id: null, instant: iso(rec.order[key]?.[0] ?? 0), state: 'archived', endedAt: null }
   const jl = joblistOfRequest(state, key)
   const run = req.schedule
   const first = run !== undefined && run.manual !== true ? rec.byInstant[String(run.instant)]?.[0] : undefined
@@ -100,6 +103,9 @@ export function scheduleSummary (state: ClusterState, rec: ScheduleRecord, now: 
     ...(spec.values !== undefined && Object.keys(spec.values).length > 0 ? { values: spec.values } : {})
   }
 }
+
+/** The request keys of the runs a view of `limit` runs shows (to read archived ones back first). */
+export const runKeys = (rec: ScheduleRecord, limit = 100): string[] => rec.runs.slice(-limit)
 
 export function scheduleView (state: ClusterState, rec: ScheduleRecord, now: number, limit = 100): ScheduleView | undefined {
   const summary = scheduleSummary(state, rec, now)

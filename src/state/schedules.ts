@@ -14,7 +14,7 @@ const cmp = comparePositions
 function ensure (state: ClusterState, name: string): ScheduleRecord {
   let rec = state.schedules[name]
   if (rec === undefined) {
-    rec = { name, spec: null, owner: '', definedPos: null, created: 0, definitions: 0, ops: {}, runs: [], byInstant: {}, lastInstant: 0, skips: [], active: [] }
+    rec = { name, spec: null, owner: '', definedPos: null, created: 0, definitions: 0, ops: {}, runs: [], order: {}, byInstant: {}, lastInstant: 0, skips: [], active: [] }
     state.schedules[name] = rec
   }
   return rec
@@ -26,7 +26,8 @@ function insertBy<T> (list: T[], item: T, before: (a: T, b: T) => number): void 
   list.splice(i, 0, item)
 }
 
-const requestOrder = (state: ClusterState) => (a: string, b: string): number => cmp(state.requests[a].order, state.requests[b].order)
+/** Runs in request order, by the orders the record keeps (never by reading other runs' requests). */
+const runOrder = (rec: ScheduleRecord) => (a: string, b: string): number => cmp(rec.order[a] ?? [0, 0, '', 0], rec.order[b] ?? [0, 0, '', 0])
 
 /** A definition (or a replacement of one): the latest by position wins; history stays. */
 export function applyScheduleDefine (state: ClusterState, e: Ev<'schedule'>): void {
@@ -60,7 +61,8 @@ export function noteRun (state: ClusterState, key: string): void {
   const run = state.requests[key].schedule
   if (run === undefined) return
   const rec = ensure(state, run.name)
-  const order = requestOrder(state)
+  ;(rec.order ??= {})[key] = state.requests[key].order
+  const order = runOrder(rec)
   insertBy(rec.runs, key, order)
   insertBy(rec.active, key, order)
   if (run.manual !== true) {
@@ -80,7 +82,7 @@ export function runChanged (state: ClusterState, jl: JoblistRecord): void {
   if (FINAL_JOBLIST_STATES.has(jl.state)) {
     if (i >= 0) rec.active.splice(i, 1)
   } else if (i < 0) {
-    insertBy(rec.active, key, requestOrder(state))
+    insertBy(rec.active, key, runOrder(rec))
   }
   // Its failed runs are kept on the record (not looked up among the joblists: an ended run
   // may be archived out of memory on one node and not on another: archive.ts).

@@ -146,6 +146,8 @@ export interface ScheduleRecord {
   ops: { pause?: Position, resume?: Position, delete?: Position }
   /** Request keys of all runs (cron and manual), in request order. */
   runs: string[]
+  /** The request order of each run (kept here: a run's request may be archived out of memory). */
+  order: Record<string, Position>
   /** Cron instant -> request keys of the runs that stand for it, in request order (more than one: duplicates). */
   byInstant: Record<string, string[]>
   /** The newest instant accounted for, by a run or a skip (0: none yet). */

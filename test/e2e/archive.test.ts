@@ -1,6 +1,6 @@
 // G-4, memory that does not grow with history: on a real agent whose ended joblists are archived
 // out of memory at once (store.archiveAfter: 100ms), every query still finds them (status by ID
-// and by name, the list by name, a job, history, accounting), the state hash does not change,
+// and by name, the list by name, a job, history, accounting, a schedule's runs), the state hash does not change,
 // a kill -9 and restart keeps all of it, and a purge brings them back to remove them.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -32,6 +32,7 @@ const ids: string[] = []
 const views = new Map<string, unknown>()
 let hash = ''
 let acct: unknown
+let schedule: { runs: unknown[], last: unknown }
 
 /** The joblists the agent holds in memory: an unfiltered list shows only those. */
 async function inMemory (): Promise<string[]> {
@@ -49,19 +50,29 @@ before(async () => {
     assert.equal(r.status, 201, JSON.stringify(r.body))
     ids.push(r.body.id as string)
   }
+  // A schedule (every second): three runs, then paused.
+  assert.equal((await api(agent.url, '/v1/joblists', { body: { name: 'every1', schedule: { cron: '* * * * * *' }, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] } })).status, 201)
+  await waitFor('three runs of every1', async () => ((await api(agent.url, '/v1/schedules/every1')).body.runs as Array<{ endedAt: string | null }>).filter(r => r.endedAt !== null).length >= 3, 30_000, 100)
+  assert.equal((await api(agent.url, '/v1/schedules/every1/pause', { body: {} })).status, 202)
+  schedule = await waitFor('every1 settled', async () => {
+    const v = (await api(agent.url, '/v1/schedules/every1')).body
+    return v.runs.every((r: { endedAt: string | null }) => r.endedAt !== null) ? v : undefined
+  })
   for (const id of ids) views.set(id, (await waitFinal(agent.url, id)))
   for (const id of ids) views.set(id, (await api(agent.url, `/v1/joblists/${id}`)).body)
   acct = (await api(agent.url, '/v1/accounting?by=joblist')).body.groups
   // Everything ended and nothing else happens: the hash now is the hash once archived.
   hash = (await api(agent.url, '/v1/state')).body.hash
-  await waitFor('the ended joblists archived out of memory', async () => (await inMemory()).length === 0, 30_000, 200)
+  // In memory then: only the schedule's last run (its summary shows it).
+  await waitFor('the ended joblists archived out of memory', async () => (await inMemory()).length === 1, 30_000, 200)
 })
 after(async () => { await agent?.stop(); cleanup(dataDir) })
 
-test('G-4: archived joblists leave memory but are found by ID, by name, in a list by name, as jobs; the state hash is unchanged', async () => {
+test('G-4: archived joblists leave memory but are found by ID, by name, in a list by name, as jobs, as a schedule\'s runs; the state hash is unchanged', async () => {
   assert.equal((await api(agent.url, '/v1/state')).body.hash, hash, 'archiving changes nothing any node derives')
   const full = (await api(agent.url, '/v1/state?full=true')).body
-  assert.deepEqual(Object.keys(full.state.joblists).sort(), [...ids].sort(), 'the whole state has the archived joblists back')
+  assert.deepEqual(Object.keys(full.state.joblists).length, ids.length + schedule.runs.length, 'the whole state has the archived joblists back')
+  for (const id of ids) assert.ok(full.state.joblists[id] !== undefined)
   assert.equal(stateHash(full.state), full.hash, 'and is the state the hash is of')
   for (const id of ids) {
     const r = await api(agent.url, `/v1/joblists/${id}`)
@@ -72,6 +83,10 @@ test('G-4: archived joblists leave memory but are found by ID, by name, in a lis
   assert.equal(latest.body.id, ids[2], 'a name finds its latest archived joblist')
   const listed = (await api(agent.url, '/v1/joblists?name=nightly')).body.joblists.map((j: { id: string }) => j.id)
   assert.deepEqual(listed, ids.slice(0, 3))
+  const sched = (await api(agent.url, '/v1/schedules/every1')).body
+  assert.ok(schedule.runs.length >= 3)
+  assert.deepEqual(sched.runs, schedule.runs, 'a schedule\'s archived runs are read back for its view')
+  assert.deepEqual(sched.last, schedule.last)
   const job = await api(agent.url, `/v1/jobs/${ids[0]}.1`)
   assert.equal(job.status, 200)
   assert.equal(job.body.state, 'succeeded')
@@ -92,8 +107,9 @@ test('G-4: archived joblists leave memory but are found by ID, by name, in a lis
 test('G-4: after kill -9 and a restart the archive is there: same views, memory still empty of them; the hash is the hash of all stored events replayed in memory', async () => {
   await agent.kill()
   agent = await startAgent({ name: 'archiver', dataDir, args })
-  assert.deepEqual(await inMemory(), [])
+  assert.equal((await inMemory()).length, 1)
   for (const id of ids) assert.deepEqual((await api(agent.url, `/v1/joblists/${id}`)).body, views.get(id))
+  assert.deepEqual((await api(agent.url, '/v1/schedules/every1')).body.runs, schedule.runs)
   // (The restart wrote a node event: the hash moved with it. Replayed from the store with
   // nothing archived, the events give the hash the agent reports with its archive.)
   const live = (await api(agent.url, '/v1/state')).body
@@ -107,10 +123,11 @@ test('G-4: after kill -9 and a restart the archive is there: same views, memory 
 test('G-4, G-6: a purge names archived joblists: they come back to memory and are removed everywhere', async () => {
   const r = await api(agent.url, '/v1/admin/purge', { body: { before: new Date(Date.now() + 1000).toISOString() } })
   assert.equal(r.status, 202, JSON.stringify(r.body))
-  assert.equal(r.body.joblists, ids.length, 'the archived joblists are purged too')
+  assert.equal(r.body.joblists, ids.length + schedule.runs.length, 'the archived joblists are purged too (and the schedule\'s runs)')
   await waitFor('purged', async () => (await api(agent.url, `/v1/joblists/${ids[0]}`)).status === 404)
   for (const id of ids) assert.equal((await api(agent.url, `/v1/joblists/${id}`)).status, 404)
   assert.equal((await api(agent.url, '/v1/joblists?name=nightly')).body.joblists.length, 0)
   assert.equal((await api(agent.url, '/v1/accounting?records=true')).body.records.length, 0)
   assert.deepEqual(await inMemory(), [])
+  assert.equal((await api(agent.url, '/v1/schedules/every1')).body.runs.length, 0, 'the schedule\'s runs went too')
 })

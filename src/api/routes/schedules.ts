@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ControlOp } from '../../events/types.js'
 import { runSpec } from '../../scheduler/recurrence.js'
 import { scheduleStatus } from '../../state/schedules.js'
-import { scheduleList, scheduleSummary, scheduleView } from '../../state/schedule-views.js'
+import { runKeys, scheduleList, scheduleSummary, scheduleView } from '../../state/schedule-views.js'
 import type { ScheduleRecord } from '../../state/types.js'
 import { ApiError } from '../errors.js'
 import type { ApiNode } from '../node-port.js'
@@ -37,8 +37,10 @@ export function scheduleRoutes (app: FastifyInstance, node: ApiNode): void {
     schema: doc({ summary: 'one schedule: its definition, runs and skipped instants, newest first', tags: ['schedules'], params: PARAMS.name, querystring: { limit: 'at most this many runs and skips (1..100000, default 100)' }, ok: { 200: 'the schedule' }, errors: ['ERR_BAD_REQUEST', 'ERR_NOT_FOUND'] })
   }, async (req: FastifyRequest<{ Params: { name: string }, Querystring: { limit?: string } }>) => {
     const rec = known(node, req.params.name)
-    const v = node.view()
-    return scheduleView(v.state, rec, v.now, limitOf(req.query.limit))
+    const limit = limitOf(req.query.limit)
+    // Runs archived out of memory are read back for the view.
+    const v = await node.viewWithRequests(runKeys(rec, limit))
+    return scheduleView(v.state, rec, v.now, limit)
   })
 
   const control = (op: ControlOp) => async (req: NameReq, reply: FastifyReply) => {
