@@ -49,6 +49,8 @@ export class Mesh {
   net!: Net
   private timers: NodeJS.Timeout[] = []
   private stopped = false
+  /** Peers being probed now (probeSilent). */
+  private readonly probing = new Set<string>()
 
   constructor (private readonly host: MeshHost, private readonly o: MeshOptions) {
     this.membership = new Membership({
@@ -96,8 +98,13 @@ export class Mesh {
         disconnected: peer => {
           this.membership.disconnected(peer)
           // Network or death? Probe its addresses soon: if every one refuses, the agent is gone.
-          const t = setTimeout(() => { void this.probe(peer) }, PROBE_DELAY_MS)
-          t.unref()
+          // Once more after the heartbeat timeout: a heartbeat still handled after the close
+          // makes the peer look alive at the first probe, and gone() only concludes about a
+          // peer that is not alive.
+          for (const delay of [PROBE_DELAY_MS, this.o.heartbeatTimeoutMs + PROBE_DELAY_MS]) {
+            const t = setTimeout(() => { void this.probe(peer) }, delay)
+            t.unref()
+          }
         },
         sync: (req, _from) => this.replication.serve(req),
         rpc: async (req, from) => await this.host.rpc(req, from)
@@ -110,6 +117,7 @@ export class Mesh {
       this.net.sweepGossip()
       this.membership.hangUpSilent(this.net)
       this.replication.antiEntropy()
+      this.probeSilent()
     })
   }
 
@@ -143,6 +151,23 @@ export class Mesh {
     if (this.stopped || this.net.isBlocked(peer)) return
     const addrs = addresses ?? this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
     if (await allRefused(addrs)) this.membership.gone(peer)
+  }
+
+  /**
+   * Probe every known peer that is silent and not known to be gone. A connection that stays
+   * half open after its peer was killed gives no close event and no failed dial; a peer that
+   * looked alive at the probe after the close is not concluded gone then. Either way its
+   * attempts would wait for lostAfter; a refused probe here ends that. One probe per peer at
+   * a time; a stopped process's port still accepts (not gone), a cut network times out.
+   */
+  private probeSilent (): void {
+    const known = this.host.knownPeers()
+    for (const [peer, ms] of this.membership.silence(known.map(p => p.id))) {
+      if (ms === Infinity || this.probing.has(peer) || this.net.isBlocked(peer)) continue
+      const addrs = known.find(p => p.id === peer)?.addresses ?? []
+      this.probing.add(peer)
+      void this.probe(peer, addrs).finally(() => this.probing.delete(peer))
+    }
   }
 
   private every (ms: number, fn: () => void): void {
