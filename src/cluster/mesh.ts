@@ -148,22 +148,29 @@ export class Mesh {
    * on its own cadence.
    */
   private async probe (peer: string, addresses?: string[]): Promise<void> {
-    if (this.stopped || this.net.isBlocked(peer)) return
+    if (this.stopped || this.net.isBlocked(peer) || this.isConnected(peer)) return
     const addrs = addresses ?? this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
-    if (await allRefused(addrs)) this.membership.gone(peer)
+    // (Connected meanwhile: it is there, whatever its old addresses say.)
+    if (await allRefused(addrs) && !this.isConnected(peer)) this.membership.gone(peer)
+  }
+
+  private isConnected (peer: string): boolean {
+    return this.net.connectedPeers().includes(peer)
   }
 
   /**
-   * Probe every known peer that is silent and not known to be gone. A connection that stays
-   * half open after its peer was killed gives no close event and no failed dial; a peer that
-   * looked alive at the probe after the close is not concluded gone then. Either way its
-   * attempts would wait for lostAfter; a refused probe here ends that. One probe per peer at
-   * a time; a stopped process's port still accepts (not gone), a cut network times out.
+   * Probe every known peer that is silent, not connected and not known to be gone. A peer that
+   * looked alive at the probe after its connection closed (a heartbeat handled after the
+   * close) is not concluded gone then, and its attempts would wait for lostAfter; a refused
+   * probe here ends that. (A connected but silent peer is hung up on first: hangUpSilent; the
+   * close probes it.) One probe per peer at a time; a stopped process's port still accepts
+   * (not gone), a cut network times out.
    */
   private probeSilent (): void {
     const known = this.host.knownPeers()
+    const connected = new Set(this.net.connectedPeers())
     for (const [peer, ms] of this.membership.silence(known.map(p => p.id))) {
-      if (ms === Infinity || this.probing.has(peer) || this.net.isBlocked(peer)) continue
+      if (ms === Infinity || connected.has(peer) || this.probing.has(peer) || this.net.isBlocked(peer)) continue
       const addrs = known.find(p => p.id === peer)?.addresses ?? []
       this.probing.add(peer)
       void this.probe(peer, addrs).finally(() => this.probing.delete(peer))
