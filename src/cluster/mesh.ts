@@ -149,7 +149,10 @@ export class Mesh {
    */
   private async probe (peer: string, addresses?: string[]): Promise<void> {
     if (this.stopped || this.net.isBlocked(peer) || this.isConnected(peer)) return
-    const addrs = addresses ?? this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
+    // Its addresses as its node event says, and as libp2p last learned them: a restarted peer's
+    // new port may be known to libp2p before its node event is here, and its old one refuses.
+    const known = addresses ?? this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []
+    const addrs = [...new Set([...known, ...await this.net.peerAddresses(peer)])]
     // (Connected meanwhile: it is there, whatever its old addresses say.)
     if (await allRefused(addrs) && !this.isConnected(peer)) this.membership.gone(peer)
   }

@@ -279,6 +279,14 @@ export class Net {
   /** Test gate: is this peer blocked? */
   isBlocked (peer: string): boolean { return this.blocked.has(peer) }
 
+  /** The addresses libp2p last learned for a peer (identify: current even when the peer's node event is not here yet). */
+  async peerAddresses (peer: string): Promise<string[]> {
+    try {
+      const p = await this.node.peerStore.get(peerIdFromString(peer))
+      return p.addresses.map(a => a.multiaddr.toString())
+    } catch { return [] } // unknown, or not a peer ID
+  }
+
   /** Send one request frame; collect the response frames (bounded by `onFrame`). */
   async request (peer: string, protocol: string, request: unknown, onFrame: (frame: unknown) => void | Promise<void>, timeoutMs = STREAM_TIMEOUT_MS): Promise<void> {
     const signal = AbortSignal.timeout(timeoutMs)
