@@ -74,6 +74,8 @@ export interface ApiNode {
   wholeState: () => Promise<ClusterSnapshot['state']>
   /** The joblists archived out of memory: how many, and by state. */
   archived: () => { count: number, byState: Readonly<Record<string, number>> }
+  /** Purges whose events are still to leave this node's log, and the events taken out since start (G-6). */
+  reclaim: () => { pending: number, taken: number }
   /** The notify settings; absent: this node refuses webhooks. */
   readonly notify?: NotifyPolicy
   /** Write a submit request; the joblist ID once a master accepted it (null if none did in time). */

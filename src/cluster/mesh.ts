@@ -22,6 +22,11 @@ export interface MeshHost {
   receive: (e: unknown, from: string) => void
   /** Stored events of `origin` after `seq`. */
   eventsAfter: (origin: string, seq: number) => AsyncIterable<CisEvent>
+  /** A skip (seqs a purge took out of the logs) and a proof of it from a peer (not yet checked). */
+  skip: (skip: unknown, from: string) => void
+  proof: (e: unknown, from: string) => void
+  /** The purge events whose cuts cover a gap in our log of an origin; undefined if none does. */
+  gapProof: (origin: string, from: number, to: number) => Promise<CisEvent[] | undefined>
   membershipChanged: () => void
   rpc: (request: unknown, from: string) => Promise<unknown>
   /** Known addresses of known nodes, to reconnect after a cut. */
@@ -69,6 +74,9 @@ export class Mesh {
       vector: host.vector,
       receive: host.receive,
       eventsAfter: host.eventsAfter,
+      skip: host.skip,
+      proof: host.proof,
+      gapProof: host.gapProof,
       knownPeers: host.knownPeers
     }, {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),

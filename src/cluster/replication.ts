@@ -25,6 +25,12 @@ export interface ReplicationOptions {
   receive: (e: unknown, from: string) => void
   /** Stored events of `origin` after `seq`. */
   eventsAfter: (origin: string, seq: number) => AsyncIterable<CisEvent>
+  /** A skip (seqs purges took out of the logs, state/cuts.ts) from a peer, not yet checked. */
+  skip: (skip: unknown, from: string) => void
+  /** A purge event a peer sent to prove its skips, not yet checked. */
+  proof: (e: unknown, from: string) => void
+  /** The purge events whose cuts cover seqs from..to of `origin` (a gap in our log); undefined if none does. */
+  gapProof: (origin: string, from: number, to: number) => Promise<CisEvent[] | undefined>
   /** Known addresses of known nodes, to reconnect after a cut. */
   knownPeers: () => Array<{ id: string, addresses: string[] }>
   /** Picks one of n peers for a periodic pull (injected for determinism in tests). */
@@ -118,8 +124,10 @@ export class Replication {
     this.pulling.add(peer)
     let received = 0
     this.links.request(peer, { vector: this.o.vector() }, frame => {
-      const f = frame as { event?: unknown, done?: boolean }
+      const f = frame as { event?: unknown, skip?: unknown, proof?: unknown, done?: boolean }
       if (f.event !== undefined && ++received <= MAX_SYNC_EVENTS) this.o.receive(f.event, peer)
+      if (f.proof !== undefined && ++received <= MAX_SYNC_EVENTS) this.o.proof(f.proof, peer)
+      if (f.skip !== undefined && ++received <= MAX_SYNC_EVENTS) this.o.skip(f.skip, peer)
       if (f.done === true) this.synced()
     }, SYNC_TIMEOUT_MS).catch(err => {
       this.o.log.debug({ peer, err: (err as Error).message }, 'sync pull failed')
@@ -129,19 +137,47 @@ export class Replication {
     })
   }
 
-  /** Serve a peer's pull: every stored event it lacks, then our vector. */
+  /**
+   * Serve a peer's pull: every stored event it lacks, then our vector. A gap in our log (events
+   * a purge took out) goes as a skip, after the purge events that prove it (each sent once).
+   */
   async * serve (req: unknown): AsyncIterable<unknown> {
     const theirs = (req as { vector?: unknown })?.vector
     if (typeof theirs !== 'object' || theirs === null || Array.isArray(theirs)) throw new Error('sync request without a version vector')
     const mine = this.o.vector()
     let sent = 0
-    for (const [origin, seq] of Object.entries(mine)) {
+    const proved = new Set<string>()
+    const gap = async (origin: string, from: number, to: number): Promise<unknown[] | undefined> => {
+      const proofs = await this.o.gapProof(origin, from, to)
+      if (proofs === undefined) return undefined
+      const frames: unknown[] = []
+      for (const p of proofs) {
+        const key = `${p.origin}:${p.seq}`
+        if (!proved.has(key)) { proved.add(key); frames.push({ proof: p }) }
+      }
+      frames.push({ skip: { origin, from, to } })
+      return frames
+    }
+    origins: for (const [origin, seq] of Object.entries(mine)) {
       const have = (theirs as Record<string, unknown>)[origin]
       const after = typeof have === 'number' && Number.isSafeInteger(have) && have > 0 ? have : 0
       if (seq <= after) continue
+      let next = after + 1
       for await (const e of this.o.eventsAfter(origin, after)) {
+        if (e.seq > next) {
+          const frames = await gap(origin, next, e.seq - 1)
+          if (frames === undefined) continue origins // (a gap no purge explains: stop this origin)
+          for (const f of frames) yield f
+          sent += frames.length
+        }
         yield { event: e }
+        next = e.seq + 1
         if (++sent >= MAX_SYNC_EVENTS) return
+      }
+      // Applied here but not stored: written soon, or taken out by a purge at the end of the log.
+      if (next <= seq) {
+        const frames = await gap(origin, next, seq)
+        if (frames !== undefined) for (const f of frames) yield f
       }
     }
     yield { done: true, vector: mine }

@@ -6,7 +6,10 @@
 //
 // Pure: the agent writes it (GET /v1/admin/backup), `cis admin backup` checks what it
 // receives, `cis admin restore` checks it again before writing a store.
+import { addCut, covering } from '../state/cuts.js'
+import type { CutRange } from '../state/cuts.js'
 import type { CisEvent } from './types.js'
+import { eventKey } from './types.js'
 
 /** The version of this file format (the header's `cisystem-backup`). */
 export const BACKUP_FORMAT = 1
@@ -57,12 +60,17 @@ export function readBackupHeader (line: string, what: string): { header: BackupH
 
 /**
  * Checks, event by event, that what follows a header is what it announces: every origin's
- * events from seq 1 on, none skipped nor repeated, none beyond the header's seq, and at the
- * end none missing.
+ * events in seq order from seq 1, none repeated, none beyond the header's seq, each origin's
+ * together, and at the end none missing. Seqs a purge took out of the log (state/cuts.ts) are
+ * absent: every gap must be covered by the cut of a purge event in the same file (prove()).
  */
 export class BackupSequence {
   private readonly last = new Map<string, number>()
   private current: string | undefined
+  /** Seqs absent from the file, per origin: [origin, from, to]. */
+  private readonly gaps: Array<[string, number, number]> = []
+  /** The cuts of the file's purge events. */
+  private readonly cuts: Record<string, CutRange[]> = {}
   /** Events seen so far. */
   count = 0
 
@@ -73,21 +81,35 @@ export class BackupSequence {
     const upTo = Object.hasOwn(this.header.origins, e.origin) ? this.header.origins[e.origin] : undefined
     if (upTo === undefined) return `an event of origin ${e.origin}, which the header does not list`
     const last = this.last.get(e.origin) ?? 0
-    if (e.seq !== last + 1) return last === 0 ? `origin ${e.origin} starts at seq ${e.seq}, not 1` : `origin ${e.origin} goes from seq ${last} to ${e.seq}`
+    if (e.seq <= last) return `origin ${e.origin} goes from seq ${last} to ${e.seq}`
     if (e.seq > upTo) return `origin ${e.origin} has seq ${e.seq}, beyond the header's ${upTo}`
     if (this.current !== e.origin && this.last.has(e.origin)) return `the events of origin ${e.origin} are not together`
+    if (e.seq > last + 1) this.gaps.push([e.origin, last + 1, e.seq - 1])
     this.current = e.origin
     this.last.set(e.origin, e.seq)
     this.count++
     return null
   }
 
-  /** At the end: what is missing (the file was cut off), or null. */
+  /** A checked, verified event of the file: a purge's cut explains gaps. */
+  prove (e: CisEvent): void {
+    if (e.type === 'purge') {
+      const cut = (e as CisEvent<'purge'>).body.cut
+      if (cut !== undefined) addCut(this.cuts, eventKey(e), cut)
+    }
+  }
+
+  /** At the end: what is missing (the file was cut off, or seqs no purge took out), or null. */
   missing (): string | null {
-    const short = Object.entries(this.header.origins).filter(([o, seq]) => (this.last.get(o) ?? 0) < seq)
-    if (short.length === 0) return null
-    const [o, seq] = short[0]
-    return `${backupEventCount(this.header) - this.count} event(s) missing (origin ${o} ends at seq ${this.last.get(o) ?? 0} of ${seq}${short.length > 1 ? `, and ${short.length - 1} more origin(s)` : ''})`
+    const gaps = [...this.gaps]
+    for (const [o, seq] of Object.entries(this.header.origins)) {
+      const last = this.last.get(o) ?? 0
+      if (last < seq) gaps.push([o, last + 1, seq])
+    }
+    const open = gaps.filter(([o, from, to]) => covering(this.cuts, o, from, to) === undefined)
+    if (open.length === 0) return null
+    const [o, from, to] = open[0]
+    return `the events of origin ${o} from seq ${from} to ${to} are missing${open.length > 1 ? ` (and ${open.length - 1} more gap(s))` : ''}, and no purge in the file took them out`
   }
 }
 

@@ -1,6 +1,7 @@
 // Shape checks for events that arrive from peers: anything malformed is refused before it
 // can reach the reducer. (Signatures are checked by the shell, which has the keys.)
 import { MAX_NAME_LENGTH } from '../spec/limits.js'
+import { isCut } from '../state/cuts.js'
 import { validateJoblist } from '../spec/validate.js'
 import { notifyListSchema } from '../spec/schema.js'
 import type { CisEvent } from './types.js'
@@ -62,7 +63,13 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     (b.retryAfterMs === undefined || isInt(b.retryAfterMs)) && (b.gone === undefined || b.gone === true) && isInt(b.term)
     ? null
     : 'bad delivery',
-  purge: b => isInt(b.before) && isStrList(b.ids, MAX_PURGE) && isStrList(b.requests, MAX_PURGE) && (b.ids as string[]).length + (b.requests as string[]).length > 0 ? null : 'bad purge',
+  purge: b => {
+    if (!isInt(b.before) || !isStrList(b.ids, MAX_PURGE) || !isStrList(b.requests, MAX_PURGE)) return 'bad purge'
+    if (b.cut !== undefined && !isCut(b.cut)) return 'bad purge cut'
+    if (b.counters !== undefined && !(isObj(b.counters) && Object.keys(b.counters).length <= 10_000 && Object.values(b.counters).every(n => isInt(n)))) return 'bad purge counters'
+    const ranges = b.cut === undefined ? 0 : Object.values(b.cut as Record<string, unknown[]>).reduce((n, r) => n + r.length, 0)
+    return (b.ids as string[]).length + (b.requests as string[]).length + ranges > 0 ? null : 'bad purge: names nothing'
+  },
   mail: b => isStr(b.to, 254) && /^[^\s@]+@[^\s@]+$/.test(b.to as string) && Array.isArray(b.ids) && b.ids.length >= 1 && b.ids.length <= 10_000 &&
     b.ids.every(id => isStr(id) && NOTIFICATION_ID.test(id)) && typeof b.ok === 'boolean' && optStr(b.error, 1024) && isInt(b.term)
     ? null

@@ -145,6 +145,14 @@ export interface PurgeBody {
   before: number
   ids: string[]
   requests: string[]
+  /**
+   * The events this purge takes out of every node's log (state/cuts.ts): per origin, seq
+   * ranges [from, to] of events about the purged joblists only. Written in the last event(s)
+   * of a purge, after those naming the joblists.
+   */
+  cut?: Record<string, Array<[number, number]>>
+  /** The writer's master ID counters (acceptCount), which the cut's accepts fed. */
+  counters?: Record<string, number>
 }
 
 export interface EventBodies {

@@ -21,6 +21,9 @@ import { addPastUsage, joblistUsage } from '../scheduler/fairshare.js'
 import type { PastUsage } from '../scheduler/fairshare.js'
 import { eventSubjects } from '../state/subjects.js'
 import { performance } from 'node:perf_hooks'
+import { skipTo } from '../state/reducer.js'
+import { eventKey } from '../events/types.js'
+import { Reclaimer } from './reclaim.js'
 
 
 export interface EventLogOptions {
@@ -94,7 +97,14 @@ export class EventLog {
   /** Ends the wait of a write of peers' events (flushSoon). */
   private wake: (() => void) | undefined
 
-  constructor (private readonly o: EventLogOptions) {}
+  /** This node's highest seq on disk. */
+  private durableSeq = 0
+  /** Takes purged joblists' events out of the log (reclaim.ts). */
+  readonly reclaimer: Reclaimer
+
+  constructor (private readonly o: EventLogOptions) {
+    this.reclaimer = new Reclaimer({ store: o.store, log: o.log, self: o.identity.id, state: () => this.state, durableSeq: () => this.durableSeq })
+  }
 
   /** Events this node has written (its highest seq). */
   get written (): number { return this.seq }
@@ -140,8 +150,10 @@ export class EventLog {
       }
     }
     this.seq = this.state.applied[this.o.identity.id] ?? 0
+    this.durableSeq = this.seq
     this.clock = { ...this.state.clock }
     this.open = true
+    await this.reclaimer.resume()
     if (this.o.archive !== undefined) {
       // An idle node archives too: every few seconds, a snapshot if something may leave memory.
       const every = Math.max(1000, Math.min(10_000, this.o.archive.afterMs))
@@ -308,6 +320,20 @@ export class EventLog {
   }
 
   /**
+   * Seqs of `origin` up to `to` that purges took out of the logs (a skip from a peer, already
+   * checked against the cuts): applied as events are, in order behind any waiting ones.
+   */
+  skip (origin: string, to: number): void {
+    const now = (): void => { skipTo(this.state, origin, to); this.wantSnapshot = true; void this.flushSoon(false) }
+    if (this.gate === null) { now(); return }
+    if (to > (this.queued.get(origin) ?? 0)) this.queued.set(origin, to)
+    this.behindGate(async () => {
+      now()
+      if ((this.state.applied[origin] ?? 0) >= (this.queued.get(origin) ?? Infinity)) this.queued.delete(origin)
+    }).catch(() => {})
+  }
+
+  /**
    * The version vector of events delivered here: applied, or waiting behind the gate to be
    * applied. The intake asks it, so an event waiting is not taken again as new.
    */
@@ -333,6 +359,7 @@ export class EventLog {
     if (!this.open) return
     this.open = false
     if (this.maintenance !== undefined) clearInterval(this.maintenance)
+    await this.reclaimer.stop()
     await this.flush()
     const snap = this.snapshot(false)
     await this.o.store.write([], snap)
@@ -423,8 +450,11 @@ export class EventLog {
       await this.o.store.write(batch.map(p => p.event), snap)
       if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap) }
       const own = batch.filter(p => p.event.origin === this.o.identity.id).map(p => p.event)
-      if (own.length > 0) this.o.publish(own)
+      if (own.length > 0) { this.durableSeq = own[own.length - 1].seq; this.o.publish(own) }
       for (const p of batch) p.resolve()
+      // Purges with a cut, durable now: their events may leave the log (reclaim.ts).
+      const cuts = batch.filter(p => p.event.type === 'purge' && (p.event as CisEvent<'purge'>).body.cut !== undefined).map(p => eventKey(p.event))
+      if (cuts.length > 0) this.reclaimer.add(cuts)
     } catch (err) {
       this.fail(err as Error, batch, 'write to')
     }

@@ -6,6 +6,10 @@ import type { Logger } from 'pino'
 import { asEvent } from '../events/check.js'
 import type { CisEvent } from '../events/types.js'
 import { verifyEvent } from '../identity/keys.js'
+import { eventKey } from '../events/types.js'
+import type { PurgeBody } from '../events/types.js'
+import { addCut, covering } from '../state/cuts.js'
+import type { CutRange } from '../state/cuts.js'
 
 export interface IntakeOptions {
   self: string
@@ -18,7 +22,14 @@ export interface IntakeOptions {
   deliver: (events: CisEvent[]) => void
   /** A gap: pull what is missing from that peer. */
   pull: (from: string) => void
+  /** The purges' cuts applied here (state.cuts). */
+  cuts: () => Readonly<Record<string, readonly CutRange[]>>
+  /** Seqs of an origin up to `to` that a cut covers: count them as applied (in order with events). */
+  skip: (origin: string, to: number) => void
 }
+
+/** Purge events a peer sent as proof of its skips (not applied yet here), kept at most. */
+const MAX_PROOFS = 64
 
 /** Events buffered ahead of a gap, per origin, at most. */
 const MAX_AHEAD = 10_000
@@ -26,6 +37,9 @@ const MAX_AHEAD = 10_000
 export class Intake {
   private readonly ahead = new Map<string, Map<number, CisEvent>>()
   private open = true
+  /** The cuts of purge events peers sent as proofs (checked, signed), by origin. */
+  private proofCuts: Record<string, CutRange[]> = {}
+  private proofs = new Set<string>()
 
   constructor (private readonly o: IntakeOptions) {}
 
@@ -55,14 +69,68 @@ export class Intake {
       this.o.pull(from)
       return
     }
-    const batch: CisEvent[] = [e]
-    const buf = this.ahead.get(e.origin)
+    this.o.deliver([e, ...this.waiting(e.origin, e.seq)])
+  }
+
+  /** The events buffered right after `seq` of `origin`, taken out of the buffer. */
+  private waiting (origin: string, seq: number): CisEvent[] {
+    const batch: CisEvent[] = []
+    const buf = this.ahead.get(origin)
     if (buf !== undefined) {
-      for (let next = e.seq + 1; buf.has(next); next++) { batch.push(buf.get(next) as CisEvent); buf.delete(next) }
-      for (const seq of buf.keys()) if (seq <= e.seq) buf.delete(seq)
-      if (buf.size === 0) this.ahead.delete(e.origin)
+      for (let next = seq + 1; buf.has(next); next++) { batch.push(buf.get(next) as CisEvent); buf.delete(next) }
+      for (const s of buf.keys()) if (s <= seq) buf.delete(s)
+      if (buf.size === 0) this.ahead.delete(origin)
     }
-    this.o.deliver(batch)
+    return batch
+  }
+
+  /**
+   * A purge event a peer sends ahead of skips it proves (state/cuts.ts): checked and verified
+   * like any event, its cut is remembered (not applied: it comes in its origin's order).
+   */
+  proof (raw: unknown, from: string): void {
+    if (!this.open) return
+    const e = asEvent(raw)
+    if (typeof e === 'string' || e.type !== 'purge' || (e.body as PurgeBody).cut === undefined || !verifyEvent(e)) {
+      this.o.log.warn({ from, problem: typeof e === 'string' ? e : 'not a signed purge with a cut' }, 'rejected a skip proof')
+      return
+    }
+    const key = eventKey(e)
+    if (this.proofs.has(key)) return
+    if (this.proofs.size >= MAX_PROOFS) { this.proofs = new Set(); this.proofCuts = {} }
+    this.proofs.add(key)
+    addCut(this.proofCuts, key, (e.body as PurgeBody).cut ?? {})
+  }
+
+  /**
+   * A skip from a peer: seqs from..to of an origin that purges took out of its log. Taken only
+   * where the cuts applied here, or proofs the peer sent, cover every seq of it; a skip that
+   * does not follow what is applied here waits for the next pull.
+   */
+  skip (raw: unknown, from: string): void {
+    if (!this.open) return
+    const k = raw as { origin?: unknown, from?: unknown, to?: unknown } | null
+    const origin = k?.origin
+    const first = k?.from
+    const to = k?.to
+    if (typeof origin !== 'string' || origin.length > 256 || !Number.isSafeInteger(first) || !Number.isSafeInteger(to) || (first as number) < 1 || (to as number) < (first as number)) {
+      this.o.log.warn({ from }, 'rejected a malformed skip')
+      return
+    }
+    if (origin === this.o.self) return
+    const applied = this.o.applied()[origin] ?? 0
+    if ((to as number) <= applied) return
+    if ((first as number) > applied + 1) { this.o.pull(from); return }
+    const mine = this.o.cuts()[origin] ?? []
+    const proved = this.proofCuts[origin] ?? []
+    const cuts = { [origin]: proved.length === 0 ? mine : [...mine, ...proved].sort((a, b) => a[0] - b[0]) }
+    if (covering(cuts, origin, applied + 1, to as number) === undefined) {
+      this.o.log.warn({ from, origin, seqs: `${applied + 1}..${String(to)}` }, 'rejected a skip that no purge covers')
+      return
+    }
+    this.o.skip(origin, to as number)
+    const next = this.waiting(origin, to as number)
+    if (next.length > 0) this.o.deliver(next)
   }
 
   private async checkDuplicate (e: CisEvent, from: string): Promise<void> {

@@ -40,6 +40,8 @@ import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
 import { AccountingIndex } from '../state/accounting.js'
 import { purgeCandidates } from '../state/purge.js'
+import { MAX_CUT_RANGES, covering, cutOf, purgeable, splitCut } from '../state/cuts.js'
+import type { Cut } from '../state/cuts.js'
 import { hasSubscriptions } from '../state/subscriptions.js'
 import { MAX_PURGE } from '../events/check.js'
 import type { AccountingQuery, AccountingRecord } from '../state/accounting.js'
@@ -166,7 +168,7 @@ export class CisNode implements ApiNode {
       await store.close()
       throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`, { cause: err })
     }
-    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => this.events.accept(events), pull: from => this.mesh?.replication.pull(from) })
+    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => this.events.accept(events), pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
     this.accountingIndex.rebuild(this.state)
@@ -216,11 +218,28 @@ export class CisNode implements ApiNode {
       heartbeat: () => this.heartbeat(),
       receive: (e, from) => this.receive(e, from),
       eventsAfter: (origin, seq) => (this.store as EventStore).readOrigin(origin, seq),
+      skip: (k, from) => this.intake.skip(k, from),
+      proof: (e, from) => this.intake.proof(e, from),
+      gapProof: async (origin, from, to) => await this.gapProof(origin, from, to),
       membershipChanged: () => { this.passSoon(); this.tell({ joblists: [], schedules: [], nodes: true }) },
       rpc: async req => await this.output.answer(req),
       metrics: this.metrics,
       knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses }))
     })
+  }
+
+  /** The purge events whose cuts cover seqs from..to of `origin` (state/cuts.ts), read from the store. */
+  private async gapProof (origin: string, from: number, to: number): Promise<CisEvent[] | undefined> {
+    const keys = covering(this.state.cuts ?? {}, origin, from, to)
+    if (keys === undefined) return undefined
+    const out: CisEvent[] = []
+    for (const key of keys) {
+      const i = key.lastIndexOf(':')
+      const e = await (this.store as EventStore).getEvent(key.slice(0, i), Number(key.slice(i + 1)))
+      if (e === undefined) return undefined
+      out.push(e)
+    }
+    return out
   }
 
   private heartbeat (): Heartbeat {
@@ -385,8 +404,32 @@ export class CisNode implements ApiNode {
       ids.push(...rIds)
     }
     await flush()
+    // Then their events leave every node's log: the cut of the events held here that belong
+    // to them alone (state/cuts.ts), in the last purge event(s), so every node applies it with
+    // all of them purged already.
+    const cut = await this.purgeCut([...byRequest.keys(), ...all.ids])
+    for (const piece of splitCut(cut, MAX_CUT_RANGES)) {
+      written.push(eventKey(await this.append('purge', { before, ids: [], requests: [], cut: piece, counters: { ...this.state.acceptCount } })))
+    }
     this.log.info({ before: new Date(before).toISOString(), joblists, events: written.length }, 'purged ended joblists')
     return { ids: all.ids, joblists, requests: written }
+  }
+
+  /** The stored events that belong to these purged joblists and requests alone, as a cut (state/cuts.ts). */
+  private async purgeCut (subjects: string[]): Promise<Cut> {
+    await this.events.flush()
+    const store = this.store as EventStore
+    const seen = new Set<string>()
+    const found: Array<{ origin: string, seq: number }> = []
+    for (const s of subjects) {
+      for await (const e of store.readSubject(s)) {
+        const k = eventKey(e)
+        if (seen.has(k) || !purgeable(e, this.state.purged)) continue
+        seen.add(k)
+        found.push(e)
+      }
+    }
+    return cutOf(found)
   }
 
   /** Accounting records (G-2): the index of joblists in memory, and the archive's for those archived. */
@@ -427,6 +470,10 @@ export class CisNode implements ApiNode {
   hash (): string { return stateHash(this.state, this.events.archived) }
 
   async wholeState (): Promise<ClusterState> { return await this.events.wholeState() }
+
+  reclaim (): { pending: number, taken: number } {
+    return { pending: this.events.reclaimer.pending(this.state), taken: this.events.reclaimer.taken }
+  }
 
   archived (): { count: number, byState: Readonly<Record<string, number>> } {
     return { count: this.events.archivedCount, byState: this.events.archivedByState }

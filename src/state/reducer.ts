@@ -12,6 +12,7 @@ import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 import { purgeRecords } from './purge.js'
 import { eventSubjects } from './subjects.js'
+import { applyCut, idCounter } from './cuts.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 
@@ -19,6 +20,14 @@ type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 export function joblistOfJob (jobId: string): string {
   const i = jobId.indexOf('.')
   return i < 0 ? jobId : jobId.slice(0, i)
+}
+
+/**
+ * Events of `origin` up to `seq` that a purge took out of the logs (cuts.ts): the node that
+ * never had them counts them as applied, and nothing else changes.
+ */
+export function skipTo (state: ClusterState, origin: string, seq: number): void {
+  if (seq > (state.applied[origin] ?? 0)) state.applied[origin] = seq
 }
 
 /**
@@ -80,7 +89,9 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
     case 'update': return applyUpdate(state, e as Ev<'update'>)
     case 'purge': {
       const b = (e as Ev<'purge'>).body
-      return purgeRecords(state, b.ids, b.requests)
+      const changed = purgeRecords(state, b.ids, b.requests)
+      applyCut(state, eventKey(e), b.cut, b.counters)
+      return changed
     }
     case 'delivery': {
       const b = (e as Ev<'delivery'>).body
@@ -167,7 +178,11 @@ function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
 
 function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
   const b = e.body
-  state.acceptCount[e.origin] = (state.acceptCount[e.origin] ?? 0) + 1
+  // The highest counter its IDs show (not a count: a node that skipped purged accepts has the
+  // same, through the purge's counters, in any order). An ID of another form counts one more.
+  const n = idCounter(b.id)
+  const had = state.acceptCount[e.origin] ?? 0
+  state.acceptCount[e.origin] = n === undefined ? had + 1 : Math.max(had, n)
   const fact: AcceptFact = { id: b.id, term: b.term, origin: e.origin, at: e.ts, position: [e.ts, e.lc, e.origin, e.seq], onLost: b.onLost, maxLost: b.maxLost, ...(b.expand !== undefined ? { expand: b.expand } : {}) }
   const list = state.accepts[b.request] ?? (state.accepts[b.request] = [])
   list.push(fact)

@@ -1,6 +1,7 @@
 // The derived cluster state: a plain JSON value, a pure function of the set of events.
 import type { JobSpec, JoblistSpec, NotifySpec } from '../spec/types.js'
 import type { AttemptEnd, AttemptUsage, DeliveryBody, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
+import type { CutRange } from './cuts.js'
 
 export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost'
@@ -209,6 +210,11 @@ export interface ClusterState {
    * removed again, so the state is the same whatever order the purge and those events come in.
    */
   purged: Record<string, true>
+  /**
+   * Per origin, the seq ranges purges took out of the logs, with the key of the purge event
+   * that named each (state/cuts.ts): a gap in an origin's log is served as a skip they cover.
+   */
+  cuts: Record<string, CutRange[]>
 }
 
 /** One email message the master tried to send (a `mail` event). */
@@ -266,7 +272,8 @@ export function emptyState (): ClusterState {
     updates: {},
     deliveries: {},
     mails: {},
-    purged: {}
+    purged: {},
+    cuts: {}
   }
 }
 

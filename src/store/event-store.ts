@@ -50,6 +50,14 @@ export interface EventStore {
   readArchive: (id: string) => Promise<string | undefined>
   /** Archive index entries with keys in [gte, lt), in key order (reverse: descending), at most `limit`. */
   readArchiveIndex: (range: { gte: string, lt: string, reverse?: boolean, limit?: number }) => AsyncIterable<[string, string]>
+  /**
+   * Take events out of the log (a purge's cut, state/cuts.ts), with their subject index
+   * entries; `done`: the key of the purge whose cut is now applied here, recorded in the same
+   * write (reclaimed()).
+   */
+  reclaim: (events: CisEvent[], done?: string) => Promise<void>
+  /** The keys of the purges whose cuts this log has applied. */
+  reclaimed: () => Promise<string[]>
   /** The schema (on-disk layout) version of this store, after open: STORE_SCHEMA once opened (G-6). */
   schemaVersion: () => Promise<number>
 }

@@ -55,6 +55,12 @@ export class FaultyStore implements EventStore {
     this.writes++
   }
 
+  async reclaim (events: CisEvent[], done?: string): Promise<void> {
+    if (this.error !== undefined) { this.failures++; throw this.error }
+    await this.inner.reclaim(events, done)
+  }
+
+  async reclaimed (): Promise<string[]> { return await this.inner.reclaimed() }
   readOrigin (origin: string, after: number): AsyncIterable<CisEvent> { return this.inner.readOrigin(origin, after) }
   async origins (): Promise<string[]> { return await this.inner.origins() }
   async getEvent (origin: string, seq: number): Promise<CisEvent | undefined> { return await this.inner.getEvent(origin, seq) }

@@ -99,6 +99,21 @@ export class LevelEventStore implements EventStore {
     for (const o of added) this.knownOrigins.add(o)
   }
 
+  async reclaim (events: CisEvent[], done?: string): Promise<void> {
+    const ops: Array<{ type: 'put' | 'del', key: string, value?: string, sublevel: unknown }> = []
+    for (const e of events) {
+      ops.push({ type: 'del', sublevel: this.events, key: eventKey(e.origin, e.seq) })
+      for (const s of eventSubjects(e)) ops.push({ type: 'del', sublevel: this.subjects, key: subjectKey(s, e.origin, e.seq) })
+    }
+    if (done !== undefined) ops.push({ type: 'put', sublevel: this.meta, key: 'reclaimed', value: JSON.stringify([...await this.reclaimed(), done]) })
+    if (ops.length > 0) await this.db.batch(ops as never)
+  }
+
+  async reclaimed (): Promise<string[]> {
+    const v = await this.meta.get('reclaimed')
+    return v === undefined ? [] : JSON.parse(v) as string[]
+  }
+
   async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {
     for await (const value of this.events.values({ gt: eventKey(origin, after), lt: `${origin}!~` })) {
       yield JSON.parse(value) as CisEvent

@@ -35,6 +35,17 @@ export class MemoryEventStore implements EventStore {
     }
   }
 
+  private readonly done: string[] = []
+  async reclaim (events: CisEvent[], done?: string): Promise<void> {
+    for (const e of events) {
+      const list = this.byOrigin.get(e.origin)
+      if (list !== undefined) delete list[e.seq - 1]
+    }
+    if (done !== undefined) this.done.push(done)
+  }
+
+  async reclaimed (): Promise<string[]> { return [...this.done] }
+
   async * readOrigin (origin: string, after: number): AsyncIterable<CisEvent> {
     for (const e of (this.byOrigin.get(origin) ?? []).slice(Math.max(0, after))) if (e !== undefined) yield e
   }
@@ -45,7 +56,7 @@ export class MemoryEventStore implements EventStore {
   async schemaVersion (): Promise<number> { return STORE_SCHEMA }
   async * readSubject (subject: string): AsyncIterable<CisEvent> {
     const found: CisEvent[] = []
-    for (const list of this.byOrigin.values()) for (const e of list) if (e !== undefined && eventSubjects(e).includes(subject)) found.push(e)
+    for (const list of this.byOrigin.values()) for (const e of list.filter(x => x !== undefined)) if (e !== undefined && eventSubjects(e).includes(subject)) found.push(e)
     yield * found.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : a.seq - b.seq))
   }
   async readArchive (id: string): Promise<string | undefined> { return this.archive.get(id) }

@@ -7,13 +7,21 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import type { Cluster, ClusterAgent } from '../helpers/cluster.js'
 import { startCluster, waitForMembers, waitSameHash } from '../helpers/cluster.js'
-import { CIS, ROOT, api, sleep, waitFinal, waitFor } from '../helpers/agent.js'
+import { CIS, ROOT, api, sleep, startAgent, waitFinal, waitFor } from '../helpers/agent.js'
+import { FAST } from '../helpers/cluster.js'
+import { LevelEventStore } from '../../src/store/level-store.js'
+import { join } from 'node:path'
 
 let c: Cluster
+/** The joblists the first test purges, and their request keys. */
+let purgedIds: string[] = []
+let purgedRequests: string[] = []
+let kept = ''
+const requestOf = new Map<string, string>()
 
 async function cis (url: string, args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [CIS, ...args, '--addr', url], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CIS, ...args, ...(url !== '' ? ['--addr', url] : [])], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1, stdout, stderr })
     })
   })
@@ -24,6 +32,7 @@ const one = (name: string, run = 'true'): Record<string, unknown> => ({ name, st
 async function submit (url: string, name: string, run?: string): Promise<string> {
   const r = await api(url, '/v1/joblists', { body: one(name, run) })
   assert.equal(r.status, 201, JSON.stringify(r.body))
+  requestOf.set(r.body.id as string, r.body.request as string)
   return r.body.id as string
 }
 
@@ -44,6 +53,13 @@ test('G-6: a purge reaches every node, also one stopped meanwhile; hashes equal;
   const newer = await submit(a.url, 'newer')
   await waitFinal(a.url, newer)
   await waitSameHash(c.agents)
+  for (const id of old) {
+    const h = await api(a.url, `/v1/joblists/${id}/history`)
+    assert.ok(h.body.events.length >= 5, `${id} has its history before the purge`)
+    purgedRequests.push(requestOf.get(id) as string)
+  }
+  purgedIds = old
+  kept = newer
 
   // p-c stops; the purge happens without it.
   await cNode.stop()
@@ -95,4 +111,46 @@ test('G-6: purge input: neither or both of --older-than and --before, a bad span
   const nothing = await cis(a.url, ['admin', 'purge', '--older-than', '3650d'])
   assert.equal(nothing.code, 0)
   assert.match(nothing.stdout, /nothing to purge/)
+})
+
+test('G-6: the purged joblists\' events leave every node\'s log, also that of the node that was away; a new node never fetches them; hashes stay equal', { timeout: 180_000 }, async () => {
+  assert.ok(purgedIds.length === 3 && purgedRequests.every(r => typeof r === 'string' && r.includes(':')), 'the first test purged three joblists')
+  const [a] = c.agents
+  // Every node takes them out of its log (p-c: once it applied the purge it missed).
+  for (const agent of c.agents) {
+    const r = await waitFor(`${agent.url} to take the purged events out of its log`, async () => {
+      const st = (await api(agent.url, '/v1/stats')).body.reclaim as { pending: number, taken: number }
+      return st.pending === 0 && st.taken > 0 ? st : undefined
+    }, 60_000)
+    assert.ok(r.taken >= 10, `events taken out on ${agent.url}: ${r.taken}`)
+  }
+  // A new node with an empty store joins: it gets skips for them, not the events.
+  const d = await startAgent({ name: 'p-d', args: [...FAST, '--swarm-key', c.keyFile, '--priority', '0', '--peer', a.p2p[0], '--resource', 'slot=2'] })
+  c.agents.push(d as ClusterAgent)
+  await waitForMembers(c.agents, 4, 60_000)
+  await waitSameHash(c.agents, 60_000)
+  await waitFor('the new node to settle its purges', async () => ((await api(d.url, '/v1/stats')).body.reclaim.pending === 0) || undefined, 60_000)
+  assert.equal((await api(d.url, `/v1/joblists/${kept}`)).body.state, 'succeeded', 'the new node has what was not purged')
+  // A backup of a log with gaps restores: the purge events in it cover them.
+  const file = join(c.dir, 'after-purge.jsonl')
+  const b = await cis(a.url, ['admin', 'backup', file])
+  assert.equal(b.code, 0, b.stderr)
+  const r = await cis('', ['admin', 'restore', file, '--data', join(c.dir, 'restored')])
+  assert.equal(r.code, 0, r.stderr + r.stdout)
+  // Now look into every node's log on disk.
+  for (const agent of c.agents) await agent.stop()
+  for (const agent of c.agents) {
+    const store = new LevelEventStore(join(agent.dataDir, 'store'))
+    await store.open()
+    try {
+      for (const s of [...purgedIds, ...purgedRequests]) {
+        const types: string[] = []
+        for await (const e of store.readSubject(s)) types.push(e.type)
+        assert.ok(types.every(t => t === 'purge'), `only the purge itself names ${s} in ${agent.dataDir}: ${types.join(',')}`)
+      }
+      const keptTypes: string[] = []
+      for await (const e of store.readSubject(kept)) keptTypes.push(e.type)
+      assert.ok(keptTypes.includes('finished'), `the kept joblist's events stay in ${agent.dataDir}`)
+    } finally { await store.close() }
+  }
 })

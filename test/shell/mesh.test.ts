@@ -9,7 +9,7 @@ import { EVENTS_TOPIC } from '../../src/net/p2p.js'
 function meshWithRecorder (): { mesh: Replication, sent: Array<{ topic: string, json: string }> } {
   const sent: Array<{ topic: string, json: string }> = []
   const none = async (): Promise<void> => {}
-  const mesh = new Replication({ self: 'me', log: pino({ level: 'silent' }), eventsTopic: EVENTS_TOPIC, bootstrap: [], vector: () => ({}), receive: () => {}, eventsAfter: async function * () {}, knownPeers: () => [] }, {
+  const mesh = new Replication({ self: 'me', log: pino({ level: 'silent' }), eventsTopic: EVENTS_TOPIC, bootstrap: [], vector: () => ({}), receive: () => {}, eventsAfter: async function * () {}, skip: () => {}, proof: () => {}, gapProof: async () => undefined, knownPeers: () => [] }, {
     publishRaw: async (topic: string, json: string) => { sent.push({ topic, json }) },
     request: none,
     connectedPeers: () => [],

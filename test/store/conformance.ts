@@ -143,6 +143,25 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
+  test(title('G-6', 'reclaim takes events out of the log with their subject entries, records the purge done, leaves the rest'), async () => {
+    await withStore(async ({ store }) => {
+      const events = range(1, 6).map(n => storeEvent('a', n))
+      await store.write(events)
+      assert.deepEqual(await store.reclaimed(), [])
+      await store.reclaim([events[1], events[2]])
+      await store.reclaim([events[3]], 'p:7')
+      assert.deepEqual(seqs(await collect(store.readOrigin('a', 0))), [1, 5, 6], 'a gap where they were')
+      assert.equal(await store.getEvent('a', 3), undefined)
+      assert.deepEqual(await collect(store.readSubject('jl-a-3')), [], 'their subject entries go too')
+      assert.deepEqual(seqKeys(await collect(store.readSubject('jl-a-5'))), ['a:5'])
+      await store.reclaim([], 'p:9')
+      assert.deepEqual(await store.reclaimed(), ['p:7', 'p:9'])
+      // Events after the gap are written and read as always.
+      await store.write([storeEvent('a', 7)])
+      assert.deepEqual(seqs(await collect(store.readOrigin('a', 2))), [5, 6, 7])
+    })
+  })
+
   test(title('G-1', 'a snapshot round-trips (deep equal); a later one replaces it; none at first'), async () => {
     await withStore(async ({ store }) => {
       assert.equal(await store.loadSnapshot(), undefined, 'no snapshot in an empty store')

@@ -6,6 +6,8 @@ import { open, rename, rm } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { ApiError } from '../../api/errors.js'
+import { isCut } from '../../state/cuts.js'
+import type { CisEvent } from '../../events/types.js'
 import { BACKUP_MEDIA_TYPE, BackupSequence, backupEventCount, readBackupHeader } from '../../events/backup-format.js'
 import type { BackupHeader } from '../../events/backup-format.js'
 import { CountProgress, size } from '../count-progress.js'
@@ -72,10 +74,12 @@ async function save (ctx: Ctx, body: ReadableStream<Uint8Array>, write: (chunk: 
       }
       return
     }
-    let e: { origin?: unknown, seq?: unknown }
+    let e: { origin?: unknown, seq?: unknown, type?: unknown }
     try { e = JSON.parse(text) as typeof e } catch { return fail(`line ${line} is not JSON`) }
     const problem = (sequence as BackupSequence).next({ origin: String(e.origin), seq: Number(e.seq) })
     if (problem !== null) fail(`line ${line}: ${problem}`)
+    // A purge's cut explains the seqs it took out of the log (restore checks every event again).
+    if (e.type === 'purge' && isCut((e as { body?: { cut?: unknown } }).body?.cut)) (sequence as BackupSequence).prove(e as CisEvent)
     progress?.update((sequence as BackupSequence).count)
   }
   try {

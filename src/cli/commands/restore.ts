@@ -105,6 +105,7 @@ async function copyEvents (ctx: Ctx, file: string, header: BackupHeader, store: 
     if (order !== null) bad(line, order)
     // A peer checks this on every event it receives; a changed file would be refused there.
     if (!verifyEvent(event)) bad(line, `the signature of event ${event.origin}:${event.seq} does not match (the file was changed after it was made)`)
+    sequence.prove(event)
     batch.push(event)
     if (batch.length >= BATCH) { await store.write(batch); batch = [] }
     progress?.update(sequence.count)
@@ -112,7 +113,7 @@ async function copyEvents (ctx: Ctx, file: string, header: BackupHeader, store: 
   if (batch.length > 0) await store.write(batch)
   progress?.end(sequence.count)
   const missing = sequence.missing()
-  if (missing !== null) failWith(ctx, 2, 'ERR_BACKUP_INVALID', `${file} is incomplete: ${missing} (was it cut off while copying?). Nothing was restored`)
+  if (missing !== null) failWith(ctx, 2, 'ERR_BACKUP_INVALID', `${file} is incomplete: ${missing} (was it cut off while copying, or changed?). Nothing was restored`)
   return sequence.count
 }
 
