@@ -35,9 +35,18 @@ export interface ReplicationOptions {
   knownPeers: () => Array<{ id: string, addresses: string[] }>
   /** Picks one of n peers for a periodic pull (injected for determinism in tests). */
   pick?: (n: number) => number
+  /** Large clusters: the connections to keep (dial known nodes only up to it); absent: dial every known node. */
+  targetPeers?: () => number | undefined
 }
 
 const MAX_SYNC_EVENTS = 50_000
+
+/** The sum of a version vector's seqs: how many events it counts. */
+export function vectorSum (v: Readonly<Record<string, number>>): number {
+  let n = 0
+  for (const seq of Object.values(v)) n += seq
+  return n
+}
 /** A gossip message carries at most this much (events of one write batch); more is split. */
 export const MAX_GOSSIP_BYTES = 1024 * 1024
 /** At most this many events are taken from one gossip message. */
@@ -96,6 +105,20 @@ export class Replication {
     else this.o.receive(data, from)
   }
 
+  /** The events a neighbour has applied, as a sum of its vector (large clusters, where beats carry no vector). */
+  private readonly sums = new Map<string, number>()
+
+  /**
+   * A neighbour's batch of beats told the sum of its vector: more than ours in two batches in a
+   * row means it has events we lack (an equal sum with other events is found by the periodic pull).
+   */
+  peerSum (peer: string, sum: number): void {
+    const previous = this.sums.get(peer)
+    this.sums.set(peer, sum)
+    const mine = vectorSum(this.o.vector())
+    if (previous !== undefined && sum > mine && previous > mine) this.pull(peer)
+  }
+
   /** A peer's heartbeat showed its vector: behind in two heartbeats in a row means an event did not reach us by gossip. */
   peerVector (peer: string, vector: Record<string, number>): void {
     const previous = this.vectors.get(peer)
@@ -114,6 +137,10 @@ export class Replication {
   /** True if an alive peer's last heartbeat showed events we have not applied yet. */
   behind (alive: ReadonlySet<string>): boolean {
     for (const [peer, v] of this.vectors) if (alive.has(peer) && this.isBehind(v)) return true
+    if (this.sums.size > 0) {
+      const mine = vectorSum(this.o.vector())
+      for (const [peer, sum] of this.sums) if (alive.has(peer) && sum > mine) return true
+    }
     return false
   }
 
@@ -186,15 +213,23 @@ export class Replication {
   /** Periodic: reconnect to known nodes we lost, and pull from one connected peer. */
   antiEntropy (): void {
     const connected = new Set(this.links.connectedPeers())
-    for (const p of this.o.knownPeers()) {
-      if (p.id !== this.o.self && !connected.has(p.id)) void this.links.dial(p.id, p.addresses)
+    const pick = this.o.pick ?? ((n: number) => Math.floor(Math.random() * n))
+    const target = this.o.targetPeers?.()
+    const unconnected = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id))
+    if (target === undefined) {
+      for (const p of unconnected) void this.links.dial(p.id, p.addresses)
+    } else {
+      // A large cluster: a few random known nodes, up to the target (a bounded mesh).
+      for (let k = connected.size; k < target && unconnected.length > 0; k++) {
+        const p = unconnected.splice(pick(unconnected.length), 1)[0]
+        void this.links.dial(p.id, p.addresses)
+      }
     }
     for (const addr of this.o.bootstrap) {
       const id = addr.split('/p2p/')[1]
       if (id !== undefined && !connected.has(id)) void this.links.dialAddr(addr)
     }
     const peers = [...connected]
-    const pick = this.o.pick ?? ((n: number) => Math.floor(Math.random() * n))
     if (peers.length > 0) this.pull(peers[pick(peers.length)])
   }
 }

@@ -25,6 +25,16 @@ export interface Endpoint {
 
 export interface Traffic { msgs: number, bytes: number }
 
+/** The size of a sync frame as JSON (an event's is computed once). */
+const eventBytes = new WeakMap<object, number>()
+function frameBytes (frame: unknown): number {
+  const e = (frame as { event?: object }).event
+  if (e === undefined) return JSON.stringify(frame).length
+  let n = eventBytes.get(e)
+  if (n === undefined) eventBytes.set(e, n = JSON.stringify(e).length + 10)
+  return n
+}
+
 export class SimNetwork {
   private readonly endpoints = new Map<string, Endpoint>()
   private readonly links = new Map<string, Set<string>>()
@@ -82,6 +92,9 @@ export class SimNetwork {
     return true
   }
 
+  /** A node hangs up on a peer (both sides are told, as for any close). */
+  hangUp (a: string, b: string): void { this.close(a, b) }
+
   private close (a: string, b: string): void {
     if (this.links.get(a)?.delete(b) !== true) return
     this.links.get(b)?.delete(a)
@@ -120,7 +133,7 @@ export class SimNetwork {
           let last = this.clock.now
           for await (const frame of server.serve(req)) {
             if (!this.reachable(from, to)) return
-            count(to, JSON.stringify(frame).length)
+            count(to, frameBytes(frame))
             last = this.arrival(to, from)
             this.clock.at(last, () => { if (!over) onFrame(frame) })
           }

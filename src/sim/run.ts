@@ -100,17 +100,18 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     return fresh
   }
 
-  // Start: every node dials the first one (a bootstrap peer); the rest comes from gossip.
+  // Start: each node dials one that started before it (its bootstrap peer); the rest comes from gossip.
   ids.forEach((id, i) => {
     const n = make(id, i)
     nodes.set(id, n)
-    clock.at(i * 2, () => n.start(i === 0 ? [] : [ids[0]]))
+    const peer = i === 0 ? [] : [ids[i < 3 ? 0 : rng.int(i)]]
+    clock.at(i * 2, () => n.start(peer))
   })
 
   const formed = (): boolean => {
     const ns = live()
-    const m = ns[0]?.master()
-    return ns.every(n => n.membership.alive().size === ns.length && n.master() === m && m !== null) && nodes.get(m as string)?.role.established === true
+    const m = ns[0]?.following
+    return m !== null && m !== undefined && ns.every(n => n.following === m) && nodes.get(m)?.role.established === true && ns.every(n => ns.every(p => n.membership.isAlive(p.id)))
   }
   /** Run until `done` holds (checked every `step` virtual ms) or `limit` ms pass; the ms it took, or null. */
   const until = async (done: () => boolean, limit: number, step = 5): Promise<number | null> => {
@@ -122,7 +123,7 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     return null
   }
 
-  const formMs = await until(formed, 60_000, 20)
+  const formMs = await until(formed, 60_000, 50)
   say(`formed: ${formMs === null ? 'not within 60 s' : `${Math.round(formMs)} ms`} (virtual), ${clock.ran} tasks`)
 
   const sentNow = (): { msgs: number, bytes: number } => {
@@ -134,11 +135,15 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   let maxConnections = 0
   const countConnections = (): void => { for (const n of live()) maxConnections = Math.max(maxConnections, net.connectionCount(n.id)) }
 
-  // Idle: messages per node per second, and how fast a probe event reaches every node.
-  const idleSec = 5
+  // Idle: messages per node per second (nothing happens), then how fast a probe event reaches every node.
+  const idleSec = 3
   const before = sentNow()
+  await clock.run(clock.now + idleSec * 1000)
+  countConnections()
+  const afterIdle = sentNow()
+  const idleMsgs = (afterIdle.msgs - before.msgs) / (live().length * idleSec)
   for (let k = 0; k < 5; k++) {
-    clock.at(clock.now + 500 + k * 900, () => {
+    clock.at(clock.now + 100 + k * 500, () => {
       const ns = live()
       const n = rng.pick(ns)
       const { id: _id, updatedAt: _at, ...info } = n.state.nodes[n.id]
@@ -147,10 +152,7 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
       probes.set(eventKey(e), { at: clock.now, seen: [0] })
     })
   }
-  await clock.run(clock.now + idleSec * 1000)
-  countConnections()
-  const afterIdle = sentNow()
-  const idleMsgs = (afterIdle.msgs - before.msgs) / (live().length * idleSec)
+  await clock.run(clock.now + 3000)
   const reach = (p: number): number | null => median([...probes.values()].filter(x => x.seen.length > 0).map(x => {
     const sorted = [...x.seen].sort((a, b) => a - b)
     // Every node counts (the writer applies it at 0); a probe not seen everywhere has no 100 %.
@@ -176,7 +178,7 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   let detectMs: number | null = null
   let agreeMs: number | null = null
 
-  const master = live()[0]?.master() ?? null
+  const master = live()[0]?.following ?? null
   if (o.scenario === 'steady') {
     await clock.run(clock.now + 5000)
   } else if (o.scenario === 'kill-master' || o.scenario === 'silent-cut') {
@@ -187,11 +189,11 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     say(`${o.scenario} of the master ${m.id} at ${Math.round(clock.now)} ms`)
     const others = (): SimNode[] => live().filter(n => n !== m)
     const t0 = clock.now
-    detectMs = await until(() => others().every(n => !n.membership.alive().has(m.id)), 30_000, 1)
+    detectMs = await until(() => others().every(n => !n.membership.isAlive(m.id)), 30_000, 1)
     agreeMs = await until(() => {
       const ns = others()
-      const next = ns[0]?.master()
-      return next !== undefined && next !== null && next !== m.id && ns.every(n => n.master() === next) && nodes.get(next)?.role.established === true
+      const next = ns[0]?.following
+      return next !== undefined && next !== null && next !== m.id && ns.every(n => n.following === next) && nodes.get(next)?.role.established === true
     }, 30_000, 1)
     if (agreeMs !== null) agreeMs = clock.now - t0
     await clock.run(clock.now + 3000)
@@ -205,12 +207,12 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     net.partition(half)
     say(`partition in two halves of ${half[0].length} and ${half[1].length} at ${Math.round(clock.now)} ms`)
     const side = (id: string): number => half[0].includes(id) ? 0 : 1
-    detectMs = await until(() => live().every(n => [...n.membership.alive()].every(p => side(p) === side(n.id))), 30_000, 1)
+    detectMs = await until(() => live().every(n => half[1 - side(n.id)].every(p => !n.membership.isAlive(p))), 30_000, 5)
     await clock.run(clock.now + 4000)
     net.heal()
     say(`healed at ${Math.round(clock.now)} ms`)
     const t0 = clock.now
-    agreeMs = await until(() => { const m = live()[0].master(); return live().every(n => n.master() === m && n.membership.alive().size === ns.length) }, 30_000, 5)
+    agreeMs = await until(() => { const m = live()[0].following; return live().every(n => n.following === m && ns.every(p => n.membership.isAlive(p.id))) }, 30_000, 5)
     if (agreeMs !== null) agreeMs = clock.now - t0
   } else if (o.scenario === 'churn') {
     const dead: SimNode[] = []

@@ -6,9 +6,9 @@
 // time and succeeds), probes of a closed peer's address (so a killed node's attempts are lost
 // after lostAfter, not at once).
 import { pino } from 'pino'
-import { Membership } from '../cluster/membership.js'
-import type { Heartbeat } from '../cluster/membership.js'
-import { Replication } from '../cluster/replication.js'
+import { BEAT_FANOUT, Membership, TARGET_PEERS } from '../cluster/membership.js'
+import type { Beat, Heartbeat } from '../cluster/membership.js'
+import { Replication, vectorSum } from '../cluster/replication.js'
 import { electMaster } from '../election/master.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
@@ -53,6 +53,9 @@ export interface SimNodeOptions {
 
 const silent = pino({ level: 'silent' })
 
+/** How long a large cluster's node gathers peers' events before it relays them (one message). */
+const RELAY_MS = 5
+
 export class SimNode implements Endpoint {
   readonly id: string
   state: ClusterState = emptyState()
@@ -68,6 +71,12 @@ export class SimNode implements Endpoint {
   private passQueued = false
   private readonly timers: Array<{ cancel: () => void }> = []
   running = false
+  /** The master this node followed at its last pass. */
+  following: string | null = null
+  /** The cluster is large: liveness gossip, a bounded mesh, events relayed (membership.ts). */
+  large = false
+  /** Peers this node or the peer hung up on to keep the mesh bounded: their close is no death. */
+  private readonly pruned = new Set<string>()
 
   constructor (private readonly o: SimNodeOptions) {
     this.id = o.id
@@ -88,7 +97,8 @@ export class SimNode implements Endpoint {
       proof: (e, from) => this.intake.proof(e, from),
       gapProof: async () => undefined,
       knownPeers: () => Object.keys(this.state.nodes).map(id => ({ id, addresses: [] })),
-      pick: n => o.rng.int(n)
+      pick: n => o.rng.int(n),
+      targetPeers: () => this.large ? TARGET_PEERS : undefined
     }, {
       publishRaw: async (topic, json) => { for (const p of o.net.peers(self)) o.net.send(self, p, topic, json, json.length) },
       request: async (peer, req, onFrame, timeoutMs) => await o.net.request(self, peer, req, onFrame, timeoutMs),
@@ -141,7 +151,7 @@ export class SimNode implements Endpoint {
     const t = this.o.timing
     // Timers start at a random phase, as real agents started at different times do.
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.heartbeat(), this.o.rng.next() * t.heartbeatIntervalMs))
-    this.timers.push(this.o.clock.every(t.syncIntervalMs, () => this.replication.antiEntropy(), this.o.rng.next() * t.syncIntervalMs))
+    this.timers.push(this.o.clock.every(t.syncIntervalMs, () => { this.prune(); this.replication.antiEntropy() }, this.o.rng.next() * t.syncIntervalMs))
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.passSoon(), this.o.rng.next() * t.heartbeatIntervalMs))
   }
 
@@ -166,6 +176,25 @@ export class SimNode implements Endpoint {
     const e = { origin: this.id, seq: ++this.seq, ts: this.hlc.ts, lc: this.hlc.lc, type, body, sig: 'sim' } as CisEvent<T>
     this.store(e)
     this.applyEvents([e])
+    this.forward(e)
+    return e
+  }
+
+  private relayed: CisEvent[] = []
+
+  /** Relay a peer's event to the neighbours, with those that come within RELAY_MS (one message). */
+  private relay (e: CisEvent): void {
+    if (this.relayed.push(e) === 1) {
+      this.o.clock.after(RELAY_MS, () => {
+        const batch = this.relayed
+        this.relayed = []
+        if (this.running) this.replication.publishEvents(batch)
+      })
+    }
+  }
+
+  /** Send with the other events of this turn (one gossip message). */
+  private forward (e: CisEvent): void {
     if (this.outbox.push(e) === 1) {
       queueMicrotask(() => {
         const batch = this.outbox
@@ -173,7 +202,27 @@ export class SimNode implements Endpoint {
         if (this.running) this.replication.publishEvents(batch)
       })
     }
-    return e
+  }
+
+  /** Send to every neighbour (but `except`). */
+  private toAll (topic: string, data: unknown, bytes: number, except?: string): void {
+    for (const p of this.o.net.peers(this.id)) if (p !== except) this.o.net.send(this.id, p, topic, data, bytes)
+  }
+
+  private beat (): Beat {
+    return { id: this.id, name: this.id, priority: this.o.priority, ts: EPOCH + this.o.clock.now, ...(this.role.established ? { master: true } : {}) }
+  }
+
+  /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first). */
+  private prune (): void {
+    if (!this.large) return
+    const peers = this.o.net.peers(this.id)
+    if (peers.length <= 2 * TARGET_PEERS) return
+    for (const p of this.o.rng.sample(peers, peers.length - TARGET_PEERS)) {
+      this.pruned.add(p)
+      this.o.net.send(this.id, p, 'prune', null, 8)
+      this.o.clock.after(5, () => this.o.net.hangUp(this.id, p))
+    }
   }
 
   private store (e: CisEvent): void {
@@ -186,7 +235,13 @@ export class SimNode implements Endpoint {
     if (!this.running) return
     const now = EPOCH + Math.floor(this.o.clock.now)
     for (const e of events) {
-      if (e.origin !== this.id) { this.hlc = hlcReceive(this.hlc, e, now); this.store(e) }
+      if (e.origin !== this.id) {
+        this.hlc = hlcReceive(this.hlc, e, now)
+        this.store(e)
+        // A large cluster's events go on from neighbour to neighbour (the mesh is not full),
+        // those of a few ms together.
+        if (this.large) this.relay(e)
+      }
       apply(this.state, e)
       this.o.applied?.(this, e)
       if (e.type === 'assign' && (e as CisEvent<'assign'>).body.node === this.id) this.run(e as CisEvent<'assign'>)
@@ -203,6 +258,18 @@ export class SimNode implements Endpoint {
   }
 
   private heartbeat (): void {
+    this.large = this.membership.sized(Object.keys(this.state.nodes).length)
+    if (this.large) {
+      // Beats to a few random neighbours, with every beat learned since the last batch to each.
+      const own = this.beat()
+      const size = JSON.stringify(own).length + 1
+      const sum = vectorSum(this.state.applied)
+      for (const p of this.o.rng.sample(this.o.net.peers(this.id), BEAT_FANOUT)) {
+        const beats = this.membership.beatsFor(p, own)
+        this.o.net.send(this.id, p, 'beats', { beats, sum }, 16 + beats.length * size)
+      }
+      return
+    }
     const hb: Heartbeat = { id: this.id, name: this.id, priority: this.o.priority, vector: { ...this.state.applied }, ts: EPOCH + this.o.clock.now, master: this.role.established }
     const bytes = JSON.stringify(hb).length
     for (const p of this.o.net.peers(this.id)) this.o.net.send(this.id, p, 'hb', hb, bytes)
@@ -214,7 +281,8 @@ export class SimNode implements Endpoint {
     this.o.clock.after(0, () => {
       this.passQueued = false
       if (!this.running) return
-      this.role.follow(this.master(), id => id)
+      this.following = this.master()
+      this.role.follow(this.following, id => id)
       this.role.pass()
     })
   }
@@ -225,6 +293,18 @@ export class SimNode implements Endpoint {
     if (!this.running) return
     if (topic === 'hb') {
       if (this.membership.heard(data, from)) this.replication.peerVector(from, (data as Heartbeat).vector)
+    } else if (topic === 'beats') {
+      const m = data as { beats?: unknown, sum?: unknown }
+      const changed = this.membership.mergeBeats(m.beats, from)
+      if (typeof m.sum === 'number') this.replication.peerSum(from, m.sum)
+      // A node came, came back or changed office: everyone should know now, not in a few rounds.
+      if (changed.length > 0) this.toAll('beats', { beats: changed }, 16 + changed.length * 80, from)
+    } else if (topic === 'down') {
+      const r = this.membership.downNotice(data, from)
+      if (r === true) this.toAll('down', data, 60, from)
+      else if (r === 'self') this.toAll('beats', { beats: [this.beat()] }, 100)
+    } else if (topic === 'prune') {
+      this.pruned.add(from)
     } else if (topic === 'events') {
       this.replication.gossiped(JSON.parse(data as string), from)
     }
@@ -237,7 +317,10 @@ export class SimNode implements Endpoint {
   }
 
   disconnected (peer: string): void {
-    if (this.running) this.membership.disconnected(peer)
+    if (!this.running) return
+    if (this.pruned.delete(peer)) return // a hang-up to bound the mesh: the peer is alive
+    this.membership.disconnected(peer)
+    if (this.large) this.toAll('down', this.membership.downOf(peer), 60)
   }
 
   serve (req: unknown): AsyncIterable<unknown> { return this.replication.serve(req) }
