@@ -6,9 +6,9 @@ import type { CisEvent } from '../events/types.js'
 import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
 import type { NetMetrics } from '../net/p2p.js'
 import { allRefused } from '../net/probe.js'
-import { Membership } from './membership.js'
-import type { Heartbeat } from './membership.js'
-import { Replication } from './replication.js'
+import { BEAT_FANOUT, Membership, TARGET_PEERS } from './membership.js'
+import type { Beat, Heartbeat } from './membership.js'
+import { Replication, vectorSum } from './replication.js'
 
 export interface MeshHost {
   id: string
@@ -45,6 +45,10 @@ export interface MeshOptions {
   syncIntervalMs: number
 }
 
+/** A membership message between neighbours of a large cluster (sent over the rpc protocol). */
+interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, prune?: true }
+const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
+
 /** How soon after a connection closes the peer's addresses are probed. */
 const PROBE_DELAY_MS = 100
 
@@ -56,6 +60,10 @@ export class Mesh {
   private stopped = false
   /** Peers being probed now (probeSilent). */
   private readonly probing = new Set<string>()
+  /** Over LARGE_CLUSTER nodes: liveness gossip, a bounded mesh, events relayed (membership.ts). */
+  large = false
+  /** Peers hung up on (by us or them) to keep the mesh bounded: their close is no death. */
+  private readonly pruned = new Set<string>()
 
   constructor (private readonly host: MeshHost, private readonly o: MeshOptions) {
     this.membership = new Membership({
@@ -77,7 +85,8 @@ export class Mesh {
       skip: host.skip,
       proof: host.proof,
       gapProof: host.gapProof,
-      knownPeers: host.knownPeers
+      knownPeers: host.knownPeers,
+      targetPeers: () => this.large ? TARGET_PEERS : undefined
     }, {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
@@ -104,7 +113,9 @@ export class Mesh {
           this.replication.pull(peer)
         },
         disconnected: peer => {
+          if (this.pruned.delete(peer)) return // hung up on to bound the mesh: it is alive
           this.membership.disconnected(peer)
+          if (this.large) this.toAll({ cis: 'membership', down: this.membership.downOf(peer) })
           // Network or death? Probe its addresses soon: if every one refuses, the agent is gone.
           // Once more after the heartbeat timeout: a heartbeat still handled after the close
           // makes the peer look alive at the first probe, and gone() only concludes about a
@@ -115,13 +126,16 @@ export class Mesh {
           }
         },
         sync: (req, _from) => this.replication.serve(req),
-        rpc: async (req, from) => await this.host.rpc(req, from)
+        rpc: async (req, from) => isMembershipMessage(req) ? this.onMembership(req, from) : await this.host.rpc(req, from)
       }
     })
+    // Known to be large from the store: it must not dial every node it knows (membership.ts).
+    this.large = this.membership.sized(this.host.knownPeers().length)
     await this.net.start()
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
-    this.every(this.o.heartbeatIntervalMs, () => { void this.net.publish(HEARTBEAT_TOPIC, this.host.heartbeat()) })
+    this.every(this.o.heartbeatIntervalMs, () => this.beat())
     this.every(this.o.syncIntervalMs, () => {
+      this.prune()
       this.net.sweepGossip()
       this.membership.hangUpSilent(this.net)
       this.replication.antiEntropy()
@@ -192,6 +206,64 @@ export class Mesh {
     const t = setInterval(fn, ms)
     t.unref()
     this.timers.push(t)
+  }
+
+  /**
+   * Every heartbeat interval: a heartbeat to every peer (a small cluster), or this node's beat
+   * and those it learned to a few random neighbours (a large one: membership.ts).
+   */
+  private beat (): void {
+    const hb = this.host.heartbeat()
+    this.large = this.membership.sized(this.host.knownPeers().length)
+    if (!this.large) { void this.net.publish(HEARTBEAT_TOPIC, hb); return }
+    const own = this.ownBeat(hb)
+    const sum = vectorSum(hb.vector)
+    const peers = this.net.connectedPeers()
+    for (let k = 0; k < BEAT_FANOUT && peers.length > 0; k++) {
+      const p = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
+      this.tell(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
+    }
+  }
+
+  private ownBeat (hb: Heartbeat = this.host.heartbeat()): Beat {
+    return { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}) }
+  }
+
+  private tell (peer: string, msg: MembershipMessage): void {
+    this.net.call(peer, msg, 2000).catch(err => this.host.log.debug({ peer, err: (err as Error).message }, 'membership message not delivered'))
+  }
+
+  private toAll (msg: MembershipMessage, except?: string): void {
+    for (const p of this.net.connectedPeers()) if (p !== except) this.tell(p, msg)
+  }
+
+  /** A neighbour's beats, down notice or hang-up (large clusters). */
+  private onMembership (msg: MembershipMessage, from: string): Record<string, never> {
+    if (msg.beats !== undefined) {
+      const changed = this.membership.mergeBeats(msg.beats, from)
+      if (typeof msg.sum === 'number') this.replication.peerSum(from, msg.sum)
+      // A node came, came back or changed office: everyone should know now, not in a few rounds.
+      if (changed.length > 0) this.toAll({ cis: 'membership', beats: changed }, from)
+    }
+    if (msg.down !== undefined) {
+      const r = this.membership.downNotice(msg.down, from)
+      if (r === true) this.toAll({ cis: 'membership', down: msg.down }, from)
+      else if (r === 'self') this.toAll({ cis: 'membership', beats: [this.ownBeat()] })
+    }
+    if (msg.prune === true) this.pruned.add(from)
+    return {}
+  }
+
+  /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first). */
+  private prune (): void {
+    if (!this.large) return
+    const peers = this.net.connectedPeers()
+    if (peers.length <= 2 * TARGET_PEERS) return
+    while (peers.length > TARGET_PEERS) {
+      const p = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
+      this.pruned.add(p)
+      void this.net.call(p, { cis: 'membership', prune: true }, 2000).catch(() => {}).finally(() => { void this.net.hangUp(p, true) })
+    }
   }
 
   private onGossip (topic: string, data: unknown, from: string): void {

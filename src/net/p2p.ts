@@ -254,12 +254,13 @@ export class Net {
     }
   }
 
-  /** Close every connection to a peer (it may dial again, or be dialled). */
-  async hangUp (peer: string): Promise<void> {
+  /** Close every connection to a peer (it may dial again, or be dialled); `pruned`: to keep a large cluster's mesh bounded. */
+  async hangUp (peer: string, pruned = false): Promise<void> {
     // What gossipsub holds for that peer, for the log: a silent connected peer means one of
     // these is missing or dead.
     const ps = this.pubsub()
-    this.o.log.warn({ peer, connections: this.node.getConnections(peerIdFromString(peer)).map(c => `${c.direction}:${c.status}`), gossip: { peer: ps?.peers?.has(peer), outbound: ps?.streamsOutbound?.has(peer), inbound: ps?.streamsInbound?.has(peer), heartbeatTopic: ps?.topics?.get(HEARTBEAT_TOPIC)?.has(peer) } }, 'hanging up on a silent peer')
+    if (pruned) this.o.log.debug({ peer }, 'hanging up to keep the mesh bounded')
+    else this.o.log.warn({ peer, connections: this.node.getConnections(peerIdFromString(peer)).map(c => `${c.direction}:${c.status}`), gossip: { peer: ps?.peers?.has(peer), outbound: ps?.streamsOutbound?.has(peer), inbound: ps?.streamsInbound?.has(peer), heartbeatTopic: ps?.topics?.get(HEARTBEAT_TOPIC)?.has(peer) } }, 'hanging up on a silent peer')
     try { await this.node.hangUp(peerIdFromString(peer)) } catch (err) {
       this.o.log.debug({ peer, err: (err as Error).message }, 'hang up failed')
     }
