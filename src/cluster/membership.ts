@@ -32,7 +32,7 @@ export interface Down { id: string, ts: number }
 export const LARGE_CLUSTER = 16
 /** Neighbours each node sends its batch of beats to, every heartbeat interval (large clusters). */
 export const BEAT_FANOUT = 3
-/** Connections each node keeps (dials up to) in a large cluster. */
+/** Connections each node dials up to in a large cluster (with those dialled to it, about twice as many; one with more than three times as many hangs up on extras down to twice). */
 export const TARGET_PEERS = 8
 /** The most beats one batch may carry. */
 const MAX_BEATS = 20_000

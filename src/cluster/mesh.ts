@@ -258,8 +258,8 @@ export class Mesh {
   private prune (): void {
     if (!this.large) return
     const peers = this.net.connectedPeers()
-    if (peers.length <= 2 * TARGET_PEERS) return
-    while (peers.length > TARGET_PEERS) {
+    if (peers.length <= 3 * TARGET_PEERS) return
+    while (peers.length > 2 * TARGET_PEERS) {
       const p = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
       this.pruned.add(p)
       void this.net.call(p, { cis: 'membership', prune: true }, 2000).catch(() => {}).finally(() => { void this.net.hangUp(p, true) })

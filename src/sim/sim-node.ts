@@ -219,8 +219,8 @@ export class SimNode implements Endpoint {
   private prune (): void {
     if (!this.large) return
     const peers = this.o.net.peers(this.id)
-    if (peers.length <= 2 * TARGET_PEERS) return
-    for (const p of this.o.rng.sample(peers, peers.length - TARGET_PEERS)) {
+    if (peers.length <= 3 * TARGET_PEERS) return
+    for (const p of this.o.rng.sample(peers, peers.length - 2 * TARGET_PEERS)) {
       this.pruned.add(p)
       this.o.net.send(this.id, p, 'prune', null, 8)
       this.o.clock.after(5, () => this.o.net.hangUp(this.id, p))
