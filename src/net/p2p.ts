@@ -157,8 +157,15 @@ export class Net {
     return this.node.getMultiaddrs().map(m => m.toString())
   }
 
+  /**
+   * Peers with at least one open connection. (libp2p may keep a peer whose every connection is
+   * closed among its peers without a peer:disconnect, seen after a SIGKILL under load: such a
+   * peer is not connected, or it would never be probed nor dialled again.)
+   */
   connectedPeers (): string[] {
-    return this.node.getPeers().map(p => p.toString())
+    const out = new Set<string>()
+    for (const c of this.node.getConnections()) if (c.status === 'open') out.add(c.remotePeer.toString())
+    return [...out]
   }
 
   async publish (topic: string, value: unknown): Promise<void> {
