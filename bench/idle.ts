@@ -14,9 +14,16 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { writeNewSwarmKey } from '../src/net/swarm-key.js'
 import type { Agent } from '../test/helpers/agent.js'
-import { api, cleanup, sleep, startAgent, tempDir } from '../test/helpers/agent.js'
+import { ROOT, api, cleanup, sleep, startAgent, tempDir } from '../test/helpers/agent.js'
 import { BASE } from '../test/helpers/cluster.js'
 import { pct } from './mesh.js'
+
+/** CIS_BENCH_PROFILE=idle:I[,I]: those agents (by index) run with --cpu-prof (profiles in bench/results/profile/idleI.cpuprofile). */
+function profileOf (i: number): { nodeArgs?: string[] } {
+  const m = /(?:^|,)idle:([\d,]+)/.exec(process.env.CIS_BENCH_PROFILE ?? '')
+  const wanted = m === null ? [] : m[1].split(',').map(Number)
+  return wanted.includes(i) ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile')}`, `--cpu-prof-name=idle${i}.cpuprofile`] } : {}
+}
 
 /** Clock ticks a second of /proc/<pid>/stat (USER_HZ). */
 const HZ = 100
@@ -89,7 +96,7 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
   try {
     for (let i = 0; i < n; i++) {
       const args = [...BASE, '--swarm-key', keyFile, '--priority', String(n - i), '--resource', 'slot=1', ...p2p.flatMap(p => ['--peer', p])]
-      const a = await startAgent({ name: `idle${i}`, dataDir: tempDir('cis-node-'), args })
+      const a = await startAgent({ name: `idle${i}`, dataDir: tempDir('cis-node-'), args, ...profileOf(i) })
       agents.push(a)
       p2p.push((JSON.parse(readFileSync(join(a.dataDir, 'agent.json'), 'utf8')) as { p2p: string[] }).p2p[0])
     }

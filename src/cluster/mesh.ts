@@ -6,9 +6,10 @@ import type { CisEvent } from '../events/types.js'
 import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
 import type { NetMetrics } from '../net/p2p.js'
 import { allRefused } from '../net/probe.js'
-import { BEAT_FANOUT, Membership, TARGET_PEERS } from './membership.js'
-import type { Beat, Heartbeat } from './membership.js'
-import { Replication, vectorSum } from './replication.js'
+import { LivenessGossip, isMembershipMessage } from './liveness-gossip.js'
+import { Membership, TARGET_PEERS } from './membership.js'
+import type { Heartbeat } from './membership.js'
+import { Replication } from './replication.js'
 
 export interface MeshHost {
   id: string
@@ -45,25 +46,19 @@ export interface MeshOptions {
   syncIntervalMs: number
 }
 
-/** A membership message between neighbours of a large cluster (sent over the rpc protocol). */
-interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, prune?: true }
-const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
-
 /** How soon after a connection closes the peer's addresses are probed. */
 const PROBE_DELAY_MS = 100
 
 export class Mesh {
   readonly membership: Membership
   readonly replication: Replication
+  /** Heartbeats, or liveness gossip in a large cluster (liveness-gossip.ts: membership messages go over the rpc protocol). */
+  readonly gossip: LivenessGossip
   net!: Net
   private timers: NodeJS.Timeout[] = []
   private stopped = false
   /** Peers being probed now (probeSilent). */
   private readonly probing = new Set<string>()
-  /** Over LARGE_CLUSTER nodes: liveness gossip, a bounded mesh, events relayed (membership.ts). */
-  large = false
-  /** Peers hung up on (by us or them) to keep the mesh bounded: their close is no death. */
-  private readonly pruned = new Set<string>()
 
   constructor (private readonly host: MeshHost, private readonly o: MeshOptions) {
     this.membership = new Membership({
@@ -86,7 +81,7 @@ export class Mesh {
       proof: host.proof,
       gapProof: host.gapProof,
       knownPeers: host.knownPeers,
-      targetPeers: () => this.large ? TARGET_PEERS : undefined
+      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined
     }, {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
@@ -94,6 +89,14 @@ export class Mesh {
       // A known peer we cannot reach: is anything listening there at all?
       dial: async (peer, addrs) => { if (await this.net.dial(peer, addrs) === 'failed') await this.probe(peer, addrs) },
       dialAddr: async addr => await this.net.dialAddr(addr)
+    })
+    this.gossip = new LivenessGossip(this.membership, this.replication, {
+      peers: () => this.net.connectedPeers(),
+      send: (peer, msg) => { this.net.tell(peer, msg) },
+      broadcast: hb => { void this.net.publish(HEARTBEAT_TOPIC, hb) },
+      hangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
+      after: (ms, fn) => { setTimeout(fn, ms).unref() },
+      pick: n => Math.floor(Math.random() * n)
     })
   }
 
@@ -113,9 +116,7 @@ export class Mesh {
           this.replication.pull(peer)
         },
         disconnected: peer => {
-          if (this.pruned.delete(peer)) return // hung up on to bound the mesh: it is alive
-          this.membership.disconnected(peer)
-          if (this.large) this.toAll({ cis: 'membership', down: this.membership.downOf(peer) })
+          if (!this.gossip.disconnected(peer)) return // hung up on to bound the mesh: it is alive
           // Network or death? Probe its addresses soon: if every one refuses, the agent is gone.
           // Once more after the heartbeat timeout: a heartbeat still handled after the close
           // makes the peer look alive at the first probe, and gone() only concludes about a
@@ -126,16 +127,21 @@ export class Mesh {
           }
         },
         sync: (req, _from) => this.replication.serve(req),
-        rpc: async (req, from) => isMembershipMessage(req) ? this.onMembership(req, from) : await this.host.rpc(req, from)
+        tell: (msg, from) => { if (isMembershipMessage(msg)) this.gossip.message(msg, from, this.host.heartbeat) },
+        rpc: async (req, from) => {
+          if (!isMembershipMessage(req)) return await this.host.rpc(req, from)
+          this.gossip.message(req, from, this.host.heartbeat)
+          return {}
+        }
       }
     })
     // Known to be large from the store: it must not dial every node it knows (membership.ts).
-    this.large = this.membership.sized(this.host.knownPeers().length)
+    this.gossip.size(this.host.knownPeers().length)
     await this.net.start()
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
-    this.every(this.o.heartbeatIntervalMs, () => this.beat())
+    this.every(this.o.heartbeatIntervalMs, () => this.gossip.beat(this.host.heartbeat(), this.host.knownPeers().length))
     this.every(this.o.syncIntervalMs, () => {
-      this.prune()
+      this.gossip.prune()
       this.net.sweepGossip()
       this.membership.hangUpSilent(this.net)
       this.replication.antiEntropy()
@@ -146,6 +152,7 @@ export class Mesh {
   async stop (): Promise<void> {
     this.stopped = true
     this.replication.stop()
+    this.gossip.stop()
     for (const t of this.timers) clearInterval(t)
     await this.net?.stop()
   }
@@ -208,67 +215,8 @@ export class Mesh {
     this.timers.push(t)
   }
 
-  /**
-   * Every heartbeat interval: a heartbeat to every peer (a small cluster), or this node's beat
-   * and those it learned to a few random neighbours (a large one: membership.ts).
-   */
-  private beat (): void {
-    const hb = this.host.heartbeat()
-    this.large = this.membership.sized(this.host.knownPeers().length)
-    if (!this.large) { void this.net.publish(HEARTBEAT_TOPIC, hb); return }
-    const own = this.ownBeat(hb)
-    const sum = vectorSum(hb.vector)
-    const peers = this.net.connectedPeers()
-    for (let k = 0; k < BEAT_FANOUT && peers.length > 0; k++) {
-      const p = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
-      this.tell(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
-    }
-  }
-
-  private ownBeat (hb: Heartbeat = this.host.heartbeat()): Beat {
-    return { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}) }
-  }
-
-  private tell (peer: string, msg: MembershipMessage): void {
-    this.net.call(peer, msg, 2000).catch(err => this.host.log.debug({ peer, err: (err as Error).message }, 'membership message not delivered'))
-  }
-
-  private toAll (msg: MembershipMessage, except?: string): void {
-    for (const p of this.net.connectedPeers()) if (p !== except) this.tell(p, msg)
-  }
-
-  /** A neighbour's beats, down notice or hang-up (large clusters). */
-  private onMembership (msg: MembershipMessage, from: string): Record<string, never> {
-    if (msg.beats !== undefined) {
-      const changed = this.membership.mergeBeats(msg.beats, from)
-      if (typeof msg.sum === 'number') this.replication.peerSum(from, msg.sum)
-      // A node came, came back or changed office: everyone should know now, not in a few rounds.
-      if (changed.length > 0) this.toAll({ cis: 'membership', beats: changed }, from)
-    }
-    if (msg.down !== undefined) {
-      const r = this.membership.downNotice(msg.down, from)
-      if (r === true) this.toAll({ cis: 'membership', down: msg.down }, from)
-      else if (r === 'self') this.toAll({ cis: 'membership', beats: [this.ownBeat()] })
-    }
-    if (msg.prune === true) this.pruned.add(from)
-    return {}
-  }
-
-  /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first). */
-  private prune (): void {
-    if (!this.large) return
-    const peers = this.net.connectedPeers()
-    if (peers.length <= 3 * TARGET_PEERS) return
-    while (peers.length > 2 * TARGET_PEERS) {
-      const p = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
-      this.pruned.add(p)
-      void this.net.call(p, { cis: 'membership', prune: true }, 2000).catch(() => {}).finally(() => { void this.net.hangUp(p, true) })
-    }
-  }
-
   private onGossip (topic: string, data: unknown, from: string): void {
     if (topic === EVENTS_TOPIC) { this.replication.gossiped(data, from); return }
-    if (topic !== HEARTBEAT_TOPIC) return
-    if (this.membership.heard(data, from)) this.replication.peerVector(from, data.vector)
+    if (topic === HEARTBEAT_TOPIC) this.gossip.heartbeat(data, from)
   }
 }

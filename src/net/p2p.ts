@@ -1,6 +1,6 @@
 // The libp2p node: TCP + noise + yamux behind a private-network key, identify, ping,
 // gossipsub for events and heartbeats, mDNS and a bootstrap list for discovery, and the
-// /cis/sync/1 and /cis/rpc/1 protocols. All libp2p code of cisystem lives in src/net/.
+// /cis/sync/1, /cis/rpc/1 and /cis/tell/1 protocols. All libp2p code of cisystem lives in src/net/.
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -17,11 +17,16 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { pipe } from 'it-pipe'
 import type { Logger } from 'pino'
 import { lpEncode, readFrames, writeFrames } from './frames.js'
+import { Outbox } from './outbox.js'
 
 export const EVENTS_TOPIC = 'cis/events/1'
 export const HEARTBEAT_TOPIC = 'cis/heartbeat/1'
 export const SYNC_PROTOCOL = '/cis/sync/1'
 export const RPC_PROTOCOL = '/cis/rpc/1'
+/** One-way messages to a neighbour over one long-lived stream (a large cluster's liveness gossip). */
+export const TELL_PROTOCOL = '/cis/tell/1'
+/** Messages queued for one peer's tell stream at most (more are dropped: they are best effort). */
+const TELL_QUEUE = 256
 
 export interface NetHandlers {
   /** A gossip message on a topic, from a peer (already signature-checked by gossipsub). */
@@ -32,6 +37,8 @@ export interface NetHandlers {
   sync: (request: unknown, from: string) => AsyncIterable<unknown>
   /** Answer an rpc request. */
   rpc: (request: unknown, from: string) => Promise<unknown>
+  /** A one-way message from a peer's tell stream. */
+  tell?: (message: unknown, from: string) => void
 }
 
 /** What the transport reports to the metrics (P-5): payload bytes of gossip messages and sync frames. */
@@ -60,6 +67,10 @@ export class Net {
   node!: Libp2p
   private readonly blocked = new Set<string>()
   private readonly dialing = new Set<string>()
+  /** Each peer's outbound tell stream, while open (or opening). */
+  private readonly tells = new Map<string, Outbox<unknown>>()
+  /** Peers that do not speak TELL_PROTOCOL (an older version): told over rpc. */
+  private readonly noTell = new Set<string>()
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
 
@@ -143,9 +154,11 @@ export class Net {
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
     await this.node.handle(SYNC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'sync') }, { maxInboundStreams: 16 })
     await this.node.handle(RPC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'rpc') }, { maxInboundStreams: 64 })
+    await this.node.handle(TELL_PROTOCOL, ({ stream, connection }) => { void this.listen(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 4 })
   }
 
   async stop (): Promise<void> {
+    for (const box of this.tells.values()) box.end()
     await this.node?.stop()
   }
 
@@ -327,6 +340,56 @@ export class Net {
     let answer: unknown
     await this.request(peer, RPC_PROTOCOL, request, f => { answer = f }, timeoutMs)
     return answer
+  }
+
+  /**
+   * A one-way message to a peer, best effort: over one long-lived stream per peer (opened at the
+   * first message, again after it fails), so a message costs a frame, not a stream and its
+   * protocol negotiation. To a peer of an older version, an rpc call.
+   */
+  tell (peer: string, message: unknown): void {
+    if (this.blocked.has(peer)) return
+    if (this.noTell.has(peer)) { this.call(peer, message, 2000).catch(() => {}); return }
+    let box = this.tells.get(peer)
+    if (box === undefined) {
+      box = new Outbox<unknown>(TELL_QUEUE)
+      this.tells.set(peer, box)
+      void this.openTell(peer, box)
+    }
+    box.push(message)
+  }
+
+  private async openTell (peer: string, box: Outbox<unknown>): Promise<void> {
+    try {
+      const stream = await this.node.dialProtocol(peerIdFromString(peer), TELL_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+      try {
+        await stream.sink(lpEncode(writeFrames(box)))
+      } catch (err) {
+        stream.abort(err as Error)
+        throw err
+      }
+    } catch (err) {
+      if ((err as Error).name === 'UnsupportedProtocolError') this.noTell.add(peer)
+      this.o.log.debug({ peer, err: (err as Error).message }, 'tell stream ended')
+    } finally {
+      if (this.tells.get(peer) === box) this.tells.delete(peer)
+      box.end()
+    }
+  }
+
+  /** A peer's tell stream: every frame to the handler, until it ends; a bad frame ends it. */
+  private async listen (stream: Stream, from: string): Promise<void> {
+    if (this.blocked.has(from)) { stream.abort(new Error('blocked')); return }
+    try {
+      await stream.closeWrite()
+      for await (const msg of readFrames(stream.source)) {
+        if (this.blocked.has(from)) { stream.abort(new Error('blocked')); return }
+        this.o.handlers.tell?.(msg, from)
+      }
+    } catch (err) {
+      this.o.log.debug({ from, err: (err as Error).message }, 'tell stream from a peer ended')
+      stream.abort(err as Error)
+    }
   }
 
   /** Counts the frames of sync streams (rpc streams are not counted). */

@@ -75,9 +75,6 @@ export interface NodeOptions {
   onFatal?: (err: Error) => void
 }
 
-/** How long a large cluster's node gathers peers' events before it relays them. */
-const RELAY_MS = 5
-
 export class CisNode implements ApiNode {
   readonly config: AgentConfig
   readonly dataDir: string
@@ -171,7 +168,7 @@ export class CisNode implements ApiNode {
       await store.close()
       throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`, { cause: err })
     }
-    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); if (this.mesh?.large === true) this.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
+    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); this.mesh?.gossip.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
     this.accountingIndex.rebuild(this.state)
@@ -229,23 +226,6 @@ export class CisNode implements ApiNode {
       metrics: this.metrics,
       knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses }))
     })
-  }
-
-  private relayed: CisEvent[] = []
-
-  /**
-   * A large cluster's mesh is not full (membership.ts): peers' new events go on to this node's
-   * neighbours, those that come within RELAY_MS in one message.
-   */
-  private relay (events: CisEvent[]): void {
-    if (this.relayed.length === 0) {
-      setTimeout(() => {
-        const batch = this.relayed
-        this.relayed = []
-        if (this.running) this.mesh?.replication.publishEvents(batch)
-      }, RELAY_MS).unref()
-    }
-    this.relayed.push(...events)
   }
 
   /** The purge events whose cuts cover seqs from..to of `origin` (state/cuts.ts), read from the store. */

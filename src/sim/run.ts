@@ -42,6 +42,10 @@ export interface SimResult {
   reach99Ms: number | null
   reach100Ms: number | null
   idleMsgsPerNodePerSec: number
+  /** Bytes a node sends a second while idle (beats or heartbeats, anti-entropy). */
+  idleBytesPerNodePerSec: number
+  /** Times, sampled every heartbeat interval of the idle window, a live node held another live node not alive (false suspicion: should be 0). */
+  falseDown: number
   busyMsgsPerNodePerSec: number
   bytesPerNodePerSec: number
   maxConnectionsPerNode: number
@@ -138,10 +142,16 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   // Idle: messages per node per second (nothing happens), then how fast a probe event reaches every node.
   const idleSec = 3
   const before = sentNow()
-  await clock.run(clock.now + idleSec * 1000)
+  let falseDown = 0
+  for (const end = clock.now + idleSec * 1000; clock.now < end;) {
+    await clock.run(Math.min(end, clock.now + o.timing.heartbeatIntervalMs))
+    const ns = live()
+    for (const n of ns) for (const p of ns) if (p !== n && !n.membership.isAlive(p.id)) falseDown++
+  }
   countConnections()
   const afterIdle = sentNow()
   const idleMsgs = (afterIdle.msgs - before.msgs) / (live().length * idleSec)
+  const idleBytes = (afterIdle.bytes - before.bytes) / (live().length * idleSec)
   for (let k = 0; k < 5; k++) {
     clock.at(clock.now + 100 + k * 500, () => {
       const ns = live()
@@ -261,6 +271,8 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     reach99Ms: round(reach(0.99)),
     reach100Ms: round(reach(1)),
     idleMsgsPerNodePerSec: Math.round(idleMsgs * 10) / 10,
+    idleBytesPerNodePerSec: Math.round(idleBytes),
+    falseDown,
     busyMsgsPerNodePerSec: Math.round(busyMsgs * 10) / 10,
     bytesPerNodePerSec: Math.round(busyBytes),
     maxConnectionsPerNode: maxConnections,

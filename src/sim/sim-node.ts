@@ -6,9 +6,11 @@
 // time and succeeds), probes of a closed peer's address (so a killed node's attempts are lost
 // after lostAfter, not at once).
 import { pino } from 'pino'
-import { BEAT_FANOUT, Membership, TARGET_PEERS } from '../cluster/membership.js'
-import type { Beat, Heartbeat } from '../cluster/membership.js'
-import { Replication, vectorSum } from '../cluster/replication.js'
+import { LivenessGossip, isMembershipMessage } from '../cluster/liveness-gossip.js'
+import type { MembershipMessage } from '../cluster/liveness-gossip.js'
+import { Membership, TARGET_PEERS } from '../cluster/membership.js'
+import type { Heartbeat } from '../cluster/membership.js'
+import { Replication } from '../cluster/replication.js'
 import { electMaster } from '../election/master.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
@@ -53,9 +55,6 @@ export interface SimNodeOptions {
 
 const silent = pino({ level: 'silent' })
 
-/** How long a large cluster's node gathers peers' events before it relays them (one message). */
-const RELAY_MS = 5
-
 export class SimNode implements Endpoint {
   readonly id: string
   state: ClusterState = emptyState()
@@ -63,6 +62,8 @@ export class SimNode implements Endpoint {
   readonly log: Map<string, CisEvent[]>
   readonly membership: Membership
   readonly replication: Replication
+  /** Heartbeats, or liveness gossip in a large cluster: the agent's own wiring (liveness-gossip.ts). */
+  readonly gossip: LivenessGossip
   private readonly intake: Intake
   readonly role: MasterRole
   private seq = 0
@@ -73,10 +74,8 @@ export class SimNode implements Endpoint {
   running = false
   /** The master this node followed at its last pass. */
   following: string | null = null
-  /** The cluster is large: liveness gossip, a bounded mesh, events relayed (membership.ts). */
-  large = false
-  /** Peers this node or the peer hung up on to keep the mesh bounded: their close is no death. */
-  private readonly pruned = new Set<string>()
+  /** The size of a beat in a message, about (bytes: the traffic counters). */
+  private readonly beatBytes: number
 
   constructor (private readonly o: SimNodeOptions) {
     this.id = o.id
@@ -98,7 +97,7 @@ export class SimNode implements Endpoint {
       gapProof: async () => undefined,
       knownPeers: () => Object.keys(this.state.nodes).map(id => ({ id, addresses: [] })),
       pick: n => o.rng.int(n),
-      targetPeers: () => this.large ? TARGET_PEERS : undefined
+      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined
     }, {
       publishRaw: async (topic, json) => { for (const p of o.net.peers(self)) o.net.send(self, p, topic, json, json.length) },
       request: async (peer, req, onFrame, timeoutMs) => await o.net.request(self, peer, req, onFrame, timeoutMs),
@@ -106,6 +105,15 @@ export class SimNode implements Endpoint {
       dial: async peer => { o.net.dial(self, peer) },
       dialAddr: async () => {}
     })
+    this.gossip = new LivenessGossip(this.membership, this.replication, {
+      peers: () => o.net.peers(self),
+      send: (peer, msg) => o.net.send(self, peer, 'membership', msg, this.bytesOf(msg)),
+      broadcast: hb => { const bytes = JSON.stringify(hb).length; for (const p of o.net.peers(self)) o.net.send(self, p, 'hb', hb, bytes) },
+      hangUp: (peer, notice) => { o.net.send(self, peer, 'membership', notice, this.bytesOf(notice)); o.clock.after(5, () => o.net.hangUp(self, peer)) },
+      after: (ms, fn) => { o.clock.after(ms, fn) },
+      pick: n => o.rng.int(n)
+    })
+    this.beatBytes = JSON.stringify({ id: self, name: self, priority: o.priority, ts: EPOCH, master: true }).length + 1
     this.intake = new Intake({
       self,
       log: silent,
@@ -140,7 +148,7 @@ export class SimNode implements Endpoint {
     this.seq = this.state.applied[this.id] ?? 0
     this.hlc = { ...this.state.clock }
     // Known to be large from its log: it must not dial every node it knows (membership.ts).
-    this.large = this.membership.sized(Object.keys(this.state.nodes).length)
+    this.gossip.size(Object.keys(this.state.nodes).length)
     this.append('node', { name: this.id, priority: this.o.priority, profiles: [], resources: this.o.slots > 0 ? { slot: Array.from({ length: this.o.slots }, (_, i) => `s${i}`) } : {}, api: '', addresses: [], version: 'sim' })
     // As the executor bridge does after a crash (D-3): what ran here is lost, what was assigned runs now.
     for (const [jobId, byN] of Object.entries(this.state.attempts)) {
@@ -153,7 +161,7 @@ export class SimNode implements Endpoint {
     const t = this.o.timing
     // Timers start at a random phase, as real agents started at different times do.
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.heartbeat(), this.o.rng.next() * t.heartbeatIntervalMs))
-    this.timers.push(this.o.clock.every(t.syncIntervalMs, () => { this.prune(); this.replication.antiEntropy() }, this.o.rng.next() * t.syncIntervalMs))
+    this.timers.push(this.o.clock.every(t.syncIntervalMs, () => { this.gossip.prune(); this.replication.antiEntropy() }, this.o.rng.next() * t.syncIntervalMs))
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.passSoon(), this.o.rng.next() * t.heartbeatIntervalMs))
   }
 
@@ -163,6 +171,7 @@ export class SimNode implements Endpoint {
     for (const t of this.timers) t.cancel()
     this.timers.length = 0
     this.replication.stop()
+    this.gossip.stop()
     this.intake.stop()
     this.role.revoke()
     this.o.net.kill(this.id)
@@ -182,19 +191,6 @@ export class SimNode implements Endpoint {
     return e
   }
 
-  private relayed: CisEvent[] = []
-
-  /** Relay a peer's event to the neighbours, with those that come within RELAY_MS (one message). */
-  private relay (e: CisEvent): void {
-    if (this.relayed.push(e) === 1) {
-      this.o.clock.after(RELAY_MS, () => {
-        const batch = this.relayed
-        this.relayed = []
-        if (this.running) this.replication.publishEvents(batch)
-      })
-    }
-  }
-
   /** Send with the other events of this turn (one gossip message). */
   private forward (e: CisEvent): void {
     if (this.outbox.push(e) === 1) {
@@ -206,25 +202,9 @@ export class SimNode implements Endpoint {
     }
   }
 
-  /** Send to every neighbour (but `except`). */
-  private toAll (topic: string, data: unknown, bytes: number, except?: string): void {
-    for (const p of this.o.net.peers(this.id)) if (p !== except) this.o.net.send(this.id, p, topic, data, bytes)
-  }
-
-  private beat (): Beat {
-    return { id: this.id, name: this.id, priority: this.o.priority, ts: EPOCH + this.o.clock.now, ...(this.role.established ? { master: true } : {}) }
-  }
-
-  /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first). */
-  private prune (): void {
-    if (!this.large) return
-    const peers = this.o.net.peers(this.id)
-    if (peers.length <= 3 * TARGET_PEERS) return
-    for (const p of this.o.rng.sample(peers, peers.length - 2 * TARGET_PEERS)) {
-      this.pruned.add(p)
-      this.o.net.send(this.id, p, 'prune', null, 8)
-      this.o.clock.after(5, () => this.o.net.hangUp(this.id, p))
-    }
+  /** About how many bytes a membership message takes (the traffic counters; not serialized to count). */
+  private bytesOf (msg: MembershipMessage): number {
+    return 16 + (Array.isArray(msg.beats) ? msg.beats.length * this.beatBytes : 0) + (msg.down !== undefined ? 60 : 0) + (msg.prune === true ? 8 : 0)
   }
 
   private store (e: CisEvent): void {
@@ -240,14 +220,12 @@ export class SimNode implements Endpoint {
       if (e.origin !== this.id) {
         this.hlc = hlcReceive(this.hlc, e, now)
         this.store(e)
-        // A large cluster's events go on from neighbour to neighbour (the mesh is not full),
-        // those of a few ms together.
-        if (this.large) this.relay(e)
       }
       apply(this.state, e)
       this.o.applied?.(this, e)
       if (e.type === 'assign' && (e as CisEvent<'assign'>).body.node === this.id) this.run(e as CisEvent<'assign'>)
     }
+    this.gossip.relay(events.filter(e => e.origin !== this.id))
     this.passSoon()
   }
 
@@ -259,22 +237,12 @@ export class SimNode implements Endpoint {
     this.timers.push(t, f)
   }
 
+  private heartbeatNow (): Heartbeat {
+    return { id: this.id, name: this.id, priority: this.o.priority, vector: { ...this.state.applied }, ts: EPOCH + this.o.clock.now, master: this.role.established }
+  }
+
   private heartbeat (): void {
-    this.large = this.membership.sized(Object.keys(this.state.nodes).length)
-    if (this.large) {
-      // Beats to a few random neighbours, with every beat learned since the last batch to each.
-      const own = this.beat()
-      const size = JSON.stringify(own).length + 1
-      const sum = vectorSum(this.state.applied)
-      for (const p of this.o.rng.sample(this.o.net.peers(this.id), BEAT_FANOUT)) {
-        const beats = this.membership.beatsFor(p, own)
-        this.o.net.send(this.id, p, 'beats', { beats, sum }, 16 + beats.length * size)
-      }
-      return
-    }
-    const hb: Heartbeat = { id: this.id, name: this.id, priority: this.o.priority, vector: { ...this.state.applied }, ts: EPOCH + this.o.clock.now, master: this.role.established }
-    const bytes = JSON.stringify(hb).length
-    for (const p of this.o.net.peers(this.id)) this.o.net.send(this.id, p, 'hb', hb, bytes)
+    this.gossip.beat(this.heartbeatNow(), Object.keys(this.state.nodes).length)
   }
 
   private passSoon (): void {
@@ -294,19 +262,9 @@ export class SimNode implements Endpoint {
   message (from: string, topic: string, data: unknown): void {
     if (!this.running) return
     if (topic === 'hb') {
-      if (this.membership.heard(data, from)) this.replication.peerVector(from, (data as Heartbeat).vector)
-    } else if (topic === 'beats') {
-      const m = data as { beats?: unknown, sum?: unknown }
-      const changed = this.membership.mergeBeats(m.beats, from)
-      if (typeof m.sum === 'number') this.replication.peerSum(from, m.sum)
-      // A node came, came back or changed office: everyone should know now, not in a few rounds.
-      if (changed.length > 0) this.toAll('beats', { beats: changed }, 16 + changed.length * 80, from)
-    } else if (topic === 'down') {
-      const r = this.membership.downNotice(data, from)
-      if (r === true) this.toAll('down', data, 60, from)
-      else if (r === 'self') this.toAll('beats', { beats: [this.beat()] }, 100)
-    } else if (topic === 'prune') {
-      this.pruned.add(from)
+      this.gossip.heartbeat(data, from)
+    } else if (topic === 'membership') {
+      if (isMembershipMessage(data)) this.gossip.message(data, from, () => this.heartbeatNow())
     } else if (topic === 'events') {
       this.replication.gossiped(JSON.parse(data as string), from)
     }
@@ -320,9 +278,7 @@ export class SimNode implements Endpoint {
 
   disconnected (peer: string): void {
     if (!this.running) return
-    if (this.pruned.delete(peer)) return // a hang-up to bound the mesh: the peer is alive
-    this.membership.disconnected(peer)
-    if (this.large) this.toAll('down', this.membership.downOf(peer), 60)
+    this.gossip.disconnected(peer)
   }
 
   serve (req: unknown): AsyncIterable<unknown> { return this.replication.serve(req) }

@@ -1,0 +1,144 @@
+// How a node tells its neighbours who is alive, one wiring for every transport: the agent's
+// libp2p mesh (mesh.ts) and the simulator's network (src/sim) both drive this class, so the
+// simulator's figures are those of the agent's code. Up to LARGE_CLUSTER nodes a full mesh:
+// the heartbeat goes to every peer. Above, liveness gossip (membership.ts): this node's beat
+// and every beat it learned since, to BEAT_FANOUT random neighbours each interval; down notices
+// flooded on a closed connection; a bounded mesh (pruned far above TARGET_PEERS); peers' new
+// events relayed to the neighbours, since they do not all hear the origin.
+import type { CisEvent } from '../events/types.js'
+import { BEAT_FANOUT, TARGET_PEERS } from './membership.js'
+import type { Beat, Heartbeat, Membership } from './membership.js'
+import type { Replication } from './replication.js'
+import { vectorSum } from './replication.js'
+
+/** A membership message between neighbours of a large cluster. */
+export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, prune?: true }
+export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
+
+/** What the transport gives the gossip. */
+export interface GossipLinks {
+  /** Peers connected now. */
+  peers: () => string[]
+  /** Best effort, one message to one neighbour. */
+  send: (peer: string, msg: MembershipMessage) => void
+  /** A heartbeat to every peer (a small cluster). */
+  broadcast: (hb: Heartbeat) => void
+  /** Tell a neighbour `notice`, then hang up on it (to bound the mesh). */
+  hangUp: (peer: string, notice: MembershipMessage) => void
+  /** Run fn after ms (a timer of the transport's clock). */
+  after: (ms: number, fn: () => void) => void
+  /** A random whole number in [0, n). */
+  pick: (n: number) => number
+}
+
+/** How long a large cluster's node gathers peers' events before it relays them (one message). */
+export const RELAY_MS = 5
+
+export class LivenessGossip {
+  /** Over LARGE_CLUSTER nodes: liveness gossip, a bounded mesh, events relayed. */
+  large = false
+  /** Peers hung up on (by us or them) to keep the mesh bounded: their close is no death. */
+  private readonly pruned = new Set<string>()
+  private relayed: CisEvent[] = []
+  private stopped = false
+
+  constructor (
+    private readonly membership: Membership,
+    private readonly replication: Replication,
+    private readonly links: GossipLinks
+  ) {}
+
+  stop (): void { this.stopped = true }
+
+  /** Size the cluster (known nodes): large or not. */
+  size (known: number): boolean {
+    this.large = this.membership.sized(known)
+    return this.large
+  }
+
+  /**
+   * Every heartbeat interval: the heartbeat to every peer (a small cluster), or this node's beat
+   * and those it learned to a few random neighbours (a large one).
+   */
+  beat (hb: Heartbeat, known: number): void {
+    if (!this.size(known)) { this.links.broadcast(hb); return }
+    const own = ownBeat(hb)
+    const sum = vectorSum(hb.vector)
+    for (const p of this.sample(this.links.peers(), BEAT_FANOUT)) {
+      this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
+    }
+  }
+
+  /** A peer's heartbeat (small cluster). */
+  heartbeat (data: unknown, from: string): void {
+    if (this.membership.heard(data, from)) this.replication.peerVector(from, data.vector)
+  }
+
+  /** A neighbour's beats, down notice or hang-up (large clusters); `own` is this node's heartbeat now. */
+  message (msg: MembershipMessage, from: string, own: () => Heartbeat): void {
+    if (msg.beats !== undefined) {
+      const changed = this.membership.mergeBeats(msg.beats, from)
+      if (typeof msg.sum === 'number') this.replication.peerSum(from, msg.sum)
+      // A node came, came back or changed office: everyone should know now, not in a few rounds.
+      if (changed.length > 0) this.toAll({ cis: 'membership', beats: changed }, from)
+    }
+    if (msg.down !== undefined) {
+      const r = this.membership.downNotice(msg.down, from)
+      if (r === true) this.toAll({ cis: 'membership', down: msg.down }, from)
+      else if (r === 'self') this.toAll({ cis: 'membership', beats: [ownBeat(own())] })
+    }
+    if (msg.prune === true) this.pruned.add(from)
+  }
+
+  /** A connection closed: false if it was a hang-up to bound the mesh (the peer is alive). */
+  disconnected (peer: string): boolean {
+    if (this.pruned.delete(peer)) return false
+    this.membership.disconnected(peer)
+    if (this.large) this.toAll({ cis: 'membership', down: this.membership.downOf(peer) })
+    return true
+  }
+
+  /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first). */
+  prune (): void {
+    if (!this.large) return
+    const peers = this.links.peers()
+    if (peers.length <= 3 * TARGET_PEERS) return
+    for (const p of this.sample(peers, peers.length - 2 * TARGET_PEERS)) {
+      this.pruned.add(p)
+      this.links.hangUp(p, { cis: 'membership', prune: true })
+    }
+  }
+
+  /**
+   * Peers' new events, in a large cluster: on to the neighbours (the mesh is not full), those
+   * that come within RELAY_MS in one message.
+   */
+  relay (events: CisEvent[]): void {
+    if (!this.large || events.length === 0) return
+    if (this.relayed.length === 0) {
+      this.links.after(RELAY_MS, () => {
+        const batch = this.relayed
+        this.relayed = []
+        if (!this.stopped) this.replication.publishEvents(batch)
+      })
+    }
+    this.relayed.push(...events)
+  }
+
+  private toAll (msg: MembershipMessage, except?: string): void {
+    for (const p of this.links.peers()) if (p !== except) this.links.send(p, msg)
+  }
+
+  /** k of `from` at random (all if fewer). */
+  private sample (from: string[], k: number): string[] {
+    const pool = [...from]
+    const out: string[] = []
+    while (out.length < k && pool.length > 0) out.push(pool.splice(this.links.pick(pool.length), 1)[0])
+    return out
+  }
+}
+
+/** A heartbeat's beat (what liveness gossip carries of it). */
+export function ownBeat (hb: Heartbeat): Beat {
+  return { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}) }
+}

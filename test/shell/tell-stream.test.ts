@@ -1,0 +1,102 @@
+// Issue 12 (R1-5, R1-3): a large cluster's liveness gossip goes over one long-lived stream per
+// neighbour (Net.tell), not a stream per message. Messages arrive in order on one stream; a
+// hostile peer's bad frame ends its stream and nothing else; after the connection closes the
+// next message opens a new stream.
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { pino } from 'pino'
+import * as lp from 'it-length-prefixed'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { newSwarmKey } from '../../src/net/swarm-key.js'
+import { Net, TELL_PROTOCOL } from '../../src/net/p2p.js'
+import { loadOrCreateIdentity } from '../../src/identity/keys.js'
+import { Outbox } from '../../src/net/outbox.js'
+import { cleanup, tempDir, waitFor } from '../helpers/agent.js'
+
+async function startNet (dir: string, psk: Uint8Array, told: Array<{ msg: unknown, from: string }>): Promise<Net> {
+  const id = await loadOrCreateIdentity(dir)
+  const net = new Net({
+    privateKey: id.key,
+    psk,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: [],
+    mdns: false,
+    log: pino({ level: 'silent' }),
+    handlers: {
+      gossip: () => {},
+      connected: () => {},
+      disconnected: () => {},
+      sync: async function * () {},
+      rpc: async () => null,
+      tell: (msg, from) => { told.push({ msg, from }) }
+    }
+  })
+  await net.start()
+  return net
+}
+
+const tellStreams = (net: Net, peer: string): number =>
+  net.node.getConnections(peerIdFromString(peer)).flatMap(c => c.streams).filter(s => s.protocol === TELL_PROTOCOL).length
+
+test('R1-5 issue 12: Net.tell sends one-way messages in order over one stream; a bad frame ends only that stream; a new connection gets a new stream', async () => {
+  const dirs = [tempDir(), tempDir()]
+  const psk = newSwarmKey()
+  const toA: Array<{ msg: unknown, from: string }> = []
+  const toB: Array<{ msg: unknown, from: string }> = []
+  const a = await startNet(dirs[0], psk, toA)
+  const b = await startNet(dirs[1], psk, toB)
+  try {
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    for (let i = 0; i < 100; i++) a.tell(b.peerId, { n: i })
+    await waitFor('100 messages at B', () => toB.length === 100, 20_000)
+    assert.deepEqual(toB.map(x => (x.msg as { n: number }).n), Array.from({ length: 100 }, (_, i) => i), 'in order')
+    assert.ok(toB.every(x => x.from === a.peerId), 'from A')
+    assert.equal(tellStreams(a, b.peerId), 1, 'one stream carried them all')
+    for (let i = 100; i < 110; i++) a.tell(b.peerId, { n: i })
+    await waitFor('10 more', () => toB.length === 110, 20_000)
+    assert.equal(tellStreams(a, b.peerId), 1, 'still the same one stream')
+
+    // A hostile peer: a frame that is not JSON on its tell stream. B drops that stream, keeps running.
+    const bad = await b.node.dialProtocol(peerIdFromString(a.peerId), TELL_PROTOCOL)
+    const frames = new Outbox<Uint8Array>(4)
+    frames.push(new TextEncoder().encode('{not json'))
+    const sent = bad.sink(lp.encode((async function * () { for await (const f of frames) yield f })()))
+    const inbound = (): number => a.node.getConnections(peerIdFromString(b.peerId)).flatMap(c => c.streams).filter(s => s.protocol === TELL_PROTOCOL && s.direction === 'inbound').length
+    await waitFor('the bad stream closed by A', () => inbound() === 0, 20_000)
+    frames.end()
+    await sent.catch(() => {})
+    assert.equal(toA.length, 0, 'nothing handled from the bad frame')
+    b.tell(a.peerId, { fine: true })
+    await waitFor('a good message after it', () => toA.length === 1, 20_000)
+    assert.deepEqual(toA[0].msg, { fine: true })
+
+    // The connection closes: the next message opens a new connection's stream (after a dial).
+    await a.hangUp(b.peerId)
+    await waitFor('A and B apart', () => !a.connectedPeers().includes(b.peerId), 20_000)
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    let n = 200
+    await waitFor('a message over the new connection', () => { a.tell(b.peerId, { n: n++ }); return toB.length > 110 }, 20_000, 100)
+    assert.ok((toB[110].msg as { n: number }).n >= 200)
+    assert.equal(tellStreams(a, b.peerId), 1, 'one stream again')
+  } finally {
+    await a.stop()
+    await b.stop()
+    for (const d of dirs) cleanup(d)
+  }
+})
+
+test('R1-5 issue 12: an Outbox drops past its bound and after end, and yields in order', async () => {
+  const box = new Outbox<number>(3)
+  assert.deepEqual([box.push(1), box.push(2), box.push(3), box.push(4)], [true, true, true, false])
+  const got: number[] = []
+  const reading = (async () => { for await (const x of box) got.push(x) })()
+  await new Promise(resolve => setTimeout(resolve, 10))
+  assert.deepEqual(got, [1, 2, 3])
+  box.push(5)
+  await new Promise(resolve => setTimeout(resolve, 10))
+  box.end()
+  assert.equal(box.push(6), false)
+  await reading
+  assert.deepEqual(got, [1, 2, 3, 5])
+})
