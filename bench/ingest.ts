@@ -8,8 +8,9 @@
 // queue) on the same two cores as the agent measured, and their event mix would be whatever
 // they happen to write. So this process plays the five origins itself, with the project's own
 // code: five `Net` nodes (src/net/p2p.ts), each with its own Ed25519 identity (the node ID is
-// its peer ID, as src/identity/keys.ts makes it), events signed with `signEvent`, sent as the
-// agents send them (JSON on the events topic, one message per write batch), heartbeats every
+// its peer ID, as src/identity/keys.ts makes it), events signed as agents sign them (one
+// signature a write batch: `signBatch`; a lone event its own), sent as the agents send them
+// (JSON on the events topic, one message per write batch), heartbeats every
 // 200 ms like an agent's. The stream is what an observer hears in a real cluster, five events
 // a job: origin M is the master (its node and master events, then accept and assign), X0 and
 // X1 execute (started, finished with usage), S0 and S1 take the submits. The agent sees M as
@@ -31,7 +32,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
-import { signEvent } from '../src/identity/keys.js'
+import { signBatch } from '../src/identity/keys.js'
 import { EVENTS_TOPIC, HEARTBEAT_TOPIC, Net } from '../src/net/p2p.js'
 import { readSwarmKey } from '../src/net/swarm-key.js'
 import { validateJoblist } from '../src/spec/index.js'
@@ -125,10 +126,10 @@ const DEFAULT_WINDOW = 1000
  */
 const DEFAULT_HEARTBEAT_TIMEOUT = '5s'
 
-/** An origin's next event, stamped (seq, hybrid clock) and signed as its node would. */
+/** An origin's next event, stamped (seq, hybrid clock); signed with its message (signBatch), as its node signs a write batch. */
 function event<T extends EventType> (o: Origin, ts: number, type: T, body: EventBodies[T]): CisEvent<T> {
   if (ts > o.lastTs) { o.lastTs = ts; o.lc = 0 } else o.lc++
-  const e = signEvent(o.key, { origin: o.id, seq: ++o.seq, ts: o.lastTs, lc: o.lc, type, body })
+  const e = { origin: o.id, seq: ++o.seq, ts: o.lastTs, lc: o.lc, type, body, sig: '' } as CisEvent<T>
   o.events.push(e)
   return e
 }
@@ -201,7 +202,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
       event(o, now, 'node', { name: o.name, priority: o.priority, profiles: [], resources: o.resources, api: '', addresses: o.net.addresses().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${o.id}`), version: VERSION })
     }
     event(M, now, 'master', { term })
-    for (const o of origins) { for (const e of o.events) await o.net.publishRaw(EVENTS_TOPIC, JSON.stringify(e)); o.sent = o.events.length }
+    for (const o of origins) { signBatch(o.key, o.events); for (const e of o.events) await o.net.publishRaw(EVENTS_TOPIC, JSON.stringify(e)); o.sent = o.events.length }
     await waitForMaster([agent], 'bench-m')
     /** The origins' events the agent applied beyond the setup ones; its own events (none expected). */
     const setup = new Map(origins.map(o => [o.id, o.sent]))
@@ -230,7 +231,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
       const batch = new Map<Origin, CisEvent[]>(origins.map(o => [o, []]))
       const single = jobsPerBatch === 1
       const out = (o: Origin, e: CisEvent): void => {
-        if (single) messages.push({ o, json: JSON.stringify(e), count: 1 })
+        if (single) { signBatch(o.key, [e]); messages.push({ o, json: JSON.stringify(e), count: 1 }) }
         else (batch.get(o) as CisEvent[]).push(e)
       }
       for (let j = from; j < Math.min(jobs, from + jobsPerBatch); j++) {
@@ -247,7 +248,11 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
         out(X, event(X, ts, 'finished', { jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, usage: { cpuUserMs: 0, cpuSysMs: 1 } }))
       }
       if (!single) {
-        for (const [o, es] of batch) if (es.length > 0) messages.push({ o, json: `[${es.map(e => JSON.stringify(e)).join(',')}]`, count: es.length })
+        for (const [o, es] of batch) {
+          if (es.length === 0) continue
+          signBatch(o.key, es)
+          messages.push({ o, json: `[${es.map(e => JSON.stringify(e)).join(',')}]`, count: es.length })
+        }
       }
     }
     const total = jobs * 5

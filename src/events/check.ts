@@ -102,7 +102,7 @@ export function checkEvent (x: unknown): string | null {
   if (!isStr(x.origin, 128) || x.origin === '') return 'bad origin'
   if (!isInt(x.seq, 1)) return 'bad seq'
   if (!isInt(x.ts) || !isInt(x.lc)) return 'bad clock'
-  if (!isStr(x.sig, 256)) return 'bad signature field'
+  if (!isStr(x.sig, 1024)) return 'bad signature field' // (a batch signature carries its Merkle proof: keys.ts)
   if (!EVENT_TYPES.includes(x.type as never)) return `unknown type ${String(x.type).slice(0, 32)}`
   if (!isObj(x.body)) return 'bad body'
   return BODY[x.type as string](x.body)

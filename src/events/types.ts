@@ -198,3 +198,9 @@ export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'mas
 export function eventKey (e: { origin: string, seq: number }): string {
   return `${e.origin}:${e.seq}`
 }
+
+/** The origin and seq an event key names (eventKey's inverse). */
+export function keyParts (key: string): { origin: string, seq: number } {
+  const i = key.lastIndexOf(':')
+  return { origin: key.slice(0, i), seq: Number(key.slice(i + 1)) }
+}

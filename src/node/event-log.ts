@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/types.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
-import { signEvent } from '../identity/keys.js'
+import { signBatch } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
@@ -281,14 +281,16 @@ export class EventLog {
     return run
   }
 
-  /** Sign, apply and persist one event of this node's own log; resolves once it is durable. */
+  /** Apply and persist one event of this node's own log (signed with its write batch); resolves once it is durable. */
   async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> {
     // About an archived joblist (an ack, a change, a purge): bring it back first.
     const probe = { origin: this.o.identity.id, seq: this.seq + 1, ts: 0, lc: 0, type, body } as unknown as UnsignedEvent
     if (this.gate !== null || this.needsBack([probe])) await this.behindGate(async () => { await this.bringBack([probe]) })
     this.clock = tick(this.clock, this.o.now())
     const unsigned: UnsignedEvent<T> = { origin: this.o.identity.id, seq: this.seq + 1, ts: this.clock.ts, lc: this.clock.lc, type, body }
-    const event = signEvent(this.o.identity.key, unsigned)
+    // Signed in writeBatch, with the other events of its batch (one signature a batch): until
+    // then it is applied here only, neither stored nor sent.
+    const event = { ...unsigned, sig: '' } as CisEvent<T>
     this.seq = event.seq
     this.o.counter?.appended(event)
     const durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
@@ -447,6 +449,8 @@ export class EventLog {
     const snap = due ? this.snapshot(true) : undefined
     if (snap !== undefined) { this.lastSnapshotMs = performance.now() - t0; this.lastSnapshotAt = performance.now() }
     try {
+      const mine = batch.filter(p => p.event.origin === this.o.identity.id && p.event.sig === '').map(p => p.event)
+      if (mine.length > 0) signBatch(this.o.identity.key, mine)
       await this.o.store.write(batch.map(p => p.event), snap)
       if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap) }
       const own = batch.filter(p => p.event.origin === this.o.identity.id).map(p => p.event)

@@ -20,7 +20,7 @@ import { electMaster } from '../election/master.js'
 import { BACKUP_FORMAT } from '../events/backup-format.js'
 import type { BackupHeader } from '../events/backup-format.js'
 import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf, UpdateBody } from '../events/types.js'
-import { eventKey } from '../events/types.js'
+import { eventKey, keyParts } from '../events/types.js'
 import { loadOrCreateIdentity } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import type { JoblistSpec } from '../spec/types.js'
@@ -234,8 +234,8 @@ export class CisNode implements ApiNode {
     if (keys === undefined) return undefined
     const out: CisEvent[] = []
     for (const key of keys) {
-      const i = key.lastIndexOf(':')
-      const e = await (this.store as EventStore).getEvent(key.slice(0, i), Number(key.slice(i + 1)))
+      const { origin, seq } = keyParts(key)
+      const e = await (this.store as EventStore).getEvent(origin, seq)
       if (e === undefined) return undefined
       out.push(e)
     }

@@ -6,6 +6,7 @@
 // store records each purge done, and a restart resumes those not done.
 import type { Logger } from 'pino'
 import type { CisEvent, PurgeBody } from '../events/types.js'
+import { keyParts } from '../events/types.js'
 import type { EventStore } from '../store/event-store.js'
 import type { ClusterState } from '../state/types.js'
 import { purgeable } from '../state/cuts.js'
@@ -80,8 +81,8 @@ export class Reclaimer {
   }
 
   private async one (key: string): Promise<void> {
-    const i = key.lastIndexOf(':')
-    const p = await this.o.store.getEvent(key.slice(0, i), Number(key.slice(i + 1)))
+    const { origin, seq } = keyParts(key)
+    const p = await this.o.store.getEvent(origin, seq)
     const cut = p?.type === 'purge' ? (p.body as PurgeBody).cut ?? {} : {}
     let chunk: CisEvent[] = []
     let n = 0

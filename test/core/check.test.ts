@@ -224,7 +224,7 @@ test('check: a bad envelope fails with its message: object, origin, seq, clock, 
 test('check: oversized strings and lists are refused (and the largest allowed pass)', () => {
   const cases: Array<{ what: string, at: (n: number) => unknown, max: number, message: string }> = [
     { what: 'origin', at: n => event('stop', undefined, { origin: 'o'.repeat(n) }), max: 128, message: 'bad origin' },
-    { what: 'signature', at: n => event('stop', undefined, { sig: 's'.repeat(n) }), max: 256, message: 'bad signature field' },
+    { what: 'signature', at: n => event('stop', undefined, { sig: 's'.repeat(n) }), max: 1024, message: 'bad signature field' },
     { what: 'node name', at: n => event('node', { ...VALID.node, name: 'n'.repeat(n) }), max: 256, message: 'bad node info' },
     { what: 'node api', at: n => event('node', { ...VALID.node, api: 'a'.repeat(n) }), max: 256, message: 'bad node info' },
     { what: 'node profiles (count)', at: n => event('node', { ...VALID.node, profiles: Array(n).fill('p') }), max: 1000, message: 'bad node info' },

@@ -1,0 +1,88 @@
+// Issue 12 (R1-4): one signature per write batch. The events of a batch are signed once, over
+// the Merkle root of their bytes; each event carries its proof in `sig` and verifies alone.
+// Whatever is changed — a body, an index, a sibling, the count, the origin, a proof moved to
+// another event — it no longer verifies; malformed signatures are refused without a throw.
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { MAX_SIGNED_GROUP, signBatch, signEvent, verifyEvent } from '../../src/identity/keys.js'
+import { leafHash, merkleRoot, merkleTree } from '../../src/identity/merkle.js'
+import type { CisEvent } from '../../src/events/types.js'
+
+async function identity (): Promise<{ key: any, id: string }> {
+  const key = await generateKeyPair('Ed25519')
+  return { key, id: peerIdFromPrivateKey(key as never).toString() }
+}
+
+function events (origin: string, n: number, from = 1): CisEvent[] {
+  return Array.from({ length: n }, (_, i) => ({ origin, seq: from + i, ts: 1_767_225_600_000 + i, lc: 0, type: 'ack', body: { ids: [`j-${from + i}`], note: 'é ✓' }, sig: '' }) as unknown as CisEvent)
+}
+
+test('R1-4 issue 12: every Merkle proof leads to the root, for 1 to 40 leaves; a wrong index or sibling, or one too many, does not', () => {
+  for (let n = 1; n <= 40; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)))
+    const { root, paths } = merkleTree(leaves)
+    for (let i = 0; i < n; i++) {
+      assert.deepEqual(merkleRoot(leaves[i], i, n, paths[i]), root, `leaf ${i} of ${n}`)
+      if (n > 1) {
+        const other = merkleRoot(leaves[i], (i + 1) % n, n, paths[i])
+        assert.ok(other === undefined || !other.equals(root), `leaf ${i} of ${n} at another index`)
+        const bent = paths[i].map((h, k) => k === 0 ? leafHash(h) : h)
+        assert.ok(!merkleRoot(leaves[i], i, n, bent)?.equals(root), 'a changed sibling')
+      }
+      // (Another count may lead to the same root — the signature covers the count: keys.ts.)
+      assert.equal(merkleRoot(leaves[i], i, n, [...paths[i], leaves[i]]), undefined, 'a sibling too many')
+    }
+  }
+})
+
+test('R1-4 issue 12: a signed batch of events: each verifies alone; one Ed25519 signature for the batch; a lone event gets a plain signature', async () => {
+  const me = await identity()
+  for (const n of [1, 2, 3, 7, 8, 9, 64]) {
+    const batch = events(me.id, n)
+    signBatch(me.key, batch)
+    const sigs = new Set(batch.map(e => e.sig.split('.')[0]))
+    assert.equal(sigs.size, 1, `one signature for ${n} events`)
+    if (n === 1) assert.ok(!batch[0].sig.includes('.'), 'a lone event: a plain signature')
+    for (const e of batch) assert.equal(verifyEvent(e), true, `event ${e.seq} of ${n}`)
+    // As received: a copy through JSON verifies too.
+    for (const e of batch) assert.equal(verifyEvent(JSON.parse(JSON.stringify(e))), true)
+  }
+  // More than a group: one signature per MAX_SIGNED_GROUP events.
+  const big = events(me.id, MAX_SIGNED_GROUP + 5)
+  signBatch(me.key, big)
+  assert.equal(new Set(big.map(e => e.sig.split('.')[0])).size, 2)
+  assert.ok(big.every(verifyEvent))
+  // Events signed one by one (as stores written before batch signatures hold them) still verify.
+  const old = signEvent(me.key, { origin: me.id, seq: 1, ts: 1, lc: 0, type: 'ack', body: { ids: ['x'] } } as any) as unknown as CisEvent
+  assert.equal(verifyEvent(old), true)
+})
+
+test('R1-4 issue 12: a batch-signed event that was changed, moved or forged does not verify', async () => {
+  const me = await identity()
+  const mallory = await identity()
+  const batch = events(me.id, 5)
+  signBatch(me.key, batch)
+  const [a, b] = batch
+  assert.equal(verifyEvent({ ...a, body: { ids: ['other'] } } as CisEvent), false, 'changed body')
+  assert.equal(verifyEvent({ ...a, seq: 99 }), false, 'changed seq')
+  assert.equal(verifyEvent({ ...a, sig: b.sig }), false, 'another event\'s proof')
+  assert.equal(verifyEvent({ ...a, origin: mallory.id }), false, 'another origin')
+  const parts = a.sig.split('.')
+  assert.equal(verifyEvent({ ...a, sig: [parts[0], '1', ...parts.slice(2)].join('.') }), false, 'changed index')
+  assert.equal(verifyEvent({ ...a, sig: [...parts.slice(0, 2), '6', ...parts.slice(3)].join('.') }), false, 'changed count')
+  assert.equal(verifyEvent({ ...a, sig: parts.slice(0, -1).join('.') }), false, 'a sibling left out')
+  // Mallory signs her own batch and claims one of its events is from me.
+  const forged = events(me.id, 3, 100)
+  signBatch(mallory.key, forged)
+  assert.ok(forged.every(e => !verifyEvent(e)), 'a batch signed by another key')
+  // Malformed signatures: false, never a throw.
+  for (const sig of ['', '.', '...', 'a.b.c', `${parts[0]}.0.2.!!`, `${parts[0]}.0.99999.${parts[3]}`, `${parts[0]}.-1.2.${parts[3]}`, 'x'.repeat(1000), `${parts[0]}.0.2.${'A'.repeat(43)}.${'A'.repeat(43)}`]) {
+    assert.equal(verifyEvent({ ...a, sig }), false, `sig ${sig.slice(0, 30)}`)
+  }
+  assert.equal(verifyEvent({ ...a, sig: 42 as unknown as string }), false)
+  // The genuine one still verifies after all that (the cache holds nothing false).
+  assert.equal(verifyEvent(a), true)
+})
