@@ -38,7 +38,7 @@ import { readSwarmKey } from '../src/net/swarm-key.js'
 import { validateJoblist } from '../src/spec/index.js'
 import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
-import { api, sleep, waitFor } from '../test/helpers/agent.js'
+import { ROOT, api, sleep, waitFor } from '../test/helpers/agent.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
 import { cpuMeter } from './cpu.js'
 
@@ -173,7 +173,9 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
   const dir = mkdtempSync(join(tmpdir(), 'cis-ingest-'))
   const none = join(dir, 'no-resources.yaml')
   writeFileSync(none, 'resources: {}\n')
-  const c = await startCluster([{ name: 'ingest', priority: 0, args: ['--config', none, '--heartbeat-timeout', heartbeatTimeout] }], [], { fast: false })
+  // CIS_BENCH_PROFILE=ingest: the agent runs with --cpu-prof (bench/results/profile/ingest-EVENTS_A_MESSAGE.cpuprofile).
+  const prof = (process.env.CIS_BENCH_PROFILE ?? '').split(',').includes('ingest') ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile')}`, `--cpu-prof-name=ingest-${jobsPerBatch}${rate !== undefined ? '-paced' : ''}.cpuprofile`] } : {}
+  const c = await startCluster([{ name: 'ingest', priority: 0, args: ['--config', none, '--heartbeat-timeout', heartbeatTimeout], ...prof }], [], { fast: false })
   const agent = c.agents[0]
   const origins: Origin[] = []
   let beat: NodeJS.Timeout | undefined

@@ -55,6 +55,8 @@ export interface RolesResult {
   jobsPerSec: number
   seconds: number
   roles: Record<Role, RoleFigures>
+  /** The master's scheduler passes (cis_scheduler_pass_duration_seconds): how many a job, and their ms a job. */
+  masterPasses: { perJob: number, msPerJob: number }
   /** This bench process (HTTP client, polling), CPU ms a job. */
   clientCpuMsPerJob: number
   /** Every process above together, CPU ms a job. */
@@ -69,15 +71,16 @@ async function succeeded (a: ClusterAgent): Promise<number> {
   return (await api(a.url, '/v1/stats')).body.joblists.succeeded ?? 0
 }
 
-/** What a node counted so far: its own events written, and gossip messages of events sent and received. */
-async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number }> {
+/** What a node counted so far: its own events written, gossip messages of events sent and received, scheduler passes and their seconds. */
+async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number, passes: number, passSeconds: number }> {
   const [state, metrics] = await Promise.all([api(a.url, '/v1/state?hash=false'), api(a.url, '/metrics')])
   const text = String(metrics.body)
   const gossip = (direction: string): number => {
     const m = new RegExp(`^cis_gossip_messages_total\\{direction="${direction}",topic="cis/events/1"\\} (\\S+)$`, 'm').exec(text)
     return m === null ? 0 : Number(m[1])
   }
-  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received') }
+  const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum') }
 }
 
 async function submitAll (url: string, n: number, tag: string): Promise<void> {
@@ -172,7 +175,9 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     // (Every meter read this process too: one of them is enough.)
     const client = cpu[0].client
     const total = r2(ROLES.reduce((s, r) => s + roles[r].cpuMsPerJob.total, 0) + client)
-    return { jobs: n, warmup, submittedTo: submitTo, slots, jobsPerSec: Number((n / seconds).toFixed(1)), seconds: r2(seconds), roles, clientCpuMsPerJob: client, totalCpuMsPerJob: total }
+    const m = ROLES.indexOf('master')
+    const masterPasses = { perJob: r2((after[m].passes - before[m].passes) / n), msPerJob: r3((after[m].passSeconds - before[m].passSeconds) * 1000 / n) }
+    return { jobs: n, warmup, submittedTo: submitTo, slots, jobsPerSec: Number((n / seconds).toFixed(1)), seconds: r2(seconds), roles, masterPasses, clientCpuMsPerJob: client, totalCpuMsPerJob: total }
   } finally {
     await c.stopAll()
     rmSync(dir, { recursive: true, force: true })
@@ -188,6 +193,7 @@ export function formatRoles (r: RolesResult): string[] {
   return [
     `roles, 3 agents, ${r.jobs} one-job joblists (submitted to the ${r.submittedTo}): ${r.jobsPerSec} jobs/s; CPU ms a job per role:`,
     ...ROLES.map(line),
+    `  the master's scheduler passes: ${r.masterPasses.perJob} a job, ${r.masterPasses.msPerJob} ms a job`,
     `  bench client ${r.clientCpuMsPerJob} ms; all processes ${r.totalCpuMsPerJob} ms a job`
   ]
 }

@@ -90,12 +90,31 @@ export class LivenessGossip {
     if (msg.prune === true) this.pruned.add(from)
   }
 
-  /** A connection closed: false if it was a hang-up to bound the mesh (the peer is alive). */
+  /**
+   * A new connection (a large cluster): the peer gets every beat this node knows at once, not
+   * when it is next picked (about a second later), so a node that was cut off, restarted or
+   * joined hears the cluster in one message.
+   */
+  connected (peer: string, own: Heartbeat): void {
+    if (!this.large) return
+    this.links.send(peer, { cis: 'membership', beats: this.membership.beatsFor(peer, ownBeat(own)), sum: vectorSum(own.vector) })
+  }
+
+  /**
+   * A connection closed: false if it was a hang-up to bound the mesh (the peer is alive). A
+   * large cluster's node left with fewer than TARGET_PEERS neighbours dials more at once: the
+   * neighbours that pruned it may all have done so in the same round, and a node without
+   * neighbours hears no beat (it would hold every node down, and be held down, until the next
+   * anti-entropy round redialled).
+   */
   disconnected (peer: string): boolean {
-    if (this.pruned.delete(peer)) return false
-    this.membership.disconnected(peer)
-    if (this.large) this.toAll({ cis: 'membership', down: this.membership.downOf(peer) })
-    return true
+    const pruned = this.pruned.delete(peer)
+    if (!pruned) {
+      this.membership.disconnected(peer)
+      if (this.large) this.toAll({ cis: 'membership', down: this.membership.downOf(peer) })
+    }
+    if (this.large && !this.stopped && this.links.peers().length < TARGET_PEERS) this.replication.topUp()
+    return !pruned
   }
 
   /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first). */

@@ -81,7 +81,8 @@ export class Mesh {
       proof: host.proof,
       gapProof: host.gapProof,
       knownPeers: host.knownPeers,
-      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined
+      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined,
+      hears: id => this.membership.isAlive(id)
     }, {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
@@ -113,6 +114,7 @@ export class Mesh {
         gossip: (topic, data, from) => this.onGossip(topic, data, from),
         connected: peer => {
           this.membership.connected(peer)
+          this.gossip.connected(peer, this.host.heartbeat())
           this.replication.pull(peer)
         },
         disconnected: peer => {

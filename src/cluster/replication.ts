@@ -37,6 +37,13 @@ export interface ReplicationOptions {
   pick?: (n: number) => number
   /** Large clusters: the connections to keep (dial known nodes only up to it); absent: dial every known node. */
   targetPeers?: () => number | undefined
+  /**
+   * Large clusters: whether this node hears a known node (alive in its view). Each round one
+   * known node it does not hear is dialled even at the target: after a partition heals, each
+   * side holds the other down and has its connections within itself, and nothing else would
+   * make them dial across.
+   */
+  hears?: (id: string) => boolean
 }
 
 const MAX_SYNC_EVENTS = 50_000
@@ -212,24 +219,40 @@ export class Replication {
 
   /** Periodic: reconnect to known nodes we lost, and pull from one connected peer. */
   antiEntropy (): void {
-    const connected = new Set(this.links.connectedPeers())
-    const pick = this.o.pick ?? ((n: number) => Math.floor(Math.random() * n))
-    const target = this.o.targetPeers?.()
-    const unconnected = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id))
-    if (target === undefined) {
-      for (const p of unconnected) void this.links.dial(p.id, p.addresses)
-    } else {
-      // A large cluster: a few random known nodes, up to the target (a bounded mesh).
-      for (let k = connected.size; k < target && unconnected.length > 0; k++) {
-        const p = unconnected.splice(pick(unconnected.length), 1)[0]
-        void this.links.dial(p.id, p.addresses)
-      }
+    const connected = this.topUp()
+    if (this.o.targetPeers?.() !== undefined && this.o.hears !== undefined) {
+      const unheard = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id) && this.o.hears?.(p.id) === false)
+      if (unheard.length > 0) { const p = unheard[this.pick(unheard.length)]; void this.links.dial(p.id, p.addresses) }
     }
     for (const addr of this.o.bootstrap) {
       const id = addr.split('/p2p/')[1]
       if (id !== undefined && !connected.has(id)) void this.links.dialAddr(addr)
     }
     const peers = [...connected]
-    if (peers.length > 0) this.pull(peers[pick(peers.length)])
+    if (peers.length > 0) this.pull(peers[this.pick(peers.length)])
+  }
+
+  /**
+   * Dial known nodes we are not connected to: every one (a small cluster), or a few random
+   * ones up to the target (a large cluster's bounded mesh). Returns the peers connected now.
+   */
+  topUp (): Set<string> {
+    const connected = new Set(this.links.connectedPeers())
+    const target = this.o.targetPeers?.()
+    if (target !== undefined && connected.size >= target) return connected
+    const unconnected = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id))
+    if (target === undefined) {
+      for (const p of unconnected) void this.links.dial(p.id, p.addresses)
+    } else {
+      for (let k = connected.size; k < target && unconnected.length > 0; k++) {
+        const p = unconnected.splice(this.pick(unconnected.length), 1)[0]
+        void this.links.dial(p.id, p.addresses)
+      }
+    }
+    return connected
+  }
+
+  private pick (n: number): number {
+    return this.o.pick?.(n) ?? Math.floor(Math.random() * n)
   }
 }

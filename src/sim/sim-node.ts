@@ -97,7 +97,8 @@ export class SimNode implements Endpoint {
       gapProof: async () => undefined,
       knownPeers: () => Object.keys(this.state.nodes).map(id => ({ id, addresses: [] })),
       pick: n => o.rng.int(n),
-      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined
+      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined,
+      hears: id => this.membership.isAlive(id)
     }, {
       publishRaw: async (topic, json) => { for (const p of o.net.peers(self)) o.net.send(self, p, topic, json, json.length) },
       request: async (peer, req, onFrame, timeoutMs) => await o.net.request(self, peer, req, onFrame, timeoutMs),
@@ -273,6 +274,7 @@ export class SimNode implements Endpoint {
   connected (peer: string): void {
     if (!this.running) return
     this.membership.connected(peer)
+    this.gossip.connected(peer, this.heartbeatNow())
     this.replication.pull(peer)
   }
 

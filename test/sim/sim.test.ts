@@ -30,8 +30,10 @@ test('R1-5 (issue 12): the simulator is deterministic: two runs with the same se
   }
 })
 
-for (const [scenario, seed] of [['kill-master', 1], ['partition-heal', 2], ['churn', 3], ['silent-cut', 4]] as const) {
-  test(`R1-1, R1-3, R1-5 (issue 12): on 100 simulated nodes, ${scenario} (seed ${seed}): nothing lost, every joblist ends, the same hash everywhere, no false suspicion while idle; the fault is detected and a master agreed`, { timeout: 300_000 }, async () => {
+// (steady, seed 5: before a node left with fewer than the target neighbours dialled more at
+// once, all its neighbours pruned it in one round: it held every node down, 110 false downs.)
+for (const [scenario, seed] of [['kill-master', 1], ['partition-heal', 2], ['churn', 3], ['silent-cut', 4], ['steady', 5]] as const) {
+  test(`R1-1, R1-3, R1-5 (issue 12): on 100 simulated nodes, ${scenario} (seed ${seed}): nothing lost, every joblist ends, the same hash everywhere, no false suspicion while idle; a fault is detected and a master agreed`, { timeout: 300_000 }, async () => {
     const r = await sim(['--nodes', '100', '--seed', String(seed), '--scenario', scenario, '--quiet'])
     assert.equal(r.code, 0, r.stderr)
     const x = JSON.parse(r.stdout)
@@ -42,7 +44,7 @@ for (const [scenario, seed] of [['kill-master', 1], ['partition-heal', 2], ['chu
     assert.equal(x.hashesEqual, true)
     assert.ok(x.submitted > 50, `work streamed in (${x.submitted})`)
     assert.equal(x.ended, x.submitted, 'every joblist ended')
-    if (scenario !== 'churn') {
+    if (scenario !== 'churn' && scenario !== 'steady') {
       assert.notEqual(x.detectMs, null, 'the fault was detected')
       assert.notEqual(x.agreeMs, null, 'one master was agreed')
     }

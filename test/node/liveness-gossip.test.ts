@@ -1,0 +1,150 @@
+// Issue 12 (R1-1, R1-5): the wiring of a large cluster's liveness gossip
+// (src/cluster/liveness-gossip.ts), which the agent's mesh and the simulator both run. A small
+// cluster broadcasts heartbeats; a large one sends beats to a few neighbours, gives a new
+// neighbour every beat at once, floods a down notice on a close that was not a prune, dials
+// more at once when a close leaves it below the target, and relays peers' events in batches.
+// Replication's anti-entropy dials one known node it does not hear each round, even at the
+// target (the sides of a healed partition).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { pino } from 'pino'
+import { LivenessGossip } from '../../src/cluster/liveness-gossip.js'
+import type { MembershipMessage } from '../../src/cluster/liveness-gossip.js'
+import { Membership, TARGET_PEERS } from '../../src/cluster/membership.js'
+import type { Heartbeat } from '../../src/cluster/membership.js'
+import { Replication } from '../../src/cluster/replication.js'
+import type { CisEvent } from '../../src/events/types.js'
+
+const silent = pino({ level: 'silent' })
+
+function setup (peers: string[], known: string[] = peers): {
+  g: LivenessGossip, m: Membership, sent: Array<{ to: string, msg: MembershipMessage }>, broadcasts: Heartbeat[], dialled: string[], published: CisEvent[][], timers: Array<() => void>, links: { peers: string[] }, hangUps: string[]
+} {
+  const clock = { now: 10_000 }
+  const m = new Membership({ self: 'me', log: silent, now: () => clock.now, heartbeatIntervalMs: 200, timeoutMs: 800, changed: () => {} })
+  const links = { peers }
+  const dialled: string[] = []
+  const published: CisEvent[][] = []
+  const r: Replication = new Replication({
+    self: 'me',
+    log: silent,
+    eventsTopic: 'events',
+    bootstrap: [],
+    vector: () => ({}),
+    receive: () => {},
+    eventsAfter: async function * () {},
+    skip: () => {},
+    proof: () => {},
+    gapProof: async () => undefined,
+    knownPeers: () => known.map(id => ({ id, addresses: [] })),
+    pick: () => 0,
+    targetPeers: (): number | undefined => g.large ? TARGET_PEERS : undefined,
+    hears: id => m.isAlive(id)
+  }, {
+    publishRaw: async (_topic, json) => { published.push(JSON.parse(`[${json.startsWith('[') ? json.slice(1, -1) : json}]`)) },
+    request: async () => {},
+    connectedPeers: () => links.peers,
+    dial: async peer => { dialled.push(peer) },
+    dialAddr: async () => {}
+  })
+  r.publishEvents = (events: CisEvent[]) => { published.push(events) }
+  const sent: Array<{ to: string, msg: MembershipMessage }> = []
+  const broadcasts: Heartbeat[] = []
+  const timers: Array<() => void> = []
+  const hangUps: string[] = []
+  const g: LivenessGossip = new LivenessGossip(m, r, {
+    peers: () => links.peers,
+    send: (to, msg) => { sent.push({ to, msg }) },
+    broadcast: hb => { broadcasts.push(hb) },
+    hangUp: (peer, notice) => { sent.push({ to: peer, msg: notice }); hangUps.push(peer) },
+    after: (_ms, fn) => { timers.push(fn) },
+    pick: () => 0
+  })
+  return { g, m, sent, broadcasts, dialled, published, timers, links, hangUps }
+}
+
+const hb = (ts: number): Heartbeat => ({ id: 'me', name: 'me', priority: 1, vector: { me: 3, x: 4 }, ts, master: false })
+const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`)
+
+test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, beats go to 3 neighbours, this node\'s first', () => {
+  const small = setup(names(5))
+  small.g.beat(hb(1), 6)
+  assert.equal(small.broadcasts.length, 1)
+  assert.equal(small.sent.length, 0)
+  const big = setup(names(20))
+  big.g.beat(hb(1), 100)
+  assert.equal(big.g.large, true)
+  assert.equal(big.broadcasts.length, 0)
+  assert.equal(big.sent.length, 3, 'three neighbours')
+  assert.equal(new Set(big.sent.map(s => s.to)).size, 3, 'three different ones')
+  for (const s of big.sent) {
+    assert.equal((s.msg.beats as Array<{ id: string }>)[0].id, 'me')
+    assert.equal(s.msg.sum, 7, 'the sum of the version vector')
+  }
+})
+
+test('R1-5 issue 12: a new neighbour of a large cluster gets every beat this node knows at once', () => {
+  const t = setup(names(10))
+  t.g.size(100)
+  t.m.mergeBeats([{ id: 'a', name: 'a', priority: 0, ts: 5 }, { id: 'b', name: 'b', priority: 0, ts: 5 }], 'p00')
+  t.g.connected('p09', hb(2))
+  assert.equal(t.sent.length, 1)
+  assert.equal(t.sent[0].to, 'p09')
+  assert.deepEqual((t.sent[0].msg.beats as Array<{ id: string }>).map(b => b.id), ['me', 'a', 'b'])
+  const small = setup(names(3))
+  small.g.size(4)
+  small.g.connected('p00', hb(2))
+  assert.equal(small.sent.length, 0, 'a small cluster has heartbeats for that')
+})
+
+test('R1-1 issue 12: a close floods a down notice, a prune does not; a close that leaves fewer than the target neighbours dials more at once', () => {
+  const t = setup(names(30), [...names(30), ...names(60).slice(30)])
+  t.g.size(60)
+  t.g.prune()
+  assert.equal(t.hangUps.length, 30 - 2 * TARGET_PEERS, 'pruned down to twice the target')
+  assert.ok(t.sent.filter(s => s.msg.prune === true).length === t.hangUps.length, 'each told first')
+  // The pruned peers' closes: no down notice, no dial (still at the target).
+  t.links.peers = names(30).filter(p => !t.hangUps.includes(p))
+  t.sent.length = 0
+  for (const p of t.hangUps) assert.equal(t.g.disconnected(p), false)
+  assert.equal(t.sent.length, 0, 'no notice for a prune')
+  assert.equal(t.dialled.length, 0)
+  // Neighbours close until fewer than the target are left: a notice each, and dials at once up to the target.
+  const left = [...t.links.peers]
+  while (t.links.peers.length >= TARGET_PEERS) {
+    const gone = t.links.peers.pop() as string
+    assert.equal(t.g.disconnected(gone), true)
+  }
+  assert.ok(t.sent.some(s => (s.msg.down as { id: string } | undefined)?.id === left[left.length - 1]), 'a down notice')
+  assert.equal(t.dialled.length, TARGET_PEERS - t.links.peers.length, 'dialled up to the target at once')
+})
+
+test('R1-5 issue 12: peers\' events are relayed in a large cluster, those of a few ms in one message; not in a small one', () => {
+  const e = (seq: number): CisEvent => ({ origin: 'x', seq, ts: 1, lc: 0, type: 'ack', body: { ids: [] }, sig: 's' }) as unknown as CisEvent
+  const small = setup(names(3))
+  small.g.size(4)
+  small.g.relay([e(1)])
+  assert.equal(small.timers.length, 0)
+  const t = setup(names(10))
+  t.g.size(100)
+  t.g.relay([e(1)])
+  t.g.relay([e(2), e(3)])
+  assert.equal(t.timers.length, 1, 'one timer for the batch')
+  t.timers[0]()
+  assert.deepEqual(t.published.map(b => b.map(x => x.seq)), [[1, 2, 3]])
+  t.g.stop()
+  t.g.relay([e(4)])
+  t.timers[1]()
+  assert.equal(t.published.length, 1, 'nothing after stop')
+})
+
+test('R1-1 issue 12: at the target, anti-entropy still dials one known node this node does not hear (a healed partition)', () => {
+  const known = names(40)
+  const t = setup(names(20), known)
+  t.g.size(40)
+  // It hears p00..p19 (connected) and p20..p29; not p30..p39 (the other side).
+  t.m.mergeBeats(names(30).map(id => ({ id, name: id, priority: 0, ts: 5 })), 'p00')
+  ;(t.g as unknown as { replication: Replication }).replication.antiEntropy()
+  assert.equal(t.dialled.length, 1, 'one dial a round')
+  assert.ok(names(40).slice(30).includes(t.dialled[0]), `an unheard node: ${t.dialled[0]}`)
+})
