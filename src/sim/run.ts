@@ -129,6 +129,10 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
 
   const formMs = await until(formed, 60_000, 50)
   say(`formed: ${formMs === null ? 'not within 60 s' : `${Math.round(formMs)} ms`} (virtual), ${clock.ran} tasks`)
+  // Formed is when every node has heard of every other once; the mesh (dials up to the target,
+  // pruning) and the rounds of beats settle for a while after. What follows measures a
+  // settled cluster: two timeouts more.
+  await clock.run(clock.now + 2 * Math.max(...live().map(n => n.membership.timeout)))
 
   const sentNow = (): { msgs: number, bytes: number } => {
     let msgs = 0

@@ -6,32 +6,12 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { pino } from 'pino'
 import { newSwarmKey } from '../../src/net/swarm-key.js'
 import { HEARTBEAT_TOPIC, Net } from '../../src/net/p2p.js'
-import { loadOrCreateIdentity } from '../../src/identity/keys.js'
 import { cleanup, tempDir, waitFor } from '../helpers/agent.js'
+import { startNet as startNetOn } from '../helpers/net.js'
 
-async function startNet (dir: string, psk: Uint8Array, got: unknown[]): Promise<Net> {
-  const id = await loadOrCreateIdentity(dir)
-  const net = new Net({
-    privateKey: id.key,
-    psk,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    bootstrap: [],
-    mdns: false,
-    log: pino({ level: 'silent' }),
-    handlers: {
-      gossip: (_topic, data) => { got.push(data) },
-      connected: () => {},
-      disconnected: () => {},
-      sync: async function * () {},
-      rpc: async () => null
-    }
-  })
-  await net.start()
-  return net
-}
+const startNet = async (dir: string, psk: Uint8Array, got: unknown[]): Promise<Net> => await startNetOn(dir, psk, { gossip: (_topic, data) => { got.push(data) } })
 
 test('R1-5: when the connection carrying the gossip stream closes and another stays open, gossip to that peer keeps flowing', async () => {
   const dirs = [tempDir(), tempDir()]

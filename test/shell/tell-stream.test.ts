@@ -5,36 +5,16 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { pino } from 'pino'
 import * as lp from 'it-length-prefixed'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { newSwarmKey } from '../../src/net/swarm-key.js'
 import { Net, TELL_PROTOCOL } from '../../src/net/p2p.js'
-import { loadOrCreateIdentity } from '../../src/identity/keys.js'
 import { Outbox } from '../../src/net/outbox.js'
 import { cleanup, tempDir, waitFor } from '../helpers/agent.js'
+import { startNet as startNetOn } from '../helpers/net.js'
 
-async function startNet (dir: string, psk: Uint8Array, told: Array<{ msg: unknown, from: string }>): Promise<Net> {
-  const id = await loadOrCreateIdentity(dir)
-  const net = new Net({
-    privateKey: id.key,
-    psk,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    bootstrap: [],
-    mdns: false,
-    log: pino({ level: 'silent' }),
-    handlers: {
-      gossip: () => {},
-      connected: () => {},
-      disconnected: () => {},
-      sync: async function * () {},
-      rpc: async () => null,
-      tell: (msg, from) => { told.push({ msg, from }) }
-    }
-  })
-  await net.start()
-  return net
-}
+const startNet = async (dir: string, psk: Uint8Array, told: Array<{ msg: unknown, from: string }>): Promise<Net> =>
+  await startNetOn(dir, psk, { tell: (msg, from) => { told.push({ msg, from }) } })
 
 const tellStreams = (net: Net, peer: string): number =>
   net.node.getConnections(peerIdFromString(peer)).flatMap(c => c.streams).filter(s => s.protocol === TELL_PROTOCOL).length
