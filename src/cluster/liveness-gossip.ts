@@ -6,8 +6,8 @@
 // flooded on a closed connection; a bounded mesh (pruned far above TARGET_PEERS); peers' new
 // events relayed to the neighbours, since they do not all hear the origin.
 import type { CisEvent } from '../events/types.js'
-import { BEAT_FANOUT, TARGET_PEERS } from './membership.js'
-import type { Beat, Heartbeat, Membership } from './membership.js'
+import { BEAT_FANOUT, TARGET_PEERS, beatOf } from './membership.js'
+import type { Heartbeat, Membership } from './membership.js'
 import type { Replication } from './replication.js'
 import { vectorSum } from './replication.js'
 
@@ -62,7 +62,7 @@ export class LivenessGossip {
    */
   beat (hb: Heartbeat, known: number): void {
     if (!this.size(known)) { this.links.broadcast(hb); return }
-    const own = ownBeat(hb)
+    const own = beatOf(hb)
     const sum = vectorSum(hb.vector)
     for (const p of this.sample(this.links.peers(), BEAT_FANOUT)) {
       this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
@@ -85,7 +85,7 @@ export class LivenessGossip {
     if (msg.down !== undefined) {
       const r = this.membership.downNotice(msg.down, from)
       if (r === true) this.toAll({ cis: 'membership', down: msg.down }, from)
-      else if (r === 'self') this.toAll({ cis: 'membership', beats: [ownBeat(own())] })
+      else if (r === 'self') this.toAll({ cis: 'membership', beats: [beatOf(own())] })
     }
     if (msg.prune === true) this.pruned.add(from)
   }
@@ -97,7 +97,7 @@ export class LivenessGossip {
    */
   connected (peer: string, own: Heartbeat): void {
     if (!this.large) return
-    this.links.send(peer, { cis: 'membership', beats: this.membership.beatsFor(peer, ownBeat(own)), sum: vectorSum(own.vector) })
+    this.links.send(peer, { cis: 'membership', beats: this.membership.beatsFor(peer, beatOf(own)), sum: vectorSum(own.vector) })
   }
 
   /**
@@ -155,9 +155,4 @@ export class LivenessGossip {
     while (out.length < k && pool.length > 0) out.push(pool.splice(this.links.pick(pool.length), 1)[0])
     return out
   }
-}
-
-/** A heartbeat's beat (what liveness gossip carries of it). */
-export function ownBeat (hb: Heartbeat): Beat {
-  return { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}) }
 }

@@ -40,6 +40,11 @@ const MAX_BEATS = 20_000
 /** Gossip rounds for a beat to reach `n` nodes with BEAT_FANOUT, plus one. */
 export const gossipRounds = (n: number): number => Math.ceil(Math.log(Math.max(2, n)) / Math.log(BEAT_FANOUT)) + 1
 
+/** A heartbeat's (or beat's) beat: what liveness gossip carries of it. */
+export function beatOf (hb: { id: string, name: string, priority: number, ts: number, master?: boolean }): Beat {
+  return { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}) }
+}
+
 const isBeat = (b: unknown): b is Beat => {
   const x = b as Beat
   return typeof x === 'object' && x !== null && typeof x.id === 'string' && x.id.length <= 128 && typeof x.name === 'string' && x.name.length <= 256 &&
@@ -161,8 +166,7 @@ export class Membership {
   private record (hb: { id: string, name: string, priority: number, ts: number, master?: boolean }): 'status' | 'new' | false {
     if ((this.lastTs.get(hb.id) ?? -1) >= hb.ts) return false // an old one, relayed late
     this.lastTs.set(hb.id, hb.ts)
-    const beat: Beat = { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}) }
-    this.beats.set(hb.id, beat)
+    this.beats.set(hb.id, beatOf(hb))
     this.changedAt.set(hb.id, ++this.version)
     if ((this.downTs.get(hb.id) ?? -Infinity) >= hb.ts) return 'new'
     const now = this.o.now()

@@ -52,7 +52,7 @@ const PROBE_DELAY_MS = 100
 export class Mesh {
   readonly membership: Membership
   readonly replication: Replication
-  /** Heartbeats, or liveness gossip in a large cluster (liveness-gossip.ts: membership messages go over the rpc protocol). */
+  /** Heartbeats, or liveness gossip in a large cluster (liveness-gossip.ts): its messages go over a tell stream a neighbour (Net.tell); the rpc protocol takes them too (prune notices, which must arrive before the hang-up, and peers of an older version). */
   readonly gossip: LivenessGossip
   net!: Net
   private timers: NodeJS.Timeout[] = []

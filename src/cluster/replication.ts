@@ -220,8 +220,9 @@ export class Replication {
   /** Periodic: reconnect to known nodes we lost, and pull from one connected peer. */
   antiEntropy (): void {
     const connected = this.topUp()
-    if (this.o.targetPeers?.() !== undefined && this.o.hears !== undefined) {
-      const unheard = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id) && this.o.hears?.(p.id) === false)
+    const hears = this.o.hears
+    if (this.o.targetPeers?.() !== undefined && hears !== undefined) {
+      const unheard = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id) && !hears(p.id))
       if (unheard.length > 0) { const p = unheard[this.pick(unheard.length)]; void this.links.dial(p.id, p.addresses) }
     }
     for (const addr of this.o.bootstrap) {
