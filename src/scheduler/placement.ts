@@ -41,6 +41,31 @@ function needsKey (needs: Record<string, number>): string {
   return k
 }
 
+const kindsOf = new WeakMap<JoblistRecord, string[]>()
+/**
+ * The kinds of need of a joblist's jobs (`''`: needs nothing). Fixed for a joblist (its jobs
+ * and their specs do not change once accepted), so computed once per record.
+ */
+function needKinds (state: ClusterState, jl: JoblistRecord): string[] {
+  let s = kindsOf.get(jl)
+  if (s === undefined) {
+    const kinds = new Set<string>()
+    for (const stage of jl.stages) {
+      for (const logicalId of stage.jobIds) {
+        const logical = state.jobs[logicalId]
+        if (logical === undefined) continue
+        for (const id of logical.physical ?? [logicalId]) {
+          const job = state.jobs[id]
+          if (job !== undefined) kinds.add(needsKey(job.spec.needs))
+        }
+      }
+    }
+    s = [...kinds]
+    kindsOf.set(jl, s)
+  }
+  return s
+}
+
 /** `name (id)` of a joblist, for messages. */
 export function joblistLabel (jl: JoblistRecord): string { return `${jl.name} (${jl.id})` }
 
@@ -60,6 +85,11 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
   }
   for (const jl of queue) {
     if (jl.cancelled) continue
+    // A joblist none of whose jobs could be placed or reserve anything now is passed over
+    // whole, at the cost of a lookup (the master's pass after each job's end used to walk every
+    // job of a long queue): once no instance of any type is free anywhere, only a job that
+    // needs nothing still fits; and no unpinned job fits whose kind of need already did not.
+    if (input.explain !== true && !mayPlace(needKinds(state, jl), free, noFit, noReserve)) continue
     const stage = jl.stages[jl.currentStage]
     if (stage === undefined) continue
     for (const logicalId of stage.jobIds) {
@@ -89,6 +119,17 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
     }
   }
   return { assigns, waiting }
+}
+
+/**
+ * Could a job of one of these kinds of need be placed, or reserve something, in what is left
+ * of this pass? A job pinned to a node is no exception: free instances only shrink during a
+ * pass, so where no alive node had a kind's needs free (or anything of them to reserve), its
+ * node has not either.
+ */
+function mayPlace (kinds: string[], free: FreeIndex, noFit: ReadonlySet<string>, noReserve: ReadonlySet<string>): boolean {
+  if (free.exhausted()) return kinds.includes('')
+  return kinds.some(k => !noFit.has(k) || !noReserve.has(k))
 }
 
 function whyWaiting (state: ClusterState, job: JobRecord, needs: Record<string, number>, pinned: string[] | undefined, at: string | null,

@@ -57,6 +57,12 @@ export class FreeIndex {
     }
   }
 
+  /** True when no node has a free instance of any type (jobs that need nothing may still fit). */
+  exhausted (): boolean {
+    for (const set of this.withType.values()) if (set.size > 0) return false
+    return true
+  }
+
   private nodesWith (type: string): Set<string> {
     let set = this.withType.get(type)
     if (set === undefined) this.withType.set(type, set = new Set())

@@ -109,3 +109,34 @@ test('P-3 (property): with aging, a low-priority joblist starts despite a steady
     assert.equal(lowStartsAt(gap, slots, 0, horizon), -1, 'without aging the same stream starves it (the control)')
   }), { seed: 3, numRuns: 30 })
 })
+
+/** As build, with some jobs targeted (at one node, or at all nodes: physical jobs pinned to a node). */
+const targetArb = fc.oneof(fc.constant(undefined), fc.constant(undefined), fc.integer({ min: 0, max: 3 }), fc.constant('all' as const))
+const pinnedScenarioArb = fc.record({
+  nodes: fc.array(nodeArb, { minLength: 1, maxLength: 4 }),
+  lists: fc.array(fc.array(fc.array(fc.record({ slot: fc.integer({ min: 0, max: 2 }), gpu: fc.integer({ min: 0, max: 2 }), target: targetArb }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 2 }), { minLength: 1, maxLength: 8 }),
+  outcomes: fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 16, maxLength: 16 })
+})
+
+test('R3-5 (property): the master pass, which passes over joblists that cannot be placed, decides what a walk of every job decides', () => {
+  fc.assert(fc.property(pinnedScenarioArb, s => {
+    const h = build({ nodes: s.nodes, lists: [], outcomes: [] })
+    s.lists.forEach((stages, i) => h.submit(joblist(`jl${i}`, stages.map((jobs, si) => [`st${si}`, jobs.map((j, ji) => job(`j${si}-${ji}`, {
+      needs: { slot: j.slot, gpu: j.gpu },
+      ...(j.target === 'all' ? { target: { all: true } } : j.target !== undefined ? { target: { node: `N${j.target % s.nodes.length}` } } : {})
+    }))]))))
+    let compared = 0
+    run(h, s.outcomes, hh => {
+      const queue = activeJoblists(hh.state)
+      const nodes = Object.keys(hh.state.nodes)
+      // All nodes alive, all but one (pinned jobs wait for it), none.
+      for (const alive of [nodes, nodes.slice(1), []]) {
+        const input = { state: hh.state, now: hh.now, alive: new Set(alive), queue: hh.queue }
+        // explain walks every job of every joblist (it says why each one waits).
+        assert.deepEqual(place(input, queue).assigns, place({ ...input, explain: true }, queue).assigns)
+        compared++
+      }
+    })
+    assert.ok(compared > 0)
+  }), { seed: 12, numRuns: 200 })
+})

@@ -56,6 +56,26 @@ test('why waiting: a pending job says what it needs and who holds or reserved it
   assert.match(waitReasons({ state: h.state, now: h.now, alive: new Set(['A']), queue: h.queue })[`${h.joblistId(none)}.1`], /no alive node has that much/)
 })
 
+test('R3-5: a second waiting job of the same size still reserves on another node, and a long queue of waiting jobs is passed over', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['a0', 'a1'] })
+  h.node('B', { slot: ['b0', 'b1'] })
+  h.submit(joblist('hold', [['s', [job('x', { target: { node: 'A' } }), job('y', { target: { node: 'B' } })]]]))
+  assert.deepEqual(h.assigns(h.settle()).map(d => d.node).sort(), ['A', 'B'], 'one slot held on each node')
+  const big1 = h.submit(joblist('big1', [['s', [job('b', { needs: { slot: 2 } })]]]))
+  const big2 = h.submit(joblist('big2', [['s', [job('b', { needs: { slot: 2 } })]]]))
+  const small = h.submit(joblist('small', [['s', [job('s')]]]))
+  // big1 reserves the free slot of one node, big2 that of the other: small must not take either.
+  assert.deepEqual(h.assigns(h.settle()), [])
+  const why = waitReasons({ state: h.state, now: h.now, alive: new Set(['A', 'B']), queue: h.queue })
+  assert.match(why[`${h.joblistId(small)}.1`], /reserved for earlier joblist big/)
+  // Behind a long queue of waiting jobs, a job that needs nothing is still placed.
+  for (let i = 0; i < 50; i++) h.submit(joblist(`wait-${i}`, [['s', [job('w', { needs: { slot: 2 } })]]]))
+  const free = h.submit(joblist('free', [['s', [job('n', { needs: {} })]]]))
+  assert.deepEqual(h.assigns(h.settle()).map(d => h.state.jobs[d.jobId].joblistId), [h.joblistId(free)])
+  assert.ok(h.joblistId(big1) !== undefined && h.joblistId(big2) !== undefined)
+})
+
 test('D-4/P-3: the priority policy serves higher priority first; aging lets old low-priority work overtake', () => {
   const h = new Harness()
   h.queue = { policy: 'priority', agingPerMinute: 1 }
