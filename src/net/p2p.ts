@@ -7,7 +7,6 @@ import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
 import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub } from '@chainsafe/libp2p-gossipsub'
@@ -96,6 +95,10 @@ export class Net {
       // forms (issue 12: 20 agents on one machine fell apart at about 15). The swarm key already
       // keeps strangers out; the limits stay, higher.
       connectionManager: { inboundConnectionThreshold: 100, maxIncomingPendingConnections: 100 },
+      // libp2p's connection monitor pings every connection every 10 s (a new stream each, and a
+      // peer-store write): our heartbeats already tell a silent peer, and its connection is hung
+      // up (membership.ts). Off, it no longer costs an idle node a third of its main thread's work.
+      connectionMonitor: { enabled: false },
       connectionGater: {
         denyDialPeer: isBlocked,
         denyInboundEncryptedConnection: isBlocked,
@@ -104,7 +107,6 @@ export class Net {
       peerDiscovery: peerDiscovery as never,
       services: {
         identify: identify(),
-        ping: ping(),
         pubsub: gossipsub({
           emitSelf: false,
           globalSignaturePolicy: 'StrictNoSign',
