@@ -123,7 +123,7 @@ export class MasterRole {
       this.o.append('master', { term: nextTerm(state.terms) }).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record the master term'))
       return // applying the master event calls for another pass
     }
-    const decisions = schedule({
+    const input = {
       state,
       now: this.o.now(),
       self: this.o.self,
@@ -133,10 +133,19 @@ export class MasterRole {
       lostAfterMs: this.o.scheduler.lostAfterMs,
       policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
       queue: this.o.queue?.() ?? queueOptions(this.o.scheduler)
-    })
-    for (const d of decisions) {
-      const e = decisionEvent(d, mine)
-      this.o.append(e.type, e.body as never).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a decision'))
+    }
+    // A joblist accepted in this pass is placed in it too, so its accept and its first assigns
+    // go out in one write batch (one message to every peer, not two). That takes the accepts
+    // applied already: append applies an event before it returns, unless the log is busy
+    // bringing an archived joblist back; then the next pass places it.
+    for (let round = 0; round < 2; round++) {
+      const before = state.applied[this.o.self] ?? 0
+      const decisions = schedule(input)
+      for (const d of decisions) {
+        const e = decisionEvent(d, mine)
+        this.o.append(e.type, e.body as never).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a decision'))
+      }
+      if (!decisions.some(d => d.type === 'accept') || (state.applied[this.o.self] ?? 0) !== before + decisions.length) break
     }
     // Schedules: each decision is applied at once (append applies before it persists), so the
     // next pass sees the instant accounted for and never launches it again.

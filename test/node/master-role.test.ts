@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import type { EventType } from '../../src/events/types.js'
 import { CATCH_UP_LIMIT_MS, MasterRole } from '../../src/node/master-role.js'
 import { emptyState } from '../../src/state/types.js'
+import { Harness, job, joblist } from '../helpers/harness.js'
 
 function role (): { role: MasterRole, appended: EventType[], clock: { now: number, behind: boolean, unheard: string[], claiming: string[] } } {
   const clock = { now: 0, behind: false, unheard: [] as string[], claiming: [] as string[] }
@@ -96,4 +97,51 @@ test('R1-3: a new master waits to hear a peer that just came (restart or heal) b
   clock.now = CATCH_UP_LIMIT_MS
   r.pass()
   assert.deepEqual(appended, ['master'], 'a peer that is never heard does not block the cluster: it decides after the bound')
+})
+
+/** A master role over a Harness's state whose append applies each event at once (as the node's log does), or later. */
+function applyingRole (applyAtOnce: boolean): { role: MasterRole, appended: EventType[], h: Harness, later: Array<() => void> } {
+  const h = new Harness('me')
+  h.node('me', { slot: ['s0'] })
+  h.emit('me', 'master', { term: 1 })
+  const appended: EventType[] = []
+  const later: Array<() => void> = []
+  const r = new MasterRole({
+    self: 'me',
+    code: 'me00',
+    log: pino({ level: 'silent' }),
+    now: () => h.now,
+    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1, lostAfterMs: 60_000, fairShare: { halfLifeMs: 7 * 86_400_000, shares: {} } },
+    state: () => h.state,
+    alive: () => new Set(['me']),
+    silent: () => new Map(),
+    behind: () => false,
+    append: async (type, body) => {
+      appended.push(type)
+      if (applyAtOnce) h.emit('me', type, body)
+      else later.push(() => h.emit('me', type, body))
+      return undefined as never
+    }
+  })
+  r.follow('me', id => id)
+  return { role: r, appended, h, later }
+}
+
+test('R3-1: a joblist accepted in a pass is placed in the same pass (accept and assign go out in one write batch)', () => {
+  const { role: r, appended, h } = applyingRole(true)
+  h.submit(joblist('one', [['s', [job('a')]]]), 'me')
+  r.pass()
+  assert.deepEqual(appended, ['accept', 'assign'])
+  r.pass()
+  assert.deepEqual(appended, ['accept', 'assign'], 'the next pass has nothing left to decide')
+})
+
+test('R3-1: when its accept is not applied yet, the pass does not decide it again: the next pass places it', () => {
+  const { role: r, appended, h, later } = applyingRole(false)
+  h.submit(joblist('one', [['s', [job('a')]]]), 'me')
+  r.pass()
+  assert.deepEqual(appended, ['accept'], 'one accept, not two')
+  for (const f of later.splice(0)) f()
+  r.pass()
+  assert.deepEqual(appended, ['accept', 'assign'])
 })
