@@ -47,6 +47,8 @@ export interface EventLogOptions {
   /** Joblists left memory (archived), or came back to it (an event about them). */
   archivedOut?: (ids: string[]) => void
   broughtBack?: (ids: string[]) => void
+  /** How long peers' events (and an own event that may linger) wait to share a write; default PEER_WRITE_DELAY_MS. */
+  writeDelayMs?: number
 }
 
 /** What the log reports to the metrics: own events appended, events from peers accepted. */
@@ -60,7 +62,7 @@ interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => 
 const noop = (): void => {}
 
 /** How long peers' events wait to share a write (see flushSoon). */
-const PEER_WRITE_DELAY_MS = 10
+export const PEER_WRITE_DELAY_MS = 10
 
 export class EventLog {
   state: ClusterState = emptyState()
@@ -281,8 +283,13 @@ export class EventLog {
     return run
   }
 
-  /** Apply and persist one event of this node's own log (signed with its write batch); resolves once it is durable. */
-  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> {
+  /**
+   * Apply one event of this node's own log now; it is signed, stored and sent with its write
+   * batch, and the promise resolves once it is durable. `linger`: the batch may wait
+   * PEER_WRITE_DELAY_MS for more events (any other append ends the wait), so a short job's
+   * `started` and `finished` travel as one message.
+   */
+  async append<T extends EventType> (type: T, body: EventBodies[T], linger = false): Promise<CisEvent<T>> {
     // About an archived joblist (an ack, a change, a purge): bring it back first.
     const probe = { origin: this.o.identity.id, seq: this.seq + 1, ts: 0, lc: 0, type, body } as unknown as UnsignedEvent
     if (this.gate !== null || this.needsBack([probe])) await this.behindGate(async () => { await this.bringBack([probe]) })
@@ -295,7 +302,7 @@ export class EventLog {
     this.o.counter?.appended(event)
     const durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
     this.o.applied([event])
-    void this.flushSoon()
+    void this.flushSoon(!linger)
     // Published (with the rest of its write batch) only once durable: a crash can never make
     // this node reuse a seq it has sent.
     await durable
@@ -415,15 +422,16 @@ export class EventLog {
 
   /**
    * Write what is pending soon: at the next turn of the event loop (urgent: this node's own
-   * events wait for it), or, for peers' events only, after PEER_WRITE_DELAY_MS so that events
-   * arriving one by one share a write (each write has a fixed cost; they are durable at their
-   * origins, and applied here already). An urgent call ends the wait.
+   * events wait for it), or, for peers' events (and an own event that may linger), after
+   * PEER_WRITE_DELAY_MS so that events arriving one by one share a write (each write has a
+   * fixed cost; peers' events are durable at their origins, and applied here already). An
+   * urgent call ends the wait.
    */
   private async flushSoon (urgent = true): Promise<void> {
     if (this.flushing !== null) { if (urgent) this.wake?.(); return }
     this.flushing = new Promise<void>(resolve => {
       if (urgent) { setImmediate(resolve); return }
-      const timer = setTimeout(() => { this.wake = undefined; resolve() }, PEER_WRITE_DELAY_MS)
+      const timer = setTimeout(() => { this.wake = undefined; resolve() }, this.o.writeDelayMs ?? PEER_WRITE_DELAY_MS)
       this.wake = () => { clearTimeout(timer); this.wake = undefined; setImmediate(resolve) }
     }).then(async () => {
       while (this.pending.length > 0 || (this.wantSnapshot && this.open)) await this.writeBatch()

@@ -16,7 +16,8 @@ export interface ExecutorBridgeOptions {
   dataDir: string
   log: Logger
   apiUrl: () => string
-  append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<unknown>
+  /** `linger`: its write batch may wait a few ms for more events (see EventLog.append). */
+  append: <T extends EventType>(type: T, body: EventBodies[T], linger?: boolean) => Promise<unknown>
 }
 
 export class ExecutorBridge {
@@ -43,7 +44,8 @@ export class ExecutorBridge {
       dataDir: this.o.dataDir,
       graceMs: this.o.config.exec.killGraceMs,
       log: this.o.log.child({ component: 'exec' }),
-      started: async body => await this.o.append('started', body),
+      // A job that ends within a few ms sends its start and its end in one message.
+      started: async body => await this.o.append('started', body, true),
       finished: async body => await this.o.append('finished', body)
     })
   }

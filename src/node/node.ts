@@ -173,7 +173,7 @@ export class CisNode implements ApiNode {
     await this.records.start(this.state)
     this.accountingIndex.rebuild(this.state)
     for (const jl of Object.values(this.state.joblists)) if (hasSubscriptions(this.state, jl)) this.subscribed.add(jl.id)
-    this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b) })
+    this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b, linger) => await this.append(t, b, linger) })
     this.bridge.start()
     this.role = new MasterRole({
       self: this.id,
@@ -601,7 +601,7 @@ export class CisNode implements ApiNode {
   // ---- the log ----
 
   /** Sign, apply and persist one event of this node's own log. */
-  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> { return await this.events.append(type, body) }
+  async append<T extends EventType> (type: T, body: EventBodies[T], linger = false): Promise<CisEvent<T>> { return await this.events.append(type, body, linger) }
 
   async flush (): Promise<void> { await this.events.flush() }
 
