@@ -1,11 +1,37 @@
 // Canonical JSON: object keys sorted, no whitespace. The bytes that are signed and hashed.
+// (Every event is turned into these bytes to sign and to verify it: built with string
+// appends, no intermediate arrays; the few keys events use are quoted once.)
+const quoted = new Map<string, string>()
+function quote (k: string): string {
+  let q = quoted.get(k)
+  if (q === undefined) {
+    q = JSON.stringify(k)
+    if (quoted.size < 4096) quoted.set(k, q)
+  }
+  return q
+}
+
 export function canonicalJson (value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) return 'null'
     return value === undefined ? 'null' : JSON.stringify(value)
   }
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']'
+  if (Array.isArray(value)) {
+    let s = '['
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) s += ','
+      s += canonicalJson(value[i])
+    }
+    return s + ']'
+  }
   const obj = value as Record<string, unknown>
-  const keys = Object.keys(obj).filter(k => obj[k] !== undefined).sort()
-  return '{' + keys.map(k => JSON.stringify(k) + ':' + canonicalJson(obj[k])).join(',') + '}'
+  const keys = Object.keys(obj).sort()
+  let s = '{'
+  for (const k of keys) {
+    const v = obj[k]
+    if (v === undefined) continue
+    if (s.length > 1) s += ','
+    s += quote(k) + ':' + canonicalJson(v)
+  }
+  return s + '}'
 }
