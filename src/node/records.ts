@@ -1,7 +1,7 @@
 // The node's plain-text records: every finished joblist with its jobs (R4-4, joblists.log) and,
 // every minute, the nodes that are online (R4-5, nodes.log). JSON lines, append-only.
+import { closeSync, openSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { joblistView } from '../state/views.js'
@@ -65,7 +65,7 @@ export class NodeRecords {
   /** Lines waiting for the next append, per file: a busy node appends them in one write. */
   private readonly queued = new Map<string, string[]>()
   private timer: NodeJS.Timeout | undefined
-  private readonly handles = new Map<string, { fh: FileHandle, since: number }>()
+  private readonly handles = new Map<string, { fd: number, since: number }>()
 
   constructor (dataDir: string, private readonly log: Logger, private readonly now: () => number = Date.now) {
     this.joblistsFile = join(dataDir, 'joblists.log')
@@ -113,7 +113,7 @@ export class NodeRecords {
 
   async stop (): Promise<void> {
     await this.chain
-    for (const h of this.handles.values()) await h.fh.close().catch(() => {})
+    for (const h of this.handles.values()) { try { closeSync(h.fd) } catch { /* closed already */ } }
     this.handles.clear()
   }
 
@@ -125,15 +125,18 @@ export class NodeRecords {
       const text = (this.queued.get(file) ?? []).join('')
       this.queued.delete(file)
       // The file stays open (opening it for every append cost more than the write), for a
-      // minute at most: a log moved away by a rotation is let go of soon.
+      // minute at most: a log moved away by a rotation is let go of soon. The append is a
+      // synchronous write of what a turn of the loop gathered (a line or a few, into the page
+      // cache): the asynchronous form took a thread-pool round trip, more CPU than the write.
       let h = this.handles.get(file)
       if (h !== undefined && this.now() - h.since > 60_000) {
         this.handles.delete(file)
-        await h.fh.close().catch(() => {})
+        try { closeSync(h.fd) } catch { /* closed already */ }
         h = undefined
       }
-      if (h === undefined) this.handles.set(file, h = { fh: await open(file, 'a'), since: this.now() })
-      await h.fh.write(text)
+      if (h === undefined) this.handles.set(file, h = { fd: openSync(file, 'a'), since: this.now() })
+      const bytes = Buffer.from(text)
+      for (let at = 0; at < bytes.length;) at += writeSync(h.fd, bytes, at)
     }).catch(err => {
       this.log.error({ err: (err as Error).message, file }, 'cannot append to log file')
     })
