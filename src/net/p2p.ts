@@ -17,6 +17,7 @@ import { pipe } from 'it-pipe'
 import type { Logger } from 'pino'
 import { lpEncode, readFrames, writeFrames } from './frames.js'
 import { Outbox } from './outbox.js'
+import { installYamuxWindowUpdates } from './yamux-window.js'
 
 export const EVENTS_TOPIC = 'cis/events/1'
 export const HEARTBEAT_TOPIC = 'cis/heartbeat/1'
@@ -78,6 +79,7 @@ export class Net {
   get peerId (): string { return this.node.peerId.toString() }
 
   async start (): Promise<void> {
+    installYamuxWindowUpdates()
     const peerDiscovery = []
     // (Loaded only when used: a node without mDNS never pays its memory.)
     if (this.o.mdns) peerDiscovery.push((await import('@libp2p/mdns')).mdns({ interval: 2000 }))
