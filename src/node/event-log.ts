@@ -62,7 +62,7 @@ interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => 
 const noop = (): void => {}
 
 /** How long peers' events wait to share a write (see flushSoon). */
-export const PEER_WRITE_DELAY_MS = 10
+const PEER_WRITE_DELAY_MS = 10
 
 export class EventLog {
   state: ClusterState = emptyState()
