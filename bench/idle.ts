@@ -33,8 +33,9 @@ function cpuSeconds (pid: number): number {
   return (Number(f[11]) + Number(f[12])) / HZ
 }
 
-function rssMb (pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+/** A field of /proc/<pid>/status in MB (VmRSS, RssAnon, …). */
+function statusMb (pid: number, field: string): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? NaN : Number(m[1]) / 1024
 }
 
@@ -53,6 +54,12 @@ export interface IdleFigures {
   /** Its fork server's, summed over the agents, % of one core. */
   forkServersCpuPctSum: number
   rssMb: { median: number, max: number, sum: number }
+  /**
+   * The anonymous part of the RSS (RssAnon: the JS heap, malloc, stacks): the agent's own
+   * memory. The rest is mostly the pages of the node executable itself (~43 MB), which every
+   * Node process on the machine maps and shares.
+   */
+  anonMb: { median: number, max: number }
   /** From the first agent's start to all seeing each other and agreeing on a master. */
   formSeconds: number
   /**
@@ -129,7 +136,8 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
     const after = pids.map(cpuSeconds)
     const forkAfter = forkCpu()
     const secs = (performance.now() - w0) / 1000
-    const rss = pids.map(rssMb)
+    const rss = pids.map(p => statusMb(p, 'VmRSS'))
+    const anon = pids.map(p => statusMb(p, 'RssAnon'))
     const cpu = pids.map((_, i) => (after[i] - before[i]) / secs * 100)
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
     const f: IdleFigures = {
@@ -138,12 +146,13 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
       cpuPct: { median: r2(pct(cpu, 50)), max: r2(Math.max(...cpu)), sum: r1(sum(cpu)) },
       forkServersCpuPctSum: r2((forkAfter - forkBefore) / secs * 100),
       rssMb: { median: r1(pct(rss, 50)), max: r1(Math.max(...rss)), sum: Math.round(sum(rss)) },
+      anonMb: { median: r1(pct(anon, 50)), max: r1(Math.max(...anon)) },
       formSeconds: r1(formSeconds),
       formed,
       formTimeoutSeconds,
       aliveSeen
     }
-    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB`)
+    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous ${f.anonMb.median} MB)`)
     return f
   } finally {
     await Promise.all(agents.map(async a => await a.stop()))
@@ -161,7 +170,7 @@ export async function idleBench (progress: (m: string) => void, o: { quick?: boo
 
 export function formatIdle (r: IdleResult): string[] {
   const line = (f: IdleFigures): string =>
-    `idle cluster, ${String(f.agents).padEnd(2)} agents (${f.windowSeconds} s):    CPU per agent median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all agents ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB` +
+    `idle cluster, ${String(f.agents).padEnd(2)} agents (${f.windowSeconds} s):    CPU per agent median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all agents ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous: median ${f.anonMb.median} MB, max ${f.anonMb.max} MB)` +
     (f.formed ? `; formed in ${f.formSeconds} s` : `; NOT FORMED in ${f.formSeconds} s (they saw ${f.aliveSeen.median} alive, median)`)
   return [line(r.ten), ...(r.twenty !== undefined ? [line(r.twenty)] : [])]
 }

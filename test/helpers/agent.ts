@@ -9,6 +9,17 @@ import { FINAL_JOBLIST_STATES } from '../../src/state/types.js'
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..')
 export const CIS = join(ROOT, 'bin', 'cis.js')
+/**
+ * The node flags on the first line of bin/cis.js (`#!/usr/bin/env -S node FLAGS`): what an
+ * agent started as `cis agent` runs with, so the tests and benches run it the same way.
+ */
+export const CIS_NODE_FLAGS = nodeFlagsOf(readFileSync(CIS, 'utf8').split('\n', 1)[0])
+
+/** The flags after `node` in a `#!/usr/bin/env -S node …` line ([] for any other first line). */
+export function nodeFlagsOf (shebang: string): string[] {
+  const m = /^#!\/usr\/bin\/env -S node((?: +-[^ ]+)*) *$/.exec(shebang)
+  return m === null ? [] : m[1].split(' ').filter(Boolean)
+}
 
 const live = new Set<ChildProcess>()
 process.on('exit', () => { for (const p of live) try { p.kill('SIGKILL') } catch { /* gone */ } })
@@ -35,6 +46,8 @@ export interface AgentOptions {
   wrap?: string[]
   /** The API address (default 127.0.0.1:0). */
   api?: string
+  /** Run bin/cis.js itself (its first line picks node and its flags), as `cis agent` runs. */
+  asExecutable?: boolean
 }
 
 let apiToken: string | undefined
@@ -71,8 +84,9 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   // collides with another agent on this machine nor reaches beyond it.
   const own = o.args ?? []
   const net = [...(own.includes('--listen') ? [] : ['--listen', '/ip4/127.0.0.1/tcp/0']), ...(own.includes('--no-mdns') ? [] : ['--no-mdns'])]
-  const args = [...(o.nodeArgs ?? []), CIS, 'agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...net, ...own]
-  const [cmd, ...cmdArgs] = [...(o.wrap ?? []), process.execPath, ...args]
+  const agentArgs = ['agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...net, ...own]
+  const command = o.asExecutable === true ? [CIS, ...agentArgs] : [process.execPath, ...CIS_NODE_FLAGS, ...(o.nodeArgs ?? []), CIS, ...agentArgs]
+  const [cmd, ...cmdArgs] = [...(o.wrap ?? []), ...command]
   const proc = spawn(cmd, cmdArgs, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(proc)
   let out = ''
