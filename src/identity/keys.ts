@@ -8,7 +8,8 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { canonicalJson } from '../util/canonical.js'
 import type { CisEvent, UnsignedEvent } from '../events/types.js'
-import { leafHash, merkleRoot, merkleTree } from './merkle.js'
+import { leafHashOfText, merkleTree, merkleWay, reachesKnown } from './merkle.js'
+import type { KnownNodes } from './merkle.js'
 
 type PrivateKey = ReturnType<typeof privateKeyFromProtobuf>
 
@@ -34,8 +35,13 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<NodeIdenti
 
 const encoder = new TextEncoder()
 
+/** What an event's signature covers: the canonical JSON of all but `sig`. */
+function signedText (e: UnsignedEvent): string {
+  return canonicalJson({ origin: e.origin, seq: e.seq, ts: e.ts, lc: e.lc, type: e.type, body: e.body })
+}
+
 function signedBytes (e: UnsignedEvent): Uint8Array {
-  return encoder.encode(canonicalJson({ origin: e.origin, seq: e.seq, ts: e.ts, lc: e.lc, type: e.type, body: e.body }))
+  return encoder.encode(signedText(e))
 }
 
 const b64url = (b: Uint8Array): string => Buffer.from(b).toString('base64url')
@@ -89,7 +95,7 @@ export function signBatch (key: PrivateKey, events: Array<UnsignedEvent & { sig:
   for (let start = 0; start < events.length; start += MAX_SIGNED_GROUP) {
     const group = events.slice(start, start + MAX_SIGNED_GROUP)
     if (group.length === 1) { group[0].sig = signer.sign(signedBytes(group[0])); continue }
-    const { root, paths } = merkleTree(group.map(e => leafHash(signedBytes(e))))
+    const { root, paths } = merkleTree(group.map(e => leafHashOfText(signedText(e))))
     const sig = signer.sign(batchBytes(group.length, root))
     group.forEach((e, i) => { e.sig = [sig, String(i), String(group.length), ...paths[i].map(h => h.toString('base64url'))].join('.') })
   }
@@ -120,9 +126,17 @@ export function verifyBytes (peerId: string, data: Uint8Array, sig: string): boo
   try { return cryptoVerify(null, data, pub, Buffer.from(sig, 'base64')) } catch { return false }
 }
 
-/** Batch signatures already verified (origin, root, signature): the other events of a batch cost a few hashes. */
-const verifiedBatches = new Map<string, true>()
-const VERIFIED_BATCHES = 4096
+/**
+ * The trees of batch signatures verified lately, by origin, count and signature: their nodes
+ * (merkle.ts, KnownNodes). The other events of a batch then verify with a hash or two
+ * (reachesKnown) instead of a walk to the root and an Ed25519 check. At most VERIFIED_BATCHES
+ * trees (the oldest go): a batch's events arrive together, in one message or one pull.
+ */
+const verifiedTrees = new Map<string, KnownNodes>()
+const VERIFIED_BATCHES = 128
+
+const PROOF_NODE = /^[A-Za-z0-9_-]{43}$/
+const PROOF_NUMBER = /^\d{1,4}$/
 
 /** True if `e.sig` is the origin's signature over the event, alone or as one of a signed batch (signBatch). */
 export function verifyEvent (e: CisEvent): boolean {
@@ -130,13 +144,18 @@ export function verifyEvent (e: CisEvent): boolean {
   const dot = e.sig.indexOf('.')
   if (dot < 0) return verifyBytes(e.origin, signedBytes(e), e.sig)
   const [sig, index, count, ...path] = e.sig.split('.')
-  if (!/^\d{1,4}$/.test(index) || !/^\d{1,4}$/.test(count) || Number(count) > MAX_SIGNED_GROUP || path.some(h => !/^[A-Za-z0-9_-]{43}$/.test(h))) return false
-  const root = merkleRoot(leafHash(signedBytes(e)), Number(index), Number(count), path.map(h => Buffer.from(h, 'base64url')))
-  if (root === undefined) return false
-  const key = `${e.origin} ${count} ${root.toString('base64')} ${sig}`
-  if (verifiedBatches.has(key)) return true
-  if (!verifyBytes(e.origin, batchBytes(Number(count), root), sig)) return false
-  if (verifiedBatches.size >= VERIFIED_BATCHES) verifiedBatches.delete(verifiedBatches.keys().next().value as string)
-  verifiedBatches.set(key, true)
+  if (!PROOF_NUMBER.test(index) || !PROOF_NUMBER.test(count) || Number(count) > MAX_SIGNED_GROUP || path.some(h => !PROOF_NODE.test(h))) return false
+  const leaf = leafHashOfText(signedText(e))
+  const batch = `${e.origin} ${count} ${sig}`
+  const known = verifiedTrees.get(batch)
+  if (known !== undefined && reachesKnown(known, leaf, Number(index), Number(count), path)) return true
+  const way = merkleWay(leaf, Number(index), Number(count), path)
+  if (way === undefined || !verifyBytes(e.origin, batchBytes(Number(count), way.root), sig)) return false
+  let tree = known
+  if (tree === undefined) {
+    if (verifiedTrees.size >= VERIFIED_BATCHES) verifiedTrees.delete(verifiedTrees.keys().next().value as string)
+    verifiedTrees.set(batch, tree = new Map())
+  }
+  for (const [at, node] of way.nodes) tree.set(at, node)
   return true
 }

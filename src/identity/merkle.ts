@@ -4,13 +4,20 @@
 // odd level goes up unpaired (never paired with itself). An event's proof is its index, the
 // leaf count and the siblings on its way up; the verifier replays the level sizes from the
 // count, so a proof has exactly the siblings it needs.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
-const LEAF = Buffer.from([0])
-const NODE = Buffer.from([1])
+export const leafHash = (bytes: Uint8Array): Buffer => hash('sha256', Buffer.concat([Buffer.from([0]), bytes]), 'buffer')
 
-export const leafHash = (bytes: Uint8Array): Buffer => createHash('sha256').update(LEAF).update(bytes).digest()
-const nodeHash = (left: Buffer, right: Buffer): Buffer => createHash('sha256').update(NODE).update(left).update(right).digest()
+/** leafHash of a text's UTF-8 bytes, without encoding them apart (U+0000 is the one byte 0x00). */
+export const leafHashOfText = (text: string): Buffer => hash('sha256', '\u0000' + text, 'buffer')
+
+/** 0x01 ‖ left ‖ right, filled for each inner node (one-shot hashing: no hash object, no concat). */
+const pair = Buffer.alloc(65, 1)
+function nodeHash (left: Buffer, right: Buffer): Buffer {
+  left.copy(pair, 1)
+  right.copy(pair, 33)
+  return hash('sha256', pair, 'buffer')
+}
 
 /** The root of the leaves, and each leaf's path of siblings (bottom up). */
 export function merkleTree (leaves: Buffer[]): { root: Buffer, paths: Buffer[][] } {
@@ -51,4 +58,85 @@ export function merkleRoot (leaf: Buffer, index: number, count: number, path: Bu
     size = Math.ceil(size / 2)
   }
   return used === path.length ? h : undefined
+}
+
+/** The nodes of one verified tree, by `level.position` (level 0: the leaves), as base64url. */
+export type KnownNodes = Map<string, string>
+
+/** A 32-byte node from its base64url text, or undefined. */
+function nodeOf (text: string | undefined): Buffer | undefined {
+  if (text === undefined) return undefined
+  const b = Buffer.from(text, 'base64url')
+  return b.length === 32 ? b : undefined
+}
+
+/**
+ * merkleRoot with a path of base64url siblings, and what the walk learnt: the nodes it computed
+ * and the siblings it used, by `level.position`, the root last. Once the root is found signed,
+ * all of them are nodes of the signed tree (KnownNodes).
+ */
+export function merkleWay (leaf: Buffer, index: number, count: number, path: string[]): { root: Buffer, nodes: Array<[string, string]> } | undefined {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || index < 0 || index >= count) return undefined
+  const nodes: Array<[string, string]> = []
+  let h = leaf
+  let j = index
+  let size = count
+  let level = 0
+  let used = 0
+  while (size > 1) {
+    nodes.push([`${level}.${j}`, h.toString('base64url')])
+    const sibling = j % 2 === 0 ? j + 1 : j - 1
+    if (sibling < size) {
+      const text = path[used++]
+      const s = nodeOf(text)
+      if (s === undefined) return undefined
+      nodes.push([`${level}.${sibling}`, text])
+      h = j % 2 === 0 ? nodeHash(h, s) : nodeHash(s, h)
+    }
+    j >>= 1
+    size = Math.ceil(size / 2)
+    level++
+  }
+  if (used !== path.length) return undefined
+  nodes.push([`${level}.0`, h.toString('base64url')])
+  return { root: h, nodes }
+}
+
+/**
+ * True if the proof (base64url siblings) meets a node of a verified tree of the same count and
+ * signature (`known`) and every sibling above that node is the tree's own: then the proof leads
+ * to that tree's signed root (merkleRoot would find it), with a hash or two instead of a walk.
+ * False says only "not shown this way": the caller walks the proof in full.
+ */
+export function reachesKnown (known: KnownNodes, leaf: Buffer, index: number, count: number, path: string[]): boolean {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || index < 0 || index >= count) return false
+  let h = leaf
+  let j = index
+  let size = count
+  let level = 0
+  let used = 0
+  for (;;) {
+    const node = known.get(`${level}.${j}`)
+    if (node !== undefined) {
+      if (node !== h.toString('base64url')) return false
+      // From here up, the proof must be the known tree's siblings, and nothing more.
+      for (; size > 1; j >>= 1, size = Math.ceil(size / 2), level++) {
+        const sibling = j % 2 === 0 ? j + 1 : j - 1
+        if (sibling >= size) continue
+        if (used >= path.length || known.get(`${level}.${sibling}`) !== path[used]) return false
+        used++
+      }
+      return used === path.length
+    }
+    if (size <= 1) return false
+    const sibling = j % 2 === 0 ? j + 1 : j - 1
+    if (sibling < size) {
+      const s = nodeOf(path[used++])
+      if (s === undefined) return false
+      h = j % 2 === 0 ? nodeHash(h, s) : nodeHash(s, h)
+    }
+    j >>= 1
+    size = Math.ceil(size / 2)
+    level++
+  }
 }

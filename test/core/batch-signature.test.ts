@@ -7,8 +7,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { MAX_SIGNED_GROUP, signBatch, signEvent, verifyEvent } from '../../src/identity/keys.js'
-import { leafHash, merkleRoot, merkleTree } from '../../src/identity/merkle.js'
+import { MAX_SIGNED_GROUP, signBatch, signEvent, verifyBytes, verifyEvent } from '../../src/identity/keys.js'
+import { leafHash, leafHashOfText, merkleRoot, merkleTree, merkleWay, reachesKnown } from '../../src/identity/merkle.js'
+import { canonicalJson } from '../../src/util/canonical.js'
 import type { CisEvent } from '../../src/events/types.js'
 
 async function identity (): Promise<{ key: any, id: string }> {
@@ -36,6 +37,10 @@ test('R1-4 issue 12: every Merkle proof leads to the root, for 1 to 40 leaves; a
       assert.equal(merkleRoot(leaves[i], i, n, [...paths[i], leaves[i]]), undefined, 'a sibling too many')
     }
   }
+})
+
+test('R1-4 issue 12: a text\'s leaf hash is the leaf hash of its UTF-8 bytes', () => {
+  for (const t of ['', 'a', '{"k":"é ✓ 🚀"}', 'x'.repeat(5000), '\u0000\u0001']) assert.deepEqual(leafHashOfText(t), leafHash(Buffer.from(t, 'utf8')), JSON.stringify(t.slice(0, 20)))
 })
 
 test('R1-4 issue 12: a signed batch of events: each verifies alone; one Ed25519 signature for the batch; a lone event gets a plain signature', async () => {
@@ -86,3 +91,83 @@ test('R1-4 issue 12: a batch-signed event that was changed, moved or forged does
   // The genuine one still verifies after all that (the cache holds nothing false).
   assert.equal(verifyEvent(a), true)
 })
+
+test('R1-4 issue 12: a verified tree\'s nodes take every other proof of it in a hash or two; a proof changed anywhere above them does not pass', () => {
+  for (let n = 2; n <= 40; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf ${i}`)))
+    const { root, paths } = merkleTree(leaves)
+    const texts = paths.map(p => p.map(h => h.toString('base64url')))
+    const way = merkleWay(leaves[0], 0, n, texts[0])
+    assert.ok(way !== undefined && way.root.equals(root), `leaf 0 of ${n} walks to the root`)
+    const known = new Map(way.nodes)
+    for (let i = 0; i < n; i++) {
+      assert.equal(reachesKnown(known, leaves[i], i, n, texts[i]), true, `leaf ${i} of ${n} meets the known tree`)
+      assert.equal(reachesKnown(known, leaves[i], i, n, [...texts[i], texts[i][0] ?? texts[0][0]]), false, `leaf ${i} of ${n}, a sibling too many`)
+      if (texts[i].length > 0) {
+        for (let k = 0; k < texts[i].length; k++) {
+          const bent = texts[i].map((h, m) => m === k ? leafHash(Buffer.from(h)).toString('base64url') : h)
+          assert.equal(reachesKnown(known, leaves[i], i, n, bent), false, `leaf ${i} of ${n}, sibling ${k} changed`)
+        }
+        assert.equal(reachesKnown(known, leaves[i], i, n, texts[i].slice(0, -1)), false, `leaf ${i} of ${n}, a sibling left out`)
+      }
+      assert.equal(reachesKnown(known, leafHash(Buffer.from(`other ${i}`)), i, n, texts[i]), false, `another leaf at ${i} of ${n}`)
+    }
+  }
+})
+
+/** The reference: an event's batch proof walked to the root and the root's signature checked, nothing remembered. */
+function verifiedAlone (e: CisEvent): boolean {
+  const [sig, index, count, ...path] = e.sig.split('.')
+  if (path.some(h => !/^[A-Za-z0-9_-]{43}$/.test(h)) || !/^\d{1,4}$/.test(index) || !/^\d{1,4}$/.test(count)) return false
+  const text = canonicalJson({ origin: e.origin, seq: e.seq, ts: e.ts, lc: e.lc, type: e.type, body: e.body })
+  const root = merkleRoot(leafHash(Buffer.from(text)), Number(index), Number(count), path.map(h => Buffer.from(h, 'base64url')))
+  return root !== undefined && verifyBytes(e.origin, Buffer.concat([Buffer.from(`cis-batch/1:${count}:`), root]), sig)
+}
+
+test('R1-4 issue 12 (property): with the trees it remembers, verifyEvent decides exactly what a walk of each proof alone decides', async () => {
+  const me = await identity()
+  const rnd = seeded(12)
+  let seq = 1
+  let accepted = 0
+  let refused = 0
+  for (let round = 0; round < 60; round++) {
+    const n = 2 + Math.floor(rnd() * 30)
+    const batch = events(me.id, n, seq)
+    seq += n
+    signBatch(me.key, batch)
+    // The genuine events in a random order, each followed now and then by a changed copy.
+    const order = batch.map((_, i) => i).sort(() => rnd() - 0.5)
+    for (const i of order) {
+      const e = batch[i]
+      const [sig, index, count, ...path] = e.sig.split('.')
+      const variants: CisEvent[] = [e]
+      if (rnd() < 0.5 && path.length > 0) {
+        const k = Math.floor(rnd() * path.length)
+        variants.push({ ...e, sig: [sig, index, count, ...path.map((h, m) => m === k ? batch[(i + 1) % n].sig.split('.').at(-1) as string : h)].join('.') })
+      }
+      if (rnd() < 0.3) variants.push({ ...e, sig: [sig, index, count, ...path, path[0] ?? 'A'.repeat(43)].join('.') })
+      if (rnd() < 0.3) variants.push({ ...e, sig: [sig, String((Number(index) + 1) % n), count, ...path].join('.') })
+      if (rnd() < 0.3) variants.push({ ...e, sig: [sig, index, String(n + 1), ...path].join('.') })
+      if (rnd() < 0.3) variants.push({ ...e, body: { ids: ['changed'] } } as CisEvent)
+      if (rnd() < 0.3) variants.push({ ...e, sig: batch[(i + 1) % n].sig })
+      for (const v of variants.sort(() => rnd() - 0.5)) {
+        const expected = verifiedAlone(v)
+        assert.equal(verifyEvent(v), expected, `round ${round}, event ${i} of ${n}: ${v === e ? 'genuine' : 'changed'}`)
+        if (expected) accepted++; else refused++
+      }
+    }
+  }
+  assert.ok(accepted > 500 && refused > 100, `both kinds were tried (${accepted} accepted, ${refused} refused)`)
+})
+
+/** A small seeded generator (mulberry32), for a repeatable property test. */
+function seeded (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
