@@ -32,6 +32,8 @@ export interface MeshHost {
   rpc: (request: unknown, from: string) => Promise<unknown>
   /** Known addresses of known nodes, to reconnect after a cut. */
   knownPeers: () => Array<{ id: string, addresses: string[] }>
+  /** How many nodes are known (every heartbeat: sizes the cluster without listing them). */
+  knownCount: () => number
   /** Counts gossip and sync traffic (metrics, P-5). */
   metrics?: NetMetrics
 }
@@ -138,10 +140,10 @@ export class Mesh {
       }
     })
     // Known to be large from the store: it must not dial every node it knows (membership.ts).
-    this.gossip.size(this.host.knownPeers().length)
+    this.gossip.size(this.host.knownCount())
     await this.net.start()
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
-    this.every(this.o.heartbeatIntervalMs, () => this.gossip.beat(this.host.heartbeat(), this.host.knownPeers().length))
+    this.every(this.o.heartbeatIntervalMs, () => this.gossip.beat(this.host.heartbeat(), this.host.knownCount()))
     this.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()
       this.net.sweepGossip()

@@ -219,10 +219,12 @@ export class Replication {
 
   /** Periodic: reconnect to known nodes we lost, and pull from one connected peer. */
   antiEntropy (): void {
-    const connected = this.topUp()
+    let listed: Array<{ id: string, addresses: string[] }> | undefined
+    const known = (): Array<{ id: string, addresses: string[] }> => (listed ??= this.o.knownPeers())
+    const connected = this.topUp(known)
     const hears = this.o.hears
     if (this.o.targetPeers?.() !== undefined && hears !== undefined) {
-      const unheard = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id) && !hears(p.id))
+      const unheard = known().filter(p => p.id !== this.o.self && !connected.has(p.id) && !hears(p.id))
       if (unheard.length > 0) { const p = unheard[this.pick(unheard.length)]; void this.links.dial(p.id, p.addresses) }
     }
     for (const addr of this.o.bootstrap) {
@@ -236,12 +238,13 @@ export class Replication {
   /**
    * Dial known nodes we are not connected to: every one (a small cluster), or a few random
    * ones up to the target (a large cluster's bounded mesh). Returns the peers connected now.
+   * (`known` lists the known nodes: antiEntropy lists them once for both of its uses.)
    */
-  topUp (): Set<string> {
+  topUp (known = (): Array<{ id: string, addresses: string[] }> => this.o.knownPeers()): Set<string> {
     const connected = new Set(this.links.connectedPeers())
     const target = this.o.targetPeers?.()
     if (target !== undefined && connected.size >= target) return connected
-    const unconnected = this.o.knownPeers().filter(p => p.id !== this.o.self && !connected.has(p.id))
+    const unconnected = known().filter(p => p.id !== this.o.self && !connected.has(p.id))
     if (target === undefined) {
       for (const p of unconnected) void this.links.dial(p.id, p.addresses)
     } else {

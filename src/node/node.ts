@@ -224,7 +224,8 @@ export class CisNode implements ApiNode {
       membershipChanged: () => { this.passSoon(); this.tell({ joblists: [], schedules: [], nodes: true }) },
       rpc: async req => await this.output.answer(req),
       metrics: this.metrics,
-      knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses }))
+      knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses })),
+      knownCount: () => { let n = 0; for (const _ in this.state.nodes) n++; return n }
     })
   }
 

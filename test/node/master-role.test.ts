@@ -5,22 +5,30 @@ import assert from 'node:assert/strict'
 import { pino } from 'pino'
 import type { EventType } from '../../src/events/types.js'
 import { CATCH_UP_LIMIT_MS, MasterRole } from '../../src/node/master-role.js'
+import type { MasterRoleOptions } from '../../src/node/master-role.js'
 import { emptyState } from '../../src/state/types.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
+
+/** A MasterRole for node `me` with a test's own view of the world (the rest as an agent's defaults). */
+function masterRole (o: Pick<MasterRoleOptions, 'now' | 'state' | 'alive' | 'behind' | 'append'> & Partial<MasterRoleOptions>): MasterRole {
+  return new MasterRole({
+    self: 'me',
+    code: 'me00',
+    log: pino({ level: 'silent' }),
+    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1, lostAfterMs: 60_000, fairShare: { halfLifeMs: 7 * 86_400_000, shares: {} } },
+    silent: () => new Map(),
+    ...o
+  })
+}
 
 function role (): { role: MasterRole, appended: EventType[], clock: { now: number, behind: boolean, unheard: string[], claiming: string[] } } {
   const clock = { now: 0, behind: false, unheard: [] as string[], claiming: [] as string[] }
   const appended: EventType[] = []
   const state = emptyState()
-  const r = new MasterRole({
-    self: 'me',
-    code: 'me00',
-    log: pino({ level: 'silent' }),
+  const r = masterRole({
     now: () => clock.now,
-    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1, lostAfterMs: 60_000, fairShare: { halfLifeMs: 7 * 86_400_000, shares: {} } },
     state: () => state,
     alive: () => new Set(['me', 'peer']),
-    silent: () => new Map(),
     behind: () => clock.behind,
     unsettled: () => ({ unheard: clock.unheard, claiming: clock.claiming }),
     append: async (type) => { appended.push(type); return undefined as never }
@@ -106,15 +114,10 @@ function applyingRole (applyAtOnce: boolean): { role: MasterRole, appended: Even
   h.emit('me', 'master', { term: 1 })
   const appended: EventType[] = []
   const later: Array<() => void> = []
-  const r = new MasterRole({
-    self: 'me',
-    code: 'me00',
-    log: pino({ level: 'silent' }),
+  const r = masterRole({
     now: () => h.now,
-    scheduler: { onLost: 'retry', maxLost: 3, policy: 'fifo', agingPerMinute: 1, lostAfterMs: 60_000, fairShare: { halfLifeMs: 7 * 86_400_000, shares: {} } },
     state: () => h.state,
     alive: () => new Set(['me']),
-    silent: () => new Map(),
     behind: () => false,
     append: async (type, body) => {
       appended.push(type)
