@@ -21,6 +21,8 @@ export interface MeshHost {
   heartbeat: () => Heartbeat
   /** A remote event arrived (not yet checked). */
   receive: (e: unknown, from: string) => void
+  /** The events of one gossip message, delivered together. */
+  receiveMany: (events: unknown[], from: string) => void
   /** Stored events of `origin` after `seq`. */
   eventsAfter: (origin: string, seq: number) => AsyncIterable<CisEvent>
   /** A skip (seqs a purge took out of the logs) and a proof of it from a peer (not yet checked). */
@@ -78,6 +80,7 @@ export class Mesh {
       bootstrap: o.bootstrap,
       vector: host.vector,
       receive: host.receive,
+      receiveMany: host.receiveMany,
       eventsAfter: host.eventsAfter,
       skip: host.skip,
       proof: host.proof,

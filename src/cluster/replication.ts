@@ -23,6 +23,8 @@ export interface ReplicationOptions {
   vector: () => Record<string, number>
   /** A remote event arrived (not yet checked). */
   receive: (e: unknown, from: string) => void
+  /** The events of one gossip message (default: receive, one by one). */
+  receiveMany?: (events: unknown[], from: string) => void
   /** Stored events of `origin` after `seq`. */
   eventsAfter: (origin: string, seq: number) => AsyncIterable<CisEvent>
   /** A skip (seqs purges took out of the logs, state/cuts.ts) from a peer, not yet checked. */
@@ -108,8 +110,9 @@ export class Replication {
 
   /** A gossip message of events: one event, or a batch of them (in the origin's seq order). */
   gossiped (data: unknown, from: string): void {
-    if (Array.isArray(data)) for (const e of data.slice(0, MAX_GOSSIP_BATCH)) this.o.receive(e, from)
-    else this.o.receive(data, from)
+    if (!Array.isArray(data)) this.o.receive(data, from)
+    else if (this.o.receiveMany !== undefined) this.o.receiveMany(data.slice(0, MAX_GOSSIP_BATCH), from)
+    else for (const e of data.slice(0, MAX_GOSSIP_BATCH)) this.o.receive(e, from)
   }
 
   /** The events a neighbour has applied, as a sum of its vector (large clusters, where beats carry no vector). */

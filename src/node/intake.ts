@@ -42,10 +42,34 @@ export class Intake {
   /** The cuts of purge events peers sent as proofs (checked, signed), by origin. */
   private proofCuts: Record<string, CutRange[]> = {}
   private proofs = new Set<string>()
+  /**
+   * While receiveMany takes a message's events: those ready, in order, delivered as one batch
+   * at its end, and the highest seq of each origin among them.
+   */
+  private batch: CisEvent[] | undefined
+  private readonly batchTop = new Map<string, number>()
 
   constructor (private readonly o: IntakeOptions) {}
 
   stop (): void { this.open = false }
+
+  /**
+   * The events of one message (a write batch of a peer, or several): each taken as receive
+   * takes it, and those ready delivered together, so the node applies, stores and reacts to
+   * the message once, not once an event.
+   */
+  receiveMany (raws: unknown[], from: string): void {
+    if (raws.length === 1 || this.batch !== undefined) { for (const raw of raws) this.receive(raw, from); return }
+    this.batch = []
+    try {
+      for (const raw of raws) this.receive(raw, from)
+    } finally {
+      const ready = this.batch
+      this.batch = undefined
+      this.batchTop.clear()
+      if (ready.length > 0 && this.open) this.o.deliver(ready)
+    }
+  }
 
   receive (raw: unknown, from: string): void {
     if (!this.open) return
@@ -55,7 +79,7 @@ export class Intake {
       return
     }
     if (e.origin === this.o.self) return
-    const applied = this.o.applied()[e.origin] ?? 0
+    const applied = Math.max(this.o.applied()[e.origin] ?? 0, this.batchTop.get(e.origin) ?? 0)
     if (e.seq <= applied) {
       void this.checkDuplicate(e, from)
       return
@@ -71,7 +95,10 @@ export class Intake {
       this.o.pull(from)
       return
     }
-    this.o.deliver([e, ...this.waiting(e.origin, e.seq)])
+    const ready = [e, ...this.waiting(e.origin, e.seq)]
+    if (this.batch === undefined) { this.o.deliver(ready); return }
+    this.batch.push(...ready)
+    this.batchTop.set(e.origin, ready[ready.length - 1].seq)
   }
 
   /** The events buffered right after `seq` of `origin`, taken out of the buffer. */

@@ -217,6 +217,7 @@ export class CisNode implements ApiNode {
       vector: () => this.state.applied,
       heartbeat: () => this.heartbeat(),
       receive: (e, from) => this.receive(e, from),
+      receiveMany: (events, from) => this.intake.receiveMany(events, from),
       eventsAfter: (origin, seq) => (this.store as EventStore).readOrigin(origin, seq),
       skip: (k, from) => this.intake.skip(k, from),
       proof: (e, from) => this.intake.proof(e, from),

@@ -91,6 +91,7 @@ export class SimNode implements Endpoint {
       bootstrap: [],
       vector: () => this.state.applied,
       receive: (e, from) => this.intake.receive(e, from),
+      receiveMany: (events, from) => this.intake.receiveMany(events, from),
       eventsAfter: async function * (origin, seq) { for (const e of (log.get(origin) ?? []).slice(seq)) if (e !== undefined) yield e },
       skip: (k, from) => this.intake.skip(k, from),
       proof: (e, from) => this.intake.proof(e, from),
