@@ -60,6 +60,12 @@ export function vectorSum (v: Readonly<Record<string, number>>): number {
 export const MAX_GOSSIP_BYTES = 1024 * 1024
 /** At most this many events are taken from one gossip message. */
 const MAX_GOSSIP_BATCH = 10_000
+/**
+ * Every this many anti-entropy rounds, a pull from a random peer whatever it showed: the
+ * backstop for events gossip lost that no vector or sum gives away (two peers each missing
+ * as many events as the other has extra: equal sums).
+ */
+export const BACKSTOP_ROUNDS = 5
 /** A pull that takes longer is abandoned (and tried again), so one stuck peer cannot stall us. */
 const SYNC_TIMEOUT_MS = 5000
 
@@ -235,7 +241,27 @@ export class Replication {
       if (id !== undefined && !connected.has(id)) void this.links.dialAddr(addr)
     }
     const peers = [...connected]
-    if (peers.length > 0) this.pull(peers[this.pick(peers.length)])
+    if (peers.length === 0) return
+    const peer = peers[this.pick(peers.length)]
+    // The periodic pull is the backstop for what the heartbeats cannot show; most rounds it
+    // goes only to a peer whose last word shows it may have more (issue 12: idle, the pulls
+    // were a tenth of an agent's CPU, each a stream opened and closed for nothing).
+    if (++this.rounds % BACKSTOP_ROUNDS === 0 || this.mayHaveMore(peer)) this.pull(peer)
+  }
+
+  private rounds = 0
+
+  /**
+   * Whether a peer may have events we lack, as its last heartbeat (a small cluster: its whole
+   * vector) or beat batch (a large one: its sum) told: a sum other than ours, or nothing heard.
+   */
+  private mayHaveMore (peer: string): boolean {
+    if (this.o.targetPeers?.() === undefined) {
+      const v = this.vectors.get(peer)
+      return v === undefined || this.isBehind(v)
+    }
+    const sum = this.sums.get(peer)
+    return sum === undefined || sum !== vectorSum(this.o.vector())
   }
 
   /**
