@@ -143,14 +143,17 @@ export function verifyEvent (e: CisEvent): boolean {
   if (typeof e.sig !== 'string') return false
   const dot = e.sig.indexOf('.')
   if (dot < 0) return verifyBytes(e.origin, signedBytes(e), e.sig)
-  const [sig, index, count, ...path] = e.sig.split('.')
-  if (!PROOF_NUMBER.test(index) || !PROOF_NUMBER.test(count) || Number(count) > MAX_SIGNED_GROUP || path.some(h => !PROOF_NODE.test(h))) return false
+  const [sig, indexText, countText, ...path] = e.sig.split('.')
+  if (!PROOF_NUMBER.test(indexText) || !PROOF_NUMBER.test(countText) || path.some(h => !PROOF_NODE.test(h))) return false
+  const index = Number(indexText)
+  const count = Number(countText)
+  if (count > MAX_SIGNED_GROUP) return false
   const leaf = leafHashOfText(signedText(e))
   const batch = `${e.origin} ${count} ${sig}`
   const known = verifiedTrees.get(batch)
-  if (known !== undefined && reachesKnown(known, leaf, Number(index), Number(count), path)) return true
-  const way = merkleWay(leaf, Number(index), Number(count), path)
-  if (way === undefined || !verifyBytes(e.origin, batchBytes(Number(count), way.root), sig)) return false
+  if (known !== undefined && reachesKnown(known, leaf, index, count, path)) return true
+  const way = merkleWay(leaf, index, count, path)
+  if (way === undefined || !verifyBytes(e.origin, batchBytes(count, way.root), sig)) return false
   let tree = known
   if (tree === undefined) {
     if (verifiedTrees.size >= VERIFIED_BATCHES) verifiedTrees.delete(verifiedTrees.keys().next().value as string)

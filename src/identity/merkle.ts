@@ -42,22 +42,7 @@ export function merkleTree (leaves: Buffer[]): { root: Buffer, paths: Buffer[][]
 
 /** The root a leaf's proof leads to, or undefined if the proof does not fit the index and count. */
 export function merkleRoot (leaf: Buffer, index: number, count: number, path: Buffer[]): Buffer | undefined {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || index < 0 || index >= count) return undefined
-  let h = leaf
-  let j = index
-  let size = count
-  let used = 0
-  while (size > 1) {
-    const sibling = j % 2 === 0 ? j + 1 : j - 1
-    if (sibling < size) {
-      const s = path[used++]
-      if (s === undefined || s.length !== 32) return undefined
-      h = j % 2 === 0 ? nodeHash(h, s) : nodeHash(s, h)
-    }
-    j >>= 1
-    size = Math.ceil(size / 2)
-  }
-  return used === path.length ? h : undefined
+  return merkleWay(leaf, index, count, path.map(h => h.toString('base64url')))?.root
 }
 
 /** The nodes of one verified tree, by `level.position` (level 0: the leaves), as base64url. */

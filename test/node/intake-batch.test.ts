@@ -5,34 +5,12 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { pino } from 'pino'
 import type { CisEvent } from '../../src/events/types.js'
-import { signEvent } from '../../src/identity/keys.js'
-import { Intake } from '../../src/node/intake.js'
+import { recordingIntake as intake, signingOrigin } from '../helpers/intake.js'
 
 async function origin (): Promise<{ id: string, event: (seq: number) => CisEvent }> {
-  const key = await generateKeyPair('Ed25519')
-  const id = peerIdFromPrivateKey(key as never).toString()
-  return { id, event: seq => signEvent(key as never, { origin: id, seq, ts: 1000 + seq, lc: 0, type: 'master', body: { term: seq } }) as CisEvent }
-}
-
-function intake (): { i: Intake, batches: CisEvent[][], pulls: string[] } {
-  const applied: Record<string, number> = {}
-  const batches: CisEvent[][] = []
-  const pulls: string[] = []
-  const i = new Intake({
-    self: 'me',
-    log: pino({ level: 'silent' }),
-    applied: () => applied,
-    stored: async () => undefined,
-    deliver: events => { batches.push(events); for (const e of events) applied[e.origin] = e.seq },
-    pull: from => pulls.push(from),
-    cuts: () => ({}),
-    skip: () => {}
-  })
-  return { i, batches, pulls }
+  const o = await signingOrigin()
+  return { id: o.id, event: seq => o.event(seq, 'master', { term: seq }) }
 }
 
 const keys = (es: CisEvent[]): string[] => es.map(e => `${e.origin.slice(-4)}:${e.seq}`)

@@ -5,39 +5,8 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { pino } from 'pino'
-import type { CisEvent, EventBodies, EventType } from '../../src/events/types.js'
-import { signEvent } from '../../src/identity/keys.js'
-import { Intake } from '../../src/node/intake.js'
 import { addCut } from '../../src/state/cuts.js'
-import type { CutRange } from '../../src/state/cuts.js'
-
-async function origin (): Promise<{ id: string, event: <T extends EventType>(seq: number, type: T, body: EventBodies[T]) => CisEvent }> {
-  const key = await generateKeyPair('Ed25519')
-  const id = peerIdFromPrivateKey(key as never).toString()
-  return { id, event: (seq, type, body) => signEvent(key as never, { origin: id, seq, ts: 1000 + seq, lc: 0, type, body }) as CisEvent }
-}
-
-function intake (): { i: Intake, applied: Record<string, number>, cuts: Record<string, CutRange[]>, delivered: CisEvent[], skips: Array<[string, number]>, pulls: string[] } {
-  const applied: Record<string, number> = {}
-  const cuts: Record<string, CutRange[]> = {}
-  const delivered: CisEvent[] = []
-  const skips: Array<[string, number]> = []
-  const pulls: string[] = []
-  const i = new Intake({
-    self: 'me',
-    log: pino({ level: 'silent' }),
-    applied: () => applied,
-    stored: async () => undefined,
-    deliver: events => { for (const e of events) { delivered.push(e); applied[e.origin] = e.seq } },
-    pull: from => pulls.push(from),
-    cuts: () => cuts,
-    skip: (o, to) => { skips.push([o, to]); applied[o] = to }
-  })
-  return { i, applied, cuts, delivered, skips, pulls }
-}
+import { recordingIntake as intake, signingOrigin as origin } from '../helpers/intake.js'
 
 test('G-6: a skip is taken only where cuts cover it: the ones applied here, or a signed purge sent as proof', async () => {
   const a = await origin()
