@@ -1,5 +1,5 @@
 // CPU per job per role (issue 12), for `npm run bench` or alone: `node dist/bench/roles.js
-// [--jobs N] [--quick] [--concurrency N] [--submit-to master|executor|observer]`.
+// [--jobs N] [--warmup N] [--quick] [--concurrency N] [--submit-to master|executor|observer]`.
 // Three real agents on loopback, in one cluster, each in one role only:
 //   master    wins the election (highest priority) and has NO resources (`resources: {}` in a
 //             config file), so it never runs a job: it accepts, schedules, assigns;
@@ -207,9 +207,11 @@ async function alone (): Promise<void> {
   const jobs = Number(opt('jobs') ?? (quick ? 200 : 1000))
   const slots = Number(opt('concurrency') ?? availableParallelism())
   const submitTo = (opt('submit-to') ?? 'master') as Role
+  const warmup = Number(opt('warmup') ?? 20)
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs takes a whole number >= 1')
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error('--warmup takes a whole number >= 0')
   if (!ROLES.includes(submitTo)) throw new Error(`--submit-to takes one of ${ROLES.join(', ')}`)
-  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo })
+  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo, warmup })
   for (const l of formatRoles(r)) console.log(l)
   console.log(JSON.stringify(r))
 }

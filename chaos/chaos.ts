@@ -13,6 +13,10 @@ import type { JoblistState } from '../src/state/types.js'
 import { instantsBetween } from '../src/spec/cron.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+
+// Every agent of a chaos run checks each snapshot it computes from the reducer's marks against
+// a full one (store/snapshot-parts.ts): a missed change stops it, and the run fails.
+process.env.CIS_CHECK_SNAPSHOTS ??= '1'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks'
 import { skipTo } from '../state/reducer.js'
 import { eventKey } from '../events/types.js'
 import { Reclaimer } from './reclaim.js'
+import { takeChanges, trackChanges } from '../state/changes.js'
 
 
 export interface EventLogOptions {
@@ -133,6 +134,8 @@ export class EventLog {
   async load (): Promise<ClusterState> {
     const snap = await this.o.store.loadSnapshot()
     this.state = snap !== undefined ? assembleState(snap.parts) : emptyState()
+    // (From here: the events replayed below change parts the loaded snapshot holds.)
+    trackChanges(this.state)
     if (snap !== undefined) {
       this.snapshots.seed(snap)
       const d = snap.parts.find(([k]) => k === ARCHIVED_PART)
@@ -401,7 +404,7 @@ export class EventLog {
       }
     }
     const meta: ArchivedMeta = { digest: digestHex(this.archivedDigest), states: this.archivedStates, usage: this.archivedUsage }
-    const snap = this.snapshots.next(this.state, [[ARCHIVED_PART, JSON.stringify(meta)]])
+    const snap = this.snapshots.next(this.state, [[ARCHIVED_PART, JSON.stringify(meta)]], takeChanges(this.state))
     return { ...snap, archive }
   }
 

@@ -16,6 +16,7 @@ import type { PastUsage } from '../scheduler/fairshare.js'
 import { joblistRecords } from './accounting.js'
 import type { AccountingRecord } from './accounting.js'
 import { joblistOf } from './subjects.js'
+import { touchPart } from './changes.js'
 import type { ClusterState, JoblistRecord } from './types.js'
 import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from './types.js'
 
@@ -166,6 +167,7 @@ export function extract (state: ClusterState, ids: readonly string[]): Extracted
   const take = (field: keyof ClusterState, key: string, to: string): void => {
     const map = state[field] as unknown as Record<string, unknown>
     if (!Object.hasOwn(map, key)) return
+    touchPart(state, field, key)
     if (map[key] === undefined) { delete map[key]; return }
     parts.get(to)?.push([`${field}${SEP}${key}`, map[key]])
     delete map[key]
@@ -222,6 +224,7 @@ export function restore (state: ClusterState, b: Bundle): void {
   for (const [key, value] of b.parts) {
     const i = key.indexOf(SEP)
     const field = key.slice(0, i)
+    touchPart(state, field, key.slice(i + 1))
     ;(s[field] ??= {})[key.slice(i + 1)] = value
   }
 }

@@ -10,6 +10,7 @@ import type { ClusterState } from './types.js'
 import { FINAL_JOBLIST_STATES } from './types.js'
 import { joblistOf } from './subjects.js'
 import { findLastFailed } from './schedules.js'
+import { touchPart } from './changes.js'
 
 /** The joblists a purge of `before` names, from this state: ended before then (with their requests and alias IDs). */
 export function purgeCandidates (state: ClusterState, before: number): { ids: string[], requests: string[] } {
@@ -34,6 +35,7 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
   const changed: string[] = []
   for (const id of gone) {
     if (state.joblists[id] !== undefined) changed.push(id)
+    for (const field of ['joblists', 'cancels', 'updates', 'acks']) touchPart(state, field, id)
     delete state.joblists[id]
     delete state.cancels[id]
     delete state.updates[id]
@@ -42,8 +44,8 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
   }
   if (gone.size > 0) {
     const ofGone = (key: string): boolean => gone.has(joblistOf(key))
-    for (const k of Object.keys(state.jobs)) if (ofGone(k)) delete state.jobs[k]
-    for (const k of Object.keys(state.attempts)) if (ofGone(k)) delete state.attempts[k]
+    for (const k of Object.keys(state.jobs)) if (ofGone(k)) { touchPart(state, 'jobs', k); delete state.jobs[k] }
+    for (const k of Object.keys(state.attempts)) if (ofGone(k)) { touchPart(state, 'attempts', k); delete state.attempts[k] }
     for (const k of Object.keys(state.deliveries ?? {})) if (ofGone(k)) delete state.deliveries[k]
     for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) delete state.stops[k]
     for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) delete state.aliases[alias]
@@ -51,6 +53,8 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
   }
   if (reqs.size > 0) {
     for (const r of reqs) {
+      touchPart(state, 'requests', r)
+      touchPart(state, 'accepts', r)
       delete state.requests[r]
       delete state.accepts[r]
       delete state.stops[r]

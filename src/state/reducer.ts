@@ -13,6 +13,7 @@ import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } fro
 import { purgeRecords } from './purge.js'
 import { eventSubjects } from './subjects.js'
 import { applyCut, idCounter } from './cuts.js'
+import { touchJoblistView, touchPart } from './changes.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 
@@ -83,6 +84,7 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
     case 'skip': applySkip(state, e as Ev<'skip'>); return []
     case 'ack': {
       const id = (e as Ev<'ack'>).body.joblistId
+      touchPart(state, 'acks', id)
       state.acks[id] = Math.min(state.acks[id] ?? e.ts, e.ts)
       return state.joblists[id] !== undefined ? [id] : []
     }
@@ -170,6 +172,7 @@ function applyNode (state: ClusterState, e: Ev<'node'>): string[] {
 function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
   const key = eventKey(e)
   const order: [number, number, string, number] = [e.ts, e.lc, e.origin, e.seq]
+  touchPart(state, 'requests', key)
   state.requests[key] = { key, origin: e.origin, at: e.ts, order, owner: e.body.owner, name: e.body.spec.name, spec: e.body.spec, ...(e.body.schedule !== undefined ? { schedule: e.body.schedule } : {}) }
   insertSorted(state.unaccepted, key, k => state.requests[k].order)
   noteRun(state, key)
@@ -184,6 +187,7 @@ function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
   const had = state.acceptCount[e.origin] ?? 0
   state.acceptCount[e.origin] = n === undefined ? had + 1 : Math.max(had, n)
   const fact: AcceptFact = { id: b.id, term: b.term, origin: e.origin, at: e.ts, position: [e.ts, e.lc, e.origin, e.seq], onLost: b.onLost, maxLost: b.maxLost, ...(b.expand !== undefined ? { expand: b.expand } : {}) }
+  touchPart(state, 'accepts', b.request)
   const list = state.accepts[b.request] ?? (state.accepts[b.request] = [])
   list.push(fact)
   list.sort((x, y) => comparePositions(x.position, y.position))
@@ -207,6 +211,7 @@ function materialize (state: ClusterState, key: string): string[] {
   if (req.joblistId !== undefined) {
     // A better accept arrived: the earlier joblist ID becomes an alias of the winner.
     const old = state.joblists[req.joblistId]
+    touchJoblistView(state, req.joblistId)
     for (const stage of old?.stages ?? []) {
       for (const id of stage.jobIds) {
         for (const p of state.jobs[id]?.physical ?? []) delete state.jobs[p]
@@ -218,6 +223,7 @@ function materialize (state: ClusterState, key: string): string[] {
     changed.push(req.joblistId)
   }
   const spec = req.spec
+  touchPart(state, 'requests', key)
   req.joblistId = acc.id
   removeFrom(state.unaccepted, key, k => state.requests[k].order)
   const jl: JoblistRecord = {
@@ -276,6 +282,7 @@ function materialize (state: ClusterState, key: string): string[] {
 function applyUpdate (state: ClusterState, e: Ev<'update'>): string[] {
   const b = e.body
   const pos: Position = [e.ts, e.lc, e.origin, e.seq]
+  touchPart(state, 'updates', b.joblistId)
   const rec: UpdateRecord = state.updates[b.joblistId] ?? (state.updates[b.joblistId] = {})
   if (b.notify !== undefined) {
     const jobs = b.jobId !== undefined ? (rec.jobs ??= {}) : undefined
@@ -305,6 +312,7 @@ function applyUpdate (state: ClusterState, e: Ev<'update'>): string[] {
  * updates naming any ID its request was accepted under (its own and its aliases).
  */
 function settleUpdates (state: ClusterState, jl: JoblistRecord): boolean {
+  touchPart(state, 'joblists', jl.id)
   const spec = state.requests[jl.request]?.spec
   let priority: UpdateRecord['priority']
   let tags: UpdateRecord['tags']
@@ -324,6 +332,7 @@ function settleUpdates (state: ClusterState, jl: JoblistRecord): boolean {
 
 function applyCancel (state: ClusterState, e: Ev<'cancel'>): string[] {
   const b = e.body
+  touchPart(state, 'cancels', b.joblistId)
   const c = state.cancels[b.joblistId] ?? { all: false, jobs: [], at: e.ts }
   if (b.jobId === undefined) c.all = true
   else if (!c.jobs.includes(b.jobId)) c.jobs = [...c.jobs, b.jobId].sort()
@@ -336,6 +345,7 @@ function applyCancel (state: ClusterState, e: Ev<'cancel'>): string[] {
 }
 
 function updateAttempt (state: ClusterState, jobId: string, n: number, change: (a: AttemptRecord) => void): string[] {
+  touchPart(state, 'attempts', jobId)
   const byN = state.attempts[jobId] ?? (state.attempts[jobId] = {})
   const a = byN[n] ?? (byN[n] = { n, node: '', resources: {}, state: 'assigned', assignedAt: 0, term: 0 })
   change(a)
@@ -417,6 +427,7 @@ function removeFrom (list: string[], id: string, pos?: (id: string) => Position)
 export function recompute (state: ClusterState, joblistId: string): string[] {
   const jl = state.joblists[joblistId]
   if (jl === undefined) return []
+  touchJoblistView(state, joblistId)
   const cancel = state.cancels[joblistId]
   jl.cancelled = cancel?.all === true
   let duplicates = 0

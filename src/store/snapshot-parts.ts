@@ -4,6 +4,8 @@
 // and deletes the parts whose entry is gone, so what a snapshot costs the disk follows what
 // changed, not how much history the state holds.
 import type { ClusterState } from '../state/types.js'
+import type { Changes } from '../state/changes.js'
+import { MARKED_MAPS } from '../state/changes.js'
 import { emptyState } from '../state/types.js'
 import type { SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION } from './event-store.js'
@@ -65,22 +67,77 @@ export function fingerprint (text: string): number {
 }
 
 /**
+ * CIS_CHECK_SNAPSHOTS=1 (`npm test` and `npm run chaos` set it): every snapshot is also
+ * computed in full and compared, and a part that changed without its mark stops the node at
+ * once, saying which.
+ */
+const CHECK_BY_DEFAULT = process.env.CIS_CHECK_SNAPSHOTS === '1'
+
+const fieldOf = (key: string): string => { const i = key.indexOf(SEP); return i < 0 ? key : key.slice(0, i) }
+
+/**
  * What a node remembers of its last snapshot (a fingerprint per part), to write the next one
  * as a change: the parts whose JSON changed, and the keys of parts that are gone.
  */
 export class SnapshotWriter {
   private written = new Map<string, number>()
+  /** The written parts outside the marked maps (state/changes.ts): every snapshot looks at these whole. */
+  private writtenOther = new Set<string>()
   /** Nothing is known of what is stored (no snapshot, or one of another version): the next write replaces it all. */
   private reset = true
 
+  /** `check`: compare every snapshot computed from changes with the full one (default: CIS_CHECK_SNAPSHOTS). */
+  constructor (private readonly o: { check?: boolean } = {}) {}
+
   /** The stored snapshot was loaded: remember its parts. */
   seed (stored: StoredSnapshot): void {
-    this.written = new Map(stored.parts.map(([k, json]) => [k, fingerprint(json)]))
+    this.written = new Map()
+    this.writtenOther = new Set()
+    for (const [k, json] of stored.parts) this.remember(k, json)
     this.reset = false
   }
 
-  /** The snapshot of `state` as a change to the last one written (computed now: it matches the state exactly). */
-  next (state: ClusterState, extra: ReadonlyArray<[string, string]> = []): SnapshotWrite {
+  /**
+   * The snapshot of `state` as a change to the last one written (computed now: it matches the
+   * state exactly). With `changes` (the parts marked since the last snapshot), the marked maps
+   * — joblists, jobs, attempts and the rest of what grows with every joblist — are looked at
+   * only where marked: what a snapshot costs follows what changed, not how many joblists are held.
+   */
+  next (state: ClusterState, extra: ReadonlyArray<[string, string]> = [], changes?: Changes): SnapshotWrite {
+    if (changes === undefined || this.reset) return this.whole(state, extra)
+    const put: Array<[string, string]> = []
+    const del: string[] = []
+    const seen = new Set<string>()
+    const consider = (key: string, json: string): void => {
+      if (this.written.get(key) !== fingerprint(json)) put.push([key, json])
+    }
+    for (const [field, value] of Object.entries(state)) {
+      if (!isMap(value)) { seen.add(field); consider(field, JSON.stringify(value)); continue }
+      if (MARKED_MAPS.has(field)) continue
+      for (const [k, v] of Object.entries(value)) {
+        const key = `${field}${SEP}${k}`
+        seen.add(key)
+        consider(key, JSON.stringify(v))
+      }
+    }
+    for (const [key, json] of extra) { seen.add(key); consider(key, json) }
+    for (const key of this.writtenOther) if (!seen.has(key)) del.push(key)
+    const s = state as unknown as Record<string, Record<string, unknown> | undefined>
+    for (const key of changes.parts) {
+      const i = key.indexOf(SEP)
+      const field = key.slice(0, i)
+      if (!MARKED_MAPS.has(field)) continue // (looked at whole above)
+      const v = s[field]?.[key.slice(i + 1)]
+      if (v !== undefined) consider(key, JSON.stringify(v))
+      else if (this.written.has(key)) del.push(key)
+    }
+    const w: SnapshotWrite = { version: SNAPSHOT_VERSION, reset: false, put, del }
+    if (this.o.check ?? CHECK_BY_DEFAULT) this.check(state, extra, w)
+    return w
+  }
+
+  /** Every part of the state looked at (the first snapshot, or no marks). */
+  private whole (state: ClusterState, extra: ReadonlyArray<[string, string]>): SnapshotWrite {
     const put: Array<[string, string]> = []
     const seen = new Set<string>()
     for (const [key, json] of [...stateParts(state), ...extra]) {
@@ -91,11 +148,28 @@ export class SnapshotWriter {
     return { version: SNAPSHOT_VERSION, reset: this.reset, put, del }
   }
 
+  /** The self-check (CIS_CHECK_SNAPSHOTS): the change computed in full must be the same (in any order). */
+  private check (state: ClusterState, extra: ReadonlyArray<[string, string]>, w: SnapshotWrite): void {
+    const full = this.whole(state, extra)
+    const got = new Map(w.put)
+    for (const [k, json] of full.put) {
+      if (got.get(k) !== json) throw new Error(`snapshot check: part ${k} changed, but no change marked it (state/changes.ts)`)
+    }
+    const gone = new Set(w.del)
+    for (const k of full.del) if (!gone.has(k)) throw new Error(`snapshot check: part ${k} is gone, but no change marked it (state/changes.ts)`)
+    if (full.put.length !== w.put.length || full.del.length !== w.del.length) throw new Error('snapshot check: the change has parts the full one has not')
+  }
+
   /** The snapshot was written: it is what is stored now. */
   committed (w: SnapshotWrite): void {
-    if (w.reset) this.written = new Map()
-    for (const k of w.del) this.written.delete(k)
-    for (const [k, json] of w.put) this.written.set(k, fingerprint(json))
+    if (w.reset) { this.written = new Map(); this.writtenOther = new Set() }
+    for (const k of w.del) { this.written.delete(k); this.writtenOther.delete(k) }
+    for (const [k, json] of w.put) this.remember(k, json)
     this.reset = false
+  }
+
+  private remember (key: string, json: string): void {
+    this.written.set(key, fingerprint(json))
+    if (!MARKED_MAPS.has(fieldOf(key))) this.writtenOther.add(key)
   }
 }

@@ -1,0 +1,80 @@
+// What computing one snapshot costs (G-4, issue 12), in this process: a state holding N ended
+// joblists, then events 100 at a time (20 one-job joblists: submit, accept, assign, started,
+// finished), a snapshot after each hundred, computed two ways side by side: looking at every
+// part of the state (as before issue 12's marks), and looking only at the parts the changes
+// marked (state/changes.ts; what an agent does). Median ms a snapshot of each way.
+// `node dist/bench/snapshot.js` alone, or within `npm run bench`.
+import '../src/polyfill.js'
+import { pathToFileURL } from 'node:url'
+import { apply, reduce } from '../src/state/reducer.js'
+import { takeChanges, trackChanges } from '../src/state/changes.js'
+import { SnapshotWriter } from '../src/store/snapshot-parts.js'
+import { Harness, job, joblist } from '../test/helpers/harness.js'
+import type { UnsignedEvent } from '../src/events/types.js'
+
+export interface SnapshotFigures { held: number, eventsPerSnapshot: number, snapshots: number, wholeMs: number, marksMs: number }
+
+const EVENTS_PER_SNAPSHOT = 100
+const TAIL_JOBLISTS = 200
+
+function history (joblists: number): UnsignedEvent[] {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1'] })
+  for (let i = 0; i < joblists; i++) {
+    h.submit(joblist(`w${i}`, [['a', [job('x')]]]))
+    h.settle()
+    h.runAll()
+    h.runAll()
+    h.settle()
+  }
+  return h.events
+}
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[s.length >> 1]
+}
+
+function measure (events: UnsignedEvent[], cut: number, marks: boolean): number {
+  const state = reduce([])
+  trackChanges(state)
+  for (let i = 0; i < cut; i++) apply(state, events[i])
+  const writer = new SnapshotWriter({ check: false })
+  writer.committed(writer.next(state, [], takeChanges(state)))
+  const ms: number[] = []
+  for (let at = cut; at < events.length;) {
+    const end = Math.min(events.length, at + EVENTS_PER_SNAPSHOT)
+    for (; at < end; at++) apply(state, events[at])
+    const changes = takeChanges(state)
+    const t0 = performance.now()
+    const w = marks ? writer.next(state, [], changes) : writer.next(state)
+    ms.push(performance.now() - t0)
+    writer.committed(w)
+  }
+  return median(ms)
+}
+
+export function snapshotBench (progress: (m: string) => void, sizes: number[] = [1000, 10_000]): SnapshotFigures[] {
+  return sizes.map(held => {
+    progress(`snapshot: a state of ${held} joblists, a snapshot every ${EVENTS_PER_SNAPSHOT} events`)
+    const events = history(held + TAIL_JOBLISTS)
+    const cut = events.findIndex(e => e.type === 'submit' && (e.body as { spec: { name: string } }).spec.name === `w${held}`)
+    const snapshots = Math.ceil((events.length - cut) / EVENTS_PER_SNAPSHOT)
+    // Each way twice, alternated: the second of each is what is reported (the first warms the JIT).
+    measure(events, cut, false)
+    measure(events, cut, true)
+    const wholeMs = measure(events, cut, false)
+    const marksMs = measure(events, cut, true)
+    return { held, eventsPerSnapshot: EVENTS_PER_SNAPSHOT, snapshots, wholeMs: Number(wholeMs.toFixed(3)), marksMs: Number(marksMs.toFixed(3)) }
+  })
+}
+
+export function formatSnapshot (xs: SnapshotFigures[]): string[] {
+  return xs.map(x => `snapshot, ${x.held} joblists held, ${x.eventsPerSnapshot} events since the last: ${x.marksMs} ms from the marks vs ${x.wholeMs} ms looking at every part (median of ${x.snapshots})`)
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const xs = snapshotBench(m => process.stderr.write(`bench: ${m}\n`))
+  for (const l of formatSnapshot(xs)) console.log(l)
+  console.log(JSON.stringify(xs))
+}

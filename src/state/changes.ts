@@ -1,0 +1,48 @@
+// What changed in a state since it was last asked: the parts (`field!key`) of its largest maps
+// — the joblists and what belongs to them (jobs, attempts, cancels, updates, acks), the submit
+// requests and their accepts — that were written, added or deleted. The snapshot writer
+// (store/snapshot-parts.ts) looks at those parts only, not at every part of every joblist held,
+// so a snapshot costs what changed. Every write to those maps marks its part: the reducer's,
+// a purge's, the archive's. Only a state someone tracks pays: the marks are no-ops on another.
+import type { ClusterState } from './types.js'
+
+/** The maps whose parts are marked when written (the rest of the state is looked at whole). */
+export const MARKED_MAPS: ReadonlySet<string> = new Set(['joblists', 'jobs', 'attempts', 'cancels', 'updates', 'acks', 'requests', 'accepts'])
+
+export interface Changes {
+  /** Part keys (`field!key`) written, added or deleted since the last time. */
+  parts: Set<string>
+}
+
+const tracked = new WeakMap<ClusterState, Changes>()
+
+/** Start recording the changes of `state` (from now on). */
+export function trackChanges (state: ClusterState): void {
+  tracked.set(state, { parts: new Set() })
+}
+
+/** The changes recorded since the last call (or since tracking began), and start afresh; undefined if untracked. */
+export function takeChanges (state: ClusterState): Changes | undefined {
+  const c = tracked.get(state)
+  if (c === undefined) return undefined
+  tracked.set(state, { parts: new Set() })
+  return c
+}
+
+/** Part `key` of map `field` was written, added or deleted. */
+export function touchPart (state: ClusterState, field: string, key: string): void {
+  tracked.get(state)?.parts.add(`${field}!${key}`)
+}
+
+/** The derived parts of a joblist were recomputed: its record and every job of it. */
+export function touchJoblistView (state: ClusterState, id: string): void {
+  const c = tracked.get(state)
+  if (c === undefined) return
+  c.parts.add(`joblists!${id}`)
+  for (const stage of state.joblists[id]?.stages ?? []) {
+    for (const jobId of stage.jobIds) {
+      c.parts.add(`jobs!${jobId}`)
+      for (const p of state.jobs[jobId]?.physical ?? []) c.parts.add(`jobs!${p}`)
+    }
+  }
+}
