@@ -17,15 +17,18 @@ export interface SnapshotFigures { held: number, eventsPerSnapshot: number, snap
 const EVENTS_PER_SNAPSHOT = 100
 const TAIL_JOBLISTS = 200
 
+/** The events of `joblists` one-job joblists, each run to its end on node A (written directly: no scheduler passes). */
 function history (joblists: number): UnsignedEvent[] {
   const h = new Harness()
   h.node('A', { slot: ['s0', 's1'] })
+  h.emit('M', 'master', { term: 1 })
   for (let i = 0; i < joblists; i++) {
-    h.submit(joblist(`w${i}`, [['a', [job('x')]]]))
-    h.settle()
-    h.runAll()
-    h.runAll()
-    h.settle()
+    const request = h.submit(joblist(`w${i}`, [['a', [job('x')]]]))
+    const id = `m-${i + 1}`
+    h.emit('M', 'accept', { request, id, term: 1, onLost: 'retry', maxLost: 1 })
+    h.emit('M', 'assign', { jobId: `${id}.1`, attempt: 1, node: 'A', resources: { slot: ['s0'] }, term: 1 })
+    h.emit('A', 'started', { jobId: `${id}.1`, attempt: 1, pid: 1 })
+    h.emit('A', 'finished', { jobId: `${id}.1`, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
   }
   return h.events
 }
