@@ -14,10 +14,17 @@ const SEP = '!'
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** Every part of the state: [key, JSON]. */
-export function * stateParts (state: ClusterState): Generator<[string, string]> {
+/** A part's key as [field, entry key] (undefined for a field that is one part whole). */
+const splitKey = (key: string): [string, string | undefined] => {
+  const i = key.indexOf(SEP)
+  return i < 0 ? [key, undefined] : [key.slice(0, i), key.slice(i + 1)]
+}
+
+/** Every part of the state: [key, JSON]; the maps named in `skip` left out. */
+export function * stateParts (state: ClusterState, skip?: ReadonlySet<string>): Generator<[string, string]> {
   for (const [field, value] of Object.entries(state)) {
     if (isMap(value)) {
+      if (skip?.has(field) === true) continue
       for (const [k, v] of Object.entries(value)) yield [`${field}${SEP}${k}`, JSON.stringify(v)]
     } else {
       yield [field, JSON.stringify(value)]
@@ -33,11 +40,10 @@ export function assembleState (parts: Iterable<[string, string]>): ClusterState 
   const state = emptyState() as unknown as Record<string, unknown>
   for (const [key, json] of parts) {
     if (key.startsWith(META_PART)) continue
-    const i = key.indexOf(SEP)
-    if (i < 0) { state[key] = JSON.parse(json); continue }
-    const field = key.slice(0, i)
+    const [field, k] = splitKey(key)
+    if (k === undefined) { state[field] = JSON.parse(json); continue }
     const map = isMap(state[field]) ? state[field] : (state[field] = {})
-    ;(map as Record<string, unknown>)[key.slice(i + 1)] = JSON.parse(json)
+    ;(map as Record<string, unknown>)[k] = JSON.parse(json)
   }
   return state as unknown as ClusterState
 }
@@ -75,8 +81,6 @@ const CHECK_BY_DEFAULT = process.env.CIS_CHECK_SNAPSHOTS === '1'
 
 /** Every this many snapshots from the marks, one is compared with the full computation (SnapshotWriter). */
 const AUDIT_EVERY = 64
-
-const fieldOf = (key: string): string => { const i = key.indexOf(SEP); return i < 0 ? key : key.slice(0, i) }
 
 /**
  * What a node remembers of its last snapshot (a fingerprint per part), to write the next one
@@ -121,23 +125,13 @@ export class SnapshotWriter {
     const consider = (key: string, json: string): void => {
       if (this.written.get(key) !== fingerprint(json)) put.push([key, json])
     }
-    for (const [field, value] of Object.entries(state)) {
-      if (!isMap(value)) { seen.add(field); consider(field, JSON.stringify(value)); continue }
-      if (MARKED_MAPS.has(field)) continue
-      for (const [k, v] of Object.entries(value)) {
-        const key = `${field}${SEP}${k}`
-        seen.add(key)
-        consider(key, JSON.stringify(v))
-      }
-    }
-    for (const [key, json] of extra) { seen.add(key); consider(key, json) }
+    for (const [key, json] of [...stateParts(state, MARKED_MAPS), ...extra]) { seen.add(key); consider(key, json) }
     for (const key of this.writtenOther) if (!seen.has(key)) del.push(key)
     const s = state as unknown as Record<string, Record<string, unknown> | undefined>
     for (const key of changes.parts) {
-      const i = key.indexOf(SEP)
-      const field = key.slice(0, i)
-      if (!MARKED_MAPS.has(field)) continue // (looked at whole above)
-      const v = s[field]?.[key.slice(i + 1)]
+      const [field, k] = splitKey(key)
+      if (!MARKED_MAPS.has(field) || k === undefined) continue // (looked at whole above)
+      const v = s[field]?.[k]
       if (v !== undefined) consider(key, JSON.stringify(v))
       else if (this.written.has(key)) del.push(key)
     }
@@ -189,6 +183,6 @@ export class SnapshotWriter {
 
   private remember (key: string, json: string): void {
     this.written.set(key, fingerprint(json))
-    if (!MARKED_MAPS.has(fieldOf(key))) this.writtenOther.add(key)
+    if (!MARKED_MAPS.has(splitKey(key)[0])) this.writtenOther.add(key)
   }
 }
