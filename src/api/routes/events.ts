@@ -40,6 +40,10 @@ export function eventRoutes (app: FastifyInstance, node: ApiNode, feed: LiveFeed
   }, async (req: FastifyRequest<{ Querystring: { topic?: string, joblist?: string } }>, reply: FastifyReply) => {
     const filter = filterOf(req.query, node)
     reply.sse.keepAlive()
+    // Committed as a stream now: a resumed stream may have nothing to send at once (or a whole
+    // flush written straight to the socket first), and without its headers out the reply
+    // would end as a bare 200 without them.
+    reply.sse.sendHeaders()
     let started = Promise.resolve()
     const unsubscribe = feed.subscribe({
       filter,
