@@ -39,6 +39,18 @@ function statusMb (pid: number, field: string): number {
   return m === null ? NaN : Number(m[1]) / 1024
 }
 
+/**
+ * The proportional set size in MB (/proc/<pid>/smaps_rollup: Pss): the RSS with each shared
+ * page divided among the processes that map it (the node executable's pages among every node
+ * process of the machine): what one more agent costs the machine.
+ */
+function pssMb (pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))
+    return m === null ? NaN : Number(m[1]) / 1024
+  } catch { return NaN }
+}
+
 function childrenOf (pid: number): number[] {
   try {
     // (Linux >= 3.5 lists a thread's children; the main thread's are the process's forks.)
@@ -60,6 +72,8 @@ export interface IdleFigures {
    * Node process on the machine maps and shares.
    */
   anonMb: { median: number, max: number }
+  /** The proportional set size (shared pages divided among their processes): NaN where /proc has no smaps_rollup. */
+  pssMb: { median: number, max: number }
   /** From the first agent's start to all seeing each other and agreeing on a master. */
   formSeconds: number
   /**
@@ -138,6 +152,7 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
     const secs = (performance.now() - w0) / 1000
     const rss = pids.map(p => statusMb(p, 'VmRSS'))
     const anon = pids.map(p => statusMb(p, 'RssAnon'))
+    const pss = pids.map(pssMb)
     const cpu = pids.map((_, i) => (after[i] - before[i]) / secs * 100)
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
     const f: IdleFigures = {
@@ -147,12 +162,13 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
       forkServersCpuPctSum: r2((forkAfter - forkBefore) / secs * 100),
       rssMb: { median: r1(pct(rss, 50)), max: r1(Math.max(...rss)), sum: Math.round(sum(rss)) },
       anonMb: { median: r1(pct(anon, 50)), max: r1(Math.max(...anon)) },
+      pssMb: { median: r1(pct(pss, 50)), max: r1(Math.max(...pss)) },
       formSeconds: r1(formSeconds),
       formed,
       formTimeoutSeconds,
       aliveSeen
     }
-    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous ${f.anonMb.median} MB)`)
+    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous ${f.anonMb.median} MB, proportional ${f.pssMb.median} MB)`)
     return f
   } finally {
     await Promise.all(agents.map(async a => await a.stop()))
@@ -170,7 +186,7 @@ export async function idleBench (progress: (m: string) => void, o: { quick?: boo
 
 export function formatIdle (r: IdleResult): string[] {
   const line = (f: IdleFigures): string =>
-    `idle cluster, ${String(f.agents).padEnd(2)} agents (${f.windowSeconds} s):    CPU per agent median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all agents ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous: median ${f.anonMb.median} MB, max ${f.anonMb.max} MB)` +
+    `idle cluster, ${String(f.agents).padEnd(2)} agents (${f.windowSeconds} s):    CPU per agent median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all agents ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous: median ${f.anonMb.median} MB, max ${f.anonMb.max} MB; proportional: median ${f.pssMb.median} MB)` +
     (f.formed ? `; formed in ${f.formSeconds} s` : `; NOT FORMED in ${f.formSeconds} s (they saw ${f.aliveSeen.median} alive, median)`)
   return [line(r.ten), ...(r.twenty !== undefined ? [line(r.twenty)] : [])]
 }

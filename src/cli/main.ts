@@ -6,6 +6,7 @@
 // and only `cis agent` the agent's stack. Keep the static imports below light: commander,
 // and local modules with no heavy imports of their own (`import type` is free).
 // test/cli/cli.test.ts checks what each command loads.
+import { existsSync } from 'node:fs'
 import { Command } from 'commander'
 import { ApiError } from '../api/errors.js'
 import { addAgentOptions } from '../config/agent-options.js'
@@ -317,11 +318,20 @@ function program (): Command {
 
   addAgentOptions(p.command('agent').description('run the cisystem daemon on this machine'))
     .action(async (o: Record<string, unknown>) => {
-      // The agent's whole stack (libp2p, fastify, level, pino) loads here and only here.
-      const { runAgent } = await import('../agent/run.js')
+      // The agent's whole stack (libp2p, fastify, level, pino) loads here and only here: from
+      // its bundle (dist/bundle/agent.js, scripts/bundle.mjs: a fraction of the memory of its
+      // modules) when the build made one, else from the modules.
+      const { runAgent } = await loadAgent()
       await runAgent(o)
     })
   return p
+}
+
+/** The agent's entry: from the bundle if there is one (CIS_NO_BUNDLE=1: the modules, to debug them). */
+async function loadAgent (): Promise<typeof import('../agent/run.js')> {
+  const bundle = new URL('../../bundle/agent.js', import.meta.url)
+  if (process.env.CIS_NO_BUNDLE !== '1' && existsSync(bundle)) return await import(bundle.href) as typeof import('../agent/run.js')
+  return await import('../agent/run.js')
 }
 
 export async function main (argv: string[]): Promise<void> {

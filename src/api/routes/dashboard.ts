@@ -2,14 +2,18 @@
 // package itself (nothing from a CDN). They hold no data, so they need no token; the page
 // asks for the token when the API does, and sends it with every API call.
 import { readFile } from 'node:fs/promises'
-import { extname, join, resolve } from 'node:path'
+import { extname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { notFound } from '../errors.js'
 import { PARAMS, doc } from '../openapi.js'
 
-/** The package root (this file is dist/src/api/routes/dashboard.js). */
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../../..')
+/**
+ * The package root: above dist/, where this code runs from (dist/src/api/routes/dashboard.js, or
+ * a file of the agent's bundle, dist/bundle/).
+ */
+const HERE = fileURLToPath(import.meta.url)
+const ROOT = HERE.slice(0, HERE.lastIndexOf(`${sep}dist${sep}`))
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

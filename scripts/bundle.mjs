@@ -1,0 +1,43 @@
+// `npm run build`'s last step: the agent's stack as one bundle (dist/bundle/agent.js), which
+// `cis agent` loads instead of its ~900 modules (src/cli/main.ts). An idle agent's memory is
+// mostly code: every module's source text stays on V8's heap (libp2p's and zod's with their
+// comments), and loading hundreds of modules grows the young generation, which stays grown.
+// One minified, tree-shaken file holds a fraction of that (README, "Memory"). The compiled
+// modules under dist/src stay what the tests import and what `cis` runs for every other command.
+//
+// Packages left outside the bundle, loaded from node_modules as before: native code
+// (classic-level), what starts worker threads from its own files (pino, pino-pretty), and
+// what only some agents load lazily (the SQL export's pg, the mailer's nodemailer).
+import { build } from 'esbuild'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { rmSync } from 'node:fs'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const EXTERNAL = ['level', 'classic-level', 'pino', 'pino-pretty', 'pg', 'nodemailer']
+
+// Chunk names carry a hash: an earlier build's would stay beside the new ones.
+rmSync(join(ROOT, 'dist', 'bundle'), { recursive: true, force: true })
+const result = await build({
+  absWorkingDir: ROOT,
+  entryPoints: { agent: 'dist/src/agent/run.js', 'spawner-main': 'dist/src/exec/spawner-main.js' },
+  outdir: 'dist/bundle',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // Names stay (error names, class names in logs); whitespace, comments and syntax go.
+  minify: true,
+  keepNames: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  external: EXTERNAL,
+  // CommonJS packages inside an ES module still call require() (node:events, their own files).
+  banner: { js: "import { createRequire as __cisCreateRequire } from 'node:module'; const require = __cisCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+  metafile: true
+})
+const bytes = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWith('.js')).reduce((t, [, o]) => t + o.bytes, 0)
+const inputs = Object.keys(result.metafile.inputs).length
+process.stdout.write(`bundle: ${inputs} modules into dist/bundle (${(bytes / 1e6).toFixed(1)} MB of JavaScript)\n`)
