@@ -1,8 +1,8 @@
 // `npm run build`'s last step: the agent's stack as one bundle (dist/bundle/agent.js), which
-// `cis agent` loads instead of its ~900 modules (src/cli/main.ts). An idle agent's memory is
+// `cis agent` loads instead of its ~1,700 modules (src/cli/main.ts). An idle agent's memory is
 // mostly code: every module's source text stays on V8's heap (libp2p's and zod's with their
 // comments), and loading hundreds of modules grows the young generation, which stays grown.
-// One minified, tree-shaken file holds a fraction of that (README, "Memory"). The compiled
+// One minified, tree-shaken file holds a fraction of that (README, "Running an agent"). The compiled
 // modules under dist/src stay what the tests import and what `cis` runs for every other command.
 //
 // Packages left outside the bundle, loaded from node_modules as before: native code
