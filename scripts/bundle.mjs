@@ -8,7 +8,6 @@
 // Packages left outside the bundle, loaded from node_modules as before: native code
 // (classic-level), what starts worker threads from its own files (pino, pino-pretty), and
 // what only some agents load lazily (the SQL export's pg, the mailer's nodemailer).
-import { build } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { rmSync } from 'node:fs'
@@ -16,9 +15,19 @@ import { rmSync } from 'node:fs'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const EXTERNAL = ['level', 'classic-level', 'pino', 'pino-pretty', 'pg', 'nodemailer']
 
-// Chunk names carry a hash: an earlier build's would stay beside the new ones.
+// Chunk names carry a hash: an earlier build's would stay beside the new ones (and an old
+// bundle must not outlive the build that could not make a new one).
 rmSync(join(ROOT, 'dist', 'bundle'), { recursive: true, force: true })
-const result = await build({
+let esbuild
+try {
+  esbuild = await import('esbuild')
+} catch (err) {
+  // esbuild ships a native binary per platform; where npm found none, the agent still runs,
+  // from its modules (with more memory): say so, do not fail the install.
+  process.stdout.write(`bundle: skipped, esbuild cannot load here (${err.message.split('\n')[0]}): \`cis agent\` will run from its modules in dist/src\n`)
+  process.exit(0)
+}
+const result = await esbuild.build({
   absWorkingDir: ROOT,
   entryPoints: { agent: 'dist/src/agent/run.js', 'spawner-main': 'dist/src/exec/spawner-main.js' },
   outdir: 'dist/bundle',
