@@ -33,20 +33,15 @@ function cpuSeconds (pid: number): number {
   return (Number(f[11]) + Number(f[12])) / HZ
 }
 
-/** A field of /proc/<pid>/status in MB (VmRSS, RssAnon, …). */
-function statusMb (pid: number, field: string): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m === null ? NaN : Number(m[1]) / 1024
-}
-
 /**
- * The proportional set size in MB (/proc/<pid>/smaps_rollup: Pss): the RSS with each shared
- * page divided among the processes that map it (the node executable's pages among every node
- * process of the machine): what one more agent costs the machine.
+ * A field of a /proc/<pid> file in MB: of `status` (VmRSS, RssAnon, …), or of `smaps_rollup`
+ * (Pss, the proportional set size: the RSS with each shared page divided among the processes
+ * that map it, the node executable's among every node process: what one more agent costs the
+ * machine). NaN where the file or field is missing.
  */
-function pssMb (pid: number): number {
+function procMb (pid: number, file: 'status' | 'smaps_rollup', field: string): number {
   try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'))
     return m === null ? NaN : Number(m[1]) / 1024
   } catch { return NaN }
 }
@@ -150,9 +145,9 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
     const after = pids.map(cpuSeconds)
     const forkAfter = forkCpu()
     const secs = (performance.now() - w0) / 1000
-    const rss = pids.map(p => statusMb(p, 'VmRSS'))
-    const anon = pids.map(p => statusMb(p, 'RssAnon'))
-    const pss = pids.map(pssMb)
+    const rss = pids.map(p => procMb(p, 'status', 'VmRSS'))
+    const anon = pids.map(p => procMb(p, 'status', 'RssAnon'))
+    const pss = pids.map(p => procMb(p, 'smaps_rollup', 'Pss'))
     const cpu = pids.map((_, i) => (after[i] - before[i]) / secs * 100)
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
     const f: IdleFigures = {

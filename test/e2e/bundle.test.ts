@@ -4,24 +4,10 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { ROOT, api, cleanup, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
-
-/** The command lines of a process's children (from /proc). */
-function childrenOf (pid: number): string[] {
-  const out: string[] = []
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === pid) out.push(readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' '))
-    } catch { /* gone meanwhile */ }
-  }
-  return out
-}
+import { ROOT, api, cleanup, forkServerOf, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 
 /** Start an agent with the resolve hook, run a job, fetch the dashboard; what it resolved and its fork server's command line. */
 async function runOne (dir: string, env: NodeJS.ProcessEnv): Promise<{ urls: string[], forkServer: string }> {
@@ -38,7 +24,7 @@ async function runOne (dir: string, env: NodeJS.ProcessEnv): Promise<{ urls: str
     assert.match(page.body as string, /<html/i)
     const asset = await api(a.url, '/assets/web/app.js')
     assert.equal(asset.status, 200, "the dashboard's module is found from where the agent's code runs")
-    const forkServer = await waitFor('the fork server', () => childrenOf(a.proc.pid as number).find(c => c.includes('spawner-main')))
+    const forkServer = await waitFor('the fork server', () => forkServerOf(a.proc.pid as number)?.cmdline)
     const urls = readFileSync(log, 'utf8').split('\n').filter(l => l !== '').map(l => l.split('\t')[1])
     return { urls, forkServer }
   } finally {

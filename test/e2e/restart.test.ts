@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { api, cleanup, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+import { api, cleanup, forkServerOf, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 
 const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
 
@@ -114,21 +114,15 @@ test('R1-1/D-3: the jobs of a killed agent end with it (its fork server ends the
 })
 
 test('D-3: if the fork server dies, its running jobs are reported lost and run again; new jobs still start', async () => {
-  const { readdirSync, readFileSync: read } = await import('node:fs')
   const dataDir = tempDir()
   const agent = await startAgent({ name: 'forky', dataDir })
   try {
     const r = await api(agent.url, '/v1/joblists', { body: { name: 'survives', stages: [{ name: 's', jobs: [{ name: 'x', run: '[ "$CIS_ATTEMPT" -ge 2 ] || sleep 60' }] }] } })
     const id = r.body.id as string
     await waitFor('the job to run', async () => (await api(agent.url, `/v1/joblists/${id}`)).body.stages[0].jobs[0].state === 'running')
-    const forkServer = readdirSync('/proc').filter(p => /^\d+$/.test(p)).find(p => {
-      try {
-        const stat = read(`/proc/${p}/stat`, 'utf8')
-        return read(`/proc/${p}/cmdline`, 'utf8').includes('spawner-main.js') && Number(stat.split(') ')[1].split(' ')[1]) === agent.proc.pid
-      } catch { return false }
-    })
+    const forkServer = forkServerOf(agent.proc.pid as number)
     assert.ok(forkServer !== undefined, 'the agent runs a fork server')
-    process.kill(Number(forkServer), 'SIGKILL')
+    process.kill(forkServer.pid, 'SIGKILL')
     const jl = await waitFinal(agent.url, id)
     assert.equal(jl.state, 'succeeded')
     assert.deepEqual(jl.stages[0].jobs[0].attempts.map((a: any) => a.state), ['lost', 'succeeded'])

@@ -1,7 +1,7 @@
 // Start real `cis agent` processes on 127.0.0.1 for end-to-end tests; always clean up.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -53,6 +53,19 @@ export interface AgentOptions {
 let apiToken: string | undefined
 /** Send this bearer token with every api() call (agents beyond loopback need one). */
 export function setApiToken (token: string | undefined): void { apiToken = token }
+
+/** An agent's fork server (its child running spawner-main.js), from /proc: its PID and command line. */
+export function forkServerOf (agentPid: number): { pid: number, cmdline: string } | undefined {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ')
+      if (cmdline.includes('spawner-main.js') && Number(stat.split(') ')[1].split(' ')[1]) === agentPid) return { pid: Number(p), cmdline }
+    } catch { /* gone meanwhile */ }
+  }
+  return undefined
+}
 
 export function tempDir (prefix = 'cis-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
