@@ -17,7 +17,8 @@ export async function joinCluster (config: AgentConfig, dataDir: string, host: M
     mdns: config.mdns,
     heartbeatIntervalMs: config.heartbeat.intervalMs,
     heartbeatTimeoutMs: config.heartbeat.timeoutMs,
-    syncIntervalMs: config.syncIntervalMs
+    syncIntervalMs: config.syncIntervalMs,
+    watchRingAbove: config.watchRingAbove
   })
   await mesh.start()
   return mesh

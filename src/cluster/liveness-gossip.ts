@@ -1,18 +1,25 @@
 // How a node tells its neighbours who is alive, one wiring for every transport: the agent's
 // libp2p mesh (mesh.ts) and the simulator's network (src/sim) both drive this class, so the
 // simulator's figures are those of the agent's code. Up to LARGE_CLUSTER nodes a full mesh:
-// the heartbeat goes to every peer. Above, liveness gossip (membership.ts): this node's beat
-// and every beat it learned since, to BEAT_FANOUT random neighbours each interval; down notices
-// flooded on a closed connection; a bounded mesh (pruned far above TARGET_PEERS); peers' new
-// events relayed to the neighbours, since they do not all hear the origin.
+// the heartbeat goes to every peer. Above, the watch ring (membership.ts): this node's beat to
+// the few nodes that watch it each interval, watch requests and probes to the nodes it
+// watches, down notices and status changes flooded; a bounded mesh (pruned far above
+// TARGET_PEERS, never the ring's links); peers' new events relayed to the neighbours, since
+// they do not all hear the origin.
 import type { CisEvent } from '../events/types.js'
-import { BEAT_FANOUT, TARGET_PEERS, beatOf } from './membership.js'
-import type { Heartbeat, Membership } from './membership.js'
+import { TARGET_PEERS, beatOf } from './membership.js'
+import type { Beat, Heartbeat, Membership } from './membership.js'
 import type { Replication } from './replication.js'
 import { vectorSum } from './replication.js'
 
 /** A membership message between neighbours of a large cluster. */
-export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, prune?: true }
+/**
+ * A membership message between neighbours of a large cluster: beats (a watched node's to its
+ * watchers, all a node knows to a new neighbour, status changes flooded), the sender's sum of
+ * its version vector, a down notice, a hang-up to bound the mesh, a watch request (beat to me;
+ * answered at once) or its end.
+ */
+export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, prune?: true, watch?: true, unwatch?: true }
 export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
 
 /** What the transport gives the gossip. */
@@ -25,6 +32,8 @@ export interface GossipLinks {
   broadcast: (hb: Heartbeat) => void
   /** Tell a neighbour `notice`, then hang up on it (to bound the mesh). */
   hangUp: (peer: string, notice: MembershipMessage) => void
+  /** Connect to a known node (resolves when connected or failed). */
+  dial: (peer: string) => Promise<void> | void
   /** Run fn after ms (a timer of the transport's clock). */
   after: (ms: number, fn: () => void) => void
   /** A random whole number in [0, n). */
@@ -58,15 +67,41 @@ export class LivenessGossip {
 
   /**
    * Every heartbeat interval: the heartbeat to every peer (a small cluster), or this node's beat
-   * and those it learned to a few random neighbours (a large one).
+   * to the nodes that watch it, and its own watch round (a large one).
    */
   beat (hb: Heartbeat, known: number): void {
+    const was = this.large
     if (!this.size(known)) { this.links.broadcast(hb); return }
     const own = beatOf(hb)
     const sum = vectorSum(hb.vector)
-    for (const p of this.sample(this.links.peers(), BEAT_FANOUT)) {
-      this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
+    // Just grown large: the neighbours get what a new connection gets (their heartbeats may not
+    // all have been heard, and from now on beats go only to watchers).
+    if (!was) for (const p of this.links.peers()) this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
+    const msg: MembershipMessage = { cis: 'membership', beats: [own], sum }
+    for (const p of this.membership.watchersOf()) this.links.send(p, msg)
+    this.watchRound(own)
+  }
+
+  /** Ask the nodes this node begins to watch (or probes) to beat to it; tell those it stopped watching; flood what it holds down. */
+  private watchRound (own: Beat): void {
+    const round = this.membership.watch()
+    const peers = new Set(this.links.peers())
+    // A watch request carries the watcher's beat: the watched node may not know it yet.
+    const request: MembershipMessage = { cis: 'membership', beats: [own], watch: true }
+    for (const id of [...round.start, ...round.probe]) {
+      if (peers.has(id)) this.links.send(id, request)
+      else void this.dialToWatch(id, request)
     }
+    for (const id of round.stop) if (peers.has(id)) this.links.send(id, { cis: 'membership', unwatch: true })
+    for (const d of round.down) this.toAll({ cis: 'membership', down: d })
+  }
+
+  /** Connect to a node to watch it; one that cannot be reached has as good as not answered its probe. */
+  private async dialToWatch (id: string, request: MembershipMessage): Promise<void> {
+    try { await this.links.dial(id) } catch {}
+    if (this.stopped || !this.membership.watches(id)) return
+    if (this.links.peers().includes(id)) this.links.send(id, request)
+    else this.membership.unreachable(id)
   }
 
   /** A peer's heartbeat (small cluster). */
@@ -74,8 +109,9 @@ export class LivenessGossip {
     if (this.membership.heard(data, from)) this.replication.peerVector(from, data.vector)
   }
 
-  /** A neighbour's beats, down notice or hang-up (large clusters); `own` is this node's heartbeat now. */
+  /** A neighbour's beats, down notice, hang-up or watch request (large clusters); `own` is this node's heartbeat now. */
   message (msg: MembershipMessage, from: string, own: () => Heartbeat): void {
+    this.membership.heardFrom()
     if (msg.beats !== undefined) {
       const changed = this.membership.mergeBeats(msg.beats, from)
       if (typeof msg.sum === 'number') this.replication.peerSum(from, msg.sum)
@@ -88,16 +124,23 @@ export class LivenessGossip {
       else if (r === 'self') this.toAll({ cis: 'membership', beats: [beatOf(own())] })
     }
     if (msg.prune === true) this.pruned.add(from)
+    if (msg.unwatch === true) this.membership.unwatchedBy(from)
+    if (msg.watch === true) {
+      this.membership.watchedBy(from)
+      const hb = own()
+      this.links.send(from, { cis: 'membership', beats: [beatOf(hb)], sum: vectorSum(hb.vector) })
+    }
   }
 
   /**
-   * A new connection (a large cluster): the peer gets every beat this node knows at once, not
-   * when it is next picked (about a second later), so a node that was cut off, restarted or
-   * joined hears the cluster in one message.
+   * A new connection (a large cluster): the peer gets this node's fresh beat and the beats of
+   * every node alive here, so a node that was cut off, restarted or joined hears the cluster in
+   * one message, and is alive again on the other side at once (its beat is newer than any
+   * notice about it, and floods as news); and a watch request if this node watches the peer.
    */
   connected (peer: string, own: Heartbeat): void {
     if (!this.large) return
-    this.links.send(peer, { cis: 'membership', beats: this.membership.beatsFor(peer, beatOf(own)), sum: vectorSum(own.vector) })
+    this.links.send(peer, { cis: 'membership', beats: this.membership.beatsFor(peer, beatOf(own)), sum: vectorSum(own.vector), ...(this.membership.watches(peer) ? { watch: true } : {}) })
   }
 
   /**
@@ -117,12 +160,14 @@ export class LivenessGossip {
     return !pruned
   }
 
-  /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first). */
+  /** A large cluster keeps its mesh bounded: far above the target, hang up on random extra peers (telling them first), never on the ring's. */
   prune (): void {
     if (!this.large) return
     const peers = this.links.peers()
     if (peers.length <= 3 * TARGET_PEERS) return
-    for (const p of this.sample(peers, peers.length - 2 * TARGET_PEERS)) {
+    const ring = this.membership.ringPeers()
+    const extra = peers.filter(p => !ring.has(p))
+    for (const p of this.sample(extra, Math.min(extra.length, peers.length - 2 * TARGET_PEERS))) {
       this.pruned.add(p)
       this.links.hangUp(p, { cis: 'membership', prune: true })
     }

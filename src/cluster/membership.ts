@@ -3,7 +3,7 @@
 // is the pure one in election/membership.ts. Peers that stay connected but silent are hung up on.
 import type { Logger } from 'pino'
 import { aliveSet, isAlive, silence } from '../election/membership.js'
-import type { MembershipView } from '../election/membership.js'
+import type { MembershipView, PeerSeen } from '../election/membership.js'
 
 export interface Heartbeat {
   id: string
@@ -18,27 +18,38 @@ export interface Heartbeat {
 }
 
 /**
- * A large cluster's liveness gossip (issue 12): instead of a heartbeat to every peer, each node
- * beats to a few random neighbours, and every beat it learned since its last batch to a
- * neighbour goes along (its ts grows with every beat: the freshest wins). A closed connection
- * becomes a down notice that floods at once; a beat newer than the notice revives the node (a
- * node that hears a notice about itself beats at once, to refute it).
+ * A large cluster's membership (issue 12), SWIM-like, so what a node sends does not grow with
+ * the cluster: a node is alive here until a down notice about it (no beat of it needs to come
+ * by), and every node is watched by its WATCHERS predecessors on a ring of the nodes alive in
+ * their views (ids in code-unit order): each watcher asks it to beat to it (a watch request),
+ * and a watched node beats to the nodes that asked, every heartbeat interval. A watched node
+ * silent past the timeout is probed (asked again, which it answers at once), and silent for
+ * PROBE_ROUNDS intervals more it is held down and a down notice floods the cluster; a closed
+ * connection floods one at once. A down node leaves the ring, so its successors get watchers
+ * that are alive: across a partition the ring closes over the far side within a few rounds.
+ * A beat newer than a notice revives the node; a node that hears a notice about itself beats
+ * to every neighbour at once, to refute it; a node coming back (a restart, a healed partition)
+ * gives its fresh beat to every new connection, so it is alive again everywhere in one flood.
+ * A node that hears nothing at all for the timeout is isolated (a silent cut, its network
+ * gone): it holds every other node not alive, and notices nothing about them, until it hears
+ * again (as a small cluster's node whose heartbeats all stopped).
  */
 export interface Beat { id: string, name: string, priority: number, ts: number, master?: boolean }
-/** A node seen down (its connection to the notice's writer closed) at `ts` (the writer's clock). */
+/** A node seen down (its connection to the notice's writer closed, or its watchers heard nothing) at `ts` (the writer's clock). */
 export interface Down { id: string, ts: number }
 
 /** Clusters of more nodes than this use the liveness gossip; up to it, a heartbeat goes to every peer. */
 export const LARGE_CLUSTER = 16
-/** Neighbours each node sends its batch of beats to, every heartbeat interval (large clusters). */
-export const BEAT_FANOUT = 3
+/** Watchers of each node in a large cluster (its predecessors on the ring). */
+export const WATCHERS = 3
+/** Heartbeat intervals a watcher waits for the answer to a probe before it holds the node down. */
+export const PROBE_ROUNDS = 2
+/** The most watch requests a node honours at once (a few over WATCHERS: views differ for a while after a change). */
+const MAX_WATCHERS = 4 * WATCHERS
 /** Connections each node dials up to in a large cluster (with those dialled to it, about twice as many; one with more than three times as many hangs up on extras down to twice). */
 export const TARGET_PEERS = 8
 /** The most beats one batch may carry. */
 const MAX_BEATS = 20_000
-
-/** Gossip rounds for a beat to reach `n` nodes with BEAT_FANOUT, plus one. */
-export const gossipRounds = (n: number): number => Math.ceil(Math.log(Math.max(2, n)) / Math.log(BEAT_FANOUT)) + 1
 
 /** A heartbeat's (or beat's) beat: what liveness gossip carries of it. */
 export function beatOf (hb: { id: string, name: string, priority: number, ts: number, master?: boolean }): Beat {
@@ -64,6 +75,8 @@ export interface MembershipOptions {
   now: () => number
   heartbeatIntervalMs: number
   timeoutMs: number
+  /** Clusters of more nodes than this use the watch ring (default LARGE_CLUSTER). */
+  largeAbove?: number
   /** Someone joined, left, or changed priority: the master may have changed. */
   changed: () => void
 }
@@ -75,46 +88,85 @@ export interface MembershipOptions {
  */
 const silentLimitMs = (heartbeatIntervalMs: number): number => Math.max(10_000, 50 * heartbeatIntervalMs)
 
+/** What a watcher does this round about the nodes it watches (Membership.watch). */
+export interface WatchRound {
+  /** Nodes it begins to watch: dial them if need be, and ask each to beat to it. */
+  start: string[]
+  /** Nodes it watches no longer: tell each, so it stops beating here. */
+  stop: string[]
+  /** Watched nodes silent past the timeout: ask again (they answer at once if alive). */
+  probe: string[]
+  /** Watched nodes that did not answer: held down here; flood the notices. */
+  down: Down[]
+}
+
 export class Membership {
   readonly view: MembershipView = {}
   private readonly lastTs = new Map<string, number>()
   private readonly startedAt: number
-  /** The liveness timeout in force: longer in a large cluster, by the gossip rounds a beat takes. */
-  private timeoutMs: number
-  /** Large clusters: the freshest beat of each node, when it changed (a version), what each neighbour was sent up to. */
+  /** Over LARGE_CLUSTER nodes: the watch ring, alive until a notice. */
+  private large = false
+  /** Large clusters: the freshest beat of each node (what a new neighbour is given). */
   private readonly beats = new Map<string, Beat>()
-  private readonly changedAt = new Map<string, number>()
-  private version = 0
-  private readonly sentTo = new Map<string, number>()
   /** The latest down notice about each node (its writer's clock). */
   private readonly downTs = new Map<string, number>()
+  /** Large clusters: the nodes this node watches (since when; when it probed one that went silent). */
+  private readonly watching = new Map<string, { since: number, probedAt?: number }>()
+  /** Large clusters: the nodes that asked this node to beat to them. */
+  private readonly watchers = new Set<string>()
+  /** Someone's status changed since the ring was last worked out. */
+  private ringStale = true
+  /** When this node last heard any membership message (a large cluster's node hearing none is isolated). */
+  private lastHeard: number
 
   constructor (private readonly o: MembershipOptions) {
     this.startedAt = o.now()
-    this.timeoutMs = o.timeoutMs
+    this.lastHeard = this.startedAt
   }
 
   /**
-   * The cluster's size: above LARGE_CLUSTER the liveness gossip is in force, and the timeout
-   * grows by the rounds a beat takes to reach every node. True if large.
+   * The cluster's size: above LARGE_CLUSTER the watch ring is in force. True if large. On the
+   * switch to it, nodes past the timeout here are held down (alive until a notice would revive
+   * them); on the switch back, nodes alive here get a fresh timeout (heartbeats come to every
+   * peer again).
    */
   sized (n: number): boolean {
-    const large = n > LARGE_CLUSTER
-    this.timeoutMs = large ? this.o.timeoutMs + gossipRounds(n) * this.o.heartbeatIntervalMs : this.o.timeoutMs
+    const large = n > (this.o.largeAbove ?? LARGE_CLUSTER)
+    if (large !== this.large) {
+      const now = this.o.now()
+      for (const p of Object.values(this.view)) {
+        if (large && !isAlive(p, now, this.o.timeoutMs) && !isDown(p)) p.downAt = Math.max(now, p.lastSeen)
+        if (!large && isAlive(p, now, Infinity)) p.lastSeen = now
+      }
+      this.large = large
+      this.o.log.info({ nodes: n }, large ? `membership: the watch ring (more than ${this.o.largeAbove ?? LARGE_CLUSTER} nodes)` : 'membership: heartbeats to every peer')
+      this.lastHeard = now
+      this.watching.clear()
+      this.watchers.clear()
+      this.ringStale = true
+    }
     return large
   }
 
-  /** The timeout in force (ms). */
-  get timeout (): number { return this.timeoutMs }
+  /** How long a node is alive after it was last heard: a large cluster's are alive until a notice. */
+  private get liveFor (): number { return this.large ? Infinity : this.o.timeoutMs }
 
-  /** The beats to send a neighbour: this node's own, then every beat learned since the last batch to it. */
+  /** The longest a node may be silent before it is held not alive here (ms): the timeout, and in a large cluster the probe after it. */
+  get timeout (): number { return this.large ? this.o.timeoutMs + PROBE_ROUNDS * this.o.heartbeatIntervalMs : this.o.timeoutMs }
+
+  /** A large cluster's node that heard nothing for the timeout: it holds every other node not alive. */
+  private isolated (now: number): boolean {
+    return this.large && now - this.lastHeard > this.timeout
+  }
+
+  /** Something of the membership came from a peer: this node is not cut off. */
+  heardFrom (): void { this.lastHeard = this.o.now() }
+
+  /** The beats to give a new neighbour: this node's own, then those of every node alive here. */
   beatsFor (peer: string, own: Beat): Beat[] {
-    const since = this.sentTo.get(peer) ?? 0
     const out: Beat[] = [own]
-    if (since < this.version) {
-      for (const [id, v] of this.changedAt) if (v > since && id !== peer) out.push(this.beats.get(id) as Beat)
-    }
-    this.sentTo.set(peer, this.version)
+    const now = this.o.now()
+    for (const [id, b] of this.beats) if (id !== peer && id !== this.o.self && isAlive(this.view[id], now, this.liveFor)) out.push(b)
     return out
   }
 
@@ -144,10 +196,8 @@ export class Membership {
     if ((this.downTs.get(d.id) ?? -Infinity) >= d.ts || (this.lastTs.get(d.id) ?? -Infinity) >= d.ts) return false
     this.downTs.set(d.id, d.ts)
     const p = this.view[d.id]
-    if (p !== undefined && isAlive(p, this.o.now(), this.timeoutMs)) {
-      p.downAt = this.o.now()
-      this.o.changed()
-    }
+    if (p !== undefined && isAlive(p, this.o.now(), this.liveFor)) this.markDown(p)
+    this.watchers.delete(d.id)
     return true
   }
 
@@ -159,6 +209,23 @@ export class Membership {
   }
 
   /**
+   * Hold a node down here from now. In a large cluster a node not watched here was last heard
+   * long ago (it was alive until a notice): its silence counts from a timeout ago, about when
+   * its watchers last heard it, not from then (its attempts must wait for lostAfter).
+   */
+  private markDown (p: PeerSeen): void {
+    const now = this.o.now()
+    if (this.large) p.lastSeen = Math.max(p.lastSeen, now - this.timeout)
+    p.downAt = now
+    this.statusChanged()
+  }
+
+  private statusChanged (): void {
+    this.ringStale = true
+    this.o.changed()
+  }
+
+  /**
    * Record a node's beat (or heartbeat): 'status' if its status here changed (it came, came
    * back, its priority or office claim changed), 'new' if only fresher, false if not newer.
    * A beat not newer than a down notice about the node does not revive it.
@@ -167,15 +234,14 @@ export class Membership {
     if ((this.lastTs.get(hb.id) ?? -1) >= hb.ts) return false // an old one, relayed late
     this.lastTs.set(hb.id, hb.ts)
     this.beats.set(hb.id, beatOf(hb))
-    this.changedAt.set(hb.id, ++this.version)
     if ((this.downTs.get(hb.id) ?? -Infinity) >= hb.ts) return 'new'
     const now = this.o.now()
     const known = this.view[hb.id]
-    const wasAlive = isAlive(known, now, this.timeoutMs)
+    const wasAlive = isAlive(known, now, this.liveFor)
     const firstOfPeriod = !wasAlive || known?.heardAt === undefined || known.heardAt < (known.aliveSince ?? 0)
     this.view[hb.id] = { lastSeen: now, priority: hb.priority, aliveSince: wasAlive ? known?.aliveSince ?? now : now, heardAt: now, claimsOffice: hb.master === true }
     if (firstOfPeriod || known?.priority !== hb.priority || known?.claimsOffice !== (hb.master === true)) {
-      this.o.changed()
+      this.statusChanged()
       return 'status'
     }
     return 'new'
@@ -204,30 +270,118 @@ export class Membership {
     const p = this.view[peer]
     if (p === undefined) return
     const now = this.o.now()
-    const wasAlive = isAlive(p, now, this.timeoutMs)
+    const wasAlive = isAlive(p, now, this.liveFor)
     p.lastSeen = now
-    if (!wasAlive) { p.aliveSince = now; this.o.changed() }
+    if (!wasAlive) { p.aliveSince = now; this.statusChanged() }
   }
 
   /** The connection to a peer closed: a faster hint than the timeout. */
   disconnected (peer: string): void {
+    this.watchers.delete(peer)
     const p = this.view[peer]
-    if (p !== undefined) p.downAt = this.o.now()
-    this.o.changed()
+    if (p !== undefined) this.markDown(p)
+    else this.statusChanged()
+  }
+
+  // ---- The watch ring (large clusters) ----
+
+  /** A peer asks this node to beat to it (it watches this node). */
+  watchedBy (peer: string): void {
+    if (this.watchers.has(peer) || this.watchers.size < MAX_WATCHERS) this.watchers.add(peer)
+  }
+
+  /** A peer watches this node no longer. */
+  unwatchedBy (peer: string): void { this.watchers.delete(peer) }
+
+  /** The peers this node beats to (those that asked, and are alive here). */
+  watchersOf (): string[] {
+    return [...this.watchers]
+  }
+
+  /** The nodes this node watches now. */
+  watched (): string[] { return [...this.watching.keys()] }
+
+  /** The peers of the ring (watched and watching): the mesh keeps them. */
+  ringPeers (): Set<string> { return new Set([...this.watching.keys(), ...this.watchers]) }
+
+  /** Whether this node watches `peer`. */
+  watches (peer: string): boolean { return this.watching.has(peer) }
+
+  /** This node's WATCHERS successors on the ring of nodes alive here (ids in code-unit order). */
+  private successors (): string[] {
+    const ids = [...this.alive()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    const at = ids.indexOf(this.o.self)
+    const out: string[] = []
+    for (let k = 1; k <= WATCHERS && k < ids.length; k++) out.push(ids[(at + k) % ids.length])
+    return out
+  }
+
+  /**
+   * Every heartbeat interval (large clusters): which nodes to watch (the ring after any change),
+   * and which watched nodes to probe or hold down. An isolated node (it hears nothing) holds
+   * no one down by its own watch: the silence is its own.
+   */
+  watch (): WatchRound {
+    const round: WatchRound = { start: [], stop: [], probe: [], down: [] }
+    if (!this.large) return round
+    const now = this.o.now()
+    if (this.ringStale && !this.isolated(now)) {
+      this.ringStale = false
+      const next = new Set(this.successors())
+      for (const id of this.watching.keys()) if (!next.has(id)) { this.watching.delete(id); round.stop.push(id) }
+      for (const id of next) if (!this.watching.has(id)) { this.watching.set(id, { since: now }); round.start.push(id) }
+    }
+    if (this.isolated(now)) return round
+    const wait = PROBE_ROUNDS * this.o.heartbeatIntervalMs
+    for (const [id, w] of this.watching) {
+      const heard = this.view[id]?.heardAt ?? -Infinity
+      if (w.probedAt !== undefined && heard > w.probedAt) delete w.probedAt
+      if (w.probedAt === undefined) {
+        if (now - Math.max(heard, w.since) > this.o.timeoutMs) { w.probedAt = now; round.probe.push(id) }
+      } else if (now - w.probedAt >= wait) {
+        this.watching.delete(id)
+        const p = this.view[id]
+        if (p !== undefined && isAlive(p, now, this.liveFor)) {
+          this.o.log.info({ peer: id, silentMs: now - Math.max(heard, w.since) }, 'a watched node did not answer: holding it down')
+          this.markDown(p)
+          round.down.push(this.downOf(id))
+        }
+        this.ringStale = true
+      }
+    }
+    return round
+  }
+
+  /** A node this node began to watch could not be dialled: its probe is as good as unanswered. */
+  unreachable (peer: string): void {
+    const w = this.watching.get(peer)
+    if (w !== undefined && w.probedAt === undefined) w.probedAt = this.o.now()
   }
 
   /** Whether one node is alive in this view (self always is). */
   isAlive (id: string): boolean {
-    return id === this.o.self || isAlive(this.view[id], this.o.now(), this.timeoutMs)
+    if (id === this.o.self) return true
+    const now = this.o.now()
+    return !this.isolated(now) && isAlive(this.view[id], now, this.liveFor)
   }
 
   alive (): Set<string> {
-    return aliveSet(this.view, this.o.self, this.o.now(), this.timeoutMs)
+    const now = this.o.now()
+    if (this.isolated(now)) return new Set([this.o.self])
+    return aliveSet(this.view, this.o.self, now, this.liveFor)
   }
 
   /** Known nodes not alive now, and how long each has been silent (ms; Infinity: gone for certain). */
   silence (known: Iterable<string>): Map<string, number> {
-    return silence(this.view, known, this.o.self, this.o.now(), this.timeoutMs, this.startedAt)
+    const now = this.o.now()
+    if (!this.isolated(now)) return silence(this.view, known, this.o.self, now, this.liveFor, this.startedAt)
+    // Isolated: the nodes alive before it are silent since this node last heard anything.
+    const out = silence(this.view, known, this.o.self, now, this.liveFor, this.startedAt)
+    for (const id of known) {
+      const p = this.view[id]
+      if (id !== this.o.self && p !== undefined && isAlive(p, now, this.liveFor)) out.set(id, Math.max(0, now - Math.max(this.lastHeard, this.startedAt)))
+    }
+    return out
   }
 
   /**
@@ -236,11 +390,11 @@ export class Membership {
    */
   gone (peer: string): void {
     const p = this.view[peer]
-    if (p === undefined || isAlive(p, this.o.now(), this.timeoutMs)) return
+    if (p === undefined || isAlive(p, this.o.now(), this.liveFor)) return
     if (p.goneAt !== undefined && p.goneAt >= p.lastSeen) return
     p.goneAt = this.o.now()
     this.o.log.info({ peer }, "a disconnected peer's address refuses connections: its agent is gone")
-    this.o.changed()
+    this.statusChanged()
   }
 
   /**
@@ -250,34 +404,42 @@ export class Membership {
    * (an outgoing master that has not yet heard of this one).
    */
   unsettled (): { unheard: string[], claiming: string[] } {
-    const now = this.o.now()
     const unheard: string[] = []
     const claiming: string[] = []
-    for (const [id, p] of Object.entries(this.view)) {
-      if (id === this.o.self || !isAlive(p, now, this.timeoutMs)) continue
+    for (const id of this.alive()) {
+      if (id === this.o.self) continue
+      const p = this.view[id]
       if (p.heardAt === undefined || p.heardAt < (p.aliveSince ?? 0)) unheard.push(id)
       else if (p.claimsOffice === true) claiming.push(id)
     }
     return { unheard, claiming }
   }
 
+  /** When a node was last known alive here: now if alive (a large cluster's nodes are alive until a notice). */
   lastSeen (id: string): number | undefined {
-    return id === this.o.self ? this.o.now() : this.view[id]?.lastSeen
+    if (id === this.o.self || (this.large && this.isAlive(id))) return this.o.now()
+    return this.view[id]?.lastSeen
   }
 
   priorityOf (id: string): number | undefined {
     return this.view[id]?.priority
   }
 
-  /** Hang up on peers that are connected but have not sent a heartbeat for a long time. */
+  /**
+   * Hang up on peers that are connected but have not sent a heartbeat for a long time (in a
+   * large cluster: the nodes this node watches, which beat to it; other neighbours need not).
+   */
   hangUpSilent (links: MembershipLinks): void {
     const now = this.o.now()
     const limit = silentLimitMs(this.o.heartbeatIntervalMs)
     for (const peer of links.connectedPeers()) {
-      const since = Math.max(links.connectedSince(peer) ?? now, this.view[peer]?.lastSeen ?? 0)
+      if (this.large && !this.watching.has(peer)) continue
+      const since = Math.max(links.connectedSince(peer) ?? now, this.view[peer]?.lastSeen ?? 0, this.watching.get(peer)?.since ?? 0)
       if (now - since < limit) continue
       this.o.log.warn({ peer, silentMs: now - since }, 'a connected peer sent no heartbeat for too long: hanging up to reconnect with fresh streams')
       void links.hangUp(peer)
     }
   }
 }
+
+const isDown = (p: PeerSeen): boolean => (p.downAt !== undefined && p.downAt >= p.lastSeen) || (p.goneAt !== undefined && p.goneAt >= p.lastSeen)

@@ -48,6 +48,8 @@ export interface MeshOptions {
   heartbeatIntervalMs: number
   heartbeatTimeoutMs: number
   syncIntervalMs: number
+  /** Clusters of more nodes than this use the watch ring (default LARGE_CLUSTER). */
+  watchRingAbove?: number
 }
 
 /** How soon after a connection closes the peer's addresses are probed. */
@@ -71,6 +73,7 @@ export class Mesh {
       now: host.now,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       timeoutMs: o.heartbeatTimeoutMs,
+      ...(o.watchRingAbove !== undefined ? { largeAbove: o.watchRingAbove } : {}),
       changed: host.membershipChanged
     })
     this.replication = new Replication({
@@ -87,6 +90,7 @@ export class Mesh {
       gapProof: host.gapProof,
       knownPeers: host.knownPeers,
       targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined,
+      pullFrom: () => this.membership.watched(),
       hears: id => this.membership.isAlive(id)
     }, {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
@@ -101,6 +105,7 @@ export class Mesh {
       send: (peer, msg) => { this.net.tell(peer, msg) },
       broadcast: hb => { void this.net.publish(HEARTBEAT_TOPIC, hb) },
       hangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
+      dial: async peer => { await this.net.dial(peer, this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []) },
       after: (ms, fn) => { setTimeout(fn, ms).unref() },
       pick: n => Math.floor(Math.random() * n)
     })

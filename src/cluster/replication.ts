@@ -39,6 +39,8 @@ export interface ReplicationOptions {
   pick?: (n: number) => number
   /** Large clusters: the connections to keep (dial known nodes only up to it); absent: dial every known node. */
   targetPeers?: () => number | undefined
+  /** A large cluster: the peers whose sums come every heartbeat interval (those this node watches); the periodic pull goes to one of them. */
+  pullFrom?: () => string[]
   /**
    * Large clusters: whether this node hears a known node (alive in its view). Each round one
    * known node it does not hear is dialled even at the target: after a partition heals, each
@@ -240,7 +242,8 @@ export class Replication {
       const id = addr.split('/p2p/')[1]
       if (id !== undefined && !connected.has(id)) void this.links.dialAddr(addr)
     }
-    const peers = [...connected]
+    const fresh = this.o.pullFrom?.().filter(p => connected.has(p)) ?? []
+    const peers = fresh.length > 0 ? fresh : [...connected]
     if (peers.length === 0) return
     const peer = peers[this.pick(peers.length)]
     // The periodic pull is the backstop for what the heartbeats cannot show; most rounds it

@@ -35,6 +35,7 @@ export function addAgentOptions (cmd: Command): Command {
     .addOption(new Option('--heartbeat-interval <duration>', 'heartbeat interval (default 200ms)'))
     .addOption(new Option('--heartbeat-timeout <duration>', 'a node silent this long is offline (default 800ms)'))
     .addOption(new Option('--nodes-log-interval <duration>', 'how often nodes.log gets the online nodes (default 60s)'))
+    .addOption(new Option('--watch-ring-above <n>', 'clusters of more nodes than this use the watch ring (default 16)').argParser(integer))
     .addOption(new Option('--lost-after <duration>', "how long a disconnected node's running jobs stay unknown before they are lost and run elsewhere (default 1m)"))
     .addOption(new Option('--enable-test-gate', 'enable POST /v1/debug/partition (tests only)').hideHelp())
 }

@@ -42,6 +42,8 @@ export interface AgentConfig {
   swarmKey?: string
   heartbeat: { intervalMs: number, timeoutMs: number }
   syncIntervalMs: number
+  /** Clusters of more nodes than this keep membership by the watch ring; up to it, heartbeats to every peer. */
+  watchRingAbove: number
   /** POST /v1/debug/partition, for tests only (a flag, not a file setting). */
   enableTestGate: boolean
   api_limits: { bodyBytes: number }
@@ -97,6 +99,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     ...(f.swarmKey !== undefined ? { swarmKey: f.swarmKey } : {}),
     heartbeat: { intervalMs: f.heartbeat.interval, timeoutMs: f.heartbeat.timeout },
     syncIntervalMs: f.syncInterval,
+    watchRingAbove: f.watchRingAbove,
     enableTestGate,
     api_limits: { bodyBytes: f.maxBodyBytes }
   }
@@ -126,7 +129,8 @@ function toFile (c: AgentConfig): ConfigFileInput {
     mdns: c.mdns,
     ...(c.swarmKey !== undefined ? { swarmKey: c.swarmKey } : {}),
     heartbeat: { interval: `${c.heartbeat.intervalMs}ms`, timeout: `${c.heartbeat.timeoutMs}ms` },
-    syncInterval: `${c.syncIntervalMs}ms`
+    syncInterval: `${c.syncIntervalMs}ms`,
+    watchRingAbove: c.watchRingAbove
   }
 }
 

@@ -24,6 +24,7 @@ export interface AgentFlags {
   heartbeatTimeout?: string
   nodesLogInterval?: string
   lostAfter?: string
+  watchRingAbove?: number
 }
 
 export function configFromFlags (flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -57,6 +58,7 @@ export function configFromFlags (flags: AgentFlags, env: NodeJS.ProcessEnv = pro
   }
   if (flags.nodesLogInterval !== undefined) more.nodesLogInterval = flags.nodesLogInterval
   if (flags.lostAfter !== undefined) more.scheduler = { lostAfter: flags.lostAfter }
+  if (flags.watchRingAbove !== undefined) more.watchRingAbove = flags.watchRingAbove
   // Through the schema: the duration flags, and a check of everything the flags set above.
   c = mergeConfig(c, more, 'flags')
   const [host] = parseHostPort(c.api)

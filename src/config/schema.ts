@@ -126,7 +126,9 @@ export const configFileSchema = z.strictObject({
   }).superRefine((hb, ctx) => {
     if (hb.timeout < 2 * hb.interval) ctx.addIssue({ code: 'custom', message: 'must be at least twice heartbeat.interval', path: ['timeout'] })
   }).prefault({}),
-  syncInterval: duration.prefault('2s')
+  syncInterval: duration.prefault('2s'),
+  /** Clusters of more nodes than this keep membership by the watch ring (issue 12); up to it, every node heartbeats to every other. */
+  watchRingAbove: int('must be a whole number >= 2', 2).default(16)
 }, { error: 'must be a mapping of settings' })
 
 /** The file as written (durations as text). */

@@ -99,6 +99,7 @@ export class SimNode implements Endpoint {
       knownPeers: () => Object.keys(this.state.nodes).map(id => ({ id, addresses: [] })),
       pick: n => o.rng.int(n),
       targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined,
+      pullFrom: () => this.membership.watched(),
       hears: id => this.membership.isAlive(id)
     }, {
       publishRaw: async (topic, json) => { for (const p of o.net.peers(self)) o.net.send(self, p, topic, json, json.length) },
@@ -112,6 +113,7 @@ export class SimNode implements Endpoint {
       send: (peer, msg) => o.net.send(self, peer, 'membership', msg, this.bytesOf(msg)),
       broadcast: hb => { const bytes = JSON.stringify(hb).length; for (const p of o.net.peers(self)) o.net.send(self, p, 'hb', hb, bytes) },
       hangUp: (peer, notice) => { o.net.send(self, peer, 'membership', notice, this.bytesOf(notice)); o.clock.after(5, () => o.net.hangUp(self, peer)) },
+      dial: peer => { o.net.dial(self, peer) },
       after: (ms, fn) => { o.clock.after(ms, fn) },
       pick: n => o.rng.int(n)
     })
@@ -206,7 +208,7 @@ export class SimNode implements Endpoint {
 
   /** About how many bytes a membership message takes (the traffic counters; not serialized to count). */
   private bytesOf (msg: MembershipMessage): number {
-    return 16 + (Array.isArray(msg.beats) ? msg.beats.length * this.beatBytes : 0) + (msg.down !== undefined ? 60 : 0) + (msg.prune === true ? 8 : 0)
+    return 16 + (Array.isArray(msg.beats) ? msg.beats.length * this.beatBytes : 0) + (msg.sum !== undefined ? 12 : 0) + (msg.down !== undefined ? 60 : 0) + (msg.prune === true ? 8 : 0) + (msg.watch === true || msg.unwatch === true ? 12 : 0)
   }
 
   private store (e: CisEvent): void {

@@ -1,7 +1,9 @@
 // Issue 12 (R1-1, R1-5): the wiring of a large cluster's liveness gossip
 // (src/cluster/liveness-gossip.ts), which the agent's mesh and the simulator both run. A small
-// cluster broadcasts heartbeats; a large one sends beats to a few neighbours, gives a new
-// neighbour every beat at once, floods a down notice on a close that was not a prune, dials
+// cluster broadcasts heartbeats; a large one beats only to the nodes that asked to watch it,
+// asks its ring successors to beat to it (dialling them if need be), floods a down notice for
+// a watched node that does not answer, gives a new neighbour every beat it knows at once,
+// floods a down notice on a close that was not a prune, never prunes the ring's links, dials
 // more at once when a close leaves it below the target, and relays peers' events in batches.
 // Replication's anti-entropy dials one known node it does not hear each round, even at the
 // target (the sides of a healed partition).
@@ -10,7 +12,7 @@ import assert from 'node:assert/strict'
 import { pino } from 'pino'
 import { LivenessGossip } from '../../src/cluster/liveness-gossip.js'
 import type { MembershipMessage } from '../../src/cluster/liveness-gossip.js'
-import { Membership, TARGET_PEERS } from '../../src/cluster/membership.js'
+import { Membership, PROBE_ROUNDS, TARGET_PEERS } from '../../src/cluster/membership.js'
 import type { Heartbeat } from '../../src/cluster/membership.js'
 import { Replication } from '../../src/cluster/replication.js'
 import type { CisEvent } from '../../src/events/types.js'
@@ -18,7 +20,7 @@ import type { CisEvent } from '../../src/events/types.js'
 const silent = pino({ level: 'silent' })
 
 function setup (peers: string[], known: string[] = peers): {
-  g: LivenessGossip, m: Membership, sent: Array<{ to: string, msg: MembershipMessage }>, broadcasts: Heartbeat[], dialled: string[], published: CisEvent[][], timers: Array<() => void>, links: { peers: string[] }, hangUps: string[]
+  g: LivenessGossip, m: Membership, sent: Array<{ to: string, msg: MembershipMessage }>, broadcasts: Heartbeat[], dialled: string[], published: CisEvent[][], timers: Array<() => void>, links: { peers: string[] }, hangUps: string[], clock: { now: number }
 } {
   const clock = { now: 10_000 }
   const m = new Membership({ self: 'me', log: silent, now: () => clock.now, heartbeatIntervalMs: 200, timeoutMs: 800, changed: () => {} })
@@ -57,16 +59,17 @@ function setup (peers: string[], known: string[] = peers): {
     send: (to, msg) => { sent.push({ to, msg }) },
     broadcast: hb => { broadcasts.push(hb) },
     hangUp: (peer, notice) => { sent.push({ to: peer, msg: notice }); hangUps.push(peer) },
+    dial: peer => { dialled.push(peer) },
     after: (_ms, fn) => { timers.push(fn) },
     pick: () => 0
   })
-  return { g, m, sent, broadcasts, dialled, published, timers, links, hangUps }
+  return { g, m, sent, broadcasts, dialled, published, timers, links, hangUps, clock }
 }
 
 const hb = (ts: number): Heartbeat => ({ id: 'me', name: 'me', priority: 1, vector: { me: 3, x: 4 }, ts, master: false })
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`)
 
-test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, beats go to 3 neighbours, this node\'s first', () => {
+test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, the beat goes only to the nodes that asked to watch this one, and a watch request is answered at once', () => {
   const small = setup(names(5))
   small.g.beat(hb(1), 6)
   assert.equal(small.broadcasts.length, 1)
@@ -75,15 +78,42 @@ test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, bea
   big.g.beat(hb(1), 100)
   assert.equal(big.g.large, true)
   assert.equal(big.broadcasts.length, 0)
-  assert.equal(big.sent.length, 3, 'three neighbours')
-  assert.equal(new Set(big.sent.map(s => s.to)).size, 3, 'three different ones')
-  for (const s of big.sent) {
-    assert.equal((s.msg.beats as Array<{ id: string }>)[0].id, 'me')
+  assert.equal(big.sent.filter(s => s.msg.beats !== undefined).length, 0, 'no one asked yet')
+  big.g.message({ cis: 'membership', watch: true }, 'p03', () => hb(2))
+  big.g.message({ cis: 'membership', watch: true }, 'p07', () => hb(2))
+  assert.deepEqual(big.sent.map(s => [s.to, (s.msg.beats as Array<{ ts: number }>)[0].ts]), [['p03', 2], ['p07', 2]], 'answered at once')
+  big.sent.length = 0
+  big.g.beat(hb(3), 100)
+  const beats = big.sent.filter(s => s.msg.beats !== undefined)
+  assert.deepEqual(beats.map(s => s.to), ['p03', 'p07'], 'to its watchers, nobody else')
+  for (const s of beats) {
+    assert.deepEqual((s.msg.beats as Array<{ id: string }>).map(b => b.id), ['me'], 'only its own beat')
     assert.equal(s.msg.sum, 7, 'the sum of the version vector')
   }
 })
 
-test('R1-5 issue 12: a new neighbour of a large cluster gets every beat this node knows at once', () => {
+test('R1-1, R1-3 issue 12: a large cluster\'s node asks its ring successors to beat to it (dialling one it is not connected to); one that cannot be reached is held down after the probe and a notice floods', async () => {
+  const t = setup(['mf', 'mg', 'x1'])
+  t.g.size(100)
+  // Alive here: ma..mh; its successors are mf (connected), mg (connected) and mh (not connected: dialled, and the dial fails).
+  t.m.mergeBeats(['ma', 'mb', 'mc', 'md', 'mf', 'mg', 'mh'].map(id => ({ id, name: id, priority: 0, ts: 5 })), 'mf')
+  t.g.beat(hb(1), 100)
+  assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['mf', 'mg'])
+  assert.deepEqual(t.dialled, ['mh'])
+  await new Promise(resolve => setImmediate(resolve)) // (the dial's outcome)
+  t.sent.length = 0
+  t.clock.now += PROBE_ROUNDS * 200
+  t.m.mergeBeats([{ id: 'mf', name: 'mf', priority: 0, ts: 6 }, { id: 'mg', name: 'mg', priority: 0, ts: 6 }], 'mf')
+  t.m.heardFrom()
+  t.g.beat(hb(2), 100)
+  const downs = t.sent.filter(s => s.msg.down !== undefined)
+  assert.deepEqual([...new Set(downs.map(s => (s.msg.down as { id: string }).id))], ['mh'], 'mh held down')
+  assert.deepEqual(downs.map(s => s.to), ['mf', 'mg', 'x1'], 'the notice to every neighbour')
+  assert.equal(t.m.isAlive('mh'), false)
+  assert.equal(t.m.isAlive('mf'), true)
+})
+
+test('R1-5 issue 12: a new neighbour of a large cluster gets this node\'s beat and the beats of every node alive here at once, with a watch request if this node watches it', () => {
   const t = setup(names(10))
   t.g.size(100)
   t.m.mergeBeats([{ id: 'a', name: 'a', priority: 0, ts: 5 }, { id: 'b', name: 'b', priority: 0, ts: 5 }], 'p00')
@@ -91,6 +121,11 @@ test('R1-5 issue 12: a new neighbour of a large cluster gets every beat this nod
   assert.equal(t.sent.length, 1)
   assert.equal(t.sent[0].to, 'p09')
   assert.deepEqual((t.sent[0].msg.beats as Array<{ id: string }>).map(b => b.id), ['me', 'a', 'b'])
+  assert.equal(t.sent[0].msg.watch, undefined)
+  t.g.beat(hb(3), 100) // watches a and b now (its successors: 'me' sorts after them, so the ring wraps)
+  t.sent.length = 0
+  t.g.connected('a', hb(4))
+  assert.equal(t.sent[0].msg.watch, true, 'a is watched here: asked to beat')
   const small = setup(names(3))
   small.g.size(4)
   small.g.connected('p00', hb(2))
@@ -100,8 +135,10 @@ test('R1-5 issue 12: a new neighbour of a large cluster gets every beat this nod
 test('R1-1 issue 12: a close floods a down notice, a prune does not; a close that leaves fewer than the target neighbours dials more at once', () => {
   const t = setup(names(30), [...names(30), ...names(60).slice(30)])
   t.g.size(60)
+  t.g.message({ cis: 'membership', watch: true }, 'p05', () => hb(1))
   t.g.prune()
   assert.equal(t.hangUps.length, 30 - 2 * TARGET_PEERS, 'pruned down to twice the target')
+  assert.equal(t.hangUps.includes('p05'), false, 'never a watcher (pick() is 0: without the ring p00..p13 go)')
   assert.ok(t.sent.filter(s => s.msg.prune === true).length === t.hangUps.length, 'each told first')
   // The pruned peers' closes: no down notice, no dial (still at the target).
   t.links.peers = names(30).filter(p => !t.hangUps.includes(p))

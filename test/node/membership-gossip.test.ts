@@ -1,12 +1,14 @@
 // Issue 12: the membership of a large cluster (src/cluster/membership.ts). Over LARGE_CLUSTER
-// nodes the timeout grows by the gossip rounds a beat takes; a batch to a neighbour carries
-// this node's beat and every beat learned since the last batch to it, not the rest; a fresher
-// beat counts, an older one does not; a down notice takes a node out until a beat newer than
-// the notice comes; a notice about oneself asks for a refutation; malformed input is dropped.
+// nodes a node is alive until a down notice (no beat of it needs to come by); each node watches
+// its successors on the ring of nodes alive in its view, probes one gone silent and holds it
+// down when the probe is not answered; a fresher beat counts, an older one does not; a down
+// notice takes a node out until a beat newer than the notice comes; a notice about oneself
+// asks for a refutation; a node that hears nothing is isolated (every other not alive, no one
+// held down by it); malformed input is dropped.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import { LARGE_CLUSTER, Membership, gossipRounds } from '../../src/cluster/membership.js'
+import { LARGE_CLUSTER, Membership, PROBE_ROUNDS, WATCHERS } from '../../src/cluster/membership.js'
 import type { Beat } from '../../src/cluster/membership.js'
 
 function member (self: string): { m: Membership, clock: { now: number }, changes: () => number } {
@@ -17,32 +19,34 @@ function member (self: string): { m: Membership, clock: { now: number }, changes
 }
 const beat = (id: string, ts: number, master = false): Beat => ({ id, name: id, priority: 0, ts, ...(master ? { master: true } : {}) })
 
-test('R1-1 (issue 12): a large cluster\'s timeout grows by the gossip rounds; a small one keeps the configured timeout', () => {
-  const { m } = member('a')
+test('R1-1 (issue 12): a large cluster\'s nodes are alive until a notice, its timeout adds the probe; a small one keeps the configured timeout', () => {
+  const { m, clock } = member('a')
   assert.equal(m.sized(LARGE_CLUSTER), false)
   assert.equal(m.timeout, 800)
+  m.mergeBeats([beat('s', 100)], 's')
+  clock.now += 801
+  assert.equal(m.isAlive('s'), false, 'small: silent past the timeout')
   assert.equal(m.sized(1000), true)
-  assert.equal(m.timeout, 800 + gossipRounds(1000) * 200)
-  assert.ok(gossipRounds(1000) >= 7 && gossipRounds(1000) <= 8, `rounds at 1,000: ${gossipRounds(1000)}`)
+  assert.equal(m.timeout, 800 + PROBE_ROUNDS * 200)
+  assert.equal(m.isAlive('s'), false, 'past the timeout when the cluster grew: held down, not revived')
+  m.mergeBeats([beat('b', 100)], 'b')
+  clock.now += 60_000
+  m.heardFrom()
+  assert.equal(m.isAlive('b'), true, 'not watched here: alive until a notice, however long it is not heard')
+  assert.equal(m.isAlive('s'), false)
 })
 
-test('R1-5 (issue 12): beats: fresher ones count and are passed on once to each neighbour; older ones do not; status changes are reported', () => {
-  const { m, clock } = member('a')
+test('R1-5 (issue 12): beats: fresher ones count, older ones do not; status changes are reported; a new neighbour gets this node\'s beat and those of the nodes alive here', () => {
+  const { m } = member('a')
   m.sized(100)
   const own = beat('a', 5000)
-  assert.deepEqual(m.mergeBeats([beat('b', 100), beat('c', 100)], 'b').map(b => b.id), ['b', 'c'], 'two nodes came: both news')
+  assert.deepEqual(m.mergeBeats([beat('b', 100), beat('c', 100), beat('d', 100)], 'b').map(b => b.id), ['b', 'c', 'd'], 'three nodes came: news')
   assert.equal(m.isAlive('b'), true)
-  assert.deepEqual(m.beatsFor('x', own).map(b => b.id), ['a', 'b', 'c'])
-  assert.deepEqual(m.beatsFor('x', own).map(b => b.id), ['a'], 'nothing new since the last batch to x')
-  assert.deepEqual(m.beatsFor('b', own).map(b => b.id), ['a', 'c'], 'never a node\'s own beat back to it')
-  assert.deepEqual(m.mergeBeats([beat('b', 101)], 'c'), [], 'fresher, no status change: not forwarded at once')
-  assert.deepEqual(m.beatsFor('x', own).map(b => b.id), ['a', 'b'], 'but in the next batch')
-  m.mergeBeats([beat('b', 99)], 'c')
-  assert.deepEqual(m.beatsFor('x', own).map(b => b.id), ['a'], 'an older beat is nothing new')
+  assert.deepEqual(m.mergeBeats([beat('b', 101)], 'c'), [], 'fresher, no status change: not forwarded')
   assert.deepEqual(m.mergeBeats([beat('b', 102, true)], 'c').map(b => b.id), ['b'], 'claiming the office is a status change')
-  // Silent past the (grown) timeout: not alive.
-  clock.now += m.timeout + 1
-  assert.equal(m.isAlive('b'), false)
+  assert.deepEqual(m.mergeBeats([beat('b', 99, false)], 'c'), [], 'an older beat is nothing new')
+  m.downNotice({ id: 'd', ts: 200 }, 'c')
+  assert.deepEqual(m.beatsFor('c', own), [own, beat('b', 102, true)], 'its own first, never the peer\'s back, not a node held down')
 })
 
 test('R1-3 (issue 12): a down notice takes a node out at once until a beat newer than it; one about this node asks for a refutation', () => {
@@ -59,6 +63,12 @@ test('R1-3 (issue 12): a down notice takes a node out at once until a beat newer
   assert.equal(m.isAlive('c'), true)
   m.mergeBeats([beat('b', 160)], 'c')
   assert.equal(m.isAlive('b'), true, 'a beat after the notice: it is back')
+  // Held down by a notice long after its last beat: silent for about a timeout, not since the beat (its attempts wait for lostAfter).
+  clock.now += 600_000
+  m.heardFrom()
+  m.downNotice({ id: 'b', ts: clock.now }, 'c')
+  const silent = m.silence(['b']).get('b') as number
+  assert.ok(silent >= m.timeout && silent < m.timeout + 1000, `silent ${silent} ms`)
   assert.equal(m.downNotice({ id: 'a', ts: 200 }, 'c'), 'self')
   m.disconnected('c') // (the mesh tells both: the connection closed, then spreads the notice)
   const notice = m.downOf('c')
@@ -75,4 +85,65 @@ test('R1-5 (issue 12): malformed beats and notices are dropped; the rest of the 
   assert.equal(m.downNotice({ id: 'b' }, 'c'), false)
   assert.equal(m.downNotice(null, 'c'), false)
   assert.equal(m.isAlive('b'), true)
+})
+
+const ring = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
+
+test('R1-1, R1-3 (issue 12): each node watches its successors on the ring; a silent one is probed, then held down, and the ring moves on', () => {
+  const { m, clock } = member('c')
+  m.sized(100)
+  m.mergeBeats(ring.filter(id => id !== 'c').map(id => beat(id, 100)), 'a')
+  const first = m.watch()
+  assert.deepEqual(first.start, ['d', 'e', 'f'], `the next ${WATCHERS} after c`)
+  assert.deepEqual(m.watch().start, [], 'no change, no new watch')
+  // d beats; e and f fall silent.
+  for (let t = 0; t < 4; t++) { clock.now += 200; m.mergeBeats([beat('d', 200 + t)], 'd'); m.heardFrom() }
+  clock.now += 200
+  m.mergeBeats([beat('d', 300)], 'd')
+  const second = m.watch()
+  assert.deepEqual(second.probe, ['e', 'f'], 'silent past the timeout: probed')
+  assert.deepEqual(second.down, [])
+  clock.now += 10
+  m.mergeBeats([beat('e', 301)], 'e') // e answers the probe
+  clock.now += PROBE_ROUNDS * 200 - 10
+  m.mergeBeats([beat('d', 302)], 'd')
+  const third = m.watch()
+  assert.deepEqual(third.down.map(d => d.id), ['f'], 'f did not answer: held down, a notice to flood')
+  assert.equal(m.isAlive('f'), false)
+  assert.equal(m.isAlive('e'), true)
+  const fourth = m.watch()
+  assert.deepEqual(fourth.start, ['g'], 'the ring closes over f')
+  assert.deepEqual(m.watched().sort(), ['d', 'e', 'g'])
+})
+
+test('R1-3 (issue 12): a node that hears nothing for the timeout is isolated: every other node not alive, no one held down by it; hearing again ends it', () => {
+  const { m, clock } = member('c')
+  m.sized(100)
+  m.mergeBeats(ring.filter(id => id !== 'c').map(id => beat(id, 100)), 'a')
+  m.heardFrom()
+  m.watch()
+  clock.now += m.timeout + 1
+  assert.deepEqual([...m.alive()], ['c'], 'isolated: only itself')
+  assert.equal(m.isAlive('d'), false)
+  const silent = m.silence(['d', 'h'])
+  assert.equal(silent.get('d'), m.timeout + 1, 'silent since it last heard anything')
+  clock.now += 5000
+  const r = m.watch()
+  assert.deepEqual([r.probe, r.down], [[], []], 'an isolated node probes and downs no one')
+  m.heardFrom()
+  assert.equal(m.isAlive('d'), true, 'heard again: the others are alive again')
+  assert.equal(m.alive().size, ring.length)
+})
+
+test('R1-5 (issue 12): watch requests: a node beats to the peers that asked (a bounded number), not after they stop or their connection closes', () => {
+  const { m } = member('a')
+  m.sized(100)
+  for (let i = 0; i < 20; i++) m.watchedBy(`w${i}`)
+  assert.equal(m.watchersOf().length, 4 * WATCHERS, 'bounded')
+  m.unwatchedBy('w0')
+  m.disconnected('w1')
+  assert.equal(m.watchersOf().includes('w0'), false)
+  assert.equal(m.watchersOf().includes('w1'), false)
+  m.watchedBy('w15')
+  assert.equal(m.watchersOf().includes('w15'), true, 'room again')
 })

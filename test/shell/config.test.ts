@@ -82,7 +82,7 @@ test('config: an unknown key at any depth is an error naming its path and the ke
   bad({ heartbeat: { intervl: '1s' } }, /unknown setting 'heartbeat\.intervl' \(allowed: interval, timeout\)/)
   bad({ exec: { forkserver: true } }, /unknown setting 'exec\.forkserver' \(allowed: killGrace, forkServer\)/)
   bad({ log: { colour: true } }, /unknown setting 'log\.colour' \(allowed: level, pretty\)/)
-  bad({ nmae: 'x' }, /\(allowed: name, data, api, .*syncInterval\)/)
+  bad({ nmae: 'x' }, /\(allowed: name, data, api, .*syncInterval, watchRingAbove\)/)
   // The case from the field: a file that used to start the agent without a word.
   const dir = tempDir()
   try {
@@ -104,6 +104,8 @@ test('config: a wrong type at any depth names its path', () => {
   bad({ scheduler: { policy: 'lifo' } }, /scheduler\.policy must be 'fifo', 'priority' or 'fairshare'/)
   bad({ scheduler: { aging: -1 } }, /scheduler\.aging must be a number >= 0/)
   bad({ heartbeat: { interval: true } }, /heartbeat\.interval must be a duration/)
+  bad({ watchRingAbove: 1 }, /watchRingAbove must be a whole number >= 2/)
+  bad({ watchRingAbove: 'big' }, /watchRingAbove must be a whole number >= 2/)
   bad({ log: { pretty: 'yes' } }, /log\.pretty must be true, false or auto/)
   bad({ log: { level: 'loud' } }, /log\.level must be one of/)
   bad({ exec: { forkServer: 'no' } }, /exec\.forkServer must be true or false/)
