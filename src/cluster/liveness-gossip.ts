@@ -104,6 +104,16 @@ export class LivenessGossip {
     else this.membership.unreachable(id)
   }
 
+  /**
+   * Every sync interval (a large cluster): this node's beat to one random neighbour, the
+   * backstop for a node that some peers never heard of (a message lost on a connection's first
+   * moments): a node new to the neighbour is news there, and floods.
+   */
+  refresh (hb: Heartbeat): void {
+    if (!this.large) return
+    for (const p of this.sample(this.links.peers(), 1)) this.links.send(p, { cis: 'membership', beats: [beatOf(hb)], sum: vectorSum(hb.vector) })
+  }
+
   /** A peer's heartbeat (small cluster). */
   heartbeat (data: unknown, from: string): void {
     if (this.membership.heard(data, from)) this.replication.peerVector(from, data.vector)

@@ -154,6 +154,7 @@ export class Mesh {
     this.every(this.o.heartbeatIntervalMs, () => this.gossip.beat(this.host.heartbeat(), this.host.knownCount()))
     this.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()
+      this.gossip.refresh(this.host.heartbeat())
       this.net.sweepGossip()
       this.membership.hangUpSilent(this.net)
       this.replication.antiEntropy()

@@ -146,7 +146,14 @@ export class Net {
     pubsub.topicValidators.set(EVENTS_TOPIC, handle(EVENTS_TOPIC))
     pubsub.topicValidators.set(HEARTBEAT_TOPIC, handle(HEARTBEAT_TOPIC))
     this.node.addEventListener('peer:connect', evt => this.o.handlers.connected(evt.detail.toString()))
-    this.node.addEventListener('peer:disconnect', evt => this.o.handlers.disconnected(evt.detail.toString()))
+    this.node.addEventListener('peer:disconnect', evt => {
+      const peer = evt.detail.toString()
+      // Its tell stream went with the connection: a message queued to it now would be lost
+      // when the stream's end is noticed (at its next write), so the next connection opens a new one.
+      const box = this.tells.get(peer)
+      if (box !== undefined) { this.tells.delete(peer); box.end() }
+      this.o.handlers.disconnected(peer)
+    })
     // A peer may have two connections (both sides dialled at once). If the one that carries
     // gossipsub's outbound stream closes while the other stays, gossipsub keeps writing into
     // the dead stream (it drops a peer's streams only when the peer disconnects entirely):

@@ -165,7 +165,7 @@ export class SimNode implements Endpoint {
     const t = this.o.timing
     // Timers start at a random phase, as real agents started at different times do.
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.heartbeat(), this.o.rng.next() * t.heartbeatIntervalMs))
-    this.timers.push(this.o.clock.every(t.syncIntervalMs, () => { this.gossip.prune(); this.replication.antiEntropy() }, this.o.rng.next() * t.syncIntervalMs))
+    this.timers.push(this.o.clock.every(t.syncIntervalMs, () => { this.gossip.prune(); this.gossip.refresh(this.heartbeatNow()); this.replication.antiEntropy() }, this.o.rng.next() * t.syncIntervalMs))
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.passSoon(), this.o.rng.next() * t.heartbeatIntervalMs))
   }
 

@@ -75,6 +75,7 @@ test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, the
   assert.equal(small.broadcasts.length, 1)
   assert.equal(small.sent.length, 0)
   const big = setup(names(20))
+  big.g.size(100) // (large already: the switch itself is the last test)
   big.g.beat(hb(1), 100)
   assert.equal(big.g.large, true)
   assert.equal(big.broadcasts.length, 0)
@@ -184,4 +185,30 @@ test('R1-1 issue 12: at the target, anti-entropy still dials one known node this
   ;(t.g as unknown as { replication: Replication }).replication.antiEntropy()
   assert.equal(t.dialled.length, 1, 'one dial a round')
   assert.ok(names(40).slice(30).includes(t.dialled[0]), `an unheard node: ${t.dialled[0]}`)
+})
+
+test('R1-5 issue 12: every sync interval a large cluster\'s node gives its beat to one random neighbour (a node some peers never heard of becomes news); a small one does not', () => {
+  const t = setup(names(10))
+  t.g.size(100)
+  t.g.refresh(hb(9))
+  assert.equal(t.sent.length, 1)
+  assert.deepEqual((t.sent[0].msg.beats as Array<{ id: string, ts: number }>).map(b => [b.id, b.ts]), [['me', 9]])
+  const small = setup(names(3))
+  small.g.size(4)
+  small.g.refresh(hb(9))
+  assert.equal(small.sent.length, 0)
+})
+
+test('R1-5 issue 12: a node that grows large gives every neighbour what a new connection gets, once', () => {
+  const t = setup(names(4))
+  t.m.heard({ ...hb(1), id: 'p00', name: 'p00' }, 'p00')
+  t.g.beat(hb(2), 10)
+  assert.equal(t.broadcasts.length, 1, 'small: a heartbeat')
+  t.g.beat(hb(3), 100)
+  const full = t.sent.filter(s => Array.isArray(s.msg.beats) && (s.msg.beats as unknown[]).length > 0 && s.msg.watch === undefined)
+  assert.deepEqual(full.map(s => s.to), names(4), 'each neighbour once')
+  assert.deepEqual((full[1].msg.beats as Array<{ id: string }>).map(b => b.id), ['me', 'p00'])
+  t.sent.length = 0
+  t.g.beat(hb(4), 100)
+  assert.equal(t.sent.filter(s => Array.isArray(s.msg.beats) && s.msg.watch === undefined).length, 0, 'not again (no one asked to watch it)')
 })
