@@ -12,7 +12,6 @@ import type { Beat, Heartbeat, Membership } from './membership.js'
 import type { Replication } from './replication.js'
 import { vectorSum } from './replication.js'
 
-/** A membership message between neighbours of a large cluster. */
 /**
  * A membership message between neighbours of a large cluster: beats (a watched node's to its
  * watchers, all a node knows to a new neighbour, status changes flooded), the sender's sum of
@@ -21,6 +20,9 @@ import { vectorSum } from './replication.js'
  */
 export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, prune?: true, watch?: true, unwatch?: true }
 export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
+
+/** This node's beat alone, with the sum of its version vector (to its watchers, in answer to a watch request, the backstop). */
+const beatMessage = (hb: Heartbeat): MembershipMessage => ({ cis: 'membership', beats: [beatOf(hb)], sum: vectorSum(hb.vector) })
 
 /** What the transport gives the gossip. */
 export interface GossipLinks {
@@ -77,7 +79,7 @@ export class LivenessGossip {
     // Just grown large: the neighbours get what a new connection gets (their heartbeats may not
     // all have been heard, and from now on beats go only to watchers).
     if (!was) for (const p of this.links.peers()) this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
-    const msg: MembershipMessage = { cis: 'membership', beats: [own], sum }
+    const msg = beatMessage(hb)
     for (const p of this.membership.watchersOf()) this.links.send(p, msg)
     this.watchRound(own)
   }
@@ -111,7 +113,7 @@ export class LivenessGossip {
    */
   refresh (hb: Heartbeat): void {
     if (!this.large) return
-    for (const p of this.sample(this.links.peers(), 1)) this.links.send(p, { cis: 'membership', beats: [beatOf(hb)], sum: vectorSum(hb.vector) })
+    for (const p of this.sample(this.links.peers(), 1)) this.links.send(p, beatMessage(hb))
   }
 
   /** A peer's heartbeat (small cluster). */
@@ -137,8 +139,7 @@ export class LivenessGossip {
     if (msg.unwatch === true) this.membership.unwatchedBy(from)
     if (msg.watch === true) {
       this.membership.watchedBy(from)
-      const hb = own()
-      this.links.send(from, { cis: 'membership', beats: [beatOf(hb)], sum: vectorSum(hb.vector) })
+      this.links.send(from, beatMessage(own()))
     }
   }
 
