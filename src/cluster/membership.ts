@@ -141,8 +141,8 @@ export class Membership {
       this.large = large
       this.o.log.info({ nodes: n }, large ? `membership: the watch ring (more than ${this.o.largeAbove ?? LARGE_CLUSTER} nodes)` : 'membership: heartbeats to every peer')
       this.lastHeard = now
-      this.watching.clear()
-      this.watchers.clear()
+      // (Watch requests that came before this node knew the cluster was large still hold.)
+      if (!large) { this.watching.clear(); this.watchers.clear() }
       this.ringStale = true
     }
     return large
@@ -196,8 +196,8 @@ export class Membership {
     if ((this.downTs.get(d.id) ?? -Infinity) >= d.ts || (this.lastTs.get(d.id) ?? -Infinity) >= d.ts) return false
     this.downTs.set(d.id, d.ts)
     const p = this.view[d.id]
-    if (p !== undefined && isAlive(p, this.o.now(), this.liveFor)) this.markDown(p)
-    this.watchers.delete(d.id)
+    if (p !== undefined && isAlive(p, this.o.now(), this.liveFor)) this.markDown(d.id, p)
+    else this.watchers.delete(d.id)
     return true
   }
 
@@ -213,7 +213,8 @@ export class Membership {
    * long ago (it was alive until a notice): its silence counts from a timeout ago, about when
    * its watchers last heard it, not from then (its attempts must wait for lostAfter).
    */
-  private markDown (p: PeerSeen): void {
+  private markDown (id: string, p: PeerSeen): void {
+    this.watchers.delete(id)
     const now = this.o.now()
     if (this.large) p.lastSeen = Math.max(p.lastSeen, now - this.timeout)
     p.downAt = now
@@ -279,7 +280,7 @@ export class Membership {
   disconnected (peer: string): void {
     this.watchers.delete(peer)
     const p = this.view[peer]
-    if (p !== undefined) this.markDown(p)
+    if (p !== undefined) this.markDown(peer, p)
     else this.statusChanged()
   }
 
@@ -338,12 +339,14 @@ export class Membership {
       if (w.probedAt !== undefined && heard > w.probedAt) delete w.probedAt
       if (w.probedAt === undefined) {
         if (now - Math.max(heard, w.since) > this.o.timeoutMs) { w.probedAt = now; round.probe.push(id) }
-      } else if (now - w.probedAt >= wait) {
+      } else if (now - w.probedAt < wait) {
+        round.probe.push(id) // again each interval: one lost probe or answer is no death
+      } else {
         this.watching.delete(id)
         const p = this.view[id]
         if (p !== undefined && isAlive(p, now, this.liveFor)) {
           this.o.log.info({ peer: id, silentMs: now - Math.max(heard, w.since) }, 'a watched node did not answer: holding it down')
-          this.markDown(p)
+          this.markDown(id, p)
           round.down.push(this.downOf(id))
         }
         this.ringStale = true

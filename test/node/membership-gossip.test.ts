@@ -105,7 +105,9 @@ test('R1-1, R1-3 (issue 12): each node watches its successors on the ring; a sil
   assert.deepEqual(second.down, [])
   clock.now += 10
   m.mergeBeats([beat('e', 301)], 'e') // e answers the probe
-  clock.now += PROBE_ROUNDS * 200 - 10
+  clock.now += 190
+  assert.deepEqual(m.watch().probe, ['f'], 'f is asked again each interval (a lost probe or answer is no death)')
+  clock.now += PROBE_ROUNDS * 200 - 200
   m.mergeBeats([beat('d', 302)], 'd')
   const third = m.watch()
   assert.deepEqual(third.down.map(d => d.id), ['f'], 'f did not answer: held down, a notice to flood')
