@@ -294,7 +294,7 @@ export class Membership {
   /** A peer watches this node no longer. */
   unwatchedBy (peer: string): void { this.watchers.delete(peer) }
 
-  /** The peers this node beats to (those that asked, and are alive here). */
+  /** The peers this node beats to: those that asked (a node held down or disconnected is dropped). */
   watchersOf (): string[] {
     return [...this.watchers]
   }
