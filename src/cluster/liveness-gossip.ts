@@ -72,13 +72,11 @@ export class LivenessGossip {
    * to the nodes that watch it, and its own watch round (a large one).
    */
   beat (hb: Heartbeat, known: number): void {
-    const was = this.large
     if (!this.size(known)) { this.links.broadcast(hb); return }
     const own = beatOf(hb)
     const sum = vectorSum(hb.vector)
-    // Just grown large: the neighbours get what a new connection gets (their heartbeats may not
-    // all have been heard, and from now on beats go only to watchers).
-    if (!was) for (const p of this.links.peers()) this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
+    // Just grown large (here or at an earlier size()): the neighbours get what a new connection gets.
+    if (this.membership.grewLarge()) for (const p of this.links.peers()) this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
     const msg = beatMessage(hb)
     for (const p of this.membership.watchersOf()) this.links.send(p, msg)
     this.watchRound(own)

@@ -2,7 +2,7 @@
 // connected peers and connection-close hints feed a MembershipView; the liveness rule itself
 // is the pure one in election/membership.ts. Peers that stay connected but silent are hung up on.
 import type { Logger } from 'pino'
-import { aliveSet, isAlive, silence } from '../election/membership.js'
+import { aliveSet, isAlive, isDown, silence } from '../election/membership.js'
 import type { MembershipView, PeerSeen } from '../election/membership.js'
 
 export interface Heartbeat {
@@ -118,6 +118,8 @@ export class Membership {
   private ringStale = true
   /** When this node last heard any membership message (a large cluster's node hearing none is isolated). */
   private lastHeard: number
+  /** Switched to the watch ring and the neighbours were not yet given their beats (grewLarge()). */
+  private grew = false
 
   constructor (private readonly o: MembershipOptions) {
     this.startedAt = o.now()
@@ -143,9 +145,21 @@ export class Membership {
       this.lastHeard = now
       // (Watch requests that came before this node knew the cluster was large still hold.)
       if (!large) { this.watching.clear(); this.watchers.clear() }
+      this.grew = large
       this.ringStale = true
     }
     return large
+  }
+
+  /**
+   * True once after the switch to the watch ring: the neighbours must then get what a new
+   * connection gets (their heartbeats may not all have been heard, and from now on beats go
+   * only to watchers).
+   */
+  grewLarge (): boolean {
+    const grew = this.grew
+    this.grew = false
+    return grew
   }
 
   /** How long a node is alive after it was last heard: a large cluster's are alive until a notice. */
@@ -375,11 +389,11 @@ export class Membership {
   }
 
   /** Known nodes not alive now, and how long each has been silent (ms; Infinity: gone for certain). */
-  silence (known: Iterable<string>): Map<string, number> {
+  silence (known: readonly string[]): Map<string, number> {
     const now = this.o.now()
-    if (!this.isolated(now)) return silence(this.view, known, this.o.self, now, this.liveFor, this.startedAt)
-    // Isolated: the nodes alive before it are silent since this node last heard anything.
     const out = silence(this.view, known, this.o.self, now, this.liveFor, this.startedAt)
+    if (!this.isolated(now)) return out
+    // Isolated: the nodes alive before it are silent since this node last heard anything.
     for (const id of known) {
       const p = this.view[id]
       if (id !== this.o.self && p !== undefined && isAlive(p, now, this.liveFor)) out.set(id, Math.max(0, now - Math.max(this.lastHeard, this.startedAt)))
@@ -445,4 +459,3 @@ export class Membership {
   }
 }
 
-const isDown = (p: PeerSeen): boolean => (p.downAt !== undefined && p.downAt >= p.lastSeen) || (p.goneAt !== undefined && p.goneAt >= p.lastSeen)

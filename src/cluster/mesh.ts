@@ -96,8 +96,7 @@ export class Mesh {
       publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       connectedPeers: () => this.net.connectedPeers(),
-      // A known peer we cannot reach: is anything listening there at all?
-      dial: async (peer, addrs) => { if (await this.net.dial(peer, addrs) === 'failed') await this.probe(peer, addrs) },
+      dial: async (peer, addrs) => { await this.dialKnown(peer, addrs) },
       dialAddr: async addr => await this.net.dialAddr(addr)
     })
     this.gossip = new LivenessGossip(this.membership, this.replication, {
@@ -105,7 +104,7 @@ export class Mesh {
       send: (peer, msg) => { this.net.tell(peer, msg) },
       broadcast: hb => { void this.net.publish(HEARTBEAT_TOPIC, hb) },
       hangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
-      dial: async peer => { await this.net.dial(peer, this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []) },
+      dial: async peer => { await this.dialKnown(peer) },
       after: (ms, fn) => { setTimeout(fn, ms).unref() },
       pick: n => Math.floor(Math.random() * n)
     })
@@ -189,6 +188,11 @@ export class Mesh {
    * only the network? A plain TCP probe, not a reconnect: reconnecting is anti-entropy's job,
    * on its own cadence.
    */
+  /** Dial a known peer (at the addresses given, or those known for it); one we cannot reach: is anything listening there at all? */
+  private async dialKnown (peer: string, addresses = this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []): Promise<void> {
+    if (await this.net.dial(peer, addresses) === 'failed') await this.probe(peer, addresses)
+  }
+
   private async probe (peer: string, addresses?: string[]): Promise<void> {
     if (this.stopped || this.net.isBlocked(peer) || this.isConnected(peer)) return
     // Its addresses as its node event says, and as libp2p last learned them: a restarted peer's

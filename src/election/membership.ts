@@ -19,11 +19,13 @@ export interface PeerSeen {
 
 export type MembershipView = Record<string, PeerSeen>
 
+/** A connection-close hint (or a down notice) or a certain end came after its last heartbeat. */
+export function isDown (p: PeerSeen): boolean {
+  return (p.downAt !== undefined && p.downAt >= p.lastSeen) || (p.goneAt !== undefined && p.goneAt >= p.lastSeen)
+}
+
 export function isAlive (p: PeerSeen | undefined, now: number, timeoutMs: number): boolean {
-  if (p === undefined) return false
-  if (p.downAt !== undefined && p.downAt >= p.lastSeen) return false
-  if (p.goneAt !== undefined && p.goneAt >= p.lastSeen) return false
-  return now - p.lastSeen <= timeoutMs
+  return p !== undefined && !isDown(p) && now - p.lastSeen <= timeoutMs
 }
 
 export function aliveSet (view: MembershipView, self: string, now: number, timeoutMs: number): Set<string> {

@@ -75,7 +75,10 @@ test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, the
   assert.equal(small.broadcasts.length, 1)
   assert.equal(small.sent.length, 0)
   const big = setup(names(20))
-  big.g.size(100) // (large already: the switch itself is the last test)
+  big.g.size(100)
+  big.g.beat(hb(1), 100) // (the first beat after the switch gives the neighbours their beats: the last test)
+  assert.equal(big.sent.filter(s => s.msg.beats !== undefined && s.msg.watch !== true).length, 20, 'the switch seen by size() is not lost')
+  big.sent.length = 0
   big.g.beat(hb(1), 100)
   assert.equal(big.g.large, true)
   assert.equal(big.broadcasts.length, 0)
