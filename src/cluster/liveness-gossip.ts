@@ -7,18 +7,19 @@
 // TARGET_PEERS, never the ring's links); peers' new events relayed to the neighbours, since
 // they do not all hear the origin.
 import type { CisEvent } from '../events/types.js'
-import { TARGET_PEERS, beatOf } from './membership.js'
-import type { Beat, Heartbeat, Membership } from './membership.js'
+import { MAX_BEATS, TARGET_PEERS, beatOf } from './membership.js'
+import type { Beat, Down, Heartbeat, Membership } from './membership.js'
 import type { Replication } from './replication.js'
 import { vectorSum } from './replication.js'
 
 /**
  * A membership message between neighbours of a large cluster: beats (a watched node's to its
  * watchers, all a node knows to a new neighbour, status changes flooded), the sender's sum of
- * its version vector, a down notice, a hang-up to bound the mesh, a watch request (beat to me;
+ * its version vector, down notices (`downs`: those flooded together; `down`: one, as sent before),
+ * a hang-up to bound the mesh, a watch request (beat to me;
  * answered at once) or its end.
  */
-export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, prune?: true, watch?: true, unwatch?: true }
+export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true }
 export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
 
 /** This node's beat alone, with the sum of its version vector (to its watchers, in answer to a watch request, the backstop). */
@@ -45,6 +46,19 @@ export interface GossipLinks {
 /** How long a large cluster's node gathers peers' events before it relays them (one message). */
 export const RELAY_MS = 5
 
+/**
+ * What a node floods goes out at once when nothing went out within FLOOD_MS; what comes within
+ * FLOOD_MS of a flood message waits for the end of it and goes in one message a neighbour. One
+ * node's death costs no delay; a partition of half of a large cluster (a notice about each far
+ * node, forwarded by every node) costs a few messages a neighbour, not one a notice.
+ */
+export const FLOOD_MS = 5
+/** Beats or notices in one flood message at most (more go in more messages). */
+export const FLOOD_CHUNK = 1000
+
+/** Beats and notices waiting to be flooded, and the neighbour they came from (it is not sent them back). */
+interface FloodItem { beats?: Beat[], downs?: Down[], except?: string }
+
 export class LivenessGossip {
   /** Over LARGE_CLUSTER nodes: liveness gossip, a bounded mesh, events relayed. */
   large = false
@@ -52,6 +66,9 @@ export class LivenessGossip {
   private readonly pruned = new Set<string>()
   private relayed: CisEvent[] = []
   private stopped = false
+  private flood: FloodItem[] = []
+  /** queued: a flood message goes out next tick; cooling: one went out within FLOOD_MS. */
+  private flooding: 'idle' | 'queued' | 'cooling' = 'idle'
 
   constructor (
     private readonly membership: Membership,
@@ -93,7 +110,7 @@ export class LivenessGossip {
       else void this.dialToWatch(id, request)
     }
     for (const id of round.stop) if (peers.has(id)) this.links.send(id, { cis: 'membership', unwatch: true })
-    for (const d of round.down) this.toAll({ cis: 'membership', down: d })
+    if (round.down.length > 0) this.toAll({ downs: round.down })
   }
 
   /** Connect to a node to watch it; one that cannot be reached has as good as not answered its probe. */
@@ -126,12 +143,20 @@ export class LivenessGossip {
       const changed = this.membership.mergeBeats(msg.beats, from)
       if (typeof msg.sum === 'number') this.replication.peerSum(from, msg.sum)
       // A node came, came back or changed office: everyone should know now, not in a few rounds.
-      if (changed.length > 0) this.toAll({ cis: 'membership', beats: changed }, from)
+      if (changed.length > 0) this.toAll({ beats: changed, except: from })
     }
-    if (msg.down !== undefined) {
-      const r = this.membership.downNotice(msg.down, from)
-      if (r === true) this.toAll({ cis: 'membership', down: msg.down }, from)
-      else if (r === 'self') this.toAll({ cis: 'membership', beats: [beatOf(own())] })
+    const downs = msg.downs !== undefined ? msg.downs : msg.down !== undefined ? [msg.down] : []
+    if (!Array.isArray(downs) || downs.length > MAX_BEATS) this.membership.malformed('a batch of down notices', from)
+    else if (downs.length > 0) {
+      const news: Down[] = []
+      let refute = false
+      for (const d of downs) {
+        const r = this.membership.downNotice(d, from)
+        if (r === true) news.push(d as Down)
+        else if (r === 'self') refute = true
+      }
+      if (news.length > 0) this.toAll({ downs: news, except: from })
+      if (refute) this.toAll({ beats: [beatOf(own())] })
     }
     if (msg.prune === true) this.pruned.add(from)
     if (msg.unwatch === true) this.membership.unwatchedBy(from)
@@ -163,7 +188,7 @@ export class LivenessGossip {
     const pruned = this.pruned.delete(peer)
     if (!pruned) {
       this.membership.disconnected(peer)
-      if (this.large) this.toAll({ cis: 'membership', down: this.membership.downOf(peer) })
+      if (this.large) this.toAll({ downs: [this.membership.downOf(peer)] })
     }
     if (this.large && !this.stopped && this.links.peers().length < TARGET_PEERS) this.replication.topUp()
     return !pruned
@@ -198,8 +223,38 @@ export class LivenessGossip {
     this.relayed.push(...events)
   }
 
-  private toAll (msg: MembershipMessage, except?: string): void {
-    for (const p of this.links.peers()) if (p !== except) this.links.send(p, msg)
+  /** Flood beats or notices to every neighbour (but the one they came from): at once, or with what else comes within FLOOD_MS (FLOOD_MS). */
+  private toAll (item: FloodItem): void {
+    this.flood.push(item)
+    if (this.flooding !== 'idle') return
+    this.flooding = 'queued'
+    this.links.after(0, () => { this.flush() })
+  }
+
+  private flush (): void {
+    const items = this.flood
+    this.flood = []
+    if (this.stopped || items.length === 0) { this.flooding = 'idle'; return }
+    for (const p of this.links.peers()) {
+      // The newest beat and notice about each node, of those that did not come from p.
+      const beats = new Map<string, Beat>()
+      const downs = new Map<string, Down>()
+      for (const it of items) {
+        if (it.except === p) continue
+        for (const b of it.beats ?? []) if ((beats.get(b.id)?.ts ?? -Infinity) < b.ts) beats.set(b.id, b)
+        for (const d of it.downs ?? []) if ((downs.get(d.id)?.ts ?? -Infinity) < d.ts) downs.set(d.id, d)
+      }
+      const b = [...beats.values()]
+      const d = [...downs.values()]
+      for (let i = 0; i < Math.max(b.length, d.length); i += FLOOD_CHUNK) {
+        const msg: MembershipMessage = { cis: 'membership' }
+        if (i < b.length) msg.beats = b.slice(i, i + FLOOD_CHUNK)
+        if (i < d.length) msg.downs = d.slice(i, i + FLOOD_CHUNK)
+        this.links.send(p, msg)
+      }
+    }
+    this.flooding = 'cooling'
+    this.links.after(FLOOD_MS, () => { this.flush() })
   }
 
   /** k of `from` at random (all if fewer). */

@@ -49,7 +49,7 @@ const MAX_WATCHERS = 4 * WATCHERS
 /** Connections each node dials up to in a large cluster (with those dialled to it, about twice as many; one with more than three times as many hangs up on extras down to twice). */
 export const TARGET_PEERS = 8
 /** The most beats one batch may carry. */
-const MAX_BEATS = 20_000
+export const MAX_BEATS = 20_000
 
 /** A heartbeat's (or beat's) beat: what liveness gossip carries of it. */
 export function beatOf (hb: { id: string, name: string, priority: number, ts: number, master?: boolean }): Beat {
@@ -198,6 +198,9 @@ export class Membership {
     }
     return changed
   }
+
+  /** Something malformed from a peer: dropped, and said. */
+  malformed (what: string, from: string): void { this.o.log.warn({ from }, `dropped ${what}: malformed`) }
 
   /** A down notice from a neighbour: true if it is news here (forward it); 'self' if it names this node (refute it). */
   downNotice (data: unknown, from: string): boolean | 'self' {

@@ -66,6 +66,13 @@ function setup (peers: string[], known: string[] = peers): {
   return { g, m, sent, broadcasts, dialled, published, timers, links, hangUps, clock }
 }
 
+/** Run the timers set so far, and those they set, in order (bounded). */
+function drain (t: { timers: Array<() => void> }): void {
+  for (let i = 0; i < 100 && t.timers.length > 0; i++) t.timers.splice(0, 1)[0]()
+  assert.equal(t.timers.length, 0, 'the timers settle')
+}
+const downIds = (msg: MembershipMessage): string[] => ((msg.downs ?? []) as Array<{ id: string }>).map(d => d.id)
+
 const hb = (ts: number): Heartbeat => ({ id: 'me', name: 'me', priority: 1, vector: { me: 3, x: 4 }, ts, master: false })
 const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`)
 
@@ -110,8 +117,9 @@ test('R1-1, R1-3 issue 12: a large cluster\'s node asks its ring successors to b
   t.m.mergeBeats([{ id: 'mf', name: 'mf', priority: 0, ts: 6 }, { id: 'mg', name: 'mg', priority: 0, ts: 6 }], 'mf')
   t.m.heardFrom()
   t.g.beat(hb(2), 100)
-  const downs = t.sent.filter(s => s.msg.down !== undefined)
-  assert.deepEqual([...new Set(downs.map(s => (s.msg.down as { id: string }).id))], ['mh'], 'mh held down')
+  drain(t)
+  const downs = t.sent.filter(s => s.msg.downs !== undefined)
+  assert.deepEqual([...new Set(downs.flatMap(s => downIds(s.msg)))], ['mh'], 'mh held down')
   assert.deepEqual(downs.map(s => s.to), ['mf', 'mg', 'x1'], 'the notice to every neighbour')
   assert.equal(t.m.isAlive('mh'), false)
   assert.equal(t.m.isAlive('mf'), true)
@@ -148,6 +156,7 @@ test('R1-1 issue 12: a close floods a down notice, a prune does not; a close tha
   t.links.peers = names(30).filter(p => !t.hangUps.includes(p))
   t.sent.length = 0
   for (const p of t.hangUps) assert.equal(t.g.disconnected(p), false)
+  drain(t)
   assert.equal(t.sent.length, 0, 'no notice for a prune')
   assert.equal(t.dialled.length, 0)
   // Neighbours close until fewer than the target are left: a notice each, and dials at once up to the target.
@@ -156,8 +165,49 @@ test('R1-1 issue 12: a close floods a down notice, a prune does not; a close tha
     const gone = t.links.peers.pop() as string
     assert.equal(t.g.disconnected(gone), true)
   }
-  assert.ok(t.sent.some(s => (s.msg.down as { id: string } | undefined)?.id === left[left.length - 1]), 'a down notice')
+  drain(t)
+  assert.ok(t.sent.some(s => downIds(s.msg).includes(left[left.length - 1])), 'a down notice')
   assert.equal(t.dialled.length, TARGET_PEERS - t.links.peers.length, 'dialled up to the target at once')
+})
+
+test('R1-1, R1-5 issue 12: a flood goes out at once; what comes within FLOOD_MS after goes in one message a neighbour (the newest of each, not back to where it came from); malformed notices are dropped', () => {
+  const t = setup(['n1', 'n2', 'n3'])
+  t.g.size(100)
+  t.m.mergeBeats(['a', 'b', 'c', 'd'].map(id => ({ id, name: id, priority: 0, ts: 5 })), 'n1')
+  drain(t)
+  t.sent.length = 0
+  // One notice (in the form older nodes send): out at the next tick to the two other neighbours.
+  t.g.message({ cis: 'membership', down: { id: 'a', ts: 10 } }, 'n1', () => hb(1))
+  assert.equal(t.sent.length, 0)
+  assert.equal(t.timers.length, 1)
+  t.timers.splice(0, 1)[0]()
+  assert.deepEqual(t.sent.map(s => [s.to, downIds(s.msg)]), [['n2', ['a']], ['n3', ['a']]])
+  t.sent.length = 0
+  // Within FLOOD_MS: three more notices from two neighbours (one twice, one stale), then one message each.
+  t.g.message({ cis: 'membership', downs: [{ id: 'b', ts: 10 }, { id: 'a', ts: 9 }] }, 'n1', () => hb(1))
+  t.g.message({ cis: 'membership', downs: [{ id: 'c', ts: 10 }, { id: 'b', ts: 10 }] }, 'n2', () => hb(1))
+  t.g.message({ cis: 'membership', downs: [{ id: 'd', ts: 11 }] }, 'n2', () => hb(1))
+  assert.equal(t.sent.length, 0, 'cooling: nothing yet')
+  drain(t)
+  assert.deepEqual(t.sent.map(s => [s.to, downIds(s.msg).sort()]), [['n1', ['c', 'd']], ['n2', ['b']], ['n3', ['b', 'c', 'd']]])
+  for (const id of ['a', 'b', 'c', 'd']) assert.equal(t.m.isAlive(id), false)
+  // Hostile input: not an array, too many, not a notice: dropped, the node goes on.
+  t.sent.length = 0
+  t.g.message({ cis: 'membership', downs: 'x' }, 'n1', () => hb(1))
+  t.g.message({ cis: 'membership', downs: Array.from({ length: 20_001 }, () => ({ id: 'e', ts: 1 })) }, 'n1', () => hb(1))
+  t.g.message({ cis: 'membership', downs: [null, { id: 7 }, { id: 'e', ts: 'x' }] }, 'n1', () => hb(1))
+  drain(t)
+  assert.equal(t.sent.length, 0, 'nothing flooded')
+  // A notice about this node itself: refuted with its beat to every neighbour.
+  t.g.message({ cis: 'membership', downs: [{ id: 'me', ts: 50 }] }, 'n1', () => hb(60))
+  drain(t)
+  assert.deepEqual(t.sent.map(s => [s.to, (s.msg.beats as Array<{ id: string, ts: number }>).map(b => `${b.id}@${b.ts}`)]), [['n1', ['me@60']], ['n2', ['me@60']], ['n3', ['me@60']]])
+  // After stop, nothing floods.
+  t.sent.length = 0
+  t.g.message({ cis: 'membership', downs: [{ id: 'x9', ts: 70 }] }, 'n1', () => hb(70))
+  t.g.stop()
+  drain(t)
+  assert.equal(t.sent.length, 0)
 })
 
 test('R1-5 issue 12: peers\' events are relayed in a large cluster, those of a few ms in one message; not in a small one', () => {
