@@ -17,9 +17,10 @@ import { vectorSum } from './replication.js'
  * watchers, all a node knows to a new neighbour, status changes flooded), the sender's sum of
  * its version vector, down notices (`downs`: those flooded together; `down`: one, as sent before),
  * a hang-up to bound the mesh, a watch request (beat to me;
- * answered at once) or its end.
+ * answered at once) or its end, a request for the notices a node back from isolation missed
+ * (`sync`: answered with `downs`).
  */
-export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true }
+export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true, sync?: true }
 export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
 
 /** This node's beat alone, with the sum of its version vector (to its watchers, in answer to a watch request, the backstop). */
@@ -138,7 +139,8 @@ export class LivenessGossip {
 
   /** A neighbour's beats, down notice, hang-up or watch request (large clusters); `own` is this node's heartbeat now. */
   message (msg: MembershipMessage, from: string, own: () => Heartbeat): void {
-    this.membership.heardFrom()
+    // Back from isolation (a stalled process, a cut link): ask for the notices that passed it by.
+    if (this.membership.heardFrom() && this.large) this.links.send(from, { cis: 'membership', sync: true })
     if (msg.beats !== undefined) {
       const changed = this.membership.mergeBeats(msg.beats, from)
       if (typeof msg.sum === 'number') this.replication.peerSum(from, msg.sum)
@@ -157,6 +159,10 @@ export class LivenessGossip {
       }
       if (news.length > 0) this.toAll({ downs: news, except: from })
       if (refute) this.toAll({ beats: [beatOf(own())] })
+    }
+    if (msg.sync === true && this.large) {
+      const downs = this.membership.downsHere()
+      for (let i = 0; i < downs.length; i += FLOOD_CHUNK) this.links.send(from, { cis: 'membership', downs: downs.slice(i, i + FLOOD_CHUNK) })
     }
     if (msg.prune === true) this.pruned.add(from)
     if (msg.unwatch === true) this.membership.unwatchedBy(from)

@@ -173,8 +173,30 @@ export class Membership {
     return this.large && now - this.lastHeard > this.timeout
   }
 
-  /** Something of the membership came from a peer: this node is not cut off. */
-  heardFrom (): void { this.lastHeard = this.o.now() }
+  /**
+   * Something of the membership came from a peer: this node is not cut off. True if it was (a
+   * large cluster's node back from isolation: the notices flooded meanwhile passed it by).
+   */
+  heardFrom (): boolean {
+    const now = this.o.now()
+    const back = this.isolated(now)
+    this.lastHeard = now
+    return back
+  }
+
+  /**
+   * The latest notice about each node held down here: what a neighbour back from isolation
+   * missed (in a large cluster a node is alive until a notice, and a notice floods only once).
+   */
+  downsHere (): Down[] {
+    const now = this.o.now()
+    const out: Down[] = []
+    for (const [id, ts] of this.downTs) {
+      if (out.length >= MAX_BEATS) break
+      if (!isAlive(this.view[id], now, this.liveFor)) out.push({ id, ts })
+    }
+    return out
+  }
 
   /** The beats to give a new neighbour: this node's own, then those of every node alive here. */
   beatsFor (peer: string, own: Beat): Beat[] {

@@ -210,6 +210,43 @@ test('R1-1, R1-5 issue 12: a flood goes out at once; what comes within FLOOD_MS 
   assert.equal(t.sent.length, 0)
 })
 
+test('R1-1, R1-3 issue 12: a node back from isolation asks a neighbour for the notices it missed, and holds those nodes down (a node alive until a notice would otherwise stay alive there)', () => {
+  const beat = (id: string, ts: number): { id: string, name: string, priority: number, ts: number } => ({ id, name: id, priority: 0, ts })
+  // The neighbour n1: it holds 'a' down (a notice came while 'me' was cut off), 'b' alive.
+  const n1 = setup(['me', 'n2'])
+  n1.g.size(100)
+  n1.m.mergeBeats([beat('a', 5), beat('b', 5)], 'n2')
+  n1.g.message({ cis: 'membership', downs: [{ id: 'a', ts: 11_000 }] }, 'n2', () => hb(1))
+  drain(n1)
+  // 'me': a, b alive; then nothing heard for longer than the timeout and the probe: isolated.
+  const t = setup(['n1', 'n2', 'n3'])
+  t.g.size(100)
+  t.m.mergeBeats([beat('a', 5), beat('b', 5)], 'n1')
+  t.g.message({ cis: 'membership', beats: [beat('n1', 6)] }, 'n1', () => hb(1))
+  drain(t)
+  t.sent.length = 0
+  assert.equal(t.sent.some(s => s.msg.sync === true), false)
+  t.clock.now += t.m.timeout + 1
+  assert.deepEqual([...t.m.alive()], ['me'], 'isolated: only itself')
+  // Back: the first message heard asks its sender for what it missed, once.
+  t.g.message({ cis: 'membership', beats: [beat('n1', 7)] }, 'n1', () => hb(2))
+  t.g.message({ cis: 'membership', beats: [beat('n1', 8)] }, 'n1', () => hb(2))
+  assert.deepEqual(t.sent.filter(s => s.msg.sync === true).map(s => s.to), ['n1'])
+  assert.equal(t.m.isAlive('a'), true, 'a is alive here until a notice')
+  // n1 answers with the notices it holds (about nodes down there only).
+  n1.sent.length = 0
+  n1.g.message({ cis: 'membership', sync: true }, 'me', () => hb(3))
+  const answer = n1.sent.filter(s => s.to === 'me' && s.msg.downs !== undefined)
+  assert.deepEqual(answer.map(s => downIds(s.msg)), [['a']])
+  // 'me' takes it as any notice: a held down, and the news goes on to its other neighbours.
+  t.sent.length = 0
+  t.g.message(answer[0].msg, 'n1', () => hb(4))
+  drain(t)
+  assert.equal(t.m.isAlive('a'), false)
+  assert.equal(t.m.isAlive('b'), true)
+  assert.deepEqual(t.sent.filter(s => s.msg.downs !== undefined).map(s => s.to), ['n2', 'n3'])
+})
+
 test('R1-5 issue 12: peers\' events are relayed in a large cluster, those of a few ms in one message; not in a small one', () => {
   const e = (seq: number): CisEvent => ({ origin: 'x', seq, ts: 1, lc: 0, type: 'ack', body: { ids: [] }, sig: 's' }) as unknown as CisEvent
   const small = setup(names(3))
