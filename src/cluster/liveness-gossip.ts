@@ -18,9 +18,10 @@ import { vectorSum } from './replication.js'
  * its version vector, down notices (`downs`: those flooded together; `down`: one, as sent before),
  * a hang-up to bound the mesh, a watch request (beat to me;
  * answered at once) or its end, a request for the notices a node back from isolation missed
- * (`sync`: answered with `downs`).
+ * (`sync`: answered with `downs`), an indirect probe (`vouchFor`: do you hear this node? answered
+ * with its beat if so).
  */
-export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true, sync?: true }
+export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true, sync?: true, vouchFor?: unknown }
 export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
 
 /** This node's beat alone, with the sum of its version vector (to its watchers, in answer to a watch request, the backstop). */
@@ -110,6 +111,7 @@ export class LivenessGossip {
       if (peers.has(id)) this.links.send(id, request)
       else void this.dialToWatch(id, request)
     }
+    for (const v of round.vouch) for (const h of v.helpers) if (peers.has(h)) this.links.send(h, { cis: 'membership', vouchFor: v.id })
     for (const id of round.stop) if (peers.has(id)) this.links.send(id, { cis: 'membership', unwatch: true })
     if (round.down.length > 0) this.toAll({ downs: round.down })
   }
@@ -163,6 +165,10 @@ export class LivenessGossip {
     if (msg.sync === true && this.large) {
       const downs = this.membership.downsHere()
       for (let i = 0; i < downs.length; i += FLOOD_CHUNK) this.links.send(from, { cis: 'membership', downs: downs.slice(i, i + FLOOD_CHUNK) })
+    }
+    if (msg.vouchFor !== undefined && this.large) {
+      const b = this.membership.vouchFor(msg.vouchFor)
+      if (b !== undefined) this.links.send(from, { cis: 'membership', beats: [b] })
     }
     if (msg.prune === true) this.pruned.add(from)
     if (msg.unwatch === true) this.membership.unwatchedBy(from)

@@ -96,6 +96,12 @@ export interface WatchRound {
   stop: string[]
   /** Watched nodes silent past the timeout: ask again (they answer at once if alive). */
   probe: string[]
+  /**
+   * For each probed node, the other nodes that watch it (its ring predecessors here): ask them
+   * whether they hear it (an indirect probe, SWIM's ping-req). A node this node alone cannot
+   * hear (one bad link) is vouched for, and not held down everywhere.
+   */
+  vouch: Array<{ id: string, helpers: string[] }>
   /** Watched nodes that did not answer: held down here; flood the notices. */
   down: Down[]
 }
@@ -362,7 +368,7 @@ export class Membership {
    * no one down by its own watch: the silence is its own.
    */
   watch (): WatchRound {
-    const round: WatchRound = { start: [], stop: [], probe: [], down: [] }
+    const round: WatchRound = { start: [], stop: [], probe: [], vouch: [], down: [] }
     if (!this.large) return round
     const now = this.o.now()
     if (this.ringStale && !this.isolated(now)) {
@@ -377,9 +383,10 @@ export class Membership {
       const heard = this.view[id]?.heardAt ?? -Infinity
       if (w.probedAt !== undefined && heard > w.probedAt) delete w.probedAt
       if (w.probedAt === undefined) {
-        if (now - Math.max(heard, w.since) > this.o.timeoutMs) { w.probedAt = now; round.probe.push(id) }
+        if (now - Math.max(heard, w.since) > this.o.timeoutMs) { w.probedAt = now; round.probe.push(id); round.vouch.push({ id, helpers: this.helpersFor(id) }) }
       } else if (now - w.probedAt < wait) {
         round.probe.push(id) // again each interval: one lost probe or answer is no death
+        round.vouch.push({ id, helpers: this.helpersFor(id) })
       } else {
         this.watching.delete(id)
         const p = this.view[id]
@@ -392,6 +399,32 @@ export class Membership {
       }
     }
     return round
+  }
+
+  /** The other nodes that watch `id`: its WATCHERS predecessors on the ring of nodes alive here, but this node. */
+  private helpersFor (id: string): string[] {
+    const ids = [...this.alive()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    const at = ids.indexOf(id)
+    const out: string[] = []
+    for (let k = 1; at >= 0 && k <= WATCHERS && k < ids.length; k++) {
+      const p = ids[(at - k + ids.length) % ids.length]
+      if (p !== this.o.self) out.push(p)
+    }
+    return out
+  }
+
+  /**
+   * A neighbour asks whether this node hears `id` (an indirect probe): its latest beat if it was
+   * heard here within the timeout (a beat no newer than the asker's changes nothing there: a
+   * dead node is not kept alive by vouching).
+   */
+  vouchFor (id: unknown): Beat | undefined {
+    if (typeof id !== 'string' || id === this.o.self) return undefined
+    const now = this.o.now()
+    const p = this.view[id]
+    const b = this.beats.get(id)
+    if (b === undefined || p?.heardAt === undefined || now - p.heardAt > this.o.timeoutMs || !isAlive(p, now, this.liveFor)) return undefined
+    return b
   }
 
   /** A node this node began to watch could not be dialled: its probe is as good as unanswered. */

@@ -42,6 +42,8 @@ export class SimNetwork {
   private readonly lastArrival = new Map<string, Map<string, number>>()
   private readonly group = new Map<string, number>()
   private readonly cut = new Set<string>()
+  /** Links cut silently between two nodes (both ways), as `a b` in code-unit order. */
+  private readonly cutLinks = new Set<string>()
   readonly sent = new Map<string, Traffic>()
 
   constructor (private readonly clock: VirtualClock, private readonly rng: Random, readonly o: LinkOptions) {}
@@ -61,7 +63,8 @@ export class SimNetwork {
   connectionCount (id: string): number { return this.links.get(id)?.size ?? 0 }
 
   private reachable (a: string, b: string): boolean {
-    return this.endpoints.has(a) && this.endpoints.has(b) && !this.cut.has(a) && !this.cut.has(b) && (this.group.get(a) ?? 0) === (this.group.get(b) ?? 0)
+    return this.endpoints.has(a) && this.endpoints.has(b) && !this.cut.has(a) && !this.cut.has(b) && (this.group.get(a) ?? 0) === (this.group.get(b) ?? 0) &&
+      (this.cutLinks.size === 0 || !this.cutLinks.has(linkKey(a, b)))
   }
 
   private delay (): number {
@@ -162,4 +165,10 @@ export class SimNetwork {
   /** A silent cut: every message to and from the node is dropped; no connection closes. */
   silentCut (id: string): void { this.cut.add(id) }
   mend (id: string): void { this.cut.delete(id) }
+
+  /** One link cut silently (a bad route between two nodes that both reach every other): messages between them dropped, no close. */
+  cutLink (a: string, b: string): void { this.cutLinks.add(linkKey(a, b)) }
+  mendLink (a: string, b: string): void { this.cutLinks.delete(linkKey(a, b)) }
 }
+
+const linkKey = (a: string, b: string): string => a < b ? `${a} ${b}` : `${b} ${a}`

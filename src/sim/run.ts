@@ -13,7 +13,7 @@ import { Random } from './random.js'
 import { SimNode } from './sim-node.js'
 import type { SimTiming } from './sim-node.js'
 
-export const SCENARIOS = ['steady', 'kill-master', 'silent-cut', 'partition-heal', 'churn'] as const
+export const SCENARIOS = ['steady', 'kill-master', 'silent-cut', 'partition-heal', 'churn', 'link-cut'] as const
 export type Scenario = typeof SCENARIOS[number]
 
 export interface SimOptions {
@@ -228,6 +228,32 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     const t0 = clock.now
     agreeMs = await until(() => { const m = live()[0].following; return live().every(n => n.following === m && ns.every(p => n.membership.isAlive(p.id))) }, 30_000, 5)
     if (agreeMs !== null) agreeMs = clock.now - t0
+  } else if (o.scenario === 'link-cut') {
+    // One link cut silently: the master and one node that watches it no longer hear each
+    // other; both still reach every other node. The master is alive: every node that holds it
+    // down at some moment (checked each 5 ms for 5 s) counts once as a false down; detectMs is
+    // when the first did (null: none did), agreeMs when the first node followed another master.
+    await clock.run(clock.now + 1000)
+    const m = nodes.get(master as string) as SimNode
+    const watcher = live().find(n => n.id !== m.id && n.membership.watches(m.id))
+    if (watcher !== undefined) {
+      net.cutLink(m.id, watcher.id)
+      say(`link between the master ${m.id} and its watcher ${watcher.id} cut at ${Math.round(clock.now)} ms`)
+      const t0 = clock.now
+      const held = new Set<string>()
+      for (const end = clock.now + 5000; clock.now < end;) {
+        await clock.run(Math.min(end, clock.now + 5))
+        for (const n of live()) {
+          if (n === m) continue
+          if (!n.membership.isAlive(m.id)) { held.add(n.id); detectMs ??= clock.now - t0 }
+          if (n.following !== m.id && n.following !== null) agreeMs ??= clock.now - t0
+        }
+      }
+      falseDown += held.size
+      say(`${held.size} nodes held the master down at some moment`)
+      net.mendLink(m.id, watcher.id)
+      await clock.run(clock.now + 1000)
+    } else say('no node watches the master (a small cluster): nothing cut')
   } else if (o.scenario === 'churn') {
     const dead: SimNode[] = []
     const end = clock.now + 6000

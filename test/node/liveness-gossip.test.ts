@@ -247,6 +247,51 @@ test('R1-1, R1-3 issue 12: a node back from isolation asks a neighbour for the n
   assert.deepEqual(t.sent.filter(s => s.msg.downs !== undefined).map(s => s.to), ['n2', 'n3'])
 })
 
+test('R1-1, R1-3 issue 12: a watched node silent here is probed indirectly too (its other watchers are asked whether they hear it); one they vouch for is not held down (one bad link is no death)', () => {
+  const beat = (id: string, ts: number): { id: string, name: string, priority: number, ts: number } => ({ id, name: id, priority: 0, ts })
+  // Ring here: a1 a2 me t1 t2 t3: 'me' watches t1 t2 t3; t1's other watchers are a2 and a1.
+  const t = setup(['a1', 'a2', 't1', 't2', 't3'])
+  t.g.size(100)
+  t.m.mergeBeats(['a1', 'a2', 't1', 't2', 't3'].map(id => beat(id, 5)), 'a1')
+  t.g.beat(hb(1), 100)
+  drain(t)
+  assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['t1', 't2', 't3'])
+  const fresh = (ts: number): void => { t.m.mergeBeats([beat('t2', ts), beat('t3', ts)], 't2'); t.m.heardFrom() }
+  // t1 goes silent here (its link to 'me' is cut): probed, and a2, a1 asked to vouch.
+  t.sent.length = 0
+  t.clock.now += 801
+  fresh(6)
+  t.g.beat(hb(2), 100)
+  assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['t1'], 'probed directly')
+  assert.deepEqual(t.sent.filter(s => s.msg.vouchFor !== undefined).map(s => [s.to, s.msg.vouchFor]), [['a2', 't1'], ['a1', 't1']], 'and indirectly')
+  // a1 hears t1: it answers with t1's beat (a round trip later). Past the probe, t1 is not held down.
+  t.clock.now += 1
+  t.g.message({ cis: 'membership', beats: [beat('t1', 7)] }, 'a1', () => hb(3))
+  for (let k = 0; k < PROBE_ROUNDS; k++) { t.clock.now += 200; fresh(7 + k); t.g.beat(hb(4 + k), 100) }
+  drain(t)
+  assert.equal(t.m.isAlive('t1'), true)
+  assert.equal(t.sent.some(s => downIds(s.msg).includes('t1')), false, 'no notice')
+  // No one vouches: held down after the probe.
+  t.sent.length = 0
+  for (let k = 0; k < 12; k++) { t.clock.now += 200; fresh(20 + k); t.g.beat(hb(20 + k), 100) }
+  drain(t)
+  assert.equal(t.m.isAlive('t1'), false)
+  assert.ok(t.sent.some(s => downIds(s.msg).includes('t1')), 'a notice')
+
+  // The helper's side: it vouches with its latest beat of the node only if it heard it within the timeout.
+  const h = setup(['me', 't1'])
+  h.g.size(100)
+  h.m.mergeBeats([beat('t1', 9)], 't1')
+  h.g.message({ cis: 'membership', vouchFor: 't1' }, 'me', () => hb(1))
+  assert.deepEqual(h.sent.map(s => [s.to, (s.msg.beats as Array<{ id: string, ts: number }>).map(b => `${b.id}@${b.ts}`)]), [['me', ['t1@9']]])
+  h.sent.length = 0
+  h.g.message({ cis: 'membership', vouchFor: ['t1'] }, 'me', () => hb(1))
+  h.g.message({ cis: 'membership', vouchFor: 'nobody' }, 'me', () => hb(1))
+  h.clock.now += 801
+  h.g.message({ cis: 'membership', vouchFor: 't1' }, 'me', () => hb(1))
+  assert.equal(h.sent.length, 0, 'not heard lately, unknown, or malformed: no answer')
+})
+
 test('R1-5 issue 12: peers\' events are relayed in a large cluster, those of a few ms in one message; not in a small one', () => {
   const e = (seq: number): CisEvent => ({ origin: 'x', seq, ts: 1, lc: 0, type: 'ack', body: { ids: [] }, sig: 's' }) as unknown as CisEvent
   const small = setup(names(3))
