@@ -235,10 +235,11 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     // when the first did (null: none did), agreeMs when the first node followed another master.
     await clock.run(clock.now + 1000)
     const m = nodes.get(master as string) as SimNode
-    const watcher = live().find(n => n.id !== m.id && n.membership.watches(m.id))
+    // In the ring, a node that watches the master; in a full mesh, the next in line for the office.
+    const watcher = live().find(n => n.id !== m.id && n.membership.watches(m.id)) ?? live().filter(n => n !== m).sort((a, b) => priorityOf(ids.indexOf(b.id)) - priorityOf(ids.indexOf(a.id)) || (a.id < b.id ? -1 : 1))[0]
     if (watcher !== undefined) {
       net.cutLink(m.id, watcher.id)
-      say(`link between the master ${m.id} and its watcher ${watcher.id} cut at ${Math.round(clock.now)} ms`)
+      say(`link between the master ${m.id} and ${watcher.id} (${watcher.membership.watches(m.id) ? 'a watcher' : 'next in line'}) cut at ${Math.round(clock.now)} ms`)
       const t0 = clock.now
       const held = new Set<string>()
       for (const end = clock.now + 5000; clock.now < end;) {
@@ -253,7 +254,7 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
       say(`${held.size} nodes held the master down at some moment`)
       net.mendLink(m.id, watcher.id)
       await clock.run(clock.now + 1000)
-    } else say('no node watches the master (a small cluster): nothing cut')
+    }
   } else if (o.scenario === 'churn') {
     const dead: SimNode[] = []
     const end = clock.now + 6000
