@@ -54,6 +54,8 @@ export interface SimResult {
   /** Joblists submitted, and ended on every live node. */
   submitted: number
   ended: number
+  /** Jobs that ran to success more than once (two attempts, each reported succeeded by its executor): work done twice. */
+  ranTwice: number
 }
 
 export function defaultSimOptions (over: Partial<SimOptions> = {}): SimOptions {
@@ -290,6 +292,12 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     if (ok) ended++
     else if (nodes.get(s.node)?.running === true) lost++
   }
+  let ranTwice = 0
+  for (const byN of Object.values(ref.state.attempts)) {
+    let ok = 0
+    for (const a of Object.values(byN)) if (a.finish?.state === 'succeeded') ok++
+    if (ok > 1) ranTwice++
+  }
   say(`done at ${Math.round(clock.now)} ms virtual, ${clock.ran} tasks`)
   return {
     nodes: o.nodes,
@@ -310,6 +318,7 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     hashesEqual: sameHash(),
     lost,
     submitted: submitted.length,
-    ended
+    ended,
+    ranTwice
   }
 }
