@@ -19,9 +19,9 @@ import { vectorSum } from './replication.js'
  * a hang-up to bound the mesh, a watch request (beat to me;
  * answered at once) or its end, a request for the notices a node back from isolation missed
  * (`sync`: answered with `downs`), an indirect probe (`vouchFor`: do you hear this node? answered
- * with its beat if so).
+ * in a large cluster with its beat, in a small one with `vouch`: {id, ageMs}, if so).
  */
-export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true, sync?: true, vouchFor?: unknown }
+export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true, sync?: true, vouchFor?: unknown, vouch?: unknown }
 export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
 
 /** This node's beat alone, with the sum of its version vector (to its watchers, in answer to a watch request, the backstop). */
@@ -55,6 +55,8 @@ export const RELAY_MS = 5
  * node, forwarded by every node) costs a few messages a neighbour, not one a notice.
  */
 export const FLOOD_MS = 5
+/** A small cluster's node asks this many other peers about a peer it no longer hears. */
+export const HELPERS = 2
 /** Beats or notices in one flood message at most (more go in more messages). */
 export const FLOOD_CHUNK = 1000
 
@@ -91,7 +93,7 @@ export class LivenessGossip {
    * to the nodes that watch it, and its own watch round (a large one).
    */
   beat (hb: Heartbeat, known: number): void {
-    if (!this.size(known)) { this.links.broadcast(hb); return }
+    if (!this.size(known)) { this.links.broadcast(hb); this.askAboutFading(); return }
     const own = beatOf(hb)
     const sum = vectorSum(hb.vector)
     // Just grown large (here or at an earlier size()): the neighbours get what a new connection gets.
@@ -99,6 +101,20 @@ export class LivenessGossip {
     const msg = beatMessage(hb)
     for (const p of this.membership.watchersOf()) this.links.send(p, msg)
     this.watchRound(own)
+  }
+
+  /**
+   * A small cluster: for each peer silent past half the timeout, ask two other peers whether
+   * they hear it. A dead peer is silent to them too (their answer changes nothing); a peer only
+   * this node cannot hear stays alive here.
+   */
+  private askAboutFading (): void {
+    const fading = this.membership.fading()
+    if (fading.length === 0) return
+    const peers = this.links.peers()
+    for (const id of fading) {
+      for (const h of this.sample(peers.filter(p => p !== id && this.membership.isAlive(p)), HELPERS)) this.links.send(h, { cis: 'membership', vouchFor: id })
+    }
   }
 
   /** Ask the nodes this node begins to watch (or probes) to beat to it; tell those it stopped watching; flood what it holds down. */
@@ -166,9 +182,18 @@ export class LivenessGossip {
       const downs = this.membership.downsHere()
       for (let i = 0; i < downs.length; i += FLOOD_CHUNK) this.links.send(from, { cis: 'membership', downs: downs.slice(i, i + FLOOD_CHUNK) })
     }
-    if (msg.vouchFor !== undefined && this.large) {
-      const b = this.membership.vouchFor(msg.vouchFor)
-      if (b !== undefined) this.links.send(from, { cis: 'membership', beats: [b] })
+    if (msg.vouchFor !== undefined) {
+      if (this.large) {
+        const b = this.membership.vouchFor(msg.vouchFor)
+        if (b !== undefined) this.links.send(from, { cis: 'membership', beats: [b] })
+      } else {
+        const ageMs = this.membership.heardAgo(msg.vouchFor)
+        if (ageMs !== undefined) this.links.send(from, { cis: 'membership', vouch: { id: msg.vouchFor, ageMs } })
+      }
+    }
+    if (msg.vouch !== undefined && !this.large) {
+      const v = msg.vouch as { id?: unknown, ageMs?: unknown } | null
+      this.membership.vouched(v?.id, v?.ageMs, from)
     }
     if (msg.prune === true) this.pruned.add(from)
     if (msg.unwatch === true) this.membership.unwatchedBy(from)

@@ -427,6 +427,45 @@ export class Membership {
     return b
   }
 
+  /**
+   * A small cluster's peers silent for more than half the timeout, still alive here: ask other
+   * peers whether they hear them (an indirect probe), so that one bad link (the connection
+   * open, nothing passing) is no death. A peer held down by a closed connection is not asked about.
+   */
+  fading (): string[] {
+    if (this.large) return []
+    const now = this.o.now()
+    const out: string[] = []
+    for (const [id, p] of Object.entries(this.view)) if (isAlive(p, now, this.o.timeoutMs) && now - p.lastSeen > this.o.timeoutMs / 2) out.push(id)
+    return out
+  }
+
+  /** How long ago this node last heard `id`'s own heartbeat or beat (ms), if within the timeout and it is not held down: an answer to an indirect probe. */
+  heardAgo (id: unknown): number | undefined {
+    if (typeof id !== 'string' || id === this.o.self) return undefined
+    const p = this.view[id]
+    if (p?.heardAt === undefined || isDown(p)) return undefined
+    const age = this.o.now() - p.heardAt
+    return age <= this.o.timeoutMs ? age : undefined
+  }
+
+  /**
+   * A peer heard `id` `ageMs` ago (a small cluster's indirect probe): alive as of then, if that
+   * is later than this node last heard it. Never over a closed connection or a certain end (a
+   * closed connection is a fact of this node's own link). Status changes as for a heartbeat.
+   */
+  vouched (id: unknown, ageMs: unknown, from: string): void {
+    if (typeof id !== 'string' || typeof ageMs !== 'number' || !Number.isFinite(ageMs) || ageMs < 0) { this.malformed('an answer to an indirect probe', from); return }
+    const p = this.view[id]
+    if (p === undefined || id === this.o.self || isDown(p)) return
+    const now = this.o.now()
+    const at = now - ageMs
+    if (at <= p.lastSeen) return
+    const wasAlive = isAlive(p, now, this.liveFor)
+    p.lastSeen = at
+    if (!wasAlive && isAlive(p, now, this.liveFor)) { p.aliveSince = now; this.statusChanged() }
+  }
+
   /** A node this node began to watch could not be dialled: its probe is as good as unanswered. */
   unreachable (peer: string): void {
     const w = this.watching.get(peer)

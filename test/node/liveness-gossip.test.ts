@@ -292,6 +292,53 @@ test('R1-1, R1-3 issue 12: a watched node silent here is probed indirectly too (
   assert.equal(h.sent.length, 0, 'not heard lately, unknown, or malformed: no answer')
 })
 
+test('R1-1, R1-3: in a small cluster a peer silent past half the timeout is asked about (two other peers: do you hear it?); one heard lately elsewhere stays alive here (one bad link is no death), a dead one does not, a closed connection is not overruled', () => {
+  const hbOf = (id: string, ts: number): Heartbeat => ({ id, name: id, priority: 0, vector: {}, ts, master: false })
+  const t = setup(names(4))
+  t.g.size(5)
+  const hearAll = (ts: number, except: string[] = []): void => { for (const p of names(4)) if (!except.includes(p)) t.g.heartbeat(hbOf(p, ts), p) }
+  hearAll(1)
+  t.g.beat(hb(1), 5)
+  assert.equal(t.sent.length, 0, 'everyone heard: no one asked about')
+  // p00 is heard no more here; the others are.
+  t.clock.now += 401
+  hearAll(2, ['p00'])
+  t.g.beat(hb(2), 5)
+  const asks = t.sent.filter(s => s.msg.vouchFor !== undefined)
+  assert.deepEqual(asks.map(s => [s.to, s.msg.vouchFor]), [['p01', 'p00'], ['p02', 'p00']], 'two others asked (pick() is 0)')
+  // p01 heard it 30 ms ago: alive here past the timeout.
+  t.g.message({ cis: 'membership', vouch: { id: 'p00', ageMs: 30 } }, 'p01', () => hb(3))
+  t.clock.now += 500
+  hearAll(3, ['p00'])
+  assert.equal(t.m.isAlive('p00'), true, 'vouched for: alive 901 ms after it was last heard here')
+  // No one vouches again: not alive once the timeout passes since the vouched moment.
+  t.clock.now += 400
+  hearAll(4, ['p00'])
+  assert.equal(t.m.isAlive('p00'), false)
+  // Hostile or odd answers change nothing and do not throw.
+  for (const vouch of [null, 'x', { id: 'p00', ageMs: -5 }, { id: 'p00', ageMs: 'soon' }, { id: 7, ageMs: 1 }, { id: 'nobody', ageMs: 1 }]) t.g.message({ cis: 'membership', vouch }, 'p01', () => hb(5))
+  assert.equal(t.m.isAlive('p00'), false)
+  // A late answer brings it back (heard elsewhere 10 ms ago); a closed connection is not overruled.
+  t.g.message({ cis: 'membership', vouch: { id: 'p00', ageMs: 10 } }, 'p02', () => hb(5))
+  assert.equal(t.m.isAlive('p00'), true)
+  t.g.disconnected('p03')
+  t.g.message({ cis: 'membership', vouch: { id: 'p03', ageMs: 0 } }, 'p01', () => hb(5))
+  assert.equal(t.m.isAlive('p03'), false, 'its connection here closed: held down')
+
+  // The helper's side: how long ago it heard the peer, only within the timeout.
+  const h = setup(['me2', 'p00'])
+  h.g.size(3)
+  h.g.heartbeat(hbOf('p00', 1), 'p00')
+  h.clock.now += 120
+  h.g.message({ cis: 'membership', vouchFor: 'p00' }, 'me2', () => hb(1))
+  assert.deepEqual(h.sent.map(s => [s.to, s.msg.vouch]), [['me2', { id: 'p00', ageMs: 120 }]])
+  h.sent.length = 0
+  h.clock.now += 700
+  h.g.message({ cis: 'membership', vouchFor: 'p00' }, 'me2', () => hb(1))
+  h.g.message({ cis: 'membership', vouchFor: { id: 'p00' } }, 'me2', () => hb(1))
+  assert.equal(h.sent.length, 0, 'not heard within the timeout, or malformed: no answer')
+})
+
 test('R1-5 issue 12: peers\' events are relayed in a large cluster, those of a few ms in one message; not in a small one', () => {
   const e = (seq: number): CisEvent => ({ origin: 'x', seq, ts: 1, lc: 0, type: 'ack', body: { ids: [] }, sig: 's' }) as unknown as CisEvent
   const small = setup(names(3))

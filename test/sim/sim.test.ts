@@ -57,6 +57,19 @@ for (const [scenario, seed] of [['kill-master', 1], ['partition-heal', 2], ['chu
   })
 }
 
+test('R1-1, R1-3: on 10 simulated nodes (a full mesh), one link cut between the master and the next in line holds the master down nowhere: the others vouch for it (seeds 1-3)', { timeout: 120_000 }, async () => {
+  for (const seed of [1, 2, 3]) {
+    const r = await sim(['--nodes', '10', '--seed', String(seed), '--scenario', 'link-cut', '--quiet'])
+    assert.equal(r.code, 0, r.stderr)
+    const x = JSON.parse(r.stdout)
+    assert.equal(x.falseDown, 0, `seed ${seed}: no node held the master down`)
+    assert.equal(x.agreeMs, null, `seed ${seed}: no node followed another master`)
+    assert.equal(x.lost, 0)
+    assert.equal(x.ranTwice, 0)
+    assert.equal(x.hashesEqual, true)
+  }
+})
+
 test('issue 12: sim input: an unknown scenario or a bad count is an error with exit 1 and what to give', async () => {
   const bad = await sim(['--scenario', 'meteor'])
   assert.notEqual(bad.code, 0)
