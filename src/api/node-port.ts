@@ -101,7 +101,7 @@ export interface ApiNode {
   /** When this node applied event `origin:seq` (ms), if recently. */
   appliedAt: (key: string) => number | undefined
   /** Test gate: drop and refuse these peers ([] heals). Absent on a node without a network. */
-  partition?: (peers: string[]) => Promise<void>
+  partition?: (peers: string[], mute?: boolean) => Promise<void>
   /** Be told what changes (the live stream); returns the call that stops it. */
   onChange: (listener: (c: NodeChanges) => void) => () => void
   /** A request failed on a bug: the node logs it. */

@@ -124,6 +124,8 @@ export class Membership {
   private ringStale = true
   /** When this node last heard any membership message (a large cluster's node hearing none is isolated). */
   private lastHeard: number
+  /** A small cluster's peers asked about at the last heartbeat (fading()). */
+  private askedAbout = new Set<string>()
   /** Switched to the watch ring and the neighbours were not yet given their beats (grewLarge()). */
   private grew = false
 
@@ -437,6 +439,9 @@ export class Membership {
     const now = this.o.now()
     const out: string[] = []
     for (const [id, p] of Object.entries(this.view)) if (isAlive(p, now, this.o.timeoutMs) && now - p.lastSeen > this.o.timeoutMs / 2) out.push(id)
+    // Said once a silence (a peer asked about again and again stays one line).
+    for (const id of out) if (!this.askedAbout.has(id)) this.o.log.info({ peer: id, silentMs: now - this.view[id].lastSeen }, 'asked about a silent peer: do others hear it?')
+    this.askedAbout = new Set(out)
     return out
   }
 

@@ -178,9 +178,9 @@ export class Mesh {
     return await this.net.call(peer, request)
   }
 
-  /** Test gate: drop and refuse these peers ([] heals). */
-  async block (peers: string[]): Promise<void> {
-    await this.net.block(peers)
+  /** Test gate: drop and refuse these peers ([] heals); mute: keep the connections open. */
+  async block (peers: string[], mute = false): Promise<void> {
+    await this.net.block(peers, mute)
   }
 
   /**

@@ -297,10 +297,11 @@ export class Net {
     }
   }
 
-  /** Test gate: drop and refuse these peers. */
-  async block (peers: string[]): Promise<void> {
+  /** Test gate: drop and refuse these peers (mute: drop what passes, but keep the connections open, as a bad route does). */
+  async block (peers: string[], mute = false): Promise<void> {
     this.blocked.clear()
     for (const p of peers) this.blocked.add(p)
+    if (mute) return
     await Promise.all(peers.map(async p => {
       try { await this.node.hangUp(peerIdFromString(p)) } catch { /* not connected */ }
     }))

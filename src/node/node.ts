@@ -585,7 +585,7 @@ export class CisNode implements ApiNode {
     return { header, events: eventsUpTo(store, origins) }
   }
 
-  async partition (peers: string[]): Promise<void> { await this.mesh?.block(peers) }
+  async partition (peers: string[], mute = false): Promise<void> { await this.mesh?.block(peers, mute) }
 
   reportError (err: Error): void { this.log.error({ err: err.message }, 'API request failed') }
 

@@ -63,14 +63,15 @@ export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGat
   })
 
   if (o.testGate) {
-    // Test hook, only with --enable-test-gate: drop and refuse the given peers.
+    // Test hook, only with --enable-test-gate: drop and refuse the given peers (mute: drop what
+    // passes but keep the connections open, a bad route between two nodes).
     app.post('/v1/debug/partition', {
-      schema: doc({ summary: 'test gate (only with --enable-test-gate): drop and refuse these peers ([] heals)', tags: ['cluster'], body: { type: 'object', properties: { block: { type: 'array', items: { type: 'string' } } } }, ok: { 200: '{blocked: [...]}' } })
+      schema: doc({ summary: 'test gate (only with --enable-test-gate): drop and refuse these peers ([] heals; mute: keep the connections open)', tags: ['cluster'], body: { type: 'object', properties: { block: { type: 'array', items: { type: 'string' } }, mute: { type: 'boolean' } } }, ok: { 200: '{blocked: [...]}' } })
     }, async (req: FastifyRequest) => {
-      const block = (req.body as { block?: unknown })?.block
-      if (!Array.isArray(block) || block.some(p => typeof p !== 'string')) throw new ApiError(400, 'ERR_BAD_REQUEST', 'expected {"block": [peerId, ...]}')
+      const { block, mute } = (req.body ?? {}) as { block?: unknown, mute?: unknown }
+      if (!Array.isArray(block) || block.some(p => typeof p !== 'string') || (mute !== undefined && typeof mute !== 'boolean')) throw new ApiError(400, 'ERR_BAD_REQUEST', 'expected {"block": [peerId, ...], "mute"?: boolean}')
       if (node.partition === undefined) throw new ApiError(400, 'ERR_BAD_REQUEST', 'this node has no network to partition')
-      await node.partition(block as string[])
+      await node.partition(block as string[], mute === true)
       return { blocked: block }
     })
   }
