@@ -13,7 +13,7 @@ import type { Replication } from './replication.js'
 import { vectorSum } from './replication.js'
 
 /**
- * A membership message between neighbours of a large cluster: beats (a watched node's to its
+ * A membership message between neighbours (all but the indirect probe: of a large cluster): beats (a watched node's to its
  * watchers, all a node knows to a new neighbour, status changes flooded), the sender's sum of
  * its version vector, down notices (`downs`: those flooded together; `down`: one, as sent before),
  * a hang-up to bound the mesh, a watch request (beat to me;
@@ -155,7 +155,7 @@ export class LivenessGossip {
     if (this.membership.heard(data, from)) this.replication.peerVector(from, data.vector)
   }
 
-  /** A neighbour's beats, down notice, hang-up or watch request (large clusters); `own` is this node's heartbeat now. */
+  /** A neighbour's beats, down notices, hang-up, watch request (large clusters) or indirect probe and its answer; `own` is this node's heartbeat now. */
   message (msg: MembershipMessage, from: string, own: () => Heartbeat): void {
     // Back from isolation (a stalled process, a cut link): ask for the notices that passed it by.
     if (this.membership.heardFrom() && this.large) this.links.send(from, { cis: 'membership', sync: true })
@@ -172,7 +172,7 @@ export class LivenessGossip {
       let refute = false
       for (const d of downs) {
         const r = this.membership.downNotice(d, from)
-        if (r === true) news.push(d as Down)
+        if (r === true) news.push({ id: (d as Down).id, ts: (d as Down).ts }) // (only what a notice is goes on)
         else if (r === 'self') refute = true
       }
       if (news.length > 0) this.toAll({ downs: news, except: from })

@@ -224,7 +224,7 @@ export class Membership {
     for (const b of data) {
       if (!isBeat(b)) { this.o.log.warn({ from }, 'dropped a malformed beat'); continue }
       if (b.id === this.o.self) continue
-      if (this.record(b) === 'status') changed.push(b)
+      if (this.record(b) === 'status') changed.push(beatOf(b)) // (only what a beat is goes on)
     }
     return changed
   }

@@ -186,9 +186,10 @@ test('R1-1, R1-5 issue 12: a flood goes out at once; what comes within FLOOD_MS 
   // Within FLOOD_MS: three more notices from two neighbours (one twice, one stale), then one message each.
   t.g.message({ cis: 'membership', downs: [{ id: 'b', ts: 10 }, { id: 'a', ts: 9 }] }, 'n1', () => hb(1))
   t.g.message({ cis: 'membership', downs: [{ id: 'c', ts: 10 }, { id: 'b', ts: 10 }] }, 'n2', () => hb(1))
-  t.g.message({ cis: 'membership', downs: [{ id: 'd', ts: 11 }] }, 'n2', () => hb(1))
+  t.g.message({ cis: 'membership', downs: [{ id: 'd', ts: 11, junk: 'x'.repeat(1000) }] }, 'n2', () => hb(1))
   assert.equal(t.sent.length, 0, 'cooling: nothing yet')
   drain(t)
+  assert.equal(JSON.stringify(t.sent).includes('junk'), false, 'only what a notice is goes on')
   assert.deepEqual(t.sent.map(s => [s.to, downIds(s.msg).sort()]), [['n1', ['c', 'd']], ['n2', ['b']], ['n3', ['b', 'c', 'd']]])
   for (const id of ['a', 'b', 'c', 'd']) assert.equal(t.m.isAlive(id), false)
   // Hostile input: not an array, too many, not a notice: dropped, the node goes on.
