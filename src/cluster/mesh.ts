@@ -183,16 +183,16 @@ export class Mesh {
     await this.net.block(peers, mute)
   }
 
-  /**
-   * A peer's connection closed: is its process gone (its addresses refuse connections) or
-   * only the network? A plain TCP probe, not a reconnect: reconnecting is anti-entropy's job,
-   * on its own cadence.
-   */
   /** Dial a known peer (at the addresses given, or those known for it); one we cannot reach: is anything listening there at all? */
   private async dialKnown (peer: string, addresses = this.host.knownPeers().find(p => p.id === peer)?.addresses ?? []): Promise<void> {
     if (await this.net.dial(peer, addresses) === 'failed') await this.probe(peer, addresses)
   }
 
+  /**
+   * A peer's connection closed: is its process gone (its addresses refuse connections) or
+   * only the network? A plain TCP probe, not a reconnect: reconnecting is anti-entropy's job,
+   * on its own cadence.
+   */
   private async probe (peer: string, addresses?: string[]): Promise<void> {
     if (this.stopped || this.net.isBlocked(peer) || this.isConnected(peer)) return
     // Its addresses as its node event says, and as libp2p last learned them: a restarted peer's
