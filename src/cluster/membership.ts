@@ -355,9 +355,14 @@ export class Membership {
   /** Whether this node watches `peer`. */
   watches (peer: string): boolean { return this.watching.has(peer) }
 
+  /** The ring: the nodes alive here, IDs in code-unit order. */
+  private ring (): string[] {
+    return [...this.alive()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+  }
+
   /** This node's WATCHERS successors on the ring of nodes alive here (ids in code-unit order). */
   private successors (): string[] {
-    const ids = [...this.alive()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    const ids = this.ring()
     const at = ids.indexOf(this.o.self)
     const out: string[] = []
     for (let k = 1; k <= WATCHERS && k < ids.length; k++) out.push(ids[(at + k) % ids.length])
@@ -405,7 +410,7 @@ export class Membership {
 
   /** The other nodes that watch `id`: its WATCHERS predecessors on the ring of nodes alive here, but this node. */
   private helpersFor (id: string): string[] {
-    const ids = [...this.alive()].sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
+    const ids = this.ring()
     const at = ids.indexOf(id)
     const out: string[] = []
     for (let k = 1; at >= 0 && k <= WATCHERS && k < ids.length; k++) {
