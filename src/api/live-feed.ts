@@ -40,6 +40,14 @@ export interface LiveFeedOptions {
   flushMs?: number
   /** How many change messages are kept for resuming (default 10,000). */
   keep?: number
+  /**
+   * After the last client left, changes are still turned into messages and kept this long, for
+   * a client that reconnects with Last-Event-ID (default 60 s); then the feed rests (nothing is
+   * computed a change) until a client comes, and an ID from before the rest gets a snapshot.
+   */
+  resumeGraceMs?: number
+  /** The clock (ms), for tests. */
+  now?: () => number
 }
 
 /** One joblist in full, with why each waiting job waits (as GET /v1/joblists/{id} gives it). */
@@ -57,6 +65,10 @@ export class LiveFeed {
   private pending: { joblists: Set<string>, schedules: Set<string>, nodes: boolean } = { joblists: new Set(), schedules: new Set(), nodes: false }
   private timer: NodeJS.Timeout | undefined
   private nodesDigest = ''
+  /** No client, and none for resumeGraceMs: changes are not computed; nothing kept resumes. */
+  private resting = true
+  /** When the last client left (ms). */
+  private leftAt = -Infinity
   private readonly unsubscribe: () => void
   private readonly tick: NodeJS.Timeout
 
@@ -88,7 +100,26 @@ export class LiveFeed {
     if (missed === undefined) sub.send({ id: this.id(this.n), event: 'snapshot', data: JSON.stringify(this.snapshot(sub.filter)) })
     else for (const k of missed) if (sub.filter.topics.has(k.topic)) sub.send({ id: this.id(k.n), event: 'change', data: k.data })
     this.subs.add(sub)
-    return () => { this.subs.delete(sub) }
+    if (this.resting) { this.resting = false; this.nodesDigest = this.digestNodes(this.node.view()) }
+    return () => {
+      if (this.subs.delete(sub) && this.subs.size === 0) this.leftAt = this.now()
+    }
+  }
+
+  private now (): number { return (this.o.now ?? Date.now)() }
+
+  /**
+   * No client for resumeGraceMs: stop computing changes for nobody. What is kept goes, and the
+   * count moves on by one, so an ID from before the rest is not resumed as if nothing was missed.
+   */
+  private rest (): void {
+    if (this.resting) return
+    this.resting = true
+    this.kept.length = 0
+    this.n++
+    this.pending = { joblists: new Set(), schedules: new Set(), nodes: false }
+    clearTimeout(this.timer)
+    this.timer = undefined
   }
 
   /** The kept changes after `lastEventId`, or undefined if they are not all kept. */
@@ -118,6 +149,7 @@ export class LiveFeed {
   }
 
   private note (c: NodeChanges): void {
+    if (this.subs.size === 0 && this.now() - this.leftAt >= (this.o.resumeGraceMs ?? 60_000)) { this.rest(); return }
     for (const id of c.joblists) this.pending.joblists.add(id)
     for (const name of c.schedules) this.pending.schedules.add(name)
     if (c.nodes) this.pending.nodes = true
