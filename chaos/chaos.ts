@@ -136,8 +136,13 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
   const disturbed: Array<[number, number]> = []
   try {
     for (const body of SCHEDULES) {
-      const r = await api(c.agents[0].url, '/v1/joblists', { body })
-      if (r.status !== 201) throw new Error(`cannot define schedule ${body.name}: ${JSON.stringify(r.body)}`)
+      // A loaded machine: the agent may not answer at once (a refused connection or a 5xx is
+      // asked again, for 30 s); any other answer than 201 is a defect of the run's input.
+      const r = await waitFor(`agent x0 to define schedule ${body.name}`, async () => {
+        const r = await api(c.agents[0].url, '/v1/joblists', { body })
+        return r.status >= 500 ? false : r
+      }, 30_000, 250)
+      if (r.status !== 201) throw new Error(`cannot define schedule ${body.name}: ${r.status} ${JSON.stringify(r.body)}`)
     }
     const until = Date.now() + durationS * 1000
     let n = 0
@@ -425,7 +430,13 @@ if (isMain) {
   const archiveAfter = aa > 0 ? process.argv[aa + 1] : undefined
   const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}${archiveAfter !== undefined ? ` --archive-after ${archiveAfter}` : ''}`
   say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''}${lostAfter !== undefined ? `, lostAfter ${lostAfter}` : ''} (replay with ${replay})`)
-  const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}), ...(archiveAfter !== undefined ? { archiveAfter } : {}) })
+  const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}), ...(archiveAfter !== undefined ? { archiveAfter } : {}) }).catch((err: Error) => {
+    // The run itself could not go on (a cluster that did not form, an agent that did not
+    // answer for 30 s): no verdict on the invariants. Said plainly, with how to run it again.
+    say(`the run could not complete: ${err.stack ?? err.message}`)
+    say(`no verdict on the invariants; run it again with npm run chaos -- ${replay} --duration ${duration} (a loaded machine: fewer --agents)`)
+    process.exit(2)
+  })
   const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0 && r.webhooksMissing === 0
   if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- ${replay} --duration ${duration}`)
   console.log(JSON.stringify(r))

@@ -5,6 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from '../helpers/agent.js'
 
@@ -18,9 +19,27 @@ async function sim (args: string[]): Promise<{ code: number, stdout: string, std
   })
 }
 
-test('R1-5 (issue 12): the simulator is deterministic: two runs with the same seed print the same line, byte for byte; another seed differs', { timeout: 300_000 }, async () => {
-  const args = ['--nodes', '30', '--scenario', 'partition-heal', '--quiet']
-  const [a, b, c] = await Promise.all([sim([...args, '--seed', '7']), sim([...args, '--seed', '7']), sim([...args, '--seed', '8'])])
+// The simulations are single-threaded and independent: they run side by side, as many at once
+// as there are cores, started when this file loads; each test waits for its own.
+const slots = { free: Math.max(1, availableParallelism()), waiting: [] as Array<() => void> }
+async function queued (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  if (slots.free === 0) await new Promise<void>(resolve => slots.waiting.push(resolve))
+  else slots.free--
+  try { return await sim(args) } finally {
+    const next = slots.waiting.shift()
+    if (next !== undefined) next()
+    else slots.free++
+  }
+}
+
+const DETERMINISM = ['--nodes', '30', '--scenario', 'partition-heal', '--quiet']
+const determinism = [queued([...DETERMINISM, '--seed', '7']), queued([...DETERMINISM, '--seed', '7']), queued([...DETERMINISM, '--seed', '8'])]
+const HUNDRED = [['kill-master', 1], ['partition-heal', 2], ['churn', 3], ['silent-cut', 4], ['steady', 5], ['link-cut', 6]] as const
+const hundred = new Map(HUNDRED.map(([scenario, seed]) => [scenario, queued(['--nodes', '100', '--seed', String(seed), '--scenario', scenario, '--quiet'])]))
+const tenLinkCut = [1, 2, 3].map(seed => queued(['--nodes', '10', '--seed', String(seed), '--scenario', 'link-cut', '--quiet']))
+
+test('R1-5 (issue 12): the simulator is deterministic: two runs with the same seed print the same line, byte for byte; another seed differs', { timeout: 900_000 }, async () => {
+  const [a, b, c] = await Promise.all(determinism)
   for (const r of [a, b, c]) assert.equal(r.code, 0, r.stderr)
   assert.equal(a.stdout, b.stdout)
   assert.notEqual(a.stdout, c.stdout, 'the seed matters')
@@ -32,9 +51,9 @@ test('R1-5 (issue 12): the simulator is deterministic: two runs with the same se
 
 // (steady, seed 5: before a node left with fewer than the target neighbours dialled more at
 // once, all its neighbours pruned it in one round: it held every node down, 110 false downs.)
-for (const [scenario, seed] of [['kill-master', 1], ['partition-heal', 2], ['churn', 3], ['silent-cut', 4], ['steady', 5], ['link-cut', 6]] as const) {
-  test(`R1-1, R1-3, R1-5 (issue 12): on 100 simulated nodes, ${scenario} (seed ${seed}): nothing lost, every joblist ends, the same hash everywhere, no false suspicion while idle; a fault is detected and a master agreed (one bad link: the master is held down nowhere)`, { timeout: 300_000 }, async () => {
-    const r = await sim(['--nodes', '100', '--seed', String(seed), '--scenario', scenario, '--quiet'])
+for (const [scenario, seed] of HUNDRED) {
+  test(`R1-1, R1-3, R1-5 (issue 12): on 100 simulated nodes, ${scenario} (seed ${seed}): nothing lost, every joblist ends, the same hash everywhere, no false suspicion while idle; a fault is detected and a master agreed (one bad link: the master is held down nowhere)`, { timeout: 900_000 }, async () => {
+    const r = await hundred.get(scenario)!
     assert.equal(r.code, 0, r.stderr)
     const x = JSON.parse(r.stdout)
     assert.equal(x.nodes, 100)
@@ -57,9 +76,9 @@ for (const [scenario, seed] of [['kill-master', 1], ['partition-heal', 2], ['chu
   })
 }
 
-test('R1-1, R1-3: on 10 simulated nodes (a full mesh), one link cut between the master and the next in line holds the master down nowhere: the others vouch for it (seeds 1-3)', { timeout: 120_000 }, async () => {
-  for (const seed of [1, 2, 3]) {
-    const r = await sim(['--nodes', '10', '--seed', String(seed), '--scenario', 'link-cut', '--quiet'])
+test('R1-1, R1-3: on 10 simulated nodes (a full mesh), one link cut between the master and the next in line holds the master down nowhere: the others vouch for it (seeds 1-3)', { timeout: 900_000 }, async () => {
+  for (const [i, seed] of [1, 2, 3].entries()) {
+    const r = await tenLinkCut[i]
     assert.equal(r.code, 0, r.stderr)
     const x = JSON.parse(r.stdout)
     assert.equal(x.falseDown, 0, `seed ${seed}: no node held the master down`)
