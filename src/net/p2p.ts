@@ -1,5 +1,6 @@
 // The libp2p node: TCP + noise + yamux behind a private-network key, identify, ping,
-// gossipsub for events and heartbeats, mDNS and a bootstrap list for discovery, and the
+// gossip of events and heartbeats over one long-lived stream a peer (/cis/gossip/1; gossipsub to
+// and from peers of an older version), mDNS and a bootstrap list for discovery, and the
 // /cis/sync/1, /cis/rpc/1 and /cis/tell/1 protocols. All libp2p code of cisystem lives in src/net/.
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
@@ -15,7 +16,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pipe } from 'it-pipe'
 import type { Logger } from 'pino'
-import { lpEncode, readFrames, writeFrames } from './frames.js'
+import { MAX_FRAME_BYTES, lpEncode, readFrames, writeFrames } from './frames.js'
 import { Outbox } from './outbox.js'
 import { installYamuxWindowUpdates } from './yamux-window.js'
 
@@ -27,6 +28,23 @@ export const RPC_PROTOCOL = '/cis/rpc/1'
 export const TELL_PROTOCOL = '/cis/tell/1'
 /** Messages queued for one peer's tell stream at most (more are dropped: they are best effort). */
 const TELL_QUEUE = 256
+/**
+ * Gossip (events and heartbeats) to each connected peer over one long-lived stream (issue 12):
+ * a message is its JSON text in a length-prefixed frame, `{"e":…}` (events) or `{"h":…}` (a
+ * heartbeat), encoded once for every peer, where gossipsub wrapped it in its RPC protobuf for
+ * each peer, hashed it for a message ID and kept it in its caches. The receiver handles it as
+ * gossip of that topic. A peer of an older version (the protocol unsupported) gets them by
+ * gossipsub, as before; its gossipsub messages are still handled.
+ */
+export const GOSSIP_PROTOCOL = '/cis/gossip/1'
+/** The topics that go over GOSSIP_PROTOCOL, and their key in a frame. */
+const STREAM_TOPICS = new Map([[EVENTS_TOPIC, 'e'], [HEARTBEAT_TOPIC, 'h']])
+/**
+ * Messages queued for one peer's gossip stream at most. Past it they are dropped for that
+ * peer, as gossip may lose a message: a later event shows it the gap and it pulls what is
+ * missing; a heartbeat comes again in one interval.
+ */
+const GOSSIP_QUEUE = 1024
 
 export interface NetHandlers {
   /** A gossip message on a topic, from a peer (already signature-checked by gossipsub). */
@@ -56,6 +74,8 @@ export interface NetOptions {
   log: Logger
   handlers: NetHandlers
   metrics?: NetMetrics
+  /** false: gossip only by gossipsub, neither sent nor served over GOSSIP_PROTOCOL (what a node of an older version does; for tests). */
+  gossipStreams?: boolean
 }
 
 const STREAM_TIMEOUT_MS = 30_000
@@ -71,6 +91,10 @@ export class Net {
   private readonly tells = new Map<string, Outbox<unknown>>()
   /** Peers that do not speak TELL_PROTOCOL (an older version): told over rpc. */
   private readonly noTell = new Set<string>()
+  /** Each peer's outbound gossip stream, while open (or opening): encoded frames. */
+  private readonly gossipStreams = new Map<string, Outbox<Uint8Array>>()
+  /** Peers that do not speak GOSSIP_PROTOCOL (an older version): sent gossip by gossipsub. */
+  private readonly noGossipStream = new Set<string>()
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
 
@@ -119,11 +143,12 @@ export class Net {
           maxInboundDataLength: 8 * 1024 * 1024,
           allowedTopics: [EVENTS_TOPIC, HEARTBEAT_TOPIC]
         })
-      }
+      },
+      // Started once our protocols are handled: a peer that connects at once must not find
+      // them unsupported (it would take this node for one of an older version).
+      start: false
     }) as unknown as Libp2p
     const pubsub = this.pubsub()
-    pubsub.subscribe(EVENTS_TOPIC)
-    pubsub.subscribe(HEARTBEAT_TOPIC)
     // Messages carry no libp2p signature: events are signed by their origin and heartbeats
     // by their sender (cheaper than signing every message twice). A message is handled in
     // the topic validator and then ignored, so gossipsub does not relay it: every node
@@ -150,8 +175,13 @@ export class Net {
       const peer = evt.detail.toString()
       // Its tell stream went with the connection: a message queued to it now would be lost
       // when the stream's end is noticed (at its next write), so the next connection opens a new one.
-      const box = this.tells.get(peer)
-      if (box !== undefined) { this.tells.delete(peer); box.end() }
+      for (const boxes of [this.tells, this.gossipStreams]) {
+        const box = boxes.get(peer)
+        if (box !== undefined) { boxes.delete(peer); box.end() }
+      }
+      // (It may come back as a newer version.)
+      this.noTell.delete(peer)
+      this.noGossipStream.delete(peer)
       this.o.handlers.disconnected(peer)
     })
     // A peer may have two connections (both sides dialled at once). If the one that carries
@@ -165,11 +195,29 @@ export class Net {
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
     await this.node.handle(SYNC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'sync') }, { maxInboundStreams: 16 })
     await this.node.handle(RPC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'rpc') }, { maxInboundStreams: 64 })
-    await this.node.handle(TELL_PROTOCOL, ({ stream, connection }) => { void this.listen(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 4 })
+    await this.node.handle(TELL_PROTOCOL, ({ stream, connection }) => {
+      void this.listen(stream, connection.remotePeer.toString(), undefined, (msg, from) => this.o.handlers.tell?.(msg, from))
+    }, { maxInboundStreams: 4 })
+    if (this.o.gossipStreams !== false) {
+      let size = 0
+      const counted = (bytes: number): void => { size = bytes }
+      await this.node.handle(GOSSIP_PROTOCOL, ({ stream, connection }) => {
+        void this.listen(stream, connection.remotePeer.toString(), counted, (msg, from) => {
+          const f = msg as { e?: unknown, h?: unknown } | null
+          const topic = f?.e !== undefined ? EVENTS_TOPIC : f?.h !== undefined ? HEARTBEAT_TOPIC : undefined
+          if (topic === undefined) return // (a topic of a newer version, or nothing)
+          this.o.metrics?.gossip('received', topic, size)
+          this.o.handlers.gossip(topic, topic === EVENTS_TOPIC ? f?.e : f?.h, from)
+        })
+      }, { maxInboundStreams: 4 })
+    }
+    await this.node.start()
+    pubsub.subscribe(EVENTS_TOPIC)
+    pubsub.subscribe(HEARTBEAT_TOPIC)
   }
 
   async stop (): Promise<void> {
-    for (const box of this.tells.values()) box.end()
+    for (const box of [...this.tells.values(), ...this.gossipStreams.values()]) box.end()
     await this.node?.stop()
   }
 
@@ -196,15 +244,44 @@ export class Net {
     await this.publishRaw(topic, JSON.stringify(value))
   }
 
-  /** Publish a message that is already JSON text. */
+  /** Publish a message that is already JSON text (events and heartbeats: over each peer's gossip stream, sendGossip). */
   async publishRaw (topic: string, json: string): Promise<void> {
     try {
+      const key = this.o.gossipStreams !== false ? STREAM_TOPICS.get(topic) : undefined
+      if (key !== undefined) { await this.sendGossip(topic, key, json); return }
       const data = this.encoder.encode(json)
       await this.pubsub().publish(topic, data)
       this.o.metrics?.gossip('sent', topic, data.length)
     } catch (err) {
       this.o.log.debug({ topic, err: (err as Error).message }, 'publish failed')
     }
+  }
+
+  /**
+   * A gossip message (JSON text) to every connected peer: onto its gossip stream (opened at the
+   * first message, again after it ends), or, if any peer does not speak that protocol, also by
+   * gossipsub (which reaches every peer: the others drop the copy they already have).
+   */
+  private async sendGossip (topic: string, key: string, json: string): Promise<void> {
+    const frame = this.encoder.encode(`{"${key}":${json}}`)
+    if (frame.length > MAX_FRAME_BYTES) {
+      this.o.log.warn({ topic, bytes: frame.length, limit: MAX_FRAME_BYTES }, 'a gossip message over the frame limit was not sent')
+      return
+    }
+    let older = false
+    for (const peer of this.connectedPeers()) {
+      if (this.blocked.has(peer)) continue
+      if (this.noGossipStream.has(peer)) { older = true; continue }
+      let box = this.gossipStreams.get(peer)
+      if (box === undefined) {
+        box = new Outbox<Uint8Array>(GOSSIP_QUEUE)
+        this.gossipStreams.set(peer, box)
+        void this.openStream(peer, GOSSIP_PROTOCOL, box, box, this.gossipStreams, this.noGossipStream)
+      }
+      box.push(frame)
+    }
+    this.o.metrics?.gossip('sent', topic, frame.length)
+    if (older) await this.pubsub().publish(topic, this.encoder.encode(json))
   }
 
   /** Dial a peer (bounded: one dial per peer at a time, never a blocked one). */
@@ -291,7 +368,7 @@ export class Net {
     // these is missing or dead.
     const ps = this.pubsub()
     if (pruned) this.o.log.debug({ peer }, 'hanging up to keep the mesh bounded')
-    else this.o.log.warn({ peer, connections: this.node.getConnections(peerIdFromString(peer)).map(c => `${c.direction}:${c.status}`), gossip: { peer: ps?.peers?.has(peer), outbound: ps?.streamsOutbound?.has(peer), inbound: ps?.streamsInbound?.has(peer), heartbeatTopic: ps?.topics?.get(HEARTBEAT_TOPIC)?.has(peer) } }, 'hanging up on a silent peer')
+    else this.o.log.warn({ peer, connections: this.node.getConnections(peerIdFromString(peer)).map(c => `${c.direction}:${c.status}`), gossipStream: this.gossipStreams.has(peer) ? 'open' : this.noGossipStream.has(peer) ? 'unsupported' : 'none', gossipsub: { peer: ps?.peers?.has(peer), outbound: ps?.streamsOutbound?.has(peer), inbound: ps?.streamsInbound?.has(peer), heartbeatTopic: ps?.topics?.get(HEARTBEAT_TOPIC)?.has(peer) } }, 'hanging up on a silent peer')
     try { await this.node.hangUp(peerIdFromString(peer)) } catch (err) {
       this.o.log.debug({ peer, err: (err as Error).message }, 'hang up failed')
     }
@@ -366,40 +443,47 @@ export class Net {
     if (box === undefined) {
       box = new Outbox<unknown>(TELL_QUEUE)
       this.tells.set(peer, box)
-      void this.openTell(peer, box)
+      void this.openStream(peer, TELL_PROTOCOL, box, writeFrames(box), this.tells, this.noTell)
     }
     box.push(message)
   }
 
-  private async openTell (peer: string, box: Outbox<unknown>): Promise<void> {
+  /**
+   * A long-lived one-way stream to a peer: `frames` (read from `box`) until the box or the
+   * stream ends; then it leaves `boxes`, and the next message opens a new one. A peer that
+   * does not speak `protocol` goes into `unsupported`.
+   */
+  private async openStream (peer: string, protocol: string, box: Outbox<any>, frames: AsyncIterable<Uint8Array>, boxes: Map<string, Outbox<any>>, unsupported: Set<string>): Promise<void> {
     try {
-      const stream = await this.node.dialProtocol(peerIdFromString(peer), TELL_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+      const stream = await this.node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(10_000) })
       try {
-        await stream.sink(lpEncode(writeFrames(box)))
+        await stream.sink(lpEncode(frames))
       } catch (err) {
         stream.abort(err as Error)
         throw err
       }
     } catch (err) {
-      if ((err as Error).name === 'UnsupportedProtocolError') this.noTell.add(peer)
-      this.o.log.debug({ peer, err: (err as Error).message }, 'tell stream ended')
+      if ((err as Error).name === 'UnsupportedProtocolError') unsupported.add(peer)
+      this.o.log.debug({ peer, protocol, err: (err as Error).message }, 'stream to a peer ended')
     } finally {
-      if (this.tells.get(peer) === box) this.tells.delete(peer)
+      if (boxes.get(peer) === box) boxes.delete(peer)
       box.end()
     }
   }
 
-  /** A peer's tell stream: every frame to the handler, until it ends; a bad frame ends it. */
-  private async listen (stream: Stream, from: string): Promise<void> {
+  /** A peer's long-lived one-way stream: every frame to `handle`, until it ends; a bad frame ends it. */
+  private async listen (stream: Stream, from: string, counted: ((bytes: number) => void) | undefined, handle: (msg: unknown, from: string) => void): Promise<void> {
     if (this.blocked.has(from)) { stream.abort(new Error('blocked')); return }
     try {
       await stream.closeWrite()
-      for await (const msg of readFrames(stream.source)) {
+      for await (const msg of readFrames(stream.source, counted)) {
         if (this.blocked.has(from)) { stream.abort(new Error('blocked')); return }
-        this.o.handlers.tell?.(msg, from)
+        try { handle(msg, from) } catch (err) {
+          this.o.log.warn({ from, protocol: stream.protocol, err: (err as Error).message }, 'a handler failed on a peer\'s message')
+        }
       }
     } catch (err) {
-      this.o.log.debug({ from, err: (err as Error).message }, 'tell stream from a peer ended')
+      this.o.log.debug({ from, protocol: stream.protocol, err: (err as Error).message }, 'a stream from a peer ended')
       stream.abort(err as Error)
     }
   }

@@ -1,0 +1,119 @@
+// Issue 12 (R1-5): a node's gossip (events and heartbeats) goes to each connected peer over one
+// long-lived stream (/cis/gossip/1), not by gossipsub: in order, one stream per peer, handled as
+// gossip of its topic. A peer of an older version (no such protocol) still gets it by gossipsub,
+// and its gossipsub messages are still heard. A hostile peer's bad frame ends only its own
+// stream; the connection a stream lived on closing (another staying open) loses only what was
+// in flight.
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import * as lp from 'it-length-prefixed'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { newSwarmKey } from '../../src/net/swarm-key.js'
+import { EVENTS_TOPIC, GOSSIP_PROTOCOL, HEARTBEAT_TOPIC, Net } from '../../src/net/p2p.js'
+import { Outbox } from '../../src/net/outbox.js'
+import { cleanup, tempDir, waitFor } from '../helpers/agent.js'
+import { startNet as startNetOn } from '../helpers/net.js'
+
+interface Heard { topic: string, n: number, from: string }
+
+/** A Net whose gossip (by either path) lands in `heard`; `older`: one that speaks no gossip stream protocol. */
+const startNet = async (dir: string, psk: Uint8Array, heard: Heard[], older = false): Promise<Net> =>
+  await startNetOn(dir, psk, { gossip: (topic, data, from) => { heard.push({ topic, n: (data as { n: number }).n, from }) } }, older ? { gossipStreams: false } : {})
+
+const streams = (net: Net, peer: string, direction: 'inbound' | 'outbound'): number =>
+  net.node.getConnections(peerIdFromString(peer)).flatMap(c => c.streams).filter(s => s.protocol === GOSSIP_PROTOCOL && s.direction === direction && s.status === 'open').length
+
+/** The distinct message numbers of a topic heard from `from`, in the order first heard. */
+const distinct = (heard: Heard[], from: string, topic = EVENTS_TOPIC): number[] => [...new Set(heard.filter(h => h.from === from && h.topic === topic).map(h => h.n))]
+const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
+
+test('R1-5 issue 12: events and heartbeats go to each peer over one gossip stream, in order; a peer of an older version gets them by gossipsub; a bad frame ends only its stream', async () => {
+  const dirs = [tempDir(), tempDir(), tempDir()]
+  const psk = newSwarmKey()
+  const toA: Heard[] = []
+  const toB: Heard[] = []
+  const toC: Heard[] = []
+  const a = await startNet(dirs[0], psk, toA)
+  const b = await startNet(dirs[1], psk, toB)
+  const c = await startNet(dirs[2], psk, toC, true)
+  try {
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    for (let n = 0; n < 100; n++) await a.publishRaw(n % 10 === 9 ? HEARTBEAT_TOPIC : EVENTS_TOPIC, JSON.stringify({ n }))
+    await waitFor('100 messages at B', () => toB.length === 100, 20_000)
+    assert.deepEqual(toB.map(h => h.n), range(0, 100), 'in order, each once')
+    assert.deepEqual(toB.filter(h => h.topic === HEARTBEAT_TOPIC).map(h => h.n), [9, 19, 29, 39, 49, 59, 69, 79, 89, 99], 'each of its topic')
+    assert.ok(toB.every(h => h.from === a.peerId), 'from A')
+    assert.equal(streams(a, b.peerId, 'outbound'), 1, 'one gossip stream from A to B carried them all')
+    assert.equal(streams(b, a.peerId, 'inbound'), 1)
+
+    // C speaks no gossip stream protocol: A finds out at its first message and publishes by
+    // gossipsub from then on (C hears it there; B keeps its stream and misses nothing).
+    assert.equal(await a.dial(c.peerId, c.addresses()), 'connected')
+    let n = 1000
+    await waitFor('C hears A by gossipsub', async () => { await a.publishRaw(EVENTS_TOPIC, JSON.stringify({ n: n++ })); return toC.length > 0 }, 20_000, 100)
+    const next = n
+    for (; n < next + 20; n++) await a.publishRaw(EVENTS_TOPIC, JSON.stringify({ n }))
+    await a.publishRaw(HEARTBEAT_TOPIC, JSON.stringify({ n: 5000 }))
+    await waitFor('the 20 after it and a heartbeat at C', () => distinct(toC, a.peerId).includes(next + 19) && distinct(toC, a.peerId, HEARTBEAT_TOPIC).includes(5000), 20_000)
+    assert.deepEqual(distinct(toC, a.peerId).filter(x => x >= next), range(next, 20), 'in order')
+    assert.equal(streams(a, c.peerId, 'outbound'), 0, 'no gossip stream to the older peer')
+    await waitFor('B has every message too', () => distinct(toB, a.peerId).includes(next + 19), 20_000)
+    assert.deepEqual(distinct(toB, a.peerId), [...range(0, 100).filter(x => x % 10 !== 9), ...range(1000, next + 20 - 1000)], 'B: every event message, in order')
+    // And the older peer's own gossip reaches A by gossipsub (A still listens there).
+    await waitFor('A hears C', async () => { await c.publishRaw(HEARTBEAT_TOPIC, JSON.stringify({ n: 7 })); return toA.some(h => h.from === c.peerId && h.topic === HEARTBEAT_TOPIC) }, 20_000, 100)
+
+    // A hostile peer: a frame that is not JSON on its gossip stream. A drops that stream and
+    // handles nothing from it; B's next message opens a new stream and arrives.
+    const bad = await b.node.dialProtocol(peerIdFromString(a.peerId), GOSSIP_PROTOCOL)
+    const frames = new Outbox<Uint8Array>(4)
+    frames.push(new TextEncoder().encode('{not json'))
+    const sent = bad.sink(lp.encode((async function * () { for await (const f of frames) yield f })()))
+    await waitFor('the bad stream closed by A', () => streams(a, b.peerId, 'inbound') === 0, 20_000)
+    frames.end()
+    await sent.catch(() => {})
+    assert.equal(toA.filter(h => h.from === b.peerId).length, 0, 'nothing handled from the bad frame')
+    await b.publishRaw(EVENTS_TOPIC, JSON.stringify({ n: 42 }))
+    await waitFor('a good message from B after it', () => toA.some(h => h.from === b.peerId), 20_000)
+    assert.deepEqual(toA.filter(h => h.from === b.peerId).map(h => h.n), [42])
+  } finally {
+    await a.stop()
+    await b.stop()
+    await c.stop()
+    for (const d of dirs) cleanup(d)
+  }
+})
+
+test('R1-5 issue 12: when the connection carrying a gossip stream closes and another stays open, gossip to that peer keeps flowing without a reconnect', async () => {
+  const dirs = [tempDir(), tempDir()]
+  const psk = newSwarmKey()
+  const toB: Heard[] = []
+  const a = await startNet(dirs[0], psk, [])
+  const b = await startNet(dirs[1], psk, toB)
+  let n = 0
+  // A beats every 50 ms; B counts what reaches it.
+  const timer = setInterval(() => { void a.publishRaw(HEARTBEAT_TOPIC, JSON.stringify({ n: ++n })) }, 50)
+  try {
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    await waitFor('gossip from A to reach B', () => toB.length > 0, 20_000)
+    // A second connection, dialled by B (as when both sides dial at once).
+    await b.node.dial(multiaddr(a.addresses()[0]), { force: true } as never)
+    await waitFor('two connections', () => a.node.getConnections(b.node.peerId).length === 2, 20_000)
+    const carrying = a.node.getConnections(b.node.peerId).find(c => c.streams.some(s => s.protocol === GOSSIP_PROTOCOL && s.direction === 'outbound'))
+    assert.ok(carrying !== undefined, 'found the connection of the gossip stream')
+    await carrying.close()
+    assert.equal(a.node.getConnections(b.node.peerId).filter(c => c.status === 'open').length, 1, 'still connected through the other one')
+    const before = toB.length
+    await waitFor('gossip from A to reach B again', () => toB.length > before + 3, 20_000)
+    assert.equal(a.node.getConnections(b.node.peerId).filter(c => c.status === 'open').length, 1, 'without reconnecting')
+    assert.equal(streams(a, b.peerId, 'outbound'), 1, 'on a new stream')
+    const heard = toB.map(h => h.n)
+    assert.deepEqual(heard, [...heard].sort((x, y) => x - y), 'in order')
+  } finally {
+    clearInterval(timer)
+    await a.stop()
+    await b.stop()
+    for (const d of dirs) cleanup(d)
+  }
+})
