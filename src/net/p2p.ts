@@ -199,9 +199,9 @@ export class Net {
       void this.listen(stream, connection.remotePeer.toString(), undefined, (msg, from) => this.o.handlers.tell?.(msg, from))
     }, { maxInboundStreams: 4 })
     if (this.o.gossipStreams !== false) {
-      let size = 0
-      const counted = (bytes: number): void => { size = bytes }
       await this.node.handle(GOSSIP_PROTOCOL, ({ stream, connection }) => {
+        let size = 0 // (the frame's, for the metrics)
+        const counted = (bytes: number): void => { size = bytes }
         void this.listen(stream, connection.remotePeer.toString(), counted, (msg, from) => {
           const f = msg as { e?: unknown, h?: unknown } | null
           const topic = f?.e !== undefined ? EVENTS_TOPIC : f?.h !== undefined ? HEARTBEAT_TOPIC : undefined
@@ -463,7 +463,8 @@ export class Net {
         throw err
       }
     } catch (err) {
-      if ((err as Error).name === 'UnsupportedProtocolError') unsupported.add(peer)
+      // (Not if the peer disconnected meanwhile: the failure was its old connection's.)
+      if ((err as Error).name === 'UnsupportedProtocolError' && boxes.get(peer) === box) unsupported.add(peer)
       this.o.log.debug({ peer, protocol, err: (err as Error).message }, 'stream to a peer ended')
     } finally {
       if (boxes.get(peer) === box) boxes.delete(peer)
