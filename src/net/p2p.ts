@@ -149,11 +149,12 @@ export class Net {
       start: false
     }) as unknown as Libp2p
     const pubsub = this.pubsub()
-    // Messages carry no libp2p signature: events are signed by their origin and heartbeats
-    // by their sender (cheaper than signing every message twice). A message is handled in
-    // the topic validator and then ignored, so gossipsub does not relay it: every node
-    // publishes to all its peers itself (flood publish), and anti-entropy pulls cover any
-    // peer it is not connected to. That keeps a cluster's idle traffic at one copy per peer.
+    // Gossipsub carries gossip only to and from peers of an older version (GOSSIP_PROTOCOL
+    // carries it between current ones). Messages carry no libp2p signature: events are signed
+    // by their origin and heartbeats by their sender (cheaper than signing every message
+    // twice). A message is handled in the topic validator and then ignored, so gossipsub does
+    // not relay it: every node publishes to all its peers itself (flood publish), and
+    // anti-entropy pulls cover any peer it is not connected to.
     const handle = (topic: string) => (peer: PeerId, msg: Message): 'ignore' => {
       const from = peer.toString()
       if (this.blocked.has(from)) return 'ignore'
