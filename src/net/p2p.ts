@@ -83,18 +83,33 @@ const STREAM_TIMEOUT_MS = 30_000
 /** How a dial ended ('skipped': blocked, busy dialling it, or no usable address). */
 export type DialOutcome = 'connected' | 'failed' | 'skipped'
 
+/**
+ * One kind of long-lived one-way stream to each peer (the tell stream, the gossip stream): the
+ * queue of each peer whose stream is open (or opening), and the peers that do not speak the
+ * protocol (an older version), until they disconnect.
+ */
+interface Channel<T> {
+  protocol: string
+  /** Messages queued for one peer at most (more are dropped: they are best effort). */
+  queue: number
+  /** The frames a queue's stream writes. */
+  frames: (box: Outbox<T>) => AsyncIterable<Uint8Array>
+  boxes: Map<string, Outbox<T>>
+  unsupported: Set<string>
+}
+
+function channel<T> (protocol: string, queue: number, frames: (box: Outbox<T>) => AsyncIterable<Uint8Array>): Channel<T> {
+  return { protocol, queue, frames, boxes: new Map(), unsupported: new Set() }
+}
+
 export class Net {
   node!: Libp2p
   private readonly blocked = new Set<string>()
   private readonly dialing = new Set<string>()
-  /** Each peer's outbound tell stream, while open (or opening). */
-  private readonly tells = new Map<string, Outbox<unknown>>()
-  /** Peers that do not speak TELL_PROTOCOL (an older version): told over rpc. */
-  private readonly noTell = new Set<string>()
-  /** Each peer's outbound gossip stream, while open (or opening): encoded frames. */
-  private readonly gossipStreams = new Map<string, Outbox<Uint8Array>>()
-  /** Peers that do not speak GOSSIP_PROTOCOL (an older version): sent gossip by gossipsub. */
-  private readonly noGossipStream = new Set<string>()
+  /** Tell streams (a peer that does not speak it is told over rpc). */
+  private readonly tells = channel<unknown>(TELL_PROTOCOL, TELL_QUEUE, box => writeFrames(box))
+  /** Gossip streams, of frames encoded once for all peers (a peer that does not speak it gets gossip by gossipsub). */
+  private readonly gossips = channel<Uint8Array>(GOSSIP_PROTOCOL, GOSSIP_QUEUE, box => box)
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
 
@@ -176,13 +191,11 @@ export class Net {
       const peer = evt.detail.toString()
       // Its tell stream went with the connection: a message queued to it now would be lost
       // when the stream's end is noticed (at its next write), so the next connection opens a new one.
-      for (const boxes of [this.tells, this.gossipStreams]) {
-        const box = boxes.get(peer)
-        if (box !== undefined) { boxes.delete(peer); box.end() }
+      for (const c of [this.tells, this.gossips] as Array<Channel<unknown>>) {
+        const box = c.boxes.get(peer)
+        if (box !== undefined) { c.boxes.delete(peer); box.end() }
+        c.unsupported.delete(peer) // (it may come back as a newer version)
       }
-      // (It may come back as a newer version.)
-      this.noTell.delete(peer)
-      this.noGossipStream.delete(peer)
       this.o.handlers.disconnected(peer)
     })
     // A peer may have two connections (both sides dialled at once). If the one that carries
@@ -191,7 +204,7 @@ export class Net {
     // our messages to that peer would vanish. Replace such a stream at once.
     this.node.addEventListener('connection:close', evt => {
       const peer = evt.detail.remotePeer.toString()
-      setTimeout(() => { this.repairGossip(peer) }, 50).unref()
+      if (this.byGossipsub(peer)) setTimeout(() => { this.repairGossip(peer) }, 50).unref()
     })
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
     await this.node.handle(SYNC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'sync') }, { maxInboundStreams: 16 })
@@ -218,7 +231,7 @@ export class Net {
   }
 
   async stop (): Promise<void> {
-    for (const box of [...this.tells.values(), ...this.gossipStreams.values()]) box.end()
+    for (const box of [...this.tells.boxes.values(), ...this.gossips.boxes.values()]) box.end()
     await this.node?.stop()
   }
 
@@ -272,14 +285,8 @@ export class Net {
     let older = false
     for (const peer of this.connectedPeers()) {
       if (this.blocked.has(peer)) continue
-      if (this.noGossipStream.has(peer)) { older = true; continue }
-      let box = this.gossipStreams.get(peer)
-      if (box === undefined) {
-        box = new Outbox<Uint8Array>(GOSSIP_QUEUE)
-        this.gossipStreams.set(peer, box)
-        void this.openStream(peer, GOSSIP_PROTOCOL, box, box, this.gossipStreams, this.noGossipStream)
-      }
-      box.push(frame)
+      if (this.gossips.unsupported.has(peer)) { older = true; continue }
+      this.outbox(peer, this.gossips).push(frame)
     }
     this.o.metrics?.gossip('sent', topic, frame.length)
     if (older) await this.pubsub().publish(topic, this.encoder.encode(json))
@@ -345,16 +352,22 @@ export class Net {
     return true
   }
 
+  /** Whether gossip to this peer goes by gossipsub: it is of an older version, or this node plays one. */
+  private byGossipsub (peer: string): boolean {
+    return this.o.gossipStreams === false || this.gossips.unsupported.has(peer)
+  }
+
   /**
-   * For every connected peer: a dead outbound gossip stream is replaced, a missing one (its
-   * creation failed on a connection that closed meanwhile) is created; cheap, run on the
-   * anti-entropy cadence.
+   * For every connected peer that gossipsub serves (byGossipsub): a dead outbound gossipsub
+   * stream is replaced, a missing one (its creation failed on a connection that closed
+   * meanwhile) is created; cheap, run on the anti-entropy cadence.
    */
   sweepGossip (): void {
     const ps = this.pubsub()
     if (ps?.streamsOutbound === undefined || ps.outboundInflightQueue === undefined) return
     const now = Date.now()
     for (const peer of this.connectedPeers()) {
+      if (!this.byGossipsub(peer)) continue
       if (this.repairGossip(peer) || ps.streamsOutbound.has(peer) || ps.peers?.has(peer) !== true) continue
       const conn = this.node.getConnections(peerIdFromString(peer)).find(c => c.status === 'open' && now - c.timeline.open > 1000)
       if (conn === undefined) continue
@@ -369,7 +382,7 @@ export class Net {
     // these is missing or dead.
     const ps = this.pubsub()
     if (pruned) this.o.log.debug({ peer }, 'hanging up to keep the mesh bounded')
-    else this.o.log.warn({ peer, connections: this.node.getConnections(peerIdFromString(peer)).map(c => `${c.direction}:${c.status}`), gossipStream: this.gossipStreams.has(peer) ? 'open' : this.noGossipStream.has(peer) ? 'unsupported' : 'none', gossipsub: { peer: ps?.peers?.has(peer), outbound: ps?.streamsOutbound?.has(peer), inbound: ps?.streamsInbound?.has(peer), heartbeatTopic: ps?.topics?.get(HEARTBEAT_TOPIC)?.has(peer) } }, 'hanging up on a silent peer')
+    else this.o.log.warn({ peer, connections: this.node.getConnections(peerIdFromString(peer)).map(c => `${c.direction}:${c.status}`), gossipStream: this.gossips.boxes.has(peer) ? 'open' : this.gossips.unsupported.has(peer) ? 'unsupported' : 'none', gossipsub: { peer: ps?.peers?.has(peer), outbound: ps?.streamsOutbound?.has(peer), inbound: ps?.streamsInbound?.has(peer), heartbeatTopic: ps?.topics?.get(HEARTBEAT_TOPIC)?.has(peer) } }, 'hanging up on a silent peer')
     try { await this.node.hangUp(peerIdFromString(peer)) } catch (err) {
       this.o.log.debug({ peer, err: (err as Error).message }, 'hang up failed')
     }
@@ -439,26 +452,32 @@ export class Net {
    */
   tell (peer: string, message: unknown): void {
     if (this.blocked.has(peer)) return
-    if (this.noTell.has(peer)) { this.call(peer, message, 2000).catch(() => {}); return }
-    let box = this.tells.get(peer)
+    if (this.tells.unsupported.has(peer)) { this.call(peer, message, 2000).catch(() => {}); return }
+    this.outbox(peer, this.tells).push(message)
+  }
+
+  /** A peer's queue of a channel: the one of its open stream, or a new one (and its stream opening). */
+  private outbox<T> (peer: string, c: Channel<T>): Outbox<T> {
+    let box = c.boxes.get(peer)
     if (box === undefined) {
-      box = new Outbox<unknown>(TELL_QUEUE)
-      this.tells.set(peer, box)
-      void this.openStream(peer, TELL_PROTOCOL, box, writeFrames(box), this.tells, this.noTell)
+      box = new Outbox<T>(c.queue)
+      c.boxes.set(peer, box)
+      void this.openStream(peer, c, box)
     }
-    box.push(message)
+    return box
   }
 
   /**
-   * A long-lived one-way stream to a peer: `frames` (read from `box`) until the box or the
-   * stream ends; then it leaves `boxes`, and the next message opens a new one. A peer that
-   * does not speak `protocol` goes into `unsupported`.
+   * A long-lived one-way stream to a peer: the channel's frames of `box` until the box or the
+   * stream ends; then the box leaves the channel, and the next message opens a new one. A peer
+   * that does not speak the protocol becomes one of the channel's unsupported.
    */
-  private async openStream (peer: string, protocol: string, box: Outbox<any>, frames: AsyncIterable<Uint8Array>, boxes: Map<string, Outbox<any>>, unsupported: Set<string>): Promise<void> {
+  private async openStream<T> (peer: string, c: Channel<T>, box: Outbox<T>): Promise<void> {
+    const { protocol, boxes, unsupported } = c
     try {
       const stream = await this.node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(10_000) })
       try {
-        await stream.sink(lpEncode(frames))
+        await stream.sink(lpEncode(c.frames(box)))
       } catch (err) {
         stream.abort(err as Error)
         throw err

@@ -97,7 +97,7 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   // collides with another agent on this machine nor reaches beyond it.
   const own = o.args ?? []
   const net = [...(own.includes('--listen') ? [] : ['--listen', '/ip4/127.0.0.1/tcp/0']), ...(own.includes('--no-mdns') ? [] : ['--no-mdns'])]
-  const agentArgs = ['agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', 'warn', ...net, ...own]
+  const agentArgs = ['agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', process.env.CIS_TEST_LOG_LEVEL ?? 'warn', ...net, ...own]
   const command = o.asExecutable === true ? [CIS, ...agentArgs] : [process.execPath, ...CIS_NODE_FLAGS, ...(o.nodeArgs ?? []), CIS, ...agentArgs]
   const [cmd, ...cmdArgs] = [...(o.wrap ?? []), ...command]
   const proc = spawn(cmd, cmdArgs, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })

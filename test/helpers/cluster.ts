@@ -87,17 +87,31 @@ export async function waitForMembers (agents: Agent[], count: number, timeoutMs 
       return true
     }, timeoutMs, 100)
   } catch (err) {
-    // Say who sees whom, and who is connected to whom: that is what to look at next.
+    // Say who sees whom, and who is connected to whom: that is what to look at next. For a
+    // node that misses a peer, both sides' last lines about the other (CIS_TEST_LOG_LEVEL=debug
+    // for more of them), and its own last lines.
     const views = await Promise.all(agents.map(async a => {
       try {
-        const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ name: string, alive: boolean, self: boolean }>
-        const me = nodes.find(n => n.self)?.name ?? a.url
-        const seen = nodes.filter(n => n.alive).map(n => n.name)
-        // An agent that misses someone: the end of its log too.
-        return `${me} sees ${seen.join(',')}${seen.length === count ? '' : `\n--- ${me}'s log, last lines:\n${a.output().split('\n').slice(-12).join('\n')}\n---`}`
-      } catch (e) { return `${a.url}: ${(e as Error).message}` }
+        const nodes = (await api(a.url, '/v1/nodes')).body.nodes as Array<{ id: string, name: string, alive: boolean, self: boolean }>
+        return { a, nodes, me: nodes.find(n => n.self) }
+      } catch (e) { return { a, error: (e as Error).message } }
     }))
-    throw new Error(`${(err as Error).message}; ${views.join('; ')}`)
+    const byId = new Map(views.flatMap(v => v.me !== undefined ? [[v.me.id, v] as const] : []))
+    const about = (text: string, id: string, n: number): string => text.split('\n').filter(l => l.includes(id)).slice(-n).join('\n')
+    const lines = views.map(v => {
+      if (v.nodes === undefined) return `${v.a.url}: ${v.error as string}`
+      const me = v.me?.name ?? v.a.url
+      const seen = v.nodes.filter(n => n.alive).map(n => n.name)
+      if (seen.length === count) return `${me} sees ${seen.join(',')}`
+      const out = [`${me} sees ${seen.join(',')}`, `--- ${me}'s log, last lines:`, v.a.output().split('\n').slice(-12).join('\n')]
+      for (const n of v.nodes.filter(x => !x.alive && !x.self)) {
+        out.push(`--- ${me}'s lines about ${n.name}:`, about(v.a.output(), n.id, 10))
+        const other = byId.get(n.id)
+        if (other !== undefined && v.me !== undefined) out.push(`--- ${n.name}'s lines about ${me}:`, about(other.a.output(), v.me.id, 10))
+      }
+      return `${out.join('\n')}\n---`
+    })
+    throw new Error(`${(err as Error).message}; ${lines.join('; ')}`)
   }
 }
 
