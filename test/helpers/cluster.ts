@@ -37,23 +37,36 @@ export async function startCluster (nodes: NodeSpec[], extra: string[] = [], o: 
   const keyFile = join(dir, 'swarm.key')
   await writeNewSwarmKey(keyFile)
   const agents: ClusterAgent[] = []
+  // Every process ever launched (a restart's too), so that stopAll leaves none behind, and no
+  // launch after it (a restart timer that fires late).
+  const launched = new Set<Agent>()
+  let stopped = false
   const launch = async (spec: NodeSpec, dataDir: string, peers: string[]): Promise<ClusterAgent> => {
+    if (stopped) throw new Error(`the cluster is stopped: ${spec.name} is not started again`)
     const at = o.place?.(nodes.indexOf(spec))
     const base = (o.fast === false ? BASE : FAST).map(a => at !== undefined && a === '/ip4/127.0.0.1/tcp/0' ? `/ip4/${at.host}/tcp/0` : a)
     const args = [...base, ...extra, '--swarm-key', keyFile, '--priority', String(spec.priority ?? 0), ...peers.flatMap(p => ['--peer', p]), ...(spec.args ?? []), ...(at !== undefined ? ['--token', at.token] : [])]
     const a = await startAgent({ name: spec.name, dataDir, args, ...(spec.nodeArgs !== undefined ? { nodeArgs: spec.nodeArgs } : {}), ...(at !== undefined ? { wrap: at.wrap, api: `${at.host}:0` } : {}) })
+    launched.add(a)
+    if (stopped) { await a.stop(); throw new Error(`the cluster stopped while ${spec.name} started`) }
     const info = JSON.parse(readFileSync(join(dataDir, 'agent.json'), 'utf8')) as { id: string, p2p: string[] }
     const ca: ClusterAgent = Object.assign(a, {
       name: spec.name,
       id: info.id,
       p2p: info.p2p,
       args,
+      // One restart at a time: a second call while one is under way (a timer and the end of a
+      // chaos run) waits for it, and never starts a second process on the same data directory.
       restart: async () => {
-        const again = await launch(spec, dataDir, agents.filter(x => x !== ca && x.proc.exitCode === null && x.proc.signalCode === null).map(x => x.p2p[0]))
-        agents[agents.indexOf(ca)] = again
-        return again
+        restarting ??= (async () => {
+          const again = await launch(spec, dataDir, agents.filter(x => x !== ca && x.proc.exitCode === null && x.proc.signalCode === null).map(x => x.p2p[0]))
+          agents[agents.indexOf(ca)] = again
+          return again
+        })()
+        return await restarting
       }
     })
+    let restarting: Promise<ClusterAgent> | undefined
     return ca
   }
   for (const spec of nodes) {
@@ -67,7 +80,8 @@ export async function startCluster (nodes: NodeSpec[], extra: string[] = [], o: 
     alive: () => agents.filter(a => a.proc.exitCode === null && a.proc.signalCode === null),
     byName: (name: string) => agents.find(a => a.name === name) as ClusterAgent,
     stopAll: async () => {
-      await Promise.all(agents.map(async a => await a.stop()))
+      stopped = true
+      await Promise.all([...launched].map(async a => await a.stop()))
       for (const a of agents) cleanup(a.dataDir)
       cleanup(dir)
     }
