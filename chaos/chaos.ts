@@ -335,11 +335,14 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
           const attempts = Object.values(state.attempts[id] ?? {}) as any[]
           for (const a of attempts) {
             if (a.startedAt !== undefined) start = Math.min(start, a.startedAt)
-            // A span needs a start and an end reported by the same executor. (Two masters in
-            // a healing partition may have given one attempt number to two nodes: those
-            // facts are merged by the reducer and counted as conflicts, not as a hold.)
-            if (a.startedAt !== undefined && a.endedAt !== undefined && a.startPos?.[2] === (a.finishPos?.[2] ?? a.startPos?.[2])) {
-              const node = a.ranOn ?? a.node
+            // A span needs a start and an end reported by the same executor, the node whose
+            // assignment's resources the record holds. (Two masters in a healing partition may
+            // have given one attempt number to two nodes: the reducer keeps one assign, with
+            // its node's resources; if the other node ran it, the instances it held are not
+            // in the record, and those of the kept assign are not its own. Such facts are
+            // counted as conflicts, not as a hold.)
+            if (a.startedAt !== undefined && a.endedAt !== undefined && a.startPos?.[2] === (a.finishPos?.[2] ?? a.startPos?.[2]) && (a.ranOn ?? a.node) === a.node) {
+              const node = a.node
               for (const [type, ids] of Object.entries(a.resources as Record<string, string[]>)) {
                 for (const inst of ids) {
                   const k = `${node as string}/${type}/${inst}`
