@@ -11,7 +11,7 @@ import { identify } from '@libp2p/identify'
 import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import { gossipsub } from '@chainsafe/libp2p-gossipsub'
-import type { PeerId, Message, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Message, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pipe } from 'it-pipe'
@@ -110,6 +110,8 @@ export class Net {
   private readonly tells = channel<unknown>(TELL_PROTOCOL, TELL_QUEUE, box => writeFrames(box))
   /** Gossip streams, of frames encoded once for all peers (a peer that does not speak it gets gossip by gossipsub). */
   private readonly gossips = channel<Uint8Array>(GOSSIP_PROTOCOL, GOSSIP_QUEUE, box => box)
+  /** The connection (its ID) each open tell or gossip stream's box writes on. */
+  private readonly carriedBy = new WeakMap<Outbox<any>, string>()
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
 
@@ -204,6 +206,12 @@ export class Net {
     // our messages to that peer would vanish. Replace such a stream at once.
     this.node.addEventListener('connection:close', evt => {
       const peer = evt.detail.remotePeer.toString()
+      // A stream that went with its connection: its box goes now, not at its next write (which
+      // would lose that message), also when the peer stays connected through another.
+      for (const c of [this.tells, this.gossips] as Array<Channel<unknown>>) {
+        const box = c.boxes.get(peer)
+        if (box !== undefined && this.carriedBy.get(box) === evt.detail.id) { c.boxes.delete(peer); box.end() }
+      }
       if (this.byGossipsub(peer)) setTimeout(() => { this.repairGossip(peer) }, 50).unref()
     })
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
@@ -302,12 +310,14 @@ export class Net {
       this.o.log.debug({ peer: peer.slice(0, 80) }, 'not a peer ID: not dialled')
       return 'skipped'
     }
-    if (this.node.getConnections(id).length > 0) return 'connected'
+    const listed = this.node.getConnections(id)
+    if (listed.some(c => c.status === 'open')) return 'connected'
     this.dialing.add(peer)
     try {
       const usable = addrs.filter(a => !a.includes('/p2p-circuit')).map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`))
       if (usable.length === 0) return 'skipped'
-      await this.node.dial(usable, { signal: AbortSignal.timeout(5000) })
+      // (force: libp2p would take a connection it still lists, closed, for one: newStream.)
+      await this.node.dial(usable, { signal: AbortSignal.timeout(5000), ...(listed.length > 0 ? { force: true } : {}) } as never)
       return 'connected'
     } catch (err) {
       this.o.log.debug({ peer, err: (err as Error).message }, 'dial failed')
@@ -327,7 +337,7 @@ export class Net {
 
   /** When the newest open connection to a peer opened (ms), if there is one. */
   connectedSince (peer: string): number | undefined {
-    const opened = this.node.getConnections(peerIdFromString(peer)).map(c => c.timeline.open)
+    const opened = this.node.getConnections(peerIdFromString(peer)).filter(c => c.status === 'open').map(c => c.timeline.open)
     return opened.length === 0 ? undefined : Math.max(...opened)
   }
 
@@ -411,10 +421,27 @@ export class Net {
     } catch { return [] } // unknown, or not a peer ID
   }
 
+  /**
+   * A new stream to a peer: on its newest open connection, or on a new one if it has none.
+   * (libp2p's dialProtocol takes the first connection it lists to the peer, whatever its
+   * status: one it kept listed after it closed, as after a SIGKILL under load, failed every
+   * stream this node opened to that peer, its gossip and tell streams and its sync pulls,
+   * while the peer's streams to this node came on the good connection: the peer heard this
+   * node, this node never reached it.)
+   */
+  private async newStream (peer: string, protocol: string, signal: AbortSignal): Promise<{ stream: Stream, connection: Connection }> {
+    const id = peerIdFromString(peer)
+    let conn: Connection | undefined
+    for (const c of this.node.getConnections(id)) if (c.status === 'open' && c.limits == null && (conn === undefined || c.timeline.open > conn.timeline.open)) conn = c
+    // (force: a listed connection that is not open is not taken for one.)
+    conn ??= await this.node.dial(id, { signal, force: true } as never)
+    return { stream: await conn.newStream(protocol, { signal }), connection: conn }
+  }
+
   /** Send one request frame; collect the response frames (bounded by `onFrame`). */
   async request (peer: string, protocol: string, request: unknown, onFrame: (frame: unknown) => void | Promise<void>, timeoutMs = STREAM_TIMEOUT_MS): Promise<void> {
     const signal = AbortSignal.timeout(timeoutMs)
-    const stream = await this.node.dialProtocol(peerIdFromString(peer), protocol, { signal })
+    const { stream } = await this.newStream(peer, protocol, signal)
     // The whole exchange is bounded, not only the dial: a peer that stops answering mid-stream
     // (killed, cut off) must not hold this request, and every later one to it, forever.
     const onTimeout = (): void => { stream.abort(new Error(`no answer from ${peer} within ${timeoutMs} ms`)) }
@@ -475,7 +502,8 @@ export class Net {
   private async openStream<T> (peer: string, c: Channel<T>, box: Outbox<T>): Promise<void> {
     const { protocol, boxes, unsupported } = c
     try {
-      const stream = await this.node.dialProtocol(peerIdFromString(peer), protocol, { signal: AbortSignal.timeout(10_000) })
+      const { stream, connection } = await this.newStream(peer, protocol, AbortSignal.timeout(10_000))
+      this.carriedBy.set(box, connection.id)
       try {
         await stream.sink(lpEncode(c.frames(box)))
       } catch (err) {

@@ -3,7 +3,7 @@
 // gossip of its topic. A peer of an older version (no such protocol) still gets it by gossipsub,
 // and its gossipsub messages are still heard. A hostile peer's bad frame ends only its own
 // stream; the connection a stream lived on closing (another staying open) loses only what was
-// in flight.
+// in flight. A connection libp2p still lists after it closed is not used.
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -112,6 +112,56 @@ test('R1-5 issue 12: when the connection carrying a gossip stream closes and ano
     assert.deepEqual(heard, [...heard].sort((x, y) => x - y), 'in order')
   } finally {
     clearInterval(timer)
+    await a.stop()
+    await b.stop()
+    for (const d of dirs) cleanup(d)
+  }
+})
+
+test('R1-5 issue 12: a connection libp2p still lists after it closed (as after a SIGKILL under load) is never the one a gossip stream, a tell or a sync pull opens on, nor taken for one when dialling; a closed connection\'s stream loses no message', async () => {
+  const dirs = [tempDir(), tempDir()]
+  const psk = newSwarmKey()
+  const toB: Heard[] = []
+  const told: unknown[] = []
+  const a = await startNet(dirs[0], psk, [])
+  const b = await startNetOn(dirs[1], psk, {
+    gossip: (topic, data, from) => { toB.push({ topic, n: (data as { n: number }).n, from }) },
+    tell: msg => { told.push(msg) },
+    sync: async function * () { yield { synced: true } }
+  })
+  // libp2p's connection manager keeps each peer's connections in a list, and takes the first
+  // for a new stream whatever its status: put a closed one first, as libp2p was seen to keep one.
+  const manager = (a.node as unknown as { components: { connectionManager: { connections: Map<unknown, unknown[]> } } }).components.connectionManager
+  const stale = { status: 'closed', direction: 'inbound', streams: [], timeline: { open: 0, close: 1 }, remotePeer: b.node.peerId, newStream: async () => { throw new Error('the stale connection was used') } }
+  let list: unknown[] | undefined
+  try {
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    list = manager.connections.get(b.node.peerId)
+    assert.ok(list !== undefined && list.length === 1, 'one connection listed')
+    list.unshift(stale)
+    for (let n = 0; n < 20; n++) await a.publishRaw(n % 5 === 4 ? HEARTBEAT_TOPIC : EVENTS_TOPIC, JSON.stringify({ n }))
+    await waitFor('the 20 gossip messages at B', () => toB.length === 20, 20_000)
+    assert.deepEqual(toB.map(h => h.n), range(0, 20), 'in order, each once')
+    a.tell(b.peerId, { hello: 1 })
+    await waitFor('the tell at B', () => told.length === 1, 20_000)
+    const frames: unknown[] = []
+    await a.request(b.peerId, '/cis/sync/1', { want: 1 }, f => { frames.push(f) }, 10_000)
+    assert.deepEqual(frames, [{ synced: true }], 'the sync pull answered')
+    assert.equal(list[0], stale, 'the closed connection was still listed first all along')
+
+    // The good connection closes: only the closed one is listed. Dialling B connects again
+    // (it is not taken for connected), and gossip flows on the new connection.
+    const good = a.node.getConnections(b.node.peerId).find(c => c.status === 'open')
+    assert.ok(good !== undefined)
+    await good.close()
+    await waitFor('only the closed connection listed', () => a.node.getConnections(b.node.peerId).every(c => c.status !== 'open'), 20_000)
+    assert.deepEqual(a.connectedPeers(), [], 'not connected')
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    assert.deepEqual(a.connectedPeers(), [b.peerId], 'connected again')
+    await a.publishRaw(EVENTS_TOPIC, JSON.stringify({ n: 20 }))
+    await waitFor('gossip on the new connection', () => toB.some(h => h.n === 20), 20_000)
+  } finally {
+    if (list !== undefined && list[0] === stale) list.shift()
     await a.stop()
     await b.stop()
     for (const d of dirs) cleanup(d)
