@@ -9,18 +9,22 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
 import type { CisEvent } from '../../src/events/types.js'
-import { verifyEvent } from '../../src/identity/keys.js'
+import { signBatch, verifyEvent } from '../../src/identity/keys.js'
 import { EventLog } from '../../src/node/event-log.js'
 import { apply } from '../../src/state/reducer.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
 
-async function log (): Promise<{ events: EventLog, published: CisEvent[][] }> {
+async function log (delays: { writeDelayMs: number, lingerMs: number } = { writeDelayMs: 60_000, lingerMs: 60_000 }): Promise<{ events: EventLog, published: CisEvent[][], written: () => number }> {
   const key = await generateKeyPair('Ed25519')
   const id = peerIdFromPrivateKey(key as never).toString()
   const published: CisEvent[][] = []
+  const store = new MemoryEventStore()
+  let writes = 0
+  const write = store.write.bind(store)
+  store.write = async (...args) => { writes++; await write(...args) }
   const events: EventLog = new EventLog({
     identity: { id, key: key as never },
-    store: new MemoryEventStore(),
+    store,
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
     where: 'memory',
@@ -28,11 +32,20 @@ async function log (): Promise<{ events: EventLog, published: CisEvent[][] }> {
     applied: es => { for (const e of es) apply(events.state, e) },
     publish: own => { published.push(own) },
     onFatal: err => { throw err },
-    // Long enough that only another append (or a flush) can end the wait in this test.
-    writeDelayMs: 60_000
+    // (By default long enough that only another append, or a flush, can end a wait.)
+    ...delays
   })
   await events.load()
-  return { events, published }
+  return { events, published, written: () => writes }
+}
+
+/** A signed event of another node (as the intake hands it over, checked). */
+async function peerEvent (seq: number): Promise<CisEvent> {
+  const key = await generateKeyPair('Ed25519')
+  const origin = peerIdFromPrivateKey(key as never).toString()
+  const e = { origin, seq, ts: Date.now(), lc: 0, type: 'ack' as const, body: { joblistId: 'j-9' }, sig: '' }
+  signBatch(key as never, [e])
+  return e as CisEvent
 }
 
 const started = { jobId: 'j-1.1', attempt: 1, pid: 42 }
@@ -59,5 +72,24 @@ test('R1-5 (issue 12): an own event that does not linger goes out at once; a flu
   await events.flush()
   await lingering
   assert.deepEqual(published.map(b => b.map(e => e.type)), [['finished'], ['started']])
+  await events.close()
+})
+
+test('R1-5 (issue 12): peers\' events wait to share a write; an own lingering event shortens that wait to its own, and an own event ends it', { timeout: 30_000 }, async () => {
+  // Peers' events would wait a minute here; a lingering own event waits 20 ms at most.
+  const { events, published, written } = await log({ writeDelayMs: 60_000, lingerMs: 20 })
+  events.accept([await peerEvent(1)])
+  for (let i = 0; i < 5; i++) await tick()
+  assert.equal(written(), 0, 'a peer\'s event waits for company')
+  events.accept([await peerEvent(1)])
+  for (let i = 0; i < 5; i++) await tick()
+  assert.equal(written(), 0, 'and so does the next one')
+  // (Without the shortening this would wait the peers' minute: the test's own timeout.)
+  await events.append('started', started, true)
+  assert.equal(written(), 1, 'the two peers\' events and the started in one write')
+  assert.deepEqual(published.map(b => b.map(e => e.type)), [['started']], 'only the own event is published')
+  events.accept([await peerEvent(1)])
+  await events.append('finished', finished)
+  assert.equal(written(), 2, 'an own event that does not linger ends the wait: one write for both')
   await events.close()
 })
