@@ -4,7 +4,7 @@
 //  3. submit-to-start latency of a single job on an idle agent (p50, p99)
 //  4. idle agent memory (RSS)
 //  5. CLI start-up: `cis --version` and `cis status` against the idle agent (bench/cli-start.ts)
-// and (issue 12) what a snapshot costs (bench/snapshot.ts), CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
+// and (issue 12) what a snapshot costs (bench/snapshot.ts), a message's steps cold vs warm (bench/cold.ts), CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
 // (bench/ingest.ts), and idle clusters of 10 and 20 agents (bench/idle.ts); --quick runs these
 // three short (200 jobs, 10,000 events, 10 agents only).
 import '../src/polyfill.js'
@@ -26,6 +26,7 @@ import { formatRoles, rolesBench } from './roles.js'
 import { formatIngest, ingestBench } from './ingest.js'
 import { formatIdle, idleBench } from './idle.js'
 import { formatSnapshot, snapshotBench } from './snapshot.js'
+import { coldBench, formatCold } from './cold.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -107,6 +108,8 @@ async function main (): Promise<void> {
   progress('the pure scheduler: one pass over large queues')
   const sched = schedulerBench(progress)
   const snapshots = snapshotBench(progress, QUICK ? [1000] : [1000, 10_000])
+  progress('a message\'s steps, cold vs warm')
+  const cold = coldBench()
   progress(`raw spawn rate: ${N} x sh -c true, concurrency ${CONCURRENCY}`)
   const rawRun = await rawSpawnRate(N, CONCURRENCY)
   const raw = rawRun.rate
@@ -175,6 +178,7 @@ async function main (): Promise<void> {
       rssAfterMb: Number(busyRss.toFixed(1)),
       scheduler: sched,
       snapshots,
+      cold,
       schedules,
       streamFanout: fanout,
       records,
@@ -217,7 +221,7 @@ async function main (): Promise<void> {
     const minAmple = Math.min(...sched.ample.map(f => f.placementsPerSec))
     console.log(`scheduler, placements a second (ample):  ${minAmple} at the least (target >= 50000); pass on 100k queued x 1000 nodes: ${sched.scarce[5].passMs} ms`)
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
-    for (const line of [...formatSnapshot(snapshots), ...formatRoles(roles), ...formatIngest(ingest), ...formatIdle(idle)]) console.log(line)
+    for (const line of [...formatSnapshot(snapshots), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIdle(idle)]) console.log(line)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()

@@ -1,0 +1,66 @@
+// What a message's handling costs run cold (issue 12), in this process: `node dist/bench/cold.js`.
+// An agent hears a message every few ms; between two, the other processes on the machine's
+// cores (other agents, the jobs) run and evict the CPU's caches, so each message runs through
+// code and data that are no longer cached. Here a few steps of receiving a submit are timed
+// warm (called in a tight loop) and cold (a walk over 64 MB between two calls, which evicts the
+// caches), medians side by side (and the cold calls' mean): the ratio is what "cold" costs
+// on this machine.
+import '../src/polyfill.js'
+import { pathToFileURL } from 'node:url'
+import { checkEvent } from '../src/events/check.js'
+import { validateJoblist } from '../src/spec/validate.js'
+import { canonicalJson } from '../src/util/canonical.js'
+
+/** µs a call: medians, and the cold calls' mean (what a CPU total adds up). */
+export interface ColdFigure { step: string, warmUs: number, coldUs: number, coldMeanUs: number, ratio: number }
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
+const r2 = (x: number): number => Number(x.toFixed(2))
+
+export function coldBench (rounds = 100): ColdFigure[] {
+  const spec = validateJoblist({ name: 'cold-1', stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
+  if (!spec.ok) throw new Error('the bench joblist does not validate')
+  const submit = { origin: 'o', seq: 1, ts: 1, lc: 0, sig: 's', type: 'submit', body: { spec: spec.spec, owner: 'bench' } }
+  const finished = { origin: 'o', seq: 2, ts: 2, lc: 0, sig: 's', type: 'finished', body: { jobId: 'j-1.1', attempt: 1, state: 'succeeded', exitCode: 0, signal: null } }
+  const text = JSON.stringify(submit)
+  const steps: Array<[string, () => unknown]> = [
+    ['JSON.parse of a submit event', () => JSON.parse(text)],
+    ['checkEvent of a submit (the joblist validated)', () => checkEvent(submit)],
+    ['checkEvent of a finished', () => checkEvent(finished)],
+    ['canonical JSON of a submit (what its signature covers)', () => canonicalJson(submit)]
+  ]
+  const evict = new Float64Array(8_000_000)
+  let sink = 0
+  const out: ColdFigure[] = []
+  for (const [step, fn] of steps) {
+    for (let i = 0; i < 2000; i++) fn()
+    const warm: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      const t = performance.now()
+      for (let i = 0; i < 100; i++) fn()
+      warm.push((performance.now() - t) * 10) // µs a call
+    }
+    const cold: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < evict.length; i += 8) sink += evict[i]
+      const t = performance.now()
+      fn()
+      cold.push((performance.now() - t) * 1000)
+    }
+    const w = median(warm)
+    const c = median(cold)
+    out.push({ step, warmUs: r2(w), coldUs: r2(c), coldMeanUs: r2(cold.reduce((a, b) => a + b, 0) / cold.length), ratio: r2(c / w) })
+  }
+  if (sink !== 0) throw new Error('unreachable')
+  return out
+}
+
+export function formatCold (figures: ColdFigure[]): string[] {
+  return ['cold vs warm (µs a call, medians; cold: after a 64 MB walk):', ...figures.map(f => `  ${f.step.padEnd(56)} warm ${f.warmUs}, cold ${f.coldUs} (${f.ratio}x; cold mean ${f.coldMeanUs})`)]
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const figures = coldBench()
+  for (const line of formatCold(figures)) console.log(line)
+  console.log(JSON.stringify(figures))
+}
