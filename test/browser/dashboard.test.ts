@@ -1,7 +1,7 @@
 // The dashboard (issue 10: P-5, S-5, S-7) in a real browser (Debian's chromium through
 // playwright-core) against a 3-agent cluster on loopback. The page is served by n3, which has
 // a token: the page asks for it once. Every wait is bounded; nothing sleeps as an assertion.
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,6 +20,7 @@ declare const Node: { DOCUMENT_POSITION_FOLLOWING: number }
 /** Screenshots go to docs/ (the README shows them) when CIS_SCREENSHOTS=1, else to a temp dir: a test run leaves the tree as it was. */
 const shotDir = process.env.CIS_SCREENSHOTS === '1' ? join(ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'cis-shots-'))
 const shot = (name: string): string => join(shotDir, name)
+after(() => { if (process.env.CIS_SCREENSHOTS !== '1') cleanup(shotDir) })
 
 const CHROMIUM = process.env.CIS_CHROMIUM ?? '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install chromium) or set CIS_CHROMIUM`

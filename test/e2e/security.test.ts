@@ -9,7 +9,7 @@ import { Net, EVENTS_TOPIC } from '../../src/net/p2p.js'
 import { readSwarmKey, newSwarmKey } from '../../src/net/swarm-key.js'
 import type { Cluster } from '../helpers/cluster.js'
 import { startCluster, waitSameHash } from '../helpers/cluster.js'
-import { api, sleep, startAgent, waitFor } from '../helpers/agent.js'
+import { api, cleanup, sleep, startAgent, waitFor } from '../helpers/agent.js'
 
 let c: Cluster
 before(async () => { c = await startCluster([{ name: 's1', priority: 2 }, { name: 's2', priority: 1 }]) })
@@ -43,6 +43,7 @@ test('security: a peer with the wrong swarm key cannot connect', async () => {
     assert.deepEqual(seen, ['outsider'])
   } finally {
     await outsider.stop()
+    cleanup(outsider.dataDir)
   }
   const net = await rogue(newSwarmKey())
   try {
