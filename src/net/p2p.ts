@@ -110,6 +110,7 @@ export class Net {
   private readonly tells = channel<unknown>(TELL_PROTOCOL, TELL_QUEUE, box => writeFrames(box))
   /** Gossip streams, of frames encoded once for all peers (a peer that does not speak it gets gossip by gossipsub). */
   private readonly gossips = channel<Uint8Array>(GOSSIP_PROTOCOL, GOSSIP_QUEUE, box => box)
+  private readonly channels = [this.tells, this.gossips] as Array<Channel<unknown>>
   /** The connection (its ID) each open tell or gossip stream's box writes on. */
   private readonly carriedBy = new WeakMap<Outbox<any>, string>()
   private readonly encoder = new TextEncoder()
@@ -193,9 +194,8 @@ export class Net {
       const peer = evt.detail.toString()
       // Its tell stream went with the connection: a message queued to it now would be lost
       // when the stream's end is noticed (at its next write), so the next connection opens a new one.
-      for (const c of [this.tells, this.gossips] as Array<Channel<unknown>>) {
-        const box = c.boxes.get(peer)
-        if (box !== undefined) { c.boxes.delete(peer); box.end() }
+      for (const c of this.channels) {
+        this.dropBox(c, peer)
         c.unsupported.delete(peer) // (it may come back as a newer version)
       }
       this.o.handlers.disconnected(peer)
@@ -208,10 +208,7 @@ export class Net {
       const peer = evt.detail.remotePeer.toString()
       // A stream that went with its connection: its box goes now, not at its next write (which
       // would lose that message), also when the peer stays connected through another.
-      for (const c of [this.tells, this.gossips] as Array<Channel<unknown>>) {
-        const box = c.boxes.get(peer)
-        if (box !== undefined && this.carriedBy.get(box) === evt.detail.id) { c.boxes.delete(peer); box.end() }
-      }
+      for (const c of this.channels) this.dropBox(c, peer, evt.detail.id)
       if (this.byGossipsub(peer)) setTimeout(() => { this.repairGossip(peer) }, 50).unref()
     })
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
@@ -239,7 +236,7 @@ export class Net {
   }
 
   async stop (): Promise<void> {
-    for (const box of [...this.tells.boxes.values(), ...this.gossips.boxes.values()]) box.end()
+    for (const c of this.channels) for (const box of c.boxes.values()) box.end()
     await this.node?.stop()
   }
 
@@ -481,6 +478,14 @@ export class Net {
     if (this.blocked.has(peer)) return
     if (this.tells.unsupported.has(peer)) { this.call(peer, message, 2000).catch(() => {}); return }
     this.outbox(peer, this.tells).push(message)
+  }
+
+  /** End a peer's queue of a channel (only if its stream is on connection `on`, when given): the next message opens a new stream. */
+  private dropBox (c: Channel<unknown>, peer: string, on?: string): void {
+    const box = c.boxes.get(peer)
+    if (box === undefined || (on !== undefined && this.carriedBy.get(box) !== on)) return
+    c.boxes.delete(peer)
+    box.end()
   }
 
   /** A peer's queue of a channel: the one of its open stream, or a new one (and its stream opening). */

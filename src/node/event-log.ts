@@ -66,7 +66,7 @@ const noop = (): void => {}
 
 /**
  * How long peers' events wait to share a write (see flushSoon). An observer hears a message
- * every few ms under load: at 10 ms most writes held one, at 50 ms several (issue 12: 6-10 %
+ * every few ms under load: at 10 ms most writes held one, at 50 ms several (issue 12: 6-25 %
  * less CPU a job on every role). They are applied at once, and durable at their origins: a
  * crash here loses at most this much of them, pulled again from peers at the restart.
  */
