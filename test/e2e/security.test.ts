@@ -129,6 +129,8 @@ test('R1-1: a peer that stays connected but sends no heartbeat is hung up on (a 
     await waitFor('the silent peer to be connected', () => net.connectedPeers().includes(s1.id))
     // It never sends a heartbeat: after the silence limit (10 s here) s1 closes the connection.
     await waitFor('s1 to hang up on the silent peer', () => !net.connectedPeers().includes(s1.id), 30_000, 200)
+    // (Its log line comes through a pipe, which may be read after the close is seen here.)
+    await waitFor('s1 to say why it hung up', () => /sent no heartbeat for too long: hanging up/.test(s1.output()), 10_000, 100).catch(() => {})
     assert.match(s1.output(), /sent no heartbeat for too long: hanging up/)
     // The members, who do send heartbeats, stay connected and alive.
     const nodes = (await api(s1.url, '/v1/nodes')).body.nodes as Array<{ name: string, alive: boolean }>
