@@ -1,5 +1,6 @@
 // CPU per job per role (issue 12), for `npm run bench` or alone: `node dist/bench/roles.js
-// [--jobs N] [--warmup N] [--quick] [--concurrency N] [--submit-to master|executor|observer]`.
+// [--jobs N] [--warmup N] [--quick] [--concurrency N] [--submit-to master|executor|observer]
+// [--pin master|executor|observer]`.
 // Three real agents on loopback, in one cluster, each in one role only:
 //   master    wins the election (highest priority) and has NO resources (`resources: {}` in a
 //             config file), so it never runs a job: it accepts, schedules, assigns;
@@ -13,8 +14,15 @@
 // cluster sat idle just before (heartbeats, anti-entropy: part of every figure a job, in
 // proportion to the run's length). A short warm-up (not counted) runs first, so the figures
 // are not the JIT's.
+//
+// --pin ROLE (Linux, `taskset`, 2 cores or more): that role's agent (and what it starts: the
+// executor's fork server and jobs) gets the last core to itself, every other process of the
+// run (this one, the other agents) the others: the closest this one machine comes to a machine
+// per node. Between two of its messages no other process runs on its core and evicts what its
+// code left in the core's caches (bench/cold.ts measures what that eviction costs).
 import '../src/polyfill.js'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -61,6 +69,8 @@ export interface RolesResult {
   roles: Record<Role, RoleFigures>
   /** The master's scheduler passes (cis_scheduler_pass_duration_seconds): how many a job, and their ms a job. */
   masterPasses: { perJob: number, msPerJob: number }
+  /** --pin: the role whose agent had the last core to itself (every other process the other cores). */
+  pinned?: Role
   /** This bench process (HTTP client, polling), CPU ms a job. */
   clientCpuMsPerJob: number
   /** Every process above together, CPU ms a job. */
@@ -85,6 +95,16 @@ async function counters (a: ClusterAgent): Promise<{ written: number, sent: numb
   }
   const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
   return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum') }
+}
+
+/** Bind a process, its threads and the processes it started (the executor's fork server), and what they start from now on, to these cores (`taskset -a -p`). */
+function pinTo (pid: number, cores: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' })
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let children = ''
+    try { children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8') } catch {}
+    for (const child of children.split(' ').filter(x => x !== '')) pinTo(Number(child), cores)
+  }
 }
 
 async function submitAll (url: string, n: number, tag: string): Promise<void> {
@@ -123,8 +143,14 @@ async function baseline (agents: ClusterAgent[]): Promise<{ events: number[], su
   return { events: await Promise.all(agents.map(events)), succeeded: await Promise.all(agents.map(succeeded)) }
 }
 
-export async function rolesBench (progress: (m: string) => void, o: { jobs?: number, slots?: number, submitTo?: Role, warmup?: number } = {}): Promise<RolesResult> {
+export async function rolesBench (progress: (m: string) => void, o: { jobs?: number, slots?: number, submitTo?: Role, warmup?: number, pin?: Role } = {}): Promise<RolesResult> {
   const n = o.jobs ?? 1000
+  const cores = availableParallelism()
+  if (o.pin !== undefined) {
+    if (process.platform !== 'linux' || cores < 2) throw new Error('--pin needs Linux and 2 cores or more')
+    // This process first: the agents it starts inherit the other cores; the pinned one moves after.
+    pinTo(process.pid, cores === 2 ? '0' : `0-${cores - 2}`)
+  }
   const slots = o.slots ?? availableParallelism()
   const submitTo = o.submitTo ?? 'master'
   const warmup = o.warmup ?? 20
@@ -139,6 +165,7 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     { name: 'observer', priority: 0, args: ['--config', none], ...profileOf('observer') }
   ], [], { fast: false })
   try {
+    if (o.pin !== undefined) pinTo(c.byName(o.pin).proc.pid as number, String(cores - 1))
     await waitForMaster(c.agents, 'master')
     const byRole = Object.fromEntries(ROLES.map(r => [r, c.byName(r)])) as Record<Role, ClusterAgent>
     for (const r of ['master', 'observer'] as const) {
@@ -181,7 +208,7 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     const total = r2(ROLES.reduce((s, r) => s + roles[r].cpuMsPerJob.total, 0) + client)
     const m = ROLES.indexOf('master')
     const masterPasses = { perJob: r2((after[m].passes - before[m].passes) / n), msPerJob: r3((after[m].passSeconds - before[m].passSeconds) * 1000 / n) }
-    return { jobs: n, warmup, submittedTo: submitTo, slots, jobsPerSec: Number((n / seconds).toFixed(1)), seconds: r2(seconds), roles, masterPasses, clientCpuMsPerJob: client, totalCpuMsPerJob: total }
+    return { jobs: n, warmup, submittedTo: submitTo, slots, jobsPerSec: Number((n / seconds).toFixed(1)), seconds: r2(seconds), roles, masterPasses, clientCpuMsPerJob: client, totalCpuMsPerJob: total, ...(o.pin !== undefined ? { pinned: o.pin } : {}) }
   } finally {
     await c.stopAll()
     rmSync(dir, { recursive: true, force: true })
@@ -195,7 +222,7 @@ export function formatRoles (r: RolesResult): string[] {
     return `  ${role.padEnd(9)} agent ${c.agent} ms (${c.beyondIdle} beyond its idle cost), fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received a job; idle ${f.idleMsPerSec} ms/s`
   }
   return [
-    `roles, 3 agents, ${r.jobs} one-job joblists (submitted to the ${r.submittedTo}): ${r.jobsPerSec} jobs/s; CPU ms a job per role:`,
+    `roles, 3 agents, ${r.jobs} one-job joblists (submitted to the ${r.submittedTo}${r.pinned !== undefined ? `; the ${r.pinned} alone on a core` : ''}): ${r.jobsPerSec} jobs/s; CPU ms a job per role:`,
     ...ROLES.map(line),
     `  the master's scheduler passes: ${r.masterPasses.perJob} a job, ${r.masterPasses.msPerJob} ms a job`,
     `  bench client ${r.clientCpuMsPerJob} ms; all processes ${r.totalCpuMsPerJob} ms a job`
@@ -212,10 +239,12 @@ async function alone (): Promise<void> {
   const slots = Number(opt('concurrency') ?? availableParallelism())
   const submitTo = (opt('submit-to') ?? 'master') as Role
   const warmup = Number(opt('warmup') ?? 20)
+  const pin = opt('pin') as Role | undefined
+  if (pin !== undefined && !ROLES.includes(pin)) throw new Error(`--pin takes one of ${ROLES.join(', ')}`)
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs takes a whole number >= 1')
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error('--warmup takes a whole number >= 0')
   if (!ROLES.includes(submitTo)) throw new Error(`--submit-to takes one of ${ROLES.join(', ')}`)
-  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo, warmup })
+  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo, warmup, pin })
   for (const l of formatRoles(r)) console.log(l)
   console.log(JSON.stringify(r))
 }

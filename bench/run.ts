@@ -37,6 +37,8 @@ const LATENCY_SAMPLES = arg('samples', 100)
 const CONCURRENCY = arg('concurrency', availableParallelism())
 const MESH = !process.argv.includes('--no-mesh')
 const QUICK = process.argv.includes('--quick')
+/** How long the agent sits idle before its RSS is read. */
+const IDLE_SETTLE_MS = 15_000
 
 function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) }
 
@@ -117,7 +119,9 @@ async function main (): Promise<void> {
 
   const agent = await startAgent({ name: 'bench', args: ['--resource', `slot=${CONCURRENCY}`] })
   try {
-    await new Promise(resolve => setTimeout(resolve, 1000))
+    // Idle means settled: the start's garbage collected (V8 does it in idle time; at 1 s an agent
+    // still held ~10 MB of it), as idle.ts measures it after the cluster formed and a window passed.
+    await new Promise(resolve => setTimeout(resolve, IDLE_SETTLE_MS))
     const idleRss = rssMb(agent.proc.pid as number)
     progress(`idle agent RSS: ${idleRss.toFixed(1)} MB`)
     const cli = await cliStart(agent.url, 7, progress)
