@@ -150,7 +150,10 @@ export class Mesh {
     this.gossip.size(this.host.knownCount())
     await this.net.start()
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
-    this.every(this.o.heartbeatIntervalMs, () => this.gossip.beat(this.host.heartbeat(), this.host.knownCount()))
+    this.every(this.o.heartbeatIntervalMs, () => {
+      this.net.sweepConnections()
+      this.gossip.beat(this.host.heartbeat(), this.host.knownCount())
+    })
     this.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()
       this.gossip.refresh(this.host.heartbeat())

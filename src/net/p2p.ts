@@ -115,6 +115,12 @@ export class Net {
   private readonly carriedBy = new WeakMap<Outbox<any>, string>()
   private readonly encoder = new TextEncoder()
   private readonly decoder = new TextDecoder()
+  /**
+   * The peers the handlers were told are connected (and not since disconnected). libp2p tells
+   * of a peer's going only once it lists no connection to it; it was seen to keep a closed one
+   * listed after a SIGKILL under load, so its going is noticed here too (lost()).
+   */
+  private readonly live = new Set<string>()
 
   constructor (private readonly o: NetOptions) {}
 
@@ -189,17 +195,18 @@ export class Net {
     }
     pubsub.topicValidators.set(EVENTS_TOPIC, handle(EVENTS_TOPIC))
     pubsub.topicValidators.set(HEARTBEAT_TOPIC, handle(HEARTBEAT_TOPIC))
-    this.node.addEventListener('peer:connect', evt => this.o.handlers.connected(evt.detail.toString()))
-    this.node.addEventListener('peer:disconnect', evt => {
-      const peer = evt.detail.toString()
-      // Its tell stream went with the connection: a message queued to it now would be lost
-      // when the stream's end is noticed (at its next write), so the next connection opens a new one.
-      for (const c of this.channels) {
-        this.dropBox(c, peer)
-        c.unsupported.delete(peer) // (it may come back as a newer version)
-      }
-      this.o.handlers.disconnected(peer)
+    this.node.addEventListener('peer:connect', evt => { this.found(evt.detail.toString()) })
+    // A new connection to a peer whose going was noticed here while libp2p still listed a
+    // closed connection to it: libp2p will not tell of it (the peer is not new to it). Told
+    // once libp2p lists it (its own listener runs after this one, in the same dispatch), so
+    // that what the handlers send opens on it.
+    this.node.addEventListener('connection:open', evt => {
+      const conn = evt.detail
+      const peer = conn.remotePeer.toString()
+      if (this.live.has(peer) || this.node.getConnections(conn.remotePeer).length === 0) return // (new to libp2p: peer:connect follows)
+      queueMicrotask(() => { if (conn.status === 'open') this.found(peer) })
     })
+    this.node.addEventListener('peer:disconnect', evt => { this.lost(evt.detail.toString()) })
     // A peer may have two connections (both sides dialled at once). If the one that carries
     // gossipsub's outbound stream closes while the other stays, gossipsub keeps writing into
     // the dead stream (it drops a peer's streams only when the peer disconnects entirely):
@@ -210,6 +217,10 @@ export class Net {
       // would lose that message), also when the peer stays connected through another.
       for (const c of this.channels) this.dropBox(c, peer, evt.detail.id)
       if (this.byGossipsub(peer)) setTimeout(() => { this.repairGossip(peer) }, 50).unref()
+      // Its last open connection, with another still listed (closed, or closing for good):
+      // libp2p will not say the peer went (it lists a connection), so say it now.
+      const others = this.node.getConnections(evt.detail.remotePeer).filter(c => c.id !== evt.detail.id)
+      if (others.length > 0 && !others.some(c => c.status === 'open')) this.lost(peer)
     })
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
     await this.node.handle(SYNC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'sync') }, { maxInboundStreams: 16 })
@@ -357,6 +368,36 @@ export class Net {
     ps.streamsOutbound.delete(peer)
     ps.outboundInflightQueue.push({ peerId: conn.remotePeer, connection: conn })
     return true
+  }
+
+  /** A peer is connected: the handlers hear it once (peer:connect, or a connection after lost()). */
+  private found (peer: string): void {
+    if (this.live.has(peer)) return
+    this.live.add(peer)
+    this.o.handlers.connected(peer)
+  }
+
+  /** A peer has no open connection left: the handlers hear it once (peer:disconnect, or noticed here first). */
+  private lost (peer: string): void {
+    // Its streams went with the connection: a message queued to one now would be lost when
+    // the stream's end is noticed (at its next write), so the next connection opens new ones.
+    for (const c of this.channels) {
+      this.dropBox(c, peer)
+      c.unsupported.delete(peer) // (it may come back as a newer version)
+    }
+    if (!this.live.delete(peer)) return
+    this.o.handlers.disconnected(peer)
+  }
+
+  /**
+   * Every heartbeat interval: a peer told connected that has no open connection left is gone,
+   * also when libp2p, keeping a closed connection to it listed, never says so (its close
+   * events stuck after a SIGKILL under load). Cheap: a look at each connected peer's list.
+   */
+  sweepConnections (): void {
+    for (const peer of this.live) {
+      if (!this.node.getConnections(peerIdFromString(peer)).some(c => c.status === 'open')) this.lost(peer)
+    }
   }
 
   /** Whether gossip to this peer goes by gossipsub: it is of an older version, or this node plays one. */

@@ -167,3 +167,55 @@ test('R1-5 issue 12: a connection libp2p still lists after it closed (as after a
     for (const d of dirs) cleanup(d)
   }
 })
+
+test('R1-1 issue 12: a peer whose last open connection closes while libp2p still lists a closed one (so it never says the peer went) is told gone at once, by the sweep when no close event comes either, and connected again on its next connection', async () => {
+  const dirs = [tempDir(), tempDir()]
+  const psk = newSwarmKey()
+  const seen: string[] = []
+  const a = await startNetOn(dirs[0], psk, {
+    connected: peer => { seen.push(`connected ${peer}`) },
+    disconnected: peer => { seen.push(`disconnected ${peer}`) }
+  })
+  const b = await startNet(dirs[1], psk, [])
+  const manager = (a.node as unknown as { components: { connectionManager: { connections: Map<unknown, unknown[]> } } }).components.connectionManager
+  const stale = { id: 'stale', status: 'closed', direction: 'inbound', streams: [], timeline: { open: 0, close: 1 }, remotePeer: b.node.peerId, newStream: async () => { throw new Error('the stale connection was used') } }
+  let list: unknown[] | undefined
+  const events = (): string[] => seen.map(s => s.replace(b.peerId, 'B'))
+  try {
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    await waitFor('A told B connected', () => seen.length === 1, 20_000)
+    list = manager.connections.get(b.node.peerId)
+    assert.ok(list !== undefined && list.length === 1, 'one connection listed')
+    list.unshift(stale)
+
+    // 1. The open connection closes (its close event comes): B is gone at once, though
+    //    libp2p, which still lists the closed one, says nothing.
+    const good = a.node.getConnections(b.node.peerId).find(c => c.status === 'open')
+    assert.ok(good !== undefined)
+    await good.close()
+    await waitFor('A told B gone', () => seen.length === 2, 20_000)
+    assert.deepEqual(events(), ['connected B', 'disconnected B'])
+    assert.ok(manager.connections.get(b.node.peerId)?.includes(stale), 'libp2p still lists the closed connection')
+
+    // 2. A new connection: libp2p says nothing (B is not new to it); A is told B is back.
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    await waitFor('A told B connected again', () => seen.length === 3, 20_000)
+    assert.deepEqual(events(), ['connected B', 'disconnected B', 'connected B'])
+
+    // 3. No close event at all (the one seen after a SIGKILL under load): the connection is
+    //    closed, its event never dispatched, and it stays listed. The sweep finds B gone.
+    const again = a.node.getConnections(b.node.peerId).find(c => c.status === 'open') as unknown as { status: string }
+    assert.ok(again !== undefined)
+    again.status = 'closed'
+    a.sweepConnections()
+    assert.deepEqual(events(), ['connected B', 'disconnected B', 'connected B', 'disconnected B'], 'the sweep told B gone')
+    a.sweepConnections()
+    assert.equal(seen.length, 4, 'once')
+    again.status = 'open' // (so that stopping A closes it)
+  } finally {
+    if (list !== undefined) { const i = list.indexOf(stale); if (i >= 0) list.splice(i, 1) }
+    await a.stop()
+    await b.stop()
+    for (const d of dirs) cleanup(d)
+  }
+})
