@@ -121,6 +121,7 @@ export class Net {
    * listed after a SIGKILL under load, so its going is noticed here too (lost()).
    */
   private readonly live = new Set<string>()
+  private stopping = false
 
   constructor (private readonly o: NetOptions) {}
 
@@ -197,14 +198,11 @@ export class Net {
     pubsub.topicValidators.set(HEARTBEAT_TOPIC, handle(HEARTBEAT_TOPIC))
     this.node.addEventListener('peer:connect', evt => { this.found(evt.detail.toString()) })
     // A new connection to a peer whose going was noticed here while libp2p still listed a
-    // closed connection to it: libp2p will not tell of it (the peer is not new to it). Told
-    // once libp2p lists it (its own listener runs after this one, in the same dispatch), so
-    // that what the handlers send opens on it.
+    // closed connection to it: libp2p does not tell of it (the peer is not new to it). (libp2p's
+    // own listeners run before the node's: the connection is listed by now, and a peer new to
+    // libp2p was reported by peer:connect already.)
     this.node.addEventListener('connection:open', evt => {
-      const conn = evt.detail
-      const peer = conn.remotePeer.toString()
-      if (this.live.has(peer) || this.node.getConnections(conn.remotePeer).length === 0) return // (new to libp2p: peer:connect follows)
-      queueMicrotask(() => { if (conn.status === 'open') this.found(peer) })
+      if (evt.detail.status === 'open') this.found(evt.detail.remotePeer.toString())
     })
     this.node.addEventListener('peer:disconnect', evt => { this.lost(evt.detail.toString()) })
     // A peer may have two connections (both sides dialled at once). If the one that carries
@@ -217,9 +215,9 @@ export class Net {
       // would lose that message), also when the peer stays connected through another.
       for (const c of this.channels) this.dropBox(c, peer, evt.detail.id)
       if (this.byGossipsub(peer)) setTimeout(() => { this.repairGossip(peer) }, 50).unref()
-      // Its last open connection, with another still listed (closed, or closing for good):
-      // libp2p will not say the peer went (it lists a connection), so say it now.
-      const others = this.node.getConnections(evt.detail.remotePeer).filter(c => c.id !== evt.detail.id)
+      // Its last open connection, with others still listed (closed or closing): libp2p, which
+      // has unlisted this one already, does not say the peer went (it lists a connection).
+      const others = this.node.getConnections(evt.detail.remotePeer)
       if (others.length > 0 && !others.some(c => c.status === 'open')) this.lost(peer)
     })
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
@@ -247,6 +245,7 @@ export class Net {
   }
 
   async stop (): Promise<void> {
+    this.stopping = true // (the connections closing now are this node's going, not the peers')
     for (const c of this.channels) for (const box of c.boxes.values()) box.end()
     await this.node?.stop()
   }
@@ -372,7 +371,7 @@ export class Net {
 
   /** A peer is connected: the handlers hear it once (peer:connect, or a connection after lost()). */
   private found (peer: string): void {
-    if (this.live.has(peer)) return
+    if (this.live.has(peer) || this.stopping) return
     this.live.add(peer)
     this.o.handlers.connected(peer)
   }
@@ -385,7 +384,7 @@ export class Net {
       this.dropBox(c, peer)
       c.unsupported.delete(peer) // (it may come back as a newer version)
     }
-    if (!this.live.delete(peer)) return
+    if (!this.live.delete(peer) || this.stopping) return
     this.o.handlers.disconnected(peer)
   }
 

@@ -211,7 +211,16 @@ test('R1-1 issue 12: a peer whose last open connection closes while libp2p still
     assert.deepEqual(events(), ['connected B', 'disconnected B', 'connected B', 'disconnected B'], 'the sweep told B gone')
     a.sweepConnections()
     assert.equal(seen.length, 4, 'once')
-    again.status = 'open' // (so that stopping A closes it)
+    again.status = 'open' // (its status again)
+
+    // 4. A's own stop is not its peers' going: with two connections to B (both sides dialled),
+    //    closing them one by one reports nothing.
+    a.sweepConnections() // (B, open again, is not live here: connected by the next connection)
+    await b.node.dial(multiaddr(a.addresses()[0]), { force: true } as never)
+    await waitFor('A told B connected again, two connections', () => seen.length === 5 && a.node.getConnections(b.node.peerId).filter(c => c.status === 'open').length >= 2, 20_000)
+    if (list !== undefined) { const i = list.indexOf(stale); if (i >= 0) list.splice(i, 1) }
+    await a.stop()
+    assert.deepEqual(events(), ['connected B', 'disconnected B', 'connected B', 'disconnected B', 'connected B'], 'nothing at the stop')
   } finally {
     if (list !== undefined) { const i = list.indexOf(stale); if (i >= 0) list.splice(i, 1) }
     await a.stop()
