@@ -151,7 +151,7 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     // This process first: the agents it starts inherit the other cores; the pinned one moves after.
     pinTo(process.pid, cores === 2 ? '0' : `0-${cores - 2}`)
   }
-  const slots = o.slots ?? availableParallelism()
+  const slots = o.slots ?? cores
   const submitTo = o.submitTo ?? 'master'
   const warmup = o.warmup ?? 20
   const dir = mkdtempSync(join(tmpdir(), 'cis-roles-'))

@@ -215,10 +215,9 @@ export class Net {
       // would lose that message), also when the peer stays connected through another.
       for (const c of this.channels) this.dropBox(c, peer, evt.detail.id)
       if (this.byGossipsub(peer)) setTimeout(() => { this.repairGossip(peer) }, 50).unref()
-      // Its last open connection, with others still listed (closed or closing): libp2p, which
-      // has unlisted this one already, does not say the peer went (it lists a connection).
-      const others = this.node.getConnections(evt.detail.remotePeer)
-      if (others.length > 0 && !others.some(c => c.status === 'open')) this.lost(peer)
+      // Its last open connection: gone now, also when libp2p (which has unlisted this one
+      // already) still lists others, closed or closing, and so does not say the peer went.
+      if (!this.node.getConnections(evt.detail.remotePeer).some(c => c.status === 'open')) this.lost(peer)
     })
     this.node.addEventListener('peer:discovery', evt => { void this.dial(evt.detail.id.toString(), evt.detail.multiaddrs.map(m => m.toString())) })
     await this.node.handle(SYNC_PROTOCOL, ({ stream, connection }) => { void this.serve(stream, connection.remotePeer.toString(), 'sync') }, { maxInboundStreams: 16 })
@@ -391,12 +390,12 @@ export class Net {
   /**
    * Every heartbeat interval: a peer told connected that has no open connection left is gone,
    * also when libp2p, keeping a closed connection to it listed, never says so (its close
-   * events stuck after a SIGKILL under load). Cheap: a look at each connected peer's list.
+   * events stuck after a SIGKILL under load). Cheap: one look at the list of connections.
    */
   sweepConnections (): void {
-    for (const peer of this.live) {
-      if (!this.node.getConnections(peerIdFromString(peer)).some(c => c.status === 'open')) this.lost(peer)
-    }
+    if (this.live.size === 0) return
+    const open = new Set(this.connectedPeers())
+    for (const peer of this.live) if (!open.has(peer)) this.lost(peer)
   }
 
   /** Whether gossip to this peer goes by gossipsub: it is of an older version, or this node plays one. */
