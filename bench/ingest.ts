@@ -31,7 +31,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
+import type { CisEvent } from '../src/events/types.js'
 import { signBatch } from '../src/identity/keys.js'
 import { EVENTS_TOPIC, HEARTBEAT_TOPIC, Net } from '../src/net/p2p.js'
 import { readSwarmKey } from '../src/net/swarm-key.js'
@@ -41,21 +41,16 @@ import { VERSION } from '../src/version.js'
 import { ROOT, api, sleep, waitFor } from '../test/helpers/agent.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
 import { cpuMeter } from './cpu.js'
+import { jobStream, stamp } from './stream.js'
+import type { StreamOrigin } from './stream.js'
 
-type Key = Awaited<ReturnType<typeof generateKeyPair>>
 
-interface Origin {
+interface Origin extends StreamOrigin {
   name: string
-  key: Key
-  id: string
   priority: number
   master: boolean
   resources: Record<string, string[]>
   net: Net
-  seq: number
-  lastTs: number
-  lc: number
-  events: CisEvent[]
   /** Events published so far (the sync protocol serves these). */
   sent: number
 }
@@ -126,14 +121,6 @@ const DEFAULT_WINDOW = 1000
  */
 const DEFAULT_HEARTBEAT_TIMEOUT = '5s'
 
-/** An origin's next event, stamped (seq, hybrid clock); signed with its message (signBatch), as its node signs a write batch. */
-function event<T extends EventType> (o: Origin, ts: number, type: T, body: EventBodies[T]): CisEvent<T> {
-  if (ts > o.lastTs) { o.lastTs = ts; o.lc = 0 } else o.lc++
-  const e = { origin: o.id, seq: ++o.seq, ts: o.lastTs, lc: o.lc, type, body, sig: '' } as CisEvent<T>
-  o.events.push(e)
-  return e
-}
-
 async function makeOrigin (name: string, priority: number, master: boolean, resources: Record<string, string[]>, psk: Uint8Array): Promise<Origin> {
   const key = await generateKeyPair('Ed25519')
   const o: Origin = { name, key, id: peerIdFromPrivateKey(key as never).toString(), priority, master, resources, net: undefined as unknown as Net, seq: 0, lastTs: 0, lc: 0, events: [], sent: 0 }
@@ -201,9 +188,9 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
     const term = Math.max(0, ...Object.values(terms)) + 1
     const now = Date.now()
     for (const o of origins) {
-      event(o, now, 'node', { name: o.name, priority: o.priority, profiles: [], resources: o.resources, api: '', addresses: o.net.addresses().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${o.id}`), version: VERSION })
+      stamp(o, now, 'node', { name: o.name, priority: o.priority, profiles: [], resources: o.resources, api: '', addresses: o.net.addresses().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${o.id}`), version: VERSION })
     }
-    event(M, now, 'master', { term })
+    stamp(M, now, 'master', { term })
     for (const o of origins) { signBatch(o.key, o.events); for (const e of o.events) await o.net.publishRaw(EVENTS_TOPIC, JSON.stringify(e)); o.sent = o.events.length }
     await waitForMaster([agent], 'bench-m')
     /** The origins' events the agent applied beyond the setup ones; its own events (none expected). */
@@ -227,36 +214,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
     if (!spec.ok) throw new Error('the bench joblist does not validate')
     const code = shortCode(M.id)
     const t = Date.now() - Math.ceil(jobs / 10) - 1000
-    /** The messages in publishing order: who sends it, its JSON, how many events. */
-    const messages: Array<{ o: Origin, json: string, count: number }> = []
-    for (let from = 0; from < jobs; from += jobsPerBatch) {
-      const batch = new Map<Origin, CisEvent[]>(origins.map(o => [o, []]))
-      const single = jobsPerBatch === 1
-      const out = (o: Origin, e: CisEvent): void => {
-        if (single) { signBatch(o.key, [e]); messages.push({ o, json: JSON.stringify(e), count: 1 }) }
-        else (batch.get(o) as CisEvent[]).push(e)
-      }
-      for (let j = from; j < Math.min(jobs, from + jobsPerBatch); j++) {
-        const ts = t + Math.floor(j / 10)
-        const S = j % 2 === 0 ? S0 : S1
-        const X = j % 2 === 0 ? X0 : X1
-        const submit = event(S, ts, 'submit', { spec: { ...spec.spec, name: `ingest-${j}`, values: {} }, owner: 'bench' })
-        out(S, submit)
-        const id = `${code}-${j + 1}`
-        const jobId = `${id}.1`
-        out(M, event(M, ts, 'accept', { request: `${S.id}:${submit.seq}`, id, term, onLost: 'retry', maxLost: 3 }))
-        out(M, event(M, ts, 'assign', { jobId, attempt: 1, node: X.id, resources: { slot: [`slot${(j >> 1) % 2}`] }, term }))
-        out(X, event(X, ts, 'started', { jobId, attempt: 1, pid: 100_000 + j }))
-        out(X, event(X, ts, 'finished', { jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, usage: { cpuUserMs: 0, cpuSysMs: 1 } }))
-      }
-      if (!single) {
-        for (const [o, es] of batch) {
-          if (es.length === 0) continue
-          signBatch(o.key, es)
-          messages.push({ o, json: `[${es.map(e => JSON.stringify(e)).join(',')}]`, count: es.length })
-        }
-      }
-    }
+    const messages = jobStream({ M, X0, X1, S0, S1 }, { jobs, jobsPerBatch, spec: spec.spec, code, term, t0: t })
     const total = jobs * 5
     progress(`ingest: ${total} events in ${messages.length} gossip messages (${(total / messages.length).toFixed(1)} events a message) to one agent${rate !== undefined ? `, paced at ${rate} events/s` : ''}`)
     await sleep(500)

@@ -5,8 +5,9 @@
 //  4. idle agent memory (RSS)
 //  5. CLI start-up: `cis --version` and `cis status` against the idle agent (bench/cli-start.ts)
 // and (issue 12) what a snapshot costs (bench/snapshot.ts), a message's steps cold vs warm (bench/cold.ts), CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
-// (bench/ingest.ts), and idle clusters of 10 and 20 agents (bench/idle.ts); --quick runs these
-// three short (200 jobs, 10,000 events, 10 agents only).
+// (bench/ingest.ts) and of its own path without the network (bench/ingest-core.ts), and idle
+// clusters of 10 and 20 agents (bench/idle.ts); --quick runs these short (200 jobs, 10,000
+// events over the network and 5,000 without, 10 agents only).
 import '../src/polyfill.js'
 import { execFile } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -24,6 +25,7 @@ import { cliStart, formatCliStart } from './cli-start.js'
 import type { CpuPerJob } from './cpu.js'
 import { formatRoles, rolesBench } from './roles.js'
 import { formatIngest, ingestBench } from './ingest.js'
+import { formatIngestCore, ingestCoreBench } from './ingest-core.js'
 import { formatIdle, idleBench } from './idle.js'
 import { formatSnapshot, snapshotBench } from './snapshot.js'
 import { coldBench, formatCold } from './cold.js'
@@ -156,6 +158,7 @@ async function main (): Promise<void> {
     const exportFigures = await exportBench(progress)
     const roles = await rolesBench(progress, { jobs: QUICK ? Math.min(N, 200) : N, slots: CONCURRENCY })
     const ingest = await ingestBench(progress, { jobs: QUICK ? 2000 : 10_000 })
+    const ingestCore = await ingestCoreBench(progress, { jobs: QUICK ? 1000 : 4000 })
     const idle = await idleBench(progress, { quick: QUICK })
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
@@ -189,6 +192,7 @@ async function main (): Promise<void> {
       export: exportFigures,
       roles,
       ingest,
+      ingestCore,
       idle,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
@@ -225,7 +229,7 @@ async function main (): Promise<void> {
     const minAmple = Math.min(...sched.ample.map(f => f.placementsPerSec))
     console.log(`scheduler, placements a second (ample):  ${minAmple} at the least (target >= 50000); pass on 100k queued x 1000 nodes: ${sched.scarce[5].passMs} ms`)
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
-    for (const line of [...formatSnapshot(snapshots), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIdle(idle)]) console.log(line)
+    for (const line of [...formatSnapshot(snapshots), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatIdle(idle)]) console.log(line)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()

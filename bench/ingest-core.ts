@@ -1,0 +1,267 @@
+// The agent's own path for peers' events (issue 12), in one process, without the network:
+// `node dist/bench/ingest-core.js [--jobs N] [--quick] [--batch JOBS]`, for `npm run bench`
+// (beside ingest.ts) or alone. Each run is a child process started with the agent's node flags
+// (bin/cis.js: V8's young generation and worker threads as an agent has them); `--batch JOBS`
+// is that child: one run, each origin's message carrying that many jobs' events (1: one event
+// a message), its figures as one JSON line.
+//
+// What it is: a real node (src/node/node.ts, its LevelDB store in a temporary directory, the
+// intake, event log, reducer, reactions and snapshots as an agent runs them) fed the stream of
+// ingest.ts (stream.ts: five origins, five signed events a job) as the network hands it over:
+// each message's JSON parsed, then given to the intake from its sender. Nothing else runs in
+// this process and no socket is read, so the figure is the CPU of this project's code (and
+// LevelDB's threads: process.cpuUsage counts every thread) for an event, with the same noise
+// as any CPU-bound loop and none of the transport's; ingest.ts over libp2p is the figure the
+// issue's target is about. In place of the network, the node is given a stand-in for its mesh
+// that says the five origins are alive and the master (origin M, highest priority) is M, so the
+// node decides nothing and writes nothing itself, as an observer.
+//
+// Then the steps alone, each on a fresh stream of the same shape (new keys: nothing verified
+// before): parsing the messages' JSON, the shape check (src/events/check.ts), verifying the
+// signatures (src/identity/keys.ts). What is left of the whole is applying (reducer), the
+// node's reactions (accounting index, records, views), storing, snapshots and the GC of it all.
+// Two runs: one event a message and write batches (ten jobs an origin's message).
+import '../src/polyfill.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { pino } from 'pino'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setImmediate as turn } from 'node:timers/promises'
+import { spawn } from 'node:child_process'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { defaultConfig } from '../src/config/config.js'
+import { checkEvent } from '../src/events/check.js'
+import type { CisEvent } from '../src/events/types.js'
+import { signBatch, verifyEvent } from '../src/identity/keys.js'
+import { CisNode } from '../src/node/node.js'
+import type { Intake } from '../src/node/intake.js'
+import { validateJoblist } from '../src/spec/index.js'
+import { shortCode } from '../src/util/ids.js'
+import { VERSION } from '../src/version.js'
+import { CIS_NODE_FLAGS } from '../test/helpers/agent.js'
+import { jobStream, stamp } from './stream.js'
+import type { StreamMessage, StreamOrigin } from './stream.js'
+
+export interface IngestCoreRun {
+  eventsPerMessage: number
+  events: number
+  messages: number
+  /** Wall clock: events applied a second (one core: this loop and the node are one thread, LevelDB's writes another). */
+  eventsPerSec: number
+  /** CPU ms (every thread of the process) per 1,000 events, the whole path. */
+  cpuMsPer1000: number
+  /**
+   * Of cpuMsPer1000, what threads other than the main one spent (LevelDB's writes and
+   * compactions, V8's concurrent GC), from /proc/self/task (Linux; null elsewhere).
+   */
+  otherThreadsMsPer1000: number | null
+  /** Of cpuMsPer1000, the main thread's garbage-collection pauses (perf_hooks' gc entries). */
+  gcPauseMsPer1000: number
+  /** The steps alone, CPU ms per 1,000 events; `rest` is the whole less these three. */
+  steps: { parse: number, check: number, verify: number, rest: number }
+}
+
+export interface IngestCoreResult {
+  jobs: number
+  eventsPerJob: number
+  single: IngestCoreRun
+  batched: IngestCoreRun
+  /** The ingest target as CPU: 20,000 events a second on one core is 50 ms per 1,000. */
+  target: string
+}
+
+const silent = pino({ level: 'silent' })
+
+interface Origins { M: StreamOrigin, X0: StreamOrigin, X1: StreamOrigin, S0: StreamOrigin, S1: StreamOrigin }
+
+async function origins (): Promise<Origins> {
+  const one = async (): Promise<StreamOrigin> => {
+    const key = await generateKeyPair('Ed25519')
+    return { key: key as never, id: peerIdFromPrivateKey(key as never).toString(), seq: 0, lastTs: 0, lc: 0, events: [] }
+  }
+  return { M: await one(), X0: await one(), X1: await one(), S0: await one(), S1: await one() }
+}
+
+/** CPU ms of this process's threads other than the main one (Linux), or null. */
+function otherThreadsMs (): number | null {
+  try {
+    let ticks = 0
+    for (const t of readdirSync('/proc/self/task')) {
+      if (t === String(process.pid)) continue
+      const f = readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')
+      ticks += Number(f[11]) + Number(f[12])
+    }
+    return ticks * 10 // USER_HZ 100: a tick is 10 ms
+  } catch { return null }
+}
+
+const cpuMs = (since: NodeJS.CpuUsage): number => { const u = process.cpuUsage(since); return (u.user + u.system) / 1000 }
+const per1000 = (ms: number, events: number): number => Number((ms / events * 1000).toFixed(1))
+
+/** The node's intake: what the mesh hands a message's events to (private to the node; a bench reaches in). */
+const intakeOf = (node: CisNode): Intake => (node as unknown as { intake: Intake }).intake
+
+/** The three steps alone, on a fresh stream of this shape: CPU ms for all its events. */
+async function steps (jobs: number, jobsPerBatch: number, spec: Parameters<typeof jobStream>[1]['spec']): Promise<{ parse: number, check: number, verify: number }> {
+  const os = await origins()
+  const messages = jobStream(os, { jobs, jobsPerBatch, spec, code: shortCode(os.M.id), term: 2, t0: Date.now() - jobs })
+  let c = process.cpuUsage()
+  const parsed = messages.map(m => JSON.parse(m.json) as unknown)
+  const parse = cpuMs(c)
+  const events = parsed.flatMap(x => Array.isArray(x) ? x : [x]) as CisEvent[]
+  c = process.cpuUsage()
+  let bad = 0
+  for (const e of events) if (checkEvent(e) !== null) bad++
+  const check = cpuMs(c)
+  c = process.cpuUsage()
+  for (const e of events) if (!verifyEvent(e)) bad++
+  const verify = cpuMs(c)
+  if (bad > 0) throw new Error(`${bad} events of the bench's stream did not check or verify`)
+  return { parse, check, verify }
+}
+
+async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void): Promise<IngestCoreRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'cis-ingest-core-'))
+  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'core', priority: 0, resources: {} }, log: silent, network: false })
+  try {
+    await node.start()
+    const os = await origins()
+    const all = [os.M, os.X0, os.X1, os.S0, os.S1]
+    // The stand-in for the mesh: the origins alive, M the master (highest priority).
+    const alive = new Set([node.id, ...all.map(o => o.id)])
+    ;(node as unknown as { mesh: unknown }).mesh = {
+      gossip: { relay: () => {} },
+      replication: { pull: () => {}, publishEvents: () => {}, behind: () => false, caughtUp: async () => true },
+      membership: { alive: () => alive, priorityOf: (id: string) => id === os.M.id ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }) },
+      addresses: () => [],
+      block: async () => {},
+      stop: async () => {}
+    }
+    const intake = intakeOf(node)
+    // Each origin announces itself; M claims a term above the node's own.
+    const term = Math.max(0, ...Object.values(node.state.terms ?? {})) + 1
+    const now = Date.now()
+    for (const o of all) stamp(o, now, 'node', { name: `bench-${all.indexOf(o)}`, priority: o === os.M ? 100 : 0, profiles: [], resources: o === os.X0 || o === os.X1 ? { slot: ['slot0', 'slot1'] } : {}, api: '', addresses: [], version: VERSION })
+    stamp(os.M, now, 'master', { term })
+    for (const o of all) { signBatch(o.key, o.events); intake.receiveMany(JSON.parse(JSON.stringify(o.events)) as unknown[], o.id) }
+    await node.flush()
+    if (node.master() !== os.M.id) throw new Error('the bench node does not see origin M as the master')
+    const setup = new Map(all.map(o => [o.id, o.seq]))
+    const own = node.state.applied[node.id] ?? 0
+
+    const spec = validateJoblist({ name: 'ingest', stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
+    if (!spec.ok) throw new Error('the bench joblist does not validate')
+    // First a warm-up stream (not counted): a running agent has its code compiled; a fresh
+    // process spends the first thousands of events compiling it (on V8's worker thread).
+    const warm = Math.min(1000, jobs)
+    const code = shortCode(os.M.id)
+    const t = now - Math.ceil((warm + jobs) / 10) - 1000
+    progress(`ingest-core: signing ${(warm + jobs) * 5} events from 5 origins (${warm * 5} to warm up)`)
+    const warmUp = jobStream(os, { jobs: warm, jobsPerBatch, spec: spec.spec, code, term, t0: t })
+    const messages: StreamMessage[] = jobStream(os, { jobs, jobsPerBatch, spec: spec.spec, code, term, t0: t + Math.floor(warm / 10), first: warm })
+    const feed = async (ms: StreamMessage[]): Promise<void> => {
+      for (let k = 0; k < ms.length; k++) {
+        const m = ms[k]
+        const data = JSON.parse(m.json) as unknown
+        if (Array.isArray(data)) intake.receiveMany(data, m.o.id)
+        else intake.receive(data, m.o.id)
+        // (A turn of the loop now and then, as messages arriving from sockets give: the node's
+        // writes, its timers and the next pass run between them.)
+        if (k % 20 === 19) await turn()
+      }
+    }
+    await feed(warmUp)
+    await node.flush()
+    const total = jobs * 5
+    let gcMs = 0
+    const gc = new PerformanceObserver(list => { for (const e of list.getEntries()) gcMs += e.duration })
+    gc.observe({ entryTypes: ['gc'] })
+    const others0 = otherThreadsMs()
+    const c0 = process.cpuUsage()
+    const t0 = performance.now()
+    await feed(messages)
+    await node.flush()
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = cpuMs(c0)
+    const others1 = otherThreadsMs()
+    await turn() // (the observer is told at the next turn)
+    gc.disconnect()
+    const applied = all.reduce((n, o) => n + (node.state.applied[o.id] ?? 0) - (setup.get(o.id) ?? 0), 0)
+    if (applied !== (warm + jobs) * 5) throw new Error(`the node applied ${applied} of ${(warm + jobs) * 5} events`)
+    if ((node.state.applied[node.id] ?? 0) !== own) throw new Error('the node wrote events of its own (it decided something): not an observer')
+    const succeeded = Object.values(node.state.joblists).filter(jl => jl.state === 'succeeded').length
+    if (succeeded !== warm + jobs) throw new Error(`the node has ${succeeded} joblists succeeded, expected ${warm + jobs}`)
+    const s = await steps(jobs, jobsPerBatch, spec.spec)
+    const parse = per1000(s.parse, total)
+    const check = per1000(s.check, total)
+    const verify = per1000(s.verify, total)
+    const whole = per1000(cpu, total)
+    const r: IngestCoreRun = {
+      eventsPerMessage: Number((total / messages.length).toFixed(1)),
+      events: total,
+      messages: messages.length,
+      eventsPerSec: Math.round(total / seconds),
+      cpuMsPer1000: whole,
+      gcPauseMsPer1000: per1000(gcMs, total),
+      otherThreadsMsPer1000: others0 === null || others1 === null ? null : per1000(others1 - others0, total),
+      steps: { parse, check, verify, rest: Number((whole - parse - check - verify).toFixed(1)) }
+    }
+    progress(`ingest-core: ${r.eventsPerSec} events/s (${r.eventsPerMessage} a message), ${r.cpuMsPer1000} CPU ms per 1000 events`)
+    return r
+  } finally {
+    await node.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** One run in a child process started with the agent's node flags (see the top). */
+async function childRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void): Promise<IngestCoreRun> {
+  const args = [...CIS_NODE_FLAGS, fileURLToPath(import.meta.url), '--jobs', String(jobs), '--batch', String(jobsPerBatch)]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString()
+    for (const line of b.toString().split('\n')) if (line.startsWith('bench: ')) progress(line.slice(7))
+  })
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  if (code !== 0) throw new Error(`ingest-core: the run of ${jobsPerBatch} jobs a message failed (exit ${String(code)}): ${err.trim().split('\n').slice(-3).join(' | ')}`)
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as IngestCoreRun
+}
+
+/** jobs: five events each (default 4,000: 20,000 events a run). */
+export async function ingestCoreBench (progress: (m: string) => void, o: { jobs?: number } = {}): Promise<IngestCoreResult> {
+  const jobs = o.jobs ?? 4000
+  const single = await childRun(jobs, 1, progress)
+  const batched = await childRun(jobs, 10, progress)
+  return { jobs, eventsPerJob: 5, single, batched, target: '<= 50 CPU ms per 1000 events (20,000 a second on one core)' }
+}
+
+export function formatIngestCore (r: IngestCoreResult): string[] {
+  const line = (label: string, x: IngestCoreRun): string =>
+    `ingest, own path, ${label.padEnd(22)} ${x.eventsPerSec} events/s; ${x.cpuMsPer1000} CPU ms per 1000 events (other threads ${x.otherThreadsMsPer1000 ?? '?'}, GC pauses ${x.gcPauseMsPer1000}): parse ${x.steps.parse}, check ${x.steps.check}, verify ${x.steps.verify}, the rest ${x.steps.rest} (apply, react, store, snapshots, GC)`
+  return [line(`1 a message (${r.single.events}):`, r.single), line(`${r.batched.eventsPerMessage} a message (${r.batched.events}):`, r.batched)]
+}
+
+async function alone (): Promise<void> {
+  const i = process.argv.indexOf('--jobs')
+  const jobs = i > 0 ? Number(process.argv[i + 1]) : process.argv.includes('--quick') ? 1000 : 4000
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 1_000_000) throw new Error('--jobs takes a whole number from 1 to 1,000,000')
+  const b = process.argv.indexOf('--batch')
+  if (b > 0) {
+    const per = Number(process.argv[b + 1])
+    if (!Number.isInteger(per) || per < 1 || per > 1000) throw new Error('--batch takes a whole number of jobs from 1 to 1,000')
+    const x = await coreRun(jobs, per, m => process.stderr.write(`bench: ${m}\n`))
+    console.log(JSON.stringify(x))
+    return
+  }
+  const r = await ingestCoreBench(m => process.stderr.write(`bench: ${m}\n`), { jobs })
+  for (const l of formatIngestCore(r)) console.log(l)
+  console.log(JSON.stringify(r))
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await alone()

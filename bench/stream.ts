@@ -1,0 +1,71 @@
+// The event stream an observer of a busy cluster hears, made and signed as the nodes make them:
+// shared by the ingest benches (over libp2p: ingest.ts; the agent's own path in one process:
+// ingest-core.ts). Five origins: M the master (accept, assign), X0 and X1 executing (started,
+// finished with usage), S0 and S1 taking the submits; five events a one-job joblist.
+import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
+import { signBatch } from '../src/identity/keys.js'
+import type { JoblistSpec } from '../src/spec/types.js'
+
+export interface StreamOrigin {
+  key: Parameters<typeof signBatch>[0]
+  id: string
+  seq: number
+  lastTs: number
+  lc: number
+  /** Every event this origin made, in seq order. */
+  events: CisEvent[]
+}
+
+/** One gossip message: who sends it, its JSON (an event, or an array of a write batch's events), how many events. */
+export interface StreamMessage<O extends StreamOrigin = StreamOrigin> { o: O, json: string, count: number }
+
+/** An origin's next event, stamped (seq, hybrid clock); signed with its message (signBatch), as its node signs a write batch. */
+export function stamp<T extends EventType> (o: StreamOrigin, ts: number, type: T, body: EventBodies[T]): CisEvent<T> {
+  if (ts > o.lastTs) { o.lastTs = ts; o.lc = 0 } else o.lc++
+  const e = { origin: o.id, seq: ++o.seq, ts: o.lastTs, lc: o.lc, type, body, sig: '' } as CisEvent<T>
+  o.events.push(e)
+  return e
+}
+
+/**
+ * `jobs` one-job joblists as five origins write them, in publishing order: one event a message
+ * (`jobsPerBatch` 1, each signed alone), or each origin one message (a signed write batch) per
+ * `jobsPerBatch` jobs. `spec`: the joblist (named `ingest-N` here); `code`: the master's short
+ * code (joblist IDs `code-N`); `term`: the master's; `t0`: the first job's time (ten a ms);
+ * `first`: the number of the first job (default 0; a later stream of the same origins goes on
+ * from where the last one ended).
+ */
+export function jobStream<O extends StreamOrigin> (origins: { M: O, X0: O, X1: O, S0: O, S1: O }, o: { jobs: number, jobsPerBatch: number, spec: JoblistSpec, code: string, term: number, t0: number, first?: number }): Array<StreamMessage<O>> {
+  const { M, X0, X1, S0, S1 } = origins
+  const messages: Array<StreamMessage<O>> = []
+  const first = o.first ?? 0
+  const end = first + o.jobs
+  for (let from = first; from < end; from += o.jobsPerBatch) {
+    const batch = new Map<O, CisEvent[]>([M, X0, X1, S0, S1].map(x => [x, []]))
+    const single = o.jobsPerBatch === 1
+    const out = (x: O, e: CisEvent): void => {
+      if (single) { signBatch(x.key, [e]); messages.push({ o: x, json: JSON.stringify(e), count: 1 }) } else (batch.get(x) as CisEvent[]).push(e)
+    }
+    for (let j = from; j < Math.min(end, from + o.jobsPerBatch); j++) {
+      const ts = o.t0 + Math.floor((j - first) / 10)
+      const S = j % 2 === 0 ? S0 : S1
+      const X = j % 2 === 0 ? X0 : X1
+      const submit = stamp(S, ts, 'submit', { spec: { ...o.spec, name: `ingest-${j}`, values: {} }, owner: 'bench' })
+      out(S, submit)
+      const id = `${o.code}-${j + 1}`
+      const jobId = `${id}.1`
+      out(M, stamp(M, ts, 'accept', { request: `${S.id}:${submit.seq}`, id, term: o.term, onLost: 'retry', maxLost: 3 }))
+      out(M, stamp(M, ts, 'assign', { jobId, attempt: 1, node: X.id, resources: { slot: [`slot${(j >> 1) % 2}`] }, term: o.term }))
+      out(X, stamp(X, ts, 'started', { jobId, attempt: 1, pid: 100_000 + j }))
+      out(X, stamp(X, ts, 'finished', { jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, usage: { cpuUserMs: 0, cpuSysMs: 1 } }))
+    }
+    if (!single) {
+      for (const [x, es] of batch) {
+        if (es.length === 0) continue
+        signBatch(x.key, es)
+        messages.push({ o: x, json: `[${es.map(e => JSON.stringify(e)).join(',')}]`, count: es.length })
+      }
+    }
+  }
+  return messages
+}
