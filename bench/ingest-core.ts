@@ -3,7 +3,9 @@
 // (beside ingest.ts) or alone. Each run is a child process started with the agent's node flags
 // (bin/cis.js: V8's young generation and worker threads as an agent has them); `--batch JOBS`
 // is that child: one run, each origin's message carrying that many jobs' events (1: one event
-// a message), its figures as one JSON line.
+// a message), its figures as one JSON line; with `--rate EVENTS` its messages come paced at that
+// many events a second (the node idle between them, as an observer of a real cluster is);
+// `--warm JOBS` sets the warm-up stream's length (default the run's, at most 1,000 jobs).
 //
 // What it is: a real node (src/node/node.ts, its LevelDB store in a temporary directory, the
 // intake, event log, reducer, reactions and snapshots as an agent runs them) fed the stream of
@@ -28,7 +30,7 @@ import { pino } from 'pino'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setImmediate as turn } from 'node:timers/promises'
+import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { spawn } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -123,7 +125,7 @@ async function steps (jobs: number, jobsPerBatch: number, spec: Parameters<typeo
   return { parse, check, verify }
 }
 
-async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void): Promise<IngestCoreRun> {
+async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void, rate?: number, warmJobs?: number): Promise<IngestCoreRun> {
   const dir = mkdtempSync(join(tmpdir(), 'cis-ingest-core-'))
   const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'core', priority: 0, resources: {} }, log: silent, network: false })
   try {
@@ -156,21 +158,29 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     if (!spec.ok) throw new Error('the bench joblist does not validate')
     // First a warm-up stream (not counted): a running agent has its code compiled; a fresh
     // process spends the first thousands of events compiling it (on V8's worker thread).
-    const warm = Math.min(1000, jobs)
+    const warm = warmJobs ?? Math.min(1000, jobs)
     const code = shortCode(os.M.id)
     const t = now - Math.ceil((warm + jobs) / 10) - 1000
     progress(`ingest-core: signing ${(warm + jobs) * 5} events from 5 origins (${warm * 5} to warm up)`)
     const warmUp = jobStream(os, { jobs: warm, jobsPerBatch, spec: spec.spec, code, term, t0: t })
     const messages: StreamMessage[] = jobStream(os, { jobs, jobsPerBatch, spec: spec.spec, code, term, t0: t + Math.floor(warm / 10), first: warm })
-    const feed = async (ms: StreamMessage[]): Promise<void> => {
+    const feed = async (ms: StreamMessage[], paced?: number): Promise<void> => {
+      const start = performance.now()
+      let sent = 0
       for (let k = 0; k < ms.length; k++) {
+        if (paced !== undefined) {
+          // Paced: each message at its time (`paced` events a second), the node idle between.
+          const ahead = start + sent / paced * 1000 - performance.now()
+          if (ahead >= 1) await sleep(ahead)
+          sent += ms[k].count
+        }
         const m = ms[k]
         const data = JSON.parse(m.json) as unknown
         if (Array.isArray(data)) intake.receiveMany(data, m.o.id)
         else intake.receive(data, m.o.id)
         // (A turn of the loop now and then, as messages arriving from sockets give: the node's
         // writes, its timers and the next pass run between them.)
-        if (k % 20 === 19) await turn()
+        if (paced === undefined && k % 20 === 19) await turn()
       }
     }
     await feed(warmUp)
@@ -182,7 +192,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     const others0 = otherThreadsMs()
     const c0 = process.cpuUsage()
     const t0 = performance.now()
-    await feed(messages)
+    await feed(messages, rate)
     await node.flush()
     const seconds = (performance.now() - t0) / 1000
     const cpu = cpuMs(c0)
@@ -255,7 +265,13 @@ async function alone (): Promise<void> {
   if (b > 0) {
     const per = Number(process.argv[b + 1])
     if (!Number.isInteger(per) || per < 1 || per > 1000) throw new Error('--batch takes a whole number of jobs from 1 to 1,000')
-    const x = await coreRun(jobs, per, m => process.stderr.write(`bench: ${m}\n`))
+    const r = process.argv.indexOf('--rate')
+    const rate = r > 0 ? Number(process.argv[r + 1]) : undefined
+    if (rate !== undefined && !(rate > 0 && rate <= 1_000_000)) throw new Error('--rate takes events a second, > 0')
+    const w = process.argv.indexOf('--warm')
+    const warm = w > 0 ? Number(process.argv[w + 1]) : undefined
+    if (warm !== undefined && !(Number.isInteger(warm) && warm >= 0 && warm <= 1_000_000)) throw new Error('--warm takes a whole number of jobs >= 0')
+    const x = await coreRun(jobs, per, m => process.stderr.write(`bench: ${m}\n`), rate, warm)
     console.log(JSON.stringify(x))
     return
   }

@@ -12,8 +12,9 @@
 // server's and the jobs' (as cpu.ts reads them from /proc); the events it wrote and the
 // gossip messages of events it sent and received, a job; and its CPU ms a second while the
 // cluster sat idle just before (heartbeats, anti-entropy: part of every figure a job, in
-// proportion to the run's length). A short warm-up (not counted) runs first, so the figures
-// are not the JIT's.
+// proportion to the run's length). A warm-up (not counted: 1,000 jobs, --quick 200) runs
+// first, so the figures are those of agents that have been running, not of V8 compiling
+// their code (see DEFAULT_WARMUP).
 //
 // --pin ROLE (Linux, `taskset`, 2 cores or more): that role's agent (and what it starts: the
 // executor's fork server and jobs) gets the last core to itself, every other process of the
@@ -39,6 +40,15 @@ function profileOf (role: string): { nodeArgs?: string[] } {
   return wanted.includes(role) ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile')}`, `--cpu-prof-name=${role}.cpuprofile`] } : {}
 }
 export type Role = typeof ROLES[number]
+
+/**
+ * Jobs run before the measured ones. V8 keeps compiling an agent's code over its first
+ * thousands of events (on its worker thread, which /proc counts): with 20 jobs of warm-up the
+ * figures a job were ~20 % above those after 1,000 (Dec 2 09:05, `--jobs 600`, alternated, two
+ * each: master 5.63 / 5.37 vs 4.82 / 4.35 ms, executor 5.97 / 5.83 vs 4.67 / 4.53, observer
+ * 4.23 / 3.92 vs 3.35 / 3.08). An agent in service has run far longer than that.
+ */
+export const DEFAULT_WARMUP = 1000
 
 export interface RoleFigures {
   /**
@@ -153,7 +163,7 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
   }
   const slots = o.slots ?? cores
   const submitTo = o.submitTo ?? 'master'
-  const warmup = o.warmup ?? 20
+  const warmup = o.warmup ?? DEFAULT_WARMUP
   const dir = mkdtempSync(join(tmpdir(), 'cis-roles-'))
   // No resources of its own: an empty set in a config file (the --resource flag only adds types).
   const none = join(dir, 'no-resources.yaml')
@@ -175,8 +185,9 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     const url = byRole[submitTo].url
     if (warmup > 0) {
       const b = await baseline(c.agents)
+      progress(`roles: warming up (${warmup} jobs, not counted)`)
       await submitAll(url, warmup, 'warm')
-      await allSucceeded(c.agents, b, warmup, () => {})
+      await allSucceeded(c.agents, b, warmup, m => progress(`warm-up: ${m}`))
     }
     // The idle cost first: what heartbeats and anti-entropy take while nothing happens.
     const idleSeconds = 3
@@ -238,7 +249,7 @@ async function alone (): Promise<void> {
   const jobs = Number(opt('jobs') ?? (quick ? 200 : 1000))
   const slots = Number(opt('concurrency') ?? availableParallelism())
   const submitTo = (opt('submit-to') ?? 'master') as Role
-  const warmup = Number(opt('warmup') ?? 20)
+  const warmup = Number(opt('warmup') ?? (quick ? 200 : DEFAULT_WARMUP))
   const pin = opt('pin') as Role | undefined
   if (pin !== undefined && !ROLES.includes(pin)) throw new Error(`--pin takes one of ${ROLES.join(', ')}`)
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs takes a whole number >= 1')

@@ -156,7 +156,7 @@ async function main (): Promise<void> {
     const fanout = await fanoutBench(progress, N, 100, CONCURRENCY)
     const records = await recordsBench(progress)
     const exportFigures = await exportBench(progress)
-    const roles = await rolesBench(progress, { jobs: QUICK ? Math.min(N, 200) : N, slots: CONCURRENCY })
+    const roles = await rolesBench(progress, { jobs: QUICK ? Math.min(N, 200) : N, slots: CONCURRENCY, ...(QUICK ? { warmup: 200 } : {}) })
     const ingest = await ingestBench(progress, { jobs: QUICK ? 2000 : 10_000 })
     const ingestCore = await ingestCoreBench(progress, { jobs: QUICK ? 1000 : 4000 })
     const idle = await idleBench(progress, { quick: QUICK })
