@@ -8,13 +8,19 @@ const HZ = 100
 
 interface Times { self: number, children: number }
 
+/**
+ * CPU seconds in a /proc `stat` file (of a process, `/proc/PID/stat`, or of one thread,
+ * `/proc/PID/task/TID/stat`): its own, and its waited-for children's. Throws if it is gone.
+ */
+export function statTimes (file: string): Times {
+  // The command name may contain spaces: the fields start after its closing parenthesis.
+  const f = readFileSync(file, 'utf8').split(') ')[1].split(' ')
+  return { self: (Number(f[11]) + Number(f[12])) / HZ, children: (Number(f[13]) + Number(f[14])) / HZ }
+}
+
 /** CPU seconds of a process, and of its children that it has waited for. */
 function times (pid: number | 'self'): Times | undefined {
-  try {
-    // The command name may contain spaces: the fields start after its closing parenthesis.
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return { self: (Number(f[11]) + Number(f[12])) / HZ, children: (Number(f[13]) + Number(f[14])) / HZ }
-  } catch { return undefined } // gone, or not Linux
+  try { return statTimes(`/proc/${pid}/stat`) } catch { return undefined } // gone, or not Linux
 }
 
 function childrenOf (pid: number): number[] {

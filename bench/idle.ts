@@ -16,6 +16,7 @@ import { writeNewSwarmKey } from '../src/net/swarm-key.js'
 import type { Agent } from '../test/helpers/agent.js'
 import { ROOT, api, cleanup, sleep, startAgent, tempDir } from '../test/helpers/agent.js'
 import { BASE } from '../test/helpers/cluster.js'
+import { statTimes } from './cpu.js'
 import { pct } from './mesh.js'
 
 /** CIS_BENCH_PROFILE=idle:I[,I]: those agents (by index) run with --cpu-prof (profiles in bench/results/profile/idleI.cpuprofile). */
@@ -25,13 +26,8 @@ function profileOf (i: number): { nodeArgs?: string[] } {
   return wanted.includes(i) ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results', 'profile')}`, `--cpu-prof-name=idle${i}.cpuprofile`] } : {}
 }
 
-/** Clock ticks a second of /proc/<pid>/stat (USER_HZ). */
-const HZ = 100
-
-function cpuSeconds (pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(f[11]) + Number(f[12])) / HZ
-}
+/** A process's own CPU seconds (/proc/<pid>/stat; throws if it is gone). */
+const cpuSeconds = (pid: number): number => statTimes(`/proc/${pid}/stat`).self
 
 /**
  * A field of a /proc/<pid> file in MB: of `status` (VmRSS, RssAnon, …), or of `smaps_rollup`

@@ -5,7 +5,7 @@
 // is that child: one run, each origin's message carrying that many jobs' events (1: one event
 // a message), its figures as one JSON line; with `--rate EVENTS` its messages come paced at that
 // many events a second (the node idle between them, as an observer of a real cluster is);
-// `--warm JOBS` sets the warm-up stream's length (default the run's, at most 1,000 jobs).
+// `--warm JOBS` sets the warm-up stream's length (default WARMUP_JOBS, stream.ts).
 //
 // What it is: a real node (src/node/node.ts, its LevelDB store in a temporary directory, the
 // intake, event log, reducer, reactions and snapshots as an agent runs them) fed the stream of
@@ -27,7 +27,7 @@ import '../src/polyfill.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
@@ -44,7 +44,8 @@ import { validateJoblist } from '../src/spec/index.js'
 import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
 import { CIS_NODE_FLAGS } from '../test/helpers/agent.js'
-import { jobStream, stamp } from './stream.js'
+import { statTimes } from './cpu.js'
+import { WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamMessage, StreamOrigin } from './stream.js'
 
 export interface IngestCoreRun {
@@ -90,13 +91,9 @@ async function origins (): Promise<Origins> {
 /** CPU ms of this process's threads other than the main one (Linux), or null. */
 function otherThreadsMs (): number | null {
   try {
-    let ticks = 0
-    for (const t of readdirSync('/proc/self/task')) {
-      if (t === String(process.pid)) continue
-      const f = readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')
-      ticks += Number(f[11]) + Number(f[12])
-    }
-    return ticks * 10 // USER_HZ 100: a tick is 10 ms
+    let seconds = 0
+    for (const t of readdirSync('/proc/self/task')) if (t !== String(process.pid)) seconds += statTimes(`/proc/self/task/${t}/stat`).self
+    return seconds * 1000
   } catch { return null }
 }
 
@@ -158,7 +155,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     if (!spec.ok) throw new Error('the bench joblist does not validate')
     // First a warm-up stream (not counted): a running agent has its code compiled; a fresh
     // process spends the first thousands of events compiling it (on V8's worker thread).
-    const warm = warmJobs ?? Math.min(1000, jobs)
+    const warm = warmJobs ?? WARMUP_JOBS
     const code = shortCode(os.M.id)
     const t = now - Math.ceil((warm + jobs) / 10) - 1000
     progress(`ingest-core: signing ${(warm + jobs) * 5} events from 5 origins (${warm * 5} to warm up)`)

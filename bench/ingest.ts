@@ -42,7 +42,7 @@ import { VERSION } from '../src/version.js'
 import { ROOT, api, sleep, waitFor } from '../test/helpers/agent.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
 import { cpuMeter } from './cpu.js'
-import { jobStream, stamp } from './stream.js'
+import { WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
 
 
@@ -121,14 +121,6 @@ const DEFAULT_WINDOW = 1000
  * warns).
  */
 const DEFAULT_HEARTBEAT_TIMEOUT = '5s'
-
-/**
- * Jobs (five events each) sent before each measured run, not counted. A fresh agent keeps V8
- * busy compiling its code over its first thousands of events: measured in one process
- * (ingest-core.ts, one event a message at 500/s, two runs), 514 CPU ms per 1,000 events after
- * 600 jobs of warm-up, 317 after 4,000.
- */
-const WARMUP_JOBS = 1000
 
 async function makeOrigin (name: string, priority: number, master: boolean, resources: Record<string, string[]>, psk: Uint8Array): Promise<Origin> {
   const key = await generateKeyPair('Ed25519')

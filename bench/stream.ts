@@ -6,6 +6,14 @@ import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
 import { signBatch } from '../src/identity/keys.js'
 import type { JoblistSpec } from '../src/spec/types.js'
 
+/**
+ * Jobs (five events each) an ingest bench sends before what it measures, not counted. A fresh
+ * agent keeps V8 busy compiling its code over its first thousands of events: measured in one
+ * process (ingest-core.ts, one event a message at 500/s, two runs), 514 CPU ms per 1,000 events
+ * after 600 jobs of warm-up, 317 after 4,000.
+ */
+export const WARMUP_JOBS = 1000
+
 export interface StreamOrigin {
   key: Parameters<typeof signBatch>[0]
   id: string
