@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 /** Clock ticks a second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
 const HZ = 100
 
-interface Times { self: number, children: number }
+interface Times { self: number, children: number, /** Of self, in the kernel (stime). */ system: number }
 
 /**
  * CPU seconds in a /proc `stat` file (of a process, `/proc/PID/stat`, or of one thread,
@@ -15,7 +15,7 @@ interface Times { self: number, children: number }
 export function statTimes (file: string): Times {
   // The command name may contain spaces: the fields start after its closing parenthesis.
   const f = readFileSync(file, 'utf8').split(') ')[1].split(' ')
-  return { self: (Number(f[11]) + Number(f[12])) / HZ, children: (Number(f[13]) + Number(f[14])) / HZ }
+  return { self: (Number(f[11]) + Number(f[12])) / HZ, children: (Number(f[13]) + Number(f[14])) / HZ, system: Number(f[12]) / HZ }
 }
 
 /** CPU seconds of a process, and of its children that it has waited for. */
@@ -37,6 +37,8 @@ function childrenOf (pid: number): number[] {
 export interface CpuPerJob {
   /** The agents' own CPU. */
   agents: number
+  /** Of `agents`, in the kernel (system time: syscalls, wake-ups, the network stack). */
+  agentsSystem: number
   /** The fork servers' own CPU (forking, pipes, files). */
   forkServers: number
   /** The jobs (`sh -c ...`), as reaped by the fork servers. */
@@ -53,7 +55,9 @@ function sample (agentPids: number[]): Sample {
   const s: Sample = new Map()
   const add = (k: string, v: number): void => { s.set(k, (s.get(k) ?? 0) + v) }
   for (const pid of agentPids) {
-    add('agents', times(pid)?.self ?? 0)
+    const t = times(pid)
+    add('agents', t?.self ?? 0)
+    add('system', t?.system ?? 0)
     for (const child of childrenOf(pid)) {
       const t = times(child)
       if (t === undefined) continue
@@ -77,7 +81,7 @@ export function cpuMeter (agentPids: number[]): (jobs: number) => CpuPerJob {
       return t
     }
     const ms = (s: number): number => Number((s * 1000 / jobs).toFixed(2))
-    const r = { agents: ms(sum('agents')), forkServers: ms(sum('fork:')), jobs: ms(sum('jobs:')), client: ms(sum('client')) }
+    const r = { agents: ms(sum('agents')), agentsSystem: ms(sum('system')), forkServers: ms(sum('fork:')), jobs: ms(sum('jobs:')), client: ms(sum('client')) }
     return { ...r, total: Number((r.agents + r.forkServers + r.jobs + r.client).toFixed(2)) }
   }
 }

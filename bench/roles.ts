@@ -1,6 +1,6 @@
 // CPU per job per role (issue 12), for `npm run bench` or alone: `node dist/bench/roles.js
 // [--jobs N] [--warmup N] [--quick] [--concurrency N] [--submit-to master|executor|observer]
-// [--pin master|executor|observer]`.
+// [--pin master|executor|observer] [--batch-window MS]`.
 // Three real agents on loopback, in one cluster, each in one role only:
 //   master    wins the election (highest priority) and has NO resources (`resources: {}` in a
 //             config file), so it never runs a job: it accepts, schedules, assigns;
@@ -56,11 +56,18 @@ export interface RoleFigures {
    * the agent's less what it would have spent idle over the run (idleMsPerSec x seconds /
    * jobs): what the jobs themselves cost it. The targets are for `agent`.
    */
-  cpuMsPerJob: { agent: number, beyondIdle: number, forkServer: number, jobs: number, total: number }
+  cpuMsPerJob: { agent: number, system: number, beyondIdle: number, forkServer: number, jobs: number, total: number }
   /** Events this node wrote to its own log, a job. */
   eventsWrittenPerJob: number
   /** Gossip messages on the events topic, a job. */
   gossipPerJob: { sent: number, received: number }
+  /**
+   * Frames of the sync protocol (anti-entropy pulls, both directions) a job, and the HTTP API
+   * requests a job this node served (most are this bench's polling: every 50 ms, two requests
+   * an agent) with their wall-clock ms a job.
+   */
+  syncPerJob: number
+  api: { requestsPerJob: number, msPerJob: number }
   /**
    * The agent process's CPU ms a second while the cluster was idle (just before the run):
    * heartbeats and anti-entropy. Over the run it adds idleMsPerSec x seconds / jobs to the
@@ -96,7 +103,7 @@ async function succeeded (a: ClusterAgent): Promise<number> {
 }
 
 /** What a node counted so far: its own events written, gossip messages of events sent and received, scheduler passes and their seconds. */
-async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number, passes: number, passSeconds: number }> {
+async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number, passes: number, passSeconds: number, sync: number, apiRequests: number, apiSeconds: number }> {
   const [state, metrics] = await Promise.all([api(a.url, '/v1/state?hash=false'), api(a.url, '/metrics')])
   const text = String(metrics.body)
   const gossip = (direction: string): number => {
@@ -104,7 +111,9 @@ async function counters (a: ClusterAgent): Promise<{ written: number, sent: numb
     return m === null ? 0 : Number(m[1])
   }
   const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
-  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum') }
+  /** The sum of a metric over all its label sets. */
+  const total = (name: string): number => { let t = 0; for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) t += Number(m[1]); return t }
+  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum'), sync: total('cis_sync_messages_total'), apiRequests: total('cis_api_request_duration_seconds_count'), apiSeconds: total('cis_api_request_duration_seconds_sum') }
 }
 
 /** Bind a process, its threads and the processes it started (the executor's fork server), and what they start from now on, to these cores (`taskset -a -p`). */
@@ -153,7 +162,7 @@ async function baseline (agents: ClusterAgent[]): Promise<{ events: number[], su
   return { events: await Promise.all(agents.map(events)), succeeded: await Promise.all(agents.map(succeeded)) }
 }
 
-export async function rolesBench (progress: (m: string) => void, o: { jobs?: number, slots?: number, submitTo?: Role, warmup?: number, pin?: Role } = {}): Promise<RolesResult> {
+export async function rolesBench (progress: (m: string) => void, o: { jobs?: number, slots?: number, submitTo?: Role, warmup?: number, pin?: Role, batchWindowMs?: number } = {}): Promise<RolesResult> {
   const n = o.jobs ?? 1000
   const cores = availableParallelism()
   if (o.pin !== undefined) {
@@ -167,11 +176,14 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
   const dir = mkdtempSync(join(tmpdir(), 'cis-roles-'))
   // No resources of its own: an empty set in a config file (the --resource flag only adds types).
   const none = join(dir, 'no-resources.yaml')
-  writeFileSync(none, 'resources: {}\n')
+  const window = o.batchWindowMs !== undefined ? `batchWindow: ${o.batchWindowMs}ms\n` : ''
+  writeFileSync(none, `resources: {}\n${window}`)
+  const slotted = join(dir, 'slots.yaml')
+  writeFileSync(slotted, window)
   progress(`roles: 3 agents (master without resources, executor with ${slots} slots, observer); ${n} one-job joblists through the ${submitTo}'s API`)
   const c = await startCluster([
     { name: 'master', priority: 2, args: ['--config', none], ...profileOf('master') },
-    { name: 'executor', priority: 1, args: ['--resource', `slot=${slots}`], ...profileOf('executor') },
+    { name: 'executor', priority: 1, args: ['--config', slotted, '--resource', `slot=${slots}`], ...profileOf('executor') },
     { name: 'observer', priority: 0, args: ['--config', none], ...profileOf('observer') }
   ], [], { fast: false })
   try {
@@ -208,9 +220,11 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     const roles = Object.fromEntries(ROLES.map((r, i) => {
       const x = cpu[i]
       return [r, {
-        cpuMsPerJob: { agent: x.agents, beyondIdle: r2(Math.max(0, x.agents - idle[i] * seconds / n)), forkServer: x.forkServers, jobs: x.jobs, total: r2(x.agents + x.forkServers + x.jobs) },
+        cpuMsPerJob: { agent: x.agents, system: x.agentsSystem, beyondIdle: r2(Math.max(0, x.agents - idle[i] * seconds / n)), forkServer: x.forkServers, jobs: x.jobs, total: r2(x.agents + x.forkServers + x.jobs) },
         eventsWrittenPerJob: r3((after[i].written - before[i].written) / n),
         gossipPerJob: { sent: r3((after[i].sent - before[i].sent) / n), received: r3((after[i].received - before[i].received) / n) },
+        syncPerJob: r3((after[i].sync - before[i].sync) / n),
+        api: { requestsPerJob: r3((after[i].apiRequests - before[i].apiRequests) / n), msPerJob: r3((after[i].apiSeconds - before[i].apiSeconds) * 1000 / n) },
         idleMsPerSec: idle[i]
       }]
     })) as Record<Role, RoleFigures>
@@ -230,7 +244,7 @@ export function formatRoles (r: RolesResult): string[] {
   const line = (role: Role): string => {
     const f = r.roles[role]
     const c = f.cpuMsPerJob
-    return `  ${role.padEnd(9)} agent ${c.agent} ms (${c.beyondIdle} beyond its idle cost), fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received a job; idle ${f.idleMsPerSec} ms/s`
+    return `  ${role.padEnd(9)} agent ${c.agent} ms (${c.system} in the kernel; ${c.beyondIdle} beyond its idle cost), fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received, sync frames ${f.syncPerJob}, API requests ${f.api.requestsPerJob} (${f.api.msPerJob} ms) a job; idle ${f.idleMsPerSec} ms/s`
   }
   return [
     `roles, 3 agents, ${r.jobs} one-job joblists (submitted to the ${r.submittedTo}${r.pinned !== undefined ? `; the ${r.pinned} alone on a core` : ''}): ${r.jobsPerSec} jobs/s; CPU ms a job per role:`,
@@ -251,11 +265,14 @@ async function alone (): Promise<void> {
   const submitTo = (opt('submit-to') ?? 'master') as Role
   const warmup = Number(opt('warmup') ?? (quick ? 200 : DEFAULT_WARMUP))
   const pin = opt('pin') as Role | undefined
+  const batchWindow = opt('batch-window')
+  const batchWindowMs = batchWindow === undefined ? undefined : Number(batchWindow)
+  if (batchWindowMs !== undefined && !(Number.isInteger(batchWindowMs) && batchWindowMs >= 0)) throw new Error('--batch-window takes whole milliseconds >= 0')
   if (pin !== undefined && !ROLES.includes(pin)) throw new Error(`--pin takes one of ${ROLES.join(', ')}`)
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs takes a whole number >= 1')
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error('--warmup takes a whole number >= 0')
   if (!ROLES.includes(submitTo)) throw new Error(`--submit-to takes one of ${ROLES.join(', ')}`)
-  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo, warmup, pin })
+  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo, warmup, pin, ...(batchWindowMs !== undefined ? { batchWindowMs } : {}) })
   for (const l of formatRoles(r)) console.log(l)
   console.log(JSON.stringify(r))
 }

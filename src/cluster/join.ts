@@ -18,6 +18,7 @@ export async function joinCluster (config: AgentConfig, dataDir: string, host: M
     heartbeatIntervalMs: config.heartbeat.intervalMs,
     heartbeatTimeoutMs: config.heartbeat.timeoutMs,
     syncIntervalMs: config.syncIntervalMs,
+    batchWindowMs: config.batchWindowMs,
     watchRingAbove: config.watchRingAbove
   })
   await mesh.start()

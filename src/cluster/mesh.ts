@@ -48,6 +48,8 @@ export interface MeshOptions {
   heartbeatIntervalMs: number
   heartbeatTimeoutMs: number
   syncIntervalMs: number
+  /** Events a peer does not need at once wait up to this long to go with later ones (replication.ts; default 0: none). */
+  batchWindowMs?: number
   /** Clusters of more nodes than this use the watch ring (default LARGE_CLUSTER). */
   watchRingAbove?: number
 }
@@ -91,9 +93,13 @@ export class Mesh {
       knownPeers: host.knownPeers,
       targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined,
       pullFrom: () => this.membership.watched(),
-      hears: id => this.membership.isAlive(id)
+      hears: id => this.membership.isAlive(id),
+      // (A small cluster only: a large one relays events through neighbours, whose every hop
+      // would add the window. At most a quarter of the heartbeat interval: a heartbeat's vector
+      // shows events still waiting for the peer, and two in a row behind make it pull.)
+      batchMs: () => this.gossip.large ? 0 : Math.min(o.batchWindowMs ?? 0, o.heartbeatIntervalMs / 4)
     }, {
-      publishRaw: async (topic, json) => await this.net.publishRaw(topic, json),
+      publishRaw: async (topic, json, to) => await this.net.publishRaw(topic, json, to),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       connectedPeers: () => this.net.connectedPeers(),
       dial: async (peer, addrs) => { await this.dialKnown(peer, addrs) },

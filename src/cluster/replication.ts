@@ -7,7 +7,8 @@ import type { CisEvent } from '../events/types.js'
 
 /** What replication needs of the transport. */
 export interface ReplicationLinks {
-  publishRaw: (topic: string, json: string) => Promise<void>
+  /** A message to every connected peer, or to those of `to`. */
+  publishRaw: (topic: string, json: string, to?: readonly string[]) => Promise<void>
   request: (peer: string, request: unknown, onFrame: (frame: unknown) => void, timeoutMs: number) => Promise<void>
   connectedPeers: () => string[]
   dial: (peer: string, addresses: string[]) => Promise<unknown>
@@ -48,6 +49,11 @@ export interface ReplicationOptions {
    * make them dial across.
    */
   hears?: (id: string) => boolean
+  /** The window (ms) within which events a peer does not need at once wait to go together (publishEvents); 0 or absent: none. */
+  batchMs?: () => number
+  /** The clock (ms) and a timer, for the batching (default: Date.now and setTimeout). */
+  now?: () => number
+  after?: (ms: number, fn: () => void) => void
 }
 
 const MAX_SYNC_EVENTS = 50_000
@@ -62,6 +68,8 @@ export function vectorSum (v: Readonly<Record<string, number>>): number {
 export const MAX_GOSSIP_BYTES = 1024 * 1024
 /** At most this many events are taken from one gossip message. */
 const MAX_GOSSIP_BATCH = 10_000
+/** At most this many events wait for one peer (more: what waits goes at once), well under MAX_GOSSIP_BATCH. */
+const MAX_HELD = 2000
 /**
  * Every this many anti-entropy rounds, a pull from a random peer whatever it showed: the
  * backstop for events gossip lost that no vector or sum gives away (two peers each missing
@@ -74,8 +82,9 @@ const SYNC_TIMEOUT_MS = 5000
 export class Replication {
   private readonly pulling = new Set<string>()
   private readonly pullAgain = new Set<string>()
-  /** Each peer's version vector from its last heartbeat. */
+  /** Each peer's version vector from its last heartbeat, and from the one before. */
   private readonly vectors = new Map<string, Record<string, number>>()
+  private readonly previousVectors = new Map<string, Record<string, number>>()
   private stopped = false
   /** Resolved when a first pull from a peer completed: this node has caught up with someone. */
   private readonly firstSync: Promise<void>
@@ -92,28 +101,94 @@ export class Replication {
     try { return await Promise.race([this.firstSync.then(() => true), late]) } finally { clearTimeout(timer) }
   }
 
-  stop (): void { this.stopped = true }
+  stop (): void { this.stopped = true; this.held.clear() }
 
   /**
    * Publish this node's new events: one gossip message per write batch (split so that no
    * message exceeds MAX_GOSSIP_BYTES unless one event alone does), so a busy node sends a few
    * large messages instead of many small ones.
+   *
+   * Batched by peer (o.batchMs() > 0, a small cluster): `urgent` names the peers that need these
+   * events at once (the master, a node assigned a job, the node waiting for an accept: see
+   * urgency.ts); 'all' (the default) is every peer. A peer not named gets them at once too if
+   * nothing went to it within batchMs; otherwise they wait for the rest of that window and go
+   * with what follows in one message, so a bystander of a busy cluster hears of many jobs in one
+   * message instead of one or two messages a job (on this VM a message costs about a
+   * millisecond of CPU whatever it carries: README, "Why a job costs an agent milliseconds").
+   * Whatever waits for a peer goes before anything else sent to it, so each peer still gets
+   * each origin's events in seq order.
    */
-  publishEvents (events: CisEvent[]): void {
+  publishEvents (events: CisEvent[], urgent: ReadonlySet<string> | 'all' = 'all'): void {
+    const jsons = events.map(e => JSON.stringify(e))
+    const window = this.o.batchMs?.() ?? 0
+    const all = window > 0 ? this.links.connectedPeers() : []
+    if (all.length === 0) { this.flushHeld(); this.send(jsons); return }
+    const now = this.o.now?.() ?? Date.now()
+    const atOnce: string[] = []
+    for (const peer of all) {
+      const held = this.held.get(peer)
+      const quiet = now - (this.lastSent.get(peer) ?? -Infinity) >= window
+      if (urgent === 'all' || urgent.has(peer) || (held === undefined && quiet)) {
+        this.lastSent.set(peer, now)
+        if (held === undefined) { atOnce.push(peer); continue }
+        this.held.delete(peer)
+        this.send([...held, ...jsons], [peer])
+      } else if (held !== undefined && held.length + jsons.length <= MAX_HELD) {
+        for (const j of jsons) held.push(j)
+      } else {
+        if (held !== undefined) { this.held.delete(peer); this.send(held, [peer]) }
+        this.held.set(peer, jsons.slice())
+        this.heldSoon(window)
+      }
+    }
+    if (atOnce.length > 0) this.send(jsons, atOnce.length === all.length ? undefined : atOnce)
+    // (Peers gone since their last message: forgotten.)
+    if (this.lastSent.size > all.length) for (const peer of this.lastSent.keys()) if (!all.includes(peer)) this.lastSent.delete(peer)
+  }
+
+  /** Events held for each peer (JSON text, in order), and when a message of events last went to each. */
+  private readonly held = new Map<string, string[]>()
+  private readonly lastSent = new Map<string, number>()
+  private heldQueued = false
+
+  /** The held events go out within `ms` (one timer for every peer's). */
+  private heldSoon (ms: number): void {
+    if (this.heldQueued) return
+    this.heldQueued = true
+    const fire = (): void => { this.heldQueued = false; this.flushHeld() }
+    if (this.o.after !== undefined) this.o.after(ms, fire)
+    else setTimeout(fire, ms).unref()
+  }
+
+  /** Send every peer what is held for it. */
+  private flushHeld (): void {
+    if (this.held.size === 0 || this.stopped) { this.held.clear(); return }
+    const now = this.o.now?.() ?? Date.now()
+    const connected = new Set(this.links.connectedPeers())
+    for (const [peer, held] of this.held) {
+      // (A peer gone meanwhile: anti-entropy gives it the events when it is back.)
+      if (!connected.has(peer)) continue
+      this.lastSent.set(peer, now)
+      this.send(held, [peer])
+    }
+    this.held.clear()
+  }
+
+  /** Events (JSON text) in messages of at most MAX_GOSSIP_BYTES (unless one event alone is more), to every peer or to `to`. */
+  private send (jsons: string[], to?: readonly string[]): void {
     let parts: string[] = []
     let size = 1 // the JSON text of the batch: '[' + parts joined by ',' + ']'
-    const send = (): void => {
-      if (parts.length > 0) void this.links.publishRaw(this.o.eventsTopic, parts.length === 1 ? parts[0] : `[${parts.join(',')}]`)
+    const flush = (): void => {
+      if (parts.length > 0) void this.links.publishRaw(this.o.eventsTopic, parts.length === 1 ? parts[0] : `[${parts.join(',')}]`, to)
       parts = []
       size = 1
     }
-    for (const e of events) {
-      const json = JSON.stringify(e)
-      if (parts.length > 0 && size + json.length + 1 > MAX_GOSSIP_BYTES) send()
+    for (const json of jsons) {
+      if (parts.length > 0 && size + json.length + 1 > MAX_GOSSIP_BYTES) flush()
       parts.push(json)
       size += json.length + 1
     }
-    send()
+    flush()
   }
 
   /** A gossip message of events: one event, or a batch of them (in the origin's seq order). */
@@ -141,6 +216,7 @@ export class Replication {
   peerVector (peer: string, vector: Record<string, number>): void {
     const previous = this.vectors.get(peer)
     this.vectors.set(peer, vector)
+    if (previous !== undefined) this.previousVectors.set(peer, previous)
     if (previous !== undefined && this.isBehind(vector) && this.isBehind(previous)) this.pull(peer)
   }
 
@@ -255,12 +331,15 @@ export class Replication {
   private rounds = 0
 
   /**
-   * Whether a peer may have events we lack, as its last heartbeat (a small cluster: its whole
+   * Whether a peer may have events we lack, as its heartbeat (a small cluster: its whole
    * vector) or beat batch (a large one: its sum) told: a sum other than ours, or nothing heard.
+   * Of a small cluster, the heartbeat before its last: what it had one interval ago and we still
+   * lack (its last one shows too the events of the last moments, on their way to us or waiting
+   * in a peer's batch window).
    */
   private mayHaveMore (peer: string): boolean {
     if (this.o.targetPeers?.() === undefined) {
-      const v = this.vectors.get(peer)
+      const v = this.previousVectors.get(peer) ?? this.vectors.get(peer)
       return v === undefined || this.isBehind(v)
     }
     const sum = this.sums.get(peer)

@@ -42,6 +42,8 @@ export interface AgentConfig {
   swarmKey?: string
   heartbeat: { intervalMs: number, timeoutMs: number }
   syncIntervalMs: number
+  /** How long events a peer does not need at once may wait to go with later ones (0: none). */
+  batchWindowMs: number
   /** Clusters of more nodes than this keep membership by the watch ring; up to it, heartbeats to every peer. */
   watchRingAbove: number
   /** POST /v1/debug/partition, for tests only (a flag, not a file setting). */
@@ -99,6 +101,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     ...(f.swarmKey !== undefined ? { swarmKey: f.swarmKey } : {}),
     heartbeat: { intervalMs: f.heartbeat.interval, timeoutMs: f.heartbeat.timeout },
     syncIntervalMs: f.syncInterval,
+    batchWindowMs: f.batchWindow,
     watchRingAbove: f.watchRingAbove,
     enableTestGate,
     api_limits: { bodyBytes: f.maxBodyBytes }
@@ -130,6 +133,7 @@ function toFile (c: AgentConfig): ConfigFileInput {
     ...(c.swarmKey !== undefined ? { swarmKey: c.swarmKey } : {}),
     heartbeat: { interval: `${c.heartbeat.intervalMs}ms`, timeout: `${c.heartbeat.timeoutMs}ms` },
     syncInterval: `${c.syncIntervalMs}ms`,
+    batchWindow: `${c.batchWindowMs}ms`,
     watchRingAbove: c.watchRingAbove
   }
 }

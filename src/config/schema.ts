@@ -48,6 +48,9 @@ const duration = z.union([z.string(), z.number()], { error: 'must be a duration 
     return z.NEVER
   })
 
+/** A duration, or 0 (written 0, "0" or "0ms": off). */
+const durationOrOff = z.union([z.literal(0), z.string().regex(/^\s*0+(ms|s)?\s*$/).transform(() => 0), duration], { error: 'must be a duration like 50ms, or 0 (off)' })
+
 const text = z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' })
 const int = (msg: string, min?: number) => {
   const n = z.number({ error: msg }).int({ error: msg })
@@ -127,6 +130,12 @@ export const configFileSchema = z.strictObject({
     if (hb.timeout < 2 * hb.interval) ctx.addIssue({ code: 'custom', message: 'must be at least twice heartbeat.interval', path: ['timeout'] })
   }).prefault({}),
   syncInterval: duration.prefault('2s'),
+  /**
+   * Under load, events a peer does not need at once (neither the master nor named in them) wait
+   * up to this long to go to it in one message with those that follow (0: every write batch to
+   * every peer at once). Small clusters only; at most a quarter of heartbeat.interval.
+   */
+  batchWindow: durationOrOff.prefault('50ms'),
   /** Clusters of more nodes than this keep membership by the watch ring (issue 12); up to it, every node heartbeats to every other. */
   watchRingAbove: int('must be a whole number >= 2', 2).default(16)
 }, { error: 'must be a mapping of settings' })

@@ -272,11 +272,14 @@ export class Net {
     await this.publishRaw(topic, JSON.stringify(value))
   }
 
-  /** Publish a message that is already JSON text (events and heartbeats: over each peer's gossip stream, sendGossip). */
-  async publishRaw (topic: string, json: string): Promise<void> {
+  /**
+   * Publish a message that is already JSON text (events and heartbeats: over each peer's gossip
+   * stream, sendGossip); `to`: only to these peers (of the gossip streams' topics).
+   */
+  async publishRaw (topic: string, json: string, to?: readonly string[]): Promise<void> {
     try {
       const key = this.o.gossipStreams !== false ? STREAM_TOPICS.get(topic) : undefined
-      if (key !== undefined) { await this.sendGossip(topic, key, json); return }
+      if (key !== undefined) { await this.sendGossip(topic, key, json, to); return }
       const data = this.encoder.encode(json)
       await this.pubsub().publish(topic, data)
       this.o.metrics?.gossip('sent', topic, data.length)
@@ -286,18 +289,20 @@ export class Net {
   }
 
   /**
-   * A gossip message (JSON text) to every connected peer: onto its gossip stream (opened at the
-   * first message, again after it ends), or, if any peer does not speak that protocol, also by
-   * gossipsub (which reaches every peer: the others drop the copy they already have).
+   * A gossip message (JSON text) to every connected peer (or those of `to` that are): onto its
+   * gossip stream (opened at the first message, again after it ends), or, if any peer does not
+   * speak that protocol, also by gossipsub (which reaches every peer: the others drop the copy
+   * they already have).
    */
-  private async sendGossip (topic: string, key: string, json: string): Promise<void> {
+  private async sendGossip (topic: string, key: string, json: string, to?: readonly string[]): Promise<void> {
     const frame = this.encoder.encode(`{"${key}":${json}}`)
     if (frame.length > MAX_FRAME_BYTES) {
       this.o.log.warn({ topic, bytes: frame.length, limit: MAX_FRAME_BYTES }, 'a gossip message over the frame limit was not sent')
       return
     }
     let older = false
-    for (const peer of this.connectedPeers()) {
+    const connected = this.connectedPeers()
+    for (const peer of to === undefined ? connected : to.filter(p => connected.includes(p))) {
       if (this.blocked.has(peer)) continue
       if (this.gossips.unsupported.has(peer)) { older = true; continue }
       this.outbox(peer, this.gossips).push(frame)

@@ -14,6 +14,7 @@ import type { Logger } from 'pino'
 import type { ApiNode, BackupSource, ClusterSnapshot, NodeChanges, NotifyPolicy, OutputStream } from '../api/node-port.js'
 import type { Mesh } from '../cluster/mesh.js'
 import type { Heartbeat } from '../cluster/membership.js'
+import { urgentPeers } from '../cluster/urgency.js'
 import type { AgentConfig } from '../config/config.js'
 import { queueOptions } from '../config/config.js'
 import { electMaster } from '../election/master.js'
@@ -159,7 +160,7 @@ export class CisNode implements ApiNode {
       },
       broughtBack: ids => { for (const id of ids) this.accountingIndex.update(this.state, id) },
       applied: events => this.onApplied(events),
-      publish: own => this.mesh?.replication.publishEvents(own),
+      publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
     })
     try {

@@ -102,7 +102,7 @@ export class SimNode implements Endpoint {
       pullFrom: () => this.membership.watched(),
       hears: id => this.membership.isAlive(id)
     }, {
-      publishRaw: async (topic, json) => { for (const p of o.net.peers(self)) o.net.send(self, p, topic, json, json.length) },
+      publishRaw: async (topic, json, to) => { for (const p of to ?? o.net.peers(self)) o.net.send(self, p, topic, json, json.length) },
       request: async (peer, req, onFrame, timeoutMs) => await o.net.request(self, peer, req, onFrame, timeoutMs),
       connectedPeers: () => o.net.peers(self),
       dial: async peer => { o.net.dial(self, peer) },

@@ -82,7 +82,7 @@ test('config: an unknown key at any depth is an error naming its path and the ke
   bad({ heartbeat: { intervl: '1s' } }, /unknown setting 'heartbeat\.intervl' \(allowed: interval, timeout\)/)
   bad({ exec: { forkserver: true } }, /unknown setting 'exec\.forkserver' \(allowed: killGrace, forkServer\)/)
   bad({ log: { colour: true } }, /unknown setting 'log\.colour' \(allowed: level, pretty\)/)
-  bad({ nmae: 'x' }, /\(allowed: name, data, api, .*syncInterval, watchRingAbove\)/)
+  bad({ nmae: 'x' }, /\(allowed: name, data, api, .*syncInterval, batchWindow, watchRingAbove\)/)
   // The case from the field: a file that used to start the agent without a word.
   const dir = tempDir()
   try {

@@ -70,9 +70,14 @@ test('R1-5 issue 12: the periodic pull goes to a peer whose heartbeat shows it a
   await rounds(small.r, 10)
   assert.equal(small.pulls() - before, 2, 'a peer with nothing more: only the backstop, every fifth round')
   small.r.peerVector('p', { a: 6, b: 3 })
+  const once = small.pulls()
+  await rounds(small.r, 4) // (rounds 13-16: the 15th is a backstop)
+  assert.equal(small.pulls() - once, 1, 'a peer ahead in its last heartbeat only (the event may be on its way, or in its batch window): only the backstop')
+  small.r.peerVector('p', { a: 6, b: 3 })
+  assert.equal(small.pulls() - once, 2, 'ahead in two heartbeats in a row: a pull at once')
   const ahead = small.pulls()
   await rounds(small.r, 4)
-  assert.equal(small.pulls() - ahead, 4, 'a peer ahead: a pull each round')
+  assert.equal(small.pulls() - ahead, 4, 'a peer ahead one heartbeat ago still: a pull each round')
   // A large cluster: beat batches carry only the vector's sum; another sum, either way, is a reason to pull.
   const large = pulling(true)
   large.r.peerSum('p', 8)
@@ -83,4 +88,63 @@ test('R1-5 issue 12: the periodic pull goes to a peer whose heartbeat shows it a
   const other = large.pulls()
   await rounds(large.r, 3)
   assert.equal(large.pulls() - other, 3, 'another sum: a pull each round')
+})
+
+/** A Replication of peers m, x, o with a batch window of 50 ms on a hand-driven clock; it records every message and whom it went to. */
+function batching (windowMs = 50): { r: Replication, sent: Array<{ seqs: number[], to: string[] }>, at: (ms: number) => void, fire: () => void } {
+  const sent: Array<{ seqs: number[], to: string[] }> = []
+  let now = 0
+  let timers: Array<() => void> = []
+  const none = async (): Promise<void> => {}
+  const peers = ['m', 'x', 'o']
+  const r = new Replication({ self: 'me', log: pino({ level: 'silent' }), eventsTopic: EVENTS_TOPIC, bootstrap: [], vector: () => ({}), receive: () => {}, eventsAfter: async function * () {}, skip: () => {}, proof: () => {}, gapProof: async () => undefined, knownPeers: () => [], batchMs: () => windowMs, now: () => now, after: (_ms, fn) => { timers.push(fn) } }, {
+    publishRaw: async (_topic: string, json: string, to?: readonly string[]) => {
+      const data = JSON.parse(json) as CisEvent | CisEvent[]
+      sent.push({ seqs: (Array.isArray(data) ? data : [data]).map(e => e.seq), to: [...(to ?? peers)] })
+    },
+    request: none,
+    connectedPeers: () => peers,
+    dial: none,
+    dialAddr: none
+  })
+  return { r, sent, at: ms => { now = ms }, fire: () => { const t = timers; timers = []; for (const f of t) f() } }
+}
+
+/** What each peer received, in order (seqs), and in how many messages. */
+function byPeer (sent: Array<{ seqs: number[], to: string[] }>): Record<string, { seqs: number[], messages: number }> {
+  const out: Record<string, { seqs: number[], messages: number }> = {}
+  for (const m of sent) for (const p of m.to) { const x = (out[p] ??= { seqs: [], messages: 0 }); x.seqs.push(...m.seqs); x.messages++ }
+  return out
+}
+
+test('R1-5 issue 12: under load, events a peer does not need at once wait for the batch window and go in one message; those who need them get them at once; order kept per peer', () => {
+  const { r, sent, at, fire } = batching()
+  r.publishEvents([event(1, 1), event(2, 1)], new Set(['m']))
+  assert.deepEqual(sent, [{ seqs: [1, 2], to: ['m', 'x', 'o'] }], 'nothing went to anyone within the window: to every peer at once, in one message')
+  at(10)
+  r.publishEvents([event(3, 1)], new Set(['m']))
+  assert.deepEqual(sent.slice(1), [{ seqs: [3], to: ['m'] }], 'within the window: only the master at once')
+  at(20)
+  r.publishEvents([event(4, 1)], new Set(['m', 'x']))
+  assert.deepEqual(sent.slice(2), [{ seqs: [3, 4], to: ['x'] }, { seqs: [4], to: ['m'] }], 'x is named now: what waited for it goes first, with the new events, in one message')
+  fire()
+  assert.deepEqual(sent.slice(4), [{ seqs: [3, 4], to: ['o'] }], 'the window ends: o gets what waited, in one message')
+  at(30)
+  r.publishEvents([event(5, 1)], new Set(['m']))
+  at(40)
+  r.publishEvents([event(6, 1)], 'all')
+  assert.deepEqual(sent.slice(5), [{ seqs: [5], to: ['m'] }, { seqs: [5, 6], to: ['x'] }, { seqs: [5, 6], to: ['o'] }, { seqs: [6], to: ['m'] }], 'an event every peer needs at once takes what waited along, in order')
+  fire()
+  assert.equal(sent.length, 9, 'nothing waits any more: the timer sends nothing')
+  const got = byPeer(sent)
+  for (const p of ['m', 'x', 'o']) assert.deepEqual(got[p].seqs, [1, 2, 3, 4, 5, 6], `${p} got every event once, in seq order`)
+  assert.ok(got.o.messages < got.m.messages, `the bystander o got fewer messages (${got.o.messages}) than the master (${got.m.messages})`)
+})
+
+test('R1-5 issue 12: with no batch window, every write batch goes to every peer at once, as one message', () => {
+  const { r, sent, at } = batching(0)
+  r.publishEvents([event(1, 1)], new Set(['m']))
+  at(5)
+  r.publishEvents([event(2, 1), event(3, 1)], new Set(['m']))
+  assert.deepEqual(sent, [{ seqs: [1], to: ['m', 'x', 'o'] }, { seqs: [2, 3], to: ['m', 'x', 'o'] }])
 })
