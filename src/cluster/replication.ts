@@ -238,6 +238,15 @@ export class Replication {
     return false
   }
 
+  /** Pull from every alive peer whose last heartbeat showed events we have not applied (behind). */
+  pullBehind (alive: ReadonlySet<string>): void {
+    for (const [peer, v] of this.vectors) if (alive.has(peer) && this.isBehind(v)) this.pull(peer)
+    if (this.sums.size > 0) {
+      const mine = vectorSum(this.o.vector())
+      for (const [peer, sum] of this.sums) if (alive.has(peer) && sum > mine) this.pull(peer)
+    }
+  }
+
   /** Ask a peer for every event we lack (anti-entropy). One pull per peer at a time. */
   pull (peer: string): void {
     if (this.stopped) return

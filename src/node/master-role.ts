@@ -36,6 +36,12 @@ export interface MasterRoleOptions {
   silent: () => ReadonlyMap<string, number>
   /** True while an alive peer has events this node has not applied. */
   behind: () => boolean
+  /**
+   * Pull at once from the alive peers that have events this node lacks (called when a wait to
+   * catch up starts behind one: a peer's batch window may have held events for this node when
+   * the old master died, and no heartbeat rule would pull them for a few hundred ms).
+   */
+  catchUp?: () => void
   /** Alive peers not yet heard since they came (their state unknown), and alive peers still claiming the office. */
   unsettled?: () => { unheard: string[], claiming: string[] }
   append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
@@ -200,7 +206,10 @@ export class MasterRole {
       return true
     }
     const now = this.o.now()
-    this.waitingSince ??= now
+    if (this.waitingSince === undefined) {
+      this.waitingSince = now
+      if (behind) this.o.catchUp?.()
+    }
     if (now - this.waitingSince < CATCH_UP_LIMIT_MS) return false
     if (this.warnedWait) return true
     this.warnedWait = true

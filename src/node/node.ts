@@ -188,6 +188,7 @@ export class CisNode implements ApiNode {
       alive: () => this.alive(),
       silent: () => this.silent(),
       behind: () => this.mesh?.replication.behind(this.alive()) === true,
+      catchUp: () => this.mesh?.replication.pullBehind(this.alive()),
       unsettled: () => this.mesh?.membership.unsettled() ?? { unheard: [], claiming: [] },
       metrics: this.metrics,
       wake: () => this.passSoon(),

@@ -139,6 +139,7 @@ export class SimNode implements Endpoint {
       alive: () => this.membership.alive(),
       silent: () => this.membership.silence(Object.keys(this.state.nodes)),
       behind: () => this.replication.behind(this.membership.alive()),
+      catchUp: () => this.replication.pullBehind(this.membership.alive()),
       unsettled: () => this.membership.unsettled(),
       append: async (t, b) => this.append(t, b)
     })

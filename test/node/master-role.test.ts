@@ -148,3 +148,23 @@ test('R3-1: when its accept is not applied yet, the pass does not decide it agai
   r.pass()
   assert.deepEqual(appended, ['accept', 'assign'])
 })
+
+test('R1-3 issue 12: a new master behind a peer pulls from it at once, once a wait', () => {
+  const clock = { now: 0, behind: true }
+  let pulls = 0
+  const state = emptyState()
+  const r = masterRole({ now: () => clock.now, state: () => state, alive: () => new Set(['me', 'peer']), behind: () => clock.behind, catchUp: () => { pulls++ }, append: async () => undefined as never })
+  r.follow('me', id => id)
+  r.pass()
+  assert.equal(pulls, 1, 'the wait starts behind a peer: one pull round at once')
+  clock.now = 100
+  r.pass()
+  r.pass()
+  assert.equal(pulls, 1, 'still waiting: no more pull rounds (the heartbeat rules and the pulls under way go on)')
+  clock.behind = false
+  r.pass()
+  clock.behind = true
+  clock.now = 200
+  r.pass()
+  assert.equal(pulls, 2, 'caught up, then behind again: a new wait, a new pull round')
+})

@@ -148,3 +148,21 @@ test('R1-5 issue 12: with no batch window, every write batch goes to every peer 
   r.publishEvents([event(2, 1), event(3, 1)], new Set(['m']))
   assert.deepEqual(sent, [{ seqs: [1], to: ['m', 'x', 'o'] }, { seqs: [2, 3], to: ['m', 'x', 'o'] }])
 })
+
+test('R1-3 issue 12: pullBehind pulls from each alive peer whose last heartbeat shows events we lack, and from no other', async () => {
+  const pulled: string[] = []
+  const none = async (): Promise<void> => {}
+  const r = new Replication({ self: 'me', log: pino({ level: 'silent' }), eventsTopic: EVENTS_TOPIC, bootstrap: [], vector: () => ({ a: 5 }), receive: () => {}, eventsAfter: async function * () {}, skip: () => {}, proof: () => {}, gapProof: async () => undefined, knownPeers: () => [] }, {
+    publishRaw: none,
+    request: async (peer: string) => { pulled.push(peer) },
+    connectedPeers: () => ['p', 'q', 'gone'],
+    dial: none,
+    dialAddr: none
+  })
+  r.peerVector('p', { a: 6 })
+  r.peerVector('q', { a: 5 })
+  r.peerVector('gone', { a: 9 })
+  r.pullBehind(new Set(['me', 'p', 'q']))
+  await new Promise(resolve => setImmediate(resolve))
+  assert.deepEqual(pulled, ['p'])
+})
