@@ -110,9 +110,11 @@ async function counters (a: ClusterAgent): Promise<{ written: number, sent: numb
     const m = new RegExp(`^cis_gossip_messages_total\\{direction="${direction}",topic="cis/events/1"\\} (\\S+)$`, 'm').exec(text)
     return m === null ? 0 : Number(m[1])
   }
-  const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+  /** A metric's values, one a label set. */
+  const values = (name: string): number[] => [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map(m => Number(m[1]))
+  const metric = (name: string): number => values(name)[0] ?? 0
   /** The sum of a metric over all its label sets. */
-  const total = (name: string): number => { let t = 0; for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) t += Number(m[1]); return t }
+  const total = (name: string): number => values(name).reduce((t, v) => t + v, 0)
   return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum'), sync: total('cis_sync_messages_total'), apiRequests: total('cis_api_request_duration_seconds_count'), apiSeconds: total('cis_api_request_duration_seconds_sum') }
 }
 

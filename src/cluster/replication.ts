@@ -86,6 +86,10 @@ export class Replication {
   private readonly vectors = new Map<string, Record<string, number>>()
   private readonly previousVectors = new Map<string, Record<string, number>>()
   private stopped = false
+  /** Events held for each peer (JSON text, in order), and when a message of events last went to each. */
+  private readonly held = new Map<string, string[]>()
+  private readonly lastSent = new Map<string, number>()
+  private heldQueued = false
   /** Resolved when a first pull from a peer completed: this node has caught up with someone. */
   private readonly firstSync: Promise<void>
   private synced!: () => void
@@ -145,11 +149,6 @@ export class Replication {
     // (Peers gone since their last message: forgotten.)
     if (this.lastSent.size > all.length) for (const peer of this.lastSent.keys()) if (!all.includes(peer)) this.lastSent.delete(peer)
   }
-
-  /** Events held for each peer (JSON text, in order), and when a message of events last went to each. */
-  private readonly held = new Map<string, string[]>()
-  private readonly lastSent = new Map<string, number>()
-  private heldQueued = false
 
   /** The held events go out within `ms` (one timer for every peer's). */
   private heldSoon (ms: number): void {
@@ -230,20 +229,20 @@ export class Replication {
 
   /** True if an alive peer's last heartbeat showed events we have not applied yet. */
   behind (alive: ReadonlySet<string>): boolean {
-    for (const [peer, v] of this.vectors) if (alive.has(peer) && this.isBehind(v)) return true
-    if (this.sums.size > 0) {
-      const mine = vectorSum(this.o.vector())
-      for (const [peer, sum] of this.sums) if (alive.has(peer) && sum > mine) return true
-    }
-    return false
+    return !this.ahead(alive).next().done
   }
 
   /** Pull from every alive peer whose last heartbeat showed events we have not applied (behind). */
   pullBehind (alive: ReadonlySet<string>): void {
-    for (const [peer, v] of this.vectors) if (alive.has(peer) && this.isBehind(v)) this.pull(peer)
+    for (const peer of this.ahead(alive)) this.pull(peer)
+  }
+
+  /** The alive peers whose last heartbeat (its vector, or of a large cluster its sum) shows events we have not applied. */
+  private * ahead (alive: ReadonlySet<string>): Generator<string> {
+    for (const [peer, v] of this.vectors) if (alive.has(peer) && this.isBehind(v)) yield peer
     if (this.sums.size > 0) {
       const mine = vectorSum(this.o.vector())
-      for (const [peer, sum] of this.sums) if (alive.has(peer) && sum > mine) this.pull(peer)
+      for (const [peer, sum] of this.sums) if (alive.has(peer) && sum > mine) yield peer
     }
   }
 
