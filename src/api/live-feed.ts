@@ -70,13 +70,11 @@ export class LiveFeed {
   /** When the last client left (ms). */
   private leftAt = -Infinity
   private readonly unsubscribe: () => void
-  private readonly tick: NodeJS.Timeout
+  /** Runs while there are clients (an idle agent without any is not woken for them). */
+  private tick: NodeJS.Timeout | undefined
 
   constructor (private readonly node: ApiNode, private readonly o: LiveFeedOptions = {}) {
     this.unsubscribe = node.onChange(c => this.note(c))
-    // Membership is time: a node goes silent without any event. Look once a second.
-    this.tick = setInterval(() => { if (this.subs.size > 0) this.note({ joblists: [], schedules: [], nodes: true }) }, 1000)
-    this.tick.unref()
     this.nodesDigest = this.digestNodes(node.view())
   }
 
@@ -101,8 +99,16 @@ export class LiveFeed {
     else for (const k of missed) if (sub.filter.topics.has(k.topic)) sub.send({ id: this.id(k.n), event: 'change', data: k.data })
     this.subs.add(sub)
     if (this.resting) { this.resting = false; this.nodesDigest = this.digestNodes(this.node.view()) }
+    // Membership is time: a node goes silent without any event. Look once a second.
+    if (this.tick === undefined) {
+      this.tick = setInterval(() => this.note({ joblists: [], schedules: [], nodes: true }), 1000)
+      this.tick.unref()
+    }
     return () => {
-      if (this.subs.delete(sub) && this.subs.size === 0) this.leftAt = this.now()
+      if (!this.subs.delete(sub) || this.subs.size > 0) return
+      this.leftAt = this.now()
+      clearInterval(this.tick)
+      this.tick = undefined
     }
   }
 

@@ -31,6 +31,8 @@ export interface MeshHost {
   /** The purge events whose cuts cover a gap in our log of an origin; undefined if none does. */
   gapProof: (origin: string, from: number, to: number) => Promise<CisEvent[] | undefined>
   membershipChanged: () => void
+  /** Called on every heartbeat round, on the heartbeat's own timer (one wake-up for both). */
+  tick?: () => void
   rpc: (request: unknown, from: string) => Promise<unknown>
   /** Known addresses of known nodes, to reconnect after a cut. */
   knownPeers: () => Array<{ id: string, addresses: string[] }>
@@ -159,6 +161,7 @@ export class Mesh {
     this.every(this.o.heartbeatIntervalMs, () => {
       this.net.sweepConnections()
       this.gossip.beat(this.host.heartbeat(), this.host.knownCount())
+      this.host.tick?.()
     })
     this.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()

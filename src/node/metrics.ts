@@ -19,6 +19,16 @@ const JOB_STATES: readonly JobState[] = ['pending', 'running', 'succeeded', 'fai
 const RESULTS: readonly AttemptEnd[] = ['succeeded', 'failed', 'stopped', 'lost']
 const DIRECTIONS = ['sent', 'received'] as const
 
+/**
+ * How often prom-client's event-loop delay histogram samples (its nodejs_eventloop_lag_min,
+ * _max, _mean, _pNN gauges), in ms. Each sample wakes the event loop: prom-client's default of
+ * 10 ms woke an idle agent 100 times a second, close to 1 % of a core on this project's VMs
+ * (issue 12: 20 idle agents under 2 % each). The values are the times between two samples, so
+ * they include this interval (an idle loop reads about 0.1 s), and a stall shorter than it may
+ * not show; a longer one does.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100
+
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
   /** The state (undefined before the node started). */
@@ -46,7 +56,7 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
 
   constructor (source: MetricsSource) {
     const registers = [this.registry]
-    collectDefaultMetrics({ register: this.registry })
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
 
     new Gauge({
       name: 'cis_joblists',

@@ -106,6 +106,8 @@ export class CisNode implements ApiNode {
   private ready = false
   private passQueued = false
   private tickTimer: NodeJS.Timeout | undefined
+  /** start() went as far as its timers (stop() then has parts to stop, even after a fatal error). */
+  private started = false
   private readonly changeListeners = new Set<(c: NodeChanges) => void>()
 
   constructor (private readonly opts: NodeOptions) {
@@ -203,9 +205,13 @@ export class CisNode implements ApiNode {
     // Before any peer can assign work here: end what a crash left running (D-3).
     await this.bridge.recover(this.state)
     if (this.opts.network !== false) await this.joinNetwork()
-    // The master re-checks on every heartbeat: a node silent past the timeout is lost.
-    this.tickTimer = setInterval(() => this.passSoon(), this.config.heartbeat.intervalMs)
-    this.tickTimer.unref()
+    // The master re-checks on every heartbeat: a node silent past the timeout is lost. In a
+    // cluster, on the mesh's heartbeat timer (its `tick`): an idle agent wakes once a round, not twice.
+    if (this.mesh === undefined) {
+      this.tickTimer = setInterval(() => this.passSoon(), this.config.heartbeat.intervalMs)
+      this.tickTimer.unref()
+    }
+    this.started = true
     this.log.info({ id: this.id, name: this.config.name, events: this.events.written, joblists: Object.keys(this.state.joblists).length }, 'node started')
   }
 
@@ -225,6 +231,7 @@ export class CisNode implements ApiNode {
       proof: (e, from) => this.intake.proof(e, from),
       gapProof: async (origin, from, to) => await this.gapProof(origin, from, to),
       membershipChanged: () => { this.passSoon(); this.tell({ joblists: [], schedules: [], nodes: true }) },
+      tick: () => this.passSoon(),
       rpc: async req => await this.output.answer(req),
       metrics: this.metrics,
       knownPeers: () => Object.values(this.state.nodes).map(n => ({ id: n.id, addresses: n.addresses })),
@@ -275,9 +282,10 @@ export class CisNode implements ApiNode {
   }
 
   async stop (): Promise<void> {
-    if (this.tickTimer === undefined && !this.running) return // (after a fatal error, running is false but the parts still run)
+    if (!this.started && !this.running) return // (after a fatal error, running is false but the parts still run)
     const fatal = !this.running
     this.running = false
+    this.started = false
     clearInterval(this.tickTimer)
     this.tickTimer = undefined
     this.role?.revoke()

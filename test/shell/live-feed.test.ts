@@ -75,3 +75,26 @@ test('P-5 (issue 12): with no client the feed computes no change; a client withi
     feed.close()
   }
 })
+
+test('P-5, issue 12: the feed keeps a once-a-second timer only while it has clients (an idle agent is not woken for nobody)', (t) => {
+  const made = t.mock.method(globalThis, 'setInterval')
+  const cleared = t.mock.method(globalThis, 'clearInterval')
+  const f = fakeNode()
+  const feed = new LiveFeed(f.node, { resumeGraceMs: 60_000, now: () => 1_000_000 })
+  try {
+    assert.equal(made.mock.callCount(), 0, 'no client: no timer')
+    const c1 = client(feed, null)
+    const c2 = client(feed, null)
+    assert.equal(made.mock.callCount(), 1, 'one timer for any number of clients')
+    assert.equal(made.mock.calls[0].arguments[1], 1000, 'a look a second')
+    const timer = made.mock.calls[0].result
+    c1.leave()
+    assert.equal(cleared.mock.calls.filter(c => c.arguments[0] === timer).length, 0, 'a client is left: the timer stays')
+    c2.leave()
+    assert.equal(cleared.mock.calls.filter(c => c.arguments[0] === timer).length, 1, 'the last client left: the timer is gone')
+    client(feed, null).leave()
+    assert.equal(made.mock.callCount(), 2, 'a new client starts it again')
+  } finally {
+    feed.close()
+  }
+})
