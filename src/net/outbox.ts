@@ -24,17 +24,24 @@ export class Outbox<T> implements AsyncIterable<T> {
 
   get size (): number { return this.items.length }
 
-  async * [Symbol.asyncIterator] (): AsyncGenerator<T> {
+  /** What is queued each time, all of it at once (a stream writes it in one go); ends as the iteration does. */
+  async * batches (): AsyncGenerator<T[]> {
     while (true) {
+      if (this.ended) return
       if (this.items.length > 0) {
         const batch = this.items
         this.items = []
-        for (const item of batch) { if (this.ended) return; yield item }
+        yield batch
         continue
       }
-      if (this.ended) return
       await new Promise<void>(resolve => { this.wake = resolve })
       this.wake = undefined
+    }
+  }
+
+  async * [Symbol.asyncIterator] (): AsyncGenerator<T> {
+    for await (const batch of this.batches()) {
+      for (const item of batch) { if (this.ended) return; yield item }
     }
   }
 }

@@ -16,7 +16,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pipe } from 'it-pipe'
 import type { Logger } from 'pino'
-import { MAX_FRAME_BYTES, lpEncode, readFrames, writeFrames } from './frames.js'
+import { MAX_FRAME_BYTES, encodeFrame, lpEncode, lpEncodeBatches, readFrames, writeFrames } from './frames.js'
 import { Outbox } from './outbox.js'
 import { installYamuxWindowUpdates } from './yamux-window.js'
 
@@ -92,13 +92,13 @@ interface Channel<T> {
   protocol: string
   /** Messages queued for one peer at most (more are dropped: they are best effort). */
   queue: number
-  /** The frames a queue's stream writes. */
-  frames: (box: Outbox<T>) => AsyncIterable<Uint8Array>
+  /** The frames a queue's stream writes, in batches (what was queued at once). */
+  frames: (box: Outbox<T>) => AsyncIterable<Uint8Array[]>
   boxes: Map<string, Outbox<T>>
   unsupported: Set<string>
 }
 
-function channel<T> (protocol: string, queue: number, frames: (box: Outbox<T>) => AsyncIterable<Uint8Array>): Channel<T> {
+function channel<T> (protocol: string, queue: number, frames: (box: Outbox<T>) => AsyncIterable<Uint8Array[]>): Channel<T> {
   return { protocol, queue, frames, boxes: new Map(), unsupported: new Set() }
 }
 
@@ -107,9 +107,9 @@ export class Net {
   private readonly blocked = new Set<string>()
   private readonly dialing = new Set<string>()
   /** Tell streams (a peer that does not speak it is told over rpc). */
-  private readonly tells = channel<unknown>(TELL_PROTOCOL, TELL_QUEUE, box => writeFrames(box))
+  private readonly tells = channel<unknown>(TELL_PROTOCOL, TELL_QUEUE, async function * (box) { for await (const b of box.batches()) yield b.map(encodeFrame) })
   /** Gossip streams, of frames encoded once for all peers (a peer that does not speak it gets gossip by gossipsub). */
-  private readonly gossips = channel<Uint8Array>(GOSSIP_PROTOCOL, GOSSIP_QUEUE, box => box)
+  private readonly gossips = channel<Uint8Array>(GOSSIP_PROTOCOL, GOSSIP_QUEUE, box => box.batches())
   private readonly channels = [this.tells, this.gossips] as Array<Channel<unknown>>
   /** The connection (its ID) each open tell or gossip stream's box writes on. */
   private readonly carriedBy = new WeakMap<Outbox<any>, string>()
@@ -554,7 +554,7 @@ export class Net {
       const { stream, connection } = await this.newStream(peer, protocol, AbortSignal.timeout(10_000))
       this.carriedBy.set(box, connection.id)
       try {
-        await stream.sink(lpEncode(c.frames(box)))
+        await stream.sink(lpEncodeBatches(c.frames(box)))
       } catch (err) {
         stream.abort(err as Error)
         throw err

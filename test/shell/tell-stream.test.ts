@@ -10,6 +10,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { newSwarmKey } from '../../src/net/swarm-key.js'
 import { Net, TELL_PROTOCOL } from '../../src/net/p2p.js'
 import { Outbox } from '../../src/net/outbox.js'
+import { COALESCE_BYTES, FrameError, MAX_FRAME_BYTES, lpEncode, lpEncodeBatches } from '../../src/net/frames.js'
 import { cleanup, tempDir, waitFor } from '../helpers/agent.js'
 import { startNet as startNetOn } from '../helpers/net.js'
 
@@ -79,4 +80,38 @@ test('R1-5 issue 12: an Outbox drops past its bound and after end, and yields in
   assert.equal(box.push(6), false)
   await reading
   assert.deepEqual(got, [1, 2, 3, 5])
+})
+
+test('R1-5 issue 12: frames go out length-prefixed in one buffer each, and what a stream had queued at once in one write, read back the same by the length-prefixed decoder', async () => {
+  const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill)
+  const decode = async (chunks: Uint8Array[]): Promise<Uint8Array[]> => {
+    const out: Uint8Array[] = []
+    for await (const f of lp.decode((async function * () { yield * chunks })())) out.push(f.subarray())
+    return out
+  }
+  // One frame a buffer: the prefix is not a write of its own (sizes across the varint's 1/2/3-byte steps).
+  const frames = [bytes(0, 0), bytes(1, 1), bytes(127, 2), bytes(128, 3), bytes(300, 4), bytes(20_000, 5)]
+  const single: Uint8Array[] = []
+  for await (const c of lpEncode(frames)) single.push(c)
+  assert.equal(single.length, frames.length, 'one buffer a frame')
+  assert.deepEqual(await decode(single), frames)
+  // A batch: small frames in one buffer; a batch past COALESCE_BYTES in several, none over it
+  // unless one frame alone is; order kept.
+  const small = Array.from({ length: 50 }, (_, i) => bytes(200, i))
+  const big = Array.from({ length: 5 }, (_, i) => bytes(COALESCE_BYTES / 2, 100 + i))
+  const box = new Outbox<Uint8Array>(100)
+  for (const f of small) box.push(f)
+  const chunks: Uint8Array[] = []
+  const writing = (async () => { for await (const c of lpEncodeBatches(box.batches())) chunks.push(c) })()
+  await new Promise(resolve => setTimeout(resolve, 10))
+  assert.equal(chunks.length, 1, 'fifty queued frames: one write')
+  for (const f of big) box.push(f)
+  await new Promise(resolve => setTimeout(resolve, 10))
+  box.end()
+  await writing
+  assert.ok(chunks.length >= 3 && chunks.length <= 5, `five half-buffer frames: a few writes (${chunks.length})`)
+  assert.ok(chunks.slice(1).every(c => c.byteLength <= COALESCE_BYTES + 8), 'none much over the bound')
+  assert.deepEqual(await decode(chunks), [...small, ...big], 'every frame, in order')
+  // A frame over the limit is refused (the peer would refuse it).
+  await assert.rejects(async () => { for await (const _ of lpEncode([new Uint8Array(MAX_FRAME_BYTES + 1)])) { /* none */ } }, FrameError)
 })
