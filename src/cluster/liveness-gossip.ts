@@ -73,6 +73,8 @@ export class LivenessGossip {
   private flood: FloodItem[] = []
   /** queued: a flood message goes out next tick; cooling: one went out within FLOOD_MS. */
   private flooding: 'idle' | 'queued' | 'cooling' = 'idle'
+  /** Heartbeat intervals since this node last beat to its watchers (a large cluster). */
+  private sinceBeat = Infinity
 
   constructor (
     private readonly membership: Membership,
@@ -89,8 +91,9 @@ export class LivenessGossip {
   }
 
   /**
-   * Every heartbeat interval: the heartbeat to every peer (a small cluster), or this node's beat
-   * to the nodes that watch it, and its own watch round (a large one).
+   * Every heartbeat interval: the heartbeat to every peer (a small cluster), or its own watch
+   * round and, every Membership.beatEvery intervals, this node's beat to the nodes that watch
+   * it (a large one).
    */
   beat (hb: Heartbeat, known: number): void {
     if (!this.size(known)) { this.links.broadcast(hb); this.askAboutFading(); return }
@@ -98,8 +101,12 @@ export class LivenessGossip {
     const sum = vectorSum(hb.vector)
     // Just grown large (here or at an earlier size()): the neighbours get what a new connection gets.
     if (this.membership.grewLarge()) for (const p of this.links.peers()) this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
-    const msg = beatMessage(hb)
-    for (const p of this.membership.watchersOf()) this.links.send(p, msg)
+    // Every beatEvery intervals (a new watcher had a beat at once, in answer to its request).
+    if (++this.sinceBeat >= this.membership.beatEvery) {
+      this.sinceBeat = 0
+      const msg = beatMessage(hb)
+      for (const p of this.membership.watchersOf()) this.links.send(p, msg)
+    }
     this.watchRound(own)
   }
 

@@ -44,6 +44,12 @@ export const LARGE_CLUSTER = 16
 export const WATCHERS = 3
 /** Heartbeat intervals a watcher waits for the answer to a probe before it holds the node down. */
 export const PROBE_ROUNDS = 2
+/**
+ * A watched node beats to its watchers every BEAT_EVERY heartbeat intervals (issue 12: half the
+ * messages of an idle ring), as long as its watchers still hear two beats within the timeout;
+ * a beat late or lost costs a probe, which is answered at once, not a down notice.
+ */
+export const BEAT_EVERY = 2
 /** The most watch requests a node honours at once (a few over WATCHERS: views differ for a while after a change). */
 const MAX_WATCHERS = 4 * WATCHERS
 /** Connections each node dials up to in a large cluster (with those dialled to it, about twice as many; one with more than three times as many hangs up on extras down to twice). */
@@ -77,6 +83,8 @@ export interface MembershipOptions {
   timeoutMs: number
   /** Clusters of more nodes than this use the watch ring (default LARGE_CLUSTER). */
   largeAbove?: number
+  /** A watched node beats to its watchers every this many heartbeat intervals (default BEAT_EVERY; fewer if two beats would not fit in the timeout). */
+  beatEvery?: number
   /** Someone joined, left, or changed priority: the master may have changed. */
   changed: () => void
 }
@@ -168,6 +176,15 @@ export class Membership {
     const grew = this.grew
     this.grew = false
     return grew
+  }
+
+  /**
+   * Every how many heartbeat intervals this node beats to its watchers: BEAT_EVERY (or the
+   * option), but never so seldom that fewer than two beats fall within the timeout.
+   */
+  get beatEvery (): number {
+    const fit = Math.floor(this.o.timeoutMs / (2 * this.o.heartbeatIntervalMs))
+    return Math.max(1, Math.min(this.o.beatEvery ?? BEAT_EVERY, fit))
   }
 
   /** How long a node is alive after it was last heard: a large cluster's are alive until a notice. */

@@ -1,4 +1,4 @@
-// `npm run sim -- --nodes N --seed S --scenario NAME [--latency MS] [--jitter MS] [--loss P] [--rate R]`:
+// `npm run sim -- --nodes N --seed S --scenario NAME [--latency MS] [--jitter MS] [--loss P] [--rate R] [--beat-every N]`:
 // one simulation run (run.ts), one JSON line on stdout; progress and the wall time on stderr.
 import { Command, InvalidArgumentError } from 'commander'
 import { SCENARIOS, defaultSimOptions, simulate } from './run.js'
@@ -27,11 +27,14 @@ const program = new Command('sim')
   .option('--jitter <ms>', 'latency jitter (±)', num('--jitter', 0, 10_000), 0.5)
   .option('--loss <p>', 'share of messages lost', num('--loss', 0, 0.5), 0)
   .option('--rate <r>', 'joblists submitted per virtual second while work streams in', num('--rate', 0.1, 10_000), 20)
+  .option('--beat-every <n>', 'a watched node beats to its watchers every n heartbeat intervals (the watch ring; default the agent\'s)', int('--beat-every', 1, 100))
   .option('--quiet', 'no progress on stderr')
-  .action(async (opts: { nodes: number, seed: number, scenario: Scenario, latency: number, jitter: number, loss: number, rate: number, quiet?: boolean }) => {
+  .action(async (opts: { nodes: number, seed: number, scenario: Scenario, latency: number, jitter: number, loss: number, rate: number, beatEvery?: number, quiet?: boolean }) => {
     const t0 = process.hrtime.bigint()
     const progress = opts.quiet === true ? undefined : (line: string): void => { process.stderr.write(`sim: ${line}\n`) }
-    const result = await simulate(defaultSimOptions({ nodes: opts.nodes, seed: opts.seed, scenario: opts.scenario, latencyMs: opts.latency, jitterMs: opts.jitter, loss: opts.loss, rate: opts.rate, ...(progress !== undefined ? { progress } : {}) }))
+    const base = defaultSimOptions()
+    const timing = opts.beatEvery === undefined ? base.timing : { ...base.timing, beatEvery: opts.beatEvery }
+    const result = await simulate(defaultSimOptions({ timing, nodes: opts.nodes, seed: opts.seed, scenario: opts.scenario, latencyMs: opts.latency, jitterMs: opts.jitter, loss: opts.loss, rate: opts.rate, ...(progress !== undefined ? { progress } : {}) }))
     process.stdout.write(JSON.stringify(result) + '\n')
     progress?.(`wall time ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`)
   })

@@ -103,6 +103,33 @@ test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, the
   }
 })
 
+test('R1-1 issue 12: a watched node beats to its watchers every second heartbeat interval (two beats still fit in the timeout); with a timeout under four intervals, every interval', () => {
+  const beatsIn = (timeoutMs: number, rounds: number): number[] => {
+    const t = setup(names(20))
+    const m = new Membership({ self: 'me', log: silent, now: () => t.clock.now, heartbeatIntervalMs: 200, timeoutMs, changed: () => {} })
+    assert.equal(m.beatEvery, timeoutMs >= 800 ? 2 : 1)
+    const g = new LivenessGossip(m, (t.g as unknown as { replication: Replication }).replication, {
+      peers: () => t.links.peers, send: (to, msg) => { t.sent.push({ to, msg }) }, broadcast: () => {}, hangUp: () => {}, dial: () => {}, after: () => {}, pick: () => 0
+    })
+    g.size(100)
+    g.beat(hb(0), 100) // (gives the neighbours their beats once, on the switch: the last test; and beats)
+    g.message({ cis: 'membership', watch: true }, 'p03', () => hb(0))
+    t.sent.length = 0
+    const per: number[] = []
+    for (let i = 1; i <= rounds; i++) {
+      t.clock.now += 200
+      g.beat(hb(i), 100)
+      per.push(t.sent.filter(s => s.to === 'p03' && s.msg.beats !== undefined && s.msg.watch !== true).length)
+      t.sent.length = 0
+    }
+    return per
+  }
+  assert.deepEqual(beatsIn(800, 6), [0, 1, 0, 1, 0, 1], 'every second interval at the default timing (800 ms, 200 ms)')
+  assert.deepEqual(beatsIn(600, 4), [1, 1, 1, 1], 'every interval when two beats every second interval would not fit in the timeout')
+  const m = new Membership({ self: 'me', log: silent, now: () => 0, heartbeatIntervalMs: 200, timeoutMs: 2000, beatEvery: 3, changed: () => {} })
+  assert.equal(m.beatEvery, 3, 'the option, where it fits')
+})
+
 test('R1-1, R1-3 issue 12: a large cluster\'s node asks its ring successors to beat to it (dialling one it is not connected to); one that cannot be reached is held down after the probe and a notice floods', async () => {
   const t = setup(['mf', 'mg', 'x1'])
   t.g.size(100)
