@@ -101,7 +101,7 @@ async function views (agents: Agent[]): Promise<Array<{ alive: number, master: s
  */
 export const SETTLE_SECONDS = 90
 
-export async function idleCluster (progress: (m: string) => void, n: number, windowSeconds = 10, o: { settleSeconds?: number | undefined, formTimeoutSeconds?: number } = {}): Promise<IdleFigures> {
+export async function idleCluster (progress: (m: string) => void, n: number, windowSeconds = 10, o: { settleSeconds?: number, formTimeoutSeconds?: number } = {}): Promise<IdleFigures> {
   const settleSeconds = o.settleSeconds ?? SETTLE_SECONDS
   const formTimeoutSeconds = o.formTimeoutSeconds ?? 60
   progress(`idle: starting ${n} agents in one cluster`)

@@ -32,9 +32,9 @@ const program = new Command('sim')
   .action(async (opts: { nodes: number, seed: number, scenario: Scenario, latency: number, jitter: number, loss: number, rate: number, beatEvery?: number, quiet?: boolean }) => {
     const t0 = process.hrtime.bigint()
     const progress = opts.quiet === true ? undefined : (line: string): void => { process.stderr.write(`sim: ${line}\n`) }
-    const base = defaultSimOptions()
-    const timing = opts.beatEvery === undefined ? base.timing : { ...base.timing, beatEvery: opts.beatEvery }
-    const result = await simulate(defaultSimOptions({ timing, nodes: opts.nodes, seed: opts.seed, scenario: opts.scenario, latencyMs: opts.latency, jitterMs: opts.jitter, loss: opts.loss, rate: opts.rate, ...(progress !== undefined ? { progress } : {}) }))
+    const options = defaultSimOptions({ nodes: opts.nodes, seed: opts.seed, scenario: opts.scenario, latencyMs: opts.latency, jitterMs: opts.jitter, loss: opts.loss, rate: opts.rate, ...(progress !== undefined ? { progress } : {}) })
+    if (opts.beatEvery !== undefined) options.timing = { ...options.timing, beatEvery: opts.beatEvery }
+    const result = await simulate(options)
     process.stdout.write(JSON.stringify(result) + '\n')
     progress?.(`wall time ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`)
   })

@@ -83,7 +83,7 @@ export class SimNode implements Endpoint {
     this.id = o.id
     this.log = o.log ?? new Map()
     const now = (): number => EPOCH + o.clock.now
-    this.membership = new Membership({ self: o.id, log: silent, now, heartbeatIntervalMs: o.timing.heartbeatIntervalMs, timeoutMs: o.timing.heartbeatTimeoutMs, ...(o.timing.beatEvery !== undefined ? { beatEvery: o.timing.beatEvery } : {}), changed: () => this.passSoon() })
+    this.membership = new Membership({ self: o.id, log: silent, now, heartbeatIntervalMs: o.timing.heartbeatIntervalMs, timeoutMs: o.timing.heartbeatTimeoutMs, beatEvery: o.timing.beatEvery, changed: () => this.passSoon() })
     const self = o.id
     const log = this.log
     this.replication = new Replication({

@@ -112,7 +112,7 @@ test('R1-1 issue 12: a watched node beats to its watchers every second heartbeat
       peers: () => t.links.peers, send: (to, msg) => { t.sent.push({ to, msg }) }, broadcast: () => {}, hangUp: () => {}, dial: () => {}, after: () => {}, pick: () => 0
     })
     g.size(100)
-    g.beat(hb(0), 100) // (gives the neighbours their beats once, on the switch: the last test; and beats)
+    g.beat(hb(0), 100) // the switch to the ring (the neighbours get their beats once) and a first beat
     g.message({ cis: 'membership', watch: true }, 'p03', () => hb(0))
     t.sent.length = 0
     const per: number[] = []
