@@ -67,6 +67,8 @@ export interface RoleFigures {
    * an agent) with their wall-clock ms a job.
    */
   syncPerJob: number
+  /** Ed25519 checks of peers' signatures a job (one a signed batch; fewer where a later batch of the same origin in one message vouches for it). */
+  signatureChecksPerJob: number
   api: { requestsPerJob: number, msPerJob: number }
   /**
    * The agent process's CPU ms a second while the cluster was idle (just before the run):
@@ -103,7 +105,7 @@ async function succeeded (a: ClusterAgent): Promise<number> {
 }
 
 /** What a node counted so far: its own events written, gossip messages of events sent and received, scheduler passes and their seconds. */
-async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number, passes: number, passSeconds: number, sync: number, apiRequests: number, apiSeconds: number }> {
+async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number, passes: number, passSeconds: number, sync: number, checks: number, apiRequests: number, apiSeconds: number }> {
   const [state, metrics] = await Promise.all([api(a.url, '/v1/state?hash=false'), api(a.url, '/metrics')])
   const text = String(metrics.body)
   const gossip = (direction: string): number => {
@@ -115,7 +117,7 @@ async function counters (a: ClusterAgent): Promise<{ written: number, sent: numb
   const metric = (name: string): number => values(name)[0] ?? 0
   /** The sum of a metric over all its label sets. */
   const total = (name: string): number => values(name).reduce((t, v) => t + v, 0)
-  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum'), sync: total('cis_sync_messages_total'), apiRequests: total('cis_api_request_duration_seconds_count'), apiSeconds: total('cis_api_request_duration_seconds_sum') }
+  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum'), sync: total('cis_sync_messages_total'), checks: metric('cis_signature_checks_total'), apiRequests: total('cis_api_request_duration_seconds_count'), apiSeconds: total('cis_api_request_duration_seconds_sum') }
 }
 
 /** Bind a process, its threads and the processes it started (the executor's fork server), and what they start from now on, to these cores (`taskset -a -p`). */
@@ -226,6 +228,7 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
         eventsWrittenPerJob: r3((after[i].written - before[i].written) / n),
         gossipPerJob: { sent: r3((after[i].sent - before[i].sent) / n), received: r3((after[i].received - before[i].received) / n) },
         syncPerJob: r3((after[i].sync - before[i].sync) / n),
+        signatureChecksPerJob: r3((after[i].checks - before[i].checks) / n),
         api: { requestsPerJob: r3((after[i].apiRequests - before[i].apiRequests) / n), msPerJob: r3((after[i].apiSeconds - before[i].apiSeconds) * 1000 / n) },
         idleMsPerSec: idle[i]
       }]
@@ -246,7 +249,7 @@ export function formatRoles (r: RolesResult): string[] {
   const line = (role: Role): string => {
     const f = r.roles[role]
     const c = f.cpuMsPerJob
-    return `  ${role.padEnd(9)} agent ${c.agent} ms (${c.system} in the kernel; ${c.beyondIdle} beyond its idle cost), fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received, sync frames ${f.syncPerJob}, API requests ${f.api.requestsPerJob} (${f.api.msPerJob} ms) a job; idle ${f.idleMsPerSec} ms/s`
+    return `  ${role.padEnd(9)} agent ${c.agent} ms (${c.system} in the kernel; ${c.beyondIdle} beyond its idle cost), fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received, sync frames ${f.syncPerJob}, signature checks ${f.signatureChecksPerJob}, API requests ${f.api.requestsPerJob} (${f.api.msPerJob} ms) a job; idle ${f.idleMsPerSec} ms/s`
   }
   return [
     `roles, 3 agents, ${r.jobs} one-job joblists (submitted to the ${r.submittedTo}${r.pinned !== undefined ? `; the ${r.pinned} alone on a core` : ''}): ${r.jobsPerSec} jobs/s; CPU ms a job per role:`,

@@ -3,7 +3,7 @@
 // ingest-core.ts). Five origins: M the master (accept, assign), X0 and X1 executing (started,
 // finished with usage), S0 and S1 taking the submits; five events a one-job joblist.
 import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
-import { signBatch } from '../src/identity/keys.js'
+import { CHAIN_START, signBatch } from '../src/identity/keys.js'
 import type { JoblistSpec } from '../src/spec/types.js'
 
 /**
@@ -22,6 +22,8 @@ export interface StreamOrigin {
   lc: number
   /** Every event this origin made, in seq order. */
   events: CisEvent[]
+  /** The digest of its last signed batch (keys.ts: a node's batches are chained). */
+  link?: Buffer
 }
 
 /** One gossip message: who sends it, its JSON (an event, or an array of a write batch's events), how many events. */
@@ -52,7 +54,7 @@ export function jobStream<O extends StreamOrigin> (origins: { M: O, X0: O, X1: O
     const batch = new Map<O, CisEvent[]>([M, X0, X1, S0, S1].map(x => [x, []]))
     const single = o.jobsPerBatch === 1
     const out = (x: O, e: CisEvent): void => {
-      if (single) { signBatch(x.key, [e]); messages.push({ o: x, json: JSON.stringify(e), count: 1 }) } else (batch.get(x) as CisEvent[]).push(e)
+      if (single) { x.link = signBatch(x.key, [e], x.link ?? CHAIN_START); messages.push({ o: x, json: JSON.stringify(e), count: 1 }) } else (batch.get(x) as CisEvent[]).push(e)
     }
     for (let j = from; j < Math.min(end, from + o.jobsPerBatch); j++) {
       const ts = o.t0 + Math.floor((j - first) / 10)
@@ -70,7 +72,7 @@ export function jobStream<O extends StreamOrigin> (origins: { M: O, X0: O, X1: O
     if (!single) {
       for (const [x, es] of batch) {
         if (es.length === 0) continue
-        signBatch(x.key, es)
+        x.link = signBatch(x.key, es, x.link ?? CHAIN_START)
         messages.push({ o: x, json: `[${es.map(e => JSON.stringify(e)).join(',')}]`, count: es.length })
       }
     }

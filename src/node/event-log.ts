@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/types.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
-import { signBatch } from '../identity/keys.js'
+import { CHAIN_START, signBatch } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
@@ -80,6 +80,8 @@ const LINGER_MS = 10
 export class EventLog {
   state: ClusterState = emptyState()
   private seq = 0
+  /** The digest of the last batch this node signed (keys.ts, signBatch): the next one names it, so a receiver checks one signature for several. */
+  private link: Buffer = CHAIN_START
   private clock: Hlc = { ts: 0, lc: 0 }
   private pending: Pending[] = []
   private flushing: Promise<void> | null = null
@@ -488,7 +490,7 @@ export class EventLog {
     if (snap !== undefined) { this.lastSnapshotMs = performance.now() - t0; this.lastSnapshotAt = performance.now() }
     try {
       const mine = batch.filter(p => p.event.origin === this.o.identity.id && p.event.sig === '').map(p => p.event)
-      if (mine.length > 0) signBatch(this.o.identity.key, mine)
+      if (mine.length > 0) this.link = signBatch(this.o.identity.key, mine, this.link) ?? this.link
       await this.o.store.write(batch.map(p => p.event), snap)
       if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap) }
       const own = batch.filter(p => p.event.origin === this.o.identity.id).map(p => p.event)

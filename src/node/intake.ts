@@ -56,13 +56,18 @@ export class Intake {
   /**
    * The events of one message (a write batch of a peer, or several): each taken as receive
    * takes it, and those ready delivered together, so the node applies, stores and reacts to
-   * the message once, not once an event.
+   * the message once, not once an event. Their signatures are checked newest first: a chained
+   * batch vouches for the one before it of its origin (keys.ts), so the several batches of an
+   * origin in one message cost one Ed25519 check.
    */
   receiveMany (raws: unknown[], from: string): void {
     if (raws.length === 1 || this.batch !== undefined) { for (const raw of raws) this.receive(raw, from); return }
+    if (!this.open) return
+    const events = raws.map(asEvent)
+    const verified = this.verifyNewestFirst(events)
     this.batch = []
     try {
-      for (const raw of raws) this.receive(raw, from)
+      for (let i = 0; i < events.length; i++) this.take(events[i], from, verified[i])
     } finally {
       const ready = this.batch
       this.batch = undefined
@@ -71,9 +76,26 @@ export class Intake {
     }
   }
 
+  /** Whether each event's signature verifies, checked last to first; undefined where take decides without it (malformed, own, applied). */
+  private verifyNewestFirst (events: Array<CisEvent | string>): Array<boolean | undefined> {
+    const applied = this.o.applied()
+    const out = new Array<boolean | undefined>(events.length)
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i]
+      if (typeof e === 'string' || e.origin === this.o.self || e.seq <= (applied[e.origin] ?? 0)) continue
+      out[i] = (this.o.verify ?? verifyEvent)(e)
+    }
+    return out
+  }
+
   receive (raw: unknown, from: string): void {
     if (!this.open) return
-    const e = asEvent(raw)
+    this.take(asEvent(raw), from)
+  }
+
+  /** An event checked for shape (or what is wrong with it); `verified`: its signature already checked. */
+  private take (e: CisEvent | string, from: string, verified?: boolean): void {
+    if (!this.open) return
     if (typeof e === 'string') {
       this.o.log.warn({ from, problem: e }, 'rejected a malformed event')
       return
@@ -84,7 +106,7 @@ export class Intake {
       void this.checkDuplicate(e, from)
       return
     }
-    if (!(this.o.verify ?? verifyEvent)(e)) {
+    if (!(verified ?? (this.o.verify ?? verifyEvent)(e))) {
       this.o.log.warn({ from, origin: e.origin, seq: e.seq }, 'rejected an event whose signature does not verify')
       return
     }

@@ -12,6 +12,7 @@ import type { AttemptEnd, CisEvent, FinishedBody } from '../events/types.js'
 import { EVENT_TYPES } from '../events/types.js'
 import type { ClusterState, JobState, JoblistState } from '../state/types.js'
 import type { EventCounter } from './event-log.js'
+import { signatureChecks } from '../identity/keys.js'
 import type { RoleMetrics } from './master-role.js'
 
 const JOBLIST_STATES: readonly JoblistState[] = ['queued', 'running', 'succeeded', 'failed', 'stopped']
@@ -117,6 +118,13 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
       collect () { this.set(source.isMaster() ? 1 : 0) }
     })
 
+    let checked = 0
+    new Counter({
+      name: 'cis_signature_checks_total',
+      help: 'Ed25519 signature checks of events (one a signed batch; none for a batch that a later one of its origin names as its previous).',
+      registers,
+      collect () { const n = signatureChecks(); this.inc(n - checked); checked = n }
+    })
     this.jobsStarted = new Counter({ name: 'cis_jobs_started_total', help: 'Job attempts started on this node.', registers })
     this.jobsFinished = new Counter({ name: 'cis_jobs_finished_total', help: 'Job attempts of this node that ended, by result.', labelNames: ['result'] as const, registers })
     for (const result of RESULTS) this.jobsFinished.inc({ result }, 0)

@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { MAX_SIGNED_GROUP, signBatch, signEvent, verifyBytes, verifyEvent } from '../../src/identity/keys.js'
+import { CHAIN_START, MAX_SIGNED_GROUP, signBatch, signEvent, signatureChecks, verifyBytes, verifyEvent } from '../../src/identity/keys.js'
 import { leafHash, leafHashOfText, merkleRoot, merkleTree, merkleWay, reachesKnown } from '../../src/identity/merkle.js'
 import { canonicalJson } from '../../src/util/canonical.js'
 import { Random } from '../../src/sim/random.js'
@@ -160,4 +160,57 @@ test('R1-4 issue 12 (property): with the trees it remembers, verifyEvent decides
     }
   }
   assert.ok(accepted > 500 && refused > 100, `both kinds were tried (${accepted} accepted, ${refused} refused)`)
+})
+
+/** Batches of `sizes` events signed one after the other as a node's event log signs them (chained). */
+function chainedBatches (me: { key: any, id: string }, sizes: number[]): CisEvent[][] {
+  let link = CHAIN_START
+  let seq = 1
+  return sizes.map(n => {
+    const batch = events(me.id, n, seq)
+    seq += n
+    link = signBatch(me.key, batch, link) as Buffer
+    return batch
+  })
+}
+
+test('R1-4 issue 12: chained batches: each event still verifies alone; verified newest first, the batches of an origin cost one Ed25519 check', async () => {
+  const me = await identity()
+  const sizes = [1, 2, 3, 1, 5]
+  const alone = chainedBatches(me, sizes)
+  for (const b of alone) for (const e of b) assert.match(e.sig, /^[^.]+\.\d+\.\d+\.p[A-Za-z0-9_-]{43}(\.|$)/, 'format 2: SIG.INDEX.COUNT.pLINK…')
+  // Oldest first (as a sync pull brings them): one check a batch.
+  let before = signatureChecks()
+  for (const b of alone) for (const e of b) assert.equal(verifyEvent(JSON.parse(JSON.stringify(e))), true, `event ${e.seq}`)
+  assert.equal(signatureChecks() - before, sizes.length, 'oldest first: a check a batch')
+  // Newest first (as the intake takes a message): the newest batch vouches for the one before it, and so on.
+  const chain = chainedBatches(await identity(), sizes)
+  before = signatureChecks()
+  for (const e of chain.flat().reverse()) assert.equal(verifyEvent(JSON.parse(JSON.stringify(e))), true, `event ${e.seq}`)
+  assert.equal(signatureChecks() - before, 1, 'newest first: one check for every batch')
+})
+
+test('R1-4 issue 12: a vouched-for batch is taken only as its origin signed it: a changed body, link, count or origin, or a batch signed by another key, does not verify', async () => {
+  const me = await identity()
+  const mallory = await identity()
+  const [older, newer] = chainedBatches(me, [3, 2])
+  assert.equal(verifyEvent(newer[1]), true)
+  // Each variant in a fresh copy, and after the genuine newer batch has vouched for the older one.
+  const parts = older[0].sig.split('.')
+  const otherLink = 'p' + Buffer.alloc(32, 7).toString('base64url')
+  const variants: Array<[string, CisEvent]> = [
+    ['changed body', { ...older[0], body: { ids: ['other'] } } as CisEvent],
+    ['changed seq', { ...older[0], seq: 77 }],
+    ['changed link', { ...older[0], sig: [...parts.slice(0, 3), otherLink, ...parts.slice(4)].join('.') }],
+    ['link left out', { ...older[0], sig: [...parts.slice(0, 3), ...parts.slice(4)].join('.') }],
+    ['changed count', { ...older[0], sig: [parts[0], parts[1], '4', ...parts.slice(3)].join('.') }],
+    ['another origin', { ...older[0], origin: mallory.id }],
+    ['another event\'s proof', { ...older[0], sig: older[1].sig }]
+  ]
+  for (const [what, v] of variants) assert.equal(verifyEvent(v), false, what)
+  // Mallory's own chain cannot borrow me's vouching, nor me's link.
+  const forged = events(me.id, 3, 1).map(e => ({ ...e, body: { ids: ['forged'] } }) as CisEvent)
+  signBatch(mallory.key, forged, Buffer.from(parts[3].slice(1), 'base64url'))
+  assert.ok(forged.every(e => !verifyEvent(e)), 'a batch signed by another key')
+  for (const e of older) assert.equal(verifyEvent(e), true, `genuine event ${e.seq}`)
 })

@@ -6,6 +6,9 @@ import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { CisEvent } from '../../src/events/types.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { CHAIN_START, signBatch, signatureChecks } from '../../src/identity/keys.js'
 import { recordingIntake as intake, signingOrigin } from '../helpers/intake.js'
 
 async function origin (): Promise<{ id: string, event: (seq: number) => CisEvent }> {
@@ -46,4 +49,33 @@ test('R1-5 issue 12: taken as one message or one by one, the intake delivers the
   for (const e of stream) single.i.receive(e, 'peer')
   assert.ok(single.batches.flat().length > 20, 'the stream delivers something')
   assert.deepEqual(keys(whole.batches.flat()), keys(single.batches.flat()))
+})
+
+test('R1-4 issue 12: a message of several chained write batches of one origin costs one Ed25519 check, and a forged one among them is still dropped', async () => {
+  const key = await generateKeyPair('Ed25519')
+  const id = peerIdFromPrivateKey(key as never).toString()
+  let link = CHAIN_START
+  const batches = [2, 1, 3, 2].map((n, k) => {
+    const from = [1, 3, 4, 7][k]
+    const b = Array.from({ length: n }, (_, i) => ({ origin: id, seq: from + i, ts: 1000 + from + i, lc: 0, type: 'master', body: { term: from + i }, sig: '' }) as CisEvent)
+    link = signBatch(key as never, b, link) as Buffer
+    return b
+  })
+  const x = intake()
+  const before = signatureChecks()
+  x.i.receiveMany(JSON.parse(JSON.stringify(batches.flat())) as unknown[], 'peer')
+  assert.equal(signatureChecks() - before, 1, 'one check for four batches')
+  assert.deepEqual(x.delivered.map(e => e.seq), [1, 2, 3, 4, 5, 6, 7, 8])
+  // The same shape again, with the body of an event of an older batch changed on the way: it and what follows it are held back.
+  let link2 = CHAIN_START
+  const again = [2, 2].map((n, k) => {
+    const b = Array.from({ length: n }, (_, i) => ({ origin: id, seq: 9 + 2 * k + i, ts: 2000 + k + i, lc: 0, type: 'master', body: { term: 9 + 2 * k + i }, sig: '' }) as CisEvent)
+    link2 = signBatch(key as never, b, link2) as Buffer
+    return b
+  })
+  const sent = JSON.parse(JSON.stringify(again.flat())) as CisEvent[]
+  sent[1] = { ...sent[1], body: { term: 1000 } }
+  x.i.receiveMany(sent, 'peer')
+  assert.deepEqual(x.delivered.map(e => e.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'seq 10 forged: dropped; 11 and 12 wait behind the gap')
+  assert.deepEqual(x.pulls, ['peer', 'peer'], 'and the gap is pulled for (a pull for each event ahead of it)')
 })

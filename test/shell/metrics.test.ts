@@ -43,6 +43,7 @@ const EXPECTED: Record<string, string> = {
   cis_gossip_bytes_total: 'counter',
   cis_sync_messages_total: 'counter',
   cis_sync_bytes_total: 'counter',
+  cis_signature_checks_total: 'counter',
   cis_peers_alive: 'gauge',
   cis_master_changes_total: 'counter',
   cis_is_master: 'gauge',
@@ -196,6 +197,7 @@ test('P-5: between two agents, events, gossip and sync are counted as received; 
         got('cis_sync_messages_total', { direction: 'received' }) > 0 && got('cis_sync_bytes_total', { direction: 'received' }) > 0 ? m : undefined
     })
     const am = (await scrape(a.url)).metrics
+    assert.ok((value(bm, 'cis_signature_checks_total') ?? 0) >= 1, 'mx2 checked the signatures of what it received')
     assert.equal(value(bm, 'cis_peers_alive'), 1)
     assert.equal(value(am, 'cis_peers_alive'), 1)
     assert.equal((value(am, 'cis_is_master') ?? 0) + (value(bm, 'cis_is_master') ?? 0), 1, 'exactly one master')
