@@ -5,11 +5,16 @@
 import { performance } from 'node:perf_hooks'
 import { readSse } from '../src/live/sse.js'
 import { api, cleanup, startAgent, waitFor } from '../test/helpers/agent.js'
+import { cpuMeter } from './cpu.js'
 import { pct } from './mesh.js'
 
 const oneJob = (name: string): unknown => ({ name, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
 
-async function run (url: string, n: number, tag: string): Promise<number> {
+/** One run's throughput, and CPU ms a job of the agent and of this process (the clients, when there are any, and the submitters). */
+interface Run { jobsPerSec: number, agentMs: number, benchMs: number }
+
+async function run (url: string, pid: number, n: number, tag: string): Promise<Run> {
+  const meter = cpuMeter([pid])
   const t0 = performance.now()
   let sent = 0
   const submitter = async (): Promise<void> => {
@@ -24,45 +29,65 @@ async function run (url: string, n: number, tag: string): Promise<number> {
     const s = (await api(url, '/v1/stats')).body
     return (s.joblists.succeeded ?? 0) >= n
   }, 600_000, 20)
-  return n / ((performance.now() - t0) / 1000)
+  const jobsPerSec = n / ((performance.now() - t0) / 1000)
+  const cpu = meter(n)
+  return { jobsPerSec, agentMs: cpu.agents, benchMs: cpu.client }
 }
 
-export interface FanoutResult { clients: number, jobs: number, jobsPerSecWithout: number, jobsPerSecWith: number, runsWithout: number[], runsWith: number[], slowdownPct: number, delayMs: { p50: number, p99: number, samples: number } }
+export interface FanoutResult {
+  clients: number
+  jobs: number
+  jobsPerSecWithout: number
+  jobsPerSecWith: number
+  runsWithout: number[]
+  runsWith: number[]
+  slowdownPct: number
+  /**
+   * CPU ms a job (medians of the runs): the agent's, and this process's (the submitters, and
+   * with clients their reading of the stream): the clients share the two cores with the agent,
+   * so the throughput also falls by what they take. The agent's own cost of serving them is
+   * agent.with - agent.without.
+   */
+  cpuMsPerJob: { agent: { without: number, with: number }, bench: { without: number, with: number } }
+  delayMs: { p50: number, p99: number, samples: number }
+}
 
 const median = (xs: number[]): number => pct(xs, 50)
 
 /** Without and with clients, alternated (A B A B) so a noisy machine weighs on both alike; medians. */
 export async function fanoutBench (progress: (m: string) => void, n = 1000, clients = 100, slots = 2, rounds = 2): Promise<FanoutResult> {
-  const runsWithout: number[] = []
-  const runsWith: number[] = []
+  const without: Run[] = []
+  const withC: Run[] = []
   let delays: number[] = []
   for (let r = 0; r < rounds; r++) {
-    runsWithout.push(await withoutClients(progress, n, slots))
+    without.push(await withoutClients(progress, n, slots))
     const w = await withClients(progress, n, clients, slots)
-    runsWith.push(w.jobsPerSec)
+    withC.push(w.run)
     delays = delays.concat(w.delays)
   }
-  const without = median(runsWithout)
-  const withC = median(runsWith)
+  const runsWithout = without.map(r => r.jobsPerSec)
+  const runsWith = withC.map(r => r.jobsPerSec)
+  const of = (runs: Run[], k: 'agentMs' | 'benchMs'): number => Number(median(runs.map(r => r[k])).toFixed(2))
   return {
     clients,
     jobs: n,
-    jobsPerSecWithout: Number(without.toFixed(1)),
-    jobsPerSecWith: Number(withC.toFixed(1)),
+    jobsPerSecWithout: Number(median(runsWithout).toFixed(1)),
+    jobsPerSecWith: Number(median(runsWith).toFixed(1)),
     runsWithout: runsWithout.map(x => Number(x.toFixed(1))),
     runsWith: runsWith.map(x => Number(x.toFixed(1))),
-    slowdownPct: Number(((1 - withC / without) * 100).toFixed(1)),
+    slowdownPct: Number(((1 - median(runsWith) / median(runsWithout)) * 100).toFixed(1)),
+    cpuMsPerJob: { agent: { without: of(without, 'agentMs'), with: of(withC, 'agentMs') }, bench: { without: of(without, 'benchMs'), with: of(withC, 'benchMs') } },
     delayMs: { p50: pct(delays, 50), p99: pct(delays, 99), samples: delays.length }
   }
 }
 
-async function withoutClients (progress: (m: string) => void, n: number, slots: number): Promise<number> {
+async function withoutClients (progress: (m: string) => void, n: number, slots: number): Promise<Run> {
   progress(`stream fan-out: ${n} one-job joblists without clients`)
   const a = await startAgent({ name: 'fan-a', args: ['--resource', `slot=${slots}`] })
-  try { return await run(a.url, n, 'plain') } finally { await a.stop(); cleanup(a.dataDir) }
+  try { return await run(a.url, a.proc.pid as number, n, 'plain') } finally { await a.stop(); cleanup(a.dataDir) }
 }
 
-async function withClients (progress: (m: string) => void, n: number, clients: number, slots: number): Promise<{ jobsPerSec: number, delays: number[] }> {
+async function withClients (progress: (m: string) => void, n: number, clients: number, slots: number): Promise<{ run: Run, delays: number[] }> {
   progress(`stream fan-out: ${n} one-job joblists with ${clients} SSE clients`)
   const b = await startAgent({ name: 'fan-b', args: ['--resource', `slot=${slots}`] })
   const ctrl = new AbortController()
@@ -88,11 +113,11 @@ async function withClients (progress: (m: string) => void, n: number, clients: n
       } catch { /* aborted at the end */ }
     })
     await waitFor('every client connected', () => connected === clients, 30_000)
-    const withClients = await run(b.url, n, 'fan')
+    const withClients = await run(b.url, b.proc.pid as number, n, 'fan')
     await waitFor('every client to have every end', () => seen.size >= n && [...seen.values()].every(s => s.count === clients), 60_000, 50)
     ctrl.abort()
     await Promise.all(readers)
-    return { jobsPerSec: withClients, delays: [...seen.values()].map(s => s.last - s.endedAt) }
+    return { run: withClients, delays: [...seen.values()].map(s => s.last - s.endedAt) }
   } finally {
     ctrl.abort()
     await b.stop()

@@ -217,7 +217,7 @@ async function main (): Promise<void> {
     console.log(`schedules, instant -> run launched:           p50 ${schedules.oneAgent.launchMs.p50} ms, p99 ${schedules.oneAgent.launchMs.p99} ms; -> job started p50 ${schedules.oneAgent.startMs.p50} ms (${schedules.oneAgent.launchMs.n} runs)`)
     console.log(`schedules, master SIGKILLed 300 ms before:    instant -> run launched ${schedules.afterKill.launchMs.join(', ')} ms (each instant ran once)`)
     console.log(`schedules, recurrence pass, 1,000 schedules:  ${schedules.passUsPer1000Schedules} us`)
-    console.log(`stream fan-out, ${fanout.clients} SSE clients:           ${fanout.jobsPerSecWith} jobs/s vs ${fanout.jobsPerSecWithout} without (${fanout.slowdownPct} % lower; target < 10); event -> 100th client p50 ${fanout.delayMs.p50} ms, p99 ${fanout.delayMs.p99} ms`)
+    console.log(`stream fan-out, ${fanout.clients} SSE clients:           ${fanout.jobsPerSecWith} jobs/s vs ${fanout.jobsPerSecWithout} without (${fanout.slowdownPct} % lower; target < 10); event -> 100th client p50 ${fanout.delayMs.p50} ms, p99 ${fanout.delayMs.p99} ms; CPU ms a job: agent ${fanout.cpuMsPerJob.agent.with} vs ${fanout.cpuMsPerJob.agent.without}, the bench's process (the clients, the submitters) ${fanout.cpuMsPerJob.bench.with} vs ${fanout.cpuMsPerJob.bench.without}`)
     for (const line of formatRecords(records)) console.log(line)
     console.log('skipped' in exportFigures
       ? `export to PostgreSQL: skipped (${exportFigures.skipped})`
