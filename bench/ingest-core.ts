@@ -45,7 +45,7 @@ import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
 import { CIS_NODE_FLAGS } from '../test/helpers/agent.js'
 import { statTimes } from './cpu.js'
-import { WARMUP_JOBS, jobStream, stamp } from './stream.js'
+import { EVENTS_PER_JOB, WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamMessage, StreamOrigin } from './stream.js'
 
 export interface IngestCoreRun {
@@ -158,7 +158,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     const warm = warmJobs ?? WARMUP_JOBS
     const code = shortCode(os.M.id)
     const t = now - Math.ceil((warm + jobs) / 10) - 1000
-    progress(`ingest-core: signing ${(warm + jobs) * 5} events from 5 origins (${warm * 5} to warm up)`)
+    progress(`ingest-core: signing ${(warm + jobs) * EVENTS_PER_JOB} events from 5 origins (${warm * EVENTS_PER_JOB} to warm up)`)
     const warmUp = jobStream(os, { jobs: warm, jobsPerBatch, spec: spec.spec, code, term, t0: t })
     const messages: StreamMessage[] = jobStream(os, { jobs, jobsPerBatch, spec: spec.spec, code, term, t0: t + Math.floor(warm / 10), first: warm })
     const feed = async (ms: StreamMessage[], paced?: number): Promise<void> => {
@@ -182,7 +182,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     }
     await feed(warmUp)
     await node.flush()
-    const total = jobs * 5
+    const total = jobs * EVENTS_PER_JOB
     let gcMs = 0
     const gc = new PerformanceObserver(list => { for (const e of list.getEntries()) gcMs += e.duration })
     gc.observe({ entryTypes: ['gc'] })
@@ -197,7 +197,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     await turn() // (the observer is told at the next turn)
     gc.disconnect()
     const applied = all.reduce((n, o) => n + (node.state.applied[o.id] ?? 0) - (setup.get(o.id) ?? 0), 0)
-    if (applied !== (warm + jobs) * 5) throw new Error(`the node applied ${applied} of ${(warm + jobs) * 5} events`)
+    if (applied !== (warm + jobs) * EVENTS_PER_JOB) throw new Error(`the node applied ${applied} of ${(warm + jobs) * EVENTS_PER_JOB} events`)
     if ((node.state.applied[node.id] ?? 0) !== own) throw new Error('the node wrote events of its own (it decided something): not an observer')
     const succeeded = Object.values(node.state.joblists).filter(jl => jl.state === 'succeeded').length
     if (succeeded !== warm + jobs) throw new Error(`the node has ${succeeded} joblists succeeded, expected ${warm + jobs}`)
@@ -240,12 +240,12 @@ async function childRun (jobs: number, jobsPerBatch: number, progress: (m: strin
   return JSON.parse(out.trim().split('\n').at(-1) ?? '') as IngestCoreRun
 }
 
-/** jobs: five events each (default 4,000: 20,000 events a run). */
+/** jobs: EVENTS_PER_JOB events each (default 4,000: 16,000 events a run). */
 export async function ingestCoreBench (progress: (m: string) => void, o: { jobs?: number } = {}): Promise<IngestCoreResult> {
   const jobs = o.jobs ?? 4000
   const single = await childRun(jobs, 1, progress)
   const batched = await childRun(jobs, 10, progress)
-  return { jobs, eventsPerJob: 5, single, batched, target: '<= 50 CPU ms per 1000 events (20,000 a second on one core)' }
+  return { jobs, eventsPerJob: EVENTS_PER_JOB, single, batched, target: '<= 50 CPU ms per 1000 events (20,000 a second on one core)' }
 }
 
 export function formatIngestCore (r: IngestCoreResult): string[] {

@@ -11,9 +11,9 @@
 // its peer ID, as src/identity/keys.ts makes it), events signed as agents sign them (one
 // signature a write batch: `signBatch`; a lone event its own), sent as the agents send them
 // (JSON on the events topic, one message per write batch), heartbeats every
-// 200 ms like an agent's. The stream is what an observer hears in a real cluster, five events
-// a job: origin M is the master (its node and master events, then accept and assign), X0 and
-// X1 execute (started, finished with usage), S0 and S1 take the submits. The agent sees M as
+// 200 ms like an agent's. The stream is what an observer hears in a real cluster, four events a
+// short job (stream.ts): origin M is the master (its node and master events, then accept and
+// assign), X0 and X1 execute (finished with usage and the job's start), S0 and S1 take the submits. The agent sees M as
 // master (highest priority, its heartbeat claims the office), so it decides nothing itself:
 // it checks, verifies, applies and stores. Every event is made and signed before the clock
 // starts; the peers serve the sync protocol from what they have sent (a gap would be pulled).
@@ -21,7 +21,7 @@
 // then write batches (each origin one message per 10 jobs: 10 events a message on average);
 // then one event a message paced at 500 events/s (100 jobs/s, about what a cluster on this
 // machine runs), where the agent is mostly idle between events, as an observer of a real
-// cluster is. Each run's agent first takes 5,000 events of warm-up (WARMUP_JOBS), not counted.
+// cluster is. Each run's agent first takes 4,000 events of warm-up (WARMUP_JOBS), not counted.
 // The sender (this process) shares the two cores; its CPU is reported too. At the end the agent
 // must have every joblist succeeded, and no event may have been rejected.
 import '../src/polyfill.js'
@@ -43,7 +43,7 @@ import { VERSION } from '../src/version.js'
 import { ROOT, api, sleep, waitFor } from '../test/helpers/agent.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
 import { cpuMeter } from './cpu.js'
-import { WARMUP_JOBS, jobStream, stamp } from './stream.js'
+import { EVENTS_PER_JOB, WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
 
 
@@ -207,21 +207,21 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
       return { applied: origins.reduce((sum, o) => sum + (v[o.id] ?? 0) - (setup.get(o.id) ?? 0), 0) - base, own: v[agent.id] ?? 0 }
     }
 
-    // The stream, made and signed before the clock starts: five events a job, as a cluster
-    // writes them. The times: in the recent past, ten jobs a millisecond. First a warm-up
+    // The stream, made and signed before the clock starts: EVENTS_PER_JOB events a job, as a
+    // cluster writes them. The times: in the recent past, ten jobs a millisecond. First a warm-up
     // stream (not counted, sent as fast as the agent takes it): an agent in service has its
     // code compiled, a fresh one spends its first thousands of events compiling it.
     const warm = WARMUP_JOBS
-    progress(`ingest: signing ${(warm + jobs) * 5} events from 5 origins (${warm * 5} to warm up)`)
+    progress(`ingest: signing ${(warm + jobs) * EVENTS_PER_JOB} events from 5 origins (${warm * EVENTS_PER_JOB} to warm up)`)
     const spec = validateJoblist({ name: 'ingest', stages: [{ name: 's', jobs: [{ name: 'j', run: 'true' }] }] })
     if (!spec.ok) throw new Error('the bench joblist does not validate')
     const code = shortCode(M.id)
     const t = Date.now() - Math.ceil((warm + jobs) / 10) - 1000
     const warmUp = jobStream({ M, X0, X1, S0, S1 }, { jobs: warm, jobsPerBatch, spec: spec.spec, code, term, t0: t })
     const messages = jobStream({ M, X0, X1, S0, S1 }, { jobs, jobsPerBatch, spec: spec.spec, code, term, t0: t + Math.floor(warm / 10), first: warm })
-    const total = jobs * 5
+    const total = jobs * EVENTS_PER_JOB
     if (warm > 0) {
-      progress(`ingest: warming up (${warm * 5} events, not counted)`)
+      progress(`ingest: warming up (${warm * EVENTS_PER_JOB} events, not counted)`)
       let sent = 0
       for (const [k, m] of warmUp.entries()) {
         if (k % 50 === 0) await waitFor('the agent to keep up with the warm-up', async () => sent - (await progressOf()).applied <= window, 120_000, 5)
@@ -229,8 +229,8 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
         m.o.sent += m.count
         sent += m.count
       }
-      await waitFor('the warm-up to be applied', async () => (await progressOf()).applied >= warm * 5, 120_000, 25)
-      base = warm * 5
+      await waitFor('the warm-up to be applied', async () => (await progressOf()).applied >= warm * EVENTS_PER_JOB, 120_000, 25)
+      base = warm * EVENTS_PER_JOB
     }
     const ownBefore = (await progressOf()).own
     // The idle cost, for comparison: the agent with its five peers heartbeating, nothing else.
@@ -326,7 +326,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
 }
 
 /**
- * jobs: five events each (default 10,000); window: events in flight at most (default
+ * jobs: EVENTS_PER_JOB events each (default 10,000); window: events in flight at most (default
  * DEFAULT_WINDOW; Infinity: no bound); heartbeatTimeout: the agent's (default 5s, see
  * DEFAULT_HEARTBEAT_TIMEOUT).
  */
@@ -338,7 +338,7 @@ export async function ingestBench (progress: (m: string) => void, o: { jobs?: nu
   const single = await ingestRun(progress, jobs, 1, undefined, window, timeout)
   const batched = await ingestRun(progress, jobs, 10, undefined, window, timeout)
   const slow = await ingestRun(progress, paced.jobs, 1, paced.rate, window, timeout)
-  return { origins: 5, jobs, eventsPerJob: 5, window, heartbeatTimeout: timeout, single, batched, paced: { ...slow, ...paced }, target: '>= 20000 events/s on one core' }
+  return { origins: 5, jobs, eventsPerJob: EVENTS_PER_JOB, window, heartbeatTimeout: timeout, single, batched, paced: { ...slow, ...paced }, target: '>= 20000 events/s on one core' }
 }
 
 export function formatIngest (r: IngestResult): string[] {

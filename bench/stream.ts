@@ -1,13 +1,17 @@
 // The event stream an observer of a busy cluster hears, made and signed as the nodes make them:
 // shared by the ingest benches (over libp2p: ingest.ts; the agent's own path in one process:
-// ingest-core.ts). Five origins: M the master (accept, assign), X0 and X1 executing (started,
-// finished with usage), S0 and S1 taking the submits; five events a one-job joblist.
+// ingest-core.ts). Five origins: M the master (accept, assign), X0 and X1 executing (finished
+// with usage and the start: a short job's start is told with its end, src/node/start-hold.ts),
+// S0 and S1 taking the submits; EVENTS_PER_JOB events a one-job joblist.
 import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
 import { CHAIN_START, signBatch } from '../src/identity/keys.js'
 import type { JoblistSpec } from '../src/spec/types.js'
 
+/** Events a one-job joblist of the stream: submit, accept, assign, finished (with its start). */
+export const EVENTS_PER_JOB = 4
+
 /**
- * Jobs (five events each) an ingest bench sends before what it measures, not counted. A fresh
+ * Jobs (EVENTS_PER_JOB events each) an ingest bench sends before what it measures, not counted. A fresh
  * agent keeps V8 busy compiling its code over its first thousands of events: measured in one
  * process (ingest-core.ts, one event a message at 500/s, two runs), 514 CPU ms per 1,000 events
  * after 600 jobs of warm-up, 317 after 4,000.
@@ -66,8 +70,7 @@ export function jobStream<O extends StreamOrigin> (origins: { M: O, X0: O, X1: O
       const jobId = `${id}.1`
       out(M, stamp(M, ts, 'accept', { request: `${S.id}:${submit.seq}`, id, term: o.term, onLost: 'retry', maxLost: 3 }))
       out(M, stamp(M, ts, 'assign', { jobId, attempt: 1, node: X.id, resources: { slot: [`slot${(j >> 1) % 2}`] }, term: o.term }))
-      out(X, stamp(X, ts, 'started', { jobId, attempt: 1, pid: 100_000 + j }))
-      out(X, stamp(X, ts, 'finished', { jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, usage: { cpuUserMs: 0, cpuSysMs: 1 } }))
+      out(X, stamp(X, ts, 'finished', { jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, usage: { cpuUserMs: 0, cpuSysMs: 1 }, started: { at: ts, pid: 100_000 + j } }))
     }
     if (!single) {
       for (const [x, es] of batch) {

@@ -1,6 +1,6 @@
 // Which peers need a write batch of this node's events at once (replication.ts batches the
 // rest by peer, under load). A job's course is five events: submit, accept, assign, started,
-// finished. Each has one or two nodes that act on it: the master on every one (it decides), the
+// finished (four for a short job: its start told with its end, start-hold.ts). Each has one or two nodes that act on it: the master on every one (it decides), the
 // node assigned the job on its assign, the node whose submit request waits for an answer on the
 // accept. Every other node only records them, and may hear of them a few milliseconds later
 // together with the next ones. Any other event (a master's claim, a node's resources, a stop,

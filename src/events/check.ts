@@ -86,7 +86,8 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   started: b => isStr(b.jobId) && isInt(b.attempt, 1) && Number.isSafeInteger(b.pid) ? null : 'bad started',
   finished: b => isStr(b.jobId) && isInt(b.attempt, 1) && ['succeeded', 'failed', 'stopped', 'lost'].includes(b.state as string) &&
     (b.exitCode === null || Number.isSafeInteger(b.exitCode)) && (b.signal === null || isStr(b.signal)) && optStr(b.reason, 4096) && optStr(b.tail, 8192) &&
-    (b.usage === undefined || isUsage(b.usage))
+    (b.usage === undefined || isUsage(b.usage)) &&
+    (b.started === undefined || (isObj(b.started) && isInt(b.started.at) && Number.isSafeInteger(b.started.pid)))
     ? null
     : 'bad finished'
 }

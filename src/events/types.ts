@@ -80,6 +80,13 @@ export interface FinishedBody {
   tail?: string
   /** What the attempt's processes used (G-2), when the executing node could measure it. */
   usage?: AttemptUsage
+  /**
+   * The attempt's start, when no `started` event told it: a job that ended within a few ms of
+   * its start (the executor holds a start that long, executor-bridge.ts) sends one event, not
+   * two (issue 12). `at`: the start's time on the hybrid clock's scale (ms), at most the
+   * event's own `ts`.
+   */
+  started?: { at: number, pid: number }
 }
 
 /**

@@ -50,8 +50,6 @@ export interface EventLogOptions {
   broughtBack?: (ids: string[]) => void
   /** How long peers' events wait to share a write; default PEER_WRITE_DELAY_MS. */
   writeDelayMs?: number
-  /** How long an own event that may linger waits for company; default LINGER_MS. */
-  lingerMs?: number
 }
 
 /** What the log reports to the metrics: own events appended, events from peers accepted. */
@@ -71,11 +69,6 @@ const noop = (): void => {}
  * crash here loses at most this much of them, pulled again from peers at the restart.
  */
 const PEER_WRITE_DELAY_MS = 50
-/**
- * How long an own event that may linger (a job's `started`) waits for company (its `finished`).
- * Short: until it is durable, a crash here would forget that the job started.
- */
-const LINGER_MS = 10
 
 export class EventLog {
   state: ClusterState = emptyState()
@@ -113,8 +106,6 @@ export class EventLog {
   private maintenance: NodeJS.Timeout | undefined
   /** Ends the wait of a write of peers' events (flushSoon). */
   private wake: (() => void) | undefined
-  /** Shortens that wait to at most this many ms from now. */
-  private shorten: ((ms: number) => void) | undefined
 
   /** This node's highest seq on disk. */
   private durableSeq = 0
@@ -306,12 +297,17 @@ export class EventLog {
   }
 
   /**
-   * Apply one event of this node's own log now; it is signed, stored and sent with its write
-   * batch, and the promise resolves once it is durable. `linger`: the batch may wait
-   * LINGER_MS for more events (any other append ends the wait), so a short job's
-   * `started` and `finished` travel as one message.
+   * The time (ms) on the hybrid clock's scale that an own event appended now would at least
+   * get: the time of a fact told later in an event of its own (a short job's start, told with
+   * its end: executor-bridge.ts).
    */
-  async append<T extends EventType> (type: T, body: EventBodies[T], linger = false): Promise<CisEvent<T>> {
+  clockMs (): number { return Math.max(this.clock.ts, this.o.now()) }
+
+  /**
+   * Apply one event of this node's own log now; it is signed, stored and sent with its write
+   * batch (at the next turn of the event loop), and the promise resolves once it is durable.
+   */
+  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> {
     // About an archived joblist (an ack, a change, a purge): bring it back first.
     const probe = { origin: this.o.identity.id, seq: this.seq + 1, ts: 0, lc: 0, type, body } as unknown as UnsignedEvent
     if (this.gate !== null || this.needsBack([probe])) await this.behindGate(async () => { await this.bringBack([probe]) })
@@ -324,7 +320,7 @@ export class EventLog {
     this.o.counter?.appended(event)
     const durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
     this.o.applied([event])
-    void this.flushSoon(linger ? this.o.lingerMs ?? LINGER_MS : 0)
+    void this.flushSoon()
     // Published (with the rest of its write batch) only once durable: a crash can never make
     // this node reuse a seq it has sent.
     await durable
@@ -446,25 +442,16 @@ export class EventLog {
 
   /**
    * Write what is pending within `delayMs`: 0, at the next turn of the event loop (this node's
-   * own events wait for it); for peers' events PEER_WRITE_DELAY_MS, and for an own event that
-   * may linger LINGER_MS, so that events arriving one by one share a write (each write has a
-   * fixed cost; peers' events are durable at their origins, and applied here already). A
-   * shorter delay asked while a write waits shortens the wait; 0 ends it.
+   * own events wait for it); for peers' events PEER_WRITE_DELAY_MS, so that events arriving one
+   * by one share a write (each write has a fixed cost; peers' events are durable at their
+   * origins, and applied here already). An own event (0) ends a wait.
    */
   private async flushSoon (delayMs = 0): Promise<void> {
-    if (this.flushing !== null) { if (delayMs === 0) this.wake?.(); else this.shorten?.(delayMs); return }
+    if (this.flushing !== null) { if (delayMs === 0) this.wake?.(); return }
     this.flushing = new Promise<void>(resolve => {
       if (delayMs === 0) { setImmediate(resolve); return }
-      let until = performance.now() + delayMs
-      const done = (): void => { this.wake = undefined; this.shorten = undefined; resolve() }
-      let timer = setTimeout(done, delayMs)
-      this.shorten = ms => {
-        if (performance.now() + ms >= until) return
-        until = performance.now() + ms
-        clearTimeout(timer)
-        timer = setTimeout(done, ms)
-      }
-      this.wake = () => { clearTimeout(timer); this.wake = undefined; this.shorten = undefined; setImmediate(resolve) }
+      const timer = setTimeout(() => { this.wake = undefined; resolve() }, delayMs)
+      this.wake = () => { clearTimeout(timer); this.wake = undefined; setImmediate(resolve) }
     }).then(async () => {
       while (this.pending.length > 0 || (this.wantSnapshot && this.open)) await this.writeBatch()
     }).finally(() => {

@@ -9,6 +9,7 @@ import { Executor, killLeftover } from '../exec/executor.js'
 import { attemptPaths } from '../exec/files.js'
 import { Spawner } from '../exec/spawner.js'
 import type { ClusterState } from '../state/types.js'
+import { StartHold } from './start-hold.js'
 
 export interface ExecutorBridgeOptions {
   self: string
@@ -16,8 +17,9 @@ export interface ExecutorBridgeOptions {
   dataDir: string
   log: Logger
   apiUrl: () => string
-  /** `linger`: its write batch may wait a few ms for more events (see EventLog.append). */
-  append: <T extends EventType>(type: T, body: EventBodies[T], linger?: boolean) => Promise<unknown>
+  append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<unknown>
+  /** The time on the hybrid clock's scale (ms) an own event appended now would at least get. */
+  clock: () => number
 }
 
 export class ExecutorBridge {
@@ -28,10 +30,13 @@ export class ExecutorBridge {
    * any order, so the master's assign may come before the submit that makes the job.
    */
   private readonly early = new Map<string, { jobId: string, n: number }>()
+  /** Starts held for their ends (a short job: one event, not two). */
+  private starts!: StartHold
 
   constructor (private readonly o: ExecutorBridgeOptions) {}
 
   start (): void {
+    this.starts = new StartHold({ log: this.o.log, append: this.o.append, clock: this.o.clock })
     if (this.o.config.exec.forkServer) {
       this.spawner = new Spawner(this.o.log.child({ component: 'spawner' }))
       this.spawner.start()
@@ -44,15 +49,15 @@ export class ExecutorBridge {
       dataDir: this.o.dataDir,
       graceMs: this.o.config.exec.killGraceMs,
       log: this.o.log.child({ component: 'exec' }),
-      // A job that ends within a few ms sends its start and its end in one message.
-      started: async body => await this.o.append('started', body, true),
-      finished: async body => await this.o.append('finished', body)
+      started: async body => { await this.starts.started(body) },
+      finished: async body => { await this.starts.finished(body) }
     })
   }
 
   /** End every running job (recorded as lost, so it runs again) and the fork server. */
   async stop (): Promise<void> {
     await this.executor?.stopAll()
+    this.starts?.clear()
     this.spawner?.stop()
   }
 

@@ -163,7 +163,11 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
   appended (e: CisEvent): void {
     this.eventsAppended.inc({ type: e.type })
     if (e.type === 'started') this.jobsStarted.inc()
-    else if (e.type === 'finished') this.jobsFinished.inc({ result: (e.body as FinishedBody).state })
+    else if (e.type === 'finished') {
+      const b = e.body as FinishedBody
+      if (b.started !== undefined) this.jobsStarted.inc() // (a short job's start, told with its end)
+      this.jobsFinished.inc({ result: b.state })
+    }
   }
 
   received (events: CisEvent[]): void {

@@ -2,6 +2,7 @@
 //   event-log.ts        append, sign, persist in batches, publish, load (the one door into the state)
 //   intake.ts           check, verify, order the events that come from peers
 //   executor-bridge.ts  run and stop this node's attempts; settle them after a restart (D-3)
+//   start-hold.ts       a job's start held 10 ms: a short job is told by one event, not two
 //   master-role.ts      everything only the master does, established and revoked as a unit
 //   job-output-service.ts  attempts' output, served to peers and read from them
 //   requests.ts         submit and stop requests made here (R4-1, R4-2)
@@ -176,7 +177,7 @@ export class CisNode implements ApiNode {
     await this.records.start(this.state)
     this.accountingIndex.rebuild(this.state)
     for (const jl of Object.values(this.state.joblists)) if (hasSubscriptions(this.state, jl)) this.subscribed.add(jl.id)
-    this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b, linger) => await this.append(t, b, linger) })
+    this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b), clock: () => this.events.clockMs() })
     this.bridge.start()
     this.role = new MasterRole({
       self: this.id,
@@ -613,7 +614,7 @@ export class CisNode implements ApiNode {
   // ---- the log ----
 
   /** Sign, apply and persist one event of this node's own log. */
-  async append<T extends EventType> (type: T, body: EventBodies[T], linger = false): Promise<CisEvent<T>> { return await this.events.append(type, body, linger) }
+  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> { return await this.events.append(type, body) }
 
   async flush (): Promise<void> { await this.events.flush() }
 

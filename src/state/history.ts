@@ -65,7 +65,13 @@ export function describe (e: UnsignedEvent, name: (nodeId: string) => string): s
 /** The history of the joblist known by `subjects` (its request key and IDs), from `events` in any order. */
 export function historyOf (events: Iterable<UnsignedEvent>, subjects: ReadonlySet<string>, name: (nodeId: string) => string): HistoryEntry[] {
   const about: UnsignedEvent[] = []
-  for (const e of events) if (eventSubjects(e).some(s => subjects.has(s))) about.push(e)
+  for (const e of events) {
+    if (!eventSubjects(e).some(s => subjects.has(s))) continue
+    about.push(e)
+    // A short job's start, told with its end (one event): a line of its own, at its own time.
+    const started = e.type === 'finished' ? (e.body as EventBodies['finished']).started : undefined
+    if (started !== undefined) about.push({ ...e, ts: started.at, lc: -1, type: 'started', body: { jobId: (e.body as EventBodies['finished']).jobId, attempt: (e.body as EventBodies['finished']).attempt, pid: started.pid } })
+  }
   return about.sort(byClock).map(e => ({ at: e.ts, node: name(e.origin), origin: e.origin, seq: e.seq, type: e.type, text: describe(e, name) }))
 }
 

@@ -131,6 +131,12 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
     case 'finished': {
       const b = (e as Ev<'finished'>).body
       return updateAttempt(state, b.jobId, b.attempt, a => {
+        // A start told with the end (a short job: one event, not two) is a started fact at
+        // this event's position.
+        if (b.started !== undefined && wins(a, 'startPos', e)) {
+          a.startedAt = b.started.at
+          a.pid = b.started.pid
+        }
         if (!wins(a, 'finishPos', e)) return
         a.finish = { state: b.state, at: e.ts, exitCode: b.exitCode, signal: b.signal, ...(b.reason !== undefined ? { reason: b.reason } : {}), ...(b.tail !== undefined ? { tail: b.tail } : {}) }
         // The winner's usage replaces an overruled fact's that arrived first, also by none:

@@ -75,6 +75,25 @@ test('G-3: the history of a joblist: its submit, accept, every attempt of its jo
   assert.ok(!hist.some(e => e.text.includes(otherId)), 'nothing of the other joblist')
 })
 
+test('G-3 (issue 12): a short job\'s start told with its end is a line of its own, at the start\'s time, before the end', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0'] })
+  const req = h.submit(joblist('quick', [['s', [job('x')]]]), 'A')
+  h.settle()
+  const id = h.joblistId(req)
+  h.finishQuick(`${id}.1`)
+  h.settle()
+  const hist = historyOf(h.events, new Set([req, id]), n => `node-${n}`)
+  const texts = hist.map(e => `${e.type}: ${e.text}`)
+  const s = texts.indexOf(`started: job ${id}.1 attempt 1 started (pid 100)`)
+  const f = texts.indexOf(`finished: job ${id}.1 attempt 1 succeeded (exit 0)`)
+  assert.ok(s >= 0 && f === s + 1, texts.join('\n'))
+  const end = h.events.find(e => e.type === 'finished')
+  assert.equal(hist[s].at, (end?.body as { started: { at: number } }).started.at)
+  assert.equal(hist[s].seq, end?.seq, 'the line names the event that told it')
+  for (let i = 1; i < hist.length; i++) assert.ok(hist[i - 1].at <= hist[i].at, 'clock order')
+})
+
 test('G-3: what each kind of event is about', () => {
   const e = (type: string, body: unknown): UnsignedEvent => ({ origin: 'O', seq: 3, ts: 1, lc: 0, type, body } as unknown as UnsignedEvent)
   assert.deepEqual(eventSubjects(e('submit', {})), ['O:3'])

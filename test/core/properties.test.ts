@@ -52,7 +52,9 @@ function run (h: Harness, outcomes: number[], each: (h: Harness) => void): void 
     each(h)
     for (const [jobId, byN] of Object.entries(h.state.attempts)) {
       for (const a of Object.values(byN)) {
-        if (a.state === 'assigned') h.emit(a.node, 'started', { jobId, attempt: a.n, pid: 1 })
+        // Some attempts end at once: their start told with their end (one event, issue 12).
+        if (a.state === 'assigned' && (o + a.n + jobId.length) % 4 === 1) h.finishQuick(jobId, o === 0 ? 'failed' : 'succeeded')
+        else if (a.state === 'assigned') h.emit(a.node, 'started', { jobId, attempt: a.n, pid: 1 })
         else if (a.state === 'running' && (o + a.n + jobId.length) % 3 !== 0) {
           h.emit(a.node, 'finished', { jobId, attempt: a.n, state: o === 0 ? 'failed' : 'succeeded', exitCode: o === 0 ? 1 : 0, signal: null })
         }

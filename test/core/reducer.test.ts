@@ -14,6 +14,10 @@ function scenario (): Harness {
   h.settle()
   h.runAll()
   h.settle()
+  const r3 = h.submit(joblist('three', [['s1', [job('q')]]]), 'B')
+  h.settle()
+  h.finishQuick(`${h.joblistId(r3)}.1`)
+  h.settle()
   h.runAll('failed')
   h.settle()
   h.runAll()
@@ -120,4 +124,41 @@ test('regression (chaos seed 3): two executors reporting one attempt give the sa
     assert.equal(st.attempts[jobId][1].ranOn, 'B', 'the earliest finished fact decides who ran it')
   }
   assert.equal(hashes.size, 1)
+})
+
+test('R1-5 (issue 12): a short job\'s start told with its end (one finished event) is the same attempt as a started and a finished', () => {
+  const one = twoNodesOneJob()
+  const two = twoNodesOneJob()
+  const a = one.h.attempt(one.jobId)
+  one.h.now += 1
+  const at = one.h.now
+  one.h.emit(a.node, 'finished', { jobId: one.jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, started: { at, pid: 7 } })
+  two.h.now = at - 1
+  const s = two.h.emit(a.node, 'started', { jobId: two.jobId, attempt: 1, pid: 7 })
+  two.h.emit(a.node, 'finished', { jobId: two.jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
+  assert.equal(s.ts, at, 'the started event has the time the merged start has')
+  const [x, y] = [one.h.state.attempts[one.jobId][1], two.h.state.attempts[two.jobId][1]]
+  assert.equal(x.state, 'succeeded')
+  assert.equal(x.startedAt, y.startedAt)
+  assert.equal(x.pid, 7)
+  assert.equal(x.ranOn, y.ranOn)
+  assert.equal(one.h.state.joblists[one.h.joblistId(one.req)].state, 'succeeded')
+})
+
+test('R1-5 (issue 12): a start told with an end, and another executor\'s own reports of the attempt, resolve the same way in any order', () => {
+  const { h, jobId } = twoNodesOneJob()
+  h.now += 1
+  h.emit('A', 'finished', { jobId, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, started: { at: h.now, pid: 1 } })
+  h.emit('B', 'started', { jobId, attempt: 1, pid: 2 })
+  h.emit('B', 'finished', { jobId, attempt: 1, state: 'lost', exitCode: null, signal: null, reason: 'refused' })
+  const hashes = new Set<string>()
+  const pids = new Set<number | undefined>()
+  for (let seed = 1; seed <= 10; seed++) {
+    const st = reduce(shufflePerOrigin(h.events, seed))
+    hashes.add(stateHash(st))
+    pids.add(st.attempts[jobId][1].pid)
+  }
+  assert.equal(hashes.size, 1)
+  assert.deepEqual([...pids], [1], 'the earliest start fact wins, told alone or with its end')
+  assert.equal(h.state.attempts[jobId][1].ranOn, 'A')
 })

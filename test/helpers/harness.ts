@@ -103,6 +103,13 @@ export class Harness {
     this.emit(a.node, 'finished', { jobId, attempt: a.n, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null })
   }
 
+  /** A short job: its start told with its end, in one finished event (src/node/start-hold.ts). */
+  finishQuick (jobId: string, state: 'succeeded' | 'failed' = 'succeeded'): void {
+    const a = this.attempt(jobId)
+    this.now += 1
+    this.emit(a.node, 'finished', { jobId, attempt: a.n, state, exitCode: state === 'succeeded' ? 0 : 1, signal: null, started: { at: this.now, pid: 100 } })
+  }
+
   /** Start and finish every running-or-assigned attempt. */
   runAll (state: 'succeeded' | 'failed' = 'succeeded'): void {
     for (const [jobId, byN] of Object.entries(this.state.attempts)) {
