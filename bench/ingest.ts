@@ -13,12 +13,12 @@
 // (JSON on the events topic, one message per write batch), heartbeats every
 // 200 ms like an agent's. The stream is what an observer hears in a real cluster, four events a
 // short job (stream.ts): origin M is the master (its node and master events, then accept and
-// assign), X0 and X1 execute (finished with usage and the job's start), S0 and S1 take the submits. The agent sees M as
-// master (highest priority, its heartbeat claims the office), so it decides nothing itself:
-// it checks, verifies, applies and stores. Every event is made and signed before the clock
+// assign), X0 and X1 execute (finished with usage and the job's start), S0 and S1 take the
+// submits. The agent sees M as master (highest priority, its heartbeat claims the office), so
+// it decides nothing itself: it checks, verifies, applies and stores. Every event is made and signed before the clock
 // starts; the peers serve the sync protocol from what they have sent (a gap would be pulled).
 // Three runs, each on a fresh agent: as fast as the sender goes, one event a gossip message and
-// then write batches (each origin one message per 10 jobs: 10 events a message on average);
+// then write batches (each origin one message per 10 jobs: 8 events a message on average);
 // then one event a message paced at 500 events/s (100 jobs/s, about what a cluster on this
 // machine runs), where the agent is mostly idle between events, as an observer of a real
 // cluster is. Each run's agent first takes 4,000 events of warm-up (WARMUP_JOBS), not counted.

@@ -31,6 +31,7 @@ import { ROOT, api, waitFor } from '../test/helpers/agent.js'
 import type { ClusterAgent } from '../test/helpers/cluster.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
 import { cpuMeter } from './cpu.js'
+import { EVENTS_PER_JOB } from './stream.js'
 
 export const ROLES = ['master', 'executor', 'observer'] as const
 
@@ -147,14 +148,16 @@ async function events (a: ClusterAgent): Promise<number> {
 
 /**
  * Wait until every node has `n` more joblists succeeded than `base` says. Polled cheaply: first
- * the event count (`/v1/state?hash=false`, 0.2 ms of an agent's CPU; a one-job joblist is four
- * events at least: five when its job outlives the start hold, src/node/start-hold.ts), then `/v1/stats` to confirm (whose cost grows with the joblists held: 0.6 ms at 1,000).
+ * the event count (`/v1/state?hash=false`, 0.2 ms of an agent's CPU; a one-job joblist is
+ * EVENTS_PER_JOB events at least: one more when its job outlives the start hold,
+ * src/node/start-hold.ts), then `/v1/stats` to confirm (whose cost grows with the joblists
+ * held: 0.6 ms at 1,000).
  */
 async function allSucceeded (agents: ClusterAgent[], base: { events: number[], succeeded: number[] }, n: number, progress: (m: string) => void): Promise<void> {
   let last = -1
   await waitFor(`all ${n} joblists' events to reach every node`, async () => {
     const counts = await Promise.all(agents.map(events))
-    const least = Math.min(...counts.map((c, i) => Math.floor((c - base.events[i]) / 4)))
+    const least = Math.min(...counts.map((c, i) => Math.floor((c - base.events[i]) / EVENTS_PER_JOB)))
     if (Math.floor(least / 250) !== Math.floor(last / 250)) progress(`roles: the events of ${least}/${n} jobs on every node`)
     last = least
     return least >= n

@@ -11,10 +11,10 @@ import type { JoblistSpec } from '../src/spec/types.js'
 export const EVENTS_PER_JOB = 4
 
 /**
- * Jobs (EVENTS_PER_JOB events each) an ingest bench sends before what it measures, not counted. A fresh
- * agent keeps V8 busy compiling its code over its first thousands of events: measured in one
- * process (ingest-core.ts, one event a message at 500/s, two runs), 514 CPU ms per 1,000 events
- * after 600 jobs of warm-up, 317 after 4,000.
+ * Jobs (EVENTS_PER_JOB events each) an ingest bench sends before what it measures, not counted.
+ * A fresh agent keeps V8 busy compiling its code over its first thousands of events: measured
+ * in one process (ingest-core.ts, one event a message at 500/s, two runs, five events a job
+ * then), 514 CPU ms per 1,000 events after 600 jobs of warm-up, 317 after 4,000.
  */
 export const WARMUP_JOBS = 1000
 

@@ -31,12 +31,13 @@ export class ExecutorBridge {
    */
   private readonly early = new Map<string, { jobId: string, n: number }>()
   /** Starts held for their ends (a short job: one event, not two). */
-  private starts!: StartHold
+  private readonly starts: StartHold
 
-  constructor (private readonly o: ExecutorBridgeOptions) {}
+  constructor (private readonly o: ExecutorBridgeOptions) {
+    this.starts = new StartHold({ log: o.log, append: o.append, clock: o.clock })
+  }
 
   start (): void {
-    this.starts = new StartHold({ log: this.o.log, append: this.o.append, clock: this.o.clock })
     if (this.o.config.exec.forkServer) {
       this.spawner = new Spawner(this.o.log.child({ component: 'spawner' }))
       this.spawner.start()
@@ -57,7 +58,7 @@ export class ExecutorBridge {
   /** End every running job (recorded as lost, so it runs again) and the fork server. */
   async stop (): Promise<void> {
     await this.executor?.stopAll()
-    this.starts?.clear()
+    this.starts.clear()
     this.spawner?.stop()
   }
 

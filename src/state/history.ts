@@ -69,8 +69,9 @@ export function historyOf (events: Iterable<UnsignedEvent>, subjects: ReadonlySe
     if (!eventSubjects(e).some(s => subjects.has(s))) continue
     about.push(e)
     // A short job's start, told with its end (one event): a line of its own, at its own time.
-    const started = e.type === 'finished' ? (e.body as EventBodies['finished']).started : undefined
-    if (started !== undefined) about.push({ ...e, ts: started.at, lc: -1, type: 'started', body: { jobId: (e.body as EventBodies['finished']).jobId, attempt: (e.body as EventBodies['finished']).attempt, pid: started.pid } })
+    if (e.type !== 'finished') continue
+    const { jobId, attempt, started } = e.body as EventBodies['finished']
+    if (started !== undefined) about.push({ ...e, ts: started.at, lc: -1, type: 'started', body: { jobId, attempt, pid: started.pid } })
   }
   return about.sort(byClock).map(e => ({ at: e.ts, node: name(e.origin), origin: e.origin, seq: e.seq, type: e.type, text: describe(e, name) }))
 }
