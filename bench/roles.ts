@@ -1,13 +1,15 @@
 // CPU per job per role (issue 12), for `npm run bench` or alone: `node dist/bench/roles.js
 // [--jobs N] [--warmup N] [--quick] [--concurrency N] [--submit-to master|executor|observer]
-// [--pin master|executor|observer] [--batch-window MS]`.
+// [--pin master|executor|observer] [--batch-window MS] [--rate JOBLISTS_PER_SEC]`.
 // Three real agents on loopback, in one cluster, each in one role only:
 //   master    wins the election (highest priority) and has NO resources (`resources: {}` in a
 //             config file), so it never runs a job: it accepts, schedules, assigns;
 //   executor  has the slots: it runs every job (through its fork server);
 //   observer  neither: no resources, the lowest priority; it only applies what it hears.
 // N one-job joblists running `true` are submitted through one agent's API (the master's by
-// default: say which with --submit-to), and the run ends when every node has all of them
+// default: say which with --submit-to), as fast as it takes them (the queue fills: a job is
+// placed when one ends) or with --rate at that many a second (below what the cluster runs, a
+// joblist is placed as it is accepted: its accept carries its assign, one event less), and the run ends when every node has all of them
 // succeeded. For each role: the agent process's own CPU ms a job, and apart from it its fork
 // server's and the jobs' (as cpu.ts reads them from /proc); the events it wrote and the
 // gossip messages of events it sent and received, a job; and its CPU ms a second while the
@@ -27,6 +29,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ROOT, api, waitFor } from '../test/helpers/agent.js'
 import type { ClusterAgent } from '../test/helpers/cluster.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
@@ -131,11 +134,14 @@ function pinTo (pid: number, cores: string): void {
   }
 }
 
-async function submitAll (url: string, n: number, tag: string): Promise<void> {
+/** Submit `n` one-job joblists, eight at a time; with `rate`, the i-th not before i / rate seconds from the start. */
+async function submitAll (url: string, n: number, tag: string, rate?: number): Promise<void> {
   let sent = 0
+  const t0 = performance.now()
   await Promise.all(Array.from({ length: 8 }, async () => {
     while (sent < n) {
       const i = sent++
+      if (rate !== undefined) await sleep(Math.max(0, t0 + i * 1000 / rate - performance.now()))
       const r = await api(url, '/v1/joblists', { body: oneJob(`${tag}-${i}`) })
       if (r.status !== 201 && r.status !== 202) throw new Error(`submit failed: ${r.status} ${JSON.stringify(r.body)}`)
     }
@@ -149,15 +155,19 @@ async function events (a: ClusterAgent): Promise<number> {
 /**
  * Wait until every node has `n` more joblists succeeded than `base` says. Polled cheaply: first
  * the event count (`/v1/state?hash=false`, 0.2 ms of an agent's CPU; a one-job joblist is
- * EVENTS_PER_JOB events at least: one more when its job outlives the start hold,
+ * FEWEST_EVENTS_PER_JOB events at least: one more when its job waited in the queue, its assign
+ * an event of its own, and one more when its job outlives the start hold,
  * src/node/start-hold.ts), then `/v1/stats` to confirm (whose cost grows with the joblists
  * held: 0.6 ms at 1,000).
  */
+/** Submit, accept carrying the assign (a job placed as it is accepted), finished with the start. */
+const FEWEST_EVENTS_PER_JOB = EVENTS_PER_JOB - 1
+
 async function allSucceeded (agents: ClusterAgent[], base: { events: number[], succeeded: number[] }, n: number, progress: (m: string) => void): Promise<void> {
   let last = -1
   await waitFor(`all ${n} joblists' events to reach every node`, async () => {
     const counts = await Promise.all(agents.map(events))
-    const least = Math.min(...counts.map((c, i) => Math.floor((c - base.events[i]) / EVENTS_PER_JOB)))
+    const least = Math.min(...counts.map((c, i) => Math.floor((c - base.events[i]) / FEWEST_EVENTS_PER_JOB)))
     if (Math.floor(least / 250) !== Math.floor(last / 250)) progress(`roles: the events of ${least}/${n} jobs on every node`)
     last = least
     return least >= n
@@ -169,7 +179,7 @@ async function baseline (agents: ClusterAgent[]): Promise<{ events: number[], su
   return { events: await Promise.all(agents.map(events)), succeeded: await Promise.all(agents.map(succeeded)) }
 }
 
-export async function rolesBench (progress: (m: string) => void, o: { jobs?: number, slots?: number, submitTo?: Role, warmup?: number, pin?: Role, batchWindowMs?: number } = {}): Promise<RolesResult> {
+export async function rolesBench (progress: (m: string) => void, o: { jobs?: number, slots?: number, submitTo?: Role, warmup?: number, pin?: Role, batchWindowMs?: number, rate?: number } = {}): Promise<RolesResult> {
   const n = o.jobs ?? 1000
   const cores = availableParallelism()
   if (o.pin !== undefined) {
@@ -205,7 +215,7 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     if (warmup > 0) {
       const b = await baseline(c.agents)
       progress(`roles: warming up (${warmup} jobs, not counted)`)
-      await submitAll(url, warmup, 'warm')
+      await submitAll(url, warmup, 'warm', o.rate)
       await allSucceeded(c.agents, b, warmup, m => progress(`warm-up: ${m}`))
     }
     // The idle cost first: what heartbeats and anti-entropy take while nothing happens.
@@ -218,7 +228,7 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
     const base = await baseline(c.agents)
     const meters = ROLES.map(r => cpuMeter([byRole[r].proc.pid as number]))
     const t0 = performance.now()
-    await submitAll(url, n, 'roles')
+    await submitAll(url, n, 'roles', o.rate)
     progress(`roles: submitted ${n} in ${((performance.now() - t0) / 1000).toFixed(2)} s; waiting for every node to have them succeeded`)
     await allSucceeded(c.agents, base, n, progress)
     const seconds = (performance.now() - t0) / 1000
@@ -273,6 +283,9 @@ async function alone (): Promise<void> {
   const submitTo = (opt('submit-to') ?? 'master') as Role
   const warmup = Number(opt('warmup') ?? (quick ? 200 : DEFAULT_WARMUP))
   const pin = opt('pin') as Role | undefined
+  const rateText = opt('rate')
+  const rate = rateText === undefined ? undefined : Number(rateText)
+  if (rate !== undefined && !(rate > 0)) throw new Error('--rate takes joblists a second > 0')
   const batchWindow = opt('batch-window')
   const batchWindowMs = batchWindow === undefined ? undefined : Number(batchWindow)
   if (batchWindowMs !== undefined && !(Number.isInteger(batchWindowMs) && batchWindowMs >= 0)) throw new Error('--batch-window takes whole milliseconds >= 0')
@@ -280,7 +293,7 @@ async function alone (): Promise<void> {
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs takes a whole number >= 1')
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error('--warmup takes a whole number >= 0')
   if (!ROLES.includes(submitTo)) throw new Error(`--submit-to takes one of ${ROLES.join(', ')}`)
-  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo, warmup, pin, ...(batchWindowMs !== undefined ? { batchWindowMs } : {}) })
+  const r = await rolesBench(m => process.stderr.write(`bench: ${m}\n`), { jobs, slots, submitTo, warmup, pin, ...(batchWindowMs !== undefined ? { batchWindowMs } : {}), ...(rate !== undefined ? { rate } : {}) })
   for (const l of formatRoles(r)) console.log(l)
   console.log(JSON.stringify(r))
 }

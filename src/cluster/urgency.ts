@@ -1,8 +1,9 @@
 // Which peers need a write batch of this node's events at once (replication.ts batches the
 // rest by peer, under load). A job's course is five events: submit, accept, assign, started,
-// finished (four for a short job: its start told with its end, start-hold.ts). Each has one or two nodes that act on it: the master on every one (it decides), the
-// node assigned the job on its assign, the node whose submit request waits for an answer on the
-// accept. Every other node only records them, and may hear of them a few milliseconds later
+// finished; three for a short job placed as its joblist is accepted (the accept carries the
+// assign; the start is told with the end, start-hold.ts). Each has one or two nodes that act on
+// it: the master on every one (it decides), the node assigned the job on its assign (or the
+// accept carrying it), the node whose submit request waits for an answer on the accept. Every other node only records them, and may hear of them a few milliseconds later
 // together with the next ones. Any other event (a master's claim, a node's resources, a stop,
 // a cancel, a loss, a schedule...) goes to every peer at once.
 import type { CisEvent } from '../events/types.js'
@@ -26,7 +27,11 @@ export function urgentPeers (events: readonly CisEvent[], master: string | undef
   for (const e of events) {
     if (!BATCHABLE.has(e.type)) return 'all'
     if (e.type === 'assign') out.add((e as CisEvent<'assign'>).body.node)
-    else if (e.type === 'accept') out.add(requester((e as CisEvent<'accept'>).body.request))
+    else if (e.type === 'accept') {
+      const b = (e as CisEvent<'accept'>).body
+      out.add(requester(b.request))
+      for (const a of b.assign ?? []) out.add(a.node)
+    }
   }
   return out
 }

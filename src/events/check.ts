@@ -12,6 +12,13 @@ const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v
 const isInt = (v: unknown, min = 0): v is number => Number.isSafeInteger(v) && (v as number) >= min
 const isStrList = (v: unknown, max = 1000): v is string[] => Array.isArray(v) && v.length <= max && v.every(x => isStr(x))
 const isResources = (v: unknown): boolean => isObj(v) && Object.keys(v).length <= 256 && Object.values(v).every(ids => isStrList(ids, 4096))
+/**
+ * An assign carried by the accept of joblist `id`: of one of that joblist's jobs only
+ * (`<id>.<n>` or `<id>.<n>.<k>`), so the event is about its own joblist alone, for the
+ * subjects, the cuts of a purge and the archive as for any accept.
+ */
+const isCarriedAssign = (a: unknown, id: string): boolean => isObj(a) && isStr(a.jobId) && (a.jobId as string).startsWith(id + '.') &&
+  isInt(a.attempt, 1) && isStr(a.node) && isResources(a.resources) && Object.keys(a).length === 4
 /** A delivery or email item ID: `<joblist or job ID>.<state>.<subscription key>` (subscriptions.ts). */
 const NOTIFICATION_ID = /^[^.]+(\.\d+)?\.(running|succeeded|failed|stopped)\.(\d+|h[0-9a-f]{8})$/
 /** The most joblists (and requests) one purge event names; a larger purge is several events. */
@@ -77,7 +84,8 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
   master: b => isInt(b.term, 1) ? null : 'bad term',
   accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&
-    (b.expand === undefined || (isObj(b.expand) && Object.keys(b.expand).length <= 1000 && Object.values(b.expand).every(ids => isStrList(ids, 10_000))))
+    (b.expand === undefined || (isObj(b.expand) && Object.keys(b.expand).length <= 1000 && Object.values(b.expand).every(ids => isStrList(ids, 10_000)))) &&
+    (b.assign === undefined || (Array.isArray(b.assign) && b.assign.length >= 1 && b.assign.length <= 10_000 && b.assign.every(a => isCarriedAssign(a, b.id as string))))
     ? null
     : 'bad accept',
   assign: b => isStr(b.jobId) && isInt(b.attempt, 1) && isStr(b.node) && isResources(b.resources) && isInt(b.term) ? null : 'bad assign',

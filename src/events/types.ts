@@ -62,8 +62,16 @@ export interface AcceptBody extends LostPolicy {
    * IDs it expands to, one physical job each. Decided by the master at accept time.
    */
   expand?: Record<string, string[]>
+  /**
+   * Jobs of this joblist placed in the pass that accepted it (its first stage, where there was
+   * room): each an assign fact at this event's position, with its term, as an `assign` event
+   * would be. One event, not 1 + N, for a joblist placed at once (issue 12).
+   */
+  assign?: CarriedAssign[]
 }
 export interface AssignBody { jobId: string, attempt: number, node: string, resources: Resources, term: number }
+/** An assign an accept carries: an AssignBody without the term (the accept's). */
+export type CarriedAssign = Omit<AssignBody, 'term'>
 export interface CancelBody { joblistId: string, jobId?: string, request: string, term: number }
 /** The master's verdict that an attempt's node is gone; the executor's own `finished` wins. */
 export interface LoseBody { jobId: string, attempt: number, reason: string, term: number }

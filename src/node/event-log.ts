@@ -22,6 +22,7 @@ import type { PastUsage } from '../scheduler/fairshare.js'
 import { eventSubjects } from '../state/subjects.js'
 import { performance } from 'node:perf_hooks'
 import { skipTo } from '../state/reducer.js'
+import type { PlaceWithAccept } from '../state/reducer.js'
 import { eventKey } from '../events/types.js'
 import { Reclaimer } from './reclaim.js'
 import { takeChanges, trackChanges } from '../state/changes.js'
@@ -36,7 +37,8 @@ export interface EventLogOptions {
   where: string
   snapshotEvery: number
   /** Apply events to the state (called at once, before they are durable). */
-  applied: (events: CisEvent[]) => void
+  /** `place`: with this node's own accept, what the master places with it (reducer.ts carryAssigns). */
+  applied: (events: CisEvent[], place?: PlaceWithAccept) => void
   /** This node's own events, once durable: send them to peers. */
   publish: (own: CisEvent[]) => void
   /** The store cannot be written: the node must stop (memory is ahead of the disk). */
@@ -307,7 +309,7 @@ export class EventLog {
    * Apply one event of this node's own log now; it is signed, stored and sent with its write
    * batch (at the next turn of the event loop), and the promise resolves once it is durable.
    */
-  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> {
+  async append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept): Promise<CisEvent<T>> {
     // About an archived joblist (an ack, a change, a purge): bring it back first.
     const probe = { origin: this.o.identity.id, seq: this.seq + 1, ts: 0, lc: 0, type, body } as unknown as UnsignedEvent
     if (this.gate !== null || this.needsBack([probe])) await this.behindGate(async () => { await this.bringBack([probe]) })
@@ -319,7 +321,7 @@ export class EventLog {
     this.seq = event.seq
     this.o.counter?.appended(event)
     const durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
-    this.o.applied([event])
+    this.o.applied([event], place)
     void this.flushSoon()
     // Published (with the rest of its write batch) only once durable: a crash can never make
     // this node reuse a seq it has sent.

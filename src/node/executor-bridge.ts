@@ -4,7 +4,7 @@
 // are lost (their leftover process group killed), assigned ones that never started run now.
 import type { Logger } from 'pino'
 import type { AgentConfig } from '../config/config.js'
-import type { CisEvent, EventBodies, EventType } from '../events/types.js'
+import type { CarriedAssign, CisEvent, EventBodies, EventType } from '../events/types.js'
 import { Executor, killLeftover } from '../exec/executor.js'
 import { attemptPaths } from '../exec/files.js'
 import { Spawner } from '../exec/spawner.js'
@@ -68,16 +68,23 @@ export class ExecutorBridge {
   /** An event was applied: run or stop this node's attempts. */
   react (state: ClusterState, e: CisEvent): void {
     if (e.type === 'assign') {
-      const b = (e as CisEvent<'assign'>).body
-      if (b.node !== this.o.self) return
-      const a = state.attempts[b.jobId]?.[b.attempt]
-      if (a === undefined || a.state !== 'assigned') return
-      if (state.jobs[b.jobId] === undefined) this.early.set(`${b.jobId}#${b.attempt}`, { jobId: b.jobId, n: b.attempt })
-      else this.launch(state, b.jobId, a.n)
+      this.assigned(state, (e as CisEvent<'assign'>).body)
+    } else if (e.type === 'accept') {
+      // Jobs placed as their joblist was accepted (the accept carries their assigns).
+      for (const a of (e as CisEvent<'accept'>).body.assign ?? []) this.assigned(state, a)
     } else if (e.type === 'cancel') {
       const b = (e as CisEvent<'cancel'>).body
       this.executor.stop(b.joblistId, b.jobId)
     }
+  }
+
+  /** An attempt was assigned: run it if it is this node's (once its job is known). */
+  private assigned (state: ClusterState, b: CarriedAssign): void {
+    if (b.node !== this.o.self) return
+    const a = state.attempts[b.jobId]?.[b.attempt]
+    if (a === undefined || a.state !== 'assigned') return
+    if (state.jobs[b.jobId] === undefined) this.early.set(`${b.jobId}#${b.attempt}`, { jobId: b.jobId, n: b.attempt })
+    else this.launch(state, b.jobId, a.n)
   }
 
   /** After a batch of events: run the attempts assigned here whose job has become known. */

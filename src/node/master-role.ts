@@ -8,11 +8,13 @@
 import type { Logger } from 'pino'
 import type { AgentConfig, NotifyConfig, SmtpConfig } from '../config/config.js'
 import { queueOptions } from '../config/config.js'
-import type { CisEvent, EventBodies, EventType } from '../events/types.js'
+import type { CarriedAssign, CisEvent, EventBodies, EventType } from '../events/types.js'
 import { nextTerm } from '../election/master.js'
 import { decisionEvent } from '../scheduler/decision-event.js'
 import { nextDue, recurrences } from '../scheduler/recurrence.js'
 import { schedule } from '../scheduler/schedule.js'
+import type { Decision } from '../scheduler/schedule.js'
+import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { Mailer } from './mailer.js'
 import { Notifier } from './notifier.js'
@@ -44,7 +46,8 @@ export interface MasterRoleOptions {
   catchUp?: () => void
   /** Alive peers not yet heard since they came (their state unknown), and alive peers still claiming the office. */
   unsettled?: () => { unheard: string[], claiming: string[] }
-  append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
+  /** `place` (with an accept only): what the master places with it, carried in the event (reducer.ts carryAssigns). */
+  append: <T extends EventType>(type: T, body: EventBodies[T], place?: PlaceWithAccept) => Promise<CisEvent<T>>
   /** Counts master changes and times passes (metrics, P-5). */
   metrics?: RoleMetrics
   /** Ask for a pass soon: when the next schedule instant falls due (between heartbeats). */
@@ -140,19 +143,36 @@ export class MasterRole {
       policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
       queue: this.o.queue?.() ?? queueOptions(this.o.scheduler)
     }
-    // A joblist accepted in this pass is placed in it too, so its accept and its first assigns
-    // go out in one write batch (one message to every peer, not two). That takes the accepts
-    // applied already: append applies an event before it returns, unless the log is busy
-    // bringing an archived joblist back; then the next pass places it.
-    for (let round = 0; round < 2; round++) {
-      const before = state.applied[this.o.self] ?? 0
-      const decisions = schedule(input)
-      for (const d of decisions) {
-        const e = decisionEvent(d, mine)
-        this.o.append(e.type, e.body as never).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a decision'))
+    // A joblist accepted in this pass is placed in it too, and the assigns of its first jobs
+    // travel in its accept (one event, not 1 + N: every node applies, stores and relays one
+    // event less a job). The pass's last accept places, once every accept of the pass is
+    // applied (append applies an event before it returns), in queue order: its own joblist's
+    // assigns it carries; those of the others accepted with it go as assign events right after,
+    // in the same write batch. If the log is busy bringing an archived joblist back, the accept
+    // is applied (and places) later; what it does not carry, the pass its accept calls for places.
+    const decisions = schedule(input)
+    let last: Decision | undefined
+    for (const d of decisions) if (d.type === 'accept') last = d
+    const others: Decision[] = []
+    let placed = false
+    const place: PlaceWithAccept = (s, accept) => {
+      placed = true
+      const own = `${accept.body.id}.`
+      const carried: CarriedAssign[] = []
+      for (const d of schedule({ ...input, state: s, now: this.o.now() })) {
+        if (d.type === 'assign' && d.jobId.startsWith(own)) carried.push({ jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources })
+        else others.push(d)
       }
-      if (!decisions.some(d => d.type === 'accept') || (state.applied[this.o.self] ?? 0) !== before + decisions.length) break
+      return carried
     }
+    const record = (d: Decision, withPlace?: PlaceWithAccept): void => {
+      const e = decisionEvent(d, mine)
+      this.o.append(e.type, e.body as never, withPlace).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a decision'))
+    }
+    // (The accepts last: the placement with the last one must see the pass's other decisions applied.)
+    for (const d of decisions) if (d.type !== 'accept') record(d)
+    for (const d of decisions) if (d.type === 'accept') record(d, d === last ? place : undefined)
+    if (placed) for (const d of others) record(d)
     // Schedules: each decision is applied at once (append applies before it persists), so the
     // next pass sees the instant accounted for and never launches it again.
     for (const d of recurrences({ state, now: this.o.now(), masterSince: this.establishedAt })) {

@@ -26,7 +26,8 @@ import { eventKey, keyParts } from '../events/types.js'
 import { loadOrCreateIdentity } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import type { JoblistSpec } from '../spec/types.js'
-import { apply } from '../state/reducer.js'
+import { apply, carryAssigns } from '../state/reducer.js'
+import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState, JobRecord } from '../state/types.js'
 import { FINAL_JOBLIST_STATES } from '../state/types.js'
 import type { EventStore } from '../store/event-store.js'
@@ -162,7 +163,7 @@ export class CisNode implements ApiNode {
         this.records?.forget(gone)
       },
       broughtBack: ids => { for (const id of ids) this.accountingIndex.update(this.state, id) },
-      applied: events => this.onApplied(events),
+      applied: (events, place) => this.onApplied(events, place),
       publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
     })
@@ -197,7 +198,7 @@ export class CisNode implements ApiNode {
       wake: () => this.passSoon(),
       subscribed: () => this.subscribed,
       queue: () => this.queueOptions(),
-      append: async (t, b) => await this.append(t, b)
+      append: async (t, b, place) => await this.append(t, b, place)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
     const jobOf = async (jobId: string): Promise<JobRecord | undefined> => this.state.jobs[jobId] ?? (await this.viewOf(jobId)).state.jobs[jobId]
@@ -614,7 +615,7 @@ export class CisNode implements ApiNode {
   // ---- the log ----
 
   /** Sign, apply and persist one event of this node's own log. */
-  async append<T extends EventType> (type: T, body: EventBodies[T]): Promise<CisEvent<T>> { return await this.events.append(type, body) }
+  async append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept): Promise<CisEvent<T>> { return await this.events.append(type, body, place) }
 
   async flush (): Promise<void> { await this.events.flush() }
 
@@ -622,13 +623,15 @@ export class CisNode implements ApiNode {
   receive (raw: unknown, from: string): void { this.intake.receive(raw, from) }
 
   /** Events were applied (own or from peers): react, record, and call for a master pass. */
-  private onApplied (events: CisEvent[]): void {
+  private onApplied (events: CisEvent[], place?: PlaceWithAccept): void {
     const changed = new Set<string>()
     const now = this.now()
     for (const e of events) {
       this.applied.set(eventKey(e), now)
       if (this.applied.size > 2000) this.applied.delete(this.applied.keys().next().value as string)
       for (const id of apply(this.state, e)) changed.add(id)
+      // The master's own accept: its joblist placed now, the assigns carried in the event.
+      if (place !== undefined && e.type === 'accept') for (const id of carryAssigns(this.state, e as CisEvent<'accept'>, place)) changed.add(id)
       if (this.running) this.bridge.react(this.state, e)
       if (e.type === 'accept') this.requests.accepted((e as CisEvent<'accept'>).body.request)
     }

@@ -17,7 +17,8 @@ import type { Hlc } from '../events/hlc.js'
 import type { CisEvent, EventBodies, EventType } from '../events/types.js'
 import { Intake } from '../node/intake.js'
 import { MasterRole } from '../node/master-role.js'
-import { apply, skipTo } from '../state/reducer.js'
+import { apply, carryAssigns, skipTo } from '../state/reducer.js'
+import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { emptyState } from '../state/types.js'
 import { shortCode } from '../util/ids.js'
@@ -143,7 +144,7 @@ export class SimNode implements Endpoint {
       behind: () => this.replication.behind(this.membership.alive()),
       catchUp: () => this.replication.pullBehind(this.membership.alive()),
       unsettled: () => this.membership.unsettled(),
-      append: async (t, b) => this.append(t, b)
+      append: async (t, b, place) => this.append(t, b, place)
     })
   }
 
@@ -161,7 +162,7 @@ export class SimNode implements Endpoint {
     for (const [jobId, byN] of Object.entries(this.state.attempts)) {
       for (const a of Object.values(byN)) {
         if ((a.ranOn ?? a.node) === this.id && a.state === 'running') this.append('finished', { jobId, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: 'the agent restarted while it ran' })
-        else if (a.node === this.id && a.state === 'assigned') this.run({ body: { jobId, attempt: a.n } } as CisEvent<'assign'>)
+        else if (a.node === this.id && a.state === 'assigned') this.run(jobId, a.n)
       }
     }
     for (const p of peers) this.o.net.dial(this.id, p)
@@ -189,11 +190,11 @@ export class SimNode implements Endpoint {
   }
 
   /** Write one event of its own log: applied at once, sent with the others of this turn. */
-  append<T extends EventType> (type: T, body: EventBodies[T]): CisEvent<T> {
+  append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept): CisEvent<T> {
     this.hlc = tick(this.hlc, EPOCH + Math.floor(this.o.clock.now))
     const e = { origin: this.id, seq: ++this.seq, ts: this.hlc.ts, lc: this.hlc.lc, type, body, sig: 'sim' } as CisEvent<T>
     this.store(e)
-    this.applyEvents([e])
+    this.applyEvents([e], place)
     this.forward(e)
     return e
   }
@@ -220,7 +221,7 @@ export class SimNode implements Endpoint {
     list[e.seq - 1] = e
   }
 
-  private applyEvents (events: CisEvent[]): void {
+  private applyEvents (events: CisEvent[], place?: PlaceWithAccept): void {
     if (!this.running) return
     const now = EPOCH + Math.floor(this.o.clock.now)
     for (const e of events) {
@@ -229,16 +230,17 @@ export class SimNode implements Endpoint {
         this.store(e)
       }
       apply(this.state, e)
+      if (place !== undefined && e.type === 'accept') carryAssigns(this.state, e as CisEvent<'accept'>, place)
       this.o.applied?.(this, e)
-      if (e.type === 'assign' && (e as CisEvent<'assign'>).body.node === this.id) this.run(e as CisEvent<'assign'>)
+      if (e.type === 'assign' && (e as CisEvent<'assign'>).body.node === this.id) this.run((e as CisEvent<'assign'>).body.jobId, (e as CisEvent<'assign'>).body.attempt)
+      if (e.type === 'accept') for (const a of (e as CisEvent<'accept'>).body.assign ?? []) if (a.node === this.id) this.run(a.jobId, a.attempt)
     }
     this.gossip.relay(events.filter(e => e.origin !== this.id))
     this.passSoon()
   }
 
   /** An attempt assigned here: it starts at once and succeeds after jobMs. */
-  private run (e: CisEvent<'assign'>): void {
-    const { jobId, attempt } = e.body
+  private run (jobId: string, attempt: number): void {
     const t = this.o.clock.after(0, () => { if (this.running) this.append('started', { jobId, attempt, pid: 1 }) })
     const f = this.o.clock.after(this.o.timing.jobMs, () => { if (this.running) this.append('finished', { jobId, attempt, state: 'succeeded', exitCode: 0, signal: null }) })
     this.timers.push(t, f)

@@ -68,6 +68,12 @@ export function historyOf (events: Iterable<UnsignedEvent>, subjects: ReadonlySe
   for (const e of events) {
     if (!eventSubjects(e).some(s => subjects.has(s))) continue
     about.push(e)
+    // The jobs placed with the accept (one event): a line each, right after the accept's.
+    if (e.type === 'accept') {
+      const b = e.body as EventBodies['accept']
+      for (const a of b.assign ?? []) about.push({ ...e, type: 'assign', body: { ...a, term: b.term } })
+      continue
+    }
     // A short job's start, told with its end (one event): a line of its own, at its own time.
     if (e.type !== 'finished') continue
     const { jobId, attempt, started } = e.body as EventBodies['finished']

@@ -2,7 +2,7 @@
 // state. For speed `apply` updates the state in place; `reduce` folds a list from empty.
 // Facts are stored apart (requests, accepts, attempts, cancels) and the views (joblists,
 // jobs) are recomputed from them, so an event may arrive before the one it refers to.
-import type { AttemptUsage, CisEvent, EventType, UnsignedEvent } from '../events/types.js'
+import type { AssignBody, AttemptUsage, CarriedAssign, CisEvent, EventType, UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
@@ -110,16 +110,7 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
     // the one with the lowest position, so all nodes pick the same, in any order; the
     // overruled one is counted as a conflict.
-    case 'assign': {
-      const b = (e as Ev<'assign'>).body
-      return updateAttempt(state, b.jobId, b.attempt, a => {
-        if (!wins(a, 'assignPos', e)) return
-        a.node = b.node
-        a.resources = b.resources
-        a.assignedAt = e.ts
-        a.term = b.term
-      })
-    }
+    case 'assign': return applyAssign(state, e, (e as Ev<'assign'>).body)
     case 'started': {
       const b = (e as Ev<'started'>).body
       return updateAttempt(state, b.jobId, b.attempt, a => {
@@ -197,7 +188,48 @@ function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
   const list = state.accepts[b.request] ?? (state.accepts[b.request] = [])
   list.push(fact)
   list.sort((x, y) => comparePositions(x.position, y.position))
-  return materialize(state, b.request)
+  const changed = materialize(state, b.request)
+  return b.assign === undefined ? changed : [...changed, ...applyCarriedAssigns(state, e)]
+}
+
+/**
+ * The assigns an accept carries (its joblist's jobs placed in the pass that accepted it): each
+ * applied as an `assign` event would be, at the accept's position, with its term. Apart for
+ * the master that writes the accept: it applies the accept, places what it can, and then
+ * these (node.ts), the same facts in the same order as a peer applying the whole event.
+ */
+export function applyCarriedAssigns (state: ClusterState, e: Ev<'accept'>): string[] {
+  const changed = new Set<string>()
+  for (const a of e.body.assign ?? []) for (const id of applyAssign(state, e, { ...a, term: e.body.term })) changed.add(id)
+  return [...changed]
+}
+
+/**
+ * What the master places in the pass that accepts a joblist, given the state with the accept
+ * applied: the assigns of that joblist's jobs for the accept to carry (master-role.ts).
+ */
+export type PlaceWithAccept = (state: ClusterState, accept: Ev<'accept'>) => CarriedAssign[]
+
+/**
+ * The master's own accept, just applied (without assigns): its joblist placed, the assigns
+ * put in the event (signed with it later, in its write batch) and applied, exactly as a peer
+ * applies the whole event. Returns the joblists changed.
+ */
+export function carryAssigns (state: ClusterState, e: Ev<'accept'>, place: PlaceWithAccept): string[] {
+  const assign = place(state, e)
+  if (assign.length === 0) return []
+  e.body.assign = assign
+  return applyCarriedAssigns(state, e)
+}
+
+function applyAssign (state: ClusterState, e: UnsignedEvent | CisEvent, b: AssignBody): string[] {
+  return updateAttempt(state, b.jobId, b.attempt, a => {
+    if (!wins(a, 'assignPos', e)) return
+    a.node = b.node
+    a.resources = b.resources
+    a.assignedAt = e.ts
+    a.term = b.term
+  })
 }
 
 export { comparePositions }

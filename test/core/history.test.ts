@@ -103,3 +103,18 @@ test('G-3: what each kind of event is about', () => {
   assert.deepEqual(eventSubjects(e('mail', { ids: ['ab12-1.failed.0', 'ab12-2.failed.0', 'ab12-1.running.0'] })), ['ab12-1', 'ab12-2'])
   assert.deepEqual(eventSubjects(e('node', {})), [])
 })
+
+test('G-3 (issue 12): the jobs an accept carries are a line each, right after the accept\'s', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0'] })
+  const req = h.submit(joblist('placed', [['s', [job('x'), job('y')]]]), 'A')
+  const id = 'm-1'
+  h.emit('M', 'master', { term: 1 })
+  h.emit('M', 'accept', { request: req, id, term: 1, onLost: 'retry', maxLost: 1, assign: [{ jobId: `${id}.1`, attempt: 1, node: 'A', resources: { slot: ['s0'] } }] })
+  assert.equal(h.state.attempts[`${id}.1`][1].node, 'A')
+  const texts = historyOf(h.events, new Set([req, id]), n => `node-${n}`).map(e => `${e.type}: ${e.text}`)
+  const a = texts.indexOf(`accept: accepted as ${id} (master term 1)`)
+  assert.ok(a >= 0, texts.join('\n'))
+  assert.equal(texts[a + 1], `assign: job ${id}.1 attempt 1 assigned to node-A (slot s0)`)
+  assert.equal(texts.filter(t => t.startsWith('assign:')).length, 1)
+})

@@ -162,3 +162,36 @@ test('R1-5 (issue 12): a start told with an end, and another executor\'s own rep
   assert.deepEqual([...pids], [1], 'the earliest start fact wins, told alone or with its end')
   assert.equal(h.state.attempts[jobId][1].ranOn, 'A')
 })
+
+test('R1-5/R1-6 (issue 12): an accept carrying an assign is the same as an accept and an assign, and resolves with another master\'s assign in any order', () => {
+  const build = (carry: boolean): Harness => {
+    const h = new Harness()
+    h.node('A', { slot: ['a0'] })
+    h.node('B', { slot: ['b0'] })
+    const req = h.submit(joblist('x', [['s', [job('j')]]]), 'A')
+    const a = { jobId: 'm-1.1', attempt: 1, node: 'A', resources: { slot: ['a0'] } }
+    if (carry) h.emit('M', 'accept', { request: req, id: 'm-1', term: 1, onLost: 'retry', maxLost: 1, assign: [a] })
+    else {
+      h.emit('M', 'accept', { request: req, id: 'm-1', term: 1, onLost: 'retry', maxLost: 1 })
+      h.emit('M', 'assign', { ...a, term: 1 })
+    }
+    h.emit('M2', 'assign', { jobId: 'm-1.1', attempt: 1, node: 'B', resources: { slot: ['b0'] }, term: 2 })
+    return h
+  }
+  const carried = build(true)
+  const apart = build(false)
+  for (const h of [carried, apart]) {
+    const a = h.state.attempts['m-1.1'][1]
+    assert.equal(a.node, 'A', 'the earlier assign wins')
+    assert.equal(a.conflicts, 1)
+  }
+  const hashes = new Set<string>()
+  for (let seed = 1; seed <= 10; seed++) {
+    const st = reduce(shufflePerOrigin(carried.events, seed))
+    hashes.add(stateHash(st))
+    assert.equal(st.attempts['m-1.1'][1].node, 'A')
+    assert.equal(st.attempts['m-1.1'][1].term, 1)
+  }
+  assert.equal(hashes.size, 1)
+  assert.equal(carried.state.joblists['m-1'].state, apart.state.joblists['m-1'].state)
+})

@@ -15,6 +15,8 @@ test('R1-5 issue 12: a job\'s events are needed at once by the master, the node 
   const finished = ev('finished', { jobId: 'j', attempt: 1, state: 'succeeded', exitCode: 0, signal: null }, 'E')
   assert.deepEqual([...urgentPeers([started, finished], 'M') as Set<string>], ['M'], 'an executor\'s events: the master only')
   assert.deepEqual([...urgentPeers([ev('submit', { spec: {}, owner: 'u' }, 'A')], 'M') as Set<string>], ['M'])
+  const carrying = ev('accept', { request: 'A:18', id: 'jl2', term: 1, onLost: 'retry', maxLost: 1, assign: [{ jobId: 'jl2.1', attempt: 1, node: 'F', resources: {} }] }, 'M')
+  assert.deepEqual([...urgentPeers([carrying], 'M') as Set<string>].sort(), ['A', 'F', 'M'], 'an accept carrying an assign: its node too')
   assert.deepEqual([...urgentPeers([started], undefined) as Set<string>], [], 'no master known: nobody in particular')
 })
 

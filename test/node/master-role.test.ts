@@ -3,7 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import type { EventType } from '../../src/events/types.js'
+import type { EventType, UnsignedEvent } from '../../src/events/types.js'
+import { stateHash } from '../../src/state/hash.js'
+import { carryAssigns, reduce } from '../../src/state/reducer.js'
 import { CATCH_UP_LIMIT_MS, MasterRole } from '../../src/node/master-role.js'
 import type { MasterRoleOptions } from '../../src/node/master-role.js'
 import { emptyState } from '../../src/state/types.js'
@@ -119,10 +121,15 @@ function applyingRole (applyAtOnce: boolean): { role: MasterRole, appended: Even
     state: () => h.state,
     alive: () => new Set(['me']),
     behind: () => false,
-    append: async (type, body) => {
+    append: async (type, body, place) => {
       appended.push(type)
-      if (applyAtOnce) h.emit('me', type, body)
-      else later.push(() => h.emit('me', type, body))
+      // As the node's log does: apply, then (the master's own accept) place and carry.
+      const now = (): void => {
+        const e = h.emit('me', type, body)
+        if (place !== undefined && e.type === 'accept') carryAssigns(h.state, e as UnsignedEvent<'accept'>, place)
+      }
+      if (applyAtOnce) now()
+      else later.push(now)
       return undefined as never
     }
   })
@@ -130,23 +137,49 @@ function applyingRole (applyAtOnce: boolean): { role: MasterRole, appended: Even
   return { role: r, appended, h, later }
 }
 
-test('R3-1: a joblist accepted in a pass is placed in the same pass (accept and assign go out in one write batch)', () => {
+test('R3-1 issue 12: a joblist accepted in a pass is placed in the same pass, its assign carried in its accept (one event)', () => {
   const { role: r, appended, h } = applyingRole(true)
-  h.submit(joblist('one', [['s', [job('a')]]]), 'me')
+  const req = h.submit(joblist('one', [['s', [job('a')]]]), 'me')
   r.pass()
-  assert.deepEqual(appended, ['accept', 'assign'])
+  assert.deepEqual(appended, ['accept'])
+  const accept = h.events.find(e => e.type === 'accept') as UnsignedEvent<'accept'>
+  const id = h.joblistId(req)
+  assert.deepEqual(accept.body.assign, [{ jobId: `${id}.1`, attempt: 1, node: 'me', resources: { slot: ['s0'] } }])
+  const a = h.state.attempts[`${id}.1`][1]
+  assert.equal(a.state, 'assigned')
+  assert.equal(a.term, 1, 'the carried assign has the accept\'s term')
   r.pass()
-  assert.deepEqual(appended, ['accept', 'assign'], 'the next pass has nothing left to decide')
+  assert.deepEqual(appended, ['accept'], 'the next pass has nothing left to decide')
+  // A peer applying the event as it is stored reaches the same state.
+  assert.equal(stateHash(reduce(h.events)), stateHash(h.state))
 })
 
-test('R3-1: when its accept is not applied yet, the pass does not decide it again: the next pass places it', () => {
+test('R3-1 issue 12: joblists accepted together: the last accept carries its own assigns, the others\' go as assign events; no room, no assign', () => {
+  const { role: r, appended, h } = applyingRole(true)
+  h.node('me', { slot: ['s0', 's1'] })
+  const r1 = h.submit(joblist('one', [['s', [job('a')]]]), 'me')
+  const r2 = h.submit(joblist('two', [['s', [job('b')]]]), 'me')
+  const r3 = h.submit(joblist('three', [['s', [job('c')]]]), 'me')
+  r.pass()
+  assert.deepEqual(appended, ['accept', 'accept', 'accept', 'assign', 'assign'])
+  const accepts = h.events.filter(e => e.type === 'accept') as Array<UnsignedEvent<'accept'>>
+  assert.equal(accepts[0].body.assign, undefined)
+  assert.equal(accepts[1].body.assign, undefined)
+  assert.equal(accepts[2].body.assign, undefined, 'the third waits: two slots, queue order')
+  const assigned = h.events.filter(e => e.type === 'assign').map(e => (e as UnsignedEvent<'assign'>).body.jobId)
+  assert.deepEqual(assigned, [`${h.joblistId(r1)}.1`, `${h.joblistId(r2)}.1`])
+  assert.equal(h.state.attempts[`${h.joblistId(r3)}.1`], undefined)
+})
+
+test('R3-1: when its accept is not applied yet, the pass does not decide it again: it places once applied', () => {
   const { role: r, appended, h, later } = applyingRole(false)
-  h.submit(joblist('one', [['s', [job('a')]]]), 'me')
+  const req = h.submit(joblist('one', [['s', [job('a')]]]), 'me')
   r.pass()
   assert.deepEqual(appended, ['accept'], 'one accept, not two')
   for (const f of later.splice(0)) f()
+  assert.equal(h.state.attempts[`${h.joblistId(req)}.1`][1].node, 'me', 'placed as the accept is applied')
   r.pass()
-  assert.deepEqual(appended, ['accept', 'assign'])
+  assert.deepEqual(appended, ['accept'])
 })
 
 test('R1-3 issue 12: a new master behind a peer pulls from it at once, once a wait', () => {
