@@ -9,8 +9,8 @@
 // N one-job joblists running `true` are submitted through one agent's API (the master's by
 // default: say which with --submit-to), as fast as it takes them (the queue fills: a job is
 // placed when one ends) or with --rate at that many a second (below what the cluster runs, a
-// joblist is placed as it is accepted: its accept carries its assign, one event less), and the run ends when every node has all of them
-// succeeded. For each role: the agent process's own CPU ms a job, and apart from it its fork
+// joblist is placed as it is accepted: its accept carries its assign, one event less), and the
+// run ends when every node has all of them succeeded. For each role: the agent process's own CPU ms a job, and apart from it its fork
 // server's and the jobs' (as cpu.ts reads them from /proc); the events it wrote and the
 // gossip messages of events it sent and received, a job; and its CPU ms a second while the
 // cluster sat idle just before (heartbeats, anti-entropy: part of every figure a job, in
@@ -152,6 +152,9 @@ async function events (a: ClusterAgent): Promise<number> {
   return (await api(a.url, '/v1/state?hash=false')).body.events as number
 }
 
+/** Submit, accept carrying the assign (a job placed as it is accepted), finished with the start. */
+const FEWEST_EVENTS_PER_JOB = EVENTS_PER_JOB - 1
+
 /**
  * Wait until every node has `n` more joblists succeeded than `base` says. Polled cheaply: first
  * the event count (`/v1/state?hash=false`, 0.2 ms of an agent's CPU; a one-job joblist is
@@ -160,9 +163,6 @@ async function events (a: ClusterAgent): Promise<number> {
  * src/node/start-hold.ts), then `/v1/stats` to confirm (whose cost grows with the joblists
  * held: 0.6 ms at 1,000).
  */
-/** Submit, accept carrying the assign (a job placed as it is accepted), finished with the start. */
-const FEWEST_EVENTS_PER_JOB = EVENTS_PER_JOB - 1
-
 async function allSucceeded (agents: ClusterAgent[], base: { events: number[], succeeded: number[] }, n: number, progress: (m: string) => void): Promise<void> {
   let last = -1
   await waitFor(`all ${n} joblists' events to reach every node`, async () => {

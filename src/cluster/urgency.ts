@@ -3,8 +3,9 @@
 // finished; three for a short job placed as its joblist is accepted (the accept carries the
 // assign; the start is told with the end, start-hold.ts). Each has one or two nodes that act on
 // it: the master on every one (it decides), the node assigned the job on its assign (or the
-// accept carrying it), the node whose submit request waits for an answer on the accept. Every other node only records them, and may hear of them a few milliseconds later
-// together with the next ones. Any other event (a master's claim, a node's resources, a stop,
+// accept carrying it), the node whose submit request waits for an answer on the accept. Every
+// other node only records them, and may hear of them a few milliseconds later together with the
+// next ones. Any other event (a master's claim, a node's resources, a stop,
 // a cancel, a loss, a schedule...) goes to every peer at once.
 import type { CisEvent } from '../events/types.js'
 

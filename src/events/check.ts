@@ -17,8 +17,8 @@ const isResources = (v: unknown): boolean => isObj(v) && Object.keys(v).length <
  * (`<id>.<n>` or `<id>.<n>.<k>`), so the event is about its own joblist alone, for the
  * subjects, the cuts of a purge and the archive as for any accept.
  */
-const isCarriedAssign = (a: unknown, id: string): boolean => isObj(a) && isStr(a.jobId) && (a.jobId as string).startsWith(id + '.') &&
-  isInt(a.attempt, 1) && isStr(a.node) && isResources(a.resources) && Object.keys(a).length === 4
+const isCarriedAssign = (a: unknown, id: string): boolean => isObj(a) && Object.keys(a).length === 4 && isStr(a.jobId) &&
+  a.jobId.startsWith(id + '.') && BODY.assign({ ...a, term: 0 }) === null
 /** A delivery or email item ID: `<joblist or job ID>.<state>.<subscription key>` (subscriptions.ts). */
 const NOTIFICATION_ID = /^[^.]+(\.\d+)?\.(running|succeeded|failed|stopped)\.(\d+|h[0-9a-f]{8})$/
 /** The most joblists (and requests) one purge event names; a larger purge is several events. */

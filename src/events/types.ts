@@ -72,6 +72,8 @@ export interface AcceptBody extends LostPolicy {
 export interface AssignBody { jobId: string, attempt: number, node: string, resources: Resources, term: number }
 /** An assign an accept carries: an AssignBody without the term (the accept's). */
 export type CarriedAssign = Omit<AssignBody, 'term'>
+/** The assigns an accept carries, each as the body of the assign event it stands for (the accept's term). */
+export const carriedAssigns = (b: AcceptBody): AssignBody[] => (b.assign ?? []).map(a => ({ ...a, term: b.term }))
 export interface CancelBody { joblistId: string, jobId?: string, request: string, term: number }
 /** The master's verdict that an attempt's node is gone; the executor's own `finished` wins. */
 export interface LoseBody { jobId: string, attempt: number, reason: string, term: number }

@@ -4,6 +4,7 @@
 // Pure: the node reads the events from its store and passes them in.
 export { eventSubjects } from './subjects.js'
 import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/types.js'
+import { carriedAssigns } from '../events/types.js'
 import { apply } from './reducer.js'
 import { eventSubjects } from './subjects.js'
 import type { ClusterState } from './types.js'
@@ -70,8 +71,7 @@ export function historyOf (events: Iterable<UnsignedEvent>, subjects: ReadonlySe
     about.push(e)
     // The jobs placed with the accept (one event): a line each, right after the accept's.
     if (e.type === 'accept') {
-      const b = e.body as EventBodies['accept']
-      for (const a of b.assign ?? []) about.push({ ...e, type: 'assign', body: { ...a, term: b.term } })
+      for (const body of carriedAssigns(e.body as EventBodies['accept'])) about.push({ ...e, type: 'assign', body })
       continue
     }
     // A short job's start, told with its end (one event): a line of its own, at its own time.

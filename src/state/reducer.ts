@@ -3,7 +3,7 @@
 // Facts are stored apart (requests, accepts, attempts, cancels) and the views (joblists,
 // jobs) are recomputed from them, so an event may arrive before the one it refers to.
 import type { AssignBody, AttemptUsage, CarriedAssign, CisEvent, EventType, UnsignedEvent } from '../events/types.js'
-import { eventKey } from '../events/types.js'
+import { carriedAssigns, eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
 import { targetOf } from './subscriptions.js'
@@ -198,9 +198,9 @@ function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
  * the master that writes the accept: it applies the accept, places what it can, and then
  * these (node.ts), the same facts in the same order as a peer applying the whole event.
  */
-export function applyCarriedAssigns (state: ClusterState, e: Ev<'accept'>): string[] {
+function applyCarriedAssigns (state: ClusterState, e: Ev<'accept'>): string[] {
   const changed = new Set<string>()
-  for (const a of e.body.assign ?? []) for (const id of applyAssign(state, e, { ...a, term: e.body.term })) changed.add(id)
+  for (const a of carriedAssigns(e.body)) for (const id of applyAssign(state, e, a)) changed.add(id)
   return [...changed]
 }
 
