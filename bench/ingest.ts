@@ -21,7 +21,7 @@
 // then write batches (each origin one message per 10 jobs: 8 events a message on average);
 // then one event a message paced at 500 events/s (100 jobs/s, about what a cluster on this
 // machine runs), where the agent is mostly idle between events, as an observer of a real
-// cluster is. Each run's agent first takes 4,000 events of warm-up (WARMUP_JOBS), not counted.
+// cluster is. Each run's agent first takes 16,000 events of warm-up (WARMUP_JOBS), not counted.
 // The sender (this process) shares the two cores; its CPU is reported too. At the end the agent
 // must have every joblist succeeded, and no event may have been rejected.
 import '../src/polyfill.js'

@@ -12,11 +12,17 @@ export const EVENTS_PER_JOB = 4
 
 /**
  * Jobs (EVENTS_PER_JOB events each) an ingest bench sends before what it measures, not counted.
- * A fresh agent keeps V8 busy compiling its code over its first thousands of events: measured
- * in one process (ingest-core.ts, one event a message at 500/s, two runs, five events a job
- * then), 514 CPU ms per 1,000 events after 600 jobs of warm-up, 317 after 4,000.
+ * A fresh agent keeps V8 busy compiling its code over its first tens of thousands of events
+ * (its worker thread, which the CPU figures count, and deoptimised code compiled again as new
+ * shapes of objects show up): measured in one process (ingest-core.ts, one event a message at
+ * 500/s, two runs, five events a job then), 514 CPU ms per 1,000 events after 600 jobs of
+ * warm-up, 317 after 4,000. Dec 4, `ingest-core.js --batch 10 --jobs 4000` traced
+ * (`--trace-opt`): after 1,000 jobs of warm-up V8 still compiled for 450 ms in the 16,000
+ * events measured (28 ms per 1,000 on its worker thread), after 8,000 for 38 ms; over libp2p
+ * (`ingest.js --quick`, alternated, two each) 1,000 jobs of warm-up vs 4,000: in tens 9,651 /
+ * 9,704 vs 11,658 / 13,681 events/s, 151 / 154 vs 109 / 93 agent CPU ms per 1,000 events.
  */
-export const WARMUP_JOBS = 1000
+export const WARMUP_JOBS = 4000
 
 export interface StreamOrigin {
   key: Parameters<typeof signBatch>[0]

@@ -159,10 +159,11 @@ export class CisNode implements ApiNode {
       archivedOut: ids => {
         // (One brought back meanwhile is in memory again: it keeps its records.)
         const gone = ids.filter(id => this.state.joblists[id] === undefined)
-        for (const id of gone) { this.accountingIndex.replace(id, []); this.subscribed.delete(id) }
+        this.accountingIndex.touch(gone)
+        for (const id of gone) this.subscribed.delete(id)
         this.records?.forget(gone)
       },
-      broughtBack: ids => { for (const id of ids) this.accountingIndex.update(this.state, id) },
+      broughtBack: ids => { this.accountingIndex.touch(ids) },
       applied: (events, place) => this.onApplied(events, place),
       publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
@@ -176,7 +177,7 @@ export class CisNode implements ApiNode {
     this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); this.mesh?.gossip.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
-    this.accountingIndex.rebuild(this.state)
+    this.accountingIndex.touchAll() // (indexed at the first query)
     for (const jl of Object.values(this.state.joblists)) if (hasSubscriptions(this.state, jl)) this.subscribed.add(jl.id)
     this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b), clock: () => this.events.clockMs() })
     this.bridge.start()
@@ -455,6 +456,7 @@ export class CisNode implements ApiNode {
       const records = joblistRecords(st, st.joblists[b.id]).filter(r => inQuery(r, q))
       return { records, scanned: records.length }
     }
+    this.accountingIndex.catchUp(this.state)
     const records = this.accountingIndex.query(q)
     let scanned = this.accountingIndex.lastScanned
     if (q.joblistId === undefined && this.events.archivedCount > 0) {
@@ -636,10 +638,10 @@ export class CisNode implements ApiNode {
       if (e.type === 'accept') this.requests.accepted((e as CisEvent<'accept'>).body.request)
     }
     if (this.running) this.bridge.settle(this.state)
+    this.accountingIndex.touch(changed)
     const schedules = new Set<string>()
     for (const id of changed) {
       const jl = this.state.joblists[id]
-      this.accountingIndex.update(this.state, id)
       if (jl !== undefined && hasSubscriptions(this.state, jl)) this.subscribed.add(id)
       else this.subscribed.delete(id)
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)

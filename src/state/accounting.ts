@@ -115,8 +115,10 @@ class ByEnd {
   readonly list: AccountingRecord[] = []
 
   insert (r: AccountingRecord): void {
-    const i = this.lowerBound(r.endedAt, r.key)
-    this.list.splice(i, 0, r)
+    // Records mostly end in time order: one after the last goes at the end without a search.
+    const last = this.list[this.list.length - 1]
+    if (last === undefined || last.endedAt < r.endedAt || (last.endedAt === r.endedAt && last.key < r.key)) { this.list.push(r); return }
+    this.list.splice(this.lowerBound(r.endedAt, r.key), 0, r)
   }
 
   remove (r: AccountingRecord): void {
@@ -138,17 +140,22 @@ class ByEnd {
   }
 }
 
+/** More joblists than this changed since a query: the next one indexes the state afresh. */
+export const PENDING_MAX = 10_000
+
 /**
  * The accounting index: every record, and per owner and per node the records sorted by end
  * time. A query walks one sorted list from the first record that ended at or after `since`:
  * the records it reads are those that ended in the range or later, not the whole history.
  */
 export class AccountingIndex {
-  private readonly byKey = new Map<string, AccountingRecord>()
-  private readonly byJoblist = new Map<string, string[]>()
-  private readonly all = new ByEnd()
-  private readonly byOwner = new Map<string, ByEnd>()
-  private readonly byNode = new Map<string, ByEnd>()
+  private byKey = new Map<string, AccountingRecord>()
+  private byJoblist = new Map<string, string[]>()
+  private all = new ByEnd()
+  private byOwner = new Map<string, ByEnd>()
+  private byNode = new Map<string, ByEnd>()
+  /** Joblists changed since the index last caught up (touch); 'all': index the whole state afresh. */
+  private pending: Set<string> | 'all' = new Set()
   /** Records read by the last query (for the bench: the cost of a query). */
   lastScanned = 0
 
@@ -157,6 +164,38 @@ export class AccountingIndex {
   /** Index every joblist of the state (at start). */
   rebuild (state: ClusterState): void {
     for (const jl of Object.values(state.joblists)) this.update(state, jl.id)
+  }
+
+  /**
+   * These joblists changed (events applied, archived out, brought back): their records are
+   * derived when a query next needs them (catchUp), not for every batch of events, so a node
+   * nobody asks for accounting pays nothing a job for it, and a joblist changed by several
+   * batches is derived once. Past PENDING_MAX joblists the next query indexes the state afresh
+   * (the pending set stays bounded).
+   */
+  touch (ids: Iterable<string>): void {
+    if (this.pending === 'all') return
+    for (const id of ids) this.pending.add(id)
+    if (this.pending.size > PENDING_MAX) this.pending = 'all'
+  }
+
+  /** Every joblist may have changed (at start): the next query indexes the state afresh. */
+  touchAll (): void { this.pending = 'all' }
+
+  /** Bring the index up to date with the state: the joblists touched since the last time. */
+  catchUp (state: ClusterState): void {
+    const pending = this.pending
+    this.pending = new Set()
+    if (pending !== 'all') {
+      for (const id of pending) this.update(state, id)
+      return
+    }
+    this.byKey = new Map()
+    this.byJoblist = new Map()
+    this.all = new ByEnd()
+    this.byOwner = new Map()
+    this.byNode = new Map()
+    this.rebuild(state)
   }
 
   /** A joblist changed: replace its records by those derived now. Only ended attempts have records, so an open joblist costs little. */

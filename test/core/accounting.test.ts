@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { AccountingIndex, joblistRecords, summarize } from '../../src/state/accounting.js'
+import { AccountingIndex, PENDING_MAX, joblistRecords, summarize } from '../../src/state/accounting.js'
 import type { AccountingQuery, AccountingRecord } from '../../src/state/accounting.js'
 import { parseTimeRef } from '../../src/spec/time-ref.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
@@ -109,6 +109,51 @@ test('G-2: the index follows changes: a joblist whose attempts end later gets it
   h.settle()
   idx.update(h.state, id)
   assert.deepEqual(idx.query({ since: 0, until: h.now }).map(r => [r.attempt, r.state]), [[1, 'failed'], [2, 'succeeded']])
+})
+
+test('G-2: the index derives what changed when a query needs it (touch, catchUp): the same answers as deriving at every change; past PENDING_MAX changes it indexes the state afresh', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7'] })
+  const eager = new AccountingIndex()
+  const lazy = new AccountingIndex()
+  lazy.touchAll()
+  const keys = (idx: AccountingIndex): string[] => idx.query({ since: 0, until: h.now + 1000 }).map(r => `${r.key} ${r.state}`)
+  const ids: string[] = []
+  for (let i = 0; i < 6; i++) {
+    const req = h.submit(joblist(`j${i}`, [['s', [job('x', { retries: 1 })]]]), 'A')
+    h.settle()
+    const id = h.joblistId(req)
+    ids.push(id)
+    h.start(`${id}.1`)
+    h.finish(`${id}.1`, i % 2 === 0 ? 'failed' : 'succeeded')
+    h.settle()
+    eager.update(h.state, id)
+    lazy.touch([id])
+    h.now += 1000
+  }
+  assert.equal(lazy.size, 0, 'nothing derived before a query')
+  lazy.catchUp(h.state)
+  assert.deepEqual(keys(lazy), keys(eager))
+  assert.equal(keys(lazy).filter(k => k.endsWith('failed')).length, 3)
+  // A retry ends later; one joblist leaves memory (archived out): touched, seen at the next query.
+  h.start(`${ids[0]}.1`)
+  h.finish(`${ids[0]}.1`)
+  h.settle()
+  const gone = ids[5]
+  const { [gone]: _, ...rest } = h.state.joblists
+  h.state.joblists = rest
+  eager.update(h.state, ids[0])
+  eager.update(h.state, gone)
+  lazy.touch([ids[0], gone])
+  assert.notDeepEqual(keys(lazy), keys(eager), 'not caught up yet')
+  lazy.catchUp(h.state)
+  assert.deepEqual(keys(lazy), keys(eager))
+  assert.ok(!keys(lazy).some(k => k.startsWith(`${gone}.`)), 'the archived joblist has no records in memory')
+  // More than PENDING_MAX touched: indexed afresh from the state, the same answers.
+  lazy.touch(Array.from({ length: PENDING_MAX + 1 }, (_, i) => `x-${i}`))
+  lazy.catchUp(h.state)
+  assert.deepEqual(keys(lazy), keys(eager))
+  assert.equal(lazy.size, eager.size)
 })
 
 test('G-2: the summary per owner and per day; a job that spans midnight counts in both days with the wall time of each', () => {
