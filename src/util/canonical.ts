@@ -27,7 +27,45 @@ function sortedKeys (obj: object): string[] {
   return keys
 }
 
+/**
+ * True if JSON.stringify writes this value exactly as canonicalJson does: plain objects whose
+ * keys are already in code-unit order (an agent publishes its events' bodies so: keys.ts,
+ * signBatch), arrays, strings, numbers, booleans, null and undefined members; nothing that
+ * JSON.stringify treats its own way (a function, a symbol, a bigint, an object of another
+ * prototype, which may have toJSON). Stops at the first key out of order.
+ */
+function stringifiesCanonically (v: unknown, depth: number): boolean {
+  if (v === null) return true
+  const t = typeof v
+  if (t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined') return true
+  if (t !== 'object' || depth > 100) return false
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!stringifiesCanonically(v[i], depth + 1)) return false
+    return true
+  }
+  const proto = Object.getPrototypeOf(v) as unknown
+  if (proto !== Object.prototype && proto !== null) return false
+  const obj = v as Record<string, unknown>
+  let prev: string | undefined
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k) || (prev !== undefined && !(prev < k))) return false
+    prev = k
+    if (!stringifiesCanonically(obj[k], depth + 1)) return false
+  }
+  return true
+}
+
+/**
+ * The canonical JSON of a value. One whose objects' keys are in order already (what a peer's
+ * event parses to) is written by JSON.stringify, in one flat string: a fraction of the time,
+ * and none of the garbage of building it piece by piece.
+ */
 export function canonicalJson (value: unknown): string {
+  if (typeof value === 'object' && value !== null && stringifiesCanonically(value, 0)) return JSON.stringify(value)
+  return pieceByPiece(value)
+}
+
+function pieceByPiece (value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) return 'null'
     return value === undefined ? 'null' : JSON.stringify(value)
@@ -36,7 +74,7 @@ export function canonicalJson (value: unknown): string {
     let s = '['
     for (let i = 0; i < value.length; i++) {
       if (i > 0) s += ','
-      s += canonicalJson(value[i])
+      s += pieceByPiece(value[i])
     }
     return s + ']'
   }
@@ -47,7 +85,7 @@ export function canonicalJson (value: unknown): string {
     const v = obj[k]
     if (v === undefined) continue
     if (s.length > 1) s += ','
-    s += quote(k) + ':' + canonicalJson(v)
+    s += quote(k) + ':' + pieceByPiece(v)
   }
   return s + '}'
 }

@@ -214,3 +214,17 @@ test('R1-4 issue 12: a vouched-for batch is taken only as its origin signed it: 
   assert.ok(forged.every(e => !verifyEvent(e)), 'a batch signed by another key')
   for (const e of older) assert.equal(verifyEvent(e), true, `genuine event ${e.seq}`)
 })
+
+test('R1-4 issue 12: a signed batch carries each body with its keys in canonical order: the same canonical bytes, and a peer parsing it verifies it', async () => {
+  const { key, id } = await identity()
+  const es = events(id, 4).map((e, i) => ({ ...e, body: { z: i, note: 'é', a: { y: [1, { d: 1, c: 2 }], b: null } } }) as unknown as CisEvent)
+  const before = es.map(e => canonicalJson(e.body))
+  signBatch(key, es, CHAIN_START)
+  es.forEach((e, i) => {
+    assert.deepEqual(Object.keys(e.body), ['a', 'note', 'z'])
+    assert.deepEqual(Object.keys((e.body as unknown as { a: object }).a), ['b', 'y'])
+    assert.equal(JSON.stringify(e.body), before[i], 'the body as written is its canonical JSON')
+  })
+  const received = JSON.parse(JSON.stringify(es)) as CisEvent[]
+  for (const e of received.reverse()) assert.equal(verifyEvent(e), true)
+})

@@ -26,6 +26,31 @@ test('R1-5 (property): canonical JSON is the same bytes as its plain definition,
     )
   })).any
   fc.assert(fc.property(value, v => { assert.equal(canonicalJson(v), reference(v)) }), { seed: 3, numRuns: 2000 })
+  // The same values parsed back from their canonical text (every object's keys in order, as a
+  // peer's event parses): written by JSON.stringify, the same bytes.
+  fc.assert(fc.property(value, v => {
+    if (typeof v !== 'object' || v === null) return
+    const sorted = JSON.parse(canonicalJson(v)) as unknown
+    assert.equal(canonicalJson(sorted), reference(v))
+  }), { seed: 5, numRuns: 2000 })
+  // (An object with integer-like keys cannot hold them in code-unit order — '10' before '2' —
+  // so it goes piece by piece; one without them is written by JSON.stringify.)
+  const bodyLike = JSON.parse(canonicalJson({ spec: { name: 'n', stages: [{ name: 's', jobs: [{ run: 'true', name: 'j' }] }] }, owner: 'o' })) as unknown
+  assert.equal(canonicalJson(bodyLike), JSON.stringify(bodyLike))
+})
+
+test('R1-5: values JSON.stringify writes its own way are written piece by piece: the same bytes as the plain definition', () => {
+  const odd = [
+    { a: 1, b: new Date(0) }, // toJSON
+    { a: { toJSON: () => 'x' }, b: 2 },
+    { a: 1, b: () => 1 }, // a function member
+    { a: Buffer.from('ab'), b: [1, 2] },
+    Object.assign(Object.create({ inherited: 1 }) as object, { a: 1, b: 2 }),
+    { a: [{ b: 1, c: 2 }], d: { e: 1, f: NaN, g: undefined, h: -0 } },
+    { 1: 'x', 10: 'y', 2: 'z' } // integer-like keys: own order 1, 2, 10; code-unit order 1, 10, 2
+  ]
+  for (const v of odd) assert.equal(canonicalJson(v), reference(v))
+  assert.equal(canonicalJson({ 1: 'x', 10: 'y', 2: 'z' }), '{"1":"x","10":"y","2":"z"}')
 })
 
 test('R1-5: canonical JSON sorts keys, drops undefined members, and writes no whitespace', () => {
