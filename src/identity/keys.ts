@@ -115,11 +115,7 @@ export function signBatch (key: PrivateKey, events: Array<UnsignedEvent & { sig:
   for (let start = 0; start < events.length; start += MAX_SIGNED_GROUP) {
     const group = events.slice(start, start + MAX_SIGNED_GROUP)
     if (group.length === 1 && link === undefined) { group[0].sig = signer.sign(signedBytes(group[0])); continue }
-    const texts = group.map(signedText)
-    const { root, paths } = merkleTree(texts.map(leafHashOfText))
-    // Each body as its canonical text has it (the same values, keys in order), so that a
-    // receiver's parse of it is in canonical order and its canonical JSON a JSON.stringify.
-    for (let i = 0; i < group.length; i++) group[i].body = (JSON.parse(texts[i]) as { body: UnsignedEvent['body'] }).body
+    const { root, paths } = merkleTree(group.map(e => leafHashOfText(signedText(e))))
     const bytes = link === undefined ? batchBytes(group.length, root) : chainedBytes(group.length, link, root)
     const sig = signer.sign(bytes)
     const head = link === undefined ? [sig, String(group.length)] : [sig, String(group.length), 'p' + link.toString('base64url')]

@@ -462,9 +462,15 @@ export class CisNode implements ApiNode {
     if (q.joblistId === undefined && this.events.archivedCount > 0) {
       // A joblist brought back from the archive is in both until the next snapshot: memory's wins.
       const seen = new Set(records.map(r => r.key))
-      for await (const r of this.events.archivedRecords(q)) {
-        scanned++
-        if (!seen.has(r.key) && this.state.joblists[r.joblistId] === undefined && inQuery(r, q)) records.push(r)
+      const add = (r: AccountingRecord): void => {
+        if (!seen.has(r.key) && this.state.joblists[r.joblistId] === undefined && inQuery(r, q)) { seen.add(r.key); records.push(r) }
+      }
+      for await (const r of this.events.archivedRecords(q)) { scanned++; add(r) }
+      // Joblists being archived: out of memory, not yet in the store's archive (until its write commits).
+      for (const b of this.events.archiving()) {
+        if (this.state.joblists[b.id] !== undefined) continue
+        const st = overlay(this.state, b)
+        for (const r of joblistRecords(st, st.joblists[b.id])) { scanned++; add(r) }
       }
       records.sort((a, b) => a.endedAt - b.endedAt || (a.key < b.key ? -1 : 1))
     }

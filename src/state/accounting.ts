@@ -154,8 +154,8 @@ export class AccountingIndex {
   private all = new ByEnd()
   private byOwner = new Map<string, ByEnd>()
   private byNode = new Map<string, ByEnd>()
-  /** Joblists changed since the index last caught up (touch); 'all': index the whole state afresh. */
-  private pending: Set<string> | 'all' = new Set()
+  /** Joblists changed since the index last caught up (touch); 'all': index the whole state afresh (so at first). */
+  private pending: Set<string> | 'all' = 'all'
   /** Records read by the last query (for the bench: the cost of a query). */
   lastScanned = 0
 
@@ -176,26 +176,35 @@ export class AccountingIndex {
   touch (ids: Iterable<string>): void {
     if (this.pending === 'all') return
     for (const id of ids) this.pending.add(id)
-    if (this.pending.size > PENDING_MAX) this.pending = 'all'
+    if (this.pending.size > PENDING_MAX) this.touchAll()
   }
 
-  /** Every joblist may have changed (at start): the next query indexes the state afresh. */
-  touchAll (): void { this.pending = 'all' }
-
-  /** Bring the index up to date with the state: the joblists touched since the last time. */
-  catchUp (state: ClusterState): void {
-    const pending = this.pending
-    this.pending = new Set()
-    if (pending !== 'all') {
-      for (const id of pending) this.update(state, id)
-      return
-    }
+  /** Every joblist may have changed (at start): the next query indexes the state afresh; what is indexed now is let go. */
+  touchAll (): void {
+    this.pending = 'all'
     this.byKey = new Map()
     this.byJoblist = new Map()
     this.all = new ByEnd()
     this.byOwner = new Map()
     this.byNode = new Map()
-    this.rebuild(state)
+  }
+
+  /** Bring the index up to date with the state: the joblists touched since the last time (if this throws, the next time starts afresh). */
+  catchUp (state: ClusterState): void {
+    const pending = this.pending
+    if (pending !== 'all' && pending.size === 0) return
+    try {
+      if (pending === 'all') {
+        this.touchAll()
+        this.rebuild(state)
+      } else {
+        for (const id of pending) this.update(state, id)
+      }
+      this.pending = new Set()
+    } catch (err) {
+      this.touchAll()
+      throw err
+    }
   }
 
   /** A joblist changed: replace its records by those derived now. Only ended attempts have records, so an open joblist costs little. */

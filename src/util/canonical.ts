@@ -18,6 +18,8 @@ function quote (k: string): string {
  */
 function sortedKeys (obj: object): string[] {
   const keys = Object.keys(obj)
+  // (A large object, a peer's as much as any: the built-in sort, n log n.)
+  if (keys.length > 16) return keys.sort()
   for (let i = 1; i < keys.length; i++) {
     const k = keys[i]
     let j = i - 1
@@ -32,7 +34,8 @@ function sortedKeys (obj: object): string[] {
  * keys are already in code-unit order (an agent publishes its events' bodies so: keys.ts,
  * signBatch), arrays, strings, numbers, booleans, null and undefined members; nothing that
  * JSON.stringify treats its own way (a function, a symbol, a bigint, an object of another
- * prototype, which may have toJSON). Stops at the first key out of order.
+ * prototype, which may have toJSON). Stops at the first key out of order. (A getter is read
+ * here and again by JSON.stringify: values with getters that change are not JSON values.)
  */
 function stringifiesCanonically (v: unknown, depth: number): boolean {
   if (v === null) return true
@@ -40,6 +43,8 @@ function stringifiesCanonically (v: unknown, depth: number): boolean {
   if (t === 'string' || t === 'number' || t === 'boolean' || t === 'undefined') return true
   if (t !== 'object' || depth > 100) return false
   if (Array.isArray(v)) {
+    // (An array JSON.stringify would turn by a toJSON of its own or of another prototype: no.)
+    if (Object.getPrototypeOf(v) !== Array.prototype || Object.hasOwn(v, 'toJSON')) return false
     for (let i = 0; i < v.length; i++) if (!stringifiesCanonically(v[i], depth + 1)) return false
     return true
   }
@@ -61,8 +66,22 @@ function stringifiesCanonically (v: unknown, depth: number): boolean {
  * and none of the garbage of building it piece by piece.
  */
 export function canonicalJson (value: unknown): string {
-  if (typeof value === 'object' && value !== null && stringifiesCanonically(value, 0)) return JSON.stringify(value)
+  if (typeof value === 'object' && value !== null && !prototypesHaveToJson() && stringifiesCanonically(value, 0)) return JSON.stringify(value)
   return pieceByPiece(value)
+}
+
+/** A toJSON put on Object's or Array's prototype would change what JSON.stringify writes (not what pieceByPiece does). */
+const prototypesHaveToJson = (): boolean => 'toJSON' in Object.prototype || 'toJSON' in Array.prototype
+
+/**
+ * A copy of a JSON value as its canonical text has it: every object's keys in canonical order,
+ * what JSON has no form for as JSON writes it (undefined members dropped, NaN null). An agent
+ * writes its events' bodies so (event-log.ts append), before it applies them: its own state, its
+ * store, its peers hold the same values in the same order, and a peer's canonical JSON of them is
+ * one JSON.stringify. Throws (SyntaxError) for what has no JSON form (a function, a symbol).
+ */
+export function canonicalCopy<T> (value: T): T {
+  return JSON.parse(canonicalJson(value)) as T
 }
 
 function pieceByPiece (value: unknown): string {

@@ -149,10 +149,18 @@ test('G-2: the index derives what changed when a query needs it (touch, catchUp)
   lazy.catchUp(h.state)
   assert.deepEqual(keys(lazy), keys(eager))
   assert.ok(!keys(lazy).some(k => k.startsWith(`${gone}.`)), 'the archived joblist has no records in memory')
-  // More than PENDING_MAX touched: indexed afresh from the state, the same answers.
+  // More than PENDING_MAX touched: what was indexed is let go at once, and the next query
+  // indexes the state afresh: a joblist gone from the state untold is gone from the answers too
+  // (which deriving only the touched ones would not do).
+  const untold = ids[4]
+  const { [untold]: __, ...fewer } = h.state.joblists
+  h.state.joblists = fewer
+  eager.update(h.state, untold)
   lazy.touch(Array.from({ length: PENDING_MAX + 1 }, (_, i) => `x-${i}`))
+  assert.equal(lazy.size, 0, 'let go at once')
   lazy.catchUp(h.state)
   assert.deepEqual(keys(lazy), keys(eager))
+  assert.ok(!keys(lazy).some(k => k.startsWith(`${untold}.`)))
   assert.equal(lazy.size, eager.size)
 })
 

@@ -47,14 +47,24 @@ test('R1-5: values JSON.stringify writes its own way are written piece by piece:
     { a: Buffer.from('ab'), b: [1, 2] },
     Object.assign(Object.create({ inherited: 1 }) as object, { a: 1, b: 2 }),
     { a: [{ b: 1, c: 2 }], d: { e: 1, f: NaN, g: undefined, h: -0 } },
-    { 1: 'x', 10: 'y', 2: 'z' } // integer-like keys: own order 1, 2, 10; code-unit order 1, 10, 2
+    { 1: 'x', 10: 'y', 2: 'z' }, // integer-like keys: own order 1, 2, 10; code-unit order 1, 10, 2
+    { a: Object.assign([1, 2], { toJSON: () => 'x' }) } // an array with a toJSON of its own
   ]
   for (const v of odd) assert.equal(canonicalJson(v), reference(v))
   assert.equal(canonicalJson({ 1: 'x', 10: 'y', 2: 'z' }), '{"1":"x","10":"y","2":"z"}')
+  assert.equal(canonicalJson({ a: Object.assign([1, 2], { toJSON: () => 'x' }) }), '{"a":[1,2]}')
+  assert.equal(canonicalJson({ a: Object.setPrototypeOf([1, 2], { toJSON: () => 'y' }) as unknown }), '{"a":[1,2]}', 'an array of another prototype')
 })
 
 test('R1-5: canonical JSON sorts keys, drops undefined members, and writes no whitespace', () => {
   assert.equal(canonicalJson({ b: 1, a: [1, undefined, { d: undefined, c: 'x' }], e: NaN }), '{"a":[1,null,{"c":"x"}],"b":1,"e":null}')
   assert.equal(canonicalJson({ a: undefined }), '{}')
   assert.equal(canonicalJson([]), '[]')
+})
+
+test('R1-5: a large object (a peer can send one) is sorted by the built-in sort: the same bytes', () => {
+  const big: Record<string, number> = {}
+  for (let i = 5000; i > 0; i--) big[`k${i}`] = i
+  assert.equal(canonicalJson(big), reference(big))
+  assert.equal(canonicalJson(JSON.parse(canonicalJson(big))), reference(big))
 })
