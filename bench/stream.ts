@@ -5,7 +5,6 @@
 // S0 and S1 taking the submits; EVENTS_PER_JOB events a one-job joblist.
 import type { CisEvent, EventBodies, EventType } from '../src/events/types.js'
 import { CHAIN_START, signBatch } from '../src/identity/keys.js'
-import { canonicalCopy } from '../src/util/canonical.js'
 import type { JoblistSpec } from '../src/spec/types.js'
 
 /** Events a one-job joblist of the stream: submit, accept, assign, finished (with its start). */
@@ -43,8 +42,7 @@ export interface StreamMessage<O extends StreamOrigin = StreamOrigin> { o: O, js
 /** An origin's next event, stamped (seq, hybrid clock); signed with its message (signBatch), as its node signs a write batch. */
 export function stamp<T extends EventType> (o: StreamOrigin, ts: number, type: T, body: EventBodies[T]): CisEvent<T> {
   if (ts > o.lastTs) { o.lastTs = ts; o.lc = 0 } else o.lc++
-  // (The body in canonical form, as an agent's event log puts it: event-log.ts append.)
-  const e = { origin: o.id, seq: ++o.seq, ts: o.lastTs, lc: o.lc, type, body: canonicalCopy(body), sig: '' } as CisEvent<T>
+  const e = { origin: o.id, seq: ++o.seq, ts: o.lastTs, lc: o.lc, type, body, sig: '' } as CisEvent<T>
   o.events.push(e)
   return e
 }

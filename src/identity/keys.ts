@@ -35,9 +35,9 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<NodeIdenti
 
 const encoder = new TextEncoder()
 
-/** What an event's signature covers: the canonical JSON of all but `sig` (built with its keys in order: see canonicalJson). */
+/** What an event's signature covers: the canonical JSON of all but `sig`. */
 function signedText (e: UnsignedEvent): string {
-  return canonicalJson({ body: e.body, lc: e.lc, origin: e.origin, seq: e.seq, ts: e.ts, type: e.type })
+  return canonicalJson({ origin: e.origin, seq: e.seq, ts: e.ts, lc: e.lc, type: e.type, body: e.body })
 }
 
 function signedBytes (e: UnsignedEvent): Uint8Array {

@@ -7,7 +7,6 @@ import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
 import { CHAIN_START, signBatch } from '../identity/keys.js'
-import { canonicalCopy } from '../util/canonical.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
@@ -313,12 +312,7 @@ export class EventLog {
    * Apply one event of this node's own log now; it is signed, stored and sent with its write
    * batch (at the next turn of the event loop), and the promise resolves once it is durable.
    */
-  async append<T extends EventType> (type: T, given: EventBodies[T], place?: PlaceWithAccept): Promise<CisEvent<T>> {
-    // The body as its canonical text has it (keys in canonical order, undefined members gone),
-    // before anything applies it: this node's state, its store and its peers hold the same
-    // values in the same order, and a peer's canonical JSON of it (to verify it) is one
-    // JSON.stringify (util/canonical.ts). A body with no JSON form is refused here.
-    const body = canonicalCopy(given)
+  async append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept): Promise<CisEvent<T>> {
     // About an archived joblist (an ack, a change, a purge): bring it back first.
     const probe = { origin: this.o.identity.id, seq: this.seq + 1, ts: 0, lc: 0, type, body } as unknown as UnsignedEvent
     if (this.gate !== null || this.needsBack([probe])) await this.behindGate(async () => { await this.bringBack([probe]) })

@@ -12,7 +12,6 @@ import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 import { purgeRecords } from './purge.js'
 import { eventSubjects } from './subjects.js'
-import { canonicalCopy } from '../util/canonical.js'
 import { applyCut, idCounter } from './cuts.js'
 import { touchJoblistView, touchPart } from './changes.js'
 
@@ -217,11 +216,9 @@ export type PlaceWithAccept = (state: ClusterState, accept: Ev<'accept'>) => Car
  * applies the whole event. Returns the joblists changed.
  */
 export function carryAssigns (state: ClusterState, e: Ev<'accept'>, place: PlaceWithAccept): string[] {
-  const placed = place(state, e)
-  if (placed.length === 0) return []
-  // In canonical form, first among the accept's keys (as the log puts every body: event-log.ts
-  // append), so that this node applies what its peers will.
-  e.body = { assign: canonicalCopy(placed), ...e.body }
+  const assign = place(state, e)
+  if (assign.length === 0) return []
+  e.body.assign = assign
   return applyCarriedAssigns(state, e)
 }
 
