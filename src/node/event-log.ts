@@ -204,13 +204,13 @@ export class EventLog {
     return out
   }
 
+  /** The joblists being archived: out of memory, their bundles not yet in the store (until the write commits). */
+  archiving (): Iterable<Bundle> { return this.writing.values() }
+
   /**
    * The accounting records of archived joblists that ended at `since` or later (by owner or
    * node if asked), from the archive's index: what a query reads is what it returns.
    */
-  /** The joblists being archived: out of memory, their bundles not yet in the store (until the write commits). */
-  archiving (): Iterable<Bundle> { return this.writing.values() }
-
   async * archivedRecords (q: { since: number, owner?: string, node?: string }): AsyncGenerator<AccountingRecord> {
     const prefix = q.owner !== undefined ? `ao!${q.owner}!` : q.node !== undefined ? `an!${q.node}!` : 'a!'
     for await (const [, value] of this.o.store.readArchiveIndex({ gte: prefix + INDEX.time(q.since), lt: prefix + '~' })) {

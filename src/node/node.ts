@@ -177,7 +177,6 @@ export class CisNode implements ApiNode {
     this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); this.mesh?.gossip.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
-    this.accountingIndex.touchAll() // (indexed at the first query)
     for (const jl of Object.values(this.state.joblists)) if (hasSubscriptions(this.state, jl)) this.subscribed.add(jl.id)
     this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b), clock: () => this.events.clockMs() })
     this.bridge.start()
@@ -452,8 +451,7 @@ export class CisNode implements ApiNode {
     if (q.joblistId !== undefined && this.state.joblists[q.joblistId] === undefined) {
       const b = await this.events.archivedBundle(q.joblistId)
       if (b === undefined) return { records: [], scanned: 0 }
-      const st = overlay(this.state, b)
-      const records = joblistRecords(st, st.joblists[b.id]).filter(r => inQuery(r, q))
+      const records = this.bundleRecords(b).filter(r => inQuery(r, q))
       return { records, scanned: records.length }
     }
     this.accountingIndex.catchUp(this.state)
@@ -469,12 +467,17 @@ export class CisNode implements ApiNode {
       // Joblists being archived: out of memory, not yet in the store's archive (until its write commits).
       for (const b of this.events.archiving()) {
         if (this.state.joblists[b.id] !== undefined) continue
-        const st = overlay(this.state, b)
-        for (const r of joblistRecords(st, st.joblists[b.id])) { scanned++; add(r) }
+        for (const r of this.bundleRecords(b)) { scanned++; add(r) }
       }
       records.sort((a, b) => a.endedAt - b.endedAt || (a.key < b.key ? -1 : 1))
     }
     return { records, scanned }
+  }
+
+  /** The accounting records of an archived joblist's bundle, derived over the state in memory. */
+  private bundleRecords (b: Bundle): AccountingRecord[] {
+    const st = overlay(this.state, b)
+    return joblistRecords(st, st.joblists[b.id])
   }
 
   /** How long notifications of an ended joblist may still be owed (retries, digests). */

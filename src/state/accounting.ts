@@ -182,6 +182,10 @@ export class AccountingIndex {
   /** Every joblist may have changed (at start): the next query indexes the state afresh; what is indexed now is let go. */
   touchAll (): void {
     this.pending = 'all'
+    this.empty()
+  }
+
+  private empty (): void {
     this.byKey = new Map()
     this.byJoblist = new Map()
     this.all = new ByEnd()
@@ -195,7 +199,7 @@ export class AccountingIndex {
     if (pending !== 'all' && pending.size === 0) return
     try {
       if (pending === 'all') {
-        this.touchAll()
+        this.empty()
         this.rebuild(state)
       } else {
         for (const id of pending) this.update(state, id)
