@@ -74,6 +74,8 @@ export interface ApiNode {
   wholeState: () => Promise<ClusterSnapshot['state']>
   /** The joblists archived out of memory: how many, and by state. */
   archived: () => { count: number, byState: Readonly<Record<string, number>> }
+  /** The joblists in memory by state (kept as events change them: no pass over every joblist). */
+  inMemoryByState: () => Readonly<Record<string, number>>
   /** Purges whose events are still to leave this node's log, and the events taken out since start (G-6). */
   reclaim: () => { pending: number, taken: number }
   /** The notify settings; absent: this node refuses webhooks. */

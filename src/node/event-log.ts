@@ -50,6 +50,8 @@ export interface EventLogOptions {
   /** Joblists left memory (archived), or came back to it (an event about them). */
   archivedOut?: (ids: string[]) => void
   broughtBack?: (ids: string[]) => void
+  /** Joblists left the state for the archive (a snapshot's write is under way; archivedOut follows once it is durable). */
+  extracted?: (ids: string[]) => void
   /** How long peers' events wait to share a write; default PEER_WRITE_DELAY_MS. */
   writeDelayMs?: number
 }
@@ -421,6 +423,7 @@ export class EventLog {
           this.archivedDigest = addDigest(this.archivedDigest, x.digest)
           for (const k of [...x.bundle.ids, x.bundle.request]) this.archivedKeys.add(fingerprint(k))
         }
+        this.o.extracted?.(ids)
       }
     }
     const meta: ArchivedMeta = { digest: digestHex(this.archivedDigest), states: this.archivedStates, usage: this.archivedUsage }

@@ -41,6 +41,7 @@ import { ExecutorBridge } from './executor-bridge.js'
 import { Intake } from './intake.js'
 import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
+import { JoblistCounts } from '../state/joblist-counts.js'
 import { AccountingIndex } from '../state/accounting.js'
 import { purgeCandidates } from '../state/purge.js'
 import { MAX_CUT_RANGES, covering, cutOf, purgeable, splitCut } from '../state/cuts.js'
@@ -98,6 +99,8 @@ export class CisNode implements ApiNode {
   private records!: NodeRecords
   /** Accounting records (G-2), indexed by owner, node and time; kept up to date as events apply. */
   private readonly accountingIndex = new AccountingIndex()
+  /** The joblists in memory by state (`GET /v1/stats`), kept as batches of events change them. */
+  private readonly joblistCounts = new JoblistCounts()
   /** Joblists that may have notify subscriptions: what the master's notification passes look at (not every joblist). */
   private readonly subscribed = new Set<string>()
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b) })
@@ -163,7 +166,8 @@ export class CisNode implements ApiNode {
         for (const id of gone) this.subscribed.delete(id)
         this.records?.forget(gone)
       },
-      broughtBack: ids => { this.accountingIndex.touch(ids) },
+      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids) },
+      extracted: ids => { this.joblistCounts.update(this.state, ids) },
       applied: (events, place) => this.onApplied(events, place),
       publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
@@ -500,6 +504,9 @@ export class CisNode implements ApiNode {
     return { pending: this.events.reclaimer.pending(this.state), taken: this.events.reclaimer.taken }
   }
 
+  /** The joblists in memory by state. */
+  inMemoryByState (): Record<string, number> { return this.joblistCounts.counts(this.state) }
+
   archived (): { count: number, byState: Readonly<Record<string, number>> } {
     return { count: this.events.archivedCount, byState: this.events.archivedByState }
   }
@@ -648,6 +655,7 @@ export class CisNode implements ApiNode {
     }
     if (this.running) this.bridge.settle(this.state)
     this.accountingIndex.touch(changed)
+    this.joblistCounts.update(this.state, changed)
     const schedules = new Set<string>()
     for (const id of changed) {
       const jl = this.state.joblists[id]

@@ -62,9 +62,19 @@ export function eventCount (state: ClusterState): number {
   return Object.values(state.applied).reduce((a, b) => a + b, 0)
 }
 
-export function statsView (state: ClusterState, runningHere: number, archived: Readonly<Record<string, number>> = {}): StatsView {
+/** The joblists of the state by state, counted whole (JoblistCounts keeps them as events come). */
+export function countByState (state: ClusterState): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const jl of Object.values(state.joblists)) out[jl.state] = (out[jl.state] ?? 0) + 1
+  return out
+}
+
+/**
+ * The counts: `inMemory` (the joblists held, by state; JoblistCounts) and `archived` (those
+ * out of memory) added up; the requests not accepted yet are the state's `unaccepted` list.
+ */
+export function statsView (state: ClusterState, runningHere: number, archived: Readonly<Record<string, number>> = {}, inMemory: Readonly<Record<string, number>> = countByState(state)): StatsView {
   const joblists: Record<string, number> = { ...archived }
-  for (const jl of Object.values(state.joblists)) joblists[jl.state] = (joblists[jl.state] ?? 0) + 1
-  const unaccepted = Object.values(state.requests).filter(r => r.joblistId === undefined).length
-  return { joblists, unaccepted, running: runningHere, events: eventCount(state) }
+  for (const [s, n] of Object.entries(inMemory)) joblists[s] = (joblists[s] ?? 0) + n
+  return { joblists, unaccepted: state.unaccepted.length, running: runningHere, events: eventCount(state) }
 }

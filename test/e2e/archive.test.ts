@@ -33,6 +33,8 @@ const views = new Map<string, unknown>()
 let hash = ''
 let acct: unknown
 let schedule: { runs: unknown[], last: unknown }
+/** `GET /v1/stats`' joblists by state before archiving: the archived ones still count (P-5). */
+let stats: Record<string, number> = {}
 
 /** The joblists the agent holds in memory: an unfiltered list shows only those. */
 async function inMemory (): Promise<string[]> {
@@ -63,6 +65,7 @@ before(async () => {
   acct = (await api(agent.url, '/v1/accounting?by=joblist')).body.groups
   // Everything ended and nothing else happens: the hash now is the hash once archived.
   hash = (await api(agent.url, '/v1/state')).body.hash
+  stats = (await api(agent.url, '/v1/stats')).body.joblists
   // In memory then: only the schedule's last run (its summary shows it).
   await waitFor('the ended joblists archived out of memory', async () => (await inMemory()).length === 1, 30_000, 200)
 })
@@ -70,6 +73,9 @@ after(async () => { await agent?.stop(); cleanup(dataDir) })
 
 test('G-4: archived joblists leave memory but are found by ID, by name, in a list by name, as jobs, as a schedule\'s runs; the state hash is unchanged', async () => {
   assert.equal((await api(agent.url, '/v1/state')).body.hash, hash, 'archiving changes nothing any node derives')
+  const counted = (await api(agent.url, '/v1/stats')).body
+  assert.deepEqual(counted.joblists, stats, 'the stats count the archived joblists as before, by state')
+  assert.equal(counted.archived, ids.length + schedule.runs.length - 1, 'all but the schedule\'s last run are out of memory')
   const full = (await api(agent.url, '/v1/state?full=true')).body
   assert.deepEqual(Object.keys(full.state.joblists).length, ids.length + schedule.runs.length, 'the whole state has the archived joblists back')
   for (const id of ids) assert.ok(full.state.joblists[id] !== undefined)
@@ -108,6 +114,7 @@ test('G-4: after kill -9 and a restart the archive is there: same views, memory 
   await agent.kill()
   agent = await startAgent({ name: 'archiver', dataDir, args })
   assert.equal((await inMemory()).length, 1)
+  assert.deepEqual((await api(agent.url, '/v1/stats')).body.joblists, stats, 'counted again at the restart')
   for (const id of ids) assert.deepEqual((await api(agent.url, `/v1/joblists/${id}`)).body, views.get(id))
   assert.deepEqual((await api(agent.url, '/v1/schedules/every1')).body.runs, schedule.runs)
   // (The restart wrote a node event: the hash moved with it. Replayed from the store with
@@ -129,5 +136,7 @@ test('G-4, G-6: a purge names archived joblists: they come back to memory and ar
   assert.equal((await api(agent.url, '/v1/joblists?name=nightly')).body.joblists.length, 0)
   assert.equal((await api(agent.url, '/v1/accounting?records=true')).body.records.length, 0)
   assert.deepEqual(await inMemory(), [])
+  const left = (await api(agent.url, '/v1/stats')).body
+  assert.deepEqual(Object.entries(left.joblists).filter(([, n]) => n !== 0), [], 'the stats count none left, in memory or archived')
   assert.equal((await api(agent.url, '/v1/schedules/every1')).body.runs.length, 0, 'the schedule\'s runs went too')
 })

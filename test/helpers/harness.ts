@@ -24,6 +24,8 @@ export class Harness {
   readonly decisions: Decision[][] = []
   private readonly seqs = new Map<string, number>()
   now = 1_000
+  /** Told the joblist IDs each event changed (what the reducer returns; the node's views follow them). */
+  applied?: (changed: string[]) => void
 
   constructor (readonly master = 'M') {}
 
@@ -33,7 +35,8 @@ export class Harness {
     this.now += 1
     const e: UnsignedEvent<T> = { origin, seq, ts: this.now, lc: 0, type, body }
     this.events.push(e)
-    apply(this.state, e)
+    const changed = apply(this.state, e)
+    this.applied?.(changed)
     return e
   }
 
