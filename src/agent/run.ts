@@ -9,7 +9,12 @@ import type { AgentConfig } from '../config/config.js'
 import { createLogger } from './logger.js'
 import { CisNode } from '../node/node.js'
 
+/** How often an agent told to (CIS_EXIT_WITH_PARENT=1) looks whether the process that started it is still there. */
+const PARENT_CHECK_MS = 2000
+
 export async function runAgent (flags: AgentFlags): Promise<void> {
+  // (Read first: a parent gone during the start is noticed once the agent is up.)
+  const parent = process.ppid
   let config: AgentConfig
   try {
     config = configFromFlags(flags)
@@ -72,4 +77,16 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
   }
   process.once('SIGINT', () => { void shutdown('SIGINT') })
   process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+  // CIS_EXIT_WITH_PARENT=1 (a test harness, a supervisor without a process group of its own):
+  // once the process that started this agent is gone (this one re-parented), stop as on
+  // SIGTERM, rather than run on unowned after a harness was killed mid-run.
+  if (process.env.CIS_EXIT_WITH_PARENT === '1') {
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return
+      clearInterval(watch)
+      log.warn({ parent }, 'the process that started this agent is gone (CIS_EXIT_WITH_PARENT=1): stopping')
+      void shutdown('parent gone')
+    }, PARENT_CHECK_MS)
+    watch.unref()
+  }
 }
