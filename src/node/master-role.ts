@@ -12,7 +12,7 @@ import type { CarriedAssign, CisEvent, EventBodies, EventType } from '../events/
 import { nextTerm } from '../election/master.js'
 import { decisionEvent } from '../scheduler/decision-event.js'
 import { nextDue, recurrences } from '../scheduler/recurrence.js'
-import { schedule } from '../scheduler/schedule.js'
+import { mayPlaceAccepted, schedule, schedulePass } from '../scheduler/schedule.js'
 import type { Decision } from '../scheduler/schedule.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
@@ -150,13 +150,19 @@ export class MasterRole {
     // assigns it carries; those of the others accepted with it go as assign events right after,
     // in the same write batch. If the log is busy bringing an archived joblist back, the accept
     // is applied (and places) later; what it does not carry, the pass its accept calls for places.
-    const decisions = schedule(input)
+    const pass = schedulePass(input)
+    const decisions = pass.decisions
     let last: Decision | undefined
     for (const d of decisions) if (d.type === 'accept') last = d
     const others: Decision[] = []
     let placed = false
+    // True while this pass records its decisions: then only they were applied since it was
+    // computed (a placement called later, behind an archived joblist brought back, places afresh).
+    let recording = false
     const place: PlaceWithAccept = (s, accept) => {
       placed = true
+      // (Nothing can start: no instance is free, and none of the joblists accepted runs on none.)
+      if (recording && !mayPlaceAccepted(s, pass)) return []
       const own = `${accept.body.id}.`
       const carried: CarriedAssign[] = []
       for (const d of schedule({ ...input, state: s, now: this.o.now() })) {
@@ -170,8 +176,10 @@ export class MasterRole {
       this.o.append(e.type, e.body as never, withPlace).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record a decision'))
     }
     // (The accepts last: the placement with the last one must see the pass's other decisions applied.)
+    recording = true
     for (const d of decisions) if (d.type !== 'accept') record(d)
     for (const d of decisions) if (d.type === 'accept') record(d, d === last ? place : undefined)
+    recording = false
     if (placed) for (const d of others) record(d)
     // Schedules: each decision is applied at once (append applies before it persists), so the
     // next pass sees the instant accounted for and never launches it again.

@@ -25,6 +25,8 @@ export interface PlaceResult {
   assigns: Assign[]
   /** Why each open job that was not placed waits. */
   waiting: Record<string, string>
+  /** Every instance of every alive node is held or taken after these assigns (none free, none only reserved: FreeIndex.allTaken). */
+  allTaken: boolean
 }
 
 const needsText = (needs: Record<string, number>): string =>
@@ -46,7 +48,7 @@ const kindsOf = new WeakMap<JoblistRecord, string[]>()
  * The kinds of need of a joblist's jobs (`''`: needs nothing). Fixed for a joblist (its jobs
  * and their specs do not change once accepted), so computed once per record.
  */
-function needKinds (state: ClusterState, jl: JoblistRecord): string[] {
+export function needKinds (state: ClusterState, jl: JoblistRecord): string[] {
   let s = kindsOf.get(jl)
   if (s === undefined) {
     const kinds = new Set<string>()
@@ -118,7 +120,7 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
       }
     }
   }
-  return { assigns, waiting }
+  return { assigns, waiting, allTaken: free.allTaken() }
 }
 
 /**

@@ -63,6 +63,15 @@ export class FreeIndex {
     return true
   }
 
+  /**
+   * True when every instance of every alive node is held or taken, none only reserved for a
+   * waiting job: a joblist that comes earlier in the queue order than the one that reserved
+   * could take a reserved instance; a held or taken one frees up only as its attempt ends.
+   */
+  allTaken (): boolean {
+    return this.reserved.size === 0 && this.exhausted()
+  }
+
   private nodesWith (type: string): Set<string> {
     let set = this.withType.get(type)
     if (set === undefined) this.withType.set(type, set = new Set())

@@ -6,7 +6,7 @@ import type { JobTarget } from '../spec/types.js'
 import { lostAfterOf } from '../state/derive.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
-import { place } from './placement.js'
+import { needKinds, place } from './placement.js'
 import { DEFAULT_QUEUE } from './queue.js'
 import type { QueueOptions } from './queue.js'
 
@@ -43,7 +43,18 @@ export function activeJoblists (state: ClusterState): JoblistRecord[] {
   return state.queue.map(id => state.joblists[id])
 }
 
+/** A scheduler pass: its decisions, and whether its assigns left every instance taken. */
+export interface Pass {
+  decisions: Decision[]
+  /** Every instance of every alive node is held or taken once the pass's assigns are made (none free, none only reserved). */
+  allTaken: boolean
+}
+
 export function schedule (input: ScheduleInput): Decision[] {
+  return schedulePass(input).decisions
+}
+
+export function schedulePass (input: ScheduleInput): Pass {
   const { state } = input
   const out: Decision[] = []
 
@@ -59,8 +70,31 @@ export function schedule (input: ScheduleInput): Decision[] {
   }
 
   out.push(...loseAttempts(input))
-  out.push(...place({ state, now: input.now, alive: input.alive, queue: input.queue ?? DEFAULT_QUEUE }, activeJoblists(state)).assigns)
-  return out
+  const placed = place({ state, now: input.now, alive: input.alive, queue: input.queue ?? DEFAULT_QUEUE }, activeJoblists(state))
+  out.push(...placed.assigns)
+  return { decisions: out, allTaken: placed.allTaken }
+}
+
+/**
+ * Could placing again, once this pass's decisions are applied to `state`, assign anything?
+ * The master places the joblists it accepts in the pass that accepts them (master-role.ts):
+ * a second placement after the accepts. It can assign nothing when the pass left every
+ * instance held or taken (none free, none only reserved: a joblist accepted now may come
+ * before the one that reserved, by priority), freed none (it declared no attempt lost and
+ * cancelled nothing: instances free up only as attempts end) and no job of a joblist it
+ * accepted needs nothing (such a job runs with no instance free); every other joblist the
+ * pass placed already. Then the placement is skipped: on a saturated cluster with a long
+ * queue it was half of the master's pass.
+ */
+export function mayPlaceAccepted (state: ClusterState, pass: Pass): boolean {
+  if (!pass.allTaken) return true
+  for (const d of pass.decisions) {
+    if (d.type === 'lose' || d.type === 'cancel') return true
+    if (d.type !== 'accept') continue
+    const jl = state.joblists[d.id] ?? state.joblists[state.aliases[d.id] ?? '']
+    if (jl === undefined || needKinds(state, jl).includes('')) return true
+  }
+  return false
 }
 
 /** The nodes a target names (S-1..S-3), sorted by ID: a named node, all alive, or alive with a profile. */
