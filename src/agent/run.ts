@@ -9,12 +9,28 @@ import type { AgentConfig } from '../config/config.js'
 import { createLogger } from './logger.js'
 import { CisNode } from '../node/node.js'
 
-/** How often an agent told to (CIS_EXIT_WITH_PARENT=1) looks whether the process that started it is still there. */
+/** How often an agent told to (CIS_EXIT_WITH_PARENT) looks whether the process that started it is still there. */
 const PARENT_CHECK_MS = 2000
 
+/**
+ * CIS_EXIT_WITH_PARENT=PID: the process ID of the process that starts the agent (a test
+ * harness, a supervisor), so that a starter killed even before the agent read its own parent
+ * is noticed. Taken out of the environment, so the agent's jobs do not inherit it.
+ */
+function parentToFollow (): number | undefined {
+  const v = process.env.CIS_EXIT_WITH_PARENT
+  delete process.env.CIS_EXIT_WITH_PARENT
+  if (v === undefined || v === '' || v === '0') return undefined
+  const pid = Number(v)
+  if (!Number.isSafeInteger(pid) || pid <= 1) {
+    process.stderr.write(`cis agent: CIS_EXIT_WITH_PARENT=${v} is not a process ID: set it to the PID of the process that starts the agent (or unset it)\n`)
+    return undefined
+  }
+  return pid
+}
+
 export async function runAgent (flags: AgentFlags): Promise<void> {
-  // (Read first: a parent gone during the start is noticed once the agent is up.)
-  const parent = process.ppid
+  const parent = parentToFollow()
   let config: AgentConfig
   try {
     config = configFromFlags(flags)
@@ -77,14 +93,14 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
   }
   process.once('SIGINT', () => { void shutdown('SIGINT') })
   process.once('SIGTERM', () => { void shutdown('SIGTERM') })
-  // CIS_EXIT_WITH_PARENT=1 (a test harness, a supervisor without a process group of its own):
-  // once the process that started this agent is gone (this one re-parented), stop as on
+  // CIS_EXIT_WITH_PARENT=PID (a test harness, a supervisor without a process group of its
+  // own): once the process that started this agent is gone (this one re-parented), stop as on
   // SIGTERM, rather than run on unowned after a harness was killed mid-run.
-  if (process.env.CIS_EXIT_WITH_PARENT === '1') {
+  if (parent !== undefined) {
     const watch = setInterval(() => {
       if (process.ppid === parent) return
       clearInterval(watch)
-      log.warn({ parent }, 'the process that started this agent is gone (CIS_EXIT_WITH_PARENT=1): stopping')
+      log.warn({ parent }, `the process that started this agent (${parent}, CIS_EXIT_WITH_PARENT) is gone: stopping`)
       void shutdown('parent gone')
     }, PARENT_CHECK_MS)
     watch.unref()

@@ -239,9 +239,14 @@ export class EventLog {
     return whole
   }
 
-  /** The archived joblists that ended before `before` (what a purge of it names). */
+  /**
+   * The archived joblists that ended before `before` (what a purge of it names). Not those
+   * brought back (their bundles leave the store with the next snapshot): memory has them, or
+   * they were purged since.
+   */
   async * archivedEndedBefore (before: number): AsyncGenerator<Bundle> {
     for await (const [, id] of this.o.store.readArchiveIndex({ gte: 'e!', lt: 'e!' + INDEX.time(before) })) {
+      if (this.unarchive.has(id)) continue
       const json = await this.o.store.readArchive(id)
       if (json !== undefined) yield JSON.parse(json) as Bundle
     }
@@ -287,11 +292,10 @@ export class EventLog {
       this.unarchive.set(id, b.index)
       for (const k of [...b.ids, b.request]) this.archivedKeys.delete(fingerprint(k))
       back.push(id)
+      // Told at once, not after the next bundle's read: counted in memory as it left the archive's counts.
+      this.o.broughtBack?.([id])
     }
-    if (back.length > 0) {
-      this.o.log.debug({ joblists: back }, 'archived joblists brought back to memory')
-      this.o.broughtBack?.(back)
-    }
+    if (back.length > 0) this.o.log.debug({ joblists: back }, 'archived joblists brought back to memory')
   }
 
   /** Run `fn` once the events queued before it are applied. */
@@ -406,7 +410,9 @@ export class EventLog {
    */
   private snapshot (archiveNow: boolean): SnapshotWrite {
     const archive: ArchiveWrite = { put: [], del: [...this.unarchive].map(([id, index]) => ({ id, index })) }
-    if (archiveNow && this.o.archive !== undefined) {
+    // Not while joblists are being brought back (the gate): one restored for an event waiting
+    // behind it must not leave memory again before that event is applied (a purge would miss it).
+    if (archiveNow && this.o.archive !== undefined && this.gate === null) {
       const ids = archivable(this.state, this.o.now(), { limit: 5000, ...this.o.archive })
       if (ids.length > 0) {
         const now = this.o.now()

@@ -100,8 +100,9 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   const agentArgs = ['agent', '--data', dataDir, '--api', o.api ?? '127.0.0.1:0', '--name', o.name ?? 'test-node', '--log-level', process.env.CIS_TEST_LOG_LEVEL ?? 'warn', ...net, ...own]
   const command = o.asExecutable === true ? [CIS, ...agentArgs] : [process.execPath, ...CIS_NODE_FLAGS, ...(o.nodeArgs ?? []), CIS, ...agentArgs]
   const [cmd, ...cmdArgs] = [...(o.wrap ?? []), ...command]
-  // (CIS_EXIT_WITH_PARENT: a test process killed mid-run, which never runs its cleanup, leaves no agent behind.)
-  const proc = spawn(cmd, cmdArgs, { cwd: ROOT, env: { CIS_EXIT_WITH_PARENT: '1', ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // (CIS_EXIT_WITH_PARENT: a test process killed mid-run, which never runs its cleanup, leaves
+  // no agent behind. A `wrap` command must exec the agent, not fork it: the agent's parent must be this process.)
+  const proc = spawn(cmd, cmdArgs, { cwd: ROOT, env: { CIS_EXIT_WITH_PARENT: String(process.pid), ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(proc)
   let out = ''
   proc.stdout?.on('data', (d: Buffer) => { out += d.toString() })
