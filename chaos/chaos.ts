@@ -20,22 +20,11 @@ process.env.CIS_CHECK_SNAPSHOTS ??= '1'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { seededRandom } from '../src/util/seeded-random.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
   return i > 0 ? Number(process.argv[i + 1]) : def
-}
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 export interface ChaosResult {
@@ -102,7 +91,7 @@ export interface ChaosOptions {
 
 export async function chaos (seed: number, durationS: number, agents = 5, o: ChaosOptions = {}): Promise<ChaosResult> {
   const netns = o.netns === true
-  const rand = rng(seed)
+  const rand = seededRandom(seed)
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]
   // With netns: each agent in its own network namespace; partitions take links down.
   const lab = netns ? new NetnsLab(agents) : undefined

@@ -9,24 +9,13 @@ import { purgeCandidates } from '../../src/state/purge.js'
 import { extract, restore } from '../../src/state/archive.js'
 import type { Bundle } from '../../src/state/archive.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
-
-/** A small deterministic random source (mulberry32). */
-function random (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../src/util/seeded-random.js'
 
 const unacceptedByScan = (h: Harness): number => Object.values(h.state.requests).filter(r => r.joblistId === undefined).length
 
 for (const seed of [1, 2, 3, 4, 5]) {
   test(`P-5: the stats' joblist counts kept as events change them equal a count of every joblist, and the unaccepted list the requests without a joblist (seed ${seed})`, () => {
-    const rnd = random(seed)
+    const rnd = seededRandom(seed)
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]
     const h = new Harness()
     const counts = new JoblistCounts()

@@ -9,18 +9,7 @@ import type { ScheduleInput } from '../../src/scheduler/schedule.js'
 import { decisionEvent } from '../../src/scheduler/decision-event.js'
 import type { JobSpec } from '../../src/spec/types.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
-
-/** A small deterministic random source (mulberry32). */
-function random (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../src/util/seeded-random.js'
 
 const input = (h: Harness, alive: string[]): ScheduleInput => ({
   state: h.state, now: h.now, self: h.master, selfCode: h.master.toLowerCase(), alive: new Set(alive),
@@ -40,7 +29,7 @@ test('R3-5: when the master skips placing what a pass accepted (mayPlaceAccepted
   let placedAfter = 0
   let lost = 0
   for (let seed = 1; seed <= 400; seed++) {
-    const rnd = random(seed)
+    const rnd = seededRandom(seed)
     const h = new Harness()
     if (rnd() < 0.5) h.queue = { policy: 'priority', agingPerMinute: 1 }
     h.node('A', { slot: Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, i) => `s${i}`), ...(rnd() < 0.5 ? { gpu: ['g0'] } : {}) })
