@@ -29,7 +29,7 @@ import type { JoblistSpec } from '../spec/types.js'
 import { apply, carryAssigns } from '../state/reducer.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState, JobRecord } from '../state/types.js'
-import { FINAL_JOBLIST_STATES } from '../state/types.js'
+import { FINAL_JOBLIST_STATES, joblistById } from '../state/types.js'
 import type { EventStore } from '../store/event-store.js'
 import { eventsUpTo } from '../store/event-store.js'
 import { LevelEventStore } from '../store/level-store.js'
@@ -395,7 +395,7 @@ export class CisNode implements ApiNode {
     const byRequest = new Map<string, string[]>()
     for (const r of all.requests) byRequest.set(r, [])
     for (const id of all.ids) {
-      const jl = this.state.joblists[id] ?? this.state.joblists[this.state.aliases[id] ?? '']
+      const jl = joblistById(this.state, id)
       byRequest.get(jl?.request ?? '')?.push(id)
     }
     // And those archived out of memory (brought back by the purge event, then removed).

@@ -5,7 +5,7 @@ import type { LostPolicy, Resources } from '../events/types.js'
 import type { JobTarget } from '../spec/types.js'
 import { lostAfterOf } from '../state/derive.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
-import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
+import { ACTIVE_ATTEMPT_STATES, joblistById } from '../state/types.js'
 import { needKinds, place } from './placement.js'
 import { DEFAULT_QUEUE } from './queue.js'
 import type { QueueOptions } from './queue.js'
@@ -91,7 +91,7 @@ export function mayPlaceAccepted (state: ClusterState, pass: Pass): boolean {
   for (const d of pass.decisions) {
     if (d.type === 'lose' || d.type === 'cancel') return true
     if (d.type !== 'accept') continue
-    const jl = state.joblists[d.id] ?? state.joblists[state.aliases[d.id] ?? '']
+    const jl = joblistById(state, d.id)
     if (jl === undefined || needKinds(state, jl).includes('')) return true
   }
   return false

@@ -1,6 +1,6 @@
 // The joblists held in memory, counted by state, kept as events change them: `GET /v1/stats`
 // (and every dashboard or script that polls it) answers without a pass over every joblist
-// held (0.5 ms at 2,000 joblists on a busy node; it grew with the joblists kept in memory).
+// held (0.2 ms at 2,000 joblists, 10 ms at 20,000: it grew with the joblists kept in memory).
 // Pure: the node tells it which joblists changed (the IDs the reducer returns for a batch of
 // events, those archived out and brought back) and it reads their state from the state.
 import type { ClusterState } from './types.js'

@@ -7,7 +7,7 @@ import { carriedAssigns, eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
 import { targetOf } from './subscriptions.js'
-import { emptyState } from './types.js'
+import { emptyState, joblistById } from './types.js'
 import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 import { purgeRecords } from './purge.js'
@@ -334,13 +334,13 @@ function applyUpdate (state: ClusterState, e: Ev<'update'>): string[] {
   }
   if (b.jobId !== undefined) {
     // A job's change (notify only): nothing of the joblist's record changes, but its views do.
-    const jl = state.joblists[b.joblistId] ?? state.joblists[state.aliases[b.joblistId] ?? '']
+    const jl = joblistById(state, b.joblistId)
     return jl === undefined ? [] : [jl.id]
   }
   if (b.priority !== undefined && (rec.priority === undefined || comparePositions(pos, rec.priority.pos) > 0)) rec.priority = { value: b.priority, pos }
   if (b.tags !== undefined && (rec.tags === undefined || comparePositions(pos, rec.tags.pos) > 0)) rec.tags = { value: [...b.tags], pos }
   // The update may name an ID that lost to another accept of the same request (an alias).
-  const jl = state.joblists[b.joblistId] ?? state.joblists[state.aliases[b.joblistId] ?? '']
+  const jl = joblistById(state, b.joblistId)
   if (jl === undefined) return []
   return settleUpdates(state, jl) || b.notify !== undefined ? [jl.id] : []
 }

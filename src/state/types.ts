@@ -250,6 +250,11 @@ export interface NotifyChange {
   since: Record<string, number>
 }
 
+/** The joblist of an ID, or of an alias ID (a losing accept's, now the winner's). */
+export function joblistById (state: ClusterState, id: string): JoblistRecord | undefined {
+  return state.joblists[id] ?? state.joblists[state.aliases[id] ?? '']
+}
+
 export function emptyState (): ClusterState {
   return {
     applied: {},

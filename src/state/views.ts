@@ -1,7 +1,7 @@
 // JSON views of the state for the API, the CLI and the logs.
 import { lostAfterOf, sortedAttempts } from './derive.js'
 import type { AttemptRecord, ClusterState, JobRecord, JoblistRecord } from './types.js'
-import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from './types.js'
+import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES, joblistById } from './types.js'
 import { duplicateOf } from './schedule-views.js'
 import type { RunOf } from '../events/types.js'
 import type { NotifySpec } from '../spec/types.js'
@@ -253,7 +253,7 @@ export function joblistSummary (state: ClusterState, jl: JoblistRecord): Omit<Jo
 
 /** Resolve an ID, a unique `-N` suffix, or a name (the newest joblist with that name). */
 export function findJoblist (state: ClusterState, ref: string): JoblistRecord | undefined {
-  const direct = state.joblists[ref] ?? state.joblists[state.aliases[ref] ?? '']
+  const direct = joblistById(state, ref)
   if (direct !== undefined) return direct
   const all = Object.values(state.joblists)
   if (/^\d+$/.test(ref)) {
