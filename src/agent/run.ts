@@ -90,6 +90,10 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     await node.stop()
     await rm(infoFile, { force: true })
     log.info('stopped')
+    // Everything is ended and written: exit now, once the log is out. (libp2p leaves a timer
+    // behind as its listeners close, its address book's one-second debounce, which kept every
+    // stopping agent up for a second more.)
+    log.flush(() => process.exit())
   }
   process.once('SIGINT', () => { void shutdown('SIGINT') })
   process.once('SIGTERM', () => { void shutdown('SIGTERM') })

@@ -20,6 +20,7 @@ import { eventRoutes } from './routes/events.js'
 import { logRoutes } from './routes/log.js'
 import { dashboardRoutes, isDashboardFile } from './routes/dashboard.js'
 import { LiveFeed } from './live-feed.js'
+import { CLOSE_GRACE_MS, OpenStreams } from './open-streams.js'
 import { SWAGGER_OPTIONS, doc, swagger } from './openapi.js'
 
 export interface ApiOptions {
@@ -93,11 +94,19 @@ function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
   void app.register(sse, { heartbeatInterval: 15_000 })
   const feed = new LiveFeed(node)
   app.addHook('onClose', async () => { feed.close() })
+  // Closing (the agent stops): the server waits for every connection to end, so the streams
+  // that last as long as their client listens are ended first; what still runs after a grace
+  // (a backup download) is cut, and the client sees it short.
+  const streams = new OpenStreams()
+  app.addHook('preClose', async () => {
+    streams.endAll()
+    setTimeout(() => { app.server.closeAllConnections() }, CLOSE_GRACE_MS).unref()
+  })
   void app.register(async api => {
     dashboardRoutes(api)
-    eventRoutes(api, node, feed)
+    eventRoutes(api, node, feed, streams)
     joblistRoutes(api, node)
-    jobRoutes(api, node)
+    jobRoutes(api, node, streams)
     scheduleRoutes(api, node)
     notificationRoutes(api, node)
     accountingRoutes(api, node)

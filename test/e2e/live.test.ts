@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { LiveClient } from '../../src/live/client.js'
 import { readSse } from '../../src/live/sse.js'
 import type { SseEvent } from '../../src/live/sse.js'
-import { api, CIS, cleanup, ROOT, startAgent, tempDir, waitFor } from '../helpers/agent.js'
+import { api, CIS, cleanup, ROOT, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 import type { Agent } from '../helpers/agent.js'
 import { startCluster, waitForMaster, waitForMembers } from '../helpers/cluster.js'
 
@@ -244,5 +244,54 @@ test('P-5: cis logs -f and cis submit --wait follow streams, one request each, n
     await agent.stop()
     cleanup(agent.dataDir)
     cleanup(dir)
+  }
+})
+
+/** Follow an SSE stream in the background: its messages as they come, and how it ended ('ended': the server ended it; else the error). */
+function follow (url: string, path: string): { got: SseEvent[], end: Promise<string>, stop: () => void } {
+  const ctrl = new AbortController()
+  const timer = setTimeout(() => ctrl.abort(), 60_000)
+  const got: SseEvent[] = []
+  const end = (async () => {
+    try {
+      const res = await fetch(url + path, { headers: { accept: 'text/event-stream' }, signal: ctrl.signal })
+      if (res.status !== 200) return `status ${res.status}`
+      for await (const m of readSse(res.body as ReadableStream<Uint8Array>, ctrl.signal)) got.push(m)
+      return ctrl.signal.aborted ? 'aborted' : 'ended'
+    } catch (err) {
+      return ctrl.signal.aborted ? 'aborted' : `failed: ${(err as Error).message} (${String((err as { cause?: Error }).cause?.message ?? '')})`
+    } finally {
+      clearTimeout(timer)
+    }
+  })()
+  return { got, end, stop: () => ctrl.abort() }
+}
+
+test('D-3, P-5: an agent stops gracefully while clients follow the live stream and a running job\'s output: both streams end, it exits 0, and the job recorded lost runs again after the restart', async () => {
+  const dataDir = tempDir()
+  let agent = await startAgent({ name: 'followed', dataDir, args: ['--resource', 'slot=2'] })
+  const streams: Array<ReturnType<typeof follow>> = []
+  try {
+    const id = (await api(agent.url, '/v1/joblists', { body: job('followed', '[ "$CIS_ATTEMPT" -ge 2 ] || { echo started; sleep 60; }') })).body.id as string
+    const live = follow(agent.url, '/v1/events')
+    const output = follow(agent.url, `/v1/jobs/${id}.1/logs?follow=true`)
+    streams.push(live, output)
+    await waitFor('the live stream\'s snapshot', () => live.got.some(m => m.event === 'snapshot'))
+    await waitFor('the job\'s first output line', () => output.got.some(m => m.event === 'output' && m.data.includes('started')))
+    await agent.stop()
+    // Before, the API's close waited for these clients: the agent was killed after its grace, exit 1, its jobs never recorded.
+    assert.equal(agent.proc.signalCode, null, 'the agent exited by itself, it was not killed')
+    assert.equal(agent.proc.exitCode, 0, agent.output().slice(-2000))
+    assert.equal(await live.end, 'ended', 'the agent ended the live stream')
+    assert.equal(await output.end, 'ended', 'the agent ended the followed output')
+    assert.ok(!output.got.some(m => m.event === 'end'), 'the job did not end: its stream was cut by the stop, without an end message')
+    agent = await startAgent({ name: 'followed', dataDir, args: ['--resource', 'slot=2'] })
+    const jl = await waitFinal(agent.url, id)
+    assert.equal(jl.state, 'succeeded')
+    assert.deepEqual(jl.stages[0].jobs[0].attempts.map((a: { state: string }) => a.state), ['lost', 'succeeded'])
+  } finally {
+    for (const s of streams) s.stop()
+    await agent.stop()
+    cleanup(dataDir)
   }
 })

@@ -130,12 +130,20 @@ export async function startAgent (o: AgentOptions = {}): Promise<Agent> {
   }
   const end = async (signal: NodeJS.Signals): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
-    const t = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+    // An agent that does not stop on SIGTERM is killed, and said: a graceful stop that hangs
+    // (an open stream kept the API's close waiting) is a defect the tests must not hide.
+    const t = setTimeout(() => {
+      process.stderr.write(`test helper: the agent ${o.name ?? 'test-node'} (${dataDir}) did not stop within ${STOP_WAIT_MS} ms of ${signal}: killed\n`)
+      proc.kill('SIGKILL')
+    }, STOP_WAIT_MS)
     await exited
     clearTimeout(t)
   }
   return { url: info.api, dataDir, proc, output: () => out, stop: async () => await end('SIGTERM'), kill: async () => await end('SIGKILL') }
 }
+
+/** How long stop() waits for an agent to exit on SIGTERM before it kills it (and says so). */
+const STOP_WAIT_MS = 15_000
 
 export interface Reply<T = any> { status: number, body: T, headers: Headers }
 

@@ -175,7 +175,7 @@ test('G-4: without the self-check, every n-th snapshot is audited: a part missed
   trackChanges(state)
   for (const e of list) apply(state, e)
   const reported: string[][] = []
-  const writer = new SnapshotWriter({ check: false, auditEvery: 2, missed: parts => reported.push(parts) })
+  const writer = new SnapshotWriter({ check: false, auditEvery: 2, auditGapMs: 0, missed: parts => reported.push(parts) })
   writer.committed(writer.next(state, [], takeChanges(state)))
   const id = Object.keys(state.joblists)[0]
   state.joblists[id].priority += 1
@@ -192,4 +192,32 @@ test('G-4: without the self-check, every n-th snapshot is audited: a part missed
   writer.committed(writer.next(state, [], takeChanges(state)))
   writer.committed(writer.next(state, [], takeChanges(state)))
   assert.equal(reported.length, 1)
+})
+
+test('G-4: audits are at most one per auditGapMs: within the gap a snapshot is not compared with the full one, however many came', () => {
+  const list = events(9, 10)
+  const state = reduce([])
+  trackChanges(state)
+  for (const e of list) apply(state, e)
+  const reported: string[][] = []
+  const writer = new SnapshotWriter({ check: false, auditEvery: 1, auditGapMs: 3_600_000, missed: parts => reported.push(parts) })
+  // The first is written whole; the second is audited (none before): nothing missed.
+  writer.committed(writer.next(state, [], takeChanges(state)))
+  writer.committed(writer.next(state, [], takeChanges(state)))
+  const id = Object.keys(state.joblists)[0]
+  state.joblists[id].priority += 1
+  // A part missed by the marks, and several snapshots within the hour: none audited.
+  for (let i = 0; i < 5; i++) {
+    const w = writer.next(state, [], takeChanges(state))
+    assert.equal(w.put.some(([k]) => k === `joblists!${id}`), false)
+    writer.committed(w)
+  }
+  assert.deepEqual(reported, [])
+  // With no gap the same writer's next snapshot would be audited: a fresh one shows it.
+  const eagerReported: string[][] = []
+  const eager = new SnapshotWriter({ check: false, auditEvery: 1, auditGapMs: 0, missed: parts => eagerReported.push(parts) })
+  eager.committed(eager.next(state, [], takeChanges(state)))
+  state.joblists[id].priority += 1
+  eager.committed(eager.next(state, [], takeChanges(state)))
+  assert.deepEqual(eagerReported, [[`joblists!${id}`]])
 })

@@ -8,6 +8,7 @@ import { findJoblist } from '../../state/views.js'
 import { ApiError, notFound } from '../errors.js'
 import type { LiveFeed, Filter } from '../live-feed.js'
 import type { ApiNode } from '../node-port.js'
+import type { OpenStreams } from '../open-streams.js'
 import { doc } from '../openapi.js'
 
 /** A client this far behind (bytes written but not yet taken by it) is dropped; it reconnects and resumes or gets a snapshot. */
@@ -25,7 +26,7 @@ function filterOf (q: { topic?: string, joblist?: string }, node: ApiNode): Filt
   return { topics: new Set(topics as Topic[]) }
 }
 
-export function eventRoutes (app: FastifyInstance, node: ApiNode, feed: LiveFeed): void {
+export function eventRoutes (app: FastifyInstance, node: ApiNode, feed: LiveFeed, streams: OpenStreams): void {
   app.get('/v1/events', {
     sse: { kind: 'only', serializer: (d: unknown) => String(d) },
     schema: doc({
@@ -58,6 +59,8 @@ export function eventRoutes (app: FastifyInstance, node: ApiNode, feed: LiveFeed
         })
       }
     }, reply.sse.lastEventId)
-    reply.sse.onClose(unsubscribe)
+    // (The agent stops: the stream ends; the client reconnects to another node or later, and resumes.)
+    const forget = streams.add(() => { unsubscribe(); reply.sse.close() })
+    reply.sse.onClose(() => { unsubscribe(); forget() })
   })
 }

@@ -8,6 +8,7 @@ import { findJob, jobView } from '../../state/views.js'
 import { jobSchema } from '../../spec/schema.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, OutputStream } from '../node-port.js'
+import type { OpenStreams } from '../open-streams.js'
 import { PARAMS, anyObject, doc } from '../openapi.js'
 import { checkSatisfiable, checkWebhooks, notifyChangeValue, ownerOf, planInput, submittedSpec } from './joblists.js'
 
@@ -43,7 +44,7 @@ export function singleJobSpec (body: unknown): ReturnType<typeof submittedSpec> 
   }
 }
 
-export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
+export function jobRoutes (app: FastifyInstance, node: ApiNode, streams: OpenStreams): void {
   // The Digester shortcut: one job, run as a one-stage joblist.
   app.post('/v1/jobs', {
     schema: doc({
@@ -138,7 +139,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
       errors: ['ERR_BAD_REQUEST', 'ERR_NOT_FOUND', 'ERR_NODE_OFFLINE']
     })
   }, async (req: LogsRequest, reply: FastifyReply) => {
-    if (req.query.follow === 'true') { await followLogs(node, req, reply); return }
+    if (req.query.follow === 'true') { await followLogs(node, req, reply, streams); return }
     const { state } = await node.viewOf(req.params.ref)
     const job = findJob(state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
@@ -178,7 +179,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode): void {
  * state, exitCode}). The server watches; the client only listens. Each message's ID is
  * `attempt:stdoutOffset:stderrOffset`, so a reconnect with Last-Event-ID resumes where it was.
  */
-async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply): Promise<void> {
+async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply, open: OpenStreams): Promise<void> {
   const job = findJob((await node.viewOf(req.params.ref)).state, req.params.ref)
   if (job === undefined) throw notFound('job', req.params.ref)
   const only = req.query.stream
@@ -197,9 +198,12 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply)
   const stop = node.onChange(c => { for (const id of c.joblists) if (id === job.joblistId) wake?.() })
   let closed = false
   reply.sse.onClose(() => { closed = true; wake?.() })
+  // The agent stops: the stream ends without its `end` message; the client resumes later with Last-Event-ID.
+  let ending = false
+  const forget = open.add(() => { ending = true; wake?.() })
   const idle = async (): Promise<void> => { await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, FOLLOW_IDLE_MS).unref() }); wake = undefined }
   try {
-    while (!closed) {
+    while (!closed && !ending) {
       const { state } = await node.viewOf(job.id)
       const attempts = sortedAttempts(state.attempts[job.id])
       const a = wanted !== undefined ? attempts.find(x => x.n === wanted) : attempts[attempts.length - 1]
@@ -223,6 +227,7 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply)
     }
   } finally {
     stop()
+    forget()
     if (!closed) reply.sse.close()
   }
 }
