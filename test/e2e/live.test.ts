@@ -295,3 +295,36 @@ test('D-3, P-5: an agent stops gracefully while clients follow the live stream a
     cleanup(dataDir)
   }
 })
+
+test('P-5, D-3: cis submit --wait says when its agent goes away, follows on when it is back on the same address, and exits 0 when the joblist succeeds', async () => {
+  const dataDir = tempDir()
+  const dir = tempDir()
+  let agent = await startAgent({ name: 'comeback', dataDir, args: ['--resource', 'slot=1'] })
+  const addr = agent.url.replace('http://', '')
+  let p: ReturnType<typeof spawn> | undefined
+  try {
+    const file = join(dir, 'comeback.yaml')
+    // The first attempt runs until the agent stops (recorded lost); the second, after the restart, succeeds.
+    writeFileSync(file, 'name: comeback\nstages:\n  - name: s\n    jobs:\n      - name: j\n        run: \'[ "$CIS_ATTEMPT" -ge 2 ] || sleep 60\'\n')
+    p = spawn(process.execPath, [CIS, 'submit', file, '--wait', '--addr', agent.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    p.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+    const exited = new Promise<number | null>(resolve => p?.on('exit', c => resolve(c)))
+    await waitFor('the job to run', () => /running/.test(stderr))
+    await agent.stop()
+    await waitFor('cis to say the connection is lost', () => stderr.includes('lost the connection'))
+    assert.match(stderr, /cis status [a-z0-9]+-\d+/, 'it says what to do next')
+    agent = await startAgent({ name: 'comeback', dataDir, api: addr, args: ['--resource', 'slot=1'] })
+    let timer: NodeJS.Timeout | undefined
+    const code = await Promise.race([exited, new Promise<string>(resolve => { timer = setTimeout(() => resolve('timeout'), 60_000) })])
+    clearTimeout(timer)
+    assert.equal(code, 0, stderr)
+    assert.match(stderr, /connected to .* again/)
+    assert.match(stderr, /succeeded/)
+  } finally {
+    p?.kill('SIGKILL')
+    await agent.stop()
+    cleanup(dataDir)
+    cleanup(dir)
+  }
+})

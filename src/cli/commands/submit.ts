@@ -76,8 +76,19 @@ async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<J
   const { LiveClient } = await import('../../live/client.js')
   let ended: JoblistView | undefined
   let connected = false
+  let lost = false
   const live = new LiveClient({
-    onOpen: () => { connected = true },
+    onOpen: () => {
+      if (lost) ctx.err(`connected to ${ctx.client.addr} again: following ${id}`)
+      connected = true
+      lost = false
+    },
+    // A drop (the agent stopped or restarts): said once, then retried until it is back.
+    onError: err => {
+      if (!connected || lost) return
+      lost = true
+      ctx.err(`lost the connection to ${ctx.client.addr} (${err.message}); retrying every few seconds. The joblist ${id} runs on in the cluster: Ctrl-C, and see it later with 'cis status ${id}' (or --addr another node)`)
+    },
     base: ctx.client.addr,
     joblist: id,
     open: async (path, headers, signal) => await ctx.client.openStream(path, headers, signal),
