@@ -20,8 +20,6 @@ export class OpenStreams {
     return () => { this.enders.delete(end) }
   }
 
-  get size (): number { return this.enders.size }
-
   /** End every open stream (the API closes). */
   endAll (): void {
     this.closing = true

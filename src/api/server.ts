@@ -100,7 +100,16 @@ function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
   const streams = new OpenStreams()
   app.addHook('preClose', async () => {
     streams.endAll()
-    setTimeout(() => { app.server.closeAllConnections() }, CLOSE_GRACE_MS).unref()
+    // Connections that fall idle during the grace (an answer that was under way) are closed as
+    // they do: the server's close swept the idle ones only once.
+    const started = performance.now()
+    const sweep = setInterval(() => {
+      if (performance.now() - started < CLOSE_GRACE_MS) { app.server.closeIdleConnections(); return }
+      clearInterval(sweep)
+      app.server.closeAllConnections()
+    }, 50)
+    sweep.unref()
+    app.server.once('close', () => clearInterval(sweep))
   })
   void app.register(async api => {
     dashboardRoutes(api)

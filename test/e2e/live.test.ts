@@ -6,7 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { createServer, request } from 'node:http'
+import { Agent as HttpAgent, createServer, get as httpGet, request } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -326,5 +327,56 @@ test('P-5, D-3: cis submit --wait says when its agent goes away, follows on when
     await agent.stop()
     cleanup(dataDir)
     cleanup(dir)
+  }
+})
+
+/** A GET over `agent` (a keep-alive pool): its status, or the error that ended it. */
+async function getVia (agent: HttpAgent, url: string): Promise<number | string> {
+  return await new Promise(resolve => {
+    const req = httpGet(url, { agent }, res => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('error', err => resolve((err as NodeJS.ErrnoException).code ?? err.message))
+    req.setTimeout(20_000, () => { req.destroy(new Error('timed out')) })
+  })
+}
+
+test('D-3, P-5: a followed output whose client reads slowly as the agent stops: the stream ends with its connection (a request sent on it next gets no 503) and the agent exits 0', async () => {
+  const dataDir = tempDir()
+  const agent = await startAgent({ name: 'slow-reader', dataDir, args: ['--resource', 'slot=1'] })
+  const pool = new HttpAgent({ keepAlive: true, maxSockets: 1 })
+  let res: IncomingMessage | undefined
+  try {
+    // 20 MB of output: more than the socket buffers hold, so the follower waits on the paused client.
+    const id = (await api(agent.url, '/v1/joblists', { body: job('big', 'head -c 20000000 /dev/zero | tr "\\0" x; echo written >&2; sleep 60') })).body.id as string
+    await waitFor('the output written', async () => (await (await fetch(`${agent.url}/v1/jobs/${id}.1/logs?stream=stderr`)).text()).includes('written'))
+    let got = 0
+    let paused = false
+    const ended = new Promise<string>(resolve => {
+      httpGet(`${agent.url}/v1/jobs/${id}.1/logs?follow=true`, { agent: pool, headers: { accept: 'text/event-stream' } }, r => {
+        res = r
+        // (Paused at the first chunk, until the agent is stopping.)
+        r.on('data', (d: Buffer) => { got += d.length; if (!paused) { paused = true; r.pause() } })
+        r.on('end', () => resolve('end'))
+        r.on('error', err => resolve(err.message))
+        r.on('close', () => resolve('close'))
+      }).on('error', err => resolve(err.message))
+    })
+    await waitFor('the first output', () => got > 0)
+    const stopping = agent.stop()
+    // The API is closing once it no longer takes connections (its streams were told to end before).
+    await waitFor('the agent to stop listening', async () => typeof await getVia(new HttpAgent({ keepAlive: false }), `${agent.url}/v1/health`) === 'string')
+    res?.resume()
+    await ended
+    // Before, the follower ended its answer after the server's sweep of idle connections: the
+    // connection stayed, and the client's next request on it got a 503 (cis logs -f gave up).
+    const next = await getVia(pool, `${agent.url}/v1/health`)
+    assert.equal(typeof next, 'string', `the next request on that connection got HTTP ${String(next)}`)
+    await stopping
+    assert.equal(agent.proc.signalCode, null, 'the agent exited by itself')
+    assert.equal(agent.proc.exitCode, 0, agent.output().slice(-2000))
+  } finally {
+    res?.destroy()
+    pool.destroy()
+    await agent.stop()
+    cleanup(dataDir)
   }
 })

@@ -9,6 +9,7 @@ import { ApiError, notFound } from '../errors.js'
 import type { LiveFeed, Filter } from '../live-feed.js'
 import type { ApiNode } from '../node-port.js'
 import type { OpenStreams } from '../open-streams.js'
+import { endConnection } from './jobs.js'
 import { doc } from '../openapi.js'
 
 /** A client this far behind (bytes written but not yet taken by it) is dropped; it reconnects and resumes or gets a snapshot. */
@@ -59,8 +60,8 @@ export function eventRoutes (app: FastifyInstance, node: ApiNode, feed: LiveFeed
         })
       }
     }, reply.sse.lastEventId)
-    // (The agent stops: the stream ends; the client reconnects to another node or later, and resumes.)
-    const forget = streams.add(() => { unsubscribe(); reply.sse.close() })
+    // (The agent stops: the stream ends, and its connection; the client reconnects when the agent is back, and resumes.)
+    const forget = streams.add(() => { unsubscribe(); reply.sse.close(); endConnection(reply) })
     reply.sse.onClose(() => { unsubscribe(); forget() })
   })
 }

@@ -194,6 +194,8 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply,
     offsets.stderr = last[2]
   }
   reply.sse.keepAlive()
+  // The stream's headers now: a follow ended before its first output is still an event stream.
+  reply.sse.sendHeaders()
   let wake: (() => void) | undefined
   const stop = node.onChange(c => { for (const id of c.joblists) if (id === job.joblistId) wake?.() })
   let closed = false
@@ -201,7 +203,11 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply,
   // The agent stops: the stream ends without its `end` message; the client resumes later with Last-Event-ID.
   let ending = false
   const forget = open.add(() => { ending = true; wake?.() })
-  const idle = async (): Promise<void> => { await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, FOLLOW_IDLE_MS).unref() }); wake = undefined }
+  const idle = async (): Promise<void> => {
+    if (closed || ending) return
+    await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, FOLLOW_IDLE_MS).unref() })
+    wake = undefined
+  }
   try {
     while (!closed && !ending) {
       const { state } = await node.viewOf(job.id)
@@ -229,5 +235,16 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply,
     stop()
     forget()
     if (!closed) reply.sse.close()
+    // Ended by the API's close, later than the server's own sweep of idle connections: its
+    // keep-alive connection goes too, or the client's next request on it would get a 503.
+    if (ending) endConnection(reply)
   }
+}
+
+/** Close the connection of a reply once its response is out (the API is closing). */
+export function endConnection (reply: FastifyReply): void {
+  const socket = reply.raw.socket
+  if (socket === null) return
+  if (reply.raw.writableFinished) socket.destroySoon()
+  else reply.raw.once('finish', () => socket.destroySoon())
 }

@@ -49,8 +49,11 @@ async function follow (ctx: Ctx, base: string, o: { attempt?: string, stream?: s
         }
       }
     } catch (err) {
-      if (err instanceof ApiError || (err instanceof UnreachableError && !connected)) throw err
-      if (!(err instanceof UnreachableError) && (err as Error).name !== 'TypeError') throw err
+      // Retried once connected: the agent gone or restarting (unreachable, closing: 503, a cut stream).
+      const retry = err instanceof UnreachableError || err instanceof ApiError
+        ? connected && (err instanceof UnreachableError || err.status === 503)
+        : (err as Error).name === 'TypeError'
+      if (!retry) throw err
     }
     await sleep(Math.min(5000, 250 * 2 ** tries))
   }

@@ -101,7 +101,7 @@ async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<J
   })
   const week = setTimeout(() => live.close(), 7 * 24 * 3600 * 1000)
   try {
-    await live.run(err => err instanceof ApiError || (err instanceof UnreachableError && !connected))
+    await live.run(err => (err instanceof ApiError && !(connected && err.status === 503)) || (err instanceof UnreachableError && !connected))
   } finally {
     clearTimeout(week)
   }

@@ -78,7 +78,7 @@ export async function watch (ctx: Ctx): Promise<void> {
   }
   try {
     // Unreachable at the start: say so (exit 3); once connected, a drop is retried.
-    await live.run(err => err instanceof ApiError || (err instanceof UnreachableError && !connected))
+    await live.run(err => (err instanceof ApiError && !(connected && err.status === 503)) || (err instanceof UnreachableError && !connected))
   } finally {
     clearInterval(tick)
     clearTimeout(timer)
