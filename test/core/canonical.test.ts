@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { canonicalJson } from '../../src/util/canonical.js'
+import { signedText } from '../../src/identity/keys.js'
 
 /** The plain definition (the form events were first signed with). */
 function reference (value: unknown): string {
@@ -62,4 +63,14 @@ test('R1-5: a large object (a peer can send one; sorted by the built-in sort, no
   for (let i = 5000; i > 0; i--) big[`k${i}`] = i
   assert.equal(canonicalJson(big), reference(big))
   assert.equal(canonicalJson(JSON.parse(canonicalJson(big))), reference(big))
+})
+
+test('R1-5 (property): what an event\'s signature covers (signedText, written out) is the canonical JSON of its six fields, for any values, missing ones too', () => {
+  const any = fc.oneof(fc.constant(undefined), fc.constant(null), fc.boolean(), fc.double(), fc.integer(), fc.string(), fc.array(fc.integer(), { maxLength: 3 }),
+    fc.dictionary(fc.constantFrom('jobId', 'b', 'a', '10', '2', 'é', ''), fc.oneof(fc.integer(), fc.string(), fc.constant(undefined)), { maxKeys: 6 }))
+  const event = fc.record({ origin: any, seq: any, ts: any, lc: any, type: any, body: any, sig: any, extra: any }, { requiredKeys: [] })
+  fc.assert(fc.property(event, e => {
+    const x = e as Record<string, unknown>
+    assert.equal(signedText(e as never), reference({ origin: x.origin, seq: x.seq, ts: x.ts, lc: x.lc, type: x.type, body: x.body }))
+  }), { seed: 5, numRuns: 3000 })
 })
