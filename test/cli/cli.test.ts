@@ -278,3 +278,29 @@ test('CLI: a usage error in any command (a missing argument, an unknown option o
   }
   assert.equal((await cis(['status', '--help'])).code, 0, 'help is not an error')
 })
+
+test('P-5: cis logs -f follows on through a 503 (an agent closing) once connected, resuming where it was, and exits 0 at the end', async () => {
+  const asked: Array<{ url: string, lastEventId: string | undefined }> = []
+  const sse = (id: string, event: string, data: unknown): string => `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+  const server: Server = createServer((req, res) => {
+    asked.push({ url: req.url ?? '', lastEventId: req.headers['last-event-id'] as string | undefined })
+    if (!(req.url ?? '').startsWith('/v1/jobs/x-1.1/logs?follow=true')) { res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no","code":"ERR_NOT_FOUND"}'); return }
+    const n = asked.filter(a => a.url.startsWith('/v1/jobs/')).length
+    if (n === 2) { res.writeHead(503, { 'content-type': 'application/json', connection: 'close' }).end('{"error":"Service Unavailable","code":"ERR_BAD_REQUEST"}'); return }
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    if (n === 1) res.end(sse('1:6:0', 'output', { stream: 'stdout', text: 'first\n', offset: 6 }))
+    else res.end(sse('1:13:0', 'output', { stream: 'stdout', text: 'second\n', offset: 13 }) + sse('1:13:0', 'end', { attempt: 1, state: 'succeeded', exitCode: 0, reason: null }))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const r = await cis(['logs', '-f', 'x-1.1', '--addr', `http://127.0.0.1:${(server.address() as { port: number }).port}`])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'first\nsecond\n')
+    const follows = asked.filter(a => a.url.startsWith('/v1/jobs/'))
+    assert.equal(follows.length, 3, JSON.stringify(asked))
+    assert.equal(follows[2].lastEventId, '1:6:0', 'it resumed where it was')
+  } finally {
+    server.closeAllConnections()
+    await new Promise(resolve => server.close(resolve))
+  }
+})
