@@ -91,9 +91,8 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     await rm(infoFile, { force: true })
     log.info('stopped')
     // Everything is ended and written: exit now (pino writes what is left of the log at the
-    // exit). (libp2p leaves a timer
-    // behind as its listeners close, its address book's one-second debounce, which kept every
-    // stopping agent up for a second more.)
+    // exit). libp2p leaves a timer behind as its listeners close, its address book's one-second
+    // debounce, which kept every stopping agent up for a second more.
     log.flush(() => process.exit())
   }
   process.once('SIGINT', () => { void shutdown('SIGINT') })

@@ -14,6 +14,17 @@ export class UnreachableError extends Error {
   }
 }
 
+/**
+ * Does this error end following a stream (`cis logs -f`, `submit --wait`, `watch`)? The agent
+ * refused the request (a 4xx or 5xx answer; a 503 once connected is an agent closing: retried),
+ * or could not be reached at the first try (exit 3). A drop once connected is retried.
+ */
+export function endsFollowing (err: unknown, connected: boolean): boolean {
+  if (err instanceof ApiError) return !(connected && err.status === 503)
+  if (err instanceof UnreachableError) return !connected
+  return false
+}
+
 export interface ClientOptions { addr: string, token?: string, timeoutMs?: number }
 
 /** Response headers, read like fetch's: by lower- or mixed-case name, null when absent. */

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { stateHash } from '../../src/state/hash.js'
 import { apply, reduce } from '../../src/state/reducer.js'
+import type { ClusterState } from '../../src/state/types.js'
 import { takeChanges, trackChanges } from '../../src/state/changes.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
 import type { SnapshotWrite, StoredSnapshot } from '../../src/store/event-store.js'
@@ -169,11 +170,16 @@ test('G-4: a part changed without the reducer\'s mark is missed without the self
   }
 })
 
-test('G-4: without the self-check, every n-th snapshot is audited: a part missed by the marks is reported and the full change written', () => {
-  const list = events(9, 10)
+/** A state with its changes tracked (as a node's), these events applied. */
+function trackedState (list: UnsignedEvent[]): ClusterState {
   const state = reduce([])
   trackChanges(state)
   for (const e of list) apply(state, e)
+  return state
+}
+
+test('G-4: without the self-check, every n-th snapshot is audited: a part missed by the marks is reported and the full change written', () => {
+  const state = trackedState(events(9, 10))
   const reported: string[][] = []
   const writer = new SnapshotWriter({ check: false, auditEvery: 2, auditGapMs: 0, missed: parts => reported.push(parts) })
   writer.committed(writer.next(state, [], takeChanges(state)))
@@ -195,10 +201,7 @@ test('G-4: without the self-check, every n-th snapshot is audited: a part missed
 })
 
 test('G-4: audits are at most one per auditGapMs: within the gap a snapshot is not compared with the full one, however many came', () => {
-  const list = events(9, 10)
-  const state = reduce([])
-  trackChanges(state)
-  for (const e of list) apply(state, e)
+  const state = trackedState(events(9, 10))
   const reported: string[][] = []
   const writer = new SnapshotWriter({ check: false, auditEvery: 1, auditGapMs: 3_600_000, missed: parts => reported.push(parts) })
   // The first is written whole; the second is audited (none before): nothing missed.

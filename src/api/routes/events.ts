@@ -8,8 +8,8 @@ import { findJoblist } from '../../state/views.js'
 import { ApiError, notFound } from '../errors.js'
 import type { LiveFeed, Filter } from '../live-feed.js'
 import type { ApiNode } from '../node-port.js'
+import { endConnection } from '../open-streams.js'
 import type { OpenStreams } from '../open-streams.js'
-import { endConnection } from './jobs.js'
 import { doc } from '../openapi.js'
 
 /** A client this far behind (bytes written but not yet taken by it) is dropped; it reconnects and resumes or gets a snapshot. */

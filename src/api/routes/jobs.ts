@@ -8,6 +8,7 @@ import { findJob, jobView } from '../../state/views.js'
 import { jobSchema } from '../../spec/schema.js'
 import { ApiError, notFound } from '../errors.js'
 import type { ApiNode, OutputStream } from '../node-port.js'
+import { endConnection } from '../open-streams.js'
 import type { OpenStreams } from '../open-streams.js'
 import { PARAMS, anyObject, doc } from '../openapi.js'
 import { checkSatisfiable, checkWebhooks, notifyChangeValue, ownerOf, planInput, submittedSpec } from './joblists.js'
@@ -235,16 +236,6 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply,
     stop()
     forget()
     if (!closed) reply.sse.close()
-    // Ended by the API's close, later than the server's own sweep of idle connections: its
-    // keep-alive connection goes too, or the client's next request on it would get a 503.
     if (ending) endConnection(reply)
   }
-}
-
-/** Close the connection of a reply once its response is out (the API is closing). */
-export function endConnection (reply: FastifyReply): void {
-  const socket = reply.raw.socket
-  if (socket === null) return
-  if (reply.raw.writableFinished) socket.destroySoon()
-  else reply.raw.once('finish', () => socket.destroySoon())
 }

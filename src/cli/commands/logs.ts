@@ -1,7 +1,7 @@
 // `cis logs JOB [-f]`: a job's stdout and stderr, whole or followed.
 import { ApiError } from '../../api/errors.js'
 import type { LogsResponse } from '../api-types.js'
-import { UnreachableError } from '../client.js'
+import { UnreachableError, endsFollowing } from '../client.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
 
@@ -49,11 +49,9 @@ async function follow (ctx: Ctx, base: string, o: { attempt?: string, stream?: s
         }
       }
     } catch (err) {
-      // Retried once connected: the agent gone or restarting (unreachable, closing: 503, a cut stream).
-      const retry = err instanceof UnreachableError || err instanceof ApiError
-        ? connected && (err instanceof UnreachableError || err.status === 503)
-        : (err as Error).name === 'TypeError'
-      if (!retry) throw err
+      // Retried: a drop once connected (the agent gone, restarting or closing; a cut stream).
+      const known = err instanceof UnreachableError || err instanceof ApiError || (err as Error).name === 'TypeError'
+      if (!known || endsFollowing(err, connected)) throw err
     }
     await sleep(Math.min(5000, 250 * 2 ** tries))
   }

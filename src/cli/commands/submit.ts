@@ -1,8 +1,7 @@
 // `cis submit FILE [--var NAME=VALUE ...] [--wait]` and `cis plan FILE`.
 import type { JoblistView, PlanResponse, ScheduleDefinedResponse, SubmitResponse } from '../api-types.js'
 import type { JoblistSpec } from '../../spec/types.js'
-import { ApiError } from '../../api/errors.js'
-import { UnreachableError } from '../client.js'
+import { endsFollowing } from '../client.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
@@ -101,7 +100,7 @@ async function waitForEnd (ctx: Ctx, id: string, progress?: Progress): Promise<J
   })
   const week = setTimeout(() => live.close(), 7 * 24 * 3600 * 1000)
   try {
-    await live.run(err => (err instanceof ApiError && !(connected && err.status === 503)) || (err instanceof UnreachableError && !connected))
+    await live.run(err => endsFollowing(err, connected))
   } finally {
     clearTimeout(week)
   }

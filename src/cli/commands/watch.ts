@@ -1,9 +1,8 @@
 // `cis watch`: the front page live in the terminal, redrawn from the stream (like `top`):
 // what needs a person, what runs and waits, the nodes. `q` quits. `--json`: the stream's
 // messages as JSON lines, for scripts.
-import { ApiError } from '../../api/errors.js'
 import type { LiveCopy } from '../../live/copy.js'
-import { UnreachableError } from '../client.js'
+import { endsFollowing } from '../client.js'
 import { CliExit } from '../context.js'
 import type { Ctx } from '../context.js'
 import { age, jobCounts, paint, resources, scheduleState, stateColor } from '../format.js'
@@ -78,7 +77,7 @@ export async function watch (ctx: Ctx): Promise<void> {
   }
   try {
     // Unreachable at the start: say so (exit 3); once connected, a drop is retried.
-    await live.run(err => (err instanceof ApiError && !(connected && err.status === 503)) || (err instanceof UnreachableError && !connected))
+    await live.run(err => endsFollowing(err, connected))
   } finally {
     clearInterval(tick)
     clearTimeout(timer)
