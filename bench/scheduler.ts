@@ -3,7 +3,9 @@
 import { apply } from '../src/state/reducer.js'
 import { emptyState } from '../src/state/types.js'
 import type { ClusterState } from '../src/state/types.js'
-import { schedule } from '../src/scheduler/schedule.js'
+import { schedule, schedulePass } from '../src/scheduler/schedule.js'
+import { decisionEvent } from '../src/scheduler/decision-event.js'
+import { QueueIndex } from '../src/scheduler/queue-index.js'
 
 export interface PassFigure { joblists: number, nodes: number, slotsPerNode: number, placements: number, passMs: number, placementsPerSec: number, msPerThousandJoblists: number }
 
@@ -44,12 +46,53 @@ export function schedulerPass (joblists: number, nodes: number, slotsPerNode = 4
 }
 
 /**
+ * A saturated cluster with a deep queue, the steady state of a busy one: every instance held
+ * by a running job, `joblists` queued behind them. The pass that follows a job's end (here:
+ * nothing ended, nothing to place) as the master made it before its index of the queue (a
+ * walk of every queued joblist) and with the index (queue-index.ts), median of 9 each.
+ */
+export interface SaturatedFigure { joblists: number, nodes: number, running: number, walkMs: number, indexedMs: number }
+
+export function saturatedPass (joblists: number, nodes: number, slotsPerNode = 4): SaturatedFigure {
+  const state = build(joblists, nodes, slotsPerNode)
+  const alive = new Set(Object.keys(state.nodes))
+  const input = { state, now: 1e9, self: 'master', selfCode: 'm', alive, policy: { onLost: 'retry' as const, maxLost: 3 } }
+  let seq = state.applied.master ?? 0
+  let ts = state.clock.ts
+  let running = 0
+  for (const d of schedule(input)) {
+    if (d.type !== 'assign') continue
+    const e = decisionEvent(d, 1)
+    apply(state, { origin: 'master', seq: ++seq, ts: ++ts, lc: 0, type: e.type, body: e.body } as Parameters<typeof apply>[1])
+    running++
+  }
+  const index = new QueueIndex()
+  index.view(state)
+  const median = (f: () => unknown): number => {
+    f()
+    f()
+    const runs: number[] = []
+    for (let r = 0; r < 9; r++) {
+      const t0 = performance.now()
+      f()
+      runs.push(performance.now() - t0)
+    }
+    return Number(runs.sort((a, b) => a - b)[4].toFixed(3))
+  }
+  const walkMs = median(() => schedulePass(input))
+  const indexedMs = median(() => schedulePass({ ...input, index }))
+  if (schedulePass({ ...input, index }).decisions.length !== 0 || schedulePass(input).decisions.length !== 0) throw new Error('a saturated pass decided something')
+  return { joblists, nodes, running, walkMs, indexedMs }
+}
+
+/**
  * Two series: `scarce` (4 slots a node: most joblists wait, which measures the cost of the
  * queue scan and reservations) and `ample` (room for every joblist: placement throughput).
  */
-export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[], ample: PassFigure[] } {
+export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[], ample: PassFigure[], saturated: SaturatedFigure[] } {
   const scarce: PassFigure[] = []
   const ample: PassFigure[] = []
+  const saturated: SaturatedFigure[] = []
   for (const nodes of [100, 1000]) {
     for (const joblists of [1000, 10_000, 100_000]) {
       const f = schedulerPass(joblists, nodes, 4)
@@ -60,5 +103,10 @@ export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[
       ample.push(g)
     }
   }
-  return { scarce, ample }
+  for (const joblists of [1000, 10_000, 100_000]) {
+    const f = saturatedPass(joblists, 100)
+    log(`scheduler pass, saturated: ${f.running} running, ${joblists - f.running} queued x 100 nodes: ${f.walkMs} ms walking the queue, ${f.indexedMs} ms with the master's index`)
+    saturated.push(f)
+  }
+  return { scarce, ample, saturated }
 }

@@ -14,6 +14,7 @@ import { decisionEvent } from '../scheduler/decision-event.js'
 import { nextDue, recurrences } from '../scheduler/recurrence.js'
 import { mayPlaceAccepted, schedule, schedulePass } from '../scheduler/schedule.js'
 import type { Decision } from '../scheduler/schedule.js'
+import type { QueueIndex, QueueView } from '../scheduler/queue-index.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { Mailer } from './mailer.js'
@@ -28,6 +29,12 @@ export interface MasterRoleOptions {
   scheduler: AgentConfig['scheduler']
   /** The queue's options now (default: from scheduler). */
   queue?: () => ReturnType<typeof queueOptions>
+  /**
+   * The index of the queue the node keeps as events apply (queue-index.ts): a pass then looks
+   * at what runs and what it can place, not at every queued joblist. Audited against the
+   * state (QUEUE_AUDIT_GAP_MS; every pass with CIS_CHECK_SNAPSHOTS=1). Absent: passes walk the queue.
+   */
+  queueIndex?: QueueIndex
   /** Webhook notifications (issue 11); absent: this master sends none. */
   notify?: NotifyConfig
   /** The SMTP server emails go through; absent (or without notify): this master sends none. */
@@ -67,6 +74,15 @@ export interface RoleMetrics {
 /** How long a new master waits to catch up with its peers before it decides anyway. */
 export const CATCH_UP_LIMIT_MS = 2000
 
+/**
+ * The queue's index is compared with a recount of the state at most once in this many ms (a
+ * recount walks the queue, as a pass did before the index): a difference is logged and the
+ * index recounted. With CIS_CHECK_SNAPSHOTS=1 (`npm test`, `npm run chaos`) at every pass, and
+ * a difference stops the node.
+ */
+const QUEUE_AUDIT_GAP_MS = 30_000
+const CHECK_QUEUE_INDEX = process.env.CIS_CHECK_SNAPSHOTS === '1'
+
 export class MasterRole {
   private active = false
   /** Since when this master has been waiting at the barrier (behind a peer, or a peer unheard or still in office), if it is. */
@@ -77,6 +93,8 @@ export class MasterRole {
   /** Set once the election named a master (or none) for the first time. */
   private followed = false
   private readonly notifier: Notifier | undefined
+  /** When the queue's index was last compared with the state (performance.now()). */
+  private queueAuditAt = -Infinity
   private readonly mailer: Mailer | undefined
 
   constructor (private readonly o: MasterRoleOptions) {
@@ -141,7 +159,8 @@ export class MasterRole {
       silent: this.o.silent(),
       lostAfterMs: this.o.scheduler.lostAfterMs,
       policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
-      queue: this.o.queue?.() ?? queueOptions(this.o.scheduler)
+      queue: this.o.queue?.() ?? queueOptions(this.o.scheduler),
+      ...(this.o.queueIndex !== undefined ? { index: this.queueView(this.o.queueIndex, state) } : {})
     }
     // A joblist accepted in this pass is placed in it too, and the assigns of its first jobs
     // travel in its accept (one event, not 1 + N: every node applies, stores and relays one
@@ -199,6 +218,20 @@ export class MasterRole {
     this.notifier?.pass(state, mine, among)
     // Emails: one message per address listing its due items; each recorded as a `mail` event.
     this.mailer?.pass(state, mine, among)
+  }
+
+  /** The node's index of the queue, compared now and then with a recount of the state. */
+  private queueView (index: QueueIndex, state: ClusterState): QueueView {
+    const view = index.view(state)
+    const now = performance.now()
+    if (!CHECK_QUEUE_INDEX && now - this.queueAuditAt < QUEUE_AUDIT_GAP_MS) return view
+    this.queueAuditAt = now
+    const differences = index.differences(state)
+    if (differences.length === 0) return view
+    this.o.log.error({ differences }, 'the index of the queue differs from the state: recounted (a defect: please report it)')
+    if (CHECK_QUEUE_INDEX) throw new Error(`the index of the queue differs from the state: ${differences.join('; ')}`)
+    index.recount(state)
+    return view
   }
 
   private wakeTimer: NodeJS.Timeout | undefined

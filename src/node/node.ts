@@ -42,6 +42,7 @@ import { Intake } from './intake.js'
 import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
 import { JoblistCounts } from '../state/joblist-counts.js'
+import { QueueIndex } from '../scheduler/queue-index.js'
 import { AccountingIndex } from '../state/accounting.js'
 import { purgeCandidates } from '../state/purge.js'
 import { MAX_CUT_RANGES, covering, cutOf, purgeable, splitCut } from '../state/cuts.js'
@@ -101,6 +102,8 @@ export class CisNode implements ApiNode {
   private readonly accountingIndex = new AccountingIndex()
   /** The joblists in memory by state (`GET /v1/stats`), kept as batches of events change them. */
   private readonly joblistCounts = new JoblistCounts()
+  /** The master's index of the queue (what runs, the kinds of need waiting), kept as events change joblists. */
+  private readonly queueIndex = new QueueIndex()
   /** Joblists that may have notify subscriptions: what the master's notification passes look at (not every joblist). */
   private readonly subscribed = new Set<string>()
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b) })
@@ -166,8 +169,8 @@ export class CisNode implements ApiNode {
         for (const id of gone) this.subscribed.delete(id)
         this.records?.forget(gone)
       },
-      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids) },
-      extracted: ids => { this.joblistCounts.update(this.state, ids) },
+      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids) },
+      extracted: ids => { this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids) },
       applied: (events, place) => this.onApplied(events, place),
       publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
@@ -202,6 +205,7 @@ export class CisNode implements ApiNode {
       wake: () => this.passSoon(),
       subscribed: () => this.subscribed,
       queue: () => this.queueOptions(),
+      queueIndex: this.queueIndex,
       append: async (t, b, place) => await this.append(t, b, place)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
@@ -647,9 +651,16 @@ export class CisNode implements ApiNode {
     for (const e of events) {
       this.applied.set(eventKey(e), now)
       if (this.applied.size > 2000) this.applied.delete(this.applied.keys().next().value as string)
-      for (const id of apply(this.state, e)) changed.add(id)
+      const ids = apply(this.state, e)
+      for (const id of ids) changed.add(id)
+      // (At once: the placement an accept of this master carries reads it.)
+      this.queueIndex.update(this.state, ids)
       // The master's own accept: its joblist placed now, the assigns carried in the event.
-      if (place !== undefined && e.type === 'accept') for (const id of carryAssigns(this.state, e as CisEvent<'accept'>, place)) changed.add(id)
+      if (place !== undefined && e.type === 'accept') {
+        const carried = carryAssigns(this.state, e as CisEvent<'accept'>, place)
+        for (const id of carried) changed.add(id)
+        this.queueIndex.update(this.state, carried)
+      }
       if (this.running) this.bridge.react(this.state, e)
       if (e.type === 'accept') this.requests.accepted((e as CisEvent<'accept'>).body.request)
     }

@@ -8,7 +8,10 @@ import type { ClusterState, JobRecord, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
 import { orderQueue } from './queue.js'
 import type { QueueOptions } from './queue.js'
+import { runningInQueueOrder } from './queue-index.js'
+import type { QueueView } from './queue-index.js'
 import { FreeIndex, heldInstances } from './resources.js'
+import { needKinds, needsKey } from './kinds.js'
 
 export interface Assign { type: 'assign', jobId: string, attempt: number, node: string, resources: Resources }
 
@@ -19,6 +22,12 @@ export interface PlaceInput {
   queue: QueueOptions
   /** Also say why each job waits (for the API and `cis plan`; the master's pass skips it). */
   explain?: boolean
+  /**
+   * The master's index of the queue (queue-index.ts), exact for `state`: the instances held
+   * are read from the joblists that run, and the walk of the queue stops once no kind of need
+   * in it can be placed or reserve anything. Absent: every joblist of the queue is looked at.
+   */
+  index?: QueueView
 }
 
 export interface PlaceResult {
@@ -32,66 +41,53 @@ export interface PlaceResult {
 const needsText = (needs: Record<string, number>): string =>
   Object.entries(needs).filter(([, c]) => c > 0).map(([t, c]) => `${t}:${c}`).join(', ') || 'nothing'
 
-const needsKeys = new WeakMap<Record<string, number>, string>()
-/** A job's kind of need, e.g. `gpu:1,slot:2` (computed once per spec). */
-function needsKey (needs: Record<string, number>): string {
-  let k = needsKeys.get(needs)
-  if (k === undefined) {
-    k = Object.keys(needs).filter(t => needs[t] > 0).sort().map(t => `${t}:${needs[t]}`).join(',')
-    needsKeys.set(needs, k)
-  }
-  return k
-}
-
-const kindsOf = new WeakMap<JoblistRecord, string[]>()
-/**
- * The kinds of need of a joblist's jobs (`''`: needs nothing). Fixed for a joblist (its jobs
- * and their specs do not change once accepted), so computed once per record.
- */
-export function needKinds (state: ClusterState, jl: JoblistRecord): string[] {
-  let s = kindsOf.get(jl)
-  if (s === undefined) {
-    const kinds = new Set<string>()
-    for (const stage of jl.stages) {
-      for (const logicalId of stage.jobIds) {
-        const logical = state.jobs[logicalId]
-        if (logical === undefined) continue
-        for (const id of logical.physical ?? [logicalId]) {
-          const job = state.jobs[id]
-          if (job !== undefined) kinds.add(needsKey(job.spec.needs))
-        }
-      }
-    }
-    s = [...kinds]
-    kindsOf.set(jl, s)
-  }
-  return s
-}
-
 /** `name (id)` of a joblist, for messages. */
 export function joblistLabel (jl: JoblistRecord): string { return `${jl.name} (${jl.id})` }
 
-export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceResult {
+/**
+ * Place the open jobs of the queue (`only`: of these joblists alone, in accept order; the
+ * property tests place a part of the queue).
+ */
+export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
   const { state } = input
-  const queue = orderQueue(activeQueue, input.now, input.queue, state)
+  const index = only === undefined ? input.index : undefined
+  const explain = input.explain === true
+  // In fifo order the queue is the state's own list, read in place (no copy of a long queue).
+  const ordered = only !== undefined || input.queue.policy !== 'fifo' ? orderQueue(only ?? state.queue.map(id => state.joblists[id]), input.now, input.queue, state) : undefined
+  const length = ordered?.length ?? state.queue.length
   const nodes = [...input.alive].filter(id => state.nodes[id] !== undefined).sort()
-  const free = new FreeIndex(state, nodes, heldInstances(state, activeQueue))
+  const holding = only !== undefined ? only.map(jl => jl.id) : runningInQueueOrder(state, index)
+  const free = new FreeIndex(state, nodes, heldInstances(state, holding))
   const assigns: Assign[] = []
   const waiting: Record<string, string> = {}
   const noFit = new Set<string>()
   const noReserve = new Set<string>()
+  // Kinds of need of the queue that can no longer be placed nor reserve anything in this pass
+  // (in both sets): once every kind the index counts is, the rest of the queue is passed over
+  // whole (mayPlace), so the walk stops. Free instances only shrink during a pass: it stays so.
+  let blocked = 0
+  const stuck = (kind: string): void => {
+    if (index?.kinds.has(kind) === true && noFit.has(kind) && noReserve.has(kind)) blocked++
+  }
+  const nothingLeft = (): boolean => {
+    if (index === undefined || explain) return false
+    if (blocked === index.kinds.size) return true
+    // Nothing free anywhere: only a job that needs nothing still fits.
+    return free.exhausted() && (!index.kinds.has('') || (noFit.has('') && noReserve.has('')))
+  }
   const holderLabel = (jobId: string): string => {
     const job = state.jobs[jobId]
     const jl = job === undefined ? undefined : state.joblists[job.joblistId]
     return jl === undefined ? jobId : `${jl.name}/${job.name} (${jobId})`
   }
-  for (const jl of queue) {
+  for (let i = 0; i < length && !nothingLeft(); i++) {
+    const jl = ordered?.[i] ?? state.joblists[state.queue[i]]
     if (jl.cancelled) continue
     // A joblist none of whose jobs could be placed or reserve anything now is passed over
     // whole, at the cost of a lookup (the master's pass after each job's end used to walk every
     // job of a long queue): once no instance of any type is free anywhere, only a job that
     // needs nothing still fits; and no unpinned job fits whose kind of need already did not.
-    if (input.explain !== true && !mayPlace(needKinds(state, jl), free, noFit, noReserve)) continue
+    if (!explain && !mayPlace(needKinds(state, jl), free, noFit, noReserve)) continue
     const stage = jl.stages[jl.currentStage]
     if (stage === undefined) continue
     for (const logicalId of stage.jobIds) {
@@ -104,7 +100,7 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
         // Free instances only shrink during a pass: once a kind of need did not fit (or had
         // nothing left to reserve), the same kind will not either. That keeps a long queue cheap.
         const kind = pinned === undefined ? needsKey(needs) : undefined
-        if (kind !== undefined && input.explain !== true && noFit.has(kind) && noReserve.has(kind)) continue
+        if (kind !== undefined && !explain && noFit.has(kind) && noReserve.has(kind)) continue
         const attempts = sortedAttempts(state.attempts[job.id])
         if (attempts.some(a => ACTIVE_ATTEMPT_STATES.has(a.state))) continue
         const node = kind !== undefined && noFit.has(kind) ? null : free.findFit(needs, pinned)
@@ -113,10 +109,10 @@ export function place (input: PlaceInput, activeQueue: JoblistRecord[]): PlaceRe
           assigns.push({ type: 'assign', jobId: job.id, attempt: n, node, resources: free.take(node, needs) })
           continue
         }
-        if (kind !== undefined) noFit.add(kind)
+        if (kind !== undefined && !noFit.has(kind)) { noFit.add(kind); stuck(kind) }
         const at = kind !== undefined && noReserve.has(kind) ? null : free.reserve(needs, joblistLabel(jl), pinned)
-        if (at === null && kind !== undefined) noReserve.add(kind)
-        if (input.explain === true) waiting[job.id] = whyWaiting(state, job, needs, pinned, at ?? free.capable(needs, pinned), free, holderLabel)
+        if (at === null && kind !== undefined && !noReserve.has(kind)) { noReserve.add(kind); stuck(kind) }
+        if (explain) waiting[job.id] = whyWaiting(state, job, needs, pinned, at ?? free.capable(needs, pinned), free, holderLabel)
       }
     }
   }

@@ -6,7 +6,7 @@ import type { ClusterState } from '../state/types.js'
 import { place } from './placement.js'
 import type { PlaceResult } from './placement.js'
 import type { QueueOptions } from './queue.js'
-import { activeJoblists, expandTargets } from './schedule.js'
+import { expandTargets } from './schedule.js'
 
 export interface PlanInput {
   state: ClusterState
@@ -17,7 +17,7 @@ export interface PlanInput {
 
 /** Why each open job waits, as the master would see it now. */
 export function waitReasons (input: PlanInput): PlaceResult['waiting'] {
-  return place({ ...input, explain: true }, activeJoblists(input.state)).waiting
+  return place({ ...input, explain: true }).waiting
 }
 
 export interface PlannedJob { id: string, name: string, node: string | null, resources: Record<string, string[]>, waiting: string | null }
@@ -30,7 +30,7 @@ export function planJoblist (input: PlanInput, spec: JoblistSpec): { stage: stri
   apply(state, { origin, seq: 1, ts: at, lc: 0, type: 'submit', body: { spec, owner: 'plan' } })
   const expand = expandTargets(state, `${origin}:1`, input.alive)
   apply(state, { origin, seq: 2, ts: at, lc: 1, type: 'accept', body: { request: `${origin}:1`, id: 'plan', term: 0, onLost: 'retry', maxLost: 0, ...(expand !== undefined ? { expand } : {}) } })
-  const result = place({ ...input, state, explain: true }, activeJoblists(state))
+  const result = place({ ...input, state, explain: true })
   const jl = state.joblists.plan
   const assigned = new Map(result.assigns.map(a => [a.jobId, a]))
   const jobs: PlannedJob[] = []

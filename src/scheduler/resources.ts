@@ -1,7 +1,7 @@
 // The free-resource index: per node and type, the free instance IDs, and per type the nodes
 // that have at least one free. Placing a job looks only at nodes that have what it needs.
 import type { Resources } from '../events/types.js'
-import type { ClusterState, JoblistRecord } from '../state/types.js'
+import type { ClusterState } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
 
 /** Who holds an instance: node -> `type\0id` -> job ID. */
@@ -9,12 +9,16 @@ export type Holders = Map<string, Map<string, string>>
 
 const key = (type: string, id: string): string => `${type}\u0000${id}`
 
-/** Instances held by active (assigned or running) attempts, with the job holding each. */
-export function heldInstances (state: ClusterState, joblists: JoblistRecord[]): Holders {
+/**
+ * Instances held by active (assigned or running) attempts, with the job holding each: those of
+ * the joblists named (the queue, or the master's index of those of it that run).
+ */
+export function heldInstances (state: ClusterState, joblists: Iterable<string>): Holders {
   const held: Holders = new Map()
-  for (const jl of joblists) {
+  for (const id of joblists) {
+    const jl = state.joblists[id]
     // A queued joblist has no attempt yet (most of a long queue): nothing to look at.
-    if (jl.state === 'queued') continue
+    if (jl === undefined || jl.state === 'queued') continue
     // Only the current stage can hold resources: earlier stages have ended, later ones not begun.
     const stage = jl.stages[jl.currentStage]
     if (stage === undefined) continue

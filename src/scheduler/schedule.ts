@@ -6,9 +6,12 @@ import type { JobTarget } from '../spec/types.js'
 import { lostAfterOf } from '../state/derive.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES, joblistById } from '../state/types.js'
-import { needKinds, place } from './placement.js'
+import { needKinds } from './kinds.js'
+import { place } from './placement.js'
 import { DEFAULT_QUEUE } from './queue.js'
 import type { QueueOptions } from './queue.js'
+import { runningInQueueOrder } from './queue-index.js'
+import type { QueueView } from './queue-index.js'
 
 export type Decision =
   | { type: 'accept', request: string, id: string, expand?: Record<string, string[]> } & LostPolicy
@@ -36,6 +39,8 @@ export interface ScheduleInput {
   policy: LostPolicy
   /** Queue policy (D-4); default fifo. */
   queue?: QueueOptions
+  /** The master's index of the queue, exact for `state` (queue-index.ts): a pass then looks at what runs and what it can place, not at the whole queue. */
+  index?: QueueView
 }
 
 /** Joblists not yet ended, in queue order (kept by the reducer). */
@@ -70,7 +75,7 @@ export function schedulePass (input: ScheduleInput): Pass {
   }
 
   out.push(...loseAttempts(input))
-  const placed = place({ state, now: input.now, alive: input.alive, queue: input.queue ?? DEFAULT_QUEUE }, activeJoblists(state))
+  const placed = place({ state, now: input.now, alive: input.alive, queue: input.queue ?? DEFAULT_QUEUE, ...(input.index !== undefined ? { index: input.index } : {}) })
   out.push(...placed.assigns)
   return { decisions: out, allTaken: placed.allTaken }
 }
@@ -133,7 +138,9 @@ export function loseAttempts (input: ScheduleInput): Decision[] {
   const silent = input.silent
   if (silent === undefined || silent.size === 0) return []
   const out: Decision[] = []
-  for (const jl of activeJoblists(input.state)) {
+  // Only a joblist that runs has attempts (a queued one has none yet).
+  for (const id of runningInQueueOrder(input.state, input.index)) {
+    const jl = input.state.joblists[id]
     const stage = jl.stages[jl.currentStage]
     if (stage === undefined) continue
     for (const jobId of stage.jobIds.flatMap(id => input.state.jobs[id]?.physical ?? [id])) {

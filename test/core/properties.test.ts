@@ -4,7 +4,9 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Harness, job, joblist } from '../helpers/harness.js'
 import { place } from '../../src/scheduler/placement.js'
-import { activeJoblists } from '../../src/scheduler/schedule.js'
+import { activeJoblists, schedulePass } from '../../src/scheduler/schedule.js'
+import { QueueIndex } from '../../src/scheduler/queue-index.js'
+import type { QueueOptions } from '../../src/scheduler/queue.js'
 import { ACTIVE_ATTEMPT_STATES } from '../../src/state/types.js'
 
 const nodeArb = fc.record({ slots: fc.integer({ min: 0, max: 3 }), gpus: fc.integer({ min: 0, max: 2 }) })
@@ -141,4 +143,64 @@ test('R3-5 (property): the master pass, which passes over joblists that cannot b
     })
     assert.ok(compared > 0)
   }), { seed: 12, numRuns: 200 })
+})
+
+test('R3-5 / issue 12 (property): with the master\'s index of the queue (kept as events apply), a pass decides what a walk of the whole queue decides', () => {
+  fc.assert(fc.property(pinnedScenarioArb, fc.constantFrom<QueueOptions['policy']>('fifo', 'priority'), (s, policy) => {
+    const h = build({ nodes: s.nodes, lists: [], outcomes: [] })
+    h.queue = { policy, agingPerMinute: 1 }
+    const index = new QueueIndex()
+    index.view(h.state)
+    h.applied = ids => index.update(h.state, ids)
+    h.index = index
+    s.lists.forEach((stages, i) => h.submit(joblist(`jl${i}`, stages.map((jobs, si) => [`st${si}`, jobs.map((j, ji) => job(`j${si}-${ji}`, {
+      needs: { slot: j.slot, gpu: j.gpu },
+      ...(j.target === 'all' ? { target: { all: true } } : j.target !== undefined ? { target: { node: `N${j.target % s.nodes.length}` } } : {})
+    }))]), { priority: (i * 7) % 3 })))
+    let compared = 0
+    run(h, s.outcomes, hh => {
+      assert.deepEqual(index.differences(hh.state), [], 'the index kept as events apply is what a recount says')
+      const nodes = Object.keys(hh.state.nodes)
+      for (const alive of [nodes, nodes.slice(1), []]) {
+        const input = { state: hh.state, now: hh.now, self: 'M', selfCode: 'm', alive: new Set(alive), policy: { onLost: 'retry' as const, maxLost: 2 }, queue: hh.queue, silent: new Map(nodes.slice(0, 1).map(n => [n, Infinity])) }
+        const walked = schedulePass(input)
+        const indexed = schedulePass({ ...input, index })
+        assert.deepEqual(indexed, walked)
+        compared++
+      }
+    })
+    assert.ok(compared > 0)
+  }), { seed: 13, numRuns: 200 })
+})
+
+test('issue 12: with the index, a pass over a saturated cluster does not look at the joblists queued behind the first that waits', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1'] })
+  const index = new QueueIndex()
+  index.view(h.state)
+  h.applied = ids => index.update(h.state, ids)
+  for (let i = 0; i < 50; i++) h.submit(joblist(`jl${i}`, [['s', [job('j')]]]))
+  h.settle()
+  assert.equal(Object.keys(h.state.attempts).length, 2, 'two jobs run, 48 joblists wait')
+  assert.deepEqual([...index.running].sort(), ['m-1', 'm-2'])
+  assert.deepEqual([...index.kinds], [['slot:1', 50]])
+  // The last joblist of the queue can no longer be read: a pass that reaches it throws.
+  const last = h.state.queue[h.state.queue.length - 1]
+  Object.defineProperty(h.state.joblists, last, { get () { throw new Error(`the pass looked at ${last}`) } })
+  const input = { state: h.state, now: h.now, self: 'M', selfCode: 'm', alive: new Set(['A']), policy: { onLost: 'retry' as const, maxLost: 2 }, queue: h.queue }
+  assert.deepEqual(schedulePass({ ...input, index }).decisions, [])
+  assert.throws(() => schedulePass(input), /the pass looked at m-50/, 'without the index the pass walks the whole queue (the control)')
+})
+
+test('issue 12: the index\'s audit tells a joblist it was not told of', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0'], gpu: ['g0'] })
+  const index = new QueueIndex()
+  index.view(h.state)
+  h.submit(joblist('a', [['s', [job('j')]]]))
+  h.settle()
+  // Not told: the joblist was accepted and runs, and the index does not know it.
+  assert.deepEqual(index.differences(h.state), ['running "m-1": indexed false, in the state true', 'kind "slot:1": indexed undefined, in the state 1'])
+  index.update(h.state, ['m-1'])
+  assert.deepEqual(index.differences(h.state), [])
 })

@@ -5,6 +5,7 @@ import type { Decision } from '../../src/scheduler/schedule.js'
 import { schedule } from '../../src/scheduler/schedule.js'
 import { decisionEvent } from '../../src/scheduler/decision-event.js'
 import type { QueueOptions } from '../../src/scheduler/queue.js'
+import type { QueueView } from '../../src/scheduler/queue-index.js'
 import type { JobSpec, JoblistSpec } from '../../src/spec/types.js'
 import { apply } from '../../src/state/reducer.js'
 import type { ClusterState } from '../../src/state/types.js'
@@ -26,6 +27,8 @@ export class Harness {
   now = 1_000
   /** Told the joblist IDs each event changed (what the reducer returns; the node's views follow them). */
   applied?: (changed: string[]) => void
+  /** The master's index of the queue, for the passes (kept by the test through `applied`). */
+  index?: QueueView
 
   constructor (readonly master = 'M') {}
 
@@ -63,7 +66,8 @@ export class Harness {
       silent: new Map([...(o.silent ?? []), ...lost.map((n): [string, number] => [n, Infinity])]),
       lostAfterMs: o.lostAfterMs ?? 0,
       policy: { onLost: 'retry', maxLost: 2 },
-      queue: this.queue
+      queue: this.queue,
+      ...(this.index !== undefined ? { index: this.index } : {})
     })
     this.decisions.push(ds)
     for (const d of ds) {
