@@ -6,6 +6,7 @@ import type { ClusterState } from '../src/state/types.js'
 import { schedule, schedulePass } from '../src/scheduler/schedule.js'
 import { decisionEvent } from '../src/scheduler/decision-event.js'
 import { QueueIndex } from '../src/scheduler/queue-index.js'
+import type { QueuePolicy } from '../src/scheduler/queue.js'
 
 export interface PassFigure { joblists: number, nodes: number, slotsPerNode: number, placements: number, passMs: number, placementsPerSec: number, msPerThousandJoblists: number }
 
@@ -51,12 +52,12 @@ export function schedulerPass (joblists: number, nodes: number, slotsPerNode = 4
  * nothing ended, nothing to place) as the master made it before its index of the queue (a
  * walk of every queued joblist) and with the index (queue-index.ts), median of 9 each.
  */
-export interface SaturatedFigure { joblists: number, nodes: number, running: number, walkMs: number, indexedMs: number }
+export interface SaturatedFigure { joblists: number, nodes: number, policy: QueuePolicy, running: number, walkMs: number, indexedMs: number }
 
-export function saturatedPass (joblists: number, nodes: number, slotsPerNode = 4): SaturatedFigure {
+export function saturatedPass (joblists: number, nodes: number, policy: QueuePolicy = 'fifo', slotsPerNode = 4): SaturatedFigure {
   const state = build(joblists, nodes, slotsPerNode)
   const alive = new Set(Object.keys(state.nodes))
-  const input = { state, now: 1e9, self: 'master', selfCode: 'm', alive, policy: { onLost: 'retry' as const, maxLost: 3 } }
+  const input = { state, now: 1e9, self: 'master', selfCode: 'm', alive, policy: { onLost: 'retry' as const, maxLost: 3 }, queue: { policy, agingPerMinute: 1 } }
   let seq = state.applied.master ?? 0
   let ts = state.clock.ts
   let running = 0
@@ -82,7 +83,7 @@ export function saturatedPass (joblists: number, nodes: number, slotsPerNode = 4
   const walkMs = median(() => schedulePass(input))
   const indexedMs = median(() => schedulePass({ ...input, index }))
   if (schedulePass({ ...input, index }).decisions.length !== 0 || schedulePass(input).decisions.length !== 0) throw new Error('a saturated pass decided something')
-  return { joblists, nodes, running, walkMs, indexedMs }
+  return { joblists, nodes, policy, running, walkMs, indexedMs }
 }
 
 /**
@@ -103,10 +104,12 @@ export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[
       ample.push(g)
     }
   }
-  for (const joblists of [1000, 10_000, 100_000]) {
-    const f = saturatedPass(joblists, 100)
-    log(`scheduler pass, saturated: ${f.running} running, ${joblists - f.running} queued x 100 nodes: ${f.walkMs} ms walking the queue, ${f.indexedMs} ms with the master's index`)
-    saturated.push(f)
+  for (const policy of ['fifo', 'priority'] as const) {
+    for (const joblists of [1000, 10_000, 100_000]) {
+      const f = saturatedPass(joblists, 100, policy)
+      log(`scheduler pass, saturated, ${policy}: ${f.running} running, ${joblists - f.running} queued x 100 nodes: ${f.walkMs} ms walking the queue, ${f.indexedMs} ms with the master's index`)
+      saturated.push(f)
+    }
   }
   return { scarce, ample, saturated }
 }

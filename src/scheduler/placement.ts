@@ -6,7 +6,7 @@ import type { Resources } from '../events/types.js'
 import { sortedAttempts } from '../state/derive.js'
 import type { ClusterState, JobRecord, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
-import { orderQueue } from './queue.js'
+import { orderQueue, servedInOrder } from './queue.js'
 import type { QueueOptions } from './queue.js'
 import { runningInQueueOrder } from './queue-index.js'
 import type { QueueView } from './queue-index.js'
@@ -52,9 +52,17 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
   const { state } = input
   const index = only === undefined ? input.index : undefined
   const explain = input.explain === true
-  // In fifo order the queue is the state's own list, read in place (no copy of a long queue).
-  const ordered = only !== undefined || input.queue.policy !== 'fifo' ? orderQueue(only ?? state.queue.map(id => state.joblists[id]), input.now, input.queue, state) : undefined
-  const length = ordered?.length ?? state.queue.length
+  // The joblists in the order the policy serves them, one at a time: with the index the walk
+  // may stop early, so the order is not computed for the whole queue (servedInOrder); in fifo
+  // order the queue is the state's own list, read in place.
+  let next: () => JoblistRecord | undefined
+  if (only !== undefined || (index === undefined && input.queue.policy !== 'fifo')) {
+    const ordered = orderQueue(only ?? state.queue.map(id => state.joblists[id]), input.now, input.queue, state)
+    let i = 0
+    next = () => ordered[i++]
+  } else {
+    next = servedInOrder(state, input.now, input.queue)
+  }
   const nodes = [...input.alive].filter(id => state.nodes[id] !== undefined).sort()
   const holding = only !== undefined ? only.map(jl => jl.id) : runningInQueueOrder(state, index)
   const free = new FreeIndex(state, nodes, heldInstances(state, holding))
@@ -80,8 +88,7 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
     const jl = job === undefined ? undefined : state.joblists[job.joblistId]
     return jl === undefined ? jobId : `${jl.name}/${job.name} (${jobId})`
   }
-  for (let i = 0; i < length && !nothingLeft(); i++) {
-    const jl = ordered?.[i] ?? state.joblists[state.queue[i]]
+  for (let jl = next(); jl !== undefined && !nothingLeft(); jl = next()) {
     if (jl.cancelled) continue
     // A joblist none of whose jobs could be placed or reserve anything now is passed over
     // whole, at the cost of a lookup (the master's pass after each job's end used to walk every

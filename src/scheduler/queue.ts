@@ -42,3 +42,57 @@ export function orderQueue (queue: JoblistRecord[], now: number, o: QueueOptions
   const eff = new Map(queue.map(jl => [jl.id, effectivePriority(jl, now, o, factors?.get(jl.owner) ?? 1)]))
   return queue.slice().sort((a, b) => (eff.get(b.id) as number) - (eff.get(a.id) as number) || comparePositions(a.position, b.position))
 }
+
+/**
+ * The queue (the state's, in accept order) in the order the policy serves it, handed out one
+ * joblist at a time: what orderQueue returns, in the same order, without sorting all of it. A
+ * binary heap of the queue's indices (built in linear time) with the same comparison (effective
+ * priority, highest first, then accept position) gives the next joblist at the cost of a
+ * logarithm: a master's pass that stops early (its index of the queue, queue-index.ts) pays
+ * for the joblists it looks at, and one linear pass, not for a sort of the whole queue (a
+ * sort of 100,000 queued joblists took 120-165 ms a pass).
+ */
+export function servedInOrder (state: ClusterState, now: number, o: QueueOptions): () => JoblistRecord | undefined {
+  const ids = state.queue
+  if (o.policy === 'fifo') {
+    let i = 0
+    return () => i < ids.length ? state.joblists[ids[i++]] : undefined
+  }
+  const factors = o.policy === 'fairshare' ? fairShareFactors(state, now, o.fairShare ?? DEFAULT_FAIR_SHARE) : undefined
+  const n = ids.length
+  const records = new Array<JoblistRecord>(n)
+  const eff = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const jl = state.joblists[ids[i]]
+    records[i] = jl
+    eff[i] = effectivePriority(jl, now, o, factors?.get(jl.owner) ?? 1)
+  }
+  // a before b: as orderQueue's sort (higher effective priority, then the earlier position).
+  const before = (a: number, b: number): boolean => {
+    return ((eff[b] - eff[a]) || comparePositions(records[a].position, records[b].position)) < 0
+  }
+  const heap = new Int32Array(n)
+  for (let i = 0; i < n; i++) heap[i] = i
+  let size = n
+  const down = (from: number): void => {
+    let i = from
+    const x = heap[i]
+    for (;;) {
+      let c = 2 * i + 1
+      if (c >= size) break
+      if (c + 1 < size && before(heap[c + 1], heap[c])) c++
+      if (!before(heap[c], x)) break
+      heap[i] = heap[c]
+      i = c
+    }
+    heap[i] = x
+  }
+  for (let i = (n >> 1) - 1; i >= 0; i--) down(i)
+  return () => {
+    if (size === 0) return undefined
+    const top = heap[0]
+    heap[0] = heap[--size]
+    if (size > 0) down(0)
+    return records[top]
+  }
+}

@@ -6,7 +6,10 @@ import { Harness, job, joblist } from '../helpers/harness.js'
 import { place } from '../../src/scheduler/placement.js'
 import { activeJoblists, schedulePass } from '../../src/scheduler/schedule.js'
 import { QueueIndex } from '../../src/scheduler/queue-index.js'
+import { orderQueue, servedInOrder } from '../../src/scheduler/queue.js'
 import type { QueueOptions } from '../../src/scheduler/queue.js'
+import { emptyState } from '../../src/state/types.js'
+import type { JoblistRecord } from '../../src/state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../../src/state/types.js'
 
 const nodeArb = fc.record({ slots: fc.integer({ min: 0, max: 3 }), gpus: fc.integer({ min: 0, max: 2 }) })
@@ -146,7 +149,7 @@ test('R3-5 (property): the master pass, which passes over joblists that cannot b
 })
 
 test('R3-5 / issue 12 (property): with the master\'s index of the queue (kept as events apply), a pass decides what a walk of the whole queue decides', () => {
-  fc.assert(fc.property(pinnedScenarioArb, fc.constantFrom<QueueOptions['policy']>('fifo', 'priority'), (s, policy) => {
+  fc.assert(fc.property(pinnedScenarioArb, fc.constantFrom<QueueOptions['policy']>('fifo', 'priority', 'fairshare'), (s, policy) => {
     const h = build({ nodes: s.nodes, lists: [], outcomes: [] })
     h.queue = { policy, agingPerMinute: 1 }
     const index = new QueueIndex()
@@ -203,4 +206,24 @@ test('issue 12: the index\'s audit tells a joblist it was not told of', () => {
   assert.deepEqual(index.differences(h.state), ['running "m-1": indexed false, in the state true', 'kind "slot:1": indexed undefined, in the state 1'])
   index.update(h.state, ['m-1'])
   assert.deepEqual(index.differences(h.state), [])
+})
+
+test('D-4 / issue 12 (property): the queue served one joblist at a time (a heap) comes in exactly the order of the policy\'s sort', () => {
+  const entry = fc.record({ priority: fc.integer({ min: -3, max: 3 }), accepted: fc.integer({ min: -5, max: 5 }), ts: fc.integer({ min: 0, max: 4 }), seq: fc.integer({ min: 1, max: 1000 }) })
+  fc.assert(fc.property(fc.array(entry, { maxLength: 60 }), fc.constantFrom(0, 0.5, 1, 3), fc.constantFrom<QueueOptions['policy']>('fifo', 'priority'), (entries, aging, policy) => {
+    const now = 10 * 60_000
+    const state = emptyState()
+    entries.forEach((x, i) => {
+      const id = `m-${i}`
+      // Accepted a whole number of minutes apart (exact ties of effective priority), some in the future (a master's clock behind).
+      state.joblists[id] = { id, priority: x.priority, acceptedAt: now + x.accepted * 60_000, position: [x.ts, 0, 'm', x.seq * 1000 + i], owner: 'o' } as unknown as JoblistRecord
+      state.queue.push(id)
+    })
+    const o: QueueOptions = { policy, agingPerMinute: aging }
+    const sorted = orderQueue(state.queue.map(id => state.joblists[id]), now, o, state).map(jl => jl.id)
+    const next = servedInOrder(state, now, o)
+    const served: string[] = []
+    for (let jl = next(); jl !== undefined; jl = next()) served.push(jl.id)
+    assert.deepEqual(served, sorted)
+  }), { seed: 21, numRuns: 500 })
 })

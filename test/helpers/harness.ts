@@ -47,8 +47,8 @@ export class Harness {
     this.emit(id, 'node', { name: id, priority, profiles, resources, api: '', addresses: [], version: 't' })
   }
 
-  submit (spec: JoblistSpec, origin = this.master): string {
-    const e = this.emit(origin, 'submit', { spec, owner: 'tester' })
+  submit (spec: JoblistSpec, origin = this.master, owner = 'tester'): string {
+    const e = this.emit(origin, 'submit', { spec, owner })
     return `${e.origin}:${e.seq}`
   }
 
