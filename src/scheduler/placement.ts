@@ -36,6 +36,8 @@ export interface PlaceResult {
   waiting: Record<string, string>
   /** Every instance of every alive node is held or taken after these assigns (none free, none only reserved: FreeIndex.allTaken). */
   allTaken: boolean
+  /** How many joblists of the queue the walk looked at (with the index it may stop before the end). */
+  looked: number
 }
 
 const needsText = (needs: Record<string, number>): string =>
@@ -70,25 +72,30 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
   const waiting: Record<string, string> = {}
   const noFit = new Set<string>()
   const noReserve = new Set<string>()
-  // Kinds of need of the queue that can no longer be placed nor reserve anything in this pass
-  // (in both sets): once every kind the index counts is, the rest of the queue is passed over
-  // whole (mayPlace), so the walk stops. Free instances only shrink during a pass: it stays so.
-  let blocked = 0
-  const stuck = (kind: string): void => {
-    if (index?.kinds.has(kind) === true && noFit.has(kind) && noReserve.has(kind)) blocked++
+  // Kinds of need the index counts (the open jobs of the queue's current stages) that can no
+  // longer be placed nor reserve anything in this pass: an unpinned kind once in both sets
+  // above, a `kind@node` once a job pinned there neither fit nor reserved. Free instances only
+  // shrink during a pass, so it stays so; once every kind counted is, or nothing is free and
+  // every kind that needs nothing is, the rest of the queue could change nothing: the walk stops.
+  const blocked = new Set<string>()
+  let nothingBlocked = 0
+  const block = (key: string): void => {
+    if (index === undefined || blocked.has(key) || !index.kinds.has(key)) return
+    blocked.add(key)
+    if (key === '' || key.startsWith('@')) nothingBlocked++
   }
   const nothingLeft = (): boolean => {
     if (index === undefined || explain) return false
-    if (blocked === index.kinds.size) return true
-    // Nothing free anywhere: only a job that needs nothing still fits.
-    return free.exhausted() && (!index.kinds.has('') || (noFit.has('') && noReserve.has('')))
+    return blocked.size === index.kinds.size || (nothingBlocked === index.needsNothing && free.exhausted())
   }
+  let looked = 0
   const holderLabel = (jobId: string): string => {
     const job = state.jobs[jobId]
     const jl = job === undefined ? undefined : state.joblists[job.joblistId]
     return jl === undefined ? jobId : `${jl.name}/${job.name} (${jobId})`
   }
   for (let jl = next(); jl !== undefined && !nothingLeft(); jl = next()) {
+    looked++
     if (jl.cancelled) continue
     // A joblist none of whose jobs could be placed or reserve anything now is passed over
     // whole, at the cost of a lookup (the master's pass after each job's end used to walk every
@@ -116,14 +123,15 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
           assigns.push({ type: 'assign', jobId: job.id, attempt: n, node, resources: free.take(node, needs) })
           continue
         }
-        if (kind !== undefined && !noFit.has(kind)) { noFit.add(kind); stuck(kind) }
+        if (kind !== undefined) noFit.add(kind)
         const at = kind !== undefined && noReserve.has(kind) ? null : free.reserve(needs, joblistLabel(jl), pinned)
-        if (at === null && kind !== undefined && !noReserve.has(kind)) { noReserve.add(kind); stuck(kind) }
+        if (at === null && kind !== undefined) { noReserve.add(kind); block(kind) }
+        if (at === null && kind === undefined) block(`${needsKey(needs)}@${job.pin ?? ''}`)
         if (explain) waiting[job.id] = whyWaiting(state, job, needs, pinned, at ?? free.capable(needs, pinned), free, holderLabel)
       }
     }
   }
-  return { assigns, waiting, allTaken: free.allTaken() }
+  return { assigns, waiting, allTaken: free.allTaken(), looked }
 }
 
 /**

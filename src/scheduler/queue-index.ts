@@ -10,14 +10,19 @@
 // of the state would say otherwise.
 import { comparePositions } from '../state/position.js'
 import type { ClusterState } from '../state/types.js'
-import { needKinds } from './kinds.js'
+import { openKinds } from './kinds.js'
 
 /** What a pass reads of the index. */
 export interface QueueView {
   /** Joblists of the queue that may hold instances: their state is not `queued`. */
   readonly running: ReadonlySet<string>
-  /** Kind of need (placement.ts needKinds; `''`: needs nothing) -> how many joblists of the queue have a job of it (none: absent). */
+  /**
+   * Kind of need of the jobs a pass could place now (kinds.ts openKinds: `''` needs nothing,
+   * `kind@node` pinned to a node) -> how many joblists of the queue have such a job (none: absent).
+   */
   readonly kinds: ReadonlyMap<string, number>
+  /** How many of those kinds need nothing (`''`, `@node`): such a job fits with nothing free. */
+  readonly needsNothing: number
 }
 
 /**
@@ -27,13 +32,15 @@ export interface QueueView {
  */
 export function runningInQueueOrder (state: ClusterState, index: QueueView | undefined): string[] {
   if (index === undefined) return state.queue.filter(id => state.joblists[id]?.state !== 'queued')
-  const ids = [...index.running]
+  // (An ID without a record would be a defect of the index: passed over here, named by its audit.)
+  const ids = [...index.running].filter(id => state.joblists[id] !== undefined)
   return ids.sort((a, b) => comparePositions(state.joblists[a].position, state.joblists[b].position))
 }
 
 export class QueueIndex implements QueueView {
   readonly running = new Set<string>()
   readonly kinds = new Map<string, number>()
+  needsNothing = 0
   /** The kinds counted for each joblist of the queue. */
   private readonly counted = new Map<string, readonly string[]>()
   /** False until the first view: the queue is counted whole then, and changes before it are not needed. */
@@ -56,6 +63,7 @@ export class QueueIndex implements QueueView {
     this.running.clear()
     this.kinds.clear()
     this.counted.clear()
+    this.needsNothing = 0
     this.fresh = true
     for (const id of state.queue) this.set(state, id)
   }
@@ -74,6 +82,7 @@ export class QueueIndex implements QueueView {
     }
     same(this.running, fresh.running, 'running')
     same(this.kinds, fresh.kinds, 'kind')
+    if (this.needsNothing !== fresh.needsNothing && out.length < max) out.push(`kinds that need nothing: indexed ${this.needsNothing}, in the state ${fresh.needsNothing}`)
     return out
   }
 
@@ -89,18 +98,20 @@ export class QueueIndex implements QueueView {
       this.running.delete(id)
       return
     }
-    if (was === undefined) {
-      const kinds = needKinds(state, jl)
-      for (const k of kinds) this.count(k, 1)
-      this.counted.set(id, kinds)
-    }
+    // (What is open changes as jobs are placed, end, and stages follow: counted again each time.)
+    const kinds = openKinds(state, jl)
+    for (const k of kinds) this.count(k, 1)
+    for (const k of was ?? []) this.count(k, -1)
+    this.counted.set(id, kinds)
     if (jl.state === 'queued') this.running.delete(id)
     else this.running.add(id)
   }
 
   private count (kind: string, by: number): void {
-    const n = (this.kinds.get(kind) ?? 0) + by
+    const was = this.kinds.get(kind) ?? 0
+    const n = was + by
     if (n > 0) this.kinds.set(kind, n)
     else this.kinds.delete(kind)
+    if ((was > 0) !== (n > 0) && (kind === '' || kind.startsWith('@'))) this.needsNothing += n > 0 ? 1 : -1
   }
 }

@@ -149,6 +149,7 @@ test('R3-5 (property): the master pass, which passes over joblists that cannot b
 })
 
 test('R3-5 / issue 12 (property): with the master\'s index of the queue (kept as events apply), a pass decides what a walk of the whole queue decides', () => {
+  let stoppedEarly = 0
   fc.assert(fc.property(pinnedScenarioArb, fc.constantFrom<QueueOptions['policy']>('fifo', 'priority', 'fairshare'), (s, policy) => {
     const h = build({ nodes: s.nodes, lists: [], outcomes: [] })
     h.queue = { policy, agingPerMinute: 1 }
@@ -170,10 +171,15 @@ test('R3-5 / issue 12 (property): with the master\'s index of the queue (kept as
         const indexed = schedulePass({ ...input, index })
         assert.deepEqual(indexed, walked)
         compared++
+        const placeInput = { state: hh.state, now: hh.now, alive: input.alive, queue: hh.queue }
+        if (place({ ...placeInput, index }).looked < place(placeInput).looked) stoppedEarly++
       }
+      checkNoDoubleHold(hh)
     })
     assert.ok(compared > 0)
   }), { seed: 13, numRuns: 200 })
+  // (The control that the stop is there to be checked: many of these passes end before the queue does.)
+  assert.ok(stoppedEarly > 100, `indexed passes that stopped before the end of the queue: ${stoppedEarly}`)
 })
 
 test('issue 12: with the index, a pass over a saturated cluster does not look at the joblists queued behind the first that waits', () => {
@@ -186,7 +192,7 @@ test('issue 12: with the index, a pass over a saturated cluster does not look at
   h.settle()
   assert.equal(Object.keys(h.state.attempts).length, 2, 'two jobs run, 48 joblists wait')
   assert.deepEqual([...index.running].sort(), ['m-1', 'm-2'])
-  assert.deepEqual([...index.kinds], [['slot:1', 50]])
+  assert.deepEqual([...index.kinds], [['slot:1', 48]], 'the jobs waiting, by kind of need')
   // The last joblist of the queue can no longer be read: a pass that reaches it throws.
   const last = h.state.queue[h.state.queue.length - 1]
   Object.defineProperty(h.state.joblists, last, { get () { throw new Error(`the pass looked at ${last}`) } })
@@ -195,16 +201,39 @@ test('issue 12: with the index, a pass over a saturated cluster does not look at
   assert.throws(() => schedulePass(input), /the pass looked at m-50/, 'without the index the pass walks the whole queue (the control)')
 })
 
+test('issue 12: with the index, a pass stops once the kinds of need waiting are blocked, though something else is free (an ended stage\'s kind is not counted)', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0'], gpu: ['g0'] })
+  const index = new QueueIndex()
+  index.view(h.state)
+  h.applied = ids => index.update(h.state, ids)
+  // A pipeline: build on the GPU, then test on the slot.
+  h.submit(joblist('pipeline', [['build', [job('b', { needs: { gpu: 1 } })]], ['test', [job('t', { needs: { slot: 1 } })]]]))
+  h.settle()
+  h.finishQuick('m-1.1', 'succeeded')
+  h.settle()
+  assert.equal(h.state.attempts['m-1.2']?.['1']?.state, 'assigned', 'the test stage holds the slot')
+  for (let i = 0; i < 20; i++) h.submit(joblist(`jl${i}`, [['s', [job('j')]]]))
+  h.settle()
+  assert.deepEqual([...index.kinds], [['slot:1', 20]], 'only what waits now is counted (not the build stage\'s gpu:1)')
+  const last = h.state.queue[h.state.queue.length - 1]
+  Object.defineProperty(h.state.joblists, last, { get () { throw new Error(`the pass looked at ${last}`) } })
+  const input = { state: h.state, now: h.now, self: 'M', selfCode: 'm', alive: new Set(['A']), policy: { onLost: 'retry' as const, maxLost: 2 }, queue: h.queue }
+  assert.deepEqual(schedulePass({ ...input, index }).decisions, [], 'the GPU is free, and nothing waiting needs it')
+  assert.throws(() => schedulePass(input), /the pass looked at m-21/, 'without the index the pass walks the whole queue (the control)')
+})
+
 test('issue 12: the index\'s audit tells a joblist it was not told of', () => {
   const h = new Harness()
   h.node('A', { slot: ['s0'], gpu: ['g0'] })
   const index = new QueueIndex()
   index.view(h.state)
   h.submit(joblist('a', [['s', [job('j')]]]))
+  h.submit(joblist('b', [['s', [job('j')]]]))
   h.settle()
-  // Not told: the joblist was accepted and runs, and the index does not know it.
+  // Not told: the joblists were accepted, one runs and one waits, and the index knows neither.
   assert.deepEqual(index.differences(h.state), ['running "m-1": indexed false, in the state true', 'kind "slot:1": indexed undefined, in the state 1'])
-  index.update(h.state, ['m-1'])
+  index.update(h.state, ['m-1', 'm-2'])
   assert.deepEqual(index.differences(h.state), [])
 })
 
