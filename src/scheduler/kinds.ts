@@ -3,6 +3,12 @@
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../state/types.js'
 
+/** The kind of a job pinned to a node (a physical job of a target): `kind@node`. */
+export const pinnedKind = (kind: string, node: string): string => `${kind}@${node}`
+
+/** Whether a kind (pinned or not) needs nothing: such a job fits with nothing free. */
+export const needsNothing = (kind: string): boolean => kind === '' || kind.startsWith('@')
+
 const needsKeys = new WeakMap<Record<string, number>, string>()
 /** A job's kind of need, e.g. `gpu:1,slot:2` (computed once per spec). */
 export function needsKey (needs: Record<string, number>): string {
@@ -59,7 +65,7 @@ export function openKinds (state: ClusterState, jl: JoblistRecord): string[] {
       if (job === undefined || job.state !== 'pending' || job.cancelled) continue
       if (Object.values(state.attempts[id] ?? {}).some(a => ACTIVE_ATTEMPT_STATES.has(a.state))) continue
       const kind = needsKey(job.spec.needs)
-      kinds.add(job.pin === undefined ? kind : `${kind}@${job.pin}`)
+      kinds.add(job.pin === undefined ? kind : pinnedKind(kind, job.pin))
     }
   }
   return [...kinds]

@@ -11,7 +11,7 @@ import type { QueueOptions } from './queue.js'
 import { runningInQueueOrder } from './queue-index.js'
 import type { QueueView } from './queue-index.js'
 import { FreeIndex, heldInstances } from './resources.js'
-import { needKinds, needsKey } from './kinds.js'
+import { needKinds, needsKey, needsNothing, pinnedKind } from './kinds.js'
 
 export interface Assign { type: 'assign', jobId: string, attempt: number, node: string, resources: Resources }
 
@@ -82,7 +82,7 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
   const block = (key: string): void => {
     if (index === undefined || blocked.has(key) || !index.kinds.has(key)) return
     blocked.add(key)
-    if (key === '' || key.startsWith('@')) nothingBlocked++
+    if (needsNothing(key)) nothingBlocked++
   }
   const nothingLeft = (): boolean => {
     if (index === undefined || explain) return false
@@ -126,7 +126,7 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
         if (kind !== undefined) noFit.add(kind)
         const at = kind !== undefined && noReserve.has(kind) ? null : free.reserve(needs, joblistLabel(jl), pinned)
         if (at === null && kind !== undefined) { noReserve.add(kind); block(kind) }
-        if (at === null && kind === undefined) block(`${needsKey(needs)}@${job.pin ?? ''}`)
+        if (at === null && kind === undefined) block(pinnedKind(needsKey(needs), job.pin ?? ''))
         if (explain) waiting[job.id] = whyWaiting(state, job, needs, pinned, at ?? free.capable(needs, pinned), free, holderLabel)
       }
     }

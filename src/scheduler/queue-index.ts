@@ -1,5 +1,6 @@
 // The master's index of its work list (issue 12): which joblists of the queue may hold
-// instances, and how many joblists of the queue have each kind of need. With it a pass reads
+// instances, and how many joblists of the queue have open jobs of each kind of need in their
+// current stage (kinds.ts openKinds). With it a pass reads
 // the instances held from the joblists that run, and stops walking the queue once no kind of
 // need left in it can be placed or reserve anything (placement.ts): its cost follows what runs
 // and what it places, not the length of the queue (without it, a pass over a saturated cluster
@@ -10,7 +11,7 @@
 // of the state would say otherwise.
 import { comparePositions } from '../state/position.js'
 import type { ClusterState } from '../state/types.js'
-import { openKinds } from './kinds.js'
+import { needsNothing, openKinds } from './kinds.js'
 
 /** What a pass reads of the index. */
 export interface QueueView {
@@ -112,6 +113,6 @@ export class QueueIndex implements QueueView {
     const n = was + by
     if (n > 0) this.kinds.set(kind, n)
     else this.kinds.delete(kind)
-    if ((was > 0) !== (n > 0) && (kind === '' || kind.startsWith('@'))) this.needsNothing += n > 0 ? 1 : -1
+    if ((was > 0) !== (n > 0) && needsNothing(kind)) this.needsNothing += n > 0 ? 1 : -1
   }
 }

@@ -40,7 +40,12 @@ export function orderQueue (queue: JoblistRecord[], now: number, o: QueueOptions
   if (o.policy === 'fifo') return queue
   const factors = o.policy === 'fairshare' && state !== undefined ? fairShareFactors(state, now, o.fairShare ?? DEFAULT_FAIR_SHARE) : undefined
   const eff = new Map(queue.map(jl => [jl.id, effectivePriority(jl, now, o, factors?.get(jl.owner) ?? 1)]))
-  return queue.slice().sort((a, b) => (eff.get(b.id) as number) - (eff.get(a.id) as number) || comparePositions(a.position, b.position))
+  return queue.slice().sort((a, b) => servedFirst(eff.get(a.id) as number, a, eff.get(b.id) as number, b))
+}
+
+/** Which of two joblists the policy serves first (< 0: `a`): the higher effective priority, then the earlier accept position. */
+function servedFirst (effA: number, a: JoblistRecord, effB: number, b: JoblistRecord): number {
+  return (effB - effA) || comparePositions(a.position, b.position)
 }
 
 /**
@@ -68,9 +73,7 @@ export function servedInOrder (state: ClusterState, now: number, o: QueueOptions
     eff[i] = effectivePriority(jl, now, o, factors?.get(jl.owner) ?? 1)
   }
   // a before b: as orderQueue's sort (higher effective priority, then the earlier position).
-  const before = (a: number, b: number): boolean => {
-    return ((eff[b] - eff[a]) || comparePositions(records[a].position, records[b].position)) < 0
-  }
+  const before = (a: number, b: number): boolean => servedFirst(eff[a], records[a], eff[b], records[b]) < 0
   const heap = new Int32Array(n)
   for (let i = 0; i < n; i++) heap[i] = i
   let size = n

@@ -148,14 +148,20 @@ test('R3-5 (property): the master pass, which passes over joblists that cannot b
   }), { seed: 12, numRuns: 200 })
 })
 
+/** The master's index of the harness's queue, kept as its events apply (as the node keeps it). */
+function keptIndex (h: Harness): QueueIndex {
+  const index = new QueueIndex()
+  index.view(h.state)
+  h.applied = ids => index.update(h.state, ids)
+  return index
+}
+
 test('R3-5 / issue 12 (property): with the master\'s index of the queue (kept as events apply), a pass decides what a walk of the whole queue decides', () => {
   let stoppedEarly = 0
   fc.assert(fc.property(pinnedScenarioArb, fc.constantFrom<QueueOptions['policy']>('fifo', 'priority', 'fairshare'), (s, policy) => {
     const h = build({ nodes: s.nodes, lists: [], outcomes: [] })
     h.queue = { policy, agingPerMinute: 1 }
-    const index = new QueueIndex()
-    index.view(h.state)
-    h.applied = ids => index.update(h.state, ids)
+    const index = keptIndex(h)
     h.index = index
     s.lists.forEach((stages, i) => h.submit(joblist(`jl${i}`, stages.map((jobs, si) => [`st${si}`, jobs.map((j, ji) => job(`j${si}-${ji}`, {
       needs: { slot: j.slot, gpu: j.gpu },
@@ -185,9 +191,7 @@ test('R3-5 / issue 12 (property): with the master\'s index of the queue (kept as
 test('issue 12: with the index, a pass over a saturated cluster does not look at the joblists queued behind the first that waits', () => {
   const h = new Harness()
   h.node('A', { slot: ['s0', 's1'] })
-  const index = new QueueIndex()
-  index.view(h.state)
-  h.applied = ids => index.update(h.state, ids)
+  const index = keptIndex(h)
   for (let i = 0; i < 50; i++) h.submit(joblist(`jl${i}`, [['s', [job('j')]]]))
   h.settle()
   assert.equal(Object.keys(h.state.attempts).length, 2, 'two jobs run, 48 joblists wait')
@@ -204,9 +208,7 @@ test('issue 12: with the index, a pass over a saturated cluster does not look at
 test('issue 12: with the index, a pass stops once the kinds of need waiting are blocked, though something else is free (an ended stage\'s kind is not counted)', () => {
   const h = new Harness()
   h.node('A', { slot: ['s0'], gpu: ['g0'] })
-  const index = new QueueIndex()
-  index.view(h.state)
-  h.applied = ids => index.update(h.state, ids)
+  const index = keptIndex(h)
   // A pipeline: build on the GPU, then test on the slot.
   h.submit(joblist('pipeline', [['build', [job('b', { needs: { gpu: 1 } })]], ['test', [job('t', { needs: { slot: 1 } })]]]))
   h.settle()
