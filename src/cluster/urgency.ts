@@ -8,6 +8,7 @@
 // next ones. Any other event (a master's claim, a node's resources, a stop,
 // a cancel, a loss, a schedule...) goes to every peer at once.
 import type { CisEvent } from '../events/types.js'
+import { acceptOf } from '../events/types.js'
 
 /** The event types whose batch may wait for the peers that do not act on them. */
 const BATCHABLE = new Set(['submit', 'accept', 'assign', 'started', 'finished'])
@@ -28,8 +29,10 @@ export function urgentPeers (events: readonly CisEvent[], master: string | undef
   for (const e of events) {
     if (!BATCHABLE.has(e.type)) return 'all'
     if (e.type === 'assign') out.add((e as CisEvent<'assign'>).body.node)
-    else if (e.type === 'accept') {
-      const b = (e as CisEvent<'accept'>).body
+    else {
+      // (An accept, or the accept a master's own submit carries.)
+      const b = acceptOf(e)?.body
+      if (b === undefined) continue
       out.add(requester(b.request))
       for (const a of b.assign ?? []) out.add(a.node)
     }

@@ -45,6 +45,8 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   submit: b => {
     if (!isStr(b.owner)) return 'bad owner'
     if (b.schedule !== undefined && !(isObj(b.schedule) && isStr(b.schedule.name) && isInt(b.schedule.instant) && (b.schedule.manual === undefined || b.schedule.manual === true))) return 'bad schedule run'
+    // A submit made on the master, with its accept: an accept's body but the request, which is the submit itself.
+    if (b.accept !== undefined && !(isObj(b.accept) && b.accept.request === undefined && BODY.accept({ ...b.accept, request: '' }) === null)) return 'bad accept carried by a submit'
     return specProblem(b.spec)
   },
   schedule: b => {

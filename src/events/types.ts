@@ -24,6 +24,12 @@ export interface SubmitBody {
   owner: string
   /** Set on a run of a schedule (written by the master, or by `cis trigger`'s node). */
   schedule?: RunOf
+  /**
+   * A submit made on the master: its accept, decided as it was written (one event, not two:
+   * issue 12). It stands for an accept event of this submit (the request is the submit itself)
+   * at the submit's position: see acceptOf.
+   */
+  accept?: SubmitAccept
 }
 /** Define or replace the schedule named spec.name (spec.schedule is set; variables filled in). */
 export interface ScheduleBody { spec: JoblistSpec, owner: string }
@@ -70,6 +76,8 @@ export interface AcceptBody extends LostPolicy {
   assign?: CarriedAssign[]
 }
 export interface AssignBody { jobId: string, attempt: number, node: string, resources: Resources, term: number }
+/** The accept a master's own submit carries: an AcceptBody whose request is that submit. */
+export type SubmitAccept = Omit<AcceptBody, 'request'>
 /** An assign an accept carries: an AssignBody without the term (the accept's). */
 export type CarriedAssign = Omit<AssignBody, 'term'>
 /** The assigns an accept carries, each as the body of the assign event it stands for (the accept's term). */
@@ -214,6 +222,22 @@ export const EVENT_TYPES: readonly EventType[] = ['node', 'submit', 'stop', 'mas
 /** The key of an event, also the ID of a request made by it: `origin:seq`. */
 export function eventKey (e: { origin: string, seq: number }): string {
   return `${e.origin}:${e.seq}`
+}
+
+/**
+ * The accept event an event is or carries: an accept itself; for a submit that carries its
+ * accept (a submit made on the master), that accept as the event it stands for, with the
+ * submit's origin, seq, clock and signature, and the submit as its request; else undefined.
+ * Whoever acts on accepts (the reducer, the executor, the history, the export) asks this.
+ */
+export function acceptOf (e: CisEvent): CisEvent<'accept'> | undefined
+export function acceptOf (e: UnsignedEvent): UnsignedEvent<'accept'> | undefined
+export function acceptOf (e: UnsignedEvent | CisEvent): UnsignedEvent<'accept'> | undefined {
+  if (e.type === 'accept') return e as UnsignedEvent<'accept'>
+  if (e.type !== 'submit') return undefined
+  const carried = (e.body as SubmitBody).accept
+  if (carried === undefined) return undefined
+  return { ...e, type: 'accept', body: { request: eventKey(e), ...carried } }
 }
 
 /** The origin and seq an event key names (eventKey's inverse). */

@@ -2,6 +2,7 @@
 // transaction that writes the events. An event names a joblist by its ID, or (a submit, and
 // the accept that answers it) by the request key `origin:seq`; accepts map keys to IDs. Pure.
 import type { UnsignedEvent } from '../events/types.js'
+import { acceptOf } from '../events/types.js'
 import { eventSubjects } from '../state/history.js'
 
 export interface Touched {
@@ -19,10 +20,10 @@ export function touchedBy (events: Iterable<UnsignedEvent>): Touched {
   const keys = new Set<string>()
   const accepted = new Set<string>()
   for (const e of events) {
-    if (e.type === 'accept') {
-      const b = e.body as { request: string, id: string }
-      ids.add(b.id)
-      accepted.add(b.request)
+    const accept = acceptOf(e)
+    if (accept !== undefined) {
+      ids.add(accept.body.id)
+      accepted.add(accept.body.request)
       continue
     }
     for (const s of eventSubjects(e)) {

@@ -3,7 +3,7 @@
 // from peers (already checked by the intake) are applied and persisted the same way. On start
 // it loads the snapshot and replays what came after it.
 import type { Logger } from 'pino'
-import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/types.js'
+import type { CisEvent, EventBodies, EventType, SubmitAccept, SubmitBody, UnsignedEvent } from '../events/types.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
 import { CHAIN_START, signBatch } from '../identity/keys.js'
@@ -23,6 +23,12 @@ import { eventSubjects } from '../state/subjects.js'
 import { performance } from 'node:perf_hooks'
 import { skipTo } from '../state/reducer.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
+
+/** A submit made on the master: its accept, decided as it is applied (decide: undefined to decline), and what is placed with it. */
+export interface OwnAccept {
+  decide: (state: ClusterState, submit: SubmitBody) => SubmitAccept | undefined
+  place: PlaceWithAccept
+}
 import { eventKey } from '../events/types.js'
 import { Reclaimer } from './reclaim.js'
 import { takeChanges, trackChanges } from '../state/changes.js'
@@ -317,11 +323,20 @@ export class EventLog {
   /**
    * Apply one event of this node's own log now; it is signed, stored and sent with its write
    * batch (at the next turn of the event loop), and the promise resolves once it is durable.
+   * `own` (a submit only): the master's accept of it, decided on the state it is applied to and
+   * carried in the event (with what is placed with it); not when the append waited behind the
+   * gate (accepts of a pass computed before may be waiting there, their IDs already counted),
+   * nor when `own.decide` declines: then the submit goes alone, and a pass accepts it.
    */
-  async append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept): Promise<CisEvent<T>> {
+  async append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept, own?: OwnAccept): Promise<CisEvent<T>> {
     // About an archived joblist (an ack, a change, a purge): bring it back first.
     const probe = { origin: this.o.identity.id, seq: this.seq + 1, ts: 0, lc: 0, type, body } as unknown as UnsignedEvent
-    if (this.gate !== null || this.needsBack([probe])) await this.behindGate(async () => { await this.bringBack([probe]) })
+    let waited = false
+    if (this.gate !== null || this.needsBack([probe])) { waited = true; await this.behindGate(async () => { await this.bringBack([probe]) }) }
+    if (type === 'submit' && own !== undefined && !waited) {
+      const accept = own.decide(this.state, body as SubmitBody)
+      if (accept !== undefined) { body = { ...body, accept } as EventBodies[T]; place = own.place }
+    }
     this.clock = tick(this.clock, this.o.now())
     const unsigned: UnsignedEvent<T> = { origin: this.o.identity.id, seq: this.seq + 1, ts: this.clock.ts, lc: this.clock.lc, type, body }
     // Signed in writeBatch, with the other events of its batch (one signature a batch): until

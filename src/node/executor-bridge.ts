@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import type { AgentConfig } from '../config/config.js'
 import type { CarriedAssign, CisEvent, EventBodies, EventType } from '../events/types.js'
+import { acceptOf } from '../events/types.js'
 import { Executor, killLeftover } from '../exec/executor.js'
 import { attemptPaths } from '../exec/files.js'
 import { Spawner } from '../exec/spawner.js'
@@ -69,9 +70,9 @@ export class ExecutorBridge {
   react (state: ClusterState, e: CisEvent): void {
     if (e.type === 'assign') {
       this.assigned(state, (e as CisEvent<'assign'>).body)
-    } else if (e.type === 'accept') {
-      // Jobs placed as their joblist was accepted (the accept carries their assigns).
-      for (const a of (e as CisEvent<'accept'>).body.assign ?? []) this.assigned(state, a)
+    } else if (e.type === 'accept' || e.type === 'submit') {
+      // Jobs placed as their joblist was accepted (the accept carries their assigns, or the accept a master's own submit carries).
+      for (const a of acceptOf(e)?.body.assign ?? []) this.assigned(state, a)
     } else if (e.type === 'cancel') {
       const b = (e as CisEvent<'cancel'>).body
       this.executor.stop(b.joblistId, b.jobId)

@@ -12,8 +12,9 @@ import type { CarriedAssign, CisEvent, EventBodies, EventType } from '../events/
 import { nextTerm } from '../election/master.js'
 import { decisionEvent } from '../scheduler/decision-event.js'
 import { nextDue, recurrences } from '../scheduler/recurrence.js'
-import { mayPlaceAccepted, schedule, schedulePass } from '../scheduler/schedule.js'
-import type { Decision } from '../scheduler/schedule.js'
+import { acceptOwnSubmit, mayPlaceAccepted, schedule, schedulePass } from '../scheduler/schedule.js'
+import type { Decision, ScheduleInput } from '../scheduler/schedule.js'
+import type { OwnAccept } from './event-log.js'
 import type { QueueIndex, QueueView } from '../scheduler/queue-index.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
@@ -54,7 +55,7 @@ export interface MasterRoleOptions {
   /** Alive peers not yet heard since they came (their state unknown), and alive peers still claiming the office. */
   unsettled?: () => { unheard: string[], claiming: string[] }
   /** `place` (with an accept only): what the master places with it, carried in the event (reducer.ts carryAssigns). */
-  append: <T extends EventType>(type: T, body: EventBodies[T], place?: PlaceWithAccept) => Promise<CisEvent<T>>
+  append: <T extends EventType>(type: T, body: EventBodies[T], place?: PlaceWithAccept, own?: OwnAccept) => Promise<CisEvent<T>>
   /** Counts master changes and times passes (metrics, P-5). */
   metrics?: RoleMetrics
   /** Ask for a pass soon: when the next schedule instant falls due (between heartbeats). */
@@ -150,18 +151,7 @@ export class MasterRole {
       this.o.append('master', { term: nextTerm(state.terms) }).catch(err => this.o.log.error({ err: (err as Error).message }, 'cannot record the master term'))
       return // applying the master event calls for another pass
     }
-    const input = {
-      state,
-      now: this.o.now(),
-      self: this.o.self,
-      selfCode: this.o.code,
-      alive: this.o.alive(),
-      silent: this.o.silent(),
-      lostAfterMs: this.o.scheduler.lostAfterMs,
-      policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
-      queue: this.o.queue?.() ?? queueOptions(this.o.scheduler),
-      ...(this.o.queueIndex !== undefined ? { index: this.queueView(this.o.queueIndex, state) } : {})
-    }
+    const input = this.passInput(state)
     // A joblist accepted in this pass is placed in it too, and the assigns of its first jobs
     // travel in its accept (one event, not 1 + N: every node applies, stores and relays one
     // event less a job). The pass's last accept places, once every accept of the pass is
@@ -206,7 +196,7 @@ export class MasterRole {
       const failed = (err: unknown): void => this.o.log.error({ err: (err as Error).message, schedule: d.name }, 'cannot record a schedule decision')
       if (d.type === 'launch') {
         this.o.log.info({ schedule: d.name, instant: new Date(d.instant).toISOString() }, 'launching a run')
-        this.o.append('submit', { spec: d.spec, owner: d.owner, schedule: { name: d.name, instant: d.instant } }).catch(failed)
+        this.o.append('submit', { spec: d.spec, owner: d.owner, schedule: { name: d.name, instant: d.instant } }, undefined, this.ownSubmit).catch(failed)
       } else {
         this.o.log.info({ schedule: d.name, from: new Date(d.from).toISOString(), count: d.count, reason: d.reason }, 'skipping instants')
         this.o.append('skip', { name: d.name, from: d.from, to: d.to, count: d.count, reason: d.reason, term: mine }).catch(failed)
@@ -218,6 +208,46 @@ export class MasterRole {
     this.notifier?.pass(state, mine, among)
     // Emails: one message per address listing its due items; each recorded as a `mail` event.
     this.mailer?.pass(state, mine, among)
+  }
+
+  /** What a pass decides from: the state, now, the nodes alive and silent, the policies, the queue's index. */
+  private passInput (state: ClusterState): ScheduleInput {
+    return {
+      state,
+      now: this.o.now(),
+      self: this.o.self,
+      selfCode: this.o.code,
+      alive: this.o.alive(),
+      silent: this.o.silent(),
+      lostAfterMs: this.o.scheduler.lostAfterMs,
+      policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
+      queue: this.o.queue?.() ?? queueOptions(this.o.scheduler),
+      ...(this.o.queueIndex !== undefined ? { index: this.queueView(this.o.queueIndex, state) } : {})
+    }
+  }
+
+  /**
+   * A submit made on this node while it is the master: accepted as it is written, the accept
+   * carried in the submit (one event a request, not two: every node applies, stores and relays
+   * one event less a job; the request is answered with its ID at once). `decide` declines (the
+   * submit goes alone, and the next pass accepts it as any other) unless a pass could decide
+   * now: the role established, caught up with its peers, its term the highest known. `place`:
+   * the joblist's jobs placed with it, as a pass places those of the joblists it accepts (the
+   * assigns of other joblists that placement finds are left to the pass the submit calls for).
+   */
+  readonly ownSubmit: OwnAccept = {
+    decide: (state, submit) => {
+      if (!this.active || !this.caughtUp()) return undefined
+      const mine = state.terms[this.o.self] ?? 0
+      if (mine === 0 || Object.values(state.terms).some(t => t > mine)) return undefined
+      return acceptOwnSubmit({ state, self: this.o.self, selfCode: this.o.code, alive: this.o.alive(), policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost } }, submit.spec, mine)
+    },
+    place: (s, accept) => {
+      const own = `${accept.body.id}.`
+      const carried: CarriedAssign[] = []
+      for (const d of schedule(this.passInput(s))) if (d.type === 'assign' && d.jobId.startsWith(own)) carried.push({ jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources })
+      return carried
+    }
   }
 
   /** The node's index of the queue, compared now and then with a recount of the state. */

@@ -22,7 +22,7 @@ import { electMaster } from '../election/master.js'
 import { BACKUP_FORMAT } from '../events/backup-format.js'
 import type { BackupHeader } from '../events/backup-format.js'
 import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf, UpdateBody } from '../events/types.js'
-import { eventKey, keyParts } from '../events/types.js'
+import { acceptOf, eventKey, keyParts } from '../events/types.js'
 import { loadOrCreateIdentity } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import type { JoblistSpec } from '../spec/types.js'
@@ -106,7 +106,7 @@ export class CisNode implements ApiNode {
   private readonly queueIndex = new QueueIndex()
   /** Joblists that may have notify subscriptions: what the master's notification passes look at (not every joblist). */
   private readonly subscribed = new Set<string>()
-  private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b) })
+  private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b), appendSubmit: async b => await this.events.append('submit', b, undefined, this.role?.ownSubmit) })
   /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
   private readonly applied = new Map<string, number>()
   private running = false
@@ -206,7 +206,7 @@ export class CisNode implements ApiNode {
       subscribed: () => this.subscribed,
       queue: () => this.queueOptions(),
       queueIndex: this.queueIndex,
-      append: async (t, b, place) => await this.append(t, b, place)
+      append: async (t, b, place, own) => await this.events.append(t, b, place, own)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
     const jobOf = async (jobId: string): Promise<JobRecord | undefined> => this.state.jobs[jobId] ?? (await this.viewOf(jobId)).state.jobs[jobId]
@@ -655,14 +655,15 @@ export class CisNode implements ApiNode {
       for (const id of ids) changed.add(id)
       // (At once: the placement an accept of this master carries reads it.)
       this.queueIndex.update(this.state, ids)
-      // The master's own accept: its joblist placed now, the assigns carried in the event.
-      if (place !== undefined && e.type === 'accept') {
-        const carried = carryAssigns(this.state, e as CisEvent<'accept'>, place)
+      // The master's own accept (or its own submit carrying its accept): its joblist placed now, the assigns carried in the event.
+      if (place !== undefined && (e.type === 'accept' || e.type === 'submit')) {
+        const carried = carryAssigns(this.state, e as CisEvent<'accept'> | CisEvent<'submit'>, place)
         for (const id of carried) changed.add(id)
         this.queueIndex.update(this.state, carried)
       }
       if (this.running) this.bridge.react(this.state, e)
-      if (e.type === 'accept') this.requests.accepted((e as CisEvent<'accept'>).body.request)
+      const accept = acceptOf(e)
+      if (accept !== undefined) this.requests.accepted(accept.body.request)
     }
     if (this.running) this.bridge.settle(this.state)
     this.accountingIndex.touch(changed)

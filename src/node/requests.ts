@@ -1,7 +1,8 @@
 // Requests made at this node (R4-1, R4-2, D-1): a submit, a stop or an update is an event in this node's own
 // log, durable before it is answered, whether or not a master is reachable. A submit waits a
-// little for the master's accept, to answer with the joblist's ID.
-import type { CisEvent, ControlOp, EventBodies, EventType, RunOf, UpdateBody } from '../events/types.js'
+// little for the master's accept, to answer with the joblist's ID (on the master, the submit
+// carries its accept: answered at once).
+import type { CisEvent, ControlOp, EventBodies, EventType, RunOf, SubmitBody, UpdateBody } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import type { JoblistSpec } from '../spec/types.js'
 import type { ClusterState } from '../state/types.js'
@@ -9,6 +10,8 @@ import type { ClusterState } from '../state/types.js'
 export interface RequestsOptions {
   state: () => ClusterState
   append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<CisEvent<T>>
+  /** Writes a submit: on the master, carrying its accept when it can (event-log.ts OwnAccept); default: append. */
+  appendSubmit?: (body: SubmitBody) => Promise<CisEvent<'submit'>>
 }
 
 export class Requests {
@@ -18,7 +21,8 @@ export class Requests {
 
   /** Write a submit request; resolve with the joblist ID once a master accepted it (null after waitMs). */
   async submit (spec: JoblistSpec, owner: string, waitMs = 2000, schedule?: RunOf): Promise<{ request: string, id: string | null }> {
-    const e = await this.o.append('submit', { spec, owner, ...(schedule !== undefined ? { schedule } : {}) })
+    const body: SubmitBody = { spec, owner, ...(schedule !== undefined ? { schedule } : {}) }
+    const e = this.o.appendSubmit !== undefined ? await this.o.appendSubmit(body) : await this.o.append('submit', body)
     const request = eventKey(e)
     const known = this.o.state().requests[request]?.joblistId
     if (known !== undefined) return { request, id: known }

@@ -1,8 +1,8 @@
 // schedule(input) -> decisions. Pure: the master's shell turns decisions into events.
 // Stops become cancels, new requests are accepted (IDs, queue position, target expansion),
 // attempts on lost nodes are declared lost, and open jobs are placed (see placement.ts).
-import type { LostPolicy, Resources } from '../events/types.js'
-import type { JobTarget } from '../spec/types.js'
+import type { LostPolicy, Resources, SubmitAccept } from '../events/types.js'
+import type { JobTarget, JoblistSpec } from '../spec/types.js'
 import { lostAfterOf } from '../state/derive.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { ACTIVE_ATTEMPT_STATES, joblistById } from '../state/types.js'
@@ -113,7 +113,20 @@ export function targetNodes (state: ClusterState, target: JobTarget, alive: Read
 /** For a request's jobs with a target: job number -> node IDs (undefined if none has a target). */
 export function expandTargets (state: ClusterState, request: string, alive: ReadonlySet<string>): Record<string, string[]> | undefined {
   const spec = state.requests[request]?.spec
-  if (spec === undefined) return undefined
+  return spec === undefined ? undefined : expandSpec(state, spec, alive)
+}
+
+/**
+ * The accept a master decides for a submit of its own as it writes it (one event: the submit
+ * carries it), as a pass would decide it: the next ID of the master's counter, the jobs with a
+ * target expanded to the nodes it names now, the policy for lost attempts.
+ */
+export function acceptOwnSubmit (input: Pick<ScheduleInput, 'state' | 'self' | 'selfCode' | 'alive' | 'policy'>, spec: JoblistSpec, term: number): SubmitAccept {
+  const expand = expandSpec(input.state, spec, input.alive)
+  return { id: `${input.selfCode}-${(input.state.acceptCount[input.self] ?? 0) + 1}`, term, ...input.policy, ...(expand !== undefined ? { expand } : {}) }
+}
+
+function expandSpec (state: ClusterState, spec: JoblistSpec, alive: ReadonlySet<string>): Record<string, string[]> | undefined {
   let n = 0
   let out: Record<string, string[]> | undefined
   for (const stage of spec.stages) {

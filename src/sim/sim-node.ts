@@ -15,6 +15,7 @@ import { electMaster } from '../election/master.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
 import type { CisEvent, EventBodies, EventType } from '../events/types.js'
+import { acceptOf } from '../events/types.js'
 import { Intake } from '../node/intake.js'
 import { MasterRole } from '../node/master-role.js'
 import { apply, carryAssigns, skipTo } from '../state/reducer.js'
@@ -233,7 +234,7 @@ export class SimNode implements Endpoint {
       if (place !== undefined && e.type === 'accept') carryAssigns(this.state, e as CisEvent<'accept'>, place)
       this.o.applied?.(this, e)
       if (e.type === 'assign' && (e as CisEvent<'assign'>).body.node === this.id) this.run((e as CisEvent<'assign'>).body.jobId, (e as CisEvent<'assign'>).body.attempt)
-      if (e.type === 'accept') for (const a of (e as CisEvent<'accept'>).body.assign ?? []) if (a.node === this.id) this.run(a.jobId, a.attempt)
+      for (const a of acceptOf(e)?.body.assign ?? []) if (a.node === this.id) this.run(a.jobId, a.attempt)
     }
     this.gossip.relay(events.filter(e => e.origin !== this.id))
     this.passSoon()

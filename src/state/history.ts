@@ -4,7 +4,7 @@
 // Pure: the node reads the events from its store and passes them in.
 export { eventSubjects } from './subjects.js'
 import type { CisEvent, EventBodies, EventType, UnsignedEvent } from '../events/types.js'
-import { carriedAssigns } from '../events/types.js'
+import { acceptOf, carriedAssigns } from '../events/types.js'
 import { apply } from './reducer.js'
 import { eventSubjects } from './subjects.js'
 import type { ClusterState } from './types.js'
@@ -69,9 +69,12 @@ export function historyOf (events: Iterable<UnsignedEvent>, subjects: ReadonlySe
   for (const e of events) {
     if (!eventSubjects(e).some(s => subjects.has(s))) continue
     about.push(e)
+    // The accept a master's own submit carries (one event): a line of its own, right after the submit's.
+    const accept = acceptOf(e)
+    if (accept !== undefined && accept !== e) about.push(accept)
     // The jobs placed with the accept (one event): a line each, right after the accept's.
-    if (e.type === 'accept') {
-      for (const body of carriedAssigns(e.body as EventBodies['accept'])) about.push({ ...e, type: 'assign', body })
+    if (accept !== undefined) {
+      for (const body of carriedAssigns(accept.body)) about.push({ ...accept, type: 'assign', body })
       continue
     }
     // A short job's start, told with its end (one event): a line of its own, at its own time.

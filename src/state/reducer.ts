@@ -2,8 +2,8 @@
 // state. For speed `apply` updates the state in place; `reduce` folds a list from empty.
 // Facts are stored apart (requests, accepts, attempts, cancels) and the views (joblists,
 // jobs) are recomputed from them, so an event may arrive before the one it refers to.
-import type { AssignBody, AttemptUsage, CarriedAssign, CisEvent, EventType, UnsignedEvent } from '../events/types.js'
-import { carriedAssigns, eventKey } from '../events/types.js'
+import type { AssignBody, AttemptUsage, CarriedAssign, CisEvent, EventType, SubmitAccept, UnsignedEvent } from '../events/types.js'
+import { acceptOf, carriedAssigns, eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
 import { targetOf } from './subscriptions.js'
@@ -173,7 +173,10 @@ function applySubmit (state: ClusterState, e: Ev<'submit'>): string[] {
   state.requests[key] = { key, origin: e.origin, at: e.ts, order, owner: e.body.owner, name: e.body.spec.name, spec: e.body.spec, ...(e.body.schedule !== undefined ? { schedule: e.body.schedule } : {}) }
   insertSorted(state.unaccepted, key, k => state.requests[k].order)
   noteRun(state, key)
-  return materialize(state, key)
+  const changed = materialize(state, key)
+  // A submit made on the master carries its accept: applied now, as the accept event it stands for.
+  const accept = acceptOf(e)
+  return accept === undefined ? changed : [...changed, ...applyAccept(state, accept)]
 }
 
 function applyAccept (state: ClusterState, e: Ev<'accept'>): string[] {
@@ -215,11 +218,15 @@ export type PlaceWithAccept = (state: ClusterState, accept: Ev<'accept'>) => Car
  * put in the event (signed with it later, in its write batch) and applied, exactly as a peer
  * applies the whole event. Returns the joblists changed.
  */
-export function carryAssigns (state: ClusterState, e: Ev<'accept'>, place: PlaceWithAccept): string[] {
-  const assign = place(state, e)
+export function carryAssigns (state: ClusterState, e: Ev<'accept'> | Ev<'submit'>, place: PlaceWithAccept): string[] {
+  const accept = acceptOf(e)
+  if (accept === undefined) return []
+  const assign = place(state, accept)
   if (assign.length === 0) return []
-  e.body.assign = assign
-  return applyCarriedAssigns(state, e)
+  // (Into the event written: the accept, or the accept a submit carries.)
+  if (e.type === 'submit') (e.body.accept as SubmitAccept).assign = assign
+  else e.body.assign = assign
+  return applyCarriedAssigns(state, { ...accept, body: { ...accept.body, assign } })
 }
 
 function applyAssign (state: ClusterState, e: UnsignedEvent | CisEvent, b: AssignBody): string[] {

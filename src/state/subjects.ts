@@ -8,14 +8,14 @@ export const joblistOf = (id: string): string => id.split('.')[0] ?? id
 
 /**
  * What an event is about: request keys and joblist IDs (a `submit` is about its own key, its
- * accept about that key and the new ID; everything else names a joblist or one of its jobs).
+ * accept about that key and the new ID, a submit carrying its accept about both; everything else names a joblist or one of its jobs).
  * A purge is about every joblist and request it removes. Events about the cluster (node,
  * master, schedules) are about no joblist.
  */
 export function eventSubjects (e: UnsignedEvent): string[] {
   const b = e.body as unknown as Record<string, unknown>
   switch (e.type) {
-    case 'submit': return [eventKey(e)]
+    case 'submit': return (b.accept as { id?: string } | undefined)?.id !== undefined ? [eventKey(e), (b.accept as { id: string }).id] : [eventKey(e)]
     case 'accept': return [b.request as string, b.id as string]
     case 'assign': case 'started': case 'finished': case 'lose': return [joblistOf(b.jobId as string)]
     case 'cancel': return [b.joblistId as string, b.request as string]

@@ -44,6 +44,28 @@ test('R4-1/R4-3/R1-5/R1-7: a joblist submitted on any node gets a master-made ID
   assert.ok(nodesUsed.size >= 2, `jobs were spread over nodes: ${[...nodesUsed].join(', ')}`)
 })
 
+test('R4-1/R1-5 (issue 12): a joblist submitted on the master is one event, the submit carrying its accept (and the jobs placed with it): answered with its ID at once; on another node the submit and the master\'s accept are two; every node ends with the same state', async () => {
+  const onMaster = await api(c.byName('n1').url, '/v1/joblists', { body: oneStage('on-master', 'true', 2) })
+  assert.equal(onMaster.status, 201, 'accepted as it was written: the ID at once')
+  const elsewhere = await api(c.byName('n3').url, '/v1/joblists', { body: oneStage('on-n3', 'true', 2) })
+  assert.equal(elsewhere.status, 201)
+  for (const r of [onMaster, elsewhere]) assert.equal((await waitFinal(c.byName('n1').url, r.body.id)).state, 'succeeded')
+  await waitSameHash(c.alive())
+  const lines = async (a: { url: string }, id: string): Promise<Array<{ type: string, origin: string, seq: number }>> => (await api(a.url, `/v1/joblists/${id}/history`)).body.events
+  for (const a of c.alive()) {
+    const h = await lines(a, onMaster.body.id)
+    const submit = h.find(e => e.type === 'submit')
+    const accept = h.find(e => e.type === 'accept')
+    assert.ok(submit !== undefined && accept !== undefined, `${a.name}: the history tells the submit and the accept`)
+    assert.deepEqual([accept.origin, accept.seq], [submit.origin, submit.seq], `${a.name}: one event of the master's log, the submit carrying its accept`)
+    assert.ok(h.filter(e => e.type === 'assign').every(e => e.seq === submit.seq), `${a.name}: the jobs placed with it travel in the same event`)
+    const other = await lines(a, elsewhere.body.id)
+    const s3 = other.find(e => e.type === 'submit')
+    const a3 = other.find(e => e.type === 'accept')
+    assert.ok(s3 !== undefined && a3 !== undefined && s3.origin !== a3.origin, `${a.name}: a submit on another node is accepted by the master in an event of its own`)
+  }
+})
+
 test('logs: any node serves the output of a job that ran on another node', async () => {
   const r = await api(c.byName('n2').url, '/v1/joblists', { body: oneStage('logs-remote', 'echo "from $CIS_NODE"', 4) })
   const final = await waitFinal(c.byName('n2').url, r.body.id)
