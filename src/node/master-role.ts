@@ -243,10 +243,14 @@ export class MasterRole {
       return acceptOwnSubmit({ state, self: this.o.self, selfCode: this.o.code, alive: this.o.alive(), policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost } }, submit.spec, mine)
     },
     place: (s, accept) => {
-      const own = `${accept.body.id}.`
-      const carried: CarriedAssign[] = []
-      for (const d of schedule(this.passInput(s))) if (d.type === 'assign' && d.jobId.startsWith(own)) carried.push({ jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources })
-      return carried
+      // (Timed as a pass: it is one, whose other decisions wait for the next.)
+      const done = this.o.metrics?.passTimer()
+      try {
+        const own = `${accept.body.id}.`
+        const carried: CarriedAssign[] = []
+        for (const d of schedule(this.passInput(s))) if (d.type === 'assign' && d.jobId.startsWith(own)) carried.push({ jobId: d.jobId, attempt: d.attempt, node: d.node, resources: d.resources })
+        return carried
+      } finally { done?.() }
     }
   }
 

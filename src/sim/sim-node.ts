@@ -14,7 +14,8 @@ import { Replication } from '../cluster/replication.js'
 import { electMaster } from '../election/master.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
-import type { CisEvent, EventBodies, EventType } from '../events/types.js'
+import type { CisEvent, EventBodies, EventType, SubmitBody } from '../events/types.js'
+import type { OwnAccept } from '../node/event-log.js'
 import { acceptOf } from '../events/types.js'
 import { Intake } from '../node/intake.js'
 import { MasterRole } from '../node/master-role.js'
@@ -145,7 +146,7 @@ export class SimNode implements Endpoint {
       behind: () => this.replication.behind(this.membership.alive()),
       catchUp: () => this.replication.pullBehind(this.membership.alive()),
       unsettled: () => this.membership.unsettled(),
-      append: async (t, b, place) => this.append(t, b, place)
+      append: async (t, b, place, own) => this.append(t, b, place, own)
     })
   }
 
@@ -190,8 +191,12 @@ export class SimNode implements Endpoint {
     return electMaster([...this.membership.alive()].map(id => ({ id, priority: id === this.id ? this.o.priority : this.membership.priorityOf(id) ?? this.state.nodes[id]?.priority ?? 0 })))
   }
 
-  /** Write one event of its own log: applied at once, sent with the others of this turn. */
-  append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept): CisEvent<T> {
+  /** Write one event of its own log: applied at once, sent with the others of this turn (a submit on the master carrying its accept, as event-log.ts writes it). */
+  append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept, own?: OwnAccept): CisEvent<T> {
+    if (type === 'submit' && own !== undefined) {
+      const accept = own.decide(this.state, body as SubmitBody)
+      if (accept !== undefined) { body = { ...body, accept } as EventBodies[T]; place = own.place }
+    }
     this.hlc = tick(this.hlc, EPOCH + Math.floor(this.o.clock.now))
     const e = { origin: this.id, seq: ++this.seq, ts: this.hlc.ts, lc: this.hlc.lc, type, body, sig: 'sim' } as CisEvent<T>
     this.store(e)
@@ -231,7 +236,7 @@ export class SimNode implements Endpoint {
         this.store(e)
       }
       apply(this.state, e)
-      if (place !== undefined && e.type === 'accept') carryAssigns(this.state, e as CisEvent<'accept'>, place)
+      if (place !== undefined && (e.type === 'accept' || e.type === 'submit')) carryAssigns(this.state, e as CisEvent<'accept'> | CisEvent<'submit'>, place)
       this.o.applied?.(this, e)
       if (e.type === 'assign' && (e as CisEvent<'assign'>).body.node === this.id) this.run((e as CisEvent<'assign'>).body.jobId, (e as CisEvent<'assign'>).body.attempt)
       for (const a of acceptOf(e)?.body.assign ?? []) if (a.node === this.id) this.run(a.jobId, a.attempt)
