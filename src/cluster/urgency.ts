@@ -1,7 +1,8 @@
 // Which peers need a write batch of this node's events at once (replication.ts batches the
 // rest by peer, under load). A job's course is five events: submit, accept, assign, started,
 // finished; three for a short job placed as its joblist is accepted (the accept carries the
-// assign; the start is told with the end, start-hold.ts). Each has one or two nodes that act on
+// assign; the start is told with the end, start-hold.ts); two when it was submitted on the
+// master (the submit carries the accept). Each has one or two nodes that act on
 // it: the master on every one (it decides), the node assigned the job on its assign (or the
 // accept carrying it), the node whose submit request waits for an answer on the accept. Every
 // other node only records them, and may hear of them a few milliseconds later together with the

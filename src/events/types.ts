@@ -1,6 +1,6 @@
 // Every state change is one of these events, written to the origin node's own signed log.
 // Who writes what (see DESIGN.md): node info by that node; submit/stop requests by the node
-// that received them; master/accept/assign/cancel by the master; started/finished by the
+// that received them (on the master, a submit carries its accept); master/accept/assign/cancel by the master; started/finished by the
 // node that runs the attempt; schedule/control/ack/update by the node that received the request;
 // skip (and the submits of schedule runs) and delivery (webhook attempts) by the master.
 import type { JoblistSpec, NotifySpec } from '../spec/types.js'
