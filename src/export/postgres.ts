@@ -6,6 +6,7 @@
 import pg from 'pg'
 import type { LogEvent } from '../cli/api-types.js'
 import type { Vector } from '../events/vector.js'
+import { keyParts } from '../events/types.js'
 import type { DatabaseUrl } from './database-url.js'
 import type { JoblistRows } from './rows.js'
 import { SCHEMA } from './schema.js'
@@ -163,12 +164,19 @@ export class PostgresSink {
     return Object.fromEntries(r.rows.map(row => [row.origin, Number(row.seq)]))
   }
 
-  /** The joblist IDs of requests whose accept was exported before (request key -> ID). */
+  /**
+   * The joblist IDs of requests whose accept was exported before (request key -> ID): an
+   * accept naming the request, or the request's own submit carrying its accept (made on the
+   * master), found by its key (origin, seq).
+   */
   async acceptedIds (requests: Iterable<string>): Promise<Map<string, string>> {
     const keys = [...requests]
     if (keys.length === 0) return new Map()
+    const parts = keys.map(keyParts)
     const r = await this.query<{ request: string, id: string }>('looking up requests',
-      "SELECT body->>'request' AS request, body->>'id' AS id FROM events WHERE type = 'accept' AND body->>'request' = ANY($1::text[])", [keys])
+      "SELECT body->>'request' AS request, body->>'id' AS id FROM events WHERE type = 'accept' AND body->>'request' = ANY($1::text[]) " +
+      "UNION ALL SELECT e.origin || ':' || e.seq AS request, e.body->'accept'->>'id' AS id FROM events e JOIN unnest($2::text[], $3::bigint[]) AS k(origin, seq) " +
+      "ON e.origin = k.origin AND e.seq = k.seq WHERE e.type = 'submit' AND e.body ? 'accept'", [keys, parts.map(p => p.origin), parts.map(p => p.seq)])
     return new Map(r.rows.map(row => [row.request, row.id]))
   }
 

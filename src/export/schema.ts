@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS events (
   sig text NOT NULL,
   PRIMARY KEY (origin, seq)
 );
--- Request key -> joblist ID, for events that name a joblist by its request (a submit).
+-- Request key -> joblist ID, for events that name a joblist by its request (a submit; a submit
+-- made on the master carries its accept, body->'accept', and is found by its key, origin and seq).
 CREATE INDEX IF NOT EXISTS events_accept_request ON events ((body->>'request')) WHERE type = 'accept';
 
 CREATE TABLE IF NOT EXISTS joblists (

@@ -231,13 +231,16 @@ export class MasterRole {
    * carried in the submit (one event a request, not two: every node applies, stores and relays
    * one event less a job; the request is answered with its ID at once). `decide` declines (the
    * submit goes alone, and the next pass accepts it as any other) unless a pass could decide
-   * now: the role established, caught up with its peers, its term the highest known. `place`:
+   * now: the role established, caught up with its peers, its term the highest known, and no
+   * request waiting to be accepted (those come first: IDs and the queue keep the requests'
+   * order). `place`:
    * the joblist's jobs placed with it, as a pass places those of the joblists it accepts (the
    * assigns of other joblists that placement finds are left to the pass the submit calls for).
    */
   readonly ownSubmit: OwnAccept = {
     decide: (state, submit) => {
-      if (!this.active || !this.caughtUp()) return undefined
+      // (Requests waiting for a pass go first: a later one accepted now would take their turn.)
+      if (!this.active || state.unaccepted.length > 0 || !this.caughtUp()) return undefined
       const mine = state.terms[this.o.self] ?? 0
       if (mine === 0 || Object.values(state.terms).some(t => t > mine)) return undefined
       return acceptOwnSubmit({ state, self: this.o.self, selfCode: this.o.code, alive: this.o.alive(), policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost } }, submit.spec, mine)

@@ -106,7 +106,7 @@ export class CisNode implements ApiNode {
   private readonly queueIndex = new QueueIndex()
   /** Joblists that may have notify subscriptions: what the master's notification passes look at (not every joblist). */
   private readonly subscribed = new Set<string>()
-  private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b), appendSubmit: async b => await this.events.append('submit', b, undefined, this.role?.ownSubmit) })
+  private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b), appendSubmit: async b => await this.events.append('submit', b, undefined, this.master() === this.id ? this.role?.ownSubmit : undefined) })
   /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
   private readonly applied = new Map<string, number>()
   private running = false

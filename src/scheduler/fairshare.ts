@@ -21,6 +21,16 @@ export interface FairShareOptions {
   shares: Record<string, number>
   /** The usage of joblists no longer in the state (archived out of memory), per owner. */
   past?: Readonly<Record<string, PastUsage>>
+  /**
+   * The master's index of usage (usage-index.ts): fairShareUsage asks it instead of reading
+   * every joblist in memory. Absent: computed from the state.
+   */
+  index?: UsageSource
+}
+
+/** What computes the owners' usage in place of a walk of every joblist (usage-index.ts). */
+export interface UsageSource {
+  usage: (state: ClusterState, now: number, o: FairShareOptions) => OwnerUsage[]
 }
 
 /** An owner's decayed usage (raw and charged resource-seconds) as it was at time `at`. */
@@ -76,7 +86,7 @@ export interface OwnerUsage {
 }
 
 /** A joblist that ended this many half-lives ago weighs less than 2^-40 of its work: skipped. */
-const FORGET_HALF_LIVES = 40
+export const FORGET_HALF_LIVES = 40
 
 /**
  * ∫ 2^(−(now−t)/H) dt over [start, end] (ms), in seconds: the decayed length of a run.
@@ -107,7 +117,8 @@ export const priorityWeight = (priority: number): number => Math.max(0, priority
  * events arrived.
  */
 export function fairShareUsage (state: ClusterState, now: number, o: FairShareOptions = DEFAULT_FAIR_SHARE): OwnerUsage[] {
-  const H = o.halfLifeMs > 0 ? o.halfLifeMs : DEFAULT_FAIR_SHARE.halfLifeMs
+  if (o.index !== undefined) return o.index.usage(state, now, o)
+  const H = halfLifeOf(o)
   const horizon = now - FORGET_HALF_LIVES * H
   const raw = new Map<string, number>()
   const charged = new Map<string, number>()
@@ -122,6 +133,19 @@ export function fairShareUsage (state: ClusterState, now: number, o: FairShareOp
     raw.set(jl.owner, (raw.get(jl.owner) ?? 0) + sum)
     charged.set(jl.owner, (charged.get(jl.owner) ?? 0) + sum * priorityWeight(jl.priority))
   }
+  return ownerShares(raw, charged, seen, now, o)
+}
+
+/** The half-life in effect (the default for a value that is not positive). */
+export const halfLifeOf = (o: FairShareOptions): number => o.halfLifeMs > 0 ? o.halfLifeMs : DEFAULT_FAIR_SHARE.halfLifeMs
+
+/**
+ * Every owner's share and factor, from the decayed usage of the joblists in memory by owner
+ * (`raw`, `charged`: resource-seconds at `now`) and the owners seen (a joblist queued, or
+ * usage), with the usage of joblists archived out of memory (`o.past`) added. Sorted by owner.
+ */
+export function ownerShares (raw: Map<string, number>, charged: Map<string, number>, seen: Set<string>, now: number, o: FairShareOptions): OwnerUsage[] {
+  const H = halfLifeOf(o)
   for (const [owner, p] of Object.entries(o.past ?? {})) {
     const f = Math.pow(2, -Math.max(0, now - p.at) / H)
     if (p.raw * f <= 0) continue

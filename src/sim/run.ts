@@ -185,7 +185,7 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     if (!streaming) return
     const ns = live().filter(n => n.state.nodes[n.id] !== undefined)
     const n = rng.pick(ns)
-    if (n !== undefined) submitted.push({ node: n.id, key: eventKey(n.append('submit', { spec: spec.spec, owner: 'sim' }, undefined, n.role.ownSubmit)) })
+    if (n !== undefined) submitted.push({ node: n.id, key: eventKey(n.append('submit', { spec: spec.spec, owner: 'sim' }, undefined, n.master() === n.id ? n.role.ownSubmit : undefined)) })
     clock.after(1000 / o.rate, submitOne)
   }
   clock.after(0, submitOne)

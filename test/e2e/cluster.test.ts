@@ -45,6 +45,8 @@ test('R4-1/R4-3/R1-5/R1-7: a joblist submitted on any node gets a master-made ID
 })
 
 test('R4-1/R1-5 (issue 12): a joblist submitted on the master is one event, the submit carrying its accept (and the jobs placed with it): answered with its ID at once; on another node the submit and the master\'s accept are two; every node ends with the same state', async () => {
+  // (Settled first: a master behind a peer, or with a request waiting, writes the submit alone.)
+  await waitSameHash(c.alive())
   const onMaster = await api(c.byName('n1').url, '/v1/joblists', { body: oneStage('on-master', 'true', 2) })
   assert.equal(onMaster.status, 201, 'accepted as it was written: the ID at once')
   const elsewhere = await api(c.byName('n3').url, '/v1/joblists', { body: oneStage('on-n3', 'true', 2) })
@@ -58,7 +60,8 @@ test('R4-1/R1-5 (issue 12): a joblist submitted on the master is one event, the 
     const accept = h.find(e => e.type === 'accept')
     assert.ok(submit !== undefined && accept !== undefined, `${a.name}: the history tells the submit and the accept`)
     assert.deepEqual([accept.origin, accept.seq], [submit.origin, submit.seq], `${a.name}: one event of the master's log, the submit carrying its accept`)
-    assert.ok(h.filter(e => e.type === 'assign').every(e => e.seq === submit.seq), `${a.name}: the jobs placed with it travel in the same event`)
+    const assigns = h.filter(e => e.type === 'assign')
+    assert.ok(assigns.length >= 1 && assigns.every(e => e.origin === submit.origin && e.seq === submit.seq), `${a.name}: the jobs placed with it travel in the same event`)
     const other = await lines(a, elsewhere.body.id)
     const s3 = other.find(e => e.type === 'submit')
     const a3 = other.find(e => e.type === 'accept')

@@ -7,6 +7,8 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import pg from 'pg'
 import type { Agent } from '../helpers/agent.js'
@@ -155,6 +157,16 @@ test('G-5: cis export --once writes the events and the joblists, jobs, attempts 
   assert.ok(jl.submitted_at instanceof Date)
   const failedJoblists = (await (db as pg.Client).query("SELECT count(*) AS n FROM joblists WHERE state = 'failed'")).rows[0].n
   assert.equal(Number(failedJoblists), 2)
+  // The README's "what happened to one joblist" query, as written there: the joblist was
+  // submitted on the master (a lone agent), its submit carrying its accept and its job's assign.
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const from = readme.indexOf('WITH acc AS')
+  const sql = readme.slice(from, readme.indexOf('ORDER BY ts, lc;', from) + 'ORDER BY ts, lc'.length).replaceAll('kx3f-12', ids[0])
+  const story = (await (db as pg.Client).query(sql)).rows as Array<{ type: string, body: any }>
+  assert.equal(story[0]?.type, 'submit', 'it starts with the submit')
+  assert.equal(story[0].body.accept.id, ids[0], 'which carries its accept')
+  assert.ok(!story.some(r => r.type === 'accept'), 'no accept event of its own')
+  assert.equal(story.filter(r => r.type === 'finished').length, 2, 'and its two jobs\' ends')
 
   // Run again: nothing new, nothing written twice.
   const again = await cis(['export', '--to', url, '--once', '--json'])

@@ -201,3 +201,35 @@ test('R1-3 issue 12: a new master behind a peer pulls from it at once, once a wa
   r.pass()
   assert.equal(pulls, 2, 'caught up, then behind again: a new wait, a new pull round')
 })
+
+test('R4-1, R1-3 (issue 12): the master\'s own submit carries its accept only when a pass could decide it now (established, caught up, its term the highest, no request waiting before it); the accept and what is placed with it are a pass\'s', () => {
+  const h = new Harness('me')
+  h.node('me', { slot: ['s0'] }, 100)
+  h.node('peer', {}, 0)
+  h.emit('me', 'master', { term: 2 })
+  const clock = { now: 5000, behind: false }
+  const r = masterRole({ now: () => clock.now, state: () => h.state, alive: () => new Set(['me', 'peer']), behind: () => clock.behind, unsettled: () => ({ unheard: [], claiming: [] }), append: async () => undefined as never })
+  const body = { spec: joblist('own', [['s', [job('a')]]]), owner: 'o' }
+  assert.equal(r.ownSubmit.decide(h.state, body), undefined, 'not (yet) the master: declined')
+  r.follow('me', id => id)
+  clock.behind = true
+  assert.equal(r.ownSubmit.decide(h.state, body), undefined, 'behind a peer: declined')
+  clock.behind = false
+  const accept = r.ownSubmit.decide(h.state, body)
+  assert.deepEqual(accept, { id: 'me00-1', term: 2, onLost: 'retry', maxLost: 3 }, 'the next ID of its counter, its term, the policy')
+  // Written as the event log writes it: applied, then placed with.
+  const e = h.emit('me', 'submit', { ...body, accept })
+  carryAssigns(h.state, e, r.ownSubmit.place)
+  assert.deepEqual(e.body.accept?.assign, [{ jobId: 'me00-1.1', attempt: 1, node: 'me', resources: { slot: ['s0'] } }], 'its job placed with it, carried in the event')
+  assert.equal(h.state.requests[`me:${e.seq}`].joblistId, 'me00-1')
+  // A request of a peer waits for a pass: the master's own goes after it, alone.
+  h.submit(joblist('theirs', [['s', [job('b')]]]), 'peer')
+  assert.equal(r.ownSubmit.decide(h.state, body), undefined, 'a request waits for a pass: declined')
+  h.step(['me', 'peer'])
+  assert.equal(r.ownSubmit.decide(h.state, body)?.id, 'me00-3', 'once it is accepted (me00-2), the next')
+  // Another master's higher term: not this node's to decide.
+  h.emit('peer', 'master', { term: 3 })
+  assert.equal(r.ownSubmit.decide(h.state, body), undefined, 'a higher term known: declined')
+  r.revoke()
+  assert.equal(r.ownSubmit.decide(h.state, body), undefined, 'revoked: declined')
+})
