@@ -7,6 +7,9 @@ import { schedule, schedulePass } from '../src/scheduler/schedule.js'
 import { decisionEvent } from '../src/scheduler/decision-event.js'
 import { QueueIndex } from '../src/scheduler/queue-index.js'
 import type { QueuePolicy } from '../src/scheduler/queue.js'
+import { UsageIndex, usageDifferences } from '../src/scheduler/usage-index.js'
+import { fairShareUsage } from '../src/scheduler/fairshare.js'
+import type { FairShareOptions } from '../src/scheduler/fairshare.js'
 
 export interface PassFigure { joblists: number, nodes: number, slotsPerNode: number, placements: number, passMs: number, placementsPerSec: number, msPerThousandJoblists: number }
 
@@ -86,11 +89,52 @@ export function saturatedPass (joblists: number, nodes: number, policy: QueuePol
   return { joblists, nodes, policy, running, walkMs, indexedMs }
 }
 
+export interface FairShareFigure { held: number, owners: number, walkMs: number, indexedMs: number }
+
+/**
+ * What a pass under the fairshare policy pays for the owners' usage with `held` ended joblists
+ * in memory (an agent keeps them 10 minutes: 60,000 at 100 jobs a second) and 50 running:
+ * computed from every joblist (fairShareUsage's walk) vs the master's index (usage-index.ts),
+ * the clock a millisecond later at each pass. Median of 9.
+ */
+export function fairSharePass (held: number, owners = 20): FairShareFigure {
+  const state = emptyState()
+  let ts = 1000
+  let xseq = 0
+  let mseq = 0
+  apply(state, { origin: 'X', seq: ++xseq, ts: ts++, lc: 0, type: 'node', body: { name: 'X', priority: 0, profiles: [], resources: { slot: Array.from({ length: 64 }, (_, i) => `s${i}`) }, api: '', addresses: [], version: 'bench' } })
+  const index = new UsageIndex()
+  for (let i = 0; i < held + 50; i++) {
+    const spec = { name: `j${i}`, priority: 50, tags: [], replace: {}, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true', needs: { slot: 1 }, env: {}, retries: 0, replace: {}, files: [] }] }] }
+    apply(state, { origin: 'C', seq: i + 1, ts: ts++, lc: 0, type: 'submit', body: { spec, owner: `owner${i % owners}` } })
+    apply(state, { origin: 'M', seq: ++mseq, ts: ts++, lc: 0, type: 'accept', body: { request: `C:${i + 1}`, id: `m-${i + 1}`, term: 1, onLost: 'retry', maxLost: 3, assign: [{ jobId: `m-${i + 1}.1`, attempt: 1, node: 'X', resources: { slot: [`s${i % 64}`] } }] } })
+    if (i < held) apply(state, { origin: 'X', seq: ++xseq, ts: ts++, lc: 0, type: 'finished', body: { jobId: `m-${i + 1}.1`, attempt: 1, state: 'succeeded', exitCode: 0, signal: null, started: { at: ts - 1, pid: 1 } } })
+    else apply(state, { origin: 'X', seq: ++xseq, ts: ts++, lc: 0, type: 'started', body: { jobId: `m-${i + 1}.1`, attempt: 1, pid: 1 } })
+  }
+  const o: FairShareOptions = { halfLifeMs: 7 * 24 * 3600_000, shares: {} }
+  let now = ts + 1000
+  const median = (f: () => unknown): number => {
+    const runs: number[] = []
+    for (let r = 0; r < 11; r++) {
+      now++
+      const t0 = performance.now()
+      f()
+      if (r >= 2) runs.push(performance.now() - t0)
+    }
+    return Number(runs.sort((a, b) => a - b)[4].toFixed(3))
+  }
+  const walkMs = median(() => fairShareUsage(state, now, o))
+  const indexedMs = median(() => index.usage(state, now, o))
+  const differences = usageDifferences(index.usage(state, now, o), fairShareUsage(state, now, o))
+  if (differences.length > 0) throw new Error(`the index of usage differs from the walk: ${differences.join('; ')}`)
+  return { held, owners, walkMs, indexedMs }
+}
+
 /**
  * Two series: `scarce` (4 slots a node: most joblists wait, which measures the cost of the
  * queue scan and reservations) and `ample` (room for every joblist: placement throughput).
  */
-export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[], ample: PassFigure[], saturated: SaturatedFigure[] } {
+export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[], ample: PassFigure[], saturated: SaturatedFigure[], fairShare: FairShareFigure[] } {
   const scarce: PassFigure[] = []
   const ample: PassFigure[] = []
   const saturated: SaturatedFigure[] = []
@@ -111,5 +155,11 @@ export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[
       saturated.push(f)
     }
   }
-  return { scarce, ample, saturated }
+  const fairShare: FairShareFigure[] = []
+  for (const held of [1000, 10_000, 60_000]) {
+    const f = fairSharePass(held)
+    log(`fair-share usage of a pass, ${held} ended joblists in memory, ${f.owners} owners: ${f.walkMs} ms from every joblist, ${f.indexedMs} ms with the master's index`)
+    fairShare.push(f)
+  }
+  return { scarce, ample, saturated, fairShare }
 }

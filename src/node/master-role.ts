@@ -16,6 +16,10 @@ import { acceptOwnSubmit, mayPlaceAccepted, schedule, schedulePass } from '../sc
 import type { Decision, ScheduleInput } from '../scheduler/schedule.js'
 import type { OwnAccept } from './event-log.js'
 import type { QueueIndex, QueueView } from '../scheduler/queue-index.js'
+import type { UsageIndex } from '../scheduler/usage-index.js'
+import { usageDifferences } from '../scheduler/usage-index.js'
+import { DEFAULT_FAIR_SHARE, fairShareUsage } from '../scheduler/fairshare.js'
+import type { QueueOptions } from '../scheduler/queue.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
 import { Mailer } from './mailer.js'
@@ -36,6 +40,12 @@ export interface MasterRoleOptions {
    * state (QUEUE_AUDIT_GAP_MS; every pass with CIS_CHECK_SNAPSHOTS=1). Absent: passes walk the queue.
    */
   queueIndex?: QueueIndex
+  /**
+   * The index of fair-share usage the node keeps as events apply (usage-index.ts): a pass under
+   * the fairshare policy reads the owners' usage from it, not from every joblist in memory.
+   * Audited as the queue's index is. Absent: computed from the state.
+   */
+  usageIndex?: UsageIndex
   /** Webhook notifications (issue 11); absent: this master sends none. */
   notify?: NotifyConfig
   /** The SMTP server emails go through; absent (or without notify): this master sends none. */
@@ -96,6 +106,8 @@ export class MasterRole {
   private readonly notifier: Notifier | undefined
   /** When the queue's index was last compared with the state (performance.now()). */
   private queueAuditAt = -Infinity
+  /** When the index of fair-share usage was last compared with the state (performance.now()). */
+  private usageAuditAt = -Infinity
   private readonly mailer: Mailer | undefined
 
   constructor (private readonly o: MasterRoleOptions) {
@@ -212,18 +224,38 @@ export class MasterRole {
 
   /** What a pass decides from: the state, now, the nodes alive and silent, the policies, the queue's index. */
   private passInput (state: ClusterState): ScheduleInput {
+    const now = this.o.now()
     return {
       state,
-      now: this.o.now(),
+      now,
       self: this.o.self,
       selfCode: this.o.code,
       alive: this.o.alive(),
       silent: this.o.silent(),
       lostAfterMs: this.o.scheduler.lostAfterMs,
       policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
-      queue: this.o.queue?.() ?? queueOptions(this.o.scheduler),
+      queue: this.queueWithUsage(state, now),
       ...(this.o.queueIndex !== undefined ? { index: this.queueView(this.o.queueIndex, state) } : {})
     }
+  }
+
+  /** The queue's options; under fairshare with the usage index (compared now and then with the usage computed from the state). */
+  private queueWithUsage (state: ClusterState, now: number): QueueOptions {
+    const q = this.o.queue?.() ?? queueOptions(this.o.scheduler)
+    const index = this.o.usageIndex
+    if (q.policy !== 'fairshare' || index === undefined) return q
+    const fairShare = q.fairShare ?? DEFAULT_FAIR_SHARE
+    const at = performance.now()
+    if (CHECK_QUEUE_INDEX || at - this.usageAuditAt >= QUEUE_AUDIT_GAP_MS) {
+      this.usageAuditAt = at
+      const differences = usageDifferences(index.usage(state, now, fairShare), fairShareUsage(state, now, fairShare))
+      if (differences.length > 0) {
+        this.o.log.error({ differences: differences.slice(0, 5) }, 'the index of fair-share usage differs from the state: recounted (a defect: please report it)')
+        if (CHECK_QUEUE_INDEX) throw new Error(`the index of fair-share usage differs from the state: ${differences.slice(0, 5).join('; ')}`)
+        index.recount(state)
+      }
+    }
+    return { ...q, fairShare: { ...fairShare, index } }
   }
 
   /**

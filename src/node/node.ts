@@ -43,6 +43,7 @@ import { JobOutputService } from './job-output-service.js'
 import { MasterRole } from './master-role.js'
 import { JoblistCounts } from '../state/joblist-counts.js'
 import { QueueIndex } from '../scheduler/queue-index.js'
+import { UsageIndex } from '../scheduler/usage-index.js'
 import { AccountingIndex } from '../state/accounting.js'
 import { purgeCandidates } from '../state/purge.js'
 import { MAX_CUT_RANGES, covering, cutOf, purgeable, splitCut } from '../state/cuts.js'
@@ -104,6 +105,8 @@ export class CisNode implements ApiNode {
   private readonly joblistCounts = new JoblistCounts()
   /** The master's index of the queue (what runs, the kinds of need waiting), kept as events change joblists. */
   private readonly queueIndex = new QueueIndex()
+  /** The master's index of fair-share usage (usage-index.ts): kept only once a fairshare pass asked it. */
+  private readonly usageIndex = new UsageIndex()
   /** Joblists that may have notify subscriptions: what the master's notification passes look at (not every joblist). */
   private readonly subscribed = new Set<string>()
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b), appendSubmit: async b => await this.events.append('submit', b, undefined, this.master() === this.id ? this.role?.ownSubmit : undefined) })
@@ -169,8 +172,8 @@ export class CisNode implements ApiNode {
         for (const id of gone) this.subscribed.delete(id)
         this.records?.forget(gone)
       },
-      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids) },
-      extracted: ids => { this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids) },
+      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids) },
+      extracted: ids => { this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids) },
       applied: (events, place) => this.onApplied(events, place),
       publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
       onFatal: err => { this.running = false; this.opts.onFatal?.(err) }
@@ -206,6 +209,7 @@ export class CisNode implements ApiNode {
       subscribed: () => this.subscribed,
       queue: () => this.queueOptions(),
       queueIndex: this.queueIndex,
+      usageIndex: this.usageIndex,
       append: async (t, b, place, own) => await this.events.append(t, b, place, own)
     })
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
@@ -655,11 +659,13 @@ export class CisNode implements ApiNode {
       for (const id of ids) changed.add(id)
       // (At once: the placement an accept of this master carries reads it.)
       this.queueIndex.update(this.state, ids)
+      this.usageIndex.update(this.state, ids)
       // The master's own accept (or its own submit carrying its accept): its joblist placed now, the assigns carried in the event.
       if (place !== undefined && (e.type === 'accept' || e.type === 'submit')) {
         const carried = carryAssigns(this.state, e as CisEvent<'accept'> | CisEvent<'submit'>, place)
         for (const id of carried) changed.add(id)
         this.queueIndex.update(this.state, carried)
+        this.usageIndex.update(this.state, carried)
       }
       if (this.running) this.bridge.react(this.state, e)
       const accept = acceptOf(e)
