@@ -272,7 +272,7 @@ export class MasterRole {
   readonly ownSubmit: OwnAccept = {
     decide: (state, submit) => {
       // (Requests waiting for a pass go first: a later one accepted now would take their turn.)
-      if (!this.active || state.unaccepted.length > 0 || !this.caughtUp()) return undefined
+      if (!this.active || state.unaccepted.length > 0 || !this.settledNow()) return undefined
       const mine = state.terms[this.o.self] ?? 0
       if (mine === 0 || Object.values(state.terms).some(t => t > mine)) return undefined
       return acceptOwnSubmit({ state, self: this.o.self, selfCode: this.o.code, alive: this.o.alive(), policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost } }, submit.spec, mine)
@@ -327,6 +327,18 @@ export class MasterRole {
    * is bounded: after CATCH_UP_LIMIT_MS it decides anyway (conflicting decisions resolve
    * deterministically; waiting forever on a peer that cannot serve us would not).
    */
+  /**
+   * Caught up now, as the barrier asks (behind no peer, every peer heard, none still in
+   * office), without starting a wait or a pull: what a submit made on the master asks before it
+   * carries its accept (declined, a pass accepts it under the barrier's own rules; asking the
+   * barrier itself at every submit started waits, and the pulls with them, a pass never needed).
+   */
+  private settledNow (): boolean {
+    if (this.o.behind()) return false
+    const peers = this.o.unsettled?.() ?? { unheard: [], claiming: [] }
+    return peers.unheard.length === 0 && peers.claiming.length === 0
+  }
+
   private caughtUp (): boolean {
     const peers = this.o.unsettled?.() ?? { unheard: [], claiming: [] }
     const behind = this.o.behind()
