@@ -14,6 +14,7 @@
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { FORGET_HALF_LIVES, halfLifeOf, joblistUsage, ownerShares, priorityWeight } from './fairshare.js'
 import type { FairShareOptions, OwnerUsage, UsageSource } from './fairshare.js'
+import { MinHeap } from '../util/min-heap.js'
 
 /** A settled joblist's part of its owner's sum: its usage (resource-seconds) at time `at`. */
 interface Part { owner: string, raw: number, charged: number, at: number, endedAt: number }
@@ -53,7 +54,7 @@ export class UsageIndex implements UsageSource {
   /** The settled joblists counted in the sums. */
   private readonly parts = new Map<string, Part>()
   /** Settled joblists by end time (a min-heap, stale entries left in): those past the horizon leave the sums. */
-  private heap: Array<[number, string]> = []
+  private readonly heap = new MinHeap<[number, string]>((a, b) => a[0] < b[0])
   /** Joblists that have used something and may use more (an attempt started and not ended, or not ended): read at every pass. */
   private readonly live = new Set<string>()
   /** Joblists changed since the last pass: looked at again then. */
@@ -100,8 +101,8 @@ export class UsageIndex implements UsageSource {
       if (u.raw > 0) running.push([jl.owner, u.raw, u.charged])
     }
     // Joblists that ended past the horizon count nothing any more (as fairShareUsage skips them).
-    while (this.heap.length > 0 && this.heap[0][0] < horizon) {
-      const [endedAt, id] = this.pop()
+    while (this.heap.size > 0 && (this.heap.peek() as [number, string])[0] < horizon) {
+      const [endedAt, id] = this.heap.pop() as [number, string]
       if (this.parts.get(id)?.endedAt === endedAt) this.drop(id)
     }
     const raw = new Map<string, number>()
@@ -124,7 +125,7 @@ export class UsageIndex implements UsageSource {
   recount (state: ClusterState, H = this.H): void {
     this.sums.clear()
     this.parts.clear()
-    this.heap = []
+    this.heap.reset([])
     this.live.clear()
     this.dirty.clear()
     this.queuedOwners.clear()
@@ -207,42 +208,10 @@ export class UsageIndex implements UsageSource {
     }
   }
 
-  // A binary min-heap of [endedAt, id] (stale entries are skipped as they come out; the heap is
-  // rebuilt from the parts when it holds twice as many entries as there are parts).
+  /** Into the heap of end times (rebuilt from the parts once stale entries are half of it). */
   private push (x: [number, string]): void {
-    if (this.heap.length > 64 && this.heap.length > 2 * this.parts.size) {
-      this.heap = [...this.parts].map(([id, p]): [number, string] => [p.endedAt, id]).sort((a, b) => a[0] - b[0])
-    }
-    const h = this.heap
-    h.push(x)
-    let i = h.length - 1
-    while (i > 0) {
-      const up = (i - 1) >> 1
-      if (h[up][0] <= h[i][0]) break
-      ;[h[up], h[i]] = [h[i], h[up]]
-      i = up
-    }
-  }
-
-  private pop (): [number, string] {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop() as [number, string]
-    if (h.length > 0) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && h[l][0] < h[m][0]) m = l
-        if (r < h.length && h[r][0] < h[m][0]) m = r
-        if (m === i) break
-        ;[h[m], h[i]] = [h[i], h[m]]
-        i = m
-      }
-    }
-    return top
+    if (this.heap.size > 64 && this.heap.size > 2 * this.parts.size) this.heap.reset([...this.parts].map(([id, p]): [number, string] => [p.endedAt, id]))
+    this.heap.push(x)
   }
 }
 

@@ -3,6 +3,8 @@
 // started run (a few microtask turns), so async code (a sync pull, an append) moves on at the
 // same virtual time. No real timer is involved: a run is deterministic and as fast as the CPU.
 
+import { MinHeap } from '../util/min-heap.js'
+
 interface Task { at: number, seq: number, fn: () => void, cancelled: boolean }
 
 /** Microtask turns given to async continuations after each task. */
@@ -10,7 +12,7 @@ const TURNS = 8
 
 export class VirtualClock {
   now = 0
-  private readonly heap: Task[] = []
+  private readonly heap = new MinHeap<Task>((x, y) => x.at < y.at || (x.at === y.at && x.seq < y.seq))
   private seq = 0
   /** Tasks run so far. */
   ran = 0
@@ -18,7 +20,7 @@ export class VirtualClock {
   /** Run `fn` at virtual time `at` (not before now). */
   at (at: number, fn: () => void): { cancel: () => void } {
     const task: Task = { at: Math.max(at, this.now), seq: this.seq++, fn, cancelled: false }
-    this.push(task)
+    this.heap.push(task)
     return { cancel: () => { task.cancelled = true } }
   }
 
@@ -35,8 +37,8 @@ export class VirtualClock {
 
   /** Run the tasks due up to virtual time `until`; then the clock reads `until`. */
   async run (until: number): Promise<void> {
-    while (this.heap.length > 0 && this.heap[0].at <= until) {
-      const task = this.pop()
+    while (this.heap.size > 0 && (this.heap.peek() as Task).at <= until) {
+      const task = this.heap.pop() as Task
       if (task.cancelled) continue
       this.now = task.at
       this.ran++
@@ -44,40 +46,5 @@ export class VirtualClock {
       for (let i = 0; i < TURNS; i++) await null
     }
     this.now = Math.max(this.now, until)
-  }
-
-  private less (x: Task, y: Task): boolean { return x.at < y.at || (x.at === y.at && x.seq < y.seq) }
-
-  private push (t: Task): void {
-    const h = this.heap
-    h.push(t)
-    let i = h.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!this.less(h[i], h[p])) break
-      ;[h[i], h[p]] = [h[p], h[i]]
-      i = p
-    }
-  }
-
-  private pop (): Task {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop() as Task
-    if (h.length > 0) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && this.less(h[l], h[m])) m = l
-        if (r < h.length && this.less(h[r], h[m])) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m], h[i]]
-        i = m
-      }
-    }
-    return top
   }
 }
