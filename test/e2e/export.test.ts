@@ -181,8 +181,9 @@ test('G-5: a following export SIGKILLed inside a transaction resumes with --once
   for (const id of ids) await waitFinal((agent as Agent).url, id)
   const total = (await api((agent as Agent).url, '/v1/state?hash=false')).body.events as number
   const before = await count('events')
-  // At least three events a joblist (submit, accept carrying its assign, finished with its start): batches of five, many.
-  assert.ok(total - before >= 3 * ids.length, `${total - before} new events`)
+  // At least two events a joblist (submitted on the master, a lone agent: the submit carrying its
+  // accept and assign, the finished carrying the start): batches of five, many.
+  assert.ok(total - before >= 2 * ids.length, `${total - before} new events`)
 
   // A second connection holds the position table once the first batch is committed: the
   // follower's next batch then waits inside its transaction (events and rows written, not
