@@ -143,6 +143,7 @@ export class MasterRole {
     if (!this.active) return
     this.active = false
     this.waitingSince = undefined
+    this.o.usageIndex?.forget()
     this.notifier?.clear()
     this.mailer?.clear()
     this.mailer?.close()

@@ -4,7 +4,8 @@
 // with 60,000; an agent keeps ended joblists in memory for 10 minutes, so at 100 jobs a second
 // it holds 60,000). The index keeps, per owner, the decayed usage of its settled joblists
 // (ended, every attempt that started ended too: their usage only decays from then on) summed
-// as they settle, decayed to a reference time; a pass then adds what the few joblists still
+// as they settle, scaled to an epoch (read with one multiplication, never decayed pass by pass);
+// a pass then adds what the few joblists still
 // running used up to now, the owners of the queue and the archived usage: its cost follows the
 // owners and what runs, not what memory holds. The numbers are fairShareUsage's up to the
 // rounding of sums made in another order (and a joblist's usage decayed as one sum, not attempt
@@ -46,11 +47,22 @@ function queuedOwnerOf (state: ClusterState, id: string): string | undefined {
   return jl !== undefined && (jl.state === 'queued' || jl.state === 'running') ? jl.owner : undefined
 }
 
+/** A node not reading the index (not master under fairshare) forgets it after this many changes untold: counted afresh if asked again. */
+const MAX_UNREAD_CHANGES = 10_000
+
+/** The sums are kept scaled to an epoch, moved on once this many half-lives past it (a factor of 2^10). */
+const REBASE_HALF_LIVES = 10
+
 export class UsageIndex implements UsageSource {
-  /** Per owner: the usage of its settled joblists, decayed to `ref`, and how many joblists count in it. */
-  private readonly sums = new Map<string, { raw: number, charged: number, n: number }>()
-  /** The time the sums are decayed to. */
-  private ref = -Infinity
+  /**
+   * Per owner: the usage of its settled joblists, each scaled to the epoch (its value at time
+   * t is sum x 2^-((t - epoch)/H): one multiplication on reading, not a decay of every sum at
+   * every pass, whose roundings would add up over millions of passes), and their IDs.
+   */
+  private readonly sums = new Map<string, { raw: number, charged: number, ids: Set<string> }>()
+  private epoch = 0
+  /** The latest `now` read (a clock that steps back: counted afresh). */
+  private lastNow = -Infinity
   /** The settled joblists counted in the sums. */
   private readonly parts = new Map<string, Part>()
   /** Settled joblists by end time (a min-heap, stale entries left in): those past the horizon leave the sums. */
@@ -73,26 +85,35 @@ export class UsageIndex implements UsageSource {
       this.dirty.add(id)
       this.setQueued(id, queuedOwnerOf(state, id))
     }
+    // (Not read: this node is not, or no longer, the master under fairshare.)
+    if (this.dirty.size > MAX_UNREAD_CHANGES) this.forget()
+  }
+
+  /** Let go of everything held (the master role revoked, or the index unread): counted afresh if asked again. */
+  forget (): void {
+    this.sums.clear()
+    this.parts.clear()
+    this.heap.reset([])
+    this.live.clear()
+    this.dirty.clear()
+    this.queuedOwners.clear()
+    this.queuedOwner.clear()
+    this.lastNow = -Infinity
+    this.fresh = false
   }
 
   /** Every owner's usage, share and factor at `now` (fairShareUsage's, from the index). */
   usage (state: ClusterState, now: number, o: FairShareOptions): OwnerUsage[] {
     const H = halfLifeOf(o)
-    if (!this.fresh || H !== this.H) this.recount(state, H)
+    if (!this.fresh || H !== this.H || now < this.lastNow) this.recount(state, H, now)
+    this.lastNow = now
+    if (now - this.epoch > REBASE_HALF_LIVES * H) this.rebase(now)
     const horizon = now - FORGET_HALF_LIVES * H
-    // The sums decayed to now (time only moves forward here: an earlier `now` reads them as they are).
-    if (now > this.ref) {
-      if (this.ref > -Infinity) {
-        const f = Math.pow(2, -(now - this.ref) / H)
-        for (const s of this.sums.values()) { s.raw *= f; s.charged *= f }
-      }
-      this.ref = now
-    }
     for (const id of this.dirty) this.look(state, id, now)
     this.dirty.clear()
     // What the joblists still running used up to now (those settled since go into the sums).
     const running: Array<[string, number, number]> = []
-    for (const id of [...this.live]) {
+    for (const id of this.live) {
       const jl = state.joblists[id]
       if (jl === undefined) { this.live.delete(id); continue }
       if (this.settle(state, jl, now)) continue
@@ -108,10 +129,11 @@ export class UsageIndex implements UsageSource {
     const raw = new Map<string, number>()
     const charged = new Map<string, number>()
     const seen = new Set<string>(this.queuedOwners.keys())
+    const f = Math.pow(2, -(now - this.epoch) / H)
     for (const [owner, s] of this.sums) {
       seen.add(owner)
-      raw.set(owner, s.raw)
-      charged.set(owner, s.charged)
+      raw.set(owner, s.raw * f)
+      charged.set(owner, s.charged * f)
     }
     for (const [owner, r, c] of running) {
       seen.add(owner)
@@ -121,23 +143,27 @@ export class UsageIndex implements UsageSource {
     return ownerShares(raw, charged, seen, now, o)
   }
 
-  /** Count `state` afresh (the first pass, another half-life, or after the audit found a difference). */
-  recount (state: ClusterState, H = this.H): void {
-    this.sums.clear()
-    this.parts.clear()
-    this.heap.reset([])
-    this.live.clear()
-    this.dirty.clear()
-    this.queuedOwners.clear()
-    this.queuedOwner.clear()
-    this.ref = -Infinity
+  /** Count `state` afresh (the first pass, another half-life, a clock that stepped back, or after the audit found a difference). */
+  recount (state: ClusterState, H = this.H, now = this.lastNow): void {
+    this.forget()
     this.H = H
+    this.epoch = Number.isFinite(now) ? now : 0
     this.fresh = true
     for (const id of Object.keys(state.joblists)) {
       this.setQueued(id, queuedOwnerOf(state, id))
       this.dirty.add(id)
     }
   }
+
+  /** The sums scaled to a later epoch (once in REBASE_HALF_LIVES half-lives). */
+  private rebase (now: number): void {
+    const f = Math.pow(2, -(now - this.epoch) / this.H)
+    for (const s of this.sums.values()) { s.raw *= f; s.charged *= f }
+    this.epoch = now
+  }
+
+  /** A part's weight at the epoch: its usage at its time `at`, scaled. */
+  private scale (p: Part): number { return Math.pow(2, (p.at - this.epoch) / this.H) }
 
   /** A joblist changed: out of the sums, then counted as it is now (settled, live, or nothing yet). */
   private look (state: ClusterState, id: string, now: number): void {
@@ -170,12 +196,11 @@ export class UsageIndex implements UsageSource {
     const part: Part = { owner: jl.owner, raw: u.raw, charged: u.raw * priorityWeight(jl.priority), at: now, endedAt: jl.endedAt as number }
     this.parts.set(jl.id, part)
     this.push([part.endedAt, jl.id])
-    const s = this.sums.get(jl.owner) ?? { raw: 0, charged: 0, n: 0 }
-    // (The sums are decayed to `ref`, which is `now` during a pass.)
-    const f = Math.pow(2, -(this.ref - now) / this.H)
-    s.raw += part.raw * f
-    s.charged += part.charged * f
-    s.n++
+    const s = this.sums.get(jl.owner) ?? { raw: 0, charged: 0, ids: new Set<string>() }
+    const k = this.scale(part)
+    s.raw += part.raw * k
+    s.charged += part.charged * k
+    s.ids.add(jl.id)
     this.sums.set(jl.owner, s)
     return true
   }
@@ -187,10 +212,23 @@ export class UsageIndex implements UsageSource {
     this.parts.delete(id)
     const s = this.sums.get(p.owner)
     if (s === undefined) return
-    if (--s.n <= 0) { this.sums.delete(p.owner); return }
-    const f = Math.pow(2, -(this.ref - p.at) / this.H)
-    s.raw = Math.max(0, s.raw - p.raw * f)
-    s.charged = Math.max(0, s.charged - p.charged * f)
+    s.ids.delete(id)
+    if (s.ids.size === 0) { this.sums.delete(p.owner); return }
+    const k = this.scale(p)
+    s.raw -= p.raw * k
+    s.charged -= p.charged * k
+    // Most of the sum went with it (a large purge): what is left is summed again from its parts,
+    // not left as the difference of two large numbers.
+    if (!(s.raw > 1e-6 * p.raw * k)) {
+      s.raw = 0
+      s.charged = 0
+      for (const other of s.ids) {
+        const q = this.parts.get(other) as Part
+        const kq = this.scale(q)
+        s.raw += q.raw * kq
+        s.charged += q.charged * kq
+      }
+    }
   }
 
   private setQueued (id: string, owner: string | undefined): void {
@@ -224,7 +262,7 @@ export function usageDifferences (indexed: OwnerUsage[], walked: OwnerUsage[]): 
   // Usage within a billionth of the cluster's whole (a sum that lost a large part keeps the
   // rounding of it), shares and factors within a billionth.
   const whole = Math.max(1, ...walked.map(u => u.resourceSeconds), ...walked.map(u => u.usage))
-  const close = (a: number, b: number, scale: number): boolean => Math.abs(a - b) <= 1e-9 * scale
+  const close = (a: number, b: number, scale: number): boolean => Math.abs(a - b) <= 1e-9 * scale + 1e-9
   const byOwner = new Map(walked.map(u => [u.owner, u]))
   if (indexed.map(u => u.owner).join('\n') !== walked.map(u => u.owner).join('\n')) out.push(`owners seen: ${indexed.map(u => u.owner).join(',')} vs ${walked.map(u => u.owner).join(',')}`)
   for (const u of indexed) {

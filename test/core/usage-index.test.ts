@@ -149,3 +149,60 @@ test('P-4 (issue 12): a pass\'s fair-share usage reads the settled joblists from
   assert.deepEqual(usageDifferences(later, fairShareUsage(h.state, h.now + 1000, o)), [])
   assert.deepEqual(later.map(u => u.owner), ['ann', 'bob'])
 })
+
+/** A harness with `n` settled joblists of two owners (a minute's work each), the index told as events apply. */
+function settledCluster (n: number, minutes = 1): { h: Harness, index: UsageIndex } {
+  const h = new Harness()
+  const index = new UsageIndex()
+  h.applied = ids => index.update(h.state, ids)
+  h.node('A', { slot: ['s0'] })
+  index.usage(h.state, h.now, { halfLifeMs: H, shares: {} })
+  for (let i = 0; i < n; i++) {
+    const req = h.submit(joblist(`j${i}`, [['s', [job('x')]]], { priority: 10 }), 'A', i % 2 === 0 ? 'ann' : 'bob')
+    h.settle()
+    const id = h.joblistId(req)
+    h.start(`${id}.1`)
+    h.now += minutes * 60_000
+    h.finish(`${id}.1`)
+  }
+  return { h, index }
+}
+
+test('P-4 (issue 12): the index agrees with the walk when the clock steps back, after a purge that leaves a small part of an owner\'s usage, and over 200,000 passes', () => {
+  // (A long half-life: the huge joblist below weighs a hundred million times the others.)
+  const o: FairShareOptions = { halfLifeMs: 400 * 24 * H, shares: {} }
+  const same = (h: Harness, index: UsageIndex, now: number, what: string): void => assert.deepEqual(usageDifferences(index.usage(h.state, now, o), fairShareUsage(h.state, now, o)), [], what)
+  const { h, index } = settledCluster(6)
+  same(h, index, h.now, 'now')
+  same(h, index, h.now - 30_000, 'the clock a step back (counted afresh)')
+  same(h, index, h.now + 1, 'and on again')
+  // ann's first joblist made huge (a long job on many instances), then purged: what is left of
+  // ann's sum is small beside what went.
+  const ann = Object.values(h.state.joblists).filter(jl => jl.owner === 'ann')
+  const big = ann[0]
+  const attempt = Object.values(h.state.attempts[`${big.id}.1`])[0]
+  attempt.startedAt = h.now - 400 * 24 * 3600_000
+  attempt.resources = { slot: Array.from({ length: 500 }, (_, i) => `s${i}`) }
+  index.update(h.state, [big.id])
+  same(h, index, h.now + 2, 'with the huge joblist')
+  h.emit('P', 'purge', { before: h.now, ids: [big.id], requests: [big.request] })
+  same(h, index, h.now + 3, 'the huge joblist purged: what is left summed again')
+  // Many passes a millisecond apart: the sums are not decayed at each (no drift).
+  let now = h.now + 4
+  for (let i = 0; i < 200_000; i++) index.usage(h.state, now += 7, o)
+  same(h, index, now, 'after 200,000 passes')
+  same(h, index, now + 30 * o.halfLifeMs, 'thirty half-lives on (the epoch moved on)')
+})
+
+test('P-4 (issue 12): an index no longer read (this node not the master) forgets what it holds after 10,000 changes, and counts afresh if asked again', () => {
+  const { h, index } = settledCluster(4)
+  const o: FairShareOptions = { halfLifeMs: H, shares: {} }
+  index.usage(h.state, h.now, o)
+  const held = (): number => (index as unknown as { dirty: Set<string>, parts: Map<string, unknown> }).dirty.size + (index as unknown as { parts: Map<string, unknown> }).parts.size
+  assert.ok(held() > 0)
+  for (let i = 0; i < 10_001; i++) index.update(h.state, [`x-${i}`])
+  assert.equal(held(), 0, 'let go')
+  index.update(h.state, ['y-1'])
+  assert.equal(held(), 0, 'and no longer kept')
+  assert.deepEqual(usageDifferences(index.usage(h.state, h.now, o), fairShareUsage(h.state, h.now, o)), [], 'asked again: counted afresh')
+})

@@ -39,11 +39,14 @@ test('P-4 (issue 12): under fairshare an owner who used the cluster waits behind
   const usage = (await api(agent.url, '/v1/usage')).body
   const heavy = usage.owners.find((u: { owner: string }) => u.owner === 'heavy')
   assert.ok(heavy !== undefined && heavy.usage > 0, `heavy's use counts: ${JSON.stringify(usage.owners)}`)
-  // The slot taken; then heavy's next joblist, then light's: light's runs first.
-  const blocker = await submit('blocker', 'heavy', 'sleep 1')
+  // The slot taken (until the test says: both late joblists queued, however slow the machine);
+  // then heavy's next joblist, then light's: light's runs first.
+  const go = join(dir, 'go')
+  const blocker = await submit('blocker', 'heavy', `for i in $(seq 600); do [ -e ${go} ] && exit 0; sleep 0.05; done; exit 1`)
   await waitFor('the blocker to start', async () => (await api(agent.url, `/v1/joblists/${blocker}`)).body.state === 'running' ? true : undefined, 30_000, 20)
   const heavyLate = await submit('heavy-late', 'heavy', 'true')
   const lightLate = await submit('light-late', 'light', 'true')
+  writeFileSync(go, '')
   for (const id of [blocker, heavyLate, lightLate]) assert.equal((await waitFinal(agent.url, id)).state, 'succeeded')
   assert.ok(await startedAt(lightLate) <= await startedAt(heavyLate), 'light\'s joblist, submitted after heavy\'s, ran first')
   assert.equal((await api(agent.url, '/v1/health')).status, 200, 'the agent is still up: its index never differed from the state')
