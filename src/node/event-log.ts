@@ -23,15 +23,15 @@ import { eventSubjects } from '../state/subjects.js'
 import { performance } from 'node:perf_hooks'
 import { skipTo } from '../state/reducer.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
+import { eventKey } from '../events/types.js'
+import { Reclaimer } from './reclaim.js'
+import { takeChanges, trackChanges } from '../state/changes.js'
 
 /** A submit made on the master: its accept, decided as it is applied (decide: undefined to decline), and what is placed with it. */
 export interface OwnAccept {
   decide: (state: ClusterState, submit: SubmitBody) => SubmitAccept | undefined
   place: PlaceWithAccept
 }
-import { eventKey } from '../events/types.js'
-import { Reclaimer } from './reclaim.js'
-import { takeChanges, trackChanges } from '../state/changes.js'
 
 
 export interface EventLogOptions {

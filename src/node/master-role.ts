@@ -223,6 +223,9 @@ export class MasterRole {
     this.mailer?.pass(state, mine, among)
   }
 
+  /** What the master's accepts say of lost attempts (scheduler.onLost, maxLost). */
+  private get lostPolicy (): ScheduleInput['policy'] { return { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost } }
+
   /** What a pass decides from: the state, now, the nodes alive and silent, the policies, the queue's index. */
   private passInput (state: ClusterState): ScheduleInput {
     const now = this.o.now()
@@ -234,7 +237,7 @@ export class MasterRole {
       alive: this.o.alive(),
       silent: this.o.silent(),
       lostAfterMs: this.o.scheduler.lostAfterMs,
-      policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost },
+      policy: this.lostPolicy,
       queue: this.queueWithUsage(state, now),
       ...(this.o.queueIndex !== undefined ? { index: this.queueView(this.o.queueIndex, state) } : {})
     }
@@ -276,7 +279,7 @@ export class MasterRole {
       if (!this.active || state.unaccepted.length > 0 || !this.settledNow()) return undefined
       const mine = state.terms[this.o.self] ?? 0
       if (mine === 0 || Object.values(state.terms).some(t => t > mine)) return undefined
-      return acceptOwnSubmit({ state, self: this.o.self, selfCode: this.o.code, alive: this.o.alive(), policy: { onLost: this.o.scheduler.onLost, maxLost: this.o.scheduler.maxLost } }, submit.spec, mine)
+      return acceptOwnSubmit({ state, self: this.o.self, selfCode: this.o.code, alive: this.o.alive(), policy: this.lostPolicy }, submit.spec, mine)
     },
     place: (s, accept) => {
       // (Timed as a pass: it is one, whose other decisions wait for the next.)
@@ -319,16 +322,6 @@ export class MasterRole {
   }
 
   /**
-   * The barrier before deciding. A master that knows less than a peer (just after a heal, a
-   * restart or a failover) waits until it has caught up, so it never decides on a partial view
-   * of what others already decided: it waits to hear every alive peer at least once (a peer
-   * that just connected has not told its version vector yet), to have applied what they have,
-   * and for an outgoing master to leave the office (its heartbeat no longer claims it): one
-   * master at a time launches a schedule's instant, sends a webhook or places a job. The wait
-   * is bounded: after CATCH_UP_LIMIT_MS it decides anyway (conflicting decisions resolve
-   * deterministically; waiting forever on a peer that cannot serve us would not).
-   */
-  /**
    * Caught up now, as the barrier asks (behind no peer, every peer heard, none still in
    * office), without starting a wait or a pull: what a submit made on the master asks before it
    * carries its accept (declined, a pass accepts it under the barrier's own rules; asking the
@@ -340,6 +333,16 @@ export class MasterRole {
     return peers.unheard.length === 0 && peers.claiming.length === 0
   }
 
+  /**
+   * The barrier before deciding. A master that knows less than a peer (just after a heal, a
+   * restart or a failover) waits until it has caught up, so it never decides on a partial view
+   * of what others already decided: it waits to hear every alive peer at least once (a peer
+   * that just connected has not told its version vector yet), to have applied what they have,
+   * and for an outgoing master to leave the office (its heartbeat no longer claims it): one
+   * master at a time launches a schedule's instant, sends a webhook or places a job. The wait
+   * is bounded: after CATCH_UP_LIMIT_MS it decides anyway (conflicting decisions resolve
+   * deterministically; waiting forever on a peer that cannot serve us would not).
+   */
   private caughtUp (): boolean {
     const peers = this.o.unsettled?.() ?? { unheard: [], claiming: [] }
     const behind = this.o.behind()
