@@ -13,7 +13,8 @@ import type { FairShareOptions } from '../src/scheduler/fairshare.js'
 
 export interface PassFigure { joblists: number, nodes: number, slotsPerNode: number, placements: number, passMs: number, placementsPerSec: number, msPerThousandJoblists: number }
 
-function build (joblists: number, nodes: number, slotsPerNode: number): ClusterState {
+/** `levels`: the joblists' priorities cycle through 0..levels-1; `owners`: their owners through that many. */
+function build (joblists: number, nodes: number, slotsPerNode: number, levels = 1, owners = 1): ClusterState {
   const state = emptyState()
   let ts = 1
   for (let i = 0; i < nodes; i++) {
@@ -22,7 +23,7 @@ function build (joblists: number, nodes: number, slotsPerNode: number): ClusterS
   let seq = 0
   for (let i = 0; i < joblists; i++) {
     const needs: Record<string, number> = i % 7 === 0 ? { slot: 1, gpu: 1 } : i % 5 === 0 ? { slot: 2 } : { slot: 1 }
-    apply(state, { origin: 'client', seq: ++seq, ts: ts++, lc: 0, type: 'submit', body: { owner: 'b', spec: { name: `jl${i}`, priority: 0, tags: [], replace: {}, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true', needs, env: {}, retries: 0, replace: {}, files: [] }] }] } } })
+    apply(state, { origin: 'client', seq: ++seq, ts: ts++, lc: 0, type: 'submit', body: { owner: owners === 1 ? 'b' : `owner${i % owners}`, spec: { name: `jl${i}`, priority: i % levels, tags: [], replace: {}, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true', needs, env: {}, retries: 0, replace: {}, files: [] }] }] } } })
   }
   let mseq = 0
   for (let i = 1; i <= joblists; i++) {
@@ -53,12 +54,14 @@ export function schedulerPass (joblists: number, nodes: number, slotsPerNode = 4
  * A saturated cluster with a deep queue, the steady state of a busy one: every instance held
  * by a running job, `joblists` queued behind them. The pass that follows a job's end (here:
  * nothing ended, nothing to place) as the master made it before its index of the queue (a
- * walk of every queued joblist) and with the index (queue-index.ts), median of 9 each.
+ * walk of every queued joblist) and with the index (queue-index.ts; under priority and
+ * fairshare its standing order, served-order.ts; under fairshare the usage index too,
+ * usage-index.ts), median of 9 each.
  */
-export interface SaturatedFigure { joblists: number, nodes: number, policy: QueuePolicy, running: number, walkMs: number, indexedMs: number }
+export interface SaturatedFigure { joblists: number, nodes: number, policy: QueuePolicy, levels: number, owners: number, running: number, walkMs: number, indexedMs: number }
 
-export function saturatedPass (joblists: number, nodes: number, policy: QueuePolicy = 'fifo', slotsPerNode = 4): SaturatedFigure {
-  const state = build(joblists, nodes, slotsPerNode)
+export function saturatedPass (joblists: number, nodes: number, policy: QueuePolicy = 'fifo', slotsPerNode = 4, levels = 1, owners = 1): SaturatedFigure {
+  const state = build(joblists, nodes, slotsPerNode, levels, owners)
   const alive = new Set(Object.keys(state.nodes))
   const input = { state, now: 1e9, self: 'master', selfCode: 'm', alive, policy: { onLost: 'retry' as const, maxLost: 3 }, queue: { policy, agingPerMinute: 1 } }
   let seq = state.applied.master ?? 0
@@ -72,6 +75,9 @@ export function saturatedPass (joblists: number, nodes: number, policy: QueuePol
   }
   const index = new QueueIndex()
   index.view(state)
+  // Under fairshare the indexed pass reads the owners' usage from the master's usage index too.
+  const usage = new UsageIndex()
+  const withIndexes = policy === 'fairshare' ? { ...input, queue: { ...input.queue, fairShare: { halfLifeMs: 7 * 24 * 3600_000, shares: {}, index: usage } } } : input
   const median = (f: () => unknown): number => {
     f()
     f()
@@ -84,9 +90,9 @@ export function saturatedPass (joblists: number, nodes: number, policy: QueuePol
     return Number(runs.sort((a, b) => a - b)[4].toFixed(3))
   }
   const walkMs = median(() => schedulePass(input))
-  const indexedMs = median(() => schedulePass({ ...input, index }))
-  if (schedulePass({ ...input, index }).decisions.length !== 0 || schedulePass(input).decisions.length !== 0) throw new Error('a saturated pass decided something')
-  return { joblists, nodes, policy, running, walkMs, indexedMs }
+  const indexedMs = median(() => schedulePass({ ...withIndexes, index }))
+  if (schedulePass({ ...withIndexes, index }).decisions.length !== 0 || schedulePass(input).decisions.length !== 0) throw new Error('a saturated pass decided something')
+  return { joblists, nodes, policy, levels, owners, running, walkMs, indexedMs }
 }
 
 export interface FairShareFigure { held: number, owners: number, walkMs: number, indexedMs: number }
@@ -148,10 +154,11 @@ export function schedulerBench (log: (m: string) => void): { scarce: PassFigure[
       ample.push(g)
     }
   }
-  for (const policy of ['fifo', 'priority'] as const) {
+  // (fifo and priority with one priority and owner, as before Dec 4; then 10 priorities, and under fairshare 20 owners too.)
+  for (const [policy, levels, owners] of [['fifo', 1, 1], ['priority', 1, 1], ['priority', 10, 1], ['fairshare', 10, 20]] as const) {
     for (const joblists of [1000, 10_000, 100_000]) {
-      const f = saturatedPass(joblists, 100, policy)
-      log(`scheduler pass, saturated, ${policy}: ${f.running} running, ${joblists - f.running} queued x 100 nodes: ${f.walkMs} ms walking the queue, ${f.indexedMs} ms with the master's index`)
+      const f = saturatedPass(joblists, 100, policy, 4, levels, owners)
+      log(`scheduler pass, saturated, ${policy}${levels > 1 ? ` (${levels} priorities${owners > 1 ? `, ${owners} owners` : ''})` : ''}: ${f.running} running, ${joblists - f.running} queued x 100 nodes: ${f.walkMs} ms walking the queue, ${f.indexedMs} ms with the master's indexes`)
       saturated.push(f)
     }
   }

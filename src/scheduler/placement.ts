@@ -55,16 +55,10 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
   const index = only === undefined ? input.index : undefined
   const explain = input.explain === true
   // The joblists in the order the policy serves them, one at a time: with the index the walk
-  // may stop early, so the order is not computed for the whole queue (servedInOrder); in fifo
-  // order the queue is the state's own list, read in place.
-  let next: () => JoblistRecord | undefined
-  if (only !== undefined || (index === undefined && input.queue.policy !== 'fifo')) {
-    const ordered = orderQueue(only ?? state.queue.map(id => state.joblists[id]), input.now, input.queue, state)
-    let i = 0
-    next = () => ordered[i++]
-  } else {
-    next = servedInOrder(state, input.now, input.queue)
-  }
+  // may stop early, so the order is not computed for the whole queue (the index's standing
+  // order, served-order.ts; servedInOrder's heap without it); in fifo order the queue is the
+  // state's own list, read in place.
+  const next = (only === undefined ? index?.served?.(state, input.now, input.queue) : undefined) ?? walkOrder(input, only)
   const nodes = [...input.alive].filter(id => state.nodes[id] !== undefined).sort()
   const holding = only !== undefined ? only.map(jl => jl.id) : runningInQueueOrder(state, index)
   const free = new FreeIndex(state, nodes, heldInstances(state, holding))
@@ -132,6 +126,15 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
     }
   }
   return { assigns, waiting, allTaken: free.allTaken(), looked }
+}
+
+/** The queue (or `only`) in the order the policy serves it, without the index's standing order. */
+function walkOrder (input: PlaceInput, only: JoblistRecord[] | undefined): () => JoblistRecord | undefined {
+  const { state } = input
+  if (only === undefined && (input.index !== undefined || input.queue.policy === 'fifo')) return servedInOrder(state, input.now, input.queue)
+  const ordered = orderQueue(only ?? state.queue.map(id => state.joblists[id]), input.now, input.queue, state)
+  let i = 0
+  return () => ordered[i++]
 }
 
 /**

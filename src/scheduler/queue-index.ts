@@ -10,8 +10,10 @@
 // JoblistCounts) and it reads them from the state. `differences` is its audit: what a recount
 // of the state would say otherwise.
 import { comparePositions } from '../state/position.js'
-import type { ClusterState } from '../state/types.js'
+import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { needsNothing, openKinds } from './kinds.js'
+import type { QueueOptions } from './queue.js'
+import { ServedOrder } from './served-order.js'
 
 /** What a pass reads of the index. */
 export interface QueueView {
@@ -24,6 +26,12 @@ export interface QueueView {
   readonly kinds: ReadonlyMap<string, number>
   /** How many of those kinds need nothing (`''`, `@node`): such a job fits with nothing free. */
   readonly needsNothing: number
+  /**
+   * The queue in the order `o` serves it at `now`, one joblist at a time, from a standing order
+   * (served-order.ts: a pass pays for the joblists it looks at, not a heap of the whole queue);
+   * undefined under fifo (the queue's own order).
+   */
+  served?: (state: ClusterState, now: number, o: QueueOptions) => (() => JoblistRecord | undefined) | undefined
 }
 
 /**
@@ -46,6 +54,8 @@ export class QueueIndex implements QueueView {
   private readonly counted = new Map<string, readonly string[]>()
   /** False until the first view: the queue is counted whole then, and changes before it are not needed. */
   private fresh = false
+  /** The queue by effective priority (priority and fairshare policies; built when a pass first asks). */
+  private readonly order = new ServedOrder()
 
   /** These joblists may have changed (their state, or whether they are in the queue): index them as they are now. */
   update (state: ClusterState, ids: Iterable<string>): void {
@@ -59,8 +69,13 @@ export class QueueIndex implements QueueView {
     return this
   }
 
+  served (state: ClusterState, now: number, o: QueueOptions): (() => JoblistRecord | undefined) | undefined {
+    return this.order.served(state, now, o)
+  }
+
   /** Index the queue of `state` afresh. */
   recount (state: ClusterState): void {
+    this.order.clear()
     this.running.clear()
     this.kinds.clear()
     this.counted.clear()
@@ -84,6 +99,7 @@ export class QueueIndex implements QueueView {
     same(this.running, fresh.running, 'running')
     same(this.kinds, fresh.kinds, 'kind')
     if (this.needsNothing !== fresh.needsNothing && out.length < max) out.push(`kinds that need nothing: indexed ${this.needsNothing}, in the state ${fresh.needsNothing}`)
+    if (out.length < max) out.push(...this.order.differences(state, max - out.length))
     return out
   }
 
@@ -91,6 +107,7 @@ export class QueueIndex implements QueueView {
     const jl = state.joblists[id]
     // In the queue exactly while not ended (reducer.ts recompute).
     const queued = jl !== undefined && (jl.state === 'queued' || jl.state === 'running')
+    this.order.update(state, id, queued)
     const was = this.counted.get(id)
     if (!queued) {
       if (was === undefined) return

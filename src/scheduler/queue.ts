@@ -38,14 +38,19 @@ export function effectivePriority (jl: JoblistRecord, now: number, o: QueueOptio
  */
 export function orderQueue (queue: JoblistRecord[], now: number, o: QueueOptions, state?: ClusterState): JoblistRecord[] {
   if (o.policy === 'fifo') return queue
-  const factors = o.policy === 'fairshare' && state !== undefined ? fairShareFactors(state, now, o.fairShare ?? DEFAULT_FAIR_SHARE) : undefined
+  const factors = state !== undefined ? queueFactors(state, now, o) : undefined
   const eff = new Map(queue.map(jl => [jl.id, effectivePriority(jl, now, o, factors?.get(jl.owner) ?? 1)]))
   return queue.slice().sort((a, b) => servedFirst(eff.get(a.id) as number, a, eff.get(b.id) as number, b))
 }
 
 /** Which of two joblists the policy serves first (< 0: `a`): the higher effective priority, then the earlier accept position. */
-function servedFirst (effA: number, a: JoblistRecord, effB: number, b: JoblistRecord): number {
+export function servedFirst (effA: number, a: JoblistRecord, effB: number, b: JoblistRecord): number {
   return (effB - effA) || comparePositions(a.position, b.position)
+}
+
+/** The owners' fair-share factors a pass under `o` uses (fairshare), once a pass; undefined otherwise (every factor 1). */
+export function queueFactors (state: ClusterState, now: number, o: QueueOptions): Map<string, number> | undefined {
+  return o.policy === 'fairshare' ? fairShareFactors(state, now, o.fairShare ?? DEFAULT_FAIR_SHARE) : undefined
 }
 
 /**
@@ -63,7 +68,7 @@ export function servedInOrder (state: ClusterState, now: number, o: QueueOptions
     let i = 0
     return () => i < ids.length ? state.joblists[ids[i++]] : undefined
   }
-  const factors = o.policy === 'fairshare' ? fairShareFactors(state, now, o.fairShare ?? DEFAULT_FAIR_SHARE) : undefined
+  const factors = queueFactors(state, now, o)
   const n = ids.length
   const records = new Array<JoblistRecord>(n)
   const eff = new Float64Array(n)
