@@ -12,13 +12,25 @@ import { SnapshotWriter } from '../src/store/snapshot-parts.js'
 import { Harness, job, joblist } from '../test/helpers/harness.js'
 import type { UnsignedEvent } from '../src/events/types.js'
 
-export interface SnapshotFigures { held: number, eventsPerSnapshot: number, snapshots: number, wholeMs: number, marksMs: number }
+export interface SnapshotFigures {
+  held: number
+  /** Whether the joblists held wait in the queue (accepted, not run) instead of having ended. */
+  queued: boolean
+  eventsPerSnapshot: number
+  snapshots: number
+  /** Looking at every part (not measured for the queued states: seconds at 100,000). */
+  wholeMs?: number
+  marksMs: number
+}
 
 const EVENTS_PER_SNAPSHOT = 100
 const TAIL_JOBLISTS = 200
 
-/** The events of `joblists` one-job joblists, each run to its end on node A (written directly: no scheduler passes). */
-function history (joblists: number): UnsignedEvent[] {
+/**
+ * The events of `joblists` one-job joblists, each run to its end on node A (written directly: no
+ * scheduler passes); the first `queued` of them only accepted (they wait in the queue).
+ */
+function history (joblists: number, queued = 0): UnsignedEvent[] {
   const h = new Harness()
   h.node('A', { slot: ['s0', 's1'] })
   h.emit('M', 'master', { term: 1 })
@@ -26,6 +38,7 @@ function history (joblists: number): UnsignedEvent[] {
     const request = h.submit(joblist(`w${i}`, [['a', [job('x')]]]))
     const id = `m-${i + 1}`
     h.emit('M', 'accept', { request, id, term: 1, onLost: 'retry', maxLost: 1 })
+    if (i < queued) continue
     h.emit('M', 'assign', { jobId: `${id}.1`, attempt: 1, node: 'A', resources: { slot: ['s0'] }, term: 1 })
     h.emit('A', 'started', { jobId: `${id}.1`, attempt: 1, pid: 1 })
     h.emit('A', 'finished', { jobId: `${id}.1`, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
@@ -57,23 +70,27 @@ function measure (events: UnsignedEvent[], cut: number, marks: boolean): number 
   return median(ms)
 }
 
-export function snapshotBench (progress: (m: string) => void, sizes: number[] = [1000, 10_000]): SnapshotFigures[] {
-  return sizes.map(held => {
-    progress(`snapshot: a state of ${held} joblists, a snapshot every ${EVENTS_PER_SNAPSHOT} events`)
-    const events = history(held + TAIL_JOBLISTS)
+/**
+ * `sizes`: states of that many ended joblists; `queuedSizes`: of that many waiting in the queue
+ * (a deep queue: until Dec 4 its IDs were one part, serialized and written whole at each snapshot).
+ */
+export function snapshotBench (progress: (m: string) => void, sizes: number[] = [1000, 10_000], queuedSizes: number[] = [10_000, 100_000]): SnapshotFigures[] {
+  return [...sizes.map(n => [n, false] as const), ...queuedSizes.map(n => [n, true] as const)].map(([held, queued]) => {
+    progress(`snapshot: a state of ${held} joblists${queued ? ' queued' : ''}, a snapshot every ${EVENTS_PER_SNAPSHOT} events`)
+    const events = history(held + TAIL_JOBLISTS, queued ? held : 0)
     const cut = events.findIndex(e => e.type === 'submit' && (e.body as { spec: { name: string } }).spec.name === `w${held}`)
     const snapshots = Math.ceil((events.length - cut) / EVENTS_PER_SNAPSHOT)
     // Each way twice, alternated: the second of each is what is reported (the first warms the JIT).
-    measure(events, cut, false)
+    if (!queued) measure(events, cut, false)
     measure(events, cut, true)
-    const wholeMs = measure(events, cut, false)
+    const wholeMs = queued ? undefined : measure(events, cut, false)
     const marksMs = measure(events, cut, true)
-    return { held, eventsPerSnapshot: EVENTS_PER_SNAPSHOT, snapshots, wholeMs: Number(wholeMs.toFixed(3)), marksMs: Number(marksMs.toFixed(3)) }
+    return { held, queued, eventsPerSnapshot: EVENTS_PER_SNAPSHOT, snapshots, ...(wholeMs !== undefined ? { wholeMs: Number(wholeMs.toFixed(3)) } : {}), marksMs: Number(marksMs.toFixed(3)) }
   })
 }
 
 export function formatSnapshot (xs: SnapshotFigures[]): string[] {
-  return xs.map(x => `snapshot, ${x.held} joblists held, ${x.eventsPerSnapshot} events since the last: ${x.marksMs} ms from the marks vs ${x.wholeMs} ms looking at every part (median of ${x.snapshots})`)
+  return xs.map(x => `snapshot, ${x.held} joblists ${x.queued ? 'queued' : 'held'}, ${x.eventsPerSnapshot} events since the last: ${x.marksMs} ms from the marks${x.wholeMs !== undefined ? ` vs ${x.wholeMs} ms looking at every part` : ''} (median of ${x.snapshots})`)
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

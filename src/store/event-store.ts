@@ -82,7 +82,14 @@ export const STORE_SCHEMA = 3
  * 5: with an archive (ended joblists out of memory): the part `~archived` holds the archived
  *    parts' digest; schedules keep their failed runs (`failures`).
  */
-export const SNAPSHOT_VERSION = 5
+export const SNAPSHOT_VERSION = 6
+
+/**
+ * 6: without the queue (derived from the joblists as the snapshot is assembled, snapshot-parts.ts).
+ * A snapshot of version 5 is still read (its queue part is passed over, and deleted by the next
+ * snapshot); an agent of version 5 ignores a snapshot of version 6 (it replays the events).
+ */
+export const READABLE_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([5, SNAPSHOT_VERSION])
 
 /**
  * Every origin's events from seq 1 up to `upTo[origin]`, origins in sorted order: what a

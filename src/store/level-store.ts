@@ -6,7 +6,7 @@
 import { Level } from 'level'
 import type { CisEvent } from '../events/types.js'
 import type { EventStore, SnapshotWrite, StoredSnapshot } from './event-store.js'
-import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
+import { READABLE_SNAPSHOT_VERSIONS, STORE_SCHEMA } from './event-store.js'
 import { StoreSchemaError, openSchema } from './upgrade.js'
 import { parseSubjectKey, subjectKey } from './subject-index.js'
 import { eventSubjects } from '../state/history.js'
@@ -151,7 +151,7 @@ export class LevelEventStore implements EventStore {
 
   async loadSnapshot (): Promise<StoredSnapshot | undefined> {
     const version = Number(await this.meta.get('snapshot-version'))
-    if (version !== SNAPSHOT_VERSION) return undefined
+    if (!READABLE_SNAPSHOT_VERSIONS.has(version)) return undefined
     const parts: Array<[string, string]> = []
     for await (const [key, value] of this.parts.iterator()) parts.push([key, value])
     return { version, parts }

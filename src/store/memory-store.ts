@@ -1,7 +1,7 @@
 // An event store in memory: for tests of the node without a disk, and the core's tests.
 import type { CisEvent } from '../events/types.js'
 import type { EventStore, SnapshotWrite, StoredSnapshot } from './event-store.js'
-import { SNAPSHOT_VERSION, STORE_SCHEMA } from './event-store.js'
+import { READABLE_SNAPSHOT_VERSIONS, STORE_SCHEMA } from './event-store.js'
 import { eventSubjects } from '../state/history.js'
 
 export class MemoryEventStore implements EventStore {
@@ -67,6 +67,6 @@ export class MemoryEventStore implements EventStore {
   }
 
   async loadSnapshot (): Promise<StoredSnapshot | undefined> {
-    return this.snapshot?.version === SNAPSHOT_VERSION ? { version: this.snapshot.version, parts: [...this.snapshot.parts].sort((a, b) => a[0] < b[0] ? -1 : 1) } : undefined
+    return this.snapshot !== undefined && READABLE_SNAPSHOT_VERSIONS.has(this.snapshot.version) ? { version: this.snapshot.version, parts: [...this.snapshot.parts].sort((a, b) => a[0] < b[0] ? -1 : 1) } : undefined
   }
 }

@@ -218,6 +218,17 @@ export function storeConformance (f: StoreFactory): void {
     })
   })
 
+  test(title('G-1', 'a snapshot of version 5 (whose queue was a part) is read, its queue derived from the joblists'), async () => {
+    await withStore(async ({ store }) => {
+      const state = sampleState()
+      const v5 = fullSnapshot(state)
+      await store.write([], { ...v5, version: 5, put: [...v5.put, ['queue', '["not-a-joblist"]']] })
+      const stored = await store.loadSnapshot()
+      assert.equal(stored?.version, 5)
+      assert.deepEqual(stateOf(stored), state)
+    })
+  })
+
   test(title('G-1', 'events and a snapshot written in one write are both there'), async () => {
     await withStore(async ({ store }) => {
       const events = [storeEvent('node-a', 1), storeEvent('node-a', 2), storeEvent('node-b', 1)]

@@ -11,6 +11,7 @@ import { MemoryEventStore } from '../../src/store/memory-store.js'
 import type { StoredSnapshot } from '../../src/store/event-store.js'
 import { SnapshotWriter, assembleState, snapshotState, stateParts } from '../../src/store/snapshot-parts.js'
 import type { CisEvent } from '../../src/events/types.js'
+import { takeChanges, trackChanges } from '../../src/state/changes.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
 
 function workload (n: number, seed: number): Harness {
@@ -77,4 +78,61 @@ test('G-4: what a snapshot writes follows what changed, not how much history the
   const large = bytesOfNextTen(400)
   // The same ten joblists' parts, and the few whole fields (queue, clock, counters) each time.
   assert.ok(large < small * 1.5, `10 joblists after 400 write ${large} B, after 20 ${small} B`)
+})
+
+/** A state with joblists waiting in the queue (accepted, none run: node A has one slot, each joblist needs two). */
+function deepQueue (n: number): Harness {
+  const h = new Harness()
+  h.node('A', { slot: ['s0'] })
+  for (let i = 0; i < n; i++) h.submit(joblist(`q${i}`, [['a', [job('x', { needs: { slot: 2 } })]]]), 'A')
+  h.settle()
+  return h
+}
+
+test('G-4 / issue 12: a snapshot holds no queue (its IDs were one part, written whole as it changed); the queue is derived from the joblists as the snapshot is assembled', () => {
+  const h = deepQueue(30)
+  assert.equal(h.state.queue.length, 30, 'thirty joblists wait')
+  const parts = [...stateParts(h.state)]
+  assert.ok(!parts.some(([k]) => k === 'queue'), 'no part is the queue')
+  const assembled = assembleState(parts)
+  assert.deepEqual(assembled.queue, h.state.queue)
+  assert.equal(stateHash(assembled), stateHash(h.state))
+  // What a snapshot after one more accept writes does not grow with the queue.
+  const writer = new SnapshotWriter({ check: true })
+  trackChanges(h.state)
+  writer.committed(writer.next(h.state))
+  takeChanges(h.state)
+  h.submit(joblist('one-more', [['a', [job('x', { needs: { slot: 2 } })]]]), 'A')
+  h.settle()
+  const w = writer.next(h.state, [], takeChanges(h.state))
+  assert.ok(!w.put.some(([k]) => k === 'queue'))
+  assert.ok(w.put.every(([, json]) => json.length < 2000), `each part written is small: ${w.put.map(([k, j]) => `${k} ${j.length}`).join(', ')}`)
+})
+
+test('G-4 / issue 12: a snapshot of version 5 (the queue one of its parts) is still read, and the next snapshot deletes that part', async () => {
+  const h = deepQueue(12)
+  const store = new MemoryEventStore()
+  // As version 5 wrote it: every part, the queue's too.
+  await store.write([], { version: 5, reset: true, put: [...stateParts(h.state), ['queue', JSON.stringify(h.state.queue)]], del: [] })
+  const stored = await store.loadSnapshot()
+  assert.ok(stored !== undefined, 'read')
+  assert.equal(stored.version, 5)
+  assert.equal(stateHash(snapshotState(stored)), stateHash(h.state))
+  // A part that disagrees with the joblists is not believed: the queue comes from the joblists.
+  await store.write([], { version: 5, reset: false, put: [['queue', '["m-99"]']], del: [] })
+  assert.deepEqual(snapshotState(await store.loadSnapshot() as StoredSnapshot).queue, h.state.queue)
+  const writer = new SnapshotWriter()
+  writer.seed(await store.loadSnapshot() as StoredSnapshot)
+  const w = writer.next(h.state)
+  assert.deepEqual(w.del, ['queue'])
+  assert.equal(w.version, 6)
+  await store.write([], w)
+  writer.committed(w)
+  const now = await store.loadSnapshot() as StoredSnapshot
+  assert.equal(now.version, 6)
+  assert.ok(!now.parts.some(([k]) => k === 'queue'))
+  assert.equal(stateHash(snapshotState(now)), stateHash(h.state))
+  // A version this agent does not know is not read (the events are replayed instead).
+  await store.write([], { version: 4, reset: true, put: [...stateParts(h.state)], del: [] })
+  assert.equal(await store.loadSnapshot(), undefined)
 })
