@@ -52,7 +52,7 @@ export interface LiveFeedOptions {
 
 /** One joblist in full, with why each waiting job waits (as GET /v1/joblists/{id} gives it). */
 function fullView (v: ClusterSnapshot, jl: JoblistRecord): ReturnType<typeof joblistView> {
-  const waiting = FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons({ state: v.state, now: v.now, alive: v.alive, queue: v.queue })
+  const waiting = FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons({ state: v.state, now: v.now, alive: v.alive, queue: v.queue }, jl.id)
   return joblistView(v.state, jl, waiting, v)
 }
 

@@ -23,6 +23,13 @@ export interface PlaceInput {
   /** Also say why each job waits (for the API and `cis plan`; the master's pass skips it). */
   explain?: boolean
   /**
+   * Say why the jobs of this joblist wait, and stop the walk after it (one joblist's view: what
+   * is queued behind it changes nothing of it). The joblists before it are walked as a pass
+   * walks them, passing over what cannot be placed or reserve anything (explaining them all
+   * took 0.4-0.9 s at 100,000 queued, for each view of one waiting joblist).
+   */
+  explainFor?: string
+  /**
    * The master's index of the queue (queue-index.ts), exact for `state`: the instances held
    * are read from the joblists that run, and the walk of the queue stops once no kind of need
    * in it can be placed or reserve anything. Absent: every joblist of the queue is looked at.
@@ -53,7 +60,8 @@ export function joblistLabel (jl: JoblistRecord): string { return `${jl.name} ($
 export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
   const { state } = input
   const index = only === undefined ? input.index : undefined
-  const explain = input.explain === true
+  const explainAll = input.explain === true
+  const target = input.explainFor
   // The joblists in the order the policy serves them, one at a time: with the index the walk
   // may stop early, so the order is not computed for the whole queue (the index's standing
   // order, served-order.ts; servedInOrder's heap without it); in fifo order the queue is the
@@ -79,7 +87,7 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
     if (needsNothing(key)) nothingBlocked++
   }
   const nothingLeft = (): boolean => {
-    if (index === undefined || explain) return false
+    if (index === undefined || explainAll || target !== undefined) return false
     return blocked.size === index.kinds.size || (nothingBlocked === index.needsNothing && free.exhausted())
   }
   let looked = 0
@@ -88,8 +96,11 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
     const jl = job === undefined ? undefined : state.joblists[job.joblistId]
     return jl === undefined ? jobId : `${jl.name}/${job.name} (${jobId})`
   }
-  for (let jl = next(); jl !== undefined && !nothingLeft(); jl = next()) {
+  let reached = false
+  for (let jl = next(); jl !== undefined && !reached && !nothingLeft(); jl = next()) {
     looked++
+    reached = jl.id === target
+    const explain = explainAll || reached
     if (jl.cancelled) continue
     // A joblist none of whose jobs could be placed or reserve anything now is passed over
     // whole, at the cost of a lookup (the master's pass after each job's end used to walk every
@@ -131,7 +142,8 @@ export function place (input: PlaceInput, only?: JoblistRecord[]): PlaceResult {
 /** The queue (or `only`) in the order the policy serves it, without the index's standing order. */
 function walkOrder (input: PlaceInput, only: JoblistRecord[] | undefined): () => JoblistRecord | undefined {
   const { state } = input
-  if (only === undefined && (input.index !== undefined || input.queue.policy === 'fifo')) return servedInOrder(state, input.now, input.queue)
+  // (A heap: a walk that may stop early pays for what it takes out; a sort, for the whole queue.)
+  if (only === undefined && (input.index !== undefined || input.explainFor !== undefined || input.queue.policy === 'fifo')) return servedInOrder(state, input.now, input.queue)
   const ordered = orderQueue(only ?? state.queue.map(id => state.joblists[id]), input.now, input.queue, state)
   let i = 0
   return () => ordered[i++]

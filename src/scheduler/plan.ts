@@ -15,9 +15,9 @@ export interface PlanInput {
   queue: QueueOptions
 }
 
-/** Why each open job waits, as the master would see it now. */
-export function waitReasons (input: PlanInput): PlaceResult['waiting'] {
-  return place({ ...input, explain: true }).waiting
+/** Why each open job waits, as the master would see it now (`joblistId`: the jobs of that joblist alone, walking the queue up to it). */
+export function waitReasons (input: PlanInput, joblistId?: string): PlaceResult['waiting'] {
+  return place(joblistId === undefined ? { ...input, explain: true } : { ...input, explainFor: joblistId }).waiting
 }
 
 export interface PlannedJob { id: string, name: string, node: string | null, resources: Record<string, string[]>, waiting: string | null }

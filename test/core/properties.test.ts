@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Harness, job, joblist } from '../helpers/harness.js'
 import { place } from '../../src/scheduler/placement.js'
+import { waitReasons } from '../../src/scheduler/plan.js'
 import { activeJoblists, schedulePass } from '../../src/scheduler/schedule.js'
 import { QueueIndex } from '../../src/scheduler/queue-index.js'
 import { orderQueue, servedInOrder } from '../../src/scheduler/queue.js'
@@ -146,6 +147,36 @@ test('R3-5 (property): the master pass, which passes over joblists that cannot b
     })
     assert.ok(compared > 0)
   }), { seed: 12, numRuns: 200 })
+})
+
+test('R3-5 / issue 12 (property): why one joblist\'s jobs wait, the walk stopped after it, is what explaining the whole queue says of them', () => {
+  let compared = 0
+  let shorter = 0
+  fc.assert(fc.property(pinnedScenarioArb, fc.constantFrom<QueueOptions['policy']>('fifo', 'priority', 'fairshare'), (s, policy) => {
+    const h = build({ nodes: s.nodes, lists: [], outcomes: [] })
+    h.queue = { policy, agingPerMinute: 1 }
+    s.lists.forEach((stages, i) => h.submit(joblist(`jl${i}`, stages.map((jobs, si) => [`st${si}`, jobs.map((j, ji) => job(`j${si}-${ji}`, {
+      needs: { slot: j.slot, gpu: j.gpu },
+      ...(j.target === 'all' ? { target: { all: true } } : j.target !== undefined ? { target: { node: `N${j.target % s.nodes.length}` } } : {})
+    }))]), { priority: (i * 5) % 3 })))
+    run(h, s.outcomes, hh => {
+      const nodes = Object.keys(hh.state.nodes)
+      for (const alive of [nodes, nodes.slice(1)]) {
+        const input = { state: hh.state, now: hh.now, alive: new Set(alive), queue: hh.queue }
+        const all = waitReasons(input)
+        for (const id of hh.state.queue) {
+          const one = waitReasons(input, id)
+          const mine = Object.fromEntries(Object.entries(all).filter(([jobId]) => hh.state.jobs[jobId]?.joblistId === id))
+          assert.deepEqual(one, mine, `why the jobs of ${id} wait`)
+          if (place({ ...input, explainFor: id }).looked < place({ ...input, explain: true }).looked) shorter++
+          compared++
+        }
+      }
+    })
+  }), { seed: 14, numRuns: 150 })
+  assert.ok(compared > 300, `joblists compared: ${compared}`)
+  // (The control: many of these walks stopped before the end of the queue.)
+  assert.ok(shorter > 100, `walks that stopped at their joblist: ${shorter}`)
 })
 
 /** The master's index of the harness's queue, kept as its events apply (as the node keeps it). */

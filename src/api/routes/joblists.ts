@@ -261,7 +261,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     const v = await node.viewOf(req.params.ref)
     const jl = findJoblist(v.state, req.params.ref)
     if (jl === undefined) throw notFound('joblist', req.params.ref)
-    return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v)), v)
+    return joblistView(v.state, jl, FINAL_JOBLIST_STATES.has(jl.state) ? {} : waitReasons(planInput(v), jl.id), v)
   })
 
   // G-3: every change of a joblist and its jobs, from the events, in clock order.

@@ -115,7 +115,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode, streams: OpenStr
     const v = await node.viewOf(req.params.ref)
     const job = findJob(v.state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
-    return jobView(v.state, job, FINAL_JOB_STATES.has(job.state) ? {} : waitReasons(planInput(v)), v)
+    return jobView(v.state, job, FINAL_JOB_STATES.has(job.state) ? {} : waitReasons(planInput(v), job.joblistId), v)
   })
 
   app.post('/v1/jobs/:ref/stop', {
