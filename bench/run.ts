@@ -111,7 +111,7 @@ async function latency (url: string, samples: number): Promise<{ p50: number, p9
 async function main (): Promise<void> {
   progress('the pure scheduler: one pass over large queues')
   const sched = schedulerBench(progress)
-  const snapshots = snapshotBench(progress, QUICK ? [1000] : [1000, 10_000], QUICK ? [10_000] : [10_000, 100_000])
+  const snapshots = snapshotBench(progress, QUICK ? [1000] : [1000, 10_000], QUICK ? [10_000] : [10_000, 100_000], [10_000])
   progress('a message\'s steps, cold vs warm')
   const cold = coldBench()
   progress(`raw spawn rate: ${N} x sh -c true, concurrency ${CONCURRENCY}`)

@@ -16,9 +16,11 @@ export interface SnapshotFigures {
   held: number
   /** Whether the joblists held wait in the queue (accepted, not run) instead of having ended. */
   queued: boolean
+  /** Whether each ended joblist held has a webhook delivery recorded (until Dec 4 every snapshot serialized every delivery). */
+  delivered: boolean
   eventsPerSnapshot: number
   snapshots: number
-  /** Looking at every part (not measured for the queued states: seconds at 100,000). */
+  /** Looking at every part (measured for the plain states only: seconds at 100,000 queued). */
   wholeMs?: number
   marksMs: number
 }
@@ -30,7 +32,7 @@ const TAIL_JOBLISTS = 200
  * The events of `joblists` one-job joblists, each run to its end on node A (written directly: no
  * scheduler passes); the first `queued` of them only accepted (they wait in the queue).
  */
-function history (joblists: number, queued = 0): UnsignedEvent[] {
+function history (joblists: number, queued = 0, delivered = false): UnsignedEvent[] {
   const h = new Harness()
   h.node('A', { slot: ['s0', 's1'] })
   h.emit('M', 'master', { term: 1 })
@@ -42,6 +44,7 @@ function history (joblists: number, queued = 0): UnsignedEvent[] {
     h.emit('M', 'assign', { jobId: `${id}.1`, attempt: 1, node: 'A', resources: { slot: ['s0'] }, term: 1 })
     h.emit('A', 'started', { jobId: `${id}.1`, attempt: 1, pid: 1 })
     h.emit('A', 'finished', { jobId: `${id}.1`, attempt: 1, state: 'succeeded', exitCode: 0, signal: null })
+    if (delivered) h.emit('M', 'delivery', { id: `${id}.succeeded.0`, attempt: 1, ok: true, term: 1 })
   }
   return h.events
 }
@@ -74,23 +77,25 @@ function measure (events: UnsignedEvent[], cut: number, marks: boolean): number 
  * `sizes`: states of that many ended joblists; `queuedSizes`: of that many waiting in the queue
  * (a deep queue: until Dec 4 its IDs were one part, serialized and written whole at each snapshot).
  */
-export function snapshotBench (progress: (m: string) => void, sizes: number[] = [1000, 10_000], queuedSizes: number[] = [10_000, 100_000]): SnapshotFigures[] {
-  return [...sizes.map(n => [n, false] as const), ...queuedSizes.map(n => [n, true] as const)].map(([held, queued]) => {
-    progress(`snapshot: a state of ${held} joblists${queued ? ' queued' : ''}, a snapshot every ${EVENTS_PER_SNAPSHOT} events`)
-    const events = history(held + TAIL_JOBLISTS, queued ? held : 0)
+export function snapshotBench (progress: (m: string) => void, sizes: number[] = [1000, 10_000], queuedSizes: number[] = [10_000, 100_000], deliveredSizes: number[] = [10_000]): SnapshotFigures[] {
+  const variants = [...sizes.map(n => [n, false, false] as const), ...queuedSizes.map(n => [n, true, false] as const), ...deliveredSizes.map(n => [n, false, true] as const)]
+  return variants.map(([held, queued, delivered]) => {
+    progress(`snapshot: a state of ${held} joblists${queued ? ' queued' : ''}${delivered ? ', each with a webhook delivery' : ''}, a snapshot every ${EVENTS_PER_SNAPSHOT} events`)
+    const events = history(held + TAIL_JOBLISTS, queued ? held : 0, delivered)
     const cut = events.findIndex(e => e.type === 'submit' && (e.body as { spec: { name: string } }).spec.name === `w${held}`)
     const snapshots = Math.ceil((events.length - cut) / EVENTS_PER_SNAPSHOT)
     // Each way twice, alternated: the second of each is what is reported (the first warms the JIT).
-    if (!queued) measure(events, cut, false)
+    const whole = !queued && !delivered
+    if (whole) measure(events, cut, false)
     measure(events, cut, true)
-    const wholeMs = queued ? undefined : measure(events, cut, false)
+    const wholeMs = whole ? measure(events, cut, false) : undefined
     const marksMs = measure(events, cut, true)
-    return { held, queued, eventsPerSnapshot: EVENTS_PER_SNAPSHOT, snapshots, ...(wholeMs !== undefined ? { wholeMs: Number(wholeMs.toFixed(3)) } : {}), marksMs: Number(marksMs.toFixed(3)) }
+    return { held, queued, delivered, eventsPerSnapshot: EVENTS_PER_SNAPSHOT, snapshots, ...(wholeMs !== undefined ? { wholeMs: Number(wholeMs.toFixed(3)) } : {}), marksMs: Number(marksMs.toFixed(3)) }
   })
 }
 
 export function formatSnapshot (xs: SnapshotFigures[]): string[] {
-  return xs.map(x => `snapshot, ${x.held} joblists ${x.queued ? 'queued' : 'held'}, ${x.eventsPerSnapshot} events since the last: ${x.marksMs} ms from the marks${x.wholeMs !== undefined ? ` vs ${x.wholeMs} ms looking at every part` : ''} (median of ${x.snapshots})`)
+  return xs.map(x => `snapshot, ${x.held} joblists ${x.queued ? 'queued' : 'held'}${x.delivered ? ' (a webhook delivery each)' : ''}, ${x.eventsPerSnapshot} events since the last: ${x.marksMs} ms from the marks${x.wholeMs !== undefined ? ` vs ${x.wholeMs} ms looking at every part` : ''} (median of ${x.snapshots})`)
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

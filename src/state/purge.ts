@@ -30,12 +30,11 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
   const gone = new Set(ids)
   const reqs = new Set(requests)
   state.purged ??= {}
-  for (const id of gone) state.purged[id] = true
-  for (const r of reqs) state.purged[r] = true
+  for (const id of [...gone, ...reqs]) { touchPart(state, 'purged', id); state.purged[id] = true }
   const changed: string[] = []
   for (const id of gone) {
     if (state.joblists[id] !== undefined) changed.push(id)
-    for (const field of ['joblists', 'cancels', 'updates', 'acks']) touchPart(state, field, id)
+    for (const field of ['joblists', 'cancels', 'updates', 'acks', 'aliases']) touchPart(state, field, id)
     delete state.joblists[id]
     delete state.cancels[id]
     delete state.updates[id]
@@ -46,15 +45,16 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
     const ofGone = (key: string): boolean => gone.has(joblistOf(key))
     for (const k of Object.keys(state.jobs)) if (ofGone(k)) { touchPart(state, 'jobs', k); delete state.jobs[k] }
     for (const k of Object.keys(state.attempts)) if (ofGone(k)) { touchPart(state, 'attempts', k); delete state.attempts[k] }
-    for (const k of Object.keys(state.deliveries ?? {})) if (ofGone(k)) delete state.deliveries[k]
-    for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) delete state.stops[k]
-    for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) delete state.aliases[alias]
+    for (const k of Object.keys(state.deliveries ?? {})) if (ofGone(k)) { touchPart(state, 'deliveries', k); delete state.deliveries[k] }
+    for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) { touchPart(state, 'stops', k); delete state.stops[k] }
+    for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) { touchPart(state, 'aliases', alias); delete state.aliases[alias] }
     state.queue = state.queue.filter(id => !gone.has(id))
   }
   if (reqs.size > 0) {
     for (const r of reqs) {
       touchPart(state, 'requests', r)
       touchPart(state, 'accepts', r)
+      touchPart(state, 'stops', r)
       delete state.requests[r]
       delete state.accepts[r]
       delete state.stops[r]

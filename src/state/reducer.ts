@@ -75,6 +75,7 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
       const b = (e as Ev<'stop'>).body
       const key = eventKey(e)
       // A cancel may have arrived first: it marked the request handled already.
+      touchPart(state, 'stops', key)
       state.stops[key] = { joblistId: b.joblistId, ...(b.jobId !== undefined ? { jobId: b.jobId } : {}), at: e.ts, handled: state.stops[key]?.handled ?? false }
       return []
     }
@@ -97,12 +98,14 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
     }
     case 'delivery': {
       const b = (e as Ev<'delivery'>).body
+      touchPart(state, 'deliveries', b.id)
       const list = (state.deliveries ??= {})[b.id] ?? (state.deliveries[b.id] = [])
       insertByPosition(list, { attempt: b.attempt, ok: b.ok, ...(b.status !== undefined ? { status: b.status } : {}), ...(b.error !== undefined ? { error: b.error } : {}), ...(b.retryAfterMs !== undefined ? { retryAfterMs: b.retryAfterMs } : {}), ...(b.gone === true ? { gone: true as const } : {}), at: e.ts, pos: positionOf(e) })
       return []
     }
     case 'mail': {
       const b = (e as Ev<'mail'>).body
+      touchPart(state, 'mails', b.to)
       const list = (state.mails ??= {})[b.to] ?? (state.mails[b.to] = [])
       insertByPosition(list, { ids: [...b.ids], ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos: positionOf(e) })
       return []
@@ -246,7 +249,7 @@ function materialize (state: ClusterState, key: string): string[] {
   const req = state.requests[key]
   const acc = state.accepts[key]?.[0]
   if (req === undefined || acc === undefined) return []
-  for (const other of state.accepts[key]) if (other.id !== acc.id) state.aliases[other.id] = acc.id
+  for (const other of state.accepts[key]) if (other.id !== acc.id) { touchPart(state, 'aliases', other.id); state.aliases[other.id] = acc.id }
   if (req.joblistId === acc.id) {
     // Another accept lost: updates that named its ID now apply to the winner too.
     const jl = state.joblists[acc.id]
@@ -384,6 +387,7 @@ function applyCancel (state: ClusterState, e: Ev<'cancel'>): string[] {
   c.at = Math.max(c.at, e.ts)
   state.cancels[b.joblistId] = c
   const stop = state.stops[b.request]
+  touchPart(state, 'stops', b.request)
   if (stop !== undefined) stop.handled = true
   else state.stops[b.request] = { joblistId: b.joblistId, at: e.ts, handled: true }
   return recompute(state, b.joblistId)

@@ -59,6 +59,8 @@ function events (seed: number, n: number): UnsignedEvent[] {
     // Acks from two nodes: delivered in either order, the earlier one's time stays.
     if (rnd.next() < 0.3) { h.emit('U', 'ack', { joblistId: id }); h.emit('A', 'ack', { joblistId: id }) }
     if (rnd.next() < 0.2) h.emit('M', 'delivery', { id: `${id}.succeeded.0`, attempt: 1, ok: rnd.next() < 0.5, term: 1 })
+    // A digest mail to one of two addresses (a record per address, grown by each).
+    if (rnd.next() < 0.2) h.emit('M', 'mail', { to: rnd.next() < 0.5 ? 'ops@h.example' : 'dev@h.example', ids: [`${id}.succeeded.0`], ok: rnd.next() < 0.8, term: 1 })
     if (ids.length > 3 && rnd.next() < 0.1) {
       const old = ids.splice(rnd.int(ids.length - 1), 1)[0]
       const jl = h.state.joblists[old]
