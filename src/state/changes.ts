@@ -1,7 +1,8 @@
 // What changed in a state since it was last asked: the parts (`field!key`) of its largest maps
 // — the joblists and what belongs to them (jobs, attempts, cancels, updates, acks, stops,
 // aliases, webhook deliveries), the submit requests and their accepts, mail records, purged
-// IDs — that were written, added or deleted. The snapshot writer
+// IDs, and an entry a node (its record, its term, how far its events were applied) — that
+// were written, added or deleted. The snapshot writer
 // (store/snapshot-parts.ts) looks at those parts only, not at every part of every joblist held,
 // so a snapshot costs what changed. Every write to those maps marks its part: the reducer's,
 // a purge's, the archive's. Only a state someone tracks pays: the marks are no-ops on another.
@@ -11,7 +12,9 @@ import type { ClusterState } from './types.js'
 export const MARKED_MAPS: ReadonlySet<string> = new Set(['joblists', 'jobs', 'attempts', 'cancels', 'updates', 'acks', 'requests', 'accepts',
   // (Since Dec 4: these grow with the joblists held too, or for good (purged), and every
   // snapshot serialized each entry of them: a webhook on every joblist made a delivery an entry.)
-  'stops', 'aliases', 'deliveries', 'mails', 'purged'])
+  'stops', 'aliases', 'deliveries', 'mails', 'purged',
+  // (And these grow with the cluster: an entry a node or origin, 4.3 ms a snapshot at 1,000 nodes.)
+  'nodes', 'applied', 'terms'])
 
 export interface Changes {
   /** Part keys (`field!key`) written, added or deleted since the last time. */

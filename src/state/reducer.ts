@@ -28,7 +28,7 @@ export function joblistOfJob (jobId: string): string {
  * never had them counts them as applied, and nothing else changes.
  */
 export function skipTo (state: ClusterState, origin: string, seq: number): void {
-  if (seq > (state.applied[origin] ?? 0)) state.applied[origin] = seq
+  if (seq > (state.applied[origin] ?? 0)) { touchPart(state, 'applied', origin); state.applied[origin] = seq }
 }
 
 /**
@@ -60,6 +60,7 @@ function hasAny (o: Record<string, unknown> | undefined): boolean {
 }
 
 function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
+  touchPart(state, 'applied', e.origin)
   state.applied[e.origin] = e.seq
   if (e.ts > state.clock.ts || (e.ts === state.clock.ts && e.lc > state.clock.lc)) state.clock = { ts: e.ts, lc: e.lc }
   switch (e.type) {
@@ -68,6 +69,7 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
     case 'accept': return applyAccept(state, e as Ev<'accept'>)
     case 'master': {
       const b = (e as Ev<'master'>).body
+      touchPart(state, 'terms', e.origin)
       state.terms[e.origin] = Math.max(state.terms[e.origin] ?? 0, b.term)
       return []
     }
@@ -165,6 +167,7 @@ export function reduce (events: Iterable<UnsignedEvent | CisEvent>, state: Clust
 }
 
 function applyNode (state: ClusterState, e: Ev<'node'>): string[] {
+  touchPart(state, 'nodes', e.origin)
   state.nodes[e.origin] = { id: e.origin, ...e.body, updatedAt: e.ts }
   return []
 }
