@@ -14,7 +14,9 @@ export const MARKED_MAPS: ReadonlySet<string> = new Set(['joblists', 'jobs', 'at
   // snapshot serialized each entry of them: a webhook on every joblist made a delivery an entry.)
   'stops', 'aliases', 'deliveries', 'mails', 'purged',
   // (And these grow with the cluster: an entry a node or origin, 4.3 ms a snapshot at 1,000 nodes.)
-  'nodes', 'applied', 'terms'])
+  'nodes', 'applied', 'terms',
+  // (A schedule's record, and each of its runs: a part of its own in the snapshot, snapshot-parts.ts.)
+  'schedules', 'runs'])
 
 export interface Changes {
   /** Part keys (`field!key`) written, added or deleted since the last time. */

@@ -63,6 +63,8 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
     for (const rec of Object.values(state.schedules)) {
       const keep = (k: string): boolean => !reqs.has(k)
       if (!rec.runs.some(k => reqs.has(k)) && !rec.active.some(k => reqs.has(k))) continue
+      touchPart(state, 'schedules', rec.name)
+      for (const k of rec.runs) if (reqs.has(k)) touchPart(state, 'runs', k)
       rec.runs = rec.runs.filter(keep)
       for (const r of reqs) delete rec.order?.[r]
       rec.active = rec.active.filter(keep)

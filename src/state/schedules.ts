@@ -5,13 +5,16 @@ import type { CisEvent, EventType, UnsignedEvent } from '../events/types.js'
 import type { ClusterState, JoblistRecord, ScheduleRecord } from './types.js'
 import { FINAL_JOBLIST_STATES } from './types.js'
 import { comparePositions, insertByPosition, positionOf } from './position.js'
+import { touchPart } from './changes.js'
 
 type Ev<T extends EventType> = UnsignedEvent<T> | CisEvent<T>
 
 const posOf = positionOf
 const cmp = comparePositions
 
+/** The schedule's record, made if new; marked for the snapshot (every caller writes to it). */
 function ensure (state: ClusterState, name: string): ScheduleRecord {
+  touchPart(state, 'schedules', name)
   let rec = state.schedules[name]
   if (rec === undefined) {
     rec = { name, spec: null, owner: '', definedPos: null, created: 0, definitions: 0, ops: {}, runs: [], order: {}, byInstant: {}, lastInstant: 0, skips: [], active: [] }
@@ -61,6 +64,8 @@ export function noteRun (state: ClusterState, key: string): void {
   const run = state.requests[key].schedule
   if (run === undefined) return
   const rec = ensure(state, run.name)
+  // (A run is a part of its own in the snapshot: snapshot-parts.ts.)
+  touchPart(state, 'runs', key)
   ;(rec.order ??= {})[key] = state.requests[key].order
   const order = runOrder(rec)
   insertBy(rec.runs, key, order)
@@ -77,6 +82,7 @@ export function runChanged (state: ClusterState, jl: JoblistRecord): void {
   if (jl.schedule === undefined) return
   const rec = state.schedules[jl.schedule.name]
   if (rec === undefined) return
+  touchPart(state, 'schedules', rec.name)
   const key = jl.request
   const i = rec.active.indexOf(key)
   if (FINAL_JOBLIST_STATES.has(jl.state)) {

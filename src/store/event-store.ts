@@ -85,9 +85,11 @@ export const STORE_SCHEMA = 3
 export const SNAPSHOT_VERSION = 6
 
 /**
- * 6: without the queue (derived from the joblists as the snapshot is assembled, snapshot-parts.ts).
- * A snapshot of version 5 is still read (its queue part is passed over, and deleted by the next
- * snapshot); an agent of version 5 ignores a snapshot of version 6 (it replays the events).
+ * 6: without the queue (derived from the joblists as the snapshot is assembled), and each run of
+ * a schedule a part of its own (`runs!KEY`), the schedule's part without them (snapshot-parts.ts).
+ * A snapshot of version 5 is still read (its queue part passed over, its schedules whole), and
+ * the next snapshot after it looks at every part (writes the runs' parts, deletes the queue's);
+ * an agent of version 5 ignores a snapshot of version 6 (it replays the events).
  */
 export const READABLE_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([5, SNAPSHOT_VERSION])
 

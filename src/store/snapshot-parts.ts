@@ -3,7 +3,8 @@
 // its own JSON. A new snapshot writes only the parts whose JSON changed since the last one
 // and deletes the parts whose entry is gone, so what a snapshot costs the disk follows what
 // changed, not how much history the state holds.
-import type { ClusterState } from '../state/types.js'
+import type { ClusterState, Position, ScheduleRecord } from '../state/types.js'
+import { comparePositions } from '../state/position.js'
 import type { Changes } from '../state/changes.js'
 import { MARKED_MAPS } from '../state/changes.js'
 import { emptyState } from '../state/types.js'
@@ -29,12 +30,64 @@ const splitKey = (key: string): [string, string | undefined] => {
  */
 const DERIVED_FIELDS: ReadonlySet<string> = new Set(['queue'])
 
+/**
+ * A schedule's runs are parts of their own (`runs!KEY`: the run's schedule, request order and
+ * cron instant), and the schedule's part is its record without them: a schedule keeps every
+ * run (S-6), so its record grew ~340 bytes a run (3.4 MB after 10,000 runs: a week of a
+ * schedule every minute) and was serialized and written whole at the snapshot after each run.
+ */
+interface RunPart { schedule: string, order: Position, instant?: number }
+
+const runPartOf = (schedule: string, order: Position, instant: number | undefined): RunPart => ({ schedule, order, ...(instant !== undefined ? { instant } : {}) })
+
+/** A schedule's record without its runs (they are parts of their own). */
+function scheduleHead (rec: ScheduleRecord): Omit<ScheduleRecord, 'runs' | 'order' | 'byInstant'> {
+  const { runs: _runs, order: _order, byInstant: _byInstant, ...head } = rec
+  return head
+}
+
+/** Every run of a schedule as its part. */
+function * runParts (rec: ScheduleRecord): Generator<[string, RunPart]> {
+  const instantOf = new Map<string, number>()
+  for (const [instant, keys] of Object.entries(rec.byInstant)) for (const k of keys) instantOf.set(k, Number(instant))
+  for (const k of rec.runs) {
+    const order = rec.order?.[k]
+    if (order !== undefined) yield [k, runPartOf(rec.name, order, instantOf.get(k))]
+  }
+}
+
+/** One run's part, by its request key (undefined: no schedule has that run). */
+function runPart (state: ClusterState, key: string): RunPart | undefined {
+  const named = state.requests[key]?.schedule
+  const rec = named !== undefined ? state.schedules[named.name] : Object.values(state.schedules).find(r => r.order?.[key] !== undefined)
+  const order = rec?.order?.[key]
+  if (rec === undefined || order === undefined) return undefined
+  let instant: number | undefined
+  if (named !== undefined) instant = named.manual === true ? undefined : named.instant
+  else for (const [i, keys] of Object.entries(rec.byInstant)) if (keys.includes(key)) { instant = Number(i); break }
+  return runPartOf(rec.name, order, instant)
+}
+
+/** The value of one part of a marked map (undefined: it is gone). */
+function partValue (state: ClusterState, field: string, key: string): unknown {
+  if (field === 'schedules') { const rec = state.schedules[key]; return rec === undefined ? undefined : scheduleHead(rec) }
+  if (field === 'runs') return runPart(state, key)
+  return (state as unknown as Record<string, Record<string, unknown> | undefined>)[field]?.[key]
+}
+
 /** Every part of the state: [key, JSON]; the maps named in `skip` left out. */
 export function * stateParts (state: ClusterState, skip?: ReadonlySet<string>): Generator<[string, string]> {
   for (const [field, value] of Object.entries(state)) {
     if (DERIVED_FIELDS.has(field)) continue
     if (isMap(value)) {
       if (skip?.has(field) === true) continue
+      if (field === 'schedules') {
+        for (const [name, rec] of Object.entries(state.schedules)) {
+          yield [`schedules${SEP}${name}`, JSON.stringify(scheduleHead(rec))]
+          for (const [k, r] of runParts(rec)) yield [`runs${SEP}${k}`, JSON.stringify(r)]
+        }
+        continue
+      }
       for (const [k, v] of Object.entries(value)) yield [`${field}${SEP}${k}`, JSON.stringify(v)]
     } else {
       yield [field, JSON.stringify(value)]
@@ -59,9 +112,36 @@ export function assembleState (parts: Iterable<[string, string]>): ClusterState 
     const map = isMap(state[field]) ? state[field] : (state[field] = {})
     ;(map as Record<string, unknown>)[k] = JSON.parse(json)
   }
+  const runs = state.runs as Record<string, RunPart> | undefined
+  delete state.runs
   const assembled = state as unknown as ClusterState
   assembled.queue = queueOf(assembled.joblists)
+  foldRuns(assembled, runs ?? {})
   return assembled
+}
+
+/** Put the runs' parts back into their schedules' records, each list in request order (as the reducer keeps them). */
+function foldRuns (state: ClusterState, runs: Record<string, RunPart>): void {
+  for (const rec of Object.values(state.schedules)) {
+    rec.runs ??= []
+    rec.order ??= {}
+    rec.byInstant ??= {}
+  }
+  const touched = new Set<ScheduleRecord>()
+  for (const [k, r] of Object.entries(runs)) {
+    const rec = state.schedules[r.schedule]
+    // (A record of version 5 holds its runs itself.)
+    if (rec === undefined || rec.order[k] !== undefined) continue
+    touched.add(rec)
+    rec.order[k] = r.order
+    rec.runs.push(k)
+    if (r.instant !== undefined) (rec.byInstant[String(r.instant)] ??= []).push(k)
+  }
+  for (const rec of touched) {
+    const byOrder = (a: string, b: string): number => comparePositions(rec.order[a], rec.order[b])
+    rec.runs.sort(byOrder)
+    for (const keys of Object.values(rec.byInstant)) keys.sort(byOrder)
+  }
 }
 
 /** The state a stored snapshot holds. */
@@ -115,6 +195,8 @@ export class SnapshotWriter {
   private writtenOther = new Set<string>()
   /** Nothing is known of what is stored (no snapshot, or one of another version): the next write replaces it all. */
   private reset = true
+  /** What is stored is of an older version (read as it is): the next write looks at every part, and writes what differs. */
+  private older = false
 
   private sinceAudit = 0
   private lastAuditAt = -Infinity
@@ -134,6 +216,7 @@ export class SnapshotWriter {
     this.writtenOther = new Set()
     for (const [k, json] of stored.parts) this.remember(k, json)
     this.reset = false
+    this.older = stored.version !== SNAPSHOT_VERSION
   }
 
   /**
@@ -143,7 +226,7 @@ export class SnapshotWriter {
    * only where marked: what a snapshot costs follows what changed, not how many joblists are held.
    */
   next (state: ClusterState, extra: ReadonlyArray<[string, string]> = [], changes?: Changes): SnapshotWrite {
-    if (changes === undefined || this.reset) return this.whole(state, extra)
+    if (changes === undefined || this.reset || this.older) return this.whole(state, extra)
     const put: Array<[string, string]> = []
     const del: string[] = []
     const seen = new Set<string>()
@@ -152,11 +235,10 @@ export class SnapshotWriter {
     }
     for (const [key, json] of [...stateParts(state, MARKED_MAPS), ...extra]) { seen.add(key); consider(key, json) }
     for (const key of this.writtenOther) if (!seen.has(key)) del.push(key)
-    const s = state as unknown as Record<string, Record<string, unknown> | undefined>
     for (const key of changes.parts) {
       const [field, k] = splitKey(key)
       if (!MARKED_MAPS.has(field) || k === undefined) continue // (looked at whole above)
-      const v = s[field]?.[k]
+      const v = partValue(state, field, k)
       if (v !== undefined) consider(key, JSON.stringify(v))
       else if (this.written.has(key)) del.push(key)
     }
@@ -205,6 +287,7 @@ export class SnapshotWriter {
     for (const k of w.del) { this.written.delete(k); this.writtenOther.delete(k) }
     for (const [k, json] of w.put) this.remember(k, json)
     this.reset = false
+    this.older = false
   }
 
   private remember (key: string, json: string): void {

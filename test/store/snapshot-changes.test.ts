@@ -13,11 +13,18 @@ import type { ClusterState } from '../../src/state/types.js'
 import { takeChanges, trackChanges } from '../../src/state/changes.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
 import type { SnapshotWrite, StoredSnapshot } from '../../src/store/event-store.js'
-import { SnapshotWriter, snapshotState } from '../../src/store/snapshot-parts.js'
+import { SnapshotWriter, assembleState, snapshotState, stateParts } from '../../src/store/snapshot-parts.js'
 import type { UnsignedEvent } from '../../src/events/types.js'
+import type { JoblistSpec } from '../../src/spec/types.js'
 import { Random } from '../../src/sim/random.js'
 import { archivable, extract, restore } from '../../src/state/archive.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
+
+/** 2026-01-01T00:00:00Z: the first cron instant of the schedules below. */
+const T0 = Date.UTC(2026, 0, 1)
+
+/** A schedule's joblist: every minute, paused by a failed run. */
+const scheduled = (name: string): JoblistSpec => joblist(name, [['s', [job('j')]]], { schedule: { cron: '* * * * *', timezone: 'UTC', onFailure: 'pause', overlap: 'skip', catchUp: 'one', maxCatchUp: 100 } })
 
 /** A cluster's events of every kind (a seeded mix). */
 function events (seed: number, n: number): UnsignedEvent[] {
@@ -25,6 +32,7 @@ function events (seed: number, n: number): UnsignedEvent[] {
   const h = new Harness()
   h.node('A', { slot: ['s0', 's1'] })
   h.node('B', { slot: ['s0'] })
+  for (const name of ['tick', 'tock']) h.emit('U', 'schedule', { spec: scheduled(name), owner: 'alice' })
   const ids: string[] = []
   for (let i = 0; i < n; i++) {
     const req = h.submit(joblist(`w${i}`, [['a', [job('x', { retries: 1 })]], ['b', [job('y'), job('z')]]]), rnd.next() < 0.5 ? 'A' : 'M')
@@ -39,6 +47,18 @@ function events (seed: number, n: number): UnsignedEvent[] {
       // A change that names the alias: the winner's record changes.
       h.emit('U', 'update', { joblistId: `m2-${i}`, priority: 1 + rnd.int(9), tags: [`a${rnd.int(3)}`] })
     }
+    // Runs of two schedules (cron instants, a second master's duplicate now and then, manual
+    // runs), pauses and resumes, skipped instants: a schedule's runs are parts of their own.
+    if (rnd.next() < 0.5) {
+      const name = rnd.next() < 0.5 ? 'tick' : 'tock'
+      const manual = rnd.next() < 0.2
+      const run = h.emit(rnd.next() < 0.8 ? 'M' : 'M2', 'submit', { spec: scheduled(name), owner: 'alice', schedule: { name, instant: T0 + Math.floor(i / 2) * 60_000, ...(manual ? { manual: true as const } : {}) } })
+      h.settle()
+      const runId = h.state.requests[`${run.origin}:${run.seq}`]?.joblistId
+      if (runId !== undefined) ids.push(runId)
+    }
+    if (rnd.next() < 0.1) h.emit('U', 'control', { name: 'tick', op: rnd.next() < 0.5 ? 'pause' : 'resume' })
+    if (rnd.next() < 0.1) h.emit('M', 'skip', { name: 'tock', from: T0 + i * 60_000, to: T0 + (i + 1) * 60_000, count: 2, reason: 'overlap', term: 1 })
     const id = h.state.requests[req]?.joblistId
     if (id === undefined) continue
     ids.push(id)
@@ -239,4 +259,64 @@ test('G-4: audits are at most one per auditGapMs: within the gap a snapshot is n
   state.joblists[id].priority += 1
   eager.committed(eager.next(state, [], takeChanges(state)))
   assert.deepEqual(eagerReported, [[`joblists!${id}`]])
+})
+
+test('G-4 / S-6: a schedule\'s part holds no runs (each run is a part of its own, written once), and a snapshot of version 5 (whole records) is read and rewritten in parts', async () => {
+  const state = trackedState(events(21, 24))
+  const runs = Object.values(state.schedules).reduce((n, r) => n + r.runs.length, 0)
+  assert.ok(runs >= 6, `runs of the workload's schedules: ${runs}`)
+  const parts = new Map(stateParts(state))
+  for (const rec of Object.values(state.schedules)) {
+    const head = JSON.parse(parts.get(`schedules!${rec.name}`) as string) as Record<string, unknown>
+    assert.equal(head.runs, undefined)
+    assert.equal(head.byInstant, undefined)
+    for (const k of rec.runs) assert.ok(parts.has(`runs!${k}`), `run ${k} is a part`)
+  }
+  assert.equal(stateHash(assembleState(parts)), stateHash(state))
+  // As version 5 wrote it: each schedule whole, no run parts, the queue a part.
+  const v5 = [...parts].filter(([k]) => !k.startsWith('runs!')).map(([k, json]): [string, string] => k.startsWith('schedules!') ? [k, JSON.stringify(state.schedules[k.slice('schedules!'.length)])] : [k, json])
+  const store = new MemoryEventStore()
+  await store.write([], { version: 5, reset: true, put: [...v5, ['queue', JSON.stringify(state.queue)]], del: [] })
+  const old = await store.loadSnapshot() as StoredSnapshot
+  assert.equal(stateHash(snapshotState(old)), stateHash(state))
+  // The writer seeded from it looks at every part at its next snapshot, though only marks are given.
+  const writer = new SnapshotWriter({ check: false, auditEvery: 0 })
+  writer.seed(old)
+  takeChanges(state)
+  const w = writer.next(state, [], takeChanges(state))
+  assert.equal(w.version, 6)
+  assert.ok(w.put.some(([k]) => k.startsWith('runs!')), 'the runs are written as parts')
+  assert.ok(w.del.includes('queue'))
+  await store.write([], w)
+  writer.committed(w)
+  const now = await store.loadSnapshot() as StoredSnapshot
+  assert.equal(stateHash(snapshotState(now)), stateHash(state))
+  assert.deepEqual(writer.next(state, [], takeChanges(state)).put, [], 'then nothing is left to write')
+})
+
+test('G-4 / S-6: what the snapshot after one more run writes does not grow with the runs a schedule has had', () => {
+  const written = (before: number): number => {
+    const state = reduce([])
+    trackChanges(state)
+    apply(state, { origin: 'U', seq: 1, ts: 1, lc: 0, type: 'schedule', body: { spec: scheduled('tick'), owner: 'alice' } })
+    // A run: submitted, accepted, cancelled (ended: no longer active).
+    let seq = 0
+    const run = (i: number): void => {
+      apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 2, lc: 0, type: 'submit', body: { spec: scheduled('tick'), owner: 'alice', schedule: { name: 'tick', instant: T0 + i * 60_000 } } })
+      const request = `M:${seq}`
+      apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 3, lc: 0, type: 'accept', body: { request, id: `m-${i}`, term: 1, onLost: 'retry', maxLost: 1 } })
+      apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 4, lc: 0, type: 'cancel', body: { joblistId: `m-${i}`, request: `U:${i}`, term: 1 } })
+    }
+    for (let i = 0; i < before; i++) run(i)
+    const writer = new SnapshotWriter({ check: true })
+    writer.committed(writer.next(state, [], takeChanges(state)))
+    run(before)
+    const w = writer.next(state, [], takeChanges(state))
+    assert.deepEqual(state.schedules.tick.active, [], 'every run ended')
+    return w.put.reduce((n, [k, json]) => n + k.length + json.length, 0)
+  }
+  const few = written(10)
+  const many = written(2000)
+  // (A few bytes more: longer IDs, seqs and times.)
+  assert.ok(many <= few + 200, `bytes written after 10 runs ${few}, after 2,000 runs ${many}`)
 })
