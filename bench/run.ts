@@ -27,7 +27,7 @@ import { formatRoles, rolesBench } from './roles.js'
 import { formatIngest, ingestBench } from './ingest.js'
 import { formatIngestCore, ingestCoreBench } from './ingest-core.js'
 import { formatIdle, idleBench } from './idle.js'
-import { formatSnapshot, snapshotBench } from './snapshot.js'
+import { formatSnapshot, formatSnapshotGrowth, snapshotBench, snapshotGrowth } from './snapshot.js'
 import { coldBench, formatCold } from './cold.js'
 
 const arg = (name: string, def: number): number => {
@@ -112,6 +112,7 @@ async function main (): Promise<void> {
   progress('the pure scheduler: one pass over large queues')
   const sched = schedulerBench(progress)
   const snapshots = snapshotBench(progress, QUICK ? [1000] : [1000, 10_000], QUICK ? [10_000] : [10_000, 100_000], [10_000])
+  const snapshotGrowthFigures = snapshotGrowth(progress, QUICK ? 2000 : 10_000)
   progress('a message\'s steps, cold vs warm')
   const cold = coldBench()
   progress(`raw spawn rate: ${N} x sh -c true, concurrency ${CONCURRENCY}`)
@@ -185,6 +186,7 @@ async function main (): Promise<void> {
       rssAfterMb: Number(busyRss.toFixed(1)),
       scheduler: sched,
       snapshots,
+      snapshotGrowth: snapshotGrowthFigures,
       cold,
       schedules,
       streamFanout: fanout,
@@ -231,7 +233,7 @@ async function main (): Promise<void> {
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
     console.log(`scheduler, saturated pass (every instance held), walking the queue vs the master's indexes: ${sched.saturated.map(f => `${f.policy}${f.levels > 1 ? `/${f.levels} priorities` : ''}${f.owners > 1 ? `/${f.owners} owners` : ''} ${f.joblists - f.running} queued: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
     console.log(`scheduler, fair-share usage of a pass (ended joblists in memory), from every joblist vs the master's index: ${sched.fairShare.map(f => `${f.held}: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
-    for (const line of [...formatSnapshot(snapshots), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatIdle(idle)]) console.log(line)
+    for (const line of [...formatSnapshot(snapshots), ...formatSnapshotGrowth(snapshotGrowthFigures), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatIdle(idle)]) console.log(line)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()

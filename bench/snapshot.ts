@@ -11,6 +11,7 @@ import { takeChanges, trackChanges } from '../src/state/changes.js'
 import { SnapshotWriter } from '../src/store/snapshot-parts.js'
 import { Harness, job, joblist } from '../test/helpers/harness.js'
 import type { UnsignedEvent } from '../src/events/types.js'
+import type { ClusterState } from '../src/state/types.js'
 
 export interface SnapshotFigures {
   held: number
@@ -98,8 +99,78 @@ export function formatSnapshot (xs: SnapshotFigures[]): string[] {
   return xs.map(x => `snapshot, ${x.held} joblists ${x.queued ? 'queued' : 'held'}${x.delivered ? ' (a webhook delivery each)' : ''}, ${x.eventsPerSnapshot} events since the last: ${x.marksMs} ms from the marks${x.wholeMs !== undefined ? ` vs ${x.wholeMs} ms looking at every part` : ''} (median of ${x.snapshots})`)
 }
 
+/** What the snapshot after one more run of a schedule costs, and after a change of one node's term in a cluster of many. */
+export interface SnapshotGrowthFigures {
+  /** Runs the schedule had (each accepted and ended). */
+  runs: number
+  /** The snapshot after one more run: median ms, and bytes written (keys and JSON). */
+  runMs: number
+  runBytes: number
+  nodes: number
+  /** The snapshot after one node's term changed, among `nodes` nodes: median ms. */
+  nodesMs: number
+}
+
+/** The median of `rounds` snapshots from the marks, each after `step` changed the state; bytes of the last. */
+function afterEach (state: ClusterState, step: (r: number) => void, rounds: number): { ms: number, bytes: number } {
+  const writer = new SnapshotWriter({ check: false })
+  writer.committed(writer.next(state, [], takeChanges(state)))
+  const ms: number[] = []
+  let bytes = 0
+  for (let r = 0; r < rounds; r++) {
+    step(r)
+    const t0 = performance.now()
+    const w = writer.next(state, [], takeChanges(state))
+    ms.push(performance.now() - t0)
+    bytes = w.put.reduce((n, [k, json]) => n + k.length + json.length, 0)
+    writer.committed(w)
+  }
+  return { ms: median(ms), bytes }
+}
+
+/**
+ * A schedule with `runs` runs (submitted, accepted and cancelled by its master: every run kept,
+ * S-6), then one more run before each of 11 snapshots; a cluster of `nodes` nodes, one term
+ * claimed before each of 31. Until Dec 4 the schedule's record held its runs and each node's
+ * record, term and applied count were looked at whole at every snapshot.
+ */
+export function snapshotGrowth (progress: (m: string) => void, runs = 10_000, nodes = 1000): SnapshotGrowthFigures {
+  progress(`snapshot: a schedule of ${runs} runs, a cluster of ${nodes} nodes`)
+  const spec = { ...joblist('tick', [['s', [job('j')]]]), schedule: { cron: '* * * * *', timezone: 'UTC', onFailure: 'pause' as const, overlap: 'skip' as const, catchUp: 'one' as const, maxCatchUp: 100 } }
+  const state = reduce([])
+  trackChanges(state)
+  const M = 'master-'.padEnd(52, 'x')
+  let seq = 0
+  let ts = Date.UTC(2026, 0, 1)
+  apply(state, { origin: 'U', seq: 1, ts, lc: 0, type: 'schedule', body: { spec, owner: 'o' } })
+  const run = (i: number): void => {
+    ts += 60_000
+    apply(state, { origin: M, seq: ++seq, ts, lc: 0, type: 'submit', body: { spec, owner: 'o', schedule: { name: 'tick', instant: ts } } })
+    const request = `${M}:${seq}`
+    apply(state, { origin: M, seq: ++seq, ts: ts + 1, lc: 0, type: 'accept', body: { request, id: `m-${i}`, term: 1, onLost: 'retry', maxLost: 1 } })
+    apply(state, { origin: M, seq: ++seq, ts: ts + 2, lc: 0, type: 'cancel', body: { joblistId: `m-${i}`, request: `U:${i}`, term: 1 } })
+  }
+  for (let i = 1; i <= runs; i++) run(i)
+  const r = afterEach(state, k => run(runs + 1 + k), 11)
+  const cluster = reduce([])
+  trackChanges(cluster)
+  const nodeId = (i: number): string => `12D3KooW${String(i).padStart(44, '0')}`
+  for (let i = 0; i < nodes; i++) apply(cluster, { origin: nodeId(i), seq: 1, ts: i + 1, lc: 0, type: 'node', body: { name: `n${i}`, priority: i % 7, profiles: ['linux'], resources: { slot: ['s0', 's1', 's2', 's3'] }, api: 'http://127.0.0.1:8080', addresses: ['/ip4/127.0.0.1/tcp/4001'], version: 'bench' } })
+  const n = afterEach(cluster, k => { apply(cluster, { origin: nodeId(k), seq: 2, ts: nodes + k + 1, lc: 0, type: 'master', body: { term: k + 1 } }) }, 31)
+  return { runs, runMs: Number(r.ms.toFixed(3)), runBytes: r.bytes, nodes, nodesMs: Number(n.ms.toFixed(3)) }
+}
+
+export function formatSnapshotGrowth (x: SnapshotGrowthFigures): string[] {
+  return [
+    `snapshot after one more run of a schedule that had ${x.runs} runs: ${x.runMs} ms, ${x.runBytes} bytes written`,
+    `snapshot after one term claimed among ${x.nodes} nodes: ${x.nodesMs} ms`
+  ]
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const xs = snapshotBench(m => process.stderr.write(`bench: ${m}\n`))
-  for (const l of formatSnapshot(xs)) console.log(l)
-  console.log(JSON.stringify(xs))
+  const progress = (m: string): void => { process.stderr.write(`bench: ${m}\n`) }
+  const xs = snapshotBench(progress)
+  const growth = snapshotGrowth(progress)
+  for (const l of [...formatSnapshot(xs), ...formatSnapshotGrowth(growth)]) console.log(l)
+  console.log(JSON.stringify({ snapshots: xs, growth }))
 }
