@@ -58,9 +58,10 @@ export function queueFactors (state: ClusterState, now: number, o: QueueOptions)
  * joblist at a time: what orderQueue returns, in the same order, without sorting all of it. A
  * binary heap of the queue's indices (built in linear time) with the same comparison (effective
  * priority, highest first, then accept position) gives the next joblist at the cost of a
- * logarithm: a master's pass that stops early (its index of the queue, queue-index.ts) pays
- * for the joblists it looks at, and one linear pass, not for a sort of the whole queue (a
- * sort of 100,000 queued joblists took 120-165 ms a pass).
+ * logarithm: a walk that stops early pays for the joblists it looks at, and one linear pass,
+ * not for a sort of the whole queue (a sort of 100,000 queued joblists took 120-165 ms). The
+ * master's pass has its index's standing order instead (served-order.ts: not even the linear
+ * pass); this serves the fifo policy, one joblist's wait reasons, and a pass without the index.
  */
 export function servedInOrder (state: ClusterState, now: number, o: QueueOptions): () => JoblistRecord | undefined {
   const ids = state.queue

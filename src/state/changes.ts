@@ -15,8 +15,9 @@ export const MARKED_MAPS: ReadonlySet<string> = new Set(['joblists', 'jobs', 'at
   'stops', 'aliases', 'deliveries', 'mails', 'purged',
   // (And these grow with the cluster: an entry a node or origin, 4.3 ms a snapshot at 1,000 nodes.)
   'nodes', 'applied', 'terms',
-  // (A schedule's record, and each of its runs: a part of its own in the snapshot, snapshot-parts.ts.)
-  'schedules', 'runs'])
+  // (A schedule's record, and each of its runs, skips and failed runs: a part of its own in the
+  // snapshot, store/schedule-parts.ts.)
+  'schedules', 'runs', 'skips', 'failed'])
 
 export interface Changes {
   /** Part keys (`field!key`) written, added or deleted since the last time. */

@@ -64,7 +64,9 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
       const keep = (k: string): boolean => !reqs.has(k)
       if (!rec.runs.some(k => reqs.has(k)) && !rec.active.some(k => reqs.has(k))) continue
       touchPart(state, 'schedules', rec.name)
-      for (const k of rec.runs) if (reqs.has(k)) touchPart(state, 'runs', k)
+      // (A run recorded without an order is stored with its place among the runs: if one goes, those places move.)
+      const placed = rec.runs.some(k => reqs.has(k) && rec.order?.[k] === undefined)
+      for (const k of rec.runs) if (reqs.has(k) || (placed && rec.order?.[k] === undefined)) touchPart(state, 'runs', k)
       rec.runs = rec.runs.filter(keep)
       for (const r of reqs) delete rec.order?.[r]
       rec.active = rec.active.filter(keep)
@@ -75,7 +77,7 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
       }
       // The schedule's last failure, found again among the runs that stay.
       if (rec.failed !== undefined) {
-        for (const r of reqs) delete rec.failed[r]
+        for (const r of reqs) if (rec.failed[r] !== undefined) { touchPart(state, 'failed', r); delete rec.failed[r] }
         if (Object.keys(rec.failed).length === 0) delete rec.failed
       }
       if (rec.lastFailed !== undefined && reqs.has(rec.lastFailed.key)) findLastFailed(state, rec)

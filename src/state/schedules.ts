@@ -55,6 +55,7 @@ export function applyControl (state: ClusterState, e: Ev<'control'>): void {
 export function applySkip (state: ClusterState, e: Ev<'skip'>): void {
   const b = e.body
   const rec = ensure(state, b.name)
+  touchPart(state, 'skips', `${b.name}@${e.origin}:${e.seq}`)
   insertByPosition(rec.skips, { from: b.from, to: b.to, count: b.count, reason: b.reason, pos: posOf(e) })
   rec.lastInstant = Math.max(rec.lastInstant, b.to)
 }
@@ -95,6 +96,7 @@ export function runChanged (state: ClusterState, jl: JoblistRecord): void {
   const had = rec.failed?.[key]
   const now = jl.state === 'failed' ? jl.endedAt ?? 0 : undefined
   if (now === had) return
+  touchPart(state, 'failed', key)
   if (now !== undefined) (rec.failed ??= {})[key] = now
   else if (rec.failed !== undefined) {
     delete rec.failed[key]
@@ -104,7 +106,8 @@ export function runChanged (state: ClusterState, jl: JoblistRecord): void {
 }
 
 /** A schedule's last failed run, found again among its failed runs (the latest end; ties by key). */
-export function findLastFailed (_state: ClusterState, rec: ScheduleRecord): void {
+export function findLastFailed (state: ClusterState, rec: ScheduleRecord): void {
+  touchPart(state, 'schedules', rec.name)
   delete rec.lastFailed
   for (const [k, t] of Object.entries(rec.failed ?? {})) {
     if (rec.lastFailed === undefined || t > rec.lastFailed.at || (t === rec.lastFailed.at && k > rec.lastFailed.key)) rec.lastFailed = { key: k, at: t }

@@ -44,7 +44,7 @@ export interface EventStore {
   getEvent: (origin: string, seq: number) => Promise<CisEvent | undefined>
   /** The events about a request key or joblist ID (eventSubjects), in (origin, seq) order: G-3, through an index. */
   readSubject: (subject: string) => AsyncIterable<CisEvent>
-  /** The stored snapshot, if there is one of SNAPSHOT_VERSION. */
+  /** The stored snapshot, if there is one of a version this code reads (READABLE_SNAPSHOT_VERSIONS). */
   loadSnapshot: () => Promise<StoredSnapshot | undefined>
   /** An archived joblist's bundle (JSON), if archived. */
   readArchive: (id: string) => Promise<string | undefined>

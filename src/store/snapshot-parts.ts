@@ -1,10 +1,11 @@
 // The snapshot of the derived state in parts (G-4): one part per entry of each map of the
-// state (`joblists!kx3f-12`, `attempts!kx3f-12.1`, …) and one per other field (`queue`), each
-// its own JSON. A new snapshot writes only the parts whose JSON changed since the last one
+// state (`joblists!kx3f-12`, `attempts!kx3f-12.1`, …; a schedule's runs, skips and failures
+// apart from its record: schedule-parts.ts) and one per other field (`clock`, `unaccepted`),
+// each its own JSON; the queue is derived on load. A new snapshot writes only the parts whose JSON changed since the last one
 // and deletes the parts whose entry is gone, so what a snapshot costs the disk follows what
 // changed, not how much history the state holds.
-import type { ClusterState, Position, ScheduleRecord } from '../state/types.js'
-import { comparePositions } from '../state/position.js'
+import type { ClusterState } from '../state/types.js'
+import { SCHEDULE_SPLIT_FIELDS, foldScheduleParts, scheduleParts, schedulePart } from './schedule-parts.js'
 import type { Changes } from '../state/changes.js'
 import { MARKED_MAPS } from '../state/changes.js'
 import { emptyState } from '../state/types.js'
@@ -26,52 +27,14 @@ const splitKey = (key: string): [string, string | undefined] => {
  * Fields of the state a snapshot does not hold: derived from the rest as it is assembled. The
  * queue (the joblists not ended, in position order: reducer.ts queueOf) was one part, so at
  * every snapshot a deep queue's IDs were serialized, fingerprinted and, as it changed with
- * every accept and end, written whole: 1.4 MB at 100,000 queued, ~15 ms a snapshot on every node.
+ * every accept and end, written whole: 1-1.4 MB at 100,000 queued, 10-15 ms a snapshot on every node.
  */
 const DERIVED_FIELDS: ReadonlySet<string> = new Set(['queue'])
 
-/**
- * A schedule's runs are parts of their own (`runs!KEY`: the run's schedule, request order and
- * cron instant), and the schedule's part is its record without them: a schedule keeps every
- * run (S-6), so its record grew ~340 bytes a run (3.4 MB after 10,000 runs: a week of a
- * schedule every minute) and was serialized and written whole at the snapshot after each run.
- */
-interface RunPart { schedule: string, order: Position, instant?: number }
-
-const runPartOf = (schedule: string, order: Position, instant: number | undefined): RunPart => ({ schedule, order, ...(instant !== undefined ? { instant } : {}) })
-
-/** A schedule's record without its runs (they are parts of their own). */
-function scheduleHead (rec: ScheduleRecord): Omit<ScheduleRecord, 'runs' | 'order' | 'byInstant'> {
-  const { runs: _runs, order: _order, byInstant: _byInstant, ...head } = rec
-  return head
-}
-
-/** Every run of a schedule as its part. */
-function * runParts (rec: ScheduleRecord): Generator<[string, RunPart]> {
-  const instantOf = new Map<string, number>()
-  for (const [instant, keys] of Object.entries(rec.byInstant)) for (const k of keys) instantOf.set(k, Number(instant))
-  for (const k of rec.runs) {
-    const order = rec.order?.[k]
-    if (order !== undefined) yield [k, runPartOf(rec.name, order, instantOf.get(k))]
-  }
-}
-
-/** One run's part, by its request key (undefined: no schedule has that run). */
-function runPart (state: ClusterState, key: string): RunPart | undefined {
-  const named = state.requests[key]?.schedule
-  const rec = named !== undefined ? state.schedules[named.name] : Object.values(state.schedules).find(r => r.order?.[key] !== undefined)
-  const order = rec?.order?.[key]
-  if (rec === undefined || order === undefined) return undefined
-  let instant: number | undefined
-  if (named !== undefined) instant = named.manual === true ? undefined : named.instant
-  else for (const [i, keys] of Object.entries(rec.byInstant)) if (keys.includes(key)) { instant = Number(i); break }
-  return runPartOf(rec.name, order, instant)
-}
-
 /** The value of one part of a marked map (undefined: it is gone). */
 function partValue (state: ClusterState, field: string, key: string): unknown {
-  if (field === 'schedules') { const rec = state.schedules[key]; return rec === undefined ? undefined : scheduleHead(rec) }
-  if (field === 'runs') return runPart(state, key)
+  const v = schedulePart(state, field, key)
+  if (v !== null) return v
   return (state as unknown as Record<string, Record<string, unknown> | undefined>)[field]?.[key]
 }
 
@@ -82,10 +45,7 @@ export function * stateParts (state: ClusterState, skip?: ReadonlySet<string>): 
     if (isMap(value)) {
       if (skip?.has(field) === true) continue
       if (field === 'schedules') {
-        for (const [name, rec] of Object.entries(state.schedules)) {
-          yield [`schedules${SEP}${name}`, JSON.stringify(scheduleHead(rec))]
-          for (const [k, r] of runParts(rec)) yield [`runs${SEP}${k}`, JSON.stringify(r)]
-        }
+        for (const rec of Object.values(state.schedules)) for (const [f, k, v] of scheduleParts(rec)) yield [`${f}${SEP}${k}`, JSON.stringify(v)]
         continue
       }
       for (const [k, v] of Object.entries(value)) yield [`${field}${SEP}${k}`, JSON.stringify(v)]
@@ -112,37 +72,14 @@ export function assembleState (parts: Iterable<[string, string]>): ClusterState 
     const map = isMap(state[field]) ? state[field] : (state[field] = {})
     ;(map as Record<string, unknown>)[k] = JSON.parse(json)
   }
-  const runs = state.runs as Record<string, RunPart> | undefined
-  delete state.runs
+  const split: Record<string, Record<string, never>> = {}
+  for (const f of SCHEDULE_SPLIT_FIELDS) { split[f] = (state[f] ?? {}) as Record<string, never>; delete state[f] }
   const assembled = state as unknown as ClusterState
   assembled.queue = queueOf(assembled.joblists)
-  foldRuns(assembled, runs ?? {})
+  foldScheduleParts(assembled, split.runs, split.skips, split.failed)
   return assembled
 }
 
-/** Put the runs' parts back into their schedules' records, each list in request order (as the reducer keeps them). */
-function foldRuns (state: ClusterState, runs: Record<string, RunPart>): void {
-  for (const rec of Object.values(state.schedules)) {
-    rec.runs ??= []
-    rec.order ??= {}
-    rec.byInstant ??= {}
-  }
-  const touched = new Set<ScheduleRecord>()
-  for (const [k, r] of Object.entries(runs)) {
-    const rec = state.schedules[r.schedule]
-    // (A record of version 5 holds its runs itself.)
-    if (rec === undefined || rec.order[k] !== undefined) continue
-    touched.add(rec)
-    rec.order[k] = r.order
-    rec.runs.push(k)
-    if (r.instant !== undefined) (rec.byInstant[String(r.instant)] ??= []).push(k)
-  }
-  for (const rec of touched) {
-    const byOrder = (a: string, b: string): number => comparePositions(rec.order[a], rec.order[b])
-    rec.runs.sort(byOrder)
-    for (const keys of Object.values(rec.byInstant)) keys.sort(byOrder)
-  }
-}
 
 /** The state a stored snapshot holds. */
 export const snapshotState = (s: StoredSnapshot): ClusterState => assembleState(s.parts)

@@ -265,16 +265,19 @@ test('G-4 / S-6: a schedule\'s part holds no runs (each run is a part of its own
   const state = trackedState(events(21, 24))
   const runs = Object.values(state.schedules).reduce((n, r) => n + r.runs.length, 0)
   assert.ok(runs >= 6, `runs of the workload's schedules: ${runs}`)
+  assert.ok(Object.values(state.schedules).some(r => r.skips.length > 0), 'a schedule has skips')
+  assert.ok(Object.values(state.schedules).some(r => Object.keys(r.failed ?? {}).length > 0), 'a schedule has failed runs')
   const parts = new Map(stateParts(state))
   for (const rec of Object.values(state.schedules)) {
     const head = JSON.parse(parts.get(`schedules!${rec.name}`) as string) as Record<string, unknown>
-    assert.equal(head.runs, undefined)
-    assert.equal(head.byInstant, undefined)
+    for (const f of ['runs', 'order', 'byInstant', 'skips', 'failed']) assert.equal(head[f], undefined, f)
     for (const k of rec.runs) assert.ok(parts.has(`runs!${k}`), `run ${k} is a part`)
+    for (const k of Object.keys(rec.failed ?? {})) assert.ok(parts.has(`failed!${k}`), `failed run ${k} is a part`)
+    assert.equal([...parts.keys()].filter(k => k.startsWith(`skips!${rec.name}@`)).length, rec.skips.length, 'each skip is a part')
   }
   assert.equal(stateHash(assembleState(parts)), stateHash(state))
   // As version 5 wrote it: each schedule whole, no run parts, the queue a part.
-  const v5 = [...parts].filter(([k]) => !k.startsWith('runs!')).map(([k, json]): [string, string] => k.startsWith('schedules!') ? [k, JSON.stringify(state.schedules[k.slice('schedules!'.length)])] : [k, json])
+  const v5 = [...parts].filter(([k]) => !/^(runs|skips|failed)!/.test(k)).map(([k, json]): [string, string] => k.startsWith('schedules!') ? [k, JSON.stringify(state.schedules[k.slice('schedules!'.length)])] : [k, json])
   const store = new MemoryEventStore()
   await store.write([], { version: 5, reset: true, put: [...v5, ['queue', JSON.stringify(state.queue)]], del: [] })
   const old = await store.loadSnapshot() as StoredSnapshot
@@ -294,7 +297,7 @@ test('G-4 / S-6: a schedule\'s part holds no runs (each run is a part of its own
   assert.deepEqual(writer.next(state, [], takeChanges(state)).put, [], 'then nothing is left to write')
 })
 
-test('G-4 / S-6: what the snapshot after one more run writes does not grow with the runs a schedule has had', () => {
+test('G-4 / S-6: what the snapshot after one more run writes does not grow with the runs, failures and skips a schedule has had', () => {
   const written = (before: number): number => {
     const state = reduce([])
     trackChanges(state)
@@ -305,7 +308,13 @@ test('G-4 / S-6: what the snapshot after one more run writes does not grow with 
       apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 2, lc: 0, type: 'submit', body: { spec: scheduled('tick'), owner: 'alice', schedule: { name: 'tick', instant: T0 + i * 60_000 } } })
       const request = `M:${seq}`
       apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 3, lc: 0, type: 'accept', body: { request, id: `m-${i}`, term: 1, onLost: 'retry', maxLost: 1 } })
-      apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 4, lc: 0, type: 'cancel', body: { joblistId: `m-${i}`, request: `U:${i}`, term: 1 } })
+      // Every other run fails (kept among the failed runs); an instant skipped after each (kept too).
+      if (i % 2 === 0) apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 4, lc: 0, type: 'cancel', body: { joblistId: `m-${i}`, request: `U:${i}`, term: 1 } })
+      else {
+        apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 4, lc: 0, type: 'assign', body: { jobId: `m-${i}.1`, attempt: 1, node: 'A', resources: {}, term: 1 } })
+        apply(state, { origin: 'A', seq: i, ts: 10 * i + 5, lc: 0, type: 'finished', body: { jobId: `m-${i}.1`, attempt: 1, state: 'failed', exitCode: 1, signal: null, started: { at: 10 * i + 5, pid: 1 } } })
+      }
+      apply(state, { origin: 'M', seq: ++seq, ts: 10 * i + 6, lc: 0, type: 'skip', body: { name: 'tick', from: T0 + i * 60_000 + 1, to: T0 + i * 60_000 + 2, count: 1, reason: 'overlap', term: 1 } })
     }
     for (let i = 0; i < before; i++) run(i)
     const writer = new SnapshotWriter({ check: true })
@@ -313,10 +322,33 @@ test('G-4 / S-6: what the snapshot after one more run writes does not grow with 
     run(before)
     const w = writer.next(state, [], takeChanges(state))
     assert.deepEqual(state.schedules.tick.active, [], 'every run ended')
+    assert.equal(Object.keys(state.schedules.tick.failed ?? {}).length, Math.floor((before + 1) / 2), 'the failed runs are kept')
+    assert.equal(state.schedules.tick.skips.length, before + 1)
     return w.put.reduce((n, [k, json]) => n + k.length + json.length, 0)
   }
   const few = written(10)
   const many = written(2000)
   // (A few bytes more: longer IDs, seqs and times.)
   assert.ok(many <= few + 200, `bytes written after 10 runs ${few}, after 2,000 runs ${many}`)
+})
+
+test('G-4 / S-6: a version-5 snapshot whose schedule holds runs recorded without an order (Nov 30\'s code) keeps them through the rewrite in parts', async () => {
+  const state = trackedState(events(21, 24))
+  const rec = Object.values(state.schedules).find(r => r.runs.length >= 3)
+  assert.ok(rec !== undefined)
+  // The first two runs as that code recorded them: in the list, without an order.
+  const legacy = rec.runs.slice(0, 2)
+  for (const k of legacy) delete rec.order[k]
+  const parts = new Map(stateParts(state))
+  const v5 = [...parts].filter(([k]) => !/^(runs|skips|failed)!/.test(k)).map(([k, json]): [string, string] => k.startsWith('schedules!') ? [k, JSON.stringify(state.schedules[k.slice('schedules!'.length)])] : [k, json])
+  const store = new MemoryEventStore()
+  await store.write([], { version: 5, reset: true, put: v5, del: [] })
+  const writer = new SnapshotWriter({ check: false, auditEvery: 0 })
+  writer.seed(await store.loadSnapshot() as StoredSnapshot)
+  const w = writer.next(state, [], takeChanges(state))
+  for (const k of legacy) assert.ok(w.put.some(([p]) => p === `runs!${k}`), `run ${k} written`)
+  await store.write([], w)
+  const back = snapshotState(await store.loadSnapshot() as StoredSnapshot)
+  assert.deepEqual(back.schedules[rec.name].runs, rec.runs)
+  assert.equal(stateHash(back), stateHash(state))
 })
