@@ -7,7 +7,7 @@ import { acceptOf, carriedAssigns, eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
 import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
 import { targetOf } from './subscriptions.js'
-import { emptyState, joblistById } from './types.js'
+import { FINAL_JOBLIST_STATES, emptyState, joblistById } from './types.js'
 import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 import { purgeRecords } from './purge.js'
@@ -446,16 +446,13 @@ function wins (a: AttemptRecord, field: 'assignPos' | 'startPos' | 'finishPos', 
   return true
 }
 
-/** A joblist that ended (it leaves the queue, for good). */
-const joblistEnded = (jl: JoblistRecord): boolean => jl.state === 'succeeded' || jl.state === 'failed' || jl.state === 'stopped'
-
 /**
  * The queue the joblists make: the IDs of those not ended, in position order. What the reducer
  * keeps in `state.queue` as events apply; a snapshot does not store it (snapshot-parts.ts
  * derives it on load: a deep queue made every snapshot serialize and write all its IDs).
  */
 export function queueOf (joblists: Readonly<Record<string, JoblistRecord>>): string[] {
-  return Object.keys(joblists).filter(id => !joblistEnded(joblists[id])).sort((a, b) => comparePositions(joblists[a].position, joblists[b].position))
+  return Object.keys(joblists).filter(id => !FINAL_JOBLIST_STATES.has(joblists[id].state)).sort((a, b) => comparePositions(joblists[a].position, joblists[b].position))
 }
 
 /** Insert `id` into a list kept sorted by position (no-op if present). Mostly an append. */
@@ -512,7 +509,7 @@ export function recompute (state: ClusterState, joblistId: string): string[] {
     job => cancel !== undefined && (cancel.all || cancel.jobs.includes(job.id) || (job.logical !== undefined && cancel.jobs.includes(job.logical))),
     cancel?.at ?? 0
   )
-  if (joblistEnded(jl)) removeFrom(state.queue, joblistId, id => state.joblists[id].position)
+  if (FINAL_JOBLIST_STATES.has(jl.state)) removeFrom(state.queue, joblistId, id => state.joblists[id].position)
   else insertSorted(state.queue, joblistId, id => state.joblists[id].position)
   runChanged(state, jl)
   return [joblistId]

@@ -52,10 +52,13 @@ export function applyControl (state: ClusterState, e: Ev<'control'>): void {
   if (had === undefined || cmp(pos, had) > 0) rec.ops[e.body.op] = pos
 }
 
+/** A skip's key among the snapshot's parts (schedule-parts.ts): its schedule and its event. */
+export const skipPartKey = (name: string, origin: string, seq: number): string => `${name}@${origin}:${seq}`
+
 export function applySkip (state: ClusterState, e: Ev<'skip'>): void {
   const b = e.body
   const rec = ensure(state, b.name)
-  touchPart(state, 'skips', `${b.name}@${e.origin}:${e.seq}`)
+  touchPart(state, 'skips', skipPartKey(b.name, e.origin, e.seq))
   insertByPosition(rec.skips, { from: b.from, to: b.to, count: b.count, reason: b.reason, pos: posOf(e) })
   rec.lastInstant = Math.max(rec.lastInstant, b.to)
 }
@@ -65,7 +68,7 @@ export function noteRun (state: ClusterState, key: string): void {
   const run = state.requests[key].schedule
   if (run === undefined) return
   const rec = ensure(state, run.name)
-  // (A run is a part of its own in the snapshot: snapshot-parts.ts.)
+  // (A run is a part of its own in the snapshot: store/schedule-parts.ts.)
   touchPart(state, 'runs', key)
   ;(rec.order ??= {})[key] = state.requests[key].order
   const order = runOrder(rec)

@@ -7,6 +7,7 @@
 // minute) and was serialized and written whole at the snapshot after each run.
 // Pure: values of the state in, parts out, and back.
 import { comparePositions } from '../state/position.js'
+import { skipPartKey } from '../state/schedules.js'
 import type { ClusterState, Position, ScheduleRecord, SkipRecord } from '../state/types.js'
 
 /** The fields of a schedule's part that have parts of their own instead. */
@@ -24,7 +25,7 @@ const runPartOf = (schedule: string, order: Position | undefined, seq: number, i
   ({ schedule, ...(order !== undefined ? { order } : { seq }), ...(instant !== undefined ? { instant } : {}) })
 
 /** A skip's key: its schedule and its event (origin and seq name one event). */
-const skipKey = (name: string, pos: Position): string => `${name}@${pos[2]}:${pos[3]}`
+const skipKey = (name: string, pos: Position): string => skipPartKey(name, pos[2], pos[3])
 
 /** A schedule's record without what has parts of its own. */
 export function scheduleHead (rec: ScheduleRecord): Omit<ScheduleRecord, 'runs' | 'order' | 'byInstant' | 'skips' | 'failed'> {

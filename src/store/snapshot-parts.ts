@@ -1,17 +1,17 @@
 // The snapshot of the derived state in parts (G-4): one part per entry of each map of the
 // state (`joblists!kx3f-12`, `attempts!kx3f-12.1`, …; a schedule's runs, skips and failures
 // apart from its record: schedule-parts.ts) and one per other field (`clock`, `unaccepted`),
-// each its own JSON; the queue is derived on load. A new snapshot writes only the parts whose JSON changed since the last one
-// and deletes the parts whose entry is gone, so what a snapshot costs the disk follows what
-// changed, not how much history the state holds.
+// each its own JSON; the queue is derived on load. A new snapshot writes only the parts whose
+// JSON changed since the last one and deletes the parts whose entry is gone, so what a
+// snapshot costs the disk follows what changed, not how much history the state holds.
 import type { ClusterState } from '../state/types.js'
-import { SCHEDULE_SPLIT_FIELDS, foldScheduleParts, scheduleParts, schedulePart } from './schedule-parts.js'
 import type { Changes } from '../state/changes.js'
 import { MARKED_MAPS } from '../state/changes.js'
 import { emptyState } from '../state/types.js'
 import { queueOf } from '../state/reducer.js'
 import type { SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION } from './event-store.js'
+import { SCHEDULE_SPLIT_FIELDS, foldScheduleParts, scheduleParts, schedulePart } from './schedule-parts.js'
 
 const SEP = '!'
 
@@ -79,7 +79,6 @@ export function assembleState (parts: Iterable<[string, string]>): ClusterState 
   foldScheduleParts(assembled, split.runs, split.skips, split.failed)
   return assembled
 }
-
 
 /** The state a stored snapshot holds. */
 export const snapshotState = (s: StoredSnapshot): ClusterState => assembleState(s.parts)
