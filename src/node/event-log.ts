@@ -26,6 +26,7 @@ import type { PlaceWithAccept } from '../state/reducer.js'
 import { eventKey } from '../events/types.js'
 import { Reclaimer } from './reclaim.js'
 import { takeChanges, trackChanges } from '../state/changes.js'
+import { QueueList } from '../state/queue-list.js'
 
 /** A submit made on the master: its accept, decided as it is applied (decide: undefined to decline), and what is placed with it. */
 export interface OwnAccept {
@@ -234,6 +235,7 @@ export class EventLog {
    */
   async wholeState (): Promise<ClusterState> {
     const whole = JSON.parse(JSON.stringify(this.state)) as ClusterState
+    whole.queue = QueueList.from(this.state.queue)
     const seen = new Set<string>()
     const put = (b: Bundle): void => {
       if (seen.has(b.id) || whole.joblists[b.id] !== undefined) return

@@ -3,6 +3,7 @@
 import type { JoblistSpec } from '../spec/types.js'
 import { apply } from '../state/reducer.js'
 import type { ClusterState } from '../state/types.js'
+import { cloneState } from '../state/types.js'
 import { place } from './placement.js'
 import type { PlaceResult } from './placement.js'
 import type { QueueOptions } from './queue.js'
@@ -24,7 +25,7 @@ export interface PlannedJob { id: string, name: string, node: string | null, res
 
 /** Where each job of the first stage of `spec` would run now, or why it would wait. */
 export function planJoblist (input: PlanInput, spec: JoblistSpec): { stage: string, jobs: PlannedJob[] } {
-  const state = structuredClone(input.state)
+  const state = cloneState(input.state)
   const origin = '~plan'
   const at = Math.max(input.now, state.clock.ts) + 1
   apply(state, { origin, seq: 1, ts: at, lc: 0, type: 'submit', body: { spec, owner: 'plan' } })

@@ -64,11 +64,11 @@ export function queueFactors (state: ClusterState, now: number, o: QueueOptions)
  * pass); this serves the fifo policy, one joblist's wait reasons, and a pass without the index.
  */
 export function servedInOrder (state: ClusterState, now: number, o: QueueOptions): () => JoblistRecord | undefined {
-  const ids = state.queue
   if (o.policy === 'fifo') {
-    let i = 0
-    return () => i < ids.length ? state.joblists[ids[i++]] : undefined
+    const ids = state.queue[Symbol.iterator]()
+    return () => { const next = ids.next(); return next.done === true ? undefined : state.joblists[next.value] }
   }
+  const ids = state.queue.toArray()
   const factors = queueFactors(state, now, o)
   const n = ids.length
   const records = new Array<JoblistRecord>(n)

@@ -19,6 +19,7 @@ import { joblistOf } from './subjects.js'
 import { touchPart } from './changes.js'
 import type { ClusterState, JoblistRecord } from './types.js'
 import { ACTIVE_ATTEMPT_STATES, FINAL_JOBLIST_STATES } from './types.js'
+import { QueueList } from './queue-list.js'
 
 /** A joblist's records out of memory: the parts (snapshot-parts.ts keys: `field!key`) and how to find them. */
 export interface Bundle {
@@ -58,6 +59,8 @@ export function memoryDigest (state: ClusterState): bigint {
   for (const [field, value] of Object.entries(state)) {
     // (An absent value is no part: JSON, and so a snapshot, drops it.)
     if (field === 'clock' || value === undefined) continue
+    // The queue's part is the array of its IDs (its JSON), as before it was kept in chunks.
+    if (value instanceof QueueList) { d += partDigest(field, value.toArray()); continue }
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) if (v !== undefined) d += partDigest(`${field}${SEP}${k}`, v)
     } else {

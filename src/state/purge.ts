@@ -11,6 +11,7 @@ import { FINAL_JOBLIST_STATES } from './types.js'
 import { joblistOf } from './subjects.js'
 import { findLastFailed } from './schedules.js'
 import { touchPart } from './changes.js'
+import { QueueList } from './queue-list.js'
 
 /** The joblists a purge of `before` names, from this state: ended before then (with their requests and alias IDs). */
 export function purgeCandidates (state: ClusterState, before: number): { ids: string[], requests: string[] } {
@@ -48,7 +49,7 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
     for (const k of Object.keys(state.deliveries ?? {})) if (ofGone(k)) { touchPart(state, 'deliveries', k); delete state.deliveries[k] }
     for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) { touchPart(state, 'stops', k); delete state.stops[k] }
     for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) { touchPart(state, 'aliases', alias); delete state.aliases[alias] }
-    state.queue = state.queue.filter(id => !gone.has(id))
+    state.queue = QueueList.from(state.queue.filter(id => !gone.has(id)))
   }
   if (reqs.size > 0) {
     for (const r of reqs) {

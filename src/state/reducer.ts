@@ -9,6 +9,7 @@ import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord,
 import { targetOf } from './subscriptions.js'
 import { FINAL_JOBLIST_STATES, emptyState, joblistById } from './types.js'
 import { comparePositions, insertByPosition, positionOf } from './position.js'
+import { QueueList } from './queue-list.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 import { purgeRecords } from './purge.js'
 import { eventSubjects } from './subjects.js'
@@ -270,7 +271,7 @@ function materialize (state: ClusterState, key: string): string[] {
       }
     }
     delete state.joblists[req.joblistId]
-    removeFrom(state.queue, req.joblistId)
+    state.queue.remove(req.joblistId)
     changed.push(req.joblistId)
   }
   const spec = req.spec
@@ -320,7 +321,7 @@ function materialize (state: ClusterState, key: string): string[] {
   })
   state.joblists[acc.id] = jl
   settleUpdates(state, jl)
-  insertSorted(state.queue, acc.id, id => state.joblists[id].position)
+  state.queue.insert(acc.id, queueKey(state), positionBefore)
   recompute(state, acc.id)
   return [...changed, acc.id]
 }
@@ -451,9 +452,13 @@ function wins (a: AttemptRecord, field: 'assignPos' | 'startPos' | 'finishPos', 
  * keeps in `state.queue` as events apply; a snapshot does not store it (snapshot-parts.ts
  * derives it on load: a deep queue made every snapshot serialize and write all its IDs).
  */
-export function queueOf (joblists: Readonly<Record<string, JoblistRecord>>): string[] {
-  return Object.keys(joblists).filter(id => !FINAL_JOBLIST_STATES.has(joblists[id].state)).sort((a, b) => comparePositions(joblists[a].position, joblists[b].position))
+export function queueOf (joblists: Readonly<Record<string, JoblistRecord>>): QueueList {
+  return QueueList.from(Object.keys(joblists).filter(id => !FINAL_JOBLIST_STATES.has(joblists[id].state)).sort((a, b) => comparePositions(joblists[a].position, joblists[b].position)))
 }
+
+/** A queued joblist's key in the queue: its position. */
+const queueKey = (state: ClusterState) => (id: string): Position => state.joblists[id].position
+const positionBefore = (a: Position, b: Position): boolean => comparePositions(a, b) < 0
 
 /** Insert `id` into a list kept sorted by position (no-op if present). Mostly an append. */
 function insertSorted (list: string[], id: string, pos: (id: string) => Position): void {
@@ -509,8 +514,8 @@ export function recompute (state: ClusterState, joblistId: string): string[] {
     job => cancel !== undefined && (cancel.all || cancel.jobs.includes(job.id) || (job.logical !== undefined && cancel.jobs.includes(job.logical))),
     cancel?.at ?? 0
   )
-  if (FINAL_JOBLIST_STATES.has(jl.state)) removeFrom(state.queue, joblistId, id => state.joblists[id].position)
-  else insertSorted(state.queue, joblistId, id => state.joblists[id].position)
+  if (FINAL_JOBLIST_STATES.has(jl.state)) state.queue.remove(joblistId, queueKey(state), positionBefore)
+  else state.queue.insert(joblistId, queueKey(state), positionBefore)
   runChanged(state, jl)
   return [joblistId]
 }

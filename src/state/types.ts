@@ -2,6 +2,7 @@
 import type { JobSpec, JoblistSpec, NotifySpec } from '../spec/types.js'
 import type { AttemptEnd, AttemptUsage, DeliveryBody, LostPolicy, NodeBody, Resources, RunOf, SkipReason } from '../events/types.js'
 import type { CutRange } from './cuts.js'
+import { QueueList } from './queue-list.js'
 
 export type JoblistState = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped'
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost'
@@ -179,7 +180,7 @@ export interface ClusterState {
   aliases: Record<string, string>
   joblists: Record<string, JoblistRecord>
   /** IDs of joblists not yet ended, in queue order (the accept's position): the scheduler's work list. */
-  queue: string[]
+  queue: QueueList
   /** Keys of submit requests no master accepted yet, in request order. */
   unaccepted: string[]
   jobs: Record<string, JobRecord>
@@ -250,6 +251,13 @@ export interface NotifyChange {
   since: Record<string, number>
 }
 
+/** A deep copy of a state (structuredClone keeps the queue's fields, not its class: made again). */
+export function cloneState (state: ClusterState): ClusterState {
+  const copy = structuredClone(state)
+  copy.queue = QueueList.from(state.queue)
+  return copy
+}
+
 /** The joblist of an ID, or of an alias ID (a losing accept's, now the winner's). */
 export function joblistById (state: ClusterState, id: string): JoblistRecord | undefined {
   return state.joblists[id] ?? state.joblists[state.aliases[id] ?? '']
@@ -264,7 +272,7 @@ export function emptyState (): ClusterState {
     accepts: {},
     aliases: {},
     joblists: {},
-    queue: [],
+    queue: new QueueList(),
     unaccepted: [],
     jobs: {},
     attempts: {},

@@ -14,6 +14,7 @@ import { decisionEvent } from '../../src/scheduler/decision-event.js'
 import { apply, carryAssigns } from '../../src/state/reducer.js'
 import type { PlaceWithAccept } from '../../src/state/reducer.js'
 import type { ClusterState } from '../../src/state/types.js'
+import { cloneState } from '../../src/state/types.js'
 import { historyOf } from '../../src/state/history.js'
 import { eventSubjects } from '../../src/state/subjects.js'
 import { touchedBy } from '../../src/export/subjects.js'
@@ -23,7 +24,7 @@ import { seededRandom } from '../../src/util/seeded-random.js'
 import type { JobSpec, JoblistSpec } from '../../src/spec/types.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
 
-const clone = (s: ClusterState): ClusterState => structuredClone(s)
+const clone = (s: ClusterState): ClusterState => cloneState(s)
 const POLICY = { onLost: 'retry' as const, maxLost: 2 }
 
 function input (h: Harness, state: ClusterState, alive: Set<string>): ScheduleInput {

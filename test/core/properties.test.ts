@@ -12,6 +12,7 @@ import type { QueueOptions } from '../../src/scheduler/queue.js'
 import { emptyState } from '../../src/state/types.js'
 import type { JoblistRecord } from '../../src/state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../../src/state/types.js'
+import { QueueList } from '../../src/state/queue-list.js'
 
 const nodeArb = fc.record({ slots: fc.integer({ min: 0, max: 3 }), gpus: fc.integer({ min: 0, max: 2 }) })
 const jobArb = fc.record({ slot: fc.integer({ min: 0, max: 2 }), gpu: fc.integer({ min: 0, max: 2 }) })
@@ -229,7 +230,7 @@ test('issue 12: with the index, a pass over a saturated cluster does not look at
   assert.deepEqual([...index.running].sort(), ['m-1', 'm-2'])
   assert.deepEqual([...index.kinds], [['slot:1', 48]], 'the jobs waiting, by kind of need')
   // The last joblist of the queue can no longer be read: a pass that reaches it throws.
-  const last = h.state.queue[h.state.queue.length - 1]
+  const last = h.state.queue.at(-1) as string
   Object.defineProperty(h.state.joblists, last, { get () { throw new Error(`the pass looked at ${last}`) } })
   const input = { state: h.state, now: h.now, self: 'M', selfCode: 'm', alive: new Set(['A']), policy: { onLost: 'retry' as const, maxLost: 2 }, queue: h.queue }
   assert.deepEqual(schedulePass({ ...input, index }).decisions, [])
@@ -249,7 +250,7 @@ test('issue 12: with the index, a pass stops once the kinds of need waiting are 
   for (let i = 0; i < 20; i++) h.submit(joblist(`jl${i}`, [['s', [job('j')]]]))
   h.settle()
   assert.deepEqual([...index.kinds], [['slot:1', 20]], 'only what waits now is counted (not the build stage\'s gpu:1)')
-  const last = h.state.queue[h.state.queue.length - 1]
+  const last = h.state.queue.at(-1) as string
   Object.defineProperty(h.state.joblists, last, { get () { throw new Error(`the pass looked at ${last}`) } })
   const input = { state: h.state, now: h.now, self: 'M', selfCode: 'm', alive: new Set(['A']), policy: { onLost: 'retry' as const, maxLost: 2 }, queue: h.queue }
   assert.deepEqual(schedulePass({ ...input, index }).decisions, [], 'the GPU is free, and nothing waiting needs it')
@@ -275,12 +276,12 @@ test('D-4 / issue 12 (property): the queue served one joblist at a time (a heap)
   fc.assert(fc.property(fc.array(entry, { maxLength: 60 }), fc.constantFrom(0, 0.5, 1, 3), fc.constantFrom<QueueOptions['policy']>('fifo', 'priority'), (entries, aging, policy) => {
     const now = 10 * 60_000
     const state = emptyState()
-    entries.forEach((x, i) => {
+    state.queue = QueueList.from(entries.map((x, i) => {
       const id = `m-${i}`
       // Accepted a whole number of minutes apart (exact ties of effective priority), some in the future (a master's clock behind).
       state.joblists[id] = { id, priority: x.priority, acceptedAt: now + x.accepted * 60_000, position: [x.ts, 0, 'm', x.seq * 1000 + i], owner: 'o' } as unknown as JoblistRecord
-      state.queue.push(id)
-    })
+      return id
+    }))
     const o: QueueOptions = { policy, agingPerMinute: aging }
     const sorted = orderQueue(state.queue.map(id => state.joblists[id]), now, o, state).map(jl => jl.id)
     const next = servedInOrder(state, now, o)

@@ -14,6 +14,7 @@ import { schedulePass } from '../../src/scheduler/schedule.js'
 import { comparePositions } from '../../src/state/position.js'
 import { emptyState } from '../../src/state/types.js'
 import type { ClusterState, JoblistRecord } from '../../src/state/types.js'
+import { QueueList } from '../../src/state/queue-list.js'
 
 const MINUTE = 60_000
 const NOW = 1_000 * MINUTE
@@ -26,7 +27,7 @@ function record (id: string, priority: number, owner: string, acceptedAt: number
 /** Put `id` into the state's queue (kept in position order, as the reducer keeps it). */
 function enqueue (state: ClusterState, jl: JoblistRecord): void {
   state.joblists[jl.id] = jl
-  state.queue = [...state.queue.filter(x => x !== jl.id), jl.id].sort((a, b) => comparePositions(state.joblists[a].position, state.joblists[b].position))
+  state.queue = QueueList.from([...state.queue.filter(x => x !== jl.id), jl.id].sort((a, b) => comparePositions(state.joblists[a].position, state.joblists[b].position)))
 }
 
 const drain = (next: () => JoblistRecord | undefined): string[] => {
@@ -71,7 +72,7 @@ test('issue 12 / D-4 (property): the standing order, kept as the queue changes, 
           // Accepted a whole or a part of a minute from now (equal times often; some after now: a clock ahead).
           enqueue(state, record(id, x.priority, x.owner, NOW + x.at * MINUTE + x.sub, x.ts, x.seq * 100 + x.n))
         } else if (x.kind === 'remove') {
-          state.queue = state.queue.filter(q => q !== id)
+          state.queue = QueueList.from(state.queue.filter(q => q !== id))
           delete state.joblists[id]
         } else if (jl !== undefined && x.kind === 'priority') {
           jl.priority = x.priority
@@ -124,7 +125,7 @@ for (const aging of [1, 0]) test(`issue 12 / D-4: under the priority policy (agi
   assert.deepEqual(index.differences(h.state), [])
   const input = { state: h.state, now: h.now, self: 'M', selfCode: 'm', alive: new Set(['A']), policy: { onLost: 'retry' as const, maxLost: 2 }, queue: h.queue }
   // The queue's last joblist (priority 0, accepted last: served last) can no longer be read.
-  const last = h.state.queue[h.state.queue.length - 1]
+  const last = h.state.queue.at(-1) as string
   assert.equal(h.state.joblists[last].priority, 0)
   const value = h.state.joblists[last]
   Object.defineProperty(h.state.joblists, last, { get () { throw new Error(`the pass read ${last}`) }, configurable: true })
