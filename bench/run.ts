@@ -28,7 +28,7 @@ import { formatIngest, ingestBench } from './ingest.js'
 import { formatIngestCore, ingestCoreBench } from './ingest-core.js'
 import { formatIdle, idleBench } from './idle.js'
 import { formatSnapshot, formatSnapshotGrowth, snapshotBench, snapshotGrowth } from './snapshot.js'
-import { coldBench, formatCold } from './cold.js'
+import { coldBench, formatCold, machineMitigation } from './cold.js'
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`)
@@ -188,6 +188,7 @@ async function main (): Promise<void> {
       snapshots,
       snapshotGrowth: snapshotGrowthFigures,
       cold,
+      machine: machineMitigation(),
       schedules,
       streamFanout: fanout,
       records,

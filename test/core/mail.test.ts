@@ -5,7 +5,8 @@
 // events record the messages; failures back off; the result is the same in any order.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { reduce } from '../../src/state/reducer.js'
+import { apply, reduce } from '../../src/state/reducer.js'
+import fc from 'fast-check'
 import { stateHash } from '../../src/state/hash.js'
 import { backoffMs } from '../../src/state/notifications.js'
 import { allMailItems, dueMails, mailMessage, nextDigestAt } from '../../src/state/mail.js'
@@ -208,4 +209,40 @@ test('P-6: the items and what is due are the same whatever order the mail events
   const items = allMailItems(expected, t, O)
   assert.equal(items.find(i => i.id === `${a}.failed.1`)?.sentAt, null, 'only an ok mail ends an item')
   assert.equal(items.find(i => i.id === `${b}.succeeded.1`)?.sentAt, start + 9000)
+})
+
+test('P-6 / issue 12 (property): an item\'s standing read from its address\'s index equals a scan of every message there, as messages come in, late ones between earlier ones too', () => {
+  fc.assert(fc.property(fc.array(fc.record({
+    late: fc.boolean(), origin: fc.constantFrom('M1', 'M2'), to: fc.constantFrom('ops@example.org', 'team@example.org'),
+    pick: fc.array(fc.nat(7), { maxLength: 4 }), ok: fc.boolean(), error: fc.constantFrom(undefined, 'down', 'refused')
+  }), { minLength: 1, maxLength: 30 }), (mails) => {
+    const h = harness()
+    const start = Date.UTC(2026, 10, 30, 12)
+    h.now = start
+    const notify: NotifySpec[] = [{ email: 'ops@example.org', digest: 'now', on: ['failed', 'succeeded'] }, { email: 'team@example.org', digest: 'daily', on: ['succeeded', 'failed'] }]
+    const ids = ['a', 'b', 'c'].flatMap((n, i) => { const id = ended(h, n, notify, i === 1 ? 'failed' : 'succeeded', start + 10 * (i + 1)); return [`${id}.succeeded.0`, `${id}.failed.0`, `${id}.succeeded.1`, `${id}.failed.1`] })
+    const seqs = new Map<string, number>()
+    let ts = start + 1000
+    for (const x of mails) {
+      const seq = (seqs.get(x.origin) ?? 0) + 1
+      seqs.set(x.origin, seq)
+      // A late message: positioned before those recorded already (a master's clock behind).
+      const at = x.late ? ts - 500 - seq : (ts += 100)
+      apply(h.state, { origin: x.origin, seq, ts: at, lc: 0, type: 'mail', body: { to: x.to, ids: x.pick.map(k => ids[k]).concat(x.pick.length > 2 ? [ids[x.pick[0]]] : []), ok: x.ok, ...(x.error !== undefined ? { error: x.error } : {}), term: 1 } })
+      const t = ts + 3600_000
+      for (const it of allMailItems(h.state, t, O)) {
+        // The scan every item used to make of its address's messages.
+        let sentAt: number | null = null
+        let failures = 0
+        let lastError: string | undefined
+        for (const r of h.state.mails[it.to] ?? []) {
+          if (!r.ids.includes(it.id)) continue
+          if (r.ok) { sentAt ??= r.at; continue }
+          failures++
+          if (r.error !== undefined) lastError = r.error
+        }
+        assert.deepEqual([it.sentAt, it.failures, it.lastError], [sentAt, failures, lastError], it.id)
+      }
+    }
+  }), { seed: 4, numRuns: 150 })
 })
