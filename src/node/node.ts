@@ -48,7 +48,6 @@ import { AccountingIndex } from '../state/accounting.js'
 import { purgeCandidates } from '../state/purge.js'
 import { MAX_CUT_RANGES, covering, cutOf, purgeable, splitCut } from '../state/cuts.js'
 import type { Cut } from '../state/cuts.js'
-import { hasSubscriptions } from '../state/subscriptions.js'
 import { MAX_PURGE } from '../events/check.js'
 import type { AccountingQuery, AccountingRecord } from '../state/accounting.js'
 import { inQuery, joblistRecords } from '../state/accounting.js'
@@ -56,6 +55,8 @@ import { overlay } from '../state/archive.js'
 import type { Bundle } from '../state/archive.js'
 import { stateHash } from '../state/hash.js'
 import { joblistOf } from '../state/subjects.js'
+import { NotifyIndex } from '../state/owed.js'
+import { mailOptions } from './mailer.js'
 import { findJoblist } from '../state/views.js'
 import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
@@ -107,8 +108,8 @@ export class CisNode implements ApiNode {
   private readonly queueIndex = new QueueIndex()
   /** The master's index of fair-share usage (usage-index.ts): kept only once a fairshare pass asked it. */
   private readonly usageIndex = new UsageIndex()
-  /** Joblists that may have notify subscriptions: what the master's notification passes look at (not every joblist). */
-  private readonly subscribed = new Set<string>()
+  /** Joblists with notify subscriptions (kept in memory for the notification window) and those that may still owe one (what the master's notification passes look at). */
+  private readonly notifyIndex = new NotifyIndex()
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b), appendSubmit: async b => await this.events.append('submit', b, undefined, this.master() === this.id ? this.role?.ownSubmit : undefined) })
   /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
   private readonly applied = new Map<string, number>()
@@ -161,7 +162,7 @@ export class CisNode implements ApiNode {
               // A failure nobody acknowledged stays listed a week; notifications still owed keep theirs.
               unackedMs: 7 * 24 * 3600_000,
               usageHalfLifeMs: this.config.scheduler.fairShare.halfLifeMs,
-              keep: jl => this.subscribed.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.notifyWindowMs()
+              keep: jl => this.notifyIndex.subscribed.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.notifyWindowMs()
             }
           }
         : {}),
@@ -169,7 +170,7 @@ export class CisNode implements ApiNode {
         // (One brought back meanwhile is in memory again: it keeps its records.)
         const gone = ids.filter(id => this.state.joblists[id] === undefined)
         this.accountingIndex.touch(gone)
-        for (const id of gone) this.subscribed.delete(id)
+        this.notifyIndex.drop(gone)
         this.records?.forget(gone)
       },
       broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids) },
@@ -187,7 +188,7 @@ export class CisNode implements ApiNode {
     this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); this.mesh?.gossip.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
-    for (const jl of Object.values(this.state.joblists)) if (hasSubscriptions(this.state, jl)) this.subscribed.add(jl.id)
+    this.notifyIndex.build(this.state, this.now(), mailOptions(this.config.notify))
     this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b), clock: () => this.events.clockMs() })
     this.bridge.start()
     this.role = new MasterRole({
@@ -206,7 +207,7 @@ export class CisNode implements ApiNode {
       unsettled: () => this.mesh?.membership.unsettled() ?? { unheard: [], claiming: [] },
       metrics: this.metrics,
       wake: () => this.passSoon(),
-      subscribed: () => this.subscribed,
+      subscribed: () => this.notifyIndex.owing,
       queue: () => this.queueOptions(),
       queueIndex: this.queueIndex,
       usageIndex: this.usageIndex,
@@ -675,10 +676,9 @@ export class CisNode implements ApiNode {
     this.accountingIndex.touch(changed)
     this.joblistCounts.update(this.state, changed)
     const schedules = new Set<string>()
+    this.notifyIndex.update(this.state, changed, events, now, mailOptions(this.config.notify))
     for (const id of changed) {
       const jl = this.state.joblists[id]
-      if (jl !== undefined && hasSubscriptions(this.state, jl)) this.subscribed.add(id)
-      else this.subscribed.delete(id)
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)
       if (jl?.schedule !== undefined) schedules.add(jl.schedule.name)
     }
