@@ -4,7 +4,7 @@
 //  3. submit-to-start latency of a single job on an idle agent (p50, p99)
 //  4. idle agent memory (RSS)
 //  5. CLI start-up: `cis --version` and `cis status` against the idle agent (bench/cli-start.ts)
-// and (issue 12) what a snapshot costs (bench/snapshot.ts), a message's steps cold vs warm (bench/cold.ts), CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
+// and (issue 12) what a snapshot costs (bench/snapshot.ts), a master's notification passes (bench/notify.ts), a message's steps cold vs warm (bench/cold.ts), CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
 // (bench/ingest.ts) and of its own path without the network (bench/ingest-core.ts), and idle
 // clusters of 10 and 20 agents (bench/idle.ts); --quick runs these short (200 jobs, 10,000
 // events over the network and 5,000 without, 10 agents only).
@@ -28,6 +28,7 @@ import { formatIngest, ingestBench } from './ingest.js'
 import { formatIngestCore, ingestCoreBench } from './ingest-core.js'
 import { formatIdle, idleBench } from './idle.js'
 import { formatSnapshot, formatSnapshotGrowth, snapshotBench, snapshotGrowth } from './snapshot.js'
+import { formatNotify, notifyBench } from './notify.js'
 import { coldBench, formatCold, machineMitigation } from './cold.js'
 
 const arg = (name: string, def: number): number => {
@@ -113,6 +114,7 @@ async function main (): Promise<void> {
   const sched = schedulerBench(progress)
   const snapshots = snapshotBench(progress, QUICK ? [1000] : [1000, 10_000], QUICK ? [10_000] : [10_000, 100_000], [10_000])
   const snapshotGrowthFigures = snapshotGrowth(progress, QUICK ? 2000 : 10_000)
+  const notifyFigures = notifyBench(progress, QUICK ? [1000] : [1000, 4000])
   progress('a message\'s steps, cold vs warm')
   const cold = coldBench()
   progress(`raw spawn rate: ${N} x sh -c true, concurrency ${CONCURRENCY}`)
@@ -187,6 +189,7 @@ async function main (): Promise<void> {
       scheduler: sched,
       snapshots,
       snapshotGrowth: snapshotGrowthFigures,
+      notify: notifyFigures,
       cold,
       machine: machineMitigation(),
       schedules,
@@ -234,7 +237,7 @@ async function main (): Promise<void> {
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
     console.log(`scheduler, saturated pass (every instance held), walking the queue vs the master's indexes: ${sched.saturated.map(f => `${f.policy}${f.levels > 1 ? `/${f.levels} priorities` : ''}${f.owners > 1 ? `/${f.owners} owners` : ''} ${f.joblists - f.running} queued: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
     console.log(`scheduler, fair-share usage of a pass (ended joblists in memory), from every joblist vs the master's index: ${sched.fairShare.map(f => `${f.held}: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
-    for (const line of [...formatSnapshot(snapshots), ...formatSnapshotGrowth(snapshotGrowthFigures), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatIdle(idle)]) console.log(line)
+    for (const line of [...formatSnapshot(snapshots), ...formatSnapshotGrowth(snapshotGrowthFigures), ...formatNotify(notifyFigures), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatIdle(idle)]) console.log(line)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()
