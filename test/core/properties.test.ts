@@ -4,12 +4,15 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { Harness, job, joblist } from '../helpers/harness.js'
 import { place } from '../../src/scheduler/placement.js'
-import { waitReasons } from '../../src/scheduler/plan.js'
-import { activeJoblists, schedulePass } from '../../src/scheduler/schedule.js'
+import { planJoblist, waitReasons } from '../../src/scheduler/plan.js'
+import { activeJoblists, expandTargets, schedulePass } from '../../src/scheduler/schedule.js'
+import { apply } from '../../src/state/reducer.js'
+import { stateHash } from '../../src/state/hash.js'
+import type { JoblistSpec } from '../../src/spec/types.js'
 import { QueueIndex } from '../../src/scheduler/queue-index.js'
 import { orderQueue, servedInOrder } from '../../src/scheduler/queue.js'
 import type { QueueOptions } from '../../src/scheduler/queue.js'
-import { emptyState } from '../../src/state/types.js'
+import { cloneState, emptyState } from '../../src/state/types.js'
 import type { JoblistRecord } from '../../src/state/types.js'
 import { ACTIVE_ATTEMPT_STATES } from '../../src/state/types.js'
 import { QueueList } from '../../src/state/queue-list.js'
@@ -178,6 +181,53 @@ test('R3-5 / issue 12 (property): why one joblist\'s jobs wait, the walk stopped
   assert.ok(compared > 300, `joblists compared: ${compared}`)
   // (The control: many of these walks stopped before the end of the queue.)
   assert.ok(shorter > 100, `walks that stopped at their joblist: ${shorter}`)
+})
+
+test('R3-5 / issue 12 (property): a plan says what a plan on a whole copy of the state said, and leaves the state as it was', () => {
+  // The plan before Dec 4: the whole state copied deep, the whole queue explained.
+  const deepPlan = (input: Parameters<typeof planJoblist>[0], spec: JoblistSpec): ReturnType<typeof planJoblist> => {
+    const state = cloneState(input.state)
+    const at = Math.max(input.now, state.clock.ts) + 1
+    apply(state, { origin: '~plan', seq: 1, ts: at, lc: 0, type: 'submit', body: { spec, owner: 'plan' } })
+    const expand = expandTargets(state, '~plan:1', input.alive)
+    apply(state, { origin: '~plan', seq: 2, ts: at, lc: 1, type: 'accept', body: { request: '~plan:1', id: 'plan', term: 0, onLost: 'retry', maxLost: 0, ...(expand !== undefined ? { expand } : {}) } })
+    const result = place({ ...input, state, explain: true })
+    const assigned = new Map(result.assigns.map(a => [a.jobId, a]))
+    const jl = state.joblists.plan
+    const jobs = jl.stages[0].jobIds.flatMap(logicalId => {
+      const logical = state.jobs[logicalId]
+      const none = logical.physical !== undefined && logical.physical.length === 0 ? [{ id: logicalId, name: logical.name, node: null, resources: {}, waiting: 'its target matches no node' }] : []
+      return [...none, ...(logical.physical ?? [logicalId]).map(id => {
+        const a = assigned.get(id)
+        return { id, name: state.jobs[id].name, node: a === undefined ? null : state.nodes[a.node]?.name ?? a.node, resources: a?.resources ?? {}, waiting: a === undefined ? result.waiting[id] ?? 'waits for an earlier stage' : null }
+      })]
+    })
+    return { stage: jl.stages[0].name, jobs }
+  }
+  let planned = 0
+  fc.assert(fc.property(pinnedScenarioArb, fc.constantFrom<QueueOptions['policy']>('fifo', 'priority', 'fairshare'), (s, policy) => {
+    const h = build({ nodes: s.nodes, lists: [], outcomes: [] })
+    h.queue = { policy, agingPerMinute: 1 }
+    const specOf = (stages: typeof s.lists[number], i: number): JoblistSpec => joblist(`jl${i}`, stages.map((jobs, si) => [`st${si}`, jobs.map((j, ji) => job(`j${si}-${ji}`, {
+      needs: { slot: j.slot, gpu: j.gpu },
+      ...(j.target === 'all' ? { target: { all: true } } : j.target !== undefined ? { target: { node: `N${j.target % s.nodes.length}` } } : {})
+    }))]), { priority: (i * 5) % 3 })
+    s.lists.forEach((stages, i) => h.submit(specOf(stages, i)))
+    run(h, s.outcomes.slice(0, 12), hh => {
+      const nodes = Object.keys(hh.state.nodes)
+      const input = { state: hh.state, now: hh.now, alive: new Set(nodes), queue: hh.queue }
+      const before = JSON.stringify(hh.state)
+      const hash = stateHash(hh.state)
+      for (const [i, stages] of s.lists.entries()) {
+        const spec = specOf(stages, i)
+        assert.deepEqual(planJoblist(input, spec), deepPlan(input, spec), `the plan of jl${i}`)
+        planned++
+      }
+      assert.equal(JSON.stringify(hh.state), before, 'the state is as it was')
+      assert.equal(stateHash(hh.state), hash)
+    })
+  }), { seed: 15, numRuns: 60 })
+  assert.ok(planned > 300, `plans compared: ${planned}`)
 })
 
 /** The master's index of the harness's queue, kept as its events apply (as the node keeps it). */
