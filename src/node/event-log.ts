@@ -154,7 +154,7 @@ export class EventLog {
   /** Load the snapshot and replay the events after it. */
   async load (): Promise<ClusterState> {
     const snap = await this.o.store.loadSnapshot()
-    this.state = snap !== undefined ? assembleState(snap.parts) : emptyState()
+    this.state = snap !== undefined ? assembleState(snap.parts, snap.version) : emptyState()
     // (From here: the events replayed below change parts the loaded snapshot holds.)
     trackChanges(this.state)
     if (snap !== undefined) {

@@ -194,7 +194,7 @@ export function extract (state: ClusterState, ids: readonly string[]): Extracted
     take('accepts', jl.request, id)
     take('stops', jl.request, id)
   }
-  for (const field of ['jobs', 'attempts', 'deliveries'] as const) {
+  for (const field of ['jobs', 'attempts', 'deliveries', 'mailItems'] as const) {
     const map = state[field] as Record<string, unknown> | undefined
     if (map === undefined) continue
     for (const k of Object.keys(map)) {

@@ -84,44 +84,6 @@ export function addressGate (records: readonly MailRecord[], to: string, o: Pick
   return gate
 }
 
-/** What the messages to an address say of one item: the first ok one, the failed ones. */
-interface ItemStanding { sentAt: number | null, failures: number, lastFailedAt?: number, lastError?: string }
-
-/**
- * The standing of each item an address's messages listed, from its records in order, as a
- * map: each item used to scan every record of its address, so a master's pass over the items
- * of N subscribed joblists cost N x the messages ever sent there (1,000 joblists mailed one a
- * message: 39 ms a pass; 2,000: 313 ms). Kept per records list (a cache: the result is what
- * the scan gave): records only ever come in (reducer.ts insertByPosition), mostly at the end,
- * so the map takes the new ones alone while the list before them is unchanged, and is made
- * again when one came in between.
- */
-const standings = new WeakMap<readonly MailRecord[], { count: number, last: MailRecord | undefined, byItem: Map<string, ItemStanding> }>()
-
-function standingsOf (records: readonly MailRecord[]): ReadonlyMap<string, ItemStanding> {
-  let known = standings.get(records)
-  if (known !== undefined && known.count === records.length) return known.byItem
-  if (known === undefined || known.count > records.length || (known.count > 0 && records[known.count - 1] !== known.last)) {
-    known = { count: 0, last: undefined, byItem: new Map() }
-    standings.set(records, known)
-  }
-  for (let i = known.count; i < records.length; i++) {
-    const r = records[i]
-    // (An item counts once a message, as a scan found it: a peer's event may list one twice.)
-    for (const id of r.ids.length > 1 ? new Set(r.ids) : r.ids) {
-      let s = known.byItem.get(id)
-      if (s === undefined) known.byItem.set(id, s = { sentAt: null, failures: 0 })
-      if (r.ok) { s.sentAt ??= r.at; continue }
-      s.failures++
-      s.lastFailedAt = r.at
-      if (r.error !== undefined) s.lastError = r.error
-    }
-  }
-  known.count = records.length
-  known.last = records[records.length - 1]
-  return known.byItem
-}
-
 /** Every email item (of one joblist, or of all), with its standing. */
 export function allMailItems (state: ClusterState, now: number, o: MailOptions, joblistId?: string, among?: Iterable<string>): MailItem[] {
   const jls = joblistId !== undefined
@@ -158,23 +120,24 @@ export function allMailItems (state: ClusterState, now: number, o: MailOptions, 
       }
     }
   }
-  // Standing from the address's messages (sorted by position: the same on every node).
+  // Standing from what the messages that listed each item said (reducer.ts noteMail: the
+  // same on every node), the address's gate from its last messages.
   const mails = state.mails ?? {}
+  const standings = state.mailItems ?? {}
   const gates = new Map<string, number>()
   for (const it of items) {
-    const records = mails[it.to] ?? []
-    const standing = standingsOf(records).get(it.id)
-    const lastFailedAt = standing?.lastFailedAt
+    const standing = standings[it.id]?.[it.to]
+    const lastFailedAt = standing?.lastFailed?.at
     if (standing !== undefined) {
-      it.sentAt = standing.sentAt
+      it.sentAt = standing.sent?.at ?? null
       it.failures = standing.failures
-      if (standing.lastError !== undefined) it.lastError = standing.lastError
+      if (standing.lastError !== undefined) it.lastError = standing.lastError.error
     }
     if (it.sentAt !== null) continue
     it.gaveUp = lastFailedAt !== undefined && lastFailedAt > it.dueAt + o.retryForMs
     if (it.gaveUp) continue
     let gate = gates.get(it.to)
-    if (gate === undefined) gates.set(it.to, gate = addressGate(records, it.to, o))
+    if (gate === undefined) gates.set(it.to, gate = addressGate(mails[it.to] ?? [], it.to, o))
     it.nextAt = Math.max(it.dueAt, gate)
   }
   return items.sort(byDue)

@@ -47,6 +47,7 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
     for (const k of Object.keys(state.jobs)) if (ofGone(k)) { touchPart(state, 'jobs', k); delete state.jobs[k] }
     for (const k of Object.keys(state.attempts)) if (ofGone(k)) { touchPart(state, 'attempts', k); delete state.attempts[k] }
     for (const k of Object.keys(state.deliveries ?? {})) if (ofGone(k)) { touchPart(state, 'deliveries', k); delete state.deliveries[k] }
+    for (const k of Object.keys(state.mailItems ?? {})) if (ofGone(k)) { touchPart(state, 'mailItems', k); delete state.mailItems[k] }
     for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) { touchPart(state, 'stops', k); delete state.stops[k] }
     for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) { touchPart(state, 'aliases', alias); delete state.aliases[alias] }
     state.queue = QueueList.from(state.queue.filter(id => !gone.has(id)))

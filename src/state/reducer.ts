@@ -5,7 +5,7 @@
 import type { AssignBody, AttemptUsage, CarriedAssign, CisEvent, EventType, SubmitAccept, UnsignedEvent } from '../events/types.js'
 import { acceptOf, carriedAssigns, eventKey } from '../events/types.js'
 import { sortedAttempts, deriveJoblist } from './derive.js'
-import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, NotifyChange, UpdateRecord } from './types.js'
+import type { AcceptFact, AttemptRecord, ClusterState, JobRecord, JoblistRecord, MailItemStanding, MailRecord, NotifyChange, UpdateRecord } from './types.js'
 import { targetOf } from './subscriptions.js'
 import { FINAL_JOBLIST_STATES, emptyState, joblistById } from './types.js'
 import { comparePositions, insertByPosition, positionOf } from './position.js'
@@ -108,9 +108,17 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
     }
     case 'mail': {
       const b = (e as Ev<'mail'>).body
+      const pos = positionOf(e)
       touchPart(state, 'mails', b.to)
       const list = (state.mails ??= {})[b.to] ?? (state.mails[b.to] = [])
-      insertByPosition(list, { ids: [...b.ids], ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos: positionOf(e) })
+      insertByPosition(list, { ids: [...b.ids], ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos })
+      trimMailRecords(list)
+      // (An item counts once a message: a peer's event may list one twice.)
+      for (const id of new Set(b.ids)) {
+        touchPart(state, 'mailItems', id)
+        const byTo = (state.mailItems ??= {})[id] ?? (state.mailItems[id] = {})
+        noteMail(byTo[b.to] ?? (byTo[b.to] = { failures: 0 }), b.ok, b.error, e.ts, pos)
+      }
       return []
     }
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
@@ -459,6 +467,34 @@ export function queueOf (joblists: Readonly<Record<string, JoblistRecord>>): Que
 /** A queued joblist's key in the queue: its position. */
 const queueKey = (state: ClusterState) => (id: string): Position => state.joblists[id].position
 const positionBefore = (a: Position, b: Position): boolean => comparePositions(a, b) < 0
+
+/** Failed messages after an address's last one that got through kept at most (the latest). */
+export const MAX_TRAILING_MAIL_FAILURES = 64
+
+/**
+ * An address's records (sorted by position) cut to what its next message waits for: the last
+ * one that got through and the failures after it, the latest MAX_TRAILING_MAIL_FAILURES. A
+ * function of the records applied, in any order (a late one before the cut is cut again).
+ */
+export function trimMailRecords (list: MailRecord[]): void {
+  let ok = -1
+  for (let i = list.length - 1; i >= 0; i--) if (list[i].ok) { ok = i; break }
+  if (ok > 0) list.splice(0, ok)
+  const first = ok >= 0 ? 1 : 0
+  const extra = list.length - first - MAX_TRAILING_MAIL_FAILURES
+  if (extra > 0) list.splice(first, extra)
+}
+
+/** One message's word on an item: each fact kept by position (the first ok, the last failure). */
+export function noteMail (s: MailItemStanding, ok: boolean, error: string | undefined, at: number, pos: Position): void {
+  if (ok) {
+    if (s.sent === undefined || comparePositions(pos, s.sent.pos) < 0) s.sent = { at, pos }
+    return
+  }
+  s.failures++
+  if (s.lastFailed === undefined || comparePositions(pos, s.lastFailed.pos) > 0) s.lastFailed = { at, pos }
+  if (error !== undefined && (s.lastError === undefined || comparePositions(pos, s.lastError.pos) > 0)) s.lastError = { error, pos }
+}
 
 /** Insert `id` into a list kept sorted by position (no-op if present). Mostly an append. */
 function insertSorted (list: string[], id: string, pos: (id: string) => Position): void {

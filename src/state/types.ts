@@ -204,8 +204,19 @@ export interface ClusterState {
   updates: Record<string, UpdateRecord>
   /** Webhook delivery attempts (issue 11) by delivery ID, sorted by the event's position. */
   deliveries: Record<string, DeliveryAttempt[]>
-  /** Email messages (issue 11) by address, sorted by the event's position. */
+  /**
+   * Email messages (issue 11) by address, sorted by the event's position: only what the
+   * address's next message waits for, the last that got through and the failed ones after it
+   * (at most MAX_TRAILING_MAIL_FAILURES, the latest); what each item's messages said is in
+   * mailItems. (Until Dec 4 every message was kept here for good, on every node.)
+   */
   mails: Record<string, MailRecord[]>
+  /**
+   * What the messages that listed an email item said of it, by item ID and then by the address
+   * they went to (an item counts the messages to its own address only), kept and archived with
+   * its joblist.
+   */
+  mailItems: Record<string, Record<string, MailItemStanding>>
   /**
    * Joblist IDs and request keys a purge removed (G-6): what a later event about them adds is
    * removed again, so the state is the same whatever order the purge and those events come in.
@@ -226,6 +237,19 @@ export interface MailRecord {
   /** When it was recorded (the event's ts). */
   at: number
   pos: Position
+}
+
+/**
+ * An email item's standing from the messages that listed it, each fact with the position of its
+ * event (the first that got through; the last failure; the last failure's error), so that the
+ * result is the same in any order the messages arrive in.
+ */
+export interface MailItemStanding {
+  sent?: { at: number, pos: Position }
+  /** Failed messages that listed it. */
+  failures: number
+  lastFailed?: { at: number, pos: Position }
+  lastError?: { error: string, pos: Position }
 }
 
 /** One recorded attempt at a webhook delivery: a `delivery` event's body, with when it was recorded (the event's ts) and its position. */
@@ -285,6 +309,7 @@ export function emptyState (): ClusterState {
     updates: {},
     deliveries: {},
     mails: {},
+    mailItems: {},
     purged: {},
     cuts: {}
   }

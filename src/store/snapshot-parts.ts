@@ -8,7 +8,7 @@ import type { ClusterState } from '../state/types.js'
 import type { Changes } from '../state/changes.js'
 import { MARKED_MAPS } from '../state/changes.js'
 import { emptyState } from '../state/types.js'
-import { queueOf } from '../state/reducer.js'
+import { noteMail, queueOf, trimMailRecords } from '../state/reducer.js'
 import type { SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION } from './event-store.js'
 import { SCHEDULE_SPLIT_FIELDS, foldScheduleParts, scheduleParts, schedulePart } from './schedule-parts.js'
@@ -62,7 +62,7 @@ export const META_PART = '~'
  * The state from its parts (fields with no part keep their empty value; meta parts are not the
  * state's; the derived fields derived: a snapshot of version 5 still had the queue as a part).
  */
-export function assembleState (parts: Iterable<[string, string]>): ClusterState {
+export function assembleState (parts: Iterable<[string, string]>, version = SNAPSHOT_VERSION): ClusterState {
   const state = emptyState() as unknown as Record<string, unknown>
   for (const [key, json] of parts) {
     if (key.startsWith(META_PART)) continue
@@ -77,11 +77,30 @@ export function assembleState (parts: Iterable<[string, string]>): ClusterState 
   const assembled = state as unknown as ClusterState
   assembled.queue = queueOf(assembled.joblists)
   foldScheduleParts(assembled, split.runs, split.skips, split.failed)
+  if (version < 7) foldMailRecords(assembled)
   return assembled
 }
 
+/**
+ * A snapshot of version 5 or 6 kept every message to an address: each item's standing is
+ * derived from them (as the reducer notes it), and they are cut to what the address's next
+ * message waits for (reducer.ts trimMailRecords), as events applied by this version leave them.
+ */
+function foldMailRecords (state: ClusterState): void {
+  const items = state.mailItems ??= {}
+  for (const [to, list] of Object.entries(state.mails ?? {})) {
+    for (const r of list) {
+      for (const id of new Set(r.ids)) {
+        const byTo = items[id] ?? (items[id] = {})
+        noteMail(byTo[to] ?? (byTo[to] = { failures: 0 }), r.ok, r.error, r.at, r.pos)
+      }
+    }
+    trimMailRecords(list)
+  }
+}
+
 /** The state a stored snapshot holds. */
-export const snapshotState = (s: StoredSnapshot): ClusterState => assembleState(s.parts)
+export const snapshotState = (s: StoredSnapshot): ClusterState => assembleState(s.parts, s.version)
 
 /** A snapshot that replaces whatever is stored: every part of the state. */
 export function fullSnapshot (state: ClusterState): SnapshotWrite {

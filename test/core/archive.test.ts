@@ -10,7 +10,7 @@ import type { Bundle } from '../../src/state/archive.js'
 import { stateHash } from '../../src/state/hash.js'
 import { apply, reduce } from '../../src/state/reducer.js'
 import { purgeCandidates } from '../../src/state/purge.js'
-import { eventSubjects } from '../../src/state/subjects.js'
+import { eventSubjects, joblistOf } from '../../src/state/subjects.js'
 import { joblistView } from '../../src/state/views.js'
 import { canonicalJson } from '../../src/util/canonical.js'
 import type { UnsignedEvent } from '../../src/events/types.js'
@@ -26,7 +26,7 @@ function workload (n: number, seed: number): UnsignedEvent[] {
   let r = seed
   const next = (): number => { r = (r * 1103515245 + 12345) % 2147483648; return r / 2147483648 }
   for (let i = 0; i < n; i++) {
-    const req = h.submit(joblist(`w${i % 3}`, [['a', [job('x', { retries: 1 }), job('y')]], ['b', [job('z')]]], next() < 0.3 ? { notify: [{ webhook: 'https://h.example/x', on: ['failed', 'succeeded'] }] } : {}), 'A')
+    const req = h.submit(joblist(`w${i % 3}`, [['a', [job('x', { retries: 1 }), job('y')]], ['b', [job('z')]]], next() < 0.3 ? { notify: [{ webhook: 'https://h.example/x', on: ['failed', 'succeeded'] }, { email: 'ops@example.org', digest: 'now', on: ['failed', 'succeeded'] }] } : {}), 'A')
     h.settle()
     const id = h.state.requests[req]?.joblistId
     if (id !== undefined && next() < 0.3) h.emit('U', 'update', { joblistId: id, priority: Math.floor(next() * 10) })
@@ -35,6 +35,8 @@ function workload (n: number, seed: number): UnsignedEvent[] {
     h.runAll()
     h.settle()
     if (id !== undefined && next() < 0.3) h.emit('M', 'delivery', { id: `${id}.succeeded.0`, attempt: 1, ok: next() < 0.5, term: 1 })
+    // A message listing items of this joblist and of the one before (an item's standing is archived with its joblist).
+    if (id !== undefined && next() < 0.4) h.emit('M', 'mail', { to: 'ops@example.org', ids: [`${id}.succeeded.1`, `${id}.failed.1`, `m-${i}.succeeded.1`], ok: next() < 0.5, ...(next() < 0.5 ? { error: 'refused' } : {}), term: 1 })
     if (id !== undefined && next() < 0.3) h.emit('U', 'ack', { joblistId: id })
   }
   h.runAll()
@@ -76,6 +78,9 @@ function archiving (events: UnsignedEvent[], points: Set<number>): { state: Retu
         digest = addDigest(digest, x.digest)
         for (const k of [...x.bundle.ids, x.bundle.request]) bySubject.set(k, x.bundle.id)
         assert.equal(state.joblists[x.bundle.id], undefined, 'an archived joblist leaves memory')
+        for (const field of ['jobs', 'attempts', 'deliveries', 'mailItems'] as const) {
+          assert.ok(!Object.keys(state[field]).some(k => joblistOf(k) === x.bundle.id), `its ${field} leave memory with it`)
+        }
       }
       assert.equal(stateHash(state, digest), before, `archiving after event ${i} does not change the hash`)
       checked += ids.length

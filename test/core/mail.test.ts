@@ -9,7 +9,9 @@ import { apply, reduce } from '../../src/state/reducer.js'
 import fc from 'fast-check'
 import { stateHash } from '../../src/state/hash.js'
 import { backoffMs } from '../../src/state/notifications.js'
-import { allMailItems, dueMails, mailMessage, nextDigestAt } from '../../src/state/mail.js'
+import { addressGate, allMailItems, dueMails, mailMessage, nextDigestAt } from '../../src/state/mail.js'
+import { insertByPosition } from '../../src/state/position.js'
+import type { MailRecord } from '../../src/state/types.js'
 import type { MailOptions } from '../../src/state/mail.js'
 import type { UnsignedEvent } from '../../src/events/types.js'
 import type { NotifySpec } from '../../src/spec/types.js'
@@ -194,7 +196,9 @@ test('P-6: the items and what is due are the same whatever order the mail events
   const hash = stateHash(expected)
   const t = start + 20 * 3600_000
   const view = JSON.stringify([allMailItems(expected, t, O), dueMails(expected, t, O)])
-  assert.deepEqual(expected.mails['ops@example.org'].map(r => r.at), [start + 100, start + 150], 'sorted by position')
+  // (The address keeps what its next message waits for: the last that got through, the failures after it.)
+  assert.deepEqual(expected.mails['ops@example.org'].map(r => r.at), [start + 150], 'cut to the last ok')
+  assert.deepEqual(expected.mails['team@example.org'].map(r => r.at), [start + 9000])
   const perms = (xs: UnsignedEvent[]): UnsignedEvent[][] => xs.length <= 1 ? [xs] : xs.flatMap((x, i) => perms([...xs.slice(0, i), ...xs.slice(i + 1)]).map(p => [x, ...p]))
   let n = 0
   for (const order of perms(ms).filter(p => p.indexOf(ms[0]) < p.indexOf(ms[2]) && p.indexOf(ms[1]) < p.indexOf(ms[3]))) {
@@ -211,7 +215,7 @@ test('P-6: the items and what is due are the same whatever order the mail events
   assert.equal(items.find(i => i.id === `${b}.succeeded.1`)?.sentAt, start + 9000)
 })
 
-test('P-6 / issue 12 (property): an item\'s standing read from its address\'s index equals a scan of every message there, as messages come in, late ones between earlier ones too', () => {
+test('P-6 / G-4 / issue 12 (property): an item\'s standing, kept as messages come in (late ones between earlier ones too), equals a scan of every message sent; an address keeps only what its next message waits for, and its gate is the one every message gives', () => {
   fc.assert(fc.property(fc.array(fc.record({
     late: fc.boolean(), origin: fc.constantFrom('M1', 'M2'), to: fc.constantFrom('ops@example.org', 'team@example.org'),
     pick: fc.array(fc.nat(7), { maxLength: 4 }), ok: fc.boolean(), error: fc.constantFrom(undefined, 'down', 'refused')
@@ -223,25 +227,37 @@ test('P-6 / issue 12 (property): an item\'s standing read from its address\'s in
     const ids = ['a', 'b', 'c'].flatMap((n, i) => { const id = ended(h, n, notify, i === 1 ? 'failed' : 'succeeded', start + 10 * (i + 1)); return [`${id}.succeeded.0`, `${id}.failed.0`, `${id}.succeeded.1`, `${id}.failed.1`] })
     const seqs = new Map<string, number>()
     let ts = start + 1000
+    // Every message, as the state kept them all until Dec 4 (sorted by position).
+    const all: Array<MailRecord & { to: string }> = []
     for (const x of mails) {
       const seq = (seqs.get(x.origin) ?? 0) + 1
       seqs.set(x.origin, seq)
       // A late message: positioned before those recorded already (a master's clock behind).
       const at = x.late ? ts - 500 - seq : (ts += 100)
-      apply(h.state, { origin: x.origin, seq, ts: at, lc: 0, type: 'mail', body: { to: x.to, ids: x.pick.map(k => ids[k]).concat(x.pick.length > 2 ? [ids[x.pick[0]]] : []), ok: x.ok, ...(x.error !== undefined ? { error: x.error } : {}), term: 1 } })
+      const body = { to: x.to, ids: x.pick.map(k => ids[k]).concat(x.pick.length > 2 ? [ids[x.pick[0]]] : []), ok: x.ok, ...(x.error !== undefined ? { error: x.error } : {}), term: 1 }
+      apply(h.state, { origin: x.origin, seq, ts: at, lc: 0, type: 'mail', body })
+      insertByPosition(all, { to: x.to, ids: body.ids, ok: body.ok, ...(body.error !== undefined ? { error: body.error } : {}), at, pos: [at, 0, x.origin, seq] })
       const t = ts + 3600_000
       for (const it of allMailItems(h.state, t, O)) {
-        // The scan every item used to make of its address's messages.
+        // The scan every item made of its address's messages.
         let sentAt: number | null = null
         let failures = 0
         let lastError: string | undefined
-        for (const r of h.state.mails[it.to] ?? []) {
+        for (const r of all.filter(r => r.to === it.to)) {
           if (!r.ids.includes(it.id)) continue
           if (r.ok) { sentAt ??= r.at; continue }
           failures++
           if (r.error !== undefined) lastError = r.error
         }
         assert.deepEqual([it.sentAt, it.failures, it.lastError], [sentAt, failures, lastError], it.id)
+      }
+      for (const to of ['ops@example.org', 'team@example.org']) {
+        const every = all.filter(r => r.to === to)
+        const kept = h.state.mails[to] ?? []
+        // The last ok and the failures after it (there are fewer than MAX_TRAILING_MAIL_FAILURES here).
+        const lastOk = every.map(r => r.ok).lastIndexOf(true)
+        assert.deepEqual(kept.map(r => r.pos), every.slice(Math.max(0, lastOk)).map(r => r.pos), `${to} keeps what its next message waits for`)
+        assert.equal(addressGate(kept, to, O), addressGate(every, to, O), `${to}: the same gate`)
       }
     }
   }), { seed: 4, numRuns: 150 })

@@ -13,6 +13,7 @@ import type { ClusterState } from '../../src/state/types.js'
 import { takeChanges, trackChanges } from '../../src/state/changes.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
 import type { SnapshotWrite, StoredSnapshot } from '../../src/store/event-store.js'
+import { SNAPSHOT_VERSION } from '../../src/store/event-store.js'
 import { SnapshotWriter, assembleState, snapshotState, stateParts } from '../../src/store/snapshot-parts.js'
 import type { UnsignedEvent } from '../../src/events/types.js'
 import type { JoblistSpec } from '../../src/spec/types.js'
@@ -287,7 +288,7 @@ test('G-4 / S-6: a schedule\'s part holds no runs (each run is a part of its own
   writer.seed(old)
   takeChanges(state)
   const w = writer.next(state, [], takeChanges(state))
-  assert.equal(w.version, 6)
+  assert.equal(w.version, SNAPSHOT_VERSION)
   assert.ok(w.put.some(([k]) => k.startsWith('runs!')), 'the runs are written as parts')
   assert.ok(w.del.includes('queue'))
   await store.write([], w)

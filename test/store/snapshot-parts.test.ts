@@ -9,6 +9,7 @@ import { stateHash } from '../../src/state/hash.js'
 import { apply, reduce } from '../../src/state/reducer.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
 import type { StoredSnapshot } from '../../src/store/event-store.js'
+import { SNAPSHOT_VERSION } from '../../src/store/event-store.js'
 import { SnapshotWriter, assembleState, snapshotState, stateParts } from '../../src/store/snapshot-parts.js'
 import type { CisEvent } from '../../src/events/types.js'
 import { takeChanges, trackChanges } from '../../src/state/changes.js'
@@ -125,14 +126,51 @@ test('G-4 / issue 12: a snapshot of version 5 (the queue one of its parts) is st
   writer.seed(await store.loadSnapshot() as StoredSnapshot)
   const w = writer.next(h.state)
   assert.deepEqual(w.del, ['queue'])
-  assert.equal(w.version, 6)
+  assert.equal(w.version, SNAPSHOT_VERSION)
   await store.write([], w)
   writer.committed(w)
   const now = await store.loadSnapshot() as StoredSnapshot
-  assert.equal(now.version, 6)
+  assert.equal(now.version, SNAPSHOT_VERSION)
   assert.ok(!now.parts.some(([k]) => k === 'queue'))
   assert.equal(stateHash(snapshotState(now)), stateHash(h.state))
   // A version this agent does not know is not read (the events are replayed instead).
   await store.write([], { version: 4, reset: true, put: [...stateParts(h.state)], del: [] })
   assert.equal(await store.loadSnapshot(), undefined)
+})
+
+test('G-4 / issue 12: a snapshot of version 6 (every message to an address kept, no item standings) is read as the events give it, and the next snapshot writes the standings and cut messages', async () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1'] })
+  const notify = [{ email: 'ops@example.org', digest: 'now' as const, on: ['succeeded' as const, 'failed' as const] }]
+  const ids: string[] = []
+  for (let i = 0; i < 6; i++) {
+    const req = h.submit(joblist(`m${i}`, [['s', [job('x')]]], { notify }), 'A')
+    h.settle()
+    const id = h.joblistId(req)
+    h.start(`${id}.1`)
+    h.finish(`${id}.1`, i % 2 === 0 ? 'succeeded' : 'failed')
+    ids.push(`${id}.${i % 2 === 0 ? 'succeeded' : 'failed'}.0`)
+    // Each item failed once (one with an error, one without), then got through.
+    h.emit('M', 'mail', { to: 'ops@example.org', ids: [ids[i]], ok: false, ...(i % 3 === 0 ? { error: 'refused' } : {}), term: 1 })
+    h.emit('M', 'mail', { to: 'ops@example.org', ids: [ids[i]], ok: true, term: 1 })
+  }
+  h.emit('M', 'mail', { to: 'ops@example.org', ids: [ids[5]], ok: false, error: 'down', term: 1 })
+  assert.equal(h.state.mails['ops@example.org'].length, 2, 'the address keeps the last that got through and the failure after it')
+  // As version 6 wrote it: every message kept, no standings.
+  const v6 = { ...h.state, mails: { 'ops@example.org': h.events.filter(e => e.type === 'mail').map(e => { const b = e.body as { ids: string[], ok: boolean, error?: string }; return { ids: b.ids, ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos: [e.ts, e.lc, e.origin, e.seq] } }) }, mailItems: {} }
+  const store = new MemoryEventStore()
+  await store.write([], { version: 6, reset: true, put: [...stateParts(v6 as unknown as typeof h.state)].filter(([k]) => !k.startsWith('mailItems!')), del: [] })
+  const stored = await store.loadSnapshot() as StoredSnapshot
+  assert.equal(stored.version, 6)
+  assert.equal((JSON.parse(stored.parts.find(([k]) => k === 'mails!ops@example.org')?.[1] ?? '[]') as unknown[]).length, 13, 'every message in the old part')
+  const loaded = snapshotState(stored)
+  assert.deepEqual(loaded.mailItems, h.state.mailItems, 'each item\'s standing derived from the messages')
+  assert.deepEqual(loaded.mails, h.state.mails, 'the messages cut')
+  assert.equal(stateHash(loaded), stateHash(h.state))
+  const writer = new SnapshotWriter()
+  writer.seed(stored)
+  const w = writer.next(loaded)
+  assert.equal(w.version, SNAPSHOT_VERSION)
+  assert.equal(w.put.filter(([k]) => k.startsWith('mailItems!')).length, 6, 'the standings written')
+  assert.ok(w.put.some(([k]) => k === 'mails!ops@example.org'), 'the cut messages written')
 })
