@@ -1,6 +1,6 @@
 // What a master's notification passes cost (P-6, issue 12), in this process: N one-job joblists
 // that ended, each with a webhook and an email subscription, all notified (delivered, mailed:
-// one message each to one address, so that address has N messages), then the passes' work —
+// one message each, to one address), then the passes' work —
 // the deliveries due (notifications.ts dueDeliveries) and the messages due (mail.ts dueMails) —
 // two ways side by side: among every joblist with a subscription (what the node keeps in memory
 // for the notification window), and among those that may still owe one (state/owed.ts

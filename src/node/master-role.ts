@@ -70,8 +70,8 @@ export interface MasterRoleOptions {
   metrics?: RoleMetrics
   /** Ask for a pass soon: when the next schedule instant falls due (between heartbeats). */
   wake?: () => void
-  /** The joblists that may have notify subscriptions (kept by the node as events apply); absent: every joblist is looked at. */
-  subscribed?: () => Iterable<string>
+  /** The joblists that may still owe a notification (the node's NotifyIndex, kept as events apply); absent: every joblist is looked at. */
+  owing?: () => Iterable<string>
 }
 
 /** What the role reports to the metrics. */
@@ -217,7 +217,7 @@ export class MasterRole {
     }
     this.wakeAtNextInstant(state)
     // Webhooks: due deliveries are derived from the state; each attempt is recorded as an event.
-    const among = this.o.subscribed?.()
+    const among = this.o.owing?.()
     this.notifier?.pass(state, mine, among)
     // Emails: one message per address listing its due items; each recorded as a `mail` event.
     this.mailer?.pass(state, mine, among)

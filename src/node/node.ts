@@ -207,7 +207,7 @@ export class CisNode implements ApiNode {
       unsettled: () => this.mesh?.membership.unsettled() ?? { unheard: [], claiming: [] },
       metrics: this.metrics,
       wake: () => this.passSoon(),
-      subscribed: () => this.notifyIndex.owing,
+      owing: () => this.notifyIndex.owing,
       queue: () => this.queueOptions(),
       queueIndex: this.queueIndex,
       usageIndex: this.usageIndex,

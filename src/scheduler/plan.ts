@@ -26,7 +26,7 @@ export interface PlannedJob { id: string, name: string, node: string | null, res
 /**
  * The state a plan applies its two events to (the submit and the accept of a new joblist,
  * `plan`): a copy of the maps and lists those write (the reducer adds entries to them, and
- * changes no entry there already: test/core/plan.test.ts holds the state unchanged after a
+ * changes no entry there already: test/core/properties.test.ts holds the state unchanged after a
  * plan), the rest shared. A deep copy of the whole state took 2-2.5 s at 50,000 joblists held,
  * a stall of the node that answered `cis plan` (a master's peers declare it gone after 800 ms);
  * these copies ~0.2 s.

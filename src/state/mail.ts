@@ -151,8 +151,10 @@ export interface DueMail {
   items: MailItem[]
 }
 
-/** The messages to send now: one per address with a pending item whose message is due. */
-/** `among`: the joblists that may have subscriptions (see dueDeliveries); absent: every joblist. */
+/**
+ * The messages to send now: one per address with a pending item whose message is due. `among`:
+ * the joblists that may still owe a notification (see dueDeliveries); absent: every joblist.
+ */
 export function dueMails (state: ClusterState, now: number, o: MailOptions, among?: Iterable<string>): DueMail[] {
   const by = new Map<string, MailItem[]>()
   let any = false

@@ -130,7 +130,7 @@ export function allDeliveries (state: ClusterState, now: number, o: NotifyOption
 
 /**
  * The deliveries to attempt now: reached, not delivered, not given up nor disabled, and due.
- * `among`: the joblists that may have subscriptions (a node keeps that set as events apply),
+ * `among`: the joblists that may still owe a notification (state/owed.ts NotifyIndex, kept as events apply),
  * so a pass costs those, not every joblist; absent: every joblist is looked at.
  */
 export function dueDeliveries (state: ClusterState, now: number, o: NotifyOptions, among?: Iterable<string>): Delivery[] {

@@ -25,6 +25,9 @@ export function owesNotifications (state: ClusterState, jl: JoblistRecord, now: 
   return false
 }
 
+/** Events that may change what a joblist owes without the reducer reporting it changed. */
+const ASKED_BY: ReadonlySet<string> = new Set(['delivery', 'mail', 'update', 'accept', 'submit'])
+
 /**
  * The joblists with subscriptions (kept in memory for the notification window: the node's
  * archive asks) and, of those, the ones that may still owe a notification (what a master's
@@ -41,17 +44,23 @@ export class NotifyIndex {
     this.update(state, Object.keys(state.joblists), [], now, o)
   }
 
-  /** Events applied: `changed` the joblists the reducer changed; `events` those applied (their deliveries and mails). */
+  /**
+   * Events applied: `changed` the joblists the reducer changed; `events` those applied. Their
+   * deliveries and mails change what a joblist owes without changing it, and so may an update
+   * or an accept that changes no field of its view: an update naming a losing accept's ID,
+   * then that accept (an alias), gives the joblist the update's subscriptions.
+   */
   update (state: ClusterState, changed: Iterable<string>, events: readonly UnsignedEvent[], now: number, o: MailOptions): void {
-    const ask = new Set<string>()
-    for (const id of changed) {
-      const jl = state.joblists[id]
-      if (jl !== undefined && hasSubscriptions(state, jl)) { this.subscribed.add(id); ask.add(id) } else this.drop([id])
+    const ask = new Set(changed)
+    for (const e of events) {
+      if (!ASKED_BY.has(e.type)) continue
+      for (const s of eventSubjects(e)) ask.add(state.requests[s]?.joblistId ?? state.aliases[s] ?? s)
     }
-    for (const e of events) if (e.type === 'delivery' || e.type === 'mail') for (const id of eventSubjects(e)) if (this.subscribed.has(id)) ask.add(id)
     for (const id of ask) {
       const jl = state.joblists[id]
-      if (jl !== undefined && owesNotifications(state, jl, now, o)) this.owing.add(id)
+      if (jl === undefined || !hasSubscriptions(state, jl)) { this.drop([id]); continue }
+      this.subscribed.add(id)
+      if (owesNotifications(state, jl, now, o)) this.owing.add(id)
       else this.owing.delete(id)
     }
   }

@@ -113,12 +113,7 @@ function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {
       const list = (state.mails ??= {})[b.to] ?? (state.mails[b.to] = [])
       insertByPosition(list, { ids: [...b.ids], ok: b.ok, ...(b.error !== undefined ? { error: b.error } : {}), at: e.ts, pos })
       trimMailRecords(list)
-      // (An item counts once a message: a peer's event may list one twice.)
-      for (const id of new Set(b.ids)) {
-        touchPart(state, 'mailItems', id)
-        const byTo = (state.mailItems ??= {})[id] ?? (state.mailItems[id] = {})
-        noteMail(byTo[b.to] ?? (byTo[b.to] = { failures: 0 }), b.ok, b.error, e.ts, pos)
-      }
+      noteMailItems(state, b.to, b.ids, b.ok, b.error, e.ts, pos)
       return []
     }
     // Two masters (a healing partition) may each decide the same attempt. Every fact keeps
@@ -485,8 +480,21 @@ export function trimMailRecords (list: MailRecord[]): void {
   if (extra > 0) list.splice(first, extra)
 }
 
+/**
+ * One message's word on each item it lists (once an item: a peer's event may list one twice),
+ * kept under the address it went to. (An item of a purged joblist is dropped again: by apply's
+ * purge path for a message applied, by the fold of an older snapshot's messages.)
+ */
+export function noteMailItems (state: ClusterState, to: string, ids: readonly string[], ok: boolean, error: string | undefined, at: number, pos: Position): void {
+  for (const id of new Set(ids)) {
+    touchPart(state, 'mailItems', id)
+    const byTo = (state.mailItems ??= {})[id] ?? (state.mailItems[id] = {})
+    noteMail(byTo[to] ?? (byTo[to] = { failures: 0 }), ok, error, at, pos)
+  }
+}
+
 /** One message's word on an item: each fact kept by position (the first ok, the last failure). */
-export function noteMail (s: MailItemStanding, ok: boolean, error: string | undefined, at: number, pos: Position): void {
+function noteMail (s: MailItemStanding, ok: boolean, error: string | undefined, at: number, pos: Position): void {
   if (ok) {
     if (s.sent === undefined || comparePositions(pos, s.sent.pos) < 0) s.sent = { at, pos }
     return

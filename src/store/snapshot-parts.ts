@@ -8,7 +8,8 @@ import type { ClusterState } from '../state/types.js'
 import type { Changes } from '../state/changes.js'
 import { MARKED_MAPS } from '../state/changes.js'
 import { emptyState } from '../state/types.js'
-import { noteMail, queueOf, trimMailRecords } from '../state/reducer.js'
+import { noteMailItems, queueOf, trimMailRecords } from '../state/reducer.js'
+import { joblistOf } from '../state/subjects.js'
 import type { SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION } from './event-store.js'
 import { SCHEDULE_SPLIT_FIELDS, foldScheduleParts, scheduleParts, schedulePart } from './schedule-parts.js'
@@ -83,18 +84,15 @@ export function assembleState (parts: Iterable<[string, string]>, version = SNAP
 
 /**
  * A snapshot of version 5 or 6 kept every message to an address: each item's standing is
- * derived from them (as the reducer notes it), and they are cut to what the address's next
- * message waits for (reducer.ts trimMailRecords), as events applied by this version leave them.
+ * derived from them (as the reducer notes it; not for the items of purged joblists, which the
+ * reducer drops), and they are cut to what the address's next message waits for (reducer.ts
+ * trimMailRecords), as events applied by this version leave them.
  */
 function foldMailRecords (state: ClusterState): void {
-  const items = state.mailItems ??= {}
+  const purged = state.purged ?? {}
   for (const [to, list] of Object.entries(state.mails ?? {})) {
-    for (const r of list) {
-      for (const id of new Set(r.ids)) {
-        const byTo = items[id] ?? (items[id] = {})
-        noteMail(byTo[to] ?? (byTo[to] = { failures: 0 }), r.ok, r.error, r.at, r.pos)
-      }
-    }
+    // (The messages kept listing the items of joblists purged since: the reducer drops those.)
+    for (const r of list) noteMailItems(state, to, r.ids.filter(id => purged[joblistOf(id)] !== true), r.ok, r.error, r.at, r.pos)
     trimMailRecords(list)
   }
 }

@@ -8,6 +8,7 @@ import { dueDeliveries } from '../../src/state/notifications.js'
 import { dueMails } from '../../src/state/mail.js'
 import type { MailOptions } from '../../src/state/mail.js'
 import { NotifyIndex, owesNotifications } from '../../src/state/owed.js'
+import { apply } from '../../src/state/reducer.js'
 import type { UnsignedEvent } from '../../src/events/types.js'
 import type { NotifySpec } from '../../src/spec/types.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
@@ -89,4 +90,31 @@ test('P-6 / issue 12: a joblist owes while it runs, and once ended until each de
   assert.ok(owes(), 'a failed message: retried')
   h.emit('M', 'mail', { to: 'ops@example.org', ids: [`${id}.succeeded.1`], ok: true, term: 1 })
   assert.ok(!owes(), 'delivered and sent: nothing owed')
+})
+
+test('P-6 / issue 12: an update naming a losing accept\'s ID, then that accept, gives an ended joblist a subscription: the index asks again', () => {
+  const h = new Harness()
+  h.now = 1_000_000
+  h.node('A', { slot: ['s0'] })
+  const req = h.submit(joblist('n', [['s', [job('x')]]], { notify: [{ webhook: 'https://hooks.example.com/a', on: ['succeeded'] }] }), 'A')
+  h.settle()
+  const id = h.joblistId(req)
+  const t0 = h.now
+  h.start(`${id}.1`)
+  h.now += 5000
+  h.finish(`${id}.1`, 'succeeded')
+  h.emit('M', 'delivery', { id: `${id}.succeeded.0`, attempt: 1, ok: true, status: 200, term: 1 })
+  const index = new NotifyIndex()
+  index.build(h.state, h.now, O)
+  assert.ok(!index.owing.has(id), 'ended and delivered: owes nothing')
+  // On the other side of a partition, a user changed the notify of the ID that side's master gave (B-9)...
+  const up: UnsignedEvent = { origin: 'U', seq: 1, ts: t0 + 1, lc: 0, type: 'update', body: { joblistId: 'B-9', notify: [{ webhook: 'https://hooks.example.com/a', on: ['succeeded'] }, { webhook: 'https://other.example.com/b', on: ['succeeded'] }] } }
+  index.update(h.state, apply(h.state, up), [up], h.now, O)
+  // ...and that master's accept, which loses, comes after it: an alias, no field of the view changed.
+  const acc: UnsignedEvent = { origin: 'B', seq: 1, ts: t0 + 2, lc: 0, type: 'accept', body: { request: req, id: 'B-9', term: 1, onLost: 'retry', maxLost: 0 } }
+  index.update(h.state, apply(h.state, acc), [acc], h.now, O)
+  assert.equal(h.state.aliases['B-9'], id)
+  const due = dueDeliveries(h.state, h.now, O).map(d => d.id)
+  assert.equal(due.length, 1, 'the new subscription owes a delivery')
+  assert.deepEqual(dueDeliveries(h.state, h.now, O, index.owing).map(d => d.id), due, 'and the index has the joblist again')
 })

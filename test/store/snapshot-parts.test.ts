@@ -174,3 +174,22 @@ test('G-4 / issue 12: a snapshot of version 6 (every message to an address kept,
   assert.equal(w.put.filter(([k]) => k.startsWith('mailItems!')).length, 6, 'the standings written')
   assert.ok(w.put.some(([k]) => k === 'mails!ops@example.org'), 'the cut messages written')
 })
+
+test('G-4 / G-6: a version-6 snapshot\'s messages listing the item of a joblist purged since give it no standing (the reducer drops it too)', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0'] })
+  const req = h.submit(joblist('p', [['s', [job('x')]]], { notify: [{ email: 'ops@example.org', digest: 'now', on: ['succeeded'] }] }), 'A')
+  h.settle()
+  const id = h.joblistId(req)
+  h.start(`${id}.1`)
+  h.finish(`${id}.1`, 'succeeded')
+  h.emit('M', 'mail', { to: 'ops@example.org', ids: [`${id}.succeeded.0`], ok: true, term: 1 })
+  assert.deepEqual(Object.keys(h.state.mailItems), [`${id}.succeeded.0`])
+  h.emit('M', 'purge', { before: h.now + 1e9, ids: [id], requests: [req] })
+  assert.deepEqual(h.state.mailItems, {}, 'the purge took its standing')
+  assert.equal(h.state.mails['ops@example.org'].length, 1, 'the address still has its last message')
+  // As version 6 wrote it: the messages, no standings.
+  const v6 = assembleState([...stateParts(h.state)].filter(([k]) => !k.startsWith('mailItems!')), 6)
+  assert.deepEqual(v6.mailItems, {})
+  assert.equal(stateHash(v6), stateHash(h.state))
+})
