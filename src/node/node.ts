@@ -159,10 +159,12 @@ export class CisNode implements ApiNode {
         ? {
             archive: {
               afterMs: this.config.store.archiveAfterMs,
-              // A failure nobody acknowledged stays listed a week; notifications still owed keep theirs.
+              // A failure nobody acknowledged stays listed a week; a joblist with subscriptions
+              // stays for the notification window (its history in `cis notifications`), and one
+              // that still owes one until its items could all have been tried for retryFor.
               unackedMs: 7 * 24 * 3600_000,
               usageHalfLifeMs: this.config.scheduler.fairShare.halfLifeMs,
-              keep: jl => this.notifyIndex.subscribed.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.notifyWindowMs()
+              keep: jl => this.notifyIndex.subscribed.has(jl.id) && ((jl.endedAt ?? 0) > this.now() - this.notifyWindowMs() || (this.notifyIndex.owing.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.owedWindowMs()))
             }
           }
         : {}),
@@ -173,7 +175,7 @@ export class CisNode implements ApiNode {
         this.notifyIndex.drop(gone)
         this.records?.forget(gone)
       },
-      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids) },
+      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids); this.notifyIndex.update(this.state, ids, [], this.now(), mailOptions(this.config.notify)) },
       extracted: ids => { this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids) },
       applied: (events, place) => this.onApplied(events, place),
       publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
@@ -494,6 +496,12 @@ export class CisNode implements ApiNode {
   }
 
   /** How long notifications of an ended joblist may still be owed (retries, digests). */
+  /** The longest an item is owed after its joblist ended: a day's digest (or the digest period), then retryFor, the storm bound, a minute. */
+  private owedWindowMs (): number {
+    const n = this.config.notify
+    return (n.digestEveryMs ?? 24 * 3600_000) + n.retryForMs + n.mailEveryMs + 60_000
+  }
+
   private notifyWindowMs (): number {
     const n = this.config.notify
     return Math.max(n.retryForMs, n.digestEveryMs ?? 24 * 3600_000, n.mailEveryMs) + 60_000

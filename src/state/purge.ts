@@ -50,7 +50,8 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
     for (const k of Object.keys(state.mailItems ?? {})) if (ofGone(k)) { touchPart(state, 'mailItems', k); delete state.mailItems[k] }
     for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) { touchPart(state, 'stops', k); delete state.stops[k] }
     for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) { touchPart(state, 'aliases', alias); delete state.aliases[alias] }
-    state.queue = QueueList.from(state.queue.filter(id => !gone.has(id)))
+    // (Ended joblists are not queued: mostly nothing to take out, and the queue stays as it is.)
+    if (state.queue.filter(id => gone.has(id)).length > 0) state.queue = QueueList.from(state.queue.filter(id => !gone.has(id)))
   }
   if (reqs.size > 0) {
     for (const r of reqs) {

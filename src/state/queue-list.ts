@@ -4,8 +4,8 @@
 // queued a job's events cost 120 µs in the reducer against 40 at 1,000, most of it moving
 // the array's tail (a splice near the front of 100,000 entries: 100-220 µs here).
 //
-// The chunks are cut by content, not by history: a chunk ends after each ID whose hash has its
-// low CHUNK_BITS bits zero (a "boundary" ID), and nowhere else. So two lists of the same IDs in
+// The chunks are cut by content, not by history: a chunk ends after each ID whose hash (FNV-1a,
+// its halves folded) has its low CHUNK_BITS bits zero (a "boundary" ID), and nowhere else. So two lists of the same IDs in
 // the same order have the same chunks, however each was built (by events one at a time, or at
 // once from a snapshot): they compare equal field by field (a snapshot's state against the
 // reducer's, in tests), and their JSON is the array of IDs. A chunk holds 2^CHUNK_BITS IDs on

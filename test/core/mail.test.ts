@@ -5,7 +5,7 @@
 // events record the messages; failures back off; the result is the same in any order.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { apply, reduce } from '../../src/state/reducer.js'
+import { MAX_TRAILING_MAIL_FAILURES, apply, reduce } from '../../src/state/reducer.js'
 import fc from 'fast-check'
 import { stateHash } from '../../src/state/hash.js'
 import { backoffMs } from '../../src/state/notifications.js'
@@ -261,4 +261,25 @@ test('P-6 / G-4 / issue 12 (property): an item\'s standing, kept as messages com
       }
     }
   }), { seed: 4, numRuns: 150 })
+})
+
+test('P-6 / G-4: an address that keeps failing keeps its last message that got through and the latest 64 failures after it, whatever order they come in; its backoff counts 64', () => {
+  const to = 'ops@example.org'
+  const m = (seq: number, ok: boolean): UnsignedEvent<'mail'> => ({ origin: 'M', seq, ts: 1000 * seq, lc: 0, type: 'mail', body: { to, ids: [`m-1.failed.${seq}`], ok, ...(ok ? {} : { error: 'down' }), term: 1 } })
+  const events = Array.from({ length: 80 }, (_, i) => m(i + 1, i === 4))
+  const inOrder = reduce(events)
+  const kept = inOrder.mails[to]
+  assert.equal(kept.length, 1 + MAX_TRAILING_MAIL_FAILURES)
+  assert.ok(kept[0].ok && kept[0].at === 5000, 'the last that got through first')
+  assert.deepEqual(kept.slice(1).map(r => r.at), Array.from({ length: 64 }, (_, i) => 1000 * (17 + i)), 'then the latest 64 failures')
+  // (Events of one origin apply in seq order: the shuffle is across two origins.)
+  const two = events.map((e, i) => ({ ...e, origin: i % 2 === 0 ? 'M' : 'N', seq: Math.floor(i / 2) + 1 }))
+  const a = reduce(two)
+  const b = reduce([...two.filter(e => e.origin === 'N'), ...two.filter(e => e.origin === 'M')])
+  assert.deepEqual(b.mails[to], a.mails[to], 'the same records in any order')
+  assert.equal(stateHash(a), stateHash(b))
+  assert.equal(a.mails[to].length, 1 + MAX_TRAILING_MAIL_FAILURES)
+  // Every item keeps its own count, whatever the address keeps.
+  assert.equal(Object.values(inOrder.mailItems).filter(byTo => byTo[to].failures === 1).length, 79)
+  assert.equal(addressGate(kept, to, O), kept[kept.length - 1].at + backoffMs(`mail:${to}`, 64))
 })
