@@ -110,6 +110,9 @@ export class CisNode implements ApiNode {
   private readonly usageIndex = new UsageIndex()
   /** Joblists with notify subscriptions (kept in memory for the notification window) and those that may still owe one (what the master's notification passes look at). */
   private readonly notifyIndex = new NotifyIndex()
+  /** The notification settings the index asks with (the config's, made once). */
+  private get notifyOptions (): ReturnType<typeof mailOptions> { return this.notifyOpts ??= mailOptions(this.config.notify) }
+  private notifyOpts: ReturnType<typeof mailOptions> | undefined
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b), appendSubmit: async b => await this.events.append('submit', b, undefined, this.master() === this.id ? this.role?.ownSubmit : undefined) })
   /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
   private readonly applied = new Map<string, number>()
@@ -175,7 +178,7 @@ export class CisNode implements ApiNode {
         this.notifyIndex.drop(gone)
         this.records?.forget(gone)
       },
-      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids); this.notifyIndex.update(this.state, ids, [], this.now(), mailOptions(this.config.notify)) },
+      broughtBack: ids => { this.accountingIndex.touch(ids); this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids); this.notifyIndex.update(this.state, ids, [], this.now(), this.notifyOptions) },
       extracted: ids => { this.joblistCounts.update(this.state, ids); this.queueIndex.update(this.state, ids); this.usageIndex.update(this.state, ids) },
       applied: (events, place) => this.onApplied(events, place),
       publish: own => this.mesh?.replication.publishEvents(own, urgentPeers(own, this.master() ?? undefined)),
@@ -190,7 +193,7 @@ export class CisNode implements ApiNode {
     this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); this.mesh?.gossip.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
-    this.notifyIndex.build(this.state, this.now(), mailOptions(this.config.notify))
+    this.notifyIndex.build(this.state, this.now(), this.notifyOptions)
     this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b), clock: () => this.events.clockMs() })
     this.bridge.start()
     this.role = new MasterRole({
@@ -495,13 +498,13 @@ export class CisNode implements ApiNode {
     return joblistRecords(st, st.joblists[b.id])
   }
 
-  /** How long notifications of an ended joblist may still be owed (retries, digests). */
   /** The longest an item is owed after its joblist ended: a day's digest (or the digest period), then retryFor, the storm bound, a minute. */
   private owedWindowMs (): number {
     const n = this.config.notify
     return (n.digestEveryMs ?? 24 * 3600_000) + n.retryForMs + n.mailEveryMs + 60_000
   }
 
+  /** How long an ended joblist with subscriptions stays in memory (its history in `cis notifications`). */
   private notifyWindowMs (): number {
     const n = this.config.notify
     return Math.max(n.retryForMs, n.digestEveryMs ?? 24 * 3600_000, n.mailEveryMs) + 60_000
@@ -684,7 +687,7 @@ export class CisNode implements ApiNode {
     this.accountingIndex.touch(changed)
     this.joblistCounts.update(this.state, changed)
     const schedules = new Set<string>()
-    this.notifyIndex.update(this.state, changed, events, now, mailOptions(this.config.notify))
+    this.notifyIndex.update(this.state, changed, events, now, this.notifyOptions)
     for (const id of changed) {
       const jl = this.state.joblists[id]
       if (jl !== undefined && FINAL_JOBLIST_STATES.has(jl.state)) this.records.joblistFinished(this.state, jl)

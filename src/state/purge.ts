@@ -51,7 +51,9 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
     for (const [k, s] of Object.entries(state.stops)) if (gone.has(s.joblistId)) { touchPart(state, 'stops', k); delete state.stops[k] }
     for (const [alias, id] of Object.entries(state.aliases)) if (gone.has(id)) { touchPart(state, 'aliases', alias); delete state.aliases[alias] }
     // (Ended joblists are not queued: mostly nothing to take out, and the queue stays as it is.)
-    if (state.queue.filter(id => gone.has(id)).length > 0) state.queue = QueueList.from(state.queue.filter(id => !gone.has(id)))
+    let queued = false
+    for (const id of state.queue) if (gone.has(id)) { queued = true; break }
+    if (queued) state.queue = QueueList.from(state.queue.filter(id => !gone.has(id)))
   }
   if (reqs.size > 0) {
     for (const r of reqs) {

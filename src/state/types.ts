@@ -275,13 +275,6 @@ export interface NotifyChange {
   since: Record<string, number>
 }
 
-/** A deep copy of a state (structuredClone keeps the queue's fields, not its class: made again). */
-export function cloneState (state: ClusterState): ClusterState {
-  const copy = structuredClone(state)
-  copy.queue = QueueList.from(state.queue)
-  return copy
-}
-
 /** The joblist of an ID, or of an alias ID (a losing accept's, now the winner's). */
 export function joblistById (state: ClusterState, id: string): JoblistRecord | undefined {
   return state.joblists[id] ?? state.joblists[state.aliases[id] ?? '']

@@ -10,6 +10,7 @@ import type { JobSpec, JoblistSpec } from '../../src/spec/types.js'
 import { apply } from '../../src/state/reducer.js'
 import type { ClusterState } from '../../src/state/types.js'
 import { emptyState } from '../../src/state/types.js'
+import { QueueList } from '../../src/state/queue-list.js'
 
 export function job (name: string, over: Partial<JobSpec> = {}): JobSpec {
   return { name, run: 'true', needs: { slot: 1 }, env: {}, retries: 0, replace: {}, files: [], ...over }
@@ -132,4 +133,11 @@ export class Harness {
     if (id === undefined) throw new Error(`request ${request} not accepted`)
     return id
   }
+}
+
+/** A deep copy of a state (structuredClone keeps the queue's fields, not its class: made again). */
+export function cloneState (state: ClusterState): ClusterState {
+  const copy = structuredClone(state)
+  copy.queue = QueueList.from(state.queue)
+  return copy
 }
