@@ -1,6 +1,8 @@
 // The node's place in the cluster: wires membership and replication to the libp2p transport
 // (src/net), and runs their timers (heartbeats, anti-entropy). Loaded only by a node that
 // joins a network, so a node without one never loads libp2p.
+import { everyOnGrid } from '../util/grid-timer.js'
+import type { GridTimer } from '../util/grid-timer.js'
 import type { Logger } from 'pino'
 import type { CisEvent } from '../events/types.js'
 import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
@@ -65,7 +67,7 @@ export class Mesh {
   /** Heartbeats, or liveness gossip in a large cluster (liveness-gossip.ts): its messages go over a tell stream a neighbour (Net.tell); the rpc protocol takes them too (prune notices, which must arrive before the hang-up, and peers of an older version). */
   readonly gossip: LivenessGossip
   net!: Net
-  private timers: NodeJS.Timeout[] = []
+  private timers: GridTimer[] = []
   private stopped = false
   /** Peers being probed now (probeSilent). */
   private readonly probing = new Set<string>()
@@ -177,7 +179,7 @@ export class Mesh {
     this.stopped = true
     this.replication.stop()
     this.gossip.stop()
-    for (const t of this.timers) clearInterval(t)
+    for (const t of this.timers) t.stop()
     await this.net?.stop()
   }
 
@@ -238,10 +240,9 @@ export class Mesh {
     }
   }
 
+  /** A periodic timer on the wall clock's grid (grid-timer.ts): this node's timers and its peers' beats share wake-ups. */
   private every (ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms)
-    t.unref()
-    this.timers.push(t)
+    this.timers.push(everyOnGrid(ms, fn))
   }
 
   private onGossip (topic: string, data: unknown, from: string): void {

@@ -27,6 +27,8 @@ import { eventKey } from '../events/types.js'
 import { Reclaimer } from './reclaim.js'
 import { takeChanges, trackChanges } from '../state/changes.js'
 import { QueueList } from '../state/queue-list.js'
+import { everyOnGrid } from '../util/grid-timer.js'
+import type { GridTimer } from '../util/grid-timer.js'
 
 /** A submit made on the master: its accept, decided as it is applied (decide: undefined to decline), and what is placed with it. */
 export interface OwnAccept {
@@ -114,7 +116,7 @@ export class EventLog {
   private readonly queued = new Map<string, number>()
   /** A snapshot (and archive pass) is wanted even with no events to write. */
   private wantSnapshot = false
-  private maintenance: NodeJS.Timeout | undefined
+  private maintenance: GridTimer | undefined
   /** Ends the wait of a write of peers' events (flushSoon). */
   private wake: (() => void) | undefined
 
@@ -183,13 +185,12 @@ export class EventLog {
     if (this.o.archive !== undefined) {
       // An idle node archives too: every few seconds, a snapshot if something may leave memory.
       const every = Math.max(1000, Math.min(10_000, this.o.archive.afterMs))
-      this.maintenance = setInterval(() => {
+      this.maintenance = everyOnGrid(every, () => {
         if (this.o.archive === undefined || this.flushing !== null) return
         if (archivable(this.state, this.o.now(), { ...this.o.archive, limit: 1 }).length === 0 && this.unarchive.size === 0) return
         this.wantSnapshot = true
         void this.flushSoon()
-      }, every)
-      this.maintenance.unref()
+      })
     }
     return this.state
   }
@@ -413,7 +414,7 @@ export class EventLog {
   async close (): Promise<void> {
     if (!this.open) return
     this.open = false
-    if (this.maintenance !== undefined) clearInterval(this.maintenance)
+    this.maintenance?.stop()
     await this.reclaimer.stop()
     await this.flush()
     const snap = this.snapshot(false)

@@ -61,6 +61,8 @@ import { findJoblist } from '../state/views.js'
 import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
+import { everyOnGrid } from '../util/grid-timer.js'
+import type { GridTimer } from '../util/grid-timer.js'
 
 /** Events after which the master may have something new to decide. */
 const SCHEDULING_EVENTS: ReadonlySet<string> = new Set(['node', 'submit', 'stop', 'accept', 'finished', 'lose', 'master', 'schedule', 'control', 'skip', 'update'])
@@ -120,7 +122,7 @@ export class CisNode implements ApiNode {
   /** Set once announced and recovered: only then may this node be master. */
   private ready = false
   private passQueued = false
-  private tickTimer: NodeJS.Timeout | undefined
+  private tickTimer: GridTimer | undefined
   /** start() went as far as its timers (stop() then has parts to stop, even after a fatal error). */
   private started = false
   private readonly changeListeners = new Set<(c: NodeChanges) => void>()
@@ -228,8 +230,7 @@ export class CisNode implements ApiNode {
     // The master re-checks on every heartbeat: a node silent past the timeout is lost. In a
     // cluster, on the mesh's heartbeat timer (its `tick`): an idle agent wakes once a round, not twice.
     if (this.mesh === undefined) {
-      this.tickTimer = setInterval(() => this.passSoon(), this.config.heartbeat.intervalMs)
-      this.tickTimer.unref()
+      this.tickTimer = everyOnGrid(this.config.heartbeat.intervalMs, () => this.passSoon())
     }
     this.started = true
     this.log.info({ id: this.id, name: this.config.name, events: this.events.written, joblists: Object.keys(this.state.joblists).length }, 'node started')
@@ -306,7 +307,7 @@ export class CisNode implements ApiNode {
     const fatal = !this.running
     this.running = false
     this.started = false
-    clearInterval(this.tickTimer)
+    this.tickTimer?.stop()
     this.tickTimer = undefined
     this.role?.revoke()
     this.records.stopNodesLog()

@@ -7,6 +7,8 @@ import type { Logger } from 'pino'
 import { joblistView } from '../state/views.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { FINAL_JOBLIST_STATES } from '../state/types.js'
+import { everyOnGrid } from '../util/grid-timer.js'
+import type { GridTimer } from '../util/grid-timer.js'
 
 /** Whether a file is empty, missing, or ends with a newline. */
 async function endsWithNewline (file: string): Promise<boolean> {
@@ -64,7 +66,7 @@ export class NodeRecords {
   private chain: Promise<void> = Promise.resolve()
   /** Lines waiting for the next append, per file: a busy node appends them in one write. */
   private readonly queued = new Map<string, string[]>()
-  private timer: NodeJS.Timeout | undefined
+  private timer: GridTimer | undefined
   private readonly handles = new Map<string, { fd: number, since: number }>()
 
   constructor (dataDir: string, private readonly log: Logger, private readonly now: () => number = Date.now) {
@@ -103,12 +105,11 @@ export class NodeRecords {
   startNodesLog (intervalMs: number, online: () => string[]): void {
     const write = (): void => this.write(this.nodesFile, JSON.stringify({ at: new Date(this.now()).toISOString(), online: online() }) + '\n')
     write()
-    this.timer = setInterval(write, intervalMs)
-    this.timer.unref()
+    this.timer = everyOnGrid(intervalMs, write)
   }
 
   stopNodesLog (): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer?.stop()
   }
 
   async stop (): Promise<void> {

@@ -1,0 +1,34 @@
+// A periodic timer on the wall clock's grid: `fn` runs at every multiple of `ms` since the
+// epoch (Date.now()), not `ms` after whenever the timer happened to start. Every timer of a
+// process with a period that divides another's fires in the same turn of the event loop, and
+// the nodes of a cluster (clocks within a few ms of each other) beat at about the same moment:
+// a node's beats to its peers go out, and theirs come in, in one wake-up instead of one per
+// peer (issue 12: on these VMs each wake-up of an idle process costs far more than the work it
+// does; bench/cold.ts). Like setInterval, a late turn does not make up the ticks it missed.
+// The timer does not keep the process alive (unref).
+
+export interface GridTimer { stop: () => void }
+
+/** Run `fn` at each multiple of `ms` on `now()`'s clock (Date.now by default), until stopped. */
+export function everyOnGrid (ms: number, fn: () => void, now: () => number = Date.now): GridTimer {
+  if (!(ms > 0) || !Number.isFinite(ms)) throw new Error(`a grid timer needs a period above 0 ms, not ${ms}`)
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  /** The grid point the timer is set for (0: none yet). */
+  let due = 0
+  const schedule = (): void => {
+    if (stopped) return
+    const t = now()
+    // The first grid point after now, and never the one just served again (a timer may run a
+    // fraction of a millisecond before the wall clock reaches its point).
+    due = Math.max((Math.floor(t / ms) + 1) * ms, due === 0 ? 0 : due + ms)
+    timer = setTimeout(tick, due - t)
+    timer.unref()
+  }
+  const tick = (): void => {
+    schedule()
+    fn()
+  }
+  schedule()
+  return { stop: () => { stopped = true; if (timer !== undefined) clearTimeout(timer) } }
+}

@@ -1,0 +1,65 @@
+import { test, mock } from 'node:test'
+import assert from 'node:assert/strict'
+import { everyOnGrid } from '../../src/util/grid-timer.js'
+
+// The node's periodic timers (heartbeats, anti-entropy, archive checks) run on the wall clock's
+// grid, so one wake-up serves all of them and the peers' beats (issue 12: idle CPU).
+
+/** Advance the mocked clock a millisecond at a time (a timer set in a callback sees the time it ran at, as on a real clock). */
+function advance (ms: number): void { for (let i = 0; i < ms; i++) mock.timers.tick(1) }
+
+test('R1-1 issue 12: a grid timer fires at the multiples of its period on the clock, whenever it was started, until stopped', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_234 })
+  try {
+    const at: number[] = []
+    const t = everyOnGrid(200, () => at.push(Date.now()))
+    advance(165)
+    assert.deepEqual(at, [], 'not before the first grid point (1,400)')
+    advance(1)
+    assert.deepEqual(at, [1_400])
+    advance(600)
+    assert.deepEqual(at, [1_400, 1_600, 1_800, 2_000])
+    t.stop()
+    advance(1_000)
+    assert.deepEqual(at, [1_400, 1_600, 1_800, 2_000], 'nothing after stop')
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: timers whose periods divide each other fire at the same instants (one wake-up), whatever order and time they were started in', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 7_777 })
+  try {
+    const beats: number[] = []
+    const syncs: number[] = []
+    const s = everyOnGrid(2_000, () => syncs.push(Date.now()))
+    advance(333)
+    const b = everyOnGrid(200, () => beats.push(Date.now()))
+    advance(10_000)
+    s.stop(); b.stop()
+    assert.deepEqual(syncs, [8_000, 10_000, 12_000, 14_000, 16_000, 18_000])
+    assert.ok(syncs.every(x => x === 8_000 || beats.includes(x)), 'every sync after the beats began fell on a beat')
+    assert.ok(beats.every(x => x % 200 === 0) && beats.length === 50, `beats on the grid: ${beats.length}`)
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a timer that runs before its grid point by the wall clock (stepped back after it was set) does not fire twice for that point', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 })
+  try {
+    const at: number[] = []
+    let behind = 0
+    const wall = (): number => Date.now() - behind
+    const t = everyOnGrid(100, () => {
+      at.push(wall())
+      if (at.length === 2) behind = 3 // (the clock steps back 3 ms: the next run sees itself 3 ms early)
+    }, wall)
+    advance(1_000)
+    t.stop()
+    // Each grid point once: 1,100 and 1,200 by the old clock, then 1,297 (the run set for 1,300 by the old clock), 1,400, …
+    const points = at.map(x => Math.ceil(x / 100) * 100)
+    assert.deepEqual(points, [...new Set(points)], `each grid point once: ${at.join(', ')}`)
+    assert.equal(at.length, 9, `runs: ${at.join(', ')}`)
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a grid timer refuses a period that is not a positive number of milliseconds', () => {
+  for (const bad of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => everyOnGrid(bad, () => {}), /period above 0/)
+})
