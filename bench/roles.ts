@@ -80,6 +80,12 @@ export interface RoleFigures {
    * agent's CPU a job.
    */
   idleMsPerSec: number
+  /**
+   * Heartbeat messages of their own this node received a second over the run (at rest: five
+   * from each peer). Since Dec 5 a busy peer's beats come carried on its frames of events
+   * (src/cluster/carried-beats.ts), which count as event messages, not here.
+   */
+  heartbeatsReceivedPerSec: number
 }
 
 export interface RolesResult {
@@ -109,11 +115,11 @@ async function succeeded (a: ClusterAgent): Promise<number> {
 }
 
 /** What a node counted so far: its own events written, gossip messages of events sent and received, scheduler passes and their seconds. */
-async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number, passes: number, passSeconds: number, sync: number, checks: number, apiRequests: number, apiSeconds: number }> {
+async function counters (a: ClusterAgent): Promise<{ written: number, sent: number, received: number, beatsReceived: number, passes: number, passSeconds: number, sync: number, checks: number, apiRequests: number, apiSeconds: number }> {
   const [state, metrics] = await Promise.all([api(a.url, '/v1/state?hash=false'), api(a.url, '/metrics')])
   const text = String(metrics.body)
-  const gossip = (direction: string): number => {
-    const m = new RegExp(`^cis_gossip_messages_total\\{direction="${direction}",topic="cis/events/1"\\} (\\S+)$`, 'm').exec(text)
+  const gossip = (direction: string, topic = 'cis/events/1'): number => {
+    const m = new RegExp(`^cis_gossip_messages_total\\{direction="${direction}",topic="${topic}"\\} (\\S+)$`, 'm').exec(text)
     return m === null ? 0 : Number(m[1])
   }
   /** A metric's values, one a label set. */
@@ -121,7 +127,7 @@ async function counters (a: ClusterAgent): Promise<{ written: number, sent: numb
   const metric = (name: string): number => values(name)[0] ?? 0
   /** The sum of a metric over all its label sets. */
   const total = (name: string): number => values(name).reduce((t, v) => t + v, 0)
-  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum'), sync: total('cis_sync_messages_total'), checks: metric('cis_signature_checks_total'), apiRequests: total('cis_api_request_duration_seconds_count'), apiSeconds: total('cis_api_request_duration_seconds_sum') }
+  return { written: (state.body.origins as Record<string, number>)[a.id] ?? 0, sent: gossip('sent'), received: gossip('received'), beatsReceived: gossip('received', 'cis/heartbeat/1'), passes: metric('cis_scheduler_pass_duration_seconds_count'), passSeconds: metric('cis_scheduler_pass_duration_seconds_sum'), sync: total('cis_sync_messages_total'), checks: metric('cis_signature_checks_total'), apiRequests: total('cis_api_request_duration_seconds_count'), apiSeconds: total('cis_api_request_duration_seconds_sum') }
 }
 
 /** Bind a process, its threads and the processes it started (the executor's fork server), and what they start from now on, to these cores (`taskset -a -p`). */
@@ -243,7 +249,8 @@ export async function rolesBench (progress: (m: string) => void, o: { jobs?: num
         syncPerJob: r3((after[i].sync - before[i].sync) / n),
         signatureChecksPerJob: r3((after[i].checks - before[i].checks) / n),
         api: { requestsPerJob: r3((after[i].apiRequests - before[i].apiRequests) / n), msPerJob: r3((after[i].apiSeconds - before[i].apiSeconds) * 1000 / n) },
-        idleMsPerSec: idle[i]
+        idleMsPerSec: idle[i],
+        heartbeatsReceivedPerSec: r2((after[i].beatsReceived - before[i].beatsReceived) / seconds)
       }]
     })) as Record<Role, RoleFigures>
     // (Every meter read this process too: one of them is enough.)
@@ -262,7 +269,7 @@ export function formatRoles (r: RolesResult): string[] {
   const line = (role: Role): string => {
     const f = r.roles[role]
     const c = f.cpuMsPerJob
-    return `  ${role.padEnd(9)} agent ${c.agent} ms (${c.system} in the kernel; ${c.beyondIdle} beyond its idle cost), fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received, sync frames ${f.syncPerJob}, signature checks ${f.signatureChecksPerJob}, API requests ${f.api.requestsPerJob} (${f.api.msPerJob} ms) a job; idle ${f.idleMsPerSec} ms/s`
+    return `  ${role.padEnd(9)} agent ${c.agent} ms (${c.system} in the kernel; ${c.beyondIdle} beyond its idle cost), fork server ${c.forkServer}, jobs ${c.jobs} (total ${c.total}); writes ${f.eventsWrittenPerJob} events, gossip ${f.gossipPerJob.sent} sent / ${f.gossipPerJob.received} received, sync frames ${f.syncPerJob}, signature checks ${f.signatureChecksPerJob}, API requests ${f.api.requestsPerJob} (${f.api.msPerJob} ms) a job; heartbeat messages ${f.heartbeatsReceivedPerSec} received a second; idle ${f.idleMsPerSec} ms/s`
   }
   return [
     `roles, 3 agents, ${r.jobs} one-job joblists (submitted to the ${r.submittedTo}${r.pinned !== undefined ? `; the ${r.pinned} alone on a core` : ''}): ${r.jobsPerSec} jobs/s; CPU ms a job per role:`,

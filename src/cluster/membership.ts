@@ -15,6 +15,8 @@ export interface Heartbeat {
   ts: number
   /** The sender holds the master office now (its master role is established). */
   master?: boolean
+  /** The sender reads a heartbeat carried on a frame of events (cluster/carried-beats.ts; absent before Dec 5, 2026). */
+  carried?: true
 }
 
 /**

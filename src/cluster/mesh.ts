@@ -6,7 +6,8 @@ import type { GridTimer } from '../util/grid-timer.js'
 import type { Logger } from 'pino'
 import type { CisEvent } from '../events/types.js'
 import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
-import type { NetMetrics } from '../net/p2p.js'
+import type { CarriedMessage, NetMetrics } from '../net/p2p.js'
+import { CarriedBeats } from './carried-beats.js'
 import { allRefused } from '../net/probe.js'
 import { LivenessGossip, isMembershipMessage } from './liveness-gossip.js'
 import { Membership, TARGET_PEERS } from './membership.js'
@@ -68,11 +69,14 @@ export class Mesh {
   readonly gossip: LivenessGossip
   net!: Net
   private timers: GridTimer[] = []
+  /** Heartbeats carried on event frames, and the beats the timer then need not send (small clusters). */
+  private readonly carried: CarriedBeats
   private stopped = false
   /** Peers being probed now (probeSilent). */
   private readonly probing = new Set<string>()
 
   constructor (private readonly host: MeshHost, private readonly o: MeshOptions) {
+    this.carried = new CarriedBeats(o.heartbeatIntervalMs)
     this.membership = new Membership({
       self: host.id,
       log: host.log,
@@ -103,7 +107,7 @@ export class Mesh {
       // shows events still waiting for the peer, and two in a row behind make it pull.)
       batchMs: () => this.gossip.large ? 0 : Math.min(o.batchWindowMs ?? 0, o.heartbeatIntervalMs / 4)
     }, {
-      publishRaw: async (topic, json, to) => await this.net.publishRaw(topic, json, to),
+      publishRaw: async (topic, json, to) => await this.net.publishRaw(topic, json, to, topic === EVENTS_TOPIC ? this.beatToCarry(to) : undefined),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       connectedPeers: () => this.net.connectedPeers(),
       dial: async (peer, addrs) => { await this.dialKnown(peer, addrs) },
@@ -112,7 +116,7 @@ export class Mesh {
     this.gossip = new LivenessGossip(this.membership, this.replication, {
       peers: () => this.net.connectedPeers(),
       send: (peer, msg) => { this.net.tell(peer, msg) },
-      broadcast: hb => { void this.net.publish(HEARTBEAT_TOPIC, hb) },
+      broadcast: hb => { this.broadcastBeat(hb) },
       hangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
       dial: async peer => { await this.dialKnown(peer) },
       after: (ms, fn) => { setTimeout(fn, ms).unref() },
@@ -137,6 +141,7 @@ export class Mesh {
           this.replication.pull(peer)
         },
         disconnected: peer => {
+          this.carried.forget(peer)
           if (!this.gossip.disconnected(peer)) return // hung up on to bound the mesh: it is alive
           // Network or death? Probe its addresses soon: if every one refuses, the agent is gone.
           // Once more after the heartbeat timeout: a heartbeat still handled after the close
@@ -247,6 +252,30 @@ export class Mesh {
 
   private onGossip (topic: string, data: unknown, from: string): void {
     if (topic === EVENTS_TOPIC) { this.replication.gossiped(data, from); return }
-    if (topic === HEARTBEAT_TOPIC) this.gossip.heartbeat(data, from)
+    if (topic === HEARTBEAT_TOPIC) {
+      if (typeof data === 'object' && data !== null) this.carried.heard(from, data)
+      this.gossip.heartbeat(data, from)
+    }
+  }
+
+  /**
+   * A small cluster's heartbeat round: the beat to every peer but those that had one carried on
+   * an event frame within half an interval (carried-beats.ts).
+   */
+  private broadcastBeat (hb: Heartbeat): void {
+    const now = this.host.now()
+    const to = this.net.connectedPeers().filter(p => this.carried.beatTo(p, now))
+    for (const p of to) this.carried.sent(p, now)
+    if (to.length > 0) void this.net.publishRaw(HEARTBEAT_TOPIC, JSON.stringify(hb), to)
+  }
+
+  /** The peers (of `to`, or all connected) that a frame of events sent now should carry this node's heartbeat to, with it; undefined: none. */
+  private beatToCarry (to: readonly string[] | undefined): CarriedMessage | undefined {
+    if (this.gossip.large) return undefined
+    const now = this.host.now()
+    const due = (to ?? this.net.connectedPeers()).filter(p => this.carried.carryTo(p, now))
+    if (due.length === 0) return undefined
+    for (const p of due) this.carried.sent(p, now)
+    return { topic: HEARTBEAT_TOPIC, json: JSON.stringify(this.host.heartbeat()), to: new Set(due) }
   }
 }

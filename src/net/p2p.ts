@@ -65,6 +65,16 @@ export interface NetMetrics {
   sync: (direction: 'sent' | 'received', bytes: number) => void
 }
 
+/**
+ * A gossip message that rides on another's frame to some peers (a heartbeat on a frame of
+ * events: cluster/carried-beats.ts), as JSON text; the frame then has both topics' keys.
+ */
+export interface CarriedMessage {
+  topic: string
+  json: string
+  to: ReadonlySet<string>
+}
+
 export interface NetOptions {
   privateKey: unknown
   psk: Uint8Array
@@ -235,6 +245,9 @@ export class Net {
           if (topic === undefined) return // (a topic of a newer version, or nothing)
           this.o.metrics?.gossip('received', topic, size)
           this.o.handlers.gossip(topic, topic === EVENTS_TOPIC ? f?.e : f?.h, from)
+          // A heartbeat carried on a frame of events (carried-beats.ts): after the events, which
+          // its vector counts (read first, it could show this node behind by them).
+          if (topic === EVENTS_TOPIC && f?.h !== undefined) this.o.handlers.gossip(HEARTBEAT_TOPIC, f.h, from)
         })
       }, { maxInboundStreams: 4 })
     }
@@ -276,10 +289,10 @@ export class Net {
    * Publish a message that is already JSON text (events and heartbeats: over each peer's gossip
    * stream, sendGossip); `to`: only to these peers (of the gossip streams' topics).
    */
-  async publishRaw (topic: string, json: string, to?: readonly string[]): Promise<void> {
+  async publishRaw (topic: string, json: string, to?: readonly string[], carry?: CarriedMessage): Promise<void> {
     try {
       const key = this.o.gossipStreams !== false ? STREAM_TOPICS.get(topic) : undefined
-      if (key !== undefined) { await this.sendGossip(topic, key, json, to); return }
+      if (key !== undefined) { await this.sendGossip(topic, key, json, to, carry); return }
       const data = this.encoder.encode(json)
       await this.pubsub().publish(topic, data)
       this.o.metrics?.gossip('sent', topic, data.length)
@@ -294,18 +307,23 @@ export class Net {
    * speak that protocol, also by gossipsub (which reaches every peer: the others drop the copy
    * they already have).
    */
-  private async sendGossip (topic: string, key: string, json: string, to?: readonly string[]): Promise<void> {
+  private async sendGossip (topic: string, key: string, json: string, to?: readonly string[], carry?: CarriedMessage): Promise<void> {
     const frame = this.encoder.encode(`{"${key}":${json}}`)
     if (frame.length > MAX_FRAME_BYTES) {
       this.o.log.warn({ topic, bytes: frame.length, limit: MAX_FRAME_BYTES }, 'a gossip message over the frame limit was not sent')
       return
     }
+    // The frame with the carried message, for the peers that get it (made once, if any does).
+    let carrying: Uint8Array | undefined
     let older = false
     const connected = this.connectedPeers()
     for (const peer of to === undefined ? connected : to.filter(p => connected.includes(p))) {
       if (this.blocked.has(peer)) continue
       if (this.gossips.unsupported.has(peer)) { older = true; continue }
-      this.outbox(peer, this.gossips).push(frame)
+      if (carry?.to.has(peer) === true) {
+        carrying ??= this.encoder.encode(`{"${key}":${json},"${STREAM_TOPICS.get(carry.topic) ?? ''}":${carry.json}}`)
+        this.outbox(peer, this.gossips).push(carrying.length <= MAX_FRAME_BYTES ? carrying : frame)
+      } else this.outbox(peer, this.gossips).push(frame)
     }
     this.o.metrics?.gossip('sent', topic, frame.length)
     if (older) await this.pubsub().publish(topic, this.encoder.encode(json))

@@ -275,7 +275,7 @@ export class CisNode implements ApiNode {
   }
 
   private heartbeat (): Heartbeat {
-    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied, ts: this.now(), master: this.role.established }
+    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied, ts: this.now(), master: this.role.established, carried: true }
   }
 
   /** Called once the API listens: announce this node and recover its work (D-3). */

@@ -228,3 +228,28 @@ test('R1-1 issue 12: a peer whose last open connection closes while libp2p still
     for (const d of dirs) cleanup(d)
   }
 })
+
+test('R1-1, R1-5 issue 12: a heartbeat carried on a frame of events reaches the peers named for it after the events, and no other peer', async () => {
+  const dirs = [tempDir(), tempDir(), tempDir()]
+  const psk = newSwarmKey()
+  const toB: Heard[] = []
+  const toC: Heard[] = []
+  const a = await startNet(dirs[0], psk, [])
+  const b = await startNet(dirs[1], psk, toB)
+  const c = await startNet(dirs[2], psk, toC)
+  try {
+    assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
+    assert.equal(await a.dial(c.peerId, c.addresses()), 'connected')
+    const beat = { topic: HEARTBEAT_TOPIC, json: JSON.stringify({ n: 900 }), to: new Set([b.peerId]) }
+    for (let n = 0; n < 10; n++) await a.publishRaw(EVENTS_TOPIC, JSON.stringify({ n }), undefined, n === 4 ? beat : undefined)
+    await waitFor('10 event messages at B and C', () => distinct(toB, a.peerId).length === 10 && distinct(toC, a.peerId).length === 10, 20_000)
+    assert.deepEqual(toB.map(h => `${h.topic === HEARTBEAT_TOPIC ? 'h' : 'e'}${h.n}`), ['e0', 'e1', 'e2', 'e3', 'e4', 'h900', 'e5', 'e6', 'e7', 'e8', 'e9'], 'B: the beat right after the events of its frame')
+    assert.deepEqual(toC.filter(h => h.topic === HEARTBEAT_TOPIC), [], 'C was not named: no beat')
+    assert.deepEqual(distinct(toC, a.peerId), range(0, 10))
+  } finally {
+    await a.stop()
+    await b.stop()
+    await c.stop()
+    for (const d of dirs) cleanup(d)
+  }
+})

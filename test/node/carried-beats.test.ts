@@ -1,0 +1,73 @@
+// Heartbeats carried on event frames (issue 12): a busy node's peers get its beats inside the
+// frames of events they read anyway; the timer's own beat goes only where none went lately.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { CarriedBeats } from '../../src/cluster/carried-beats.js'
+
+/** A seeded random source (mulberry32). */
+function random (seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * Ten seconds of one node's beats to two peers, R (reads carried beats) and O (an older
+ * version): heartbeat ticks on the 200 ms grid, frames of events at random times (bursts and
+ * pauses). Returns, per peer, the times a beat went and how it went.
+ */
+function simulate (seed: number): Record<'R' | 'O', Array<{ at: number, how: 'carried' | 'own' }>> {
+  const I = 200
+  const c = new CarriedBeats(I)
+  c.heard('R', { carried: true })
+  c.heard('O', {})
+  const rnd = random(seed)
+  const out: Record<'R' | 'O', Array<{ at: number, how: 'carried' | 'own' }>> = { R: [], O: [] }
+  let nextFrame = 0
+  for (let t = 0; t <= 10_000; t++) {
+    if (t >= nextFrame) {
+      for (const p of ['R', 'O'] as const) if (c.carryTo(p, t)) { c.sent(p, t); out[p].push({ at: t, how: 'carried' }) }
+      // Busy spells (a frame every 1-20 ms) and quiet ones (up to 700 ms).
+      nextFrame = t + (rnd() < 0.98 ? 1 + Math.floor(rnd() * 20) : Math.floor(rnd() * 700))
+    }
+    if (t % I === 0) for (const p of ['R', 'O'] as const) if (c.beatTo(p, t)) { c.sent(p, t); out[p].push({ at: t, how: 'own' }) }
+  }
+  return out
+}
+
+test('R1-1 issue 12: a peer that reads carried beats gets one at least every 1.5 heartbeat intervals, mostly carried while frames flow; a peer of an older version gets every tick\'s own beat and nothing carried', () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const beats = simulate(seed)
+    const r = beats.R
+    for (let i = 1; i < r.length; i++) assert.ok(r[i].at - r[i - 1].at <= 300, `seed ${seed}: a gap of ${r[i].at - r[i - 1].at} ms to R at ${r[i].at}`)
+    assert.ok(r[r.length - 1].at >= 9_700, `seed ${seed}: beats to R until the end`)
+    const carried = r.filter(b => b.how === 'carried').length
+    const own = r.filter(b => b.how === 'own').length
+    assert.ok(carried > own, `seed ${seed}: mostly carried (${carried} carried, ${own} of its own)`)
+    assert.ok(own < 51, `seed ${seed}: fewer own beats than ticks (${own} of 51)`)
+    // Never two beats within a quarter interval (a carried beat and the tick's own on top of it).
+    for (let i = 1; i < r.length; i++) assert.ok(r[i].at - r[i - 1].at >= 100, `seed ${seed}: two beats ${r[i].at - r[i - 1].at} ms apart`)
+    assert.deepEqual(beats.O.map(b => b.how), Array(51).fill('own'), `seed ${seed}: O, every tick's beat, none carried`)
+  }
+})
+
+test('R1-1 issue 12: a peer that stops reading carried beats (its heartbeat no longer says so), or went and came back, gets the timer\'s beats again', () => {
+  const c = new CarriedBeats(200)
+  c.heard('P', { carried: true })
+  assert.equal(c.carryTo('P', 0), true)
+  c.sent('P', 0)
+  assert.equal(c.beatTo('P', 50), false, 'a carried beat 50 ms ago: the tick skips P')
+  c.heard('P', { carried: false })
+  assert.equal(c.carryTo('P', 300), false)
+  assert.equal(c.beatTo('P', 60), true, 'no longer a reader: every tick')
+  c.heard('P', { carried: true })
+  c.sent('P', 100)
+  c.forget('P')
+  assert.equal(c.beatTo('P', 120), true, 'forgotten on disconnect: every tick until it says it reads them again')
+  assert.equal(c.carryTo('P', 400), false)
+})
