@@ -3,18 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { CarriedBeats } from '../../src/cluster/carried-beats.js'
-
-/** A seeded random source (mulberry32). */
-function random (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../src/util/seeded-random.js'
 
 /**
  * Ten seconds of one node's beats to two peers, R (reads carried beats) and O (an older
@@ -26,7 +15,7 @@ function simulate (seed: number): Record<'R' | 'O', Array<{ at: number, how: 'ca
   const c = new CarriedBeats(I)
   c.heard('R', { carried: true })
   c.heard('O', {})
-  const rnd = random(seed)
+  const rnd = seededRandom(seed)
   const out: Record<'R' | 'O', Array<{ at: number, how: 'carried' | 'own' }>> = { R: [], O: [] }
   let nextFrame = 0
   for (let t = 0; t <= 10_000; t++) {
