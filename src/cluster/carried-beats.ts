@@ -6,9 +6,13 @@
 // beats only once its own heartbeat said it reads them (`carried: true`, Heartbeat): a node of
 // an older version reads only a frame's events, and would find a busy peer silent.
 //
-// The gap between two beats to a peer stays under 1.5 intervals (a carried beat just before a
-// tick makes that tick skip the peer; the next tick sends), below half the timeout at the
-// defaults (200 ms, 800 ms), where a silent peer starts to be asked about.
+// With nothing lost, the gap between two beats to a peer stays under 1.5 intervals (a carried
+// beat just before a tick makes that tick skip the peer; the next tick sends), below half the
+// timeout, where a silent peer starts to be asked about, when the timeout is at least four
+// intervals (the defaults: 200 ms, 800 ms); with a shorter timeout nothing is carried and every
+// tick beats. A carried beat counts as sent only once a peer's queue took its frame
+// (CarriedMessage.queued); times are the node's monotonic clock (a wall clock stepped back
+// would hold the beats back).
 
 export class CarriedBeats {
   /** When this node last sent each peer a beat (carried or its own), by the node's clock. */
@@ -16,7 +20,12 @@ export class CarriedBeats {
   /** Peers whose heartbeat says they read a beat carried on an event frame. */
   private readonly readers = new Set<string>()
 
-  constructor (private readonly intervalMs: number) {}
+  /** Carrying at all: the timeout leaves room for a skipped tick (four intervals or more). */
+  readonly on: boolean
+
+  constructor (private readonly intervalMs: number, timeoutMs: number) {
+    this.on = timeoutMs >= 4 * intervalMs
+  }
 
   /** A peer's heartbeat: does it read carried beats? */
   heard (peer: string, hb: { carried?: unknown }): void {
@@ -32,12 +41,12 @@ export class CarriedBeats {
 
   /** Should an event frame to `peer` now carry this node's beat? */
   carryTo (peer: string, now: number): boolean {
-    return this.readers.has(peer) && !this.recent(peer, now)
+    return this.on && this.readers.has(peer) && !this.recent(peer, now)
   }
 
   /** Should the heartbeat timer send `peer` a beat of its own now (not if a carried one went within half an interval)? */
   beatTo (peer: string, now: number): boolean {
-    return !(this.readers.has(peer) && this.recent(peer, now))
+    return !(this.on && this.readers.has(peer) && this.recent(peer, now))
   }
 
   sent (peer: string, now: number): void {

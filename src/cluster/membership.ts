@@ -508,6 +508,22 @@ export class Membership {
     return !this.isolated(now) && isAlive(this.view[id], now, this.liveFor)
   }
 
+  /**
+   * A small cluster: when the first peer alive now would pass the timeout unheard (this node's
+   * clock), or undefined (none; a large cluster, where down notices decide).
+   */
+  nextExpiry (): number | undefined {
+    if (this.large) return undefined
+    const now = this.o.now()
+    let first: number | undefined
+    for (const [id, p] of Object.entries(this.view)) {
+      if (id === this.o.self || !isAlive(p, now, this.o.timeoutMs)) continue
+      const at = p.lastSeen + this.o.timeoutMs
+      if (first === undefined || at < first) first = at
+    }
+    return first
+  }
+
   alive (): Set<string> {
     const now = this.o.now()
     if (this.isolated(now)) return new Set([this.o.self])

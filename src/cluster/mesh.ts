@@ -71,12 +71,16 @@ export class Mesh {
   private timers: GridTimer[] = []
   /** Heartbeats carried on event frames, and the beats the timer then need not send (small clusters). */
   private readonly carried: CarriedBeats
+  /** The office this node's last heartbeat round claimed (a change goes to every peer). */
+  private officeBeaten = false
+  /** The pass set for when a silent peer passes the timeout (watchExpiry). */
+  private expiry: NodeJS.Timeout | undefined
   private stopped = false
   /** Peers being probed now (probeSilent). */
   private readonly probing = new Set<string>()
 
   constructor (private readonly host: MeshHost, private readonly o: MeshOptions) {
-    this.carried = new CarriedBeats(o.heartbeatIntervalMs)
+    this.carried = new CarriedBeats(o.heartbeatIntervalMs, o.heartbeatTimeoutMs)
     this.membership = new Membership({
       self: host.id,
       log: host.log,
@@ -107,7 +111,7 @@ export class Mesh {
       // shows events still waiting for the peer, and two in a row behind make it pull.)
       batchMs: () => this.gossip.large ? 0 : Math.min(o.batchWindowMs ?? 0, o.heartbeatIntervalMs / 4)
     }, {
-      publishRaw: async (topic, json, to) => await this.net.publishRaw(topic, json, to, topic === EVENTS_TOPIC ? this.beatToCarry(to) : undefined),
+      publishRaw: async (topic, json, to, more) => await this.net.publishRaw(topic, json, to, topic === EVENTS_TOPIC && more !== true ? this.beatToCarry(to) : undefined),
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       connectedPeers: () => this.net.connectedPeers(),
       dial: async (peer, addrs) => { await this.dialKnown(peer, addrs) },
@@ -169,6 +173,7 @@ export class Mesh {
       this.net.sweepConnections()
       this.gossip.beat(this.host.heartbeat(), this.host.knownCount())
       this.host.tick?.()
+      this.watchExpiry()
     })
     this.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()
@@ -185,6 +190,7 @@ export class Mesh {
     this.replication.stop()
     this.gossip.stop()
     for (const t of this.timers) t.stop()
+    if (this.expiry !== undefined) clearTimeout(this.expiry)
     await this.net?.stop()
   }
 
@@ -263,19 +269,38 @@ export class Mesh {
    * an event frame within half an interval (carried-beats.ts).
    */
   private broadcastBeat (hb: Heartbeat): void {
-    const now = this.host.now()
-    const to = this.net.connectedPeers().filter(p => this.carried.beatTo(p, now))
+    const now = performance.now()
+    // A change of office goes to every peer at once, not half an interval later.
+    const office = hb.master === true
+    const all = office !== this.officeBeaten
+    this.officeBeaten = office
+    const to = this.net.connectedPeers().filter(p => all || this.carried.beatTo(p, now))
     for (const p of to) this.carried.sent(p, now)
     if (to.length > 0) void this.net.publishRaw(HEARTBEAT_TOPIC, JSON.stringify(hb), to)
   }
 
   /** The peers (of `to`, or all connected) that a frame of events sent now should carry this node's heartbeat to, with it; undefined: none. */
   private beatToCarry (to: readonly string[] | undefined): CarriedMessage | undefined {
-    if (this.gossip.large) return undefined
-    const now = this.host.now()
+    if (this.gossip.large || !this.carried.on) return undefined
+    const now = performance.now()
     const due = (to ?? this.net.connectedPeers()).filter(p => this.carried.carryTo(p, now))
     if (due.length === 0) return undefined
-    for (const p of due) this.carried.sent(p, now)
-    return { topic: HEARTBEAT_TOPIC, json: JSON.stringify(this.host.heartbeat()), to: new Set(due) }
+    return { topic: HEARTBEAT_TOPIC, json: JSON.stringify(this.host.heartbeat()), to: new Set(due), queued: p => { this.carried.sent(p, now) } }
+  }
+
+  /**
+   * A small cluster: the pass again at the instant the first peer alive now would pass the
+   * timeout unheard, if that comes before the next round. Every node's rounds fall on the same
+   * grid (grid-timer.ts), so a peer's last beat arrived just after a round's checks, and a
+   * silent peer would be found only a round after its timeout.
+   */
+  private watchExpiry (): void {
+    if (this.expiry !== undefined) { clearTimeout(this.expiry); this.expiry = undefined }
+    const at = this.membership.nextExpiry()
+    if (at === undefined || this.stopped) return
+    const wait = at - this.host.now() + 1
+    if (wait >= this.o.heartbeatIntervalMs) return // (the next round comes first)
+    this.expiry = setTimeout(() => { this.expiry = undefined; this.host.tick?.() }, Math.max(0, wait))
+    this.expiry.unref()
   }
 }

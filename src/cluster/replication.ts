@@ -7,8 +7,11 @@ import type { CisEvent } from '../events/types.js'
 
 /** What replication needs of the transport. */
 export interface ReplicationLinks {
-  /** A message to every connected peer, or to those of `to`. */
-  publishRaw: (topic: string, json: string, to?: readonly string[]) => Promise<void>
+  /**
+   * A message to every connected peer, or to those of `to`; `more`: another part of the same
+   * batch follows (a heartbeat carried on it would count events the peer has not got yet).
+   */
+  publishRaw: (topic: string, json: string, to?: readonly string[], more?: boolean) => Promise<void>
   request: (peer: string, request: unknown, onFrame: (frame: unknown) => void, timeoutMs: number) => Promise<void>
   connectedPeers: () => string[]
   dial: (peer: string, addresses: string[]) => Promise<unknown>
@@ -177,17 +180,17 @@ export class Replication {
   private send (jsons: string[], to?: readonly string[]): void {
     let parts: string[] = []
     let size = 1 // the JSON text of the batch: '[' + parts joined by ',' + ']'
-    const flush = (): void => {
-      if (parts.length > 0) void this.links.publishRaw(this.o.eventsTopic, parts.length === 1 ? parts[0] : `[${parts.join(',')}]`, to)
+    const flush = (more: boolean): void => {
+      if (parts.length > 0) void this.links.publishRaw(this.o.eventsTopic, parts.length === 1 ? parts[0] : `[${parts.join(',')}]`, to, more)
       parts = []
       size = 1
     }
     for (const json of jsons) {
-      if (parts.length > 0 && size + json.length + 1 > MAX_GOSSIP_BYTES) flush()
+      if (parts.length > 0 && size + json.length + 1 > MAX_GOSSIP_BYTES) flush(true)
       parts.push(json)
       size += json.length + 1
     }
-    flush()
+    flush(false)
   }
 
   /** A gossip message of events: one event, or a batch of them (in the origin's seq order). */

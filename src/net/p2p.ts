@@ -73,6 +73,8 @@ export interface CarriedMessage {
   topic: string
   json: string
   to: ReadonlySet<string>
+  /** Called for each peer whose queue took the frame carrying it (not for one that got the frame without it, or nothing). */
+  queued: (peer: string) => void
 }
 
 export interface NetOptions {
@@ -244,10 +246,14 @@ export class Net {
           const topic = f?.e !== undefined ? EVENTS_TOPIC : f?.h !== undefined ? HEARTBEAT_TOPIC : undefined
           if (topic === undefined) return // (a topic of a newer version, or nothing)
           this.o.metrics?.gossip('received', topic, size)
-          this.o.handlers.gossip(topic, topic === EVENTS_TOPIC ? f?.e : f?.h, from)
-          // A heartbeat carried on a frame of events (carried-beats.ts): after the events, which
-          // its vector counts (read first, it could show this node behind by them).
-          if (topic === EVENTS_TOPIC && f?.h !== undefined) this.o.handlers.gossip(HEARTBEAT_TOPIC, f.h, from)
+          // A heartbeat carried on a frame of events (cluster/carried-beats.ts): after the
+          // events, which its vector counts (read first, it could show this node behind by
+          // them), and also if handling them failed (it was the peer's beat all the same).
+          try {
+            this.o.handlers.gossip(topic, topic === EVENTS_TOPIC ? f?.e : f?.h, from)
+          } finally {
+            if (topic === EVENTS_TOPIC && f?.h !== undefined) this.o.handlers.gossip(HEARTBEAT_TOPIC, f.h, from)
+          }
         })
       }, { maxInboundStreams: 4 })
     }
@@ -320,9 +326,11 @@ export class Net {
     for (const peer of to === undefined ? connected : to.filter(p => connected.includes(p))) {
       if (this.blocked.has(peer)) continue
       if (this.gossips.unsupported.has(peer)) { older = true; continue }
-      if (carry?.to.has(peer) === true) {
-        carrying ??= this.encoder.encode(`{"${key}":${json},"${STREAM_TOPICS.get(carry.topic) ?? ''}":${carry.json}}`)
-        this.outbox(peer, this.gossips).push(carrying.length <= MAX_FRAME_BYTES ? carrying : frame)
+      const carryKey = carry !== undefined ? STREAM_TOPICS.get(carry.topic) : undefined
+      if (carry !== undefined && carryKey !== undefined && carry.to.has(peer)) {
+        carrying ??= this.encoder.encode(`{"${key}":${json},"${carryKey}":${carry.json}}`)
+        if (carrying.length > MAX_FRAME_BYTES) this.outbox(peer, this.gossips).push(frame)
+        else if (this.outbox(peer, this.gossips).push(carrying)) carry.queued(peer)
       } else this.outbox(peer, this.gossips).push(frame)
     }
     this.o.metrics?.gossip('sent', topic, frame.length)

@@ -169,7 +169,10 @@ export class SimNode implements Endpoint {
     }
     for (const p of peers) this.o.net.dial(this.id, p)
     const t = this.o.timing
-    // Timers start at a random phase, as real agents started at different times do.
+    // Timers start at a random phase, as agents did before Dec 5 (a real agent's timers now
+    // fire on the wall clock's grid, src/util/grid-timer.ts, and a small cluster's busy nodes
+    // carry their beats on event frames, src/cluster/carried-beats.ts in mesh.ts: neither is
+    // simulated; the figures here are those of the earlier wiring in both).
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.heartbeat(), this.o.rng.next() * t.heartbeatIntervalMs))
     this.timers.push(this.o.clock.every(t.syncIntervalMs, () => { this.gossip.prune(); this.gossip.refresh(this.heartbeatNow()); this.replication.antiEntropy() }, this.o.rng.next() * t.syncIntervalMs))
     this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.passSoon(), this.o.rng.next() * t.heartbeatIntervalMs))

@@ -9,6 +9,9 @@
 
 export interface GridTimer { stop: () => void }
 
+/** The longest wait setTimeout takes (a longer one fires at once). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1
+
 /** Run `fn` at each multiple of `ms` on `now()`'s clock (Date.now by default), until stopped. */
 export function everyOnGrid (ms: number, fn: () => void, now: () => number = Date.now): GridTimer {
   if (!(ms > 0) || !Number.isFinite(ms)) throw new Error(`a grid timer needs a period above 0 ms, not ${ms}`)
@@ -16,16 +19,27 @@ export function everyOnGrid (ms: number, fn: () => void, now: () => number = Dat
   let stopped = false
   /** The grid point the timer is set for (0: none yet). */
   let due = 0
+  /** The timer is set for a part of a longer wait (setTimeout takes at most MAX_TIMEOUT_MS). */
+  let part = false
+  const arm = (): void => {
+    const wait = Math.max(0, due - now())
+    part = wait > MAX_TIMEOUT_MS
+    timer = setTimeout(tick, Math.min(wait, MAX_TIMEOUT_MS))
+    timer.unref()
+  }
   const schedule = (): void => {
     if (stopped) return
     const t = now()
-    // The first grid point after now, and never the one just served again (a timer may run a
-    // fraction of a millisecond before the wall clock reaches its point).
-    due = Math.max((Math.floor(t / ms) + 1) * ms, due === 0 ? 0 : due + ms)
-    timer = setTimeout(tick, due - t)
-    timer.unref()
+    let next = (Math.floor(t / ms) + 1) * ms
+    // Never the point just served again: a timer may run a little before the wall clock reaches
+    // its point. (A clock stepped back by half a period or more: the new clock's grid, at once.)
+    if (due !== 0 && next <= due && due - t < ms / 2) next = due + ms
+    due = next
+    arm()
   }
   const tick = (): void => {
+    if (stopped) return
+    if (part) { arm(); return } // (the rest of the wait)
     schedule()
     fn()
   }

@@ -12,7 +12,7 @@ import { seededRandom } from '../../src/util/seeded-random.js'
  */
 function simulate (seed: number): Record<'R' | 'O', Array<{ at: number, how: 'carried' | 'own' }>> {
   const I = 200
-  const c = new CarriedBeats(I)
+  const c = new CarriedBeats(I, 4 * I)
   c.heard('R', { carried: true })
   c.heard('O', {})
   const rnd = seededRandom(seed)
@@ -39,14 +39,14 @@ test('R1-1 issue 12: a peer that reads carried beats gets one at least every 1.5
     const own = r.filter(b => b.how === 'own').length
     assert.ok(carried > own, `seed ${seed}: mostly carried (${carried} carried, ${own} of its own)`)
     assert.ok(own < 51, `seed ${seed}: fewer own beats than ticks (${own} of 51)`)
-    // Never two beats within a quarter interval (a carried beat and the tick's own on top of it).
+    // Never two beats within half an interval (a carried beat and the tick's own on top of it).
     for (let i = 1; i < r.length; i++) assert.ok(r[i].at - r[i - 1].at >= 100, `seed ${seed}: two beats ${r[i].at - r[i - 1].at} ms apart`)
     assert.deepEqual(beats.O.map(b => b.how), Array(51).fill('own'), `seed ${seed}: O, every tick's beat, none carried`)
   }
 })
 
 test('R1-1 issue 12: a peer that stops reading carried beats (its heartbeat no longer says so), or went and came back, gets the timer\'s beats again', () => {
-  const c = new CarriedBeats(200)
+  const c = new CarriedBeats(200, 800)
   c.heard('P', { carried: true })
   assert.equal(c.carryTo('P', 0), true)
   c.sent('P', 0)
@@ -59,4 +59,14 @@ test('R1-1 issue 12: a peer that stops reading carried beats (its heartbeat no l
   c.forget('P')
   assert.equal(c.beatTo('P', 120), true, 'forgotten on disconnect: every tick until it says it reads them again')
   assert.equal(c.carryTo('P', 400), false)
+})
+
+test('R1-1 issue 12: with a timeout under four heartbeat intervals nothing is carried and every tick beats (a skipped tick would leave too little of the timeout)', () => {
+  const c = new CarriedBeats(200, 700)
+  c.heard('P', { carried: true })
+  assert.equal(c.on, false)
+  assert.equal(c.carryTo('P', 0), false)
+  c.sent('P', 0)
+  assert.equal(c.beatTo('P', 10), true)
+  assert.equal(new CarriedBeats(200, 800).on, true)
 })

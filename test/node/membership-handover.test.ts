@@ -48,3 +48,21 @@ test('R1-3: a heartbeat whose master flag is not a boolean is dropped as malform
   assert.equal(m.heard({ ...hb('p', 1), master: 'yes' }, 'p'), false)
   assert.equal(m.alive().has('p'), false)
 })
+
+test('R1-1 issue 12: a small cluster knows when its first alive peer would pass the timeout unheard (the mesh sets a pass for that instant: every node beats on the same grid, so a peer\'s last beat came just after a round\'s checks)', () => {
+  const { m, clock } = membership()
+  assert.equal(m.nextExpiry(), undefined, 'no peer')
+  m.heard(hb('a', 1), 'a')
+  clock.now += 150
+  m.heard(hb('b', 1), 'b')
+  assert.equal(m.nextExpiry(), 1000 + 800, 'a, heard first, is the first to pass the timeout')
+  clock.now += 100
+  m.heard(hb('a', 2), 'a')
+  assert.equal(m.nextExpiry(), 1150 + 800, 'now b')
+  clock.now = 1150 + 800
+  assert.equal(m.alive().has('b'), true, 'at the instant itself still alive')
+  assert.equal(m.nextExpiry(), 1150 + 800)
+  clock.now += 1
+  assert.equal(m.alive().has('b'), false, 'a millisecond later not (the mesh sets its pass 1 ms after)')
+  assert.equal(m.nextExpiry(), 1250 + 800, 'b is no longer alive: a is next')
+})

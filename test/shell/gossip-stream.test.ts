@@ -240,8 +240,11 @@ test('R1-1, R1-5 issue 12: a heartbeat carried on a frame of events reaches the 
   try {
     assert.equal(await a.dial(b.peerId, b.addresses()), 'connected')
     assert.equal(await a.dial(c.peerId, c.addresses()), 'connected')
-    const beat = { topic: HEARTBEAT_TOPIC, json: JSON.stringify({ n: 900 }), to: new Set([b.peerId]) }
+    const queued: string[] = []
+    // Named: B, and a peer A is not connected to (nothing is queued for it, so it is not marked).
+    const beat = { topic: HEARTBEAT_TOPIC, json: JSON.stringify({ n: 900 }), to: new Set([b.peerId, 'not-a-peer']), queued: (p: string) => { queued.push(p) } }
     for (let n = 0; n < 10; n++) await a.publishRaw(EVENTS_TOPIC, JSON.stringify({ n }), undefined, n === 4 ? beat : undefined)
+    assert.deepEqual(queued, [b.peerId], 'marked sent for the peer whose queue took it, only')
     await waitFor('10 event messages at B and C', () => distinct(toB, a.peerId).length === 10 && distinct(toC, a.peerId).length === 10, 20_000)
     assert.deepEqual(toB.map(h => `${h.topic === HEARTBEAT_TOPIC ? 'h' : 'e'}${h.n}`), ['e0', 'e1', 'e2', 'e3', 'e4', 'h900', 'e5', 'e6', 'e7', 'e8', 'e9'], 'B: the beat right after the events of its frame')
     assert.deepEqual(toC.filter(h => h.topic === HEARTBEAT_TOPIC), [], 'C was not named: no beat')

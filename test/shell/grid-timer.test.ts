@@ -60,6 +60,43 @@ test('R1-1 issue 12: a timer that runs before its grid point by the wall clock (
   } finally { mock.timers.reset() }
 })
 
+test('R1-1 issue 12: a wall clock stepped back by much more than a period does not stop the timer: it fires on the new clock\'s grid', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 10_000 })
+  try {
+    const at: number[] = []
+    let behind = 0
+    const wall = (): number => Date.now() - behind
+    const t = everyOnGrid(200, () => {
+      at.push(wall())
+      if (at.length === 2) behind = 5_000 // (an NTP step of 5 s back)
+    }, wall)
+    advance(1_000)
+    t.stop()
+    // 10,200 and 10,400 by the old clock; then on the new grid, every 200 ms, from the point the stepped run came at.
+    assert.deepEqual(at.slice(0, 2), [10_200, 10_400])
+    assert.ok(at.length >= 5, `it kept firing: ${at.join(', ')}`)
+    for (let i = 3; i < at.length; i++) assert.equal(at[i] - at[i - 1], 200, `every period after the step: ${at.join(', ')}`)
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a period longer than setTimeout\'s limit (about 24.8 days) waits it out in parts instead of firing at once', () => {
+  const day = 24 * 3600_000
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 })
+  try {
+    const at: number[] = []
+    const t = everyOnGrid(30 * day, () => at.push(Date.now()))
+    mock.timers.tick(10)
+    assert.deepEqual(at, [], 'not at once')
+    mock.timers.tick(25 * day)
+    assert.deepEqual(at, [], 'not when the first part of the wait ends')
+    mock.timers.tick(5 * day - 20)
+    assert.deepEqual(at, [], 'not before 30 days')
+    mock.timers.tick(20)
+    assert.equal(at.length, 1, 'once, at 30 days')
+    t.stop()
+  } finally { mock.timers.reset() }
+})
+
 test('R1-1 issue 12: a grid timer refuses a period that is not a positive number of milliseconds', () => {
   for (const bad of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => everyOnGrid(bad, () => {}), /period above 0/)
 })
