@@ -73,6 +73,8 @@ export class Mesh {
   private readonly carried: CarriedBeats
   /** The office this node's last heartbeat round claimed (a change goes to every peer). */
   private officeBeaten = false
+  /** The clock of carried beats: monotonic (a wall clock stepped back would hold beats back). */
+  private readonly monotonic: () => number = () => performance.now()
   /** The pass set for when a silent peer passes the timeout (watchExpiry). */
   private expiry: NodeJS.Timeout | undefined
   private stopped = false
@@ -269,7 +271,7 @@ export class Mesh {
    * an event frame within half an interval (carried-beats.ts).
    */
   private broadcastBeat (hb: Heartbeat): void {
-    const now = performance.now()
+    const now = this.monotonic()
     // A change of office goes to every peer at once, not half an interval later.
     const office = hb.master === true
     const all = office !== this.officeBeaten
@@ -282,7 +284,7 @@ export class Mesh {
   /** The peers (of `to`, or all connected) that a frame of events sent now should carry this node's heartbeat to, with it; undefined: none. */
   private beatToCarry (to: readonly string[] | undefined): CarriedMessage | undefined {
     if (this.gossip.large || !this.carried.on) return undefined
-    const now = performance.now()
+    const now = this.monotonic()
     const due = (to ?? this.net.connectedPeers()).filter(p => this.carried.carryTo(p, now))
     if (due.length === 0) return undefined
     return { topic: HEARTBEAT_TOPIC, json: JSON.stringify(this.host.heartbeat()), to: new Set(due), queued: p => { this.carried.sent(p, now) } }

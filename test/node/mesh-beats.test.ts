@@ -1,0 +1,129 @@
+// The mesh's wiring of heartbeats (issue 12), without a network: a stand-in for the transport
+// records what would be sent. A busy node's beat rides on its frames of events to peers that
+// read carried beats (and only in a small cluster); the heartbeat round skips a peer that had
+// one within half an interval unless the office changed; a pass is set for the instant the
+// first alive peer passes the timeout unheard (every node checks at the same grid instant).
+import '../../src/polyfill.js'
+import { test, mock } from 'node:test'
+import assert from 'node:assert/strict'
+import { pino } from 'pino'
+import { Mesh } from '../../src/cluster/mesh.js'
+import type { MeshHost } from '../../src/cluster/mesh.js'
+import type { Heartbeat } from '../../src/cluster/membership.js'
+import type { CarriedMessage } from '../../src/net/p2p.js'
+import { EVENTS_TOPIC, HEARTBEAT_TOPIC } from '../../src/net/p2p.js'
+
+interface Sent { topic: string, to: readonly string[] | undefined, carry?: CarriedMessage }
+
+function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boolean } = {}): { m: Mesh, sent: Sent[], clock: { now: number, mono: number }, peers: string[] } {
+  const clock = { now: 1_000_000, mono: 5_000 }
+  const peers = ['p1', 'p2']
+  const sent: Sent[] = []
+  const host = {
+    id: 'me',
+    log: pino({ level: 'silent' }),
+    privateKey: undefined,
+    now: () => clock.now,
+    vector: () => ({}),
+    heartbeat: (): Heartbeat => ({ id: 'me', name: 'me', priority: 1, vector: {}, ts: clock.now, master: o.master?.() ?? false, carried: true }),
+    receive: () => {},
+    receiveMany: () => {},
+    eventsAfter: async function * () {},
+    skip: () => {},
+    proof: () => {},
+    gapProof: async () => undefined,
+    membershipChanged: () => {},
+    tick: o.ticks,
+    rpc: async () => ({}),
+    knownPeers: () => [],
+    knownCount: () => 3
+  } as unknown as MeshHost
+  const m = new Mesh(host, { psk: new Uint8Array(32), listen: [], bootstrap: [], mdns: false, heartbeatIntervalMs: 200, heartbeatTimeoutMs: o.timeoutMs ?? 800, syncIntervalMs: 2000 })
+  ;(m as unknown as { monotonic: () => number }).monotonic = () => clock.mono
+  // The transport's stand-in: connected to p1 and p2, every publish recorded.
+  ;(m as unknown as { net: unknown }).net = {
+    connectedPeers: () => peers,
+    publishRaw: async (topic: string, _json: string, to?: readonly string[], carry?: CarriedMessage) => {
+      sent.push({ topic, to, ...(carry !== undefined ? { carry } : {}) })
+      for (const p of to ?? peers) if (carry?.to.has(p) === true) carry.queued(p)
+    }
+  }
+  return { m, sent, clock, peers }
+}
+
+const hb = (id: string, ts: number, carried: boolean): Heartbeat => ({ id, name: id, priority: 1, vector: {}, ts, ...(carried ? { carried: true } : {}) })
+/** A peer's heartbeat as the transport hands it over. */
+const hear = (m: Mesh, b: Heartbeat): void => { (m as unknown as { onGossip: (t: string, d: unknown, f: string) => void }).onGossip(HEARTBEAT_TOPIC, b, b.id) }
+const publishEvents = async (m: Mesh, more?: boolean): Promise<void> => {
+  await (m.replication as unknown as { links: { publishRaw: (t: string, j: string, to?: readonly string[], more?: boolean) => Promise<void> } }).links.publishRaw(EVENTS_TOPIC, '[]', undefined, more)
+}
+const round = (m: Mesh): void => { (m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: false, carried: true }) }
+
+test('R1-1 issue 12: a frame of events carries this node\'s beat to the peers that read carried beats and are due one; the next round skips them, not the others', async () => {
+  const { m, sent, clock } = mesh()
+  hear(m, hb('p1', 1, true))
+  hear(m, hb('p2', 1, false)) // an older version
+  await publishEvents(m)
+  assert.deepEqual([...(sent[0].carry?.to ?? [])], ['p1'], 'carried to p1 only')
+  await publishEvents(m)
+  assert.equal(sent[1].carry, undefined, 'not again within half an interval')
+  round(m)
+  assert.deepEqual(sent[2], { topic: HEARTBEAT_TOPIC, to: ['p2'] }, 'the round beats to p2 only')
+  // A part of a split batch with more to come does not carry (its beat would count events not sent yet).
+  const n = sent.length
+  clock.mono += 99
+  await publishEvents(m)
+  assert.equal(sent[n].carry, undefined, '99 ms after: not yet')
+  clock.mono += 1
+  await publishEvents(m, true)
+  assert.equal(sent[n + 1].carry, undefined, 'due, but more parts of the batch follow')
+  await publishEvents(m, false)
+  assert.deepEqual([...(sent[n + 2].carry?.to ?? [])], ['p1'], 'the last part carries it')
+})
+
+test('R1-1 issue 12: nothing is carried in a large cluster, nor with a timeout under four intervals; a change of office beats to every peer', async () => {
+  const short = mesh({ timeoutMs: 700 })
+  hear(short.m, hb('p1', 1, true))
+  await publishEvents(short.m)
+  assert.equal(short.sent[0].carry, undefined, 'timeout 700 ms at 200 ms intervals: nothing carried')
+
+  const large = mesh()
+  hear(large.m, hb('p1', 1, true))
+  ;(large.m.gossip as unknown as { large: boolean }).large = true
+  await publishEvents(large.m)
+  assert.equal(large.sent[0].carry, undefined, 'a large cluster: nothing carried')
+
+  let office = false
+  const { m, sent } = mesh({ master: () => office })
+  hear(m, hb('p1', 1, true))
+  hear(m, hb('p2', 1, true))
+  await publishEvents(m)
+  assert.deepEqual([...(sent[0].carry?.to ?? [])].sort(), ['p1', 'p2'])
+  office = true
+  ;(m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: true, carried: true })
+  assert.deepEqual(sent[1], { topic: HEARTBEAT_TOPIC, to: ['p1', 'p2'] }, 'the office changed: every peer, carried beats or not')
+})
+
+test('R1-1 issue 12: the mesh sets a pass for the instant the first alive peer passes the timeout unheard, when that comes before the next round', () => {
+  mock.timers.enable({ apis: ['setTimeout'] })
+  try {
+    let ticks = 0
+    const { m, clock } = mesh({ ticks: () => { ticks++ } })
+    hear(m, hb('p1', 1, true))
+    const watch = (): void => { (m as unknown as { watchExpiry: () => void }).watchExpiry() }
+    clock.now += 500
+    watch()
+    mock.timers.tick(250)
+    assert.equal(ticks, 0, 'p1 passes the timeout 300 ms from now: the next round (200 ms) comes first')
+    clock.now += 150 // 650 ms after p1's beat
+    watch()
+    mock.timers.tick(150)
+    assert.equal(ticks, 0, 'not before p1 passes the timeout')
+    mock.timers.tick(1)
+    assert.equal(ticks, 1, 'a pass 1 ms after p1 passed the timeout (800 ms after its beat)')
+    hear(m, hb('p1', 2, true))
+    watch()
+    mock.timers.tick(1000)
+    assert.equal(ticks, 1, 'heard again: nothing set')
+  } finally { mock.timers.reset() }
+})
