@@ -78,6 +78,8 @@ export interface ApiNode {
   inMemoryByState: () => Readonly<Record<string, number>>
   /** Purges whose events are still to leave this node's log, and the events taken out since start (G-6). */
   reclaim: () => { pending: number, taken: number }
+  /** Purges by retention (store.purgeAfter, G-6): null when off. */
+  retentionStatus: () => { afterMs: number, last: { at: number, before: number, joblists: number } | null, error: string | null } | null
   /** The notify settings; absent: this node refuses webhooks. */
   readonly notify?: NotifyPolicy
   /** Write a submit request; the joblist ID once a master accepted it (null if none did in time). */

@@ -31,8 +31,11 @@ export interface AgentConfig {
   log: { level: string, pretty: boolean | 'auto' }
   nodesLogIntervalMs: number
   snapshotEvery: number
-  /** The store's backend (G-1); how long an ended joblist stays in memory before it is archived (0: never archived). */
-  store: { backend: 'level' | 'memory', archiveAfterMs: number }
+  /**
+   * The store's backend (G-1); how long an ended joblist stays in memory before it is archived
+   * (0: never archived), and how long after its end the master purges it from every node (0: never; G-6).
+   */
+  store: { backend: 'level' | 'memory', archiveAfterMs: number, purgeAfterMs: number }
   /** libp2p listen addresses. */
   listen: string[]
   /** Bootstrap peers: multiaddrs with /p2p/<peer id>. */
@@ -94,7 +97,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     log: { level: f.log.level, pretty: f.log.pretty },
     nodesLogIntervalMs: f.nodesLogInterval,
     snapshotEvery: f.snapshotEvery,
-    store: { backend: f.store.backend, archiveAfterMs: f.store.archiveAfter },
+    store: { backend: f.store.backend, archiveAfterMs: f.store.archiveAfter, purgeAfterMs: f.store.purgeAfter },
     listen: f.listen,
     peers: f.peers,
     mdns: f.mdns,
@@ -125,7 +128,7 @@ function toFile (c: AgentConfig): ConfigFileInput {
     log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
     nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
     snapshotEvery: c.snapshotEvery,
-    store: { backend: c.store.backend, archiveAfter: `${c.store.archiveAfterMs}ms` },
+    store: { backend: c.store.backend, archiveAfter: `${c.store.archiveAfterMs}ms`, purgeAfter: `${c.store.purgeAfterMs}ms` },
     maxBodyBytes: c.api_limits.bodyBytes,
     listen: c.listen,
     peers: c.peers,

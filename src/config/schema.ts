@@ -48,6 +48,16 @@ const duration = z.union([z.string(), z.number()], { error: 'must be a duration 
     return z.NEVER
   })
 
+/** A retention (store.purgeAfter): a duration of up to ten years, or 0 (off). */
+const RETENTION_MAX_MS = 3650 * 86_400_000
+const retention = z.union([z.string(), z.number()], { error: 'must be a span like 90d or 12h, or 0 (never)' }).transform((v, ctx) => {
+  if (v === 0 || (typeof v === 'string' && /^\s*0+(ms|s|m|h|d)?\s*$/.test(v))) return 0
+  const ms = parseDuration(v, RETENTION_MAX_MS)
+  if (typeof ms === 'number') return ms
+  ctx.addIssue({ code: 'custom', message: `must be a span like 90d or 12h (at most ten years), or 0 (never): ${ms}` })
+  return z.NEVER
+})
+
 /** A duration, or 0 (written 0, "0" or "0ms": off). */
 const durationOrOff = z.union([z.literal(0), z.string().regex(/^\s*0+(ms|s)?\s*$/).transform(() => 0), duration], { error: 'must be a duration like 50ms, or 0 (off)' })
 
@@ -116,7 +126,9 @@ export const configFileSchema = z.strictObject({
   store: section({
     backend: z.enum(['level', 'memory'], { error: 'must be level (on disk, the default) or memory (nothing survives a restart)' }).default('level'),
     /** How long an ended joblist stays in memory before it moves to the store's archive (0: never). */
-    archiveAfter: duration.prefault('10m')
+    archiveAfter: duration.prefault('10m'),
+    /** How long after its end an ended joblist is purged from every node by the master (G-6: node/retention.ts; 0: never, the default). */
+    purgeAfter: retention.prefault('0')
   }).prefault({}),
   maxBodyBytes: int('must be an integer >= 1024', 1024).default(4 * 1024 * 1024),
   listen: multiaddrs.prefault(['/ip4/0.0.0.0/tcp/7701']),

@@ -117,6 +117,9 @@ export class MasterRole {
 
   get established (): boolean { return this.active }
 
+  /** The master now and caught up with its peers (what a purge by retention asks: node.ts). */
+  get settled (): boolean { return this.active && this.settledNow() }
+
   /** The election named `master`: establish the role if that is this node, revoke it if not. */
   follow (master: string | null, nameOf: (id: string) => string): void {
     if (master !== this.lastMaster && master !== this.o.self) this.o.log.info({ master: master === null ? null : nameOf(master) }, 'master changed')

@@ -28,7 +28,7 @@ import type { NodeIdentity } from '../identity/keys.js'
 import type { JoblistSpec } from '../spec/types.js'
 import { apply, carryAssigns } from '../state/reducer.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
-import type { ClusterState, JobRecord } from '../state/types.js'
+import type { ClusterState, JobRecord, JoblistRecord } from '../state/types.js'
 import { FINAL_JOBLIST_STATES, joblistById } from '../state/types.js'
 import type { EventStore } from '../store/event-store.js'
 import { eventsUpTo } from '../store/event-store.js'
@@ -62,6 +62,8 @@ import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
 import { everyOnGrid } from '../util/grid-timer.js'
+import { Retention } from './retention.js'
+import type { RetentionStatus } from './retention.js'
 import type { GridTimer } from '../util/grid-timer.js'
 
 /** Events after which the master may have something new to decide. */
@@ -123,6 +125,8 @@ export class CisNode implements ApiNode {
   private ready = false
   private passQueued = false
   private tickTimer: GridTimer | undefined
+  /** Purges by `store.purgeAfter` (G-6: retention.ts); absent when it is 0. */
+  private retention: Retention | undefined
   /** start() went as far as its timers (stop() then has parts to stop, even after a fatal error). */
   private started = false
   private readonly changeListeners = new Set<(c: NodeChanges) => void>()
@@ -220,6 +224,16 @@ export class CisNode implements ApiNode {
       usageIndex: this.usageIndex,
       append: async (t, b, place, own) => await this.events.append(t, b, place, own)
     })
+    if (this.config.store.purgeAfterMs > 0) {
+      this.retention = new Retention({
+        afterMs: this.config.store.purgeAfterMs,
+        log: this.log,
+        now: this.now,
+        mayPurge: () => this.running && this.role.settled,
+        // (A joblist that may still owe a notification waits for a later check.)
+        purge: async before => await this.purge(before, false, jl => this.notifyIndex.owing.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.owedWindowMs())
+      })
+    }
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
     const jobOf = async (jobId: string): Promise<JobRecord | undefined> => this.state.jobs[jobId] ?? (await this.viewOf(jobId)).state.jobs[jobId]
     this.output = new JobOutputService({ self: this.id, dataDir: this.dataDir, state: () => this.state, jobOf, alive: () => this.alive(), call })
@@ -300,6 +314,7 @@ export class CisNode implements ApiNode {
     this.records.startNodesLog(this.config.nodesLogIntervalMs, () => [...this.alive()].map(id => this.state.nodes[id]?.name ?? id))
     this.ready = true
     this.passSoon()
+    this.retention?.start()
   }
 
   async stop (): Promise<void> {
@@ -309,6 +324,7 @@ export class CisNode implements ApiNode {
     this.started = false
     this.tickTimer?.stop()
     this.tickTimer = undefined
+    await this.retention?.stop()
     this.role?.revoke()
     this.records.stopNodesLog()
     await this.bridge.stop()
@@ -401,8 +417,8 @@ export class CisNode implements ApiNode {
     return out
   }
 
-  async purge (before: number, dryRun: boolean): Promise<{ ids: string[], joblists: number, requests: string[] }> {
-    const all = purgeCandidates(this.state, before)
+  async purge (before: number, dryRun: boolean, keep?: (jl: JoblistRecord) => boolean): Promise<{ ids: string[], joblists: number, requests: string[] }> {
+    const all = purgeCandidates(this.state, before, keep)
     const asked = new Set(all.requests)
     let joblists = Object.values(this.state.joblists).filter(jl => asked.has(jl.request)).length
     // Several events for a large purge: each names at most MAX_PURGE IDs and requests, a
@@ -527,6 +543,9 @@ export class CisNode implements ApiNode {
 
   /** The joblists in memory by state. */
   inMemoryByState (): Record<string, number> { return this.joblistCounts.counts(this.state) }
+
+  /** Purges by retention (`store.purgeAfter`): null when off. */
+  retentionStatus (): RetentionStatus | null { return this.retention?.status() ?? null }
 
   archived (): { count: number, byState: Readonly<Record<string, number>> } {
     return { count: this.events.archivedCount, byState: this.events.archivedByState }

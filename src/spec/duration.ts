@@ -4,7 +4,7 @@ import { MAX_DURATION_MS } from './limits.js'
 const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 /** Milliseconds, or an error message. */
-export function parseDuration (v: unknown): number | string {
+export function parseDuration (v: unknown, maxMs: number = MAX_DURATION_MS): number | string {
   let ms: number
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v <= 0) return 'must be a positive duration, e.g. 30s or 10m'
@@ -26,7 +26,7 @@ export function parseDuration (v: unknown): number | string {
     return 'must be a duration like 30s or 10m'
   }
   if (ms <= 0) return 'must be a positive duration, e.g. 30s or 10m'
-  if (ms > MAX_DURATION_MS) return 'at most 30 days'
+  if (ms > maxMs) return `at most ${Math.round(maxMs / 86_400_000)} days`
   return ms
 }
 

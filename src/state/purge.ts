@@ -6,19 +6,24 @@
 // `state.purged`: an event about a purged joblist that comes later (from a node that was away)
 // is applied as any event, then what it added is removed again, so the purge and that event
 // give the same state in either order. Pure.
-import type { ClusterState } from './types.js'
+import type { ClusterState, JoblistRecord } from './types.js'
 import { FINAL_JOBLIST_STATES } from './types.js'
 import { joblistOf } from './subjects.js'
 import { findLastFailed } from './schedules.js'
 import { touchPart } from './changes.js'
 import { QueueList } from './queue-list.js'
 
-/** The joblists a purge of `before` names, from this state: ended before then (with their requests and alias IDs). */
-export function purgeCandidates (state: ClusterState, before: number): { ids: string[], requests: string[] } {
+/**
+ * The joblists a purge of `before` names, from this state: ended before then (with their
+ * requests and alias IDs); not those `keep` says to keep (a purge by retention keeps a joblist
+ * that may still owe a notification: node.ts).
+ */
+export function purgeCandidates (state: ClusterState, before: number, keep?: (jl: JoblistRecord) => boolean): { ids: string[], requests: string[] } {
   const ids: string[] = []
   const requests: string[] = []
   for (const jl of Object.values(state.joblists)) {
     if (!FINAL_JOBLIST_STATES.has(jl.state) || (jl.endedAt ?? Infinity) >= before) continue
+    if (keep?.(jl) === true) continue
     ids.push(jl.id)
     requests.push(jl.request)
     for (const a of state.accepts[jl.request] ?? []) if (a.id !== jl.id) ids.push(a.id)

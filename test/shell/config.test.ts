@@ -73,6 +73,11 @@ test('config: bad settings get clear errors', () => {
   bad({ heartbeat: { interval: '1s', timeout: '1s' } }, /at least twice/)
   bad([1, 2], /must be a mapping/)
   bad({ store: { backend: 'sqlite' } }, /store.backend.*must be level \(on disk, the default\) or memory/)
+  bad({ store: { purgeAfter: 'a while' } }, /store.purgeAfter.*must be a span like 90d or 12h/)
+  bad({ store: { purgeAfter: '4000d' } }, /store.purgeAfter.*at most ten years/)
+  // G-6: retention off by default, a span when set.
+  assert.equal(defaultConfig().store.purgeAfterMs, 0)
+  assert.equal(mergeConfig(defaultConfig(), { store: { purgeAfter: '90d' } }, 'c.yaml').store.purgeAfterMs, 90 * 24 * 3600_000)
   assert.throws(() => loadConfigFile('/nonexistent/cis.yaml'), /cannot read config file/)
   assert.throws(() => parseResourceFlag('gpu'), /TYPE=ID,ID/)
 })

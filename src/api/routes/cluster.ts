@@ -24,8 +24,8 @@ export function clusterRoutes (app: FastifyInstance, node: ApiNode, o: { testGat
   })
 
   app.get('/v1/stats', {
-    schema: doc({ summary: 'counts of joblists by state (archived ones included; archived: how many of them are out of memory), unaccepted requests, attempts running here, events; reclaim: purges whose events are still to leave this node\'s log (pending) and events taken out since start (taken)', tags: ['cluster'], ok: { 200: 'the counts' } })
-  }, async () => ({ ...statsView(node.view().state, node.runningCount(), node.archived().byState, node.inMemoryByState()), archived: node.archived().count, reclaim: node.reclaim() }))
+    schema: doc({ summary: 'counts of joblists by state (archived ones included; archived: how many of them are out of memory), unaccepted requests, attempts running here, events; reclaim: purges whose events are still to leave this node\'s log (pending) and events taken out since start (taken); retention: store.purgeAfter (ms) and the last purge this node made by it as master ({at, before, joblists}), null when purgeAfter is 0', tags: ['cluster'], ok: { 200: 'the counts' } })
+  }, async () => ({ ...statsView(node.view().state, node.runningCount(), node.archived().byState, node.inMemoryByState()), archived: node.archived().count, reclaim: node.reclaim(), retention: node.retentionStatus() }))
 
   // Fair share (P-4): usage, share and factor per owner, as the fairshare policy sees them now.
   app.get('/v1/usage', {
