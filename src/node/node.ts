@@ -62,7 +62,7 @@ import { NodeMetrics } from './metrics.js'
 import { NodeRecords } from './records.js'
 import { Requests } from './requests.js'
 import { everyOnGrid } from '../util/grid-timer.js'
-import { Retention } from './retention.js'
+import { RETENTION_BATCH, Retention } from './retention.js'
 import type { RetentionStatus } from './retention.js'
 import type { GridTimer } from '../util/grid-timer.js'
 
@@ -231,7 +231,7 @@ export class CisNode implements ApiNode {
         now: this.now,
         mayPurge: () => this.running && this.role.settled,
         // (A joblist that may still owe a notification waits for a later check.)
-        purge: async before => await this.purge(before, false, jl => this.notifyIndex.owing.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.owedWindowMs())
+        purge: async before => await this.purge(before, false, { keep: jl => this.notifyIndex.owing.has(jl.id) && (jl.endedAt ?? 0) > this.now() - this.owedWindowMs(), limit: RETENTION_BATCH })
       })
     }
     const call = this.opts.network === false ? undefined : async (peer: string, req: unknown) => await (this.mesh as Mesh).call(peer, req)
@@ -417,27 +417,38 @@ export class CisNode implements ApiNode {
     return out
   }
 
-  async purge (before: number, dryRun: boolean, keep?: (jl: JoblistRecord) => boolean): Promise<{ ids: string[], joblists: number, requests: string[] }> {
-    const all = purgeCandidates(this.state, before, keep)
-    const asked = new Set(all.requests)
-    let joblists = Object.values(this.state.joblists).filter(jl => asked.has(jl.request)).length
+  /**
+   * Purge the ended joblists that ended before `before` (G-6). `keep`: joblists to leave for
+   * now (retention's, notifications owed); `limit`: at most this many joblists (their requests)
+   * in this call, `more` says some were left for another.
+   */
+  async purge (before: number, dryRun: boolean, o: { keep?: (jl: JoblistRecord) => boolean, limit?: number } = {}): Promise<{ ids: string[], joblists: number, requests: string[], more: boolean }> {
+    const found = purgeCandidates(this.state, before, o.keep)
+    const limit = o.limit ?? Infinity
+    let more = false
     // Several events for a large purge: each names at most MAX_PURGE IDs and requests, a
     // joblist's ID, alias IDs and request always in the same one.
     const byRequest = new Map<string, string[]>()
-    for (const r of all.requests) byRequest.set(r, [])
-    for (const id of all.ids) {
+    for (const r of found.requests) {
+      if (byRequest.size >= limit) { more = true; break }
+      byRequest.set(r, [])
+    }
+    for (const id of found.ids) {
       const jl = joblistById(this.state, id)
       byRequest.get(jl?.request ?? '')?.push(id)
     }
     // And those archived out of memory (brought back by the purge event, then removed).
-    for await (const b of this.events.archivedEndedBefore(before)) {
-      if (byRequest.has(b.request) || this.state.joblists[b.id] !== undefined) continue
-      byRequest.set(b.request, b.ids)
-      all.ids.push(...b.ids)
-      joblists++
+    if (!more) {
+      for await (const b of this.events.archivedEndedBefore(before)) {
+        if (byRequest.has(b.request) || this.state.joblists[b.id] !== undefined) continue
+        if (byRequest.size >= limit) { more = true; break }
+        byRequest.set(b.request, b.ids)
+      }
     }
+    const all = { ids: [...byRequest.values()].flat() }
+    const joblists = byRequest.size
     all.ids.sort()
-    if (dryRun || all.ids.length === 0) return { ids: all.ids, joblists, requests: [] }
+    if (dryRun || all.ids.length === 0) return { ids: all.ids, joblists, requests: [], more }
     const written: string[] = []
     let ids: string[] = []
     let requests: string[] = []
@@ -461,7 +472,7 @@ export class CisNode implements ApiNode {
       written.push(eventKey(await this.append('purge', { before, ids: [], requests: [], cut: piece, counters: { ...this.state.acceptCount } })))
     }
     this.log.info({ before: new Date(before).toISOString(), joblists, events: written.length }, 'purged ended joblists')
-    return { ids: all.ids, joblists, requests: written }
+    return { ids: all.ids, joblists, requests: written, more }
   }
 
   /** The stored events that belong to these purged joblists and requests alone, as a cut (state/cuts.ts). */

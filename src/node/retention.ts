@@ -16,14 +16,19 @@ export function retentionCheckMs (afterMs: number): number {
   return Math.min(3600_000, Math.max(1000, Math.floor(afterMs / 10)))
 }
 
+/** At most this many joblists a purge by retention names; with more past the cutoff, another follows at once. */
+export const RETENTION_BATCH = 5000
+/** At most this many such purges in one check (a backlog of a million ended joblists takes a few checks). */
+const ROUNDS_PER_CHECK = 50
+
 export interface RetentionOptions {
   afterMs: number
   log: Logger
   now: () => number
   /** This node is the master now and has caught up (only then does it purge). */
   mayPurge: () => boolean
-  /** Purge the joblists ended before `before` (node.ts: the purge's events); how many. */
-  purge: (before: number) => Promise<{ joblists: number }>
+  /** Purge the joblists ended before `before` (node.ts: the purge's events), at most RETENTION_BATCH; how many, and whether more are left. */
+  purge: (before: number) => Promise<{ joblists: number, more: boolean }>
   /** Tests only: the timer (default: on the wall clock's grid). */
   every?: (ms: number, fn: () => void) => GridTimer
 }
@@ -68,11 +73,16 @@ export class Retention {
     const before = at - this.o.afterMs
     this.running = (async () => {
       try {
-        const r = await this.o.purge(before)
+        let joblists = 0
+        for (let round = 0; round < ROUNDS_PER_CHECK; round++) {
+          const r = await this.o.purge(before)
+          joblists += r.joblists
+          if (!r.more || this.timer === undefined || !this.o.mayPurge()) break
+        }
         this.error = null
-        if (r.joblists > 0) {
-          this.last = { at, before, joblists: r.joblists }
-          this.o.log.info({ before: new Date(before).toISOString(), joblists: r.joblists }, 'retention: purged ended joblists (store.purgeAfter)')
+        if (joblists > 0) {
+          this.last = { at, before, joblists }
+          this.o.log.info({ before: new Date(before).toISOString(), joblists }, 'retention: purged ended joblists (store.purgeAfter)')
         }
       } catch (err) {
         // (A node stopping mid-purge, a store error: the next check tries again.)
