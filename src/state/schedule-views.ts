@@ -33,7 +33,7 @@ export interface ScheduleSummary extends ScheduleSpec {
   last: RunView | null
   /** The last run failed. */
   failing: boolean
-  /** Runs in all, skipped instants in all. */
+  /** Runs in all (until purged), skipped instants in the skip records kept (the latest MAX_SKIP_RECORDS: schedules.ts). */
   runCount: number
   skippedCount: number
   values?: Record<string, string>

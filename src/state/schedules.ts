@@ -55,12 +55,32 @@ export function applyControl (state: ClusterState, e: Ev<'control'>): void {
 /** A skip's key among the snapshot's parts (schedule-parts.ts): its schedule and its event. */
 export const skipPartKey = (name: string, origin: string, seq: number): string => `${name}@${origin}:${seq}`
 
+/**
+ * Skip records a schedule keeps: the latest by position. A schedule whose runs overlap its
+ * instants (overlap: skip) writes a skip most instants, so the record would otherwise grow for
+ * good (a minutely one: a quarter of a million a year); its cursor (lastInstant) counts every
+ * skip all the same.
+ */
+export const MAX_SKIP_RECORDS = 1000
+
 export function applySkip (state: ClusterState, e: Ev<'skip'>): void {
   const b = e.body
   const rec = ensure(state, b.name)
   touchPart(state, 'skips', skipPartKey(b.name, e.origin, e.seq))
   insertByPosition(rec.skips, { from: b.from, to: b.to, count: b.count, reason: b.reason, pos: posOf(e) })
   rec.lastInstant = Math.max(rec.lastInstant, b.to)
+  trimSkips(state, rec)
+}
+
+/**
+ * The schedule's skip records cut to the latest MAX_SKIP_RECORDS: a function of the skips
+ * applied, in any order (one older than all kept is cut again at once), like an address's mail
+ * records (reducer.ts trimMailRecords).
+ */
+export function trimSkips (state: ClusterState, rec: ScheduleRecord): void {
+  const extra = rec.skips.length - MAX_SKIP_RECORDS
+  if (extra <= 0) return
+  for (const s of rec.skips.splice(0, extra)) touchPart(state, 'skips', skipPartKey(rec.name, s.pos[2], s.pos[3]))
 }
 
 /** The submit of a run (its request is already in state.requests). */

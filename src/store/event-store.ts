@@ -82,7 +82,7 @@ export const STORE_SCHEMA = 3
  * 5: with an archive (ended joblists out of memory): the part `~archived` holds the archived
  *    parts' digest; schedules keep their failed runs (`failures`).
  */
-export const SNAPSHOT_VERSION = 7
+export const SNAPSHOT_VERSION = 8
 
 /**
  * 6: without the queue (derived from the joblists as the snapshot is assembled), and each run of
@@ -94,8 +94,12 @@ export const SNAPSHOT_VERSION = 7
  * address's messages cut to the last that got through and the failures after it. A snapshot of
  * version 5 or 6 is still read: its standings derived from its messages, which are then cut
  * (snapshot-parts.ts assembleState); an agent of version 6 ignores one of version 7.
+ * 8: a schedule keeps its latest MAX_SKIP_RECORDS skip records (state/schedules.ts). A snapshot
+ * of version 5-7 is still read: its skips cut as they are loaded (schedule-parts.ts), and the
+ * next snapshot after it looks at every part (deletes the parts of the skips cut); an agent of
+ * version 7 ignores one of version 8.
  */
-export const READABLE_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([5, 6, SNAPSHOT_VERSION])
+export const READABLE_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([5, 6, 7, SNAPSHOT_VERSION])
 
 /**
  * Every origin's events from seq 1 up to `upTo[origin]`, origins in sorted order: what a

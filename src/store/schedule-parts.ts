@@ -7,7 +7,7 @@
 // minute) and was serialized and written whole at the snapshot after each run.
 // Pure: values of the state in, parts out, and back.
 import { comparePositions } from '../state/position.js'
-import { skipPartKey } from '../state/schedules.js'
+import { MAX_SKIP_RECORDS, skipPartKey } from '../state/schedules.js'
 import type { ClusterState, Position, ScheduleRecord, SkipRecord } from '../state/types.js'
 
 /** The fields of a schedule's part that have parts of their own instead. */
@@ -125,7 +125,13 @@ export function foldScheduleParts (state: ClusterState, runs: Record<string, Run
     rec.skips.push(s.skip)
     skipped.add(rec)
   }
-  for (const rec of skipped) rec.skips.sort((a, b) => comparePositions(a.pos, b.pos))
+  // (Cut to the latest MAX_SKIP_RECORDS, as the reducer keeps them: a snapshot of version 7 or
+  // older held them all. The next snapshot after one looks at every part: the parts of those
+  // cut go: event-store.ts SNAPSHOT_VERSION.)
+  for (const rec of skipped) {
+    rec.skips.sort((a, b) => comparePositions(a.pos, b.pos))
+    if (rec.skips.length > MAX_SKIP_RECORDS) rec.skips.splice(0, rec.skips.length - MAX_SKIP_RECORDS)
+  }
   for (const [k, f] of Object.entries(failed)) {
     const rec = state.schedules[f.schedule]
     if (rec !== undefined) (rec.failed ??= {})[k] = f.at
