@@ -484,7 +484,7 @@ export class CisNode implements ApiNode {
     for (const s of subjects) {
       for await (const e of store.readSubject(s)) {
         const k = eventKey(e)
-        if (seen.has(k) || !purgeable(e, this.state.purged)) continue
+        if (seen.has(k) || !purgeable(e, this.state)) continue
         seen.add(k)
         found.push(e)
       }

@@ -90,7 +90,7 @@ export class Reclaimer {
       for (const [from, to] of ranges) {
         for await (const e of this.o.store.readOrigin(origin, from - 1)) {
           if (e.seq > to || this.stopped) break
-          if (!purgeable(e, this.o.state().purged) || (origin === this.o.self && e.seq >= this.o.durableSeq())) continue
+          if (!purgeable(e, this.o.state()) || (origin === this.o.self && e.seq >= this.o.durableSeq())) continue
           chunk.push(e)
           if (chunk.length >= CHUNK) {
             await this.o.store.reclaim(chunk)

@@ -12,7 +12,7 @@ import type { ClusterState } from './types.js'
 export const MARKED_MAPS: ReadonlySet<string> = new Set(['joblists', 'jobs', 'attempts', 'cancels', 'updates', 'acks', 'requests', 'accepts',
   // (Since Dec 4: these grow with the joblists held too, or for good (purged), and every
   // snapshot serialized each entry of them: a webhook on every joblist made a delivery an entry.)
-  'stops', 'aliases', 'deliveries', 'mails', 'mailItems', 'purged',
+  'stops', 'aliases', 'deliveries', 'mails', 'mailItems', 'purged', 'purgedIds', 'purgedRequests',
   // (And these grow with the cluster: an entry a node or origin, 4.3 ms a snapshot at 1,000 nodes.)
   'nodes', 'applied', 'terms',
   // (A schedule's record, and each of its runs, skips and failed runs: a part of its own in the

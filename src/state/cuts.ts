@@ -11,6 +11,7 @@ import type { UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 import { joblistOf } from './subjects.js'
 import type { ClusterState } from './types.js'
+import { isPurged } from './purged.js'
 
 /** The most seq ranges one purge event's cut holds; a larger cut is several events. */
 export const MAX_CUT_RANGES = 20_000
@@ -53,9 +54,9 @@ export function ownerOf (e: UnsignedEvent): string | undefined {
 }
 
 /** An event a cut may take: it belongs to one joblist, and that joblist (or its request) is purged. */
-export function purgeable (e: UnsignedEvent, purged: Readonly<Record<string, true>>): boolean {
+export function purgeable (e: UnsignedEvent, state: Parameters<typeof isPurged>[0]): boolean {
   const owner = ownerOf(e)
-  return owner !== undefined && purged[owner] === true
+  return owner !== undefined && isPurged(state, owner)
 }
 
 /** The cut of these (origin, seq) pairs: per origin, sorted, consecutive seqs merged into ranges. */

@@ -3,15 +3,16 @@
 // attempts, its request and accepts, its cancels, stops, changes, acknowledgement and webhook
 // deliveries, and its runs in schedule records. What the rest of the state counted from them
 // stays as it is (the masters' ID counters, terms, the version vector). The names are kept in
-// `state.purged`: an event about a purged joblist that comes later (from a node that was away)
-// is applied as any event, then what it added is removed again, so the purge and that event
-// give the same state in either order. Pure.
+// the purged set (purged.ts): an event about a purged joblist that comes later (from a node
+// that was away) is applied as any event, then what it added is removed again, so the purge
+// and that event give the same state in either order. Pure.
 import type { ClusterState, JoblistRecord } from './types.js'
 import { FINAL_JOBLIST_STATES } from './types.js'
 import { joblistOf } from './subjects.js'
 import { findLastFailed } from './schedules.js'
 import { touchPart } from './changes.js'
 import { QueueList } from './queue-list.js'
+import { addPurged } from './purged.js'
 
 /**
  * The joblists a purge of `before` names, from this state: ended before then (with their
@@ -35,8 +36,7 @@ export function purgeCandidates (state: ClusterState, before: number, keep?: (jl
 export function purgeRecords (state: ClusterState, ids: Iterable<string>, requests: Iterable<string>): string[] {
   const gone = new Set(ids)
   const reqs = new Set(requests)
-  state.purged ??= {}
-  for (const id of [...gone, ...reqs]) { touchPart(state, 'purged', id); state.purged[id] = true }
+  for (const id of [...gone, ...reqs]) addPurged(state, id)
   const changed: string[] = []
   for (const id of gone) {
     if (state.joblists[id] !== undefined) changed.push(id)

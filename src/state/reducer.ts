@@ -12,6 +12,7 @@ import { comparePositions, insertByPosition, positionOf } from './position.js'
 import { QueueList } from './queue-list.js'
 import { applyControl, applyScheduleDefine, applySkip, noteRun, runChanged } from './schedules.js'
 import { purgeRecords } from './purge.js'
+import { anyPurged, isPurged } from './purged.js'
 import { eventSubjects } from './subjects.js'
 import { applyCut, idCounter } from './cuts.js'
 import { touchJoblistView, touchPart } from './changes.js'
@@ -42,22 +43,17 @@ export function apply (state: ClusterState, e: UnsignedEvent | CisEvent): string
   const changed = applyOne(state, e)
   // An event about a purged joblist (from a node that was away during the purge): what it
   // added goes again, so the result does not depend on the order (purge.ts).
-  if (e.type !== 'purge' && hasAny(state.purged)) {
+  if (e.type !== 'purge' && anyPurged(state)) {
     let ids: string[] | undefined
     let reqs: string[] | undefined
     for (const s of eventSubjects(e)) {
-      if (state.purged[s] !== true) continue
+      if (!isPurged(state, s)) continue
       if (s.includes(':')) (reqs ??= []).push(s)
       else (ids ??= []).push(s)
     }
     if (ids !== undefined || reqs !== undefined) return [...changed, ...purgeRecords(state, ids ?? [], reqs ?? [])]
   }
   return changed
-}
-
-function hasAny (o: Record<string, unknown> | undefined): boolean {
-  for (const _ in o) return true
-  return false
 }
 
 function applyOne (state: ClusterState, e: UnsignedEvent | CisEvent): string[] {

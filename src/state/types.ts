@@ -220,8 +220,12 @@ export interface ClusterState {
   /**
    * Joblist IDs and request keys a purge removed (G-6): what a later event about them adds is
    * removed again, so the state is the same whatever order the purge and those events come in.
+   * As bits (purged.ts): `purgedIds` by ID code and block of counters, `purgedRequests` by
+   * origin and block of seqs; `purged` keeps keys of other forms whole. Ask purged.ts (isPurged).
    */
   purged: Record<string, true>
+  purgedIds: Record<string, number[]>
+  purgedRequests: Record<string, number[]>
   /**
    * Per origin, the seq ranges purges took out of the logs, with the key of the purge event
    * that named each (state/cuts.ts): a gap in an origin's log is served as a skip they cover.
@@ -304,6 +308,8 @@ export function emptyState (): ClusterState {
     mails: {},
     mailItems: {},
     purged: {},
+    purgedIds: {},
+    purgedRequests: {},
     cuts: {}
   }
 }

@@ -82,7 +82,7 @@ export const STORE_SCHEMA = 3
  * 5: with an archive (ended joblists out of memory): the part `~archived` holds the archived
  *    parts' digest; schedules keep their failed runs (`failures`).
  */
-export const SNAPSHOT_VERSION = 8
+export const SNAPSHOT_VERSION = 9
 
 /**
  * 6: without the queue (derived from the joblists as the snapshot is assembled), and each run of
@@ -98,8 +98,13 @@ export const SNAPSHOT_VERSION = 8
  * of version 5-7 is still read: its skips cut as they are loaded (schedule-parts.ts), and the
  * next snapshot after it looks at every part (deletes the parts of the skips cut); an agent of
  * version 7 ignores one of version 8.
+ * 9: the purged set as bitsets (`purgedIds!CODE#BLOCK`, `purgedRequests!ORIGIN#BLOCK`:
+ * state/purged.ts) instead of a part a purged ID or request key. A snapshot of version 5-8 is
+ * still read: its purged keys moved to their blocks as it is assembled, and the next snapshot
+ * after it looks at every part (deletes the keys' parts, writes the blocks); an agent of
+ * version 8 ignores one of version 9.
  */
-export const READABLE_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([5, 6, 7, SNAPSHOT_VERSION])
+export const READABLE_SNAPSHOT_VERSIONS: ReadonlySet<number> = new Set([5, 6, 7, 8, SNAPSHOT_VERSION])
 
 /**
  * Every origin's events from seq 1 up to `upTo[origin]`, origins in sorted order: what a

@@ -10,6 +10,7 @@ import { MARKED_MAPS } from '../state/changes.js'
 import { emptyState } from '../state/types.js'
 import { noteMailItems, queueOf, trimMailRecords } from '../state/reducer.js'
 import { joblistOf } from '../state/subjects.js'
+import { compactPurged, isPurged } from '../state/purged.js'
 import type { SnapshotWrite, StoredSnapshot } from './event-store.js'
 import { SNAPSHOT_VERSION } from './event-store.js'
 import { SCHEDULE_SPLIT_FIELDS, foldScheduleParts, scheduleParts, schedulePart } from './schedule-parts.js'
@@ -78,6 +79,7 @@ export function assembleState (parts: Iterable<[string, string]>, version = SNAP
   const assembled = state as unknown as ClusterState
   assembled.queue = queueOf(assembled.joblists)
   foldScheduleParts(assembled, split.runs, split.skips, split.failed)
+  if (version < 9) compactPurged(assembled)
   if (version < 7) foldMailRecords(assembled)
   return assembled
 }
@@ -89,10 +91,9 @@ export function assembleState (parts: Iterable<[string, string]>, version = SNAP
  * trimMailRecords), as events applied by this version leave them.
  */
 function foldMailRecords (state: ClusterState): void {
-  const purged = state.purged ?? {}
   for (const [to, list] of Object.entries(state.mails ?? {})) {
     // (The messages kept listing the items of joblists purged since: the reducer drops those.)
-    for (const r of list) noteMailItems(state, to, r.ids.filter(id => purged[joblistOf(id)] !== true), r.ok, r.error, r.at, r.pos)
+    for (const r of list) noteMailItems(state, to, r.ids.filter(id => !isPurged(state, joblistOf(id))), r.ok, r.error, r.at, r.pos)
     trimMailRecords(list)
   }
 }

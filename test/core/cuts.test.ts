@@ -12,6 +12,7 @@ import { apply, reduce, skipTo } from '../../src/state/reducer.js'
 import { stateHash } from '../../src/state/hash.js'
 import { emptyState } from '../../src/state/types.js'
 import { purgeCandidates } from '../../src/state/purge.js'
+import { purgedSetOf } from '../../src/state/purged.js'
 import { checkEvent } from '../../src/events/check.js'
 import type { UnsignedEvent } from '../../src/events/types.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
@@ -39,7 +40,7 @@ function history (): Harness {
 function purge (h: Harness, withCounters = true): { events: UnsignedEvent[], cut: ReturnType<typeof cutOf> } {
   const c = purgeCandidates(h.state, Infinity)
   const named: UnsignedEvent<'purge'> = { origin: 'P', seq: 1, ts: h.now + 1000, lc: 0, type: 'purge', body: { before: h.now, ...c } }
-  const purged = Object.fromEntries([...c.ids, ...c.requests].map(k => [k, true as const]))
+  const purged = purgedSetOf([...c.ids, ...c.requests])
   const cut = cutOf(h.events.filter(e => purgeable(e, purged)))
   const counters = reduce(h.events).acceptCount
   const cutEvent: UnsignedEvent<'purge'> = { origin: 'P', seq: 2, ts: h.now + 1001, lc: 0, type: 'purge', body: { before: h.now, ids: [], requests: [], cut, ...(withCounters ? { counters } : {}) } }
@@ -144,7 +145,7 @@ test('G-6: cuts: seqs merge into ranges, split into pieces, record the same in a
   addCut(adj, 'P:1', { o: [[1, 4]] }); addCut(adj, 'P:2', { o: [[5, 9]] })
   assert.deepEqual(covering(adj, 'o', 3, 7)?.sort(), ['P:1', 'P:2'], 'adjacent ranges of two purges together')
   // Only events of one joblist are taken: never a purge, a mail, or the cluster's own events.
-  const purged = { 'ab-1': true as const, 'C:1': true as const }
+  const purged = purgedSetOf(['ab-1', 'C:1'])
   const ev = (type: string, body: unknown, seq = 1): UnsignedEvent => ({ origin: 'C', seq, ts: 1, lc: 0, type, body } as unknown as UnsignedEvent)
   assert.equal(purgeable(ev('submit', {}), purged), true)
   assert.equal(purgeable(ev('submit', {}, 2), purged), false)
