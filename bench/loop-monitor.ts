@@ -1,10 +1,10 @@
 // What sampling the event-loop delay costs an idle process (issue 12; docs/benchmarks.md, Dec 2
 // 15:50): `node dist/bench/loop-monitor.js [--seconds S]`. Three node processes side by side,
-// each idle but for `monitorEventLoopDelay` at one resolution (none, 10 ms: prom-client's
-// default, and EVENT_LOOP_SAMPLE_MS, what an agent uses), each reporting its own CPU over the
-// same window as % of a core. Prints one line each and a JSON line.
+// each idle but for `monitorEventLoopDelay` at one resolution (none: what an agent does since Dec
+// 5, reading its timers' lateness instead; 10 ms: prom-client's default; 100 ms: what an agent
+// used before), each reporting its own CPU over the same window as % of a core. Prints one line
+// each and a JSON line.
 import { spawn } from 'node:child_process'
-import { EVENT_LOOP_SAMPLE_MS } from '../src/node/metrics.js'
 
 const CHILD = `
 const { monitorEventLoopDelay } = require('node:perf_hooks')
@@ -27,7 +27,7 @@ const i = process.argv.indexOf('--seconds')
 const seconds = i > 0 ? Number(process.argv[i + 1]) : 20
 if (!Number.isFinite(seconds) || seconds < 1 || seconds > 600) throw new Error('--seconds takes a number from 1 to 600')
 console.error(`bench: loop-monitor: three idle processes for ${seconds} s`)
-const resolutions = [0, 10, EVENT_LOOP_SAMPLE_MS]
+const resolutions = [0, 10, 100]
 const pct = await Promise.all(resolutions.map(async r => await run(r, seconds * 1000)))
 for (let k = 0; k < resolutions.length; k++) console.log(`event-loop monitor ${resolutions[k] === 0 ? 'off' : `every ${resolutions[k]} ms`}: ${pct[k]} % of a core`)
 console.log(JSON.stringify({ seconds, cpuPct: Object.fromEntries(resolutions.map((r, k) => [r === 0 ? 'off' : `${r}ms`, pct[k]])) }))

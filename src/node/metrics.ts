@@ -5,7 +5,9 @@
 // directions, topics, route templates): never a joblist, job or node ID, nor a user's name.
 // The parts of the node see only the narrow interfaces they count through (EventCounter,
 // RoleMetrics, NetMetrics, ApiMetrics); the gauges of the state are computed at scrape time.
+import type { RecordableHistogram } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { gridTimerLateness } from '../util/grid-timer.js'
 import type { ApiMetrics } from '../api/node-port.js'
 import type { NetMetrics } from '../net/p2p.js'
 import type { AttemptEnd, CisEvent, FinishedBody } from '../events/types.js'
@@ -21,14 +23,25 @@ const RESULTS: readonly AttemptEnd[] = ['succeeded', 'failed', 'stopped', 'lost'
 const DIRECTIONS = ['sent', 'received'] as const
 
 /**
- * How often prom-client's event-loop delay histogram samples (its nodejs_eventloop_lag_min,
- * _max, _mean, _pNN gauges), in ms. Each sample wakes the event loop: prom-client's default of
- * 10 ms woke an idle agent 100 times a second, close to 1 % of a core on this project's VMs
- * (issue 12: 20 idle agents under 2 % each). The values are the times between two samples, so
- * they include this interval (an idle loop reads about 0.1 s), and a stall shorter than it may
- * not show; a longer one does.
+ * The event loop's delay (nodejs_eventloop_lag_min, _max, _mean, _stddev, _pNN_seconds) is how
+ * late the node's timers on the wall clock ran (util/grid-timer.ts: the heartbeat tick five
+ * times a second and the rest), not prom-client's own sampling: each of its samples woke the
+ * event loop apart, 10 a second at 100 ms, and on these VMs a wake-up costs an idle process
+ * more than its work (issue 12: a lone idle agent 0.37 / 0.57 / 0.50 % of a core against 0.53 /
+ * 0.63 / 0.70 % with them; among 20 agents less than the noise; docs/benchmarks.md Dec 5).
+ * prom-client's monitor is set to a period it never reaches (PROM_SAMPLE_MS) and its gauges
+ * replaced by these.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100
+const PROM_SAMPLE_MS = 2 ** 31 - 1
+const LAG_GAUGES: ReadonlyArray<[string, string, (h: RecordableHistogram) => number]> = [
+  ['min', 'least', h => h.min],
+  ['max', 'most', h => h.max],
+  ['mean', 'mean', h => h.mean],
+  ['stddev', 'standard deviation', h => h.stddev],
+  ['p50', 'median', h => h.percentile(50)],
+  ['p90', '90th percentile', h => h.percentile(90)],
+  ['p99', '99th percentile', h => h.percentile(99)]
+]
 
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
@@ -57,7 +70,18 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
 
   constructor (source: MetricsSource) {
     const registers = [this.registry]
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: PROM_SAMPLE_MS })
+    const late = gridTimerLateness()
+    for (const [stat, what, read] of LAG_GAUGES) {
+      const name = `nodejs_eventloop_lag_${stat}_seconds`
+      this.registry.removeSingleMetric(name)
+      new Gauge({
+        name,
+        help: `How late the node's periodic timers ran since it started, the ${what} (its event loop's delay), in seconds.`,
+        registers,
+        collect () { this.set(late.count === 0 ? 0 : read(late) / 1e9) }
+      })
+    }
 
     new Gauge({
       name: 'cis_joblists',

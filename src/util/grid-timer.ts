@@ -5,9 +5,22 @@
 // a node's beats to its peers go out, and theirs come in, in one wake-up instead of one per
 // peer (issue 12: on these VMs each wake-up of an idle process costs far more than the work it
 // does; bench/cold.ts). Like setInterval, a late turn does not make up the ticks it missed.
-// The timer does not keep the process alive (unref).
+// The timer does not keep the process alive (unref). How late each timer on the wall clock ran
+// is recorded (gridTimerLateness): the event loop's delay, sampled at wake-ups the process has
+// anyway (an agent's heartbeat tick is one, five times a second), so measuring it wakes nothing.
+import { createHistogram } from 'node:perf_hooks'
+import type { RecordableHistogram } from 'node:perf_hooks'
 
 export interface GridTimer { stop: () => void }
+
+/** How late grid timers on the wall clock ran, in ns (1 for on time), since the process started. */
+const lateness: RecordableHistogram = createHistogram()
+
+/** How late this process's grid timers on the wall clock ran (ns): its event loop's delay (metrics.ts). */
+export function gridTimerLateness (): RecordableHistogram { return lateness }
+
+/** Lateness beyond this (ms) is the wall clock stepped, not the loop: not recorded. */
+const MAX_LATENESS_MS = 3_600_000
 
 /** The longest wait setTimeout takes (a longer one fires at once). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1
@@ -40,6 +53,10 @@ export function everyOnGrid (ms: number, fn: () => void, now: () => number = Dat
   const tick = (): void => {
     if (stopped) return
     if (part) { arm(); return } // (the rest of the wait)
+    if (now === Date.now) {
+      const late = Date.now() - due
+      if (late > -ms && late < MAX_LATENESS_MS) lateness.record(Math.max(1, Math.round(late * 1e6)))
+    }
     schedule()
     fn()
   }

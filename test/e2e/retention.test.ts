@@ -2,26 +2,41 @@
 // own that long after their end, also those archived out of memory; only the master purges
 // (the other node's stats show no purge of its own); open work stays; a schedule's old runs go
 // with their joblists and it keeps running without launching a purged instant again; the
-// state hashes stay equal.
+// state hashes stay equal; a joblist that still owes a notification (its webhook failing)
+// waits while those that ended after it go.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Cluster } from '../helpers/cluster.js'
 import { startCluster, waitForMaster, waitSameHash } from '../helpers/cluster.js'
 import { api, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 
 let c: Cluster
+/** A webhook receiver that always fails: what it was asked, by path. */
+let hooks: Server
+const hookHits: string[] = []
+let hookBase = ''
 
 before(async () => {
+  hooks = createServer((req, res) => { hookHits.push(req.url ?? ''); req.resume(); res.statusCode = 500; res.end() })
+  await new Promise<void>(resolve => hooks.listen(0, '127.0.0.1', resolve))
+  hookBase = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`
   const dir = tempDir('cis-retention-')
   const config = join(dir, 'retention.yaml')
   // Purged 2 s after the end (checked every second); archived out of memory after 200 ms first.
-  writeFileSync(config, 'store:\n  archiveAfter: 200ms\n  purgeAfter: 2s\n')
+  writeFileSync(config, 'store:\n  archiveAfter: 200ms\n  purgeAfter: 2s\nnotify:\n  secret: a retention test secret\n  allowHosts: [127.0.0.1]\n')
   c = await startCluster([{ name: 'ret-a', priority: 2 }, { name: 'ret-b', priority: 1 }], ['--resource', 'slot=2', '--config', config])
   await waitForMaster(c.agents, 'ret-a')
 })
-after(async () => { await c.stopAll() })
+after(async () => {
+  await c.stopAll()
+  hooks.closeAllConnections()
+  await new Promise<void>(resolve => hooks.close(() => resolve()))
+})
 
 const one = (name: string, run: string): Record<string, unknown> => ({ name, stages: [{ name: 's', jobs: [{ name: 'j', run }] }] })
 
@@ -68,5 +83,33 @@ test('G-6: with store.purgeAfter the master purges ended joblists from every nod
   assert.equal(statsB.last, null, 'the node that is not the master never purged')
 
   assert.equal((await api(a.url, '/v1/schedules/tick', { method: 'DELETE' })).status, 202)
+  await waitSameHash(c.agents, 60_000)
+})
+
+test('G-6: retention leaves a joblist that still owes a notification (its webhook failing) while those that ended after it go', { timeout: 180_000 }, async () => {
+  const [a, b] = c.agents
+  const owed = await api(a.url, '/v1/joblists', { body: { ...one('owed', 'true'), notify: [{ webhook: `${hookBase}/fail`, on: ['succeeded'] }] } })
+  assert.equal(owed.status, 201, JSON.stringify(owed.body))
+  const owedId = owed.body.id as string
+  await waitFinal(a.url, owedId)
+  await waitFor('the webhook to be tried (and fail)', () => hookHits.includes('/fail') ? true : undefined, 30_000, 100)
+  const later = await api(b.url, '/v1/joblists', { body: one('later', 'true') })
+  assert.equal(later.status, 201, JSON.stringify(later.body))
+  const laterId = later.body.id as string
+  await waitFinal(b.url, laterId)
+  // The joblist that ended after it is purged from both nodes...
+  for (const agent of [a, b]) {
+    await waitFor(`${laterId} purged on ${agent.name}`, async () => (await api(agent.url, `/v1/joblists/${laterId}`)).status === 404, 60_000, 200)
+  }
+  // ...and the one that owes its notification is still there, on both, its delivery not given up.
+  for (const agent of [a, b]) {
+    const v = await api(agent.url, `/v1/joblists/${owedId}`)
+    assert.equal(v.status, 200, `${owedId} on ${agent.name}: ${JSON.stringify(v.body)}`)
+    assert.equal(v.body.state, 'succeeded')
+  }
+  const n = (await api(a.url, `/v1/notifications?joblist=${owedId}`)).body.notifications as Array<{ delivered: boolean, gaveUp: boolean }>
+  assert.equal(n.length, 1, JSON.stringify(n))
+  assert.equal(n[0].delivered, false)
+  assert.equal(n[0].gaveUp, false)
   await waitSameHash(c.agents, 60_000)
 })

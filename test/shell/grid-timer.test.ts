@@ -1,6 +1,6 @@
 import { test, mock } from 'node:test'
 import assert from 'node:assert/strict'
-import { everyOnGrid } from '../../src/util/grid-timer.js'
+import { everyOnGrid, gridTimerLateness } from '../../src/util/grid-timer.js'
 
 // The node's periodic timers (heartbeats, anti-entropy, archive checks) run on the wall clock's
 // grid, so one wake-up serves all of them and the peers' beats (issue 12: idle CPU).
@@ -100,3 +100,35 @@ test('R1-1 issue 12: a period longer than setTimeout\'s limit (about 24.8 days) 
 test('R1-1 issue 12: a grid timer refuses a period that is not a positive number of milliseconds', () => {
   for (const bad of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => everyOnGrid(bad, () => {}), /period above 0/)
 })
+
+/** Keep the event loop busy for `ms` (a stall). */
+function stall (ms: number): void {
+  const end = performance.now() + ms
+  while (performance.now() < end) { /* busy */ }
+}
+
+test('P-5 issue 12: a grid timer on the wall clock records how late it ran (the event loop\'s delay, read by the metrics) without a timer of its own', async () => {
+  const late = gridTimerLateness()
+  late.reset()
+  let fired = 0
+  const t = everyOnGrid(10, () => { fired++ })
+  try {
+    // Its first grid point is at most 10 ms away; the loop is busy for 150: it runs at least 140 ms late.
+    stall(150)
+    await waitUntil(() => fired >= 2)
+  } finally { t.stop() }
+  assert.ok(late.count >= 2, `${late.count} samples`)
+  assert.ok(late.max >= 140e6, `the stall shows: at most ${late.max / 1e6} ms late`)
+  assert.ok(late.min >= 1, 'a timer on time counts as 1 ns')
+  // A timer on another clock (a test's, a simulation's) records nothing.
+  late.reset()
+  let other = 0
+  const fake = everyOnGrid(10, () => { other++ }, () => Date.now() - 5)
+  try { await waitUntil(() => other >= 2) } finally { fake.stop() }
+  assert.equal(late.count, 0)
+})
+
+async function waitUntil (ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  assert.ok(ok(), 'the timer fired')
+}

@@ -11,6 +11,7 @@ import { MemoryEventStore } from '../../src/store/memory-store.js'
 import type { Agent } from '../helpers/agent.js'
 import { api, cleanup, setApiToken, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 import { startCluster } from '../helpers/cluster.js'
+import { everyOnGrid, gridTimerLateness } from '../../src/util/grid-timer.js'
 import type { Family } from '../helpers/prom-text.js'
 import { histogramSeries, parsePromText, sampleValue as value } from '../helpers/prom-text.js'
 
@@ -180,6 +181,29 @@ test('P-5: two nodes in one process have a registry each', async () => {
   } finally {
     for (const n of nodes) await n.stop()
     for (const d of dirs) cleanup(d)
+  }
+})
+
+test('P-5 issue 12: the event-loop delay gauges read how late the node\'s periodic timers ran (a stall shows), not a sampling timer of their own', async () => {
+  const data = tempDir()
+  const n = new CisNode({ config: { ...defaultConfig(), data, name: 'lag-node' }, log: pino({ level: 'silent' }), store: new MemoryEventStore(), network: false })
+  const t = everyOnGrid(10, () => {})
+  try {
+    await n.start()
+    gridTimerLateness().reset()
+    // A timer due within 10 ms, the loop busy for 150: it runs at least 140 ms late.
+    const end = performance.now() + 150
+    while (performance.now() < end) { /* busy */ }
+    await waitFor('a timer to run after the stall', () => gridTimerLateness().count >= 2 ? true : undefined, 10_000, 10)
+    const m = parsePromText(await n.metrics.text())
+    for (const stat of ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99']) assert.equal(m.get(`nodejs_eventloop_lag_${stat}_seconds`)?.type, 'gauge', stat)
+    assert.ok((value(m, 'nodejs_eventloop_lag_max_seconds', {}) ?? 0) >= 0.14, `max ${value(m, 'nodejs_eventloop_lag_max_seconds', {})} s`)
+    assert.ok((value(m, 'nodejs_eventloop_lag_min_seconds', {}) ?? 0) > 0)
+    assert.ok(m.has('nodejs_eventloop_lag_seconds'), 'prom-client\'s lag at scrape time stays')
+  } finally {
+    t.stop()
+    await n.stop()
+    cleanup(data)
   }
 })
 
