@@ -5,7 +5,8 @@
 //  4. idle agent memory (RSS)
 //  5. CLI start-up: `cis --version` and `cis status` against the idle agent (bench/cli-start.ts)
 // and (issue 12) what a snapshot costs (bench/snapshot.ts), a master's notification passes (bench/notify.ts), a message's steps cold vs warm (bench/cold.ts), CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
-// (bench/ingest.ts) and of its own path without the network (bench/ingest-core.ts), and idle
+// (bench/ingest.ts) and of its own path without the network (bench/ingest-core.ts), each role's own
+// path in one process without the network (bench/roles-core.ts: the proxy for the per-role targets), and idle
 // clusters of 10 and 20 agents (bench/idle.ts); --quick runs these short (200 jobs, 10,000
 // events over the network and 5,000 without, 10 agents only).
 import '../src/polyfill.js'
@@ -26,6 +27,7 @@ import type { CpuPerJob } from './cpu.js'
 import { formatRoles, rolesBench } from './roles.js'
 import { formatIngest, ingestBench } from './ingest.js'
 import { formatIngestCore, ingestCoreBench } from './ingest-core.js'
+import { formatRolesCore, rolesCoreBench } from './roles-core.js'
 import { formatIdle, idleBench } from './idle.js'
 import { formatSnapshot, formatSnapshotGrowth, snapshotBench, snapshotGrowth } from './snapshot.js'
 import { formatNotify, notifyBench } from './notify.js'
@@ -162,6 +164,7 @@ async function main (): Promise<void> {
     const roles = await rolesBench(progress, { jobs: QUICK ? Math.min(N, 200) : N, slots: CONCURRENCY, ...(QUICK ? { warmup: 200 } : {}) })
     const ingest = await ingestBench(progress, { jobs: QUICK ? 2000 : 10_000 })
     const ingestCore = await ingestCoreBench(progress, { jobs: QUICK ? 1000 : 4000 })
+    const rolesCore = await rolesCoreBench(progress, QUICK ? { jobs: 500, warm: 500 } : {})
     const idle = await idleBench(progress, { quick: QUICK })
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
@@ -199,6 +202,7 @@ async function main (): Promise<void> {
       roles,
       ingest,
       ingestCore,
+      rolesCore,
       idle,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
@@ -237,7 +241,7 @@ async function main (): Promise<void> {
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
     console.log(`scheduler, saturated pass (every instance held), walking the queue vs the master's indexes: ${sched.saturated.map(f => `${f.policy}${f.levels > 1 ? `/${f.levels} priorities` : ''}${f.owners > 1 ? `/${f.owners} owners` : ''} ${f.joblists - f.running} queued: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
     console.log(`scheduler, fair-share usage of a pass (ended joblists in memory), from every joblist vs the master's index: ${sched.fairShare.map(f => `${f.held}: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
-    for (const line of [...formatSnapshot(snapshots), ...formatSnapshotGrowth(snapshotGrowthFigures), ...formatNotify(notifyFigures), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatIdle(idle)]) console.log(line)
+    for (const line of [...formatSnapshot(snapshots), ...formatSnapshotGrowth(snapshotGrowthFigures), ...formatNotify(notifyFigures), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatRolesCore(rolesCore), ...formatIdle(idle)]) console.log(line)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()
