@@ -30,11 +30,13 @@
 //   observer  no resources, lowest priority: fed M's and X's messages (B jobs each) as fast as
 //             it takes them; it writes nothing of its own.
 // Each run warms up first (not counted; see WARMUP_JOBS in stream.ts), then measures N jobs.
+// CIS_ROLES_CORE_PROFILE=FILE with --role: a CPU profile of what is measured, to FILE;
+// CIS_ROLES_CORE_HEAP=FILE: a sampling profile of what it allocates (a .heapprofile).
 import '../src/polyfill.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
@@ -167,13 +169,27 @@ const succeededCount = (node: CisNode, ids: Iterable<string>): number => {
 }
 
 interface Measured { cpu: number, others: number | null, seconds: number }
-function meter (): () => Measured {
+/**
+ * Start measuring; the function returned ends it. CIS_ROLES_CORE_PROFILE=FILE: a CPU profile of
+ * the measured part only (the inspector's profiler, started and stopped around it) in FILE.
+ */
+async function meter (): Promise<() => Promise<Measured>> {
+  const file = process.env.CIS_ROLES_CORE_PROFILE
+  const heap = process.env.CIS_ROLES_CORE_HEAP
+  const session = file === undefined && heap === undefined ? undefined : new (await import('node:inspector/promises')).Session()
+  session?.connect()
+  if (session !== undefined && file !== undefined) { await session.post('Profiler.enable'); await session.post('Profiler.start') }
+  if (session !== undefined && heap !== undefined) { await session.post('HeapProfiler.enable'); await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 }) }
   const c0 = cpuNow()
   const o0 = otherThreadsMs()
   const t0 = performance.now()
-  return () => {
+  return async () => {
     const o1 = otherThreadsMs()
-    return { cpu: cpuNow() - c0, others: o0 === null || o1 === null ? null : o1 - o0, seconds: (performance.now() - t0) / 1000 }
+    const m = { cpu: cpuNow() - c0, others: o0 === null || o1 === null ? null : o1 - o0, seconds: (performance.now() - t0) / 1000 }
+    if (session !== undefined && file !== undefined) writeFileSync(file, JSON.stringify((await session.post('Profiler.stop')).profile))
+    if (session !== undefined && heap !== undefined) writeFileSync(heap, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile))
+    session?.disconnect()
+    return m
   }
 }
 
@@ -269,9 +285,9 @@ async function masterRun (jobs: number, warm: number, progress: (m: string) => v
     const applied0 = appliedSum(node)
     const own0 = node.state.applied[node.id] ?? 0
     standIn = 0
-    const stop = meter()
+    const stop = await meter()
     await run(jobs)
-    const m = stop()
+    const m = await stop()
     const r = figures('master', jobs, m, standIn, appliedSum(node) - applied0, (node.state.applied[node.id] ?? 0) - own0)
     progress(`roles-core master: ${r.cpuMsPerJob} CPU ms a job (${r.jobsPerSec} jobs/s)`)
     return r
@@ -362,9 +378,9 @@ async function executorRun (jobs: number, warm: number, progress: (m: string) =>
     const applied0 = appliedSum(node)
     const own0 = node.state.applied[node.id] ?? 0
     standIn = 0
-    const stop = meter()
+    const stop = await meter()
     await run(warm, warm + jobs)
-    const m = stop()
+    const m = await stop()
     const done = succeededCount(node, Array.from({ length: warm + jobs }, (_, j) => `${code}-${j + 1}`))
     if (done !== warm + jobs) throw new Error(`the executor has ${done} of ${warm + jobs} joblists succeeded`)
     const r = figures('executor', jobs, m, standIn, appliedSum(node) - applied0, (node.state.applied[node.id] ?? 0) - own0)
@@ -420,9 +436,9 @@ async function observerRun (jobs: number, warm: number, progress: (m: string) =>
     await feed(warmUp)
     const applied0 = appliedSum(node)
     const own0 = node.state.applied[node.id] ?? 0
-    const stop = meter()
+    const stop = await meter()
     await feed(measured)
-    const m = stop()
+    const m = await stop()
     const done = succeededCount(node, Array.from({ length: warm + jobs }, (_, j) => `${code}-${j + 1}`))
     if (done !== warm + jobs) throw new Error(`the observer has ${done} of ${warm + jobs} joblists succeeded`)
     const r = figures('observer', jobs, m, 0, appliedSum(node) - applied0, (node.state.applied[node.id] ?? 0) - own0)

@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { FinishedBody, Resources, StartedBody } from '../events/types.js'
 import { renderJobFiles } from '../spec/template.js'
 import type { AttemptRecord, ClusterState, JobRecord } from '../state/types.js'
-import { attemptPaths, writeJobFiles } from './files.js'
+import { attemptPaths, makeAttemptDir, writeJobFiles } from './files.js'
 import { killGroup, startProcess } from './process.js'
 import type { RunningProcess } from './process.js'
 import type { Spawner } from './spawner.js'
@@ -116,9 +116,7 @@ export class Executor {
     let finish: FinishedBody
     try {
       // A fresh attempt's directory does not exist; one left by a crash is cleared first.
-      // (Made in one synchronous call, tens of microseconds: the asynchronous form takes a
-      // thread-pool round trip for each of the directories, two to five times the CPU a job.)
-      if (mkdirSync(paths.workdir, { recursive: true }) === undefined) {
+      if (!makeAttemptDir(this.ctx.dataDir, job.joblistId, job.id, l.attempt)) {
         await rm(paths.workdir, { recursive: true, force: true })
         mkdirSync(paths.workdir, { recursive: true })
       }
