@@ -23,7 +23,8 @@ function times (pid: number | 'self'): Times | undefined {
   try { return statTimes(`/proc/${pid}/stat`) } catch { return undefined } // gone, or not Linux
 }
 
-function childrenOf (pid: number): number[] {
+/** The processes whose parent is `pid` (Linux; [] elsewhere). */
+export function childrenOf (pid: number): number[] {
   const out: number[] = []
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue

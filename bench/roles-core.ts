@@ -54,7 +54,7 @@ import type { Intake } from '../src/node/intake.js'
 import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
 import { CIS_NODE_FLAGS } from '../test/helpers/agent.js'
-import { statTimes } from './cpu.js'
+import { childrenOf, statTimes } from './cpu.js'
 import { stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
 
@@ -82,6 +82,9 @@ export interface RoleCoreRun {
   otherThreadsMsPerJob: number | null
   /** What was taken out: the stand-ins' CPU ms a job, timed around their code. */
   standInMsPerJob: number
+  /** Not in cpuMsPerJob: the node's fork server's own CPU ms a job, and its jobs' (what it waited for); null off Linux. */
+  forkServerMsPerJob: number | null
+  jobsMsPerJob: number | null
   /** Events the node applied a job, and events it wrote (its own) a job. */
   eventsPerJob: number
   ownEventsPerJob: number
@@ -168,7 +171,19 @@ const succeededCount = (node: CisNode, ids: Iterable<string>): number => {
   return n
 }
 
-interface Measured { cpu: number, others: number | null, seconds: number }
+interface Measured { cpu: number, others: number | null, seconds: number, forkServer: number | null, jobs: number | null }
+
+/** CPU ms of this process's children (its fork server) themselves, and of what they waited for (the jobs); null off Linux. */
+function childrenMs (): { self: number, waited: number } | null {
+  try {
+    let self = 0
+    let waited = 0
+    for (const pid of childrenOf(process.pid)) {
+      try { const t = statTimes(`/proc/${pid}/stat`); self += t.self; waited += t.children } catch { /* ended meanwhile */ }
+    }
+    return { self: self * 1000, waited: waited * 1000 }
+  } catch { return null }
+}
 /**
  * Start measuring; the function returned ends it. CIS_ROLES_CORE_PROFILE=FILE: a CPU profile of
  * the measured part only (the inspector's profiler, started and stopped around it) in FILE.
@@ -182,10 +197,13 @@ async function meter (): Promise<() => Promise<Measured>> {
   if (session !== undefined && heap !== undefined) { await session.post('HeapProfiler.enable'); await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 }) }
   const c0 = cpuNow()
   const o0 = otherThreadsMs()
+  const k0 = childrenMs()
   const t0 = performance.now()
   return async () => {
     const o1 = otherThreadsMs()
-    const m = { cpu: cpuNow() - c0, others: o0 === null || o1 === null ? null : o1 - o0, seconds: (performance.now() - t0) / 1000 }
+    const k1 = childrenMs()
+    const kids = k0 === null || k1 === null ? null : { forkServer: k1.self - k0.self, jobs: k1.waited - k0.waited }
+    const m = { cpu: cpuNow() - c0, others: o0 === null || o1 === null ? null : o1 - o0, seconds: (performance.now() - t0) / 1000, forkServer: kids?.forkServer ?? null, jobs: kids?.jobs ?? null }
     if (session !== undefined && file !== undefined) writeFileSync(file, JSON.stringify((await session.post('Profiler.stop')).profile))
     if (session !== undefined && heap !== undefined) writeFileSync(heap, JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile))
     session?.disconnect()
@@ -203,6 +221,8 @@ function figures (role: CoreRole, jobs: number, m: Measured, standIn: number, ap
     cpuMsPerJob,
     otherThreadsMsPerJob: m.others === null ? null : r2(m.others / jobs),
     standInMsPerJob: r2(standIn / jobs),
+    forkServerMsPerJob: m.forkServer === null ? null : r2(m.forkServer / jobs),
+    jobsMsPerJob: m.jobs === null ? null : r2(m.jobs / jobs),
     eventsPerJob: r2(applied / jobs),
     ownEventsPerJob: r2(own / jobs),
     target: ROLE_TARGETS[role],
@@ -477,7 +497,7 @@ export async function rolesCoreBench (progress: (m: string) => void, o: { jobs?:
 }
 
 export function formatRolesCore (r: RolesCoreResult): string[] {
-  return r.runs.map(x => `CPU a job, ${x.role.padEnd(8)} own path (roles-core): ${x.cpuMsPerJob} ms (other threads ${x.otherThreadsMsPerJob ?? '?'}; ${x.eventsPerJob} events applied, ${x.ownEventsPerJob} written a job; ${x.jobsPerSec} jobs/s${x.standInMsPerJob > 0 ? `; stand-ins' ${x.standInMsPerJob} ms taken out` : ''}); target <= ${x.target}: ${x.met ? 'met' : 'not met'}`)
+  return r.runs.map(x => `CPU a job, ${x.role.padEnd(8)} own path (roles-core): ${x.cpuMsPerJob} ms (other threads ${x.otherThreadsMsPerJob ?? '?'}; ${x.eventsPerJob} events applied, ${x.ownEventsPerJob} written a job; ${x.jobsPerSec} jobs/s${x.standInMsPerJob > 0 ? `; stand-ins' ${x.standInMsPerJob} ms taken out` : ''}${(x.forkServerMsPerJob ?? 0) > 0 ? `; besides, fork server ${x.forkServerMsPerJob ?? '?'}, jobs ${x.jobsMsPerJob ?? '?'}` : ''}); target <= ${x.target}: ${x.met ? 'met' : 'not met'}`)
 }
 
 function numberOpt (name: string, fallback: number, max: number): number {

@@ -35,6 +35,11 @@ export interface ProcessOptions {
   graceMs: number
   /** Measure CPU and peak memory (G-2); the job's shell writes its CPU times to this file. */
   usageFile?: string
+  /**
+   * The fork server makes `cwd` (an attempt's work directory: these directories, outermost
+   * first, attempt-dir.ts) just before it starts the job, empty. Without it `cwd` must exist.
+   */
+  makeCwd?: string[]
 }
 
 export function killGroup (pid: number, signal: NodeJS.Signals): void {

@@ -79,7 +79,7 @@ export class Spawner {
       this.finish(p, { exitCode: null, signal: null, lost: 'the agent was stopping; it did not start' })
       this.pending.delete(id)
     } else {
-      stdin.write(JSON.stringify({ id, cmd: o.command, cwd: o.cwd, env, out: o.stdoutFile, err: o.stderrFile, ...(o.usageFile !== undefined ? { usage: o.usageFile } : {}) }) + '\n')
+      stdin.write(JSON.stringify({ id, cmd: o.command, cwd: o.cwd, env, out: o.stdoutFile, err: o.stderrFile, ...(o.usageFile !== undefined ? { usage: o.usageFile } : {}), ...(o.makeCwd !== undefined ? { mkdirs: o.makeCwd } : {}) }) + '\n')
     }
     return { get pid () { return p.pid }, pidReady, done, stop: () => end('stop') }
   }

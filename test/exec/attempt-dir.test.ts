@@ -1,14 +1,24 @@
-// An attempt's work directory (src/exec/files.ts makeAttemptDir): made level by level where
-// attemptPaths puts it, whether or not its joblist's and job's directories are there yet; one
-// that is there already (an attempt a crash left) is reported, not made again, so the executor
-// clears it first (D-3).
+// An attempt's work directory (src/exec/attempt-dir.ts, files.ts makeAttemptDir): made level by
+// level where attemptPaths puts it, whether or not its joblist's and job's directories are there
+// yet; one that is there already (an attempt a crash left) is reported, not made again, so the
+// executor clears it first (D-3). A job without files gets it from the fork server as it starts
+// (off the agent's event loop), one with files from the agent, which writes them in first: either
+// way the job runs in that directory, empty but for its files.
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pino from 'pino'
+import { attemptDirLevels, freshDir } from '../../src/exec/attempt-dir.js'
+import { Executor } from '../../src/exec/executor.js'
 import { attemptPaths, makeAttemptDir } from '../../src/exec/files.js'
+import { Spawner } from '../../src/exec/spawner.js'
+import type { FinishedBody } from '../../src/events/types.js'
+import { emptyState } from '../../src/state/types.js'
+import type { AttemptRecord, JobRecord } from '../../src/state/types.js'
+import { job } from '../helpers/harness.js'
 
 const isDir = (p: string): boolean => { try { return statSync(p).isDirectory() } catch { return false } }
 
@@ -51,6 +61,59 @@ test('D-3: a file where the joblist\'s directory should be is an error, not an a
     writeFileSync(join(data, 'jobs', 'ef56-3'), 'not a directory')
     assert.throws(() => makeAttemptDir(data, 'ef56-3', 'ef56-3.1', 1), (err: NodeJS.ErrnoException) => err.code === 'ENOTDIR' || err.code === 'EEXIST')
   } finally {
+    rmSync(data, { recursive: true, force: true })
+  }
+})
+
+test('D-3: freshDir makes the work directory and its parents, and empties one a crash left', () => {
+  const data = mkdtempSync(join(tmpdir(), 'cis-attempt-dir-'))
+  try {
+    const levels = attemptDirLevels(data, 'gh78-1', 'gh78-1.1', 1)
+    assert.equal(levels.at(-1), attemptPaths(data, 'gh78-1', 'gh78-1.1', 1).workdir)
+    freshDir(levels)
+    assert.ok(isDir(levels[2]))
+    writeFileSync(join(levels[2], 'left'), 'by the crash')
+    mkdirSync(join(levels[2], 'sub'))
+    freshDir(levels)
+    assert.ok(isDir(levels[2]))
+    assert.deepEqual(readdirSync(levels[2]), [])
+  } finally {
+    rmSync(data, { recursive: true, force: true })
+  }
+})
+
+test('R6-1/D-3: a job runs in its attempt\'s work directory, empty but for its files, through the fork server (which makes it) or without, with files or none, after a crash left one', { timeout: 60_000 }, async () => {
+  const data = mkdtempSync(join(tmpdir(), 'cis-attempt-dir-'))
+  const silent = pino({ level: 'silent' })
+  const spawner = new Spawner(silent)
+  spawner.start()
+  try {
+    let n = 0
+    for (const via of [spawner, undefined]) {
+      for (const files of [[], [{ path: 'conf/app.ini', content: 'x=1\n', mode: 0o644, replace: {} }]]) {
+        n++
+        const joblistId = `ij90-${n}`
+        const jobId = `${joblistId}.1`
+        const paths = attemptPaths(data, joblistId, jobId, 1)
+        // What a crash left: the attempt's directory with a file in it.
+        mkdirSync(paths.workdir, { recursive: true })
+        writeFileSync(join(paths.workdir, 'left'), 'by the crash')
+        let report!: (b: FinishedBody) => void
+        const reported = new Promise<FinishedBody>(resolve => { report = resolve })
+        const ex = new Executor({ self: 'me', nodeName: 'me', apiUrl: () => '', dataDir: data, graceMs: 2000, log: silent, started: async () => {}, finished: async b => { report(b) }, ...(via !== undefined ? { spawner: via } : {}) })
+        const rec: JobRecord = { id: jobId, joblistId, name: 'j', stage: 0, spec: job('j', { run: 'pwd; find . | sort', files }), state: 'running', cancelled: false }
+        const attempt: AttemptRecord = { n: 1, node: 'me', resources: {}, state: 'assigned', assignedAt: 0, term: 1 }
+        ex.launch(emptyState(), rec, attempt)
+        const how = `${via !== undefined ? 'fork server' : 'direct'}, ${files.length} files`
+        const f = await reported
+        assert.equal(f.state, 'succeeded', `${how}: ${f.reason ?? ''}`)
+        const [pwd, ...found] = readFileSync(paths.stdout, 'utf8').trim().split('\n')
+        assert.equal(pwd, paths.workdir, how)
+        assert.deepEqual(found, files.length === 0 ? ['.'] : ['.', './conf', './conf/app.ini'], how)
+      }
+    }
+  } finally {
+    spawner.stop()
     rmSync(data, { recursive: true, force: true })
   }
 })
