@@ -18,6 +18,15 @@ export function statTimes (file: string): Times {
   return { self: (Number(f[11]) + Number(f[12])) / HZ, children: (Number(f[13]) + Number(f[14])) / HZ, system: Number(f[12]) / HZ }
 }
 
+/** CPU ms of this process's threads other than the main one (Linux), or null. */
+export function otherThreadsMs (): number | null {
+  try {
+    let seconds = 0
+    for (const t of readdirSync('/proc/self/task')) if (t !== String(process.pid)) seconds += statTimes(`/proc/self/task/${t}/stat`).self
+    return seconds * 1000
+  } catch { return null }
+}
+
 /** CPU seconds of a process, and of its children that it has waited for. */
 function times (pid: number | 'self'): Times | undefined {
   try { return statTimes(`/proc/${pid}/stat`) } catch { return undefined } // gone, or not Linux

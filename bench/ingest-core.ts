@@ -27,11 +27,10 @@ import '../src/polyfill.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
-import { spawn } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { defaultConfig } from '../src/config/config.js'
@@ -43,8 +42,8 @@ import type { Intake } from '../src/node/intake.js'
 import { validateJoblist } from '../src/spec/index.js'
 import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
-import { CIS_NODE_FLAGS } from '../test/helpers/agent.js'
-import { statTimes } from './cpu.js'
+import { childRun } from './child-run.js'
+import { otherThreadsMs } from './cpu.js'
 import { EVENTS_PER_JOB, WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamMessage, StreamOrigin } from './stream.js'
 
@@ -86,15 +85,6 @@ async function origins (): Promise<Origins> {
     return { key: key as never, id: peerIdFromPrivateKey(key as never).toString(), seq: 0, lastTs: 0, lc: 0, events: [] }
   }
   return { M: await one(), X0: await one(), X1: await one(), S0: await one(), S1: await one() }
-}
-
-/** CPU ms of this process's threads other than the main one (Linux), or null. */
-function otherThreadsMs (): number | null {
-  try {
-    let seconds = 0
-    for (const t of readdirSync('/proc/self/task')) if (t !== String(process.pid)) seconds += statTimes(`/proc/self/task/${t}/stat`).self
-    return seconds * 1000
-  } catch { return null }
 }
 
 const cpuMs = (since: NodeJS.CpuUsage): number => { const u = process.cpuUsage(since); return (u.user + u.system) / 1000 }
@@ -225,26 +215,15 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
 }
 
 /** One run in a child process started with the agent's node flags (see the top). */
-async function childRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void): Promise<IngestCoreRun> {
-  const args = [...CIS_NODE_FLAGS, fileURLToPath(import.meta.url), '--jobs', String(jobs), '--batch', String(jobsPerBatch)]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
-  child.stderr.on('data', (b: Buffer) => {
-    err += b.toString()
-    for (const line of b.toString().split('\n')) if (line.startsWith('bench: ')) progress(line.slice(7))
-  })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-  if (code !== 0) throw new Error(`ingest-core: the run of ${jobsPerBatch} jobs a message failed (exit ${String(code)}): ${err.trim().split('\n').slice(-3).join(' | ')}`)
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as IngestCoreRun
+async function oneRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void): Promise<IngestCoreRun> {
+  return await childRun<IngestCoreRun>(fileURLToPath(import.meta.url), ['--jobs', String(jobs), '--batch', String(jobsPerBatch)], `ingest-core: the run of ${jobsPerBatch} jobs a message`, progress)
 }
 
 /** jobs: EVENTS_PER_JOB events each (default 4,000: 16,000 events a run). */
 export async function ingestCoreBench (progress: (m: string) => void, o: { jobs?: number } = {}): Promise<IngestCoreResult> {
   const jobs = o.jobs ?? 4000
-  const single = await childRun(jobs, 1, progress)
-  const batched = await childRun(jobs, 10, progress)
+  const single = await oneRun(jobs, 1, progress)
+  const batched = await oneRun(jobs, 10, progress)
   return { jobs, eventsPerJob: EVENTS_PER_JOB, single, batched, target: '<= 50 CPU ms per 1000 events (20,000 a second on one core)' }
 }
 

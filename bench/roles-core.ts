@@ -36,10 +36,9 @@ import '../src/polyfill.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pino } from 'pino'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { submittedSpec } from '../src/api/routes/joblists.js'
@@ -53,8 +52,8 @@ import { CisNode } from '../src/node/node.js'
 import type { Intake } from '../src/node/intake.js'
 import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
-import { CIS_NODE_FLAGS } from '../test/helpers/agent.js'
-import { childrenOf, statTimes } from './cpu.js'
+import { childRun } from './child-run.js'
+import { childrenOf, otherThreadsMs, statTimes } from './cpu.js'
 import { stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
 
@@ -99,15 +98,6 @@ const silent = pino({ level: 'silent' })
 async function newOrigin (): Promise<StreamOrigin & { key: Parameters<typeof signBatch>[0] }> {
   const key = await generateKeyPair('Ed25519')
   return { key: key as never, id: peerIdFromPrivateKey(key as never).toString(), seq: 0, lastTs: 0, lc: 0, events: [] }
-}
-
-/** CPU ms of this process's threads other than the main one (Linux), or null. */
-function otherThreadsMs (): number | null {
-  try {
-    let seconds = 0
-    for (const t of readdirSync('/proc/self/task')) if (t !== String(process.pid)) seconds += statTimes(`/proc/self/task/${t}/stat`).self
-    return seconds * 1000
-  } catch { return null }
 }
 
 const cpuNow = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
@@ -240,12 +230,22 @@ function benchSpec (): JoblistSpec {
 
 const appliedSum = (node: CisNode): number => Object.values(node.state.applied).reduce((a, b) => a + b, 0)
 
-/** The master: a real node electing itself; submits from here; X answers its assigns. */
-async function masterRun (jobs: number, warm: number, progress: (m: string) => void): Promise<RoleCoreRun> {
+/** A real node (no network: the stand-in mesh goes in after start) in a fresh data directory, started, given to `fn`, then stopped and removed. */
+async function withNode<T> (config: { name: string, priority: number, resources: Record<string, string[]> }, fn: (node: CisNode) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'cis-roles-core-'))
-  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'master', priority: 100, resources: {} }, log: silent, network: false })
+  const node = new CisNode({ config: { ...defaultConfig(), data: dir, ...config }, log: silent, network: false })
   try {
     await node.start()
+    return await fn(node)
+  } finally {
+    await node.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The master: a real node electing itself; submits from here; X answers its assigns. */
+async function masterRun (jobs: number, warm: number, progress: (m: string) => void): Promise<RoleCoreRun> {
+  return await withNode({ name: 'master', priority: 100, resources: {} }, async node => {
     const X = await newOrigin()
     const intake = intakeOf(node)
     const gate = new Gate()
@@ -311,10 +311,7 @@ async function masterRun (jobs: number, warm: number, progress: (m: string) => v
     const r = figures('master', jobs, m, standIn, appliedSum(node) - applied0, (node.state.applied[node.id] ?? 0) - own0)
     progress(`roles-core master: ${r.cpuMsPerJob} CPU ms a job (${r.jobsPerSec} jobs/s)`)
     return r
-  } finally {
-    await node.stop()
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** M's events for jobs [from, to): each a submit carrying its accept and an assign to `target` in slot `slot(j)`. */
@@ -348,11 +345,8 @@ async function announce (node: CisNode, M: StreamOrigin, others: Array<{ o: Stre
 
 /** The executor: a real node with EXECUTOR_SLOTS slots running `true`; M's messages sent as slots free. */
 async function executorRun (jobs: number, warm: number, progress: (m: string) => void): Promise<RoleCoreRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'cis-roles-core-'))
   const names = Array.from({ length: EXECUTOR_SLOTS }, (_, i) => `slot${i}`)
-  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'executor', priority: 0, resources: { slot: names } }, log: silent, network: false })
-  try {
-    await node.start()
+  return await withNode({ name: 'executor', priority: 0, resources: { slot: names } }, async node => {
     const M = await newOrigin()
     const intake = intakeOf(node)
     const gate = new Gate()
@@ -406,18 +400,12 @@ async function executorRun (jobs: number, warm: number, progress: (m: string) =>
     const r = figures('executor', jobs, m, standIn, appliedSum(node) - applied0, (node.state.applied[node.id] ?? 0) - own0)
     progress(`roles-core executor: ${r.cpuMsPerJob} CPU ms a job (${r.jobsPerSec} jobs/s)`)
     return r
-  } finally {
-    await node.stop()
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** The observer: M's and X's messages, B jobs each, made and signed before, fed as fast as it takes them. */
 async function observerRun (jobs: number, warm: number, progress: (m: string) => void): Promise<RoleCoreRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'cis-roles-core-'))
-  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'observer', priority: 0, resources: {} }, log: silent, network: false })
-  try {
-    await node.start()
+  return await withNode({ name: 'observer', priority: 0, resources: {} }, async node => {
     const M = await newOrigin()
     const X = await newOrigin()
     const intake = intakeOf(node)
@@ -465,26 +453,7 @@ async function observerRun (jobs: number, warm: number, progress: (m: string) =>
     if (r.ownEventsPerJob !== 0) throw new Error('the observer wrote events of its own (it decided something)')
     progress(`roles-core observer: ${r.cpuMsPerJob} CPU ms a job (${r.jobsPerSec} jobs/s)`)
     return r
-  } finally {
-    await node.stop()
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-/** One role's run in a child process with the agent's node flags. */
-async function childRun (role: CoreRole, jobs: number, warm: number, progress: (m: string) => void): Promise<RoleCoreRun> {
-  const args = [...CIS_NODE_FLAGS, fileURLToPath(import.meta.url), '--role', role, '--jobs', String(jobs), '--warm', String(warm)]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
-  child.stderr.on('data', (b: Buffer) => {
-    err += b.toString()
-    for (const line of b.toString().split('\n')) if (line.startsWith('bench: ')) progress(line.slice(7))
   })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-  if (code !== 0) throw new Error(`roles-core: the ${role} run failed (exit ${String(code)}): ${err.trim().split('\n').slice(-3).join(' | ')}`)
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as RoleCoreRun
 }
 
 /** Jobs measured a role (default 2,000), after `warm` (default 2,000) not counted. */
@@ -492,7 +461,7 @@ export async function rolesCoreBench (progress: (m: string) => void, o: { jobs?:
   const jobs = o.jobs ?? 2000
   const warm = o.warm ?? 2000
   const runs: RoleCoreRun[] = []
-  for (const role of CORE_ROLES) runs.push(await childRun(role, jobs, warm, progress))
+  for (const role of CORE_ROLES) runs.push(await childRun<RoleCoreRun>(fileURLToPath(import.meta.url), ['--role', role, '--jobs', String(jobs), '--warm', String(warm)], `roles-core: the ${role} run`, progress))
   return { jobs, runs }
 }
 
