@@ -24,6 +24,12 @@ const NOTIFICATION_ID = /^[^.]+(\.\d+)?\.(running|succeeded|failed|stopped)\.(\d
 /** The most joblists (and requests) one purge event names; a larger purge is several events. */
 export const MAX_PURGE = 2000
 const optStr = (v: unknown, max = 256): boolean => v === undefined || isStr(v, max)
+/**
+ * A joblist ID as masters make them (`<code>-<n>`: schedule.ts), or any name of letters, digits,
+ * `_` and `-`: never `/`, `.` or `..`, since an executor makes its jobs' work directories from it
+ * (jobs/JOBLIST/JOB/ATTEMPT) and a job's ID is the joblist's with `.<n>` after it.
+ */
+const JOBLIST_ID = /^[A-Za-z0-9_-]{1,128}$/
 /** 10^15 ms: over 30,000 CPU-years, far beyond any real attempt, still exact as a number. */
 const MAX_CPU_MS = 1e15
 /** 2^40 kB: a pebibyte of resident memory. */
@@ -85,7 +91,7 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     : 'bad mail',
   stop: b => isStr(b.joblistId) && optStr(b.jobId) ? null : 'bad stop',
   master: b => isInt(b.term, 1) ? null : 'bad term',
-  accept: b => isStr(b.request) && isStr(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&
+  accept: b => isStr(b.request) && isStr(b.id) && JOBLIST_ID.test(b.id) && isInt(b.term) && (b.onLost === 'retry' || b.onLost === 'fail') && isInt(b.maxLost) &&
     (b.expand === undefined || (isObj(b.expand) && Object.keys(b.expand).length <= 1000 && Object.values(b.expand).every(ids => isStrList(ids, 10_000)))) &&
     (b.assign === undefined || (Array.isArray(b.assign) && b.assign.length >= 1 && b.assign.length <= 10_000 && b.assign.every(a => isCarriedAssign(a, b.id as string))))
     ? null

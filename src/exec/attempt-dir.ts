@@ -1,12 +1,14 @@
-// An attempt's work directory (jobs/JOBLIST/JOB/ATTEMPT under the data directory, files.ts
-// attemptPaths): made by the fork server just before it starts the job (spawner-main.ts), or
+// An attempt's work directory (jobs/JOBLIST/JOB/ATTEMPT under the data directory; files.ts
+// attemptPaths puts the attempt's output beside it): made by the fork server just before it starts the job (spawner-main.ts), or
 // by the agent when it writes the job's files into it first or runs jobs without a fork server
 // (executor.ts). Synchronous: a few syscalls, where the asynchronous form takes a thread-pool
 // round trip for each directory. Each level with one mkdir, not mkdirSync's recursive form,
 // which took three times as long for the same three directories (0.49-0.69 vs 0.16-0.26 ms an
-// attempt, 3,000 in a loop on a 2-core VM). No dependencies beyond node:fs and node:path: the
-// fork server loads it.
-import { mkdirSync, rmSync } from 'node:fs'
+// attempt, 3,000 in a loop on a 2-core VM). One a crash left is renamed aside and removed in
+// the background, so a large left tree holds up neither the agent nor the fork server's other
+// starts. No dependencies beyond node:fs and node:path: the fork server loads it.
+import { mkdirSync, renameSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /** The directories of an attempt's work directory to make, outermost first (the last is the work directory). */
@@ -43,10 +45,17 @@ export function makeDirs (levels: readonly string[]): boolean {
   }
 }
 
-/** Make the work directory `levels` ends with, empty: one a crash left is removed and made again. */
-export function freshDir (levels: readonly string[]): void {
-  if (makeDirs(levels)) return
+/**
+ * Make the work directory `levels` ends with, empty: one a crash left is renamed aside (beside
+ * it, `ATTEMPT.left-PID-TIME`), made again, and the old one removed in the background (its
+ * removal's failure only leaves it for the joblist's purge). Returns the aside path, if any.
+ */
+export function freshDir (levels: readonly string[]): string | undefined {
+  if (makeDirs(levels)) return undefined
   const last = levels[levels.length - 1]
-  rmSync(last, { recursive: true, force: true })
+  const aside = `${last}.left-${process.pid}-${Date.now()}`
+  renameSync(last, aside)
   mkdirSync(last)
+  rm(aside, { recursive: true, force: true }).catch(() => { /* left for the purge */ })
+  return aside
 }

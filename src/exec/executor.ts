@@ -1,13 +1,12 @@
 // Runs the attempts the master assigned to this node. The executing node is the final
 // authority over its own resources: it never runs two attempts on one instance at once.
-import { mkdirSync } from 'node:fs'
-import { open, readlink, rm, stat } from 'node:fs/promises'
+import { open, readlink, stat } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { FinishedBody, Resources, StartedBody } from '../events/types.js'
 import { renderJobFiles } from '../spec/template.js'
 import type { AttemptRecord, ClusterState, JobRecord } from '../state/types.js'
-import { attemptPaths, makeAttemptDir, writeJobFiles } from './files.js'
-import { attemptDirLevels } from './attempt-dir.js'
+import { attemptPaths, writeJobFiles } from './files.js'
+import { freshDir } from './attempt-dir.js'
 import { killGroup, startProcess } from './process.js'
 import type { RunningProcess } from './process.js'
 import type { Spawner } from './spawner.js'
@@ -122,10 +121,7 @@ export class Executor {
       const files = renderJobFiles(jl?.replace ?? {}, job.spec)
       const forkServerMakes = this.ctx.spawner !== undefined && files.length === 0
       if (!forkServerMakes) {
-        if (!makeAttemptDir(this.ctx.dataDir, job.joblistId, job.id, l.attempt)) {
-          await rm(paths.workdir, { recursive: true, force: true })
-          mkdirSync(paths.workdir, { recursive: true })
-        }
+        freshDir(paths.levels)
         await writeJobFiles(paths.workdir, files)
       }
       const env: NodeJS.ProcessEnv = {
@@ -150,7 +146,7 @@ export class Executor {
         ...(job.spec.timeoutMs !== undefined ? { timeoutMs: job.spec.timeoutMs } : {}),
         graceMs: this.ctx.graceMs,
         usageFile: paths.times,
-        ...(forkServerMakes ? { makeCwd: attemptDirLevels(this.ctx.dataDir, job.joblistId, job.id, l.attempt) } : {})
+        ...(forkServerMakes ? { makeCwd: paths.levels } : {})
       }
       let pid: number
       let proc: RunningProcess
@@ -171,6 +167,7 @@ export class Executor {
       if (r.lost !== undefined) {
         finish = { jobId: job.id, attempt: l.attempt, state: 'lost', exitCode: null, signal: null, reason: r.lost }
       } else if (r.error !== undefined) {
+        this.ctx.log.warn({ job: job.id, attempt: l.attempt, err: r.error }, 'attempt could not start')
         finish = { jobId: job.id, attempt: l.attempt, state: 'failed', exitCode: null, signal: null, reason: `could not start: ${r.error}` }
       } else if (this.stopping && r.exitCode !== 0) {
         // The agent is shutting down, not the user stopping the job: lost, so it runs again.

@@ -1,7 +1,7 @@
 // Write a job's rendered files inside its work directory, and nowhere else.
 import { mkdir, open } from 'node:fs/promises'
 import { constants } from 'node:fs'
-import { attemptDirLevels, makeDirs } from './attempt-dir.js'
+import { attemptDirLevels } from './attempt-dir.js'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { checkJobFilePath } from '../spec/paths.js'
 
@@ -25,16 +25,13 @@ export async function writeJobFiles (workdir: string, files: Array<{ path: strin
   }
 }
 
-/** An attempt's files: its work directory, its output, and where its shell writes its CPU times (G-2). */
-export function attemptPaths (dataDir: string, joblistId: string, jobId: string, attempt: number): { workdir: string, stdout: string, stderr: string, times: string } {
-  const base = join(dataDir, 'jobs', joblistId, jobId)
-  return { workdir: join(base, String(attempt)), stdout: join(base, `${attempt}.stdout`), stderr: join(base, `${attempt}.stderr`), times: join(base, `${attempt}.times`) }
-}
-
 /**
- * Make an attempt's work directory where attemptPaths puts it (attempt-dir.ts): true if it was
- * made, false if it was there already (an attempt a crash left: the caller clears it).
+ * An attempt's files: its work directory (the last of `levels`, the directories to make for it:
+ * attempt-dir.ts), its output beside it in the job's directory, and where its shell writes its
+ * CPU times (G-2).
  */
-export function makeAttemptDir (dataDir: string, joblistId: string, jobId: string, attempt: number): boolean {
-  return makeDirs(attemptDirLevels(dataDir, joblistId, jobId, attempt))
+export function attemptPaths (dataDir: string, joblistId: string, jobId: string, attempt: number): { levels: string[], workdir: string, stdout: string, stderr: string, times: string } {
+  const levels = attemptDirLevels(dataDir, joblistId, jobId, attempt)
+  const base = levels[levels.length - 2]
+  return { levels, workdir: levels[levels.length - 1], stdout: join(base, `${attempt}.stdout`), stderr: join(base, `${attempt}.stderr`), times: join(base, `${attempt}.times`) }
 }

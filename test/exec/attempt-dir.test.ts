@@ -1,4 +1,4 @@
-// An attempt's work directory (src/exec/attempt-dir.ts, files.ts makeAttemptDir): made level by
+// An attempt's work directory (src/exec/attempt-dir.ts, files.ts attemptPaths): made level by
 // level where attemptPaths puts it, whether or not its joblist's and job's directories are there
 // yet; one that is there already (an attempt a crash left) is reported, not made again, so the
 // executor clears it first (D-3). A job without files gets it from the fork server as it starts
@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { attemptDirLevels, freshDir } from '../../src/exec/attempt-dir.js'
+import { attemptDirLevels, freshDir, makeDirs } from '../../src/exec/attempt-dir.js'
 import { Executor } from '../../src/exec/executor.js'
-import { attemptPaths, makeAttemptDir } from '../../src/exec/files.js'
+import { attemptPaths } from '../../src/exec/files.js'
 import { Spawner } from '../../src/exec/spawner.js'
 import type { FinishedBody } from '../../src/events/types.js'
 import { emptyState } from '../../src/state/types.js'
@@ -21,6 +21,7 @@ import type { AttemptRecord, JobRecord } from '../../src/state/types.js'
 import { job } from '../helpers/harness.js'
 
 const isDir = (p: string): boolean => { try { return statSync(p).isDirectory() } catch { return false } }
+const makeAttemptDir = (data: string, joblistId: string, jobId: string, attempt: number): boolean => makeDirs(attemptPaths(data, joblistId, jobId, attempt).levels)
 
 test('R6-1/D-3: an attempt\'s work directory is made where attemptPaths says, in a data directory with no jobs yet, beside its joblist\'s other jobs and attempts', () => {
   const data = mkdtempSync(join(tmpdir(), 'cis-attempt-dir-'))
@@ -65,7 +66,7 @@ test('D-3: a file where the joblist\'s directory should be is an error, not an a
   }
 })
 
-test('D-3: freshDir makes the work directory and its parents, and empties one a crash left', () => {
+test('D-3: freshDir makes the work directory and its parents, and empties one a crash left (renamed aside and removed in the background)', async () => {
   const data = mkdtempSync(join(tmpdir(), 'cis-attempt-dir-'))
   try {
     const levels = attemptDirLevels(data, 'gh78-1', 'gh78-1.1', 1)
@@ -74,9 +75,14 @@ test('D-3: freshDir makes the work directory and its parents, and empties one a 
     assert.ok(isDir(levels[2]))
     writeFileSync(join(levels[2], 'left'), 'by the crash')
     mkdirSync(join(levels[2], 'sub'))
-    freshDir(levels)
+    const aside = freshDir(levels)
     assert.ok(isDir(levels[2]))
     assert.deepEqual(readdirSync(levels[2]), [])
+    // The left tree was renamed aside, beside it, and is removed in the background.
+    assert.ok(aside !== undefined && aside.startsWith(levels[2] + '.left-'), String(aside))
+    for (let i = 0; i < 200 && isDir(aside); i++) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.equal(isDir(aside), false, 'the left tree is removed')
+    assert.deepEqual(readdirSync(levels[1]).sort(), ['1'])
   } finally {
     rmSync(data, { recursive: true, force: true })
   }
@@ -112,6 +118,35 @@ test('R6-1/D-3: a job runs in its attempt\'s work directory, empty but for its f
         assert.deepEqual(found, files.length === 0 ? ['.'] : ['.', './conf', './conf/app.ini'], how)
       }
     }
+  } finally {
+    spawner.stop()
+    rmSync(data, { recursive: true, force: true })
+  }
+})
+
+test('R6-1/D-3: when the fork server cannot make the work directory, the attempt ends failed with the reason, and the fork server goes on starting jobs', { timeout: 60_000 }, async () => {
+  const data = mkdtempSync(join(tmpdir(), 'cis-attempt-dir-'))
+  const silent = pino({ level: 'silent' })
+  const spawner = new Spawner(silent)
+  spawner.start()
+  try {
+    // A file where the joblist's directory should be.
+    mkdirSync(join(data, 'jobs'))
+    writeFileSync(join(data, 'jobs', 'kl12-1'), 'not a directory')
+    const results: FinishedBody[] = []
+    for (const joblistId of ['kl12-1', 'kl12-2']) {
+      const jobId = `${joblistId}.1`
+      let report!: (b: FinishedBody) => void
+      const reported = new Promise<FinishedBody>(resolve => { report = resolve })
+      const ex = new Executor({ self: 'me', nodeName: 'me', apiUrl: () => '', dataDir: data, graceMs: 2000, log: silent, started: async () => {}, finished: async b => { report(b) }, spawner })
+      const rec: JobRecord = { id: jobId, joblistId, name: 'j', stage: 0, spec: job('j', { run: 'pwd' }), state: 'running', cancelled: false }
+      ex.launch(emptyState(), rec, { n: 1, node: 'me', resources: {}, state: 'assigned', assignedAt: 0, term: 1 })
+      results.push(await reported)
+    }
+    assert.equal(results[0].state, 'failed')
+    assert.match(results[0].reason ?? '', /^could not start: .*(ENOTDIR|EEXIST)/)
+    assert.equal(results[1].state, 'succeeded', results[1].reason)
+    assert.equal(readFileSync(attemptPaths(data, 'kl12-2', 'kl12-2.1', 1).stdout, 'utf8').trim(), attemptPaths(data, 'kl12-2', 'kl12-2.1', 1).workdir)
   } finally {
     spawner.stop()
     rmSync(data, { recursive: true, force: true })
