@@ -160,6 +160,8 @@ test('check: out-of-range values in a body fail with the type\'s message', () =>
     ['finished', { started: { at: 1.5, pid: 1 } }],
     ['finished', { started: 'now' }],
     ['accept', { onLost: 'maybe' }],
+    // D-3: an executor makes jobs/JOBLIST/… from the ID: never a path, a dot or an empty name.
+    ...['..', '.', '../../etc', 'ab12/1', 'ab12\\1', 'ab12-1.1', '', 'ab 12', 'x'.repeat(129)].map(id => ['accept', { id, assign: undefined }] as [EventType, Record<string, unknown>]),
     ['accept', { maxLost: -1 }],
     ['accept', { expand: { 1: 'node-a' } }],
     ['accept', { assign: [] }],
