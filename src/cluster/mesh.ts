@@ -1,46 +1,21 @@
-// The node's place in the cluster: wires membership and replication to the libp2p transport
-// (src/net), and runs their timers (heartbeats, anti-entropy). Loaded only by a node that
-// joins a network, so a node without one never loads libp2p.
+// The node's place in the cluster over libp2p (src/net): the mesh's wiring and rounds
+// (mesh-core.ts, which the simulator runs too) on the libp2p transport, plus what only a real
+// network has: probes of a closed peer's addresses, the transport's upkeep, requests to a
+// peer's rpc handler. Loaded only by a node that joins a network, so a node without one never
+// loads libp2p.
 import { everyOnGrid } from '../util/grid-timer.js'
-import type { GridTimer } from '../util/grid-timer.js'
-import type { Logger } from 'pino'
-import type { CisEvent } from '../events/types.js'
-import { Net, EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from '../net/p2p.js'
-import type { CarriedMessage, NetMetrics } from '../net/p2p.js'
-import { CarriedBeats } from './carried-beats.js'
+import { Net, SYNC_PROTOCOL } from '../net/p2p.js'
+import type { NetMetrics } from '../net/p2p.js'
 import { allRefused } from '../net/probe.js'
-import { LivenessGossip, isMembershipMessage } from './liveness-gossip.js'
-import { Membership, TARGET_PEERS } from './membership.js'
-import type { Heartbeat } from './membership.js'
-import { Replication } from './replication.js'
+import type { LivenessGossip } from './liveness-gossip.js'
+import type { Membership } from './membership.js'
+import type { Replication } from './replication.js'
+import { MeshCore } from './mesh-core.js'
+import type { MeshCoreHost } from './mesh-core.js'
 
-export interface MeshHost {
-  id: string
-  log: Logger
+export interface MeshHost extends MeshCoreHost {
   privateKey: unknown
-  now: () => number
-  /** The version vector of events applied here. */
-  vector: () => Record<string, number>
-  heartbeat: () => Heartbeat
-  /** A remote event arrived (not yet checked). */
-  receive: (e: unknown, from: string) => void
-  /** The events of one gossip message, delivered together. */
-  receiveMany: (events: unknown[], from: string) => void
-  /** Stored events of `origin` after `seq`. */
-  eventsAfter: (origin: string, seq: number) => AsyncIterable<CisEvent>
-  /** A skip (seqs a purge took out of the logs) and a proof of it from a peer (not yet checked). */
-  skip: (skip: unknown, from: string) => void
-  proof: (e: unknown, from: string) => void
-  /** The purge events whose cuts cover a gap in our log of an origin; undefined if none does. */
-  gapProof: (origin: string, from: number, to: number) => Promise<CisEvent[] | undefined>
-  membershipChanged: () => void
-  /** Called on every heartbeat round, on the heartbeat's own timer (one wake-up for both). */
-  tick?: () => void
   rpc: (request: unknown, from: string) => Promise<unknown>
-  /** Known addresses of known nodes, to reconnect after a cut. */
-  knownPeers: () => Array<{ id: string, addresses: string[] }>
-  /** How many nodes are known (every heartbeat: sizes the cluster without listing them). */
-  knownCount: () => number
   /** Counts gossip and sync traffic (metrics, P-5). */
   metrics?: NetMetrics
 }
@@ -68,66 +43,35 @@ export class Mesh {
   /** Heartbeats, or liveness gossip in a large cluster (liveness-gossip.ts): its messages go over a tell stream a neighbour (Net.tell); the rpc protocol takes them too (prune notices, which must arrive before the hang-up, and peers of an older version). */
   readonly gossip: LivenessGossip
   net!: Net
-  private timers: GridTimer[] = []
-  /** Heartbeats carried on event frames, and the beats the timer then need not send (small clusters). */
-  private readonly carried: CarriedBeats
-  /** The office this node's last heartbeat round claimed (a change goes to every peer). */
-  private officeBeaten = false
-  /** The clock of carried beats: monotonic (a wall clock stepped back would hold beats back). */
-  private readonly monotonic: () => number = () => performance.now()
-  /** The pass set for when a silent peer passes the timeout (watchExpiry). */
-  private expiry: NodeJS.Timeout | undefined
+  private readonly core: MeshCore
   private stopped = false
   /** Peers being probed now (probeSilent). */
   private readonly probing = new Set<string>()
 
   constructor (private readonly host: MeshHost, private readonly o: MeshOptions) {
-    this.carried = new CarriedBeats(o.heartbeatIntervalMs, o.heartbeatTimeoutMs)
-    this.membership = new Membership({
-      self: host.id,
-      log: host.log,
-      now: host.now,
-      heartbeatIntervalMs: o.heartbeatIntervalMs,
-      timeoutMs: o.heartbeatTimeoutMs,
-      ...(o.watchRingAbove !== undefined ? { largeAbove: o.watchRingAbove } : {}),
-      changed: host.membershipChanged
-    })
-    this.replication = new Replication({
-      self: host.id,
-      log: host.log,
-      eventsTopic: EVENTS_TOPIC,
-      bootstrap: o.bootstrap,
-      vector: host.vector,
-      receive: host.receive,
-      receiveMany: host.receiveMany,
-      eventsAfter: host.eventsAfter,
-      skip: host.skip,
-      proof: host.proof,
-      gapProof: host.gapProof,
-      knownPeers: host.knownPeers,
-      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined,
-      pullFrom: () => this.membership.watched(),
-      hears: id => this.membership.isAlive(id),
-      // (A small cluster only: a large one relays events through neighbours, whose every hop
-      // would add the window. At most a quarter of the heartbeat interval: a heartbeat's vector
-      // shows events still waiting for the peer, and two in a row behind make it pull.)
-      batchMs: () => this.gossip.large ? 0 : Math.min(o.batchWindowMs ?? 0, o.heartbeatIntervalMs / 4)
-    }, {
-      publishRaw: async (topic, json, to, more) => await this.net.publishRaw(topic, json, to, topic === EVENTS_TOPIC && more !== true ? this.beatToCarry(to) : undefined),
-      request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
+    this.core = new MeshCore(host, {
       connectedPeers: () => this.net.connectedPeers(),
+      connectedSince: peer => this.net.connectedSince(peer),
+      publishRaw: async (topic, json, to, carry) => await this.net.publishRaw(topic, json, to, carry),
+      tell: (peer, msg) => { this.net.tell(peer, msg) },
+      noticeAndHangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
+      hangUp: async peer => { await this.net.hangUp(peer) },
+      request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       dial: async (peer, addrs) => { await this.dialKnown(peer, addrs) },
       dialAddr: async addr => await this.net.dialAddr(addr)
-    })
-    this.gossip = new LivenessGossip(this.membership, this.replication, {
-      peers: () => this.net.connectedPeers(),
-      send: (peer, msg) => { this.net.tell(peer, msg) },
-      broadcast: hb => { this.broadcastBeat(hb) },
-      hangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
-      dial: async peer => { await this.dialKnown(peer) },
-      after: (ms, fn) => { setTimeout(fn, ms).unref() },
+    }, {
+      every: (ms, fn, phase) => everyOnGrid(ms, fn, Date.now, phase),
+      after: (ms, fn) => { const t = setTimeout(fn, ms); t.unref(); return { cancel: () => { clearTimeout(t) } } },
+      monotonic: () => performance.now(),
       pick: n => Math.floor(Math.random() * n)
+    }, {
+      ...o,
+      heartbeatRound: () => { this.net.sweepConnections() },
+      syncRound: () => { this.net.sweepGossip(); this.probeSilent() }
     })
+    this.membership = this.core.membership
+    this.replication = this.core.replication
+    this.gossip = this.core.gossip
   }
 
   async start (): Promise<void> {
@@ -140,15 +84,10 @@ export class Mesh {
       log: this.host.log.child({ component: 'net' }),
       metrics: this.host.metrics,
       handlers: {
-        gossip: (topic, data, from) => this.onGossip(topic, data, from),
-        connected: peer => {
-          this.membership.connected(peer)
-          this.gossip.connected(peer, this.host.heartbeat())
-          this.replication.pull(peer)
-        },
+        gossip: (topic, data, from) => { this.core.gossiped(topic, data, from) },
+        connected: peer => { this.core.connected(peer) },
         disconnected: peer => {
-          this.carried.forget(peer)
-          if (!this.gossip.disconnected(peer)) return // hung up on to bound the mesh: it is alive
+          if (!this.core.disconnected(peer)) return // hung up on to bound the mesh: it is alive
           // Network or death? Probe its addresses soon: if every one refuses, the agent is gone.
           // Once more after the heartbeat timeout: a heartbeat still handled after the close
           // makes the peer look alive at the first probe, and gone() only concludes about a
@@ -159,10 +98,9 @@ export class Mesh {
           }
         },
         sync: (req, _from) => this.replication.serve(req),
-        tell: (msg, from) => { if (isMembershipMessage(msg)) this.gossip.message(msg, from, this.host.heartbeat) },
+        tell: (msg, from) => { this.core.told(msg, from) },
         rpc: async (req, from) => {
-          if (!isMembershipMessage(req)) return await this.host.rpc(req, from)
-          this.gossip.message(req, from, this.host.heartbeat)
+          if (!this.core.told(req, from)) return await this.host.rpc(req, from)
           return {}
         }
       }
@@ -171,28 +109,12 @@ export class Mesh {
     this.gossip.size(this.host.knownCount())
     await this.net.start()
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
-    this.every(this.o.heartbeatIntervalMs, () => {
-      this.net.sweepConnections()
-      this.gossip.beat(this.host.heartbeat(), this.host.knownCount())
-      this.host.tick?.()
-      this.watchExpiry()
-    })
-    this.every(this.o.syncIntervalMs, () => {
-      this.gossip.prune()
-      this.gossip.refresh(this.host.heartbeat())
-      this.net.sweepGossip()
-      this.membership.hangUpSilent(this.net)
-      this.replication.antiEntropy()
-      this.probeSilent()
-    })
+    this.core.start()
   }
 
   async stop (): Promise<void> {
     this.stopped = true
-    this.replication.stop()
-    this.gossip.stop()
-    for (const t of this.timers) t.stop()
-    if (this.expiry !== undefined) clearTimeout(this.expiry)
+    this.core.stop()
     await this.net?.stop()
   }
 
@@ -251,58 +173,5 @@ export class Mesh {
       this.probing.add(peer)
       void this.probe(peer, addrs).finally(() => this.probing.delete(peer))
     }
-  }
-
-  /** A periodic timer on the wall clock's grid (grid-timer.ts): this node's timers and its peers' beats share wake-ups. */
-  private every (ms: number, fn: () => void): void {
-    this.timers.push(everyOnGrid(ms, fn))
-  }
-
-  private onGossip (topic: string, data: unknown, from: string): void {
-    if (topic === EVENTS_TOPIC) { this.replication.gossiped(data, from); return }
-    if (topic === HEARTBEAT_TOPIC) {
-      if (typeof data === 'object' && data !== null) this.carried.heard(from, data)
-      this.gossip.heartbeat(data, from)
-    }
-  }
-
-  /**
-   * A small cluster's heartbeat round: the beat to every peer but those that had one carried on
-   * an event frame within half an interval (carried-beats.ts).
-   */
-  private broadcastBeat (hb: Heartbeat): void {
-    const now = this.monotonic()
-    // A change of office goes to every peer at once, not half an interval later.
-    const office = hb.master === true
-    const all = office !== this.officeBeaten
-    this.officeBeaten = office
-    const to = this.net.connectedPeers().filter(p => all || this.carried.beatTo(p, now))
-    for (const p of to) this.carried.sent(p, now)
-    if (to.length > 0) void this.net.publishRaw(HEARTBEAT_TOPIC, JSON.stringify(hb), to)
-  }
-
-  /** The peers (of `to`, or all connected) that a frame of events sent now should carry this node's heartbeat to, with it; undefined: none. */
-  private beatToCarry (to: readonly string[] | undefined): CarriedMessage | undefined {
-    if (this.gossip.large || !this.carried.on) return undefined
-    const now = this.monotonic()
-    const due = (to ?? this.net.connectedPeers()).filter(p => this.carried.carryTo(p, now))
-    if (due.length === 0) return undefined
-    return { topic: HEARTBEAT_TOPIC, json: JSON.stringify(this.host.heartbeat()), to: new Set(due), queued: p => { this.carried.sent(p, now) } }
-  }
-
-  /**
-   * A small cluster: the pass again at the instant the first peer alive now would pass the
-   * timeout unheard, if that comes before the next round. Every node's rounds fall on the same
-   * grid (grid-timer.ts), so a peer's last beat arrived just after a round's checks, and a
-   * silent peer would be found only a round after its timeout.
-   */
-  private watchExpiry (): void {
-    if (this.expiry !== undefined) { clearTimeout(this.expiry); this.expiry = undefined }
-    const at = this.membership.nextExpiry()
-    if (at === undefined || this.stopped) return
-    const wait = at - this.host.now() + 1
-    if (wait >= this.o.heartbeatIntervalMs) return // (the next round comes first)
-    this.expiry = setTimeout(() => { this.expiry = undefined; this.host.tick?.() }, Math.max(0, wait))
-    this.expiry.unref()
   }
 }

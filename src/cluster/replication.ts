@@ -249,6 +249,33 @@ export class Replication {
     }
   }
 
+  /** New peers whose pull waits for the pulls in flight (pullNew). */
+  private readonly waiting = new Set<string>()
+
+  /**
+   * A new connection: pull from the peer at once, unless pulls are in flight. Then it waits for
+   * them to end and goes only if the peer may still have events we lack (its heartbeat, sent as
+   * the connection opened, says: mayHaveMore). After a partition heals, every node connects to
+   * the other side's nodes in one round (the rounds fall on one grid), and a pull from each
+   * brought the same events from each of them: twice the messages of the run before the grid, in
+   * the simulator. (Gossip, the heartbeats' vectors and the periodic pull still catch what is left.)
+   * A small cluster only: a large one's neighbours tell only sums, and waiting there slowed a
+   * 100-node cluster's forming in the simulator (4,050 virtual ms against 2,050).
+   */
+  pullNew (peer: string): void {
+    if (this.pulling.size === 0 || this.o.targetPeers?.() !== undefined) { this.pull(peer); return }
+    this.waiting.add(peer)
+  }
+
+  /** The pulls in flight ended: the waiting new peers that may still have more are pulled from. */
+  private pullWaiting (): void {
+    if (this.pulling.size > 0 || this.waiting.size === 0 || this.stopped) return
+    const peers = [...this.waiting]
+    this.waiting.clear()
+    const connected = new Set(this.links.connectedPeers())
+    for (const peer of peers) if (connected.has(peer) && this.mayHaveMore(peer)) this.pull(peer)
+  }
+
   /** Ask a peer for every event we lack (anti-entropy). One pull per peer at a time. */
   pull (peer: string): void {
     if (this.stopped) return
@@ -266,6 +293,7 @@ export class Replication {
     }).finally(() => {
       this.pulling.delete(peer)
       if (this.pullAgain.delete(peer)) this.pull(peer)
+      else this.pullWaiting()
     })
   }
 

@@ -20,9 +20,10 @@ import { MAX_FRAME_BYTES, encodeFrame, lpEncode, lpEncodeBatches, readFrames, wr
 import { Outbox } from './outbox.js'
 import { installYamuxWindowUpdates } from './yamux-window.js'
 
-export const EVENTS_TOPIC = 'cis/events/1'
-export const HEARTBEAT_TOPIC = 'cis/heartbeat/1'
-export const SYNC_PROTOCOL = '/cis/sync/1'
+import { EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from './topics.js'
+import type { CarriedMessage } from './topics.js'
+export { EVENTS_TOPIC, HEARTBEAT_TOPIC, SYNC_PROTOCOL } from './topics.js'
+export type { CarriedMessage } from './topics.js'
 export const RPC_PROTOCOL = '/cis/rpc/1'
 /** One-way messages to a neighbour over one long-lived stream (a large cluster's liveness gossip). */
 export const TELL_PROTOCOL = '/cis/tell/1'
@@ -65,17 +66,6 @@ export interface NetMetrics {
   sync: (direction: 'sent' | 'received', bytes: number) => void
 }
 
-/**
- * A gossip message that rides on another's frame to some peers (a heartbeat on a frame of
- * events: cluster/carried-beats.ts), as JSON text; the frame then has both topics' keys.
- */
-export interface CarriedMessage {
-  topic: string
-  json: string
-  to: ReadonlySet<string>
-  /** Called for each peer whose queue took the frame carrying it (not for one that got the frame without it, or nothing). */
-  queued: (peer: string) => void
-}
 
 export interface NetOptions {
   privateKey: unknown

@@ -1,4 +1,4 @@
-// `npm run sim -- --nodes N --seed S --scenario NAME [--latency MS] [--jitter MS] [--loss P] [--rate R] [--beat-every N]`:
+// `npm run sim -- --nodes N --seed S --scenario NAME [--latency MS] [--jitter MS] [--loss P] [--rate R] [--beat-every N] [--batch-window MS]`:
 // one simulation run (run.ts), one JSON line on stdout; progress and the wall time on stderr.
 import { Command, InvalidArgumentError } from 'commander'
 import { SCENARIOS, defaultSimOptions, simulate } from './run.js'
@@ -28,12 +28,14 @@ const program = new Command('sim')
   .option('--loss <p>', 'share of messages lost', num('--loss', 0, 0.5), 0)
   .option('--rate <r>', 'joblists submitted per virtual second while work streams in', num('--rate', 0.1, 10_000), 20)
   .option('--beat-every <n>', 'a watched node beats to its watchers every n heartbeat intervals (the watch ring; default the agent\'s)', int('--beat-every', 1, 100))
+  .option('--batch-window <ms>', 'events a peer does not need at once wait up to this long to go together (small clusters; default the agent\'s, 0: none)', num('--batch-window', 0, 10_000))
   .option('--quiet', 'no progress on stderr')
-  .action(async (opts: { nodes: number, seed: number, scenario: Scenario, latency: number, jitter: number, loss: number, rate: number, beatEvery?: number, quiet?: boolean }) => {
+  .action(async (opts: { nodes: number, seed: number, scenario: Scenario, latency: number, jitter: number, loss: number, rate: number, beatEvery?: number, batchWindow?: number, quiet?: boolean }) => {
     const t0 = process.hrtime.bigint()
     const progress = opts.quiet === true ? undefined : (line: string): void => { process.stderr.write(`sim: ${line}\n`) }
     const options = defaultSimOptions({ nodes: opts.nodes, seed: opts.seed, scenario: opts.scenario, latencyMs: opts.latency, jitterMs: opts.jitter, loss: opts.loss, rate: opts.rate, ...(progress !== undefined ? { progress } : {}) })
     if (opts.beatEvery !== undefined) options.timing = { ...options.timing, beatEvery: opts.beatEvery }
+    if (opts.batchWindow !== undefined) options.timing = { ...options.timing, batchWindowMs: opts.batchWindow }
     const result = await simulate(options)
     process.stdout.write(JSON.stringify(result) + '\n')
     progress?.(`wall time ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`)

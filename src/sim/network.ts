@@ -45,6 +45,8 @@ export class SimNetwork {
   /** Links cut silently between two nodes (both ways), as `a b` in code-unit order. */
   private readonly cutLinks = new Set<string>()
   readonly sent = new Map<string, Traffic>()
+  /** When each open connection opened (virtual ms), by linkKey. */
+  private readonly opened = new Map<string, number>()
 
   constructor (private readonly clock: VirtualClock, private readonly rng: Random, readonly o: LinkOptions) {}
 
@@ -86,6 +88,7 @@ export class SimNetwork {
     if (!this.reachable(a, b)) return false
     this.links.get(a)?.add(b)
     this.links.get(b)?.add(a)
+    this.opened.set(linkKey(a, b), this.clock.now)
     const rtt = 2 * this.delay()
     this.clock.after(rtt, () => {
       if (this.links.get(a)?.has(b) !== true) return
@@ -95,12 +98,18 @@ export class SimNetwork {
     return true
   }
 
+  /** When the connection between two nodes opened (virtual ms); undefined if there is none. */
+  connectedSince (a: string, b: string): number | undefined {
+    return this.links.get(a)?.has(b) === true ? this.opened.get(linkKey(a, b)) : undefined
+  }
+
   /** A node hangs up on a peer (both sides are told, as for any close). */
   hangUp (a: string, b: string): void { this.close(a, b) }
 
   private close (a: string, b: string): void {
     if (this.links.get(a)?.delete(b) !== true) return
     this.links.get(b)?.delete(a)
+    this.opened.delete(linkKey(a, b))
     // Each side learns of the close after a one-way delay (a dead side learns nothing).
     this.clock.after(this.delay(), () => this.endpoints.get(a)?.disconnected(b))
     this.clock.after(this.delay(), () => this.endpoints.get(b)?.disconnected(a))

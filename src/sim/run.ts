@@ -68,7 +68,7 @@ export function defaultSimOptions (over: Partial<SimOptions> = {}): SimOptions {
     jitterMs: 0.5,
     loss: 0,
     rate: 20,
-    timing: { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, syncIntervalMs: c.syncIntervalMs, jobMs: 500 },
+    timing: { heartbeatIntervalMs: c.heartbeat.intervalMs, heartbeatTimeoutMs: c.heartbeat.timeoutMs, syncIntervalMs: c.syncIntervalMs, batchWindowMs: c.batchWindowMs, jobMs: 500 },
     ...over
   }
 }

@@ -1,16 +1,19 @@
-// One node of the simulator: the real membership, replication (gossip + anti-entropy), intake,
-// reducer, election and master role (with the real scheduler), wired to the simulated network
-// and the virtual clock instead of libp2p and real timers. What it leaves out: the store (its
+// One node of the simulator: the agent's own mesh (cluster/mesh-core.ts: membership,
+// replication with its batching, liveness gossip, heartbeats carried on event frames, rounds on
+// the clock's grid), intake, reducer, election and master role (with the real scheduler), on
+// the simulated network and the virtual clock instead of libp2p and real timers. What it
+// leaves out: the store (its
 // log is an array in memory, durable at once), signatures (the intake is told every event
 // verifies), snapshots and the archive, the API, the fork server (a job "runs" for a virtual
 // time and succeeds), probes of a closed peer's address (so a killed node's attempts are lost
 // after lostAfter, not at once).
 import { pino } from 'pino'
-import { LivenessGossip, isMembershipMessage } from '../cluster/liveness-gossip.js'
-import type { MembershipMessage } from '../cluster/liveness-gossip.js'
-import { Membership, TARGET_PEERS } from '../cluster/membership.js'
-import type { Heartbeat } from '../cluster/membership.js'
-import { Replication } from '../cluster/replication.js'
+import type { LivenessGossip, MembershipMessage } from '../cluster/liveness-gossip.js'
+import type { Membership, Heartbeat } from '../cluster/membership.js'
+import type { Replication } from '../cluster/replication.js'
+import { MeshCore } from '../cluster/mesh-core.js'
+import { urgentPeers } from '../cluster/urgency.js'
+import { EVENTS_TOPIC, HEARTBEAT_TOPIC } from '../net/topics.js'
 import { electMaster } from '../election/master.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
 import type { Hlc } from '../events/hlc.js'
@@ -40,6 +43,8 @@ export interface SimTiming {
   jobMs: number
   /** A watched node beats to its watchers every this many heartbeat intervals (default: the agent's, BEAT_EVERY). */
   beatEvery?: number
+  /** Replication's batch window (the agent's batchWindow; 0: none). */
+  batchWindowMs: number
 }
 
 export interface SimNodeOptions {
@@ -60,6 +65,9 @@ export interface SimNodeOptions {
 
 const silent = pino({ level: 'silent' })
 
+/** The simulated network's topic for a frame of events carrying a heartbeat (one message). */
+const CARRIED = 'events+heartbeat'
+
 export class SimNode implements Endpoint {
   readonly id: string
   state: ClusterState = emptyState()
@@ -69,6 +77,8 @@ export class SimNode implements Endpoint {
   readonly replication: Replication
   /** Heartbeats, or liveness gossip in a large cluster: the agent's own wiring (liveness-gossip.ts). */
   readonly gossip: LivenessGossip
+  /** The agent's mesh (mesh-core.ts), on the simulated network. */
+  private readonly mesh: MeshCore
   private readonly intake: Intake
   readonly role: MasterRole
   private seq = 0
@@ -86,42 +96,61 @@ export class SimNode implements Endpoint {
     this.id = o.id
     this.log = o.log ?? new Map()
     const now = (): number => EPOCH + o.clock.now
-    this.membership = new Membership({ self: o.id, log: silent, now, heartbeatIntervalMs: o.timing.heartbeatIntervalMs, timeoutMs: o.timing.heartbeatTimeoutMs, beatEvery: o.timing.beatEvery, changed: () => this.passSoon() })
     const self = o.id
     const log = this.log
-    this.replication = new Replication({
-      self,
+    const net = o.net
+    this.mesh = new MeshCore({
+      id: self,
       log: silent,
-      eventsTopic: 'events',
-      bootstrap: [],
+      now,
       vector: () => this.state.applied,
+      heartbeat: () => this.heartbeatNow(),
       receive: (e, from) => this.intake.receive(e, from),
       receiveMany: (events, from) => this.intake.receiveMany(events, from),
       eventsAfter: async function * (origin, seq) { for (const e of (log.get(origin) ?? []).slice(seq)) if (e !== undefined) yield e },
       skip: (k, from) => this.intake.skip(k, from),
       proof: (e, from) => this.intake.proof(e, from),
       gapProof: async () => undefined,
+      membershipChanged: () => this.passSoon(),
+      tick: () => this.passSoon(),
       knownPeers: () => Object.keys(this.state.nodes).map(id => ({ id, addresses: [] })),
-      pick: n => o.rng.int(n),
-      targetPeers: () => this.gossip.large ? TARGET_PEERS : undefined,
-      pullFrom: () => this.membership.watched(),
-      hears: id => this.membership.isAlive(id)
+      knownCount: () => { let n = 0; for (const _ in this.state.nodes) n++; return n }
     }, {
-      publishRaw: async (topic, json, to) => { for (const p of to ?? o.net.peers(self)) o.net.send(self, p, topic, json, json.length) },
-      request: async (peer, req, onFrame, timeoutMs) => await o.net.request(self, peer, req, onFrame, timeoutMs),
-      connectedPeers: () => o.net.peers(self),
-      dial: async peer => { o.net.dial(self, peer) },
+      connectedPeers: () => net.peers(self),
+      connectedSince: peer => { const at = net.connectedSince(self, peer); return at === undefined ? undefined : EPOCH + at },
+      publishRaw: async (topic, json, to, carry) => {
+        for (const p of to ?? net.peers(self)) {
+          // A heartbeat carried on a frame of events: one message (net/p2p.ts's frame with both keys).
+          if (carry !== undefined && carry.to.has(p)) {
+            if (net.send(self, p, CARRIED, { json, carried: carry.json }, json.length + carry.json.length)) carry.queued(p)
+          } else {
+            net.send(self, p, topic, json, json.length)
+          }
+        }
+      },
+      tell: (peer, msg) => { net.send(self, peer, 'membership', msg, this.bytesOf(msg)) },
+      noticeAndHangUp: (peer, notice) => { net.send(self, peer, 'membership', notice, this.bytesOf(notice)); o.clock.after(5, () => net.hangUp(self, peer)) },
+      hangUp: async peer => { net.hangUp(self, peer) },
+      request: async (peer, req, onFrame, timeoutMs) => await net.request(self, peer, req, onFrame, timeoutMs),
+      dial: async peer => { net.dial(self, peer) },
       dialAddr: async () => {}
-    })
-    this.gossip = new LivenessGossip(this.membership, this.replication, {
-      peers: () => o.net.peers(self),
-      send: (peer, msg) => o.net.send(self, peer, 'membership', msg, this.bytesOf(msg)),
-      broadcast: hb => { const bytes = JSON.stringify(hb).length; for (const p of o.net.peers(self)) o.net.send(self, p, 'hb', hb, bytes) },
-      hangUp: (peer, notice) => { o.net.send(self, peer, 'membership', notice, this.bytesOf(notice)); o.clock.after(5, () => o.net.hangUp(self, peer)) },
-      dial: peer => { o.net.dial(self, peer) },
-      after: (ms, fn) => { o.clock.after(ms, fn) },
+    }, {
+      // On the grid of the node's clock, at `phase` (virtual time; EPOCH is on every period's grid), as grid-timer.ts.
+      every: (ms, fn, phase) => { const t = o.clock.every(ms, fn, ((phase - o.clock.now) % ms + ms) % ms || ms); return { stop: () => { t.cancel() } } },
+      after: (ms, fn) => o.clock.after(ms, fn),
+      monotonic: () => o.clock.now,
       pick: n => o.rng.int(n)
+    }, {
+      bootstrap: [],
+      heartbeatIntervalMs: o.timing.heartbeatIntervalMs,
+      heartbeatTimeoutMs: o.timing.heartbeatTimeoutMs,
+      syncIntervalMs: o.timing.syncIntervalMs,
+      batchWindowMs: o.timing.batchWindowMs,
+      ...(o.timing.beatEvery !== undefined ? { beatEvery: o.timing.beatEvery } : {})
     })
+    this.membership = this.mesh.membership
+    this.replication = this.mesh.replication
+    this.gossip = this.mesh.gossip
     this.beatBytes = JSON.stringify({ id: self, name: self, priority: o.priority, ts: EPOCH, master: true }).length + 1
     this.intake = new Intake({
       self,
@@ -168,14 +197,7 @@ export class SimNode implements Endpoint {
       }
     }
     for (const p of peers) this.o.net.dial(this.id, p)
-    const t = this.o.timing
-    // Timers start at a random phase, as agents did before Dec 5 (a real agent's timers now
-    // fire on the wall clock's grid, src/util/grid-timer.ts, and a small cluster's busy nodes
-    // carry their beats on event frames, src/cluster/carried-beats.ts in mesh.ts: neither is
-    // simulated; the figures here are those of the earlier wiring in both).
-    this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.heartbeat(), this.o.rng.next() * t.heartbeatIntervalMs))
-    this.timers.push(this.o.clock.every(t.syncIntervalMs, () => { this.gossip.prune(); this.gossip.refresh(this.heartbeatNow()); this.replication.antiEntropy() }, this.o.rng.next() * t.syncIntervalMs))
-    this.timers.push(this.o.clock.every(t.heartbeatIntervalMs, () => this.passSoon(), this.o.rng.next() * t.heartbeatIntervalMs))
+    this.mesh.start()
   }
 
   /** SIGKILL: everything in memory goes; the log stays (it is durable). */
@@ -183,8 +205,7 @@ export class SimNode implements Endpoint {
     this.running = false
     for (const t of this.timers) t.cancel()
     this.timers.length = 0
-    this.replication.stop()
-    this.gossip.stop()
+    this.mesh.stop()
     this.intake.stop()
     this.role.revoke()
     this.o.net.kill(this.id)
@@ -214,7 +235,7 @@ export class SimNode implements Endpoint {
       queueMicrotask(() => {
         const batch = this.outbox
         this.outbox = []
-        if (this.running) this.replication.publishEvents(batch)
+        if (this.running) this.replication.publishEvents(batch, urgentPeers(batch, this.master() ?? undefined))
       })
     }
   }
@@ -259,10 +280,6 @@ export class SimNode implements Endpoint {
     return { id: this.id, name: this.id, priority: this.o.priority, vector: { ...this.state.applied }, ts: EPOCH + this.o.clock.now, master: this.role.established }
   }
 
-  private heartbeat (): void {
-    this.gossip.beat(this.heartbeatNow(), Object.keys(this.state.nodes).length)
-  }
-
   private passSoon (): void {
     if (this.passQueued || !this.running) return
     this.passQueued = true
@@ -279,25 +296,29 @@ export class SimNode implements Endpoint {
 
   message (from: string, topic: string, data: unknown): void {
     if (!this.running) return
-    if (topic === 'hb') {
-      this.gossip.heartbeat(data, from)
-    } else if (topic === 'membership') {
-      if (isMembershipMessage(data)) this.gossip.message(data, from, () => this.heartbeatNow())
-    } else if (topic === 'events') {
-      this.replication.gossiped(JSON.parse(data as string), from)
+    if (topic === 'membership') {
+      this.mesh.told(data, from)
+    } else if (topic === CARRIED) {
+      // As net/p2p.ts reads such a frame: the events, then the heartbeat (which counts them).
+      const f = data as { json: string, carried: string }
+      try {
+        this.mesh.gossiped(EVENTS_TOPIC, JSON.parse(f.json), from)
+      } finally {
+        this.mesh.gossiped(HEARTBEAT_TOPIC, JSON.parse(f.carried), from)
+      }
+    } else {
+      this.mesh.gossiped(topic, JSON.parse(data as string), from)
     }
   }
 
   connected (peer: string): void {
     if (!this.running) return
-    this.membership.connected(peer)
-    this.gossip.connected(peer, this.heartbeatNow())
-    this.replication.pull(peer)
+    this.mesh.connected(peer)
   }
 
   disconnected (peer: string): void {
     if (!this.running) return
-    this.gossip.disconnected(peer)
+    this.mesh.disconnected(peer)
   }
 
   serve (req: unknown): AsyncIterable<unknown> { return this.replication.serve(req) }

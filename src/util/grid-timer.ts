@@ -25,8 +25,11 @@ const MAX_LATENESS_MS = 3_600_000
 /** The longest wait setTimeout takes (a longer one fires at once). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1
 
-/** Run `fn` at each multiple of `ms` on `now()`'s clock (Date.now by default), until stopped. */
-export function everyOnGrid (ms: number, fn: () => void, now: () => number = Date.now): GridTimer {
+/**
+ * Run `fn` at each multiple of `ms` on `now()`'s clock (Date.now by default), plus `phase` ms
+ * (0 ≤ phase < ms; default 0: the grid itself), until stopped.
+ */
+export function everyOnGrid (ms: number, fn: () => void, now: () => number = Date.now, phase = 0): GridTimer {
   if (!(ms > 0) || !Number.isFinite(ms)) throw new Error(`a grid timer needs a period above 0 ms, not ${ms}`)
   let timer: NodeJS.Timeout | undefined
   let stopped = false
@@ -43,7 +46,7 @@ export function everyOnGrid (ms: number, fn: () => void, now: () => number = Dat
   const schedule = (): void => {
     if (stopped) return
     const t = now()
-    let next = (Math.floor(t / ms) + 1) * ms
+    let next = (Math.floor((t - phase) / ms) + 1) * ms + phase
     // Never the point just served again: a timer may run a little before the wall clock reaches
     // its point. (A clock stepped back by half a period or more: the new clock's grid, at once.)
     if (due !== 0 && next <= due && due - t < ms / 2) next = due + ms

@@ -1,4 +1,5 @@
-// The mesh's wiring of heartbeats (issue 12), without a network: a stand-in for the transport
+// The mesh's wiring of heartbeats (issue 12; cluster/mesh-core.ts, which an agent runs over
+// libp2p and the simulator over its network), without a network: a stand-in for the transport
 // records what would be sent. A busy node's beat rides on its frames of events to peers that
 // read carried beats (and only in a small cluster); the heartbeat round skips a peer that had
 // one within half an interval unless the office changed; a pass is set for the instant the
@@ -7,22 +8,24 @@ import '../../src/polyfill.js'
 import { test, mock } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import { Mesh } from '../../src/cluster/mesh.js'
-import type { MeshHost } from '../../src/cluster/mesh.js'
+import { MeshCore } from '../../src/cluster/mesh-core.js'
+import { phaseOf } from '../../src/cluster/mesh-core.js'
+import type { MeshClock, MeshCoreHost, MeshLinks } from '../../src/cluster/mesh-core.js'
 import type { Heartbeat } from '../../src/cluster/membership.js'
-import type { CarriedMessage } from '../../src/net/p2p.js'
-import { EVENTS_TOPIC, HEARTBEAT_TOPIC } from '../../src/net/p2p.js'
+import type { CarriedMessage } from '../../src/net/topics.js'
+import { EVENTS_TOPIC, HEARTBEAT_TOPIC } from '../../src/net/topics.js'
 
 interface Sent { topic: string, to: readonly string[] | undefined, carry?: CarriedMessage }
 
-function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boolean } = {}): { m: Mesh, sent: Sent[], clock: { now: number, mono: number }, peers: string[] } {
+type Mesh = MeshCore
+
+function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boolean, known?: () => number, every?: MeshClock['every'] } = {}): { m: Mesh, sent: Sent[], clock: { now: number, mono: number }, peers: string[] } {
   const clock = { now: 1_000_000, mono: 5_000 }
   const peers = ['p1', 'p2']
   const sent: Sent[] = []
-  const host = {
+  const host: MeshCoreHost = {
     id: 'me',
     log: pino({ level: 'silent' }),
-    privateKey: undefined,
     now: () => clock.now,
     vector: () => ({}),
     heartbeat: (): Heartbeat => ({ id: 'me', name: 'me', priority: 1, vector: {}, ts: clock.now, master: o.master?.() ?? false, carried: true }),
@@ -33,27 +36,38 @@ function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boole
     proof: () => {},
     gapProof: async () => undefined,
     membershipChanged: () => {},
-    tick: o.ticks,
-    rpc: async () => ({}),
+    ...(o.ticks !== undefined ? { tick: o.ticks } : {}),
     knownPeers: () => [],
-    knownCount: () => 3
-  } as unknown as MeshHost
-  const m = new Mesh(host, { psk: new Uint8Array(32), listen: [], bootstrap: [], mdns: false, heartbeatIntervalMs: 200, heartbeatTimeoutMs: o.timeoutMs ?? 800, syncIntervalMs: 2000 })
-  ;(m as unknown as { monotonic: () => number }).monotonic = () => clock.mono
+    knownCount: o.known ?? (() => 3)
+  }
+  const none = async (): Promise<void> => {}
   // The transport's stand-in: connected to p1 and p2, every publish recorded.
-  ;(m as unknown as { net: unknown }).net = {
+  const links: MeshLinks = {
     connectedPeers: () => peers,
-    publishRaw: async (topic: string, _json: string, to?: readonly string[], carry?: CarriedMessage) => {
+    connectedSince: () => undefined,
+    publishRaw: async (topic, _json, to, carry) => {
       sent.push({ topic, to, ...(carry !== undefined ? { carry } : {}) })
       for (const p of to ?? peers) if (carry?.to.has(p) === true) carry.queued(p)
-    }
+    },
+    tell: () => {},
+    noticeAndHangUp: () => {},
+    hangUp: none,
+    request: none,
+    dial: none,
+    dialAddr: none
   }
+  const m = new MeshCore(host, links, {
+    every: o.every ?? (() => ({ stop: () => {} })),
+    after: (ms, fn) => { const t = setTimeout(fn, ms); return { cancel: () => { clearTimeout(t) } } },
+    monotonic: () => clock.mono,
+    pick: () => 0
+  }, { bootstrap: [], heartbeatIntervalMs: 200, heartbeatTimeoutMs: o.timeoutMs ?? 800, syncIntervalMs: 2000 })
   return { m, sent, clock, peers }
 }
 
 const hb = (id: string, ts: number, carried: boolean): Heartbeat => ({ id, name: id, priority: 1, vector: {}, ts, ...(carried ? { carried: true } : {}) })
 /** A peer's heartbeat as the transport hands it over. */
-const hear = (m: Mesh, b: Heartbeat): void => { (m as unknown as { onGossip: (t: string, d: unknown, f: string) => void }).onGossip(HEARTBEAT_TOPIC, b, b.id) }
+const hear = (m: Mesh, b: Heartbeat): void => { m.gossiped(HEARTBEAT_TOPIC, b, b.id) }
 const publishEvents = async (m: Mesh, more?: boolean): Promise<void> => {
   await (m.replication as unknown as { links: { publishRaw: (t: string, j: string, to?: readonly string[], more?: boolean) => Promise<void> } }).links.publishRaw(EVENTS_TOPIC, '[]', undefined, more)
 }
@@ -126,4 +140,24 @@ test('R1-1 issue 12: the mesh sets a pass for the instant the first alive peer p
     mock.timers.tick(1000)
     assert.equal(ticks, 1, 'heard again: nothing set')
   } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a small cluster\'s rounds are on the grid (phase 0); a large one\'s at the node\'s own phase, armed again when the cluster crosses the line', () => {
+  const armed: Array<{ ms: number, phase: number, fn: () => void, stopped: boolean }> = []
+  let known = 3
+  const { m } = mesh({
+    known: () => known,
+    every: (ms, fn, phase) => { const t = { ms, phase, fn, stopped: false }; armed.push(t); return { stop: () => { t.stopped = true } } }
+  })
+  m.start()
+  assert.deepEqual(armed.map(t => [t.ms, t.phase]), [[200, 0], [2000, 0]], 'small: on the grid')
+  known = 40
+  armed[0].fn() // a heartbeat round sizes the cluster: large now
+  const live = armed.filter(t => !t.stopped)
+  assert.deepEqual(live.map(t => [t.ms, t.phase]), [[200, phaseOf('me', 200)], [2000, phaseOf('me', 2000)]], 'large: at its own phase')
+  assert.ok(armed.slice(0, 2).every(t => t.stopped), 'the grid\'s timers stopped')
+  live[0].fn()
+  assert.equal(armed.filter(t => !t.stopped).length, 2, 'not armed again while the size stays')
+  m.stop()
+  assert.equal(armed.filter(t => !t.stopped).length, 0)
 })

@@ -1,6 +1,7 @@
 import { test, mock } from 'node:test'
 import assert from 'node:assert/strict'
 import { everyOnGrid, gridTimerLateness } from '../../src/util/grid-timer.js'
+import { phaseOf } from '../../src/cluster/mesh-core.js'
 
 // The node's periodic timers (heartbeats, anti-entropy, archive checks) run on the wall clock's
 // grid, so one wake-up serves all of them and the peers' beats (issue 12: idle CPU).
@@ -39,6 +40,25 @@ test('R1-1 issue 12: timers whose periods divide each other fire at the same ins
     assert.ok(syncs.every(x => x === 8_000 || beats.includes(x)), 'every sync after the beats began fell on a beat')
     assert.ok(beats.every(x => x % 200 === 0) && beats.length === 50, `beats on the grid: ${beats.length}`)
   } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a grid timer with a phase fires at the multiples of its period plus the phase; a node\'s phases of two periods, one dividing the other, fall together (phaseOf)', () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_234 })
+  try {
+    const at: number[] = []
+    const t = everyOnGrid(200, () => at.push(Date.now()), Date.now, 37)
+    advance(600)
+    t.stop()
+    assert.deepEqual(at, [1_237, 1_437, 1_637])
+  } finally { mock.timers.reset() }
+  const ids = Array.from({ length: 50 }, (_, i) => `12D3KooWnode${i}`)
+  const beats = ids.map(id => phaseOf(id, 200))
+  for (const [k, id] of ids.entries()) {
+    assert.ok(beats[k] >= 0 && beats[k] < 200 && Number.isInteger(beats[k]))
+    assert.equal(phaseOf(id, 200), beats[k], 'the same at every call')
+    assert.equal(phaseOf(id, 2_000) % 200, beats[k], 'the sync round falls on a heartbeat round')
+  }
+  assert.ok(new Set(beats).size > 30, `spread over the interval: ${new Set(beats).size} phases of 50 nodes`)
 })
 
 test('R1-1 issue 12: a timer that runs before its grid point by the wall clock (stepped back after it was set) does not fire twice for that point', () => {

@@ -166,3 +166,52 @@ test('R1-3 issue 12: pullBehind pulls from each alive peer whose last heartbeat 
   await new Promise(resolve => setImmediate(resolve))
   assert.deepEqual(pulled, ['p'])
 })
+
+test('R1-3 issue 12: in a small cluster, a new peer\'s pull waits for the pull in flight, then goes only if the peer may have events we lack (its heartbeat shows them, or none came); a peer gone meanwhile is not pulled', async () => {
+  const pulled: string[] = []
+  const answers = new Map<string, () => void>()
+  const none = async (): Promise<void> => {}
+  let connected = ['p', 'q', 'r', 's', 'gone']
+  const r = new Replication({ self: 'me', log: pino({ level: 'silent' }), eventsTopic: EVENTS_TOPIC, bootstrap: [], vector: () => ({ a: 5 }), receive: () => {}, eventsAfter: async function * () {}, skip: () => {}, proof: () => {}, gapProof: async () => undefined, knownPeers: () => [] }, {
+    publishRaw: none,
+    request: async (peer: string) => { pulled.push(peer); await new Promise<void>(resolve => answers.set(peer, resolve)) },
+    connectedPeers: () => connected,
+    dial: none,
+    dialAddr: none
+  })
+  const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve)) }
+  r.pullNew('p')
+  for (const peer of ['q', 'r', 's', 'gone']) r.pullNew(peer)
+  await settle()
+  assert.deepEqual(pulled, ['p'], 'one pull at a time after a burst of new connections')
+  // Their heartbeats, sent as the connections opened: q has nothing we lack, r has; s said nothing yet.
+  r.peerVector('q', { a: 5 })
+  r.peerVector('r', { a: 7 })
+  r.peerVector('gone', { a: 9 })
+  connected = ['p', 'q', 'r', 's']
+  answers.get('p')?.()
+  await settle()
+  assert.deepEqual(pulled.slice(1).sort(), ['r', 's'])
+  // With no pull in flight, a new peer is pulled from at once.
+  for (const peer of ['r', 's']) answers.get(peer)?.()
+  await settle()
+  r.pullNew('q')
+  await settle()
+  assert.deepEqual(pulled.at(-1), 'q')
+})
+
+test('R1-3 issue 12: in a large cluster, a new peer is pulled from at once, pulls in flight or not', async () => {
+  const pulled: string[] = []
+  const none = async (): Promise<void> => {}
+  const r = new Replication({ self: 'me', log: pino({ level: 'silent' }), eventsTopic: EVENTS_TOPIC, bootstrap: [], vector: () => ({ a: 5 }), receive: () => {}, eventsAfter: async function * () {}, skip: () => {}, proof: () => {}, gapProof: async () => undefined, knownPeers: () => [], targetPeers: () => 8 }, {
+    publishRaw: none,
+    request: async (peer: string) => { pulled.push(peer); await new Promise<void>(() => {}) },
+    connectedPeers: () => ['p', 'q'],
+    dial: none,
+    dialAddr: none
+  })
+  r.pullNew('p')
+  r.pullNew('q')
+  await new Promise(resolve => setImmediate(resolve))
+  assert.deepEqual(pulled, ['p', 'q'])
+})
