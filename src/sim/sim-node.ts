@@ -276,8 +276,9 @@ export class SimNode implements Endpoint {
     this.timers.push(t, f)
   }
 
+  /** As the agent's (node.ts): it reads beats carried on frames of events. */
   private heartbeatNow (): Heartbeat {
-    return { id: this.id, name: this.id, priority: this.o.priority, vector: { ...this.state.applied }, ts: EPOCH + this.o.clock.now, master: this.role.established }
+    return { id: this.id, name: this.id, priority: this.o.priority, vector: { ...this.state.applied }, ts: EPOCH + this.o.clock.now, master: this.role.established, carried: true }
   }
 
   private passSoon (): void {
