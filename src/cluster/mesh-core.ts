@@ -157,10 +157,16 @@ export class MeshCore {
     })
   }
 
+  /**
+   * Before the transport starts: a cluster known to be large from the log must not dial every
+   * node it knows (membership.ts).
+   */
+  sizeFromLog (): void {
+    this.gossip.size(this.host.knownCount())
+  }
+
   /** Start the rounds (the transport is up). */
   start (): void {
-    // Known to be large from the log: it must not dial every node it knows (membership.ts).
-    this.gossip.size(this.host.knownCount())
     this.armRounds()
   }
 

@@ -105,8 +105,7 @@ export class Mesh {
         }
       }
     })
-    // Known to be large from the store: it must not dial every node it knows (membership.ts).
-    this.gossip.size(this.host.knownCount())
+    this.core.sizeFromLog()
     await this.net.start()
     for (const addr of this.o.bootstrap) void this.net.dialAddr(addr)
     this.core.start()

@@ -66,7 +66,6 @@ export interface NetMetrics {
   sync: (direction: 'sent' | 'received', bytes: number) => void
 }
 
-
 export interface NetOptions {
   privateKey: unknown
   psk: Uint8Array

@@ -186,8 +186,7 @@ export class SimNode implements Endpoint {
     for (const list of this.log.values()) for (const e of list) if (e !== undefined) apply(this.state, e)
     this.seq = this.state.applied[this.id] ?? 0
     this.hlc = { ...this.state.clock }
-    // Known to be large from its log: it must not dial every node it knows (membership.ts).
-    this.gossip.size(Object.keys(this.state.nodes).length)
+    this.mesh.sizeFromLog()
     this.append('node', { name: this.id, priority: this.o.priority, profiles: [], resources: this.o.slots > 0 ? { slot: Array.from({ length: this.o.slots }, (_, i) => `s${i}`) } : {}, api: '', addresses: [], version: 'sim' })
     // As the executor bridge does after a crash (D-3): what ran here is lost, what was assigned runs now.
     for (const [jobId, byN] of Object.entries(this.state.attempts)) {

@@ -18,7 +18,21 @@ import { Spawner } from '../../src/exec/spawner.js'
 import type { FinishedBody } from '../../src/events/types.js'
 import { emptyState } from '../../src/state/types.js'
 import type { AttemptRecord, JobRecord } from '../../src/state/types.js'
+import type { JobSpec } from '../../src/spec/types.js'
 import { job } from '../helpers/harness.js'
+
+const silent = pino({ level: 'silent' })
+
+/** Run attempt 1 of job `<joblistId>.1` (`run`, `files`) on an executor of `data`, through `spawner` or directly: how it finished. */
+async function runAttempt (data: string, joblistId: string, spec: Partial<JobSpec>, spawner: Spawner | undefined): Promise<FinishedBody> {
+  let report!: (b: FinishedBody) => void
+  const reported = new Promise<FinishedBody>(resolve => { report = resolve })
+  const ex = new Executor({ self: 'me', nodeName: 'me', apiUrl: () => '', dataDir: data, graceMs: 2000, log: silent, started: async () => {}, finished: async b => { report(b) }, ...(spawner !== undefined ? { spawner } : {}) })
+  const rec: JobRecord = { id: `${joblistId}.1`, joblistId, name: 'j', stage: 0, spec: job('j', spec), state: 'running', cancelled: false }
+  const attempt: AttemptRecord = { n: 1, node: 'me', resources: {}, state: 'assigned', assignedAt: 0, term: 1 }
+  ex.launch(emptyState(), rec, attempt)
+  return await reported
+}
 
 const isDir = (p: string): boolean => { try { return statSync(p).isDirectory() } catch { return false } }
 const makeAttemptDir = (data: string, joblistId: string, jobId: string, attempt: number): boolean => makeDirs(attemptPaths(data, joblistId, jobId, attempt).levels)
@@ -90,7 +104,6 @@ test('D-3: freshDir makes the work directory and its parents, and empties one a 
 
 test('R6-1/D-3: a job runs in its attempt\'s work directory, empty but for its files, through the fork server (which makes it) or without, with files or none, after a crash left one', { timeout: 60_000 }, async () => {
   const data = mkdtempSync(join(tmpdir(), 'cis-attempt-dir-'))
-  const silent = pino({ level: 'silent' })
   const spawner = new Spawner(silent)
   spawner.start()
   try {
@@ -104,14 +117,8 @@ test('R6-1/D-3: a job runs in its attempt\'s work directory, empty but for its f
         // What a crash left: the attempt's directory with a file in it.
         mkdirSync(paths.workdir, { recursive: true })
         writeFileSync(join(paths.workdir, 'left'), 'by the crash')
-        let report!: (b: FinishedBody) => void
-        const reported = new Promise<FinishedBody>(resolve => { report = resolve })
-        const ex = new Executor({ self: 'me', nodeName: 'me', apiUrl: () => '', dataDir: data, graceMs: 2000, log: silent, started: async () => {}, finished: async b => { report(b) }, ...(via !== undefined ? { spawner: via } : {}) })
-        const rec: JobRecord = { id: jobId, joblistId, name: 'j', stage: 0, spec: job('j', { run: 'pwd; find . | sort', files }), state: 'running', cancelled: false }
-        const attempt: AttemptRecord = { n: 1, node: 'me', resources: {}, state: 'assigned', assignedAt: 0, term: 1 }
-        ex.launch(emptyState(), rec, attempt)
         const how = `${via !== undefined ? 'fork server' : 'direct'}, ${files.length} files`
-        const f = await reported
+        const f = await runAttempt(data, joblistId, { run: 'pwd; find . | sort', files }, via)
         assert.equal(f.state, 'succeeded', `${how}: ${f.reason ?? ''}`)
         const [pwd, ...found] = readFileSync(paths.stdout, 'utf8').trim().split('\n')
         assert.equal(pwd, paths.workdir, how)
@@ -126,7 +133,6 @@ test('R6-1/D-3: a job runs in its attempt\'s work directory, empty but for its f
 
 test('R6-1/D-3: when the fork server cannot make the work directory, the attempt ends failed with the reason, and the fork server goes on starting jobs', { timeout: 60_000 }, async () => {
   const data = mkdtempSync(join(tmpdir(), 'cis-attempt-dir-'))
-  const silent = pino({ level: 'silent' })
   const spawner = new Spawner(silent)
   spawner.start()
   try {
@@ -134,15 +140,7 @@ test('R6-1/D-3: when the fork server cannot make the work directory, the attempt
     mkdirSync(join(data, 'jobs'))
     writeFileSync(join(data, 'jobs', 'kl12-1'), 'not a directory')
     const results: FinishedBody[] = []
-    for (const joblistId of ['kl12-1', 'kl12-2']) {
-      const jobId = `${joblistId}.1`
-      let report!: (b: FinishedBody) => void
-      const reported = new Promise<FinishedBody>(resolve => { report = resolve })
-      const ex = new Executor({ self: 'me', nodeName: 'me', apiUrl: () => '', dataDir: data, graceMs: 2000, log: silent, started: async () => {}, finished: async b => { report(b) }, spawner })
-      const rec: JobRecord = { id: jobId, joblistId, name: 'j', stage: 0, spec: job('j', { run: 'pwd' }), state: 'running', cancelled: false }
-      ex.launch(emptyState(), rec, { n: 1, node: 'me', resources: {}, state: 'assigned', assignedAt: 0, term: 1 })
-      results.push(await reported)
-    }
+    for (const joblistId of ['kl12-1', 'kl12-2']) results.push(await runAttempt(data, joblistId, { run: 'pwd' }, spawner))
     assert.equal(results[0].state, 'failed')
     assert.match(results[0].reason ?? '', /^could not start: .*(ENOTDIR|EEXIST)/)
     assert.equal(results[1].state, 'succeeded', results[1].reason)
