@@ -31,7 +31,8 @@
 //             it takes them; it writes nothing of its own.
 // Each run warms up first (not counted; see WARMUP_JOBS in stream.ts), then measures N jobs.
 // CIS_ROLES_CORE_PROFILE=FILE with --role: a CPU profile of what is measured, to FILE;
-// CIS_ROLES_CORE_HEAP=FILE: a sampling profile of what it allocates (a .heapprofile).
+// CIS_ROLES_CORE_HEAP=FILE: a sampling profile of what it allocates (a .heapprofile, objects
+// collected since included).
 import '../src/polyfill.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -184,7 +185,10 @@ async function meter (): Promise<() => Promise<Measured>> {
   const session = file === undefined && heap === undefined ? undefined : new (await import('node:inspector/promises')).Session()
   session?.connect()
   if (session !== undefined && file !== undefined) { await session.post('Profiler.enable'); await session.post('Profiler.start') }
-  if (session !== undefined && heap !== undefined) { await session.post('HeapProfiler.enable'); await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 }) }
+  // (Collected objects included: without them the profile held only what was still alive at
+  // its end, the state, not what a job allocates and the collector then has to sweep.)
+  const sampling = { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }
+  if (session !== undefined && heap !== undefined) { await session.post('HeapProfiler.enable'); await session.post('HeapProfiler.startSampling', sampling) }
   const c0 = cpuNow()
   const o0 = otherThreadsMs()
   const k0 = childrenMs()

@@ -124,6 +124,16 @@ export class LivenessGossip {
     }
   }
 
+  /**
+   * This node took or left the office: every neighbour hears it now, not at the next round (a
+   * large cluster's neighbours flood the change on, as any change of office).
+   */
+  officeChanged (hb: Heartbeat): void {
+    if (!this.large) { this.links.broadcast(hb); return }
+    const msg = beatMessage(hb)
+    for (const p of this.links.peers()) this.links.send(p, msg)
+  }
+
   /** Ask the nodes this node begins to watch (or probes) to beat to it; tell those it stopped watching; flood what it holds down. */
   private watchRound (own: Beat): void {
     const round = this.membership.watch()

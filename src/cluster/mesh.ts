@@ -121,6 +121,11 @@ export class Mesh {
     return this.net.addresses().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${this.host.id}`)
   }
 
+  /** This node took or left the office: its peers hear it now (MeshCore.officeChanged). */
+  officeChanged (): void {
+    this.core.officeChanged()
+  }
+
   /** Send a request to a peer's rpc handler (job output lives on the node that ran it). */
   async call (peer: string, request: unknown): Promise<unknown> {
     return await this.net.call(peer, request)

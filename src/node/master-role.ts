@@ -350,12 +350,14 @@ export class MasterRole {
     const peers = this.o.unsettled?.() ?? { unheard: [], claiming: [] }
     const behind = this.o.behind()
     if (!behind && peers.unheard.length === 0 && peers.claiming.length === 0) {
+      if (this.waitingSince !== undefined) this.o.log.debug({ ms: this.o.now() - this.waitingSince }, 'caught up with peers')
       this.waitingSince = undefined
       this.warnedWait = false
       return true
     }
     const now = this.o.now()
     if (this.waitingSince === undefined) {
+      this.o.log.debug({ behind, unheard: peers.unheard, claiming: peers.claiming }, 'waiting for peers before deciding')
       this.waitingSince = now
       if (behind) this.o.catchUp?.()
     }

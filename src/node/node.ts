@@ -741,6 +741,9 @@ export class CisNode implements ApiNode {
   // ---- the master role ----
 
   /** Soon (once per turn of the event loop): establish or revoke the master role as the election says, then let it do its duties. */
+  /** Whether the peers were last told (by the mesh) that this node holds the office. */
+  private officeTold = false
+
   private passSoon (): void {
     if (this.passQueued || !this.running) return
     this.passQueued = true
@@ -748,6 +751,7 @@ export class CisNode implements ApiNode {
       this.passQueued = false
       if (!this.running || !this.ready) return
       this.role.follow(this.master(), id => this.state.nodes[id]?.name ?? id)
+      if (this.role.established !== this.officeTold) { this.officeTold = this.role.established; this.mesh?.officeChanged() }
       this.role.pass()
     })
   }

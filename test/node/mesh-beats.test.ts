@@ -19,10 +19,11 @@ interface Sent { topic: string, to: readonly string[] | undefined, carry?: Carri
 
 type Mesh = MeshCore
 
-function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boolean, known?: () => number, every?: MeshClock['every'] } = {}): { m: Mesh, sent: Sent[], clock: { now: number, mono: number }, peers: string[] } {
+function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boolean, known?: () => number, every?: MeshClock['every'] } = {}): { m: Mesh, sent: Sent[], told: Array<{ peer: string, msg: unknown }>, clock: { now: number, mono: number }, peers: string[] } {
   const clock = { now: 1_000_000, mono: 5_000 }
   const peers = ['p1', 'p2']
   const sent: Sent[] = []
+  const told: Array<{ peer: string, msg: unknown }> = []
   const host: MeshCoreHost = {
     id: 'me',
     log: pino({ level: 'silent' }),
@@ -49,7 +50,7 @@ function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boole
       sent.push({ topic, to, ...(carry !== undefined ? { carry } : {}) })
       for (const p of to ?? peers) if (carry?.to.has(p) === true) carry.queued(p)
     },
-    tell: () => {},
+    tell: (peer, msg) => { told.push({ peer, msg }) },
     noticeAndHangUp: () => {},
     hangUp: none,
     request: none,
@@ -62,7 +63,7 @@ function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boole
     monotonic: () => clock.mono,
     pick: () => 0
   }, { bootstrap: [], heartbeatIntervalMs: 200, heartbeatTimeoutMs: o.timeoutMs ?? 800, syncIntervalMs: 2000 })
-  return { m, sent, clock, peers }
+  return { m, sent, told, clock, peers }
 }
 
 const hb = (id: string, ts: number, carried: boolean): Heartbeat => ({ id, name: id, priority: 1, vector: {}, ts, ...(carried ? { carried: true } : {}) })
@@ -160,4 +161,29 @@ test('R1-1 issue 12: a small cluster\'s rounds are on the grid (phase 0); a larg
   assert.equal(armed.filter(t => !t.stopped).length, 2, 'not armed again while the size stays')
   m.stop()
   assert.equal(armed.filter(t => !t.stopped).length, 0)
+})
+
+test('R1-3 issue 12: a node that takes or leaves the office tells every peer at once, not at the next round (a new master waits for the old claim to end)', async () => {
+  // A small cluster: the heartbeat goes to every peer now, also to peers a carried beat reached
+  // just before (a round now would skip them).
+  let master = false
+  const small = mesh({ master: () => master })
+  hear(small.m, hb('p1', 1, true))
+  hear(small.m, hb('p2', 1, true))
+  await publishEvents(small.m)
+  small.sent.length = 0
+  round(small.m)
+  assert.equal(small.sent.length, 0, 'a round right after the carried beats sends none')
+  master = true
+  small.m.officeChanged()
+  const beats = small.sent.filter(s => s.topic === HEARTBEAT_TOPIC)
+  assert.equal(beats.length, 1)
+  assert.deepEqual([...(beats[0].to ?? [])].sort(), ['p1', 'p2'])
+  // A large cluster: a beat claiming the office to every neighbour (they flood the change on).
+  const large = mesh({ master: () => true, known: () => 40 })
+  large.m.sizeFromLog()
+  large.m.officeChanged()
+  const claims = large.told.filter(t => (t.msg as { beats?: Array<{ id: string, master?: boolean }> }).beats?.some(b => b.id === 'me' && b.master === true) === true)
+  assert.deepEqual(claims.map(t => t.peer).sort(), ['p1', 'p2'])
+  assert.equal(large.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 0)
 })
