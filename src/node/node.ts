@@ -740,10 +740,10 @@ export class CisNode implements ApiNode {
 
   // ---- the master role ----
 
-  /** Soon (once per turn of the event loop): establish or revoke the master role as the election says, then let it do its duties. */
   /** Whether the peers were last told (by the mesh) that this node holds the office. */
   private officeTold = false
 
+  /** Soon (once per turn of the event loop): establish or revoke the master role as the election says, then let it do its duties. */
   private passSoon (): void {
     if (this.passQueued || !this.running) return
     this.passQueued = true
