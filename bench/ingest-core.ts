@@ -125,7 +125,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
       gossip: { relay: () => {} },
       replication: { pull: () => {}, publishEvents: () => {}, behind: () => false, caughtUp: async () => true },
       membership: { alive: () => alive, priorityOf: (id: string) => id === os.M.id ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }) },
-      officeChanged: () => {},
+      office: () => {},
       addresses: () => [],
       block: async () => {},
       stop: async () => {}

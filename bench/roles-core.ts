@@ -141,7 +141,7 @@ function standInMesh (node: CisNode, peers: string[], top: string, published: (o
     gossip: { relay: () => {} },
     replication: { pull: () => {}, pullBehind: () => {}, publishEvents: published, behind: () => false, caughtUp: async () => true },
     membership: { alive: () => alive, priorityOf: (id: string) => id === top ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }) },
-    officeChanged: () => {},
+    office: () => {},
     addresses: () => [],
     block: async () => {},
     stop: async () => {}

@@ -203,15 +203,21 @@ export class MeshCore {
   }
 
   /**
-   * This node took or left the office (the role follows the election): its peers hear it now.
-   * A new master decides only once no peer's last heartbeat still claims the office
-   * (master-role.ts caughtUp); a claim's end told at the next round held a failover up to an
-   * interval (3 agents, the master killed just after a node joined: a job submitted at once
-   * started 150-180 ms after the kill in a third of the runs, against 50-70).
+   * Whether this node holds the office (the role follows the election; called on every pass):
+   * when that changed, its peers hear it now. A new master decides only once no peer's last
+   * heartbeat still claims the office (master-role.ts caughtUp); a claim's end told at the next
+   * round held a failover up to an interval (3 agents, the master killed just after a node
+   * joined: a job submitted at once started 150-180 ms after the kill in a third of the runs,
+   * against 50-70).
    */
-  officeChanged (): void {
+  office (held: boolean): void {
+    if (held === this.officeTold) return
+    this.officeTold = held
     if (!this.stopped) this.gossip.officeChanged(this.host.heartbeat())
   }
+
+  /** The office this node last told its peers it held or left (office). */
+  private officeTold = false
 
   /** Whether the rounds' timers were armed for a large cluster. */
   private armedLarge = false

@@ -121,9 +121,9 @@ export class Mesh {
     return this.net.addresses().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${this.host.id}`)
   }
 
-  /** This node took or left the office: its peers hear it now (MeshCore.officeChanged). */
-  officeChanged (): void {
-    this.core.officeChanged()
+  /** Whether this node holds the office: a change is told to its peers now (MeshCore.office). */
+  office (held: boolean): void {
+    this.core.office(held)
   }
 
   /** Send a request to a peer's rpc handler (job output lives on the node that ran it). */

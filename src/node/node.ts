@@ -740,9 +740,6 @@ export class CisNode implements ApiNode {
 
   // ---- the master role ----
 
-  /** Whether the peers were last told (by the mesh) that this node holds the office. */
-  private officeTold = false
-
   /** Soon (once per turn of the event loop): establish or revoke the master role as the election says, then let it do its duties. */
   private passSoon (): void {
     if (this.passQueued || !this.running) return
@@ -751,7 +748,7 @@ export class CisNode implements ApiNode {
       this.passQueued = false
       if (!this.running || !this.ready) return
       this.role.follow(this.master(), id => this.state.nodes[id]?.name ?? id)
-      if (this.role.established !== this.officeTold) { this.officeTold = this.role.established; this.mesh?.officeChanged() }
+      this.mesh?.office(this.role.established)
       this.role.pass()
     })
   }

@@ -280,9 +280,6 @@ export class SimNode implements Endpoint {
     return { id: this.id, name: this.id, priority: this.o.priority, vector: { ...this.state.applied }, ts: EPOCH + this.o.clock.now, master: this.role.established, carried: true }
   }
 
-  /** Whether the peers were last told (by the mesh) that this node holds the office (node.ts). */
-  private officeTold = false
-
   private passSoon (): void {
     if (this.passQueued || !this.running) return
     this.passQueued = true
@@ -291,7 +288,7 @@ export class SimNode implements Endpoint {
       if (!this.running) return
       this.following = this.master()
       this.role.follow(this.following, id => id)
-      if (this.role.established !== this.officeTold) { this.officeTold = this.role.established; this.mesh.officeChanged() }
+      this.mesh.office(this.role.established)
       this.role.pass()
     })
   }

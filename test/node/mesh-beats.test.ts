@@ -175,14 +175,16 @@ test('R1-3 issue 12: a node that takes or leaves the office tells every peer at 
   round(small.m)
   assert.equal(small.sent.length, 0, 'a round right after the carried beats sends none')
   master = true
-  small.m.officeChanged()
+  small.m.office(true)
   const beats = small.sent.filter(s => s.topic === HEARTBEAT_TOPIC)
   assert.equal(beats.length, 1)
   assert.deepEqual([...(beats[0].to ?? [])].sort(), ['p1', 'p2'])
+  small.m.office(true)
+  assert.equal(small.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 1, 'an office held still is not told again')
   // A large cluster: a beat claiming the office to every neighbour (they flood the change on).
   const large = mesh({ master: () => true, known: () => 40 })
   large.m.sizeFromLog()
-  large.m.officeChanged()
+  large.m.office(true)
   const claims = large.told.filter(t => (t.msg as { beats?: Array<{ id: string, master?: boolean }> }).beats?.some(b => b.id === 'me' && b.master === true) === true)
   assert.deepEqual(claims.map(t => t.peer).sort(), ['p1', 'p2'])
   assert.equal(large.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 0)
