@@ -24,6 +24,10 @@ import { vectorSum } from './replication.js'
 export interface MembershipMessage { cis: 'membership', beats?: unknown, sum?: unknown, down?: unknown, downs?: unknown, prune?: true, watch?: true, unwatch?: true, sync?: true, vouchFor?: unknown, vouch?: unknown }
 export const isMembershipMessage = (x: unknown): x is MembershipMessage => (x as MembershipMessage)?.cis === 'membership'
 
+/** What a membership message is, for counting (metrics): its first part of these, in this order. */
+export const MEMBERSHIP_KINDS = ['watch', 'unwatch', 'prune', 'sync', 'vouchFor', 'vouch', 'downs', 'down', 'beats'] as const
+export const membershipKind = (msg: MembershipMessage): string => MEMBERSHIP_KINDS.find(k => msg[k] !== undefined) ?? 'other'
+
 /** This node's beat alone, with the sum of its version vector (to its watchers, in answer to a watch request, the backstop). */
 const beatMessage = (hb: Heartbeat): MembershipMessage => ({ cis: 'membership', beats: [beatOf(hb)], sum: vectorSum(hb.vector) })
 
@@ -73,8 +77,6 @@ export class LivenessGossip {
   private flood: FloodItem[] = []
   /** queued: a flood message goes out next tick; cooling: one went out within FLOOD_MS. */
   private flooding: 'idle' | 'queued' | 'cooling' = 'idle'
-  /** Heartbeat intervals since this node last beat to its watchers (a large cluster). */
-  private sinceBeat = Infinity
 
   constructor (
     private readonly membership: Membership,
@@ -92,22 +94,26 @@ export class LivenessGossip {
 
   /**
    * Every heartbeat interval: the heartbeat to every peer (a small cluster), or its own watch
-   * round and, every Membership.beatEvery intervals, this node's beat to the nodes that watch
-   * it (a large one).
+   * round (a large one; its beat to the nodes that watch it goes on beatWatchers' own timer).
    */
   beat (hb: Heartbeat, known: number): void {
     if (!this.size(known)) { this.links.broadcast(hb); this.askAboutFading(); return }
     const own = beatOf(hb)
-    const sum = vectorSum(hb.vector)
     // Just grown large (here or at an earlier size()): the neighbours get what a new connection gets.
-    if (this.membership.grewLarge()) for (const p of this.links.peers()) this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum })
-    // Every beatEvery intervals (a new watcher had a beat at once, in answer to its request).
-    if (++this.sinceBeat >= this.membership.beatEvery) {
-      this.sinceBeat = 0
-      const msg = beatMessage(hb)
-      for (const p of this.membership.watchersOf()) this.links.send(p, msg)
-    }
+    if (this.membership.grewLarge()) for (const p of this.links.peers()) this.links.send(p, { cis: 'membership', beats: this.membership.beatsFor(p, own), sum: vectorSum(hb.vector) })
     this.watchRound(own)
+  }
+
+  /**
+   * A large cluster: this node's beat to the nodes that watch it, every Membership.beatEvery
+   * heartbeat intervals, on the clock's grid (mesh-core.ts): every node's beats go out at the
+   * same instants, so a watcher hears those of the nodes it watches in one wake-up, not in one
+   * each (a new watcher had a beat at once, in answer to its request).
+   */
+  beatWatchers (hb: Heartbeat): void {
+    if (!this.large) return
+    const msg = beatMessage(hb)
+    for (const p of this.membership.watchersOf()) this.links.send(p, msg)
   }
 
   /**

@@ -178,7 +178,10 @@ export class MeshCore {
    * each hop waited a whole interval, and in the simulator (100 nodes, seeds 1-3) a healed
    * partition was agreed on in 540 virtual ms instead of 40-65, a cluster formed in 2,050
    * instead of 1,250-1,450, and a silent cut ended with a node dialling all 99 others. Armed
-   * again when the cluster crosses the line (checked each round).
+   * again when the cluster crosses the line (checked each round). A large cluster's beats to
+   * watchers go on the grid all the same (beatWatchers): at the same instant at every node, so
+   * a node hears the nodes it watches in one wake-up, not one each (20 agents idle: see
+   * beatWatchers' figures in docs/benchmarks.md).
    */
   private armRounds (): void {
     for (const t of this.timers) t.stop()
@@ -193,6 +196,7 @@ export class MeshCore {
       this.watchExpiry()
       if (this.gossip.large !== this.armedLarge && !this.stopped) this.armRounds()
     }, phase(this.o.heartbeatIntervalMs)))
+    if (large) this.timers.push(this.clock.every(this.membership.beatEvery * this.o.heartbeatIntervalMs, () => { this.gossip.beatWatchers(this.host.heartbeat()) }, 0))
     this.timers.push(this.clock.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()
       this.gossip.refresh(this.host.heartbeat())

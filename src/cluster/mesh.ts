@@ -7,7 +7,8 @@ import { everyOnGrid } from '../util/grid-timer.js'
 import { Net, SYNC_PROTOCOL } from '../net/p2p.js'
 import type { NetMetrics } from '../net/p2p.js'
 import { allRefused } from '../net/probe.js'
-import type { LivenessGossip } from './liveness-gossip.js'
+import { membershipKind } from './liveness-gossip.js'
+import type { LivenessGossip, MembershipMessage } from './liveness-gossip.js'
 import type { Membership } from './membership.js'
 import type { Replication } from './replication.js'
 import { MeshCore } from './mesh-core.js'
@@ -53,7 +54,7 @@ export class Mesh {
       connectedPeers: () => this.net.connectedPeers(),
       connectedSince: peer => this.net.connectedSince(peer),
       publishRaw: async (topic, json, to, carry) => await this.net.publishRaw(topic, json, to, carry),
-      tell: (peer, msg) => { this.net.tell(peer, msg) },
+      tell: (peer, msg) => { this.net.tell(peer, msg); host.metrics?.membership?.('sent', membershipKind(msg)) },
       noticeAndHangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
       hangUp: async peer => { await this.net.hangUp(peer) },
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
@@ -98,7 +99,7 @@ export class Mesh {
           }
         },
         sync: (req, _from) => this.replication.serve(req),
-        tell: (msg, from) => { this.core.told(msg, from) },
+        tell: (msg, from) => { if (this.core.told(msg, from)) this.host.metrics?.membership?.('received', membershipKind(msg as MembershipMessage)) },
         rpc: async (req, from) => {
           if (!this.core.told(req, from)) return await this.host.rpc(req, from)
           return {}

@@ -64,6 +64,7 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
   private readonly gossipBytes: Counter<'direction' | 'topic'>
   private readonly syncMessages: Counter<'direction'>
   private readonly syncBytes: Counter<'direction'>
+  private readonly membershipMessages: Counter<'direction' | 'kind'>
   private readonly masterChanges: Counter
   private readonly schedulerPass: Histogram
   private readonly apiRequests: Histogram<'method' | 'route' | 'status'>
@@ -166,6 +167,7 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
       this.syncMessages.inc({ direction }, 0)
       this.syncBytes.inc({ direction }, 0)
     }
+    this.membershipMessages = new Counter({ name: 'cis_membership_messages_total', help: 'Membership messages to and from neighbours over their tell streams (beats of a large cluster, down notices, watch requests, probes), by kind.', labelNames: ['direction', 'kind'] as const, registers })
     this.masterChanges = new Counter({ name: 'cis_master_changes_total', help: 'Times the master this node follows changed (not counting the first one after start).', registers })
     this.schedulerPass = new Histogram({
       name: 'cis_scheduler_pass_duration_seconds',
@@ -214,6 +216,10 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
   sync (direction: 'sent' | 'received', bytes: number): void {
     this.syncMessages.inc({ direction })
     this.syncBytes.inc({ direction }, bytes)
+  }
+
+  membership (direction: 'sent' | 'received', kind: string): void {
+    this.membershipMessages.inc({ direction, kind })
   }
 
   // ---- ApiMetrics ----

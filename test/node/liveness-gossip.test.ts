@@ -95,6 +95,8 @@ test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, the
   assert.deepEqual(big.sent.map(s => [s.to, (s.msg.beats as Array<{ ts: number }>)[0].ts]), [['p03', 2], ['p07', 2]], 'answered at once')
   big.sent.length = 0
   big.g.beat(hb(3), 100)
+  assert.equal(big.sent.filter(s => s.msg.beats !== undefined).length, 0, 'the round beats to no one (beatWatchers does, on its own timer)')
+  big.g.beatWatchers(hb(3))
   const beats = big.sent.filter(s => s.msg.beats !== undefined)
   assert.deepEqual(beats.map(s => s.to), ['p03', 'p07'], 'to its watchers, nobody else')
   for (const s of beats) {
@@ -104,30 +106,20 @@ test('R1-1 issue 12: up to 16 nodes the heartbeat goes to every peer; above, the
 })
 
 test('R1-1 issue 12: a watched node beats to its watchers every second heartbeat interval (two beats still fit in the timeout); with a timeout under four intervals, every interval', () => {
-  const beatsIn = (timeoutMs: number, rounds: number): number[] => {
-    const t = setup(names(20))
-    const m = new Membership({ self: 'me', log: silent, now: () => t.clock.now, heartbeatIntervalMs: 200, timeoutMs, changed: () => {} })
-    assert.equal(m.beatEvery, timeoutMs >= 800 ? 2 : 1)
-    const g = new LivenessGossip(m, (t.g as unknown as { replication: Replication }).replication, {
-      peers: () => t.links.peers, send: (to, msg) => { t.sent.push({ to, msg }) }, broadcast: () => {}, hangUp: () => {}, dial: () => {}, after: () => {}, pick: () => 0
-    })
-    g.size(100)
-    g.beat(hb(0), 100) // the switch to the ring (the neighbours get their beats once) and a first beat
-    g.message({ cis: 'membership', watch: true }, 'p03', () => hb(0))
-    t.sent.length = 0
-    const per: number[] = []
-    for (let i = 1; i <= rounds; i++) {
-      t.clock.now += 200
-      g.beat(hb(i), 100)
-      per.push(t.sent.filter(s => s.to === 'p03' && s.msg.beats !== undefined && s.msg.watch !== true).length)
-      t.sent.length = 0
-    }
-    return per
+  // (mesh-core.ts arms beatWatchers every beatEvery intervals: test/node/mesh-beats.test.ts.)
+  for (const [timeoutMs, every] of [[800, 2], [600, 1], [2000, 2], [300, 1]]) {
+    const m = new Membership({ self: 'me', log: silent, now: () => 0, heartbeatIntervalMs: 200, timeoutMs, changed: () => {} })
+    assert.equal(m.beatEvery, every, `timeout ${timeoutMs} ms`)
   }
-  assert.deepEqual(beatsIn(800, 6), [0, 1, 0, 1, 0, 1], 'every second interval at the default timing (800 ms, 200 ms)')
-  assert.deepEqual(beatsIn(600, 4), [1, 1, 1, 1], 'every interval when two beats every second interval would not fit in the timeout')
   const m = new Membership({ self: 'me', log: silent, now: () => 0, heartbeatIntervalMs: 200, timeoutMs: 2000, beatEvery: 3, changed: () => {} })
   assert.equal(m.beatEvery, 3, 'the option, where it fits')
+  const tight = new Membership({ self: 'me', log: silent, now: () => 0, heartbeatIntervalMs: 200, timeoutMs: 1000, beatEvery: 3, changed: () => {} })
+  assert.equal(tight.beatEvery, 2, 'not where two beats would not fit in the timeout')
+  // A small cluster's node has no watchers to beat to.
+  const t = setup(names(5))
+  t.g.size(4)
+  t.g.beatWatchers(hb(1))
+  assert.equal(t.sent.length, 0)
 })
 
 test('R1-1, R1-3 issue 12: a large cluster\'s node asks its ring successors to beat to it (dialling one it is not connected to); one that cannot be reached is held down after the probe and a notice floods', async () => {

@@ -143,10 +143,10 @@ test('R1-1 issue 12: the mesh sets a pass for the instant the first alive peer p
   } finally { mock.timers.reset() }
 })
 
-test('R1-1 issue 12: a small cluster\'s rounds are on the grid (phase 0); a large one\'s at the node\'s own phase, armed again when the cluster crosses the line', () => {
+test('R1-1 issue 12: a small cluster\'s rounds are on the grid (phase 0); a large one\'s at the node\'s own phase, but its beats to its watchers on the grid, every second interval; armed again when the cluster crosses the line', () => {
   const armed: Array<{ ms: number, phase: number, fn: () => void, stopped: boolean }> = []
   let known = 3
-  const { m } = mesh({
+  const { m, told } = mesh({
     known: () => known,
     every: (ms, fn, phase) => { const t = { ms, phase, fn, stopped: false }; armed.push(t); return { stop: () => { t.stopped = true } } }
   })
@@ -155,10 +155,17 @@ test('R1-1 issue 12: a small cluster\'s rounds are on the grid (phase 0); a larg
   known = 40
   armed[0].fn() // a heartbeat round sizes the cluster: large now
   const live = armed.filter(t => !t.stopped)
-  assert.deepEqual(live.map(t => [t.ms, t.phase]), [[200, phaseOf('me', 200)], [2000, phaseOf('me', 2000)]], 'large: at its own phase')
+  assert.deepEqual(live.map(t => [t.ms, t.phase]), [[200, phaseOf('me', 200)], [400, 0], [2000, phaseOf('me', 2000)]], 'large: rounds at its own phase, beats on the grid every 400 ms')
   assert.ok(armed.slice(0, 2).every(t => t.stopped), 'the grid\'s timers stopped')
+  // The beat timer sends this node's beat to its watchers (and to no one else); the round does not.
+  m.told({ cis: 'membership', watch: true }, 'p2')
+  told.length = 0
   live[0].fn()
-  assert.equal(armed.filter(t => !t.stopped).length, 2, 'not armed again while the size stays')
+  assert.equal(told.filter(t => (t.msg as { beats?: unknown[], watch?: true }).beats !== undefined && (t.msg as { watch?: true }).watch !== true).length, 0, 'no beat from the round')
+  told.length = 0
+  live[1].fn()
+  assert.deepEqual(told.map(t => [t.peer, (t.msg as { beats: Array<{ id: string }> }).beats.map(b => b.id)]), [['p2', ['me']]], 'the beat to its watcher')
+  assert.equal(armed.filter(t => !t.stopped).length, 3, 'not armed again while the size stays')
   m.stop()
   assert.equal(armed.filter(t => !t.stopped).length, 0)
 })
