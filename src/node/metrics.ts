@@ -15,6 +15,7 @@ import { EVENT_TYPES } from '../events/types.js'
 import type { ClusterState, JobState, JoblistState } from '../state/types.js'
 import type { EventCounter } from './event-log.js'
 import { signatureChecks } from '../identity/keys.js'
+import { MEMBERSHIP_KINDS } from '../cluster/liveness-gossip.js'
 import type { RoleMetrics } from './master-role.js'
 
 const JOBLIST_STATES: readonly JoblistState[] = ['queued', 'running', 'succeeded', 'failed', 'stopped']
@@ -168,6 +169,7 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
       this.syncBytes.inc({ direction }, 0)
     }
     this.membershipMessages = new Counter({ name: 'cis_membership_messages_total', help: 'Membership messages to and from neighbours over their tell streams (beats of a large cluster, down notices, watch requests, probes), by kind.', labelNames: ['direction', 'kind'] as const, registers })
+    for (const direction of DIRECTIONS) for (const kind of MEMBERSHIP_KINDS) this.membershipMessages.inc({ direction, kind }, 0)
     this.masterChanges = new Counter({ name: 'cis_master_changes_total', help: 'Times the master this node follows changed (not counting the first one after start).', registers })
     this.schedulerPass = new Histogram({
       name: 'cis_scheduler_pass_duration_seconds',

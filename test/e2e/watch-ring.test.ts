@@ -18,6 +18,16 @@ test('R1-1, R1-3, R1-6 issue 12: the watch ring with real agents: a frozen node 
   try {
     await waitForMaster(c.agents, 'w1')
     for (const a of c.agents) assert.match(a.output(), /membership: the watch ring \(more than 3 nodes\)/, 'every agent uses the watch ring')
+    // P-5: the ring's messages are counted by kind: beats to and from watchers, watch requests.
+    const counted = async (a: typeof w1, direction: string, kind: string): Promise<number> => {
+      const line = (await api<string>(a.url, '/metrics')).body.split('\n').find(l => l.startsWith(`cis_membership_messages_total{direction="${direction}",kind="${kind}"}`))
+      return Number(line?.split(' ')[1] ?? NaN)
+    }
+    for (const a of [w1, w3]) {
+      assert.ok(await counted(a, 'received', 'beats') > 0, `${a.name} counted the beats it received`)
+      assert.ok(await counted(a, 'sent', 'beats') > 0, `${a.name} counted the beats it sent`)
+    }
+    assert.ok((await Promise.all(c.agents.map(async a => await counted(a, 'sent', 'watch')))).some(n => n > 0), 'a watch request counted')
 
     // Frozen: no connection closes; only its watchers' probes can tell.
     frozen = w5.proc.pid as number

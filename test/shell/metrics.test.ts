@@ -44,6 +44,7 @@ const EXPECTED: Record<string, string> = {
   cis_gossip_bytes_total: 'counter',
   cis_sync_messages_total: 'counter',
   cis_sync_bytes_total: 'counter',
+  cis_membership_messages_total: 'counter',
   cis_signature_checks_total: 'counter',
   cis_peers_alive: 'gauge',
   cis_master_changes_total: 'counter',
