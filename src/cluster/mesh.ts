@@ -14,11 +14,16 @@ import type { Replication } from './replication.js'
 import { MeshCore } from './mesh-core.js'
 import type { MeshCoreHost } from './mesh-core.js'
 
+/** What the mesh counts: the transport's traffic, and membership messages by kind (membershipKind). */
+export interface MeshMetrics extends NetMetrics {
+  membership: (direction: 'sent' | 'received', kind: string) => void
+}
+
 export interface MeshHost extends MeshCoreHost {
   privateKey: unknown
   rpc: (request: unknown, from: string) => Promise<unknown>
-  /** Counts gossip and sync traffic (metrics, P-5). */
-  metrics?: NetMetrics
+  /** Counts gossip, sync and membership traffic (metrics, P-5). */
+  metrics?: MeshMetrics
 }
 
 export interface MeshOptions {
@@ -54,7 +59,7 @@ export class Mesh {
       connectedPeers: () => this.net.connectedPeers(),
       connectedSince: peer => this.net.connectedSince(peer),
       publishRaw: async (topic, json, to, carry) => await this.net.publishRaw(topic, json, to, carry),
-      tell: (peer, msg) => { this.net.tell(peer, msg); host.metrics?.membership?.('sent', membershipKind(msg)) },
+      tell: (peer, msg) => { this.net.tell(peer, msg); host.metrics?.membership('sent', membershipKind(msg)) },
       noticeAndHangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
       hangUp: async peer => { await this.net.hangUp(peer) },
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
@@ -99,7 +104,7 @@ export class Mesh {
           }
         },
         sync: (req, _from) => this.replication.serve(req),
-        tell: (msg, from) => { if (this.core.told(msg, from)) this.host.metrics?.membership?.('received', membershipKind(msg as MembershipMessage)) },
+        tell: (msg, from) => { if (this.core.told(msg, from)) this.host.metrics?.membership('received', membershipKind(msg as MembershipMessage)) },
         rpc: async (req, from) => {
           if (!this.core.told(req, from)) return await this.host.rpc(req, from)
           return {}

@@ -64,8 +64,6 @@ export interface NetHandlers {
 export interface NetMetrics {
   gossip: (direction: 'sent' | 'received', topic: string, bytes: number) => void
   sync: (direction: 'sent' | 'received', bytes: number) => void
-  /** A membership message to or from a neighbour (liveness-gossip.ts), by its kind (membershipKind). */
-  membership?: (direction: 'sent' | 'received', kind: string) => void
 }
 
 export interface NetOptions {

@@ -4,12 +4,12 @@
 // _total. Label values come from small fixed sets only (states, results, event types,
 // directions, topics, route templates): never a joblist, job or node ID, nor a user's name.
 // The parts of the node see only the narrow interfaces they count through (EventCounter,
-// RoleMetrics, NetMetrics, ApiMetrics); the gauges of the state are computed at scrape time.
+// RoleMetrics, MeshMetrics, ApiMetrics); the gauges of the state are computed at scrape time.
 import type { RecordableHistogram } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { gridTimerLateness } from '../util/grid-timer.js'
 import type { ApiMetrics } from '../api/node-port.js'
-import type { NetMetrics } from '../net/p2p.js'
+import type { MeshMetrics } from '../cluster/mesh.js'
 import type { AttemptEnd, CisEvent, FinishedBody } from '../events/types.js'
 import { EVENT_TYPES } from '../events/types.js'
 import type { ClusterState, JobState, JoblistState } from '../state/types.js'
@@ -55,7 +55,7 @@ export interface MetricsSource {
   isMaster: () => boolean
 }
 
-export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMetrics {
+export class NodeMetrics implements EventCounter, RoleMetrics, MeshMetrics, ApiMetrics {
   readonly registry = new Registry()
   private readonly jobsStarted: Counter
   private readonly jobsFinished: Counter<'result'>
@@ -208,7 +208,7 @@ export class NodeMetrics implements EventCounter, RoleMetrics, NetMetrics, ApiMe
 
   passTimer (): () => void { return this.schedulerPass.startTimer() }
 
-  // ---- NetMetrics ----
+  // ---- MeshMetrics ----
 
   gossip (direction: 'sent' | 'received', topic: string, bytes: number): void {
     this.gossipMessages.inc({ direction, topic })
