@@ -60,7 +60,10 @@ export class Mesh {
       connectedSince: peer => this.net.connectedSince(peer),
       publishRaw: async (topic, json, to, carry) => await this.net.publishRaw(topic, json, to, carry),
       tell: (peer, msg) => { this.net.tell(peer, msg); host.metrics?.membership('sent', membershipKind(msg)) },
-      noticeAndHangUp: (peer, notice) => { void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) }) },
+      noticeAndHangUp: (peer, notice) => {
+        host.metrics?.membership('sent', membershipKind(notice))
+        void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) })
+      },
       hangUp: async peer => { await this.net.hangUp(peer) },
       request: async (peer, req, onFrame, timeoutMs) => await this.net.request(peer, SYNC_PROTOCOL, req, onFrame, timeoutMs),
       dial: async (peer, addrs) => { await this.dialKnown(peer, addrs) },
@@ -107,6 +110,8 @@ export class Mesh {
         tell: (msg, from) => { if (this.core.told(msg, from)) this.host.metrics?.membership('received', membershipKind(msg as MembershipMessage)) },
         rpc: async (req, from) => {
           if (!this.core.told(req, from)) return await this.host.rpc(req, from)
+          // (A membership message by rpc: a prune notice before a hang-up, or a peer of an older version.)
+          this.host.metrics?.membership('received', membershipKind(req as MembershipMessage))
           return {}
         }
       }

@@ -120,6 +120,25 @@ test('security: malformed sync and rpc frames close the stream and change nothin
   } finally { await net.stop() }
 })
 
+test('P-5 issue 12: a membership message that comes by rpc (a prune notice before a hang-up, a peer of an older version) is counted by kind', async () => {
+  const [s1] = c.agents
+  const counted = async (direction: string, kind: string): Promise<number> => {
+    const line = (await api<string>(s1.url, '/metrics')).body.split('\n').find(l => l.startsWith(`cis_membership_messages_total{direction="${direction}",kind="${kind}"}`))
+    return Number(line?.split(' ')[1] ?? NaN)
+  }
+  const before = await counted('received', 'unwatch')
+  assert.ok(Number.isFinite(before), 'the family is there from the start')
+  const net = await rogue(await readSwarmKey(c.keyFile))
+  try {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    await net.node.dial(multiaddr(s1.p2p[0]))
+    await net.call(s1.id, { cis: 'membership', unwatch: true }, 5000)
+    await net.call(s1.id, { cis: 'membership', unwatch: true }, 5000)
+    assert.equal(await counted('received', 'unwatch'), before + 2, 'both counted as received, kind unwatch')
+    assert.equal((await api(s1.url, '/v1/health')).body.ok, true, 'the node keeps running')
+  } finally { await net.stop() }
+})
+
 test('R1-1: a peer that stays connected but sends no heartbeat is hung up on (a dead gossip stream heals by reconnecting)', async () => {
   const [s1, s2] = c.agents
   const net = await rogue(await readSwarmKey(c.keyFile))
