@@ -97,8 +97,6 @@ export class MeshCore {
   readonly gossip: LivenessGossip
   /** Heartbeats carried on event frames, and the beats the timer then need not send (small clusters). */
   private readonly carried: CarriedBeats
-  /** The office this node's last heartbeat round claimed (a change goes to every peer). */
-  private officeBeaten = false
   /** The pass set for when a silent peer passes the timeout (watchExpiry). */
   private expiry: { cancel: () => void } | undefined
   private readonly timers: Array<{ stop: () => void }> = []
@@ -216,11 +214,13 @@ export class MeshCore {
    */
   office (held: boolean): void {
     if (held === this.officeTold) return
-    this.officeTold = held
+    // (A small cluster's change goes out through the heartbeat round's send, which sees it as
+    // a change and so beats to every peer: officeTold is set after it.)
     if (!this.stopped) this.gossip.officeChanged(this.host.heartbeat())
+    this.officeTold = held
   }
 
-  /** The office this node last told its peers it held or left (office). */
+  /** The office this node last told its peers it held or left (office(), or a small cluster's heartbeat round that saw the change first). */
   private officeTold = false
 
   /** Whether the rounds' timers were armed for a large cluster. */
@@ -272,9 +272,11 @@ export class MeshCore {
   private broadcastBeat (hb: Heartbeat): void {
     const now = this.clock.monotonic()
     // A change of office goes to every peer at once, not half an interval later.
+    // (Told already by office(), the change needs no second beat to every peer; a round that
+    // sees it first tells it, and office() then has nothing to tell.)
     const office = hb.master === true
-    const all = office !== this.officeBeaten
-    this.officeBeaten = office
+    const all = office !== this.officeTold
+    this.officeTold = office
     const to = this.links.connectedPeers().filter(p => all || this.carried.beatTo(p, now))
     for (const p of to) this.carried.sent(p, now)
     if (to.length > 0) void this.links.publishRaw(HEARTBEAT_TOPIC, JSON.stringify(hb), to)

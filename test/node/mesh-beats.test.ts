@@ -188,6 +188,16 @@ test('R1-3 issue 12: a node that takes or leaves the office tells every peer at 
   assert.deepEqual([...(beats[0].to ?? [])].sort(), ['p1', 'p2'])
   small.m.office(true)
   assert.equal(small.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 1, 'an office held still is not told again')
+  // The next round: the change was told, so it goes only to the peers that are due a beat (none
+  // here: the carried beats and the told one are fresh), not to every peer a second time.
+  ;(small.m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: true, carried: true })
+  assert.equal(small.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 1, 'a told change of office is not beaten to every peer again by the round')
+  // A round that sees a change before the node's pass tells it (every peer); the pass then has nothing to tell.
+  const early = mesh({ master: () => false })
+  ;(early.m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: true, carried: true })
+  assert.deepEqual(early.sent.filter(s => s.topic === HEARTBEAT_TOPIC).map(s => [...(s.to ?? [])].sort()), [['p1', 'p2']], 'the round told the change to every peer')
+  early.m.office(true)
+  assert.equal(early.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 1, 'the pass after it tells nothing more')
   // A large cluster: a beat claiming the office to every neighbour (they flood the change on).
   const large = mesh({ master: () => true, known: () => 40 })
   large.m.sizeFromLog()
