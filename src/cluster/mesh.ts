@@ -59,9 +59,9 @@ export class Mesh {
       connectedPeers: () => this.net.connectedPeers(),
       connectedSince: peer => this.net.connectedSince(peer),
       publishRaw: async (topic, json, to, carry) => await this.net.publishRaw(topic, json, to, carry),
-      tell: (peer, msg) => { this.net.tell(peer, msg); host.metrics?.membership('sent', membershipKind(msg)) },
+      tell: (peer, msg) => { this.net.tell(peer, msg); this.counted('sent', msg) },
       noticeAndHangUp: (peer, notice) => {
-        host.metrics?.membership('sent', membershipKind(notice))
+        this.counted('sent', notice)
         void this.net.call(peer, notice, 2000).catch(() => {}).finally(() => { void this.net.hangUp(peer, true) })
       },
       hangUp: async peer => { await this.net.hangUp(peer) },
@@ -81,6 +81,11 @@ export class Mesh {
     this.membership = this.core.membership
     this.replication = this.core.replication
     this.gossip = this.core.gossip
+  }
+
+  /** A membership message to or from a neighbour, by tell stream or rpc: counted by its kind (P-5). */
+  private counted (direction: 'sent' | 'received', msg: MembershipMessage): void {
+    this.host.metrics?.membership(direction, membershipKind(msg))
   }
 
   async start (): Promise<void> {
@@ -107,11 +112,11 @@ export class Mesh {
           }
         },
         sync: (req, _from) => this.replication.serve(req),
-        tell: (msg, from) => { if (this.core.told(msg, from)) this.host.metrics?.membership('received', membershipKind(msg as MembershipMessage)) },
+        tell: (msg, from) => { if (this.core.told(msg, from)) this.counted('received', msg as MembershipMessage) },
         rpc: async (req, from) => {
           if (!this.core.told(req, from)) return await this.host.rpc(req, from)
           // (A membership message by rpc: a prune notice before a hang-up, or a peer of an older version.)
-          this.host.metrics?.membership('received', membershipKind(req as MembershipMessage))
+          this.counted('received', req as MembershipMessage)
           return {}
         }
       }

@@ -9,7 +9,7 @@ import { Net, EVENTS_TOPIC } from '../../src/net/p2p.js'
 import { readSwarmKey, newSwarmKey } from '../../src/net/swarm-key.js'
 import type { Cluster } from '../helpers/cluster.js'
 import { startCluster, waitSameHash } from '../helpers/cluster.js'
-import { api, cleanup, sleep, startAgent, waitFor } from '../helpers/agent.js'
+import { api, cleanup, membershipCount, sleep, startAgent, waitFor } from '../helpers/agent.js'
 
 let c: Cluster
 before(async () => { c = await startCluster([{ name: 's1', priority: 2 }, { name: 's2', priority: 1 }]) })
@@ -122,10 +122,7 @@ test('security: malformed sync and rpc frames close the stream and change nothin
 
 test('P-5 issue 12: a membership message that comes by rpc (a prune notice before a hang-up, a peer of an older version) is counted by kind', async () => {
   const [s1] = c.agents
-  const counted = async (direction: string, kind: string): Promise<number> => {
-    const line = (await api<string>(s1.url, '/metrics')).body.split('\n').find(l => l.startsWith(`cis_membership_messages_total{direction="${direction}",kind="${kind}"}`))
-    return Number(line?.split(' ')[1] ?? NaN)
-  }
+  const counted = async (direction: 'sent' | 'received', kind: string): Promise<number> => await membershipCount(s1.url, direction, kind)
   const before = await counted('received', 'unwatch')
   assert.ok(Number.isFinite(before), 'the family is there from the start')
   const net = await rogue(await readSwarmKey(c.keyFile))

@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { heal, partition, startCluster, waitForMaster, waitForMembers, waitSameHash } from '../helpers/cluster.js'
-import { api, waitFinal } from '../helpers/agent.js'
+import { api, membershipCount, waitFinal } from '../helpers/agent.js'
 
 test('R1-1, R1-3, R1-6 issue 12: the watch ring with real agents: a frozen node is held down and comes back, a partition heals, a killed master is replaced and returns', { timeout: 300_000 }, async () => {
   const c = await startCluster([
@@ -19,10 +19,7 @@ test('R1-1, R1-3, R1-6 issue 12: the watch ring with real agents: a frozen node 
     await waitForMaster(c.agents, 'w1')
     for (const a of c.agents) assert.match(a.output(), /membership: the watch ring \(more than 3 nodes\)/, 'every agent uses the watch ring')
     // P-5: the ring's messages are counted by kind: beats to and from watchers, watch requests.
-    const counted = async (a: typeof w1, direction: string, kind: string): Promise<number> => {
-      const line = (await api<string>(a.url, '/metrics')).body.split('\n').find(l => l.startsWith(`cis_membership_messages_total{direction="${direction}",kind="${kind}"}`))
-      return Number(line?.split(' ')[1] ?? NaN)
-    }
+    const counted = async (a: typeof w1, direction: 'sent' | 'received', kind: string): Promise<number> => await membershipCount(a.url, direction, kind)
     for (const a of [w1, w3]) {
       assert.ok(await counted(a, 'received', 'beats') > 0, `${a.name} counted the beats it received`)
       assert.ok(await counted(a, 'sent', 'beats') > 0, `${a.name} counted the beats it sent`)

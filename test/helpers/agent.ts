@@ -158,6 +158,12 @@ export async function api<T = any> (url: string, path: string, init: { method?: 
   return { status: res.status, body: parsed as T, headers: res.headers }
 }
 
+/** An agent's count of membership messages of one direction and kind (`cis_membership_messages_total`, P-5); NaN if it has no such line. */
+export async function membershipCount (url: string, direction: 'sent' | 'received', kind: string): Promise<number> {
+  const line = (await api<string>(url, '/metrics')).body.split('\n').find(l => l.startsWith(`cis_membership_messages_total{direction="${direction}",kind="${kind}"}`))
+  return Number(line?.split(' ')[1] ?? NaN)
+}
+
 /** Wait until a joblist reaches a final state; returns its JSON. */
 export async function waitFinal (url: string, id: string, timeoutMs = 30_000): Promise<any> {
   let last: any

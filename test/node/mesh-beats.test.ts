@@ -72,7 +72,8 @@ const hear = (m: Mesh, b: Heartbeat): void => { m.gossiped(HEARTBEAT_TOPIC, b, b
 const publishEvents = async (m: Mesh, more?: boolean): Promise<void> => {
   await (m.replication as unknown as { links: { publishRaw: (t: string, j: string, to?: readonly string[], more?: boolean) => Promise<void> } }).links.publishRaw(EVENTS_TOPIC, '[]', undefined, more)
 }
-const round = (m: Mesh): void => { (m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: false, carried: true }) }
+/** A small cluster's heartbeat round, with this node's beat claiming the office or not. */
+const round = (m: Mesh, master = false): void => { (m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master, carried: true }) }
 
 test('R1-1 issue 12: a frame of events carries this node\'s beat to the peers that read carried beats and are due one; the next round skips them, not the others', async () => {
   const { m, sent, clock } = mesh()
@@ -115,7 +116,7 @@ test('R1-1 issue 12: nothing is carried in a large cluster, nor with a timeout u
   await publishEvents(m)
   assert.deepEqual([...(sent[0].carry?.to ?? [])].sort(), ['p1', 'p2'])
   office = true
-  ;(m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: true, carried: true })
+  round(m, true)
   assert.deepEqual(sent[1], { topic: HEARTBEAT_TOPIC, to: ['p1', 'p2'] }, 'the office changed: every peer, carried beats or not')
 })
 
@@ -190,11 +191,11 @@ test('R1-3 issue 12: a node that takes or leaves the office tells every peer at 
   assert.equal(small.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 1, 'an office held still is not told again')
   // The next round: the change was told, so it goes only to the peers that are due a beat (none
   // here: the carried beats and the told one are fresh), not to every peer a second time.
-  ;(small.m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: true, carried: true })
+  round(small.m, true)
   assert.equal(small.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 1, 'a told change of office is not beaten to every peer again by the round')
   // A round that sees a change before the node's pass tells it (every peer); the pass then has nothing to tell.
   const early = mesh({ master: () => false })
-  ;(early.m as unknown as { broadcastBeat: (h: Heartbeat) => void }).broadcastBeat({ id: 'me', name: 'me', priority: 1, vector: {}, ts: 0, master: true, carried: true })
+  round(early.m, true)
   assert.deepEqual(early.sent.filter(s => s.topic === HEARTBEAT_TOPIC).map(s => [...(s.to ?? [])].sort()), [['p1', 'p2']], 'the round told the change to every peer')
   early.m.office(true)
   assert.equal(early.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 1, 'the pass after it tells nothing more')
