@@ -243,19 +243,26 @@ export class EventLog {
       seen.add(b.id)
       restore(whole, b)
     }
-    for (const b of this.writing.values()) put(b)
     for await (const b of this.archivedEndedBefore(Number.MAX_SAFE_INTEGER)) put(b)
     return whole
   }
 
   /**
-   * The archived joblists that ended before `before` (what a purge of it names). Not those
-   * brought back (their bundles leave the store with the next snapshot): memory has them, or
-   * they were purged since.
+   * The archived joblists that ended before `before` (what a purge of it names), those being
+   * archived included (out of memory, their write not committed yet: a purge on the grid of the
+   * archiving timer would otherwise miss them). Not those brought back (their bundles leave the
+   * store with the next snapshot): memory has them, or they were purged since.
    */
   async * archivedEndedBefore (before: number): AsyncGenerator<Bundle> {
+    // Those being written first: one whose write commits meanwhile is in the index read after.
+    const seen = new Set<string>()
+    for (const b of [...this.writing.values()]) {
+      if (b.endedAt >= before || this.unarchive.has(b.id)) continue
+      seen.add(b.id)
+      yield b
+    }
     for await (const [, id] of this.o.store.readArchiveIndex({ gte: 'e!', lt: 'e!' + INDEX.time(before) })) {
-      if (this.unarchive.has(id)) continue
+      if (this.unarchive.has(id) || seen.has(id)) continue
       const json = await this.o.store.readArchive(id)
       if (json !== undefined) yield JSON.parse(json) as Bundle
     }

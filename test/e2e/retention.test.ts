@@ -6,7 +6,7 @@
 // waits while those that ended after it go.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -20,22 +20,28 @@ let c: Cluster
 let hooks: Server
 const hookHits: string[] = []
 let hookBase = ''
+/** The config's directory (the agents' own are removed by stopAll). */
+let dir = ''
 
 before(async () => {
   hooks = createServer((req, res) => { hookHits.push(req.url ?? ''); req.resume(); res.statusCode = 500; res.end() })
   await new Promise<void>(resolve => hooks.listen(0, '127.0.0.1', resolve))
   hookBase = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`
-  const dir = tempDir('cis-retention-')
+  dir = tempDir('cis-retention-')
   const config = join(dir, 'retention.yaml')
   // Purged 2 s after the end (checked every second); archived out of memory after 200 ms first.
   writeFileSync(config, 'store:\n  archiveAfter: 200ms\n  purgeAfter: 2s\nnotify:\n  secret: a retention test secret\n  allowHosts: [127.0.0.1]\n')
-  c = await startCluster([{ name: 'ret-a', priority: 2 }, { name: 'ret-b', priority: 1 }], ['--resource', 'slot=2', '--config', config])
+  // A heartbeat timeout of 5 s, not the tests' 600 ms: on a loaded machine a stall of the
+  // master's loop would otherwise hand the office to ret-b for a moment, and ret-b would purge
+  // as master (what the first test checks it never does). Info logs: who was master, when.
+  c = await startCluster([{ name: 'ret-a', priority: 2 }, { name: 'ret-b', priority: 1 }], ['--resource', 'slot=2', '--config', config, '--heartbeat-timeout', '5s', '--log-level', 'info'])
   await waitForMaster(c.agents, 'ret-a')
 })
 after(async () => {
   await c.stopAll()
   hooks.closeAllConnections()
   await new Promise<void>(resolve => hooks.close(() => resolve()))
+  rmSync(dir, { recursive: true, force: true })
 })
 
 const one = (name: string, run: string): Record<string, unknown> => ({ name, stages: [{ name: 's', jobs: [{ name: 'j', run }] }] })
@@ -80,7 +86,9 @@ test('G-6: with store.purgeAfter the master purges ended joblists from every nod
   assert.ok(statsA.last !== null && statsA.last.joblists >= 1, JSON.stringify(statsA))
   assert.equal(statsA.error, null)
   assert.equal(statsB.afterMs, 2000)
-  assert.equal(statsB.last, null, 'the node that is not the master never purged')
+  // (Had ret-b held the office for a moment after all, it may have purged as master then.)
+  const bMastered = /this node is now the master/.test(b.output())
+  assert.ok(statsB.last === null || bMastered, `the node that is not the master never purged: ${JSON.stringify(statsB)}`)
 
   assert.equal((await api(a.url, '/v1/schedules/tick', { method: 'DELETE' })).status, 202)
   await waitSameHash(c.agents, 60_000)

@@ -1,0 +1,74 @@
+// A purge (G-6, by hand or by store.purgeAfter) names the joblists that ended before its cutoff
+// wherever they are: in memory, in the store's archive, or between the two (taken out of memory
+// for the archive, the snapshot's write not committed yet). The archiving timer and retention's
+// check tick on the same grid, so a purge often starts while such a write is under way.
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { setImmediate as tick } from 'node:timers/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { pino } from 'pino'
+import { EventLog } from '../../src/node/event-log.js'
+import type { Bundle } from '../../src/state/archive.js'
+import { apply } from '../../src/state/reducer.js'
+import { MemoryEventStore } from '../../src/store/memory-store.js'
+import { Harness, job, joblist } from '../helpers/harness.js'
+
+const silent = pino({ level: 'silent' })
+
+async function names (events: EventLog, before: number): Promise<string[]> {
+  const out: string[] = []
+  for await (const b of events.archivedEndedBefore(before)) out.push(b.id)
+  return out
+}
+
+test('G-6: a purge names an ended joblist while its archiving write is under way, and once it is in the archive, once each time', async () => {
+  const key = await generateKeyPair('Ed25519')
+  const id = peerIdFromPrivateKey(key as never).toString()
+  const store = new MemoryEventStore()
+  // The store's writes wait while `held` is set: the snapshot that archives stays under way.
+  let held: Promise<void> | null = null
+  let release = (): void => {}
+  const write = store.write.bind(store)
+  store.write = async (...args) => { if (held !== null) await held; await write(...args) }
+  const events: EventLog = new EventLog({
+    identity: { id, key: key as never },
+    store,
+    log: silent,
+    now: () => Date.now(),
+    where: 'memory',
+    // (Every write a snapshot: the own event below brings the archiving one.)
+    snapshotEvery: 1,
+    applied: es => { for (const e of es) apply(events.state, e) },
+    publish: () => {},
+    onFatal: err => { throw err },
+    archive: { afterMs: 0, unackedMs: 0, usageHalfLifeMs: 3600_000 }
+  })
+  await events.load()
+  // Two joblists that ended (the harness's clock is far in the past), applied to the log's state.
+  const h = new Harness()
+  h.node('A', { slot: ['s0'] })
+  const reqs = [h.submit(joblist('old', [['s', [job('x')]]]), 'A'), h.submit(joblist('old', [['s', [job('y')]]]), 'A')]
+  for (let i = 0; i < 4; i++) { h.settle(); h.runAll(); h.settle() }
+  const ids = reqs.map(r => h.joblistId(r)).sort()
+  assert.deepEqual(ids.map(i => h.state.joblists[i]?.state), ['succeeded', 'succeeded'])
+  for (const e of h.events) apply(events.state, e)
+  const endedBy = Math.max(...ids.map(i => h.state.joblists[i].endedAt ?? Infinity)) + 1
+
+  held = new Promise<void>(resolve => { release = resolve })
+  const appended = events.append('ack', { joblistId: 'j-elsewhere' })
+  for (let i = 0; i < 1000 && [...events.archiving()].length < 2; i++) await tick()
+  assert.deepEqual([...events.archiving()].map((b: Bundle) => b.id).sort(), ids, 'both are being archived: out of memory, not in the store yet')
+  assert.equal(events.state.joblists[ids[0]], undefined)
+
+  assert.deepEqual((await names(events, endedBy)).sort(), ids, 'a purge while the write is under way names both')
+  assert.deepEqual(await names(events, 0), [], 'none ended before 0')
+
+  release()
+  held = null
+  await appended
+  assert.equal([...events.archiving()].length, 0, 'the write committed')
+  assert.deepEqual((await names(events, endedBy)).sort(), ids, 'from the archive: each once')
+  await events.close()
+})
