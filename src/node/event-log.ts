@@ -206,12 +206,15 @@ export class EventLog {
     return json === undefined ? undefined : JSON.parse(json) as Bundle
   }
 
-  /** The archived joblists of a name, the latest ended first (at most `limit`). */
+  /** The archived joblists of a name, the latest ended first (at most `limit`), those being archived included. */
   async archivedByName (name: string, limit: number): Promise<string[]> {
     const p = INDEX.namePrefix(name)
-    const out: string[] = []
-    for await (const [, id] of this.o.store.readArchiveIndex({ gte: p, lt: p.slice(0, -1) + '"', reverse: true, limit })) out.push(id)
-    return out
+    // By index key (the name, the end, the ID): those being written first, as the index would
+    // list them; one whose write commits meanwhile is in the index read after (listed once).
+    const found = new Map<string, string>()
+    for (const b of [...this.writing.values()]) if (b.name === name) found.set(b.id, INDEX.name(name, b.endedAt, b.id))
+    for await (const [k, id] of this.o.store.readArchiveIndex({ gte: p, lt: p.slice(0, -1) + '"', reverse: true, limit })) found.set(id, k)
+    return [...found].sort((a, b) => a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0).slice(0, limit).map(([id]) => id)
   }
 
   /** The joblists being archived: out of memory, their bundles not yet in the store (until the write commits). */

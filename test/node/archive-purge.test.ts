@@ -1,7 +1,8 @@
 // A purge (G-6, by hand or by store.purgeAfter) names the joblists that ended before its cutoff
 // wherever they are: in memory, in the store's archive, or between the two (taken out of memory
 // for the archive, the snapshot's write not committed yet). The archiving timer and retention's
-// check tick on the same grid, so a purge often starts while such a write is under way.
+// check tick on the same grid, so a purge often starts while such a write is under way. A look-up
+// by name (G-4: `cis status NAME`, the list by name) finds such a joblist too.
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -23,7 +24,7 @@ async function names (events: EventLog, before: number): Promise<string[]> {
   return out
 }
 
-test('G-6: a purge names an ended joblist while its archiving write is under way, and once it is in the archive, once each time', async () => {
+test('G-4, G-6: a joblist being archived (its write under way) is named by a purge and found by its name, as once it is in the archive, once each time', async () => {
   const key = await generateKeyPair('Ed25519')
   const id = peerIdFromPrivateKey(key as never).toString()
   const store = new MemoryEventStore()
@@ -55,6 +56,9 @@ test('G-6: a purge names an ended joblist while its archiving write is under way
   assert.deepEqual(ids.map(i => h.state.joblists[i]?.state), ['succeeded', 'succeeded'])
   for (const e of h.events) apply(events.state, e)
   const endedBy = Math.max(...ids.map(i => h.state.joblists[i].endedAt ?? Infinity)) + 1
+  // The latest ended first (what `cis status old` shows, and the list by name).
+  const latestFirst = [...ids].sort((x, y) => (h.state.joblists[y].endedAt ?? 0) - (h.state.joblists[x].endedAt ?? 0) || (x < y ? 1 : -1))
+  assert.notEqual(h.state.joblists[ids[0]].endedAt, h.state.joblists[ids[1]].endedAt)
 
   held = new Promise<void>(resolve => { release = resolve })
   const appended = events.append('ack', { joblistId: 'j-elsewhere' })
@@ -64,11 +68,14 @@ test('G-6: a purge names an ended joblist while its archiving write is under way
 
   assert.deepEqual((await names(events, endedBy)).sort(), ids, 'a purge while the write is under way names both')
   assert.deepEqual(await names(events, 0), [], 'none ended before 0')
+  assert.deepEqual(await events.archivedByName('old', 10), latestFirst, 'by name while the write is under way, the latest first')
+  assert.deepEqual(await events.archivedByName('old', 1), latestFirst.slice(0, 1))
 
   release()
   held = null
   await appended
   assert.equal([...events.archiving()].length, 0, 'the write committed')
   assert.deepEqual((await names(events, endedBy)).sort(), ids, 'from the archive: each once')
+  assert.deepEqual(await events.archivedByName('old', 10), latestFirst, 'by name from the archive')
   await events.close()
 })
