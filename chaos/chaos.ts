@@ -1,8 +1,11 @@
-// `npm run chaos -- --seed N --duration SECONDS [--agents N] [--lost-after D] [--netns]`: a bounded run on 127.0.0.1.
+// `npm run chaos -- --seed N --duration SECONDS [--agents N] [--lost-after D] [--archive-after D] [--purge-after D] [--netns]`: a bounded run on 127.0.0.1.
 // Agents with different priorities and resources; a stream of multi-stage joblists (some
 // with retries, some failing on purpose, some stopped); a driver that SIGKILLs agents (the
 // master too), restarts them, and partitions and heals the cluster through the test gate.
-// At the end it checks the invariants and prints one JSON line; exit 1 if any broke.
+// At the end it checks the invariants and prints one JSON line; exit 1 if any broke. With
+// --purge-after (G-6 retention under faults), ended joblists leave the cluster as it runs: each
+// one missing at the end must be in the purged set, and must have been told ended first (every
+// joblist then asks for webhooks: the receiver learns its ID and its end).
 import '../src/polyfill.js'
 import type { ClusterAgent, Cluster } from '../test/helpers/cluster.js'
 import { heal, partition, startCluster, waitForMembers, waitSameHash } from '../test/helpers/cluster.js'
@@ -12,6 +15,8 @@ import { FINAL_JOBLIST_STATES } from '../src/state/types.js'
 import type { JoblistState } from '../src/state/types.js'
 import { instantsBetween } from '../src/spec/cron.js'
 import { MAX_SKIP_RECORDS } from '../src/state/schedules.js'
+import { isPurged } from '../src/state/purged.js'
+import { parseDuration } from '../src/spec/duration.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -53,21 +58,40 @@ export interface ChaosResult {
   webhooksMissing: number
   /** Deliveries received more than once (same webhook-id): at least once allows them. */
   webhookDuplicates: number
+  /** With purgeAfter: accepted joblists purged by retention during the run (each told ended first, and in the purged set). */
+  purged?: number
+  /** With purgeAfter: joblists purged whose end was never told (an open joblist purged): must be 0 (counted in lost too). */
+  purgedOpen?: number
 }
 
-/** A webhook receiver on loopback that counts what it gets, by webhook-id. */
-async function webhookReceiver (): Promise<{ url: string, got: Map<string, number>, close: () => Promise<void> }> {
+/** What the webhooks told of one joblist name: its IDs, and those told ended. */
+export interface Told { ids: Set<string>, ended: Set<string> }
+
+/** A webhook receiver on loopback that counts what it gets, by webhook-id, and what each joblist name was told. */
+async function webhookReceiver (): Promise<{ url: string, got: Map<string, number>, told: Map<string, Told>, close: () => Promise<void> }> {
   const got = new Map<string, number>()
+  const told = new Map<string, Told>()
   const server = createServer((req, res) => {
     const id = req.headers['webhook-id']
-    req.resume()
+    const chunks: Buffer[] = []
+    req.on('data', (b: Buffer) => chunks.push(b))
     req.on('end', () => {
       if (typeof id === 'string') got.set(id, (got.get(id) ?? 0) + 1)
+      try {
+        const m = JSON.parse(Buffer.concat(chunks).toString()) as { type?: string, data?: { id?: string, name?: string, state?: string } | null }
+        const d = m.data
+        if (typeof m.type === 'string' && m.type.startsWith('joblist.') && d != null && typeof d.id === 'string' && typeof d.name === 'string') {
+          const t = told.get(d.name) ?? { ids: new Set<string>(), ended: new Set<string>() }
+          t.ids.add(d.id)
+          if (FINAL_JOBLIST_STATES.has(m.type.slice('joblist.'.length) as JoblistState)) t.ended.add(d.id)
+          told.set(d.name, t)
+        }
+      } catch { /* not ours to judge: counted by its id above */ }
       res.writeHead(200).end()
     })
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, told, close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) } }
 }
 
 /** The workload's schedules: every 2 s (catch up one, overlap skip), every 3 s (catch up all, overlaps allowed, failing runs go on). */
@@ -88,6 +112,8 @@ export interface ChaosOptions {
   lostAfter?: string
   /** The agents' store.archiveAfter (e.g. '1s': ended joblists leave memory at once, and late events bring them back). */
   archiveAfter?: string
+  /** The agents' store.purgeAfter (G-6: e.g. '10s': ended joblists leave every node by retention during the run). */
+  purgeAfter?: string
 }
 
 export async function chaos (seed: number, durationS: number, agents = 5, o: ChaosOptions = {}): Promise<ChaosResult> {
@@ -100,9 +126,13 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
   if (lab !== undefined) { lab.setup(); setApiToken(token) }
   // Webhooks (D-2) to a counting receiver here; in netns runs the agents cannot reach it.
   const hooks = netns ? undefined : await webhookReceiver()
+  const purgeAfterMs = o.purgeAfter === undefined ? 0 : parseDuration(o.purgeAfter)
+  if (typeof purgeAfterMs === 'string') throw new Error(`--purge-after ${o.purgeAfter}: ${purgeAfterMs}`)
+  if (purgeAfterMs > 0 && hooks === undefined) throw new Error('--purge-after needs the webhook receiver (not with --netns): it tells which purged joblists had ended')
   const confDir = mkdtempSync(join(tmpdir(), 'cis-chaos-conf-'))
   const conf = join(confDir, 'cis.yaml')
-  writeFileSync(conf, 'notify:\n  secret: chaos-secret\n  allowHosts: [127.0.0.1]\n  timeout: 5s\n' + (o.archiveAfter !== undefined ? `store:\n  archiveAfter: ${o.archiveAfter}\n` : ''))
+  const store = [...(o.archiveAfter !== undefined ? [`  archiveAfter: ${o.archiveAfter}`] : []), ...(purgeAfterMs > 0 ? [`  purgeAfter: ${o.purgeAfter as string}`] : [])]
+  writeFileSync(conf, 'notify:\n  secret: chaos-secret\n  allowHosts: [127.0.0.1]\n  timeout: 5s\n' + (store.length > 0 ? `store:\n${store.join('\n')}\n` : ''))
   let c: Cluster
   try {
     c = await startCluster(Array.from({ length: agents }, (_, i) => ({
@@ -151,8 +181,9 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
         })
       }))
       const via = pick(live())
-      // A quarter of the joblists ask for webhooks on every status change.
-      const notify = hooks !== undefined && rand() < 0.25 ? { notify: [{ webhook: hooks.url }] } : {}
+      // A quarter of the joblists ask for webhooks on every status change (all of them with
+      // purgeAfter: how the check learns that a purged one had ended).
+      const notify = hooks !== undefined && (rand() < 0.25 || purgeAfterMs > 0) ? { notify: [{ webhook: hooks.url }] } : {}
       try {
         const r = await api(via.url, '/v1/joblists', { body: { name, stages, ...notify } })
         if (r.status === 201 || r.status === 202) names.push(name)
@@ -255,6 +286,7 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
       const [a, b] = [...groups.values()].map(ns => states[c.alive().findIndex(x => x.name === ns[0])].state)
       for (const d of diff(a, b, '').slice(0, 8)) say(`  differs at ${d}`)
     }
+    const readAt = Date.now()
     const full = (await api(first.url, '/v1/state?full=true')).body.state
     // Every status change asked for is delivered at least once (the master retries; wait for it).
     let webhooks = { webhooksDue: 0, webhooksMissing: 0, webhookDuplicates: 0 }
@@ -266,7 +298,11 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
       for (const id of missing.slice(0, 5)) say(`webhook never received: ${id}`)
       webhooks = { webhooksDue: ids.length, webhooksMissing: missing.length, webhookDuplicates: [...hooks.got.values()].reduce((n, k) => n + k - 1, 0) }
     }
-    const checked = { ...check(full, names), ...checkSchedules(full, disturbed), ...webhooks }
+    // With purgeAfter: a joblist gone from the state is accounted for if its ID is purged and
+    // it was told ended (retention purges only ended joblists, after their notifications).
+    const { accounted, ...retention } = purgeAfterMs > 0 && hooks !== undefined ? accountPurged(full, names, hooks.told) : { accounted: new Set<string>() }
+    // (Instants before the last possible cutoff of a purge may have left with their runs.)
+    const checked = { ...check(full, names.filter(n => !accounted.has(n))), ...checkSchedules(full, disturbed, purgeAfterMs > 0 ? readAt - purgeAfterMs : -Infinity), ...webhooks, ...retention }
     Object.assign(result, checked, { duplicatesPer100: checked.joblists === 0 ? 0 : Math.round(checked.duplicates * 1000 / checked.joblists) / 10, kills, partitions, hashesEqual, masterlessMs })
     return result as ChaosResult
   } finally {
@@ -276,6 +312,26 @@ export async function chaos (seed: number, durationS: number, agents = 5, o: Cha
     await hooks?.close()
     rmSync(confDir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The submitted joblists missing from the final state that retention purged (G-6): their ID in
+ * the purged set and told ended by a webhook before. One purged without such a word is an open
+ * joblist purged (`purgedOpen`, and not accounted: the check counts it lost).
+ */
+export function accountPurged (state: any, submitted: string[], told: ReadonlyMap<string, Told>): { accounted: Set<string>, purged: number, purgedOpen: number } {
+  const present = new Set((Object.values(state.joblists) as Array<{ name: string }>).map(j => j.name))
+  const accounted = new Set<string>()
+  let purgedOpen = 0
+  for (const name of submitted) {
+    const t = told.get(name)
+    if (present.has(name) || t === undefined) continue
+    const gone = [...t.ids].filter(id => isPurged(state, id))
+    if (gone.length === 0) continue
+    if (gone.every(id => t.ended.has(id))) accounted.add(name)
+    else { purgedOpen++; say(`purged but never told ended: ${name} (${gone.join(', ')})`) }
+  }
+  return { accounted, purged: accounted.size, purgedOpen }
 }
 
 /** Paths where two JSON values differ (for a report when hashes differ). */
@@ -372,9 +428,9 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
  * The schedule invariants (S-1): no node launched one instant twice; an instant launched twice
  * (two masters at once) falls in a disturbed period and the later run is marked duplicate;
  * every cron instant from the first run to the last is run or skipped with a reason (the
- * workload's schedules never pause).
+ * workload's schedules never pause), but those before `purgedBefore` (their runs may have been purged).
  */
-export function checkSchedules (state: any, disturbed: Array<[number, number]>): Pick<ChaosResult, 'scheduleRuns' | 'scheduleDoubled' | 'scheduleViolations'> {
+export function checkSchedules (state: any, disturbed: Array<[number, number]>, purgedBefore = -Infinity): Pick<ChaosResult, 'scheduleRuns' | 'scheduleDoubled' | 'scheduleViolations'> {
   let runs = 0
   let doubled = 0
   let violations = 0
@@ -405,7 +461,7 @@ export function checkSchedules (state: any, disturbed: Array<[number, number]>):
     const kept = skipped.length >= MAX_SKIP_RECORDS ? skipped[0].from : -Infinity
     const { instants: expected } = instantsBetween(def.cron, def.timezone, instants[0] - 1, instants[instants.length - 1], 1_000_000)
     for (const at of expected) {
-      if (at < kept || rec.byInstant[String(at)] !== undefined || skipped.some(sk => at >= sk.from && at <= sk.to)) continue
+      if (at < kept || at < purgedBefore || rec.byInstant[String(at)] !== undefined || skipped.some(sk => at >= sk.from && at <= sk.to)) continue
       violations++
       say(`schedule ${rec.name as string}: ${new Date(at).toISOString()} neither run nor skipped`)
     }
@@ -423,16 +479,18 @@ if (isMain) {
   const lostAfter = la > 0 ? process.argv[la + 1] : undefined
   const aa = process.argv.indexOf('--archive-after')
   const archiveAfter = aa > 0 ? process.argv[aa + 1] : undefined
-  const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}${archiveAfter !== undefined ? ` --archive-after ${archiveAfter}` : ''}`
-  say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''}${lostAfter !== undefined ? `, lostAfter ${lostAfter}` : ''} (replay with ${replay})`)
-  const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}), ...(archiveAfter !== undefined ? { archiveAfter } : {}) }).catch((err: Error) => {
+  const pa = process.argv.indexOf('--purge-after')
+  const purgeAfter = pa > 0 ? process.argv[pa + 1] : undefined
+  const replay = `--seed ${seed}${netns ? ' --netns' : ''}${lostAfter !== undefined ? ` --lost-after ${lostAfter}` : ''}${archiveAfter !== undefined ? ` --archive-after ${archiveAfter}` : ''}${purgeAfter !== undefined ? ` --purge-after ${purgeAfter}` : ''}`
+  say(`seed ${seed}, ${duration} s, ${agents} agents${netns ? ', real network partitions (netns)' : ''}${lostAfter !== undefined ? `, lostAfter ${lostAfter}` : ''}${purgeAfter !== undefined ? `, purgeAfter ${purgeAfter}` : ''} (replay with ${replay})`)
+  const r = await chaos(seed, duration, agents, { netns, ...(lostAfter !== undefined ? { lostAfter } : {}), ...(archiveAfter !== undefined ? { archiveAfter } : {}), ...(purgeAfter !== undefined ? { purgeAfter } : {}) }).catch((err: Error) => {
     // The run itself could not go on (a cluster that did not form, an agent that did not
     // answer for 30 s): no verdict on the invariants. Said plainly, with how to run it again.
     say(`the run could not complete: ${err.stack ?? err.message}`)
     say(`no verdict on the invariants; run it again with npm run chaos -- ${replay} --duration ${duration} (a loaded machine: fewer --agents)`)
     process.exit(2)
   })
-  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0 && r.webhooksMissing === 0
+  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0 && r.webhooksMissing === 0 && (r.purgedOpen ?? 0) === 0
   if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- ${replay} --duration ${duration}`)
   console.log(JSON.stringify(r))
   process.exitCode = ok ? 0 : 1

@@ -37,3 +37,25 @@ test('chaos check: an attempt run by another node than the one whose assign the 
   const conflict = attempt(1, 'n1', 'slot0', 100, 200, 'n2')
   assert.equal(check(stateOf([conflict], [attempt(1, 'n2', 'slot0', 150, 250)]), ['A', 'B']).doubleHeld, 0)
 })
+
+test('chaos check with purgeAfter (G-6): a joblist missing at the end is accounted for only if its ID is purged and it was told ended first', async () => {
+  const { accountPurged } = await import('../../chaos/chaos.js')
+  const { purgedSetOf } = await import('../../src/state/purged.js')
+  // kx3f-1 purged after its end was told; kx3f-2 purged though never told ended; kx3f-3 told
+  // ended but not purged (gone: lost); kx3f-4 still there; "never" told nothing.
+  const state = { joblists: { 'kx3f-4': { id: 'kx3f-4', name: 'present' } }, ...purgedSetOf(['kx3f-1', 'kx3f-2']) }
+  const told = new Map([
+    ['ended', { ids: new Set(['kx3f-1']), ended: new Set(['kx3f-1']) }],
+    ['open', { ids: new Set(['kx3f-2']), ended: new Set<string>() }],
+    ['vanished', { ids: new Set(['kx3f-3']), ended: new Set(['kx3f-3']) }],
+    ['present', { ids: new Set(['kx3f-4']), ended: new Set(['kx3f-4']) }]
+  ])
+  const r = accountPurged(state, ['ended', 'open', 'vanished', 'present', 'never'], told)
+  assert.deepEqual([...r.accounted], ['ended'])
+  assert.equal(r.purged, 1)
+  assert.equal(r.purgedOpen, 1)
+  // What is not accounted for, the check counts: the open one purged, the vanished one and the one never told are lost.
+  const left = ['ended', 'open', 'vanished', 'present', 'never'].filter(n => !r.accounted.has(n))
+  const c = check({ joblists: { 'kx3f-4': { id: 'kx3f-4', name: 'present', state: 'succeeded', duplicates: 0, stages: [] } }, jobs: {}, attempts: {} }, left)
+  assert.equal(c.lost, 3)
+})
