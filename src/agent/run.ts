@@ -53,8 +53,11 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     await node.start()
   } catch (err) {
     const cause = (err as Error).cause
-    log.fatal({ err: (err as Error).message, ...(cause instanceof Error ? { cause: cause.stack } : {}) }, 'cannot start')
+    // An error of the code itself (not one of the start's own clear messages): its stack, and what to do.
+    const bug = err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError
+    log.fatal({ err: (err as Error).message, ...(cause instanceof Error ? { cause: cause.stack } : {}), ...(bug ? { stack: (err as Error).stack } : {}) }, 'cannot start')
     process.stderr.write(`cis agent: ${(err as Error).message}\n`)
+    if (bug) process.stderr.write(`${(err as Error).stack ?? ''}\nThis is a defect of cis, not of your setup: please report it with the lines above. The data directory is left as it was.\n`)
     process.exitCode = 1
     return
   }

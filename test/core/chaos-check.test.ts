@@ -43,9 +43,10 @@ test('chaos check with purgeAfter (G-6): a joblist missing at the end is account
   const { purgedSetOf } = await import('../../src/state/purged.js')
   // kx3f-1 purged after its end was told; kx3f-2 purged though never told ended; kx3f-3 told
   // ended but not purged (gone: lost); kx3f-4 still there; "never" told nothing.
-  const state = { joblists: { 'kx3f-4': { id: 'kx3f-4', name: 'present' } }, ...purgedSetOf(['kx3f-1', 'kx3f-2']) }
+  // "ended" was accepted twice (kx3f-1 won and ended; kx3f-5, told queued once, lost): both purged.
+  const state = { joblists: { 'kx3f-4': { id: 'kx3f-4', name: 'present' } }, ...purgedSetOf(['kx3f-1', 'kx3f-2', 'kx3f-5']) }
   const told = new Map([
-    ['ended', { ids: new Set(['kx3f-1']), ended: new Set(['kx3f-1']) }],
+    ['ended', { ids: new Set(['kx3f-5', 'kx3f-1']), ended: new Set(['kx3f-1']) }],
     ['open', { ids: new Set(['kx3f-2']), ended: new Set<string>() }],
     ['vanished', { ids: new Set(['kx3f-3']), ended: new Set(['kx3f-3']) }],
     ['present', { ids: new Set(['kx3f-4']), ended: new Set(['kx3f-4']) }]

@@ -180,6 +180,8 @@ export async function waitFinal (url: string, id: string, timeoutMs = 30_000): P
   }
 }
 
+/** Remove a test's directory (CIS_KEEP_DATA=1: keep it and say where, to look into a failure). */
 export function cleanup (dir: string): void {
+  if (process.env.CIS_KEEP_DATA === '1') { process.stderr.write(`kept ${dir} (CIS_KEEP_DATA=1)\n`); return }
   rmSync(dir, { recursive: true, force: true })
 }
