@@ -43,6 +43,8 @@ export interface ChaosResult {
   /** Attempts that ran twice, per 100 joblists. */
   duplicatesPer100: number
   stageViolations: number
+  /** Joblists of the final state missing a job record of their stages (a view of them fails): must be 0. */
+  brokenRecords: number
   doubleHeld: number
   hashesEqual: boolean
   masterlessMs: number
@@ -352,7 +354,7 @@ export function diff (a: unknown, b: unknown, at: string): string[] {
 }
 
 /** The invariants, from the records of the final state. */
-export function check (state: any, submitted: string[]): Pick<ChaosResult, 'joblists' | 'lost' | 'duplicates' | 'stageViolations' | 'doubleHeld'> {
+export function check (state: any, submitted: string[]): Pick<ChaosResult, 'joblists' | 'lost' | 'duplicates' | 'stageViolations' | 'doubleHeld' | 'brokenRecords'> {
   const jls = Object.values(state.joblists) as any[]
   const byName = new Map<string, number>()
   for (const jl of jls) byName.set(jl.name, (byName.get(jl.name) ?? 0) + 1)
@@ -361,8 +363,15 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
   let duplicates = 0
   let stageViolations = 0
   const spans = new Map<string, Array<[number, number, string]>>()
+  // A joblist whose stages name a job the state has no record of (its views would fail).
+  const broken = new Set<string>()
+  for (const jl of jls) {
+    const missing = (jl.stages as Array<{ jobIds: string[] }>).flatMap(st => st.jobIds).filter(id => state.jobs[id] === undefined)
+    if (missing.length > 0) { broken.add(jl.id); say(`joblist ${jl.id as string} (${jl.name as string}, ${jl.state as string}) has no record of its jobs ${missing.join(', ')}`) }
+  }
   for (const jl of jls) {
     if (!FINAL_JOBLIST_STATES.has(jl.state)) lost++
+    if (broken.has(jl.id)) continue
     duplicates += jl.duplicates
     if (jl.duplicates > 0) {
       // Why a job ran twice: what the master said of the run it thought lost.
@@ -424,7 +433,7 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
       }
     }
   }
-  return { joblists: jls.length, lost, duplicates, stageViolations, doubleHeld }
+  return { joblists: jls.length, lost, duplicates, stageViolations, doubleHeld, brokenRecords: broken.size }
 }
 
 /**
@@ -493,7 +502,7 @@ if (isMain) {
     say(`no verdict on the invariants; run it again with npm run chaos -- ${replay} --duration ${duration} (a loaded machine: fewer --agents)`)
     process.exit(2)
   })
-  const ok = r.lost === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0 && r.webhooksMissing === 0 && (r.purgedOpen ?? 0) === 0
+  const ok = r.lost === 0 && r.brokenRecords === 0 && r.stageViolations === 0 && r.doubleHeld === 0 && r.hashesEqual && r.scheduleViolations === 0 && r.webhooksMissing === 0 && (r.purgedOpen ?? 0) === 0
   if (!ok) say(`INVARIANT BROKEN: reproduce with npm run chaos -- ${replay} --duration ${duration}`)
   console.log(JSON.stringify(r))
   process.exitCode = ok ? 0 : 1

@@ -22,6 +22,8 @@ import type { PastUsage } from '../scheduler/fairshare.js'
 import { eventSubjects } from '../state/subjects.js'
 import { performance } from 'node:perf_hooks'
 import { skipTo } from '../state/reducer.js'
+import { dropPurgedLeftovers, purgeRecords } from '../state/purge.js'
+import { isPurged } from '../state/purged.js'
 import type { PlaceWithAccept } from '../state/reducer.js'
 import { eventKey } from '../events/types.js'
 import { Reclaimer } from './reclaim.js'
@@ -177,6 +179,10 @@ export class EventLog {
         apply(this.state, e)
       }
     }
+    // (Replayed origin by origin, a joblist brought back from its bundle for an event replayed
+    // after the purge that named it would stay: state/purge.ts dropPurgedLeftovers.)
+    const left = dropPurgedLeftovers(this.state)
+    if (left.ids.length + left.requests.length > 0) this.o.log.warn({ joblists: left.ids, requests: left.requests }, 'records of purged joblists left after replaying the log: taken out')
     this.seq = this.state.applied[this.o.identity.id] ?? 0
     this.durableSeq = this.seq
     this.clock = { ...this.state.clock }
@@ -310,6 +316,9 @@ export class EventLog {
       }
       this.unarchive.set(id, b.index)
       for (const k of [...b.ids, b.request]) this.archivedKeys.delete(fingerprint(k))
+      // A joblist purged meanwhile (its bundle found by a key it shares with another) comes back
+      // whole, with no event to take it out: it goes again at once (its bundle with the next snapshot).
+      if (isPurged(this.state, b.id) || isPurged(this.state, b.request)) purgeRecords(this.state, [...new Set([b.id, ...b.ids])], [b.request])
       back.push(id)
       // Told at once, not after the next bundle's read: counted in memory as it left the archive's counts.
       this.o.broughtBack?.([id])

@@ -12,7 +12,7 @@ import { joblistOf } from './subjects.js'
 import { findLastFailed } from './schedules.js'
 import { touchPart } from './changes.js'
 import { QueueList } from './queue-list.js'
-import { addPurged } from './purged.js'
+import { addPurged, anyPurged, isPurged } from './purged.js'
 
 /**
  * The joblists a purge of `before` names, from this state: ended before then (with their
@@ -94,4 +94,25 @@ export function purgeRecords (state: ClusterState, ids: Iterable<string>, reques
     }
   }
   return changed
+}
+
+/**
+ * What is left in the state of joblists and requests that are purged, taken out (their IDs and
+ * request keys; none: nothing changes). Each event about a purged joblist takes out what it added
+ * (reducer.ts), but a joblist archived out of memory and brought back from its bundle comes back
+ * whole, without an event to judge it: a node replaying its log after a crash (node/event-log.ts
+ * load) may bring back one that a later-replayed purge had named. No record of a purged joblist
+ * may stay. Pure.
+ */
+export function dropPurgedLeftovers (state: ClusterState): { ids: string[], requests: string[] } {
+  if (!anyPurged(state)) return { ids: [], requests: [] }
+  const ids = Object.keys(state.joblists).filter(id => isPurged(state, id) || isPurged(state, state.joblists[id].request))
+  const requests = new Set(Object.keys(state.requests).filter(k => isPurged(state, k)))
+  for (const id of ids) { const r = state.joblists[id].request; if (isPurged(state, r)) requests.add(r) }
+  if (ids.length === 0 && requests.size === 0) return { ids: [], requests: [] }
+  // (With them their jobs, attempts and every record keyed by them, as the purge took them.)
+  const all = new Set(ids)
+  for (const r of requests) for (const a of state.accepts[r] ?? []) all.add(a.id)
+  purgeRecords(state, [...all], [...requests])
+  return { ids: [...all].sort(), requests: [...requests].sort() }
 }

@@ -124,3 +124,27 @@ test('G-6: an event about a purged joblist that comes after the purge adds nothi
   // Only the version vector (and the local clock) moved.
   assert.equal(stateHash({ ...withLate, applied: after.applied }), hash)
 })
+
+test('G-6: a joblist brought back whole from its bundle after the purge that named it (a log replayed origin by origin) is taken out again; open work stays', async () => {
+  const { extract, restore } = await import('../../src/state/archive.js')
+  const { apply } = await import('../../src/state/reducer.js')
+  const { dropPurgedLeftovers } = await import('../../src/state/purge.js')
+  const { h, ended, open } = workload()
+  const p = purgeEvent(h)
+  const expected = stateHash(reduce([...h.events, p]))
+  // A node that had the ended joblists archived (out of memory), applied the purge, and then
+  // brought their bundles back for events replayed after it: they are whole again.
+  const s = reduce(h.events)
+  const bundles = extract(s, ended).map(x => x.bundle)
+  apply(s, p)
+  for (const b of bundles) restore(s, b)
+  assert.ok(ended.every(id => s.joblists[id] !== undefined), 'brought back')
+  assert.notEqual(stateHash(s), expected)
+  const left = dropPurgedLeftovers(s)
+  assert.deepEqual(left.ids.filter(id => ended.includes(id)).sort(), [...ended].sort())
+  assert.ok(ended.every(id => s.joblists[id] === undefined && Object.keys(s.jobs).every(k => !k.startsWith(`${id}.`))), 'the joblists and their jobs are gone')
+  assert.ok(open.every(id => s.joblists[id] !== undefined), 'open work stays')
+  assert.equal(stateHash(s), expected, 'the state of a node that applied the purge to them')
+  // Nothing left: nothing changes.
+  assert.deepEqual(dropPurgedLeftovers(s), { ids: [], requests: [] })
+})

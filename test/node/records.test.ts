@@ -36,3 +36,25 @@ test('R4-4: a restart logs only the finished joblists not in joblists.log yet; a
     assert.deepEqual(seen.sort(), [...ids].sort(), 'each finished joblist once: the one logged before is not logged again')
   } finally { cleanup(dir) }
 })
+
+test('R4-4, D-3: an ended joblist whose job records are not whole does not stop the node\'s start: it is said (an error naming the jobs) and skipped, the others logged', async () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1'] })
+  const ids = ['whole', 'torn'].map(name => { const req = h.submit(joblist(name, [['s', [job('x'), job('y')]]]), 'A'); h.settle(); return h.joblistId(req) })
+  for (let i = 0; i < 3; i++) { h.runAll(); h.settle() }
+  assert.deepEqual(ids.map(id => h.state.joblists[id].state), ['succeeded', 'succeeded'])
+  delete h.state.jobs[`${ids[1]}.2`]
+  const dir = tempDir()
+  const said: Array<Record<string, unknown>> = []
+  const log = pino({ level: 'error' }, { write: (line: string) => { said.push(JSON.parse(line) as Record<string, unknown>) } })
+  try {
+    const records = new NodeRecords(dir, log)
+    await records.start(h.state)
+    await records.stop()
+    const lines = readFileSync(join(dir, 'joblists.log'), 'utf8').split('\n').filter(l => l.startsWith('{'))
+    assert.deepEqual(lines.map(l => (JSON.parse(l) as { id: string }).id), [ids[0]])
+    assert.equal(said.length, 1, JSON.stringify(said))
+    assert.equal(said[0].joblist, ids[1])
+    assert.deepEqual(said[0].missingJobs, [`${ids[1]}.2`])
+  } finally { cleanup(dir) }
+})
