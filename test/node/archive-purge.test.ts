@@ -7,16 +7,12 @@ import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setImmediate as tick } from 'node:timers/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { pino } from 'pino'
-import { EventLog } from '../../src/node/event-log.js'
 import type { Bundle } from '../../src/state/archive.js'
 import { apply } from '../../src/state/reducer.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
+import type { EventLog } from '../../src/node/event-log.js'
+import { memoryEventLog } from '../helpers/event-log.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
-
-const silent = pino({ level: 'silent' })
 
 async function names (events: EventLog, before: number): Promise<string[]> {
   const out: string[] = []
@@ -25,28 +21,14 @@ async function names (events: EventLog, before: number): Promise<string[]> {
 }
 
 test('G-4, G-6: a joblist being archived (its write under way) is named by a purge and found by its name, as once it is in the archive, once each time', async () => {
-  const key = await generateKeyPair('Ed25519')
-  const id = peerIdFromPrivateKey(key as never).toString()
   const store = new MemoryEventStore()
   // The store's writes wait while `held` is set: the snapshot that archives stays under way.
   let held: Promise<void> | null = null
   let release = (): void => {}
   const write = store.write.bind(store)
   store.write = async (...args) => { if (held !== null) await held; await write(...args) }
-  const events: EventLog = new EventLog({
-    identity: { id, key: key as never },
-    store,
-    log: silent,
-    now: () => Date.now(),
-    where: 'memory',
-    // (Every write a snapshot: the own event below brings the archiving one.)
-    snapshotEvery: 1,
-    applied: es => { for (const e of es) apply(events.state, e) },
-    publish: () => {},
-    onFatal: err => { throw err },
-    archive: { afterMs: 0, unackedMs: 0, usageHalfLifeMs: 3600_000 }
-  })
-  await events.load()
+  // (Every write a snapshot: the own event below brings the archiving one.)
+  const { events } = await memoryEventLog({ store, snapshotEvery: 1, archive: { afterMs: 0, unackedMs: 0, usageHalfLifeMs: 3600_000 } })
   // Two joblists that ended (the harness's clock is far in the past), applied to the log's state.
   const h = new Harness()
   h.node('A', { slot: ['s0'] })

@@ -14,33 +14,18 @@ import { checkEvent } from '../../src/events/check.js'
 import { signBatch, verifyEvent } from '../../src/identity/keys.js'
 import { EventLog } from '../../src/node/event-log.js'
 import { StartHold } from '../../src/node/start-hold.js'
-import { apply } from '../../src/state/reducer.js'
 import { MemoryEventStore } from '../../src/store/memory-store.js'
+import { memoryEventLog } from '../helpers/event-log.js'
 
 const silent = pino({ level: 'silent' })
 
 async function log (writeDelayMs = 60_000): Promise<{ events: EventLog, published: CisEvent[][], written: () => number }> {
-  const key = await generateKeyPair('Ed25519')
-  const id = peerIdFromPrivateKey(key as never).toString()
-  const published: CisEvent[][] = []
   const store = new MemoryEventStore()
   let writes = 0
   const write = store.write.bind(store)
   store.write = async (...args) => { writes++; await write(...args) }
-  const events: EventLog = new EventLog({
-    identity: { id, key: key as never },
-    store,
-    log: silent,
-    now: () => Date.now(),
-    where: 'memory',
-    snapshotEvery: 5000,
-    applied: es => { for (const e of es) apply(events.state, e) },
-    publish: own => { published.push(own) },
-    onFatal: err => { throw err },
-    // (By default long enough that only an own event, or a flush, can end a wait.)
-    writeDelayMs
-  })
-  await events.load()
+  // (By default long enough that only an own event, or a flush, can end a wait.)
+  const { events, published } = await memoryEventLog({ store, writeDelayMs })
   return { events, published, written: () => writes }
 }
 
