@@ -16,6 +16,7 @@ import type { JoblistState } from '../src/state/types.js'
 import { instantsBetween } from '../src/spec/cron.js'
 import { MAX_SKIP_RECORDS } from '../src/state/schedules.js'
 import { isPurged } from '../src/state/purged.js'
+import { missingJobRecords } from '../src/state/views.js'
 import { parseDuration } from '../src/spec/duration.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -366,7 +367,7 @@ export function check (state: any, submitted: string[]): Pick<ChaosResult, 'jobl
   // A joblist whose stages name a job the state has no record of (its views would fail).
   const broken = new Set<string>()
   for (const jl of jls) {
-    const missing = (jl.stages as Array<{ jobIds: string[] }>).flatMap(st => st.jobIds).filter(id => state.jobs[id] === undefined)
+    const missing = missingJobRecords(state, jl)
     if (missing.length > 0) { broken.add(jl.id); say(`joblist ${jl.id as string} (${jl.name as string}, ${jl.state as string}) has no record of its jobs ${missing.join(', ')}`) }
   }
   for (const jl of jls) {

@@ -4,7 +4,7 @@ import { closeSync, openSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import { joblistView } from '../state/views.js'
+import { joblistView, missingJobRecords } from '../state/views.js'
 import type { ClusterState, JoblistRecord } from '../state/types.js'
 import { FINAL_JOBLIST_STATES } from '../state/types.js'
 import { everyOnGrid } from '../util/grid-timer.js'
@@ -103,8 +103,7 @@ export class NodeRecords {
       view = joblistView(state, jl)
     } catch (err) {
       // (A record of the state that is not whole must not stop the node, at start or later: said, and skipped.)
-      const missing = jl.stages.flatMap(s => s.jobIds).filter(id => state.jobs[id] === undefined)
-      this.log.error({ joblist: jl.id, state: jl.state, missingJobs: missing, err: (err as Error).message }, 'cannot write the record of an ended joblist: its records in the state are not whole (a defect of cis: please report it)')
+      this.log.error({ joblist: jl.id, state: jl.state, missingJobs: missingJobRecords(state, jl), err: (err as Error).message }, 'cannot write the record of an ended joblist: its records in the state are not whole (a defect of cis: please report it)')
       return
     }
     this.write(this.joblistsFile, JSON.stringify({ at: new Date(jl.endedAt ?? this.now()).toISOString(), ...view }) + '\n')

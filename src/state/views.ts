@@ -120,6 +120,11 @@ export function attemptView (state: ClusterState, a: AttemptRecord, jobId = '', 
   }
 }
 
+/** The jobs a joblist's stages name that the state has no record of (none in a whole state: its views need them all). */
+export function missingJobRecords (state: Pick<ClusterState, 'jobs'>, jl: Pick<JoblistRecord, 'stages'>): string[] {
+  return jl.stages.flatMap(s => s.jobIds).filter(id => state.jobs[id] === undefined)
+}
+
 export function jobView (state: ClusterState, job: JobRecord, waiting: Record<string, string> = {}, reach?: Reachability): JobView {
   const attempts = sortedAttempts(state.attempts[job.id])
   const views = attempts.map(a => attemptView(state, a, job.id, reach))
