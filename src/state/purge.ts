@@ -36,6 +36,15 @@ export function purgeCandidates (state: ClusterState, before: number, keep?: (jl
 export function purgeRecords (state: ClusterState, ids: Iterable<string>, requests: Iterable<string>): string[] {
   const gone = new Set(ids)
   const reqs = new Set(requests)
+  // Every ID a purged request was accepted under goes with it, also one its writer never saw
+  // (a request accepted by two masters across a failover): a node that has that accept drops
+  // its joblist now, one that gets the accept later drops it then (its request is purged), and
+  // either way the ID is in the purged set, so later events about it add nothing.
+  for (const r of reqs) {
+    const id = state.requests[r]?.joblistId
+    if (id !== undefined) gone.add(id)
+    for (const a of state.accepts[r] ?? []) gone.add(a.id)
+  }
   for (const id of [...gone, ...reqs]) addPurged(state, id)
   const changed: string[] = []
   for (const id of gone) {

@@ -214,6 +214,14 @@ const runOf = (r: RunOf): { name: string, instant: string, manual?: true } => ({
 
 export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Record<string, string> = {}, reach?: Reachability): JoblistView {
   return {
+    ...joblistHead(state, jl),
+    stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id], waiting, reach)) }))
+  }
+}
+
+/** A joblist's view without its stages (what a list shows: no job's view is made). */
+function joblistHead (state: ClusterState, jl: JoblistRecord): Omit<JoblistView, 'stages'> {
+  return {
     id: jl.id,
     name: jl.name,
     state: jl.state,
@@ -226,8 +234,7 @@ export function joblistView (state: ClusterState, jl: JoblistRecord, waiting: Re
     currentStage: jl.stages[jl.currentStage]?.name ?? null,
     duplicates: jl.duplicates,
     ...extraFields(state, jl),
-    ...notifyField(currentNotify(state, jl)),
-    stages: jl.stages.map(s => ({ name: s.name, state: s.state, jobs: s.jobIds.map(id => jobView(state, state.jobs[id], waiting, reach)) }))
+    ...notifyField(currentNotify(state, jl))
   }
 }
 
@@ -250,10 +257,11 @@ function extraFields (state: ClusterState, jl: JoblistRecord): Pick<JoblistView,
 
 /** A short line per joblist for listings. */
 export function joblistSummary (state: ClusterState, jl: JoblistRecord): Omit<JoblistView, 'stages'> & { jobs: Record<string, number>, stages: number } {
-  const { stages: _stages, ...rest } = joblistView(state, jl)
   const jobs: Record<string, number> = {}
-  for (const s of jl.stages) for (const id of s.jobIds) { const st = state.jobs[id].state; jobs[st] = (jobs[st] ?? 0) + 1 }
-  return { ...rest, jobs, stages: jl.stages.length }
+  // (A job without its record, a defect the records log reports, is counted as `missing`: one
+  // broken joblist must not take the whole list down.)
+  for (const s of jl.stages) for (const id of s.jobIds) { const st = state.jobs[id]?.state ?? 'missing'; jobs[st] = (jobs[st] ?? 0) + 1 }
+  return { ...joblistHead(state, jl), jobs, stages: jl.stages.length }
 }
 
 /** Resolve an ID, a unique `-N` suffix, or a name (the newest joblist with that name). */

@@ -148,3 +148,56 @@ test('G-6: a joblist brought back whole from its bundle after the purge that nam
   // Nothing left: nothing changes.
   assert.deepEqual(dropPurgedLeftovers(s), { ids: [], requests: [] })
 })
+
+/**
+ * A request accepted twice (two masters across a failover), and a purge written by a node that
+ * knew only one of the accepts: `second` is the other master's accept (its position before the
+ * first's when `wins`), its assign, and another node's run of that job.
+ */
+function acceptedTwice (wins: boolean): { events: UnsignedEvent[], purge: UnsignedEvent<'purge'>, request: string, seen: string, unseen: string } {
+  const h = new Harness('M1')
+  h.node('A', { slot: ['s0'] })
+  h.node('B', { slot: ['s0'] })
+  const request = h.submit(joblist('twice', [['s', [job('x')]]]), 'A')
+  h.settle(['A'])
+  const seen = h.joblistId(request)
+  const acceptAt = h.state.joblists[seen].position[0]
+  h.runAll()
+  h.settle(['A'])
+  assert.equal(h.state.joblists[seen].state, 'succeeded')
+  const purge = purgeEvent(h)
+  assert.deepEqual(purge.body.ids, [seen], 'the purger knew one accept')
+  const unseen = 'k-7'
+  // K's accept: at the first's instant, K before M1 (wins) or after it (loses).
+  const at = wins ? acceptAt : acceptAt + 1
+  const second: UnsignedEvent[] = [
+    { origin: 'K', seq: 1, ts: at, lc: 0, type: 'accept', body: { request, id: unseen, term: 2, onLost: 'retry', maxLost: 2 } },
+    { origin: 'K', seq: 2, ts: at + 1, lc: 0, type: 'assign', body: { jobId: `${unseen}.1`, attempt: 1, node: 'B', resources: { slot: ['s0'] }, term: 2 } },
+    { origin: 'B', seq: 2, ts: at + 2, lc: 0, type: 'started', body: { jobId: `${unseen}.1`, attempt: 1, pid: 5 } },
+    { origin: 'B', seq: 3, ts: at + 3, lc: 0, type: 'finished', body: { jobId: `${unseen}.1`, attempt: 1, state: 'succeeded', exitCode: 0, signal: null } }
+  ]
+  return { events: [...h.events, ...second], purge, request, seen, unseen }
+}
+
+for (const wins of [true, false]) {
+  test(`G-6: a request accepted twice, purged by a node that knew one accept, leaves no record of either joblist, in any order of arrival (the other accept ${wins ? 'won' : 'lost'}; property)`, () => {
+    const { events, purge, request, seen, unseen } = acceptedTwice(wins)
+    const all = [...events, purge]
+    const expected = reduce(all)
+    // The accept the purger did not see: its joblist goes with the request, wherever it came.
+    assert.equal(expected.requests[request], undefined)
+    for (const id of [seen, unseen]) {
+      assert.equal(expected.joblists[id], undefined, `joblist ${id}`)
+      assert.ok(!Object.keys(expected.attempts).some(k => k.startsWith(`${id}.`)), `attempts of ${id}`)
+      assert.ok(!Object.keys(expected.jobs).some(k => k.startsWith(`${id}.`)), `jobs of ${id}`)
+    }
+    const hash = stateHash(expected)
+    // The purge first, last, and anywhere between (each origin's own order kept).
+    assert.equal(stateHash(reduce([purge, ...events])), hash, 'the purge before everything')
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 31 }), seed => {
+      let s = seed
+      const pick = (n: number): number => { s = (s * 1103515245 + 12345) % 2147483648; return s % n }
+      assert.equal(stateHash(reduce(interleave(all, pick))), hash)
+    }), { numRuns: 200 })
+  })
+}

@@ -7,6 +7,7 @@ import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { NodeRecords } from '../../src/node/records.js'
+import { joblistSummary } from '../../src/state/views.js'
 import { Harness, job, joblist } from '../helpers/harness.js'
 import { cleanup, tempDir } from '../helpers/agent.js'
 
@@ -57,4 +58,19 @@ test('R4-4, D-3: an ended joblist whose job records are not whole does not stop 
     assert.equal(said[0].joblist, ids[1])
     assert.deepEqual(said[0].missingJobs, [`${ids[1]}.2`])
   } finally { cleanup(dir) }
+})
+
+test('R1-7, D-3: the list\'s summary of a joblist whose job records are not whole counts the missing job instead of failing (one broken joblist does not take GET /v1/joblists down)', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1'] })
+  const req = h.submit(joblist('torn', [['s', [job('x'), job('y')]]]), 'A')
+  h.settle()
+  const id = h.joblistId(req)
+  for (let i = 0; i < 3; i++) { h.runAll(); h.settle() }
+  assert.deepEqual(joblistSummary(h.state, h.state.joblists[id]).jobs, { succeeded: 2 })
+  delete h.state.jobs[`${id}.2`]
+  const s = joblistSummary(h.state, h.state.joblists[id])
+  assert.deepEqual(s.jobs, { succeeded: 1, missing: 1 })
+  assert.equal(s.id, id)
+  assert.equal(s.stages, 1)
 })
