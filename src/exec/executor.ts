@@ -72,6 +72,11 @@ export class Executor {
     this.tasks.add(task)
   }
 
+  /** The joblists with an attempt running here. */
+  joblists (): Set<string> {
+    return new Set([...this.running.values()].map(l => l.joblistId))
+  }
+
   /** Stop the local attempts of a joblist (or of one job of it). */
   stop (joblistId: string, jobId?: string): void {
     for (const l of this.running.values()) {

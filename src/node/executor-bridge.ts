@@ -10,6 +10,7 @@ import { Executor, killLeftover } from '../exec/executor.js'
 import { attemptPaths } from '../exec/files.js'
 import { Spawner } from '../exec/spawner.js'
 import type { ClusterState } from '../state/types.js'
+import { isPurged } from '../state/purged.js'
 import { StartHold } from './start-hold.js'
 
 export interface ExecutorBridgeOptions {
@@ -76,6 +77,16 @@ export class ExecutorBridge {
     } else if (e.type === 'cancel') {
       const b = (e as CisEvent<'cancel'>).body
       this.executor.stop(b.joblistId, b.jobId)
+    } else if (e.type === 'purge') {
+      // A purge takes only ended joblists, but a request it names goes with every ID it was
+      // accepted under (state/purge.ts), and one of them may run here: a second accept by
+      // another master across a failover, whose run the purging node never saw. Its attempts
+      // are gone from every state: the process must not go on holding what it held.
+      for (const id of this.executor.joblists()) {
+        if (!isPurged(state, id)) continue
+        this.o.log.warn({ joblist: id }, 'stopping the attempts of a joblist purged while they ran (its request was purged under another ID)')
+        this.executor.stop(id)
+      }
     }
   }
 
