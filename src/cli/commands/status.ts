@@ -32,6 +32,7 @@ export async function status (ctx: Ctx, ref: string | undefined, o: { hash?: boo
     ctx.out(paint(jl.acked === true ? '  (acknowledged)' : `  once seen, take it off the top of 'cis status' with 'cis ack ${jl.id}'`, 'dim'))
   }
   if (jl.duplicates > 0) ctx.out(paint(`  ${jl.duplicates} duplicate attempt(s): a node thought lost finished its work too`, 'yellow'))
+  if (jl.missingJobs !== undefined) ctx.out(paint(`  this node's state has no record of job(s) ${jl.missingJobs.join(', ')} (a defect of cis: please report it, with this node's log); another node may show them`, 'red'))
   for (const st of jl.stages) {
     ctx.out(`\n  stage ${paint(st.name, 'bold')}: ${paint(st.state, stateColor(st.state))}`)
     const row = (j: JobView, indent: string): string[] => {
