@@ -125,11 +125,11 @@ export function resolveTarget (o: { addr?: string, token?: string, context?: str
     const c = Object.hasOwn(data.contexts, named.name) ? data.contexts[named.name] : undefined
     if (c === undefined) throw unknownContext(named.name, data, named.how)
     const token = o.token ?? c.token
-    if (o.addr !== undefined) return { addr: o.addr, ...tok(token) }
+    if (o.addr !== undefined) return { addr: withScheme(o.addr), ...tok(token) }
     return { addr: c.addr, ...tok(token), context: named.name, lastNodes: c.lastNodes ?? [], contextToken: c.token !== undefined }
   }
-  if (o.addr !== undefined) return { addr: o.addr, ...tok(o.token ?? envToken) }
-  if (envAddr !== undefined) return { addr: envAddr, ...tok(o.token ?? envToken) }
+  if (o.addr !== undefined) return { addr: withScheme(o.addr), ...tok(o.token ?? envToken) }
+  if (envAddr !== undefined) return { addr: withScheme(envAddr), ...tok(o.token ?? envToken) }
   const data = loadContexts(env)
   if (data.current !== undefined) {
     const c = Object.hasOwn(data.contexts, data.current) ? data.contexts[data.current] : undefined
@@ -138,6 +138,9 @@ export function resolveTarget (o: { addr?: string, token?: string, context?: str
   }
   return { addr: DEFAULT_ADDR, ...tok(o.token ?? envToken) }
 }
+
+/** An address given as host:port (what the agent's --api flag takes) is http://host:port. */
+export const withScheme = (a: string): string => /^[a-z][a-z0-9+.-]*:\/\//i.test(a) ? a : `http://${a}`
 
 const trim = (u: string): string => u.replace(/\/+$/, '')
 

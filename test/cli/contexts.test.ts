@@ -111,7 +111,7 @@ test('P-7: cis context add, list, use, remove; the file is 0600 in a 0700 direct
   } finally { cleanup(root) }
 })
 
-test('P-7: precedence: --addr/--token > --context > CIS_CONTEXT > CIS_ADDR/CIS_TOKEN > the current context > the default', async () => {
+test('P-7: precedence: --addr/--token > --context > CIS_CONTEXT > CIS_ADDR/CIS_TOKEN > the current context > the default; host:port is http://host:port', async () => {
   const config = tempDir()
   const [a, b, c, d, e] = await Promise.all(['flag', 'ctx-flag', 'ctx-env', 'env', 'current'].map(async n => await fake(n)))
   try {
@@ -167,6 +167,10 @@ test('P-7: precedence: --addr/--token > --context > CIS_CONTEXT > CIS_ADDR/CIS_T
     writeFileSync(join(none, 'contexts.json'), JSON.stringify({ current: 'p', contexts: { p: { addr: 'http://p:1', token: 't' } } }))
     assert.deepEqual(resolveTarget({}, { CIS_CONFIG_DIR: none }), { addr: 'http://p:1', token: 't', context: 'p', lastNodes: [], contextToken: true })
     assert.deepEqual(resolveTarget({ token: 'f' }, { CIS_CONFIG_DIR: none, CIS_ADDR: 'http://env:1' }), { addr: 'http://env:1', token: 'f' })
+    // An address as the agent's --api takes it (host:port) is http: there; one with a scheme stays.
+    assert.deepEqual(resolveTarget({}, { CIS_CONFIG_DIR: none, CIS_ADDR: '127.0.0.1:7791' }), { addr: 'http://127.0.0.1:7791' })
+    assert.deepEqual(resolveTarget({ addr: 'localhost:7700' }, { CIS_CONFIG_DIR: none }), { addr: 'http://localhost:7700' })
+    assert.deepEqual(resolveTarget({ addr: 'https://n1:7700' }, { CIS_CONFIG_DIR: none }), { addr: 'https://n1:7700' })
   } finally { cleanup(none) }
 })
 
