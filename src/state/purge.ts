@@ -119,9 +119,8 @@ export function dropPurgedLeftovers (state: ClusterState): { ids: string[], requ
   const requests = new Set(Object.keys(state.requests).filter(k => isPurged(state, k)))
   for (const id of ids) { const r = state.joblists[id].request; if (isPurged(state, r)) requests.add(r) }
   if (ids.length === 0 && requests.size === 0) return { ids: [], requests: [] }
-  // (With them their jobs, attempts and every record keyed by them, as the purge took them.)
-  const all = new Set(ids)
-  for (const r of requests) for (const a of state.accepts[r] ?? []) all.add(a.id)
-  purgeRecords(state, [...all], [...requests])
-  return { ids: [...all].sort(), requests: [...requests].sort() }
+  // (With them their jobs, attempts and every record keyed by them, and the joblists of those
+  // requests, as the purge took them.)
+  const changed = purgeRecords(state, ids, [...requests])
+  return { ids: [...new Set([...ids, ...changed])].sort(), requests: [...requests].sort() }
 }
