@@ -195,8 +195,8 @@ export class Replication {
 
   /** A gossip message of events: one event, or a batch of them (in the origin's seq order). */
   gossiped (data: unknown, from: string): void {
-    if (!Array.isArray(data)) this.o.receive(data, from)
-    else if (this.o.receiveMany !== undefined) this.o.receiveMany(data.slice(0, MAX_GOSSIP_BATCH), from)
+    // (A lone event goes the way of a batch too: the intake may take the messages of a turn together.)
+    if (!Array.isArray(data)) { if (this.o.receiveMany !== undefined) this.o.receiveMany([data], from); else this.o.receive(data, from) } else if (this.o.receiveMany !== undefined) this.o.receiveMany(data.slice(0, MAX_GOSSIP_BATCH), from)
     else for (const e of data.slice(0, MAX_GOSSIP_BATCH)) this.o.receive(e, from)
   }
 

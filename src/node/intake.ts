@@ -28,6 +28,14 @@ export interface IntakeOptions {
   skip: (origin: string, to: number) => void
   /** Checks an event's signature (default: against its origin's key); the simulator's events are not signed. */
   verify?: (e: CisEvent) => boolean
+  /**
+   * Messages of events (receiveMany) taken in one turn of the event loop are checked and
+   * delivered together at its end (setImmediate), not one by one: their signatures checked
+   * newest first across the messages, so an origin's several write batches that arrived in that
+   * turn cost one Ed25519 check (each names the one before it: keys.ts), and the node applies,
+   * stores and reacts to them once. The agent sets it; the simulator (its own clock) does not.
+   */
+  coalesce?: boolean
 }
 
 /** Purge events a peer sent as proof of its skips (not applied yet here), kept at most. */
@@ -48,10 +56,28 @@ export class Intake {
    */
   private batch: CisEvent[] | undefined
   private readonly batchTop = new Map<string, number>()
+  /** With `coalesce`: the messages taken this turn, waiting for its end (drain). */
+  private inbox: Array<{ raws: unknown[], from: string }> | undefined
 
   constructor (private readonly o: IntakeOptions) {}
 
-  stop (): void { this.open = false }
+  stop (): void { this.open = false; this.inbox = undefined }
+
+  /**
+   * Take the messages waiting for the end of the turn now (`coalesce`): before anything else
+   * that reaches the intake (a lone event, a skip, a proof: they follow those messages), and
+   * when the node is asked to flush.
+   */
+  drain (): void {
+    const inbox = this.inbox
+    if (inbox === undefined) return
+    this.inbox = undefined
+    if (!this.open) return
+    const raws: unknown[] = []
+    const from: string[] = []
+    for (const m of inbox) for (const raw of m.raws) { raws.push(raw); from.push(m.from) }
+    this.takeMany(raws, from)
+  }
 
   /**
    * The events of one message (a write batch of a peer, or several): each taken as receive
@@ -61,13 +87,26 @@ export class Intake {
    * origin in one message cost one Ed25519 check.
    */
   receiveMany (raws: unknown[], from: string): void {
-    if (raws.length === 1 || this.batch !== undefined) { for (const raw of raws) this.receive(raw, from); return }
     if (!this.open) return
+    if (this.o.coalesce === true && this.batch === undefined) {
+      if (this.inbox === undefined) {
+        this.inbox = []
+        setImmediate(() => { this.drain() })
+      }
+      this.inbox.push({ raws, from })
+      return
+    }
+    if (raws.length === 1 || this.batch !== undefined) { for (const raw of raws) this.receive(raw, from); return }
+    this.takeMany(raws, from)
+  }
+
+  /** Events (of one message or several: `from` one sender, or each event's) taken and the ready ones delivered as one batch. */
+  private takeMany (raws: unknown[], from: string | string[]): void {
     const events = raws.map(asEvent)
     const verified = this.verifyNewestFirst(events)
     this.batch = []
     try {
-      for (let i = 0; i < events.length; i++) this.take(events[i], from, verified[i])
+      for (let i = 0; i < events.length; i++) this.take(events[i], typeof from === 'string' ? from : from[i], verified[i])
     } finally {
       const ready = this.batch
       this.batch = undefined
@@ -90,6 +129,7 @@ export class Intake {
 
   receive (raw: unknown, from: string): void {
     if (!this.open) return
+    this.drain()
     this.take(asEvent(raw), from)
   }
 
@@ -141,6 +181,7 @@ export class Intake {
    */
   proof (raw: unknown, from: string): void {
     if (!this.open) return
+    this.drain()
     const e = asEvent(raw)
     if (typeof e === 'string' || e.type !== 'purge' || (e.body as PurgeBody).cut === undefined || !(this.o.verify ?? verifyEvent)(e)) {
       this.o.log.warn({ from, problem: typeof e === 'string' ? e : 'not a signed purge with a cut' }, 'rejected a skip proof')
@@ -160,6 +201,7 @@ export class Intake {
    */
   skip (raw: unknown, from: string): void {
     if (!this.open) return
+    this.drain()
     const k = raw as { origin?: unknown, from?: unknown, to?: unknown } | null
     const origin = k?.origin
     const first = k?.from

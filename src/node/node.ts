@@ -196,7 +196,7 @@ export class CisNode implements ApiNode {
       await store.close()
       throw new Error(`cannot read the store in ${this.dataDir}: ${(err as Error).message}. Restore a backup, or start with an empty --data directory (peers send the cluster's events back).`, { cause: err })
     }
-    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); this.mesh?.gossip.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to) })
+    this.intake = new Intake({ self: this.id, log: this.log, applied: () => this.events.delivered(), stored: async (origin, seq) => await store.getEvent(origin, seq), deliver: events => { this.events.accept(events); this.mesh?.gossip.relay(events) }, pull: from => this.mesh?.replication.pull(from), cuts: () => this.state.cuts ?? {}, skip: (origin, to) => this.events.skip(origin, to), coalesce: true })
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
     this.notifyIndex.build(this.state, this.now(), this.notifyOptions)
@@ -686,7 +686,7 @@ export class CisNode implements ApiNode {
   /** Sign, apply and persist one event of this node's own log. */
   async append<T extends EventType> (type: T, body: EventBodies[T], place?: PlaceWithAccept): Promise<CisEvent<T>> { return await this.events.append(type, body, place) }
 
-  async flush (): Promise<void> { await this.events.flush() }
+  async flush (): Promise<void> { (this.intake as Intake | undefined)?.drain(); await this.events.flush() }
 
   /** An event from a peer, as a transport delivers it (checked by the intake). */
   receive (raw: unknown, from: string): void { this.intake.receive(raw, from) }

@@ -21,7 +21,8 @@ export interface RecordingIntake {
   pulls: string[]
 }
 
-export function recordingIntake (): RecordingIntake {
+/** `coalesce`: the agent's intake (messages of one turn taken together at its end). */
+export function recordingIntake (o: { coalesce?: boolean } = {}): RecordingIntake {
   const x: Omit<RecordingIntake, 'i'> = { applied: {}, cuts: {}, batches: [], delivered: [], skips: [], pulls: [] }
   const i = new Intake({
     self: 'me',
@@ -31,7 +32,8 @@ export function recordingIntake (): RecordingIntake {
     deliver: events => { x.batches.push(events); for (const e of events) { x.delivered.push(e); x.applied[e.origin] = e.seq } },
     pull: from => x.pulls.push(from),
     cuts: () => x.cuts,
-    skip: (o, to) => { x.skips.push([o, to]); x.applied[o] = to }
+    skip: (o, to) => { x.skips.push([o, to]); x.applied[o] = to },
+    coalesce: o.coalesce
   })
   return { i, ...x }
 }

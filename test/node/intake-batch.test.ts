@@ -79,3 +79,58 @@ test('R1-4 issue 12: a message of several chained write batches of one origin co
   assert.deepEqual(x.delivered.map(e => e.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'seq 10 forged: dropped; 11 and 12 wait behind the gap')
   assert.deepEqual(x.pulls, ['peer', 'peer'], 'and the gap is pulled for (a pull for each event ahead of it)')
 })
+
+test('R1-4 issue 12: the agent\'s intake takes the messages of one turn together: chained batches of an origin sent as several messages cost one Ed25519 check; a lone event or a flush takes what waits first, in order', async () => {
+  const { setImmediate: turn } = await import('node:timers/promises')
+  // An origin of chained write batches (a fresh key each: nothing of it verified before).
+  const chain = async (): Promise<(n: number) => CisEvent[]> => {
+    const key = await generateKeyPair('Ed25519')
+    const id = peerIdFromPrivateKey(key as never).toString()
+    let link = CHAIN_START
+    let seq = 0
+    return n => {
+      const b = Array.from({ length: n }, () => { seq++; return { origin: id, seq, ts: 1000 + seq, lc: 0, type: 'master', body: { term: seq }, sig: '' } as CisEvent })
+      link = signBatch(key as never, b, link) as Buffer
+      return JSON.parse(JSON.stringify(b)) as CisEvent[]
+    }
+  }
+  const seqs = (es: CisEvent[]): number[] => es.map(e => e.seq)
+  // One message a turn (the intake as the simulator has it): a check each.
+  let batch = await chain()
+  const apart = intake()
+  let before = signatureChecks()
+  for (const m of [batch(2), batch(1), batch(3), batch(2)]) apart.i.receiveMany(m, 'peer')
+  assert.equal(signatureChecks() - before, 4, 'without coalesce: one check a message')
+  // The agent's: the four messages of one turn, delivered at its end, one check for all.
+  batch = await chain()
+  const x = intake({ coalesce: true })
+  before = signatureChecks()
+  for (const m of [batch(2), batch(1), batch(3), batch(2)]) x.i.receiveMany(m, 'peer')
+  assert.equal(x.delivered.length, 0, 'nothing taken before the turn ends')
+  await turn()
+  assert.equal(signatureChecks() - before, 1, 'one check for the four messages')
+  assert.deepEqual(x.batches.map(seqs), [[1, 2, 3, 4, 5, 6, 7, 8]], 'one delivery, in seq order')
+  // A forged event in a message of the turn: dropped, and what follows it waits behind the gap.
+  const more = [batch(2), batch(2)]
+  more[0][1] = { ...more[0][1], body: { term: 1000 } }
+  x.i.receiveMany(more[0], 'peer')
+  x.i.receiveMany(more[1], 'peer')
+  await turn()
+  assert.deepEqual(seqs(x.delivered), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'seq 10 forged: dropped; 11 and 12 wait')
+  assert.deepEqual(x.pulls, ['peer', 'peer'])
+  // A lone event (a sync pull's) after a message waiting in the turn: the message is taken first.
+  batch = await chain()
+  const y = intake({ coalesce: true })
+  const first = batch(2)
+  const lone = batch(1)
+  y.i.receiveMany(first, 'peer')
+  y.i.receive(lone[0], 'peer')
+  assert.deepEqual(seqs(y.delivered), [1, 2, 3], 'in order, at once, no gap pulled')
+  assert.deepEqual(y.pulls, [])
+  // drain() (the node's flush) takes what waits now, and the turn's end finds nothing left.
+  y.i.receiveMany(batch(2), 'peer')
+  y.i.drain()
+  assert.deepEqual(seqs(y.delivered), [1, 2, 3, 4, 5])
+  await turn()
+  assert.deepEqual(seqs(y.delivered), [1, 2, 3, 4, 5], 'nothing twice')
+})
