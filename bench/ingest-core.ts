@@ -124,8 +124,9 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     ;(node as unknown as { mesh: unknown }).mesh = {
       gossip: { relay: () => {} },
       replication: { pull: () => {}, publishEvents: () => {}, behind: () => false, caughtUp: async () => true },
-      membership: { alive: () => alive, priorityOf: (id: string) => id === os.M.id ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }) },
+      membership: { alive: () => alive, priorityOf: (id: string) => id === os.M.id ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }), settling: () => false },
       office: () => {},
+      leaving: () => {},
       addresses: () => [],
       block: async () => {},
       stop: async () => {}

@@ -140,8 +140,9 @@ function standInMesh (node: CisNode, peers: string[], top: string, published: (o
   ;(node as unknown as { mesh: unknown }).mesh = {
     gossip: { relay: () => {} },
     replication: { pull: () => {}, pullBehind: () => {}, publishEvents: published, behind: () => false, caughtUp: async () => true },
-    membership: { alive: () => alive, priorityOf: (id: string) => id === top ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }) },
+    membership: { alive: () => alive, priorityOf: (id: string) => id === top ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }), settling: () => false },
     office: () => {},
+    leaving: () => {},
     addresses: () => [],
     block: async () => {},
     stop: async () => {}

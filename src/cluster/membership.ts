@@ -17,6 +17,11 @@ export interface Heartbeat {
   master?: boolean
   /** The sender reads a heartbeat carried on a frame of events (cluster/carried-beats.ts; absent before Dec 5, 2026). */
   carried?: true
+  /**
+   * The sender is stopping (a graceful stop: its jobs are being ended): hold it down now, so
+   * that no work is placed on it in the seconds it still takes to stop (absent before Dec 6, 2026).
+   */
+  leaving?: true
 }
 
 /**
@@ -36,7 +41,7 @@ export interface Heartbeat {
  * gone): it holds every other node not alive, and notices nothing about them, until it hears
  * again (as a small cluster's node whose heartbeats all stopped).
  */
-export interface Beat { id: string, name: string, priority: number, ts: number, master?: boolean }
+export interface Beat { id: string, name: string, priority: number, ts: number, master?: boolean, leaving?: true }
 /** A node seen down (its connection to the notice's writer closed, or its watchers heard nothing) at `ts` (the writer's clock). */
 export interface Down { id: string, ts: number }
 
@@ -60,14 +65,15 @@ export const TARGET_PEERS = 8
 export const MAX_BEATS = 20_000
 
 /** A heartbeat's (or beat's) beat: what liveness gossip carries of it. */
-export function beatOf (hb: { id: string, name: string, priority: number, ts: number, master?: boolean }): Beat {
-  return { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}) }
+export function beatOf (hb: { id: string, name: string, priority: number, ts: number, master?: boolean, leaving?: true }): Beat {
+  return { id: hb.id, name: hb.name, priority: hb.priority, ts: hb.ts, ...(hb.master === true ? { master: true } : {}), ...(hb.leaving === true ? { leaving: true } : {}) }
 }
 
 const isBeat = (b: unknown): b is Beat => {
   const x = b as Beat
   return typeof x === 'object' && x !== null && typeof x.id === 'string' && x.id.length <= 128 && typeof x.name === 'string' && x.name.length <= 256 &&
-    typeof x.priority === 'number' && typeof x.ts === 'number' && Number.isFinite(x.ts) && (x.master === undefined || typeof x.master === 'boolean')
+    typeof x.priority === 'number' && typeof x.ts === 'number' && Number.isFinite(x.ts) && (x.master === undefined || typeof x.master === 'boolean') &&
+    (x.leaving === undefined || x.leaving === true)
 }
 
 /** What membership needs of the transport: the peers it is connected to, and a way to hang up. */
@@ -297,13 +303,20 @@ export class Membership {
    * back, its priority or office claim changed), 'new' if only fresher, false if not newer.
    * A beat not newer than a down notice about the node does not revive it.
    */
-  private record (hb: { id: string, name: string, priority: number, ts: number, master?: boolean }): 'status' | 'new' | false {
+  private record (hb: { id: string, name: string, priority: number, ts: number, master?: boolean, leaving?: true }): 'status' | 'new' | false {
     if ((this.lastTs.get(hb.id) ?? -1) >= hb.ts) return false // an old one, relayed late
     this.lastTs.set(hb.id, hb.ts)
     this.beats.set(hb.id, beatOf(hb))
     if ((this.downTs.get(hb.id) ?? -Infinity) >= hb.ts) return 'new'
     const now = this.o.now()
     const known = this.view[hb.id]
+    if (hb.leaving === true) {
+      // A graceful stop: down here now (its beats go on until it has stopped; they keep it down).
+      if (known === undefined || !isAlive(known, now, this.liveFor)) return 'new'
+      this.o.log.info({ peer: hb.id, name: hb.name }, 'a peer is stopping: held down')
+      this.markDown(hb.id, known)
+      return 'status'
+    }
     const wasAlive = isAlive(known, now, this.liveFor)
     const firstOfPeriod = !wasAlive || known?.heardAt === undefined || known.heardAt < (known.aliveSince ?? 0)
     this.view[hb.id] = { lastSeen: now, priority: hb.priority, aliveSince: wasAlive ? known?.aliveSince ?? now : now, heardAt: now, claimsOffice: hb.master === true }
@@ -320,7 +333,8 @@ export class Membership {
     // peer, authenticated by the noise handshake, so the claimed ID must be that peer.
     const hb = data as Heartbeat
     if (typeof hb !== 'object' || hb === null || hb.id !== from || typeof hb.name !== 'string' || typeof hb.priority !== 'number' ||
-        typeof hb.ts !== 'number' || typeof hb.vector !== 'object' || hb.vector === null || (hb.master !== undefined && typeof hb.master !== 'boolean')) {
+        typeof hb.ts !== 'number' || typeof hb.vector !== 'object' || hb.vector === null || (hb.master !== undefined && typeof hb.master !== 'boolean') ||
+        (hb.leaving !== undefined && hb.leaving !== true)) {
       this.o.log.warn({ from }, 'dropped a malformed heartbeat')
       return false
     }
@@ -522,6 +536,29 @@ export class Membership {
       if (first === undefined || at < first) first = at
     }
     return first
+  }
+
+  /**
+   * Just started, and not to stand for master yet: within one heartbeat timeout of its start, a
+   * node that knows other nodes (`known`: those of its state, asked only then) and has not heard one of them yet,
+   * or that knows none but has peers to join (`joining`) and has heard no one. A node that
+   * restarts, or joins a running cluster, hears the master there within a heartbeat or two; had
+   * it taken the office in the meantime (alone in its view), it would have decided on what it
+   * knew then: run a schedule's instant the cluster had removed, place work that was already
+   * placed or declared lost, record instants as missed while the cluster had a master.
+   */
+  settling (known: () => Iterable<string>, joining: boolean): boolean {
+    const now = this.o.now()
+    if (now - this.startedAt >= this.o.timeoutMs) return false
+    let any = false
+    for (const id of known()) {
+      if (id === this.o.self) continue
+      any = true
+      if (!isAlive(this.view[id], now, this.liveFor)) return true
+    }
+    if (any || !joining) return false
+    for (const id in this.view) if (id !== this.o.self && isAlive(this.view[id], now, this.liveFor)) return false
+    return true
   }
 
   alive (): Set<string> {

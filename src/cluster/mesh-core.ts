@@ -220,6 +220,17 @@ export class MeshCore {
     this.officeTold = held
   }
 
+  /**
+   * This node is stopping (its host's heartbeat now says `leaving`): told to every neighbour
+   * now, as a change of office is, so that none places work on it while it ends its jobs.
+   */
+  leaving (): void {
+    if (!this.stopped) this.gossip.officeChanged(this.host.heartbeat())
+  }
+
+  /** This node's leaving was told to every peer (broadcastBeat). */
+  private leavingTold = false
+
   /** The office this node last told its peers it held or left (office(), or a small cluster's heartbeat round that saw the change first). */
   private officeTold = false
 
@@ -275,8 +286,10 @@ export class MeshCore {
     // (Told already by office(), the change needs no second beat to every peer; a round that
     // sees it first tells it, and office() then has nothing to tell.)
     const office = hb.master === true
-    const all = office !== this.officeTold
+    // (So does this node's leaving: leaving() is the one call that tells it.)
+    const all = office !== this.officeTold || (hb.leaving === true && !this.leavingTold)
     this.officeTold = office
+    if (hb.leaving === true) this.leavingTold = true
     const to = this.links.connectedPeers().filter(p => all || this.carried.beatTo(p, now))
     for (const p of to) this.carried.sent(p, now)
     if (to.length > 0) void this.links.publishRaw(HEARTBEAT_TOPIC, JSON.stringify(hb), to)

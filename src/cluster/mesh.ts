@@ -137,6 +137,11 @@ export class Mesh {
     return this.net.addresses().map(a => a.includes('/p2p/') ? a : `${a}/p2p/${this.host.id}`)
   }
 
+  /** This node is stopping: every neighbour hears it now (its heartbeat says `leaving`), and holds it down (MeshCore.leaving). */
+  leaving (): void {
+    this.core.leaving()
+  }
+
   /** Whether this node holds the office: a change is told to its peers now (MeshCore.office). */
   office (held: boolean): void {
     this.core.office(held)

@@ -28,8 +28,11 @@ export class ExecutorBridge {
   private spawner: Spawner | undefined
   private executor!: Executor
   /**
-   * Attempts assigned here whose job is not known yet: events of different origins arrive in
-   * any order, so the master's assign may come before the submit that makes the job.
+   * Attempts assigned here, launched once the batch of events that assigned them is applied
+   * (settle): a later event of the same batch may end them first (the master's verdict that
+   * they are lost, a sync pull after a restart bringing an assign and its lose together), and
+   * one whose job is not known yet waits for it (events of different origins arrive in any
+   * order, so the master's assign may come before the submit that makes the job).
    */
   private readonly early = new Map<string, { jobId: string, n: number }>()
   /** Starts held for their ends (a short job: one event, not two). */
@@ -95,11 +98,10 @@ export class ExecutorBridge {
     if (b.node !== this.o.self) return
     const a = state.attempts[b.jobId]?.[b.attempt]
     if (a === undefined || a.state !== 'assigned') return
-    if (state.jobs[b.jobId] === undefined) this.early.set(`${b.jobId}#${b.attempt}`, { jobId: b.jobId, n: b.attempt })
-    else this.launch(state, b.jobId, a.n)
+    this.early.set(`${b.jobId}#${b.attempt}`, { jobId: b.jobId, n: b.attempt })
   }
 
-  /** After a batch of events: run the attempts assigned here whose job has become known. */
+  /** After a batch of events: run the attempts assigned here that are still to run and whose job is known. */
   settle (state: ClusterState): void {
     for (const [key, { jobId, n }] of this.early) {
       if (state.jobs[jobId] === undefined) continue

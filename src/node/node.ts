@@ -123,6 +123,8 @@ export class CisNode implements ApiNode {
   private running = false
   /** Set once announced and recovered: only then may this node be master. */
   private ready = false
+  /** Stopping: the heartbeat says so (peers hold this node down). */
+  private leaving = false
   private passQueued = false
   private tickTimer: GridTimer | undefined
   /** Purges by `store.purgeAfter` (G-6: retention.ts); absent when it is 0. */
@@ -289,7 +291,7 @@ export class CisNode implements ApiNode {
   }
 
   private heartbeat (): Heartbeat {
-    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied, ts: this.now(), master: this.role.established, carried: true }
+    return { id: this.id, name: this.config.name, priority: this.config.priority, vector: this.state.applied, ts: this.now(), master: this.role.established, carried: true, ...(this.leaving ? { leaving: true } : {}) }
   }
 
   /** Called once the API listens: announce this node and recover its work (D-3). */
@@ -327,6 +329,10 @@ export class CisNode implements ApiNode {
     await this.retention?.stop()
     this.role?.revoke()
     this.records.stopNodesLog()
+    // Peers hold this node down from now (its heartbeat says it is leaving): none places work
+    // here while its jobs end, and those end as lost (so they run again), told to the peers.
+    this.leaving = true
+    if (!fatal) this.mesh?.leaving()
     await this.bridge.stop()
     this.intake.stop()
     await this.mesh?.stop()
@@ -351,10 +357,14 @@ export class CisNode implements ApiNode {
   }
 
   master (): string | null {
-    return electMaster([...this.alive()].map(id => ({
-      id,
-      priority: id === this.id ? this.config.priority : this.mesh?.membership.priorityOf(id) ?? this.state.nodes[id]?.priority ?? 0
-    })))
+    // (Just started, with peers not heard yet: this node does not stand yet; Membership.settling.)
+    const settling = this.mesh?.membership.settling(() => Object.keys(this.state.nodes), this.config.peers.length > 0) === true
+    const candidates: Array<{ id: string, priority: number }> = []
+    for (const id of this.alive()) {
+      if (id === this.id && settling) continue
+      candidates.push({ id, priority: id === this.id ? this.config.priority : this.mesh?.membership.priorityOf(id) ?? this.state.nodes[id]?.priority ?? 0 })
+    }
+    return electMaster(candidates)
   }
 
   // ---- what the API asks (ApiNode) ----
@@ -710,11 +720,12 @@ export class CisNode implements ApiNode {
         this.queueIndex.update(this.state, carried)
         this.usageIndex.update(this.state, carried)
       }
-      if (this.running) this.bridge.react(this.state, e)
+      // (Not before the node is ready: what was assigned here meanwhile runs once it has caught up, announce.)
+      if (this.running && this.ready) this.bridge.react(this.state, e)
       const accept = acceptOf(e)
       if (accept !== undefined) this.requests.accepted(accept.body.request)
     }
-    if (this.running) this.bridge.settle(this.state)
+    if (this.running && this.ready) this.bridge.settle(this.state)
     this.accountingIndex.touch(changed)
     this.joblistCounts.update(this.state, changed)
     const schedules = new Set<string>()

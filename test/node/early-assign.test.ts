@@ -45,3 +45,52 @@ test('R1-5/R3-1: an assign that arrives before its job is known runs once the su
     cleanup(dir)
   }
 })
+
+test('D-3/R1-3: an assign and the master\'s verdict that the attempt is lost, taken together (a sync after a restart), do not run it; an attempt assigned before the node is ready runs once it is', { timeout: 30_000 }, async () => {
+  const dir = tempDir()
+  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'x', resources: { slot: ['slot0'] } }, log: pino({ level: 'silent' }), store: new MemoryEventStore(), network: false })
+  try {
+    await node.start()
+    const master = await origin()
+    const submitter = await origin()
+    // A stand-in for the mesh: the master origin alive and of the highest priority (this node decides nothing).
+    const alive = new Set([node.id, master.id, submitter.id])
+    ;(node as unknown as { mesh: unknown }).mesh = {
+      gossip: { relay: () => {} },
+      replication: { pull: () => {}, pullBehind: () => {}, publishEvents: () => {}, behind: () => false, caughtUp: async () => true },
+      membership: { alive: () => alive, priorityOf: (id: string) => id === master.id ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }), settling: () => false },
+      office: () => {},
+      leaving: () => {},
+      addresses: () => [],
+      block: async () => {},
+      stop: async () => {}
+    }
+    const spec = (name: string): EventBodies['submit']['spec'] => ({ name, priority: 0, tags: [], replace: {}, stages: [{ name: 's', jobs: [{ name: 'j', run: 'true', needs: { slot: 1 }, env: {}, retries: 0, replace: {}, files: [] }] }] })
+    // Before the node is ready (announce): a joblist assigned here...
+    node.receive(submitter.event(1, 'submit', { spec: spec('early'), owner: 'someone' }), submitter.id)
+    node.receive(master.event(1, 'accept', { request: `${submitter.id}:1`, id: 'mstr-1', term: 1, onLost: 'retry', maxLost: 3 }), master.id)
+    node.receive(master.event(2, 'assign', { jobId: 'mstr-1.1', attempt: 1, node: node.id, resources: { slot: ['slot0'] }, term: 1 }), master.id)
+    await node.flush()
+    assert.equal(node.runningCount(), 0, 'nothing runs before the node is ready')
+    assert.equal(node.state.attempts['mstr-1.1']?.[1]?.state, 'assigned')
+    await node.announce('http://127.0.0.1:0')
+    await waitFor('the attempt assigned before to run once ready', () => node.state.attempts['mstr-1.1']?.[1]?.state === 'succeeded', 15_000)
+    // Ready: an assign and its lose in one message (as a pull brings them): not run.
+    node.receive(submitter.event(2, 'submit', { spec: spec('gone'), owner: 'someone' }), submitter.id)
+    node.receive(master.event(3, 'accept', { request: `${submitter.id}:2`, id: 'mstr-2', term: 1, onLost: 'retry', maxLost: 3 }), master.id)
+    await node.flush()
+    const intake = (node as unknown as { intake: { receiveMany: (raws: unknown[], from: string) => void } }).intake
+    intake.receiveMany([
+      master.event(4, 'assign', { jobId: 'mstr-2.1', attempt: 1, node: node.id, resources: { slot: ['slot0'] }, term: 1 }),
+      master.event(5, 'lose', { jobId: 'mstr-2.1', attempt: 1, reason: 'node x is gone', term: 1 })
+    ], master.id)
+    await node.flush()
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(node.state.attempts['mstr-2.1']?.[1]?.state, 'lost', JSON.stringify(node.state.attempts['mstr-2.1']))
+    assert.equal(node.runningCount(), 0, 'the attempt declared lost in the same batch did not start')
+    assert.equal(node.state.attempts['mstr-2.1']?.[1]?.startedAt, undefined, 'and no start of it was told')
+  } finally {
+    await node.stop()
+    cleanup(dir)
+  }
+})

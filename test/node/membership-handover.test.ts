@@ -66,3 +66,40 @@ test('R1-1 issue 12: a small cluster knows when its first alive peer would pass 
   assert.equal(m.alive().has('b'), false, 'a millisecond later not (the mesh sets its pass 1 ms after)')
   assert.equal(m.nextExpiry(), 1250 + 800, 'b is no longer alive: a is next')
 })
+
+test('R1-3/D-3: just started, a node does not stand for master while a node it knows is unheard (or, knowing none, while it joins and hears no one), for one heartbeat timeout at most', () => {
+  const { m, clock } = membership()
+  const known = (...ids: string[]) => () => ['me', ...ids]
+  assert.equal(m.settling(known('a', 'b'), false), true, 'a restart: a and b known, not heard yet')
+  m.heard(hb('a', 1), 'a')
+  assert.equal(m.settling(known('a', 'b'), false), true, 'b still unheard')
+  m.heard(hb('b', 1), 'b')
+  assert.equal(m.settling(known('a', 'b'), false), false, 'both heard: it stands (the election decides)')
+  assert.equal(m.settling(known('a', 'c'), false), true, 'a node known and unheard (c) holds it')
+  clock.now += 800
+  assert.equal(m.settling(known('a', 'c'), false), false, 'one timeout after its start it stands, heard or not (a node known may be gone for good)')
+  // A fresh node: none known yet.
+  const fresh = membership()
+  assert.equal(fresh.m.settling(known(), false), false, 'alone, with no one to join: it stands at once (a single node)')
+  assert.equal(fresh.m.settling(known(), true), true, 'joining (peers to dial), no one heard: it waits')
+  fresh.m.heard(hb('x', 1), 'x')
+  assert.equal(fresh.m.settling(known(), true), false, 'it heard a peer: it stands (the election decides)')
+})
+
+test('R1-3/D-3: a peer\'s heartbeat that says it is leaving holds it down at once; its later beats keep it down; its heartbeat after a restart brings it back', () => {
+  const { m, clock, changes } = membership()
+  m.heard(hb('p', 1), 'p')
+  assert.equal(m.alive().has('p'), true)
+  const before = changes()
+  clock.now += 10
+  assert.equal(m.heard({ ...hb('p', 2), leaving: true }, 'p'), true)
+  assert.equal(m.alive().has('p'), false, 'down at once (no work is placed on it while it stops)')
+  assert.ok(changes() > before, 'a change: the master passes again at once')
+  clock.now += 100
+  m.heard({ ...hb('p', 3), leaving: true }, 'p')
+  assert.equal(m.alive().has('p'), false, 'its beats while it stops keep it down')
+  clock.now += 2000
+  m.heard(hb('p', 4), 'p')
+  assert.equal(m.alive().has('p'), true, 'back after its restart')
+  assert.equal(m.heard({ ...hb('p', 5), leaving: 'yes' } as unknown as Heartbeat, 'p'), false, 'a leaving flag other than true is malformed')
+})
