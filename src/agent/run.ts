@@ -59,6 +59,10 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     process.stderr.write(`cis agent: ${(err as Error).message}\n`)
     if (bug) process.stderr.write(`${(err as Error).stack ?? ''}\nThis is a defect of cis, not of your setup: please report it with the lines above. The data directory is left as it was.\n`)
     process.exitCode = 1
+    // What had started (the fork server, the store) stops, and the process ends: a supervisor
+    // must see the exit, and nothing left running may hold it up (bounded).
+    setTimeout(() => process.exit(1), 5000).unref()
+    await node.stop().catch(() => {})
     return
   }
   const [host, port] = parseHostPort(config.api)

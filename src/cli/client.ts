@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { ApiError } from '../api/errors.js'
 import type { ErrorBody } from './api-types.js'
+import { ContextError } from './contexts.js'
 
 export class UnreachableError extends Error {
   override name = 'UnreachableError'
@@ -54,7 +55,7 @@ export class Client {
     const payload = body !== undefined ? Buffer.from(JSON.stringify(body), 'utf8') : undefined
     if (payload !== undefined) { h['content-type'] = 'application/json'; h['content-length'] = String(payload.length) }
     let url: URL
-    try { url = new URL(this.addr + path) } catch { throw new UnreachableError(this.addr, 'not a URL') }
+    try { url = new URL(this.addr + path) } catch { throw new ContextError(`the agent's address ${this.addr} is not a valid URL (e.g. http://10.0.0.5:7700, or 10.0.0.5:7700): check --addr, CIS_ADDR or the context's address`, 'ERR_BAD_ADDR') }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UnreachableError(this.addr, `cannot use ${url.protocol}, only http: and https:`)
     const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
     const timeoutMs = this.o.timeoutMs ?? 30_000
@@ -104,7 +105,7 @@ export class Client {
     const h: Record<string, string> = { accept: 'text/event-stream', ...headers }
     if (this.o.token !== undefined && this.o.token !== '') h.authorization = `Bearer ${this.o.token}`
     let url: URL
-    try { url = new URL(this.addr + path) } catch { throw new UnreachableError(this.addr, 'not a URL') }
+    try { url = new URL(this.addr + path) } catch { throw new ContextError(`the agent's address ${this.addr} is not a valid URL (e.g. http://10.0.0.5:7700, or 10.0.0.5:7700): check --addr, CIS_ADDR or the context's address`, 'ERR_BAD_ADDR') }
     const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
     const { Readable } = await import('node:stream')
     return await new Promise((resolve, reject) => {

@@ -7,7 +7,8 @@ export interface GlobalOptions { addr?: string, token?: string, context?: string
 
 export class CliExit extends Error {
   override name = 'CliExit'
-  constructor (readonly exitCode: number, message = '') { super(message) }
+  /** `code`: the error's code in the --json document (default ERR_BAD_INPUT for exit 2, else ERR_FAILED). */
+  constructor (readonly exitCode: number, message = '', readonly code?: string) { super(message) }
 }
 
 export interface Ctx {

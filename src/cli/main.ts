@@ -31,7 +31,12 @@ const run = <A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promise<void>) =
   try {
     await fn(ctx, ...(args.slice(0, -1) as A))
   } catch (err) {
-    if (err instanceof CliExit) { process.exitCode = err.exitCode; if (err.message !== '') ctx.err(`cis: ${err.message}`); return }
+    if (err instanceof CliExit) {
+      process.exitCode = err.exitCode
+      // (With --json the error is the document on stdout, as the agent's errors are.)
+      if (err.message !== '') { if (ctx.json) printJson({ error: err.message, code: err.code ?? (err.exitCode === 2 ? 'ERR_BAD_INPUT' : 'ERR_FAILED') }); else ctx.err(`cis: ${err.message}`) }
+      return
+    }
     if (err instanceof ContextError) {
       if (ctx.json) printJson({ error: err.message, code: err.code, ...(err.known !== undefined ? { known: err.known } : {}) })
       else ctx.err(`cis: ${err.message}`)
@@ -277,8 +282,11 @@ function program (): Command {
       contextUse(ctx, name, o)
     }))
   contexts.command('list', { isDefault: true }).alias('ls').description('list the contexts (* marks the current one; tokens show as set or none)')
+    // (The default: `cis context` lists; `cis context WORD` with a word no subcommand has comes here too.)
+    .argument('[unknown]')
     .option('--json', 'machine-readable output')
-    .action(run(async ctx => {
+    .action(run(async (ctx, unknown: string | undefined) => {
+      if (unknown !== undefined) throw new CliExit(2, `'cis context ${unknown}' is not a command: use cis context add|use|list|remove`)
       const { contextList } = await import('./commands/context.js')
       contextList(ctx)
     }))
@@ -339,12 +347,19 @@ export async function main (argv: string[]): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
   const p = program()
   p.exitOverride()
+  // A usage error (an unknown option, a missing argument) with --json: also one JSON document
+  // on stdout (commander writes its own text to stderr).
+  const json = argv.includes('--json')
   try {
     await p.parseAsync(argv)
   } catch (err) {
     const code = (err as { code?: string }).code
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') { process.exitCode = 0; return }
-    if (typeof code === 'string' && code.startsWith('commander.')) { process.exitCode = 2; return }
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      if (json) printJson({ error: (err as Error).message.replace(/^error: /, ''), code: 'ERR_BAD_INPUT' })
+      process.exitCode = 2
+      return
+    }
     process.stderr.write(`cis: ${(err as Error).message}\n`)
     process.exitCode = 1
   }

@@ -246,7 +246,15 @@ export class Net {
         })
       }, { maxInboundStreams: 4 })
     }
-    await this.node.start()
+    try {
+      await this.node.start()
+    } catch (err) {
+      try { await this.node.stop() } catch {}
+      const inUse = /EADDRINUSE/.exec((err as Error).message) !== null
+      throw new Error(inUse
+        ? `cannot listen on ${this.o.listen.join(', ')}: the address is in use (is another agent running?); choose another with --listen MULTIADDR (e.g. /ip4/0.0.0.0/tcp/7711)`
+        : `cannot start the network on ${this.o.listen.join(', ')}: ${(err as Error).message.split('\n')[0]}`, { cause: err })
+    }
     pubsub.subscribe(EVENTS_TOPIC)
     pubsub.subscribe(HEARTBEAT_TOPIC)
   }

@@ -30,7 +30,8 @@ export function parseJoblistText (text: string, format: 'yaml' | 'json' | 'auto'
       return { ok: false, issues: [{ path: '', message: `not valid YAML: ${(err as Error).message}` }] }
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (value === null || value === undefined) return { ok: false, issues: [{ path: '', message: 'the joblist is empty: give a mapping with name and stages (see examples/hello.yaml)' }] }
+  if (typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, issues: [{ path: '', message: 'a joblist must be a mapping with name and stages' }] }
   }
   return { ok: true, value }
@@ -41,6 +42,7 @@ export function parseJoblistText (text: string, format: 'yaml' | 'json' | 'auto'
  * but `choices: [1.0, 1.1]` means the texts "1.0" and "1.1".
  */
 function keepVarValuesAsWritten (doc: Document, value: unknown): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return // (not a mapping: said by the caller)
   const vars = doc.get('vars', true)
   const out = (value as { vars?: unknown }).vars
   if (!isSeq(vars) || !Array.isArray(out)) return

@@ -304,3 +304,68 @@ test('P-5: cis logs -f follows on through a 503 (an agent closing) once connecte
     await new Promise(resolve => server.close(resolve))
   }
 })
+
+test('CLI: with --json an input error is one JSON document on stdout too ({error, code}, exit 2); an empty file, a bad attempt number, an unknown context command, a missing directory say what to do', async () => {
+  // --json: errors the CLI finds itself, and commander's usage errors.
+  for (const args of [['acct', '--by', 'color'], ['set', 'x-1', '--priority', 'abc'], ['logs', 'x-1', '--stream', 'bogus'], ['logs', 'x-1', '--attempt', 'abc'], ['validate', 'examples/hello.yaml', '--bogus']]) {
+    const r = await cis([...args, '--json', '--addr', agent.url])
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+    const doc = JSON.parse(r.stdout) as { error: string, code: string }
+    assert.equal(doc.code, 'ERR_BAD_INPUT', args.join(' '))
+    assert.ok(doc.error.length > 0)
+  }
+  const attempt = await cis(['logs', 'x-1', '--attempt', 'abc', '--addr', agent.url])
+  assert.equal(attempt.code, 2)
+  assert.match(attempt.stderr, /--attempt 'abc': give an attempt number/)
+  const dir = tempDir()
+  try {
+    const empty = join(dir, 'empty.yaml')
+    writeFileSync(empty, '')
+    const v = await cis(['validate', empty])
+    assert.equal(v.code, 2)
+    assert.match(v.stdout + v.stderr, /the joblist is empty/)
+    assert.doesNotMatch(v.stdout + v.stderr, /Cannot read properties/)
+    const k = await cis(['keygen', join(dir, 'no', 'such', 'k.key')])
+    assert.equal(k.code, 2)
+    assert.match(k.stderr, /no such directory; choose a FILE in a directory you can write/)
+    const ctx = await cis(['context', 'backup'], { CIS_CONFIG_DIR: join(dir, 'cfg') })
+    assert.equal(ctx.code, 2)
+    assert.match(ctx.stderr, /'cis context backup' is not a command: use cis context add\|use\|list\|remove/)
+  } finally { cleanup(dir) }
+  // The API: an attempt number that is not one is a 400, not "no attempt NaN".
+  const sub = await cis(['submit', 'examples/hello.yaml', '--wait', '--json', '--addr', agent.url])
+  const jobId = (JSON.parse(sub.stdout) as { stages: Array<{ jobs: Array<{ id: string }> }> }).stages[0].jobs[0].id
+  const res = await fetch(`${agent.url}/v1/jobs/${jobId}/logs?attempt=abc`)
+  assert.equal(res.status, 400)
+  assert.match(((await res.json()) as { error: string }).error, /'abc' is not an attempt number/)
+  const list = await fetch(`${agent.url}/v1/joblists?state=bogus`)
+  assert.equal(list.status, 400)
+  assert.match(((await list.json()) as { error: string }).error, /not a joblist state/)
+})
+
+test('D-3: an agent that cannot start (no swarm key, its p2p address in use) says why and exits 1; it does not hang on what it had started (its fork server)', async () => {
+  const dir = tempDir()
+  const blocker = createServer()
+  try {
+    await new Promise<void>(resolve => blocker.listen(0, '127.0.0.1', resolve))
+    const port = (blocker.address() as { port: number }).port
+    // (Killed at 30 s if it hangs: then `signal` is set, and the test fails.)
+    const agentRun = async (args: string[]): Promise<Run & { signal: string | null }> => await new Promise(resolve => {
+      execFile(process.execPath, [CIS, 'agent', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 }, (err, stdout, stderr) => {
+        const e = err as (Error & { code?: unknown, signal?: string | null }) | null
+        resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : -1, signal: e?.signal ?? null, stdout, stderr })
+      })
+    })
+    const noKey = await agentRun(['--no-mdns', '--data', join(dir, 'a'), '--api', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--swarm-key', join(dir, 'nosuch.key')])
+    assert.equal(noKey.signal, null, 'it ended by itself')
+    assert.equal(noKey.code, 1, noKey.stderr)
+    assert.match(noKey.stderr, /cannot read the swarm key .*nosuch\.key.*cis keygen FILE/)
+    const inUse = await agentRun(['--no-mdns', '--data', join(dir, 'b'), '--api', '127.0.0.1:0', '--listen', `/ip4/127.0.0.1/tcp/${port}`])
+    assert.equal(inUse.signal, null, 'it ended by itself')
+    assert.equal(inUse.code, 1, inUse.stderr)
+    assert.match(inUse.stderr, /cis agent: cannot listen on \/ip4\/127\.0\.0\.1\/tcp\/\d+: the address is in use .*--listen MULTIADDR/)
+  } finally {
+    blocker.close()
+    cleanup(dir)
+  }
+})

@@ -12,7 +12,7 @@ import { scheduleSummary } from '../../state/schedule-views.js'
 import type { JoblistSpec, NotifySpec } from '../../spec/types.js'
 import { comparePositions } from '../../state/reducer.js'
 import { FINAL_JOBLIST_STATES } from '../../state/types.js'
-import type { JoblistRecord } from '../../state/types.js'
+import type { JoblistRecord, JoblistState } from '../../state/types.js'
 import { findJoblist, joblistSummary, joblistView } from '../../state/views.js'
 import { hostAllowed } from '../../state/notifications.js'
 import { historyOf, stateAt } from '../../state/history.js'
@@ -23,6 +23,10 @@ import { PARAMS, anyObject, doc } from '../openapi.js'
 
 /** How many archived joblists of a name a list shows (the latest ended). */
 const ARCHIVED_LISTED = 100
+
+
+/** The states a joblist can be in (GET /v1/joblists?state=). */
+const JOBLIST_STATE_NAMES: readonly string[] = ['queued', 'running', 'succeeded', 'failed', 'stopped'] satisfies readonly JoblistState[]
 
 export const planInput = (v: ClusterSnapshot): PlanInput => ({ state: v.state, now: v.now, alive: v.alive, queue: v.queue })
 
@@ -234,6 +238,7 @@ export function joblistRoutes (app: FastifyInstance, node: ApiNode): void {
     })
   }, async (req: FastifyRequest<{ Querystring: { state?: string, name?: string, unacked?: string, at?: string } }>) => {
     const { state: want, name, unacked } = req.query
+    if (want !== undefined && !JOBLIST_STATE_NAMES.includes(want)) throw new ApiError(400, 'ERR_BAD_REQUEST', `state: '${want}' is not a joblist state: give one of ${JOBLIST_STATE_NAMES.join(', ')}`)
     const past = req.query.at !== undefined ? await stateAtQuery(node, req.query.at) : undefined
     const state = past?.state ?? node.view().state
     const wanted = (st: typeof state, j: JoblistRecord): boolean => (want === undefined || j.state === want) && (name === undefined || j.name === name) && (unacked !== 'true' || (j.state === 'failed' && st.acks[j.id] === undefined))

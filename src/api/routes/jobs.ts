@@ -27,6 +27,13 @@ const IN_WRAPPER = /^stages\[0\]\.jobs\[0\](\.|$)/
  * POST /v1/jobs: one job becomes a one-stage joblist named after it (stage `main`), checked by
  * the joblist rules; problems are reported at paths relative to the job (`run: required`).
  */
+/** An attempt number from a query: a whole number from 1, or a 400 that says so. */
+function attemptNumber (text: string): number {
+  const n = Number(text)
+  if (!/^\d{1,9}$/.test(text) || n < 1) throw new ApiError(400, 'ERR_BAD_REQUEST', `attempt: '${text}' is not an attempt number (a whole number from 1)`)
+  return n
+}
+
 export function singleJobSpec (body: unknown): ReturnType<typeof submittedSpec> {
   if (!isObj(body)) throw new ApiError(400, 'ERR_SPEC_INVALID', 'send one job: {name, run, needs, env, files, timeout, retries, target}', [{ path: '', message: 'must be a job (a mapping with name and run)' }])
   try {
@@ -145,9 +152,17 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode, streams: OpenStr
     const job = findJob(state, req.params.ref)
     if (job === undefined) throw notFound('job', req.params.ref)
     const attempts = sortedAttempts(state.attempts[job.id])
-    const n = req.query.attempt !== undefined ? Number(req.query.attempt) : attempts[attempts.length - 1]?.n
+    const n = req.query.attempt !== undefined ? attemptNumber(req.query.attempt) : attempts[attempts.length - 1]?.n
     const a = attempts.find(x => x.n === n)
-    if (a === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', n === undefined ? `job ${job.id} has not run yet; try again when it started` : `job ${job.id} has no attempt ${String(n)}`)
+    if (a === undefined) {
+      throw new ApiError(404, 'ERR_NOT_FOUND', n !== undefined
+        ? `job ${job.id} has no attempt ${String(n)}`
+        : job.physical !== undefined
+          ? `job ${job.id} runs as one job per node it names: ${job.physical.length > 0 ? `ask for one of ${job.physical.join(', ')}` : 'none made'}`
+          : FINAL_JOB_STATES.has(job.state)
+            ? `job ${job.id} never ran (it is ${job.state}): it has no output`
+            : `job ${job.id} has not run yet; try again when it started`)
+    }
     const done = !ACTIVE_ATTEMPT_STATES.has(a.state)
     const nodeName = state.nodes[a.node]?.name ?? a.node
     const read = async (stream: OutputStream, offset: number): Promise<Buffer> => {
@@ -187,7 +202,7 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply,
   if (only !== undefined && only !== 'stdout' && only !== 'stderr') throw new ApiError(400, 'ERR_BAD_REQUEST', 'stream must be stdout or stderr')
   const streams: OutputStream[] = only === undefined ? ['stdout', 'stderr'] : [only]
   const offsets: Record<OutputStream, number> = { stdout: 0, stderr: 0 }
-  let wanted = req.query.attempt !== undefined ? Number(req.query.attempt) : undefined
+  let wanted = req.query.attempt !== undefined ? attemptNumber(req.query.attempt) : undefined
   const last = reply.sse.lastEventId?.split(':').map(Number)
   if (last !== undefined && last.length === 3 && last.every(x => Number.isSafeInteger(x) && x >= 0)) {
     wanted = last[0]
@@ -218,16 +233,17 @@ async function followLogs (node: ApiNode, req: LogsRequest, reply: FastifyReply,
       wanted = a.n
       const done = !ACTIVE_ATTEMPT_STATES.has(a.state)
       let got = 0
+      let unreadable: string | undefined
       for (const s of streams) {
         let chunk: Buffer
-        try { chunk = await node.readOutput(job.id, a.n, a.node, s, offsets[s]) } catch { chunk = Buffer.alloc(0) }
+        try { chunk = await node.readOutput(job.id, a.n, a.node, s, offsets[s]) } catch (err) { chunk = Buffer.alloc(0); unreadable = `the output of attempt ${a.n} of job ${job.id} is on node ${state.nodes[a.node]?.name ?? a.node}: ${(err as Error).message}` }
         if (chunk.length === 0) continue
         offsets[s] += chunk.length
         got += chunk.length
         await reply.sse.send({ id: `${a.n}:${offsets.stdout}:${offsets.stderr}`, event: 'output', data: { stream: s, text: chunk.toString('utf8'), offset: offsets[s] } })
       }
       if (done && got === 0) {
-        await reply.sse.send({ id: `${a.n}:${offsets.stdout}:${offsets.stderr}`, event: 'end', data: { attempt: a.n, state: a.state, exitCode: a.exitCode ?? null, reason: a.reason ?? null } })
+        await reply.sse.send({ id: `${a.n}:${offsets.stdout}:${offsets.stderr}`, event: 'end', data: { attempt: a.n, state: a.state, exitCode: a.exitCode ?? null, reason: a.reason ?? null, ...(unreadable !== undefined ? { unreadable } : {}) } })
         break
       }
       if (got === 0) await idle()

@@ -2,7 +2,7 @@
 // are in ../contexts.ts. A token is never printed: it shows as `set` or `none`.
 import { CliExit, printJson } from '../context.js'
 import type { Ctx } from '../context.js'
-import { ContextError, NAME_RE, contextsPath, loadContexts, saveContexts, unknownContext } from '../contexts.js'
+import { ContextError, NAME_RE, contextsPath, loadContexts, saveContexts, unknownContext, withScheme } from '../contexts.js'
 import type { ContextEntry, ContextsFile } from '../contexts.js'
 import { table } from '../format.js'
 
@@ -13,10 +13,12 @@ function view (name: string, c: ContextEntry, data: ContextsFile): Record<string
   return { name, addr: c.addr, token: tokenState(c), current: data.current === name, lastNodes: c.lastNodes ?? [], ...(c.lastNodesAt !== undefined ? { lastNodesAt: c.lastNodesAt } : {}) }
 }
 
-function checkAddr (addr: string): string {
+/** The address as stored: a URL, or a bare host:port taken as http://host:port (as --addr takes it). */
+function checkAddr (given: string): string {
+  const addr = withScheme(given)
   let url: URL
-  try { url = new URL(addr) } catch { throw new CliExit(2, `--addr ${addr} is not a URL (e.g. http://10.0.0.5:7700)`) }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliExit(2, `--addr ${addr}: only http: and https: URLs`)
+  try { url = new URL(addr) } catch { throw new CliExit(2, `--addr ${given} is not a URL or HOST:PORT (e.g. http://10.0.0.5:7700, or 10.0.0.5:7700)`) }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliExit(2, `--addr ${given}: only http: and https: URLs`)
   return addr.replace(/\/+$/, '')
 }
 

@@ -8,8 +8,12 @@ export async function keygen (ctx: Ctx, file: string): Promise<void> {
   try {
     await writeNewSwarmKey(file)
   } catch (err) {
-    if (ctx.json) printJson({ error: (err as Error).message, code: 'ERR_SWARM_KEY' })
-    else ctx.err(`cis: ${(err as Error).message}`)
+    const e = err as NodeJS.ErrnoException
+    const message = e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'EACCES'
+      ? `cannot write ${file}: ${e.code === 'EACCES' ? 'permission denied' : 'no such directory'}; choose a FILE in a directory you can write`
+      : e.message
+    if (ctx.json) printJson({ error: message, code: 'ERR_SWARM_KEY' })
+    else ctx.err(`cis: ${message}`)
     throw new CliExit(2)
   }
   if (ctx.json) printJson({ file: resolve(file) })

@@ -8,10 +8,8 @@ import type { Ctx } from '../context.js'
 const FOLLOW_LIMIT_MS = 24 * 3600 * 1000
 
 export async function logs (ctx: Ctx, jobRef: string, o: { follow?: boolean, attempt?: string, stream?: string }): Promise<void> {
-  if (o.stream !== undefined && o.stream !== 'stdout' && o.stream !== 'stderr') {
-    ctx.err("cis: --stream must be 'stdout' or 'stderr'")
-    throw new CliExit(2)
-  }
+  if (o.stream !== undefined && o.stream !== 'stdout' && o.stream !== 'stderr') throw new CliExit(2, "--stream must be 'stdout' or 'stderr'")
+  if (o.attempt !== undefined && !/^[1-9]\d{0,8}$/.test(o.attempt)) throw new CliExit(2, `--attempt '${o.attempt}': give an attempt number (1, 2, …; cis status JOB lists them)`)
   const q = o.attempt !== undefined ? `?attempt=${encodeURIComponent(o.attempt)}` : ''
   const base = `/v1/jobs/${encodeURIComponent(jobRef)}/logs`
   if (o.follow !== true || ctx.json) {
@@ -45,6 +43,10 @@ async function follow (ctx: Ctx, base: string, o: { attempt?: string, stream?: s
           ;(d.stream === 'stdout' ? process.stdout : process.stderr).write(d.text)
           tries = 0
         } else if (m.event === 'end') {
+          // Said, not silent: an attempt that did not succeed, and output that could not be read (its node offline).
+          const d = JSON.parse(m.data) as { attempt?: number, state?: string, reason?: string | null, unreadable?: string }
+          if (d.unreadable !== undefined) throw new CliExit(1, `${d.unreadable}${d.state !== undefined ? ` (attempt ${String(d.attempt)} ${d.state}${d.reason != null ? `: ${d.reason}` : ''})` : ''}`)
+          if (d.state !== undefined && d.state !== 'succeeded') ctx.err(`cis: attempt ${String(d.attempt)} ended ${d.state}${d.reason != null ? `: ${d.reason}` : ''}`)
           return
         }
       }
