@@ -21,6 +21,7 @@ export class UnreachableError extends Error {
  * or could not be reached at the first try (exit 3). A drop once connected is retried.
  */
 export function endsFollowing (err: unknown, connected: boolean): boolean {
+  if (err instanceof ContextError) return true // (a malformed address: trying again changes nothing)
   if (err instanceof ApiError) return !(connected && err.status === 503)
   if (err instanceof UnreachableError) return !connected
   return false

@@ -148,7 +148,14 @@ export class Membership {
   constructor (private readonly o: MembershipOptions) {
     this.startedAt = o.now()
     this.lastHeard = this.startedAt
+    this.settleFrom = this.startedAt
   }
+
+  /** When the network started (it can hear peers from then): the start of `settling`'s window. */
+  private settleFrom: number
+
+  /** The transport started: a start slow before it (libp2p's) does not use up settling's window. */
+  networkStarted (): void { this.settleFrom = this.o.now() }
 
   /**
    * The cluster's size: above LARGE_CLUSTER the watch ring is in force. True if large. On the
@@ -539,17 +546,22 @@ export class Membership {
   }
 
   /**
-   * Just started, and not to stand for master yet: within one heartbeat timeout of its start, a
-   * node that knows other nodes (`known`: those of its state, asked only then) and has not heard one of them yet,
-   * or that knows none but has peers to join (`joining`) and has heard no one. A node that
+   * Just started, and not to stand for master yet: within two heartbeat timeouts of its network's
+   * start (networkStarted), until it hears a peer that holds the office, a node that knows other
+   * nodes (`known`: those of its state, asked only then) and has not heard one of them yet, or
+   * that knows none but has peers to join (`joining`) and has heard no one. A node that
    * restarts, or joins a running cluster, hears the master there within a heartbeat or two; had
    * it taken the office in the meantime (alone in its view), it would have decided on what it
    * knew then: run a schedule's instant the cluster had removed, place work that was already
-   * placed or declared lost, record instants as missed while the cluster had a master.
+   * placed or declared lost, record instants as missed while the cluster had a master. A master
+   * heard ends the wait at once (a node of higher priority then takes over from it as from any
+   * master, through the handover), so a known node gone for good holds a restart up only while
+   * the cluster has no master.
    */
   settling (known: () => Iterable<string>, joining: boolean): boolean {
     const now = this.o.now()
-    if (now - this.startedAt >= this.o.timeoutMs) return false
+    if (now - this.settleFrom >= 2 * this.o.timeoutMs) return false
+    for (const id in this.view) if (id !== this.o.self && this.view[id].claimsOffice === true && isAlive(this.view[id], now, this.liveFor)) return false
     let any = false
     for (const id of known()) {
       if (id === this.o.self) continue

@@ -38,6 +38,12 @@ export interface MeshCoreHost {
   membershipChanged: () => void
   /** Called on every heartbeat round, on the heartbeat's own timer (one wake-up for both). */
   tick?: () => void
+  /**
+   * Take the events that arrived before now and wait for the end of the turn (the agent's
+   * intake, `coalesce`): called before a peer's heartbeat or beats are read, whose version
+   * vector (or its sum) counts them, so that they do not make this node look behind.
+   */
+  drain?: () => void
   /** Known addresses of known nodes, to reconnect after a cut. */
   knownPeers: () => Array<{ id: string, addresses: string[] }>
   /** How many nodes are known (every heartbeat: sizes the cluster without listing them). */
@@ -165,6 +171,7 @@ export class MeshCore {
 
   /** Start the rounds (the transport is up). */
   start (): void {
+    this.membership.networkStarted()
     this.armRounds()
   }
 
@@ -264,6 +271,7 @@ export class MeshCore {
   gossiped (topic: string, data: unknown, from: string): void {
     if (topic === EVENTS_TOPIC) { this.replication.gossiped(data, from); return }
     if (topic === HEARTBEAT_TOPIC) {
+      this.host.drain?.()
       if (typeof data === 'object' && data !== null) this.carried.heard(from, data)
       this.gossip.heartbeat(data, from)
     }
@@ -272,6 +280,7 @@ export class MeshCore {
   /** A membership message from a neighbour: false if it is not one. */
   told (msg: unknown, from: string): boolean {
     if (!isMembershipMessage(msg)) return false
+    this.host.drain?.()
     this.gossip.message(msg, from, this.host.heartbeat)
     return true
   }

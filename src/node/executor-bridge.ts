@@ -104,9 +104,12 @@ export class ExecutorBridge {
   /** After a batch of events: run the attempts assigned here that are still to run and whose job is known. */
   settle (state: ClusterState): void {
     for (const [key, { jobId, n }] of this.early) {
+      const a = state.attempts[jobId]?.[n]
+      // (Ended meanwhile, or no longer this node's: nothing to wait for.)
+      if (a === undefined || a.state !== 'assigned' || a.node !== this.o.self) { this.early.delete(key); continue }
       if (state.jobs[jobId] === undefined) continue
       this.early.delete(key)
-      if (state.attempts[jobId]?.[n]?.state === 'assigned') this.launch(state, jobId, n)
+      this.launch(state, jobId, n)
     }
   }
 
@@ -126,9 +129,11 @@ export class ExecutorBridge {
   launchAssigned (state: ClusterState): void {
     for (const [jobId, byN] of Object.entries(state.attempts)) {
       for (const a of Object.values(byN)) {
-        if (a.node === this.o.self && a.state === 'assigned') this.launch(state, jobId, a.n)
+        // (One whose job is not known yet waits for it, as any assign does: settle.)
+        if (a.node === this.o.self && a.state === 'assigned') this.early.set(`${jobId}#${a.n}`, { jobId, n: a.n })
       }
     }
+    this.settle(state)
   }
 
   private launch (state: ClusterState, jobId: string, n: number): void {

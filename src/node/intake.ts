@@ -91,7 +91,9 @@ export class Intake {
     if (this.o.coalesce === true && this.batch === undefined) {
       if (this.inbox === undefined) {
         this.inbox = []
-        setImmediate(() => { this.drain() })
+        setImmediate(() => {
+          try { this.drain() } catch (err) { this.o.log.warn({ err: (err as Error).message }, 'taking the gossiped events of a turn failed') }
+        })
       }
       this.inbox.push({ raws, from })
       return

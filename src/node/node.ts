@@ -263,6 +263,7 @@ export class CisNode implements ApiNode {
       heartbeat: () => this.heartbeat(),
       receive: (e, from) => this.receive(e, from),
       receiveMany: (events, from) => this.intake.receiveMany(events, from),
+      drain: () => this.intake.drain(),
       eventsAfter: (origin, seq) => (this.store as EventStore).readOrigin(origin, seq),
       skip: (k, from) => this.intake.skip(k, from),
       proof: (e, from) => this.intake.proof(e, from),

@@ -314,6 +314,12 @@ test('CLI: with --json an input error is one JSON document on stdout too ({error
     assert.equal(doc.code, 'ERR_BAD_INPUT', args.join(' '))
     assert.ok(doc.error.length > 0)
   }
+  // A malformed address is bad input, not an unreachable agent, and ends even a command that follows (watch).
+  for (const cmd of ['status', 'watch']) {
+    const bad = await cis([cmd, '--json', '--addr', 'http://127.0.0.1:99999'])
+    assert.equal(bad.code, 2, `${cmd}: ${bad.stderr}`)
+    assert.equal((JSON.parse(bad.stdout) as { code: string }).code, 'ERR_BAD_ADDR')
+  }
   const attempt = await cis(['logs', 'x-1', '--attempt', 'abc', '--addr', agent.url])
   assert.equal(attempt.code, 2)
   assert.match(attempt.stderr, /--attempt 'abc': give an attempt number/)

@@ -48,7 +48,7 @@ test('R1-5/R3-1: an assign that arrives before its job is known runs once the su
 
 test('D-3/R1-3: an assign and the master\'s verdict that the attempt is lost, taken together (a sync after a restart), do not run it; an attempt assigned before the node is ready runs once it is', { timeout: 30_000 }, async () => {
   const dir = tempDir()
-  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'x', resources: { slot: ['slot0'] } }, log: pino({ level: 'silent' }), store: new MemoryEventStore(), network: false })
+  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'x', resources: { slot: ['slot0', 'slot1'] } }, log: pino({ level: 'silent' }), store: new MemoryEventStore(), network: false })
   try {
     await node.start()
     const master = await origin()
@@ -70,19 +70,26 @@ test('D-3/R1-3: an assign and the master\'s verdict that the attempt is lost, ta
     node.receive(submitter.event(1, 'submit', { spec: spec('early'), owner: 'someone' }), submitter.id)
     node.receive(master.event(1, 'accept', { request: `${submitter.id}:1`, id: 'mstr-1', term: 1, onLost: 'retry', maxLost: 3 }), master.id)
     node.receive(master.event(2, 'assign', { jobId: 'mstr-1.1', attempt: 1, node: node.id, resources: { slot: ['slot0'] }, term: 1 }), master.id)
+    // ...and one whose assign comes before the node is ready, its job (the submit) only after.
+    const lateRequest = `${submitter.id}:9`
+    node.receive(master.event(3, 'accept', { request: lateRequest, id: 'mstr-3', term: 1, onLost: 'retry', maxLost: 3 }), master.id)
+    node.receive(master.event(4, 'assign', { jobId: 'mstr-3.1', attempt: 1, node: node.id, resources: { slot: ['slot1'] }, term: 1 }), master.id)
     await node.flush()
     assert.equal(node.runningCount(), 0, 'nothing runs before the node is ready')
     assert.equal(node.state.attempts['mstr-1.1']?.[1]?.state, 'assigned')
     await node.announce('http://127.0.0.1:0')
     await waitFor('the attempt assigned before to run once ready', () => node.state.attempts['mstr-1.1']?.[1]?.state === 'succeeded', 15_000)
+    for (let seq = 2; seq <= 8; seq++) node.receive(submitter.event(seq, 'ack', { joblistId: 'none' }), submitter.id)
+    node.receive(submitter.event(9, 'submit', { spec: spec('late'), owner: 'someone' }), submitter.id)
+    await waitFor('the attempt assigned before ready, whose job came after, to run', () => node.state.attempts['mstr-3.1']?.[1]?.state === 'succeeded', 15_000)
     // Ready: an assign and its lose in one message (as a pull brings them): not run.
-    node.receive(submitter.event(2, 'submit', { spec: spec('gone'), owner: 'someone' }), submitter.id)
-    node.receive(master.event(3, 'accept', { request: `${submitter.id}:2`, id: 'mstr-2', term: 1, onLost: 'retry', maxLost: 3 }), master.id)
+    node.receive(submitter.event(10, 'submit', { spec: spec('gone'), owner: 'someone' }), submitter.id)
+    node.receive(master.event(5, 'accept', { request: `${submitter.id}:10`, id: 'mstr-2', term: 1, onLost: 'retry', maxLost: 3 }), master.id)
     await node.flush()
     const intake = (node as unknown as { intake: { receiveMany: (raws: unknown[], from: string) => void } }).intake
     intake.receiveMany([
-      master.event(4, 'assign', { jobId: 'mstr-2.1', attempt: 1, node: node.id, resources: { slot: ['slot0'] }, term: 1 }),
-      master.event(5, 'lose', { jobId: 'mstr-2.1', attempt: 1, reason: 'node x is gone', term: 1 })
+      master.event(6, 'assign', { jobId: 'mstr-2.1', attempt: 1, node: node.id, resources: { slot: ['slot0'] }, term: 1 }),
+      master.event(7, 'lose', { jobId: 'mstr-2.1', attempt: 1, reason: 'node x is gone', term: 1 })
     ], master.id)
     await node.flush()
     await new Promise(resolve => setTimeout(resolve, 300))

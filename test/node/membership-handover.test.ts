@@ -77,7 +77,15 @@ test('R1-3/D-3: just started, a node does not stand for master while a node it k
   assert.equal(m.settling(known('a', 'b'), false), false, 'both heard: it stands (the election decides)')
   assert.equal(m.settling(known('a', 'c'), false), true, 'a node known and unheard (c) holds it')
   clock.now += 800
-  assert.equal(m.settling(known('a', 'c'), false), false, 'one timeout after its start it stands, heard or not (a node known may be gone for good)')
+  assert.equal(m.settling(known('a', 'c'), false), true, 'for two heartbeat timeouts')
+  clock.now += 800
+  assert.equal(m.settling(known('a', 'c'), false), false, 'two timeouts after its network started it stands, heard or not (a node known may be gone for good)')
+  // A master heard ends the wait at once: a known node gone for good holds it up only while the cluster has no master.
+  const led = membership()
+  led.m.networkStarted()
+  assert.equal(led.m.settling(known('a', 'gone'), false), true)
+  led.m.heard(hb('a', 1, true), 'a')
+  assert.equal(led.m.settling(known('a', 'gone'), false), false, 'a heard, holding the office')
   // A fresh node: none known yet.
   const fresh = membership()
   assert.equal(fresh.m.settling(known(), false), false, 'alone, with no one to join: it stands at once (a single node)')
