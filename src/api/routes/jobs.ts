@@ -139,7 +139,7 @@ export function jobRoutes (app: FastifyInstance, node: ApiNode, streams: OpenStr
     sse: { kind: 'manual', serializer: (d: unknown) => JSON.stringify(d) },
     schema: doc({
       summary: "a job's output: both streams whole (JSON), one stream from an offset (text), or followed live (Server-Sent Events)",
-      description: 'Without `stream`: `{jobId, attempt, node, state, done, stdout, stderr}`. With `stream`: the bytes from `offset` as text/plain, with headers x-cis-offset, x-cis-done, x-cis-attempt. With `follow=true`: `output` events ({stream, text, offset}) then `end` ({attempt, state, exitCode, reason}); the event ID resumes with Last-Event-ID.',
+      description: 'Without `stream`: `{jobId, attempt, node, state, done, stdout, stderr}`. With `stream`: the bytes from `offset` as text/plain, with headers x-cis-offset, x-cis-done, x-cis-attempt. With `follow=true`: `output` events ({stream, text, offset}) then `end` ({attempt, state, exitCode, reason; unreadable: why, when the output could not be read from its node}); the event ID resumes with Last-Event-ID.',
       tags: ['jobs'],
       params: PARAMS.jobRef,
       querystring: { attempt: 'which attempt (default: the latest)', stream: '`stdout` or `stderr`', offset: 'with stream: the byte offset to read from', follow: '`true`: follow the output as Server-Sent Events' },
