@@ -83,7 +83,6 @@ function declare (app: FastifyInstance, node: ApiNode, opts: ApiOptions): void {
       if (req.method === 'GET' && isDashboardFile(req.url)) return
       const got = Buffer.from(req.headers.authorization ?? '')
       if (opts.token === undefined || got.length !== expected.length || !timingSafeEqual(got, expected)) {
-        if (opts.token === undefined) throw new ApiError(401, 'ERR_UNAUTHORIZED', 'this agent listens beyond loopback and has no token set, so it answers no request: start it with --token (or CIS_TOKEN)')
         if (req.headers.authorization === undefined) throw new ApiError(401, 'ERR_UNAUTHORIZED', 'a bearer token is required: pass --token or set CIS_TOKEN (or use a context that has it)')
         throw new ApiError(401, 'ERR_UNAUTHORIZED', "the bearer token is wrong: check --token, CIS_TOKEN or the context's token (cis context list)")
       }

@@ -20,7 +20,8 @@ export interface Ctx {
   out: (line: string) => void
   err: (line: string) => void
   /** Keep the nodes' API URLs of a GET /v1/nodes answer in the context in use, if any (P-7). */
-  rememberNodes: (apiUrls: string[]) => void
+  /** Through a context: its cluster's nodes (the master and the alive ones first: the first is what an unreachable context suggests). */
+  rememberNodes: (nodes: ReadonlyArray<{ api: string, alive: boolean, master: boolean }>) => void
 }
 
 export function makeCtx (o: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Ctx {
@@ -43,9 +44,10 @@ export function makeCtx (o: GlobalOptions, env: NodeJS.ProcessEnv = process.env)
     json: o.json === true,
     out: line => { process.stdout.write(line + '\n') },
     err: line => { process.stderr.write(line + '\n') },
-    rememberNodes: urls => {
+    rememberNodes: nodes => {
       const name = target?.context
-      if (name !== undefined) rememberNodes(name, urls, env)
+      const rank = (n: { alive: boolean, master: boolean }): number => n.master ? 0 : n.alive ? 1 : 2
+      if (name !== undefined) rememberNodes(name, [...nodes].sort((a, b) => rank(a) - rank(b)).map(n => n.api), env)
     }
   }
 }

@@ -561,16 +561,19 @@ export class Membership {
   settling (known: () => Iterable<string>, joining: boolean): boolean {
     const now = this.o.now()
     if (now - this.settleFrom >= 2 * this.o.timeoutMs) return false
-    for (const id in this.view) if (id !== this.o.self && this.view[id].claimsOffice === true && isAlive(this.view[id], now, this.liveFor)) return false
+    let heard = false
+    for (const id in this.view) {
+      if (id === this.o.self || !isAlive(this.view[id], now, this.liveFor)) continue
+      if (this.view[id].claimsOffice === true) return false
+      heard = true
+    }
     let any = false
     for (const id of known()) {
       if (id === this.o.self) continue
       any = true
       if (!isAlive(this.view[id], now, this.liveFor)) return true
     }
-    if (any || !joining) return false
-    for (const id in this.view) if (id !== this.o.self && isAlive(this.view[id], now, this.liveFor)) return false
-    return true
+    return !any && joining && !heard
   }
 
   alive (): Set<string> {

@@ -34,7 +34,7 @@ export class ExecutorBridge {
    * one whose job is not known yet waits for it (events of different origins arrive in any
    * order, so the master's assign may come before the submit that makes the job).
    */
-  private readonly early = new Map<string, { jobId: string, n: number }>()
+  private readonly toLaunch = new Map<string, { jobId: string, n: number }>()
   /** Starts held for their ends (a short job: one event, not two). */
   private readonly starts: StartHold
 
@@ -98,17 +98,22 @@ export class ExecutorBridge {
     if (b.node !== this.o.self) return
     const a = state.attempts[b.jobId]?.[b.attempt]
     if (a === undefined || a.state !== 'assigned') return
-    this.early.set(`${b.jobId}#${b.attempt}`, { jobId: b.jobId, n: b.attempt })
+    this.launchSoon(b.jobId, b.attempt)
+  }
+
+  /** Launch this attempt at the end of the batch (settle), or once its job is known. */
+  private launchSoon (jobId: string, n: number): void {
+    this.toLaunch.set(`${jobId}#${n}`, { jobId, n })
   }
 
   /** After a batch of events: run the attempts assigned here that are still to run and whose job is known. */
   settle (state: ClusterState): void {
-    for (const [key, { jobId, n }] of this.early) {
+    for (const [key, { jobId, n }] of this.toLaunch) {
       const a = state.attempts[jobId]?.[n]
       // (Ended meanwhile, or no longer this node's: nothing to wait for.)
-      if (a === undefined || a.state !== 'assigned' || a.node !== this.o.self) { this.early.delete(key); continue }
+      if (a === undefined || a.state !== 'assigned' || a.node !== this.o.self) { this.toLaunch.delete(key); continue }
       if (state.jobs[jobId] === undefined) continue
-      this.early.delete(key)
+      this.toLaunch.delete(key)
       this.launch(state, jobId, n)
     }
   }
@@ -130,7 +135,7 @@ export class ExecutorBridge {
     for (const [jobId, byN] of Object.entries(state.attempts)) {
       for (const a of Object.values(byN)) {
         // (One whose job is not known yet waits for it, as any assign does: settle.)
-        if (a.node === this.o.self && a.state === 'assigned') this.early.set(`${jobId}#${a.n}`, { jobId, n: a.n })
+        if (a.node === this.o.self && a.state === 'assigned') this.launchSoon(jobId, a.n)
       }
     }
     this.settle(state)

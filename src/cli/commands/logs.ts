@@ -45,8 +45,9 @@ async function follow (ctx: Ctx, base: string, o: { attempt?: string, stream?: s
         } else if (m.event === 'end') {
           // Said, not silent: an attempt that did not succeed, and output that could not be read (its node offline).
           const d = JSON.parse(m.data) as { attempt?: number, state?: string, reason?: string | null, unreadable?: string }
-          if (d.unreadable !== undefined) throw new CliExit(1, `${d.unreadable}${d.state !== undefined ? ` (attempt ${String(d.attempt)} ${d.state}${d.reason != null ? `: ${d.reason}` : ''})` : ''}`)
-          if (d.state !== undefined && d.state !== 'succeeded') ctx.err(`cis: attempt ${String(d.attempt)} ended ${d.state}${d.reason != null ? `: ${d.reason}` : ''}`)
+          const how = `${d.state ?? ''}${d.reason != null ? `: ${d.reason}` : ''}`
+          if (d.unreadable !== undefined) throw new CliExit(1, `${d.unreadable}${d.state !== undefined ? ` (attempt ${String(d.attempt)} ${how})` : ''}`)
+          if (d.state !== undefined && d.state !== 'succeeded') ctx.err(`cis: attempt ${String(d.attempt)} ended ${how}`)
           return
         }
       }

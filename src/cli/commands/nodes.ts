@@ -7,9 +7,7 @@ import { age, paint, table } from '../format.js'
 export async function nodes (ctx: Ctx): Promise<void> {
   const { nodes } = await ctx.client.get<NodesResponse>('/v1/nodes')
   // Through a context: its cluster's nodes, to suggest one when this one is down (P-7).
-  // (The master and the nodes alive first: the first is what an unreachable context suggests.)
-  const rank = (n: { alive: boolean, master: boolean }): number => n.master ? 0 : n.alive ? 1 : 2
-  ctx.rememberNodes([...nodes].sort((a, b) => rank(a) - rank(b)).map(n => n.api))
+  ctx.rememberNodes(nodes)
   if (ctx.json) { printJson({ nodes }); return }
   const rows = nodes.map(n => [
     n.name + (n.self ? ' (this)' : ''),

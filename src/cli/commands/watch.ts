@@ -57,7 +57,7 @@ export async function watch (ctx: Ctx): Promise<void> {
     onMessage: m => { if (ctx.json) process.stdout.write(JSON.stringify(m) + '\n') },
     onUpdate: copy => {
       // The stream's first copy has the nodes: keep their addresses in the context (P-7), once.
-      if (!remembered && copy.nodes.length > 0) { remembered = true; ctx.rememberNodes([...copy.nodes].sort((a, b) => (a.master ? 0 : a.alive ? 1 : 2) - (b.master ? 0 : b.alive ? 1 : 2)).map(n => n.api)) }
+      if (!remembered && copy.nodes.length > 0) { remembered = true; ctx.rememberNodes(copy.nodes) }
       if (!ctx.json) timer ??= setTimeout(() => draw(copy), 100)
     },
     onError: err => { if (!ctx.json) process.stdout.write(`\x1b[H\x1b[2Jconnection lost (${err.message}); retrying…\n`) }
