@@ -42,6 +42,18 @@ function procMb (pid: number, file: 'status' | 'smaps_rollup', field: string): n
   } catch { return NaN }
 }
 
+/**
+ * How many times a process's main thread gave up the CPU of its own accord (voluntary context
+ * switches, /proc/<pid>/status): an idle event loop's sleeps, so about its wake-ups. NaN where the
+ * file is missing.
+ */
+function sleepsOf (pid: number): number {
+  try {
+    const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? NaN : Number(m[1])
+  } catch { return NaN }
+}
+
 function childrenOf (pid: number): number[] {
   try {
     // (Linux >= 3.5 lists a thread's children; the main thread's are the process's forks.)
@@ -54,6 +66,12 @@ export interface IdleFigures {
   windowSeconds: number
   /** Each agent process's CPU over the window, % of one core. */
   cpuPct: { median: number, max: number, sum: number }
+  /**
+   * Each agent's main thread's wake-ups a second over the window (its voluntary context switches:
+   * the event loop going to sleep, so the times it woke): on these VMs a wake-up costs more than
+   * the work it brings, so this is what an idle agent's CPU follows (null off Linux).
+   */
+  wakeupsPerSec: { median: number, max: number } | null
   /** Its fork server's, summed over the agents, % of one core. */
   forkServersCpuPctSum: number
   rssMb: { median: number, max: number, sum: number }
@@ -144,21 +162,25 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
     const forks = pids.map(childrenOf)
     const forkCpu = (): number => forks.flat().reduce((sum, p) => { try { return sum + cpuSeconds(p) } catch { return sum } }, 0)
     const before = pids.map(cpuSeconds)
+    const sleepsBefore = pids.map(sleepsOf)
     const forkBefore = forkCpu()
     const w0 = performance.now()
     await sleep(windowSeconds * 1000)
     const after = pids.map(cpuSeconds)
+    const sleepsAfter = pids.map(sleepsOf)
     const forkAfter = forkCpu()
     const secs = (performance.now() - w0) / 1000
     const rss = pids.map(p => procMb(p, 'status', 'VmRSS'))
     const anon = pids.map(p => procMb(p, 'status', 'RssAnon'))
     const pss = pids.map(p => procMb(p, 'smaps_rollup', 'Pss'))
     const cpu = pids.map((_, i) => (after[i] - before[i]) / secs * 100)
+    const wakeups = pids.map((_, i) => (sleepsAfter[i] - sleepsBefore[i]) / secs)
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
     const f: IdleFigures = {
       agents: n,
       windowSeconds: r1(secs),
       cpuPct: { median: r2(pct(cpu, 50)), max: r2(Math.max(...cpu)), sum: r1(sum(cpu)) },
+      wakeupsPerSec: wakeups.some(w => !Number.isFinite(w)) ? null : { median: r1(pct(wakeups, 50)), max: r1(Math.max(...wakeups)) },
       forkServersCpuPctSum: r2((forkAfter - forkBefore) / secs * 100),
       rssMb: { median: r1(pct(rss, 50)), max: r1(Math.max(...rss)), sum: Math.round(sum(rss)) },
       anonMb: { median: r1(pct(anon, 50)), max: r1(Math.max(...anon)) },
@@ -168,7 +190,7 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
       formTimeoutSeconds,
       aliveSeen
     }
-    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous ${f.anonMb.median} MB, proportional ${f.pssMb.median} MB)`)
+    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %)${wakeText(f)}; RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous ${f.anonMb.median} MB, proportional ${f.pssMb.median} MB)`)
     return f
   } finally {
     await Promise.all(agents.map(async a => await a.stop()))
@@ -184,9 +206,11 @@ export async function idleBench (progress: (m: string) => void, o: { quick?: boo
   return { ten, twenty }
 }
 
+const wakeText = (f: IdleFigures): string => f.wakeupsPerSec === null ? '' : `, ${f.wakeupsPerSec.median} wake-ups a second (max ${f.wakeupsPerSec.max})`
+
 export function formatIdle (r: IdleResult): string[] {
   const line = (f: IdleFigures): string =>
-    `idle cluster, ${String(f.agents).padEnd(2)} agents (${f.windowSeconds} s):    CPU per agent median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all agents ${f.cpuPct.sum} %); RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous: median ${f.anonMb.median} MB, max ${f.anonMb.max} MB; proportional: median ${f.pssMb.median} MB)` +
+    `idle cluster, ${String(f.agents).padEnd(2)} agents (${f.windowSeconds} s):    CPU per agent median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all agents ${f.cpuPct.sum} %)${wakeText(f)}; RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous: median ${f.anonMb.median} MB, max ${f.anonMb.max} MB; proportional: median ${f.pssMb.median} MB)` +
     (f.formed ? `; formed in ${f.formSeconds} s` : `; NOT FORMED in ${f.formSeconds} s (they saw ${f.aliveSeen.median} alive, median)`)
   return [line(r.ten), ...(r.twenty !== undefined ? [line(r.twenty)] : [])]
 }

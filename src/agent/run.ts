@@ -8,6 +8,7 @@ import type { AgentFlags } from '../config/flags.js'
 import type { AgentConfig } from '../config/config.js'
 import { createLogger } from './logger.js'
 import { CisNode } from '../node/node.js'
+import { everyOnGrid } from '../util/grid-timer.js'
 
 /** How often an agent told to (CIS_EXIT_WITH_PARENT) looks whether the process that started it is still there. */
 const PARENT_CHECK_MS = 2000
@@ -107,13 +108,13 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
   // CIS_EXIT_WITH_PARENT=PID (a test harness, a supervisor without a process group of its
   // own): once the process that started this agent is gone (this one re-parented), stop as on
   // SIGTERM, rather than run on unowned after a harness was killed mid-run.
+  // (On the wall clock's grid: at one of the heartbeat rounds, not a wake-up of its own.)
   if (parent !== undefined) {
-    const watch = setInterval(() => {
+    const watch = everyOnGrid(PARENT_CHECK_MS, () => {
       if (process.ppid === parent) return
-      clearInterval(watch)
+      watch.stop()
       log.warn({ parent }, `the process that started this agent (${parent}, CIS_EXIT_WITH_PARENT) is gone: stopping`)
       void shutdown('parent gone')
-    }, PARENT_CHECK_MS)
-    watch.unref()
+    })
   }
 }

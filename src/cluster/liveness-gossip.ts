@@ -140,9 +140,24 @@ export class LivenessGossip {
     for (const p of this.links.peers()) this.links.send(p, msg)
   }
 
+  /**
+   * A large cluster's view changed (a node came, went or changed office): the ring's change
+   * goes out now (watch requests, dials, unwatch), not at the next round. The rounds fall on the
+   * clock's grid, at the same instant at every node: what a node learns from a round's messages
+   * would otherwise wait a whole interval a hop (mesh-core.ts armRounds).
+   */
+  rewatch (hb: Heartbeat): void {
+    if (this.large && !this.stopped) this.watchRound(beatOf(hb), true)
+  }
+
+  /** A large cluster's watch round between the timed ones: a watched node's timeout or probe's wait ends now (Membership.nextWatchDue). */
+  watchDue (hb: Heartbeat): void {
+    if (this.large && !this.stopped) this.watchRound(beatOf(hb))
+  }
+
   /** Ask the nodes this node begins to watch (or probes) to beat to it; tell those it stopped watching; flood what it holds down. */
-  private watchRound (own: Beat): void {
-    const round = this.membership.watch()
+  private watchRound (own: Beat, ringOnly = false): void {
+    const round = this.membership.watch(ringOnly)
     const peers = new Set(this.links.peers())
     // A watch request carries the watcher's beat: the watched node may not know it yet.
     const request: MembershipMessage = { cis: 'membership', beats: [own], watch: true }

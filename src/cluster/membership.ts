@@ -412,9 +412,10 @@ export class Membership {
   /**
    * Every heartbeat interval (large clusters): which nodes to watch (the ring after any change),
    * and which watched nodes to probe or hold down. An isolated node (it hears nothing) holds
-   * no one down by its own watch: the silence is its own.
+   * no one down by its own watch: the silence is its own. `ringOnly`: only the ring's change (the
+   * round run soon after the view changed, between the timed ones: no probe goes early).
    */
-  watch (): WatchRound {
+  watch (ringOnly = false): WatchRound {
     const round: WatchRound = { start: [], stop: [], probe: [], vouch: [], down: [] }
     if (!this.large) return round
     const now = this.o.now()
@@ -424,7 +425,7 @@ export class Membership {
       for (const id of this.watching.keys()) if (!next.has(id)) { this.watching.delete(id); round.stop.push(id) }
       for (const id of next) if (!this.watching.has(id)) { this.watching.set(id, { since: now }); round.start.push(id) }
     }
-    if (this.isolated(now)) return round
+    if (ringOnly || this.isolated(now)) return round
     const wait = PROBE_ROUNDS * this.o.heartbeatIntervalMs
     for (const [id, w] of this.watching) {
       const heard = this.view[id]?.heardAt ?? -Infinity
@@ -527,6 +528,26 @@ export class Membership {
     if (id === this.o.self) return true
     const now = this.o.now()
     return !this.isolated(now) && isAlive(this.view[id], now, this.liveFor)
+  }
+
+  /**
+   * A large cluster: the first instant the watch round has something to do for a node this node
+   * watches (one unheard past the timeout, to probe; one probed whose answer's wait ends, to hold
+   * down), or undefined (none watched). The rounds fall on the clock's grid, as the watched nodes'
+   * beats do, so a beat arrives just after a round: without a round at that instant, a silent
+   * node would be found only a round after its timeout, and held down a round after its wait.
+   */
+  nextWatchDue (): number | undefined {
+    if (!this.large || this.isolated(this.o.now())) return undefined
+    let first: number | undefined
+    for (const [id, w] of this.watching) {
+      const heard = this.view[id]?.heardAt ?? -Infinity
+      const at = w.probedAt !== undefined && !(heard > w.probedAt)
+        ? w.probedAt + PROBE_ROUNDS * this.o.heartbeatIntervalMs
+        : Math.max(heard, w.since) + this.o.timeoutMs + 1
+      if (first === undefined || at < first) first = at
+    }
+    return first
   }
 
   /**

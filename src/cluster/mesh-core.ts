@@ -16,6 +16,9 @@ import { Replication } from './replication.js'
 import { EVENTS_TOPIC, HEARTBEAT_TOPIC } from '../net/topics.js'
 import type { CarriedMessage } from '../net/topics.js'
 
+/** How long a large cluster's node gathers changes of its view before it changes whom it watches (rewatchSoon). */
+export const REWATCH_MS = 10
+
 /** What the node gives the mesh: its identity, its log and state, and where received events go. */
 export interface MeshCoreHost {
   id: string
@@ -118,7 +121,7 @@ export class MeshCore {
       timeoutMs: o.heartbeatTimeoutMs,
       ...(o.watchRingAbove !== undefined ? { largeAbove: o.watchRingAbove } : {}),
       ...(o.beatEvery !== undefined ? { beatEvery: o.beatEvery } : {}),
-      changed: host.membershipChanged
+      changed: () => { host.membershipChanged(); this.rewatchSoon() }
     })
     this.replication = new Replication({
       self: host.id,
@@ -176,31 +179,29 @@ export class MeshCore {
   }
 
   /**
-   * The rounds' timers: on the clock's grid in a small cluster (every node's rounds at the same
-   * instant: a node's beats to its peers go out, and theirs come in, in one wake-up), at this
-   * node's own phase of it in a large one (phaseOf). In a large cluster what a node learns goes
-   * on at its next round (a watcher's relay, a probe, a dial): with every round at one instant,
-   * each hop waited a whole interval, and in the simulator (100 nodes, seeds 1-3) a healed
-   * partition was agreed on in 540 virtual ms instead of 40-65, a cluster formed in 2,050
-   * instead of 1,250-1,450, and a silent cut ended with a node dialling all 99 others. Armed
-   * again when the cluster crosses the line (checked each round). A large cluster's beats to
-   * watchers go on the grid all the same (beatWatchers): at the same instant at every node, so
-   * a node hears the nodes it watches in one wake-up, not one each (20 agents idle: see
-   * beatWatchers' figures in docs/benchmarks.md).
+   * The rounds' timers, on the clock's grid: every node's rounds at the same instant, so a node's
+   * beats to its peers (or watchers) go out, and theirs come in, in one wake-up; a large cluster's
+   * beats to its watchers on their own timer (beatWatchers), every `beatEvery` rounds at the same
+   * instants. What a large cluster's node learns between rounds that changes whom it watches goes
+   * on at once (rewatchSoon): with every round at one instant and that change waiting for the next
+   * round, each hop waited a whole interval, and in the simulator (100 nodes, seeds 1-3) a healed
+   * partition was agreed on in 540 virtual ms instead of 40-65, a cluster formed in 2,050 instead
+   * of 1,250-1,450, and a silent cut ended with a node dialling all 99 others (Dec 5; the rounds
+   * were then put at each node's own phase, which cost 20 idle agents on one machine a tenth more
+   * CPU: docs/benchmarks.md). Armed again when the cluster crosses the line (checked each round).
    */
   private armRounds (): void {
     for (const t of this.timers) t.stop()
     this.timers.length = 0
     const large = this.gossip.large
     this.armedLarge = large
-    const phase = (ms: number): number => large ? phaseOf(this.host.id, ms) : 0
     this.timers.push(this.clock.every(this.o.heartbeatIntervalMs, () => {
       this.o.heartbeatRound?.()
       this.gossip.beat(this.host.heartbeat(), this.host.knownCount())
       this.host.tick?.()
       this.watchExpiry()
       if (this.gossip.large !== this.armedLarge && !this.stopped) this.armRounds()
-    }, phase(this.o.heartbeatIntervalMs)))
+    }, 0))
     if (large) this.timers.push(this.clock.every(this.membership.beatEvery * this.o.heartbeatIntervalMs, () => { this.gossip.beatWatchers(this.host.heartbeat()) }, 0))
     this.timers.push(this.clock.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()
@@ -208,7 +209,19 @@ export class MeshCore {
       this.membership.hangUpSilent(this.links)
       this.replication.antiEntropy()
       this.o.syncRound?.()
-    }, phase(this.o.syncIntervalMs)))
+    }, this.syncPhase(large)))
+  }
+
+  /**
+   * The sync round's phase: a large cluster's node at its own slot of the heartbeat rounds
+   * (phaseOf, to a whole interval: no wake-up of its own), so that some node's anti-entropy
+   * (which dials the nodes it lost) comes within an interval of a healed partition, not every
+   * node's at one instant up to a sync interval later; a small cluster's on the grid.
+   */
+  private syncPhase (large: boolean): number {
+    if (!large) return 0
+    const p = phaseOf(this.host.id, this.o.syncIntervalMs)
+    return p - (p % this.o.heartbeatIntervalMs)
   }
 
   /**
@@ -244,8 +257,25 @@ export class MeshCore {
   /** Whether the rounds' timers were armed for a large cluster. */
   private armedLarge = false
 
+  /** The ring's change after the view changed, pending (rewatchSoon). */
+  private rewatch: { cancel: () => void } | undefined
+
+  /**
+   * A large cluster's view changed: whom this node watches follows within REWATCH_MS (the changes
+   * of those few ms together), not at the next round.
+   */
+  private rewatchSoon (): void {
+    if (!this.gossip.large || this.rewatch !== undefined || this.stopped) return
+    this.rewatch = this.clock.after(REWATCH_MS, () => {
+      this.rewatch = undefined
+      if (!this.stopped) this.gossip.rewatch(this.host.heartbeat())
+    })
+  }
+
   stop (): void {
     this.stopped = true
+    this.rewatch?.cancel()
+    this.rewatch = undefined
     this.replication.stop()
     this.gossip.stop()
     for (const t of this.timers) t.stop()
@@ -314,19 +344,30 @@ export class MeshCore {
   }
 
   /**
-   * A small cluster: the pass again at the instant the first peer alive now would pass the
-   * timeout unheard, if that comes before the next round. Every node's rounds fall on the same
-   * grid (grid-timer.ts), so a peer's last beat arrived just after a round's checks, and a
-   * silent peer would be found only a round after its timeout.
+   * Every node's rounds fall on the same grid (grid-timer.ts), so a peer's last beat arrived just
+   * after a round's checks, and a silent peer would be found only a round after its timeout. A
+   * small cluster: the pass again at the instant the first peer alive now would pass the timeout
+   * unheard, if that comes before the next round; a large one: the watch round at the instant it
+   * has something to do (Membership.nextWatchDue). Nothing is set while every peer beats on time:
+   * no wake-up of its own.
    */
   private watchExpiry (): void {
     this.expiry?.cancel()
     this.expiry = undefined
-    const at = this.membership.nextExpiry()
-    if (at === undefined || this.stopped) return
-    const wait = at - this.host.now() + 1
+    if (this.stopped) return
+    const large = this.gossip.large
+    const at = large ? this.membership.nextWatchDue() : this.membership.nextExpiry()
+    if (at === undefined) return
+    const wait = at - this.host.now() + (large ? 0 : 1)
     if (wait >= this.o.heartbeatIntervalMs) return // (the next round comes first)
-    this.expiry = this.clock.after(Math.max(0, wait), () => { this.expiry = undefined; this.host.tick?.() })
+    // (A large cluster's watch round just ran: what was due then and is still due waits for the next round.)
+    if (large && wait <= 0) return
+    this.expiry = this.clock.after(Math.max(0, wait), () => {
+      this.expiry = undefined
+      if (!large) { this.host.tick?.(); return }
+      this.gossip.watchDue(this.host.heartbeat())
+      this.watchExpiry()
+    })
   }
 }
 

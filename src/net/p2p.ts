@@ -47,6 +47,9 @@ const STREAM_TOPICS = new Map([[EVENTS_TOPIC, 'e'], [HEARTBEAT_TOPIC, 'h']])
  */
 const GOSSIP_QUEUE = 1024
 
+/** Gossipsub's heartbeat and score decay (its defaults: 1 s each); see the service's options below. */
+const GOSSIPSUB_HEARTBEAT_MS = 10_000
+
 export interface NetHandlers {
   /** A gossip message on a topic, from a peer (already signature-checked by gossipsub). */
   gossip: (topic: string, data: unknown, from: string) => void
@@ -164,7 +167,12 @@ export class Net {
           globalSignaturePolicy: 'StrictNoSign',
           allowPublishToZeroTopicPeers: true,
           floodPublish: true,
-          heartbeatInterval: 1000,
+          // Its heartbeat keeps a mesh for relaying, which is not used here (every message is
+          // ignored in its validator, and every node publishes to all its peers itself), and
+          // its peer scores decay on their own timer: at gossipsub's 1 s each, two wake-ups a
+          // second of an idle agent that served nothing (issue 12: idle CPU).
+          heartbeatInterval: GOSSIPSUB_HEARTBEAT_MS,
+          scoreParams: { decayInterval: GOSSIPSUB_HEARTBEAT_MS },
           idontwantMinDataSize: Number.MAX_SAFE_INTEGER,
           maxInboundDataLength: 8 * 1024 * 1024,
           allowedTopics: [EVENTS_TOPIC, HEARTBEAT_TOPIC]

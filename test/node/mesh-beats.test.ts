@@ -9,7 +9,7 @@ import { test, mock } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
 import { MeshCore } from '../../src/cluster/mesh-core.js'
-import { phaseOf } from '../../src/cluster/mesh-core.js'
+import { REWATCH_MS, phaseOf } from '../../src/cluster/mesh-core.js'
 import type { MeshClock, MeshCoreHost, MeshLinks } from '../../src/cluster/mesh-core.js'
 import type { Heartbeat } from '../../src/cluster/membership.js'
 import type { CarriedMessage } from '../../src/net/topics.js'
@@ -144,7 +144,7 @@ test('R1-1 issue 12: the mesh sets a pass for the instant the first alive peer p
   } finally { mock.timers.reset() }
 })
 
-test('R1-1 issue 12: a small cluster\'s rounds are on the grid (phase 0); a large one\'s at the node\'s own phase, but its beats to its watchers on the grid, every second interval; armed again when the cluster crosses the line', () => {
+test('R1-1 issue 12: a cluster\'s heartbeat rounds are on the grid (phase 0), a large one\'s beats to its watchers too, every second interval, and its sync round at the node\'s own slot of the heartbeat rounds; armed again when the cluster crosses the line', () => {
   const armed: Array<{ ms: number, phase: number, fn: () => void, stopped: boolean }> = []
   let known = 3
   const { m, told } = mesh({
@@ -156,7 +156,8 @@ test('R1-1 issue 12: a small cluster\'s rounds are on the grid (phase 0); a larg
   known = 40
   armed[0].fn() // a heartbeat round sizes the cluster: large now
   const live = armed.filter(t => !t.stopped)
-  assert.deepEqual(live.map(t => [t.ms, t.phase]), [[200, phaseOf('me', 200)], [400, 0], [2000, phaseOf('me', 2000)]], 'large: rounds at its own phase, beats on the grid every 400 ms')
+  const slot = phaseOf('me', 2000) - phaseOf('me', 2000) % 200
+  assert.deepEqual(live.map(t => [t.ms, t.phase]), [[200, 0], [400, 0], [2000, slot]], 'large: rounds and beats on the grid, the sync round on one of the heartbeat rounds')
   assert.ok(armed.slice(0, 2).every(t => t.stopped), 'the grid\'s timers stopped')
   // The beat timer sends this node's beat to its watchers (and to no one else); the round does not.
   m.told({ cis: 'membership', watch: true }, 'p2')
@@ -206,4 +207,80 @@ test('R1-3 issue 12: a node that takes or leaves the office tells every peer at 
   const claims = large.told.filter(t => (t.msg as { beats?: Array<{ id: string, master?: boolean }> }).beats?.some(b => b.id === 'me' && b.master === true) === true)
   assert.deepEqual(claims.map(t => t.peer).sort(), ['p1', 'p2'])
   assert.equal(large.sent.filter(s => s.topic === HEARTBEAT_TOPIC).length, 0)
+})
+
+/** A large cluster's node ('me', 40 known) whose round has run once (sized large), with mocked timers; p1 and p2 connected. */
+function largeMesh (): { m: Mesh, told: Array<{ peer: string, msg: unknown }>, clock: { now: number }, round: () => void } {
+  const armed: Array<{ ms: number, fn: () => void, stopped: boolean }> = []
+  const r = mesh({ known: () => 40, every: (ms, fn) => { const t = { ms, fn, stopped: false }; armed.push(t); return { stop: () => { t.stopped = true } } } })
+  r.m.start()
+  armed[0].fn() // sized: large
+  const round = (): void => { armed.find(t => !t.stopped && t.ms === 200)?.fn() }
+  r.told.length = 0
+  return { m: r.m, told: r.told, clock: r.clock, round }
+}
+
+const watchRequests = (told: Array<{ peer: string, msg: unknown }>): string[] => told.filter(t => (t.msg as { watch?: true }).watch === true).map(t => t.peer).sort()
+
+test('R1-1 issue 12: a large cluster\'s node that learns of nodes between rounds asks them to beat to it within REWATCH_MS, not at its next round (the rounds are on the grid: a hop would wait an interval)', () => {
+  mock.timers.enable({ apis: ['setTimeout'] })
+  try {
+    const { m, told, clock } = largeMesh()
+    assert.ok(m.gossip.large)
+    m.told({ cis: 'membership', beats: [{ id: 'p1', name: 'p1', priority: 1, ts: clock.now }, { id: 'p2', name: 'p2', priority: 1, ts: clock.now }] }, 'p1')
+    assert.deepEqual(watchRequests(told), [], 'not in the same turn (the changes of a few ms go together)')
+    mock.timers.tick(REWATCH_MS)
+    assert.deepEqual(watchRequests(told), ['p1', 'p2'], 'its ring successors, asked without a round')
+    told.length = 0
+    mock.timers.tick(1000)
+    assert.deepEqual(watchRequests(told), [], 'once')
+    m.stop()
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a large cluster\'s node probes a watched node at the instant it passes the timeout unheard and holds it down when the probe\'s wait ends, between the grid\'s rounds', () => {
+  mock.timers.enable({ apis: ['setTimeout'] })
+  try {
+    const { m, told, clock, round } = largeMesh()
+    const t0 = clock.now
+    const beat = (id: string): void => { m.told({ cis: 'membership', beats: [{ id, name: id, priority: 1, ts: clock.now }] }, id) }
+    const probes = (): number => told.filter(t => t.peer === 'p1' && (t.msg as { watch?: true }).watch === true).length
+    beat('p1')
+    beat('p2')
+    mock.timers.tick(REWATCH_MS)
+    assert.equal(probes(), 1, 'p1 asked to beat here')
+    told.length = 0
+    // Rounds on the grid, p2 heard at each (this node is not cut off); p1 silent since t0: past the timeout (800 ms) at t0 + 801.
+    const at = (ms: number): void => { clock.now = t0 + ms; beat('p2'); round() }
+    for (let k = 1; k <= 4; k++) at(200 * k)
+    assert.equal(probes(), 0, 'not silent past the timeout at any round up to t0 + 800')
+    clock.now = t0 + 801
+    mock.timers.tick(1)
+    assert.equal(probes(), 1, 'probed at t0 + 801, not at the round of t0 + 1000')
+    for (let k = 5; k <= 6; k++) at(200 * k)
+    assert.equal(m.membership.isAlive('p1'), true, 'the probe\'s wait (two intervals) has not ended at t0 + 1200')
+    clock.now = t0 + 1201
+    mock.timers.tick(1)
+    assert.equal(m.membership.isAlive('p1'), false, 'held down at t0 + 1201, when the wait ended, not at the round of t0 + 1400')
+    assert.equal(m.membership.isAlive('p2'), true)
+    m.stop()
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a large cluster\'s node whose watched nodes beat on time sets no timer of its own between rounds', () => {
+  mock.timers.enable({ apis: ['setTimeout'] })
+  try {
+    const { m, clock, round } = largeMesh()
+    const t0 = clock.now
+    m.told({ cis: 'membership', beats: [{ id: 'p1', name: 'p1', priority: 1, ts: t0 }] }, 'p1')
+    mock.timers.tick(REWATCH_MS)
+    for (let k = 1; k <= 10; k++) {
+      clock.now = t0 + 200 * k
+      if (k % 2 === 0) m.told({ cis: 'membership', beats: [{ id: 'p1', name: 'p1', priority: 1, ts: clock.now }] }, 'p1')
+      round()
+      assert.equal((m as unknown as { expiry: unknown }).expiry, undefined, `no timer after the round at t0 + ${200 * k}`)
+    }
+    assert.equal(m.membership.isAlive('p1'), true)
+    m.stop()
+  } finally { mock.timers.reset() }
 })
