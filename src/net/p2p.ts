@@ -47,6 +47,9 @@ const STREAM_TOPICS = new Map([[EVENTS_TOPIC, 'e'], [HEARTBEAT_TOPIC, 'h']])
  */
 const GOSSIP_QUEUE = 1024
 
+/** yamux's keep-alive ping on each connection (its default: 30 s); see the muxer's options below. */
+const YAMUX_KEEPALIVE_MS = 120_000
+
 /** Gossipsub's heartbeat and score decay (its defaults: 1 s each); see the service's options below. */
 const GOSSIPSUB_HEARTBEAT_MS = 10_000
 
@@ -143,7 +146,12 @@ export class Net {
       addresses: { listen: this.o.listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      // yamux pings every connection every 30 s by default (nothing waits for the answer: it
+      // only keeps the connection from looking idle to a NAT or firewall on the way, whose idle
+      // timeouts run from about 350 s up): every 2 minutes here. At 30 s, 20 idle agents'
+      // pings (~24 connections each) and their answers were about a fifth of an idle agent's
+      // wake-ups (issue 12: idle CPU).
+      streamMuxers: [yamux({ keepAliveInterval: YAMUX_KEEPALIVE_MS })],
       connectionProtector: preSharedKey({ psk: this.o.psk }),
       // libp2p refuses a host's 6th connection within a second (and more than 10 pending): a
       // cluster whose nodes share a host or a NAT (or many nodes restarting at once) then never
