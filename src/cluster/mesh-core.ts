@@ -145,7 +145,8 @@ export class MeshCore {
       // shows events still waiting for the peer, and two in a row behind make it pull.)
       batchMs: () => this.gossip.large ? 0 : Math.min(o.batchWindowMs ?? 0, o.heartbeatIntervalMs / 4),
       now: host.now,
-      after: (ms, fn) => { clock.after(ms, fn) }
+      after: (ms, fn) => { clock.after(ms, fn) },
+      dialSpreadMs: o.syncIntervalMs
     }, {
       publishRaw: async (topic, json, to, more) => await links.publishRaw(topic, json, to, topic === EVENTS_TOPIC && more !== true ? this.beatToCarry(to) : undefined),
       request: links.request,

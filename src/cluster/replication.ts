@@ -57,6 +57,8 @@ export interface ReplicationOptions {
   /** The clock (ms) and a timer, for the batching (default: Date.now and setTimeout). */
   now?: () => number
   after?: (ms: number, fn: () => void) => void
+  /** A large cluster's dial of a node it does not hear waits a random part of this (ms; default 0: at once): dialUnheard. */
+  dialSpreadMs?: number
 }
 
 const MAX_SYNC_EVENTS = 50_000
@@ -351,7 +353,7 @@ export class Replication {
     const hears = this.o.hears
     if (this.o.targetPeers?.() !== undefined && hears !== undefined) {
       const unheard = known().filter(p => p.id !== this.o.self && !connected.has(p.id) && !hears(p.id))
-      if (unheard.length > 0) { const p = unheard[this.pick(unheard.length)]; void this.links.dial(p.id, p.addresses) }
+      if (unheard.length > 0) this.dialUnheard(unheard[this.pick(unheard.length)])
     }
     for (const addr of this.o.bootstrap) {
       const id = addr.split('/p2p/')[1]
@@ -368,6 +370,24 @@ export class Replication {
   }
 
   private rounds = 0
+
+  /**
+   * A large cluster: dial a known node this node neither hears nor is connected to (a healed
+   * partition's far side, a node back from a silent cut), at a random moment of the next
+   * `dialSpreadMs`. Every node's anti-entropy rounds fall on a few instants of the grid, and
+   * every node that holds the same node down picks it: dialled at once, a node back from a
+   * silent cut at 1,000 simulated nodes had 119 connections a moment later (the simulator, Dec 6),
+   * where the first dial to reach it would do (its beat then floods, and the others hear it).
+   */
+  private dialUnheard (p: { id: string, addresses: string[] }): void {
+    const spread = this.o.dialSpreadMs ?? 0
+    const after = this.o.after
+    if (spread <= 0 || after === undefined) { void this.links.dial(p.id, p.addresses); return }
+    after(this.pick(spread), () => {
+      if (this.stopped || this.o.hears?.(p.id) === true || this.links.connectedPeers().includes(p.id)) return
+      void this.links.dial(p.id, p.addresses)
+    })
+  }
 
   /**
    * Whether a peer may have events we lack, as its heartbeat (a small cluster: its whole

@@ -19,7 +19,7 @@ import type { CisEvent } from '../../src/events/types.js'
 
 const silent = pino({ level: 'silent' })
 
-function setup (peers: string[], known: string[] = peers): {
+function setup (peers: string[], known: string[] = peers, replicationTimers?: Array<{ ms: number, fn: () => void }>): {
   g: LivenessGossip, m: Membership, sent: Array<{ to: string, msg: MembershipMessage }>, broadcasts: Heartbeat[], dialled: string[], published: CisEvent[][], timers: Array<() => void>, links: { peers: string[] }, hangUps: string[], clock: { now: number }
 } {
   const clock = { now: 10_000 }
@@ -41,7 +41,8 @@ function setup (peers: string[], known: string[] = peers): {
     knownPeers: () => known.map(id => ({ id, addresses: [] })),
     pick: () => 0,
     targetPeers: (): number | undefined => g.large ? TARGET_PEERS : undefined,
-    hears: id => m.isAlive(id)
+    hears: id => m.isAlive(id),
+    ...(replicationTimers !== undefined ? { dialSpreadMs: 2000, after: (ms: number, fn: () => void) => { replicationTimers.push({ ms, fn }) }, pick: (n: number) => Math.min(n - 1, 1234) } : {})
   }, {
     publishRaw: async (_topic, json) => { published.push(JSON.parse(`[${json.startsWith('[') ? json.slice(1, -1) : json}]`)) },
     request: async () => {},
@@ -387,6 +388,24 @@ test('R1-1 issue 12: at the target, anti-entropy still dials one known node this
   ;(t.g as unknown as { replication: Replication }).replication.antiEntropy()
   assert.equal(t.dialled.length, 1, 'one dial a round')
   assert.ok(names(40).slice(30).includes(t.dialled[0]), `an unheard node: ${t.dialled[0]}`)
+})
+
+test('R1-1 issue 12: with a spread, that dial waits a random part of it, and is not made if the node was heard or connected meanwhile (every node\'s rounds fall on a few instants: all dialled a node back from a silent cut at once)', () => {
+  const known = names(40)
+  const timers: Array<{ ms: number, fn: () => void }> = []
+  const t = setup(names(20), known, timers)
+  t.g.size(40)
+  t.m.mergeBeats(names(39).map(id => ({ id, name: id, priority: 0, ts: 5 })), 'p00') // p39 alone unheard
+  const r = (t.g as unknown as { replication: Replication }).replication
+  r.antiEntropy()
+  assert.deepEqual(t.dialled, [], 'not at once')
+  assert.deepEqual(timers.map(x => x.ms), [1234], 'a random moment of the spread')
+  timers[0].fn()
+  assert.deepEqual(t.dialled, ['p39'], 'then the unheard node')
+  r.antiEntropy()
+  t.m.mergeBeats([{ id: 'p39', name: 'p39', priority: 0, ts: 6 }], 'p00') // heard meanwhile (another node reached it)
+  timers[1].fn()
+  assert.deepEqual(t.dialled, ['p39'], 'heard meanwhile: no dial')
 })
 
 test('R1-5 issue 12: every sync interval a large cluster\'s node gives its beat to one random neighbour (a node some peers never heard of becomes news); a small one does not', () => {
