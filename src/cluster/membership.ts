@@ -133,7 +133,9 @@ export class Membership {
   /** The latest down notice about each node (its writer's clock). */
   private readonly downTs = new Map<string, number>()
   /** Large clusters: the nodes this node watches (since when; when it probed one that went silent). */
-  private readonly watching = new Map<string, { since: number, probedAt?: number }>()
+  private readonly watching = new Map<string, { since: number, probedAt?: number, probeSent?: number }>()
+  /** The instant of the last watch round (not ringOnly): what was due by then it did (nextWatchDue). */
+  watchedAt = -Infinity
   /** Large clusters: the nodes that asked this node to beat to them. */
   private readonly watchers = new Set<string>()
   /** Someone's status changed since the ring was last worked out. */
@@ -425,16 +427,25 @@ export class Membership {
       for (const id of this.watching.keys()) if (!next.has(id)) { this.watching.delete(id); round.stop.push(id) }
       for (const id of next) if (!this.watching.has(id)) { this.watching.set(id, { since: now }); round.start.push(id) }
     }
-    if (ringOnly || this.isolated(now)) return round
+    if (ringOnly) return round
+    this.watchedAt = now
+    if (this.isolated(now)) return round
     const wait = PROBE_ROUNDS * this.o.heartbeatIntervalMs
     for (const [id, w] of this.watching) {
       const heard = this.view[id]?.heardAt ?? -Infinity
-      if (w.probedAt !== undefined && heard > w.probedAt) delete w.probedAt
+      if (w.probedAt !== undefined && heard > w.probedAt) { delete w.probedAt; delete w.probeSent }
       if (w.probedAt === undefined) {
-        if (now - Math.max(heard, w.since) > this.o.timeoutMs) { w.probedAt = now; round.probe.push(id); round.vouch.push({ id, helpers: this.helpersFor(id) }) }
-      } else if (now - w.probedAt < wait) {
-        round.probe.push(id) // again each interval: one lost probe or answer is no death
-        round.vouch.push({ id, helpers: this.helpersFor(id) })
+        if (now - Math.max(heard, w.since) > this.o.timeoutMs) { w.probedAt = w.probeSent = now; round.probe.push(id); round.vouch.push({ id, helpers: this.helpersFor(id) }) }
+      } else if (now - w.probedAt < wait || this.lastHeard <= w.probedAt) {
+        // Again, half an interval or more after the last probe: one lost probe or answer is no
+        // death (and a round between the grid's, for another watched node, sends none). Nothing
+        // at all heard since the probe: this node's own links may be what is cut (it will count
+        // itself isolated at its timeout, nextWatchDue): no one is held down on that silence.
+        if (now - (w.probeSent ?? w.probedAt) >= this.o.heartbeatIntervalMs / 2) {
+          w.probeSent = now
+          round.probe.push(id)
+          round.vouch.push({ id, helpers: this.helpersFor(id) })
+        }
       } else {
         this.watching.delete(id)
         const p = this.view[id]
@@ -542,9 +553,12 @@ export class Membership {
     let first: number | undefined
     for (const [id, w] of this.watching) {
       const heard = this.view[id]?.heardAt ?? -Infinity
-      const at = w.probedAt !== undefined && !(heard > w.probedAt)
-        ? w.probedAt + PROBE_ROUNDS * this.o.heartbeatIntervalMs
-        : Math.max(heard, w.since) + this.o.timeoutMs + 1
+      let at = Math.max(heard, w.since) + this.o.timeoutMs + 1
+      if (w.probedAt !== undefined && !(heard > w.probedAt)) {
+        at = w.probedAt + PROBE_ROUNDS * this.o.heartbeatIntervalMs
+        // (Nothing heard since the probe: not before this node would count itself isolated.)
+        if (this.lastHeard <= w.probedAt) at = Math.max(at, this.lastHeard + this.timeout + 1)
+      }
       if (first === undefined || at < first) first = at
     }
     return first

@@ -359,10 +359,10 @@ export class MeshCore {
     const large = this.gossip.large
     const at = large ? this.membership.nextWatchDue() : this.membership.nextExpiry()
     if (at === undefined) return
+    // (A large cluster: what was due by the instant the last watch round looked, it did.)
+    if (large && at <= this.membership.watchedAt) return
     const wait = at - this.host.now() + (large ? 0 : 1)
     if (wait >= this.o.heartbeatIntervalMs) return // (the next round comes first)
-    // (A large cluster's watch round just ran: what was due then and is still due waits for the next round.)
-    if (large && wait <= 0) return
     this.expiry = this.clock.after(Math.max(0, wait), () => {
       this.expiry = undefined
       if (!large) { this.host.tick?.(); return }

@@ -99,16 +99,16 @@ test('R1-1, R1-3 (issue 12): each node watches its successors on the ring; a sil
   // d beats; e and f fall silent.
   for (let t = 0; t < 4; t++) { clock.now += 200; m.mergeBeats([beat('d', 200 + t)], 'd'); m.heardFrom() }
   clock.now += 200
-  m.mergeBeats([beat('d', 300)], 'd')
+  m.mergeBeats([beat('d', 300)], 'd'); m.heardFrom() // (as LivenessGossip.message does for every membership message)
   const second = m.watch()
   assert.deepEqual(second.probe, ['e', 'f'], 'silent past the timeout: probed')
   assert.deepEqual(second.down, [])
   clock.now += 10
-  m.mergeBeats([beat('e', 301)], 'e') // e answers the probe
+  m.mergeBeats([beat('e', 301)], 'e'); m.heardFrom() // e answers the probe
   clock.now += 190
   assert.deepEqual(m.watch().probe, ['f'], 'f is asked again each interval (a lost probe or answer is no death)')
   clock.now += PROBE_ROUNDS * 200 - 200
-  m.mergeBeats([beat('d', 302)], 'd')
+  m.mergeBeats([beat('d', 302)], 'd'); m.heardFrom()
   const third = m.watch()
   assert.deepEqual(third.down.map(d => d.id), ['f'], 'f did not answer: held down, a notice to flood')
   assert.equal(m.isAlive('f'), false)

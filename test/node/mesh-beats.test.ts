@@ -19,17 +19,17 @@ interface Sent { topic: string, to: readonly string[] | undefined, carry?: Carri
 
 type Mesh = MeshCore
 
-function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boolean, known?: () => number, every?: MeshClock['every'] } = {}): { m: Mesh, sent: Sent[], told: Array<{ peer: string, msg: unknown }>, clock: { now: number, mono: number }, peers: string[] } {
+function mesh (o: { timeoutMs?: number, ticks?: () => void, master?: () => boolean, known?: () => number, every?: MeshClock['every'], id?: string } = {}): { m: Mesh, sent: Sent[], told: Array<{ peer: string, msg: unknown }>, clock: { now: number, mono: number }, peers: string[] } {
   const clock = { now: 1_000_000, mono: 5_000 }
   const peers = ['p1', 'p2']
   const sent: Sent[] = []
   const told: Array<{ peer: string, msg: unknown }> = []
   const host: MeshCoreHost = {
-    id: 'me',
+    id: o.id ?? 'me',
     log: pino({ level: 'silent' }),
     now: () => clock.now,
     vector: () => ({}),
-    heartbeat: (): Heartbeat => ({ id: 'me', name: 'me', priority: 1, vector: {}, ts: clock.now, master: o.master?.() ?? false, carried: true }),
+    heartbeat: (): Heartbeat => ({ id: o.id ?? 'me', name: o.id ?? 'me', priority: 1, vector: {}, ts: clock.now, master: o.master?.() ?? false, carried: true }),
     receive: () => {},
     receiveMany: () => {},
     eventsAfter: async function * () {},
@@ -147,7 +147,10 @@ test('R1-1 issue 12: the mesh sets a pass for the instant the first alive peer p
 test('R1-1 issue 12: a cluster\'s heartbeat rounds are on the grid (phase 0), a large one\'s beats to its watchers too, every second interval, and its sync round at the node\'s own slot of the heartbeat rounds; armed again when the cluster crosses the line', () => {
   const armed: Array<{ ms: number, phase: number, fn: () => void, stopped: boolean }> = []
   let known = 3
+  // A node whose slot of the sync interval is not the grid's own (0).
+  const id = ['me', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9'].find(x => phaseOf(x, 2000) >= 200) as string
   const { m, told } = mesh({
+    id,
     known: () => known,
     every: (ms, fn, phase) => { const t = { ms, phase, fn, stopped: false }; armed.push(t); return { stop: () => { t.stopped = true } } }
   })
@@ -156,7 +159,8 @@ test('R1-1 issue 12: a cluster\'s heartbeat rounds are on the grid (phase 0), a 
   known = 40
   armed[0].fn() // a heartbeat round sizes the cluster: large now
   const live = armed.filter(t => !t.stopped)
-  const slot = phaseOf('me', 2000) - phaseOf('me', 2000) % 200
+  const slot = phaseOf(id, 2000) - phaseOf(id, 2000) % 200
+  assert.ok(slot >= 200 && slot % 200 === 0, `a slot of its own: ${slot}`)
   assert.deepEqual(live.map(t => [t.ms, t.phase]), [[200, 0], [400, 0], [2000, slot]], 'large: rounds and beats on the grid, the sync round on one of the heartbeat rounds')
   assert.ok(armed.slice(0, 2).every(t => t.stopped), 'the grid\'s timers stopped')
   // The beat timer sends this node's beat to its watchers (and to no one else); the round does not.
@@ -166,7 +170,7 @@ test('R1-1 issue 12: a cluster\'s heartbeat rounds are on the grid (phase 0), a 
   assert.equal(told.filter(t => (t.msg as { beats?: unknown[], watch?: true }).beats !== undefined && (t.msg as { watch?: true }).watch !== true).length, 0, 'no beat from the round')
   told.length = 0
   live[1].fn()
-  assert.deepEqual(told.map(t => [t.peer, (t.msg as { beats: Array<{ id: string }> }).beats.map(b => b.id)]), [['p2', ['me']]], 'the beat to its watcher')
+  assert.deepEqual(told.map(t => [t.peer, (t.msg as { beats: Array<{ id: string }> }).beats.map(b => b.id)]), [['p2', [id]]], 'the beat to its watcher')
   assert.equal(armed.filter(t => !t.stopped).length, 3, 'not armed again while the size stays')
   m.stop()
   assert.equal(armed.filter(t => !t.stopped).length, 0)
@@ -210,14 +214,14 @@ test('R1-3 issue 12: a node that takes or leaves the office tells every peer at 
 })
 
 /** A large cluster's node ('me', 40 known) whose round has run once (sized large), with mocked timers; p1 and p2 connected. */
-function largeMesh (): { m: Mesh, told: Array<{ peer: string, msg: unknown }>, clock: { now: number }, round: () => void } {
+function largeMesh (o: { ticks?: () => void } = {}): { m: Mesh, told: Array<{ peer: string, msg: unknown }>, clock: { now: number }, round: () => void, peers: string[] } {
   const armed: Array<{ ms: number, fn: () => void, stopped: boolean }> = []
-  const r = mesh({ known: () => 40, every: (ms, fn) => { const t = { ms, fn, stopped: false }; armed.push(t); return { stop: () => { t.stopped = true } } } })
+  const r = mesh({ ...o, known: () => 40, every: (ms, fn) => { const t = { ms, fn, stopped: false }; armed.push(t); return { stop: () => { t.stopped = true } } } })
   r.m.start()
   armed[0].fn() // sized: large
   const round = (): void => { armed.find(t => !t.stopped && t.ms === 200)?.fn() }
   r.told.length = 0
-  return { m: r.m, told: r.told, clock: r.clock, round }
+  return { m: r.m, told: r.told, clock: r.clock, round, peers: r.peers }
 }
 
 const watchRequests = (told: Array<{ peer: string, msg: unknown }>): string[] => told.filter(t => (t.msg as { watch?: true }).watch === true).map(t => t.peer).sort()
@@ -281,6 +285,72 @@ test('R1-1 issue 12: a large cluster\'s node whose watched nodes beat on time se
       assert.equal((m as unknown as { expiry: unknown }).expiry, undefined, `no timer after the round at t0 + ${200 * k}`)
     }
     assert.equal(m.membership.isAlive('p1'), true)
+    m.stop()
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a large cluster\'s node cut off from everyone holds none of its watched nodes down (it counts itself isolated first), though their beats came a few ms apart; it probes each at most every half interval', () => {
+  mock.timers.enable({ apis: ['setTimeout'] })
+  try {
+    const { m, told, clock, round, peers } = largeMesh()
+    peers.push('p3')
+    const t0 = clock.now
+    for (const [id, ms] of [['p1', 1], ['p2', 3], ['p3', 5]] as const) {
+      clock.now = t0 + ms
+      m.told({ cis: 'membership', beats: [{ id, name: id, priority: 1, ts: clock.now }] }, id)
+    }
+    mock.timers.tick(REWATCH_MS)
+    told.length = 0
+    // Nothing more is heard (its links are cut). Rounds on the grid, and whatever timers the mesh sets between them.
+    const probesAt: Record<string, number[]> = { p1: [], p2: [], p3: [] }
+    const note = (): void => {
+      for (const t of told.splice(0)) {
+        const msg = t.msg as { watch?: true, downs?: unknown[] }
+        assert.equal(msg.downs, undefined, `no down notice (to ${t.peer} at t0 + ${clock.now - t0})`)
+        if (msg.watch === true) probesAt[t.peer]?.push(clock.now - t0)
+      }
+    }
+    for (let ms = 1; ms <= 3000; ms++) {
+      clock.now = t0 + ms
+      if (ms % 200 === 0) round()
+      mock.timers.tick(1)
+      note()
+    }
+    for (const id of ['p1', 'p2', 'p3']) {
+      assert.equal(m.membership.isAlive(id), false, `${id}: not alive here once this node is isolated`)
+      const at = probesAt[id]
+      assert.ok(at.length >= 1, `${id} was probed`)
+      for (let k = 1; k < at.length; k++) assert.ok(at[k] - at[k - 1] >= 100, `${id} probed again ${at[k] - at[k - 1]} ms after (${at.join(', ')})`)
+    }
+    // Heard again: every watched node alive again, none was held down by this node's notices.
+    clock.now = t0 + 3001
+    m.told({ cis: 'membership', beats: [{ id: 'p1', name: 'p1', priority: 1, ts: clock.now }, { id: 'p2', name: 'p2', priority: 1, ts: clock.now }, { id: 'p3', name: 'p3', priority: 1, ts: clock.now }] }, 'p1')
+    for (const id of ['p1', 'p2', 'p3']) assert.equal(m.membership.isAlive(id), true, `${id} alive again`)
+    m.stop()
+  } finally { mock.timers.reset() }
+})
+
+test('R1-1 issue 12: a large cluster\'s watch round that runs past a watched node\'s due instant (a slow round) still probes it at once, not a round later', () => {
+  mock.timers.enable({ apis: ['setTimeout'] })
+  try {
+    const slow = { on: false }
+    const r = largeMesh({ ticks: () => { if (slow.on) r.clock.now += 5 } })
+    const { m, told, clock, round } = r
+    const t0 = clock.now
+    const beat = (id: string): void => { m.told({ cis: 'membership', beats: [{ id, name: id, priority: 1, ts: clock.now }] }, id) }
+    clock.now = t0 + 1
+    beat('p1') // due (past the timeout unheard) at t0 + 802
+    beat('p2')
+    mock.timers.tick(REWATCH_MS)
+    told.length = 0
+    for (let k = 1; k <= 3; k++) { clock.now = t0 + 200 * k; beat('p2'); round() }
+    slow.on = true
+    clock.now = t0 + 800
+    beat('p2')
+    round() // looks at t0 + 800, ends at t0 + 805: p1 became due during it
+    assert.equal(told.filter(t => t.peer === 'p1' && (t.msg as { watch?: true }).watch === true).length, 0, 'not due when the round looked')
+    mock.timers.tick(1)
+    assert.equal(told.filter(t => t.peer === 'p1' && (t.msg as { watch?: true }).watch === true).length, 1, 'probed right after the round')
     m.stop()
   } finally { mock.timers.reset() }
 })
