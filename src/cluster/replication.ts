@@ -374,7 +374,7 @@ export class Replication {
   /**
    * A large cluster: dial a known node this node neither hears nor is connected to (a healed
    * partition's far side, a node back from a silent cut), at a random moment of the next
-   * `dialSpreadMs`. Every node's anti-entropy rounds fall on a few instants of the grid, and
+   * `dialSpreadMs` (the mesh: a heartbeat interval). Every node's anti-entropy rounds fall on a few instants of the grid, and
    * every node that holds the same node down picks it: dialled at once, a node back from a
    * silent cut at 1,000 simulated nodes had 119 connections a moment later (the simulator, Dec 6),
    * where the first dial to reach it would do (its beat then floods, and the others hear it).
