@@ -534,6 +534,12 @@ export class Membership {
     if (w !== undefined && w.probedAt === undefined) w.probedAt = this.o.now()
   }
 
+  /** Whether a node is held down here (by a notice, its silence, its close or its leaving): it was alive here once. */
+  heldDown (id: string): boolean {
+    const p = this.view[id]
+    return p !== undefined && isDown(p)
+  }
+
   /** Whether one node is alive in this view (self always is). */
   isAlive (id: string): boolean {
     if (id === this.o.self) return true

@@ -42,7 +42,7 @@ function setup (peers: string[], known: string[] = peers, replicationTimers?: Ar
     pick: () => 0,
     targetPeers: (): number | undefined => g.large ? TARGET_PEERS : undefined,
     hears: id => m.isAlive(id),
-    ...(replicationTimers !== undefined ? { dialSpreadMs: 2000, after: (ms: number, fn: () => void) => { replicationTimers.push({ ms, fn }) }, pick: (n: number) => Math.min(n - 1, 1234) } : {})
+    ...(replicationTimers !== undefined ? { dialSpreadMs: 2000, heldDown: (id: string) => m.heldDown(id), after: (ms: number, fn: () => void) => { replicationTimers.push({ ms, fn }) }, pick: (n: number) => Math.min(n - 1, 1234) } : {})
   }, {
     publishRaw: async (_topic, json) => { published.push(JSON.parse(`[${json.startsWith('[') ? json.slice(1, -1) : json}]`)) },
     request: async () => {},
@@ -395,17 +395,25 @@ test('R1-1 issue 12: with a spread, that dial waits a random part of it, and is 
   const timers: Array<{ ms: number, fn: () => void }> = []
   const t = setup(names(20), known, timers)
   t.g.size(40)
-  t.m.mergeBeats(names(39).map(id => ({ id, name: id, priority: 0, ts: 5 })), 'p00') // p39 alone unheard
+  t.m.mergeBeats(names(40).map(id => ({ id, name: id, priority: 0, ts: 5 })), 'p00')
   const r = (t.g as unknown as { replication: Replication }).replication
+  t.m.mergeBeats([{ id: 'p38', name: 'p38', priority: 0, ts: 6 }], 'p00')
+  assert.equal(t.m.downNotice({ id: 'p39', ts: 6 }, 'p00'), true) // p39 held down (a notice): unheard
   r.antiEntropy()
   assert.deepEqual(t.dialled, [], 'not at once')
   assert.deepEqual(timers.map(x => x.ms), [1234], 'a random moment of the spread')
   timers[0].fn()
   assert.deepEqual(t.dialled, ['p39'], 'then the unheard node')
   r.antiEntropy()
-  t.m.mergeBeats([{ id: 'p39', name: 'p39', priority: 0, ts: 6 }], 'p00') // heard meanwhile (another node reached it)
+  t.m.mergeBeats([{ id: 'p39', name: 'p39', priority: 0, ts: 7 }], 'p00') // heard meanwhile (another node reached it)
   timers[1].fn()
   assert.deepEqual(t.dialled, ['p39'], 'heard meanwhile: no dial')
+  // A known node never heard here (a cluster forming): dialled at once.
+  const fresh = setup(names(20), [...names(20), 'q1'], timers)
+  fresh.g.size(40)
+  fresh.m.mergeBeats(names(20).map(id => ({ id, name: id, priority: 0, ts: 5 })), 'p00')
+  ;(fresh.g as unknown as { replication: Replication }).replication.antiEntropy()
+  assert.deepEqual(fresh.dialled, ['q1'], 'never heard: at once')
 })
 
 test('R1-5 issue 12: every sync interval a large cluster\'s node gives its beat to one random neighbour (a node some peers never heard of becomes news); a small one does not', () => {
