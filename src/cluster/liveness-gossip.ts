@@ -141,18 +141,14 @@ export class LivenessGossip {
   }
 
   /**
-   * A large cluster's view changed (a node came, went or changed office): the ring's change
-   * goes out now (watch requests, dials, unwatch), not at the next round. The rounds fall on the
-   * clock's grid, at the same instant at every node: what a node learns from a round's messages
-   * would otherwise wait a whole interval a hop (mesh-core.ts armRounds).
+   * A large cluster's watch round between the timed ones (the rounds fall on the clock's grid, at
+   * the same instant at every node): `ringOnly` after its view changed (a node came, went or
+   * changed office), the ring's change now (watch requests, dials, unwatch), not a whole interval
+   * a hop later (mesh-core.ts rewatchSoon); whole when a watched node's timeout or probe's wait
+   * ends (Membership.nextWatchDue).
    */
-  rewatch (hb: Heartbeat): void {
-    if (this.large && !this.stopped) this.watchRound(beatOf(hb), true)
-  }
-
-  /** A large cluster's watch round between the timed ones: a watched node's timeout or probe's wait ends now (Membership.nextWatchDue). */
-  watchDue (hb: Heartbeat): void {
-    if (this.large && !this.stopped) this.watchRound(beatOf(hb))
+  watchNow (hb: Heartbeat, ringOnly: boolean): void {
+    if (this.large && !this.stopped) this.watchRound(beatOf(hb), ringOnly)
   }
 
   /** Ask the nodes this node begins to watch (or probes) to beat to it; tell those it stopped watching; flood what it holds down. */

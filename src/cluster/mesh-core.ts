@@ -273,7 +273,7 @@ export class MeshCore {
     if (!this.gossip.large || this.rewatch !== undefined || this.stopped) return
     this.rewatch = this.clock.after(REWATCH_MS, () => {
       this.rewatch = undefined
-      if (!this.stopped) this.gossip.rewatch(this.host.heartbeat())
+      if (!this.stopped) this.gossip.watchNow(this.host.heartbeat(), true)
     })
   }
 
@@ -370,7 +370,7 @@ export class MeshCore {
     this.expiry = this.clock.after(Math.max(0, wait), () => {
       this.expiry = undefined
       if (!large) { this.host.tick?.(); return }
-      this.gossip.watchDue(this.host.heartbeat())
+      this.gossip.watchNow(this.host.heartbeat(), false)
       this.watchExpiry()
     })
   }
