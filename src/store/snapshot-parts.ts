@@ -152,6 +152,9 @@ export class SnapshotWriter {
   /** What is stored is of an older version (read as it is): the next write looks at every part, and writes what differs. */
   private older = false
 
+  /** The fingerprints of each write's puts, in order, as next() computed them (not computed again once written). */
+  private readonly fingerprints = new WeakMap<SnapshotWrite, number[]>()
+
   private sinceAudit = 0
   private lastAuditAt = -Infinity
 
@@ -182,10 +185,12 @@ export class SnapshotWriter {
   next (state: ClusterState, extra: ReadonlyArray<[string, string]> = [], changes?: Changes): SnapshotWrite {
     if (changes === undefined || this.reset || this.older) return this.whole(state, extra)
     const put: Array<[string, string]> = []
+    const fps: number[] = []
     const del: string[] = []
     const seen = new Set<string>()
     const consider = (key: string, json: string): void => {
-      if (this.written.get(key) !== fingerprint(json)) put.push([key, json])
+      const fp = fingerprint(json)
+      if (this.written.get(key) !== fp) { put.push([key, json]); fps.push(fp) }
     }
     for (const [key, json] of [...stateParts(state, MARKED_MAPS), ...extra]) { seen.add(key); consider(key, json) }
     for (const key of this.writtenOther) if (!seen.has(key)) del.push(key)
@@ -197,6 +202,7 @@ export class SnapshotWriter {
       else if (this.written.has(key)) del.push(key)
     }
     const w: SnapshotWrite = { version: SNAPSHOT_VERSION, reset: false, put, del }
+    this.fingerprints.set(w, fps)
     const auditEvery = this.o.auditEvery ?? AUDIT_EVERY
     if (this.o.check ?? CHECK_BY_DEFAULT) {
       const missed = this.missed(w, this.whole(state, extra))
@@ -214,13 +220,17 @@ export class SnapshotWriter {
   /** Every part of the state looked at (the first snapshot, or no marks). */
   private whole (state: ClusterState, extra: ReadonlyArray<[string, string]>): SnapshotWrite {
     const put: Array<[string, string]> = []
+    const fps: number[] = []
     const seen = new Set<string>()
     for (const [key, json] of [...stateParts(state), ...extra]) {
       seen.add(key)
-      if (this.reset || this.written.get(key) !== fingerprint(json)) put.push([key, json])
+      const fp = fingerprint(json)
+      if (this.reset || this.written.get(key) !== fp) { put.push([key, json]); fps.push(fp) }
     }
     const del = this.reset ? [] : [...this.written.keys()].filter(k => !seen.has(k))
-    return { version: SNAPSHOT_VERSION, reset: this.reset, put, del }
+    const w: SnapshotWrite = { version: SNAPSHOT_VERSION, reset: this.reset, put, del }
+    this.fingerprints.set(w, fps)
+    return w
   }
 
   /** The parts where the change from the marks differs from the full one (in any order): none if they agree. */
@@ -239,13 +249,16 @@ export class SnapshotWriter {
   committed (w: SnapshotWrite): void {
     if (w.reset) { this.written = new Map(); this.writtenOther = new Set() }
     for (const k of w.del) { this.written.delete(k); this.writtenOther.delete(k) }
-    for (const [k, json] of w.put) this.remember(k, json)
+    // (The fingerprints computed to decide what to put, when this write is one of this writer's.)
+    const fps = this.fingerprints.get(w)
+    for (let i = 0; i < w.put.length; i++) this.remember(w.put[i][0], w.put[i][1], fps?.[i])
     this.reset = false
     this.older = false
   }
 
-  private remember (key: string, json: string): void {
-    this.written.set(key, fingerprint(json))
-    if (!MARKED_MAPS.has(splitKey(key)[0])) this.writtenOther.add(key)
+  private remember (key: string, json: string, fp = fingerprint(json)): void {
+    this.written.set(key, fp)
+    const sep = key.indexOf(SEP)
+    if (!MARKED_MAPS.has(sep < 0 ? key : key.slice(0, sep))) this.writtenOther.add(key)
   }
 }
