@@ -1,15 +1,18 @@
 // `npm test`'s runner (after the build): every test file under dist/test, in two groups.
 // The functional core's tests (core, spec, fuzz, sim, store) start no daemon and measure no
-// time: they run two files at once (the machine's two cores; about a fifth of their time
-// saved). Every other file (agents as processes, the CLI, the browser) runs alone, one file at
-// a time, so a multi-node test never shares the machine with another test's agents.
-// Exit status: non-zero if either group failed. Arguments are passed to both `node --test` runs.
-import { spawnSync } from 'node:child_process'
+// time: they run two files at once (the machine's two cores; 91 s instead of 116 on Dec 6).
+// Every other file (agents as processes, the CLI, the browser) runs alone, one file at a time,
+// so a multi-node test never shares the machine with another test's agents. A new top-level
+// folder of tests goes with the second group unless it is named in PURE.
+// At the end, the two groups' counts added up (`# tests`, `# pass`, `# fail`, ...), after each
+// group's own. Exit status: non-zero if either group failed. Arguments go to both `node --test`.
+import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 
 const root = 'dist/test'
 const PURE = new Set(['core', 'spec', 'fuzz', 'sim', 'store'])
+const COUNTS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms']
 
 function testFiles (dir) {
   const out = []
@@ -21,6 +24,30 @@ function testFiles (dir) {
   return out
 }
 
+/** Run one group, its output passed through as it comes; its summary's counts (TAP `# pass 3` or spec `ℹ pass 3`). */
+function run (files, concurrency) {
+  // (Through a pipe node --test would switch to TAP: a terminal keeps the spec reporter, in colour.)
+  const tty = process.stdout.isTTY === true
+  const args = ['--test', `--test-concurrency=${concurrency}`, ...(tty ? ['--test-reporter=spec'] : []), ...process.argv.slice(2), ...files]
+  const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'], env: tty ? { ...process.env, FORCE_COLOR: '1' } : process.env })
+  const counts = {}
+  let rest = ''
+  const scan = (line) => {
+    // eslint-disable-next-line no-control-regex
+    const m = /^(?:#|ℹ) (\w+) ([\d.]+)$/.exec(line.replace(/\x1b\[[0-9;]*m/g, '').trim())
+    if (m !== null && COUNTS.includes(m[1])) counts[m[1]] = Number(m[2])
+  }
+  child.stdout.on('data', (chunk) => {
+    process.stdout.write(chunk)
+    const lines = (rest + chunk.toString('utf8')).split('\n')
+    rest = lines.pop() ?? ''
+    for (const l of lines) scan(l)
+  })
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => { scan(rest); resolve({ code: code ?? signal, counts }) })
+  })
+}
+
 const all = testFiles(root).sort()
 const isPure = (f) => PURE.has(relative(root, f).split(sep)[0])
 const groups = [
@@ -28,10 +55,14 @@ const groups = [
   { name: 'daemons, CLI, browser (one file at a time)', concurrency: 1, files: all.filter(f => !isPure(f)) }
 ]
 let failed = false
+const total = Object.fromEntries(COUNTS.map(k => [k, 0]))
 for (const g of groups) {
   if (g.files.length === 0) continue
   console.log(`# npm test: ${g.files.length} files, ${g.name}`)
-  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${g.concurrency}`, ...process.argv.slice(2), ...g.files], { stdio: 'inherit' })
-  if (r.status !== 0) { failed = true; console.log(`# npm test: ${g.name}: failed (exit ${r.status ?? r.signal})`) }
+  const r = await run(g.files, g.concurrency)
+  for (const k of COUNTS) total[k] += r.counts[k] ?? 0
+  if (r.code !== 0) { failed = true; console.log(`# npm test: ${g.name}: failed (exit ${r.code})`) }
 }
+console.log(`# npm test: both groups (${all.length} files)`)
+for (const k of COUNTS) console.log(`# ${k} ${k === 'duration_ms' ? total[k].toFixed(0) : total[k]}`)
 process.exit(failed ? 1 : 0)
