@@ -471,9 +471,7 @@ export class EventLog {
     }
     const meta: ArchivedMeta = { digest: digestHex(this.archivedDigest), states: this.archivedStates, usage: this.archivedUsage }
     const snap = this.snapshots.next(this.state, [[ARCHIVED_PART, JSON.stringify(meta)]], takeChanges(this.state))
-    // (The same object: the writer knows its parts' fingerprints by it.)
-    snap.archive = archive
-    return snap
+    return { ...snap, archive }
   }
 
   private committed (snap: SnapshotWrite): void {

@@ -152,8 +152,8 @@ export class SnapshotWriter {
   /** What is stored is of an older version (read as it is): the next write looks at every part, and writes what differs. */
   private older = false
 
-  /** The fingerprints of each write's puts, in order, as next() computed them (not computed again once written). */
-  private readonly fingerprints = new WeakMap<SnapshotWrite, number[]>()
+  /** The fingerprints of a write's puts, in order, by its `put` array, as next() computed them (not computed again once written; a copy of the write with the same array keeps them). */
+  private readonly fingerprints = new WeakMap<ReadonlyArray<[string, string]>, number[]>()
 
   private sinceAudit = 0
   private lastAuditAt = -Infinity
@@ -202,7 +202,7 @@ export class SnapshotWriter {
       else if (this.written.has(key)) del.push(key)
     }
     const w: SnapshotWrite = { version: SNAPSHOT_VERSION, reset: false, put, del }
-    this.fingerprints.set(w, fps)
+    this.fingerprints.set(put, fps)
     const auditEvery = this.o.auditEvery ?? AUDIT_EVERY
     if (this.o.check ?? CHECK_BY_DEFAULT) {
       const missed = this.missed(w, this.whole(state, extra))
@@ -228,9 +228,8 @@ export class SnapshotWriter {
       if (this.reset || this.written.get(key) !== fp) { put.push([key, json]); fps.push(fp) }
     }
     const del = this.reset ? [] : [...this.written.keys()].filter(k => !seen.has(k))
-    const w: SnapshotWrite = { version: SNAPSHOT_VERSION, reset: this.reset, put, del }
-    this.fingerprints.set(w, fps)
-    return w
+    this.fingerprints.set(put, fps)
+    return { version: SNAPSHOT_VERSION, reset: this.reset, put, del }
   }
 
   /** The parts where the change from the marks differs from the full one (in any order): none if they agree. */
@@ -249,8 +248,7 @@ export class SnapshotWriter {
   committed (w: SnapshotWrite): void {
     if (w.reset) { this.written = new Map(); this.writtenOther = new Set() }
     for (const k of w.del) { this.written.delete(k); this.writtenOther.delete(k) }
-    // (The fingerprints computed to decide what to put, when this write is one of this writer's.)
-    const fps = this.fingerprints.get(w)
+    const fps = this.fingerprints.get(w.put)
     for (let i = 0; i < w.put.length; i++) this.remember(w.put[i][0], w.put[i][1], fps?.[i])
     this.reset = false
     this.older = false
@@ -258,7 +256,6 @@ export class SnapshotWriter {
 
   private remember (key: string, json: string, fp = fingerprint(json)): void {
     this.written.set(key, fp)
-    const sep = key.indexOf(SEP)
-    if (!MARKED_MAPS.has(sep < 0 ? key : key.slice(0, sep))) this.writtenOther.add(key)
+    if (!MARKED_MAPS.has(splitKey(key)[0])) this.writtenOther.add(key)
   }
 }
