@@ -1,17 +1,26 @@
-// `npm test`'s runner (after the build): every test file under dist/test, in two groups.
+// `npm test`'s runner (after the build): every test file under dist/test, in three groups.
 // The functional core's tests (core, spec, fuzz, sim, store) start no daemon and measure no
 // time: they run two files at once (the machine's two cores; 91 s instead of 116 on Dec 6).
-// Every other file (agents as processes, the CLI, the browser) runs alone, one file at a time,
-// so a multi-node test never shares the machine with another test's agents. A new top-level
-// folder of tests goes with the second group unless it is named in PURE.
-// At the end, the two groups' counts added up (`# tests`, `# pass`, `# fail`, ...), after each
-// group's own. Exit status: non-zero if either group failed. Arguments go to both `node --test`.
+// The files named in ONE_AGENT start at most one agent at a time, alone in its cluster (the
+// CLI's, a single node's, backup and restart): no heartbeat of theirs can time out, so they too
+// run two at once (a slower machine for each, which every test must bear anyway). Every other
+// file (clusters of agents as processes, the browser, in-process meshes, what samples a job's
+// CPU or memory) runs alone, one file at a time, so a multi-node test never shares the machine
+// with another test's agents. A new test file goes there unless it is named in PURE's folders
+// or in ONE_AGENT.
+// At the end, the groups' counts added up (`# tests`, `# pass`, `# fail`, ...), after each
+// group's own. Exit status: non-zero if any group failed. Arguments go to every `node --test`.
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 
 const root = 'dist/test'
 const PURE = new Set(['core', 'spec', 'fuzz', 'sim', 'store'])
+const ONE_AGENT = new Set([
+  'cli/cli', 'cli/contexts', 'cli/schedules',
+  'e2e/archive', 'e2e/backup', 'e2e/bundle', 'e2e/export', 'e2e/fairshare', 'e2e/node-flags',
+  'e2e/patch', 'e2e/records', 'e2e/restart', 'e2e/single-node'
+].map(f => join(root, ...f.split('/')) + '.test.js'))
 const COUNTS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms']
 
 function testFiles (dir) {
@@ -50,9 +59,12 @@ function run (files, concurrency) {
 
 const all = testFiles(root).sort()
 const isPure = (f) => PURE.has(relative(root, f).split(sep)[0])
+const missing = [...ONE_AGENT].filter(f => !all.includes(f))
+if (missing.length > 0) { console.error(`scripts/test.mjs: ONE_AGENT names files that are not built: ${missing.join(', ')}`); process.exit(2) }
 const groups = [
   { name: 'the core (no daemons; two files at once)', concurrency: 2, files: all.filter(isPure) },
-  { name: 'daemons, CLI, browser (one file at a time)', concurrency: 1, files: all.filter(f => !isPure(f)) }
+  { name: 'one agent each (two files at once)', concurrency: 2, files: all.filter(f => ONE_AGENT.has(f)) },
+  { name: 'clusters, browser, in-process meshes (one file at a time)', concurrency: 1, files: all.filter(f => !isPure(f) && !ONE_AGENT.has(f)) }
 ]
 let failed = false
 const total = Object.fromEntries(COUNTS.map(k => [k, 0]))
@@ -63,6 +75,6 @@ for (const g of groups) {
   for (const k of COUNTS) total[k] += r.counts[k] ?? 0
   if (r.code !== 0) { failed = true; console.log(`# npm test: ${g.name}: failed (exit ${r.code})`) }
 }
-console.log(`# npm test: both groups (${all.length} files)`)
+console.log(`# npm test: all groups (${all.length} files)`)
 for (const k of COUNTS) console.log(`# ${k} ${k === 'duration_ms' ? total[k].toFixed(0) : total[k]}`)
 process.exit(failed ? 1 : 0)
