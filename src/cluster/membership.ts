@@ -597,7 +597,10 @@ export class Membership {
    * placed or declared lost, record instants as missed while the cluster had a master. A master
    * heard ends the wait at once (a node of higher priority then takes over from it as from any
    * master, through the handover), so a known node gone for good holds a restart up only while
-   * the cluster has no master.
+   * the cluster has no master. A known node heard since the start (in the view) holds nothing,
+   * alive or not: its going is news this node heard, not a gap in what it knows. (Counting a
+   * node heard and then gone held the next in line back after a SIGKILL of the master within
+   * the window: a cluster just formed failed over in 200-370 ms instead of 40-80.)
    */
   settling (known: () => Iterable<string>, joining: boolean): boolean {
     const now = this.o.now()
@@ -612,7 +615,7 @@ export class Membership {
     for (const id of known()) {
       if (id === this.o.self) continue
       any = true
-      if (!isAlive(this.view[id], now, this.liveFor)) return true
+      if (this.view[id] === undefined) return true
     }
     return !any && joining && !heard
   }

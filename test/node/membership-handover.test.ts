@@ -67,7 +67,7 @@ test('R1-1 issue 12: a small cluster knows when its first alive peer would pass 
   assert.equal(m.nextExpiry(), 1250 + 800, 'b is no longer alive: a is next')
 })
 
-test('R1-3/D-3: just started, a node does not stand for master while a node it knows is unheard (or, knowing none, while it joins and hears no one), for one heartbeat timeout at most', () => {
+test('R1-3/D-3: just started, a node does not stand for master while a node it knows is unheard (or, knowing none, while it joins and hears no one), for two heartbeat timeouts at most; a node heard and then gone holds nothing', () => {
   const { m, clock } = membership()
   const known = (...ids: string[]) => () => ['me', ...ids]
   assert.equal(m.settling(known('a', 'b'), false), true, 'a restart: a and b known, not heard yet')
@@ -75,6 +75,9 @@ test('R1-3/D-3: just started, a node does not stand for master while a node it k
   assert.equal(m.settling(known('a', 'b'), false), true, 'b still unheard')
   m.heard(hb('b', 1), 'b')
   assert.equal(m.settling(known('a', 'b'), false), false, 'both heard: it stands (the election decides)')
+  m.disconnected('a')
+  assert.equal(m.alive().has('a'), false)
+  assert.equal(m.settling(known('a', 'b'), false), false, 'a heard and then gone (its connection closed: the master SIGKILLed just after the cluster formed): its going is news, it holds nothing')
   assert.equal(m.settling(known('a', 'c'), false), true, 'a node known and unheard (c) holds it')
   clock.now += 800
   assert.equal(m.settling(known('a', 'c'), false), true, 'for two heartbeat timeouts')
