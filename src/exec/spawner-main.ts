@@ -19,7 +19,15 @@ interface Request { id: number, cmd: string, cwd: string, env: Record<string, st
 /** Process groups of the jobs running now. */
 const groups = new Set<number>()
 
-const send = (m: unknown): void => { process.stdout.write(JSON.stringify(m) + '\n') }
+/**
+ * Answers of a turn go in one write: each write wakes the agent's event loop, and a wake-up
+ * costs the agent more than the answer itself (roles-core's executor).
+ */
+let answers: string[] = []
+const send = (m: unknown): void => {
+  if (answers.length === 0) setImmediate(() => { const text = answers.join(''); answers = []; process.stdout.write(text) })
+  answers.push(JSON.stringify(m) + '\n')
+}
 
 createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line => {
   let r: Request

@@ -1,0 +1,103 @@
+// The fork server (src/exec/spawner.ts, spawner-main.ts): the requests made in one turn of the
+// agent's event loop go to it in one write, and its answers of a turn come back in one: what
+// each job reports must stay its own, and a request not yet written when the agent stops or the
+// fork server dies must be reported, never started later on another fork server.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pino from 'pino'
+import { Spawner } from '../../src/exec/spawner.js'
+import type { ProcessOptions } from '../../src/exec/process.js'
+
+const silent = pino({ level: 'silent' })
+
+async function withDir (fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'cis-spawner-'))
+  try { await fn(dir) } finally { await rm(dir, { recursive: true, force: true }) }
+}
+
+const opts = (dir: string, n: number, command: string): ProcessOptions =>
+  ({ command, cwd: dir, env: { ...process.env }, stdoutFile: join(dir, `${n}.stdout`), stderrFile: join(dir, `${n}.stderr`), graceMs: 1000 })
+
+/** Until `ok` or `ms` pass (bounded). */
+async function until (ok: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms
+  while (!ok() && Date.now() < end) await sleep(20)
+  return ok()
+}
+
+test('R6-1: jobs started in one turn (one write to the fork server) each run once and report their own pid, exit code and output', { timeout: 60_000 }, async () => {
+  await withDir(async dir => {
+    const spawner = new Spawner(silent)
+    spawner.start()
+    try {
+      // Eight in one synchronous loop: their requests share one write, their answers come back together.
+      const runs = Array.from({ length: 8 }, (_, i) => spawner.run(opts(dir, i, `echo out-${i}; exit ${i}`)))
+      const pids = await Promise.all(runs.map(async r => await r.pidReady))
+      const results = await Promise.all(runs.map(async r => await r.done))
+      assert.equal(new Set(pids).size, 8, `eight processes, eight pids: ${pids.join(' ')}`)
+      for (const p of pids) assert.ok(p > 0, `a pid: ${p}`)
+      for (let i = 0; i < 8; i++) {
+        assert.equal(results[i].exitCode, i, `job ${i}'s own exit code: ${JSON.stringify(results[i])}`)
+        assert.equal(await readFile(join(dir, `${i}.stdout`), 'utf8'), `out-${i}\n`)
+      }
+      // A turn later, more: the fork server goes on.
+      const again = await spawner.run(opts(dir, 8, 'exit 3')).done
+      assert.equal(again.exitCode, 3)
+    } finally { spawner.stop() }
+  })
+})
+
+test('R6-1: a job asked for in the turn the agent begins to stop is reported lost and never starts', { timeout: 60_000 }, async () => {
+  await withDir(async dir => {
+    const spawner = new Spawner(silent)
+    spawner.start()
+    const marker = join(dir, 'ran')
+    // A first job makes sure the fork server is up (so nothing below is about its start).
+    assert.equal((await spawner.run(opts(dir, 0, 'true')).done).exitCode, 0)
+    const p = spawner.run(opts(dir, 1, `touch "${marker}"`))
+    spawner.stop()
+    const r = await p.done
+    assert.match(r.lost ?? '', /stopping/, `lost, the agent stopping: ${JSON.stringify(r)}`)
+    assert.equal(await p.pidReady, -1, 'no pid: it never started')
+    await sleep(300)
+    assert.equal(existsSync(marker), false, 'the job did not run')
+  })
+})
+
+test('R6-1: jobs asked for as the fork server dies are reported lost and never run (not started on the next fork server, no crash of the agent on the dead pipe); the next ones run there', { timeout: 60_000 }, async () => {
+  await withDir(async dir => {
+    const spawner = new Spawner(silent)
+    spawner.start()
+    const marker = (i: number): string => join(dir, `ran-${i}`)
+    try {
+      assert.equal((await spawner.run(opts(dir, 0, 'true')).done).exitCode, 0)
+      const first = spawner.pid
+      assert.ok(first !== undefined && first > 0, 'the fork server runs')
+      process.kill(first, 'SIGKILL')
+      // Asked for at once, before the agent has seen the fork server go, and in the next turns
+      // (a write to its dead pipe fails with EPIPE: before Dec 6 that error went unhandled and
+      // ended the agent, two runs in six).
+      const runs = []
+      for (let i = 1; i <= 5; i++) {
+        runs.push(spawner.run(opts(dir, i, `touch "${marker(i)}"`)).done)
+        await new Promise(resolve => setImmediate(resolve))
+      }
+      const results = await Promise.all(runs)
+      assert.ok(results[0].lost !== undefined && results[0].exitCode === null, `the first, asked for at once, is reported lost: ${JSON.stringify(results[0])}`)
+      assert.ok(await until(() => spawner.pid !== undefined && spawner.pid !== first, 10_000), 'a new fork server started')
+      const next = await spawner.run(opts(dir, 6, 'exit 4')).done
+      assert.equal(next.exitCode, 4, `the next job runs on the new fork server: ${JSON.stringify(next)}`)
+      await sleep(300)
+      for (let i = 1; i <= 5; i++) {
+        const r = results[i - 1]
+        if (r.lost !== undefined) assert.equal(existsSync(marker(i)), false, `job ${i} was reported lost: it never ran`)
+        else assert.ok(r.exitCode === 0 && existsSync(marker(i)), `job ${i} not lost: it ran, once: ${JSON.stringify(r)}`)
+      }
+    } finally { spawner.stop() }
+  })
+})
