@@ -82,10 +82,11 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     process.exitCode = 1
     return
   }
+  // (Once listening, fastify leaves the server without an 'error' listener: an accept that
+  // fails — no buffers, no memory — would have ended the agent.)
+  api.server.on('error', err => { log.error({ err: err.message }, 'the API server had an error; it goes on') })
   await node.announce(url)
   const infoFile = join(node.dataDir, 'agent.json')
-  await writeFile(infoFile, JSON.stringify({ pid: process.pid, id: node.id, name: config.name, api: url, p2p: node.mesh?.addresses() ?? [] }) + '\n')
-  log.info({ api: url, id: node.id, data: node.dataDir, resources: config.resources }, `cis agent ready: submit with 'cis submit FILE --addr ${url}'`)
 
   let stopping = false
   const shutdown = async (signal: string): Promise<void> => {
@@ -105,6 +106,14 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
   }
   process.once('SIGINT', () => { void shutdown('SIGINT') })
   process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+  // (After the handlers: an agent.json that cannot be written, a full disk say, left an agent
+  // running that a SIGTERM then killed without its graceful stop.)
+  try {
+    await writeFile(infoFile, JSON.stringify({ pid: process.pid, id: node.id, name: config.name, api: url, p2p: node.mesh?.addresses() ?? [] }) + '\n')
+  } catch (err) {
+    log.error({ err: (err as Error).message, file: infoFile }, `cannot write ${infoFile}: the agent runs, but \`cis\` finds it only with --addr ${url}. Is the disk full?`)
+  }
+  log.info({ api: url, id: node.id, data: node.dataDir, resources: config.resources }, `cis agent ready: submit with 'cis submit FILE --addr ${url}'`)
   // CIS_EXIT_WITH_PARENT=PID (a test harness, a supervisor without a process group of its
   // own): once the process that started this agent is gone (this one re-parented), stop as on
   // SIGTERM, rather than run on unowned after a harness was killed mid-run.

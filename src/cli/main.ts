@@ -343,8 +343,16 @@ async function loadAgent (): Promise<typeof import('../agent/run.js')> {
 }
 
 export async function main (argv: string[]): Promise<void> {
-  // `cis status | head`: the reader went away; that is not an error of ours.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err })
+  // `cis status | head`: the reader went away; that is not an error of ours. Another error (a
+  // full disk under `cis logs JOB > out.txt`) is said in a line, not a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    try { process.stderr.write(`cis: cannot write the output: ${err.message}. Is the disk full?\n`) } catch { /* stderr gone too */ }
+    process.exit(1)
+  })
+  // `cis ... 2>&1 | head`: stderr's reader went away too; the command ends with its own exit
+  // code, not 1 from an unhandled EPIPE (an agent run from here keeps running: its log is stdout).
+  process.stderr.on('error', () => {})
   const p = program()
   p.exitOverride()
   // A usage error (an unknown option, a missing argument) with --json: also one JSON document

@@ -29,6 +29,20 @@ const send = (m: unknown): void => {
   answers.push(JSON.stringify(m) + '\n')
 }
 
+/**
+ * The agent is gone (its pipe closed, or an answer could not be written to it: EPIPE when it
+ * died with answers unread): its jobs cannot be followed or reported, and it will count them
+ * lost, so they end with it rather than run on unseen (and run again elsewhere).
+ */
+function endAll (): never {
+  for (const pid of groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
+  groups.clear()
+  process.exit(0)
+}
+process.stdout.on('error', endAll)
+// (Whatever else ends this process, its jobs end with it.)
+process.on('exit', () => { for (const pid of groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } } })
+
 createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line => {
   let r: Request
   try { r = JSON.parse(line) as Request } catch { return }
@@ -66,9 +80,4 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
     if (out !== undefined) closeSync(out)
     if (err !== undefined) closeSync(err)
   }
-}).on('close', () => {
-  // The agent is gone (it stopped, or was killed): its jobs cannot be followed or reported,
-  // and it will count them lost, so they end with it rather than run on unseen.
-  for (const pid of groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
-  process.exit(0)
-})
+}).on('close', endAll).on('error', endAll)

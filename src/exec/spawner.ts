@@ -21,6 +21,12 @@ interface Pending {
 
 const MAIN = fileURLToPath(new URL('./spawner-main.js', import.meta.url))
 
+/** A fork server gone within this long of its start counts as one that could not run... */
+const RESTART_QUICK_MS = 5_000
+/** ...and the next start waits this long, doubled for each such failure in a row, up to RESTART_MAX_MS. */
+const RESTART_FIRST_MS = 250
+const RESTART_MAX_MS = 30_000
+
 export class Spawner {
   private child: ChildProcess | undefined
   private readonly pending = new Map<number, Pending>()
@@ -29,29 +35,57 @@ export class Spawner {
   /** Requests made this turn of the event loop, written to the fork server together at its end (flush). */
   private queued: Array<{ id: number, line: string }> = []
 
-  constructor (private readonly log: Logger) {}
+  private startedAt = 0
+  /** Fork servers in a row that were gone within RESTART_QUICK_MS of their start. */
+  private failures = 0
+  private restartTimer: NodeJS.Timeout | undefined
+
+  /** `execPath`: the node executable to run the fork server with (tests: one that cannot start). */
+  constructor (private readonly log: Logger, private readonly o: { execPath?: string } = {}) {}
 
   start (): void {
-    const child = spawn(process.execPath, ['--max-semi-space-size=1', MAIN], { stdio: ['pipe', 'pipe', 'inherit'] })
+    this.restartTimer = undefined
+    if (this.stopped) return
+    const child = spawn(this.o.execPath ?? process.execPath, ['--max-semi-space-size=1', MAIN], { stdio: ['pipe', 'pipe', 'inherit'] })
     this.child = child
+    this.startedAt = Date.now()
+    // (A spawn that fails — a process limit reached: EAGAIN; no memory; no descriptors — is an
+    // 'error' and no 'exit'; without a listener it ended the agent.)
+    child.once('error', err => { if (child.pid === undefined) this.gone(child, `could not be started: ${err.message}`) })
     // (A write to a fork server that died is EPIPE: its exit, below, reports its jobs.)
     child.stdin?.on('error', err => { if (this.child === child) this.log.warn({ err: err.message }, 'cannot write to the fork server') })
-    createInterface({ input: child.stdout as NodeJS.ReadableStream, crlfDelay: Infinity }).on('line', line => this.onLine(line))
-    child.once('exit', (code, signal) => {
-      if (this.child !== child) return
-      this.child = undefined
-      // Its jobs can no longer be followed: end them and report them lost (those not yet written to it too: not to the next one).
-      this.queued = []
-      for (const [, p] of this.pending) {
-        if (p.pid > 0) killGroup(p.pid, 'SIGKILL')
-        this.finish(p, { exitCode: null, signal: null, lost: 'the fork server died while it ran' })
-      }
-      this.pending.clear()
-      if (!this.stopped) {
-        this.log.error({ code, signal }, 'the fork server died; starting a new one')
-        this.start()
-      }
-    })
+    if (child.stdout !== null) {
+      createInterface({ input: child.stdout, crlfDelay: Infinity })
+        .on('line', line => this.onLine(line))
+        .on('error', err => { this.log.warn({ err: err.message }, 'cannot read from the fork server') })
+    }
+    child.once('exit', (code, signal) => { this.gone(child, `died (${signal ?? `exit ${String(code)}`})`) })
+    // What was asked for while no fork server ran.
+    if (this.queued.length > 0) setImmediate(() => this.flush())
+  }
+
+  /**
+   * The fork server is gone (it died, or could not be started): its jobs can no longer be
+   * followed, so they are ended and reported lost (those not yet written to it too: not to the
+   * next one), and a new one starts: at once after one that ran a while, later after one that
+   * did not (a process limit reached would otherwise be a loop of failed starts).
+   */
+  private gone (child: ChildProcess, why: string): void {
+    if (this.child !== child) return
+    this.child = undefined
+    // (Those asked for since the last write were for this one: not to the next one. Reported lost below, as pending.)
+    this.queued = []
+    for (const [, p] of this.pending) {
+      if (p.pid > 0) killGroup(p.pid, 'SIGKILL')
+      this.finish(p, { exitCode: null, signal: null, lost: `the fork server ${why} while it ran` })
+    }
+    this.pending.clear()
+    if (this.stopped) return
+    this.failures = Date.now() - this.startedAt < RESTART_QUICK_MS ? this.failures + 1 : 0
+    const wait = this.failures === 0 ? 0 : Math.min(RESTART_MAX_MS, RESTART_FIRST_MS * 2 ** (this.failures - 1))
+    this.log.error({ why, restartInMs: wait }, `the fork server ${why}; starting a new one${wait > 0 ? ` in ${wait} ms` : ''}`)
+    if (wait === 0) this.start()
+    else this.restartTimer = setTimeout(() => this.start(), wait)
   }
 
   /** The fork server's pid while it runs (diagnostics, tests). */
@@ -61,6 +95,9 @@ export class Spawner {
 
   stop (): void {
     this.stopped = true
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer)
+    this.restartTimer = undefined
+    this.loseQueued('the agent was stopping; it did not start')
     this.child?.stdin?.end()
   }
 
@@ -83,13 +120,13 @@ export class Spawner {
     // The fork server has the agent's environment already: send only what differs.
     const env: Record<string, string> = {}
     for (const [k, v] of Object.entries(o.env)) if (v !== undefined && process.env[k] !== v) env[k] = v
-    const stdin = this.child?.stdin
-    if (this.stopped || stdin === undefined || stdin === null || !stdin.writable) {
-      // The agent is stopping (or the fork server is being replaced): the job never started.
+    if (this.stopped) {
+      // The agent is stopping: the job never started.
       this.finish(p, { exitCode: null, signal: null, lost: 'the agent was stopping; it did not start' })
       this.pending.delete(id)
     } else {
-      if (this.queued.length === 0) setImmediate(() => this.flush())
+      // (With no fork server now — one is being started again — the request waits for it: start() sends what waits.)
+      if (this.queued.length === 0 && this.child !== undefined) setImmediate(() => this.flush())
       this.queued.push({ id, line: JSON.stringify({ id, cmd: o.command, cwd: o.cwd, env, out: o.stdoutFile, err: o.stderrFile, ...(o.usageFile !== undefined ? { usage: o.usageFile } : {}), ...(o.makeCwd !== undefined ? { mkdirs: o.makeCwd } : {}) }) + '\n' })
     }
     return { get pid () { return p.pid }, pidReady, done, stop: () => end('stop') }
@@ -101,17 +138,25 @@ export class Spawner {
    * roles-core's executor: 15 % of its busy time in that write, three writes in a row common).
    */
   private flush (): void {
+    if (this.queued.length === 0) return
+    if (this.stopped) { this.loseQueued('the agent was stopping; it did not start'); return }
+    const stdin = this.child?.stdin
+    // (No fork server now: they wait for the next one, start(). One that died unseen yet: gone() reports them.)
+    if (stdin === undefined || stdin === null || !stdin.writable) return
+    const text = this.queued.map(q => q.line).join('')
+    this.queued = []
+    stdin.write(text)
+  }
+
+  /** The requests not yet written to a fork server: never started, reported lost. */
+  private loseQueued (why: string): void {
     const queued = this.queued
     this.queued = []
-    if (queued.length === 0) return
-    const stdin = this.child?.stdin
-    if (!this.stopped && stdin !== undefined && stdin !== null && stdin.writable) { stdin.write(queued.map(q => q.line).join('')); return }
-    // The agent began to stop (or the fork server went) within the turn: these never started.
     for (const q of queued) {
       const p = this.pending.get(q.id)
       if (p === undefined) continue
       this.pending.delete(q.id)
-      this.finish(p, { exitCode: null, signal: null, lost: 'the agent was stopping; it did not start' })
+      this.finish(p, { exitCode: null, signal: null, lost: why })
     }
   }
 

@@ -64,7 +64,7 @@ test('D-3: a graceful stop records running attempts as lost and they run again a
     await agent.stop()
     agent = await startAgent({ name: 'graceful', dataDir })
     const jl = await waitFinal(agent.url, id)
-    assert.equal(jl.state, 'succeeded')
+    assert.equal(jl.state, 'succeeded', `the attempts: ${JSON.stringify(jl.stages[0].jobs[0].attempts.map((a: any) => [a.state, a.reason]))}`)
     assert.deepEqual(jl.stages[0].jobs[0].attempts.map((a: any) => a.state), ['lost', 'succeeded'])
   } finally {
     await agent.stop()
@@ -124,7 +124,7 @@ test('D-3: if the fork server dies, its running jobs are reported lost and run a
     assert.ok(forkServer !== undefined, 'the agent runs a fork server')
     process.kill(forkServer.pid, 'SIGKILL')
     const jl = await waitFinal(agent.url, id)
-    assert.equal(jl.state, 'succeeded')
+    assert.equal(jl.state, 'succeeded', `the attempts: ${JSON.stringify(jl.stages[0].jobs[0].attempts.map((a: any) => [a.state, a.reason]))}`)
     assert.deepEqual(jl.stages[0].jobs[0].attempts.map((a: any) => a.state), ['lost', 'succeeded'])
     assert.match(jl.stages[0].jobs[0].attempts[0].reason, /fork server died/)
   } finally {

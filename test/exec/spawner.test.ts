@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { Spawner } from '../../src/exec/spawner.js'
 import type { ProcessOptions } from '../../src/exec/process.js'
@@ -99,5 +101,50 @@ test('R6-1: jobs asked for as the fork server dies are reported lost and never r
         else assert.ok(r.exitCode === 0 && existsSync(marker(i)), `job ${i} not lost: it ran, once: ${JSON.stringify(r)}`)
       }
     } finally { spawner.stop() }
+  })
+})
+
+test('R6-1/D-3: a fork server that cannot be started (a spawn error: a process limit, no memory) does not end the agent; its jobs are reported lost, and it is tried again with a growing wait, not in a loop', { timeout: 60_000 }, async () => {
+  await withDir(async dir => {
+    const lines: string[] = []
+    const log = pino({ level: 'error' }, { write: (s: string) => { lines.push(s) } })
+    // (A node executable that is not there: spawn fails as at EAGAIN, with an 'error' and no 'exit'.)
+    const spawner = new Spawner(log, { execPath: join(dir, 'no-such-node') })
+    spawner.start()
+    try {
+      const r = await spawner.run(opts(dir, 1, 'true')).done
+      assert.ok(r.lost !== undefined && r.exitCode === null, `reported lost: ${JSON.stringify(r)}`)
+      await sleep(1600)
+      const tries = lines.filter(l => l.includes('could not be started')).length
+      // 250 + 500 + 1000 ms apart: three or four tries in 1.6 s (an immediate restart made thousands).
+      assert.ok(tries >= 2 && tries <= 5, `tried again with a growing wait: ${tries} failed starts in 1.6 s`)
+      const later = await spawner.run(opts(dir, 2, 'true')).done
+      assert.ok(later.lost !== undefined, `still lost, not hanging: ${JSON.stringify(later)}`)
+    } finally { spawner.stop() }
+    const after = lines.length
+    await sleep(1200)
+    assert.equal(lines.length, after, 'stopped: no more tries')
+  })
+})
+
+test('R6-1/D-3: a fork server whose answers cannot be written (its agent died: EPIPE) ends its jobs and exits, so none runs on unseen', { timeout: 60_000 }, async () => {
+  await withDir(async dir => {
+    const main = fileURLToPath(new URL('../../src/exec/spawner-main.js', import.meta.url))
+    const fs = spawn(process.execPath, [main], { stdio: ['pipe', 'pipe', 'ignore'] })
+    const exited = new Promise<number | null>(resolve => fs.once('exit', code => resolve(code)))
+    try {
+      const first = new Promise<string>(resolve => { let buf = ''; fs.stdout.on('data', (b: Buffer) => { buf += b.toString(); if (buf.includes('\n')) resolve(buf.split('\n')[0]) }) })
+      const req = (id: number, cmd: string): string => JSON.stringify({ id, cmd, cwd: dir, env: {}, out: join(dir, `${id}.out`), err: join(dir, `${id}.err`) }) + '\n'
+      fs.stdin.write(req(1, 'sleep 30'))
+      const pid = (JSON.parse(await first) as { pid: number }).pid
+      assert.ok(pid > 0, 'the long job runs')
+      // The agent's end of the answers' pipe goes (as when it dies), then one more request: its answer cannot be written.
+      fs.stdout.destroy()
+      fs.stdin.write(req(2, 'true'))
+      const code = await Promise.race([exited, sleep(10_000).then(() => 'still running')])
+      assert.equal(code, 0, 'the fork server exited')
+      const alive = (): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+      assert.ok(await until(() => !alive(), 10_000), `its job ${pid} was ended with it`)
+    } finally { fs.kill('SIGKILL') }
   })
 })
