@@ -72,6 +72,8 @@ export interface IdleFigures {
    * the work it brings, so this is what an idle agent's CPU follows (null off Linux).
    */
   wakeupsPerSec: { median: number, max: number } | null
+  /** The agent that used the most CPU in the window: its index (0: idle0, the master), its CPU % and wake-ups a second. */
+  busiest?: { index: number, master: boolean, cpuPct: number, wakeupsPerSec: number | null }
   /** Its fork server's, summed over the agents, % of one core. */
   forkServersCpuPctSum: number
   rssMb: { median: number, max: number, sum: number }
@@ -181,6 +183,7 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
       windowSeconds: r1(secs),
       cpuPct: { median: r2(pct(cpu, 50)), max: r2(Math.max(...cpu)), sum: r1(sum(cpu)) },
       wakeupsPerSec: wakeups.some(w => !Number.isFinite(w)) ? null : { median: r1(pct(wakeups, 50)), max: r1(Math.max(...wakeups)) },
+      busiest: ((i: number) => ({ index: i, master: i === 0, cpuPct: r2(cpu[i]), wakeupsPerSec: Number.isFinite(wakeups[i]) ? r1(wakeups[i]) : null }))(cpu.indexOf(Math.max(...cpu))),
       forkServersCpuPctSum: r2((forkAfter - forkBefore) / secs * 100),
       rssMb: { median: r1(pct(rss, 50)), max: r1(Math.max(...rss)), sum: Math.round(sum(rss)) },
       anonMb: { median: r1(pct(anon, 50)), max: r1(Math.max(...anon)) },
@@ -190,7 +193,7 @@ export async function idleCluster (progress: (m: string) => void, n: number, win
       formTimeoutSeconds,
       aliveSeen
     }
-    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %)${wakeText(f)}; RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous ${f.anonMb.median} MB, proportional ${f.pssMb.median} MB)`)
+    progress(`idle: ${n} agents (${forks.flat().length} fork servers): CPU median ${f.cpuPct.median} %, max ${f.cpuPct.max} % of a core (all ${f.cpuPct.sum} %; the busiest idle${f.busiest?.index ?? '?'}${f.busiest?.master === true ? ', the master' : ''}, ${f.busiest?.wakeupsPerSec ?? '?'} wake-ups a second)${wakeText(f)}; RSS median ${f.rssMb.median} MB, max ${f.rssMb.max} MB (anonymous ${f.anonMb.median} MB, proportional ${f.pssMb.median} MB)`)
     return f
   } finally {
     await Promise.all(agents.map(async a => await a.stop()))

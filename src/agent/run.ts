@@ -1,5 +1,6 @@
 // `cis agent`: build the configuration, start the node and its API, stop cleanly on signals.
 import { writeFile, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildApi } from '../api/server.js'
 import { isLoopback, parseHostPort } from '../config/config.js'
@@ -104,8 +105,19 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
     // debounce, which kept every stopping agent up for a second more.
     log.flush(() => process.exit())
   }
-  process.once('SIGINT', () => { void shutdown('SIGINT') })
-  process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+  // A stop that fails (the final snapshot's write on a full disk) is said and ends the agent
+  // with 1, agent.json removed: it was an unhandled rejection, a stack trace and agent.json left.
+  const stopOn = (signal: string): void => {
+    shutdown(signal).catch(err => {
+      const msg = `could not stop cleanly: ${(err as Error).message}. It resumes from what is on disk at its next start.`
+      log.fatal({ err: (err as Error).message }, msg)
+      process.stderr.write(`cis agent: ${msg}\n`)
+      try { rmSync(infoFile, { force: true }) } catch { /* gone */ }
+      process.exit(1)
+    })
+  }
+  process.once('SIGINT', () => { stopOn('SIGINT') })
+  process.once('SIGTERM', () => { stopOn('SIGTERM') })
   // (After the handlers: an agent.json that cannot be written, a full disk say, left an agent
   // running that a SIGTERM then killed without its graceful stop.)
   try {
@@ -123,7 +135,7 @@ export async function runAgent (flags: AgentFlags): Promise<void> {
       if (process.ppid === parent) return
       watch.stop()
       log.warn({ parent }, `the process that started this agent (${parent}, CIS_EXIT_WITH_PARENT) is gone: stopping`)
-      void shutdown('parent gone')
+      stopOn('parent gone')
     })
   }
 }

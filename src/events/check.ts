@@ -10,6 +10,14 @@ import { EVENT_TYPES } from './types.js'
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isStr = (v: unknown, max = 256): v is string => typeof v === 'string' && v.length <= max
 const isInt = (v: unknown, min = 0): v is number => Number.isSafeInteger(v) && (v as number) >= min
+/**
+ * The latest instant a JavaScript Date holds (ms since 1970, the year 275,760): an event's clock
+ * or a time in its body past it made every view of it throw (a RangeError at toISOString): the
+ * API's, the live feed's, and the master's webhook payload, which ended the master's agent (and
+ * the next master's: the event is in everyone's state).
+ */
+export const MAX_TIME = 8.64e15
+const isTime = (v: unknown): v is number => isInt(v) && (v as number) <= MAX_TIME
 const isStrList = (v: unknown, max = 1000): v is string[] => Array.isArray(v) && v.length <= max && v.every(x => isStr(x))
 const isResources = (v: unknown): boolean => isObj(v) && Object.keys(v).length <= 256 && Object.values(v).every(ids => isStrList(ids, 4096))
 /**
@@ -50,7 +58,7 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   node: b => isStr(b.name) && isInt(b.priority, -1e9) && isStrList(b.profiles) && isResources(b.resources) && isStr(b.api) && isStrList(b.addresses) && isStr(b.version) ? null : 'bad node info',
   submit: b => {
     if (!isStr(b.owner)) return 'bad owner'
-    if (b.schedule !== undefined && !(isObj(b.schedule) && isStr(b.schedule.name) && isInt(b.schedule.instant) && (b.schedule.manual === undefined || b.schedule.manual === true))) return 'bad schedule run'
+    if (b.schedule !== undefined && !(isObj(b.schedule) && isStr(b.schedule.name) && isTime(b.schedule.instant) && (b.schedule.manual === undefined || b.schedule.manual === true))) return 'bad schedule run'
     // A submit made on the master, with its accept: an accept's body but the request, which is the submit itself.
     if (b.accept !== undefined && !(isObj(b.accept) && b.accept.request === undefined && BODY.accept({ ...b.accept, request: '' }) === null)) return 'bad accept carried by a submit'
     return specProblem(b.spec)
@@ -61,7 +69,7 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     return specProblem(b.spec)
   },
   control: b => isStr(b.name) && ['pause', 'resume', 'delete'].includes(b.op as string) ? null : 'bad control',
-  skip: b => isStr(b.name) && isInt(b.from) && isInt(b.to) && (b.to as number) >= (b.from as number) && isInt(b.count, 1) &&
+  skip: b => isStr(b.name) && isTime(b.from) && isTime(b.to) && (b.to as number) >= (b.from as number) && isInt(b.count, 1) &&
     ['overlap', 'missed', 'caught-up', 'paused', 'over-limit'].includes(b.reason as string) && isInt(b.term)
     ? null
     : 'bad skip',
@@ -79,7 +87,7 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
     ? null
     : 'bad delivery',
   purge: b => {
-    if (!isInt(b.before) || !isStrList(b.ids, MAX_PURGE) || !isStrList(b.requests, MAX_PURGE)) return 'bad purge'
+    if (!isTime(b.before) || !isStrList(b.ids, MAX_PURGE) || !isStrList(b.requests, MAX_PURGE)) return 'bad purge'
     if (b.cut !== undefined && !isCut(b.cut)) return 'bad purge cut'
     if (b.counters !== undefined && !(isObj(b.counters) && Object.keys(b.counters).length <= 10_000 && Object.values(b.counters).every(n => isInt(n)))) return 'bad purge counters'
     const ranges = b.cut === undefined ? 0 : Object.values(b.cut as Record<string, unknown[]>).reduce((n, r) => n + r.length, 0)
@@ -103,7 +111,7 @@ const BODY: Record<string, (b: Record<string, unknown>) => string | null> = {
   finished: b => isStr(b.jobId) && isInt(b.attempt, 1) && ['succeeded', 'failed', 'stopped', 'lost'].includes(b.state as string) &&
     (b.exitCode === null || Number.isSafeInteger(b.exitCode)) && (b.signal === null || isStr(b.signal)) && optStr(b.reason, 4096) && optStr(b.tail, 8192) &&
     (b.usage === undefined || isUsage(b.usage)) &&
-    (b.started === undefined || (isObj(b.started) && isInt(b.started.at) && Number.isSafeInteger(b.started.pid)))
+    (b.started === undefined || (isObj(b.started) && isTime(b.started.at) && Number.isSafeInteger(b.started.pid)))
     ? null
     : 'bad finished'
 }
@@ -118,7 +126,7 @@ export function checkEvent (x: unknown): string | null {
   if (!isObj(x)) return 'not an object'
   if (!isStr(x.origin, 128) || x.origin === '') return 'bad origin'
   if (!isInt(x.seq, 1)) return 'bad seq'
-  if (!isInt(x.ts) || !isInt(x.lc)) return 'bad clock'
+  if (!isTime(x.ts) || !isInt(x.lc)) return 'bad clock'
   if (!isStr(x.sig, 1024)) return 'bad signature field' // (a batch signature carries its Merkle proof: keys.ts)
   if (!EVENT_TYPES.includes(x.type as never)) return `unknown type ${String(x.type).slice(0, 32)}`
   if (!isObj(x.body)) return 'bad body'

@@ -61,7 +61,8 @@ export class Executor {
     const local: Local = { jobId: job.id, joblistId: job.joblistId, attempt: a.n, resources: a.resources, stopRequested: false }
     const conflict = this.conflict(a.resources)
     if (conflict !== null) {
-      void this.ctx.finished({ jobId: job.id, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: `refused by ${this.ctx.nodeName}: ${conflict} is held by another attempt` })
+      this.ctx.finished({ jobId: job.id, attempt: a.n, state: 'lost', exitCode: null, signal: null, reason: `refused by ${this.ctx.nodeName}: ${conflict} is held by another attempt` })
+        .catch(err => this.ctx.log.error({ job: job.id, attempt: a.n, err: (err as Error).message }, 'cannot record a refused attempt'))
       return
     }
     this.running.set(key, local)

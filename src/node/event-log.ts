@@ -523,10 +523,11 @@ export class EventLog {
     // a snapshot waits until ten times its last cost has passed: at most a tenth of the time.
     const due = (this.wantSnapshot || this.sinceSnapshot >= this.o.snapshotEvery) && performance.now() - this.lastSnapshotAt >= 10 * this.lastSnapshotMs
     this.wantSnapshot = false
-    const t0 = performance.now()
-    const snap = due ? this.snapshot(true) : undefined
-    if (snap !== undefined) { this.lastSnapshotMs = performance.now() - t0; this.lastSnapshotAt = performance.now() }
     try {
+      // (Within the try: a snapshot that throws — a defect — fails the batch and stops the node, said; it was an unhandled rejection.)
+      const t0 = performance.now()
+      const snap = due ? this.snapshot(true) : undefined
+      if (snap !== undefined) { this.lastSnapshotMs = performance.now() - t0; this.lastSnapshotAt = performance.now() }
       const mine = batch.filter(p => p.event.origin === this.o.identity.id && p.event.sig === '').map(p => p.event)
       if (mine.length > 0) this.link = signBatch(this.o.identity.key, mine, this.link) ?? this.link
       await this.o.store.write(batch.map(p => p.event), snap)

@@ -57,7 +57,9 @@ export class Notifier {
       if (this.inFlight.has(d.id)) continue
       const set = this.inFlight
       set.add(d.id)
-      void this.deliver(state, d, term).finally(() => set.delete(d.id))
+      void this.deliver(state, d, term)
+        .catch(err => this.o.log.error({ delivery: d.id, err: (err as Error).message }, 'webhook delivery failed unexpectedly'))
+        .finally(() => set.delete(d.id))
     }
   }
 
@@ -85,8 +87,14 @@ export class Notifier {
     if (!hostAllowed(d.url, c.allowHosts)) return { ok: false, extra: { error: `host of ${d.url} is not in the master's notify.allowHosts` } }
     const jl = state.joblists[d.joblistId]
     const job = d.subject === 'job' ? state.jobs[d.subjectId] : undefined
-    const data = d.subject === 'job' ? (job === undefined ? null : jobView(state, job)) : jl === undefined ? null : joblistView(state, jl)
-    const payload = JSON.stringify({ type: `${d.subject}.${d.state}`, id: d.id, at: new Date(d.reachedAt).toISOString(), data })
+    let payload: string
+    try {
+      const data = d.subject === 'job' ? (job === undefined ? null : jobView(state, job)) : jl === undefined ? null : joblistView(state, jl)
+      payload = JSON.stringify({ type: `${d.subject}.${d.state}`, id: d.id, at: new Date(d.reachedAt).toISOString(), data })
+    } catch (err) {
+      // (A view that cannot be made — a defect — is this delivery's failure, not the master's end: pass() does not wait on it.)
+      return { ok: false, extra: { error: `cannot make the payload: ${(err as Error).message}` } }
+    }
     const now = this.o.now()
     const timestamp = Math.floor(now / 1000)
     try {

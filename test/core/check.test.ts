@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { asEvent, checkEvent } from '../../src/events/check.js'
+import { MAX_TIME, asEvent, checkEvent } from '../../src/events/check.js'
 import type { EventBodies, EventType } from '../../src/events/types.js'
 import { EVENT_TYPES } from '../../src/events/types.js'
 import { validateJoblist } from '../../src/spec/validate.js'
@@ -158,6 +158,9 @@ test('check: out-of-range values in a body fail with the type\'s message', () =>
     ['finished', { started: { at: 1 } }],
     ['finished', { started: { at: -1, pid: 1 } }],
     ['finished', { started: { at: 1.5, pid: 1 } }],
+    // (Past the latest instant a Date holds, MAX_TIME: every view of it threw, the master's webhook payload too.)
+    ['finished', { started: { at: 8.64e15 + 1, pid: 1 } }],
+    ['finished', { started: { at: 2 ** 53 - 1, pid: 1 } }],
     ['finished', { started: 'now' }],
     ['accept', { onLost: 'maybe' }],
     // D-3: an executor makes jobs/JOBLIST/… from the ID: never a path, a dot or an empty name.
@@ -198,6 +201,12 @@ test('check: out-of-range values in a body fail with the type\'s message', () =>
   assert.equal(checkEvent(event('submit', { ...VALID.submit, owner: 7 })), 'bad owner')
 })
 
+test('check: a time at the latest instant a Date holds passes, and its views can be made', () => {
+  const e = event('finished', { ...VALID.finished, started: { at: MAX_TIME, pid: 1 } }, { ts: MAX_TIME })
+  assert.equal(checkEvent(e), null)
+  assert.equal(new Date(MAX_TIME).toISOString(), '+275760-09-13T00:00:00.000Z')
+})
+
 test('check: a bad envelope fails with its message: object, origin, seq, clock, signature, type, body', () => {
   const cases: Array<[unknown, string | RegExp]> = [
     [null, 'not an object'],
@@ -214,6 +223,7 @@ test('check: a bad envelope fails with its message: object, origin, seq, clock, 
     [event('stop', undefined, { seq: 2 ** 53 }), 'bad seq'],
     [event('stop', undefined, { ts: -1 }), 'bad clock'],
     [event('stop', undefined, { ts: '1' }), 'bad clock'],
+    [event('stop', undefined, { ts: 8.64e15 + 1 }), 'bad clock'],
     [event('stop', undefined, { lc: 0.5 }), 'bad clock'],
     [event('stop', undefined, { lc: undefined }), 'bad clock'],
     [event('stop', undefined, { sig: undefined }), 'bad signature field'],
