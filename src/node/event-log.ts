@@ -523,6 +523,8 @@ export class EventLog {
     // a snapshot waits until ten times its last cost has passed: at most a tenth of the time.
     const due = (this.wantSnapshot || this.sinceSnapshot >= this.o.snapshotEvery) && performance.now() - this.lastSnapshotAt >= 10 * this.lastSnapshotMs
     this.wantSnapshot = false
+    // What was under way when something threw: only the store's write is the disk's.
+    let stage: 'snapshot' | 'store' | 'after' = 'snapshot'
     try {
       // (Within the try: a snapshot that throws — a defect — fails the batch and stops the node, said; it was an unhandled rejection.)
       const t0 = performance.now()
@@ -530,7 +532,9 @@ export class EventLog {
       if (snap !== undefined) { this.lastSnapshotMs = performance.now() - t0; this.lastSnapshotAt = performance.now() }
       const mine = batch.filter(p => p.event.origin === this.o.identity.id && p.event.sig === '').map(p => p.event)
       if (mine.length > 0) this.link = signBatch(this.o.identity.key, mine, this.link) ?? this.link
+      stage = 'store'
       await this.o.store.write(batch.map(p => p.event), snap)
+      stage = 'after'
       if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap) }
       const own = batch.filter(p => p.event.origin === this.o.identity.id).map(p => p.event)
       if (own.length > 0) { this.durableSeq = own[own.length - 1].seq; this.o.publish(own) }
@@ -539,7 +543,7 @@ export class EventLog {
       const cuts = batch.filter(p => p.event.type === 'purge' && (p.event as CisEvent<'purge'>).body.cut !== undefined).map(p => eventKey(p.event))
       if (cuts.length > 0) this.reclaimer.add(cuts)
     } catch (err) {
-      this.fail(err as Error, batch, 'write to')
+      this.fail(err as Error, batch, 'write to', stage !== 'store')
     }
   }
 
@@ -548,8 +552,10 @@ export class EventLog {
    * differ from what is on disk, and going on would risk handing out decisions that a restart
    * forgets. The requests get an error, and the node stops.
    */
-  private fail (err: Error, batch: Pending[], what: string): void {
-    const e = new Error(`cannot ${what} the store in ${this.o.where}: ${err.message} (is the disk full?). Stopping this node; free space and start it again: it resumes from what is on disk.`)
+  private fail (err: Error, batch: Pending[], what: string, defect = false): void {
+    const e = defect
+      ? new Error(`cannot ${what} the store in ${this.o.where}: ${err.message} (a defect of cis, not of the disk: please report it with the log). Stopping this node; start it again: it resumes from what is on disk.`)
+      : new Error(`cannot ${what} the store in ${this.o.where}: ${err.message} (is the disk full?). Stopping this node; free space and start it again: it resumes from what is on disk.`)
     this.o.log.fatal({ err: err.message }, e.message)
     for (const p of batch) p.reject(e)
     if (this.open) { // (a write racing a graceful stop is not a disk problem)
