@@ -35,12 +35,10 @@ const send = (m: unknown): void => {
  * lost, so they end with it rather than run on unseen (and run again elsewhere).
  */
 function endAll (): never {
-  for (const pid of groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
-  groups.clear()
-  process.exit(0)
+  process.exit(0) // (its jobs end in the exit hook below)
 }
 process.stdout.on('error', endAll)
-// (Whatever else ends this process, its jobs end with it.)
+// Whatever ends this process, its jobs end with it.
 process.on('exit', () => { for (const pid of groups) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } } })
 
 createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line => {

@@ -27,6 +27,9 @@ const RESTART_QUICK_MS = 5_000
 const RESTART_FIRST_MS = 250
 const RESTART_MAX_MS = 30_000
 
+/** Why a job asked for as the agent stops is lost. */
+const STOPPING = 'the agent was stopping; it did not start'
+
 export class Spawner {
   private child: ChildProcess | undefined
   private readonly pending = new Map<number, Pending>()
@@ -97,7 +100,7 @@ export class Spawner {
     this.stopped = true
     if (this.restartTimer !== undefined) clearTimeout(this.restartTimer)
     this.restartTimer = undefined
-    this.loseQueued('the agent was stopping; it did not start')
+    this.loseQueued(STOPPING)
     this.child?.stdin?.end()
   }
 
@@ -122,7 +125,7 @@ export class Spawner {
     for (const [k, v] of Object.entries(o.env)) if (v !== undefined && process.env[k] !== v) env[k] = v
     if (this.stopped) {
       // The agent is stopping: the job never started.
-      this.finish(p, { exitCode: null, signal: null, lost: 'the agent was stopping; it did not start' })
+      this.finish(p, { exitCode: null, signal: null, lost: STOPPING })
       this.pending.delete(id)
     } else {
       // (With no fork server now — one is being started again — the request waits for it: start() sends what waits.)
@@ -139,7 +142,7 @@ export class Spawner {
    */
   private flush (): void {
     if (this.queued.length === 0) return
-    if (this.stopped) { this.loseQueued('the agent was stopping; it did not start'); return }
+    if (this.stopped) { this.loseQueued(STOPPING); return }
     const stdin = this.child?.stdin
     // (No fork server now: they wait for the next one, start(). One that died unseen yet: gone() reports them.)
     if (stdin === undefined || stdin === null || !stdin.writable) return
