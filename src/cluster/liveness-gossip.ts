@@ -93,8 +93,9 @@ export class LivenessGossip {
   }
 
   /**
-   * Every heartbeat interval: the heartbeat to every peer (a small cluster), or its own watch
-   * round (a large one; its beat to the nodes that watch it goes on beatWatchers' own timer).
+   * Every round (mesh-core.ts): the heartbeat to every peer (a small cluster, every interval), or
+   * its own watch round (a large one, every Membership.beatEvery intervals; its beat to the nodes
+   * that watch it follows in the same round: beatWatchers).
    */
   beat (hb: Heartbeat, known: number): void {
     if (!this.size(known)) { this.links.broadcast(hb); this.askAboutFading(); return }
@@ -105,8 +106,8 @@ export class LivenessGossip {
   }
 
   /**
-   * A large cluster: this node's beat to the nodes that watch it, every Membership.beatEvery
-   * heartbeat intervals, on the clock's grid (mesh-core.ts): every node's beats go out at the
+   * A large cluster: this node's beat to the nodes that watch it, in each round (every
+   * Membership.beatEvery heartbeat intervals), on the clock's grid (mesh-core.ts): every node's beats go out at the
    * same instants, so a watcher hears those of the nodes it watches in one wake-up, not in one
    * each (a new watcher had a beat at once, in answer to its request).
    */

@@ -113,6 +113,8 @@ export class MeshCore {
 
   constructor (private readonly host: MeshCoreHost, private readonly links: MeshLinks, private readonly clock: MeshClock, private readonly o: MeshCoreOptions) {
     this.carried = new CarriedBeats(o.heartbeatIntervalMs, o.heartbeatTimeoutMs)
+    // (A heartbeat interval until the rounds are armed: watchExpiry may run before, at a small cluster's pass.)
+    this.roundMs = o.heartbeatIntervalMs
     this.membership = new Membership({
       self: host.id,
       log: host.log,
@@ -186,8 +188,8 @@ export class MeshCore {
   /**
    * The rounds' timers, on the clock's grid: every node's rounds at the same instant, so a node's
    * beats to its peers (or watchers) go out, and theirs come in, in one wake-up; a large cluster's
-   * beats to its watchers on their own timer (beatWatchers), every `beatEvery` rounds at the same
-   * instants. What a large cluster's node learns between rounds that changes whom it watches goes
+   * round, with its beats to its watchers (beatWatchers), every `beatEvery` intervals (roundMs).
+   * What a large cluster's node learns between rounds that changes whom it watches goes
    * on at once (rewatchSoon): with every round at one instant and that change waiting for the next
    * round, each hop waited a whole interval, and in the simulator (100 nodes, seeds 1-3) a healed
    * partition was agreed on in 540 virtual ms instead of 40-65, a cluster formed in 2,050 instead
@@ -200,14 +202,16 @@ export class MeshCore {
     this.timers.length = 0
     const large = this.gossip.large
     this.armedLarge = large
-    this.timers.push(this.clock.every(this.o.heartbeatIntervalMs, () => {
+    this.roundMs = (large ? this.membership.beatEvery : 1) * this.o.heartbeatIntervalMs
+    this.timers.push(this.clock.every(this.roundMs, () => {
       this.o.heartbeatRound?.()
       this.gossip.beat(this.host.heartbeat(), this.host.knownCount())
+      // (A large cluster: the beat to the watchers, after the watch round, as its own timer had it at the same instant.)
+      if (large) this.gossip.beatWatchers(this.host.heartbeat())
       this.host.tick?.()
       this.watchExpiry()
       if (this.gossip.large !== this.armedLarge && !this.stopped) this.armRounds()
     }, 0))
-    if (large) this.timers.push(this.clock.every(this.membership.beatEvery * this.o.heartbeatIntervalMs, () => { this.gossip.beatWatchers(this.host.heartbeat()) }, 0))
     this.timers.push(this.clock.every(this.o.syncIntervalMs, () => {
       this.gossip.prune()
       this.gossip.refresh(this.host.heartbeat())
@@ -226,6 +230,10 @@ export class MeshCore {
   private syncPhase (large: boolean): number {
     if (!large) return 0
     const p = phaseOf(this.host.id, this.o.syncIntervalMs)
+    // (At the heartbeat interval's granularity, not the round's: a large cluster's rounds come every
+    // second interval, and with the slots on those, half as many, a healed partition's first dial
+    // across (Replication.dialUnheard, from the sync round) waited up to twice as long: 100
+    // simulated nodes agreed in 160-185 ms in four seeds of seven, against 30-90.)
     return p - (p % this.o.heartbeatIntervalMs)
   }
 
@@ -261,6 +269,17 @@ export class MeshCore {
 
   /** Whether the rounds' timers were armed for a large cluster. */
   private armedLarge = false
+
+  /**
+   * The period of the rounds: a heartbeat interval, and in a large cluster the beat's own period
+   * (Membership.beatEvery intervals). A large cluster's round between two beats only looked for
+   * what watchExpiry times to the instant anyway (a watched node's timeout, a probe's wait), and
+   * let the master pass (its own timer wakes it for a schedule's instant, and a change of
+   * membership at once); each woke an idle agent on its own, a quarter of its wake-ups (20
+   * agents on one machine: 10 a second each, 7 since; with 2 watchers a node, membership.ts,
+   * their CPU a quarter less, docs/benchmarks.md Dec 6 22:40).
+   */
+  private roundMs: number
 
   /** The ring's change after the view changed, pending (rewatchSoon). */
   private rewatch: { cancel: () => void } | undefined
@@ -366,7 +385,7 @@ export class MeshCore {
     // (A large cluster: what was due by the instant the last watch round looked, it did.)
     if (large && at <= this.membership.watchedAt) return
     const wait = at - this.host.now() + (large ? 0 : 1)
-    if (wait >= this.o.heartbeatIntervalMs) return // (the next round comes first)
+    if (wait >= this.roundMs) return // (the next round comes first)
     this.expiry = this.clock.after(Math.max(0, wait), () => {
       this.expiry = undefined
       if (!large) { this.host.tick?.(); return }

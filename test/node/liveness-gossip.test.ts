@@ -124,24 +124,24 @@ test('R1-1 issue 12: a watched node beats to its watchers every second heartbeat
 })
 
 test('R1-1, R1-3 issue 12: a large cluster\'s node asks its ring successors to beat to it (dialling one it is not connected to); one that cannot be reached is held down after the probe and a notice floods', async () => {
-  const t = setup(['mf', 'mg', 'x1'])
+  const t = setup(['mf', 'x1'])
   t.g.size(100)
-  // Alive here: ma..mh; its successors are mf (connected), mg (connected) and mh (not connected: dialled, and the dial fails).
+  // Alive here: ma..mh; its WATCHERS (2) successors are mf (connected) and mg (not connected: dialled, and the dial fails).
   t.m.mergeBeats(['ma', 'mb', 'mc', 'md', 'mf', 'mg', 'mh'].map(id => ({ id, name: id, priority: 0, ts: 5 })), 'mf')
   t.g.beat(hb(1), 100)
-  assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['mf', 'mg'])
-  assert.deepEqual(t.dialled, ['mh'])
+  assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['mf'])
+  assert.deepEqual(t.dialled, ['mg'])
   await new Promise(resolve => setImmediate(resolve)) // (the dial's outcome)
   t.sent.length = 0
   t.clock.now += PROBE_ROUNDS * 200
-  t.m.mergeBeats([{ id: 'mf', name: 'mf', priority: 0, ts: 6 }, { id: 'mg', name: 'mg', priority: 0, ts: 6 }], 'mf')
+  t.m.mergeBeats([{ id: 'mf', name: 'mf', priority: 0, ts: 6 }], 'mf')
   t.m.heardFrom()
   t.g.beat(hb(2), 100)
   drain(t)
   const downs = t.sent.filter(s => s.msg.downs !== undefined)
-  assert.deepEqual([...new Set(downs.flatMap(s => downIds(s.msg)))], ['mh'], 'mh held down')
-  assert.deepEqual(downs.map(s => s.to), ['mf', 'mg', 'x1'], 'the notice to every neighbour')
-  assert.equal(t.m.isAlive('mh'), false)
+  assert.deepEqual([...new Set(downs.flatMap(s => downIds(s.msg)))], ['mg'], 'mg held down')
+  assert.deepEqual(downs.map(s => s.to), ['mf', 'x1'], 'the notice to every neighbour')
+  assert.equal(t.m.isAlive('mg'), false)
   assert.equal(t.m.isAlive('mf'), true)
 })
 
@@ -270,24 +270,24 @@ test('R1-1, R1-3 issue 12: a node back from isolation asks a neighbour for the n
 
 test('R1-1, R1-3 issue 12: a watched node silent here is probed indirectly too (its other watchers are asked whether they hear it); one they vouch for is not held down (one bad link is no death)', () => {
   const beat = (id: string, ts: number): { id: string, name: string, priority: number, ts: number } => ({ id, name: id, priority: 0, ts })
-  // Ring here: a1 a2 me t1 t2 t3: 'me' watches t1 t2 t3; t1's other watchers are a2 and a1.
-  const t = setup(['a1', 'a2', 't1', 't2', 't3'])
+  // Ring here: a1 a2 me t1 t2: 'me' watches t1 t2 (WATCHERS: 2); t1's other watcher is a2.
+  const t = setup(['a1', 'a2', 't1', 't2'])
   t.g.size(100)
-  t.m.mergeBeats(['a1', 'a2', 't1', 't2', 't3'].map(id => beat(id, 5)), 'a1')
+  t.m.mergeBeats(['a1', 'a2', 't1', 't2'].map(id => beat(id, 5)), 'a1')
   t.g.beat(hb(1), 100)
   drain(t)
-  assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['t1', 't2', 't3'])
-  const fresh = (ts: number): void => { t.m.mergeBeats([beat('t2', ts), beat('t3', ts)], 't2'); t.m.heardFrom() }
-  // t1 goes silent here (its link to 'me' is cut): probed, and a2, a1 asked to vouch.
+  assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['t1', 't2'])
+  const fresh = (ts: number): void => { t.m.mergeBeats([beat('t2', ts)], 't2'); t.m.heardFrom() }
+  // t1 goes silent here (its link to 'me' is cut): probed, and a2 asked to vouch.
   t.sent.length = 0
   t.clock.now += 801
   fresh(6)
   t.g.beat(hb(2), 100)
   assert.deepEqual(t.sent.filter(s => s.msg.watch === true).map(s => s.to), ['t1'], 'probed directly')
-  assert.deepEqual(t.sent.filter(s => s.msg.vouchFor !== undefined).map(s => [s.to, s.msg.vouchFor]), [['a2', 't1'], ['a1', 't1']], 'and indirectly')
-  // a1 hears t1: it answers with t1's beat (a round trip later). Past the probe, t1 is not held down.
+  assert.deepEqual(t.sent.filter(s => s.msg.vouchFor !== undefined).map(s => [s.to, s.msg.vouchFor]), [['a2', 't1']], 'and indirectly')
+  // a2 hears t1: it answers with t1's beat (a round trip later). Past the probe, t1 is not held down.
   t.clock.now += 1
-  t.g.message({ cis: 'membership', beats: [beat('t1', 7)] }, 'a1', () => hb(3))
+  t.g.message({ cis: 'membership', beats: [beat('t1', 7)] }, 'a2', () => hb(3))
   for (let k = 0; k < PROBE_ROUNDS; k++) { t.clock.now += 200; fresh(7 + k); t.g.beat(hb(4 + k), 100) }
   drain(t)
   assert.equal(t.m.isAlive('t1'), true)

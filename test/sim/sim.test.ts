@@ -59,7 +59,7 @@ for (const [scenario, seed] of HUNDRED) {
     assert.equal(x.nodes, 100)
     assert.notEqual(x.formMs, null, 'the cluster formed')
     assert.equal(x.falseDown, 0, 'no live node held another live node down while the cluster was idle (nor, with one link cut, the master)')
-    // The watch ring: a beat to each of 3 watchers every second heartbeat interval (7.5 a second), now and then a pull or a beat to a random neighbour.
+    // The watch ring: a beat to each of 2 watchers every second heartbeat interval (5 a second), now and then a pull or a beat to a random neighbour.
     assert.ok(x.idleMsgsPerNodePerSec <= 10, `idle, a node sends at most 10 messages a second, whatever the size (${x.idleMsgsPerNodePerSec})`)
     assert.equal(x.lost, 0)
     assert.equal(x.hashesEqual, true)
