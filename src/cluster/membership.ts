@@ -52,7 +52,7 @@ export const LARGE_CLUSTER = 16
  * before): an idle node's messages are its beats to its watchers, so a third fewer (100
  * simulated nodes: 5.8 messages a node a second against 8.5, the same detection and failover,
  * no false down in any scenario, with 2 % loss too; with the rounds at the beat's period,
- * mesh-core.ts, 20 idle agents on one machine used a quarter less CPU). What it gives up: a node is held down by
+ * mesh-core.ts, 20 idle agents on one machine used a fifth to a quarter less CPU). What it gives up: a node is held down by
  * mistake only if the link to one watcher fails and its other watcher cannot vouch for it
  * either (two faults, not three); it refutes the notice at once (a beat to every neighbour).
  */

@@ -277,7 +277,7 @@ export class MeshCore {
    * let the master pass (its own timer wakes it for a schedule's instant, and a change of
    * membership at once); each woke an idle agent on its own, a quarter of its wake-ups (20
    * agents on one machine: 10 a second each, 7 since; with 2 watchers a node, membership.ts,
-   * their CPU a quarter less, docs/benchmarks.md Dec 6 22:40).
+   * their CPU a fifth to a quarter less, docs/benchmarks.md Dec 6 22:15).
    */
   private roundMs: number
 
