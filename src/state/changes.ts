@@ -20,39 +20,59 @@ export const MARKED_MAPS: ReadonlySet<string> = new Set(['joblists', 'jobs', 'at
   'schedules', 'runs', 'skips', 'failed'])
 
 export interface Changes {
-  /** Part keys (`field!key`) written, added or deleted since the last time. */
-  parts: Set<string>
+  /**
+   * The keys marked since the last time, by map (field): written, added or deleted. (By map and
+   * key, not as `field!key` texts: a mark made no string, and every event marks a few parts.)
+   */
+  parts: Map<string, Set<string>>
 }
 
 const tracked = new WeakMap<ClusterState, Changes>()
 
 /** Start recording the changes of `state` (from now on). */
 export function trackChanges (state: ClusterState): void {
-  tracked.set(state, { parts: new Set() })
+  tracked.set(state, { parts: new Map() })
 }
 
 /** The changes recorded since the last call (or since tracking began), and start afresh; undefined if untracked. */
 export function takeChanges (state: ClusterState): Changes | undefined {
   const c = tracked.get(state)
   if (c === undefined) return undefined
-  tracked.set(state, { parts: new Set() })
+  tracked.set(state, { parts: new Map() })
   return c
+}
+
+/** True if part `key` of map `field` is marked. */
+export const isMarked = (c: Changes, field: string, key: string): boolean => c.parts.get(field)?.has(key) === true
+
+/** How many parts are marked. */
+export function markedCount (c: Changes): number {
+  let n = 0
+  for (const keys of c.parts.values()) n += keys.size
+  return n
+}
+
+function mark (c: Changes, field: string, key: string): void {
+  let keys = c.parts.get(field)
+  if (keys === undefined) c.parts.set(field, keys = new Set())
+  keys.add(key)
 }
 
 /** Part `key` of map `field` was written, added or deleted. */
 export function touchPart (state: ClusterState, field: string, key: string): void {
-  tracked.get(state)?.parts.add(`${field}!${key}`)
+  const c = tracked.get(state)
+  if (c !== undefined) mark(c, field, key)
 }
 
 /** The derived parts of a joblist were recomputed: its record and every job of it. */
 export function touchJoblistView (state: ClusterState, id: string): void {
   const c = tracked.get(state)
   if (c === undefined) return
-  c.parts.add(`joblists!${id}`)
+  mark(c, 'joblists', id)
   for (const stage of state.joblists[id]?.stages ?? []) {
     for (const jobId of stage.jobIds) {
-      c.parts.add(`jobs!${jobId}`)
-      for (const p of state.jobs[jobId]?.physical ?? []) c.parts.add(`jobs!${p}`)
+      mark(c, 'jobs', jobId)
+      for (const p of state.jobs[jobId]?.physical ?? []) mark(c, 'jobs', p)
     }
   }
 }

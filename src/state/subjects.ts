@@ -4,7 +4,10 @@ import type { UnsignedEvent } from '../events/types.js'
 import { eventKey } from '../events/types.js'
 
 /** The joblist a job or notification ID belongs to: the part before the first dot. */
-export const joblistOf = (id: string): string => id.split('.')[0] ?? id
+export function joblistOf (id: string): string {
+  const dot = id.indexOf('.')
+  return dot < 0 ? id : id.slice(0, dot)
+}
 
 /**
  * What an event is about: request keys and joblist IDs (a `submit` is about its own key, its

@@ -93,7 +93,13 @@ export interface JoblistView {
   stages: Array<{ name: string, state: string, jobs: JobView[] }>
 }
 
-const iso = (t: number | undefined): string | null => t === undefined || t === 0 ? null : new Date(t).toISOString()
+/** An instant as ISO text (null for none). The last one made is kept: a joblist's times are often the same instant (submitted and accepted, ended and its job's end). */
+let lastIso: [number, string] = [NaN, '']
+function isoOf (t: number): string {
+  if (lastIso[0] !== t) lastIso = [t, new Date(t).toISOString()]
+  return lastIso[1]
+}
+const iso = (t: number | undefined): string | null => t === undefined || t === 0 ? null : isoOf(t)
 
 /** ms until an active attempt on a silent node counts as lost, or undefined if it is not unknown. */
 function lostIn (state: ClusterState, a: AttemptRecord, jobId: string, reach: Reachability | undefined): number | undefined {
@@ -233,8 +239,8 @@ function joblistHead (state: ClusterState, jl: JoblistRecord): Omit<JoblistView,
     priority: jl.priority,
     owner: jl.owner,
     tags: jl.tags,
-    submittedAt: new Date(jl.submittedAt).toISOString(),
-    acceptedAt: new Date(jl.acceptedAt).toISOString(),
+    submittedAt: isoOf(jl.submittedAt),
+    acceptedAt: isoOf(jl.acceptedAt),
     endedAt: iso(jl.endedAt),
     currentStage: jl.stages[jl.currentStage]?.name ?? null,
     duplicates: jl.duplicates,

@@ -75,38 +75,64 @@ export class LevelEventStore implements EventStore {
     await this.db.close()
   }
 
+  /**
+   * One atomic write: the events, their subject entries, and the snapshot's and archive's
+   * changes. Each operation goes into LevelDB's batch as it is made (a chained batch copies it
+   * into native memory at once), so the event's JSON and every key are garbage before the write
+   * is under way: held in an array until the write ended, they lived through the young
+   * generation's collections of that time and were copied into the old one (a sixth of what an
+   * observer's collections copied, issue 12).
+   */
   async write (events: CisEvent[], snapshot?: SnapshotWrite): Promise<void> {
-    const ops: Op[] = []
+    // The reset's keys are read before the batch is made (no batch is left open across a read).
+    const reset = snapshot?.reset === true ? await this.storedKeys() : undefined
+    const batch = this.db.batch()
+    let ops = 0
+    const put = (key: string, value: string): void => { batch.put(key, value); ops++ }
+    const del = (key: string): void => { batch.del(key); ops++ }
     const added = new Set<string>()
-    for (const e of events) {
-      ops.push({ type: 'put', key: this.p.events + eventKey(e.origin, e.seq), value: JSON.stringify(e) })
-      for (const s of eventSubjects(e)) ops.push({ type: 'put', key: this.p.subjects + subjectKey(s, e.origin, e.seq), value: '' })
-      if (!this.knownOrigins.has(e.origin)) added.add(e.origin)
+    try {
+      for (const e of events) {
+        put(this.p.events + eventKey(e.origin, e.seq), JSON.stringify(e))
+        for (const s of eventSubjects(e)) put(this.p.subjects + subjectKey(s, e.origin, e.seq), '')
+        if (!this.knownOrigins.has(e.origin)) added.add(e.origin)
+      }
+      if (added.size > 0) put(this.p.meta + 'origins', JSON.stringify([...this.knownOrigins, ...added]))
+      if (snapshot !== undefined) {
+        // A reset drops every stored part (and a whole-state snapshot of version <= 3) in the same batch.
+        if (reset !== undefined) {
+          for (const key of reset) del(key)
+          del(this.p.meta + 'snapshot')
+        }
+        for (const key of snapshot.del) del(this.p.parts + key)
+        for (const [key, value] of snapshot.put) put(this.p.parts + key, value)
+        for (const d of snapshot.archive?.del ?? []) {
+          del(this.p.archive + d.id)
+          for (const key of d.index) del(this.p.archiveIndex + key)
+        }
+        for (const p of snapshot.archive?.put ?? []) {
+          put(this.p.archive + p.id, p.bundle)
+          for (const [key, value] of p.index) put(this.p.archiveIndex + key, value)
+        }
+        put(this.p.meta + 'snapshot-version', String(snapshot.version))
+      }
+    } catch (err) {
+      await batch.close()
+      throw err
     }
-    if (added.size > 0) ops.push({ type: 'put', key: this.p.meta + 'origins', value: JSON.stringify([...this.knownOrigins, ...added]) })
-    if (snapshot !== undefined) {
-      // A reset drops every stored part (and a whole-state snapshot of version <= 3) in the same batch.
-      if (snapshot.reset) {
-        for await (const key of this.parts.keys()) ops.push({ type: 'del', key: this.p.parts + key })
-        for await (const key of this.archive.keys()) ops.push({ type: 'del', key: this.p.archive + key })
-        for await (const key of this.archiveIndex.keys()) ops.push({ type: 'del', key: this.p.archiveIndex + key })
-        ops.push({ type: 'del', key: this.p.meta + 'snapshot' })
-      }
-      for (const key of snapshot.del) ops.push({ type: 'del', key: this.p.parts + key })
-      for (const [key, value] of snapshot.put) ops.push({ type: 'put', key: this.p.parts + key, value })
-      for (const d of snapshot.archive?.del ?? []) {
-        ops.push({ type: 'del', key: this.p.archive + d.id })
-        for (const key of d.index) ops.push({ type: 'del', key: this.p.archiveIndex + key })
-      }
-      for (const p of snapshot.archive?.put ?? []) {
-        ops.push({ type: 'put', key: this.p.archive + p.id, value: p.bundle })
-        for (const [key, value] of p.index) ops.push({ type: 'put', key: this.p.archiveIndex + key, value })
-      }
-      ops.push({ type: 'put', key: this.p.meta + 'snapshot-version', value: String(snapshot.version) })
-    }
-    if (ops.length > 0) await this.db.batch(ops)
+    if (ops > 0) await batch.write()
+    else await batch.close()
     // Known only once written: a failed write leaves no trace, in memory or on disk.
     for (const o of added) this.knownOrigins.add(o)
+  }
+
+  /** Every stored key of the snapshot's parts and the archive (with their sublevels' prefixes): what a reset deletes. */
+  private async storedKeys (): Promise<string[]> {
+    const keys: string[] = []
+    for await (const key of this.parts.keys()) keys.push(this.p.parts + key)
+    for await (const key of this.archive.keys()) keys.push(this.p.archive + key)
+    for await (const key of this.archiveIndex.keys()) keys.push(this.p.archiveIndex + key)
+    return keys
   }
 
   async reclaim (events: CisEvent[], done?: string): Promise<void> {

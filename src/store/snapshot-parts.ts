@@ -194,12 +194,14 @@ export class SnapshotWriter {
     }
     for (const [key, json] of [...stateParts(state, MARKED_MAPS), ...extra]) { seen.add(key); consider(key, json) }
     for (const key of this.writtenOther) if (!seen.has(key)) del.push(key)
-    for (const key of changes.parts) {
-      const [field, k] = splitKey(key)
-      if (!MARKED_MAPS.has(field) || k === undefined) continue // (looked at whole above)
-      const v = partValue(state, field, k)
-      if (v !== undefined) consider(key, JSON.stringify(v))
-      else if (this.written.has(key)) del.push(key)
+    for (const [field, keys] of changes.parts) {
+      if (!MARKED_MAPS.has(field)) continue // (looked at whole above)
+      for (const k of keys) {
+        const key = field + SEP + k
+        const v = partValue(state, field, k)
+        if (v !== undefined) consider(key, JSON.stringify(v))
+        else if (this.written.has(key)) del.push(key)
+      }
     }
     const w: SnapshotWrite = { version: SNAPSHOT_VERSION, reset: false, put, del }
     this.fingerprints.set(put, fps)
