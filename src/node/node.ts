@@ -23,6 +23,7 @@ import { BACKUP_FORMAT } from '../events/backup-format.js'
 import type { BackupHeader } from '../events/backup-format.js'
 import type { CisEvent, ControlOp, EventBodies, EventType, NodeBody, RunOf, UpdateBody } from '../events/types.js'
 import { acceptOf, eventKey, keyParts } from '../events/types.js'
+import { RecentApplied } from './recent-applied.js'
 import { loadOrCreateIdentity } from '../identity/keys.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import type { JoblistSpec } from '../spec/types.js'
@@ -118,8 +119,8 @@ export class CisNode implements ApiNode {
   private get notifyOptions (): ReturnType<typeof mailOptions> { return this.notifyOpts ??= mailOptions(this.config.notify) }
   private notifyOpts: ReturnType<typeof mailOptions> | undefined
   private readonly requests = new Requests({ state: () => this.state, append: async (t, b) => await this.append(t, b), appendSubmit: async b => await this.events.append('submit', b, undefined, this.master() === this.id ? this.role?.ownSubmit : undefined) })
-  /** Local time each recent event was applied here (origin:seq -> ms), for measuring replication. */
-  private readonly applied = new Map<string, number>()
+  /** Local time each recent event was applied here, for measuring replication. */
+  private readonly applied = new RecentApplied()
   private running = false
   /** Set once announced and recovered: only then may this node be master. */
   private ready = false
@@ -661,7 +662,10 @@ export class CisNode implements ApiNode {
 
   runningCount (): number { return this.bridge.running }
 
-  appliedAt (key: string): number | undefined { return this.applied.get(key) }
+  appliedAt (key: string): number | undefined {
+    const { origin, seq } = keyParts(key)
+    return this.applied.at(origin, seq)
+  }
 
   async backup (): Promise<BackupSource> {
     // The version vector first, then the flush: every event it counts was applied before the
@@ -707,8 +711,7 @@ export class CisNode implements ApiNode {
     const changed = new Set<string>()
     const now = this.now()
     for (const e of events) {
-      this.applied.set(eventKey(e), now)
-      if (this.applied.size > 2000) this.applied.delete(this.applied.keys().next().value as string)
+      this.applied.add(e.origin, e.seq, now)
       const ids = apply(this.state, e)
       for (const id of ids) changed.add(id)
       // (At once: the placement an accept of this master carries reads it.)
