@@ -1,6 +1,7 @@
 // CPU a job per role, each role's own path in one process without the network (issue 12):
-// `node dist/bench/roles-core.js [--jobs N] [--quick]`, for `npm run bench` (beside roles.ts)
-// or alone; `--role master|executor|observer` is one run (a child process started with the
+// `node dist/bench/roles-core.js [--jobs N] [--rounds N] [--quick]`, for `npm run bench` (beside
+// roles.ts) or alone: each role run `--rounds` times (3; `--quick` 1), the roles taking turns, its
+// median run reported; `--role master|executor|observer` is one run (a child process started with the
 // agent's node flags, as ingest-core.ts does), its figures as one JSON line.
 //
 // Why: roles.ts measures three real agents on loopback, and on these VMs most of what it reads
@@ -99,7 +100,15 @@ export interface RoleCoreRun {
   met: boolean
 }
 
-export interface RolesCoreResult { jobs: number, runs: RoleCoreRun[] }
+export interface RolesCoreResult {
+  jobs: number
+  /** Each role's median run (by CPU ms a job) of `rounds`. */
+  runs: RoleCoreRun[]
+  /** Runs a role, in rounds (master, executor, observer; again): one run alone reads the hour as much as the code. */
+  rounds: number
+  /** Every run's CPU ms a job, by role, in the order run. */
+  allCpuMsPerJob: Record<string, number[]>
+}
 
 const silent = pino({ level: 'silent' })
 
@@ -482,17 +491,35 @@ async function observerRun (jobs: number, warm: number, progress: (m: string) =>
   })
 }
 
-/** Jobs measured a role (default 2,000), after `warm` (default 2,000) not counted. */
-export async function rolesCoreBench (progress: (m: string) => void, o: { jobs?: number, warm?: number } = {}): Promise<RolesCoreResult> {
+/**
+ * Jobs measured a role (default 2,000), after `warm` (default 2,000) not counted; each role run
+ * `rounds` times (default 3), the roles taking turns, and its median run reported: on these
+ * VMs two runs of the same code a minute apart differ by a tenth or more.
+ */
+export async function rolesCoreBench (progress: (m: string) => void, o: { jobs?: number, warm?: number, rounds?: number } = {}): Promise<RolesCoreResult> {
   const jobs = o.jobs ?? 2000
   const warm = o.warm ?? 2000
-  const runs: RoleCoreRun[] = []
-  for (const role of CORE_ROLES) runs.push(await childRun<RoleCoreRun>(fileURLToPath(import.meta.url), ['--role', role, '--jobs', String(jobs), '--warm', String(warm)], `roles-core: the ${role} run`, progress))
-  return { jobs, runs }
+  const rounds = o.rounds ?? 3
+  const all = new Map<CoreRole, RoleCoreRun[]>(CORE_ROLES.map(r => [r, []]))
+  for (let k = 1; k <= rounds; k++) {
+    for (const role of CORE_ROLES) {
+      all.get(role)?.push(await childRun<RoleCoreRun>(fileURLToPath(import.meta.url), ['--role', role, '--jobs', String(jobs), '--warm', String(warm)], `roles-core: the ${role} run${rounds > 1 ? ` (${k} of ${rounds})` : ''}`, progress))
+    }
+  }
+  const runs = CORE_ROLES.map(role => medianRun(all.get(role) ?? []))
+  return { jobs, runs, rounds, allCpuMsPerJob: Object.fromEntries(CORE_ROLES.map(role => [role, (all.get(role) ?? []).map(r => r.cpuMsPerJob)])) }
+}
+
+/** The run in the middle by CPU ms a job (of an even count, the lower of the two middle ones). */
+export function medianRun (runs: RoleCoreRun[]): RoleCoreRun {
+  if (runs.length === 0) throw new Error('no run to take the median of')
+  const sorted = [...runs].sort((a, b) => a.cpuMsPerJob - b.cpuMsPerJob)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
 }
 
 export function formatRolesCore (r: RolesCoreResult): string[] {
-  return r.runs.map(x => `CPU a job, ${x.role.padEnd(8)} own path (roles-core): ${x.cpuMsPerJob} ms (other threads ${x.otherThreadsMsPerJob ?? '?'}; ${x.eventsPerJob} events applied, ${x.ownEventsPerJob} written${x.wakeUpsPerJob != null ? `, ${x.wakeUpsPerJob} wake-ups` : ''} a job; ${x.jobsPerSec} jobs/s${x.standInMsPerJob > 0 ? `; stand-ins' ${x.standInMsPerJob} ms taken out` : ''}${(x.forkServerMsPerJob ?? 0) > 0 ? `; besides, fork server ${x.forkServerMsPerJob ?? '?'}, jobs ${x.jobsMsPerJob ?? '?'}` : ''}); target <= ${x.target}: ${x.met ? 'met' : 'not met'}`)
+  const of = (x: RoleCoreRun): string => (r.rounds ?? 1) > 1 ? ` (median of ${r.rounds}: ${(r.allCpuMsPerJob?.[x.role] ?? []).join(' / ')})` : ''
+  return r.runs.map(x => `CPU a job, ${x.role.padEnd(8)} own path (roles-core): ${x.cpuMsPerJob} ms${of(x)} (other threads ${x.otherThreadsMsPerJob ?? '?'}; ${x.eventsPerJob} events applied, ${x.ownEventsPerJob} written${x.wakeUpsPerJob != null ? `, ${x.wakeUpsPerJob} wake-ups` : ''} a job; ${x.jobsPerSec} jobs/s${x.standInMsPerJob > 0 ? `; stand-ins' ${x.standInMsPerJob} ms taken out` : ''}${(x.forkServerMsPerJob ?? 0) > 0 ? `; besides, fork server ${x.forkServerMsPerJob ?? '?'}, jobs ${x.jobsMsPerJob ?? '?'}` : ''}); target <= ${x.target}: ${x.met ? 'met' : 'not met'}`)
 }
 
 function numberOpt (name: string, fallback: number, max: number): number {
@@ -507,6 +534,8 @@ async function alone (): Promise<void> {
   const quick = process.argv.includes('--quick')
   const jobs = numberOpt('jobs', quick ? 500 : 2000, 1_000_000)
   const warm = numberOpt('warm', quick ? 500 : 2000, 1_000_000)
+  const rounds = numberOpt('rounds', quick ? 1 : 3, 100)
+  if (rounds < 1) throw new Error('--rounds takes a whole number from 1')
   if (jobs < 1) throw new Error('--jobs takes a whole number from 1')
   const progress = (m: string): void => { process.stderr.write(`bench: ${m}\n`) }
   const i = process.argv.indexOf('--role')
@@ -517,7 +546,7 @@ async function alone (): Promise<void> {
     console.log(JSON.stringify(await run(jobs, warm, progress)))
     return
   }
-  const r = await rolesCoreBench(progress, { jobs, warm })
+  const r = await rolesCoreBench(progress, { jobs, warm, rounds })
   for (const l of formatRolesCore(r)) console.log(l)
   console.log(JSON.stringify(r))
 }

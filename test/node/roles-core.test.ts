@@ -7,10 +7,12 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { rolesCoreBench } from '../../bench/roles-core.js'
+import { medianRun, rolesCoreBench } from '../../bench/roles-core.js'
+import type { RoleCoreRun } from '../../bench/roles-core.js'
 
 test('R1-5 (issue 12): each role applies a job\'s three events; the master writes at most two, the executor one or two, the observer none', { timeout: 180_000 }, async () => {
-  const r = await rolesCoreBench(() => {}, { jobs: 30, warm: 10 })
+  const r = await rolesCoreBench(() => {}, { jobs: 30, warm: 10, rounds: 1 })
+  assert.equal(r.rounds, 1)
   const byRole = new Map(r.runs.map(x => [x.role, x]))
   assert.deepEqual([...byRole.keys()], ['master', 'executor', 'observer'])
   const master = byRole.get('master')
@@ -30,5 +32,14 @@ test('R1-5 (issue 12): each role applies a job\'s three events; the master write
     assert.equal(x.jobs, 30)
     assert.ok(x.cpuMsPerJob > 0 && Number.isFinite(x.cpuMsPerJob), `${x.role}: ${x.cpuMsPerJob} CPU ms a job`)
     assert.equal(x.met, x.cpuMsPerJob <= x.target)
+    assert.deepEqual(r.allCpuMsPerJob[x.role], [x.cpuMsPerJob])
   }
+})
+
+test('issue 12: a role\'s figure is its median run of the rounds (of an even count, the lower middle one)', () => {
+  const run = (cpuMsPerJob: number): RoleCoreRun => ({ role: 'observer', jobs: 1, jobsPerSec: 1, cpuMsPerJob, otherThreadsMsPerJob: 0, standInMsPerJob: 0, forkServerMsPerJob: 0, jobsMsPerJob: 0, eventsPerJob: 3, ownEventsPerJob: 0, wakeUpsPerJob: 0, target: 0.25, met: cpuMsPerJob <= 0.25 })
+  assert.equal(medianRun([run(0.3), run(0.2), run(0.25)]).cpuMsPerJob, 0.25)
+  assert.equal(medianRun([run(0.4), run(0.1)]).cpuMsPerJob, 0.1)
+  assert.equal(medianRun([run(0.9)]).cpuMsPerJob, 0.9)
+  assert.throws(() => medianRun([]), /no run/)
 })
