@@ -55,6 +55,7 @@ import type { Intake } from '../src/node/intake.js'
 import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
 import { childRun } from './child-run.js'
+import { medianBy } from './median.js'
 import { childrenOf, otherThreadsMs, statTimes } from './cpu.js'
 import { stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
@@ -511,11 +512,7 @@ export async function rolesCoreBench (progress: (m: string) => void, o: { jobs?:
 }
 
 /** The run in the middle by CPU ms a job (of an even count, the lower of the two middle ones). */
-export function medianRun (runs: RoleCoreRun[]): RoleCoreRun {
-  if (runs.length === 0) throw new Error('no run to take the median of')
-  const sorted = [...runs].sort((a, b) => a.cpuMsPerJob - b.cpuMsPerJob)
-  return sorted[Math.floor((sorted.length - 1) / 2)]
-}
+export const medianRun = (runs: RoleCoreRun[]): RoleCoreRun => medianBy(runs, r => r.cpuMsPerJob)
 
 export function formatRolesCore (r: RolesCoreResult): string[] {
   const of = (x: RoleCoreRun): string => (r.rounds ?? 1) > 1 ? ` (median of ${r.rounds}: ${(r.allCpuMsPerJob?.[x.role] ?? []).join(' / ')})` : ''

@@ -162,7 +162,7 @@ async function main (): Promise<void> {
     const records = await recordsBench(progress)
     const exportFigures = await exportBench(progress)
     const roles = await rolesBench(progress, { jobs: QUICK ? Math.min(N, 200) : N, slots: CONCURRENCY, ...(QUICK ? { warmup: 200 } : {}) })
-    const ingest = await ingestBench(progress, { jobs: QUICK ? 2000 : 10_000 })
+    const ingest = await ingestBench(progress, { jobs: QUICK ? 2000 : 10_000, rounds: QUICK ? 1 : 3 })
     const ingestCore = await ingestCoreBench(progress, { jobs: QUICK ? 1000 : 4000 })
     const rolesCore = await rolesCoreBench(progress, QUICK ? { jobs: 500, warm: 500, rounds: 1 } : {})
     const idle = await idleBench(progress, { quick: QUICK })
