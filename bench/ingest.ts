@@ -332,11 +332,9 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
 /**
  * jobs: EVENTS_PER_JOB events each (default 10,000); window: events in flight at most (default
  * DEFAULT_WINDOW; Infinity: no bound); heartbeatTimeout: the agent's (default 5s, see
- * DEFAULT_HEARTBEAT_TIMEOUT).
- */
-/**
- * The unpaced runs (one event a message, then in batches) `rounds` times each (default 3), taking
- * turns, each case's median run (by the agent's CPU a 1,000 events) reported; the paced run once.
+ * DEFAULT_HEARTBEAT_TIMEOUT); rounds: the unpaced runs (one event a message, then in batches)
+ * that many times each (default 3), taking turns, each case's median run (by the agent's CPU a
+ * 1,000 events) reported; the paced run once.
  */
 export async function ingestBench (progress: (m: string) => void, o: { jobs?: number, window?: number, heartbeatTimeout?: string, rounds?: number } = {}): Promise<IngestResult> {
   const jobs = o.jobs ?? 10_000
