@@ -27,6 +27,37 @@ export function otherThreadsMs (): number | null {
   } catch { return null }
 }
 
+/**
+ * Start measuring one process's threads (Linux): the returned function gives the CPU ms since
+ * then of its main thread and of its other threads together (V8's workers, libuv's pool,
+ * LevelDB's compaction: all named as the process is, so not told apart); null where /proc
+ * cannot tell.
+ */
+export function threadMeter (pid: number): () => { main: number, others: number } | null {
+  const read = (): Map<string, number> | null => {
+    try {
+      const m = new Map<string, number>()
+      for (const t of readdirSync(`/proc/${pid}/task`)) {
+        try { m.set(t, statTimes(`/proc/${pid}/task/${t}/stat`).self * 1000) } catch { /* ended meanwhile */ }
+      }
+      return m
+    } catch { return null }
+  }
+  const before = read()
+  return () => {
+    const after = read()
+    if (before === null || after === null) return null
+    let main = 0
+    let others = 0
+    for (const [t, ms] of after) {
+      const d = ms - (before.get(t) ?? 0)
+      if (t === String(pid)) main += d
+      else others += d
+    }
+    return { main, others }
+  }
+}
+
 /** CPU seconds of a process, and of its children that it has waited for. */
 function times (pid: number | 'self'): Times | undefined {
   try { return statTimes(`/proc/${pid}/stat`) } catch { return undefined } // gone, or not Linux

@@ -42,7 +42,7 @@ import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
 import { ROOT, api, sleep, waitFor } from '../test/helpers/agent.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
-import { cpuMeter } from './cpu.js'
+import { cpuMeter, threadMeter } from './cpu.js'
 import { medianBy } from './median.js'
 import { EVENTS_PER_JOB, WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
@@ -84,6 +84,11 @@ export interface IngestRun {
    * part of agentCpuMsPer1000 in proportion to the run's length (most in the paced run).
    */
   agentIdleMsPerSec: number
+  /**
+   * Of agentCpuMsPer1000, the agent's threads other than its main one (V8's workers, libuv's
+   * pool: LevelDB's writes, LevelDB's compaction); absent in reports before Dec 7.
+   */
+  agentOtherThreadsMsPer1000?: number
 }
 
 export interface IngestResult {
@@ -249,6 +254,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
 
     await api(agent.url, '/metrics') // (resets the event-loop delay histogram: its max is then this run's)
     const meter = cpuMeter([agent.proc.pid as number])
+    const threads = threadMeter(agent.proc.pid as number)
     const t0 = performance.now()
     let publishSeconds = 0
     // How far the agent is: polled every 25 ms (`/v1/state?hash=false`, about 0.2 ms of its
@@ -289,6 +295,8 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
     if (applied < total) throw new Error(`timed out: the agent applied ${applied} of ${total} events`)
     const seconds = (performance.now() - t0) / 1000
     const cpu = meter(total / 1000)
+    const split = threads()
+    const per1000 = (ms: number): number => Number((ms / (total / 1000)).toFixed(2))
     await publishing
     const lag = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(String((await api(agent.url, '/metrics')).body))
     const end = await progressOf()
@@ -317,9 +325,10 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
       senderCpuMsPer1000: cpu.client,
       maxEventLoopDelayMs: lag === null ? NaN : Math.round(Number(lag[1]) * 1000),
       agentOwnEvents: ownEvents,
-      agentIdleMsPerSec: idleMsPerSec
+      agentIdleMsPerSec: idleMsPerSec,
+      ...(split !== null ? { agentOtherThreadsMsPer1000: per1000(split.others) } : {})
     }
-    progress(`ingest: ${r.eventsPerSec} events/s (${r.eventsPerMessage} a message), agent ${r.agentCpuMsPer1000} CPU ms per 1000 events, longest event-loop stall ${r.maxEventLoopDelayMs} ms`)
+    progress(`ingest: ${r.eventsPerSec} events/s (${r.eventsPerMessage} a message), agent ${r.agentCpuMsPer1000} CPU ms per 1000 events (other threads ${r.agentOtherThreadsMsPer1000 ?? '?'}), longest event-loop stall ${r.maxEventLoopDelayMs} ms`)
     return r
   } finally {
     clearInterval(beat)

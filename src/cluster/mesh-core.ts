@@ -205,9 +205,15 @@ export class MeshCore {
     this.roundMs = (large ? this.membership.beatEvery : 1) * this.o.heartbeatIntervalMs
     this.timers.push(this.clock.every(this.roundMs, () => {
       this.o.heartbeatRound?.()
-      this.gossip.beat(this.host.heartbeat(), this.host.knownCount())
-      // (A large cluster: the beat to the watchers, after the watch round, as its own timer had it at the same instant.)
-      if (large) this.gossip.beatWatchers(this.host.heartbeat())
+      // One heartbeat for the round: the watch round decides nothing that it carries at once (a
+      // node it finds dead changes the office at the next pass), so the beat to the watchers
+      // that follows it is the same one. That beat is a large cluster's as the round was armed
+      // (after the watch round, as its own timer had it at the same instant): not in the round
+      // that finds the cluster grown large, whose beat went to every peer (the simulator's
+      // formation differs if it goes to the new watchers too; the round is armed again next).
+      const hb = this.host.heartbeat()
+      this.gossip.beat(hb, this.host.knownCount())
+      if (large) this.gossip.beatWatchers(hb)
       this.host.tick?.()
       this.watchExpiry()
       if (this.gossip.large !== this.armedLarge && !this.stopped) this.armRounds()
