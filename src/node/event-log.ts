@@ -530,18 +530,32 @@ export class EventLog {
       const t0 = performance.now()
       const snap = due ? this.snapshot(true) : undefined
       if (snap !== undefined) { this.lastSnapshotMs = performance.now() - t0; this.lastSnapshotAt = performance.now() }
-      const mine = batch.filter(p => p.event.origin === this.o.identity.id && p.event.sig === '').map(p => p.event)
-      if (mine.length > 0) this.link = signBatch(this.o.identity.key, mine, this.link) ?? this.link
+      // The batch sorted in one pass, each list made only if it has something: an empty list of
+      // `filter` and a full one are arrays of two shapes, and the optimized code of this
+      // function, having seen one, was thrown away at the other (five times over an executor's
+      // first 6,000 jobs, 30 ms of V8's compiler each: `--trace-deopt`).
+      const events: CisEvent[] = []
+      let own: CisEvent[] | undefined
+      let mine: CisEvent[] | undefined
+      let cuts: string[] | undefined
+      for (const p of batch) {
+        const e = p.event
+        events.push(e)
+        if (e.origin === this.o.identity.id) {
+          (own ??= []).push(e)
+          if (e.sig === '') (mine ??= []).push(e)
+        }
+        // Purges with a cut: once durable, their events may leave the log (reclaim.ts).
+        if (e.type === 'purge' && (e as CisEvent<'purge'>).body.cut !== undefined) (cuts ??= []).push(eventKey(e))
+      }
+      if (mine !== undefined) this.link = signBatch(this.o.identity.key, mine, this.link) ?? this.link
       stage = 'store'
-      await this.o.store.write(batch.map(p => p.event), snap)
+      await this.o.store.write(events, snap)
       stage = 'after'
       if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap) }
-      const own = batch.filter(p => p.event.origin === this.o.identity.id).map(p => p.event)
-      if (own.length > 0) { this.durableSeq = own[own.length - 1].seq; this.o.publish(own) }
+      if (own !== undefined) { this.durableSeq = own[own.length - 1].seq; this.o.publish(own) }
       for (const p of batch) p.resolve()
-      // Purges with a cut, durable now: their events may leave the log (reclaim.ts).
-      const cuts = batch.filter(p => p.event.type === 'purge' && (p.event as CisEvent<'purge'>).body.cut !== undefined).map(p => eventKey(p.event))
-      if (cuts.length > 0) this.reclaimer.add(cuts)
+      if (cuts !== undefined) this.reclaimer.add(cuts)
     } catch (err) {
       this.fail(err as Error, batch, 'write to', stage !== 'store')
     }
