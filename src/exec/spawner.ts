@@ -112,6 +112,11 @@ export class Spawner {
     this.child?.stdin?.end()
   }
 
+  /**
+   * Start a job through the fork server. `o.env` is laid over the environment the fork server
+   * has (the agent's, as it was when the fork server started): a variable it does not name is
+   * the agent's; only those that differ from the fork server's are sent.
+   */
   run (o: ProcessOptions): RunningProcess & { pidReady: Promise<number> } {
     const id = this.nextId++
     let resolvePid!: (pid: number) => void

@@ -10,7 +10,8 @@ import { api, cleanup, startAgent, waitFinal, waitFor } from '../helpers/agent.j
 let agent: Agent
 
 before(async () => {
-  agent = await startAgent({ name: 'solo', args: ['--resource', 'slot=4', '--resource', 'gpu=gpu0,gpu1'] })
+  // (Two variables of the agent's own: a job sees the first as it is, and its spec's value of the second.)
+  agent = await startAgent({ name: 'solo', args: ['--resource', 'slot=4', '--resource', 'gpu=gpu0,gpu1'], env: { CIS_TEST_AGENT_VAR: 'from the agent', MODE: 'the agent\'s' } })
 })
 after(async () => {
   await agent.stop()
@@ -134,7 +135,7 @@ test('R3-4: joblists start in the order they were added', async () => {
   assert.deepEqual([...starts].sort((a, b) => a - b), starts)
 })
 
-test('every job gets CIS_JOBLIST_ID, CIS_JOBLIST_NAME, CIS_JOB_ID, CIS_JOB_NAME, CIS_ATTEMPT, CIS_NODE, CIS_ADDR', async () => {
+test('R6-1: every job gets CIS_JOBLIST_ID, CIS_JOBLIST_NAME, CIS_JOB_ID, CIS_JOB_NAME, CIS_ATTEMPT, CIS_NODE, CIS_ADDR, its spec\'s variables over the agent\'s, and the agent\'s others', async () => {
   const id = await submit({ name: 'envs', stages: [{ name: 's', jobs: [job('show', 'env | grep ^CIS_ | sort > env.txt; echo "$MODE" >> env.txt', { env: { MODE: 'release' } })] }] })
   const jl = await waitFinal(agent.url, id)
   const env = Object.fromEntries(readFileSync(join(workdir(jl, 0, 0), 'env.txt'), 'utf8').trim().split('\n').filter(l => l.includes('=')).map(l => l.split(/=(.*)/s).slice(0, 2)))
@@ -146,7 +147,8 @@ test('every job gets CIS_JOBLIST_ID, CIS_JOBLIST_NAME, CIS_JOB_ID, CIS_JOB_NAME,
   assert.equal(env.CIS_NODE, 'solo')
   assert.equal(env.CIS_ADDR, agent.url)
   assert.match(env.CIS_RESOURCE_SLOT, /^slot\d$/)
-  assert.ok(readFileSync(join(workdir(jl, 0, 0), 'env.txt'), 'utf8').trim().endsWith('release'))
+  assert.equal(env.CIS_TEST_AGENT_VAR, 'from the agent')
+  assert.ok(readFileSync(join(workdir(jl, 0, 0), 'env.txt'), 'utf8').trim().endsWith('\nrelease'), 'the spec\'s MODE, not the agent\'s')
 })
 
 test('retries: a failing job is tried again and the joblist succeeds on the second attempt', async () => {
