@@ -9,13 +9,22 @@
 // starts. No dependencies beyond node:fs and node:path: the fork server loads it.
 import { mkdirSync, renameSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 
-/** The directories of an attempt's work directory to make, outermost first (the last is the work directory). */
+/** `jobs` under the last data directory asked for, normalized once (attemptDirLevels). */
+let jobsRoot: { dataDir: string, root: string } | undefined
+
+/**
+ * The directories of an attempt's work directory to make, outermost first (the last is the work
+ * directory). Appended to the normalized `jobs` directory, not joined: a joblist's ID is letters,
+ * digits, `_` and `-`, a job's that with `.<n>` (events/check.ts), so there is nothing to
+ * normalize, and `join`'s normalizing of each path was 4 KB of an executor's allocations a job.
+ */
 export function attemptDirLevels (dataDir: string, joblistId: string, jobId: string, attempt: number): string[] {
-  const joblist = join(dataDir, 'jobs', joblistId)
-  const job = join(joblist, jobId)
-  return [joblist, job, join(job, String(attempt))]
+  if (jobsRoot?.dataDir !== dataDir) jobsRoot = { dataDir, root: join(dataDir, 'jobs') }
+  const joblist = `${jobsRoot.root}${sep}${joblistId}`
+  const job = `${joblist}${sep}${jobId}`
+  return [joblist, job, `${job}${sep}${attempt}`]
 }
 
 /** mkdir(2) of one directory: true if made, false if it was there; other errors (a parent missing: ENOENT) thrown. */

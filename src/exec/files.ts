@@ -2,7 +2,7 @@
 import { mkdir, open } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import { attemptDirLevels } from './attempt-dir.js'
-import { dirname, join, relative, resolve, sep } from 'node:path'
+import { dirname, relative, resolve, sep } from 'node:path'
 import { checkJobFilePath } from '../spec/paths.js'
 
 export class UnsafePathError extends Error {
@@ -33,5 +33,6 @@ export async function writeJobFiles (workdir: string, files: Array<{ path: strin
 export function attemptPaths (dataDir: string, joblistId: string, jobId: string, attempt: number): { levels: string[], workdir: string, stdout: string, stderr: string, times: string } {
   const levels = attemptDirLevels(dataDir, joblistId, jobId, attempt)
   const base = levels[levels.length - 2]
-  return { levels, workdir: levels[levels.length - 1], stdout: join(base, `${attempt}.stdout`), stderr: join(base, `${attempt}.stderr`), times: join(base, `${attempt}.times`) }
+  // (Appended, not joined: attemptDirLevels says why.)
+  return { levels, workdir: levels[levels.length - 1], stdout: `${base}${sep}${attempt}.stdout`, stderr: `${base}${sep}${attempt}.stderr`, times: `${base}${sep}${attempt}.times` }
 }

@@ -150,3 +150,17 @@ test('R6-1/D-3: when the fork server cannot make the work directory, the attempt
     rmSync(data, { recursive: true, force: true })
   }
 })
+
+test('R6-1: an attempt\'s paths, appended to the normalized jobs directory, are the ones path.join makes (relative, trailing-slash and absolute data directories; IDs as masters make them)', () => {
+  for (const data of ['data', './data/', '/var/lib/cis', '/var/lib/cis/', 'a/../b', '.']) {
+    for (const [jl, jobId, n] of [['kx3f-12', 'kx3f-12.1', 1], ['nightly_build', 'nightly_build.17', 3], ['A-b_9', 'A-b_9.2', 12]] as const) {
+      const levels = attemptDirLevels(data, jl, jobId, n)
+      assert.deepEqual(levels, [join(data, 'jobs', jl), join(data, 'jobs', jl, jobId), join(data, 'jobs', jl, jobId, String(n))], `${data} ${jobId}`)
+      const p = attemptPaths(data, jl, jobId, n)
+      assert.equal(p.workdir, join(data, 'jobs', jl, jobId, String(n)))
+      assert.equal(p.stdout, join(data, 'jobs', jl, jobId, `${n}.stdout`))
+      assert.equal(p.stderr, join(data, 'jobs', jl, jobId, `${n}.stderr`))
+      assert.equal(p.times, join(data, 'jobs', jl, jobId, `${n}.times`))
+    }
+  }
+})
