@@ -30,7 +30,7 @@
 //             processes, as the issue's target says ("on top of the fork server and the job").
 //   observer  no resources, lowest priority: fed M's and X's messages (B jobs each) as fast as
 //             it takes them; it writes nothing of its own.
-// Each run warms up first (not counted; see WARMUP_JOBS in stream.ts), then measures N jobs.
+// Each run warms up first (WARMUP_JOBS jobs, stream.ts, not counted; `--warm N`), then measures N jobs.
 // CIS_ROLES_CORE_PROFILE=FILE with --role: a CPU profile of what is measured, to FILE;
 // CIS_ROLES_CORE_HEAP=FILE: a sampling profile of what it allocates (a .heapprofile, objects
 // collected since included).
@@ -57,7 +57,7 @@ import { VERSION } from '../src/version.js'
 import { childRun } from './child-run.js'
 import { medianBy } from './median.js'
 import { childrenOf, otherThreadsMs, statTimes } from './cpu.js'
-import { stamp } from './stream.js'
+import { WARMUP_JOBS, stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
 
 export const CORE_ROLES = ['master', 'executor', 'observer'] as const
@@ -493,13 +493,19 @@ async function observerRun (jobs: number, warm: number, progress: (m: string) =>
 }
 
 /**
- * Jobs measured a role (default 2,000), after `warm` (default 2,000) not counted; each role run
+ * Jobs measured a role (default 2,000), after `warm` (default WARMUP_JOBS, 4,000; 2,000 before
+ * Dec 7) not counted; each role run
  * `rounds` times (default 3), the roles taking turns, and its median run reported: on these
  * VMs two runs of the same code a minute apart differ by a tenth or more.
  */
 export async function rolesCoreBench (progress: (m: string) => void, o: { jobs?: number, warm?: number, rounds?: number } = {}): Promise<RolesCoreResult> {
   const jobs = o.jobs ?? 2000
-  const warm = o.warm ?? 2000
+  // (A fresh executor's V8 still compiled between its 2,000th and 6,000th job: `--trace-opt`,
+  // 298 functions optimized after 1,000 jobs, 439 after 6,000, 438 after 12,000; its compiler
+  // thread's time 1.64 / 2.12 / 2.09 s. An agent in service has its code compiled; measured
+  // after 2,000 of warm-up, the executor's figure was 0.03-0.2 ms a job higher than after 6,000,
+  // three pairs, most of it on other threads.)
+  const warm = o.warm ?? WARMUP_JOBS
   const rounds = o.rounds ?? 3
   const all = new Map<CoreRole, RoleCoreRun[]>(CORE_ROLES.map(r => [r, []]))
   for (let k = 1; k <= rounds; k++) {
@@ -530,7 +536,7 @@ function numberOpt (name: string, fallback: number, max: number): number {
 async function alone (): Promise<void> {
   const quick = process.argv.includes('--quick')
   const jobs = numberOpt('jobs', quick ? 500 : 2000, 1_000_000)
-  const warm = numberOpt('warm', quick ? 500 : 2000, 1_000_000)
+  const warm = numberOpt('warm', quick ? 500 : WARMUP_JOBS, 1_000_000)
   const rounds = numberOpt('rounds', quick ? 1 : 3, 100)
   if (rounds < 1) throw new Error('--rounds takes a whole number from 1')
   if (jobs < 1) throw new Error('--jobs takes a whole number from 1')
