@@ -377,7 +377,7 @@ export async function ingestBench (progress: (m: string) => void, o: { jobs?: nu
 
 export function formatIngest (r: IngestResult): string[] {
   const line = (label: string, x: IngestRun): string =>
-    `ingest, ${label.padEnd(28)} ${x.eventsPerSec} events/s; agent ${x.agentCpuMsPer1000} CPU ms per 1000 events (${x.eventsPerCpuSecond} a CPU second; target >= 20000); sender ${x.senderCpuMsPer1000} ms; longest stall ${x.maxEventLoopDelayMs} ms; idle ${x.agentIdleMsPerSec} ms/s`
+    `ingest, ${label.padEnd(28)} ${x.eventsPerSec} events/s; agent ${x.agentCpuMsPer1000} CPU ms per 1000 events (${x.agentOtherThreadsMsPer1000 !== undefined ? `other threads ${x.agentOtherThreadsMsPer1000}; ` : ''}${x.eventsPerCpuSecond} a CPU second; target >= 20000); sender ${x.senderCpuMsPer1000} ms; longest stall ${x.maxEventLoopDelayMs} ms; idle ${x.agentIdleMsPerSec} ms/s`
   const of = (k: 'single' | 'batched'): string => (r.rounds ?? 1) > 1 ? `; median of ${r.rounds} by the agent's CPU: ${(r.allAgentCpuMsPer1000?.[k] ?? []).join(' / ')} ms` : ''
   return [
     line(`1 event a message (${r.single.events}):`, r.single) + of('single'),
