@@ -18,44 +18,20 @@ export function statTimes (file: string): Times {
   return { self: (Number(f[11]) + Number(f[12])) / HZ, children: (Number(f[13]) + Number(f[14])) / HZ, system: Number(f[12]) / HZ }
 }
 
-/** CPU ms of this process's threads other than the main one (Linux), or null. */
-export function otherThreadsMs (): number | null {
+/**
+ * CPU ms of a process's threads other than its main one (Linux), or null: this process's, or
+ * another's by pid (V8's workers, libuv's pool, LevelDB's compaction: all named as the process
+ * is, so not told apart). Two readings' difference is what those threads spent between them.
+ */
+export function otherThreadsMs (pid: number = process.pid): number | null {
   try {
     let seconds = 0
-    for (const t of readdirSync('/proc/self/task')) if (t !== String(process.pid)) seconds += statTimes(`/proc/self/task/${t}/stat`).self
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      if (t === String(pid)) continue
+      try { seconds += statTimes(`/proc/${pid}/task/${t}/stat`).self } catch { /* ended meanwhile */ }
+    }
     return seconds * 1000
   } catch { return null }
-}
-
-/**
- * Start measuring one process's threads (Linux): the returned function gives the CPU ms since
- * then of its main thread and of its other threads together (V8's workers, libuv's pool,
- * LevelDB's compaction: all named as the process is, so not told apart); null where /proc
- * cannot tell.
- */
-export function threadMeter (pid: number): () => { main: number, others: number } | null {
-  const read = (): Map<string, number> | null => {
-    try {
-      const m = new Map<string, number>()
-      for (const t of readdirSync(`/proc/${pid}/task`)) {
-        try { m.set(t, statTimes(`/proc/${pid}/task/${t}/stat`).self * 1000) } catch { /* ended meanwhile */ }
-      }
-      return m
-    } catch { return null }
-  }
-  const before = read()
-  return () => {
-    const after = read()
-    if (before === null || after === null) return null
-    let main = 0
-    let others = 0
-    for (const [t, ms] of after) {
-      const d = ms - (before.get(t) ?? 0)
-      if (t === String(pid)) main += d
-      else others += d
-    }
-    return { main, others }
-  }
 }
 
 /** CPU seconds of a process, and of its children that it has waited for. */

@@ -42,7 +42,7 @@ import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
 import { ROOT, api, sleep, waitFor } from '../test/helpers/agent.js'
 import { startCluster, waitForMaster } from '../test/helpers/cluster.js'
-import { cpuMeter, threadMeter } from './cpu.js'
+import { cpuMeter, otherThreadsMs } from './cpu.js'
 import { medianBy } from './median.js'
 import { EVENTS_PER_JOB, WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
@@ -254,7 +254,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
 
     await api(agent.url, '/metrics') // (resets the event-loop delay histogram: its max is then this run's)
     const meter = cpuMeter([agent.proc.pid as number])
-    const threads = threadMeter(agent.proc.pid as number)
+    const others0 = otherThreadsMs(agent.proc.pid as number)
     const t0 = performance.now()
     let publishSeconds = 0
     // How far the agent is: polled every 25 ms (`/v1/state?hash=false`, about 0.2 ms of its
@@ -295,7 +295,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
     if (applied < total) throw new Error(`timed out: the agent applied ${applied} of ${total} events`)
     const seconds = (performance.now() - t0) / 1000
     const cpu = meter(total / 1000)
-    const split = threads()
+    const others1 = otherThreadsMs(agent.proc.pid as number)
     const per1000 = (ms: number): number => Number((ms / (total / 1000)).toFixed(2))
     await publishing
     const lag = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(String((await api(agent.url, '/metrics')).body))
@@ -326,7 +326,7 @@ async function ingestRun (progress: (m: string) => void, jobs: number, jobsPerBa
       maxEventLoopDelayMs: lag === null ? NaN : Math.round(Number(lag[1]) * 1000),
       agentOwnEvents: ownEvents,
       agentIdleMsPerSec: idleMsPerSec,
-      ...(split !== null ? { agentOtherThreadsMsPer1000: per1000(split.others) } : {})
+      ...(others0 !== null && others1 !== null ? { agentOtherThreadsMsPer1000: per1000(others1 - others0) } : {})
     }
     progress(`ingest: ${r.eventsPerSec} events/s (${r.eventsPerMessage} a message), agent ${r.agentCpuMsPer1000} CPU ms per 1000 events (other threads ${r.agentOtherThreadsMsPer1000 ?? '?'}), longest event-loop stall ${r.maxEventLoopDelayMs} ms`)
     return r
