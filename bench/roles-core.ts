@@ -1,7 +1,7 @@
 // CPU a job per role, each role's own path in one process without the network (issue 12):
 // `node dist/bench/roles-core.js [--jobs N] [--rounds N] [--quick]`, for `npm run bench` (beside
 // roles.ts) or alone: each role run `--rounds` times (3; `--quick` 1), the roles taking turns, its
-// median run reported; `--role master|executor|observer` is one run (a child process started with the
+// median run reported; `--role master|executor|executor-nofork|observer` is one run (a child process started with the
 // agent's node flags, as ingest-core.ts does), its figures as one JSON line.
 //
 // Why: roles.ts measures three real agents on loopback, and on these VMs most of what it reads
@@ -28,6 +28,12 @@
 //             slots are free (the node's published finished events say so). The node runs each
 //             job (`true`) through its fork server; the fork server and the jobs are other
 //             processes, as the issue's target says ("on top of the fork server and the job").
+//   executor-nofork  the same, with a fork server that starts nothing (bench/null-fork-server.ts:
+//             it answers each request as a job that ended at once). The agent does all it does
+//             for a job; the job's fork, exec and run, five to ten times the agent's CPU a job on
+//             these VMs and competing with it for the two cores, are left out: the executor's
+//             own path measured hot, as the master's and the observer's are. A proxy beside the
+//             executor's figure, not instead of it.
 //   observer  no resources, lowest priority: fed M's and X's messages (B jobs each) as fast as
 //             it takes them; it writes nothing of its own.
 // Each run warms up first (WARMUP_JOBS jobs, stream.ts, not counted; `--warm N`), then measures N jobs.
@@ -60,11 +66,14 @@ import { childrenOf, otherThreadsMs, statTimes } from './cpu.js'
 import { WARMUP_JOBS, stamp } from './stream.js'
 import type { StreamOrigin } from './stream.js'
 
-export const CORE_ROLES = ['master', 'executor', 'observer'] as const
+export const CORE_ROLES = ['master', 'executor', 'executor-nofork', 'observer'] as const
 export type CoreRole = typeof CORE_ROLES[number]
 
 /** The issue's targets, CPU ms a job (the executor's on top of its fork server and the job). */
-export const ROLE_TARGETS: Record<CoreRole, number> = { master: 1, executor: 1, observer: 0.25 }
+export const ROLE_TARGETS: Record<CoreRole, number> = { master: 1, executor: 1, 'executor-nofork': 1, observer: 0.25 }
+
+/** The fork server that starts nothing (executor-nofork). */
+const NULL_FORK_SERVER = fileURLToPath(new URL('./null-fork-server.js', import.meta.url))
 
 /** Jobs a message of M's or X's carries (executor and observer runs); roles.ts's observer got 0.19-0.58 messages a job. */
 const JOBS_PER_MESSAGE = 5
@@ -267,9 +276,9 @@ function benchSpec (): JoblistSpec {
 const appliedSum = (node: CisNode): number => Object.values(node.state.applied).reduce((a, b) => a + b, 0)
 
 /** A real node (no network: the stand-in mesh goes in after start) in a fresh data directory, started, given to `fn`, then stopped and removed. */
-async function withNode<T> (config: { name: string, priority: number, resources: Record<string, string[]> }, fn: (node: CisNode) => Promise<T>): Promise<T> {
+async function withNode<T> (config: { name: string, priority: number, resources: Record<string, string[]> }, fn: (node: CisNode) => Promise<T>, forkServer?: string): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'cis-roles-core-'))
-  const node = new CisNode({ config: { ...defaultConfig(), data: dir, ...config }, log: silent, network: false })
+  const node = new CisNode({ config: { ...defaultConfig(), data: dir, ...config }, log: silent, network: false, ...(forkServer !== undefined ? { forkServer } : {}) })
   try {
     await node.start()
     return await fn(node)
@@ -379,9 +388,13 @@ async function announce (node: CisNode, M: StreamOrigin, others: Array<{ o: Stre
   return term
 }
 
-/** The executor: a real node with EXECUTOR_SLOTS slots running `true`; M's messages sent as slots free. */
-async function executorRun (jobs: number, warm: number, progress: (m: string) => void): Promise<RoleCoreRun> {
+/**
+ * The executor: a real node with EXECUTOR_SLOTS slots running `true`; M's messages sent as slots
+ * free. `nofork`: its fork server starts nothing (executor-nofork).
+ */
+async function executorRun (jobs: number, warm: number, progress: (m: string) => void, nofork = false): Promise<RoleCoreRun> {
   const names = Array.from({ length: EXECUTOR_SLOTS }, (_, i) => `slot${i}`)
+  const role: CoreRole = nofork ? 'executor-nofork' : 'executor'
   return await withNode({ name: 'executor', priority: 0, resources: { slot: names } }, async node => {
     const M = await newOrigin()
     const intake = intakeOf(node)
@@ -423,7 +436,7 @@ async function executorRun (jobs: number, warm: number, progress: (m: string) =>
       await gate.wait(() => finished >= goal, 'the jobs to finish')
       await node.flush()
     }
-    progress(`roles-core executor: ${warm} jobs to warm up, then ${jobs}`)
+    progress(`roles-core ${role}: ${warm} jobs to warm up, then ${jobs}`)
     await run(0, warm)
     const applied0 = appliedSum(node)
     const own0 = node.state.applied[node.id] ?? 0
@@ -433,10 +446,10 @@ async function executorRun (jobs: number, warm: number, progress: (m: string) =>
     const m = await stop()
     const done = succeededCount(node, Array.from({ length: warm + jobs }, (_, j) => `${code}-${j + 1}`))
     if (done !== warm + jobs) throw new Error(`the executor has ${done} of ${warm + jobs} joblists succeeded`)
-    const r = figures('executor', jobs, m, standIn, appliedSum(node) - applied0, (node.state.applied[node.id] ?? 0) - own0)
-    progress(`roles-core executor: ${r.cpuMsPerJob} CPU ms a job (${r.jobsPerSec} jobs/s)`)
+    const r = figures(role, jobs, m, standIn, appliedSum(node) - applied0, (node.state.applied[node.id] ?? 0) - own0)
+    progress(`roles-core ${role}: ${r.cpuMsPerJob} CPU ms a job (${r.jobsPerSec} jobs/s)`)
     return r
-  })
+  }, nofork ? NULL_FORK_SERVER : undefined)
 }
 
 /** The observer: M's and X's messages, B jobs each, made and signed before, fed as fast as it takes them. */
@@ -522,7 +535,7 @@ export const medianRun = (runs: RoleCoreRun[]): RoleCoreRun => medianBy(runs, r 
 
 export function formatRolesCore (r: RolesCoreResult): string[] {
   const of = (x: RoleCoreRun): string => (r.rounds ?? 1) > 1 ? ` (median of ${r.rounds}: ${(r.allCpuMsPerJob?.[x.role] ?? []).join(' / ')})` : ''
-  return r.runs.map(x => `CPU a job, ${x.role.padEnd(8)} own path (roles-core): ${x.cpuMsPerJob} ms${of(x)} (other threads ${x.otherThreadsMsPerJob ?? '?'}; ${x.eventsPerJob} events applied, ${x.ownEventsPerJob} written${x.wakeUpsPerJob != null ? `, ${x.wakeUpsPerJob} wake-ups` : ''} a job; ${x.jobsPerSec} jobs/s${x.standInMsPerJob > 0 ? `; stand-ins' ${x.standInMsPerJob} ms taken out` : ''}${(x.forkServerMsPerJob ?? 0) > 0 ? `; besides, fork server ${x.forkServerMsPerJob ?? '?'}, jobs ${x.jobsMsPerJob ?? '?'}` : ''}); target <= ${x.target}: ${x.met ? 'met' : 'not met'}`)
+  return r.runs.map(x => `CPU a job, ${x.role.padEnd(15)} own path (roles-core): ${x.cpuMsPerJob} ms${of(x)} (other threads ${x.otherThreadsMsPerJob ?? '?'}; ${x.eventsPerJob} events applied, ${x.ownEventsPerJob} written${x.wakeUpsPerJob != null ? `, ${x.wakeUpsPerJob} wake-ups` : ''} a job; ${x.jobsPerSec} jobs/s${x.standInMsPerJob > 0 ? `; stand-ins' ${x.standInMsPerJob} ms taken out` : ''}${(x.forkServerMsPerJob ?? 0) > 0 ? `; besides, fork server ${x.forkServerMsPerJob ?? '?'}, jobs ${x.jobsMsPerJob ?? '?'}` : ''}); target <= ${x.target}: ${x.met ? 'met' : 'not met'}`)
 }
 
 function numberOpt (name: string, fallback: number, max: number): number {
@@ -545,7 +558,7 @@ async function alone (): Promise<void> {
   if (i > 0) {
     const role = process.argv[i + 1] as CoreRole
     if (!CORE_ROLES.includes(role)) throw new Error(`--role takes ${CORE_ROLES.join(', ')}`)
-    const run = role === 'master' ? masterRun : role === 'executor' ? executorRun : observerRun
+    const run = role === 'master' ? masterRun : role === 'executor' ? executorRun : role === 'executor-nofork' ? async (n: number, w: number, p: (m: string) => void) => await executorRun(n, w, p, true) : observerRun
     console.log(JSON.stringify(await run(jobs, warm, progress)))
     return
   }

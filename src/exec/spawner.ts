@@ -49,14 +49,18 @@ export class Spawner {
   private failures = 0
   private restartTimer: NodeJS.Timeout | undefined
 
-  /** `execPath`: the node executable to run the fork server with (tests: one that cannot start). */
-  constructor (private readonly log: Logger, private readonly o: { execPath?: string } = {}) {}
+  /**
+   * `execPath`: the node executable to run the fork server with (tests: one that cannot start).
+   * `main`: the fork server's script (default spawner-main.js; roles-core's bench: one that
+   * answers every request at once and starts nothing, bench/null-fork-server.ts).
+   */
+  constructor (private readonly log: Logger, private readonly o: { execPath?: string, main?: string } = {}) {}
 
   start (): void {
     this.restartTimer = undefined
     if (this.stopped) return
     const env = { ...process.env }
-    const child = spawn(this.o.execPath ?? process.execPath, ['--max-semi-space-size=1', MAIN], { stdio: ['pipe', 'pipe', 'inherit'], env })
+    const child = spawn(this.o.execPath ?? process.execPath, ['--max-semi-space-size=1', this.o.main ?? MAIN], { stdio: ['pipe', 'pipe', 'inherit'], env })
     this.child = child
     this.serverEnv = env
     this.startedAt = Date.now()

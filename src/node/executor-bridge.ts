@@ -22,6 +22,8 @@ export interface ExecutorBridgeOptions {
   append: <T extends EventType>(type: T, body: EventBodies[T]) => Promise<unknown>
   /** The time on the hybrid clock's scale (ms) an own event appended now would at least get. */
   clock: () => number
+  /** The fork server's script, if not the default one (Spawner's `main`). */
+  forkServer?: string
 }
 
 export class ExecutorBridge {
@@ -44,7 +46,7 @@ export class ExecutorBridge {
 
   start (): void {
     if (this.o.config.exec.forkServer) {
-      this.spawner = new Spawner(this.o.log.child({ component: 'spawner' }))
+      this.spawner = new Spawner(this.o.log.child({ component: 'spawner' }), this.o.forkServer !== undefined ? { main: this.o.forkServer } : {})
       this.spawner.start()
     }
     this.executor = new Executor({

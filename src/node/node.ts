@@ -85,6 +85,11 @@ export interface NodeOptions {
    * The agent then exits, so a restart rebuilds the state from what is on disk.
    */
   onFatal?: (err: Error) => void
+  /**
+   * The fork server's script, if not the default one (exec/spawner-main.js): roles-core's bench
+   * measures the executor's own path with one that starts nothing (bench/null-fork-server.ts).
+   */
+  forkServer?: string
 }
 
 export class CisNode implements ApiNode {
@@ -203,7 +208,7 @@ export class CisNode implements ApiNode {
     this.records = new NodeRecords(this.dataDir, this.log, this.now)
     await this.records.start(this.state)
     this.notifyIndex.build(this.state, this.now(), this.notifyOptions)
-    this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b), clock: () => this.events.clockMs() })
+    this.bridge = new ExecutorBridge({ self: this.id, config: this.config, dataDir: this.dataDir, log: this.log, apiUrl: () => this.apiUrl, append: async (t, b) => await this.append(t, b), clock: () => this.events.clockMs(), ...(this.opts.forkServer !== undefined ? { forkServer: this.opts.forkServer } : {}) })
     this.bridge.start()
     this.role = new MasterRole({
       self: this.id,
