@@ -538,6 +538,14 @@ export function formatRolesCore (r: RolesCoreResult): string[] {
   return r.runs.map(x => `CPU a job, ${x.role.padEnd(15)} own path (roles-core): ${x.cpuMsPerJob} ms${of(x)} (other threads ${x.otherThreadsMsPerJob ?? '?'}; ${x.eventsPerJob} events applied, ${x.ownEventsPerJob} written${x.wakeUpsPerJob != null ? `, ${x.wakeUpsPerJob} wake-ups` : ''} a job; ${x.jobsPerSec} jobs/s${x.standInMsPerJob > 0 ? `; stand-ins' ${x.standInMsPerJob} ms taken out` : ''}${(x.forkServerMsPerJob ?? 0) > 0 ? `; besides, fork server ${x.forkServerMsPerJob ?? '?'}, jobs ${x.jobsMsPerJob ?? '?'}` : ''}); target <= ${x.target}: ${x.met ? 'met' : 'not met'}`)
 }
 
+/** Each role's one run (`--role ROLE`). */
+const ROLE_RUNS: Record<CoreRole, (jobs: number, warm: number, progress: (m: string) => void) => Promise<RoleCoreRun>> = {
+  master: masterRun,
+  executor: executorRun,
+  'executor-nofork': async (jobs, warm, progress) => await executorRun(jobs, warm, progress, true),
+  observer: observerRun
+}
+
 function numberOpt (name: string, fallback: number, max: number): number {
   const i = process.argv.indexOf(`--${name}`)
   if (i < 0) return fallback
@@ -558,8 +566,7 @@ async function alone (): Promise<void> {
   if (i > 0) {
     const role = process.argv[i + 1] as CoreRole
     if (!CORE_ROLES.includes(role)) throw new Error(`--role takes ${CORE_ROLES.join(', ')}`)
-    const run = role === 'master' ? masterRun : role === 'executor' ? executorRun : role === 'executor-nofork' ? async (n: number, w: number, p: (m: string) => void) => await executorRun(n, w, p, true) : observerRun
-    console.log(JSON.stringify(await run(jobs, warm, progress)))
+    console.log(JSON.stringify(await ROLE_RUNS[role](jobs, warm, progress)))
     return
   }
   const r = await rolesCoreBench(progress, { jobs, warm, rounds })
