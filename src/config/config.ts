@@ -33,9 +33,10 @@ export interface AgentConfig {
   snapshotEvery: number
   /**
    * The store's backend (G-1); how long an ended joblist stays in memory before it is archived
-   * (0: never archived), and how long after its end the master purges it from every node (0: never; G-6).
+   * (0: never archived), and how many ended joblists at most (the earliest ended go sooner; 0: no
+   * bound); how long after its end the master purges it from every node (0: never; G-6).
    */
-  store: { backend: 'level' | 'memory', archiveAfterMs: number, purgeAfterMs: number }
+  store: { backend: 'level' | 'memory', archiveAfterMs: number, keepEnded: number, purgeAfterMs: number }
   /** libp2p listen addresses. */
   listen: string[]
   /** Bootstrap peers: multiaddrs with /p2p/<peer id>. */
@@ -97,7 +98,7 @@ function fromFile (f: ConfigFile, enableTestGate: boolean): AgentConfig {
     log: { level: f.log.level, pretty: f.log.pretty },
     nodesLogIntervalMs: f.nodesLogInterval,
     snapshotEvery: f.snapshotEvery,
-    store: { backend: f.store.backend, archiveAfterMs: f.store.archiveAfter, purgeAfterMs: f.store.purgeAfter },
+    store: { backend: f.store.backend, archiveAfterMs: f.store.archiveAfter, keepEnded: f.store.keepEnded, purgeAfterMs: f.store.purgeAfter },
     listen: f.listen,
     peers: f.peers,
     mdns: f.mdns,
@@ -128,7 +129,7 @@ function toFile (c: AgentConfig): ConfigFileInput {
     log: { level: c.log.level as ConfigFile['log']['level'], pretty: c.log.pretty },
     nodesLogInterval: `${c.nodesLogIntervalMs}ms`,
     snapshotEvery: c.snapshotEvery,
-    store: { backend: c.store.backend, archiveAfter: `${c.store.archiveAfterMs}ms`, purgeAfter: `${c.store.purgeAfterMs}ms` },
+    store: { backend: c.store.backend, archiveAfter: `${c.store.archiveAfterMs}ms`, keepEnded: c.store.keepEnded, purgeAfter: `${c.store.purgeAfterMs}ms` },
     maxBodyBytes: c.api_limits.bodyBytes,
     listen: c.listen,
     peers: c.peers,

@@ -127,6 +127,8 @@ export const configFileSchema = z.strictObject({
     backend: z.enum(['level', 'memory'], { error: 'must be level (on disk, the default) or memory (nothing survives a restart)' }).default('level'),
     /** How long an ended joblist stays in memory before it moves to the store's archive (0: never). */
     archiveAfter: duration.prefault('10m'),
+    /** At most this many ended joblists stay in memory: beyond it the earliest ended are archived sooner (0: no bound). */
+    keepEnded: int('must be an integer >= 0 (0: no bound)', 0).default(10_000),
     /** How long after its end an ended joblist is purged from every node by the master (G-6: node/retention.ts; 0: never, the default). */
     purgeAfter: retention.prefault('0')
   }).prefault({}),

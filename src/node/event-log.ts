@@ -85,6 +85,17 @@ const noop = (): void => {}
  */
 const PEER_WRITE_DELAY_MS = 50
 
+/**
+ * At most this many joblists leave memory with one snapshot. A pass runs on the event loop,
+ * about 0.2 ms a joblist (the bundles, their digests and index entries, LevelDB's batch, the
+ * GC): 5,000 at once stalled an agent about a second (a profile of the ingest bench's agent
+ * with store.keepEnded 2,000), past the heartbeat's timeout; with 500 its longest stall was a
+ * snapshot's under the flood, 209 ms. A backlog (a burst that ended archiveAfter ago, or more
+ * than keepEnded ended joblists) goes in passes of this size, the next soon after the last
+ * (archiveSoon), snapshots still taking at most a tenth of the time.
+ */
+const ARCHIVE_PASS = 500
+
 export class EventLog {
   state: ClusterState = emptyState()
   private seq = 0
@@ -119,6 +130,9 @@ export class EventLog {
   /** A snapshot (and archive pass) is wanted even with no events to write. */
   private wantSnapshot = false
   private maintenance: GridTimer | undefined
+  /** The last archive pass was full: the next one comes soon (archiveSoon). */
+  private archiveBacklog = false
+  private archiveTimer: NodeJS.Timeout | undefined
   /** Ends the wait of a write of peers' events (flushSoon). */
   private wake: (() => void) | undefined
 
@@ -434,6 +448,7 @@ export class EventLog {
     if (!this.open) return
     this.open = false
     this.maintenance?.stop()
+    if (this.archiveTimer !== undefined) clearTimeout(this.archiveTimer)
     await this.reclaimer.stop()
     await this.flush()
     const snap = this.snapshot(false)
@@ -447,10 +462,13 @@ export class EventLog {
    */
   private snapshot (archiveNow: boolean): SnapshotWrite {
     const archive: ArchiveWrite = { put: [], del: [...this.unarchive].map(([id, index]) => ({ id, index })) }
+    this.archiveBacklog = false
     // Not while joblists are being brought back (the gate): one restored for an event waiting
     // behind it must not leave memory again before that event is applied (a purge would miss it).
     if (archiveNow && this.o.archive !== undefined && this.gate === null) {
-      const ids = archivable(this.state, this.o.now(), { limit: 5000, ...this.o.archive })
+      const limit = this.o.archive.limit ?? ARCHIVE_PASS
+      const ids = archivable(this.state, this.o.now(), { ...this.o.archive, limit })
+      this.archiveBacklog = ids.length >= limit
       if (ids.length > 0) {
         const now = this.o.now()
         const H = this.o.archive.usageHalfLifeMs
@@ -497,6 +515,18 @@ export class EventLog {
    * by one share a write (each write has a fixed cost; peers' events are durable at their
    * origins, and applied here already). An own event (0) ends a wait.
    */
+  /** Another archive pass (with a snapshot) once ten times the last snapshot's cost has passed. */
+  private archiveSoon (): void {
+    if (this.archiveTimer !== undefined) return
+    this.archiveTimer = setTimeout(() => {
+      this.archiveTimer = undefined
+      if (!this.open) return
+      this.wantSnapshot = true
+      void this.flushSoon()
+    }, Math.max(10, Math.ceil(10 * this.lastSnapshotMs)))
+    this.archiveTimer.unref()
+  }
+
   private async flushSoon (delayMs = 0): Promise<void> {
     if (this.flushing !== null) { if (delayMs === 0) this.wake?.(); return }
     this.flushing = new Promise<void>(resolve => {
@@ -552,7 +582,7 @@ export class EventLog {
       stage = 'store'
       await this.o.store.write(events, snap)
       stage = 'after'
-      if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap) }
+      if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap); if (this.archiveBacklog) this.archiveSoon() }
       if (own !== undefined) { this.durableSeq = own[own.length - 1].seq; this.o.publish(own) }
       for (const p of batch) p.resolve()
       if (cuts !== undefined) this.reclaimer.add(cuts)

@@ -176,6 +176,7 @@ export class CisNode implements ApiNode {
         ? {
             archive: {
               afterMs: this.config.store.archiveAfterMs,
+              keepEnded: this.config.store.keepEnded,
               // A failure nobody acknowledged stays listed a week; a joblist with subscriptions
               // stays for the notification window (its history in `cis notifications`), and one
               // that still owes one until its items could all have been tried for retryFor.

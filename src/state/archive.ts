@@ -79,29 +79,60 @@ export interface ArchiveRules {
   keep?: (jl: JoblistRecord) => boolean
   /** At most this many per pass. */
   limit: number
+  /**
+   * At most this many ended joblists stay in memory (0 or absent: no bound): beyond it, those
+   * that ended first go before `afterMs` has passed, so a busy cluster's every node holds a
+   * bounded number of ended joblists, not `afterMs` of its throughput (Slurm's MaxJobCount
+   * beside its MinJobAge). The other rules still hold: what they keep counts, and stays.
+   */
+  keepEnded?: number
 }
 
 /**
- * The joblists that may leave memory now: ended long enough ago, nothing of them still running
- * or asked, not the last run or last failure of a schedule.
+ * The joblists that may leave memory now: ended long enough ago (or among the first ended of
+ * more than `keepEnded`), nothing of them still running or asked, not the last run or last
+ * failure of a schedule. Those ended long enough ago first, then the earliest ended.
  */
 export function archivable (state: ClusterState, now: number, rules: ArchiveRules): string[] {
   const out: string[] = []
+  const bound = rules.keepEnded !== undefined && rules.keepEnded > 0 ? rules.keepEnded : undefined
   let stopped: Set<string> | undefined
-  for (const jl of Object.values(state.joblists)) {
-    if (out.length >= rules.limit) break
-    if (!FINAL_JOBLIST_STATES.has(jl.state) || jl.endedAt === undefined || jl.endedAt > now - rules.afterMs) continue
-    if (jl.state === 'failed' && state.acks[jl.id] === undefined && jl.endedAt > now - rules.unackedMs) continue
+  const mayGo = (jl: JoblistRecord, endedAt: number): boolean => {
+    if (jl.state === 'failed' && state.acks[jl.id] === undefined && endedAt > now - rules.unackedMs) return false
     // A schedule's last run and last failure stay: its summary (lists, the live stream) shows them.
     if (jl.schedule !== undefined) {
       const rec = state.schedules[jl.schedule.name]
-      if (rec !== undefined && (rec.runs[rec.runs.length - 1] === jl.request || rec.lastFailed?.key === jl.request)) continue
+      if (rec !== undefined && (rec.runs[rec.runs.length - 1] === jl.request || rec.lastFailed?.key === jl.request)) return false
     }
-    if (rules.keep?.(jl) === true) continue
-    if (!settled(state, jl)) continue
+    if (rules.keep?.(jl) === true) return false
+    if (!settled(state, jl)) return false
     stopped ??= new Set(Object.values(state.stops).filter(s => !s.handled).map(s => s.joblistId))
-    if (stopped.has(jl.id)) continue
-    out.push(jl.id)
+    return !stopped.has(jl.id)
+  }
+  /** Ended joblists in memory (counted whole only with a bound: without one the pass may stop early). */
+  let ended = 0
+  /** With a bound: the ended joblists too recent to go by their age. */
+  const recent: JoblistRecord[] = []
+  for (const jl of Object.values(state.joblists)) {
+    if (out.length >= rules.limit) break
+    if (!FINAL_JOBLIST_STATES.has(jl.state) || jl.endedAt === undefined) continue
+    ended++
+    if (jl.endedAt > now - rules.afterMs) {
+      if (bound !== undefined) recent.push(jl)
+      continue
+    }
+    if (mayGo(jl, jl.endedAt)) out.push(jl.id)
+  }
+  // (A pass that stopped at its limit counted short: the bound waits for the next pass.)
+  if (bound === undefined || out.length >= rules.limit) return out
+  let over = ended - out.length - bound
+  if (over <= 0) return out
+  // The earliest ended go first (the other rules checked only for those looked at).
+  const at = (jl: JoblistRecord): number => jl.endedAt ?? 0
+  recent.sort((a, b) => at(a) - at(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  for (const jl of recent) {
+    if (over <= 0 || out.length >= rules.limit) break
+    if (mayGo(jl, at(jl))) { out.push(jl.id); over-- }
   }
   return out
 }

@@ -165,3 +165,36 @@ test('P-4, G-4: fair-share usage counts archived joblists through the usage kept
   const without = fairShareUsage(state, t0 + 600_000, { halfLifeMs: H, shares: {} })
   assert.ok(without.every(u => u.resourceSeconds === 0), 'without it, archived work would be forgotten')
 })
+
+test('G-4, issue 12: keepEnded bounds the ended joblists in memory: beyond it the earliest ended go before their time, the other rules still hold', () => {
+  const h = new Harness()
+  h.node('A', { slot: ['s0', 's1', 's2', 's3', 's4', 's5'] })
+  const reqs: string[] = []
+  // Six one-job joblists ended one after the other (each ends one tick after the one before).
+  for (let i = 0; i < 6; i++) {
+    reqs.push(h.submit(joblist(`b${i}`, [['a', [job('x')]]]), 'A'))
+    h.settle()
+    h.runAll(i === 1 ? 'failed' : 'succeeded')
+    h.settle()
+  }
+  const ids = reqs.map(r => h.joblistId(r))
+  for (const id of ids) assert.ok(h.state.joblists[id].endedAt !== undefined, `${id} ended`)
+  const last = Math.max(...ids.map(id => h.state.joblists[id].endedAt ?? 0))
+  const young = { afterMs: 3600_000, unackedMs: 0, limit: 1000 }
+  // All ended within the hour: without a bound none may go; with one, the earliest ended go until `keepEnded` stay.
+  assert.deepEqual(archivable(h.state, last + 1, young), [], 'no bound: too recent')
+  assert.deepEqual(archivable(h.state, last + 1, { ...young, keepEnded: 0 }), [], '0: no bound')
+  assert.deepEqual(archivable(h.state, last + 1, { ...young, keepEnded: 4 }), ids.slice(0, 2), 'the two ended first go, four stay')
+  assert.deepEqual(archivable(h.state, last + 1, { ...young, keepEnded: 6 }), [], 'at the bound, none')
+  assert.deepEqual(archivable(h.state, last + 1, { ...young, keepEnded: 4, limit: 1 }), ids.slice(0, 1), 'at most `limit` a pass')
+  // A joblist the rules keep (an unacknowledged failure within its window; one the node needs) counts and stays: the next ended go instead.
+  assert.deepEqual(archivable(h.state, last + 1, { ...young, unackedMs: 3600_000, keepEnded: 4 }), [ids[0], ids[2]], 'the unacknowledged failure stays, counted')
+  assert.deepEqual(archivable(h.state, last + 1, { ...young, keepEnded: 4, keep: jl => jl.id === ids[0] }), [ids[1], ids[2]], 'what the node keeps stays, counted')
+  // Those old enough go by their age first, and count toward the bound.
+  const firstEnd = h.state.joblists[ids[0]].endedAt ?? 0
+  const byAge = archivable(h.state, firstEnd + 3600_000, { ...young, keepEnded: 4 })
+  assert.deepEqual(byAge, ids.slice(0, 2), 'the first by its age, then one more by the bound')
+  // Once archived (taken out), the bound is met.
+  extract(h.state, ids.slice(0, 2))
+  assert.deepEqual(archivable(h.state, last + 1, { ...young, keepEnded: 4 }), [], 'four left: none more')
+})
