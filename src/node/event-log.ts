@@ -509,12 +509,6 @@ export class EventLog {
 
   private get peerDelay (): number { return this.o.writeDelayMs ?? PEER_WRITE_DELAY_MS }
 
-  /**
-   * Write what is pending within `delayMs`: 0, at the next turn of the event loop (this node's
-   * own events wait for it); for peers' events PEER_WRITE_DELAY_MS, so that events arriving one
-   * by one share a write (each write has a fixed cost; peers' events are durable at their
-   * origins, and applied here already). An own event (0) ends a wait.
-   */
   /** Another archive pass (with a snapshot) once ten times the last snapshot's cost has passed. */
   private archiveSoon (): void {
     if (this.archiveTimer !== undefined) return
@@ -527,6 +521,12 @@ export class EventLog {
     this.archiveTimer.unref()
   }
 
+  /**
+   * Write what is pending within `delayMs`: 0, at the next turn of the event loop (this node's
+   * own events wait for it); for peers' events PEER_WRITE_DELAY_MS, so that events arriving one
+   * by one share a write (each write has a fixed cost; peers' events are durable at their
+   * origins, and applied here already). An own event (0) ends a wait.
+   */
   private async flushSoon (delayMs = 0): Promise<void> {
     if (this.flushing !== null) { if (delayMs === 0) this.wake?.(); return }
     this.flushing = new Promise<void>(resolve => {
