@@ -97,8 +97,8 @@ export function archivable (state: ClusterState, now: number, rules: ArchiveRule
   const out: string[] = []
   const bound = rules.keepEnded !== undefined && rules.keepEnded > 0 ? rules.keepEnded : undefined
   let stopped: Set<string> | undefined
-  const mayGo = (jl: JoblistRecord, endedAt: number): boolean => {
-    if (jl.state === 'failed' && state.acks[jl.id] === undefined && endedAt > now - rules.unackedMs) return false
+  const mayGo = (jl: JoblistRecord): boolean => {
+    if (jl.state === 'failed' && state.acks[jl.id] === undefined && (jl.endedAt ?? 0) > now - rules.unackedMs) return false
     // A schedule's last run and last failure stay: its summary (lists, the live stream) shows them.
     if (jl.schedule !== undefined) {
       const rec = state.schedules[jl.schedule.name]
@@ -121,7 +121,7 @@ export function archivable (state: ClusterState, now: number, rules: ArchiveRule
       if (bound !== undefined) recent.push(jl)
       continue
     }
-    if (mayGo(jl, jl.endedAt)) out.push(jl.id)
+    if (mayGo(jl)) out.push(jl.id)
   }
   // (A pass that stopped at its limit counted short: the bound waits for the next pass.)
   if (bound === undefined || out.length >= rules.limit) return out
@@ -132,7 +132,7 @@ export function archivable (state: ClusterState, now: number, rules: ArchiveRule
   recent.sort((a, b) => at(a) - at(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   for (const jl of recent) {
     if (over <= 0 || out.length >= rules.limit) break
-    if (mayGo(jl, at(jl))) { out.push(jl.id); over-- }
+    if (mayGo(jl)) { out.push(jl.id); over-- }
   }
   return out
 }

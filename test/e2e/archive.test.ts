@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Agent } from '../helpers/agent.js'
-import { api, cleanup, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+import { api, cleanup, joblistsInMemory, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 import { LevelEventStore } from '../../src/store/level-store.js'
 import { apply } from '../../src/state/reducer.js'
 import { emptyState } from '../../src/state/types.js'
@@ -45,10 +45,7 @@ async function statsAgree (what: string): Promise<Record<string, number>> {
   return counted
 }
 
-/** The joblists the agent holds in memory: an unfiltered list shows only those. */
-async function inMemory (): Promise<string[]> {
-  return ((await api(agent.url, '/v1/joblists')).body.joblists as Array<{ id: string }>).map(j => j.id)
-}
+const inMemory = async (): Promise<string[]> => await joblistsInMemory(agent.url)
 
 before(async () => {
   dataDir = tempDir('cis-archive-')

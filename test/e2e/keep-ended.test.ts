@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Agent } from '../helpers/agent.js'
-import { api, cleanup, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
+import { api, cleanup, joblistsInMemory, startAgent, tempDir, waitFinal, waitFor } from '../helpers/agent.js'
 import { stateHash } from '../../src/state/hash.js'
 
 let agent: Agent
@@ -17,10 +17,7 @@ const ids: string[] = []
 const views = new Map<string, unknown>()
 let hash = ''
 
-/** The joblists the agent holds in memory: an unfiltered list shows only those. */
-async function inMemory (): Promise<string[]> {
-  return ((await api(agent.url, '/v1/joblists')).body.joblists as Array<{ id: string }>).map(j => j.id).sort()
-}
+const inMemory = async (): Promise<string[]> => await joblistsInMemory(agent.url)
 
 before(async () => {
   dataDir = tempDir('cis-keep-ended-')

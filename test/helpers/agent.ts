@@ -159,6 +159,11 @@ export async function api<T = any> (url: string, path: string, init: { method?: 
 }
 
 /** An agent's count of membership messages of one direction and kind (`cis_membership_messages_total`, P-5); NaN if it has no such line. */
+/** The IDs of the joblists an agent holds in memory (an unfiltered list shows only those; G-4), sorted. */
+export async function joblistsInMemory (url: string): Promise<string[]> {
+  return ((await api(url, '/v1/joblists')).body.joblists as Array<{ id: string }>).map(j => j.id).sort()
+}
+
 export async function membershipCount (url: string, direction: 'sent' | 'received', kind: string): Promise<number> {
   const line = (await api<string>(url, '/metrics')).body.split('\n').find(l => l.startsWith(`cis_membership_messages_total{direction="${direction}",kind="${kind}"}`))
   return Number(line?.split(' ')[1] ?? NaN)
