@@ -64,6 +64,27 @@ export interface IngestCoreRun {
   gcPauseMsPer1000: number
   /** The steps alone, CPU ms per 1,000 events; `rest` is the whole less these three. */
   steps: { parse: number, check: number, verify: number, rest: number }
+  /** `--archive`: the same node, restarted, moving every joblist it took in to the archive (ArchiveRun). */
+  archive?: ArchiveRun
+}
+
+/**
+ * What archiving costs a node (`--archive`): the ingest's node stopped and started again on its
+ * store with `store.archiveAfter` passed for every joblist it holds, so each leaves memory for
+ * the archive (state/archive.ts: bundle, digests, index entries and accounting records, the
+ * parts deleted), at the pace the node keeps (passes of 500, snapshots at most a tenth of the
+ * time). Every node pays this for every joblist of the cluster, ten minutes after its end
+ * (`store.archiveAfter`) or sooner past `store.keepEnded`; the ingest's window does not hold it.
+ * Measured from the restarted node's start (its load left out) to the last joblist archived.
+ */
+export interface ArchiveRun {
+  joblists: number
+  /** CPU ms (every thread) a joblist archived, the node's idle work of that time included. */
+  cpuMsPerJoblist: number
+  /** Of it, threads other than the main one (LevelDB's compaction, V8's GC worker). */
+  otherThreadsMsPerJoblist: number | null
+  /** Joblists archived a second. */
+  perSec: number
 }
 
 export interface IngestCoreResult {
@@ -112,25 +133,74 @@ async function steps (jobs: number, jobsPerBatch: number, spec: Parameters<typeo
   return { parse, check, verify }
 }
 
-async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void, rate?: number, warmJobs?: number): Promise<IngestCoreRun> {
+/** A bench node: a real node in `dir`, an observer with no resources. */
+function benchNode (dir: string, store?: Partial<ReturnType<typeof defaultConfig>['store']>): CisNode {
+  const config = defaultConfig()
+  return new CisNode({ config: { ...config, data: dir, name: 'core', priority: 0, resources: {}, store: { ...config.store, ...store } }, log: silent, network: false })
+}
+
+/** The stand-in for the node's mesh: these origins alive, `master` the master (highest priority). */
+function standInMesh (node: CisNode, origins: readonly StreamOrigin[], master: string): void {
+  const alive = new Set([node.id, ...origins.map(o => o.id)])
+  ;(node as unknown as { mesh: unknown }).mesh = {
+    gossip: { relay: () => {} },
+    replication: { pull: () => {}, publishEvents: () => {}, behind: () => false, caughtUp: async () => true },
+    membership: { alive: () => alive, priorityOf: (id: string) => id === master ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }), settling: () => false },
+    office: () => {},
+    leaving: () => {},
+    addresses: () => [],
+    block: async () => {},
+    stop: async () => {}
+  }
+}
+
+/** Longest the archive phase waits for the last joblist (ArchiveRun). */
+const ARCHIVE_PHASE_MS = 180_000
+
+/** The node of `dir` started again with every ended joblist due for the archive; its archiving measured (ArchiveRun). */
+async function archivePhase (dir: string, origins: readonly StreamOrigin[], master: string, joblists: number, progress: (m: string) => void): Promise<ArchiveRun> {
+  const node = benchNode(dir, { archiveAfterMs: 1 })
+  try {
+    await node.start()
+    standInMesh(node, origins, master)
+    const count = (): number => Object.values(node.archived().byState).reduce((a, b) => a + b, 0)
+    const before = count()
+    const archived = (): number => count() - before
+    const others0 = otherThreadsMs()
+    const c0 = process.cpuUsage()
+    const t0 = performance.now()
+    let shown = t0
+    while (archived() < joblists) {
+      if (performance.now() - t0 > ARCHIVE_PHASE_MS) throw new Error(`the node archived ${archived()} of ${joblists} joblists in ${ARCHIVE_PHASE_MS / 1000} s`)
+      await sleep(20)
+      if (performance.now() - shown > 5000) { shown = performance.now(); progress(`ingest-core: archived ${archived()} of ${joblists} joblists`) }
+    }
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = cpuMs(c0)
+    const others1 = otherThreadsMs()
+    const n = archived()
+    const r: ArchiveRun = {
+      joblists: n,
+      cpuMsPerJoblist: Number((cpu / n).toFixed(3)),
+      otherThreadsMsPerJoblist: others0 === null || others1 === null ? null : Number(((others1 - others0) / n).toFixed(3)),
+      perSec: Math.round(n / seconds)
+    }
+    progress(`ingest-core: archived ${n} joblists, ${r.cpuMsPerJoblist} CPU ms a joblist, ${r.perSec} a second`)
+    return r
+  } finally {
+    await node.stop()
+  }
+}
+
+async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void, rate?: number, warmJobs?: number, archive = false): Promise<IngestCoreRun> {
   const dir = mkdtempSync(join(tmpdir(), 'cis-ingest-core-'))
-  const node = new CisNode({ config: { ...defaultConfig(), data: dir, name: 'core', priority: 0, resources: {} }, log: silent, network: false })
+  // (With --archive, nothing leaves memory before the archive phase: the ingest's figures the same either way.)
+  const node = benchNode(dir, archive ? { keepEnded: 0 } : undefined)
   try {
     await node.start()
     const os = await origins()
     const all = [os.M, os.X0, os.X1, os.S0, os.S1]
-    // The stand-in for the mesh: the origins alive, M the master (highest priority).
-    const alive = new Set([node.id, ...all.map(o => o.id)])
-    ;(node as unknown as { mesh: unknown }).mesh = {
-      gossip: { relay: () => {} },
-      replication: { pull: () => {}, publishEvents: () => {}, behind: () => false, caughtUp: async () => true },
-      membership: { alive: () => alive, priorityOf: (id: string) => id === os.M.id ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }), settling: () => false },
-      office: () => {},
-      leaving: () => {},
-      addresses: () => [],
-      block: async () => {},
-      stop: async () => {}
-    }
+    standInMesh(node, all, os.M.id)
     const intake = intakeOf(node)
     // Each origin announces itself; M claims a term above the node's own.
     const term = Math.max(0, ...Object.values(node.state.terms ?? {})) + 1
@@ -210,6 +280,10 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
       steps: { parse, check, verify, rest: Number((whole - parse - check - verify).toFixed(1)) }
     }
     progress(`ingest-core: ${r.eventsPerSec} events/s (${r.eventsPerMessage} a message), ${r.cpuMsPer1000} CPU ms per 1000 events`)
+    if (archive) {
+      await node.stop()
+      r.archive = await archivePhase(dir, all, os.M.id, warm + jobs, progress)
+    }
     return r
   } finally {
     await node.stop()
@@ -218,22 +292,26 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
 }
 
 /** One run in a child process started with the agent's node flags (see the top). */
-async function oneRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void): Promise<IngestCoreRun> {
-  return await childRun<IngestCoreRun>(fileURLToPath(import.meta.url), ['--jobs', String(jobs), '--batch', String(jobsPerBatch)], `ingest-core: the run of ${jobsPerBatch} jobs a message`, progress)
+async function oneRun (jobs: number, jobsPerBatch: number, progress: (m: string) => void, archive = false): Promise<IngestCoreRun> {
+  return await childRun<IngestCoreRun>(fileURLToPath(import.meta.url), ['--jobs', String(jobs), '--batch', String(jobsPerBatch), ...(archive ? ['--archive'] : [])], `ingest-core: the run of ${jobsPerBatch} jobs a message`, progress)
 }
 
-/** jobs: EVENTS_PER_JOB events each (default 4,000: 16,000 events a run). */
+/** jobs: EVENTS_PER_JOB events each (default 4,000: 16,000 events a run). The batched run then archives what it took in (ArchiveRun). */
 export async function ingestCoreBench (progress: (m: string) => void, o: { jobs?: number } = {}): Promise<IngestCoreResult> {
   const jobs = o.jobs ?? 4000
   const single = await oneRun(jobs, 1, progress)
-  const batched = await oneRun(jobs, 10, progress)
+  const batched = await oneRun(jobs, 10, progress, true)
   return { jobs, eventsPerJob: EVENTS_PER_JOB, single, batched, target: '<= 50 CPU ms per 1000 events (20,000 a second on one core)' }
 }
 
 export function formatIngestCore (r: IngestCoreResult): string[] {
   const line = (label: string, x: IngestCoreRun): string =>
     `ingest, own path, ${label.padEnd(22)} ${x.eventsPerSec} events/s; ${x.cpuMsPer1000} CPU ms per 1000 events (other threads ${x.otherThreadsMsPer1000 ?? '?'}, GC pauses ${x.gcPauseMsPer1000}): parse ${x.steps.parse}, check ${x.steps.check}, verify ${x.steps.verify}, the rest ${x.steps.rest} (apply, react, store, snapshots, GC)`
-  return [line(`1 a message (${r.single.events}):`, r.single), line(`${r.batched.eventsPerMessage} a message (${r.batched.events}):`, r.batched)]
+  const a = r.batched.archive
+  const archived = a === undefined
+    ? []
+    : [`archive, own path: ${a.joblists} one-job joblists (${r.eventsPerJob} events each) left memory at ${a.perSec} a second, ${a.cpuMsPerJoblist} CPU ms a joblist (other threads ${a.otherThreadsMsPerJoblist ?? '?'}): every node pays it for every joblist, besides the ingest's ${(r.batched.cpuMsPer1000 * r.eventsPerJob / 1000).toFixed(3)} ms`]
+  return [line(`1 a message (${r.single.events}):`, r.single), line(`${r.batched.eventsPerMessage} a message (${r.batched.events}):`, r.batched), ...archived]
 }
 
 async function alone (): Promise<void> {
@@ -250,7 +328,7 @@ async function alone (): Promise<void> {
     const w = process.argv.indexOf('--warm')
     const warm = w > 0 ? Number(process.argv[w + 1]) : undefined
     if (warm !== undefined && !(Number.isInteger(warm) && warm >= 0 && warm <= 1_000_000)) throw new Error('--warm takes a whole number of jobs >= 0')
-    const x = await coreRun(jobs, per, m => process.stderr.write(`bench: ${m}\n`), rate, warm)
+    const x = await coreRun(jobs, per, m => process.stderr.write(`bench: ${m}\n`), rate, warm, process.argv.includes('--archive'))
     console.log(JSON.stringify(x))
     return
   }
