@@ -42,8 +42,13 @@ const LATENCY_SAMPLES = arg('samples', 100)
 const CONCURRENCY = arg('concurrency', availableParallelism())
 const MESH = !process.argv.includes('--no-mesh')
 const QUICK = process.argv.includes('--quick')
-/** How long the agent sits idle before its RSS is read. */
-const IDLE_SETTLE_MS = 15_000
+/**
+ * How long the agent sits idle before its RSS is read. Its start grows V8's young generation to
+ * its cap (16 MB: two semi-spaces of 8), and V8's memory reducer shrinks it back to 1 MB some
+ * 5-20 s later, when it sees the agent idle: read at 15 s (until Dec 7), the figure was 77-80 MB
+ * or 92 MB as the reducer had run or not (docs/benchmarks.md, Dec 7 13:10). At 45 s it has.
+ */
+const IDLE_SETTLE_MS = 45_000
 
 function progress (msg: string): void { process.stderr.write(`bench: ${msg}\n`) }
 
