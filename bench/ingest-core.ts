@@ -46,6 +46,7 @@ import { childRun } from './child-run.js'
 import { otherThreadsMs } from './cpu.js'
 import { EVENTS_PER_JOB, WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamMessage, StreamOrigin } from './stream.js'
+import { standInMesh } from './stand-in-mesh.js'
 
 export interface IngestCoreRun {
   eventsPerMessage: number
@@ -139,21 +140,6 @@ function benchNode (dir: string, store?: Partial<ReturnType<typeof defaultConfig
   return new CisNode({ config: { ...config, data: dir, name: 'core', priority: 0, resources: {}, store: { ...config.store, ...store } }, log: silent, network: false })
 }
 
-/** The stand-in for the node's mesh: these origins alive, `master` the master (highest priority). */
-function standInMesh (node: CisNode, origins: readonly StreamOrigin[], master: string): void {
-  const alive = new Set([node.id, ...origins.map(o => o.id)])
-  ;(node as unknown as { mesh: unknown }).mesh = {
-    gossip: { relay: () => {} },
-    replication: { pull: () => {}, publishEvents: () => {}, behind: () => false, caughtUp: async () => true },
-    membership: { alive: () => alive, priorityOf: (id: string) => id === master ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }), settling: () => false },
-    office: () => {},
-    leaving: () => {},
-    addresses: () => [],
-    block: async () => {},
-    stop: async () => {}
-  }
-}
-
 /** Longest the archive phase waits for the last joblist (ArchiveRun). */
 const ARCHIVE_PHASE_MS = 180_000
 
@@ -162,7 +148,7 @@ async function archivePhase (dir: string, origins: readonly StreamOrigin[], mast
   const node = benchNode(dir, { archiveAfterMs: 1 })
   try {
     await node.start()
-    standInMesh(node, origins, master)
+    standInMesh(node, origins.map(o => o.id), master)
     const count = (): number => Object.values(node.archived().byState).reduce((a, b) => a + b, 0)
     const before = count()
     const archived = (): number => count() - before
@@ -200,7 +186,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
     await node.start()
     const os = await origins()
     const all = [os.M, os.X0, os.X1, os.S0, os.S1]
-    standInMesh(node, all, os.M.id)
+    standInMesh(node, all.map(o => o.id), os.M.id)
     const intake = intakeOf(node)
     // Each origin announces itself; M claims a term above the node's own.
     const term = Math.max(0, ...Object.values(node.state.terms ?? {})) + 1

@@ -51,7 +51,7 @@ import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { submittedSpec } from '../src/api/routes/joblists.js'
 import { defaultConfig } from '../src/config/config.js'
-import type { AssignBody, CisEvent } from '../src/events/types.js'
+import type { AssignBody } from '../src/events/types.js'
 import { validateJoblist } from '../src/spec/index.js'
 import type { JoblistSpec } from '../src/spec/types.js'
 import { acceptOf, carriedAssigns } from '../src/events/types.js'
@@ -64,6 +64,7 @@ import { childRun } from './child-run.js'
 import { medianBy } from './median.js'
 import { childrenOf, otherThreadsMs, statTimes } from './cpu.js'
 import { WARMUP_JOBS, stamp } from './stream.js'
+import { standInMesh } from './stand-in-mesh.js'
 import type { StreamOrigin } from './stream.js'
 
 export const CORE_ROLES = ['master', 'executor', 'executor-nofork', 'observer'] as const
@@ -159,21 +160,6 @@ class Gate {
 }
 
 const intakeOf = (node: CisNode): Intake => (node as unknown as { intake: Intake }).intake
-
-/** Replace the node's mesh with a stand-in: these peers alive, `top` the highest priority, what the node publishes to `published`. */
-function standInMesh (node: CisNode, peers: string[], top: string, published: (own: CisEvent[]) => void): void {
-  const alive = new Set([node.id, ...peers])
-  ;(node as unknown as { mesh: unknown }).mesh = {
-    gossip: { relay: () => {} },
-    replication: { pull: () => {}, pullBehind: () => {}, publishEvents: published, behind: () => false, caughtUp: async () => true },
-    membership: { alive: () => alive, priorityOf: (id: string) => id === top ? 100 : 0, silence: () => new Map(), lastSeen: () => Date.now(), unsettled: () => ({ unheard: [], claiming: [] }), settling: () => false },
-    office: () => {},
-    leaving: () => {},
-    addresses: () => [],
-    block: async () => {},
-    stop: async () => {}
-  }
-}
 
 /** Poll `done` every 2 ms until it holds (only outside what is measured, or at its very end), at most `ms`. */
 async function until (done: () => boolean, what: string, ms = 60_000): Promise<void> {
