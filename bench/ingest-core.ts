@@ -26,18 +26,17 @@
 import '../src/polyfill.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { pino } from 'pino'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { defaultConfig } from '../src/config/config.js'
+import type { AgentConfig } from '../src/config/config.js'
 import { checkEvent } from '../src/events/check.js'
 import type { CisEvent } from '../src/events/types.js'
 import { signBatch, verifyEvent } from '../src/identity/keys.js'
-import { CisNode } from '../src/node/node.js'
+import type { CisNode } from '../src/node/node.js'
 import type { Intake } from '../src/node/intake.js'
 import { validateJoblist } from '../src/spec/index.js'
 import { shortCode } from '../src/util/ids.js'
@@ -46,7 +45,7 @@ import { childRun } from './child-run.js'
 import { otherThreadsMs } from './cpu.js'
 import { EVENTS_PER_JOB, WARMUP_JOBS, jobStream, stamp } from './stream.js'
 import type { StreamMessage, StreamOrigin } from './stream.js'
-import { standInMesh } from './stand-in-mesh.js'
+import { benchNode, standInMesh } from './bench-node.js'
 
 export interface IngestCoreRun {
   eventsPerMessage: number
@@ -97,8 +96,6 @@ export interface IngestCoreResult {
   target: string
 }
 
-const silent = pino({ level: 'silent' })
-
 interface Origins { M: StreamOrigin, X0: StreamOrigin, X1: StreamOrigin, S0: StreamOrigin, S1: StreamOrigin }
 
 async function origins (): Promise<Origins> {
@@ -134,18 +131,15 @@ async function steps (jobs: number, jobsPerBatch: number, spec: Parameters<typeo
   return { parse, check, verify }
 }
 
-/** A bench node: a real node in `dir`, an observer with no resources. */
-function benchNode (dir: string, store?: Partial<ReturnType<typeof defaultConfig>['store']>): CisNode {
-  const config = defaultConfig()
-  return new CisNode({ config: { ...config, data: dir, name: 'core', priority: 0, resources: {}, store: { ...config.store, ...store } }, log: silent, network: false })
-}
+/** The bench's node in `dir`: an observer with no resources. */
+const observerNode = (dir: string, store?: Partial<AgentConfig['store']>): CisNode => benchNode(dir, { name: 'core', priority: 0, resources: {}, ...(store !== undefined ? { store } : {}) })
 
 /** Longest the archive phase waits for the last joblist (ArchiveRun): 3 minutes, or 10 ms a joblist if longer. */
 const archivePhaseMs = (joblists: number): number => Math.max(180_000, joblists * 10)
 
 /** The node of `dir` started again with every ended joblist due for the archive; its archiving measured (ArchiveRun). */
 async function archivePhase (dir: string, origins: readonly StreamOrigin[], master: string, joblists: number, progress: (m: string) => void): Promise<ArchiveRun> {
-  const node = benchNode(dir, { archiveAfterMs: 1 })
+  const node = observerNode(dir, { archiveAfterMs: 1 })
   try {
     await node.start()
     standInMesh(node, origins.map(o => o.id), master)
@@ -184,7 +178,7 @@ async function coreRun (jobs: number, jobsPerBatch: number, progress: (m: string
   // (With --archive no bound on the ended joblists held, so every joblist taken in is there for
   // the archive phase to move; without, past store.keepEnded the earliest leave during the
   // ingest, as in an agent. At npm run bench's 8,000 joblists the bound is not reached either way.)
-  const node = benchNode(dir, archive ? { keepEnded: 0 } : undefined)
+  const node = observerNode(dir, archive ? { keepEnded: 0 } : undefined)
   try {
     await node.start()
     const os = await origins()

@@ -43,20 +43,18 @@
 import '../src/polyfill.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { pino } from 'pino'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { submittedSpec } from '../src/api/routes/joblists.js'
-import { defaultConfig } from '../src/config/config.js'
 import type { AssignBody } from '../src/events/types.js'
 import { validateJoblist } from '../src/spec/index.js'
 import type { JoblistSpec } from '../src/spec/types.js'
 import { acceptOf, carriedAssigns } from '../src/events/types.js'
 import { CHAIN_START, signBatch } from '../src/identity/keys.js'
-import { CisNode } from '../src/node/node.js'
+import type { CisNode } from '../src/node/node.js'
 import type { Intake } from '../src/node/intake.js'
 import { shortCode } from '../src/util/ids.js'
 import { VERSION } from '../src/version.js'
@@ -64,7 +62,7 @@ import { childRun } from './child-run.js'
 import { medianBy } from './median.js'
 import { childrenOf, otherThreadsMs, statTimes } from './cpu.js'
 import { WARMUP_JOBS, stamp } from './stream.js'
-import { standInMesh } from './stand-in-mesh.js'
+import { benchNode, standInMesh } from './bench-node.js'
 import type { StreamOrigin } from './stream.js'
 
 export const CORE_ROLES = ['master', 'executor', 'executor-nofork', 'observer'] as const
@@ -120,8 +118,6 @@ export interface RolesCoreResult {
   /** Every run's CPU ms a job, by role, in the order run. */
   allCpuMsPerJob: Record<string, number[]>
 }
-
-const silent = pino({ level: 'silent' })
 
 async function newOrigin (): Promise<StreamOrigin & { key: Parameters<typeof signBatch>[0] }> {
   const key = await generateKeyPair('Ed25519')
@@ -265,7 +261,7 @@ const appliedSum = (node: CisNode): number => Object.values(node.state.applied).
 /** A real node (no network: the stand-in mesh goes in after start) in a fresh data directory, started, given to `fn`, then stopped and removed. */
 async function withNode<T> (config: { name: string, priority: number, resources: Record<string, string[]> }, fn: (node: CisNode) => Promise<T>, forkServer?: string): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'cis-roles-core-'))
-  const node = new CisNode({ config: { ...defaultConfig(), data: dir, ...config }, log: silent, network: false, ...(forkServer !== undefined ? { forkServer } : {}) })
+  const node = benchNode(dir, config, forkServer)
   try {
     await node.start()
     return await fn(node)
