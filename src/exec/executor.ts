@@ -8,7 +8,7 @@ import type { AttemptRecord, ClusterState, JobRecord } from '../state/types.js'
 import { attemptPaths, writeJobFiles } from './files.js'
 import { freshDir } from './attempt-dir.js'
 import { killGroup, startProcess } from './process.js'
-import type { RunningProcess } from './process.js'
+import type { RunningProcess, StartHeld } from './process.js'
 import type { Spawner } from './spawner.js'
 
 export interface ExecutorContext {
@@ -19,10 +19,12 @@ export interface ExecutorContext {
   graceMs: number
   log: Logger
   /** Append an event to this node's log (durable when the promise resolves). */
-  started: (body: StartedBody) => Promise<unknown>
+  started: (body: StartedBody, held?: StartHeld) => Promise<unknown>
   finished: (body: FinishedBody) => Promise<unknown>
   /** The fork server, when jobs are started through one. */
   spawner?: Spawner
+  /** How long the fork server holds a job's pid answer for its end (ProcessOptions.holdStartMs); none: not held. */
+  holdStartMs?: number
 }
 
 interface Local {
@@ -155,23 +157,26 @@ export class Executor {
         ...(job.spec.timeoutMs !== undefined ? { timeoutMs: job.spec.timeoutMs } : {}),
         graceMs: this.ctx.graceMs,
         usageFile: paths.times,
-        ...(forkServerMakes ? { makeCwd: paths.levels } : {})
+        ...(forkServerMakes ? { makeCwd: paths.levels } : {}),
+        ...(this.ctx.spawner !== undefined && this.ctx.holdStartMs !== undefined ? { holdStartMs: this.ctx.holdStartMs } : {})
       }
       let pid: number
       let proc: RunningProcess
+      let held: StartHeld | undefined
       if (this.ctx.spawner !== undefined) {
         const p = this.ctx.spawner.run(opts)
         proc = p
         l.proc = proc
         if (l.stopRequested) proc.stop()
         pid = await p.pidReady
+        held = p.held()
       } else {
         proc = startProcess(opts)
         l.proc = proc
         if (l.stopRequested) proc.stop()
         pid = proc.pid
       }
-      if (pid > 0) void this.ctx.started({ jobId: job.id, attempt: l.attempt, pid })
+      if (pid > 0) void this.ctx.started({ jobId: job.id, attempt: l.attempt, pid }, held)
       const r = await proc.done
       if (r.lost !== undefined) {
         finish = { jobId: job.id, attempt: l.attempt, state: 'lost', exitCode: null, signal: null, reason: r.lost }

@@ -40,7 +40,18 @@ export interface ProcessOptions {
    * first, attempt-dir.ts) just before it starts the job, empty. Without it `cwd` must exist.
    */
   makeCwd?: string[]
+  /**
+   * Through a fork server: it holds the job's pid answer this long (ms) for the job's end, so a
+   * short job's start and end reach the agent in one write (spawner-main.ts; StartHeld).
+   */
+  holdStartMs?: number
 }
+
+/**
+ * A start the fork server held (ProcessOptions.holdStartMs): it answered `sinceMs` after the
+ * job started; `ending`: the job ended within the hold, its end is told in the same turn.
+ */
+export interface StartHeld { sinceMs: number, ending: boolean }
 
 export function killGroup (pid: number, signal: NodeJS.Signals): void {
   try { process.kill(-pid, signal) } catch { /* already gone */ }

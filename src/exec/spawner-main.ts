@@ -1,7 +1,10 @@
 // The fork server: a small process that starts the agent's jobs, so that forking happens in
 // a process of a few tens of MB (fast) and off the agent's main thread. It reads one JSON
-// request per line on stdin and answers on stdout: {id, pid}, {id, error} and, when the job
-// ends, {id, exit: true, code, signal, usage?}. It ends when its stdin closes (the agent is
+// request per line on stdin and answers on stdout: {id, pid, since?, ending?}, {id, error} and,
+// when the job ends, {id, exit: true, code, signal, usage?}. With `hold` (ms) in the request the
+// pid answer waits that long for the job's end (process.ts, START_HOLD_MS): a job that ends within
+// it has its pid and exit answers in one write, `ending: true` (one wake-up of the agent, not
+// two); one still running then has its pid answered alone. `since`: ms from the start to that answer. It ends when its stdin closes (the agent is
 // gone), and ends the jobs it started with it: a dead agent's work does not run on unseen.
 // With `usage` (a file) in the request it measures the job as startProcess does (G-2): the
 // memory samples are taken here, off the agent's main thread. With `mkdirs` it makes the job's
@@ -14,7 +17,10 @@ import { watchPeakRss } from './group-memory.js'
 import { attemptUsage, readCpuTimes, timedShell } from './usage.js'
 import { freshDir } from './attempt-dir.js'
 
-interface Request { id: number, cmd: string, cwd: string, env: Record<string, string>, out: string, err: string, usage?: string, mkdirs?: string[] }
+/** The longest a pid answer is held for its job's end, whatever a request asks. */
+const MAX_HOLD_MS = 10_000
+
+interface Request { id: number, cmd: string, cwd: string, env: Record<string, string>, out: string, err: string, usage?: string, mkdirs?: string[], hold?: number }
 
 /** Process groups of the jobs running now. */
 const groups = new Set<number>()
@@ -55,20 +61,34 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
     const sh = usageFile !== undefined ? timedShell(r.cmd, env, usageFile) : { args: ['-c', r.cmd], env }
     const child = spawn('/bin/sh', sh.args, { cwd: r.cwd, env: sh.env, detached: true, stdio: ['ignore', out, err] })
     let peakRss: (() => number | undefined) | undefined
+    const hold = typeof r.hold === 'number' && r.hold > 0 ? Math.min(r.hold, MAX_HOLD_MS) : 0
+    let startedAt = 0
+    /** The pid answer while it is held for the job's end (`hold`). */
+    let held: NodeJS.Timeout | undefined
+    const answerPid = (ending: boolean): void => {
+      held = undefined
+      send({ id: r.id, pid: child.pid, ...(hold > 0 ? { since: Date.now() - startedAt } : {}), ...(ending ? { ending } : {}) })
+    }
     child.once('error', e => send({ id: r.id, error: e.message }))
     child.once('spawn', () => {
       if (child.pid !== undefined) groups.add(child.pid)
       if (usageFile !== undefined && child.pid !== undefined) peakRss = watchPeakRss(child.pid)
-      send({ id: r.id, pid: child.pid })
+      startedAt = Date.now()
+      if (hold > 0) held = setTimeout(() => answerPid(false), hold)
+      else answerPid(false)
     })
     child.once('exit', (code, signal) => {
       const maxRssKb = peakRss?.()
       // Whatever the job left behind in its group ends with it.
       try { process.kill(-(child.pid as number), 'SIGKILL') } catch { /* gone */ }
       groups.delete(child.pid as number)
-      if (usageFile === undefined) { send({ id: r.id, exit: true, code, signal }); return }
+      // Ended within the hold: the pid answer goes with the exit's, in its write.
+      const ending = held !== undefined
+      if (ending) clearTimeout(held)
+      if (usageFile === undefined) { if (ending) answerPid(true); send({ id: r.id, exit: true, code, signal }); return }
       void readCpuTimes(usageFile).then(cpu => {
         const usage = attemptUsage(cpu, maxRssKb)
+        if (ending) answerPid(true)
         send({ id: r.id, exit: true, code, signal, ...(usage !== undefined ? { usage } : {}) })
       })
     })

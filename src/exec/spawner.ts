@@ -7,11 +7,13 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { AttemptUsage } from '../events/types.js'
-import type { ProcessOptions, ProcessResult, RunningProcess } from './process.js'
+import type { ProcessOptions, ProcessResult, RunningProcess, StartHeld } from './process.js'
 import { killGroup, terminateGroup } from './process.js'
 
 interface Pending {
   pid: number
+  /** The fork server held the pid answer (ProcessOptions.holdStartMs): how long, and whether the job ended meanwhile. */
+  held?: StartHeld
   resolvePid: (pid: number) => void
   resolveDone: (r: ProcessResult) => void
   endedBy?: 'timeout' | 'stop'
@@ -121,7 +123,7 @@ export class Spawner {
    * has (the agent's, as it was when the fork server started): a variable it does not name is
    * the agent's; only those that differ from the fork server's are sent.
    */
-  run (o: ProcessOptions): RunningProcess & { pidReady: Promise<number> } {
+  run (o: ProcessOptions): RunningProcess & { pidReady: Promise<number>, held: () => StartHeld | undefined } {
     const id = this.nextId++
     let resolvePid!: (pid: number) => void
     let resolveDone!: (r: ProcessResult) => void
@@ -144,9 +146,9 @@ export class Spawner {
     } else {
       // (With no fork server now — one is being started again — the request waits for it: start() sends what waits.)
       if (this.queued.length === 0 && this.child !== undefined) setImmediate(() => this.flush())
-      this.queued.push({ id, env: o.env, request: { id, cmd: o.command, cwd: o.cwd, out: o.stdoutFile, err: o.stderrFile, ...(o.usageFile !== undefined ? { usage: o.usageFile } : {}), ...(o.makeCwd !== undefined ? { mkdirs: o.makeCwd } : {}) } })
+      this.queued.push({ id, env: o.env, request: { id, cmd: o.command, cwd: o.cwd, out: o.stdoutFile, err: o.stderrFile, ...(o.usageFile !== undefined ? { usage: o.usageFile } : {}), ...(o.makeCwd !== undefined ? { mkdirs: o.makeCwd } : {}), ...(o.holdStartMs !== undefined && o.holdStartMs > 0 ? { hold: o.holdStartMs } : {}) } })
     }
-    return { get pid () { return p.pid }, pidReady, done, stop: () => end('stop') }
+    return { get pid () { return p.pid }, pidReady, held: () => p.held, done, stop: () => end('stop') }
   }
 
   /**
@@ -186,12 +188,13 @@ export class Spawner {
   }
 
   private onLine (line: string): void {
-    let m: { id: number, pid?: number, error?: string, exit?: boolean, code?: number | null, signal?: string | null, usage?: AttemptUsage }
+    let m: { id: number, pid?: number, since?: number, ending?: boolean, error?: string, exit?: boolean, code?: number | null, signal?: string | null, usage?: AttemptUsage }
     try { m = JSON.parse(line) } catch { return }
     const p = this.pending.get(m.id)
     if (p === undefined) return
     if (m.pid !== undefined) {
       p.pid = m.pid
+      if (typeof m.since === 'number') p.held = { sinceMs: Math.max(0, m.since), ending: m.ending === true }
       p.resolvePid(m.pid)
     } else if (m.error !== undefined) {
       this.pending.delete(m.id)

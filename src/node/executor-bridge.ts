@@ -11,7 +11,7 @@ import { attemptPaths } from '../exec/files.js'
 import { Spawner } from '../exec/spawner.js'
 import type { ClusterState } from '../state/types.js'
 import { isPurged } from '../state/purged.js'
-import { StartHold } from './start-hold.js'
+import { START_HOLD_MS, StartHold } from './start-hold.js'
 
 export interface ExecutorBridgeOptions {
   self: string
@@ -50,14 +50,16 @@ export class ExecutorBridge {
       this.spawner.start()
     }
     this.executor = new Executor({
-      ...(this.spawner !== undefined ? { spawner: this.spawner } : {}),
+      // (The fork server holds a job's start for its end, so a short job's two answers are one
+      // write to this process: one wake-up; StartHold then holds no more.)
+      ...(this.spawner !== undefined ? { spawner: this.spawner, holdStartMs: START_HOLD_MS } : {}),
       self: this.o.self,
       nodeName: this.o.config.name,
       apiUrl: this.o.apiUrl,
       dataDir: this.o.dataDir,
       graceMs: this.o.config.exec.killGraceMs,
       log: this.o.log.child({ component: 'exec' }),
-      started: async body => { await this.starts.started(body) },
+      started: async (body, held) => { await this.starts.started(body, held) },
       finished: async body => { await this.starts.finished(body) }
     })
   }

@@ -1,9 +1,12 @@
 // A job's start, held for its end (issue 12): a job that ends within START_HOLD_MS of its start
 // is told by one event, its `finished` carrying the start, instead of `started` and `finished`:
 // a fifth fewer events a short job for every node of the cluster to check, apply and store. A
-// job still running after the hold is told started by a `started` event, as before.
+// job still running after the hold is told started by a `started` event, as before. Through a
+// fork server the hold is the fork server's (spawner-main.ts): it answers a short job's start and
+// end in one write, and a longer one's start after the hold, which is then told at once here.
 import type { Logger } from 'pino'
 import type { EventBodies, EventType, FinishedBody, StartedBody } from '../events/types.js'
+import type { StartHeld } from '../exec/process.js'
 
 /**
  * How long a start waits to be told. Short: until it is told and durable, a crash of this agent
@@ -31,19 +34,30 @@ export class StartHold {
   /** Starts held now. */
   get size (): number { return this.held.size }
 
-  /** A job started: resolves once told, by a `started` event or with the job's end. */
-  async started (body: StartedBody): Promise<void> {
+  /**
+   * A job started: resolves once told, by a `started` event or with the job's end. `held`: the
+   * fork server held it already, `sinceMs` after the start: told at once if the job still runs,
+   * else kept for its end, which follows in this turn (it starts `sinceMs` ago either way).
+   */
+  async started (body: StartedBody, held?: StartHeld): Promise<void> {
+    if (held !== undefined && !held.ending) { await this.tell(body); return }
     const key = `${body.jobId}#${body.attempt}`
     await new Promise<void>(resolve => {
       const timer = setTimeout(() => {
         this.held.delete(key)
-        this.o.append('started', body).then(() => resolve(), err => {
-          this.o.log.error({ err: (err as Error).message, job: body.jobId }, 'cannot record a start')
-          resolve()
-        })
+        void this.tell(body).then(resolve)
       }, this.o.holdMs ?? START_HOLD_MS)
-      this.held.set(key, { body, at: this.o.clock(), timer, told: resolve })
+      this.held.set(key, { body, at: this.o.clock() - (held?.sinceMs ?? 0), timer, told: resolve })
     })
+  }
+
+  /** A `started` event now (an error logged: the job's end tells its start anyway). */
+  private async tell (body: StartedBody): Promise<void> {
+    try {
+      await this.o.append('started', body)
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message, job: body.jobId }, 'cannot record a start')
+    }
   }
 
   /** A job ended: its start, if still held, goes in the same event. Resolves once durable. */

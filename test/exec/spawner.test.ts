@@ -54,6 +54,42 @@ test('R6-1: jobs started in one turn (one write to the fork server) each run onc
   })
 })
 
+test('R1-5 (issue 12): with a hold, the fork server answers a short job\'s pid with its exit (one wake-up of the agent), and a longer one\'s pid when the hold ends', { timeout: 60_000 }, async () => {
+  await withDir(async dir => {
+    const spawner = new Spawner(silent)
+    spawner.start()
+    try {
+      // Not held: the pid alone, as soon as the job started.
+      const plain = spawner.run(opts(dir, 0, 'exit 0'))
+      assert.ok(await plain.pidReady > 0)
+      assert.equal(plain.held(), undefined, 'no hold asked for: none reported')
+      assert.equal((await plain.done).exitCode, 0)
+
+      // A job that ends within the hold (the longest a fork server holds, 10 s: any machine ends `exit 4` sooner).
+      const short = spawner.run({ ...opts(dir, 1, 'exit 4'), holdStartMs: 60_000 })
+      let ended = false
+      void short.done.then(() => { ended = true })
+      const pid = await short.pidReady
+      assert.ok(pid > 0, `a pid: ${pid}`)
+      const held = short.held()
+      assert.ok(held !== undefined && held.ending && held.sinceMs >= 0, `told as ending with its pid: ${JSON.stringify(held)}`)
+      await Promise.resolve()
+      assert.ok(ended, 'its exit came in the same write, read in the same turn as its pid')
+      assert.equal((await short.done).exitCode, 4)
+
+      // A job still running when the hold ends: its pid then, alone; it can be stopped as before.
+      const long = spawner.run({ ...opts(dir, 2, 'sleep 30'), holdStartMs: 50 })
+      const longPid = await long.pidReady
+      const longHeld = long.held()
+      assert.ok(longPid > 0)
+      assert.ok(longHeld !== undefined && !longHeld.ending && longHeld.sinceMs >= 40, `held about 50 ms, still running: ${JSON.stringify(longHeld)}`)
+      long.stop()
+      const r = await long.done
+      assert.equal(r.endedBy, 'stop', JSON.stringify(r))
+    } finally { spawner.stop() }
+  })
+})
+
 test('R6-1: a job gets exactly its environment through the fork server: the agent\'s variables, one of them changed, its own added (only what differs from the fork server\'s is sent)', { timeout: 60_000 }, async () => {
   await withDir(async dir => {
     // A variable of the agent's own (the fork server inherits it as it starts), that no shell sets.

@@ -76,6 +76,28 @@ test('R1-5 (issue 12): a job still running after the hold is told started by a s
   await events.close()
 })
 
+test('R1-5 (issue 12): a start the fork server held already is told at once if the job still runs, and with its end, timed when it began, if it ended', async () => {
+  const { events, published } = await log()
+  // The agent's own hold is a minute here: only the fork server's say can end it sooner.
+  const starts = hold(events, 60_000)
+  await starts.started({ ...started, jobId: 'j-3.1' }, { sinceMs: 10, ending: false })
+  assert.deepEqual(published.map(b => b.map(e => e.type)), [['started']], 'still running after the fork server\'s hold: told at once')
+  assert.equal(starts.size, 0)
+  await starts.finished({ ...finished, jobId: 'j-3.1' })
+  assert.equal((published[1][0] as CisEvent<'finished'>).body.started, undefined, 'the start is not told twice')
+
+  const before = events.clockMs()
+  const told = starts.started({ ...started, jobId: 'j-4.1' }, { sinceMs: 7, ending: true })
+  assert.equal(starts.size, 1, 'ended within the fork server\'s hold: kept for its end')
+  await starts.finished({ ...finished, jobId: 'j-4.1' })
+  await told
+  assert.deepEqual(published.slice(2).map(b => b.map(e => e.type)), [['finished']], 'one event for the short job')
+  const e = published[2][0] as CisEvent<'finished'>
+  assert.ok(e.body.started !== undefined && e.body.started.at <= e.ts - 7 && e.body.started.at >= before - 7, `the start timed when the job began, 7 ms before it was heard of: ${JSON.stringify(e.body.started)}, ts ${e.ts}`)
+  assert.ok(verifyEvent(e))
+  await events.close()
+})
+
 test('R1-5 (issue 12): peers\' events wait to share a write; an own event ends the wait (one write for all)', { timeout: 30_000 }, async () => {
   // Peers' events would wait a minute here.
   const { events, published, written } = await log()
