@@ -6,9 +6,9 @@ import { checkCron, checkTimezone } from './cron.js'
 import { checkJobFilePath } from './paths.js'
 import type { NotifySpec } from './types.js'
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
-const TYPE_RE = /^[a-z][a-z0-9_-]*$/
-const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+export const TYPE_RE = /^[a-z][a-z0-9_-]*$/
+export const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform(v => String(v))
 

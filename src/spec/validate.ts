@@ -4,6 +4,7 @@ import type { JoblistSpec, NotifySpec, SpecIssue, SpecResult } from './types.js'
 import { allowedKeys, joblistSchema } from './schema.js'
 import type { JoblistInputRaw } from './schema.js'
 import { undeclaredVars, varDeclarationIssues } from './vars.js'
+import { normalShape } from './normal-shape.js'
 import { MAX_FILE_BYTES, MAX_JOBS, MAX_TOTAL_FILE_BYTES, kib } from './limits.js'
 
 export type JoblistInput = JoblistInputRaw
@@ -116,7 +117,9 @@ export const normalNotify = (n: NotifySpec): NotifySpec => 'email' in n ? { emai
 
 /** Validate a resolved joblist (every file has content): what the API and events accept. */
 export function validateJoblist (input: unknown): SpecResult {
-  const shape = shapeIssues(input)
+  // (A joblist in the form events carry it needs no schema to say so: normal-shape.ts.)
+  const normal = normalShape(input)
+  const shape = normal !== undefined ? { ok: true as const, value: normal } : shapeIssues(input)
   if (!shape.ok) return shape
   const issues = crossIssues(shape.value, false)
   if (issues.length > 0) return { ok: false, issues }
