@@ -67,13 +67,13 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
     let held: NodeJS.Timeout | undefined
     const answerPid = (ending: boolean): void => {
       held = undefined
-      send({ id: r.id, pid: child.pid, ...(hold > 0 ? { since: Date.now() - startedAt } : {}), ...(ending ? { ending } : {}) })
+      send({ id: r.id, pid: child.pid, ...(hold > 0 ? { since: Math.round(performance.now() - startedAt) } : {}), ...(ending ? { ending } : {}) })
     }
     child.once('error', e => send({ id: r.id, error: e.message }))
     child.once('spawn', () => {
       if (child.pid !== undefined) groups.add(child.pid)
       if (usageFile !== undefined && child.pid !== undefined) peakRss = watchPeakRss(child.pid)
-      startedAt = Date.now()
+      startedAt = performance.now() // (a monotonic clock: `since` is a duration)
       if (hold > 0) held = setTimeout(() => answerPid(false), hold)
       else answerPid(false)
     })
