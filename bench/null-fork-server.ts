@@ -1,9 +1,9 @@
 // A fork server that starts nothing (roles-core's `executor-nofork`, issue 12): it speaks the
 // fork server's protocol (src/exec/spawner-main.ts) and answers each request as if its job had
 // run and ended at once (its pid and exit lines, code 0 and a usage, in the turn after the
-// request's, as the real one answers a job that ends within the request's `hold`; without `hold`
-// the pid line in the request's turn) — so the agent does for each job all it does with the real one: the
-// request written to the pipe, both answers read, the job's end told. What is left out is the
+// request's, as the real one answers a job that ends within the request's `hold`; without
+// `hold` the pid line in the request's turn) — so the agent does for each job all it does with
+// the real one: the request written to the pipe, both answers read, the job's end told. What is left out is the
 // operating system's work for a job (fork, exec, the job itself), which on a 2-core VM took
 // five to ten times the agent's CPU a job and competed with it for the cores: the executor's own
 // path, measured hot, as the master's and the observer's are.

@@ -2,9 +2,10 @@
 // a process of a few tens of MB (fast) and off the agent's main thread. It reads one JSON
 // request per line on stdin and answers on stdout: {id, pid, since?, ending?}, {id, error} and,
 // when the job ends, {id, exit: true, code, signal, usage?}. With `hold` (ms) in the request the
-// pid answer waits that long for the job's end (process.ts, START_HOLD_MS): a job that ends within
-// it has its pid and exit answers in one write, `ending: true` (one wake-up of the agent, not
-// two); one still running then has its pid answered alone. `since`: ms from the start to that answer. It ends when its stdin closes (the agent is
+// pid answer waits that long for the job's end (the agent's START_HOLD_MS, node/start-hold.ts):
+// a job that ends within it has its pid and exit answers in one write, `ending: true` (one
+// wake-up of the agent, not two); one still running then has its pid answered alone. `since`:
+// ms from the job's start to that answer. It ends when its stdin closes (the agent is
 // gone), and ends the jobs it started with it: a dead agent's work does not run on unseen.
 // With `usage` (a file) in the request it measures the job as startProcess does (G-2): the
 // memory samples are taken here, off the agent's main thread. With `mkdirs` it makes the job's
