@@ -36,8 +36,9 @@ export class StartHold {
 
   /**
    * A job started: resolves once told, by a `started` event or with the job's end. `held`: the
-   * fork server held it already, `sinceMs` after the start: told at once if the job still runs,
-   * else kept for its end, which follows in this turn (it starts `sinceMs` ago either way).
+   * fork server held it already, `sinceMs` after the start: told at once if the job still runs
+   * (as a start held here would be after the hold), else kept, timed `sinceMs` ago, for its end,
+   * which follows in this turn.
    */
   async started (body: StartedBody, held?: StartHeld): Promise<void> {
     if (held !== undefined && !held.ending) { await this.tell(body); return }
@@ -51,7 +52,7 @@ export class StartHold {
     })
   }
 
-  /** A `started` event now (an error logged: the job's end tells its start anyway). */
+  /** A `started` event now (if it cannot be written, said; the job's end is still told). */
   private async tell (body: StartedBody): Promise<void> {
     try {
       await this.o.append('started', body)
