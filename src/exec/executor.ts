@@ -158,7 +158,7 @@ export class Executor {
         graceMs: this.ctx.graceMs,
         usageFile: paths.times,
         ...(forkServerMakes ? { makeCwd: paths.levels } : {}),
-        ...(this.ctx.spawner !== undefined && this.ctx.holdStartMs !== undefined ? { holdStartMs: this.ctx.holdStartMs } : {})
+        ...(this.ctx.holdStartMs !== undefined ? { holdStartMs: this.ctx.holdStartMs } : {})
       }
       let pid: number
       let proc: RunningProcess

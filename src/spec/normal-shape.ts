@@ -12,22 +12,27 @@ import { MAX_COUNT_PER_TYPE, MAX_DURATION_MS, MAX_FILES_PER_JOB, MAX_NAME_LENGTH
 
 type Obj = Record<string, unknown>
 
-/** A plain object (as JSON makes them) whose keys are all in `allowed` and include `required`. */
+/** A plain object, as JSON makes them (not an array, no other prototype). */
+const isPlain = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype
+
+/** A plain object whose keys are all in `allowed` and include `required`. */
 function shaped (x: unknown, allowed: ReadonlySet<string>, required: readonly string[]): x is Obj {
-  if (typeof x !== 'object' || x === null || Array.isArray(x) || Object.getPrototypeOf(x) !== Object.prototype) return false
+  if (!isPlain(x)) return false
   for (const k in x) if (!allowed.has(k)) return false
   for (const k of required) if (!Object.hasOwn(x, k)) return false
   return true
 }
 
-/** A plain object of string values whose keys pass `key` (no `__proto__`: zod's copy would differ). */
-function stringMap (x: unknown, key: (k: string) => boolean): boolean {
-  if (typeof x !== 'object' || x === null || Array.isArray(x) || Object.getPrototypeOf(x) !== Object.prototype) return false
-  for (const k of Object.keys(x)) {
-    if (k === '__proto__' || !key(k) || typeof (x as Obj)[k] !== 'string') return false
-  }
+/** A plain object whose keys pass `key` and values `value` (no `__proto__`: zod's copy would differ). */
+function plainMap (x: unknown, key: (k: string) => boolean, value: (v: unknown) => boolean): boolean {
+  if (!isPlain(x)) return false
+  for (const k of Object.keys(x)) if (k === '__proto__' || !key(k) || !value(x[k])) return false
   return true
 }
+
+const isString = (v: unknown): boolean => typeof v === 'string'
+/** A map of strings (what the schema's scalars become) whose keys pass `key`. */
+const stringMap = (x: unknown, key: (k: string) => boolean): boolean => plainMap(x, key, isString)
 
 const isName = (v: unknown): boolean => typeof v === 'string' && v.length >= 1 && v.length <= MAX_NAME_LENGTH && NAME_RE.test(v)
 const isInt = (v: unknown, min: number, max: number): boolean => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
@@ -43,10 +48,10 @@ const FILE = new Set(['path', 'content', 'replace', 'mode'])
 const FILE_REQUIRED = ['path', 'content', 'replace']
 
 function isTarget (t: unknown): boolean {
-  if (typeof t !== 'object' || t === null || Array.isArray(t) || Object.getPrototypeOf(t) !== Object.prototype) return false
+  if (!isPlain(t)) return false
   const keys = Object.keys(t)
   if (keys.length !== 1) return false
-  const v = (t as Obj)[keys[0]]
+  const v = t[keys[0]]
   return keys[0] === 'all' ? v === true : (keys[0] === 'node' || keys[0] === 'profile') && isName(v)
 }
 
@@ -58,8 +63,7 @@ function isFile (f: unknown): boolean {
 function isJob (j: unknown): boolean {
   return shaped(j, JOB, JOB_REQUIRED) && isName(j.name) &&
     typeof j.run === 'string' && j.run.length >= 1 && j.run.length <= MAX_RUN_LENGTH &&
-    typeof j.needs === 'object' && j.needs !== null && !Array.isArray(j.needs) && Object.getPrototypeOf(j.needs) === Object.prototype &&
-    Object.keys(j.needs).every(k => TYPE_RE.test(k) && isInt((j.needs as Obj)[k], 0, MAX_COUNT_PER_TYPE)) &&
+    plainMap(j.needs, k => TYPE_RE.test(k), n => isInt(n, 0, MAX_COUNT_PER_TYPE)) &&
     stringMap(j.env, k => ENV_RE.test(k) && !k.startsWith('CIS_')) &&
     isMs(j.timeoutMs) && isMs(j.lostAfterMs) && (j.retryLost === undefined || typeof j.retryLost === 'boolean') &&
     isInt(j.retries, 0, MAX_RETRIES) && stringMap(j.replace, anyKey) &&
