@@ -105,3 +105,27 @@ test('R1-2/R1-5 (issue 12): whatever a peer sends, the fast way accepts only wha
   // Both answers were exercised (else this would test nothing).
   assert.ok(recognised > 100 && rejected > 100, `recognised ${recognised}, left to the schema ${rejected}`)
 })
+
+test('R1-2/R1-5 (issue 12): each bound of the schema holds in the fast way too: one past it, the joblist is left to the schema, which refuses it', () => {
+  const [, base] = normalForms() as Array<Record<string, any>>
+  const cases: Array<[string, (x: Record<string, any>) => void]> = [
+    ['priority over 1000', x => { x.priority = 1001 }],
+    ['priority under -1000', x => { x.priority = -1001 }],
+    ['a name too long', x => { x.name = 'a'.repeat(101) }],
+    ['101 tags', x => { x.tags = Array.from({ length: 101 }, (_, i) => `t${i}`) }],
+    ['retries over 100', x => { x.stages[0].jobs[0].retries = 101 }],
+    ['a need over 1024', x => { x.stages[0].jobs[0].needs.slot = 1025 }],
+    ['a timeout of 0', x => { x.stages[0].jobs[0].timeoutMs = 0 }],
+    ['a timeout over 30 days', x => { x.stages[0].jobs[0].timeoutMs = 30 * 24 * 3600 * 1000 + 1 }],
+    ['a file mode over 07777', x => { x.stages[1].jobs[0].files[0].mode = 0o10000 }],
+    ['a reserved variable', x => { x.stages[0].jobs[0].env.CIS_X = 'v' }],
+    ['a file outside the work directory', x => { x.stages[1].jobs[0].files[0].path = '../x' }],
+    ['an empty run', x => { x.stages[0].jobs[0].run = '' }]
+  ]
+  for (const [what, change] of cases) {
+    const x = structuredClone(base)
+    change(x)
+    assert.equal(normalShape(x), undefined, `${what}: not accepted by the fast way`)
+    assert.equal(joblistSchema.safeParse(x).success, false, `${what}: refused by the schema (the case is a real bound)`)
+  }
+})
