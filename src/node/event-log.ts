@@ -1,7 +1,8 @@
 // The event log: the one door into this node's state. Own events are stamped (hybrid logical
-// clock, next seq), signed, applied and persisted in write batches, then published; events
-// from peers (already checked by the intake) are applied and persisted the same way. On start
-// it loads the snapshot and replays what came after it.
+// clock, next seq), signed, applied and made durable in batches (appended to the store's
+// journal, or written to the store), then published; events from peers (already checked by the
+// intake) are applied and written to the store with them. On start it loads the snapshot and
+// replays what came after it.
 import type { Logger } from 'pino'
 import type { CisEvent, EventBodies, EventType, SubmitAccept, SubmitBody, UnsignedEvent } from '../events/types.js'
 import { receive as hlcReceive, tick } from '../events/hlc.js'
@@ -103,6 +104,9 @@ export class EventLog {
   private link: Buffer = CHAIN_START
   private clock: Hlc = { ts: 0, lc: 0 }
   private pending: Pending[] = []
+  /** With a journal (store.journal): own events appended, not yet signed, journaled and published (journalOwn); they are in `pending` too. */
+  private unjournaled: Pending[] = []
+  private journalTurn = false
   private flushing: Promise<void> | null = null
   private sinceSnapshot = 0
   /** What the store holds of the snapshot, to write the next one as changes (G-4). */
@@ -380,13 +384,54 @@ export class EventLog {
     const event = { ...unsigned, sig: '' } as CisEvent<T>
     this.seq = event.seq
     this.o.counter?.appended(event)
-    const durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
+    let durable: Promise<void>
+    if (this.o.store.journal !== undefined) {
+      durable = new Promise<void>((resolve, reject) => this.unjournaled.push({ event, resolve, reject }))
+      this.pending.push({ event, resolve: noop, reject: noop })
+    } else {
+      durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
+    }
     this.o.applied([event], place)
-    void this.flushSoon()
-    // Published (with the rest of its write batch) only once durable: a crash can never make
-    // this node reuse a seq it has sent.
+    if (this.o.store.journal !== undefined) this.journalSoon()
+    else void this.flushSoon()
+    // Published (with the rest of its batch) only once durable: a crash can never make this
+    // node reuse a seq it has sent.
     await durable
     return event
+  }
+
+  /** Journal the own events appended in this turn of the event loop at its end (journalOwn). */
+  private journalSoon (): void {
+    if (this.journalTurn) return
+    this.journalTurn = true
+    setImmediate(() => { this.journalTurn = false; this.journalOwn() })
+  }
+
+  /**
+   * With a journal (store.journal, own-journal.ts): the own events appended so far signed as one
+   * batch, appended to the journal (one synchronous write: durable as LevelDB's write makes
+   * them, in the OS's cache), published, and their appends resolved, all now; they go into
+   * LevelDB with peers' events within PEER_WRITE_DELAY_MS (writeBatch), one write for all,
+   * instead of a write of their own whose completion is another wake-up of the process (an
+   * executor: one a job, beside the job's exit). A restart after a crash between the two
+   * finds them in the journal (level-store.ts writes them into LevelDB as it opens).
+   */
+  private journalOwn (): void {
+    const batch = this.unjournaled
+    const journal = this.o.store.journal
+    if (batch.length === 0 || journal === undefined) return
+    this.unjournaled = []
+    const own = batch.map(p => p.event)
+    try {
+      this.link = signBatch(this.o.identity.key, own, this.link) ?? this.link
+      journal.append(own)
+    } catch (err) {
+      this.fail(err as Error, batch, 'write to')
+      return
+    }
+    this.o.publish(own)
+    for (const p of batch) p.resolve()
+    void this.flushSoon(this.peerDelay)
   }
 
   /** Events from peers, checked and in seq order per origin: apply and persist them. */
@@ -523,9 +568,10 @@ export class EventLog {
 
   /**
    * Write what is pending within `delayMs`: 0, at the next turn of the event loop (this node's
-   * own events wait for it); for peers' events PEER_WRITE_DELAY_MS, so that events arriving one
-   * by one share a write (each write has a fixed cost; peers' events are durable at their
-   * origins, and applied here already). An own event (0) ends a wait.
+   * own events wait for it when the store keeps no journal, and a snapshot wanted now); for
+   * peers' events, and own events already journaled, PEER_WRITE_DELAY_MS, so that events
+   * arriving one by one share a write (each write has a fixed cost; peers' events are durable
+   * at their origins, own ones in the journal, and all applied here already). A 0 ends a wait.
    */
   private async flushSoon (delayMs = 0): Promise<void> {
     if (this.flushing !== null) { if (delayMs === 0) this.wake?.(); return }
@@ -545,6 +591,8 @@ export class EventLog {
   }
 
   private async writeBatch (): Promise<void> {
+    // (Own events not journaled yet are signed and published first: in LevelDB they are as they were sent.)
+    this.journalOwn()
     const batch = this.pending
     this.pending = []
     this.sinceSnapshot += batch.length
@@ -583,7 +631,10 @@ export class EventLog {
       await this.o.store.write(events, snap)
       stage = 'after'
       if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap); if (this.archiveBacklog) this.archiveSoon() }
-      if (own !== undefined) { this.durableSeq = own[own.length - 1].seq; this.o.publish(own) }
+      if (own !== undefined) {
+        this.durableSeq = own[own.length - 1].seq
+        if (this.o.store.journal === undefined) this.o.publish(own)
+      }
       for (const p of batch) p.resolve()
       if (cuts !== undefined) this.reclaimer.add(cuts)
     } catch (err) {

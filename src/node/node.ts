@@ -162,7 +162,7 @@ export class CisNode implements ApiNode {
     this.identity = await loadOrCreateIdentity(this.dataDir)
     if (this.store === undefined && this.config.store.backend === 'memory') this.log.warn('store.backend is memory: nothing this node learns survives a restart (for tests; use level in production)')
     // (A store of an older schema is upgraded here, one of a newer one refused: G-6, store/upgrade.ts.)
-    const store = this.store ??= this.config.store.backend === 'memory' ? new MemoryEventStore() : new LevelEventStore(resolve(this.dataDir, 'store'), { log: message => this.log.warn(message) })
+    const store = this.store ??= this.config.store.backend === 'memory' ? new MemoryEventStore() : new LevelEventStore(resolve(this.dataDir, 'store'), { journal: true, log: message => this.log.warn(message) })
     await store.open()
     this.events = new EventLog({
       identity: this.identity,

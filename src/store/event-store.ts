@@ -33,11 +33,23 @@ export interface ArchiveWrite {
 /** The stored snapshot: its version and every part, [key, JSON]. */
 export interface StoredSnapshot { version: number, parts: Array<[string, string]> }
 
+/** A journal of this node's own events (own-journal.ts): a batch appended to it is durable at once. */
+export interface OwnEventsJournal {
+  /** Append one batch of own events (seq order), synchronously; throws what the disk says. */
+  append: (events: readonly CisEvent[]) => void
+}
+
 export interface EventStore {
   open: () => Promise<void>
   close: () => Promise<void>
   /** Write events (and optionally a snapshot's changes) atomically. */
   write: (events: CisEvent[], snapshot?: SnapshotWrite) => Promise<void>
+  /**
+   * Present (after open) if the store keeps a journal of own events: the event log appends each
+   * batch of them to it and publishes the batch at once, and writes it with peers' events later
+   * (event-log.ts). Absent: own events are durable when their write() resolves.
+   */
+  journal?: OwnEventsJournal
   /** Events of one origin with seq > after, in seq order. */
   readOrigin: (origin: string, after: number) => AsyncIterable<CisEvent>
   origins: () => Promise<string[]>
@@ -72,8 +84,11 @@ export interface EventStore {
  *   3: and `archive` (ended joblists out of memory, by ID) and `archive-index` (archive.ts);
  *      an older store has nothing archived (no step to run), but an older agent must not open
  *      a store whose joblists it would not see
+ *   4: and the journal of own events (own-journal.ts: files `cis-journal-0` and `-1` in the store's
+ *      directory); an older agent must not open a store whose journal holds events it has not
+ *      written into LevelDB (it would reuse their seqs)
  */
-export const STORE_SCHEMA = 3
+export const STORE_SCHEMA = 4
 
 /**
  * Bumped when the snapshot's shape changes: an older snapshot is ignored (events are replayed).

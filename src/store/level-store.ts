@@ -11,12 +11,19 @@ import { StoreSchemaError, openSchema } from './upgrade.js'
 import { parseSubjectKey, subjectKey } from './subject-index.js'
 import { eventSubjects } from '../state/history.js'
 import type { UpgradeStep } from './upgrade.js'
+import { OwnJournal, journalPaths, missingFrom } from './own-journal.js'
 
 export interface LevelStoreOptions {
   /** Told what opening did to the store (a schema recorded, an upgrade). */
   log?: (message: string) => void
   /** Tests only: another current schema and other upgrades than STORE_SCHEMA and UPGRADES. */
   schema?: { current: number, steps: readonly UpgradeStep[] }
+  /**
+   * Keep a journal of the node's own events (own-journal.ts: `journal`), as the agent does. A
+   * store opened without it still writes into LevelDB what a journal left there holds and
+   * LevelDB does not (a crash between the two).
+   */
+  journal?: boolean
 }
 
 /** An operation of a write batch, its key with its sublevel's prefix. */
@@ -41,6 +48,8 @@ export class LevelEventStore implements EventStore {
   private readonly p: Record<'events' | 'meta' | 'parts' | 'subjects' | 'archive' | 'archiveIndex', string>
   private readonly knownOrigins = new Set<string>()
   private schema = 0
+  /** With the `journal` option, once open: own events made durable ahead of their write (EventStore.journal). */
+  journal?: OwnJournal
 
   constructor (readonly path: string, private readonly o: LevelStoreOptions = {}) {
     this.db = new Level<string, string>(path, { valueEncoding: 'utf8' })
@@ -69,9 +78,38 @@ export class LevelEventStore implements EventStore {
     }
     const origins = await this.meta.get('origins')
     if (origins !== undefined) for (const o of JSON.parse(origins) as string[]) this.knownOrigins.add(o)
+    try {
+      await this.recoverJournal()
+      if (this.o.journal === true) this.journal = new OwnJournal(journalPaths(this.path))
+    } catch (err) {
+      await this.db.close()
+      throw new Error(`cannot open the store at ${this.path}: its journal of own events: ${(err as Error).message}. Is the disk full, or the directory not writable?`)
+    }
+  }
+
+  /** Write into LevelDB the journal's events it does not hold (the agent stopped between the two writes: own-journal.ts). */
+  private async recoverJournal (): Promise<void> {
+    const paths = journalPaths(this.path)
+    const { events, damaged } = OwnJournal.read(paths)
+    const missing: CisEvent[] = []
+    for (const origin of new Set(events.map(e => e?.origin))) {
+      if (typeof origin === 'string') missing.push(...missingFrom(events, origin, await this.topSeq(origin)))
+    }
+    if (missing.length > 0) {
+      await this.write(missing)
+      this.o.log?.(`wrote ${missing.length} own events from the journal into the store at ${this.path} (the agent stopped before it had written them)`)
+    }
+    if (damaged) this.o.log?.(`the journal of own events in ${this.path} ends in a torn or damaged line (the machine stopped while writing it?): read up to it`)
+  }
+
+  /** The highest seq of `origin` stored (0: none). */
+  private async topSeq (origin: string): Promise<number> {
+    for await (const key of this.events.keys({ gt: `${origin}!`, lt: `${origin}!~`, reverse: true, limit: 1 })) return Number(key.slice(origin.length + 1))
+    return 0
   }
 
   async close (): Promise<void> {
+    this.journal?.close()
     await this.db.close()
   }
 
@@ -124,6 +162,7 @@ export class LevelEventStore implements EventStore {
     else await batch.close()
     // Known only once written: a failed write leaves no trace, in memory or on disk.
     for (const o of added) this.knownOrigins.add(o)
+    this.journal?.stored(events)
   }
 
   /** Every stored key of the snapshot's parts and the archive (with their sublevels' prefixes): what a reset deletes. */

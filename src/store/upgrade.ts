@@ -43,6 +43,7 @@ const UPGRADE_BATCH = 10_000
  *          (idempotent: a key written twice is the same key).
  *   2 → 3: the `archive` and `archive-index` sublevels (ended joblists out of memory); an
  *          older store has nothing archived, so the step only records the new schema.
+ *   3 → 4: the journal of own events (own-journal.ts); nothing to move.
  */
 export const UPGRADES: readonly UpgradeStep[] = [
   {
@@ -65,6 +66,12 @@ export const UPGRADES: readonly UpgradeStep[] = [
     from: 2,
     to: 3,
     what: 'make room for an archive of ended joblists (nothing is archived yet: nothing to move)',
+    run: async () => {}
+  },
+  {
+    from: 3,
+    to: 4,
+    what: 'keep a journal of own events beside LevelDB (an older store has none: nothing to move)',
     run: async () => {}
   }
 ]
