@@ -79,12 +79,16 @@ interface Pending { event: CisEvent, resolve: () => void, reject: (e: Error) => 
 const noop = (): void => {}
 
 /**
- * How long peers' events wait to share a write (see flushSoon). An observer hears a message
- * every few ms under load: at 10 ms most writes held one, at 50 ms several (issue 12: 6-25 %
- * less CPU a job on every role). They are applied at once, and durable at their origins: a
- * crash here loses at most this much of them, pulled again from peers at the restart.
+ * How long peers' events (and, with a journal, own ones) wait to share a write (see flushSoon).
+ * An observer hears a message every few ms under load: at 10 ms most writes held one, at 50 ms
+ * several (issue 12: 6-25 % less CPU a job on every role); since own events are journaled, 200
+ * ms (each write is two wake-ups, its timer's and its completion's: three real agents 8-27 %
+ * less CPU a job each, in three pairs alternated with 50 ms). They are applied at once, and
+ * durable at their origins (own ones in the journal): a crash here loses at most this much of
+ * peers' events, pulled again from peers at the restart; a peer's pull meanwhile gets them from
+ * memory (unstored).
  */
-const PEER_WRITE_DELAY_MS = 50
+const PEER_WRITE_DELAY_MS = 200
 
 /**
  * At most this many joblists leave memory with one snapshot. A pass runs on the event loop,
@@ -104,6 +108,8 @@ export class EventLog {
   private link: Buffer = CHAIN_START
   private clock: Hlc = { ts: 0, lc: 0 }
   private pending: Pending[] = []
+  /** The batch being written to the store (taken out of `pending`, not in the store yet). */
+  private inWrite: Pending[] = []
   /** With a journal (store.journal): own events appended, not yet signed, journaled and published (journalOwn); they are in `pending` too. */
   private unjournaled: Pending[] = []
   private journalTurn = false
@@ -142,6 +148,8 @@ export class EventLog {
 
   /** This node's highest seq on disk. */
   private durableSeq = 0
+  /** This node's highest seq published (durable: journaled, or written). */
+  private sentSeq = 0
   /** Takes purged joblists' events out of the log (reclaim.ts). */
   readonly reclaimer: Reclaimer
 
@@ -203,6 +211,7 @@ export class EventLog {
     if (left.ids.length + left.requests.length > 0) this.o.log.warn({ joblists: left.ids, requests: left.requests }, 'records of purged joblists left after replaying the log: taken out')
     this.seq = this.state.applied[this.o.identity.id] ?? 0
     this.durableSeq = this.seq
+    this.sentSeq = this.seq
     this.clock = { ...this.state.clock }
     this.open = true
     await this.reclaimer.resume()
@@ -429,6 +438,7 @@ export class EventLog {
       this.fail(err as Error, batch, 'write to')
       return
     }
+    this.sentSeq = own[own.length - 1].seq
     this.o.publish(own)
     for (const p of batch) p.resolve()
     void this.flushSoon(this.peerDelay)
@@ -476,6 +486,22 @@ export class EventLog {
     const v = { ...this.state.applied }
     for (const [origin, seq] of this.queued) if (seq > (v[origin] ?? 0)) v[origin] = seq
     return v
+  }
+
+  /**
+   * Events of `origin` after `after`, applied here and not in the store yet (waiting for their
+   * write, or being written), in seq order; own events only once durable (published).
+   */
+  unstored (origin: string, after: number): CisEvent[] {
+    const out: CisEvent[] = []
+    for (const list of [this.inWrite, this.pending]) {
+      for (const p of list) {
+        const e = p.event
+        if (e.origin !== origin || e.seq <= after || (origin === this.o.identity.id && e.seq > this.sentSeq)) continue
+        if (out.length === 0 || e.seq > out[out.length - 1].seq) out.push(e)
+      }
+    }
+    return out
   }
 
   /** Wait until everything applied so far is on disk. */
@@ -595,6 +621,7 @@ export class EventLog {
     this.journalOwn()
     const batch = this.pending
     this.pending = []
+    this.inWrite = batch
     this.sinceSnapshot += batch.length
     // The snapshot's changes are computed now, while the state matches exactly the events
     // written so far. It costs a pass over the state (serialising each part to compare it), so
@@ -629,11 +656,12 @@ export class EventLog {
       if (mine !== undefined) this.link = signBatch(this.o.identity.key, mine, this.link) ?? this.link
       stage = 'store'
       await this.o.store.write(events, snap)
+      this.inWrite = []
       stage = 'after'
       if (snap !== undefined) { this.sinceSnapshot = 0; this.committed(snap); if (this.archiveBacklog) this.archiveSoon() }
       if (own !== undefined) {
         this.durableSeq = own[own.length - 1].seq
-        if (this.o.store.journal === undefined) this.o.publish(own)
+        if (this.o.store.journal === undefined) { this.sentSeq = this.durableSeq; this.o.publish(own) }
       }
       for (const p of batch) p.resolve()
       if (cuts !== undefined) this.reclaimer.add(cuts)

@@ -271,7 +271,7 @@ export class CisNode implements ApiNode {
       receive: (e, from) => this.receive(e, from),
       receiveMany: (events, from) => this.intake.receiveMany(events, from),
       drain: () => this.intake.drain(),
-      eventsAfter: (origin, seq) => (this.store as EventStore).readOrigin(origin, seq),
+      eventsAfter: (origin, seq) => this.storedAndUnstored(origin, seq),
       skip: (k, from) => this.intake.skip(k, from),
       proof: (e, from) => this.intake.proof(e, from),
       gapProof: async (origin, from, to) => await this.gapProof(origin, from, to),
@@ -401,6 +401,17 @@ export class CisNode implements ApiNode {
    * Origins in sorted order, so a client paging through gets the same sequence every time.
    * One event beyond `limit` is read to know whether there is more. Flushed first, as above.
    */
+  /**
+   * A peer's pull (replication.ts): the events of `origin` after `after` in the store, then those
+   * applied here and not written yet (peers' events wait up to PEER_WRITE_DELAY_MS for their
+   * write, own ones journaled wait as long: event-log.ts), so a pull does not miss them.
+   */
+  private async * storedAndUnstored (origin: string, after: number): AsyncGenerator<CisEvent> {
+    let last = after
+    for await (const e of (this.store as EventStore).readOrigin(origin, after)) { yield e; last = e.seq }
+    for (const e of this.events.unstored(origin, last)) yield e
+  }
+
   async eventsAfter (after: Readonly<Record<string, number>>, limit: number): Promise<{ events: CisEvent[], more: boolean }> {
     const store = this.store
     if (store === undefined) return { events: [], more: false }

@@ -51,10 +51,16 @@ test('issue 12 / D-3: with a journal, an own event is journaled, published and i
   assert.ok(verifyEvent(ea) && verifyEvent(eb), 'signed before they were journaled and sent')
   assert.deepEqual(store.journaled[0], published[0].map(e => ({ ...e })), 'what was journaled is what was sent')
 
+  // A peer's pull meanwhile gets them from memory (unstored), waiting for their write and in it.
+  assert.deepEqual(events.unstored(ea.origin, 0).map(e => e.seq), [1, 2])
+  assert.deepEqual(events.unstored(ea.origin, 1).map(e => e.seq), [2])
   // flush() (a backup, a stop) ends the wait: the write holds them, as they were sent.
   const flushed = events.flush()
+  await new Promise(resolve => setImmediate(resolve))
+  assert.deepEqual(events.unstored(ea.origin, 0).map(e => e.seq), [1, 2], 'being written: still served from memory')
   store.release()
   await flushed
+  assert.deepEqual(events.unstored(ea.origin, 0), [], 'in the store: served from there')
   assert.deepEqual(store.writes.flat().map(e => e.sig), published[0].map(e => e.sig))
   assert.equal(published.length, 1, 'published once, not again with the write')
   assert.equal(events.written, 2)
@@ -80,7 +86,25 @@ test('issue 12: without a journal (the store in memory), an own event is publish
   await new Promise(resolve => setTimeout(resolve, 50))
   assert.equal(resolved, false)
   assert.equal(published.length, 0, 'not sent before it is durable')
+  const [self] = Object.keys(events.state.applied) // (the event is applied: its origin is this node)
+  assert.equal(events.state.applied[self], 1)
+  assert.deepEqual(events.unstored(self, 0), [], 'not served to a pull before it is durable either')
   store.release()
   await a
   assert.deepEqual(published.map(batch => batch.map(e => e.seq)), [[1]])
+})
+
+test('issue 12: peers\' events applied and not yet written are served to a pull from memory, in seq order', async () => {
+  const store = new HeldStore()
+  const { events } = await memoryEventLog({ store, writeDelayMs: 10_000 })
+  const peer = (seq: number): CisEvent => ({ origin: 'peer-a', seq, ts: 1_700_000_000_000 + seq, lc: 0, type: 'stop', body: { joblistId: `jl-${seq}` }, sig: `sig-${seq}` }) as CisEvent
+  events.accept([peer(1), peer(2)])
+  events.accept([peer(3)])
+  assert.deepEqual(events.unstored('peer-a', 1).map(e => e.sig), ['sig-2', 'sig-3'])
+  assert.deepEqual(events.unstored('peer-b', 0), [])
+  const flushed = events.flush()
+  store.release()
+  await flushed
+  assert.deepEqual(events.unstored('peer-a', 0), [])
+  assert.deepEqual(store.writes.flat().map(e => e.seq), [1, 2, 3])
 })
