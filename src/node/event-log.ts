@@ -400,15 +400,11 @@ export class EventLog {
     const event = { ...unsigned, sig: '' } as CisEvent<T>
     this.seq = event.seq
     this.o.counter?.appended(event)
-    let durable: Promise<void>
-    if (this.o.store.journal !== undefined) {
-      durable = new Promise<void>((resolve, reject) => this.unjournaled.push({ event, resolve, reject }))
-      this.pending.push({ event, resolve: noop, reject: noop })
-    } else {
-      durable = new Promise<void>((resolve, reject) => this.pending.push({ event, resolve, reject }))
-    }
+    const journaled = this.o.store.journal !== undefined
+    const durable = new Promise<void>((resolve, reject) => (journaled ? this.unjournaled : this.pending).push({ event, resolve, reject }))
+    if (journaled) this.pending.push({ event, resolve: noop, reject: noop })
     this.o.applied([event], place)
-    if (this.o.store.journal !== undefined) this.journalSoon()
+    if (journaled) this.journalSoon()
     else void this.flushSoon()
     // Published (with the rest of its batch) only once durable: a crash can never make this
     // node reuse a seq it has sent.

@@ -26,10 +26,15 @@ export function journalPaths (dir: string): [string, string] {
   return [join(dir, 'cis-journal-0'), join(dir, 'cis-journal-1')]
 }
 
-/** One line of the journal: CRC-32 (hex), a space, the events' JSON, a newline. */
+/** A line's check: the CRC-32 of its JSON, 8 hex digits. */
+export function lineCheck (json: string): string {
+  return crc32(json).toString(16).padStart(8, '0')
+}
+
+/** One line of the journal: its check, a space, the events' JSON, a newline. */
 export function journalLine (events: readonly CisEvent[]): string {
   const json = JSON.stringify(events)
-  return crc32(json).toString(16).padStart(8, '0') + ' ' + json + '\n'
+  return lineCheck(json) + ' ' + json + '\n'
 }
 
 /** The events of a journal file's text: its whole lines in order, up to the first torn or damaged one. */
@@ -42,7 +47,7 @@ export function readJournalText (text: string): { events: CisEvent[], damaged: b
     const line = text.slice(at, end)
     at = end + 1
     const json = line.slice(9)
-    if (line[8] !== ' ' || line.slice(0, 8) !== crc32(json).toString(16).padStart(8, '0')) return { events, damaged: true }
+    if (line[8] !== ' ' || line.slice(0, 8) !== lineCheck(json)) return { events, damaged: true }
     let batch: unknown
     try { batch = JSON.parse(json) } catch { return { events, damaged: true } }
     if (!Array.isArray(batch)) return { events, damaged: true }
