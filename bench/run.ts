@@ -6,8 +6,8 @@
 //  5. CLI start-up: `cis --version` and `cis status` against the idle agent (bench/cli-start.ts)
 // and (issue 12) what a snapshot costs (bench/snapshot.ts), a master's notification passes (bench/notify.ts), a message's steps cold vs warm (bench/cold.ts), CPU ms a job per role on 3 agents (bench/roles.ts), the ingest rate of one agent
 // (bench/ingest.ts) and of its own path without the network (bench/ingest-core.ts), each role's own
-// path in one process without the network (bench/roles-core.ts: the proxy for the per-role targets), and idle
-// clusters of 10 and 20 agents (bench/idle.ts); --quick runs these short (200 jobs, 10,000
+// path in one process without the network (bench/roles-core.ts: the proxy for the per-role targets), idle
+// clusters of 10 and 20 agents (bench/idle.ts) and the fork server's CPU a job (bench/fork-server.ts); --quick runs these short (200 jobs, 10,000
 // events over the network and 5,000 without, 10 agents only).
 import '../src/polyfill.js'
 import { execFile } from 'node:child_process'
@@ -29,6 +29,7 @@ import { formatIngest, ingestBench } from './ingest.js'
 import { formatIngestCore, ingestCoreBench } from './ingest-core.js'
 import { formatRolesCore, rolesCoreBench } from './roles-core.js'
 import { formatIdle, idleBench } from './idle.js'
+import { forkServerBench, formatForkServer } from './fork-server.js'
 import { formatSnapshot, formatSnapshotGrowth, snapshotBench, snapshotGrowth } from './snapshot.js'
 import { formatNotify, notifyBench } from './notify.js'
 import { coldBench, formatCold, machineMitigation } from './cold.js'
@@ -171,6 +172,7 @@ async function main (): Promise<void> {
     const ingestCore = await ingestCoreBench(progress, { jobs: QUICK ? 1000 : 4000 })
     const rolesCore = await rolesCoreBench(progress, QUICK ? { jobs: 500, warm: 500, rounds: 1 } : {})
     const idle = await idleBench(progress, { quick: QUICK })
+    const forkServer = await forkServerBench(progress, { jobs: QUICK ? 100 : 200, concurrency: CONCURRENCY })
     const rawAfterRun = await rawSpawnRate(Math.min(N, 500), CONCURRENCY)
     const rawAfter = rawAfterRun.rate
     const rawMean = (raw + rawAfter) / 2
@@ -209,6 +211,7 @@ async function main (): Promise<void> {
       ingestCore,
       rolesCore,
       idle,
+      forkServer,
       cli,
       ...(mesh !== undefined ? { mesh: { ...mesh, threeNodeRatio: Number(((mesh.threeNodes as { jobsPerSec: number }).jobsPerSec / rawMean).toFixed(3)) } } : {}),
       targets: { cliStatusMs: cli.targets.statusMs, schedulerPlacementsPerSec: '>= 50000', ratio: '>= 0.75', latencyP50Ms: '< 10', latencyP99Ms: '< 50', idleRssMb: '< 80', failoverKillMedianMs: '< 250', silentStop: 'heartbeat timeout + 100 ms', convergenceP99Ms: '< 100', threeNodeRatio: '>= 0.75', ingestEventsPerSec: ingest.target }
@@ -246,7 +249,7 @@ async function main (): Promise<void> {
     console.log(`scheduler, ms per pass per 1k joblists:  ${sched.scarce.map(f => `${f.joblists / 1000}k x ${f.nodes}: ${f.msPerThousandJoblists}`).join(', ')}`)
     console.log(`scheduler, saturated pass (every instance held), walking the queue vs the master's indexes: ${sched.saturated.map(f => `${f.policy}${f.levels > 1 ? `/${f.levels} priorities` : ''}${f.owners > 1 ? `/${f.owners} owners` : ''} ${f.joblists - f.running} queued: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
     console.log(`scheduler, fair-share usage of a pass (ended joblists in memory), from every joblist vs the master's index: ${sched.fairShare.map(f => `${f.held}: ${f.walkMs} vs ${f.indexedMs} ms`).join(', ')}`)
-    for (const line of [...formatSnapshot(snapshots), ...formatSnapshotGrowth(snapshotGrowthFigures), ...formatNotify(notifyFigures), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatRolesCore(rolesCore), ...formatIdle(idle)]) console.log(line)
+    for (const line of [...formatSnapshot(snapshots), ...formatSnapshotGrowth(snapshotGrowthFigures), ...formatNotify(notifyFigures), ...formatCold(cold), ...formatRoles(roles), ...formatIngest(ingest), ...formatIngestCore(ingestCore), ...formatRolesCore(rolesCore), ...formatIdle(idle), ...formatForkServer(forkServer)]) console.log(line)
     console.log(`report: bench/results/latest.json`)
   } finally {
     await agent.stop()
