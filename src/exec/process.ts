@@ -100,10 +100,8 @@ export function startProcess (o: ProcessOptions): RunningProcess {
       if (pid > 0) killGroup(pid, 'SIGKILL')
       const result: ProcessResult = { exitCode: code, signal, ...(endedBy !== undefined ? { endedBy } : {}) }
       if (o.usageFile === undefined) { resolve(result); return }
-      void readCpuTimes(o.usageFile).then(cpu => {
-        const usage = attemptUsage(cpu, maxRssKb)
-        resolve(usage !== undefined ? { ...result, usage } : result)
-      })
+      const usage = attemptUsage(readCpuTimes(o.usageFile), maxRssKb)
+      resolve(usage !== undefined ? { ...result, usage } : result)
     })
   })
   return { pid, done, stop: () => end('stop') }

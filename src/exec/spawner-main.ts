@@ -23,6 +23,12 @@ const MAX_HOLD_MS = 10_000
 
 interface Request { id: number, cmd: string, cwd: string, env: Record<string, string>, out: string, err: string, usage?: string, mkdirs?: string[], hold?: number }
 
+/**
+ * This process's environment (the agent's, as it was at the start), copied once: each read of
+ * `process.env` asks the C++ side for every variable, and a job's environment is laid over it.
+ */
+const baseEnv: NodeJS.ProcessEnv = { ...process.env }
+
 /** Process groups of the jobs running now. */
 const groups = new Set<number>()
 
@@ -57,7 +63,7 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
     if (Array.isArray(r.mkdirs) && r.mkdirs.length > 0) freshDir(r.mkdirs)
     out = openSync(r.out, 'a')
     err = openSync(r.err, 'a')
-    const env = { ...process.env, ...r.env }
+    const env = { ...baseEnv, ...r.env }
     const usageFile = r.usage
     const sh = usageFile !== undefined ? timedShell(r.cmd, env, usageFile) : { args: ['-c', r.cmd], env }
     const child = spawn('/bin/sh', sh.args, { cwd: r.cwd, env: sh.env, detached: true, stdio: ['ignore', out, err] })
@@ -87,11 +93,9 @@ createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', line =
       const ending = held !== undefined
       if (ending) clearTimeout(held)
       if (usageFile === undefined) { if (ending) answerPid(true); send({ id: r.id, exit: true, code, signal }); return }
-      void readCpuTimes(usageFile).then(cpu => {
-        const usage = attemptUsage(cpu, maxRssKb)
-        if (ending) answerPid(true)
-        send({ id: r.id, exit: true, code, signal, ...(usage !== undefined ? { usage } : {}) })
-      })
+      const usage = attemptUsage(readCpuTimes(usageFile), maxRssKb)
+      if (ending) answerPid(true)
+      send({ id: r.id, exit: true, code, signal, ...(usage !== undefined ? { usage } : {}) })
     })
   } catch (e) {
     send({ id: r.id, error: (e as Error).message })

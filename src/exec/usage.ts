@@ -4,8 +4,7 @@
 // outside the shell can read those totals after the shell is reaped (Node reaps at once), so
 // the shell itself has to report them. Used by both ways of starting a job (process.ts and
 // the fork server, spawner-main.ts), so both measure the same.
-import { rmSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { closeSync, openSync, readSync, rmSync } from 'node:fs'
 import type { AttemptUsage } from '../events/types.js'
 
 /**
@@ -63,12 +62,32 @@ export function parseTimes (text: string): CpuTimes | undefined {
   return { cpuUserMs, cpuSysMs }
 }
 
-/** The CPU times the job's shell wrote, or undefined if it wrote none (killed, `exec`, its own EXIT trap). */
-export async function readCpuTimes (timesFile: string): Promise<CpuTimes | undefined> {
+/** The most a times file holds (`times` writes two short lines): a larger one is not the shell's. */
+const MAX_TIMES_BYTES = 4096
+
+/**
+ * The CPU times the job's shell wrote, or undefined if it wrote none (killed, `exec`, its own
+ * EXIT trap) or the file is not what `times` writes (the job can write it too: read at most
+ * MAX_TIMES_BYTES). Read synchronously: a small file in the page cache, three system calls;
+ * `readFile` of fs/promises made each of open, stat, read and close a round trip through
+ * libuv's thread pool, each waking a worker and then the event loop, for every job.
+ */
+export function readCpuTimes (timesFile: string): CpuTimes | undefined {
+  let fd: number | undefined
   try {
-    return parseTimes(await readFile(timesFile, 'utf8'))
+    fd = openSync(timesFile, 'r')
+    const buf = Buffer.alloc(MAX_TIMES_BYTES + 1)
+    let n = 0
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, null)
+      if (got === 0) break
+      n += got
+    }
+    return n > MAX_TIMES_BYTES ? undefined : parseTimes(buf.toString('utf8', 0, n))
   } catch {
     return undefined
+  } finally {
+    if (fd !== undefined) { try { closeSync(fd) } catch { /* closed */ } }
   }
 }
 

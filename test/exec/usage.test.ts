@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -13,7 +13,7 @@ import type { ProcessOptions, ProcessResult } from '../../src/exec/process.js'
 import { Spawner } from '../../src/exec/spawner.js'
 import { Executor } from '../../src/exec/executor.js'
 import { attemptPaths } from '../../src/exec/files.js'
-import { attemptUsage, parseTimes } from '../../src/exec/usage.js'
+import { attemptUsage, parseTimes, readCpuTimes } from '../../src/exec/usage.js'
 import { groupAndRss } from '../../src/exec/group-memory.js'
 import { checkEvent } from '../../src/events/check.js'
 import type { FinishedBody, UnsignedEvent } from '../../src/events/types.js'
@@ -160,6 +160,21 @@ test('G-2: parseTimes sums the shell\'s and its children\'s times; anything else
   assert.equal(attemptUsage(undefined, undefined), undefined, 'nothing measured: no usage')
   assert.deepEqual(attemptUsage(undefined, 2048), { maxRssKb: 2048 })
   assert.deepEqual(attemptUsage({ cpuUserMs: 1, cpuSysMs: 2 }, undefined), { cpuUserMs: 1, cpuSysMs: 2 })
+})
+
+test('G-2: readCpuTimes reads the times file the shell wrote; none, or one larger than `times` writes (the job can write it), is undefined', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cis-times-'))
+  try {
+    const file = join(dir, 't')
+    assert.equal(readCpuTimes(file), undefined, 'no file: the shell wrote none')
+    writeFileSync(file, '0m0.004000s 0m0.001000s\n0m1.250000s 0m0.020000s\n')
+    assert.deepEqual(readCpuTimes(file), { cpuUserMs: 1254, cpuSysMs: 21 })
+    // Two valid lines padded past the bound: not the shell's (and not read whole).
+    writeFileSync(file, '0m0.004000s 0m0.001000s\n0m1.250000s 0m0.020000s' + ' '.repeat(8192) + '\n')
+    assert.equal(readCpuTimes(file), undefined)
+    writeFileSync(file, '0m0.004000s 0m0.001000s\n0m1.250000s 0m0.020000s' + ' '.repeat(4000) + '\n')
+    assert.deepEqual(readCpuTimes(file), { cpuUserMs: 1254, cpuSysMs: 21 }, 'within the bound, as parseTimes reads it')
+  } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
 test('G-2: groupAndRss reads the group and RSS of a /proc stat line, whatever the command name holds', async () => {
