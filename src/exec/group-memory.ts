@@ -6,9 +6,10 @@
 // /proc/<pid>/task/<pid>/children), read for the job alone; and, every FULL_PASS_EVERY ticks,
 // one pass over every process's /proc/<pid>/stat, for a group's processes that left its tree
 // (a daemonized child is reparented, but stays in the group). A pass over every process
-// costs ~27 µs a process on these VMs (2-3 ms with 65 processes, tens of ms on a host with
-// thousands): made for each job's first sample and at every tick, it cost a fork server
-// running jobs of 50 ms ~2.5 ms of CPU a job here, growing with the machine's processes; a
+// costs ~27 µs a process on these VMs in a loop (2-3 ms with 65 processes, tens of ms on a host
+// with thousands), more in a fork server between its forks: made for each job's first sample
+// and at every tick, it made a fork server running jobs of 50 ms spend 18-21 ms of CPU a job
+// here instead of 8.5-9.3, and 28-30 with 500 more processes (bench/fork-server.ts, Dec 7); a
 // tree costs what the job has. A kernel without the children files gets the pass each time.
 // One timer serves every job this process watches; it stops with the last.
 import { execFileSync } from 'node:child_process'
