@@ -4,7 +4,7 @@
 // outside the shell can read those totals after the shell is reaped (Node reaps at once), so
 // the shell itself has to report them. Used by both ways of starting a job (process.ts and
 // the fork server, spawner-main.ts), so both measure the same.
-import { closeSync, openSync, readSync, rmSync } from 'node:fs'
+import { closeSync, constants, openSync, readSync, rmSync } from 'node:fs'
 import type { AttemptUsage } from '../events/types.js'
 
 /**
@@ -68,14 +68,15 @@ const MAX_TIMES_BYTES = 4096
 /**
  * The CPU times the job's shell wrote, or undefined if it wrote none (killed, `exec`, its own
  * EXIT trap) or the file is not what `times` writes (the job can write it too: read at most
- * MAX_TIMES_BYTES). Read synchronously: a small file in the page cache, three system calls;
+ * MAX_TIMES_BYTES, and a FIFO is not waited for). Read synchronously: a small file in the page cache, three system calls;
  * `readFile` of fs/promises made each of open, stat, read and close a round trip through
  * libuv's thread pool, each waking a worker and then the event loop, for every job.
  */
 export function readCpuTimes (timesFile: string): CpuTimes | undefined {
   let fd: number | undefined
   try {
-    fd = openSync(timesFile, 'r')
+    // (Non-blocking: a FIFO the job left in its place must not hold the reader.)
+    fd = openSync(timesFile, constants.O_RDONLY | constants.O_NONBLOCK)
     const buf = Buffer.alloc(MAX_TIMES_BYTES + 1)
     let n = 0
     while (n < buf.length) {

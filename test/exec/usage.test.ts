@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { existsSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -174,6 +175,10 @@ test('G-2: readCpuTimes reads the times file the shell wrote; none, or one large
     assert.equal(readCpuTimes(file), undefined)
     writeFileSync(file, '0m0.004000s 0m0.001000s\n0m1.250000s 0m0.020000s' + ' '.repeat(4000) + '\n')
     assert.deepEqual(readCpuTimes(file), { cpuUserMs: 1254, cpuSysMs: 21 }, 'within the bound, as parseTimes reads it')
+    // A FIFO in its place (no writer): not waited for.
+    const fifo = join(dir, 'fifo')
+    execFileSync('mkfifo', [fifo])
+    assert.equal(readCpuTimes(fifo), undefined)
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
